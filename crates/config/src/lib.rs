@@ -1,0 +1,1 @@
+//! ferryman-config (being written).

@@ -1,0 +1,1 @@
+//! ferryman-db (being written).

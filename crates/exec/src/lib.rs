@@ -1,0 +1,1 @@
+//! ferryman-exec (being written).

@@ -1,0 +1,1 @@
+//! ferryman-jobs (being written).

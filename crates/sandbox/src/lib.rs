@@ -1,0 +1,1 @@
+//! ferryman-sandbox (being written).
