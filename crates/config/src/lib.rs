@@ -1,1 +1,49 @@
-//! ferryman-config (being written).
+//! `ferryman.toml`: typed, validated configuration of the Ferryman manager and agent.
+//!
+//! [`Config::load`] reads the file, parses it into serde structs whose keys are all optional
+//! (unknown keys are rejected with their line), then validates every section and reports every
+//! problem at once, each as `FILE:LINE:COL: what is wrong: what to do`. Key names follow
+//! replication-manager's where one exists; `config/ferryman.example.toml` documents every key.
+//!
+//! # Layout
+//! - [`config`](Config): the whole file and the checks across clusters.
+//! - `manager`, `agent`, `cluster`, `server`, `schedule`, `credential`: one section each, its
+//!   public type and its validation.
+//! - [`defaults`]: the default of every optional key, as named constants.
+//! - [`secret`](Secret): passwords that never print.
+//! - `raw`: the serde structs as written; `validate`: the error-collecting checks shared by
+//!   the sections; `span`: byte offsets to `FILE:LINE:COL`; `ports`: port list syntax.
+//! - [`error`](ConfigError): [`ConfigError`], [`ConfigErrors`] and [`Result`].
+//!
+//! # Primary types
+//! - [`Config`], with [`ManagerConfig`], [`AgentConfig`], [`JobsConfig`] and
+//!   [`ClusterConfig`] (its [`ServerConfig`]s, [`Credential`]s and [`SchedulerConfig`]).
+//! - [`ConfigErrors`]: every problem of one file, never empty.
+
+mod agent;
+mod cluster;
+mod config;
+mod credential;
+pub mod defaults;
+mod error;
+mod manager;
+mod ports;
+mod raw;
+mod schedule;
+mod secret;
+mod server;
+mod span;
+mod validate;
+
+pub use agent::{AgentConfig, JobsConfig};
+pub use cluster::ClusterConfig;
+pub use config::Config;
+pub use credential::Credential;
+pub use error::{ConfigError, ConfigErrors, Location, Result};
+pub use manager::ManagerConfig;
+pub use schedule::{ScheduleEntry, SchedulerConfig};
+pub use secret::Secret;
+pub use server::ServerConfig;
+
+/// The cron crate whose [`croner::Cron`] [`ScheduleEntry::schedule`] returns.
+pub use croner;

@@ -1,1 +1,32 @@
-//! ferryman-sandbox (being written).
+//! Real local MariaDB topologies for Ferryman's tests, demo and benchmarks.
+//!
+//! A sandbox is a directory holding a primary and N replicas started from the installed
+//! `mariadbd`, each with its own datadir and defaults file (never `/etc/mysql`), on free
+//! 127.0.0.1 ports, replicating with GTID. It writes `ferryman.toml`, a complete configuration
+//! for that topology. Servers are found again through their pid files, so `status`, `down` and
+//! `destroy` work from any later invocation.
+//!
+//! # Layout
+//! - [`sandbox`]: [`Sandbox`], bringing a topology up, its status, stopping and destroying it.
+//! - [`layout`]: where everything lives under the sandbox directory.
+//! - [`state`]: `sandbox.json`, which servers the sandbox has.
+//! - [`server`]: one `mariadbd`: defaults file, install, start, readiness, stop by PID.
+//! - [`accounts`]: the accounts the sandbox creates on every server.
+//! - [`config_file`]: rendering `ferryman.toml` for the topology.
+//! - [`load`]: filling the primary with sysbench data of about a given size.
+//! - [`testing`]: [`testing::TestSandbox`], the fixture every integration test uses.
+//! - [`error`]: the crate's [`Error`].
+
+pub mod accounts;
+pub mod config_file;
+pub mod error;
+pub mod layout;
+pub mod load;
+pub mod sandbox;
+pub mod server;
+pub mod state;
+pub mod testing;
+
+pub use error::{Error, Result};
+pub use sandbox::{Sandbox, ServerReport};
+pub use state::{ServerSpec, State};

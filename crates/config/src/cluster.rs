@@ -1,0 +1,250 @@
+//! `[clusters.NAME]`: credentials, port pools, scheduler and servers of one cluster.
+
+use std::collections::HashSet;
+
+use toml::Spanned;
+
+use crate::credential::Credential;
+use crate::defaults;
+use crate::error::{ConfigError, Location};
+use crate::manager::ManagerConfig;
+use crate::ports::parse_port_list;
+use crate::raw::RawCluster;
+use crate::schedule::{ScheduleEntry, SchedulerConfig};
+use crate::server::{SeenServers, ServerConfig};
+use crate::validate::Validator;
+
+/// One replication cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    /// The table name, `NAME` in `[clusters.NAME]`: 1 to 64 characters from
+    /// `A-Z a-z 0-9 _ . -`.
+    pub name: String,
+    /// `db-servers-credential`: the user Ferryman connects to the servers as. Required.
+    pub db_servers_credential: Credential,
+    /// `replication-credential`: the replication user, for reseeded replicas. Required.
+    pub replication_credential: Credential,
+    /// `db-servers-backup-hosts`: names of the servers to take backups from, in order of
+    /// preference; each must be a server of this cluster. Default `[]`: a healthy replica,
+    /// else the primary.
+    pub db_servers_backup_hosts: Vec<String>,
+    /// `scheduler-db-servers-sender-ports`: the ports the manager listens on for legacy
+    /// donors' streams, written as ports and inclusive ranges (`"40100-40119,40200"`); sorted.
+    /// Pools of different clusters must not overlap nor contain `manager.http-port` or
+    /// `manager.stream-port`. Default `""`: none.
+    pub sender_ports: Vec<u16>,
+    /// `scheduler-db-servers-receiver-ports`: the joiner ports agents listen on for reseeds,
+    /// same syntax; at least one; sorted. Default `"4444"`.
+    pub receiver_ports: Vec<u16>,
+    /// The scheduler switches and cron strings.
+    pub scheduler: SchedulerConfig,
+    /// `[[clusters.NAME.servers]]`: the database servers, in file order; at least one.
+    pub servers: Vec<ServerConfig>,
+}
+
+impl ClusterConfig {
+    /// The server called `name`.
+    pub fn server(&self, name: &str) -> Option<&ServerConfig> {
+        self.servers.iter().find(|s| s.name == name)
+    }
+
+    /// Validates `[clusters.NAME]`. Also returns where the sender pool is written, for the
+    /// cross-cluster overlap check.
+    pub(crate) fn from_raw(
+        name: Spanned<String>,
+        raw: RawCluster,
+        manager: &ManagerConfig,
+        seen: &mut SeenServers,
+        v: &mut Validator<'_>,
+    ) -> (ClusterConfig, Option<Location>) {
+        let anchor = name.span();
+        let name_at = v.at(anchor.clone());
+        v.name("cluster name", &name, false);
+        let name = name.into_inner();
+        let key = |k: &str| format!("clusters.{name}.{k}");
+        let RawCluster {
+            db_servers_credential,
+            replication_credential,
+            db_servers_backup_hosts,
+            scheduler_db_servers_sender_ports,
+            scheduler_db_servers_receiver_ports,
+            monitoring_scheduler,
+            scheduler_db_servers_physical_backup,
+            scheduler_db_servers_physical_backup_cron,
+            scheduler_db_servers_logical_backup,
+            scheduler_db_servers_logical_backup_cron,
+            scheduler_db_servers_logs,
+            scheduler_db_servers_logs_cron,
+            scheduler_db_servers_optimize,
+            scheduler_db_servers_optimize_cron,
+            servers,
+        } = raw;
+
+        let db_servers_credential = Credential::from_raw(
+            db_servers_credential,
+            &key("db-servers-credential"),
+            anchor.clone(),
+            v,
+        );
+        let replication_credential = Credential::from_raw(
+            replication_credential,
+            &key("replication-credential"),
+            anchor,
+            v,
+        );
+
+        if servers.is_empty() {
+            v.push(ConfigError::NoServers {
+                at: name_at,
+                cluster: name.clone(),
+            });
+        }
+        let servers: Vec<ServerConfig> = servers
+            .into_iter()
+            .enumerate()
+            .map(|(i, raw)| ServerConfig::from_raw(raw, &name, i, seen, v))
+            .collect();
+
+        let db_servers_backup_hosts = backup_hosts(&name, db_servers_backup_hosts, &servers, v);
+
+        let sender_at = scheduler_db_servers_sender_ports
+            .as_ref()
+            .map(|p| v.at(p.span()));
+        let sender_key = key("scheduler-db-servers-sender-ports");
+        let sender_ports = port_list(
+            &sender_key,
+            scheduler_db_servers_sender_ports,
+            defaults::SENDER_PORTS,
+            false,
+            v,
+        );
+        if let Some(at) = &sender_at {
+            for (port, other_key) in [
+                (manager.http_port, "manager.http-port"),
+                (manager.stream_port, "manager.stream-port"),
+            ] {
+                if sender_ports.binary_search(&port).is_ok() {
+                    v.push(ConfigError::PortClash {
+                        at: at.clone(),
+                        key: sender_key.clone(),
+                        other_key: other_key.to_owned(),
+                        port,
+                    });
+                }
+            }
+        }
+        let receiver_ports = port_list(
+            &key("scheduler-db-servers-receiver-ports"),
+            scheduler_db_servers_receiver_ports,
+            defaults::RECEIVER_PORTS,
+            true,
+            v,
+        );
+
+        let mut entry = |k: &str, enabled, cron, default| {
+            ScheduleEntry::from_raw(key(k), enabled, cron, default, v)
+        };
+        let scheduler = SchedulerConfig {
+            enabled: monitoring_scheduler.unwrap_or(defaults::MONITORING_SCHEDULER),
+            physical_backup: entry(
+                "scheduler-db-servers-physical-backup-cron",
+                scheduler_db_servers_physical_backup,
+                scheduler_db_servers_physical_backup_cron,
+                (defaults::PHYSICAL_BACKUP, defaults::PHYSICAL_BACKUP_CRON),
+            ),
+            logical_backup: entry(
+                "scheduler-db-servers-logical-backup-cron",
+                scheduler_db_servers_logical_backup,
+                scheduler_db_servers_logical_backup_cron,
+                (defaults::LOGICAL_BACKUP, defaults::LOGICAL_BACKUP_CRON),
+            ),
+            logs: entry(
+                "scheduler-db-servers-logs-cron",
+                scheduler_db_servers_logs,
+                scheduler_db_servers_logs_cron,
+                (defaults::LOGS, defaults::LOGS_CRON),
+            ),
+            optimize: entry(
+                "scheduler-db-servers-optimize-cron",
+                scheduler_db_servers_optimize,
+                scheduler_db_servers_optimize_cron,
+                (defaults::OPTIMIZE, defaults::OPTIMIZE_CRON),
+            ),
+        };
+
+        let cluster = ClusterConfig {
+            name,
+            db_servers_credential,
+            replication_credential,
+            db_servers_backup_hosts,
+            sender_ports,
+            receiver_ports,
+            scheduler,
+            servers,
+        };
+        (cluster, sender_at)
+    }
+}
+
+/// Checks that every backup host is a distinct server of the cluster.
+fn backup_hosts(
+    cluster: &str,
+    raw: Vec<Spanned<String>>,
+    servers: &[ServerConfig],
+    v: &mut Validator<'_>,
+) -> Vec<String> {
+    let mut seen = HashSet::new();
+    let mut hosts = Vec::new();
+    for host in raw {
+        let at = v.at(host.span());
+        let host = host.into_inner();
+        if !servers.iter().any(|s| s.name == host) {
+            v.push(ConfigError::UnknownBackupHost {
+                at,
+                cluster: cluster.to_owned(),
+                host,
+                known: servers
+                    .iter()
+                    .filter(|s| !s.name.is_empty())
+                    .map(|s| s.name.clone())
+                    .collect(),
+            });
+        } else if !seen.insert(host.clone()) {
+            v.push(ConfigError::DuplicateBackupHost {
+                at,
+                cluster: cluster.to_owned(),
+                host,
+            });
+        } else {
+            hosts.push(host);
+        }
+    }
+    hosts
+}
+
+/// Parses a port list; `required` lists must not be empty.
+fn port_list(
+    key: &str,
+    raw: Option<Spanned<String>>,
+    default: &str,
+    required: bool,
+    v: &mut Validator<'_>,
+) -> Vec<u16> {
+    let Some(raw) = raw else {
+        return parse_port_list(default).unwrap_or_default();
+    };
+    let at = v.at(raw.span());
+    let value = raw.into_inner();
+    let problem = match parse_port_list(&value) {
+        Ok(ports) if ports.is_empty() && required => "at least one port is needed".to_owned(),
+        Ok(ports) => return ports,
+        Err(reason) => reason,
+    };
+    v.push(ConfigError::InvalidPortList {
+        at,
+        key: key.to_owned(),
+        value,
+        reason: problem,
+    });
+    Vec::new()
+}

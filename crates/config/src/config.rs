@@ -1,0 +1,118 @@
+//! [`Config`]: the whole file, and the checks that span clusters.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::agent::{AgentConfig, JobsConfig};
+use crate::cluster::ClusterConfig;
+use crate::error::{ConfigError, ConfigErrors, Location, Result};
+use crate::manager::ManagerConfig;
+use crate::ports::first_shared;
+use crate::raw::RawConfig;
+use crate::server::{SeenServers, ServerConfig};
+use crate::span::Source;
+use crate::validate::Validator;
+
+/// A loaded and validated `ferryman.toml`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from; relative paths in it were resolved against its directory.
+    pub path: PathBuf,
+    /// `[manager]`.
+    pub manager: ManagerConfig,
+    /// `[agent]`.
+    pub agent: AgentConfig,
+    /// `[jobs]`.
+    pub jobs: JobsConfig,
+    /// `[clusters.NAME]`, sorted by name; at least one.
+    pub clusters: Vec<ClusterConfig>,
+}
+
+impl Config {
+    /// Reads, parses and validates the file at `path`.
+    ///
+    /// Passwords named by `password-file` and `password-env` are read now, so a config that
+    /// loads has every secret it needs.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
+            path: path.to_path_buf(),
+            cause: Arc::new(cause),
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates `text`; `path` is used in messages and to resolve relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Config> {
+        let source = Source::new(path, text);
+        let raw = RawConfig::parse(&source)?;
+        Config::from_raw(raw, &source)
+    }
+
+    /// Validates every section, collecting every error.
+    pub(crate) fn from_raw(raw: RawConfig, source: &Source<'_>) -> Result<Config> {
+        let mut v = Validator::new(source.clone());
+        let RawConfig {
+            manager,
+            agent,
+            jobs,
+            clusters,
+        } = raw;
+        let manager = ManagerConfig::from_raw(manager, &mut v);
+        let agent = AgentConfig::from_raw(agent, &mut v);
+        let jobs = JobsConfig::from_raw(jobs, &mut v);
+
+        if clusters.is_empty() {
+            v.push(ConfigError::NoClusters { at: source.start() });
+        }
+        let mut seen = SeenServers::default();
+        let clusters: Vec<(ClusterConfig, Option<Location>)> = clusters
+            .into_iter()
+            .map(|(name, raw)| ClusterConfig::from_raw(name, raw, &manager, &mut seen, &mut v))
+            .collect();
+        check_sender_pools(&clusters, &mut v);
+
+        if let Some(errors) = ConfigErrors::new(v.into_errors()) {
+            return Err(errors);
+        }
+        Ok(Config {
+            path: source.path.to_path_buf(),
+            manager,
+            agent,
+            jobs,
+            clusters: clusters.into_iter().map(|(c, _)| c).collect(),
+        })
+    }
+
+    /// The cluster called `name`.
+    pub fn cluster(&self, name: &str) -> Option<&ClusterConfig> {
+        self.clusters.iter().find(|c| c.name == name)
+    }
+
+    /// The server called `name` (names are unique across the file), with its cluster.
+    pub fn server(&self, name: &str) -> Option<(&ClusterConfig, &ServerConfig)> {
+        self.clusters
+            .iter()
+            .find_map(|c| c.server(name).map(|s| (c, s)))
+    }
+}
+
+/// Legacy donors of every cluster stream to the same manager: pools must not overlap.
+fn check_sender_pools(clusters: &[(ClusterConfig, Option<Location>)], v: &mut Validator<'_>) {
+    for (i, (later, later_at)) in clusters.iter().enumerate() {
+        let Some(later_at) = later_at else { continue };
+        for (earlier, earlier_at) in &clusters[..i] {
+            let Some(earlier_at) = earlier_at else {
+                continue;
+            };
+            if let Some(port) = first_shared(&earlier.sender_ports, &later.sender_ports) {
+                v.push(ConfigError::PortPoolOverlap {
+                    at: later_at.clone(),
+                    cluster: later.name.clone(),
+                    other_cluster: earlier.name.clone(),
+                    other_at: earlier_at.clone(),
+                    port,
+                });
+            }
+        }
+    }
+}

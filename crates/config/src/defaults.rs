@@ -1,0 +1,71 @@
+//! Default values of every optional key, and the limits validation enforces.
+//!
+//! `config/ferryman.example.toml` shows the same values; a test checks that they agree.
+
+use std::time::Duration;
+
+/// `manager.monitoring-datadir`.
+pub const MONITORING_DATADIR: &str = "/var/lib/ferryman";
+/// `manager.monitoring-address`.
+pub const MONITORING_ADDRESS: &str = "127.0.0.1";
+/// `manager.http-bind-address`.
+pub const HTTP_BIND_ADDRESS: &str = "127.0.0.1";
+/// `manager.http-port` (replication-manager's default).
+pub const HTTP_PORT: u16 = 10001;
+/// `manager.stream-bind-address`.
+pub const STREAM_BIND_ADDRESS: &str = "127.0.0.1";
+/// `manager.stream-port`.
+pub const STREAM_PORT: u16 = 10002;
+/// `manager.stream-accept-timeout`.
+pub const STREAM_ACCEPT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Smallest `manager.stream-accept-timeout`.
+pub const STREAM_ACCEPT_TIMEOUT_MIN: Duration = Duration::from_secs(1);
+/// Largest `manager.stream-accept-timeout`.
+pub const STREAM_ACCEPT_TIMEOUT_MAX: Duration = Duration::from_secs(24 * 3600);
+
+/// `agent.poll-interval`.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(5);
+/// Smallest `agent.poll-interval`: polling faster only loads the database.
+pub const POLL_INTERVAL_MIN: Duration = Duration::from_millis(100);
+/// Largest `agent.poll-interval`: jobs would wait too long to start.
+pub const POLL_INTERVAL_MAX: Duration = Duration::from_secs(3600);
+/// `agent.work-dir`.
+pub const AGENT_WORK_DIR: &str = "/var/lib/ferryman-agent";
+
+/// `jobs.schema`: where replication-manager keeps its jobs table.
+pub const JOBS_SCHEMA: &str = "replication_manager_schema";
+
+/// `clusters.NAME.scheduler-db-servers-sender-ports`: no pool.
+pub const SENDER_PORTS: &str = "";
+/// `clusters.NAME.scheduler-db-servers-receiver-ports`: mariabackup's usual joiner port.
+pub const RECEIVER_PORTS: &str = "4444";
+/// `clusters.NAME.monitoring-scheduler`.
+pub const MONITORING_SCHEDULER: bool = false;
+/// `clusters.NAME.scheduler-db-servers-physical-backup`.
+pub const PHYSICAL_BACKUP: bool = false;
+/// `clusters.NAME.scheduler-db-servers-physical-backup-cron`: midnight, Sunday to Thursday.
+pub const PHYSICAL_BACKUP_CRON: &str = "0 0 0 * * 0-4";
+/// `clusters.NAME.scheduler-db-servers-logical-backup`.
+pub const LOGICAL_BACKUP: bool = true;
+/// `clusters.NAME.scheduler-db-servers-logical-backup-cron`: 01:00 on Saturdays.
+pub const LOGICAL_BACKUP_CRON: &str = "0 0 1 * * 6";
+/// `clusters.NAME.scheduler-db-servers-logs`.
+pub const LOGS: bool = false;
+/// `clusters.NAME.scheduler-db-servers-logs-cron`: every 10 minutes.
+pub const LOGS_CRON: &str = "0 0/10 * * * *";
+/// `clusters.NAME.scheduler-db-servers-optimize`.
+pub const OPTIMIZE: bool = false;
+/// `clusters.NAME.scheduler-db-servers-optimize-cron`: 03:00 on the 1st of the month and on
+/// Fridays (day-of-month and day-of-week are OR-ed, as in replication-manager).
+pub const OPTIMIZE_CRON: &str = "0 0 3 1 * 5";
+
+/// `clusters.NAME.servers.port`.
+pub const SERVER_PORT: u16 = 3306;
+/// `clusters.NAME.servers.legacy-donor`.
+pub const LEGACY_DONOR: bool = false;
+/// `clusters.NAME.servers.service-start`.
+pub const SERVICE_START: &str = "systemctl start mariadb";
+/// `clusters.NAME.servers.service-stop`.
+pub const SERVICE_STOP: &str = "systemctl stop mariadb";
+/// `clusters.NAME.servers.service-restart`.
+pub const SERVICE_RESTART: &str = "systemctl restart mariadb";

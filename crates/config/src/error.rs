@@ -1,0 +1,424 @@
+//! Errors of reading and validating `ferryman.toml`.
+//!
+//! Every message starts with `FILE:LINE:COL` (or just `FILE` when the file itself cannot be
+//! read), says what is wrong, and ends with what to do about it.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Result whose error is the whole list of problems found in a config file.
+pub type Result<T, E = ConfigErrors> = std::result::Result<T, E>;
+
+/// A position in the config file, printed as `FILE:LINE:COL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The config file, as given to [`Config::load`](crate::Config::load) or
+    /// [`Config::parse`](crate::Config::parse).
+    pub path: Arc<Path>,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column, counted in characters.
+    pub column: u32,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.path.display(), self.line, self.column)
+    }
+}
+
+/// One problem found in a config file.
+///
+/// I/O errors are kept behind an [`Arc`] so that the error stays [`Clone`]; their text is part
+/// of the message rather than a `source()`, so that printing a chain does not repeat it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("{}: cannot read the config file: {cause}: check the path given to ferryman and the file's permissions", path.display())]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// Why.
+        cause: Arc<std::io::Error>,
+    },
+
+    /// The file is not valid TOML, or a value has the wrong type.
+    #[error(
+        "{at}: {message}: fix this line; every key is documented in config/ferryman.example.toml"
+    )]
+    Syntax {
+        /// Where.
+        at: Location,
+        /// The parser's message.
+        message: String,
+    },
+
+    /// A key that Ferryman does not know, most often a typo.
+    #[error("{at}: unknown key `{key}`: check the spelling; known keys here are: {}", known.join(", "))]
+    UnknownKey {
+        /// Where.
+        at: Location,
+        /// The key as written.
+        key: String,
+        /// The keys allowed in that table.
+        known: Vec<String>,
+    },
+
+    /// A required key is absent.
+    #[error("{at}: missing required key `{key}`: add it (see config/ferryman.example.toml)")]
+    MissingKey {
+        /// Where the enclosing table starts.
+        at: Location,
+        /// Dotted path of the missing key.
+        key: String,
+    },
+
+    /// A value that must not be empty is empty.
+    #[error(
+        "{at}: `{key}` is empty: set it to a non-empty value, or remove it to use the default"
+    )]
+    EmptyValue {
+        /// Where.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+    },
+
+    /// A duration string that humantime cannot parse.
+    #[error("{at}: `{key}` = \"{value}\" is not a duration ({reason}): write it like \"500ms\", \"5s\" or \"2m\"")]
+    InvalidDuration {
+        /// Where.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// The value as written.
+        value: String,
+        /// The parser's message.
+        reason: String,
+    },
+
+    /// A duration outside the allowed range.
+    #[error("{at}: `{key}` = \"{value}\" is out of range: use a duration from {} to {}", humantime::format_duration(*min), humantime::format_duration(*max))]
+    DurationOutOfRange {
+        /// Where.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// The value as written.
+        value: String,
+        /// Smallest allowed value.
+        min: Duration,
+        /// Largest allowed value.
+        max: Duration,
+    },
+
+    /// A port number outside 1..=65535.
+    #[error("{at}: `{key}` = {value} is not a TCP port: use a number from 1 to 65535")]
+    InvalidPort {
+        /// Where.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// The value as written.
+        value: i64,
+    },
+
+    /// Two settings use the same port.
+    #[error("{at}: `{key}` uses port {port}, which is also `{other_key}`: change one of them")]
+    PortClash {
+        /// Where.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// The other key that has this port.
+        other_key: String,
+        /// The shared port.
+        port: u16,
+    },
+
+    /// A port list such as `"40100-40119,40200"` that does not parse.
+    #[error("{at}: `{key}` = \"{value}\" is not a valid port list ({reason}): write ports and inclusive ranges separated by commas, e.g. \"40100-40119,40200\"")]
+    InvalidPortList {
+        /// Where.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// The value as written.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// Two clusters share a sender port.
+    #[error("{at}: sender port {port} of cluster `{cluster}` is also in the sender ports of cluster `{other_cluster}` ({other_at}): give each cluster its own ports")]
+    PortPoolOverlap {
+        /// Where (the later cluster's `scheduler-db-servers-sender-ports`).
+        at: Location,
+        /// The cluster whose pool is reported.
+        cluster: String,
+        /// The cluster it overlaps with.
+        other_cluster: String,
+        /// Where the other cluster's pool is.
+        other_at: Location,
+        /// The first shared port.
+        port: u16,
+    },
+
+    /// A name (cluster, server, schema) with characters that are not allowed.
+    #[error("{at}: {what} `{value}` is not valid: use 1 to 64 characters from {allowed}")]
+    InvalidName {
+        /// Where.
+        at: Location,
+        /// What kind of name, e.g. "cluster name".
+        what: &'static str,
+        /// The name as written.
+        value: String,
+        /// The allowed characters, for the message.
+        allowed: &'static str,
+    },
+
+    /// A host or address that is empty or contains whitespace.
+    #[error("{at}: `{key}` = {value:?} is not a host name or address: it must be non-empty and contain no whitespace")]
+    InvalidHost {
+        /// Where.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// The value as written.
+        value: String,
+    },
+
+    /// A path on a database host that is not absolute.
+    #[error("{at}: `{key}` = {value:?} is not an absolute path: paths on the database host must start with `/`")]
+    RelativeServerPath {
+        /// Where.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// The value as written.
+        value: String,
+    },
+
+    /// A task listed twice in `agent.tasks`.
+    #[error("{at}: task `{task}` is listed twice in `agent.tasks`: remove the duplicate")]
+    DuplicateTask {
+        /// Where the second occurrence is.
+        at: Location,
+        /// The task.
+        task: ferryman_proto::Task,
+    },
+
+    /// A 5-field cron string: ours have seconds first.
+    #[error("{at}: `{key}` = \"{value}\" has 5 fields, but Ferryman cron strings have 6 with seconds first (`sec min hour dom mon dow`): write \"0 {value}\" to run at second 0")]
+    CronSecondsMissing {
+        /// Where.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// The value as written.
+        value: String,
+    },
+
+    /// A cron string that does not parse.
+    #[error("{at}: `{key}` = \"{value}\" is not a valid cron schedule ({reason}): the 6 fields are `sec min hour dom mon dow`, e.g. \"0 0 1 * * *\" for 01:00:00 every day")]
+    InvalidCron {
+        /// Where.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// The value as written.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The file defines no cluster.
+    #[error("{at}: no cluster is defined: add a [clusters.NAME] table and its [[clusters.NAME.servers]]")]
+    NoClusters {
+        /// Start of the file.
+        at: Location,
+    },
+
+    /// A cluster without servers.
+    #[error("{at}: cluster `{cluster}` has no servers: add a [[clusters.{cluster}.servers]] table for each database server")]
+    NoServers {
+        /// Where the cluster is named.
+        at: Location,
+        /// The cluster.
+        cluster: String,
+    },
+
+    /// Two servers with the same name.
+    #[error("{at}: server name `{name}` is also used at {other_at}: give every server a unique name across the whole file")]
+    DuplicateServerName {
+        /// Where.
+        at: Location,
+        /// The name.
+        name: String,
+        /// The other server with this name.
+        other_at: Location,
+    },
+
+    /// Two servers with the same host and port.
+    #[error("{at}: {host}:{port} is also the address of server `{other_server}` ({other_at}): fix `host` or `port`")]
+    DuplicateAddress {
+        /// Where.
+        at: Location,
+        /// The host.
+        host: String,
+        /// The port.
+        port: u16,
+        /// The other server with this address.
+        other_server: String,
+        /// Where that server is.
+        other_at: Location,
+    },
+
+    /// `db-servers-backup-hosts` names a server that the cluster does not have.
+    #[error("{at}: `clusters.{cluster}.db-servers-backup-hosts` names `{host}`, which is not a server of cluster `{cluster}`: use one of: {}", known.join(", "))]
+    UnknownBackupHost {
+        /// Where.
+        at: Location,
+        /// The cluster.
+        cluster: String,
+        /// The name as written.
+        host: String,
+        /// The cluster's server names.
+        known: Vec<String>,
+    },
+
+    /// `db-servers-backup-hosts` names a server twice.
+    #[error("{at}: `clusters.{cluster}.db-servers-backup-hosts` lists `{host}` twice: remove the duplicate")]
+    DuplicateBackupHost {
+        /// Where the second occurrence is.
+        at: Location,
+        /// The cluster.
+        cluster: String,
+        /// The name.
+        host: String,
+    },
+
+    /// A credential with both `password-file` and `password-env`.
+    #[error("{at}: `{key}` sets both `password-file` and `password-env`: keep only one")]
+    BothPasswordSources {
+        /// Where.
+        at: Location,
+        /// Dotted path of the credential.
+        key: String,
+    },
+
+    /// The password file cannot be read.
+    #[error("{at}: password file `{}` cannot be read: {cause}: create the file with mode 0600 or fix `password-file`", path.display())]
+    PasswordFileUnreadable {
+        /// Where `password-file` is.
+        at: Location,
+        /// The resolved path.
+        path: PathBuf,
+        /// Why.
+        cause: Arc<std::io::Error>,
+    },
+
+    /// The password file is a directory, socket, device…
+    #[error("{at}: password file `{}` is not a regular file: point `password-file` at a file with mode 0600", path.display())]
+    PasswordFileNotRegular {
+        /// Where `password-file` is.
+        at: Location,
+        /// The resolved path.
+        path: PathBuf,
+    },
+
+    /// The password file is readable by group or others.
+    #[error("{at}: password file `{}` has mode {mode:04o}, so group or others can access it: run `chmod 600 {}`", path.display(), path.display())]
+    PasswordFileMode {
+        /// Where `password-file` is.
+        at: Location,
+        /// The resolved path.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+
+    /// The password file holds no password.
+    #[error("{at}: password file `{}` is empty: write the password into it, or remove `password-file` to connect without a password", path.display())]
+    PasswordFileEmpty {
+        /// Where `password-file` is.
+        at: Location,
+        /// The resolved path.
+        path: PathBuf,
+    },
+
+    /// The variable named by `password-env` is not set.
+    #[error("{at}: environment variable `{var}` (`password-env`) is not set: export it before starting ferryman, or fix `password-env`")]
+    PasswordEnvUnset {
+        /// Where `password-env` is.
+        at: Location,
+        /// The variable.
+        var: String,
+    },
+
+    /// The variable named by `password-env` is not valid UTF-8.
+    #[error("{at}: environment variable `{var}` (`password-env`) is not valid UTF-8: set it to a UTF-8 password")]
+    PasswordEnvNotUnicode {
+        /// Where `password-env` is.
+        at: Location,
+        /// The variable.
+        var: String,
+    },
+}
+
+/// Every problem found in a config file; never empty.
+#[derive(Debug, Clone)]
+pub struct ConfigErrors(Vec<ConfigError>);
+
+impl ConfigErrors {
+    /// Wraps a list of errors; `None` when it is empty.
+    pub fn new(errors: Vec<ConfigError>) -> Option<Self> {
+        if errors.is_empty() {
+            None
+        } else {
+            Some(ConfigErrors(errors))
+        }
+    }
+
+    /// The errors, in the order they were found.
+    pub fn errors(&self) -> &[ConfigError] {
+        &self.0
+    }
+
+    /// The errors, by value.
+    pub fn into_errors(self) -> Vec<ConfigError> {
+        self.0
+    }
+}
+
+impl From<ConfigError> for ConfigErrors {
+    fn from(error: ConfigError) -> Self {
+        ConfigErrors(vec![error])
+    }
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl IntoIterator for ConfigErrors {
+    type Item = ConfigError;
+    type IntoIter = std::vec::IntoIter<ConfigError>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}

@@ -1,0 +1,163 @@
+//! The file as written: serde structs with every key optional, and TOML errors as
+//! [`ConfigError`]s.
+//!
+//! Values whose validation can fail are [`Spanned`] so that the error can name their line.
+//! Tables are never `Spanned`: toml 0.8 cannot deserialize a spanned table that is only defined
+//! implicitly (`[[clusters.a.servers]]` without `[clusters.a]`, or dotted keys), so table-level
+//! errors point at the table's key instead. Array-of-tables items (`servers`) are explicit and
+//! can be spanned.
+
+use std::collections::BTreeMap;
+
+use ferryman_proto::Task;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::error::ConfigError;
+use crate::span::Source;
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    pub(crate) manager: RawManager,
+    pub(crate) agent: RawAgent,
+    pub(crate) jobs: RawJobs,
+    pub(crate) clusters: BTreeMap<Spanned<String>, RawCluster>,
+}
+
+/// `[manager]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub(crate) struct RawManager {
+    pub(crate) monitoring_datadir: Option<Spanned<String>>,
+    pub(crate) monitoring_address: Option<Spanned<String>>,
+    pub(crate) http_bind_address: Option<Spanned<String>>,
+    pub(crate) http_port: Option<Spanned<i64>>,
+    pub(crate) stream_bind_address: Option<Spanned<String>>,
+    pub(crate) stream_port: Option<Spanned<i64>>,
+    pub(crate) stream_accept_timeout: Option<Spanned<String>>,
+}
+
+/// `[agent]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub(crate) struct RawAgent {
+    pub(crate) poll_interval: Option<Spanned<String>>,
+    pub(crate) work_dir: Option<Spanned<String>>,
+    pub(crate) tasks: Option<Spanned<Vec<Spanned<Task>>>>,
+}
+
+/// `[jobs]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub(crate) struct RawJobs {
+    pub(crate) schema: Option<Spanned<String>>,
+}
+
+/// `[clusters.NAME]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub(crate) struct RawCluster {
+    pub(crate) db_servers_credential: Option<RawCredential>,
+    pub(crate) replication_credential: Option<RawCredential>,
+    pub(crate) db_servers_backup_hosts: Vec<Spanned<String>>,
+    pub(crate) scheduler_db_servers_sender_ports: Option<Spanned<String>>,
+    pub(crate) scheduler_db_servers_receiver_ports: Option<Spanned<String>>,
+    pub(crate) monitoring_scheduler: Option<bool>,
+    pub(crate) scheduler_db_servers_physical_backup: Option<bool>,
+    pub(crate) scheduler_db_servers_physical_backup_cron: Option<Spanned<String>>,
+    pub(crate) scheduler_db_servers_logical_backup: Option<bool>,
+    pub(crate) scheduler_db_servers_logical_backup_cron: Option<Spanned<String>>,
+    pub(crate) scheduler_db_servers_logs: Option<bool>,
+    pub(crate) scheduler_db_servers_logs_cron: Option<Spanned<String>>,
+    pub(crate) scheduler_db_servers_optimize: Option<bool>,
+    pub(crate) scheduler_db_servers_optimize_cron: Option<Spanned<String>>,
+    pub(crate) servers: Vec<Spanned<RawServer>>,
+}
+
+/// `{ user = "...", password-file = "..." }` and friends.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub(crate) struct RawCredential {
+    pub(crate) user: Option<Spanned<String>>,
+    pub(crate) password_file: Option<Spanned<String>>,
+    pub(crate) password_env: Option<Spanned<String>>,
+}
+
+/// `[[clusters.NAME.servers]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub(crate) struct RawServer {
+    pub(crate) name: Option<Spanned<String>>,
+    pub(crate) host: Option<Spanned<String>>,
+    pub(crate) port: Option<Spanned<i64>>,
+    pub(crate) socket: Option<Spanned<String>>,
+    pub(crate) datadir: Option<Spanned<String>>,
+    pub(crate) defaults_file: Option<Spanned<String>>,
+    pub(crate) legacy_donor: Option<bool>,
+    pub(crate) service_start: Option<Spanned<String>>,
+    pub(crate) service_stop: Option<Spanned<String>>,
+    pub(crate) service_restart: Option<Spanned<String>>,
+}
+
+impl RawConfig {
+    /// Parses TOML text; the first syntax or type error stops parsing.
+    pub(crate) fn parse(source: &Source<'_>) -> Result<RawConfig, ConfigError> {
+        toml::from_str(source.text).map_err(|e| toml_error(source, &e))
+    }
+}
+
+/// Turns a toml error into a `FILE:LINE:COL` error, recognising unknown keys.
+fn toml_error(source: &Source<'_>, e: &toml::de::Error) -> ConfigError {
+    let at = source.at_offset(e.span().map_or(0, |s| s.start));
+    let message = e.message().trim();
+    if let Some((key, known)) = unknown_field(message) {
+        return ConfigError::UnknownKey { at, key, known };
+    }
+    // Multi-line parser messages ("invalid table header\nexpected `.`, `]`") fit on one line.
+    let message = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+        .replace("expected i64", "expected an integer");
+    ConfigError::Syntax { at, message }
+}
+
+/// Splits serde's "unknown field `x`, expected one of `a`, `b`" (or "expected `a` or `b`", or
+/// "there are no fields") into the key and the known keys.
+fn unknown_field(message: &str) -> Option<(String, Vec<String>)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (key, expected) = rest.split_once('`')?;
+    let known = expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect();
+    Some((key.to_owned(), known))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_field_messages_are_split() {
+        assert_eq!(
+            unknown_field("unknown field `x`, expected one of `a`, `b-c`, `d`"),
+            Some(("x".into(), vec!["a".into(), "b-c".into(), "d".into()]))
+        );
+        assert_eq!(
+            unknown_field("unknown field `x`, expected `a` or `b`"),
+            Some(("x".into(), vec!["a".into(), "b".into()]))
+        );
+        assert_eq!(
+            unknown_field("unknown field `x`, there are no fields"),
+            Some(("x".into(), vec![]))
+        );
+        assert_eq!(unknown_field("invalid type: string"), None);
+    }
+}

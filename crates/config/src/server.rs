@@ -1,0 +1,146 @@
+//! `[[clusters.NAME.servers]]`: one database server.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use toml::Spanned;
+
+use crate::defaults;
+use crate::error::{ConfigError, Location};
+use crate::raw::RawServer;
+use crate::validate::Validator;
+
+/// One database server of a cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// `name`: the server's name in jobs, manifests and the API. Required; unique across the
+    /// whole file; 1 to 64 characters from `A-Z a-z 0-9 _ . -`.
+    pub name: String,
+    /// `host`: host name or address the manager connects to. Required; no whitespace.
+    pub host: String,
+    /// `port`: the MariaDB port. Default 3306. `host` and `port` together are unique across
+    /// the file.
+    pub port: u16,
+    /// `socket`: the server's unix socket on its host, for the agent. Optional; absolute.
+    pub socket: Option<PathBuf>,
+    /// `datadir`: the server's data directory. Optional (the agent asks the server when
+    /// absent); absolute.
+    pub datadir: Option<PathBuf>,
+    /// `defaults-file`: given to backup tools as `--defaults-file`. Optional; absolute.
+    pub defaults_file: Option<PathBuf>,
+    /// `legacy-donor`: true when this node runs replication-manager's bash donor script
+    /// instead of a Ferryman agent. Default false.
+    pub legacy_donor: bool,
+    /// `service-start`: the command line the agent runs for the `start` task, split on
+    /// whitespace and run without a shell. Default `systemctl start mariadb`.
+    pub service_start: Vec<String>,
+    /// `service-stop`: the same for the `stop` task. Default `systemctl stop mariadb`.
+    pub service_stop: Vec<String>,
+    /// `service-restart`: the same for the `restart` task. Default `systemctl restart mariadb`.
+    pub service_restart: Vec<String>,
+}
+
+/// Names and addresses seen so far in the file, to report duplicates.
+#[derive(Default)]
+pub(crate) struct SeenServers {
+    names: HashMap<String, Location>,
+    addresses: HashMap<(String, u16), (String, Location)>,
+}
+
+impl ServerConfig {
+    /// Validates the `index`th (0-based) server of `cluster`.
+    pub(crate) fn from_raw(
+        raw: Spanned<RawServer>,
+        cluster: &str,
+        index: usize,
+        seen: &mut SeenServers,
+        v: &mut Validator<'_>,
+    ) -> ServerConfig {
+        let table_at = v.at(raw.span());
+        let key = |k: &str| format!("clusters.{cluster}.servers[{index}].{k}");
+        let RawServer {
+            name,
+            host,
+            port,
+            socket,
+            datadir,
+            defaults_file,
+            legacy_donor,
+            service_start,
+            service_stop,
+            service_restart,
+        } = raw.into_inner();
+
+        let name = match name {
+            None => {
+                v.push(ConfigError::MissingKey {
+                    at: table_at.clone(),
+                    key: key("name"),
+                });
+                String::new()
+            }
+            Some(name) => {
+                let at = v.at(name.span());
+                if v.name("server name", &name, false) {
+                    if let Some(other_at) = seen.names.get(name.get_ref()) {
+                        v.push(ConfigError::DuplicateServerName {
+                            at: at.clone(),
+                            name: name.get_ref().clone(),
+                            other_at: other_at.clone(),
+                        });
+                    } else {
+                        seen.names.insert(name.get_ref().clone(), at);
+                    }
+                }
+                name.into_inner()
+            }
+        };
+        let host_at = host.as_ref().map(|h| v.at(h.span()));
+        let host = match host {
+            None => {
+                v.push(ConfigError::MissingKey {
+                    at: table_at.clone(),
+                    key: key("host"),
+                });
+                String::new()
+            }
+            Some(host) => v.host(&key("host"), Some(host), ""),
+        };
+        let port = v.port(&key("port"), port, defaults::SERVER_PORT);
+        if let Some(at) = host_at {
+            let address = (host.to_ascii_lowercase(), port);
+            if let Some((other_server, other_at)) = seen.addresses.get(&address) {
+                v.push(ConfigError::DuplicateAddress {
+                    at,
+                    host: host.clone(),
+                    port,
+                    other_server: other_server.clone(),
+                    other_at: other_at.clone(),
+                });
+            } else {
+                seen.addresses.insert(address, (name.clone(), at));
+            }
+        }
+
+        ServerConfig {
+            socket: v.server_path(&key("socket"), socket),
+            datadir: v.server_path(&key("datadir"), datadir),
+            defaults_file: v.server_path(&key("defaults-file"), defaults_file),
+            legacy_donor: legacy_donor.unwrap_or(defaults::LEGACY_DONOR),
+            service_start: v.command(
+                &key("service-start"),
+                service_start,
+                defaults::SERVICE_START,
+            ),
+            service_stop: v.command(&key("service-stop"), service_stop, defaults::SERVICE_STOP),
+            service_restart: v.command(
+                &key("service-restart"),
+                service_restart,
+                defaults::SERVICE_RESTART,
+            ),
+            name,
+            host,
+            port,
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! The validation context shared by every section: it collects errors instead of stopping at
+//! the first, and checks the value kinds that recur (durations, ports, names, paths).
+//!
+//! Checks return a usable value even when they record an error, so that validation goes on and
+//! reports every problem; [`Config::from_raw`](crate::Config) discards the result if any error
+//! was recorded.
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use toml::Spanned;
+
+use crate::error::{ConfigError, Location};
+use crate::span::Source;
+
+/// Characters allowed in cluster and server names, for messages.
+pub(crate) const NAME_CHARS: &str = "A-Z, a-z, 0-9, `_`, `.` and `-`";
+/// Characters allowed in SQL identifiers we interpolate, for messages.
+pub(crate) const IDENT_CHARS: &str = "A-Z, a-z, 0-9 and `_`";
+
+pub(crate) struct Validator<'a> {
+    pub(crate) source: Source<'a>,
+    errors: Vec<ConfigError>,
+}
+
+impl<'a> Validator<'a> {
+    pub(crate) fn new(source: Source<'a>) -> Self {
+        Validator {
+            source,
+            errors: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, error: ConfigError) {
+        self.errors.push(error);
+    }
+
+    pub(crate) fn at(&self, span: Range<usize>) -> Location {
+        self.source.at(span)
+    }
+
+    pub(crate) fn into_errors(self) -> Vec<ConfigError> {
+        self.errors
+    }
+
+    /// A string that must not be empty nor contain whitespace (host names, addresses).
+    pub(crate) fn host(
+        &mut self,
+        key: &str,
+        raw: Option<Spanned<String>>,
+        default: &str,
+    ) -> String {
+        let Some(raw) = raw else {
+            return default.to_owned();
+        };
+        let at = self.at(raw.span());
+        let value = raw.into_inner();
+        if value.is_empty() || value.chars().any(char::is_whitespace) {
+            self.push(ConfigError::InvalidHost {
+                at,
+                key: key.to_owned(),
+                value: value.clone(),
+            });
+        }
+        value
+    }
+
+    /// A TCP port, 1..=65535.
+    pub(crate) fn port(&mut self, key: &str, raw: Option<Spanned<i64>>, default: u16) -> u16 {
+        let Some(raw) = raw else {
+            return default;
+        };
+        let at = self.at(raw.span());
+        let value = raw.into_inner();
+        match u16::try_from(value) {
+            Ok(port) if port != 0 => port,
+            _ => {
+                self.push(ConfigError::InvalidPort {
+                    at,
+                    key: key.to_owned(),
+                    value,
+                });
+                default
+            }
+        }
+    }
+
+    /// A humantime duration within `min..=max`.
+    pub(crate) fn duration(
+        &mut self,
+        key: &str,
+        raw: Option<Spanned<String>>,
+        default: Duration,
+        (min, max): (Duration, Duration),
+    ) -> Duration {
+        let Some(raw) = raw else {
+            return default;
+        };
+        let at = self.at(raw.span());
+        let value = raw.into_inner();
+        match humantime::parse_duration(value.trim()) {
+            Ok(d) if (min..=max).contains(&d) => d,
+            Ok(_) => {
+                self.push(ConfigError::DurationOutOfRange {
+                    at,
+                    key: key.to_owned(),
+                    value,
+                    min,
+                    max,
+                });
+                default
+            }
+            Err(e) => {
+                self.push(ConfigError::InvalidDuration {
+                    at,
+                    key: key.to_owned(),
+                    value,
+                    reason: e.to_string(),
+                });
+                default
+            }
+        }
+    }
+
+    /// A path on this machine; relative paths are relative to the config file's directory.
+    pub(crate) fn local_path(
+        &mut self,
+        key: &str,
+        raw: Option<Spanned<String>>,
+        default: &str,
+    ) -> PathBuf {
+        let Some(raw) = raw else {
+            return PathBuf::from(default);
+        };
+        let at = self.at(raw.span());
+        let value = raw.into_inner();
+        if value.is_empty() {
+            self.push(ConfigError::EmptyValue {
+                at,
+                key: key.to_owned(),
+            });
+            return PathBuf::from(default);
+        }
+        self.source.dir().join(value)
+    }
+
+    /// A path on a database host: it must be absolute, since it means nothing relative to
+    /// this file's directory on another machine.
+    pub(crate) fn server_path(
+        &mut self,
+        key: &str,
+        raw: Option<Spanned<String>>,
+    ) -> Option<PathBuf> {
+        let raw = raw?;
+        let at = self.at(raw.span());
+        let value = raw.into_inner();
+        if !value.starts_with('/') {
+            self.push(ConfigError::RelativeServerPath {
+                at,
+                key: key.to_owned(),
+                value: value.clone(),
+            });
+        }
+        Some(PathBuf::from(value))
+    }
+
+    /// A command line, split on whitespace (no shell).
+    pub(crate) fn command(
+        &mut self,
+        key: &str,
+        raw: Option<Spanned<String>>,
+        default: &str,
+    ) -> Vec<String> {
+        let (at, value) = match raw {
+            Some(raw) => (Some(self.at(raw.span())), raw.into_inner()),
+            None => (None, default.to_owned()),
+        };
+        let words: Vec<String> = value.split_whitespace().map(str::to_owned).collect();
+        if let (true, Some(at)) = (words.is_empty(), at) {
+            self.push(ConfigError::EmptyValue {
+                at,
+                key: key.to_owned(),
+            });
+        }
+        words
+    }
+
+    /// A name made of `[A-Za-z0-9_.-]` (or `[A-Za-z0-9_]` when `ident`), 1 to 64 long.
+    pub(crate) fn name(&mut self, what: &'static str, raw: &Spanned<String>, ident: bool) -> bool {
+        let value = raw.get_ref();
+        let allowed =
+            |c: char| c.is_ascii_alphanumeric() || c == '_' || (!ident && (c == '.' || c == '-'));
+        let ok = (1..=64).contains(&value.len()) && value.chars().all(allowed);
+        if !ok {
+            self.push(ConfigError::InvalidName {
+                at: self.at(raw.span()),
+                what,
+                value: value.clone(),
+                allowed: if ident { IDENT_CHARS } else { NAME_CHARS },
+            });
+        }
+        ok
+    }
+}

@@ -1,0 +1,234 @@
+//! Parsing, defaults and the rendering of error messages.
+//!
+//! One test binary: this file has the helpers and the example's tests; `errors` checks the
+//! messages, `credentials` the password sources.
+
+// clippy's `allow-unwrap-in-tests` covers `#[test]` functions, not the helpers they share.
+#![allow(clippy::unwrap_used)]
+
+// Under `tests/config/`, so that cargo does not build them as test binaries of their own.
+#[path = "config/credentials.rs"]
+mod credentials;
+#[path = "config/errors.rs"]
+mod errors;
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+use std::time::Duration;
+
+use ferryman_config::{
+    defaults, AgentConfig, Config, ConfigError, ConfigErrors, JobsConfig, ManagerConfig,
+};
+use ferryman_proto::Task;
+
+const EXAMPLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../config/ferryman.example.toml"
+);
+const FILE: &str = "/etc/ferryman/ferryman.toml";
+const DB_PASSWORD: &str = "db-pa55word";
+const REPL_PASSWORD: &str = "repl-pa55word";
+
+/// Lines 1-3 of the smallest valid file: keys added after it start on line 4.
+const HEAD: &str = r#"[clusters.prod]
+db-servers-credential = { user = "ferryman" }
+replication-credential = { user = "repl" }
+"#;
+/// The rest of the smallest valid file: one server.
+const SERVERS: &str = r#"
+[[clusters.prod.servers]]
+name = "db1"
+host = "127.0.0.1"
+"#;
+/// The smallest valid file: one cluster of one server, no passwords.
+const MINIMAL: &str = concat!(
+    r#"[clusters.prod]
+db-servers-credential = { user = "ferryman" }
+replication-credential = { user = "repl" }
+"#,
+    r#"
+[[clusters.prod.servers]]
+name = "db1"
+host = "127.0.0.1"
+"#
+);
+
+/// The minimal file with `keys` in `[clusters.prod]`, from line 4 on.
+fn with_cluster_keys(keys: &str) -> String {
+    format!("{HEAD}{keys}\n{SERVERS}")
+}
+
+/// Sets the variables the example names. Every test that parses goes through here first, so
+/// the environment is written once, before any test reads it.
+fn env() {
+    static ENV: Once = Once::new();
+    ENV.call_once(|| {
+        std::env::set_var("FERRYMAN_DB_PASSWORD", DB_PASSWORD);
+        std::env::set_var("FERRYMAN_REPL_PASSWORD", REPL_PASSWORD);
+    });
+}
+
+fn parse(text: &str) -> Result<Config, ConfigErrors> {
+    env();
+    Config::parse(text, Path::new(FILE))
+}
+
+fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    env();
+    Config::load(path)
+}
+
+/// The rendered errors of a file that must not parse.
+fn errors(text: &str) -> Vec<String> {
+    match parse(text) {
+        Ok(_) => panic!("expected errors for:\n{text}"),
+        Err(e) => e.errors().iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn only_error(text: &str) -> String {
+    let errors = errors(text);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    errors.into_iter().next().unwrap()
+}
+
+fn write_file(path: &Path, content: &str, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, content).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+#[test]
+fn example_parses_with_the_documented_defaults() {
+    let config = load(Path::new(EXAMPLE)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.path, PathBuf::from(EXAMPLE));
+    assert_eq!(config.manager, ManagerConfig::default());
+    assert_eq!(
+        config.manager.monitoring_datadir,
+        Path::new(defaults::MONITORING_DATADIR)
+    );
+    assert_eq!(config.manager.http_port, 10001);
+    assert_eq!(config.manager.stream_port, 10002);
+    assert_eq!(
+        config.manager.stream_accept_timeout,
+        Duration::from_secs(120)
+    );
+    assert_eq!(config.agent, AgentConfig::default());
+    assert_eq!(config.agent.poll_interval, Duration::from_secs(5));
+    assert_eq!(config.agent.tasks, Task::ALL.to_vec());
+    assert_eq!(config.jobs, JobsConfig::default());
+    assert_eq!(config.jobs.schema, "replication_manager_schema");
+
+    assert_eq!(config.clusters.len(), 1);
+    let prod = config.cluster("prod").unwrap();
+    assert_eq!(prod.db_servers_credential.user, "ferryman");
+    let db_password = prod.db_servers_credential.password.as_ref().unwrap();
+    assert_eq!(db_password.expose_secret(), DB_PASSWORD);
+    assert_eq!(prod.replication_credential.user, "repl");
+    let repl_password = prod.replication_credential.password.as_ref().unwrap();
+    assert_eq!(repl_password.expose_secret(), REPL_PASSWORD);
+    assert!(prod.db_servers_backup_hosts.is_empty());
+    assert!(prod.sender_ports.is_empty());
+    assert_eq!(prod.receiver_ports, vec![4444]);
+
+    let s = &prod.scheduler;
+    assert!(!s.enabled);
+    let entries = [
+        (&s.physical_backup, false, "0 0 0 * * 0-4"),
+        (&s.logical_backup, true, "0 0 1 * * 6"),
+        (&s.logs, false, "0 0/10 * * * *"),
+        (&s.optimize, false, "0 0 3 1 * 5"),
+    ];
+    for (entry, enabled, cron) in entries {
+        assert_eq!((entry.enabled, entry.cron.as_str()), (enabled, cron));
+        assert!(!entry.is_active(s));
+    }
+    assert_eq!(s.physical_backup.schedule().as_str(), "0 0 0 * * 0-4");
+
+    let names: Vec<&str> = prod.servers.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["db1", "db2", "db3"]);
+    let db1 = &prod.servers[0];
+    assert_eq!(
+        db1.socket.as_deref(),
+        Some(Path::new("/run/mysqld/mysqld.sock"))
+    );
+    assert_eq!(db1.datadir.as_deref(), Some(Path::new("/var/lib/mysql")));
+    assert_eq!(
+        db1.defaults_file.as_deref(),
+        Some(Path::new("/etc/mysql/my.cnf"))
+    );
+    let (cluster, db3) = config.server("db3").unwrap();
+    assert_eq!(cluster.name, "prod");
+    assert_eq!((db3.host.as_str(), db3.port), ("10.0.0.3", 3306));
+    assert_eq!((db3.socket.as_ref(), db3.datadir.as_ref()), (None, None));
+    assert!(!db3.legacy_donor);
+    assert_eq!(db3.service_start, ["systemctl", "start", "mariadb"]);
+    assert_eq!(db3.service_stop, ["systemctl", "stop", "mariadb"]);
+    assert_eq!(db3.service_restart, ["systemctl", "restart", "mariadb"]);
+    // Every optional key of db1 is at its default too.
+    assert_eq!(
+        (db1.port, db1.legacy_donor, &db1.service_start),
+        (db3.port, db3.legacy_donor, &db3.service_start)
+    );
+    assert!(config.server("nope").is_none());
+}
+
+/// The known keys of a table, as listed by the unknown-key error.
+fn known_keys(text: &str) -> Vec<String> {
+    match parse(text).unwrap_err().errors() {
+        [ConfigError::UnknownKey { known, .. }] => known.clone(),
+        other => panic!("{other:#?}"),
+    }
+}
+
+#[test]
+fn example_documents_every_key() {
+    let example = std::fs::read_to_string(EXAMPLE).unwrap();
+    let tables = [
+        "zzz = 1".to_owned(),
+        "[manager]\nzzz = 1".to_owned(),
+        "[agent]\nzzz = 1".to_owned(),
+        "[jobs]\nzzz = 1".to_owned(),
+        "[clusters.a]\nzzz = 1".to_owned(),
+        "[clusters.a]\ndb-servers-credential = { zzz = 1 }".to_owned(),
+        "[[clusters.a.servers]]\nzzz = 1".to_owned(),
+    ];
+    for table in &tables {
+        let known = known_keys(table);
+        assert!(!known.is_empty(), "{table}");
+        for key in known {
+            let documented = [
+                format!(".{key}]]"),
+                format!("\n{key} = "),
+                format!("{key} = \""),
+                format!("[{key}"),
+            ];
+            assert!(
+                documented.iter().any(|d| example.contains(d.as_str())),
+                "`{key}` is not in ferryman.example.toml"
+            );
+        }
+    }
+}
+
+#[test]
+fn schedules_and_lists_are_read() {
+    let text = with_cluster_keys(
+        "monitoring-scheduler = true\n\
+         scheduler-db-servers-physical-backup = true\n\
+         scheduler-db-servers-physical-backup-cron = \"30 15 2 * * MON-FRI\"\n\
+         scheduler-db-servers-receiver-ports = \"4444,4450-4451\"\n\
+         db-servers-backup-hosts = [\"db1\"]",
+    );
+    let config = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    let prod = &config.clusters[0];
+    assert!(prod.scheduler.physical_backup.is_active(&prod.scheduler));
+    assert_eq!(prod.scheduler.physical_backup.cron, "30 15 2 * * MON-FRI");
+    assert!(!prod.scheduler.logs.is_active(&prod.scheduler));
+    assert_eq!(prod.receiver_ports, [4444, 4450, 4451]);
+    assert_eq!(prod.db_servers_backup_hosts, ["db1"]);
+    let config = parse(&format!(
+        "[agent]\ntasks = [\"start\", \"errorlog\"]\n{MINIMAL}"
+    ))
+    .unwrap();
+    assert_eq!(config.agent.tasks, [Task::Start, Task::Error]);
+}

@@ -1,0 +1,280 @@
+//! The rendering of error messages: file, line, column, and the next step.
+
+use crate::{errors, load, only_error, parse, with_cluster_keys, FILE, HEAD, MINIMAL};
+
+#[test]
+fn a_typo_names_the_line_and_the_known_keys() {
+    let text = format!("{MINIMAL}\n[manager]\nhttp-port = 10001\nmonitoring-adress = \"x\"\n");
+    assert_eq!(
+        only_error(&text),
+        "/etc/ferryman/ferryman.toml:11:1: unknown key `monitoring-adress`: check the spelling; \
+         known keys here are: monitoring-datadir, monitoring-address, http-bind-address, \
+         http-port, stream-bind-address, stream-port, stream-accept-timeout"
+    );
+}
+
+#[test]
+fn a_typo_in_a_server_or_an_inline_credential_is_found() {
+    let text = MINIMAL.replace("host =", "hots =");
+    let error = only_error(&text);
+    assert!(
+        error
+            .starts_with("/etc/ferryman/ferryman.toml:7:1: unknown key `hots`: check the spelling"),
+        "{error}"
+    );
+    let text = MINIMAL.replace(
+        "{ user = \"repl\" }",
+        "{ user = \"repl\", pasword-env = \"X\" }",
+    );
+    let error = only_error(&text);
+    assert!(
+        error.starts_with("/etc/ferryman/ferryman.toml:3:43: unknown key `pasword-env`"),
+        "{error}"
+    );
+    assert!(
+        error.ends_with("user, password-file, password-env"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_out_of_range_hour_names_the_field_and_the_line() {
+    let text = with_cluster_keys("scheduler-db-servers-logical-backup-cron = \"0 0 25 * * *\"");
+    assert_eq!(
+        only_error(&text),
+        "/etc/ferryman/ferryman.toml:4:44: \
+         `clusters.prod.scheduler-db-servers-logical-backup-cron` = \"0 0 25 * * *\" is not a \
+         valid cron schedule (the hour field `25` is not valid; it takes 0-23): the 6 fields are \
+         `sec min hour dom mon dow`, e.g. \"0 0 1 * * *\" for 01:00:00 every day"
+    );
+}
+
+#[test]
+fn a_five_field_cron_says_seconds_come_first() {
+    let text = with_cluster_keys(
+        "monitoring-scheduler = true\nscheduler-db-servers-logs-cron = \"*/10 * * * *\"",
+    );
+    assert_eq!(
+        only_error(&text),
+        "/etc/ferryman/ferryman.toml:5:34: `clusters.prod.scheduler-db-servers-logs-cron` = \
+         \"*/10 * * * *\" has 5 fields, but Ferryman cron strings have 6 with seconds first \
+         (`sec min hour dom mon dow`): write \"0 */10 * * * *\" to run at second 0"
+    );
+}
+
+#[test]
+fn every_validation_error_is_reported_at_once() {
+    let text = r#"[manager]
+http-port = 70000
+stream-accept-timeout = "soon"
+
+[agent]
+poll-interval = "10ms"
+tasks = ["mariabackup", "mariabackup"]
+
+[jobs]
+schema = "replication-manager"
+
+[clusters.prod]
+db-servers-credential = { user = "ferryman", password-env = "FERRYMAN_TEST_SURELY_UNSET" }
+db-servers-backup-hosts = ["db9"]
+scheduler-db-servers-receiver-ports = ""
+scheduler-db-servers-optimize-cron = "0 0 3 1 * 5 2024"
+
+[[clusters.prod.servers]]
+name = "db 1"
+host = "db1 .example"
+port = 0
+socket = "run/mysqld.sock"
+
+[[clusters.prod.servers]]
+host = "db2"
+service-stop = " "
+
+[clusters."bad/name"]
+"#;
+    let errors = errors(text);
+    let lines: Vec<&str> = errors
+        .iter()
+        .map(|e| e.split(": ").next().unwrap().trim_start_matches(FILE))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ":2:13",  // http-port 70000
+            ":3:25",  // stream-accept-timeout
+            ":6:17",  // poll-interval below 100ms
+            ":7:25",  // duplicate task
+            ":10:10", // schema with a dash
+            ":28:11", // bad cluster name
+            ":28:11", // ... without credentials
+            ":28:11", // ...
+            ":28:11", // ... nor servers
+            ":13:61", // prod: password-env unset
+            ":12:11", // replication-credential missing
+            ":19:8",  // server name with a space
+            ":20:8",  // host with a space
+            ":21:8",  // port 0
+            ":22:10", // relative socket
+            ":24:1",  // second server has no name
+            ":26:16", // empty service-stop
+            ":14:28", // unknown backup host
+            ":15:39", // empty receiver ports
+            ":16:38", // 7-field cron
+        ],
+        "{errors:#?}"
+    );
+    assert_eq!(
+        parse(text).unwrap_err().to_string().lines().count(),
+        errors.len()
+    );
+    assert!(errors[0].contains("`manager.http-port` = 70000 is not a TCP port"));
+    assert!(errors[3].contains("task `mariabackup` is listed twice"));
+    assert!(errors[19].contains("it has 7 fields, not 6"));
+}
+
+#[test]
+fn overlapping_sender_pools_are_refused() {
+    let text = r#"[clusters.a]
+db-servers-credential = { user = "u" }
+replication-credential = { user = "r" }
+scheduler-db-servers-sender-ports = "40100-40119"
+[[clusters.a.servers]]
+name = "a1"
+host = "h1"
+
+[clusters.b]
+db-servers-credential = { user = "u" }
+replication-credential = { user = "r" }
+scheduler-db-servers-sender-ports = "40200, 40110-40111"
+[[clusters.b.servers]]
+name = "b1"
+host = "h2"
+"#;
+    assert_eq!(
+        only_error(text),
+        "/etc/ferryman/ferryman.toml:12:37: sender port 40110 of cluster `b` is also in the sender \
+         ports of cluster `a` (/etc/ferryman/ferryman.toml:4:37): give each cluster its own ports"
+    );
+}
+
+#[test]
+fn a_sender_pool_must_not_hold_the_manager_ports() {
+    let text = format!(
+        "[manager]\nhttp-port = 40105\n\n{}",
+        with_cluster_keys("scheduler-db-servers-sender-ports = \"40100-40119,10002\"")
+    );
+    let errors = errors(&text);
+    assert_eq!(
+        errors,
+        [
+            "/etc/ferryman/ferryman.toml:7:37: `clusters.prod.scheduler-db-servers-sender-ports` \
+             uses port 40105, which is also `manager.http-port`: change one of them",
+            "/etc/ferryman/ferryman.toml:7:37: `clusters.prod.scheduler-db-servers-sender-ports` \
+             uses port 10002, which is also `manager.stream-port`: change one of them",
+        ]
+    );
+}
+
+#[test]
+fn bad_port_lists_say_why() {
+    let text = with_cluster_keys("scheduler-db-servers-sender-ports = \"40119-40100\"");
+    assert_eq!(
+        only_error(&text),
+        "/etc/ferryman/ferryman.toml:4:37: `clusters.prod.scheduler-db-servers-sender-ports` = \
+         \"40119-40100\" is not a valid port list (range 40119-40100 ends before it starts): write \
+         ports and inclusive ranges separated by commas, e.g. \"40100-40119,40200\""
+    );
+}
+
+#[test]
+fn server_names_and_addresses_are_unique_across_the_file() {
+    let text = format!(
+        "{MINIMAL}\n[clusters.other]\ndb-servers-credential = {{ user = \"u\" }}\n\
+         replication-credential = {{ user = \"r\" }}\n[[clusters.other.servers]]\nname = \"db1\"\n\
+         host = \"127.0.0.1\"\nport = 3306\n"
+    );
+    let errors = errors(&text);
+    // Clusters are validated in name order: `other` before `prod`.
+    assert_eq!(
+        errors,
+        [
+            "/etc/ferryman/ferryman.toml:6:8: server name `db1` is also used at \
+             /etc/ferryman/ferryman.toml:13:8: give every server a unique name across the whole \
+             file",
+            "/etc/ferryman/ferryman.toml:7:8: 127.0.0.1:3306 is also the address of server `db1` \
+             (/etc/ferryman/ferryman.toml:14:8): fix `host` or `port`",
+        ]
+    );
+}
+
+#[test]
+fn clusters_and_servers_are_required() {
+    assert_eq!(
+        only_error("[manager]\n"),
+        "/etc/ferryman/ferryman.toml:1:1: no cluster is defined: add a [clusters.NAME] table and \
+         its [[clusters.NAME.servers]]"
+    );
+    assert_eq!(
+        only_error(HEAD),
+        "/etc/ferryman/ferryman.toml:1:11: cluster `prod` has no servers: add a \
+         [[clusters.prod.servers]] table for each database server"
+    );
+}
+
+#[test]
+fn implicit_tables_and_dotted_keys_parse() {
+    // No [clusters.a] header, and a credential written with dotted keys: toml cannot span such
+    // tables, so errors about them must still come out right.
+    let text = "[[clusters.a.servers]]\nname = \"a1\"\nhost = \"h\"\n";
+    assert_eq!(
+        errors(text),
+        [
+            "/etc/ferryman/ferryman.toml:1:12: missing required key \
+             `clusters.a.db-servers-credential`: add it (see config/ferryman.example.toml)",
+            "/etc/ferryman/ferryman.toml:1:12: missing required key \
+             `clusters.a.replication-credential`: add it (see config/ferryman.example.toml)",
+        ]
+    );
+    let text = "[clusters.a]\ndb-servers-credential.user = \"u\"\n\
+                [clusters.a.replication-credential]\nuser = \"r\"\n\
+                [[clusters.a.servers]]\nname = \"a1\"\nhost = \"h\"\n";
+    let config = parse(text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.clusters[0].db_servers_credential.user, "u");
+    assert_eq!(config.clusters[0].replication_credential.user, "r");
+}
+
+#[test]
+fn syntax_and_type_errors_have_their_line() {
+    assert_eq!(
+        only_error(&format!("{MINIMAL}port = \"3306\"\n")),
+        "/etc/ferryman/ferryman.toml:8:8: invalid type: string \"3306\", expected an integer: fix \
+         this line; every key is documented in config/ferryman.example.toml"
+    );
+    let error = only_error("[manager\nhttp-port = 1\n");
+    assert!(
+        error.starts_with("/etc/ferryman/ferryman.toml:1:9: invalid table header; expected"),
+        "{error}"
+    );
+    let error = only_error(&format!("[agent]\ntasks = [\"mariadbbackup\"]\n{MINIMAL}"));
+    assert!(
+        error.starts_with("/etc/ferryman/ferryman.toml:2:9: unknown task `mariadbbackup`"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_unreadable_file_is_one_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nope.toml");
+    let errors = load(&path).unwrap_err();
+    assert_eq!(errors.errors().len(), 1);
+    assert_eq!(
+        errors.to_string(),
+        format!(
+            "{}: cannot read the config file: No such file or directory (os error 2): check the \
+             path given to ferryman and the file's permissions",
+            path.display()
+        )
+    );
+}

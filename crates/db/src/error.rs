@@ -1,0 +1,57 @@
+//! Errors of talking to database servers.
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong when talking to a database server.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The connection could not be opened.
+    #[error("cannot connect to `{server}` ({address}) as `{user}`: {source}; check that the server runs and that `host`/`port` and the credential in ferryman.toml are right")]
+    Connect {
+        /// Server name from the configuration.
+        server: String,
+        /// `host:port` or the socket path.
+        address: String,
+        /// The user we connected as.
+        user: String,
+        /// The driver's reason (boxed: the driver's error is large).
+        #[source]
+        source: Box<mysql_async::Error>,
+    },
+    /// A statement failed.
+    #[error("`{server}`: cannot {action}: {source}")]
+    Query {
+        /// Server name.
+        server: String,
+        /// What we were doing, as a verb phrase ("read replication status").
+        action: &'static str,
+        /// The server's reason (boxed: the driver's error is large).
+        #[source]
+        source: Box<mysql_async::Error>,
+    },
+    /// The server answered something we cannot interpret.
+    #[error("`{server}`: unexpected answer while trying to {action}: {detail}")]
+    Unexpected {
+        /// Server name.
+        server: String,
+        /// What we were doing.
+        action: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+impl Error {
+    /// True for errors where trying again later may help (the server is down or restarting).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Connect { .. } => true,
+            Error::Query { source, .. } => matches!(
+                **source,
+                mysql_async::Error::Io(_) | mysql_async::Error::Driver(_)
+            ),
+            Error::Unexpected { .. } => false,
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! What a server says about itself: role, GTID positions, replication threads and lag.
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Row, Value};
+use serde::Serialize;
+
+use crate::{Endpoint, Error, Result};
+
+/// A server's place in its replication topology, as the server reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Not replicating from anyone.
+    Primary,
+    /// Configured to replicate from another server.
+    Replica,
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Role::Primary => "primary",
+            Role::Replica => "replica",
+        })
+    }
+}
+
+/// State of a server read live from it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerStatus {
+    /// `@@version`.
+    pub version: String,
+    /// `@@server_id`.
+    pub server_id: u64,
+    /// `@@read_only`.
+    pub read_only: bool,
+    /// `@@log_bin`.
+    pub log_bin: bool,
+    /// GTIDs in the server's binary log (MariaDB `@@gtid_binlog_pos`, MySQL `@@gtid_executed`).
+    pub gtid_binlog_pos: String,
+    /// GTIDs applied by replication (MariaDB `@@gtid_slave_pos`; empty on MySQL).
+    pub gtid_slave_pos: String,
+    /// Role derived from the replication configuration.
+    pub role: Role,
+    /// Replication state, when the server is a replica.
+    pub replication: Option<SlaveStatus>,
+}
+
+/// The interesting columns of `SHOW SLAVE STATUS`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SlaveStatus {
+    /// Primary's host.
+    pub master_host: String,
+    /// Primary's port.
+    pub master_port: u16,
+    /// `Yes`, `No` or `Connecting`.
+    pub io_running: String,
+    /// `Yes` or `No`.
+    pub sql_running: String,
+    /// Lag in seconds; `None` when the SQL thread is not running.
+    pub seconds_behind_master: Option<u64>,
+    /// `Slave_Pos`, `Current_Pos` or `No` (MariaDB).
+    pub using_gtid: String,
+    /// Last I/O thread error, empty when none.
+    pub last_io_error: String,
+    /// Last SQL thread error, empty when none.
+    pub last_sql_error: String,
+}
+
+impl SlaveStatus {
+    /// True when both replication threads run.
+    pub fn running(&self) -> bool {
+        self.io_running == "Yes" && self.sql_running == "Yes"
+    }
+}
+
+/// Reads the status of the server behind `conn`.
+pub async fn read(endpoint: &Endpoint, conn: &mut Conn) -> Result<ServerStatus> {
+    const ACTION: &str = "read server status";
+    let row: Option<(String, u64, i64, i64)> = conn
+        .query_first("SELECT @@version, @@server_id, @@read_only, @@log_bin")
+        .await
+        .map_err(|e| endpoint.query_error(ACTION, e))?;
+    let (version, server_id, read_only, log_bin) = row.ok_or_else(|| Error::Unexpected {
+        server: endpoint.name.clone(),
+        action: ACTION,
+        detail: "no row for SELECT @@version".into(),
+    })?;
+    let mariadb = version.contains("MariaDB");
+    let (gtid_binlog_pos, gtid_slave_pos): (String, String) = if mariadb {
+        conn.query_first("SELECT @@gtid_binlog_pos, @@gtid_slave_pos")
+            .await
+            .map_err(|e| endpoint.query_error(ACTION, e))?
+            .unwrap_or_default()
+    } else {
+        let executed: Option<String> = conn
+            .query_first("SELECT @@gtid_executed")
+            .await
+            .map_err(|e| endpoint.query_error(ACTION, e))?;
+        (executed.unwrap_or_default(), String::new())
+    };
+    let replication = read_slave_status(endpoint, conn).await?;
+    Ok(ServerStatus {
+        version,
+        server_id,
+        read_only: read_only != 0,
+        log_bin: log_bin != 0,
+        gtid_binlog_pos: gtid_binlog_pos.replace('\n', ""),
+        gtid_slave_pos: gtid_slave_pos.replace('\n', ""),
+        role: if replication.is_some() {
+            Role::Replica
+        } else {
+            Role::Primary
+        },
+        replication,
+    })
+}
+
+/// `SHOW SLAVE STATUS` of the default connection; `None` when no primary is configured.
+pub async fn read_slave_status(
+    endpoint: &Endpoint,
+    conn: &mut Conn,
+) -> Result<Option<SlaveStatus>> {
+    let row: Option<Row> = conn
+        .query_first("SHOW SLAVE STATUS")
+        .await
+        .map_err(|e| endpoint.query_error("read replication status (SHOW SLAVE STATUS)", e))?;
+    let Some(row) = row else { return Ok(None) };
+    // MySQL 8.0.22+ names the same columns Source_*/Replica_*: accept either.
+    let text = |names: &[&str]| -> String {
+        names
+            .iter()
+            .find_map(|n| column(&row, n))
+            .map(value_text)
+            .unwrap_or_default()
+    };
+    let master_host = text(&["Master_Host", "Source_Host"]);
+    if master_host.is_empty() {
+        // RESET SLAVE (without ALL) leaves an empty row behind: not a replica.
+        return Ok(None);
+    }
+    Ok(Some(SlaveStatus {
+        master_host,
+        master_port: text(&["Master_Port", "Source_Port"]).parse().unwrap_or(0),
+        io_running: text(&["Slave_IO_Running", "Replica_IO_Running"]),
+        sql_running: text(&["Slave_SQL_Running", "Replica_SQL_Running"]),
+        seconds_behind_master: text(&["Seconds_Behind_Master", "Seconds_Behind_Source"])
+            .parse()
+            .ok(),
+        using_gtid: text(&["Using_Gtid", "Auto_Position"]),
+        last_io_error: text(&["Last_IO_Error"]),
+        last_sql_error: text(&["Last_SQL_Error"]),
+    }))
+}
+
+fn column<'r>(row: &'r Row, name: &str) -> Option<&'r Value> {
+    let idx = row
+        .columns_ref()
+        .iter()
+        .position(|c| c.name_str() == name)?;
+    row.as_ref(idx)
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::NULL => String::new(),
+        Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::Int(n) => n.to_string(),
+        Value::UInt(n) => n.to_string(),
+        other => other.as_sql(true).trim_matches('\'').to_owned(),
+    }
+}

@@ -1,0 +1,341 @@
+//! A sandbox: bringing a topology up, reporting on it, stopping and destroying it.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use ferryman_db::replication::{self, Source};
+use ferryman_db::{topology, Endpoint, ServerStatus, Session};
+use futures_util::future::join_all;
+use serde::Serialize;
+
+use crate::accounts::{self, Passwords, ADMIN_USER, REPL_USER};
+use crate::config_file::{self, ServicePorts};
+use crate::layout::{write_file, Layout};
+use crate::server::{self, Binaries};
+use crate::state::{ServerSpec, State};
+use crate::{Error, Result};
+
+/// Cluster name of every sandbox.
+pub const CLUSTER: &str = "sandbox";
+/// How long replicas may take to have both replication threads running.
+const REPLICATION_TIMEOUT: Duration = Duration::from_secs(60);
+/// Size of the legacy donor port pool written into the configuration.
+const SENDER_POOL: usize = 4;
+
+/// A sandbox directory and the servers it holds.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    layout: Layout,
+    state: State,
+    passwords: Passwords,
+}
+
+/// One server's line in `sandbox status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerReport {
+    /// Server name.
+    pub name: String,
+    /// TCP port on 127.0.0.1.
+    pub port: u16,
+    /// PID when running.
+    pub pid: Option<u32>,
+    /// Live status when the server answered.
+    pub status: Option<ServerStatus>,
+    /// Why the status could not be read, when it could not.
+    pub error: Option<String>,
+}
+
+impl Sandbox {
+    /// Brings up a primary and `replicas` replicas in `dir`: creates them on first use, starts
+    /// stopped servers of an existing sandbox (data kept). Returns once every replica replicates.
+    pub async fn up(dir: &Path, replicas: usize) -> Result<Sandbox> {
+        let layout = Layout::new(dir);
+        let bins = Binaries::find()?;
+        let sandbox = match State::read(&layout.state_file(), layout.dir()) {
+            Ok(state) => {
+                let existing = state.replicas().count();
+                if existing != replicas {
+                    return Err(Error::TopologyMismatch {
+                        dir: layout.dir().to_owned(),
+                        existing,
+                        requested: replicas,
+                    });
+                }
+                let passwords = Passwords::read(&layout)?;
+                Sandbox {
+                    layout,
+                    state,
+                    passwords,
+                }
+            }
+            Err(Error::NotASandbox { .. }) => Self::create(layout, &bins, replicas).await?,
+            Err(e) => return Err(e),
+        };
+        if let Err(e) = sandbox.start_all(&bins).await {
+            // Nothing half-up is left running; the directory stays for inspection.
+            let _ = sandbox.down().await;
+            return Err(e);
+        }
+        Ok(sandbox)
+    }
+
+    /// Opens an existing sandbox without starting anything.
+    pub fn open(dir: &Path) -> Result<Sandbox> {
+        let layout = Layout::new(dir);
+        let state = State::read(&layout.state_file(), layout.dir())?;
+        let passwords = Passwords::read(&layout)?;
+        Ok(Sandbox {
+            layout,
+            state,
+            passwords,
+        })
+    }
+
+    async fn create(layout: Layout, bins: &Binaries, replicas: usize) -> Result<Sandbox> {
+        let dir = layout.dir().to_owned();
+        std::fs::create_dir_all(&dir).map_err(Error::io("create directory", &dir))?;
+        for d in [layout.manager_dir(), layout.agent_dir()] {
+            std::fs::create_dir_all(&d).map_err(Error::io("create directory", &d))?;
+        }
+        let servers = replicas + 1;
+        let ports = free_ports(servers * 2 + 2 + SENDER_POOL)?;
+        let state = State::new(CLUSTER, &ports[..servers]);
+        let service = ServicePorts {
+            http: ports[servers],
+            stream: ports[servers + 1],
+            sender: ports[servers + 2..servers + 2 + SENDER_POOL].to_vec(),
+            receiver: ports[servers + 2 + SENDER_POOL..].to_vec(),
+        };
+        let passwords = Passwords::generate(&layout)?;
+        // Install every datadir in parallel: mariadb-install-db is the slow part (~1 s each).
+        let installs = state.servers.iter().map(|spec| {
+            let paths = layout.server(&spec.name);
+            async move { server::install(bins, spec, &paths).await }
+        });
+        for res in join_all(installs).await {
+            res?;
+        }
+        let sandbox = Sandbox {
+            layout,
+            state,
+            passwords,
+        };
+        // Accounts are created on first start, through root's socket (see `accounts`).
+        for spec in &sandbox.state.servers {
+            let paths = sandbox.layout.server(&spec.name);
+            let root = accounts::root_endpoint(&spec.name, spec.port, &paths.socket());
+            let res = async {
+                server::start(bins, spec, &paths, &root).await?;
+                accounts::create(&root, &sandbox.passwords).await
+            }
+            .await;
+            if let Err(e) = res {
+                let _ = sandbox.down().await;
+                return Err(e);
+            }
+        }
+        sandbox.state.write(&sandbox.layout.state_file())?;
+        let config = config_file::render(&sandbox.layout, &sandbox.state, &service);
+        write_file(&sandbox.layout.config_file(), config.as_bytes(), 0o644)?;
+        Ok(sandbox)
+    }
+
+    /// Starts every server that is not running, then makes every replica replicate from the
+    /// primary (`master_use_gtid=slave_pos`) and waits until both threads run.
+    async fn start_all(&self, bins: &Binaries) -> Result<()> {
+        let starts = self.state.servers.iter().map(|spec| {
+            let paths = self.layout.server(&spec.name);
+            let probe = self.endpoint(spec);
+            async move { server::start(bins, spec, &paths, &probe).await }
+        });
+        for res in join_all(starts).await {
+            res?;
+        }
+        let primary = self.primary();
+        for replica in self.state.replicas() {
+            let ep = self.endpoint(replica);
+            let mut conn = ep.connect(Session::Plain).await?;
+            let configured = topology::read_slave_status(&ep, &mut conn).await?;
+            if configured.is_none() {
+                replication::change_master(
+                    &ep,
+                    &mut conn,
+                    &Source {
+                        host: "127.0.0.1",
+                        port: primary.port,
+                        user: REPL_USER,
+                        password: self.passwords.repl.expose_secret(),
+                        connect_retry_s: 1,
+                    },
+                )
+                .await?;
+            }
+            replication::start(&ep, &mut conn).await?;
+            self.wait_replicating(replica, &ep, &mut conn).await?;
+            let _ = conn.disconnect().await;
+        }
+        Ok(())
+    }
+
+    async fn wait_replicating(
+        &self,
+        spec: &ServerSpec,
+        ep: &Endpoint,
+        conn: &mut ferryman_db::mysql_async::Conn,
+    ) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            let status = topology::read_slave_status(ep, conn).await?;
+            if status.as_ref().is_some_and(|s| s.running()) {
+                return Ok(());
+            }
+            if started.elapsed() > REPLICATION_TIMEOUT {
+                let threads = match status {
+                    Some(s) => format!(
+                        "io: {}, sql: {}, last error: {}{}",
+                        s.io_running, s.sql_running, s.last_io_error, s.last_sql_error
+                    ),
+                    None => "replication is not configured".to_owned(),
+                };
+                return Err(Error::ReplicationFailed {
+                    server: spec.name.clone(),
+                    seconds: started.elapsed().as_secs(),
+                    threads,
+                    log: self.layout.server(&spec.name).error_log(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The sandbox directory.
+    pub fn dir(&self) -> &Path {
+        self.layout.dir()
+    }
+
+    /// The paths of this sandbox.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The generated configuration file.
+    pub fn config_path(&self) -> std::path::PathBuf {
+        self.layout.config_file()
+    }
+
+    /// What the sandbox consists of.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The server created as primary.
+    pub fn primary(&self) -> &ServerSpec {
+        // `State::read` and `State::new` guarantee a primary.
+        &self.state.servers[0]
+    }
+
+    /// The servers created as replicas.
+    pub fn replicas(&self) -> Vec<&ServerSpec> {
+        self.state.replicas().collect()
+    }
+
+    /// The server called `name`.
+    pub fn server(&self, name: &str) -> Option<&ServerSpec> {
+        self.state.servers.iter().find(|s| s.name == name)
+    }
+
+    /// The sandbox's passwords.
+    pub fn passwords(&self) -> &Passwords {
+        &self.passwords
+    }
+
+    /// The administrative endpoint of a server (TCP, the `ferryman` account).
+    pub fn endpoint(&self, spec: &ServerSpec) -> Endpoint {
+        Endpoint {
+            name: spec.name.clone(),
+            host: "127.0.0.1".into(),
+            port: spec.port,
+            socket: None,
+            user: ADMIN_USER.into(),
+            password: Some(self.passwords.admin.clone()),
+        }
+    }
+
+    /// The PID of a server, when it runs.
+    pub fn pid(&self, spec: &ServerSpec) -> Option<u32> {
+        server::running_pid(&self.layout.server(&spec.name))
+    }
+
+    /// Each server's PID and live status.
+    pub async fn status(&self) -> Vec<ServerReport> {
+        let mut out = Vec::new();
+        for spec in &self.state.servers {
+            let pid = self.pid(spec);
+            let (status, error) = match pid {
+                None => (None, Some("not running".to_owned())),
+                Some(_) => match self.read_status(spec).await {
+                    Ok(s) => (Some(s), None),
+                    Err(e) => (None, Some(e.to_string())),
+                },
+            };
+            out.push(ServerReport {
+                name: spec.name.clone(),
+                port: spec.port,
+                pid,
+                status,
+                error,
+            });
+        }
+        out
+    }
+
+    async fn read_status(&self, spec: &ServerSpec) -> Result<ServerStatus> {
+        let ep = self.endpoint(spec);
+        let mut conn = ep.connect(Session::Plain).await?;
+        let status = topology::read(&ep, &mut conn).await?;
+        let _ = conn.disconnect().await;
+        Ok(status)
+    }
+
+    /// Stops every server by PID (replicas first, so they do not log a lost primary).
+    pub async fn down(&self) -> Result<()> {
+        let roots: Vec<_> = self
+            .state
+            .servers
+            .iter()
+            .rev()
+            .map(|s| self.layout.server(&s.name))
+            .collect();
+        tokio::task::spawn_blocking(move || {
+            let mut first_error = None;
+            for paths in roots {
+                if let Err(e) = server::stop(&paths) {
+                    first_error.get_or_insert(e);
+                }
+            }
+            first_error.map_or(Ok(()), Err)
+        })
+        .await
+        .unwrap_or(Ok(()))
+    }
+
+    /// Stops every server and removes the sandbox directory.
+    pub async fn destroy(self) -> Result<()> {
+        self.down().await?;
+        let dir = self.layout.dir().to_owned();
+        std::fs::remove_dir_all(&dir).map_err(Error::io("remove", &dir))
+    }
+}
+
+/// `n` distinct free ports on 127.0.0.1, all held open together so none repeats.
+fn free_ports(n: usize) -> Result<Vec<u16>> {
+    let listeners = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(|source| Error::NoFreePort { source })?;
+    listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(|source| Error::NoFreePort { source })
+}

@@ -1,0 +1,198 @@
+//! One sandbox `mariadbd`: its defaults file, installation, start, readiness and stop by PID.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use ferryman_db::{Endpoint, Session};
+use ferryman_exec::{process, Program};
+
+use crate::layout::{write_file, ServerPaths};
+use crate::state::ServerSpec;
+use crate::{Error, Result};
+
+/// Packages that provide the server programs, for "not installed" errors.
+pub const SERVER_PACKAGES: &str = "mariadb-server mariadb-client";
+/// How long a server may take to accept connections after it was started.
+const START_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long a server may take to shut down after SIGTERM before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(60);
+
+/// The installed server programs.
+#[derive(Debug, Clone)]
+pub struct Binaries {
+    /// `mariadbd`.
+    pub mariadbd: Program,
+    /// `mariadb-install-db`.
+    pub install_db: Program,
+}
+
+impl Binaries {
+    /// Finds `mariadbd` and `mariadb-install-db`, naming the packages to install if missing.
+    pub fn find() -> Result<Binaries> {
+        Ok(Binaries {
+            mariadbd: Program::find("mariadbd", SERVER_PACKAGES)?,
+            install_db: Program::find("mariadb-install-db", SERVER_PACKAGES)?,
+        })
+    }
+}
+
+/// The server's only defaults file: everything it reads comes from here, never `/etc/mysql`.
+pub fn defaults_file(spec: &ServerSpec, paths: &ServerPaths) -> String {
+    let p = |path: std::path::PathBuf| path.display().to_string();
+    format!(
+        "# Written by `ferryman sandbox`: this server reads no other option file.\n\
+         [client]\n\
+         socket={socket}\n\
+         port={port}\n\
+         \n\
+         [mysqld]\n\
+         user=root\n\
+         datadir={datadir}\n\
+         tmpdir={tmpdir}\n\
+         socket={socket}\n\
+         pid-file={pid}\n\
+         log-error={err}\n\
+         port={port}\n\
+         bind-address=127.0.0.1\n\
+         skip-name-resolve\n\
+         server-id={server_id}\n\
+         log-bin=binlog\n\
+         log-slave-updates=ON\n\
+         binlog-format=ROW\n\
+         gtid-domain-id=0\n\
+         gtid-strict-mode=ON\n\
+         # replication is started by the sandbox, so a restarted replica never races its setup\n\
+         skip-slave-start\n\
+         slow-query-log=ON\n\
+         slow-query-log-file={slow}\n\
+         long-query-time=1\n\
+         innodb-buffer-pool-size=64M\n\
+         innodb-log-file-size=64M\n\
+         innodb-flush-log-at-trx-commit=2\n\
+         performance-schema=OFF\n\
+         max-connections=200\n\
+         \n\
+         [mariadb-backup]\n\
+         # mariabackup reads [mysqld] for the datadir; it connects through the socket\n\
+         socket={socket}\n",
+        socket = p(paths.socket()),
+        port = spec.port,
+        datadir = p(paths.datadir()),
+        tmpdir = p(paths.tmpdir()),
+        pid = p(paths.pid_file()),
+        err = p(paths.error_log()),
+        slow = p(paths.slow_log()),
+        server_id = spec.server_id,
+    )
+}
+
+/// Writes the defaults file and creates an empty datadir with `mariadb-install-db`.
+pub async fn install(bins: &Binaries, spec: &ServerSpec, paths: &ServerPaths) -> Result<()> {
+    for dir in [paths.root().to_owned(), paths.tmpdir()] {
+        std::fs::create_dir_all(&dir).map_err(Error::io("create directory", &dir))?;
+    }
+    write_file(
+        &paths.defaults_file(),
+        defaults_file(spec, paths).as_bytes(),
+        0o644,
+    )?;
+    let out = bins
+        .install_db
+        .command()
+        .arg(format!(
+            "--defaults-file={}",
+            paths.defaults_file().display()
+        ))
+        .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+        .run()
+        .await?;
+    let log = format!("{}{}", out.stdout, out.stderr);
+    write_file(&paths.install_log(), log.as_bytes(), 0o644)
+}
+
+/// The PID of the server if it runs: read from its pid file and checked to be *this* sandbox's
+/// `mariadbd` (its command line names our defaults file), so a recycled PID is never signalled.
+pub fn running_pid(paths: &ServerPaths) -> Option<u32> {
+    let pid: u32 = std::fs::read_to_string(paths.pid_file())
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let ours = process::cmdline(pid).contains(&paths.defaults_file().display().to_string());
+    (process::is_running(pid) && ours).then_some(pid)
+}
+
+/// Starts the server (unless it already runs) and waits until it accepts connections through
+/// `probe`, an endpoint that can log in. Returns its PID.
+pub async fn start(
+    bins: &Binaries,
+    spec: &ServerSpec,
+    paths: &ServerPaths,
+    probe: &Endpoint,
+) -> Result<u32> {
+    if let Some(pid) = running_pid(paths) {
+        return Ok(pid);
+    }
+    // A stale pid file from a crash would make mariadbd refuse nothing, but a stale socket
+    // could confuse our readiness probe: remove both before starting.
+    let _ = std::fs::remove_file(paths.pid_file());
+    let _ = std::fs::remove_file(paths.socket());
+    let pid = bins
+        .mariadbd
+        .command()
+        .arg(format!(
+            "--defaults-file={}",
+            paths.defaults_file().display()
+        ))
+        .spawn_daemon(&paths.stdout_log())?;
+    tracing::debug!(server = %spec.name, pid, port = spec.port, "mariadbd started");
+    wait_ready(spec, paths, probe, pid).await?;
+    Ok(pid)
+}
+
+async fn wait_ready(
+    spec: &ServerSpec,
+    paths: &ServerPaths,
+    probe: &Endpoint,
+    pid: u32,
+) -> Result<()> {
+    let started = Instant::now();
+    let fail = |reason: String| Error::StartFailed {
+        server: spec.name.clone(),
+        seconds: started.elapsed().as_secs(),
+        reason: format!("{reason}; log ends: {}", log_tail(&paths.error_log())),
+        log: paths.error_log(),
+    };
+    loop {
+        if !process::is_running(pid) {
+            return Err(fail(format!("mariadbd (pid {pid}) exited")));
+        }
+        match probe.connect(Session::Plain).await {
+            Ok(conn) => {
+                let _ = conn.disconnect().await;
+                return Ok(());
+            }
+            Err(e) if started.elapsed() > START_TIMEOUT => {
+                // Do not leave a half-started server behind.
+                let _ = process::stop(pid, STOP_GRACE);
+                return Err(fail(format!("last connection error: {e}")));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// Stops the server by PID (SIGTERM, then SIGKILL after a grace period). Blocking.
+pub fn stop(paths: &ServerPaths) -> Result<()> {
+    if let Some(pid) = running_pid(paths) {
+        process::stop(pid, STOP_GRACE)?;
+    }
+    Ok(())
+}
+
+/// The last lines of a log file, for error messages.
+pub fn log_tail(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .map(|t| ferryman_exec::command::tail(&t, 5))
+        .unwrap_or_else(|_| "(no log)".into())
+}

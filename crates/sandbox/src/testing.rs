@@ -1,0 +1,77 @@
+//! The fixture every integration test uses: a sandbox in a temp dir whose servers are stopped
+//! by PID however the test ends. When the test fails (panics) the directory is kept and its
+//! path printed, so the servers' logs can be read; on success it is removed.
+
+use std::path::PathBuf;
+
+use ferryman_config::Config;
+
+use crate::Sandbox;
+
+/// A sandbox owned by one test.
+#[derive(Debug)]
+pub struct TestSandbox {
+    sandbox: Sandbox,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl TestSandbox {
+    /// Starts a primary and `replicas` replicas, replicating, in a new temp dir. Panics with
+    /// the reason (and keeps the directory) when they cannot be started.
+    pub async fn start(replicas: usize) -> TestSandbox {
+        // Short prefix under /tmp: unix socket paths are limited to 107 bytes.
+        let dir = tempfile::Builder::new()
+            .prefix("ferryman-t")
+            .tempdir_in("/tmp")
+            .unwrap_or_else(|e| panic!("cannot create a temp dir for the sandbox: {e}"));
+        match Sandbox::up(dir.path(), replicas).await {
+            Ok(sandbox) => TestSandbox {
+                sandbox,
+                dir: Some(dir),
+            },
+            Err(e) => {
+                let kept = dir.keep();
+                panic!(
+                    "sandbox did not start: {e}\n(sandbox dir kept: {})",
+                    kept.display()
+                );
+            }
+        }
+    }
+
+    /// The generated configuration, parsed.
+    pub fn config(&self) -> Config {
+        Config::load(&self.sandbox.config_path())
+            .unwrap_or_else(|e| panic!("sandbox config does not parse: {e}"))
+    }
+
+    /// The sandbox directory.
+    pub fn path(&self) -> PathBuf {
+        self.sandbox.dir().to_owned()
+    }
+}
+
+impl std::ops::Deref for TestSandbox {
+    type Target = Sandbox;
+    fn deref(&self) -> &Sandbox {
+        &self.sandbox
+    }
+}
+
+impl Drop for TestSandbox {
+    fn drop(&mut self) {
+        // Blocking on purpose: Drop cannot await, and stopping is signals plus polling /proc.
+        for spec in self.sandbox.state().servers.iter().rev() {
+            let _ = crate::server::stop(&self.sandbox.layout().server(&spec.name));
+        }
+        if std::thread::panicking() {
+            if let Some(dir) = self.dir.take() {
+                let kept = dir.keep();
+                #[allow(clippy::print_stderr)] // the test harness shows stderr of failed tests
+                {
+                    eprintln!("test failed: sandbox dir kept at {}", kept.display());
+                }
+            }
+        }
+    }
+}
