@@ -170,3 +170,41 @@ fn value_text(v: &Value) -> String {
         other => other.as_sql(true).trim_matches('\'').to_owned(),
     }
 }
+
+/// One configured server and what it reported (or why it could not be read).
+#[derive(Debug, Serialize)]
+pub struct ServerView {
+    /// Server name from the configuration.
+    pub name: String,
+    /// `host:port`.
+    pub address: String,
+    /// Live status, when the server answered.
+    pub status: Option<ServerStatus>,
+    /// Why the status could not be read.
+    pub error: Option<String>,
+}
+
+/// Reads every server of `cluster` concurrently, with the cluster's credential.
+pub async fn read_cluster(cluster: &ferryman_config::ClusterConfig) -> Vec<ServerView> {
+    let reads = cluster.servers.iter().map(|server| async move {
+        let ep = Endpoint::from_config(server, &cluster.db_servers_credential);
+        let res = async {
+            let mut conn = ep.connect(crate::Session::Plain).await?;
+            let status = read(&ep, &mut conn).await;
+            let _ = conn.disconnect().await;
+            status
+        }
+        .await;
+        let (status, error) = match res {
+            Ok(s) => (Some(s), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        ServerView {
+            name: server.name.clone(),
+            address: ep.address(),
+            status,
+            error,
+        }
+    });
+    futures_util::future::join_all(reads).await
+}

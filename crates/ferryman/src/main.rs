@@ -1,3 +1,68 @@
 //! The `ferryman` binary: command-line parsing, logging set-up and exit codes; no logic.
+//!
+//! # Layout
+//! - `cmd/`: one file per subcommand, each turning arguments into calls of the library crates.
+//! - `output`: the only place that prints (tables, JSON, errors).
 
-fn main() {}
+mod cmd;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Backups, verification, reseeds and maintenance for MariaDB and MySQL fleets.
+#[derive(Debug, Parser)]
+#[command(name = "ferryman", version, about, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Real local MariaDB topologies for demos, tests and benchmarks.
+    #[command(subcommand)]
+    Sandbox(cmd::sandbox::SandboxCommand),
+    /// Check a configuration file.
+    #[command(subcommand)]
+    Config(cmd::config::ConfigCommand),
+    /// Show each server's role, GTID position, replication threads and lag, read live.
+    Topology(cmd::topology::TopologyArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            output::error(&anyhow::Error::new(e).context("cannot start the async runtime"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Sandbox(c) => c.run().await,
+            Command::Config(c) => c.run(),
+            Command::Topology(a) => a.run().await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            output::error(&e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr; `FERRYMAN_LOG` (e.g. `debug`, `ferryman_sandbox=debug`) sets the level.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FERRYMAN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,5 @@
+//! One module per subcommand.
+
+pub mod config;
+pub mod sandbox;
+pub mod topology;
