@@ -1,4 +1,5 @@
 //! End-to-end tests of the `ferryman` binary on real sandbox servers.
+#![allow(clippy::unwrap_used, clippy::print_stderr)] // test code: panics and stderr are the report
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
