@@ -156,3 +156,20 @@ fn the_example_config_checks_clean() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
 }
+
+#[test]
+fn a_missing_mariadbd_names_the_packages_to_install() {
+    let empty = tempfile::tempdir().unwrap();
+    let dir = empty.path().join("sb");
+    #[allow(clippy::disallowed_methods)] // running the binary under test
+    let out = Command::new(env!("CARGO_BIN_EXE_ferryman"))
+        .args(["sandbox", "up", "--dir", dir.to_str().unwrap()])
+        .env("FERRYMAN_MARIADB_BINDIR", empty.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let msg = text(&out);
+    assert!(msg.contains("mariadbd` is not installed"), "{msg}");
+    assert!(msg.contains("mariadb-server"), "{msg}");
+    assert!(msg.contains("scripts/install-deps.sh"), "{msg}");
+}

@@ -26,12 +26,22 @@ pub struct Binaries {
     pub install_db: Program,
 }
 
+/// Environment variable naming a directory that holds `mariadbd` and `mariadb-install-db`
+/// (e.g. an unpacked MariaDB tarball's `bin/`), to run sandboxes of another version than the
+/// installed one. Unset: the installed programs.
+pub const BINDIR_ENV: &str = "FERRYMAN_MARIADB_BINDIR";
+
 impl Binaries {
-    /// Finds `mariadbd` and `mariadb-install-db`, naming the packages to install if missing.
+    /// Finds `mariadbd` and `mariadb-install-db` (in `$FERRYMAN_MARIADB_BINDIR` when set),
+    /// naming the packages to install if they are missing.
     pub fn find() -> Result<Binaries> {
+        let find = |name: &str| match std::env::var_os(BINDIR_ENV) {
+            Some(dir) => Program::at(&Path::new(&dir).join(name), SERVER_PACKAGES),
+            None => Program::find(name, SERVER_PACKAGES),
+        };
         Ok(Binaries {
-            mariadbd: Program::find("mariadbd", SERVER_PACKAGES)?,
-            install_db: Program::find("mariadb-install-db", SERVER_PACKAGES)?,
+            mariadbd: find("mariadbd")?,
+            install_db: find("mariadb-install-db")?,
         })
     }
 }
