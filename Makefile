@@ -19,7 +19,7 @@ lint:
 	RUSTDOCFLAGS=-Dwarnings $(CARGO) doc --locked --workspace --no-deps --quiet
 
 test: deps lint
-	$(CARGO) test --locked --workspace
+	$(CARGO) test --locked --workspace --no-fail-fast
 
 demo: deps build
 	bash scripts/demo.sh

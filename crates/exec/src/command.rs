@@ -287,9 +287,14 @@ mod tests {
             .spawn_daemon(&log)
             .unwrap();
         assert!(crate::process::is_running(pid));
+        // Its output reaches the log (wait for it: the daemon runs on its own schedule).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !std::fs::read_to_string(&log).unwrap().contains("started") {
+            assert!(std::time::Instant::now() < deadline, "no output in the log");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         crate::process::stop(pid, std::time::Duration::from_secs(5)).unwrap();
         assert!(!crate::process::is_running(pid));
-        assert!(std::fs::read_to_string(&log).unwrap().contains("started"));
     }
 
     #[test]

@@ -1,0 +1,147 @@
+//! The manager's side and the reading side of the table: enqueue, read, choose, supersede,
+//! cancel.
+
+use ferryman_proto::Task;
+
+use crate::conn::JobsConn;
+use crate::job::{Job, JobId, Outcome, Token};
+use crate::result_text;
+use crate::schema::{PARAMS_BYTES, SERVER_CHARS, TOKEN_CHARS};
+use crate::table::{CANCEL, FIND, GET, INSERT, LIST, SUPERSEDE};
+use crate::{Error, Result};
+
+/// Fails when `text` has more than `max` characters.
+pub(crate) fn check_chars(field: &'static str, text: &str, max: usize) -> Result<()> {
+    let len = text.chars().count();
+    if len > max {
+        return Err(Error::TooLong { field, len, max });
+    }
+    Ok(())
+}
+
+/// The two spellings bound in `task IN (?, ?)` (the canonical one twice when there is one).
+pub(crate) fn spellings(task: Task) -> (&'static str, &'static str) {
+    let s = task.spellings();
+    (s[0], s.get(1).copied().unwrap_or(s[0]))
+}
+
+impl JobsConn {
+    /// Adds a job for `task`: the receiver is `server:port` (`port` `None` when the task streams
+    /// nothing), `token` authenticates the agent's stream, `params` carries task options. Sets
+    /// `done = 0` and `start = NOW()`, like replication-manager.
+    pub async fn enqueue(
+        &mut self,
+        task: Task,
+        server: &str,
+        port: Option<u16>,
+        token: Option<&Token>,
+        params: Option<&serde_json::Value>,
+    ) -> Result<JobId> {
+        check_chars("server", server, SERVER_CHARS)?;
+        if let Some(t) = token {
+            check_chars("token", t.expose(), TOKEN_CHARS)?;
+        }
+        let params = params.map(serde_json::Value::to_string);
+        if let Some(p) = &params {
+            if p.len() > PARAMS_BYTES {
+                return Err(Error::TooLong {
+                    field: "params (bytes of JSON)",
+                    len: p.len(),
+                    max: PARAMS_BYTES,
+                });
+            }
+        }
+        let id = self
+            .insert(
+                &[INSERT],
+                (
+                    task.as_str(),
+                    port,
+                    server,
+                    token.map(Token::expose),
+                    params,
+                ),
+                || format!("enqueue a {task} job"),
+            )
+            .await?;
+        let id = id.ok_or_else(|| Error::BadRow {
+            server: self.server().to_owned(),
+            table: self.table().name().to_owned(),
+            column: "id",
+            detail: "the insert returned no AUTO_INCREMENT id".to_owned(),
+        })?;
+        tracing::debug!(server = %self.server(), job_id = id, %task, "job enqueued");
+        Ok(JobId(id))
+    }
+
+    /// The row with this id.
+    pub async fn get(&mut self, id: JobId) -> Result<Job> {
+        self.jobs(GET, (id.0,), || format!("read job {id}"))
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::NotFound {
+                server: self.server().to_owned(),
+                table: self.table().name().to_owned(),
+                job_id: id,
+            })
+    }
+
+    /// The newest `limit` rows, newest first.
+    pub async fn list(&mut self, limit: u32) -> Result<Vec<Job>> {
+        self.jobs(LIST, (limit,), || "list jobs".to_owned()).await
+    }
+
+    /// The job to run for `task`, by the reference donor script's rule: the newest row (any
+    /// accepted spelling of the task) with `done = 0` and `result` NULL or not `processing`.
+    pub async fn find(&mut self, task: Task) -> Result<Option<Job>> {
+        let (a, b) = spellings(task);
+        Ok(self
+            .jobs(FIND, (a, b), || format!("look for a {task} job to run"))
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// Marks the older runnable rows of `task` done, as superseded by `chosen` (the newest one,
+    /// which is the one to run). Returns how many rows were superseded.
+    ///
+    /// Deviation from the reference donor script (which marks every other undone row of the
+    /// task done, `id <> chosen`): rows being run (`result = 'processing'`) are left alone, as a
+    /// running job is not finished, and so are rows newer than `chosen`, which were enqueued
+    /// after it was chosen and are new work.
+    pub async fn supersede(&mut self, task: Task, chosen: JobId) -> Result<u64> {
+        let (a, b) = spellings(task);
+        let result = format!("superseded by job {chosen}");
+        let n = self
+            .exec(
+                &[SUPERSEDE],
+                (Outcome::Superseded.as_str(), result, a, b, chosen.0),
+                || format!("supersede {task} jobs older than job {chosen}"),
+            )
+            .await?;
+        if n > 0 {
+            tracing::info!(server = %self.server(), %task, job_id = chosen.0, superseded = n, "older jobs superseded");
+        }
+        Ok(n)
+    }
+
+    /// Cancels an undone job, claimed or not, with `reason` as its result (fitted like every
+    /// result). Returns false when the job was already done. Its runner, if any, learns it when
+    /// it next reports progress or finishes ([`Error::Cancelled`]).
+    pub async fn cancel(&mut self, id: JobId, reason: &str) -> Result<bool> {
+        let reason = result_text::fit(reason.as_bytes());
+        let n = self
+            .exec(
+                &[CANCEL],
+                (Outcome::Cancelled.as_str(), reason, id.0),
+                || format!("cancel job {id}"),
+            )
+            .await?;
+        if n == 0 {
+            // Tell "already done" from "no such row".
+            self.get(id).await?;
+        }
+        Ok(n == 1)
+    }
+}
