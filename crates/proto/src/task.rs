@@ -160,8 +160,14 @@ mod tests {
 
     #[test]
     fn both_flashback_spellings_are_accepted() {
-        assert_eq!("flashbackmariabackup".parse(), Ok(Task::Flashbackmariabackup));
-        assert_eq!("flashbackmariadbackup".parse(), Ok(Task::Flashbackmariabackup));
+        assert_eq!(
+            "flashbackmariabackup".parse(),
+            Ok(Task::Flashbackmariabackup)
+        );
+        assert_eq!(
+            "flashbackmariadbackup".parse(),
+            Ok(Task::Flashbackmariabackup)
+        );
     }
 
     #[test]
