@@ -88,60 +88,50 @@ pub fn root_endpoint(name: &str, port: u16, socket: &std::path::Path) -> Endpoin
 /// Creates the sandbox accounts and locks `root` down, through `root` (see the module docs).
 pub async fn create(root: &Endpoint, passwords: &Passwords) -> Result<()> {
     let mut conn = root.connect(Session::NoBinlog).await?;
-    for host in HOSTS {
-        quoted::execute(
-            root,
-            &mut conn,
-            "create the ferryman account",
-            &[
-                Piece::Sql("CREATE OR REPLACE USER "),
-                Piece::Value(ADMIN_USER),
-                Piece::Sql("@"),
-                Piece::Value(host),
-                Piece::Sql(" IDENTIFIED BY "),
-                Piece::Value(passwords.admin.expose_secret()),
-            ],
-        )
-        .await?;
-        quoted::execute(
-            root,
-            &mut conn,
-            "grant the ferryman account",
-            &[
-                Piece::Sql("GRANT ALL PRIVILEGES ON *.* TO "),
-                Piece::Value(ADMIN_USER),
-                Piece::Sql("@"),
-                Piece::Value(host),
-                Piece::Sql(" WITH GRANT OPTION"),
-            ],
-        )
-        .await?;
-        quoted::execute(
-            root,
-            &mut conn,
-            "create the replication account",
-            &[
-                Piece::Sql("CREATE OR REPLACE USER "),
-                Piece::Value(REPL_USER),
-                Piece::Sql("@"),
-                Piece::Value(host),
-                Piece::Sql(" IDENTIFIED BY "),
-                Piece::Value(passwords.repl.expose_secret()),
-            ],
-        )
-        .await?;
-        quoted::execute(
-            root,
-            &mut conn,
-            "grant the replication account",
-            &[
-                Piece::Sql("GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO "),
-                Piece::Value(REPL_USER),
-                Piece::Sql("@"),
-                Piece::Value(host),
-            ],
-        )
-        .await?;
+    let accounts = [
+        (
+            ADMIN_USER,
+            &passwords.admin,
+            "GRANT ALL PRIVILEGES ON *.* TO ",
+            " WITH GRANT OPTION",
+        ),
+        (
+            REPL_USER,
+            &passwords.repl,
+            "GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO ",
+            "",
+        ),
+    ];
+    for (user, password, grant, grant_suffix) in accounts {
+        for host in HOSTS {
+            quoted::execute(
+                root,
+                &mut conn,
+                "create a sandbox account",
+                &[
+                    Piece::Sql("CREATE OR REPLACE USER "),
+                    Piece::Value(user),
+                    Piece::Sql("@"),
+                    Piece::Value(host),
+                    Piece::Sql(" IDENTIFIED BY "),
+                    Piece::Value(password.expose_secret()),
+                ],
+            )
+            .await?;
+            quoted::execute(
+                root,
+                &mut conn,
+                "grant a sandbox account its privileges",
+                &[
+                    Piece::Sql(grant),
+                    Piece::Value(user),
+                    Piece::Sql("@"),
+                    Piece::Value(host),
+                    Piece::Sql(grant_suffix),
+                ],
+            )
+            .await?;
+        }
     }
     let others: Vec<String> = conn
         .exec(
