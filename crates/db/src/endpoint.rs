@@ -72,7 +72,7 @@ impl Endpoint {
     }
 
     /// Opens a connection.
-    pub async fn connect(&self, session: Session) -> Result<Conn> {
+    pub async fn connect(&self, session: Session) -> Result<Connection> {
         let mut init = vec!["SET SESSION sql_mode = CONCAT(@@sql_mode, ',STRICT_ALL_TABLES')"];
         if session == Session::NoBinlog {
             init.push("SET SESSION sql_log_bin = 0");
@@ -97,12 +97,13 @@ impl Endpoint {
                 ),
             ))),
         };
-        res.map_err(|source| Error::Connect {
-            server: self.name.clone(),
-            address: self.address(),
-            user: self.user.clone(),
-            source: Box::new(source),
-        })
+        res.map(|conn| Connection { conn })
+            .map_err(|source| Error::Connect {
+                server: self.name.clone(),
+                address: self.address(),
+                user: self.user.clone(),
+                source: Box::new(source),
+            })
     }
 
     /// The error for a failed statement on this server; `action` is a verb phrase saying what
@@ -113,5 +114,40 @@ impl Endpoint {
             action,
             source: Box::new(source),
         }
+    }
+}
+
+/// An open connection. It derefs to the driver's `Conn`, whose own `Debug` prints the connection
+/// options, password included; this wrapper's `Debug` does not, so a connection can sit in any
+/// struct that derives `Debug`.
+pub struct Connection {
+    conn: Conn,
+}
+
+impl Connection {
+    /// Closes the connection politely (`COM_QUIT`).
+    pub async fn disconnect(self) -> Result<(), mysql_async::Error> {
+        self.conn.disconnect().await
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("id", &self.conn.id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::ops::Deref for Connection {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Connection {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.conn
     }
 }

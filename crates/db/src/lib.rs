@@ -16,7 +16,7 @@ pub mod quoted;
 pub mod replication;
 pub mod topology;
 
-pub use endpoint::{Endpoint, Session};
+pub use endpoint::{Connection, Endpoint, Session};
 pub use error::{Error, Result};
 pub use mysql_async;
 pub use topology::{Role, ServerStatus, SlaveStatus};

@@ -3,7 +3,8 @@
 use std::fmt;
 
 use ferryman_db::mysql_async::prelude::{FromRow, Queryable};
-use ferryman_db::mysql_async::{Conn, Params, Row};
+use ferryman_db::mysql_async::{Params, Row};
+use ferryman_db::Connection;
 use ferryman_db::{Endpoint, Session};
 
 use crate::error::{hint, is_access_denied};
@@ -19,12 +20,12 @@ use crate::{Error, Result};
 /// `conn.rs`, `schema.rs`, `queue.rs` and `claim.rs`) and none can be binary-logged.
 /// Job rows are per server: replicated, they would be run by every replica's agent.
 pub struct JobsConn {
-    conn: Conn,
+    conn: Connection,
     server: String,
     table: JobsTable,
 }
 
-/// Not derived: the driver's `Debug` for a connection prints its options, password included.
+/// Not derived: a reader needs the server and table, not the session internals.
 impl fmt::Debug for JobsConn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JobsConn")

@@ -14,6 +14,7 @@ mod supersede;
 
 use ferryman_db::mysql_async::prelude::Queryable;
 use ferryman_db::mysql_async::Conn;
+use ferryman_db::Connection;
 use ferryman_db::Session;
 use ferryman_jobs::{Job, JobId, JobsConn, Schema};
 use ferryman_sandbox::testing::TestSandbox;
@@ -33,7 +34,7 @@ pub async fn open(sb: &TestSandbox, schema: &str) -> JobsConn {
 }
 
 /// A raw session on the primary, not binlogged, for what legacy writers do behind our back.
-pub async fn raw(sb: &TestSandbox) -> Conn {
+pub async fn raw(sb: &TestSandbox) -> Connection {
     sb.endpoint(sb.primary())
         .connect(Session::NoBinlog)
         .await
