@@ -9,14 +9,17 @@
 //! # Layout
 //! - [`program`]: [`Program`], locating an executable and reading its version.
 //! - [`command`]: [`Command`], running a program to completion or as a detached daemon.
+//! - [`option_file`]: [`OptionFile`], a 0600 `[client]` file for `--defaults-extra-file`.
 //! - [`process`]: [`process::stop`], stopping a process by PID with a deadline, and liveness checks.
 //! - [`error`]: the crate's [`Error`].
 
 pub mod command;
 pub mod error;
+pub mod option_file;
 pub mod process;
 pub mod program;
 
 pub use command::{Command, Output};
 pub use error::{Error, Result};
+pub use option_file::{ClientOptions, OptionFile};
 pub use program::Program;

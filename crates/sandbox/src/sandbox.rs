@@ -386,7 +386,10 @@ mod tests {
             .parse()
             .unwrap();
         if low > PORT_FLOOR + 1000 {
-            assert!(ports.iter().all(|&p| (PORT_FLOOR..low).contains(&p)), "{ports:?}");
+            assert!(
+                ports.iter().all(|&p| (PORT_FLOOR..low).contains(&p)),
+                "{ports:?}"
+            );
         }
     }
 }

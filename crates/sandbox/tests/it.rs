@@ -96,3 +96,46 @@ async fn opening_a_directory_that_is_not_a_sandbox_says_how_to_create_one() {
     assert!(err.contains("is not a sandbox"), "{err}");
     assert!(err.contains("ferryman sandbox up --dir"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_mariadb_client_logs_in_through_a_0600_option_file_with_an_odd_password() {
+    use ferryman_db::quoted::{self, Piece};
+    use ferryman_exec::{ClientOptions, OptionFile, Program};
+
+    let sb = TestSandbox::start(0).await;
+    let ep = sb.endpoint(sb.primary());
+    let password = "q\"uo'te \\ back#hash;semi\tand space ";
+    let mut conn = ep.connect(Session::NoBinlog).await.unwrap();
+    quoted::execute(
+        &ep,
+        &mut conn,
+        "create a test account",
+        &[
+            Piece::Sql("CREATE USER 'odd'@'127.0.0.1' IDENTIFIED BY "),
+            Piece::Value(password),
+        ],
+    )
+    .await
+    .unwrap();
+
+    let file = OptionFile::create(
+        &sb.path(),
+        &ClientOptions {
+            user: Some("odd"),
+            password: Some(password),
+            host: Some("127.0.0.1"),
+            port: Some(sb.primary().port),
+            socket: None,
+        },
+    )
+    .unwrap();
+    let client = Program::find("mariadb", "mariadb-client").unwrap();
+    let out = client
+        .command()
+        .arg(file.arg())
+        .args(["--protocol=TCP", "-N", "-e", "SELECT CURRENT_USER()"])
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(out.stdout.trim(), "odd@127.0.0.1");
+}
