@@ -3,8 +3,7 @@
 use std::fmt;
 
 use ferryman_db::mysql_async::{FromValueError, Row, Value};
-use ferryman_proto::Task;
-use rand::distributions::{Alphanumeric, DistString};
+use ferryman_proto::{StreamToken, Task};
 
 use crate::table::PROCESSING;
 use crate::{Error, Result};
@@ -99,17 +98,26 @@ pub enum JobStatus {
     DoneUnknown,
 }
 
-/// The per-job secret a Ferryman agent presents when it opens the job's stream.
+/// The `token` column: the per-job secret a Ferryman agent presents in its stream header.
+///
+/// Stored as the hex of a [`StreamToken`], the one token format of the wire protocol; kept as
+/// text here because a row's column may hold anything (legacy rows, hand-made rows).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Token(String);
 
 impl Token {
-    /// Length of generated tokens.
-    pub const LEN: usize = 32;
+    /// Length of generated tokens (hex characters).
+    pub const LEN: usize = StreamToken::HEX_LEN;
 
-    /// A new random token (alphanumeric, [`Token::LEN`] characters).
-    pub fn generate() -> Token {
-        Token(Alphanumeric.sample_string(&mut rand::thread_rng(), Self::LEN))
+    /// A new random token, for a job the manager enqueues.
+    pub fn generate() -> Result<Token, ferryman_proto::Error> {
+        Ok(Token(StreamToken::generate()?.to_hex()))
+    }
+
+    /// The stream token this column holds, to compare (in constant time) with a header's;
+    /// an error when the text is not a token Ferryman generated.
+    pub fn stream_token(&self) -> Result<StreamToken, ferryman_proto::Error> {
+        self.0.parse()
     }
 
     /// A token with the given text (e.g. read back from a row).

@@ -1,5 +1,7 @@
 //! Errors of the shared protocol types.
 
+use crate::header::{StreamKind, MAGIC, VERSION};
+
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -15,4 +17,119 @@ pub enum Error {
         /// The name as found.
         name: String,
     },
+
+    /// The stream does not start with the Ferryman magic: it has no header, or a damaged one.
+    #[error(
+        "not a Ferryman stream header: it starts with `{found}`, expected `{expected}`; \
+         legacy donors (socat) send no header and must stream to their job's own port, \
+         not to the Ferryman stream port",
+        found = found.escape_ascii(),
+        expected = MAGIC.escape_ascii()
+    )]
+    BadMagic {
+        /// The first bytes received, in place of the magic.
+        found: [u8; MAGIC.len()],
+    },
+
+    /// The header's version is not the one this build speaks.
+    #[error(
+        "stream header version {seen} is not supported: this Ferryman speaks version {supported}; \
+         run the same Ferryman version on the manager and the agents"
+    )]
+    UnsupportedVersion {
+        /// The version in the header.
+        seen: u16,
+        /// The version this build reads and writes.
+        supported: u16,
+    },
+
+    /// The header names a stream kind this build does not know.
+    #[error(
+        "unknown stream kind {kind} in stream header (version {VERSION}): expected one of {known}; \
+         run the same Ferryman version on the manager and the agents",
+        known = StreamKind::describe_all()
+    )]
+    UnknownStreamKind {
+        /// The kind byte as found.
+        kind: u8,
+    },
+
+    /// The header sets flags that are reserved (zero) in this version.
+    #[error(
+        "stream header sets reserved flags {flags:#04x}, which must be 0 in version {VERSION}; \
+         run the same Ferryman version on the manager and the agents"
+    )]
+    ReservedFlags {
+        /// The flags byte as found.
+        flags: u8,
+    },
+
+    /// The connection ended before a whole header arrived.
+    #[error(
+        "stream header truncated: the peer closed the connection after {got} of {expected} bytes; \
+         check the sender's log for why it stopped"
+    )]
+    Truncated {
+        /// Bytes received before the end of the stream.
+        got: usize,
+        /// Bytes a header needs.
+        expected: usize,
+    },
+
+    /// Reading or writing the header failed below the protocol.
+    #[error(
+        "cannot {op} the stream header: {message} ({kind:?}); check the network between \
+         the manager and the agent, and the peer's log"
+    )]
+    HeaderIo {
+        /// `read` or `write`.
+        op: &'static str,
+        /// The I/O error's kind, for callers deciding whether to retry.
+        kind: std::io::ErrorKind,
+        /// The I/O error's message (kept as text so this enum stays comparable).
+        message: String,
+    },
+
+    /// A stream token's text is not 64 lowercase hex characters. The text itself is not kept:
+    /// it is a secret.
+    #[error(
+        "stream token is not {expected} lowercase hex characters: {problem}; check the `token` \
+         column of the job's row (it is written by Ferryman, never by hand)",
+        expected = crate::token::StreamToken::HEX_LEN,
+        problem = describe_hex_problem(*len, *invalid_at)
+    )]
+    BadTokenHex {
+        /// Length of the text, in characters.
+        len: usize,
+        /// Character position of the first character that is not lowercase hex, if any.
+        invalid_at: Option<usize>,
+    },
+
+    /// The operating system's random source failed, so no token could be made.
+    #[error(
+        "cannot generate a stream token: the OS random source failed: {message}; \
+         check that getrandom(2) or /dev/urandom is available to Ferryman"
+    )]
+    Random {
+        /// The error as reported.
+        message: String,
+    },
+}
+
+fn describe_hex_problem(len: usize, invalid_at: Option<usize>) -> String {
+    match invalid_at {
+        Some(i) => format!("character {} is not one of 0-9 a-f", i + 1),
+        None => format!("it has {len} characters"),
+    }
+}
+
+impl Error {
+    /// The [`Error::HeaderIo`] for an I/O error met while doing `op` (`read` or `write`).
+    pub(crate) fn header_io(op: &'static str, e: &std::io::Error) -> Error {
+        Error::HeaderIo {
+            op,
+            kind: e.kind(),
+            message: e.to_string(),
+        }
+    }
 }

@@ -2,12 +2,20 @@
 //!
 //! # Layout
 //! - [`task`]: the task names of the `replication_manager_schema.jobs` table ([`Task`]).
+//! - [`header`]: the stream header that opens every Ferryman stream ([`StreamHeader`],
+//!   [`StreamKind`], [`sniff`], [`read_header`], [`read_start`], [`write_header`]).
+//! - [`token`]: the per-job secret a stream is authenticated with ([`StreamToken`]).
 //! - [`error`]: the crate's [`Error`].
-//!
-//! The stream header (magic, version, job id, token) joins this crate with the agent work.
 
 pub mod error;
+pub mod header;
 pub mod task;
+pub mod token;
 
 pub use error::{Error, Result};
+pub use header::{
+    read_header, read_start, sniff, write_header, Sniff, StreamHeader, StreamKind, StreamStart,
+    HEADER_LEN,
+};
 pub use task::Task;
+pub use token::StreamToken;

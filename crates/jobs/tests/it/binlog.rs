@@ -68,7 +68,8 @@ async fn jobs_never_reach_the_binlog_nor_the_replica() {
     let password = sb.passwords().admin.expose_secret().to_owned();
     assert!(!format!("{jobs:?}").contains(&password), "{jobs:?}");
     assert!(jobs.ensure().await.unwrap().created_table);
-    let token = Token::generate();
+    let token = Token::generate().unwrap();
+    assert!(token.stream_token().is_ok());
     for _ in 0..3 {
         jobs.enqueue(
             Task::Mariabackup,
