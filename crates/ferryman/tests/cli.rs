@@ -49,9 +49,7 @@ impl Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         if let Ok(sb) = Sandbox::open(&self.path) {
-            for spec in &sb.state().servers {
-                let _ = ferryman_sandbox::server::stop(&sb.layout().server(&spec.name));
-            }
+            let _ = sb.stop_all_blocking();
         }
         if std::thread::panicking() {
             if let Some(d) = self.dir.take() {

@@ -299,24 +299,24 @@ impl Sandbox {
 
     /// Stops every server by PID (replicas first, so they do not log a lost primary).
     pub async fn down(&self) -> Result<()> {
-        let roots: Vec<_> = self
-            .state
-            .servers
-            .iter()
-            .rev()
-            .map(|s| self.layout.server(&s.name))
-            .collect();
-        tokio::task::spawn_blocking(move || {
-            let mut first_error = None;
-            for paths in roots {
-                if let Err(e) = server::stop(&paths) {
-                    first_error.get_or_insert(e);
-                }
+        let this = self.clone();
+        match tokio::task::spawn_blocking(move || this.stop_all_blocking()).await {
+            Ok(res) => res,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+
+    /// [`Sandbox::down`] for callers that cannot await (`Drop` of test fixtures): stops every
+    /// server by PID, replicas first, blocking until they are gone; the first error is returned
+    /// after every server was tried.
+    pub fn stop_all_blocking(&self) -> Result<()> {
+        let mut first_error = None;
+        for spec in self.state.servers.iter().rev() {
+            if let Err(e) = server::stop(&self.layout.server(&spec.name)) {
+                first_error.get_or_insert(e);
             }
-            first_error.map_or(Ok(()), Err)
-        })
-        .await
-        .unwrap_or(Ok(()))
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Stops every server and removes the sandbox directory.

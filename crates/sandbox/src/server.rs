@@ -183,8 +183,8 @@ async fn wait_ready(
                 return Ok(());
             }
             Err(e) if started.elapsed() > START_TIMEOUT => {
-                // Do not leave a half-started server behind.
-                let _ = process::stop(pid, STOP_GRACE);
+                // Do not leave a half-started server behind (stopping blocks: off the runtime).
+                let _ = tokio::task::spawn_blocking(move || process::stop(pid, STOP_GRACE)).await;
                 return Err(fail(format!("last connection error: {e}")));
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,

@@ -61,9 +61,7 @@ impl std::ops::Deref for TestSandbox {
 impl Drop for TestSandbox {
     fn drop(&mut self) {
         // Blocking on purpose: Drop cannot await, and stopping is signals plus polling /proc.
-        for spec in self.sandbox.state().servers.iter().rev() {
-            let _ = crate::server::stop(&self.sandbox.layout().server(&spec.name));
-        }
+        let _ = self.sandbox.stop_all_blocking();
         if std::thread::panicking() {
             if let Some(dir) = self.dir.take() {
                 let kept = dir.keep();
