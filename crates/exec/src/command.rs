@@ -140,21 +140,21 @@ impl Command {
     pub fn spawn_daemon(&self, log: &Path) -> Result<u32> {
         use std::os::unix::process::CommandExt;
         self.check_argv()?;
-        let open_log = || {
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(log)
-                .map_err(|source| Error::Io {
-                    action: "open log file",
-                    path: log.to_owned(),
-                    source,
-                })
+        let log_error = |source| Error::Io {
+            action: "open log file",
+            path: log.to_owned(),
+            source,
         };
+        let stdout = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(log_error)?;
+        let stderr = stdout.try_clone().map_err(log_error)?;
         let mut cmd = self.std_command();
         cmd.stdin(Stdio::null())
-            .stdout(open_log()?)
-            .stderr(open_log()?)
+            .stdout(stdout)
+            .stderr(stderr)
             .process_group(0);
         debug!(command = %self.display(), log = %log.display(), "starting daemon");
         let mut child = cmd.spawn().map_err(|source| self.spawn_error(source))?;

@@ -230,7 +230,7 @@ impl Sandbox {
 
     /// The server created as primary.
     pub fn primary(&self) -> &ServerSpec {
-        // `State::read` and `State::new` guarantee a primary.
+        // `State::new` puts the primary first and `State::read` refuses a state without it.
         &self.state.servers[0]
     }
 

@@ -53,9 +53,9 @@ impl State {
         }
     }
 
-    /// The server created as primary.
+    /// The server created as primary: always the first one.
     pub fn primary(&self) -> Option<&ServerSpec> {
-        self.servers.iter().find(|s| s.primary)
+        self.servers.first().filter(|s| s.primary)
     }
 
     /// The servers created as replicas.
@@ -82,7 +82,7 @@ impl State {
             return Err(Error::BadState {
                 path: path.to_owned(),
                 detail: format!(
-                    "version {} with {} server(s); expected version {STATE_VERSION} with a primary",
+                    "version {} with {} server(s); expected version {STATE_VERSION} with the primary first",
                     state.version,
                     state.servers.len()
                 ),
