@@ -171,6 +171,14 @@ fn value_text(v: &Value) -> String {
     }
 }
 
+/// Connects to `endpoint`, reads its status and disconnects.
+pub async fn read_endpoint(endpoint: &Endpoint) -> Result<ServerStatus> {
+    let mut conn = endpoint.connect(crate::Session::Plain).await?;
+    let status = read(endpoint, &mut conn).await;
+    let _ = conn.disconnect().await;
+    status
+}
+
 /// One configured server and what it reported (or why it could not be read).
 #[derive(Debug, Serialize)]
 pub struct ServerView {
@@ -188,14 +196,7 @@ pub struct ServerView {
 pub async fn read_cluster(cluster: &ferryman_config::ClusterConfig) -> Vec<ServerView> {
     let reads = cluster.servers.iter().map(|server| async move {
         let ep = Endpoint::from_config(server, &cluster.db_servers_credential);
-        let res = async {
-            let mut conn = ep.connect(crate::Session::Plain).await?;
-            let status = read(&ep, &mut conn).await;
-            let _ = conn.disconnect().await;
-            status
-        }
-        .await;
-        let (status, error) = match res {
+        let (status, error) = match read_endpoint(&ep).await {
             Ok(s) => (Some(s), None),
             Err(e) => (None, Some(e.to_string())),
         };

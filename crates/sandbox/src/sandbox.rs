@@ -273,7 +273,7 @@ impl Sandbox {
             let pid = self.pid(spec);
             let (status, error) = match pid {
                 None => (None, Some("not running".to_owned())),
-                Some(_) => match self.read_status(spec).await {
+                Some(_) => match topology::read_endpoint(&self.endpoint(spec)).await {
                     Ok(s) => (Some(s), None),
                     Err(e) => (None, Some(e.to_string())),
                 },
@@ -287,14 +287,6 @@ impl Sandbox {
             });
         }
         out
-    }
-
-    async fn read_status(&self, spec: &ServerSpec) -> Result<ServerStatus> {
-        let ep = self.endpoint(spec);
-        let mut conn = ep.connect(Session::Plain).await?;
-        let status = topology::read(&ep, &mut conn).await?;
-        let _ = conn.disconnect().await;
-        Ok(status)
     }
 
     /// Stops every server by PID (replicas first, so they do not log a lost primary).
