@@ -174,7 +174,7 @@ impl Command {
     }
 
     /// Refuses arguments that carry a password: `/proc/*/cmdline` is world-readable.
-    fn check_argv(&self) -> Result<()> {
+    pub(crate) fn check_argv(&self) -> Result<()> {
         for arg in &self.args {
             let arg = arg.to_string_lossy();
             if let Some((key, value)) = arg.split_once('=') {
@@ -189,7 +189,7 @@ impl Command {
         Ok(())
     }
 
-    fn spawn_error(&self, source: std::io::Error) -> Error {
+    pub(crate) fn spawn_error(&self, source: std::io::Error) -> Error {
         Error::Spawn {
             program: self.program.path().display().to_string(),
             source,
@@ -208,7 +208,7 @@ impl Command {
         cmd
     }
 
-    fn tokio_command(&self) -> tokio::process::Command {
+    pub(crate) fn tokio_command(&self) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::from(self.std_command());
         // A cancelled caller must not leave the tool running behind its back.
         cmd.kill_on_drop(true);

@@ -9,16 +9,19 @@
 //! # Layout
 //! - [`program`]: [`Program`], locating an executable and reading its version.
 //! - [`command`]: [`Command`], running a program to completion or as a detached daemon.
+//! - [`child`]: [`Running`], a program whose stdout/stdin are streamed while it runs.
 //! - [`option_file`]: [`OptionFile`], a 0600 `[client]` file for `--defaults-extra-file`.
 //! - [`process`]: [`process::stop`], stopping a process by PID with a deadline, and liveness checks.
 //! - [`error`]: the crate's [`Error`].
 
+pub mod child;
 pub mod command;
 pub mod error;
 pub mod option_file;
 pub mod process;
 pub mod program;
 
+pub use child::{Finished, Running, Streaming};
 pub use command::{Command, Output};
 pub use error::{Error, Result};
 pub use option_file::{ClientOptions, OptionFile};
