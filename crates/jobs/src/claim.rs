@@ -9,8 +9,9 @@ use crate::job::{Job, JobId, Outcome, Verdict};
 use crate::queue::check_chars;
 use crate::result_text::{self, RESULT_CHARS};
 use crate::schema::CLAIMANT_CHARS;
-use crate::table::{CLAIM, FINISH, HEARTBEAT, PROGRESS};
+use crate::table::{CLAIM, CLAIMED, FINISH, HEARTBEAT, PROGRESS};
 use crate::{Error, Result};
+use ferryman_db::mysql_async::Row;
 
 /// How many rows [`JobsConn::take`] tries before deciding others are taking them all.
 const TAKE_ATTEMPTS: usize = 16;
@@ -63,6 +64,35 @@ impl JobsConn {
         }
         tracing::debug!(server = %self.server(), %task, "every job found was taken by another runner");
         Ok(None)
+    }
+}
+
+/// A job some Ferryman runner holds, as [`JobsConn::claimed`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The row.
+    pub job: Job,
+    /// Seconds since the runner's last heartbeat, by the server's clock (`None` without one).
+    pub heartbeat_age_s: Option<i64>,
+}
+
+impl JobsConn {
+    /// Every undone job being run by a Ferryman runner (`claimed_by` set), oldest first: what a
+    /// runner looks at to find claims abandoned by a runner that died. Rows run by legacy donor
+    /// scripts (no `claimed_by`) are not listed.
+    pub async fn claimed(&mut self) -> Result<Vec<Claim>> {
+        let rows: Vec<Row> = self
+            .rows(&[CLAIMED], (), || "list claimed jobs".to_owned())
+            .await?;
+        rows.into_iter()
+            .map(|mut row| {
+                let age = row.take::<Option<i64>, _>(14).flatten();
+                Ok(Claim {
+                    job: Job::from_row(row, self.bad_row())?,
+                    heartbeat_age_s: age,
+                })
+            })
+            .collect()
     }
 }
 

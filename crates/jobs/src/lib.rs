@@ -34,7 +34,7 @@ mod result_text;
 pub mod schema;
 pub mod table;
 
-pub use claim::ClaimedJob;
+pub use claim::{Claim, ClaimedJob};
 pub use conn::JobsConn;
 pub use error::{Error, Result};
 pub use ferryman_proto::Task;

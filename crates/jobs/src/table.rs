@@ -187,6 +187,15 @@ pub(crate) const FINISH: &str = concat!(
     held_by!()
 );
 
+/// Every undone row being run by a Ferryman runner (`claimed_by` set), oldest first, with the
+/// heartbeat's age in seconds by the server's clock (NULL without a heartbeat) as a 15th column.
+pub(crate) const CLAIMED: &str = concat!(
+    "SELECT ",
+    columns!(),
+    ", TIMESTAMPDIFF(SECOND, `heartbeat`, NOW()) FROM {jobs} \
+     WHERE `done` = 0 AND `result` = 'processing' AND `claimed_by` IS NOT NULL ORDER BY `id`"
+);
+
 /// Cancels an undone job, claimed or not: outcome, result, id.
 pub(crate) const CANCEL: &str =
     "UPDATE {jobs} SET `done` = 1, `end` = NOW(), `outcome` = ?, `result` = ? \
@@ -229,7 +238,7 @@ mod tests {
             "CREATE DATABASE `s_1`; SELECT 1 FROM `s_1`.`jobs`"
         );
         for stmt in [
-            GET, LIST, FIND, INSERT, SUPERSEDE, CLAIM, PROGRESS, HEARTBEAT, FINISH, CANCEL,
+            GET, LIST, FIND, INSERT, SUPERSEDE, CLAIM, PROGRESS, HEARTBEAT, FINISH, CANCEL, CLAIMED,
         ] {
             let sql = t.sql(&[stmt]);
             assert!(sql.contains("`s_1`.`jobs`") && !sql.contains('{'), "{sql}");

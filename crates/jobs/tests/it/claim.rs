@@ -130,3 +130,30 @@ async fn of_eight_concurrent_takers_exactly_one_gets_the_job() {
         assert!(jobs.find(Task::Mysqldump).await.unwrap().is_none());
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn claimed_lists_only_rows_a_ferryman_runner_holds_with_their_heartbeat_age() {
+    let sb = TestSandbox::start(0).await;
+    let mut jobs = jobs(&sb, "replication_manager_schema").await;
+    let pending = jobs
+        .enqueue(Task::Optimize, "127.0.0.1", None, None, None)
+        .await
+        .unwrap();
+    let held = jobs
+        .enqueue(Task::Mariabackup, "127.0.0.1", Some(4000), None, None)
+        .await
+        .unwrap();
+    let claimed = jobs.claim(held, "agent@host:1").await.unwrap().unwrap();
+    let list = jobs.claimed().await.unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0].job.id, held);
+    assert_eq!(list[0].job.claimed_by.as_deref(), Some("agent@host:1"));
+    let age = list[0].heartbeat_age_s.unwrap();
+    assert!((0..5).contains(&age), "{age}");
+    claimed
+        .finish(&mut jobs, Verdict::Failure, "x")
+        .await
+        .unwrap();
+    assert!(jobs.claimed().await.unwrap().is_empty());
+    let _ = pending;
+}
