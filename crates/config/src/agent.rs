@@ -23,6 +23,15 @@ pub struct AgentConfig {
     /// `tasks`: the task kinds this agent runs, by their jobs-table names (`"mariabackup"`,
     /// `"reseedmariabackup"`, `"start"`…). Default: every task.
     pub tasks: Vec<Task>,
+    /// `connect-timeout`: how long the agent keeps retrying to connect to a job's receiver (the
+    /// manager, or the joiner of a reseed) before it fails the job. Default 120s; 1s to 1h.
+    pub connect_timeout: Duration,
+    /// `shutdown-grace`: on SIGTERM, how long a running task may go on before it is
+    /// interrupted and its job failed. Default 60s; 0s (interrupt at once) to 24h.
+    pub shutdown_grace: Duration,
+    /// `stale-claim-timeout`: a job claimed by an agent on another host whose heartbeat is
+    /// older than this is considered abandoned. Default 10m; 10s to 7d.
+    pub stale_claim_timeout: Duration,
 }
 
 impl Default for AgentConfig {
@@ -31,6 +40,9 @@ impl Default for AgentConfig {
             poll_interval: defaults::POLL_INTERVAL,
             work_dir: PathBuf::from(defaults::AGENT_WORK_DIR),
             tasks: Task::ALL.to_vec(),
+            connect_timeout: defaults::CONNECT_TIMEOUT,
+            shutdown_grace: defaults::SHUTDOWN_GRACE,
+            stale_claim_timeout: defaults::STALE_CLAIM_TIMEOUT,
         }
     }
 }
@@ -41,6 +53,9 @@ impl AgentConfig {
             poll_interval,
             work_dir,
             tasks,
+            connect_timeout,
+            shutdown_grace,
+            stale_claim_timeout,
         } = raw;
         AgentConfig {
             poll_interval: v.duration(
@@ -50,6 +65,27 @@ impl AgentConfig {
                 (defaults::POLL_INTERVAL_MIN, defaults::POLL_INTERVAL_MAX),
             ),
             work_dir: v.local_path("agent.work-dir", work_dir, defaults::AGENT_WORK_DIR),
+            connect_timeout: v.duration(
+                "agent.connect-timeout",
+                connect_timeout,
+                defaults::CONNECT_TIMEOUT,
+                (defaults::CONNECT_TIMEOUT_MIN, defaults::CONNECT_TIMEOUT_MAX),
+            ),
+            shutdown_grace: v.duration(
+                "agent.shutdown-grace",
+                shutdown_grace,
+                defaults::SHUTDOWN_GRACE,
+                (defaults::SHUTDOWN_GRACE_MIN, defaults::SHUTDOWN_GRACE_MAX),
+            ),
+            stale_claim_timeout: v.duration(
+                "agent.stale-claim-timeout",
+                stale_claim_timeout,
+                defaults::STALE_CLAIM_TIMEOUT,
+                (
+                    defaults::STALE_CLAIM_TIMEOUT_MIN,
+                    defaults::STALE_CLAIM_TIMEOUT_MAX,
+                ),
+            ),
             tasks: match tasks {
                 None => Task::ALL.to_vec(),
                 Some(list) => {

@@ -31,6 +31,25 @@ pub const POLL_INTERVAL_MIN: Duration = Duration::from_millis(100);
 pub const POLL_INTERVAL_MAX: Duration = Duration::from_secs(3600);
 /// `agent.work-dir`.
 pub const AGENT_WORK_DIR: &str = "/var/lib/ferryman-agent";
+/// `agent.connect-timeout`.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Smallest `agent.connect-timeout`.
+pub const CONNECT_TIMEOUT_MIN: Duration = Duration::from_secs(1);
+/// Largest `agent.connect-timeout`: a job should not hold its server for longer.
+pub const CONNECT_TIMEOUT_MAX: Duration = Duration::from_secs(3600);
+/// `agent.shutdown-grace`.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
+/// Smallest `agent.shutdown-grace`: 0 interrupts running tasks at once.
+pub const SHUTDOWN_GRACE_MIN: Duration = Duration::ZERO;
+/// Largest `agent.shutdown-grace`.
+pub const SHUTDOWN_GRACE_MAX: Duration = Duration::from_secs(24 * 3600);
+/// `agent.stale-claim-timeout`.
+pub const STALE_CLAIM_TIMEOUT: Duration = Duration::from_secs(600);
+/// Smallest `agent.stale-claim-timeout`: well above any heartbeat interval, so a live agent's
+/// job is never taken for abandoned.
+pub const STALE_CLAIM_TIMEOUT_MIN: Duration = Duration::from_secs(10);
+/// Largest `agent.stale-claim-timeout`.
+pub const STALE_CLAIM_TIMEOUT_MAX: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// `jobs.schema`: where replication-manager keeps its jobs table.
 pub const JOBS_SCHEMA: &str = "replication_manager_schema";
@@ -69,3 +88,4 @@ pub const SERVICE_START: &str = "systemctl start mariadb";
 pub const SERVICE_STOP: &str = "systemctl stop mariadb";
 /// `clusters.NAME.servers.service-restart`.
 pub const SERVICE_RESTART: &str = "systemctl restart mariadb";
+// `clusters.NAME.servers.zfs-snapback` has no default: without it the `zfssnapback` task fails.

@@ -87,6 +87,17 @@ pub enum ConfigError {
         key: String,
     },
 
+    /// An empty string in a command given as an array.
+    #[error("{at}: `{key}[{index}]` is an empty string: remove it; each element of the array is passed to the program as one argument, as is")]
+    EmptyCommandArgument {
+        /// Where the element is.
+        at: Location,
+        /// Dotted path of the command key.
+        key: String,
+        /// 0-based position of the element in the array.
+        index: usize,
+    },
+
     /// A duration string that humantime cannot parse.
     #[error("{at}: `{key}` = \"{value}\" is not a duration ({reason}): write it like \"500ms\", \"5s\" or \"2m\"")]
     InvalidDuration {

@@ -46,6 +46,9 @@ pub(crate) struct RawAgent {
     pub(crate) poll_interval: Option<Spanned<String>>,
     pub(crate) work_dir: Option<Spanned<String>>,
     pub(crate) tasks: Option<Spanned<Vec<Spanned<Task>>>>,
+    pub(crate) connect_timeout: Option<Spanned<String>>,
+    pub(crate) shutdown_grace: Option<Spanned<String>>,
+    pub(crate) stale_claim_timeout: Option<Spanned<String>>,
 }
 
 /// `[jobs]`.
@@ -96,9 +99,51 @@ pub(crate) struct RawServer {
     pub(crate) datadir: Option<Spanned<String>>,
     pub(crate) defaults_file: Option<Spanned<String>>,
     pub(crate) legacy_donor: Option<bool>,
-    pub(crate) service_start: Option<Spanned<String>>,
-    pub(crate) service_stop: Option<Spanned<String>>,
-    pub(crate) service_restart: Option<Spanned<String>>,
+    pub(crate) service_start: Option<Spanned<RawCommand>>,
+    pub(crate) service_stop: Option<Spanned<RawCommand>>,
+    pub(crate) service_restart: Option<Spanned<RawCommand>>,
+    pub(crate) zfs_snapback: Option<Spanned<RawCommand>>,
+}
+
+/// A command key (`service-start`, `zfs-snapback`…): a string split on whitespace, or an array
+/// of strings taken verbatim (for arguments with spaces).
+#[derive(Debug)]
+pub(crate) enum RawCommand {
+    /// `"systemctl start mariadb"`.
+    Line(String),
+    /// `["/opt/db tools/start", "--wait"]`, each element spanned so an empty one has its column.
+    Words(Vec<Spanned<String>>),
+}
+
+impl<'de> Deserialize<'de> for RawCommand {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // A visitor rather than `#[serde(untagged)]`: untagged buffers the value, which loses
+        // the elements' spans and gives a vague "did not match any variant" message.
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawCommand;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a command line string or an array of strings")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawCommand, E> {
+                Ok(RawCommand::Line(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<RawCommand, E> {
+                Ok(RawCommand::Line(v))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<RawCommand, A::Error> {
+                let mut words = Vec::new();
+                while let Some(word) = seq.next_element()? {
+                    words.push(word);
+                }
+                Ok(RawCommand::Words(words))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 impl RawConfig {

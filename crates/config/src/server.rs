@@ -31,13 +31,19 @@ pub struct ServerConfig {
     /// `legacy-donor`: true when this node runs replication-manager's bash donor script
     /// instead of a Ferryman agent. Default false.
     pub legacy_donor: bool,
-    /// `service-start`: the command line the agent runs for the `start` task, split on
-    /// whitespace and run without a shell. Default `systemctl start mariadb`.
+    /// `service-start`: the command the agent runs for the `start` task, without a shell:
+    /// either a string, split on whitespace (`"systemctl start mariadb"`), or an array of
+    /// strings taken verbatim, for arguments with spaces (`["/opt/db tools/start", "db1"]`).
+    /// Not empty, nor an empty array element. Default `systemctl start mariadb`.
     pub service_start: Vec<String>,
     /// `service-stop`: the same for the `stop` task. Default `systemctl stop mariadb`.
     pub service_stop: Vec<String>,
     /// `service-restart`: the same for the `restart` task. Default `systemctl restart mariadb`.
     pub service_restart: Vec<String>,
+    /// `zfs-snapback`: the command that rolls the server's datadir back to a ZFS snapshot, run
+    /// by the agent for the `zfssnapback` task between `service-stop` and `service-start`; same
+    /// two forms as `service-start`. Optional: without it that task fails on this server.
+    pub zfs_snapback: Option<Vec<String>>,
 }
 
 /// Names and addresses seen so far in the file, to report duplicates.
@@ -69,6 +75,7 @@ impl ServerConfig {
             service_start,
             service_stop,
             service_restart,
+            zfs_snapback,
         } = raw.into_inner();
 
         let name = match name {
@@ -138,6 +145,7 @@ impl ServerConfig {
                 service_restart,
                 defaults::SERVICE_RESTART,
             ),
+            zfs_snapback: v.optional_command(&key("zfs-snapback"), zfs_snapback),
             name,
             host,
             port,

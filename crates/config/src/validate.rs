@@ -1,5 +1,5 @@
 //! The validation context shared by every section: it collects errors instead of stopping at
-//! the first, and checks the value kinds that recur (durations, ports, names, paths).
+//! the first, and checks the value kinds that recur (durations, ports, names, paths, commands).
 //!
 //! Checks return a usable value even when they record an error, so that validation goes on and
 //! reports every problem; [`Config::from_raw`](crate::Config) discards the result if any error
@@ -12,6 +12,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use crate::error::{ConfigError, Location};
+use crate::raw::RawCommand;
 use crate::span::Source;
 
 /// Characters allowed in cluster and server names, for messages.
@@ -165,25 +166,51 @@ impl<'a> Validator<'a> {
         Some(PathBuf::from(value))
     }
 
-    /// A command line, split on whitespace (no shell).
+    /// A command run without a shell: a string split on whitespace, or an array of strings
+    /// taken verbatim. The default is a string, split the same way.
     pub(crate) fn command(
         &mut self,
         key: &str,
-        raw: Option<Spanned<String>>,
+        raw: Option<Spanned<RawCommand>>,
         default: &str,
     ) -> Vec<String> {
-        let (at, value) = match raw {
-            Some(raw) => (Some(self.at(raw.span())), raw.into_inner()),
-            None => (None, default.to_owned()),
+        self.optional_command(key, raw)
+            .unwrap_or_else(|| default.split_whitespace().map(str::to_owned).collect())
+    }
+
+    /// [`Validator::command`] for a key without default: `None` when absent. An empty string,
+    /// an empty array and an empty array element are errors.
+    pub(crate) fn optional_command(
+        &mut self,
+        key: &str,
+        raw: Option<Spanned<RawCommand>>,
+    ) -> Option<Vec<String>> {
+        let raw = raw?;
+        let at = self.at(raw.span());
+        let words: Vec<String> = match raw.into_inner() {
+            RawCommand::Line(line) => line.split_whitespace().map(str::to_owned).collect(),
+            RawCommand::Words(words) => words
+                .into_iter()
+                .enumerate()
+                .map(|(index, word)| {
+                    if word.get_ref().is_empty() {
+                        self.push(ConfigError::EmptyCommandArgument {
+                            at: self.at(word.span()),
+                            key: key.to_owned(),
+                            index,
+                        });
+                    }
+                    word.into_inner()
+                })
+                .collect(),
         };
-        let words: Vec<String> = value.split_whitespace().map(str::to_owned).collect();
-        if let (true, Some(at)) = (words.is_empty(), at) {
+        if words.is_empty() {
             self.push(ConfigError::EmptyValue {
                 at,
                 key: key.to_owned(),
             });
         }
-        words
+        Some(words)
     }
 
     /// A name made of `[A-Za-z0-9_.-]` (or `[A-Za-z0-9_]` when `ident`), 1 to 64 long.

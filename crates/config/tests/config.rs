@@ -115,6 +115,9 @@ fn example_parses_with_the_documented_defaults() {
     assert_eq!(config.agent, AgentConfig::default());
     assert_eq!(config.agent.poll_interval, Duration::from_secs(5));
     assert_eq!(config.agent.tasks, Task::ALL.to_vec());
+    assert_eq!(config.agent.connect_timeout, Duration::from_secs(120));
+    assert_eq!(config.agent.shutdown_grace, Duration::from_secs(60));
+    assert_eq!(config.agent.stale_claim_timeout, Duration::from_secs(600));
     assert_eq!(config.jobs, JobsConfig::default());
     assert_eq!(config.jobs.schema, "replication_manager_schema");
 
@@ -164,10 +167,21 @@ fn example_parses_with_the_documented_defaults() {
     assert_eq!(db3.service_start, ["systemctl", "start", "mariadb"]);
     assert_eq!(db3.service_stop, ["systemctl", "stop", "mariadb"]);
     assert_eq!(db3.service_restart, ["systemctl", "restart", "mariadb"]);
+    assert_eq!(db3.zfs_snapback, None);
     // Every optional key of db1 is at its default too.
     assert_eq!(
-        (db1.port, db1.legacy_donor, &db1.service_start),
-        (db3.port, db3.legacy_donor, &db3.service_start)
+        (
+            db1.port,
+            db1.legacy_donor,
+            &db1.service_start,
+            &db1.zfs_snapback
+        ),
+        (
+            db3.port,
+            db3.legacy_donor,
+            &db3.service_start,
+            &db3.zfs_snapback
+        )
     );
     assert!(config.server("nope").is_none());
 }
@@ -180,9 +194,30 @@ fn known_keys(text: &str) -> Vec<String> {
     }
 }
 
+/// Keys the example shows only in a comment, because setting them would change what the
+/// example means (a password file that must exist, a rollback command with no default).
+const COMMENTED_OUT: [&str; 2] = ["password-file", "zfs-snapback"];
+
+/// True when `text` sets `key` (`key = `, also inside an inline table) or names a table after
+/// it (`[key]`, `[key.`, `.key]`).
+fn sets_key(text: &str, key: &str) -> bool {
+    let word_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let assigned = text
+        .match_indices(&format!("{key} = "))
+        .any(|(i, _)| text[..i].chars().next_back().is_none_or(|c| !word_char(c)));
+    assigned
+        || [format!("[{key}]"), format!("[{key}."), format!(".{key}]")]
+            .iter()
+            .any(|t| text.contains(t.as_str()))
+}
+
 #[test]
 fn example_documents_every_key() {
     let example = std::fs::read_to_string(EXAMPLE).unwrap();
+    let (comments, settings): (Vec<&str>, Vec<&str>) = example
+        .lines()
+        .partition(|l| l.trim_start().starts_with('#'));
+    let (comments, settings) = (comments.join("\n"), settings.join("\n"));
     let tables = [
         "zzz = 1".to_owned(),
         "[manager]\nzzz = 1".to_owned(),
@@ -192,22 +227,96 @@ fn example_documents_every_key() {
         "[clusters.a]\ndb-servers-credential = { zzz = 1 }".to_owned(),
         "[[clusters.a.servers]]\nzzz = 1".to_owned(),
     ];
+    let mut commented_out = Vec::new();
     for table in &tables {
         let known = known_keys(table);
         assert!(!known.is_empty(), "{table}");
         for key in known {
-            let documented = [
-                format!(".{key}]]"),
-                format!("\n{key} = "),
-                format!("{key} = \""),
-                format!("[{key}"),
-            ];
-            assert!(
-                documented.iter().any(|d| example.contains(d.as_str())),
-                "`{key}` is not in ferryman.example.toml"
-            );
+            if COMMENTED_OUT.contains(&key.as_str()) {
+                assert!(
+                    !sets_key(&settings, &key),
+                    "`{key}` is set in ferryman.example.toml: remove it from COMMENTED_OUT"
+                );
+                assert!(
+                    sets_key(&comments, &key),
+                    "`{key}` is not shown in a comment of ferryman.example.toml"
+                );
+                commented_out.push(key);
+            } else {
+                assert!(
+                    sets_key(&settings, &key),
+                    "`{key}` is not set in ferryman.example.toml (a key without default may be \
+                     shown in a comment instead: then list it in COMMENTED_OUT)"
+                );
+            }
         }
     }
+    commented_out.sort();
+    assert_eq!(
+        commented_out, COMMENTED_OUT,
+        "COMMENTED_OUT names an unknown key"
+    );
+}
+
+#[test]
+fn the_examples_commented_out_zfs_snapback_parses() {
+    let example = std::fs::read_to_string(EXAMPLE).unwrap();
+    let text = example.replace("\n# zfs-snapback = ", "\nzfs-snapback = ");
+    assert_ne!(text, example);
+    let config = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    let (_, db1) = config.server("db1").unwrap();
+    assert_eq!(
+        db1.zfs_snapback.as_deref(),
+        Some(&["/usr/local/sbin/rollback-daily-snapshot".to_owned()][..])
+    );
+}
+
+#[test]
+fn agent_timeouts_are_read() {
+    let config = parse(&format!(
+        "[agent]\nconnect-timeout = \"5s\"\nshutdown-grace = \"0s\"\n\
+         stale-claim-timeout = \"7days\"\n{MINIMAL}"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.agent.connect_timeout, Duration::from_secs(5));
+    assert_eq!(config.agent.shutdown_grace, Duration::ZERO);
+    assert_eq!(
+        config.agent.stale_claim_timeout,
+        defaults::STALE_CLAIM_TIMEOUT_MAX
+    );
+    let config = parse(MINIMAL).unwrap();
+    assert_eq!(config.agent.connect_timeout, defaults::CONNECT_TIMEOUT);
+    assert_eq!(config.agent.shutdown_grace, defaults::SHUTDOWN_GRACE);
+    assert_eq!(
+        config.agent.stale_claim_timeout,
+        defaults::STALE_CLAIM_TIMEOUT
+    );
+}
+
+#[test]
+fn commands_are_strings_split_on_whitespace_or_arrays_taken_verbatim() {
+    let config = parse(&format!(
+        "{MINIMAL}service-start = [\"/opt/db tools/start\", \"--name\", \"db 1\"]\n\
+         service-stop = \"  /usr/bin/stop   db1 \"\n\
+         zfs-snapback = [\"/usr/local/sbin/rollback\"]\n"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let db1 = &config.clusters[0].servers[0];
+    assert_eq!(db1.service_start, ["/opt/db tools/start", "--name", "db 1"]);
+    assert_eq!(db1.service_stop, ["/usr/bin/stop", "db1"]);
+    assert_eq!(db1.service_restart, ["systemctl", "restart", "mariadb"]);
+    assert_eq!(
+        db1.zfs_snapback.as_deref(),
+        Some(&["/usr/local/sbin/rollback".to_owned()][..])
+    );
+    let config = parse(&format!(
+        "{MINIMAL}zfs-snapback = \"/sbin/zfs rollback tank/db@daily\"\n"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        config.clusters[0].servers[0].zfs_snapback.as_deref(),
+        Some(&["/sbin/zfs", "rollback", "tank/db@daily"].map(String::from)[..])
+    );
 }
 
 #[test]

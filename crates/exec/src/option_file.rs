@@ -46,7 +46,23 @@ impl std::fmt::Debug for ClientOptions<'_> {
 impl OptionFile {
     /// Writes `options` as a `[client]` group into a new 0600 file in `dir`.
     pub fn create(dir: &Path, options: &ClientOptions<'_>) -> Result<OptionFile> {
-        let mut text = String::from("[client]\n");
+        Self::write(dir, String::new(), options)
+    }
+
+    /// Like [`OptionFile::create`], but the file first includes `defaults` (a server's
+    /// `my.cnf`) with `!include`: for tools such as mariabackup that accept only one of
+    /// `--defaults-file` and `--defaults-extra-file`, and need both the server's options and
+    /// the credential. Pass it with [`OptionFile::defaults_file_arg`].
+    pub fn create_including(
+        dir: &Path,
+        defaults: &Path,
+        options: &ClientOptions<'_>,
+    ) -> Result<OptionFile> {
+        Self::write(dir, format!("!include {}\n", defaults.display()), options)
+    }
+
+    fn write(dir: &Path, mut text: String, options: &ClientOptions<'_>) -> Result<OptionFile> {
+        text.push_str("[client]\n");
         let mut put = |key: &str, value: &str| text.push_str(&format!("{key}={}\n", quote(value)));
         if let Some(v) = options.user {
             put("user", v);
@@ -93,6 +109,12 @@ impl OptionFile {
     /// to come first).
     pub fn arg(&self) -> String {
         format!("--defaults-extra-file={}", self.path().display())
+    }
+
+    /// The argument that makes a tool read only this file (and what it includes):
+    /// `--defaults-file=PATH`, also to be given first.
+    pub fn defaults_file_arg(&self) -> String {
+        format!("--defaults-file={}", self.path().display())
     }
 
     /// The path, owned (for messages).
@@ -148,5 +170,19 @@ mod tests {
         assert!(file.arg().starts_with("--defaults-extra-file=/"));
         drop(file);
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn an_including_file_names_the_server_defaults_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = ClientOptions {
+            user: Some("u"),
+            ..ClientOptions::default()
+        };
+        let file = OptionFile::create_including(dir.path(), Path::new("/etc/mysql/my.cnf"), &opts)
+            .unwrap();
+        let text = std::fs::read_to_string(file.path()).unwrap();
+        assert_eq!(text, "!include /etc/mysql/my.cnf\n[client]\nuser=\"u\"\n");
+        assert!(file.defaults_file_arg().starts_with("--defaults-file=/"));
     }
 }

@@ -123,6 +123,94 @@ fn sandbox_up_topology_down_destroy() {
     assert!(!guard.path().exists());
 }
 
+/// Runs a command line from the configuration, as the agent would (no shell).
+fn run_configured(argv: &[String]) -> Output {
+    #[allow(clippy::disallowed_methods)] // running the binary under test
+    Command::new(&argv[0]).args(&argv[1..]).output().unwrap()
+}
+
+/// The replication threads of `name` run (it was started by a command that returns only then).
+fn replicating(sb: &Sandbox, name: &str) -> bool {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let reports = rt.block_on(sb.status());
+    let report = reports.iter().find(|r| r.name == name).unwrap();
+    report
+        .status
+        .as_ref()
+        .and_then(|s| s.replication.as_ref())
+        .is_some_and(|r| r.running())
+}
+
+#[test]
+fn the_configured_service_commands_stop_start_and_restart_one_server() {
+    let guard = Guard::new();
+    let dir = guard.path().to_str().unwrap();
+    let up = ferryman(&["sandbox", "up", "--dir", dir, "--replicas", "1"]);
+    assert!(up.status.success(), "{}", text(&up));
+
+    let config_path = guard.path().join("ferryman.toml");
+    let check = ferryman(&["config", "check", config_path.to_str().unwrap()]);
+    assert!(check.status.success(), "{}", text(&check));
+    let config = ferryman_config::Config::load(&config_path).unwrap();
+    let (_, db2) = config.server("db2").unwrap();
+    let argv =
+        |action: &str| ["sandbox", action, "--dir", dir, "--server", "db2"].map(String::from);
+    for (command, action) in [
+        (&db2.service_start, "start"),
+        (&db2.service_stop, "stop"),
+        (&db2.service_restart, "restart"),
+    ] {
+        let bin = std::fs::canonicalize(&command[0]).unwrap();
+        assert_eq!(
+            bin,
+            std::fs::canonicalize(env!("CARGO_BIN_EXE_ferryman")).unwrap()
+        );
+        assert_eq!(command[1..], argv(action), "{command:?}");
+    }
+
+    let sb = Sandbox::open(guard.path()).unwrap();
+    let spec = sb.server("db2").unwrap();
+    let first = sb.pid(spec).unwrap();
+    let primary = sb.pid(sb.primary()).unwrap();
+
+    let unknown = ferryman(&["sandbox", "stop", "--dir", dir, "--server", "db9"]);
+    assert!(!unknown.status.success());
+    assert!(
+        text(&unknown).contains("has no server `db9`: use one of: db1, db2"),
+        "{}",
+        text(&unknown)
+    );
+
+    let stop = run_configured(&db2.service_stop);
+    assert!(stop.status.success(), "{}", text(&stop));
+    assert_eq!(text(&stop), format!("db2 stopped (was pid {first})\n"));
+    assert_eq!(sb.pid(spec), None);
+    assert!(!ferryman_exec::process::is_running(first));
+    let again = run_configured(&db2.service_stop);
+    assert_eq!(text(&again), "db2 was not running\n");
+
+    let start = run_configured(&db2.service_start);
+    assert!(start.status.success(), "{}", text(&start));
+    let second = sb.pid(spec).unwrap();
+    assert_eq!(
+        text(&start),
+        format!("db2 started (pid {second}), replicating\n")
+    );
+    assert!(replicating(&sb, "db2"));
+
+    let restart = run_configured(&db2.service_restart);
+    assert!(restart.status.success(), "{}", text(&restart));
+    let third = sb.pid(spec).unwrap();
+    assert_ne!(third, second);
+    assert!(!ferryman_exec::process::is_running(second));
+    assert_eq!(
+        text(&restart),
+        format!("db2 restarted (pid {third}), replicating\n")
+    );
+    assert!(replicating(&sb, "db2"));
+    assert_eq!(sb.pid(sb.primary()), Some(primary));
+}
+
 #[test]
 fn config_check_reports_a_typo_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();

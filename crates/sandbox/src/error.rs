@@ -49,6 +49,16 @@ pub enum Error {
         /// Replicas requested.
         requested: usize,
     },
+    /// A server name that the sandbox does not have.
+    #[error("the sandbox at `{}` has no server `{name}`: use one of: {}", dir.display(), known.join(", "))]
+    UnknownServer {
+        /// The sandbox directory.
+        dir: PathBuf,
+        /// The name asked for.
+        name: String,
+        /// The sandbox's servers.
+        known: Vec<String>,
+    },
     /// A server did not come up.
     #[error("server `{server}` did not start within {seconds} s: {reason}; its log is `{}`", log.display())]
     StartFailed {

@@ -7,7 +7,8 @@
 //! `destroy` work from any later invocation.
 //!
 //! # Layout
-//! - [`sandbox`]: [`Sandbox`], bringing a topology up, its status, stopping and destroying it.
+//! - [`sandbox`]: [`Sandbox`], bringing a topology up ([`UpOptions`]), its status, starting and
+//!   stopping one server or all, destroying it.
 //! - [`layout`]: where everything lives under the sandbox directory.
 //! - [`state`]: `sandbox.json`, which servers the sandbox has.
 //! - [`server`]: one `mariadbd`: defaults file, install, start, readiness, stop by PID.
@@ -28,5 +29,5 @@ pub mod state;
 pub mod testing;
 
 pub use error::{Error, Result};
-pub use sandbox::{Sandbox, ServerReport};
+pub use sandbox::{Sandbox, ServerReport, UpOptions};
 pub use state::{ServerSpec, State};

@@ -1,6 +1,6 @@
 //! A sandbox: bringing a topology up, reporting on it, stopping and destroying it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ferryman_db::replication::{self, Source};
@@ -30,6 +30,18 @@ pub struct Sandbox {
     passwords: Passwords,
 }
 
+/// How [`Sandbox::up_with`] brings a sandbox up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpOptions {
+    /// Number of replicas besides the primary.
+    pub replicas: usize,
+    /// The `ferryman` binary. When given, the generated configuration sets each server's
+    /// `service-start`, `service-stop` and `service-restart` to `ferryman sandbox
+    /// start|stop|restart --dir DIR --server NAME` through it; when `None` it sets none (a
+    /// comment says why). Only used when the sandbox is created.
+    pub ferryman_bin: Option<PathBuf>,
+}
+
 /// One server's line in `sandbox status`.
 #[derive(Debug, Clone, Serialize)]
 pub struct ServerReport {
@@ -46,19 +58,33 @@ pub struct ServerReport {
 }
 
 impl Sandbox {
-    /// Brings up a primary and `replicas` replicas in `dir`: creates them on first use, starts
-    /// stopped servers of an existing sandbox (data kept). Returns once every replica replicates.
+    /// Brings up a primary and `replicas` replicas in `dir`: [`Sandbox::up_with`] without a
+    /// `ferryman` binary, so the generated configuration has no service commands.
     pub async fn up(dir: &Path, replicas: usize) -> Result<Sandbox> {
+        Self::up_with(
+            dir,
+            &UpOptions {
+                replicas,
+                ferryman_bin: None,
+            },
+        )
+        .await
+    }
+
+    /// Brings up a primary and `options.replicas` replicas in `dir`: creates them on first use
+    /// (and writes `ferryman.toml`), starts stopped servers of an existing sandbox (data and
+    /// configuration kept). Returns once every replica replicates.
+    pub async fn up_with(dir: &Path, options: &UpOptions) -> Result<Sandbox> {
         let layout = Layout::new(dir);
         let bins = Binaries::find()?;
         let sandbox = match State::read(&layout.state_file(), layout.dir()) {
             Ok(state) => {
                 let existing = state.replicas().count();
-                if existing != replicas {
+                if existing != options.replicas {
                     return Err(Error::TopologyMismatch {
                         dir: layout.dir().to_owned(),
                         existing,
-                        requested: replicas,
+                        requested: options.replicas,
                     });
                 }
                 let passwords = Passwords::read(&layout)?;
@@ -68,7 +94,14 @@ impl Sandbox {
                     passwords,
                 }
             }
-            Err(Error::NotASandbox { .. }) => Self::create(layout, &bins, replicas).await?,
+            Err(Error::NotASandbox { .. }) => {
+                // Absolute: the configuration is read from other working directories.
+                let ferryman_bin = options
+                    .ferryman_bin
+                    .as_deref()
+                    .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_owned()));
+                Self::create(layout, &bins, options.replicas, ferryman_bin.as_deref()).await?
+            }
             Err(e) => return Err(e),
         };
         if let Err(e) = sandbox.start_all(&bins).await {
@@ -91,7 +124,12 @@ impl Sandbox {
         })
     }
 
-    async fn create(layout: Layout, bins: &Binaries, replicas: usize) -> Result<Sandbox> {
+    async fn create(
+        layout: Layout,
+        bins: &Binaries,
+        replicas: usize,
+        ferryman_bin: Option<&Path>,
+    ) -> Result<Sandbox> {
         let dir = layout.dir().to_owned();
         std::fs::create_dir_all(&dir).map_err(Error::io("create directory", &dir))?;
         for d in [layout.manager_dir(), layout.agent_dir()] {
@@ -135,7 +173,7 @@ impl Sandbox {
             }
         }
         sandbox.state.write(&sandbox.layout.state_file())?;
-        let config = config_file::render(&sandbox.layout, &sandbox.state, &service);
+        let config = config_file::render(&sandbox.layout, &sandbox.state, &service, ferryman_bin);
         write_file(&sandbox.layout.config_file(), config.as_bytes(), 0o644)?;
         Ok(sandbox)
     }
@@ -151,30 +189,80 @@ impl Sandbox {
         for res in join_all(starts).await {
             res?;
         }
-        let primary = self.primary();
         for replica in self.state.replicas() {
-            let ep = self.endpoint(replica);
-            let mut conn = ep.connect(Session::Plain).await?;
-            let configured = topology::read_slave_status(&ep, &mut conn).await?;
-            if configured.is_none() {
-                replication::change_master(
-                    &ep,
-                    &mut conn,
-                    &Source {
-                        host: "127.0.0.1",
-                        port: primary.port,
-                        user: REPL_USER,
-                        password: self.passwords.repl.expose_secret(),
-                        connect_retry_s: 1,
-                    },
-                )
-                .await?;
-            }
-            replication::start(&ep, &mut conn).await?;
-            self.wait_replicating(replica, &ep, &mut conn).await?;
-            let _ = conn.disconnect().await;
+            self.start_replication(replica).await?;
         }
         Ok(())
+    }
+
+    /// Makes `replica` replicate from the primary, configuring it on first use, and waits until
+    /// both threads run. `START SLAVE` on a running replica changes nothing.
+    async fn start_replication(&self, replica: &ServerSpec) -> Result<()> {
+        let primary = self.primary();
+        let ep = self.endpoint(replica);
+        let mut conn = ep.connect(Session::Plain).await?;
+        let configured = topology::read_slave_status(&ep, &mut conn).await?;
+        if configured.is_none() {
+            replication::change_master(
+                &ep,
+                &mut conn,
+                &Source {
+                    host: "127.0.0.1",
+                    port: primary.port,
+                    user: REPL_USER,
+                    password: self.passwords.repl.expose_secret(),
+                    connect_retry_s: 1,
+                },
+            )
+            .await?;
+        }
+        replication::start(&ep, &mut conn).await?;
+        self.wait_replicating(replica, &ep, &mut conn).await?;
+        let _ = conn.disconnect().await;
+        Ok(())
+    }
+
+    /// Starts the server called `name` unless it runs, and waits until it accepts connections;
+    /// a replica is then made to replicate, as by [`Sandbox::up`]. Returns its PID.
+    pub async fn start_server(&self, name: &str) -> Result<u32> {
+        let spec = self.server_named(name)?;
+        let bins = Binaries::find()?;
+        let pid = server::start(
+            &bins,
+            spec,
+            &self.layout.server(&spec.name),
+            &self.endpoint(spec),
+        )
+        .await?;
+        if !spec.primary {
+            self.start_replication(spec).await?;
+        }
+        Ok(pid)
+    }
+
+    /// Stops the server called `name` by PID (SIGTERM, then SIGKILL after a grace period);
+    /// a server that does not run is not an error.
+    pub async fn stop_server(&self, name: &str) -> Result<()> {
+        let paths = self.layout.server(&self.server_named(name)?.name);
+        match tokio::task::spawn_blocking(move || server::stop(&paths)).await {
+            Ok(res) => res,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+
+    /// [`Sandbox::stop_server`] then [`Sandbox::start_server`]. Returns the new PID.
+    pub async fn restart_server(&self, name: &str) -> Result<u32> {
+        self.stop_server(name).await?;
+        self.start_server(name).await
+    }
+
+    /// The server called `name`, or an error naming the servers there are.
+    fn server_named(&self, name: &str) -> Result<&ServerSpec> {
+        self.server(name).ok_or_else(|| Error::UnknownServer {
+            dir: self.layout.dir().to_owned(),
+            name: name.to_owned(),
+            known: self.state.servers.iter().map(|s| s.name.clone()).collect(),
+        })
     }
 
     async fn wait_replicating(
@@ -219,7 +307,7 @@ impl Sandbox {
     }
 
     /// The generated configuration file.
-    pub fn config_path(&self) -> std::path::PathBuf {
+    pub fn config_path(&self) -> PathBuf {
         self.layout.config_file()
     }
 

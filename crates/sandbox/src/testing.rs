@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use ferryman_config::Config;
 
-use crate::Sandbox;
+use crate::{Sandbox, UpOptions};
 
 /// A sandbox owned by one test.
 #[derive(Debug)]
@@ -19,12 +19,22 @@ impl TestSandbox {
     /// Starts a primary and `replicas` replicas, replicating, in a new temp dir. Panics with
     /// the reason (and keeps the directory) when they cannot be started.
     pub async fn start(replicas: usize) -> TestSandbox {
+        Self::start_with(&UpOptions {
+            replicas,
+            ferryman_bin: None,
+        })
+        .await
+    }
+
+    /// [`TestSandbox::start`] with every option of [`Sandbox::up_with`], e.g. the `ferryman`
+    /// binary the generated configuration's service commands run.
+    pub async fn start_with(options: &UpOptions) -> TestSandbox {
         // Short prefix under /tmp: unix socket paths are limited to 107 bytes.
         let dir = tempfile::Builder::new()
             .prefix("ferryman-t")
             .tempdir_in("/tmp")
             .unwrap_or_else(|e| panic!("cannot create a temp dir for the sandbox: {e}"));
-        match Sandbox::up(dir.path(), replicas).await {
+        match Sandbox::up_with(dir.path(), options).await {
             Ok(sandbox) => TestSandbox {
                 sandbox,
                 dir: Some(dir),

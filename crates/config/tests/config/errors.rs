@@ -278,3 +278,59 @@ fn an_unreadable_file_is_one_error_naming_it() {
         )
     );
 }
+
+#[test]
+fn agent_timeouts_out_of_range_name_the_range() {
+    let text = format!(
+        "[agent]\nconnect-timeout = \"0s\"\nshutdown-grace = \"25h\"\n\
+         stale-claim-timeout = \"5s\"\n{MINIMAL}"
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            "/etc/ferryman/ferryman.toml:2:19: `agent.connect-timeout` = \"0s\" is out of range: \
+             use a duration from 1s to 1h",
+            "/etc/ferryman/ferryman.toml:3:18: `agent.shutdown-grace` = \"25h\" is out of range: \
+             use a duration from 0s to 1day",
+            "/etc/ferryman/ferryman.toml:4:23: `agent.stale-claim-timeout` = \"5s\" is out of \
+             range: use a duration from 10s to 7days",
+        ]
+    );
+}
+
+#[test]
+fn empty_commands_and_empty_arguments_are_refused() {
+    let text = format!(
+        "{MINIMAL}service-start = []\nservice-restart = [\"/bin/restart\", \"\"]\n\
+         zfs-snapback = \"  \"\n"
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            "/etc/ferryman/ferryman.toml:8:17: `clusters.prod.servers[0].service-start` is empty: \
+             set it to a non-empty value, or remove it to use the default",
+            "/etc/ferryman/ferryman.toml:9:36: `clusters.prod.servers[0].service-restart[1]` is an \
+             empty string: remove it; each element of the array is passed to the program as one \
+             argument, as is",
+            "/etc/ferryman/ferryman.toml:10:16: `clusters.prod.servers[0].zfs-snapback` is empty: \
+             set it to a non-empty value, or remove it to use the default",
+        ]
+    );
+}
+
+#[test]
+fn a_command_of_the_wrong_type_says_which_forms_are_accepted() {
+    assert_eq!(
+        only_error(&format!("{MINIMAL}service-stop = 5\n")),
+        "/etc/ferryman/ferryman.toml:8:16: invalid type: integer `5`, expected a command line \
+         string or an array of strings: fix this line; every key is documented in \
+         config/ferryman.example.toml"
+    );
+    let error = only_error(&format!("{MINIMAL}zfs-snapback = [\"/sbin/zfs\", 1]\n"));
+    assert!(
+        error.starts_with(
+            "/etc/ferryman/ferryman.toml:8:30: invalid type: integer `1`, expected a string"
+        ),
+        "{error}"
+    );
+}

@@ -1,11 +1,11 @@
-//! `ferryman sandbox up|status|down|destroy|load`.
+//! `ferryman sandbox up|status|start|stop|restart|down|destroy|load`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Subcommand;
-use ferryman_sandbox::{load, Sandbox};
+use ferryman_sandbox::{load, Sandbox, UpOptions};
 
 use crate::output;
 
@@ -31,6 +31,14 @@ pub enum SandboxCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Start one server if it is stopped; a replica then replicates again. The generated
+    /// configuration's `service-start` runs this.
+    Start(ServerArgs),
+    /// Stop one server by PID (data kept). The generated configuration's `service-stop` runs
+    /// this.
+    Stop(ServerArgs),
+    /// Stop then start one server. The generated configuration's `service-restart` runs this.
+    Restart(ServerArgs),
     /// Stop every server (data kept; `up` starts them again).
     Down {
         /// Sandbox directory.
@@ -54,11 +62,35 @@ pub enum SandboxCommand {
     },
 }
 
+/// One server of a sandbox.
+#[derive(Debug, clap::Args)]
+pub struct ServerArgs {
+    /// Sandbox directory.
+    #[arg(long)]
+    dir: PathBuf,
+    /// Server name, e.g. db2.
+    #[arg(long)]
+    server: String,
+}
+
 impl SandboxCommand {
     pub async fn run(self) -> anyhow::Result<ExitCode> {
         match self {
             SandboxCommand::Up { dir, replicas } => {
-                let sandbox = Sandbox::up(&dir, replicas)
+                // The generated configuration's service commands run this very binary.
+                let ferryman_bin = std::env::current_exe()
+                    .inspect_err(|e| {
+                        tracing::warn!(
+                            error = %e,
+                            "cannot find the ferryman binary's path: the configuration gets no service commands"
+                        );
+                    })
+                    .ok();
+                let options = UpOptions {
+                    replicas,
+                    ferryman_bin,
+                };
+                let sandbox = Sandbox::up_with(&dir, &options)
                     .await
                     .with_context(|| format!("cannot bring up the sandbox in {}", dir.display()))?;
                 output::sandbox_status(&sandbox, &sandbox.status().await, false)?;
@@ -74,6 +106,49 @@ impl SandboxCommand {
                 } else {
                     ExitCode::FAILURE
                 })
+            }
+            SandboxCommand::Start(ServerArgs { dir, server }) => {
+                let sandbox = Sandbox::open(&dir)?;
+                let was_running = running_pid(&sandbox, &server);
+                let pid = sandbox.start_server(&server).await.with_context(|| {
+                    format!("cannot start {server} of the sandbox in {}", dir.display())
+                })?;
+                let what = if was_running.is_some() {
+                    "was already running"
+                } else {
+                    "started"
+                };
+                output::line(&format!(
+                    "{server} {what} (pid {pid}){}",
+                    replicating(&sandbox, &server)
+                ));
+                Ok(ExitCode::SUCCESS)
+            }
+            SandboxCommand::Stop(ServerArgs { dir, server }) => {
+                let sandbox = Sandbox::open(&dir)?;
+                let was_running = running_pid(&sandbox, &server);
+                sandbox.stop_server(&server).await.with_context(|| {
+                    format!("cannot stop {server} of the sandbox in {}", dir.display())
+                })?;
+                output::line(&match was_running {
+                    Some(pid) => format!("{server} stopped (was pid {pid})"),
+                    None => format!("{server} was not running"),
+                });
+                Ok(ExitCode::SUCCESS)
+            }
+            SandboxCommand::Restart(ServerArgs { dir, server }) => {
+                let sandbox = Sandbox::open(&dir)?;
+                let pid = sandbox.restart_server(&server).await.with_context(|| {
+                    format!(
+                        "cannot restart {server} of the sandbox in {}",
+                        dir.display()
+                    )
+                })?;
+                output::line(&format!(
+                    "{server} restarted (pid {pid}){}",
+                    replicating(&sandbox, &server)
+                ));
+                Ok(ExitCode::SUCCESS)
             }
             SandboxCommand::Down { dir } => {
                 let sandbox = Sandbox::open(&dir)?;
@@ -104,5 +179,19 @@ impl SandboxCommand {
                 Ok(ExitCode::SUCCESS)
             }
         }
+    }
+}
+
+/// The PID of server `name` when it runs (`None` too for an unknown name: the command then
+/// fails with the list of servers).
+fn running_pid(sandbox: &Sandbox, name: &str) -> Option<u32> {
+    sandbox.server(name).and_then(|spec| sandbox.pid(spec))
+}
+
+/// ", replicating" for a replica: `start_server` returns only once it replicates.
+fn replicating(sandbox: &Sandbox, name: &str) -> &'static str {
+    match sandbox.server(name) {
+        Some(spec) if !spec.primary => ", replicating",
+        _ => "",
     }
 }
