@@ -29,11 +29,19 @@ enum Command {
     Config(cmd::config::ConfigCommand),
     /// Show each server's role, GTID position, replication threads and lag, read live.
     Topology(cmd::topology::TopologyArgs),
+    /// The node agent: run the jobs queued in one server's jobs table (backups, log shipping,
+    /// optimize, service commands), streaming data to the manager.
+    Agent(cmd::agent::AgentArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    // A daemon's log is its only voice: the agent says what it does by default.
+    let default_level = match cli.command {
+        Command::Agent(_) => "info",
+        _ => "warn",
+    };
+    init_tracing(default_level);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -46,6 +54,7 @@ fn main() -> ExitCode {
             Command::Sandbox(c) => c.run().await,
             Command::Config(c) => c.run(),
             Command::Topology(a) => a.run().await,
+            Command::Agent(a) => a.run().await,
         }
     });
     match result {
@@ -58,11 +67,12 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr; `FERRYMAN_LOG` (e.g. `debug`, `ferryman_sandbox=debug`) sets the level.
-fn init_tracing() {
+fn init_tracing(default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("FERRYMAN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }

@@ -210,3 +210,37 @@ fn print_table(header: &[&str], rows: &[Vec<String>]) {
         render(&mut row.iter().map(String::as_str));
     }
 }
+
+/// `ferryman agent --once`: one line per job run, then a summary.
+pub fn agent_pass(report: &ferryman_agent::PassReport) {
+    for job in &report.ran {
+        let verdict = match job.verdict {
+            ferryman_jobs::Verdict::Success => "ok",
+            ferryman_jobs::Verdict::Failure => "FAILED",
+        };
+        let kept = if job.recorded {
+            ""
+        } else {
+            " (outcome kept on disk: the server did not answer; recorded on a later pass)"
+        };
+        println!(
+            "job {} {}: {verdict}: {}{kept}",
+            job.id, job.task, job.result
+        );
+    }
+    if report.recorded_pending > 0 {
+        println!(
+            "{} outcome(s) kept from earlier runs recorded",
+            report.recorded_pending
+        );
+    }
+    if report.reaped > 0 {
+        println!(
+            "{} job(s) abandoned by a stopped agent marked failed",
+            report.reaped
+        );
+    }
+    if report.ran.is_empty() && report.error.is_none() {
+        println!("no job to run");
+    }
+}

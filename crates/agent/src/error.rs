@@ -1,0 +1,225 @@
+//! Errors of the node agent. A task's error becomes its job's `result`, so every message says
+//! what happened and what the DBA can do about it, in one line.
+
+use std::path::PathBuf;
+use std::process::ExitStatus;
+
+use ferryman_proto::Task;
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong in the agent or in one of its tasks.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `--server` names no server of the configuration.
+    #[error("no server named `{server}` in the configuration; known servers: {known}; check `--server` and the [[clusters.NAME.servers]] tables")]
+    UnknownServer {
+        /// The name given.
+        server: String,
+        /// Every configured server name.
+        known: String,
+    },
+
+    /// The jobs table could not be read or written.
+    #[error(transparent)]
+    Jobs(#[from] ferryman_jobs::Error),
+
+    /// A statement on the database server failed.
+    #[error(transparent)]
+    Db(#[from] ferryman_db::Error),
+
+    /// An external program could not be found, started or run.
+    #[error(transparent)]
+    Exec(#[from] ferryman_exec::Error),
+
+    /// A task that streams was given no receiver (`server` or `port` missing in the row).
+    #[error("job {job_id} ({task}) names no receiver (server `{server}`, port {port}): the job row must say where to stream to; enqueue it again with both")]
+    NoReceiver {
+        /// The job.
+        job_id: u64,
+        /// Its task.
+        task: Task,
+        /// The `server` column, as found.
+        server: String,
+        /// The `port` column, as found.
+        port: String,
+    },
+
+    /// The job's token column does not hold a Ferryman stream token.
+    #[error("job {job_id} carries a token that is not a Ferryman stream token ({source}); enqueue it again through the manager, or without a token for a raw stream")]
+    BadToken {
+        /// The job.
+        job_id: u64,
+        /// Why the token was refused.
+        #[source]
+        source: ferryman_proto::Error,
+    },
+
+    /// The receiver could not be reached before the deadline.
+    #[error("cannot connect to the receiver at {address} within {seconds} s: {source}; check that the manager (or the legacy listener) runs and accepts connections from this host, then enqueue the job again")]
+    Connect {
+        /// `host:port`.
+        address: String,
+        /// How long we tried.
+        seconds: u64,
+        /// The last connection error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The receiver went away while we were sending.
+    #[error("the receiver at {address} stopped taking the stream after {sent}: {source}; check the manager's log for why it closed the connection, then enqueue the job again")]
+    SendFailed {
+        /// `host:port`.
+        address: String,
+        /// How much had been sent, human-readable.
+        sent: String,
+        /// The socket error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Reading what a tool or file produced failed.
+    #[error("cannot read {what}: {source}")]
+    Read {
+        /// What was being read.
+        what: String,
+        /// The reason.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A tool exited with an error.
+    #[error("`{tool}` failed ({status}){}{}", tail_suffix(.stderr_tail), log_suffix(.log))]
+    ToolFailed {
+        /// The tool's name.
+        tool: String,
+        /// How it exited.
+        status: ExitStatus,
+        /// Its last stderr lines.
+        stderr_tail: String,
+        /// Where its whole stderr was saved.
+        log: Option<PathBuf>,
+    },
+
+    /// A tool exited 0 but without saying that it completed, so its output cannot be trusted.
+    #[error("`{tool}` exited without reporting success ({detail}){}{}", tail_suffix(.stderr_tail), log_suffix(.log))]
+    ToolIncomplete {
+        /// The tool's name.
+        tool: String,
+        /// What was missing.
+        detail: String,
+        /// Its last stderr lines.
+        stderr_tail: String,
+        /// Where its whole stderr was saved.
+        log: Option<PathBuf>,
+    },
+
+    /// A file operation failed.
+    #[error("cannot {action} `{}`: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The reason.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A statement on the served server failed.
+    #[error("`{server}`: cannot {action}: {source}")]
+    Sql {
+        /// Server name.
+        server: String,
+        /// What we were doing.
+        action: String,
+        /// The server's reason.
+        #[source]
+        source: Box<ferryman_db::mysql_async::Error>,
+    },
+
+    /// The server is configured in a way the task cannot work with.
+    #[error("`{server}`: {problem}; {next_step}")]
+    Unsuitable {
+        /// Server name.
+        server: String,
+        /// What is wrong.
+        problem: String,
+        /// What to do.
+        next_step: String,
+    },
+
+    /// The task needs a configuration key that is not set.
+    #[error("`{server}` has no `{key}` configured, which the `{task}` task runs; set it in the server's table of ferryman.toml")]
+    NotConfigured {
+        /// Server name.
+        server: String,
+        /// The task.
+        task: Task,
+        /// The missing key.
+        key: &'static str,
+    },
+
+    /// This agent does not run this task yet.
+    #[error("this Ferryman agent does not run `{task}` jobs yet ({reason}); run it by hand, or remove it from `agent.tasks` so such jobs stay pending for another runner")]
+    Unsupported {
+        /// The task.
+        task: Task,
+        /// Why.
+        reason: &'static str,
+    },
+
+    /// The work was interrupted before it finished.
+    #[error("interrupted after {elapsed}: {reason}; nothing was recorded as complete, enqueue the job again")]
+    Interrupted {
+        /// How long it had run, human-readable.
+        elapsed: String,
+        /// Why it was interrupted.
+        reason: String,
+    },
+}
+
+fn tail_suffix(tail: &str) -> String {
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!(": {tail}")
+    }
+}
+
+fn log_suffix(log: &Option<PathBuf>) -> String {
+    match log {
+        Some(path) => format!(" (full log: {})", path.display()),
+        None => String::new(),
+    }
+}
+
+impl Error {
+    /// An error of a statement run on the served server.
+    pub(crate) fn sql(
+        server: &str,
+        action: impl Into<String>,
+        source: ferryman_db::mysql_async::Error,
+    ) -> Error {
+        Error::Sql {
+            server: server.to_owned(),
+            action: action.into(),
+            source: Box::new(source),
+        }
+    }
+
+    /// A file operation's error, for `map_err`.
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}

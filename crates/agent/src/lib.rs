@@ -1,0 +1,32 @@
+//! The Ferryman node agent: one per database server, on that server's host.
+//!
+//! It drains the server's `replication_manager_schema.jobs` table: every poll it looks, task by
+//! task, for the newest runnable row, supersedes the older ones, claims it atomically, runs it
+//! (a backup streamed to the manager, log shipping, optimize, a service command…) and records
+//! the outcome. It replaces replication-manager's bash donor script, row for row compatible.
+//!
+//! # Layout
+//! - `agent.rs`: [`Agent`], the poll loop and one pass over the configured tasks.
+//! - `runner.rs`: running one claimed job: scratch directory, progress reporter, cancellation,
+//!   recording the outcome (with reconnection).
+//! - `pending.rs`: outcomes that could not be recorded yet (server down), kept durably on disk
+//!   and recorded on a later pass.
+//! - `reaper.rs`: claims left `processing` by an agent that died.
+//! - `sender.rs`: the stream sender ([`Receiver`], [`Stream`]).
+//! - `progress.rs`: [`Progress`], shared between a task and the reporter.
+//! - `tasks/`: one module per task family.
+//! - [`error`]: the crate's [`Error`].
+
+mod agent;
+pub mod error;
+mod pending;
+pub mod progress;
+mod reaper;
+mod runner;
+pub mod sender;
+pub mod tasks;
+
+pub use agent::{Agent, JobDone, PassReport, Shutdown};
+pub use error::{Error, Result};
+pub use progress::Progress;
+pub use sender::{Receiver, Sent, Stream};

@@ -1,0 +1,129 @@
+//! What a running task has done so far, shared between the task (which updates it) and the
+//! reporter (which writes it into the job's `progress` column every few seconds).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// A running task's progress: a phase in words and a byte count.
+#[derive(Debug)]
+pub struct Progress {
+    started: Instant,
+    bytes: AtomicU64,
+    phase: Mutex<String>,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress::new()
+    }
+}
+
+impl Progress {
+    /// Progress of a task starting now.
+    pub fn new() -> Progress {
+        Progress {
+            started: Instant::now(),
+            bytes: AtomicU64::new(0),
+            phase: Mutex::new("starting".to_owned()),
+        }
+    }
+
+    /// Sets the phase ("streaming to 10.0.0.5:4001", "optimizing db.t").
+    pub fn set_phase(&self, phase: impl Into<String>) {
+        if let Ok(mut p) = self.phase.lock() {
+            *p = phase.into();
+        }
+    }
+
+    /// Counts `n` more bytes sent or received.
+    pub fn add_bytes(&self, n: u64) {
+        self.bytes.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Bytes counted so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Time since the task started.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// One line for the `progress` column: `phase; 1.2 GiB in 30 s (40.1 MiB/s)`.
+    pub fn render(&self) -> String {
+        let phase = self
+            .phase
+            .lock()
+            .map(|p| p.clone())
+            .unwrap_or_else(|_| "running".to_owned());
+        let bytes = self.bytes();
+        if bytes == 0 {
+            format!("{phase}; {}", seconds(self.elapsed()))
+        } else {
+            format!("{phase}; {}", throughput(bytes, self.elapsed()))
+        }
+    }
+}
+
+/// `1.5 GiB`, `512 B`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// `12.3 s`.
+pub fn seconds(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+/// `1.2 GiB in 30.0 s (40.1 MiB/s)`.
+pub fn throughput(n: u64, d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs < 0.001 {
+        return format!("{} in {}", bytes(n), seconds(d));
+    }
+    let rate = (n as f64 / secs) as u64;
+    format!("{} in {} ({}/s)", bytes(n), seconds(d), bytes(rate))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_like_a_human_wrote_them() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(1023), "1023 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(3 * 1024 * 1024 * 1024), "3.0 GiB");
+        assert_eq!(
+            throughput(10 * 1024 * 1024, Duration::from_secs(2)),
+            "10.0 MiB in 2.0 s (5.0 MiB/s)"
+        );
+    }
+
+    #[test]
+    fn render_shows_phase_and_bytes() {
+        let p = Progress::new();
+        assert!(p.render().starts_with("starting; "));
+        p.set_phase("streaming to 127.0.0.1:1");
+        p.add_bytes(2048);
+        assert!(
+            p.render()
+                .starts_with("streaming to 127.0.0.1:1; 2.0 KiB in "),
+            "{}",
+            p.render()
+        );
+    }
+}

@@ -1,0 +1,129 @@
+//! The tasks a job can ask for, one module per family, and what every task is given.
+//!
+//! A task is an `async fn(&TaskCtx) -> Result<String>`: the `Ok` text is the job's success
+//! `result`, the error's message its failure `result`. Tasks never touch the jobs table: the
+//! runner claims, reports progress and finishes (see `runner.rs`).
+//!
+//! - `physical.rs`: `mariabackup`, `xtrabackup` (xbstream to the receiver).
+//! - `logical.rs`: `mysqldump`, `mydumper` (SQL, or a tar of mydumper's directory).
+//! - `logs.rs`: `error`, `slowquery` (send, then rotate without losing a line).
+//! - `optimize.rs`: `optimize` (every non-system table, per-table outcome).
+//! - `service.rs`: `stop`, `start`, `restart`, `zfssnapback` (configured commands).
+
+mod logical;
+mod logs;
+mod optimize;
+mod physical;
+mod service;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ferryman_config::ServerConfig;
+use ferryman_db::{Connection, Endpoint, Session};
+use ferryman_exec::{ClientOptions, OptionFile};
+use ferryman_jobs::{Job, Schema};
+use ferryman_proto::{StreamKind, Task};
+use tokio_util::sync::CancellationToken;
+
+use crate::progress::Progress;
+use crate::sender::{Receiver, Stream};
+use crate::{Error, Result};
+
+pub use physical::{backup_command, PhysicalTool};
+
+/// Everything a task may use.
+#[derive(Debug)]
+pub(crate) struct TaskCtx<'a> {
+    /// The claimed row (receiver, token, params).
+    pub job: &'a Job,
+    /// The task, parsed.
+    pub task: Task,
+    /// The served server's configuration.
+    pub server: &'a ServerConfig,
+    /// How to log in to the served server (the cluster's `db-servers-credential`).
+    pub endpoint: &'a Endpoint,
+    /// A private scratch directory for this job (0700), removed when the job ends.
+    pub scratch: &'a Path,
+    /// Where tools' complete stderr logs are kept after the job (named in failure results).
+    pub tool_logs: &'a Path,
+    /// Progress shared with the reporter.
+    pub progress: &'a Progress,
+    /// Cancelled when the job must stop (agent shutdown, job cancelled).
+    pub cancel: &'a CancellationToken,
+    /// How long to keep trying to reach the receiver.
+    pub connect_timeout: Duration,
+    /// The schema of the jobs table (`jobs.schema`), which backups leave out: restored
+    /// elsewhere, its pending rows would run again.
+    pub jobs_schema: &'a Schema,
+}
+
+impl TaskCtx<'_> {
+    /// The job's receiver.
+    pub fn receiver(&self, kind: StreamKind) -> Result<Receiver> {
+        Receiver::of_job(self.job, self.task, kind)
+    }
+
+    /// Connects to the job's receiver (retrying until `connect-timeout`).
+    pub async fn connect(&self, kind: StreamKind) -> Result<Stream> {
+        self.receiver(kind)?
+            .connect(self.connect_timeout, self.cancel, self.progress)
+            .await
+    }
+
+    /// A 0600 `[client]` option file with the credential, in the scratch directory, for a
+    /// tool's `--defaults-extra-file` (removed when dropped, and with the scratch directory).
+    pub fn option_file(&self) -> Result<OptionFile> {
+        let password = self.endpoint.password.as_ref().map(|p| p.expose_secret());
+        Ok(OptionFile::create(
+            self.scratch,
+            &ClientOptions {
+                user: Some(&self.endpoint.user),
+                password,
+                host: Some(&self.endpoint.host),
+                port: Some(self.endpoint.port),
+                socket: None,
+            },
+        )?)
+    }
+
+    /// Where `tool`'s complete stderr is kept for this job.
+    pub fn tool_log(&self, tool: &str) -> PathBuf {
+        self.tool_logs
+            .join(format!("job-{}-{}-{tool}.log", self.job.id.0, self.task))
+    }
+
+    /// A plain SQL session on the served server.
+    pub async fn sql(&self) -> Result<Connection> {
+        Ok(self.endpoint.connect(Session::Plain).await?)
+    }
+
+    /// A session whose statements are not binary-logged (maintenance that must stay local).
+    pub async fn sql_no_binlog(&self) -> Result<Connection> {
+        Ok(self.endpoint.connect(Session::NoBinlog).await?)
+    }
+}
+
+/// Runs the job's task. The `Ok` text is the success result.
+pub(crate) async fn run(ctx: &TaskCtx<'_>) -> Result<String> {
+    match ctx.task {
+        Task::Mariabackup => physical::run(ctx, PhysicalTool::Mariabackup).await,
+        Task::Xtrabackup => physical::run(ctx, PhysicalTool::Xtrabackup).await,
+        Task::Mysqldump => logical::mysqldump(ctx).await,
+        Task::Mydumper => logical::mydumper(ctx).await,
+        Task::Error => logs::run(ctx, logs::LogKind::Error).await,
+        Task::Slowquery => logs::run(ctx, logs::LogKind::Slow).await,
+        Task::Optimize => optimize::run(ctx).await,
+        Task::Stop | Task::Start | Task::Restart => service::run(ctx).await,
+        Task::Zfssnapback => service::zfs_snapback(ctx).await,
+        task @ (Task::Reseedxtrabackup
+        | Task::Reseedmariabackup
+        | Task::Reseedmysqldump
+        | Task::Flashbackxtrabackup
+        | Task::Flashbackmariabackup
+        | Task::Flashbackmysqldump) => Err(Error::Unsupported {
+            task,
+            reason: "reseed and flashback arrive with the reseed work",
+        }),
+    }
+}

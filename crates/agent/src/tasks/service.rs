@@ -1,0 +1,158 @@
+//! `stop`, `start`, `restart` and `zfssnapback`: the server's service commands, as configured
+//! (`service-start`/`-stop`/`-restart`, systemd by default; `zfs-snapback`, no default).
+//!
+//! A command that exits 0 is not taken at its word: after `start`/`restart` the server must
+//! accept connections, after `stop` it must not, within [`SETTLE`]; the result says which.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use ferryman_db::Session;
+use ferryman_exec::Program;
+use ferryman_proto::Task;
+
+use super::TaskCtx;
+use crate::progress;
+use crate::{Error, Result};
+
+/// How long the server may take to come up or go down after its service command returns.
+const SETTLE: Duration = Duration::from_secs(120);
+/// How many output lines a result quotes.
+const TAIL_LINES: usize = 4;
+
+/// Runs the service command of a `stop`, `start` or `restart` job.
+pub(super) async fn run(ctx: &TaskCtx<'_>) -> Result<String> {
+    let (key, argv, want_up) = match ctx.task {
+        Task::Stop => ("service-stop", &ctx.server.service_stop, false),
+        Task::Restart => ("service-restart", &ctx.server.service_restart, true),
+        _ => ("service-start", &ctx.server.service_start, true),
+    };
+    let ran = run_command(ctx, key, argv).await?;
+    let settled = wait_state(ctx, want_up).await?;
+    Ok(format!("{}: {ran}; {settled}", ctx.task))
+}
+
+/// `zfssnapback`: stop the server, run the rollback command, start the server again (also
+/// when the rollback failed: a server left down helps nobody), and report every step.
+pub(super) async fn zfs_snapback(ctx: &TaskCtx<'_>) -> Result<String> {
+    let Some(rollback) = &ctx.server.zfs_snapback else {
+        return Err(Error::NotConfigured {
+            server: ctx.server.name.clone(),
+            task: Task::Zfssnapback,
+            key: "zfs-snapback",
+        });
+    };
+    let stopped = run_command(ctx, "service-stop", &ctx.server.service_stop).await?;
+    wait_state(ctx, false).await?;
+    let rolled = run_command(ctx, "zfs-snapback", rollback).await;
+    let started = run_command(ctx, "service-start", &ctx.server.service_start).await;
+    let up = match &started {
+        Ok(_) => wait_state(ctx, true).await.map(Some),
+        Err(_) => Ok(None),
+    };
+    match (rolled, started, up) {
+        (Ok(rolled), Ok(started), Ok(Some(up))) => Ok(format!(
+            "zfssnapback: stop: {stopped}; rollback: {rolled}; start: {started}; {up}"
+        )),
+        (Err(e), Ok(_), Ok(Some(_))) => Err(Error::Unsuitable {
+            server: ctx.server.name.clone(),
+            problem: format!(
+                "the rollback failed ({e}); the server was started again on its current data"
+            ),
+            next_step: "check the snapshot with `zfs list -t snapshot` and the rollback command"
+                .to_owned(),
+        }),
+        (rolled, started, up) => Err(Error::Unsuitable {
+            server: ctx.server.name.clone(),
+            problem: format!(
+                "the server did not come back after the rollback (rollback: {}; start: {}; {})",
+                rolled
+                    .map(|_| "ok".to_owned())
+                    .unwrap_or_else(|e| e.to_string()),
+                started
+                    .map(|_| "ok".to_owned())
+                    .unwrap_or_else(|e| e.to_string()),
+                match up {
+                    Ok(_) => "".to_owned(),
+                    Err(e) => e.to_string(),
+                }
+            ),
+            next_step: "start it by hand and read its error log".to_owned(),
+        }),
+    }
+}
+
+/// Runs one configured command line; returns `` `cmd` succeeded in 1.2 s[: output] ``.
+async fn run_command(ctx: &TaskCtx<'_>, key: &str, argv: &[String]) -> Result<String> {
+    let Some((program, args)) = argv.split_first() else {
+        return Err(Error::Unsuitable {
+            server: ctx.server.name.clone(),
+            problem: format!("`{key}` is empty"),
+            next_step: format!("set `{key}` in the server's table of ferryman.toml"),
+        });
+    };
+    let program = if program.contains('/') {
+        Program::at(Path::new(program), "the package that provides it")?
+    } else {
+        Program::find(
+            program,
+            "the package that provides it (systemd for systemctl)",
+        )?
+    };
+    let command = program.command().args(args);
+    ctx.progress
+        .set_phase(format!("running `{}`", command.display()));
+    let started = Instant::now();
+    let out = command.run().await?;
+    let said = ferryman_exec::command::tail(&format!("{}\n{}", out.stdout, out.stderr), TAIL_LINES);
+    let took = progress::seconds(started.elapsed());
+    Ok(if said.is_empty() {
+        format!("`{}` succeeded in {took}", command.display())
+    } else {
+        format!("`{}` succeeded in {took}: {said}", command.display())
+    })
+}
+
+/// Waits until the server answers (`up`) or stops answering (`!up`).
+async fn wait_state(ctx: &TaskCtx<'_>, up: bool) -> Result<String> {
+    let started = Instant::now();
+    ctx.progress.set_phase(if up {
+        "waiting for the server to accept connections"
+    } else {
+        "waiting for the server to stop"
+    });
+    loop {
+        let answer = ctx.endpoint.connect(Session::Plain).await;
+        let answering = match answer {
+            Ok(conn) => {
+                let _ = conn.disconnect().await;
+                true
+            }
+            Err(_) => false,
+        };
+        if answering == up {
+            let took = progress::seconds(started.elapsed());
+            return Ok(if up {
+                format!("server accepting connections after {took}")
+            } else {
+                format!("server no longer accepting connections after {took}")
+            });
+        }
+        if started.elapsed() > SETTLE {
+            return Err(Error::Unsuitable {
+                server: ctx.server.name.clone(),
+                problem: format!(
+                    "the command succeeded but the server {} after {} s",
+                    if up {
+                        "still does not accept connections"
+                    } else {
+                        "still accepts connections"
+                    },
+                    SETTLE.as_secs()
+                ),
+                next_step: "check the service's status and the server's error log".to_owned(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}

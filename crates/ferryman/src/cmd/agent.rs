@@ -1,0 +1,79 @@
+//! `ferryman agent --config FILE --server NAME [--once]`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, Context};
+use clap::Args;
+use ferryman_agent::{Agent, Shutdown};
+use ferryman_config::Config;
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::output;
+
+/// Arguments of `ferryman agent`.
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// The configuration file.
+    #[arg(long, short)]
+    config: PathBuf,
+    /// The server this agent serves (its `name` in the configuration); the agent runs on
+    /// that server's host.
+    #[arg(long)]
+    server: String,
+    /// Run one pass over the jobs table and exit (for crontab), instead of polling.
+    #[arg(long)]
+    once: bool,
+}
+
+impl AgentArgs {
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        let config = Config::load(&self.config).map_err(|e| anyhow!("{e}"))?;
+        let agent = Agent::new(&config, &self.server)
+            .with_context(|| format!("cannot start the agent of `{}`", self.server))?;
+        let shutdown = Shutdown::default();
+        watch_signals(&shutdown, config.agent.shutdown_grace)?;
+        if self.once {
+            let report = agent.once(&shutdown).await;
+            output::agent_pass(&report);
+            if let Some(e) = &report.error {
+                return Err(anyhow!("{e}").context(format!(
+                    "the pass over `{}`'s jobs table ended early",
+                    self.server
+                )));
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        agent.run(&shutdown).await?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// First SIGTERM or SIGINT: take no new job, let the running one go on for `grace`, then
+/// interrupt it (it is recorded as failed). A second signal interrupts at once.
+fn watch_signals(shutdown: &Shutdown, grace: std::time::Duration) -> anyhow::Result<()> {
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        let first = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!(
+            signal = first,
+            grace_s = grace.as_secs(),
+            "stopping: no new jobs; a running job may go on for the grace period"
+        );
+        shutdown.stop.cancel();
+        tokio::select! {
+            _ = tokio::time::sleep(grace) => {
+                tracing::warn!("grace period over: interrupting the running job");
+            }
+            _ = term.recv() => tracing::warn!("second signal: interrupting the running job"),
+            _ = int.recv() => tracing::warn!("second signal: interrupting the running job"),
+        }
+        shutdown.interrupt.cancel();
+    });
+    Ok(())
+}
