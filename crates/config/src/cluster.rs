@@ -1,7 +1,9 @@
-//! `[clusters.NAME]`: credentials, port pools, scheduler and servers of one cluster.
+//! `[clusters.NAME]`: credentials, port pools, scheduler, backup tools, retention and servers of
+//! one cluster.
 
 use std::collections::HashSet;
 
+use ferryman_proto::Task;
 use toml::Spanned;
 
 use crate::credential::Credential;
@@ -9,7 +11,8 @@ use crate::defaults;
 use crate::error::{ConfigError, Location};
 use crate::manager::ManagerConfig;
 use crate::ports::parse_port_list;
-use crate::raw::RawCluster;
+use crate::raw::{RawCluster, RawRetention};
+use crate::retention::RetentionConfig;
 use crate::schedule::{ScheduleEntry, SchedulerConfig};
 use crate::server::{SeenServers, ServerConfig};
 use crate::validate::Validator;
@@ -38,6 +41,15 @@ pub struct ClusterConfig {
     pub receiver_ports: Vec<u16>,
     /// The scheduler switches and cron strings.
     pub scheduler: SchedulerConfig,
+    /// `backup-physical-type`: the tool of this cluster's physical backups,
+    /// [`Task::Mariabackup`] (`"mariabackup"`, the default) or [`Task::Xtrabackup`]
+    /// (`"xtrabackup"`).
+    pub backup_physical_type: Task,
+    /// `backup-logical-type`: the tool of this cluster's logical backups,
+    /// [`Task::Mysqldump`] (`"mysqldump"`, the default) or [`Task::Mydumper`] (`"mydumper"`).
+    pub backup_logical_type: Task,
+    /// `backup-keep-*`: which stored backups retention keeps.
+    pub retention: RetentionConfig,
     /// `[[clusters.NAME.servers]]`: the database servers, in file order; at least one.
     pub servers: Vec<ServerConfig>,
 }
@@ -77,6 +89,14 @@ impl ClusterConfig {
             scheduler_db_servers_logs_cron,
             scheduler_db_servers_optimize,
             scheduler_db_servers_optimize_cron,
+            backup_physical_type,
+            backup_logical_type,
+            backup_keep_last,
+            backup_keep_hourly,
+            backup_keep_daily,
+            backup_keep_weekly,
+            backup_keep_monthly,
+            backup_keep_yearly,
             servers,
         } = raw;
 
@@ -172,6 +192,31 @@ impl ClusterConfig {
             ),
         };
 
+        let backup_physical_type = v.choice(
+            &key("backup-physical-type"),
+            backup_physical_type,
+            defaults::BACKUP_PHYSICAL_TYPE,
+            &defaults::BACKUP_PHYSICAL_TYPES,
+        );
+        let backup_logical_type = v.choice(
+            &key("backup-logical-type"),
+            backup_logical_type,
+            defaults::BACKUP_LOGICAL_TYPE,
+            &defaults::BACKUP_LOGICAL_TYPES,
+        );
+        let retention = RetentionConfig::from_raw(
+            RawRetention {
+                keep_last: backup_keep_last,
+                keep_hourly: backup_keep_hourly,
+                keep_daily: backup_keep_daily,
+                keep_weekly: backup_keep_weekly,
+                keep_monthly: backup_keep_monthly,
+                keep_yearly: backup_keep_yearly,
+            },
+            &name,
+            v,
+        );
+
         let cluster = ClusterConfig {
             name,
             db_servers_credential,
@@ -180,6 +225,9 @@ impl ClusterConfig {
             sender_ports,
             receiver_ports,
             scheduler,
+            backup_physical_type,
+            backup_logical_type,
+            retention,
             servers,
         };
         (cluster, sender_at)

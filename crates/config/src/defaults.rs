@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use ferryman_proto::Task;
+
 /// `manager.monitoring-datadir`.
 pub const MONITORING_DATADIR: &str = "/var/lib/ferryman";
 /// `manager.monitoring-address`.
@@ -22,6 +24,33 @@ pub const STREAM_ACCEPT_TIMEOUT: Duration = Duration::from_secs(120);
 pub const STREAM_ACCEPT_TIMEOUT_MIN: Duration = Duration::from_secs(1);
 /// Largest `manager.stream-accept-timeout`.
 pub const STREAM_ACCEPT_TIMEOUT_MAX: Duration = Duration::from_secs(24 * 3600);
+// `manager.api-token-file` and `manager.api-token-env` have no default: without them the
+// manager generates a token at first start into `monitoring-datadir/api.token`.
+/// `manager.backup-compression-level`: zstd's own default level.
+pub const BACKUP_COMPRESSION_LEVEL: i32 = 3;
+/// Smallest `manager.backup-compression-level`.
+pub const BACKUP_COMPRESSION_LEVEL_MIN: i32 = 1;
+/// Largest `manager.backup-compression-level`: zstd's highest level short of the `--ultra` ones,
+/// which need far more memory to decompress.
+pub const BACKUP_COMPRESSION_LEVEL_MAX: i32 = 19;
+/// `manager.backup-compression-threads`.
+pub const BACKUP_COMPRESSION_THREADS: u32 = 2;
+/// Smallest `manager.backup-compression-threads`.
+pub const BACKUP_COMPRESSION_THREADS_MIN: u32 = 1;
+/// Largest `manager.backup-compression-threads`.
+pub const BACKUP_COMPRESSION_THREADS_MAX: u32 = 64;
+/// `manager.job-claim-timeout`.
+pub const JOB_CLAIM_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// Smallest `manager.job-claim-timeout`: one default `agent.poll-interval`.
+pub const JOB_CLAIM_TIMEOUT_MIN: Duration = Duration::from_secs(5);
+/// Largest `manager.job-claim-timeout`.
+pub const JOB_CLAIM_TIMEOUT_MAX: Duration = Duration::from_secs(24 * 3600);
+/// `manager.logs-keep`.
+pub const LOGS_KEEP: u32 = 30;
+/// Smallest `manager.logs-keep`.
+pub const LOGS_KEEP_MIN: u32 = 1;
+/// Largest `manager.logs-keep`.
+pub const LOGS_KEEP_MAX: u32 = 100_000;
 
 /// `agent.poll-interval`.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(5);
@@ -58,6 +87,31 @@ pub const JOBS_SCHEMA: &str = "replication_manager_schema";
 pub const SENDER_PORTS: &str = "";
 /// `clusters.NAME.scheduler-db-servers-receiver-ports`: mariabackup's usual joiner port.
 pub const RECEIVER_PORTS: &str = "4444";
+/// `clusters.NAME.backup-physical-type`.
+pub const BACKUP_PHYSICAL_TYPE: Task = Task::Mariabackup;
+/// The values `clusters.NAME.backup-physical-type` allows.
+pub const BACKUP_PHYSICAL_TYPES: [Task; 2] = [Task::Mariabackup, Task::Xtrabackup];
+/// `clusters.NAME.backup-logical-type`.
+pub const BACKUP_LOGICAL_TYPE: Task = Task::Mysqldump;
+/// The values `clusters.NAME.backup-logical-type` allows.
+pub const BACKUP_LOGICAL_TYPES: [Task; 2] = [Task::Mysqldump, Task::Mydumper];
+/// `clusters.NAME.backup-keep-last`.
+pub const BACKUP_KEEP_LAST: u32 = 10;
+/// `clusters.NAME.backup-keep-hourly`.
+pub const BACKUP_KEEP_HOURLY: u32 = 1;
+/// `clusters.NAME.backup-keep-daily`.
+pub const BACKUP_KEEP_DAILY: u32 = 1;
+/// `clusters.NAME.backup-keep-weekly`.
+pub const BACKUP_KEEP_WEEKLY: u32 = 4;
+/// `clusters.NAME.backup-keep-monthly`.
+pub const BACKUP_KEEP_MONTHLY: u32 = 12;
+/// `clusters.NAME.backup-keep-yearly`.
+pub const BACKUP_KEEP_YEARLY: u32 = 2;
+/// Smallest `clusters.NAME.backup-keep-*`: 0 is allowed, even for all six, since the newest
+/// backup of each source is always kept.
+pub const BACKUP_KEEP_MIN: u32 = 0;
+/// Largest `clusters.NAME.backup-keep-*`.
+pub const BACKUP_KEEP_MAX: u32 = 100_000;
 /// `clusters.NAME.monitoring-scheduler`.
 pub const MONITORING_SCHEDULER: bool = false;
 /// `clusters.NAME.scheduler-db-servers-physical-backup`.

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::secret::SecretKind;
+
 /// Result whose error is the whole list of problems found in a config file.
 pub type Result<T, E = ConfigErrors> = std::result::Result<T, E>;
 
@@ -124,6 +126,34 @@ pub enum ConfigError {
         min: Duration,
         /// Largest allowed value.
         max: Duration,
+    },
+
+    /// An integer outside the allowed range.
+    #[error("{at}: `{key}` = {value} is out of range: use a number from {min} to {max}")]
+    IntegerOutOfRange {
+        /// Where.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// The value as written.
+        value: i64,
+        /// Smallest allowed value.
+        min: i64,
+        /// Largest allowed value.
+        max: i64,
+    },
+
+    /// A string that is not one of the values a key allows.
+    #[error("{at}: `{key}` = \"{value}\" is not allowed here: use one of: {}", allowed.join(", "))]
+    InvalidChoice {
+        /// Where.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// The value as written.
+        value: String,
+        /// The allowed values.
+        allowed: Vec<String>,
     },
 
     /// A port number outside 1..=65535.
@@ -312,69 +342,95 @@ pub enum ConfigError {
         host: String,
     },
 
-    /// A credential with both `password-file` and `password-env`.
-    #[error("{at}: `{key}` sets both `password-file` and `password-env`: keep only one")]
-    BothPasswordSources {
-        /// Where.
+    /// Both keys of a secret are set: `password-file` and `password-env` of a credential, or
+    /// `api-token-file` and `api-token-env`.
+    #[error("{at}: `{key}` sets both `{}` and `{}`: keep only one", kind.file_key(), kind.env_key())]
+    BothSecretSources {
+        /// Where the `*-env` key is.
         at: Location,
-        /// Dotted path of the credential.
+        /// What the secret is.
+        kind: SecretKind,
+        /// Dotted path of the table (or inline table) that holds the two keys.
         key: String,
     },
 
-    /// The password file cannot be read.
-    #[error("{at}: password file `{}` cannot be read: {cause}: create the file with mode 0600 or fix `password-file`", path.display())]
-    PasswordFileUnreadable {
-        /// Where `password-file` is.
+    /// The secret file cannot be read.
+    #[error("{at}: {kind} file `{}` cannot be read: {cause}: create the file with mode 0600 or fix `{}`", path.display(), kind.file_key())]
+    SecretFileUnreadable {
+        /// Where the `*-file` key is.
         at: Location,
+        /// What the secret is.
+        kind: SecretKind,
         /// The resolved path.
         path: PathBuf,
         /// Why.
         cause: Arc<std::io::Error>,
     },
 
-    /// The password file is a directory, socket, device…
-    #[error("{at}: password file `{}` is not a regular file: point `password-file` at a file with mode 0600", path.display())]
-    PasswordFileNotRegular {
-        /// Where `password-file` is.
+    /// The secret file is a directory, socket, device…
+    #[error("{at}: {kind} file `{}` is not a regular file: point `{}` at a file with mode 0600", path.display(), kind.file_key())]
+    SecretFileNotRegular {
+        /// Where the `*-file` key is.
         at: Location,
+        /// What the secret is.
+        kind: SecretKind,
         /// The resolved path.
         path: PathBuf,
     },
 
-    /// The password file is readable by group or others.
-    #[error("{at}: password file `{}` has mode {mode:04o}, so group or others can access it: run `chmod 600 {}`", path.display(), path.display())]
-    PasswordFileMode {
-        /// Where `password-file` is.
+    /// The secret file is readable by group or others.
+    #[error("{at}: {kind} file `{}` has mode {mode:04o}, so group or others can access it: run `chmod 600 {}`", path.display(), path.display())]
+    SecretFileMode {
+        /// Where the `*-file` key is.
         at: Location,
+        /// What the secret is.
+        kind: SecretKind,
         /// The resolved path.
         path: PathBuf,
         /// Its permission bits.
         mode: u32,
     },
 
-    /// The password file holds no password.
-    #[error("{at}: password file `{}` is empty: write the password into it, or remove `password-file` to connect without a password", path.display())]
-    PasswordFileEmpty {
-        /// Where `password-file` is.
+    /// The secret file holds nothing (once one trailing newline is removed).
+    #[error("{at}: {kind} file `{}` is empty: write the {kind} into it, or remove `{}` to {}", path.display(), kind.file_key(), kind.when_absent())]
+    SecretFileEmpty {
+        /// Where the `*-file` key is.
         at: Location,
+        /// What the secret is.
+        kind: SecretKind,
         /// The resolved path.
         path: PathBuf,
     },
 
-    /// The variable named by `password-env` is not set.
-    #[error("{at}: environment variable `{var}` (`password-env`) is not set: export it before starting ferryman, or fix `password-env`")]
-    PasswordEnvUnset {
-        /// Where `password-env` is.
+    /// The variable named by the `*-env` key is not set.
+    #[error("{at}: environment variable `{var}` (`{}`) is not set: export it before starting ferryman, or fix `{}`", kind.env_key(), kind.env_key())]
+    SecretEnvUnset {
+        /// Where the `*-env` key is.
         at: Location,
+        /// What the secret is.
+        kind: SecretKind,
         /// The variable.
         var: String,
     },
 
-    /// The variable named by `password-env` is not valid UTF-8.
-    #[error("{at}: environment variable `{var}` (`password-env`) is not valid UTF-8: set it to a UTF-8 password")]
-    PasswordEnvNotUnicode {
-        /// Where `password-env` is.
+    /// The variable named by the `*-env` key is set but empty.
+    #[error("{at}: environment variable `{var}` (`{}`) is empty: set it to the {kind}, or remove `{}` to {}", kind.env_key(), kind.env_key(), kind.when_absent())]
+    SecretEnvEmpty {
+        /// Where the `*-env` key is.
         at: Location,
+        /// What the secret is.
+        kind: SecretKind,
+        /// The variable.
+        var: String,
+    },
+
+    /// The variable named by the `*-env` key is not valid UTF-8.
+    #[error("{at}: environment variable `{var}` (`{}`) is not valid UTF-8: set it to a UTF-8 {kind}", kind.env_key())]
+    SecretEnvNotUnicode {
+        /// Where the `*-env` key is.
+        at: Location,
+        /// What the secret is.
+        kind: SecretKind,
         /// The variable.
         var: String,
     },

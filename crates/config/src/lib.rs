@@ -7,17 +7,19 @@
 //!
 //! # Layout
 //! - [`config`](Config): the whole file and the checks across clusters.
-//! - `manager`, `agent`, `cluster`, `server`, `schedule`, `credential`: one section each, its
-//!   public type and its validation.
+//! - `manager`, `agent`, `cluster`, `server`, `schedule`, `retention`, `credential`: one section
+//!   each, its public type and its validation.
 //! - [`defaults`]: the default of every optional key, as named constants.
-//! - [`secret`](Secret): passwords that never print.
+//! - [`secret`](Secret): passwords and tokens that never print, read from a 0600 file or the
+//!   environment ([`SecretKind`] names the keys).
 //! - `raw`: the serde structs as written; `validate`: the error-collecting checks shared by
 //!   the sections; `span`: byte offsets to `FILE:LINE:COL`; `ports`: port list syntax.
 //! - [`error`](ConfigError): [`ConfigError`], [`ConfigErrors`] and [`Result`].
 //!
 //! # Primary types
 //! - [`Config`], with [`ManagerConfig`], [`AgentConfig`], [`JobsConfig`] and
-//!   [`ClusterConfig`] (its [`ServerConfig`]s, [`Credential`]s and [`SchedulerConfig`]).
+//!   [`ClusterConfig`] (its [`ServerConfig`]s, [`Credential`]s, [`SchedulerConfig`] and
+//!   [`RetentionConfig`]).
 //! - [`ConfigErrors`]: every problem of one file, never empty.
 
 mod agent;
@@ -29,6 +31,7 @@ mod error;
 mod manager;
 mod ports;
 mod raw;
+mod retention;
 mod schedule;
 mod secret;
 mod server;
@@ -41,8 +44,9 @@ pub use config::Config;
 pub use credential::Credential;
 pub use error::{ConfigError, ConfigErrors, Location, Result};
 pub use manager::ManagerConfig;
+pub use retention::RetentionConfig;
 pub use schedule::{ScheduleEntry, SchedulerConfig};
-pub use secret::Secret;
+pub use secret::{Secret, SecretKind};
 pub use server::ServerConfig;
 
 /// The cron crate whose [`croner::Cron`] [`ScheduleEntry::schedule`] returns.

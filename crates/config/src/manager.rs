@@ -1,4 +1,5 @@
-//! `[manager]`: where the manager keeps its data and listens.
+//! `[manager]`: where the manager keeps its data and listens, its API token, how it stores
+//! backups and logs, and how long it waits for agents.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -6,6 +7,7 @@ use std::time::Duration;
 use crate::defaults;
 use crate::error::ConfigError;
 use crate::raw::RawManager;
+use crate::secret::{Secret, SecretKind};
 use crate::validate::Validator;
 
 /// The `[manager]` table.
@@ -28,6 +30,23 @@ pub struct ManagerConfig {
     /// `stream-accept-timeout`: how long a job waits for its stream to connect, e.g. `"120s"`.
     /// Default 120s; 1s to 24h.
     pub stream_accept_timeout: Duration,
+    /// The token HTTP API clients must present, read from `api-token-file` (a file with mode
+    /// 0600 whose content, less one trailing newline, is the token; relative paths are relative
+    /// to the config file's directory) or from the environment variable named by
+    /// `api-token-env`. At most one of the two may be set; neither (the default) gives `None`:
+    /// the manager then generates a token at first start into `monitoring-datadir/api.token`.
+    pub api_token: Option<Secret>,
+    /// `backup-compression-level`: the zstd level backups are stored with. Default 3; 1 to 19.
+    pub backup_compression_level: i32,
+    /// `backup-compression-threads`: the zstd worker threads compressing one backup. Default 2;
+    /// 1 to 64.
+    pub backup_compression_threads: u32,
+    /// `job-claim-timeout`: a job that no agent claims within this is cancelled and fails with
+    /// that reason, e.g. `"5m"`. Default 5m; 5s to 24h.
+    pub job_claim_timeout: Duration,
+    /// `logs-keep`: how many collected error-log and slow-query-log files are kept per server
+    /// and log kind; older ones are deleted. Default 30; 1 to 100000.
+    pub logs_keep: u32,
 }
 
 impl Default for ManagerConfig {
@@ -40,6 +59,11 @@ impl Default for ManagerConfig {
             stream_bind_address: defaults::STREAM_BIND_ADDRESS.to_owned(),
             stream_port: defaults::STREAM_PORT,
             stream_accept_timeout: defaults::STREAM_ACCEPT_TIMEOUT,
+            api_token: None,
+            backup_compression_level: defaults::BACKUP_COMPRESSION_LEVEL,
+            backup_compression_threads: defaults::BACKUP_COMPRESSION_THREADS,
+            job_claim_timeout: defaults::JOB_CLAIM_TIMEOUT,
+            logs_keep: defaults::LOGS_KEEP,
         }
     }
 }
@@ -54,6 +78,12 @@ impl ManagerConfig {
             stream_bind_address,
             stream_port,
             stream_accept_timeout,
+            api_token_file,
+            api_token_env,
+            backup_compression_level,
+            backup_compression_threads,
+            job_claim_timeout,
+            logs_keep,
         } = raw;
         let stream_port_at = stream_port.as_ref().map(|p| v.at(p.span()));
         let config = ManagerConfig {
@@ -87,6 +117,46 @@ impl ManagerConfig {
                     defaults::STREAM_ACCEPT_TIMEOUT_MIN,
                     defaults::STREAM_ACCEPT_TIMEOUT_MAX,
                 ),
+            ),
+            api_token: Secret::load(
+                SecretKind::ApiToken,
+                "manager",
+                api_token_file,
+                api_token_env,
+                v,
+            ),
+            backup_compression_level: v.integer(
+                "manager.backup-compression-level",
+                backup_compression_level,
+                defaults::BACKUP_COMPRESSION_LEVEL,
+                (
+                    defaults::BACKUP_COMPRESSION_LEVEL_MIN,
+                    defaults::BACKUP_COMPRESSION_LEVEL_MAX,
+                ),
+            ),
+            backup_compression_threads: v.integer(
+                "manager.backup-compression-threads",
+                backup_compression_threads,
+                defaults::BACKUP_COMPRESSION_THREADS,
+                (
+                    defaults::BACKUP_COMPRESSION_THREADS_MIN,
+                    defaults::BACKUP_COMPRESSION_THREADS_MAX,
+                ),
+            ),
+            job_claim_timeout: v.duration(
+                "manager.job-claim-timeout",
+                job_claim_timeout,
+                defaults::JOB_CLAIM_TIMEOUT,
+                (
+                    defaults::JOB_CLAIM_TIMEOUT_MIN,
+                    defaults::JOB_CLAIM_TIMEOUT_MAX,
+                ),
+            ),
+            logs_keep: v.integer(
+                "manager.logs-keep",
+                logs_keep,
+                defaults::LOGS_KEEP,
+                (defaults::LOGS_KEEP_MIN, defaults::LOGS_KEEP_MAX),
             ),
         };
         if config.http_port == config.stream_port {

@@ -37,6 +37,12 @@ pub(crate) struct RawManager {
     pub(crate) stream_bind_address: Option<Spanned<String>>,
     pub(crate) stream_port: Option<Spanned<i64>>,
     pub(crate) stream_accept_timeout: Option<Spanned<String>>,
+    pub(crate) api_token_file: Option<Spanned<String>>,
+    pub(crate) api_token_env: Option<Spanned<String>>,
+    pub(crate) backup_compression_level: Option<Spanned<i64>>,
+    pub(crate) backup_compression_threads: Option<Spanned<i64>>,
+    pub(crate) job_claim_timeout: Option<Spanned<String>>,
+    pub(crate) logs_keep: Option<Spanned<i64>>,
 }
 
 /// `[agent]`.
@@ -76,7 +82,27 @@ pub(crate) struct RawCluster {
     pub(crate) scheduler_db_servers_logs_cron: Option<Spanned<String>>,
     pub(crate) scheduler_db_servers_optimize: Option<bool>,
     pub(crate) scheduler_db_servers_optimize_cron: Option<Spanned<String>>,
+    pub(crate) backup_physical_type: Option<Spanned<String>>,
+    pub(crate) backup_logical_type: Option<Spanned<String>>,
+    pub(crate) backup_keep_last: Option<Spanned<i64>>,
+    pub(crate) backup_keep_hourly: Option<Spanned<i64>>,
+    pub(crate) backup_keep_daily: Option<Spanned<i64>>,
+    pub(crate) backup_keep_weekly: Option<Spanned<i64>>,
+    pub(crate) backup_keep_monthly: Option<Spanned<i64>>,
+    pub(crate) backup_keep_yearly: Option<Spanned<i64>>,
     pub(crate) servers: Vec<Spanned<RawServer>>,
+}
+
+/// The `backup-keep-*` keys of `[clusters.NAME]`, grouped (they are flat in the file, and
+/// `deny_unknown_fields` rules out `#[serde(flatten)]`).
+#[derive(Debug, Default)]
+pub(crate) struct RawRetention {
+    pub(crate) keep_last: Option<Spanned<i64>>,
+    pub(crate) keep_hourly: Option<Spanned<i64>>,
+    pub(crate) keep_daily: Option<Spanned<i64>>,
+    pub(crate) keep_weekly: Option<Spanned<i64>>,
+    pub(crate) keep_monthly: Option<Spanned<i64>>,
+    pub(crate) keep_yearly: Option<Spanned<i64>>,
 }
 
 /// `{ user = "...", password-file = "..." }` and friends.

@@ -1,6 +1,14 @@
-//! [`Secret`]: a password that never shows up in logs.
+//! [`Secret`]: a password or token that never shows up in logs, and how the config reads one
+//! from a 0600 file (`*-file`) or an environment variable (`*-env`).
 
 use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use toml::Spanned;
+
+use crate::error::{ConfigError, Location};
+use crate::validate::Validator;
 
 /// A password or other credential, redacted in `Debug` and `Display`.
 ///
@@ -36,6 +44,206 @@ impl fmt::Display for Secret {
 impl From<String> for Secret {
     fn from(value: String) -> Self {
         Secret(value)
+    }
+}
+
+/// What a [`Secret`] in the config is for; it names the pair of keys the secret is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SecretKind {
+    /// A database password: `password-file` or `password-env` of a credential.
+    Password,
+    /// The manager's HTTP API token: `manager.api-token-file` or `manager.api-token-env`.
+    ApiToken,
+}
+
+impl SecretKind {
+    /// The key naming a file that holds the secret, e.g. `password-file`.
+    pub fn file_key(self) -> &'static str {
+        match self {
+            SecretKind::Password => "password-file",
+            SecretKind::ApiToken => "api-token-file",
+        }
+    }
+
+    /// The key naming an environment variable that holds the secret, e.g. `password-env`.
+    pub fn env_key(self) -> &'static str {
+        match self {
+            SecretKind::Password => "password-env",
+            SecretKind::ApiToken => "api-token-env",
+        }
+    }
+
+    /// What happens when neither key is set, as the end of "remove `KEY` to ...".
+    pub(crate) fn when_absent(self) -> &'static str {
+        match self {
+            SecretKind::Password => "connect without a password",
+            SecretKind::ApiToken => "let the manager generate a token at first start",
+        }
+    }
+}
+
+impl fmt::Display for SecretKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SecretKind::Password => "password",
+            SecretKind::ApiToken => "API token",
+        })
+    }
+}
+
+impl Secret {
+    /// Reads the secret of `kind` from its `*-file` key (`file`), its `*-env` key (`env`), or
+    /// neither (`None`). Both set is an error; so is an empty value, file or variable. `table`
+    /// is the dotted path of the table that holds the keys, for messages.
+    pub(crate) fn load(
+        kind: SecretKind,
+        table: &str,
+        file: Option<Spanned<String>>,
+        env: Option<Spanned<String>>,
+        v: &mut Validator<'_>,
+    ) -> Option<Secret> {
+        match (file, env) {
+            (None, None) => None,
+            (Some(_), Some(env)) => {
+                v.push(ConfigError::BothSecretSources {
+                    at: v.at(env.span()),
+                    kind,
+                    key: table.to_owned(),
+                });
+                None
+            }
+            (Some(file), None) => from_file(kind, table, file, v),
+            (None, Some(env)) => from_env(kind, table, env, v),
+        }
+    }
+}
+
+fn from_file(
+    kind: SecretKind,
+    table: &str,
+    raw: Spanned<String>,
+    v: &mut Validator<'_>,
+) -> Option<Secret> {
+    let at = v.at(raw.span());
+    let value = raw.into_inner();
+    if value.is_empty() {
+        v.push(ConfigError::EmptyValue {
+            at,
+            key: format!("{table}.{}", kind.file_key()),
+        });
+        return None;
+    }
+    let path = v.source.dir().join(value);
+    match read_file(kind, &path, at) {
+        Ok(secret) => Some(secret),
+        Err(e) => {
+            v.push(e);
+            None
+        }
+    }
+}
+
+/// Reads a secret file after checking that only its owner can read it.
+fn read_file(kind: SecretKind, path: &Path, at: Location) -> Result<Secret, ConfigError> {
+    let unreadable = |cause: std::io::Error, at: Location| ConfigError::SecretFileUnreadable {
+        at,
+        kind,
+        path: path.to_path_buf(),
+        cause: Arc::new(cause),
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(cause) => return Err(unreadable(cause, at)),
+    };
+    if !meta.is_file() {
+        return Err(ConfigError::SecretFileNotRegular {
+            at,
+            kind,
+            path: path.to_path_buf(),
+        });
+    }
+    check_mode(kind, path, &meta, &at)?;
+    let mut content = match std::fs::read_to_string(path) {
+        Ok(content) => content,
+        Err(cause) => return Err(unreadable(cause, at)),
+    };
+    // `echo secret > file` adds a newline that is not part of the secret.
+    if content.ends_with('\n') {
+        content.pop();
+        if content.ends_with('\r') {
+            content.pop();
+        }
+    }
+    if content.is_empty() {
+        return Err(ConfigError::SecretFileEmpty {
+            at,
+            kind,
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(Secret::new(content))
+}
+
+#[cfg(unix)]
+fn check_mode(
+    kind: SecretKind,
+    path: &Path,
+    meta: &std::fs::Metadata,
+    at: &Location,
+) -> Result<(), ConfigError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(ConfigError::SecretFileMode {
+            at: at.clone(),
+            kind,
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_mode(
+    _: SecretKind,
+    _: &Path,
+    _: &std::fs::Metadata,
+    _: &Location,
+) -> Result<(), ConfigError> {
+    Ok(())
+}
+
+fn from_env(
+    kind: SecretKind,
+    table: &str,
+    raw: Spanned<String>,
+    v: &mut Validator<'_>,
+) -> Option<Secret> {
+    let at = v.at(raw.span());
+    let var = raw.into_inner();
+    if var.is_empty() {
+        v.push(ConfigError::EmptyValue {
+            at,
+            key: format!("{table}.{}", kind.env_key()),
+        });
+        return None;
+    }
+    match std::env::var(&var) {
+        Ok(value) if value.is_empty() => {
+            v.push(ConfigError::SecretEnvEmpty { at, kind, var });
+            None
+        }
+        Ok(value) => Some(Secret::new(value)),
+        Err(std::env::VarError::NotPresent) => {
+            v.push(ConfigError::SecretEnvUnset { at, kind, var });
+            None
+        }
+        Err(std::env::VarError::NotUnicode(_)) => {
+            v.push(ConfigError::SecretEnvNotUnicode { at, kind, var });
+            None
+        }
     }
 }
 

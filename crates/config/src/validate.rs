@@ -1,10 +1,12 @@
 //! The validation context shared by every section: it collects errors instead of stopping at
-//! the first, and checks the value kinds that recur (durations, ports, names, paths, commands).
+//! the first, and checks the value kinds that recur (durations, integers, choices, ports, names,
+//! paths, commands).
 //!
 //! Checks return a usable value even when they record an error, so that validation goes on and
 //! reports every problem; [`Config::from_raw`](crate::Config) discards the result if any error
 //! was recorded.
 
+use std::fmt;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -85,6 +87,63 @@ impl<'a> Validator<'a> {
                 default
             }
         }
+    }
+
+    /// An integer within `min..=max`.
+    pub(crate) fn integer<T>(
+        &mut self,
+        key: &str,
+        raw: Option<Spanned<i64>>,
+        default: T,
+        (min, max): (T, T),
+    ) -> T
+    where
+        T: Copy + Into<i64> + TryFrom<i64>,
+    {
+        let Some(raw) = raw else {
+            return default;
+        };
+        let at = self.at(raw.span());
+        let value = raw.into_inner();
+        let (min, max) = (min.into(), max.into());
+        match T::try_from(value) {
+            Ok(n) if (min..=max).contains(&value) => n,
+            _ => {
+                self.push(ConfigError::IntegerOutOfRange {
+                    at,
+                    key: key.to_owned(),
+                    value,
+                    min,
+                    max,
+                });
+                default
+            }
+        }
+    }
+
+    /// One of `allowed`, written as its `Display` text.
+    pub(crate) fn choice<T: Copy + fmt::Display>(
+        &mut self,
+        key: &str,
+        raw: Option<Spanned<String>>,
+        default: T,
+        allowed: &[T],
+    ) -> T {
+        let Some(raw) = raw else {
+            return default;
+        };
+        let at = self.at(raw.span());
+        let value = raw.into_inner();
+        if let Some(choice) = allowed.iter().find(|a| a.to_string() == value) {
+            return *choice;
+        }
+        self.push(ConfigError::InvalidChoice {
+            at,
+            key: key.to_owned(),
+            value,
+            allowed: allowed.iter().map(ToString::to_string).collect(),
+        });
+        default
     }
 
     /// A humantime duration within `min..=max`.

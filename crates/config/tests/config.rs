@@ -1,12 +1,15 @@
 //! Parsing, defaults and the rendering of error messages.
 //!
 //! One test binary: this file has the helpers and the example's tests; `errors` checks the
-//! messages, `credentials` the password sources.
+//! messages, `credentials` the password and API token sources, `backups` the keys of backup
+//! storage, retention and job handling.
 
 // clippy's `allow-unwrap-in-tests` covers `#[test]` functions, not the helpers they share.
 #![allow(clippy::unwrap_used)]
 
 // Under `tests/config/`, so that cargo does not build them as test binaries of their own.
+#[path = "config/backups.rs"]
+mod backups;
 #[path = "config/credentials.rs"]
 mod credentials;
 #[path = "config/errors.rs"]
@@ -18,6 +21,7 @@ use std::time::Duration;
 
 use ferryman_config::{
     defaults, AgentConfig, Config, ConfigError, ConfigErrors, JobsConfig, ManagerConfig,
+    RetentionConfig,
 };
 use ferryman_proto::Task;
 
@@ -28,6 +32,10 @@ const EXAMPLE: &str = concat!(
 const FILE: &str = "/etc/ferryman/ferryman.toml";
 const DB_PASSWORD: &str = "db-pa55word";
 const REPL_PASSWORD: &str = "repl-pa55word";
+/// The value of `FERRYMAN_API_TOKEN`, which the example names in a comment.
+const API_TOKEN: &str = "api-t0ken";
+/// A variable that is set, but empty.
+const EMPTY_VAR: &str = "FERRYMAN_TEST_EMPTY";
 
 /// Lines 1-3 of the smallest valid file: keys added after it start on line 4.
 const HEAD: &str = r#"[clusters.prod]
@@ -65,6 +73,8 @@ fn env() {
     ENV.call_once(|| {
         std::env::set_var("FERRYMAN_DB_PASSWORD", DB_PASSWORD);
         std::env::set_var("FERRYMAN_REPL_PASSWORD", REPL_PASSWORD);
+        std::env::set_var("FERRYMAN_API_TOKEN", API_TOKEN);
+        std::env::set_var(EMPTY_VAR, "");
     });
 }
 
@@ -112,6 +122,11 @@ fn example_parses_with_the_documented_defaults() {
         config.manager.stream_accept_timeout,
         Duration::from_secs(120)
     );
+    assert_eq!(config.manager.api_token, None);
+    assert_eq!(config.manager.backup_compression_level, 3);
+    assert_eq!(config.manager.backup_compression_threads, 2);
+    assert_eq!(config.manager.job_claim_timeout, Duration::from_secs(300));
+    assert_eq!(config.manager.logs_keep, 30);
     assert_eq!(config.agent, AgentConfig::default());
     assert_eq!(config.agent.poll_interval, Duration::from_secs(5));
     assert_eq!(config.agent.tasks, Task::ALL.to_vec());
@@ -132,6 +147,20 @@ fn example_parses_with_the_documented_defaults() {
     assert!(prod.db_servers_backup_hosts.is_empty());
     assert!(prod.sender_ports.is_empty());
     assert_eq!(prod.receiver_ports, vec![4444]);
+    assert_eq!(prod.backup_physical_type, Task::Mariabackup);
+    assert_eq!(prod.backup_logical_type, Task::Mysqldump);
+    assert_eq!(prod.retention, RetentionConfig::default());
+    assert_eq!(
+        prod.retention,
+        RetentionConfig {
+            keep_last: 10,
+            keep_hourly: 1,
+            keep_daily: 1,
+            keep_weekly: 4,
+            keep_monthly: 12,
+            keep_yearly: 2,
+        }
+    );
 
     let s = &prod.scheduler;
     assert!(!s.enabled);
@@ -195,8 +224,14 @@ fn known_keys(text: &str) -> Vec<String> {
 }
 
 /// Keys the example shows only in a comment, because setting them would change what the
-/// example means (a password file that must exist, a rollback command with no default).
-const COMMENTED_OUT: [&str; 2] = ["password-file", "zfs-snapback"];
+/// example means (a password or token file that must exist, a token the manager would
+/// otherwise generate, a rollback command with no default). Sorted.
+const COMMENTED_OUT: [&str; 4] = [
+    "api-token-env",
+    "api-token-file",
+    "password-file",
+    "zfs-snapback",
+];
 
 /// True when `text` sets `key` (`key = `, also inside an inline table) or names a table after
 /// it (`[key]`, `[key.`, `.key]`).
@@ -269,6 +304,16 @@ fn the_examples_commented_out_zfs_snapback_parses() {
         db1.zfs_snapback.as_deref(),
         Some(&["/usr/local/sbin/rollback-daily-snapshot".to_owned()][..])
     );
+}
+
+#[test]
+fn the_examples_commented_out_api_token_env_parses() {
+    let example = std::fs::read_to_string(EXAMPLE).unwrap();
+    let text = example.replace("\n# api-token-env = ", "\napi-token-env = ");
+    assert_ne!(text, example);
+    let config = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    let token = config.manager.api_token.as_ref().unwrap();
+    assert_eq!(token.expose_secret(), API_TOKEN);
 }
 
 #[test]

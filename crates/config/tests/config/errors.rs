@@ -9,7 +9,9 @@ fn a_typo_names_the_line_and_the_known_keys() {
         only_error(&text),
         "/etc/ferryman/ferryman.toml:11:1: unknown key `monitoring-adress`: check the spelling; \
          known keys here are: monitoring-datadir, monitoring-address, http-bind-address, \
-         http-port, stream-bind-address, stream-port, stream-accept-timeout"
+         http-port, stream-bind-address, stream-port, stream-accept-timeout, api-token-file, \
+         api-token-env, backup-compression-level, backup-compression-threads, \
+         job-claim-timeout, logs-keep"
     );
 }
 
