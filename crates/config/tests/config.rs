@@ -123,7 +123,7 @@ fn example_parses_with_the_documented_defaults() {
         Duration::from_secs(120)
     );
     assert_eq!(config.manager.api_token, None);
-    assert_eq!(config.manager.backup_compression_level, 3);
+    assert_eq!(config.manager.backup_compression_level, 1);
     assert_eq!(config.manager.backup_compression_threads, 2);
     assert_eq!(config.manager.job_claim_timeout, Duration::from_secs(300));
     assert_eq!(config.manager.logs_keep, 30);

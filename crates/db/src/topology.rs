@@ -180,7 +180,7 @@ pub async fn read_endpoint(endpoint: &Endpoint) -> Result<ServerStatus> {
 }
 
 /// One configured server and what it reported (or why it could not be read).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ServerView {
     /// Server name from the configuration.
     pub name: String,

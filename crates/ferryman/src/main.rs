@@ -2,8 +2,11 @@
 //!
 //! # Layout
 //! - `cmd/`: one file per subcommand, each turning arguments into calls of the library crates.
-//! - `output`: the only place that prints (tables, JSON, errors).
+//! - `client`: the manager's HTTP API, for the commands that talk to a running manager.
+//! - `output` (and `output/manager.rs` for what the manager answers): the only place that
+//!   prints (tables, JSON, errors, progress).
 
+mod client;
 mod cmd;
 mod output;
 
@@ -32,13 +35,22 @@ enum Command {
     /// The node agent: run the jobs queued in one server's jobs table (backups, log shipping,
     /// optimize, service commands), streaming data to the manager.
     Agent(cmd::agent::AgentArgs),
+    /// The manager: schedules and dispatches jobs to the agents, receives and stores their
+    /// backups, serves the HTTP API.
+    Manager(cmd::manager::ManagerArgs),
+    /// Start, list and show backups (through the running manager).
+    #[command(subcommand)]
+    Backup(cmd::backup::BackupCommand),
+    /// List, show and cancel the manager's jobs (through the running manager).
+    #[command(subcommand)]
+    Jobs(cmd::jobs::JobsCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // A daemon's log is its only voice: the agent says what it does by default.
+    // A daemon's log is its only voice: the agent and the manager say what they do by default.
     let default_level = match cli.command {
-        Command::Agent(_) => "info",
+        Command::Agent(_) | Command::Manager(_) => "info",
         _ => "warn",
     };
     init_tracing(default_level);
@@ -55,6 +67,9 @@ fn main() -> ExitCode {
             Command::Config(c) => c.run(),
             Command::Topology(a) => a.run().await,
             Command::Agent(a) => a.run().await,
+            Command::Manager(a) => a.run().await,
+            Command::Backup(c) => c.run().await,
+            Command::Jobs(c) => c.run().await,
         }
     });
     match result {

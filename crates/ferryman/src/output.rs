@@ -1,6 +1,12 @@
 //! Everything the binary prints: tables for people, JSON for scripts, errors on stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)] // the one module allowed to print
 
+mod manager;
+
+pub use manager::{
+    backup, backup_started, backups, job, job_cancelling, job_finished, jobs, json, JobProgress,
+};
+
 use ferryman_config::{Config, ConfigErrors};
 use ferryman_db::topology::ServerView;
 use ferryman_db::ServerStatus;

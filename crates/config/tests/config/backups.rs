@@ -34,7 +34,7 @@ fn absent_keys_take_their_defaults() {
             manager.job_claim_timeout,
             manager.logs_keep,
         ),
-        (3, 2, Duration::from_secs(5 * 60), 30)
+        (1, 2, Duration::from_secs(5 * 60), 30)
     );
     let prod = &config.clusters[0];
     assert_eq!(prod.backup_physical_type, Task::Mariabackup);

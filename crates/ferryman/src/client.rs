@@ -1,0 +1,246 @@
+//! The manager's HTTP API from the command line: where the manager is, which token to send,
+//! and errors that say what to do ("is the manager running?", "the token was refused").
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use clap::Args;
+use ferryman_config::{Config, Secret};
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The environment variable that may hold the API token.
+pub const TOKEN_ENV: &str = "FERRYMAN_API_TOKEN";
+
+/// How long one request may take: the API answers from memory or the catalogue, never waits
+/// for a backup.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where the manager and its token are; shared by the commands that talk to the manager.
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// The configuration file: the manager's address is `manager.http-bind-address` and
+    /// `manager.http-port`.
+    #[arg(long, short)]
+    pub config: PathBuf,
+    /// A file (mode 0600) holding the API token. Without it the token comes from
+    /// FERRYMAN_API_TOKEN, else `manager.api-token-file`/`api-token-env`, else the file
+    /// `monitoring-datadir/api.token` the manager wrote.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+}
+
+/// A client of one manager's API.
+#[derive(Debug)]
+pub struct Client {
+    base: String,
+    token: Secret,
+    config_path: PathBuf,
+    http: reqwest::Client,
+}
+
+/// A manager job, as `GET /api/v1/jobs/{id}` returns it (the fields the CLI shows).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Job {
+    /// Manager-wide id.
+    pub id: u64,
+    /// Cluster.
+    pub cluster: String,
+    /// Server.
+    pub server: String,
+    /// The node task (`mariabackup`, ...).
+    pub task: String,
+    /// The row id in the server's jobs table.
+    #[serde(default)]
+    pub node_job_id: Option<u64>,
+    /// `queued`, `waiting`, `receiving`, `succeeded`, `failed` or `cancelled`.
+    pub state: String,
+    /// What it is doing now.
+    #[serde(default)]
+    pub phase: String,
+    /// Bytes received so far.
+    #[serde(default)]
+    pub bytes: u64,
+    /// The node's result text.
+    #[serde(default)]
+    pub node_result: Option<String>,
+    /// Why it failed.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// The backup it produced.
+    #[serde(default)]
+    pub backup_id: Option<String>,
+    /// `schedule` or `api`.
+    #[serde(default)]
+    pub trigger: String,
+    /// Seconds since the epoch.
+    #[serde(default)]
+    pub created_at: u64,
+    /// Seconds since the epoch.
+    #[serde(default)]
+    pub ended_at: Option<u64>,
+}
+
+impl Job {
+    /// True once the job can no longer change.
+    pub fn is_final(&self) -> bool {
+        matches!(self.state.as_str(), "succeeded" | "failed" | "cancelled")
+    }
+}
+
+impl Client {
+    /// A client for the manager `args.config` describes, with the first token found (see
+    /// [`ApiArgs::token_file`]).
+    pub fn new(args: &ApiArgs) -> anyhow::Result<Client> {
+        let config = Config::load(&args.config).map_err(|e| anyhow!("{e}"))?;
+        let token = token(args.token_file.as_deref(), &config)?;
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .context("cannot set up the HTTP client")?;
+        Ok(Client {
+            base: base_url(&config.manager.http_bind_address, config.manager.http_port),
+            token,
+            config_path: args.config.clone(),
+            http,
+        })
+    }
+
+    /// `GET path?query` as JSON; `None` values are left out.
+    pub async fn get_value(
+        &self,
+        path: &str,
+        query: &[(&str, Option<&str>)],
+    ) -> anyhow::Result<Value> {
+        let query: Vec<(&str, &str)> = query
+            .iter()
+            .filter_map(|(k, v)| v.map(|v| (*k, v)))
+            .collect();
+        self.send(self.http.get(self.url(path)).query(&query)).await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post_value(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        self.send(self.http.post(self.url(path)).json(body)).await
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        let response = request
+            .bearer_auth(self.token.expose_secret())
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        let value: Option<Value> = serde_json::from_str(&text).ok();
+        if status.is_success() {
+            return value.ok_or_else(|| {
+                anyhow!(
+                    "the manager at {} answered something that is not JSON: is {} a Ferryman manager?",
+                    self.base,
+                    self.base
+                )
+            });
+        }
+        // The API's errors are `{"error": "..."}` with the next step in the message.
+        let message = value
+            .as_ref()
+            .and_then(|v| v.get("error"))
+            .and_then(Value::as_str)
+            .map_or_else(|| text.trim().to_owned(), str::to_owned);
+        Err(match status {
+            StatusCode::UNAUTHORIZED => anyhow!("the API refused the token: {message}"),
+            _ => anyhow!("{message} (HTTP {status})"),
+        })
+    }
+
+    fn transport_error(&self, e: &reqwest::Error) -> anyhow::Error {
+        if e.is_connect() {
+            anyhow!(
+                "cannot reach the manager at {}: is `ferryman manager --config {}` running?",
+                self.base,
+                self.config_path.display()
+            )
+        } else if e.is_timeout() {
+            anyhow!(
+                "the manager at {} did not answer within {} s: check its log",
+                self.base,
+                REQUEST_TIMEOUT.as_secs()
+            )
+        } else {
+            anyhow!("talking to the manager at {} failed: {e}", self.base)
+        }
+    }
+}
+
+/// `value` as a `T`, or an error that suggests a version mismatch.
+pub fn typed<T: DeserializeOwned>(value: Value, path: &str) -> anyhow::Result<T> {
+    serde_json::from_value(value).with_context(|| {
+        format!("the manager's answer to {path} is not what this ferryman expects: are both the same version?")
+    })
+}
+
+/// `http://HOST:PORT` for the API's bind address; a wildcard bind address is reached on the
+/// loopback address of its family.
+fn base_url(bind: &str, port: u16) -> String {
+    let host = match bind {
+        "0.0.0.0" => "127.0.0.1".to_owned(),
+        "::" | "[::]" => "[::1]".to_owned(),
+        h if h.contains(':') && !h.starts_with('[') => format!("[{h}]"),
+        h => h.to_owned(),
+    };
+    format!("http://{host}:{port}")
+}
+
+/// The token: `--token-file`, else `FERRYMAN_API_TOKEN`, else the configured one, else the
+/// file the manager generated.
+fn token(token_file: Option<&Path>, config: &Config) -> anyhow::Result<Secret> {
+    if let Some(path) = token_file {
+        return Ok(ferryman_manager::api::read_token_file(path)?);
+    }
+    match std::env::var(TOKEN_ENV) {
+        Ok(value) if !value.trim().is_empty() => return Ok(Secret::new(value.trim().to_owned())),
+        _ => {}
+    }
+    if let Some(token) = &config.manager.api_token {
+        return Ok(token.clone());
+    }
+    let path = ferryman_manager::api::token_path(config);
+    ferryman_manager::api::read_token_file(&path).map_err(|e| {
+        let not_there = matches!(&e, ferryman_manager::api::Error::TokenRead { source, .. }
+            if source.kind() == std::io::ErrorKind::NotFound);
+        if not_there {
+            anyhow!(
+                "no API token: {} does not exist (the manager writes it at its first start: has `ferryman manager --config {}` run on this host?); or give the token with --token-file or {TOKEN_ENV}",
+                path.display(),
+                config.path.display()
+            )
+        } else {
+            anyhow::Error::new(e)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(base_url("127.0.0.1", 10001), "http://127.0.0.1:10001");
+        assert_eq!(base_url("0.0.0.0", 1), "http://127.0.0.1:1");
+        assert_eq!(base_url("::", 1), "http://[::1]:1");
+        assert_eq!(base_url("::1", 1), "http://[::1]:1");
+        assert_eq!(base_url("db.example", 2), "http://db.example:2");
+    }
+}

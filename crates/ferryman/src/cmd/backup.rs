@@ -1,0 +1,216 @@
+//! `ferryman backup run|list|show`: backups through the manager's HTTP API.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Subcommand, ValueEnum};
+use ferryman_repo::{BackupId, Manifest};
+use serde_json::json;
+
+use crate::client::{typed, ApiArgs, Client, Job};
+use crate::output;
+
+/// How often `backup run --wait` asks for the job's state.
+const POLL: Duration = Duration::from_millis(500);
+
+/// Backups.
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Start a backup now; prints the job id. With --wait, follows it to the end (Ctrl-C stops
+    /// waiting, not the backup).
+    Run {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// The cluster to back up.
+        #[arg(long)]
+        cluster: String,
+        /// The server to take it from; default: `db-servers-backup-hosts`, else a healthy
+        /// replica, else the primary.
+        #[arg(long)]
+        server: Option<String>,
+        /// physical: the cluster's `backup-physical-type` (mariabackup, xtrabackup); logical:
+        /// its `backup-logical-type` (mysqldump, mydumper).
+        #[arg(long, value_enum)]
+        kind: Kind,
+        /// Wait for the job to end, showing its progress; exit 1 if it fails.
+        #[arg(long)]
+        wait: bool,
+        /// Print JSON: the job id, or with --wait the finished job.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The stored backups, newest first.
+    List {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// Only this cluster's backups.
+        #[arg(long)]
+        cluster: Option<String>,
+        /// Only this server's backups.
+        #[arg(long)]
+        server: Option<String>,
+        /// Print JSON (the manifests) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One backup's manifest.
+    Show {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// The backup id, CLUSTER/SERVER/NAME as `ferryman backup list` shows it.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Physical or logical.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Kind {
+    /// A copy of the datadir (mariabackup, xtrabackup).
+    Physical,
+    /// SQL (mysqldump, mydumper).
+    Logical,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Physical => "physical",
+            Kind::Logical => "logical",
+        }
+    }
+}
+
+impl BackupCommand {
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        match self {
+            BackupCommand::Run {
+                api,
+                cluster,
+                server,
+                kind,
+                wait,
+                json,
+            } => {
+                let client = Client::new(&api)?;
+                let path = format!("/api/v1/clusters/{}/backups", segment(&cluster));
+                let mut body = json!({ "kind": kind.as_str() });
+                if let Some(server) = &server {
+                    body["server"] = json!(server);
+                }
+                let started = client.post_value(&path, &body).await?;
+                let job_id = started
+                    .get("job_id")
+                    .and_then(serde_json::Value::as_u64)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("the manager's answer to POST {path} has no job id: are the manager and this ferryman the same version?")
+                    })?;
+                match (wait, json) {
+                    (false, true) => output::json(&started)?,
+                    // The id first, also when waiting: another terminal may want to cancel it.
+                    (_, false) => output::backup_started(job_id, &cluster, &api.config, wait),
+                    (true, true) => {}
+                }
+                if !wait {
+                    return Ok(ExitCode::SUCCESS);
+                }
+                follow(&client, job_id, &api, json).await
+            }
+            BackupCommand::List {
+                api,
+                cluster,
+                server,
+                json,
+            } => {
+                let client = Client::new(&api)?;
+                let path = "/api/v1/backups";
+                let value = client
+                    .get_value(
+                        path,
+                        &[
+                            ("cluster", cluster.as_deref()),
+                            ("server", server.as_deref()),
+                        ],
+                    )
+                    .await?;
+                if json {
+                    output::json(&value)?;
+                } else {
+                    output::backups(&typed::<Vec<Manifest>>(value, path)?);
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            BackupCommand::Show { api, id, json } => {
+                // Checked here: a malformed id would reach another route, or none.
+                let id: BackupId = id.parse()?;
+                let client = Client::new(&api)?;
+                // The id `cluster/server/name` is the end of the route's path; its parts are
+                // `[A-Za-z0-9_.-]`, nothing to encode.
+                let path = format!("/api/v1/backups/{id}");
+                let value = client.get_value(&path, &[]).await?;
+                if json {
+                    output::json(&value)?;
+                } else {
+                    output::backup(&typed::<Manifest>(value, &path)?);
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    }
+}
+
+/// Polls the job until it ends, with a spinner; exit status 0 only when it succeeded.
+async fn follow(
+    client: &Client,
+    job_id: u64,
+    api: &ApiArgs,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let path = format!("/api/v1/jobs/{job_id}");
+    let progress = output::JobProgress::new(job_id);
+    let (job, value) = loop {
+        let value = match client.get_value(&path, &[]).await {
+            Ok(value) => value,
+            Err(e) => {
+                progress.clear();
+                return Err(e.context(format!(
+                    "lost track of job {job_id}, which may still run: see `ferryman jobs show --config {} {job_id}`",
+                    api.config.display()
+                )));
+            }
+        };
+        let job: Job = typed(value.clone(), &path)?;
+        progress.update(&job);
+        if job.is_final() {
+            break (job, value);
+        }
+        tokio::time::sleep(POLL).await;
+    };
+    progress.clear();
+    if json {
+        output::json(&value)?;
+    } else {
+        output::job_finished(&job);
+    }
+    Ok(if job.state == "succeeded" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Percent-encodes one path segment: names are `[A-Za-z0-9_.-]` when valid, and a typo must
+/// reach the manager as written (to be refused with a message), not as another path.
+fn segment(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,86 @@
+//! `ferryman manager --config FILE`: the manager daemon and its HTTP API.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, Context};
+use clap::Args;
+use ferryman_config::Config;
+use ferryman_manager::{api, Manager};
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio_util::sync::CancellationToken;
+
+/// Arguments of `ferryman manager`.
+#[derive(Debug, Args)]
+pub struct ManagerArgs {
+    /// The configuration file.
+    #[arg(long, short)]
+    config: PathBuf,
+}
+
+impl ManagerArgs {
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        let config = Config::load(&self.config).map_err(|e| anyhow!("{e}"))?;
+        let shutdown = CancellationToken::new();
+        watch_signals(&shutdown)?;
+        // Bound first: a taken port is the likeliest start-up failure and costs nothing to find.
+        let host = &config.manager.http_bind_address;
+        let address = if host.contains(':') && !host.starts_with('[') {
+            // An IPv6 literal needs brackets before the port.
+            format!("[{host}]:{}", config.manager.http_port)
+        } else {
+            format!("{host}:{}", config.manager.http_port)
+        };
+        let listener = TcpListener::bind(&address).await.with_context(|| {
+            format!("cannot listen on {address} for the HTTP API: is another manager running, or is the port taken? change `manager.http-port` in ferryman.toml")
+        })?;
+        let token = api::load_or_create_token(&config)?;
+        let manager = Manager::start(config)
+            .await
+            .context("cannot start the manager")?;
+        let served = {
+            let shared = manager.shared();
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                let result = api::serve(shared, listener, token, shutdown.clone()).await;
+                // The API only ends early on an error: a manager nobody can reach must stop
+                // rather than run on unseen.
+                shutdown.cancel();
+                result
+            })
+        };
+        let ran = manager.run(shutdown.clone()).await;
+        shutdown.cancel();
+        let served = served.await.context("the HTTP API task failed")?;
+        ran.context("the manager failed")?;
+        served?;
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// First SIGTERM or SIGINT: stop accepting, cancel running jobs, wait for them to clean up.
+/// A second signal exits at once.
+fn watch_signals(shutdown: &CancellationToken) -> anyhow::Result<()> {
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        let first = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!(
+            signal = first,
+            "stopping: no new jobs, running jobs are cancelled"
+        );
+        shutdown.cancel();
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::warn!("second signal: exiting without waiting for running jobs");
+        std::process::exit(1);
+    });
+    Ok(())
+}

@@ -1,0 +1,267 @@
+//! What the commands that talk to the manager print: jobs, backups, the progress of a job.
+
+use ferryman_repo::Manifest;
+
+use super::print_table;
+use crate::client::Job;
+
+/// Any JSON value, pretty-printed (the `--json` of the commands that talk to the manager).
+pub fn json(value: &serde_json::Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// `backup run`: the job id, and how to follow it unless `--wait` does.
+pub fn backup_started(job_id: u64, cluster: &str, config: &std::path::Path, waiting: bool) {
+    println!("job {job_id} started: backup of cluster {cluster}");
+    if !waiting {
+        println!(
+            "follow it with `ferryman jobs show --config {} {job_id}`",
+            config.display()
+        );
+    }
+}
+
+/// The end of `backup run --wait`: success on stdout, failure on stderr.
+pub fn job_finished(job: &Job) {
+    match job.state.as_str() {
+        "succeeded" => {
+            println!(
+                "job {} succeeded: {} of {} ({}){}",
+                job.id,
+                job.task,
+                job.server,
+                bytes(job.bytes),
+                job.backup_id
+                    .as_deref()
+                    .map(|id| format!(", backup {id}"))
+                    .unwrap_or_default()
+            );
+        }
+        state => {
+            eprintln!(
+                "job {} {state}: {}",
+                job.id,
+                job.error
+                    .as_deref()
+                    .or(job.node_result.as_deref())
+                    .unwrap_or("no reason given; see the manager's log")
+            );
+        }
+    }
+}
+
+/// `jobs list`.
+pub fn jobs(jobs: &[Job]) {
+    if jobs.is_empty() {
+        println!("no jobs since the manager started");
+        return;
+    }
+    let rows: Vec<Vec<String>> = jobs
+        .iter()
+        .map(|j| {
+            vec![
+                j.id.to_string(),
+                j.cluster.clone(),
+                j.server.clone(),
+                j.task.clone(),
+                j.state.clone(),
+                j.phase.clone(),
+                bytes(j.bytes),
+                time(j.created_at),
+                j.trigger.clone(),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "ID", "CLUSTER", "SERVER", "TASK", "STATE", "PHASE", "BYTES", "CREATED", "TRIGGER",
+        ],
+        &rows,
+    );
+}
+
+/// `jobs show`.
+pub fn job(job: &Job) {
+    let none = || "-".to_owned();
+    let fields = [
+        ("id", job.id.to_string()),
+        ("cluster", job.cluster.clone()),
+        ("server", job.server.clone()),
+        ("task", job.task.clone()),
+        ("state", job.state.clone()),
+        ("phase", job.phase.clone()),
+        ("bytes", bytes(job.bytes)),
+        ("trigger", job.trigger.clone()),
+        ("created", time(job.created_at)),
+        ("ended", job.ended_at.map_or_else(none, time)),
+        (
+            "node job",
+            job.node_job_id.map_or_else(none, |id| id.to_string()),
+        ),
+        ("backup", job.backup_id.clone().unwrap_or_else(none)),
+        ("node result", job.node_result.clone().unwrap_or_else(none)),
+        ("error", job.error.clone().unwrap_or_else(none)),
+    ];
+    for (name, value) in fields {
+        println!("{:<12} {value}", format!("{name}:"));
+    }
+}
+
+/// `jobs cancel`.
+pub fn job_cancelling(job: &Job) {
+    println!(
+        "job {} ({} on {}): cancelling; it ends as cancelled once the agent has stopped its tool",
+        job.id, job.task, job.server
+    );
+}
+
+/// `backup list`.
+pub fn backups(manifests: &[Manifest]) {
+    if manifests.is_empty() {
+        println!("no backups");
+        return;
+    }
+    let rows: Vec<Vec<String>> = manifests
+        .iter()
+        .map(|m| {
+            vec![
+                m.id.to_string(),
+                m.server.clone(),
+                m.kind.as_str().to_owned(),
+                m.tool.as_str().to_owned(),
+                m.started_at.rfc3339(),
+                bytes(m.raw_bytes),
+                bytes(m.stored_bytes),
+                m.gtid.clone().unwrap_or_else(|| "-".to_owned()),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "ID", "SERVER", "KIND", "TOOL", "STARTED", "RAW", "STORED", "GTID",
+        ],
+        &rows,
+    );
+}
+
+/// `backup show`.
+pub fn backup(m: &Manifest) {
+    let none = || "-".to_owned();
+    let fields = [
+        ("id", m.id.to_string()),
+        ("cluster", m.cluster.clone()),
+        ("server", format!("{} ({})", m.server, m.host)),
+        ("kind", m.kind.as_str().to_owned()),
+        (
+            "tool",
+            match &m.tool_version {
+                Some(v) => format!("{} {v}", m.tool.as_str()),
+                None => m.tool.as_str().to_owned(),
+            },
+        ),
+        ("server ver.", m.server_version.clone().unwrap_or_else(none)),
+        ("started", m.started_at.rfc3339()),
+        ("ended", m.ended_at.rfc3339()),
+        ("job", m.job_id.to_string()),
+        (
+            "raw",
+            format!("{} ({} bytes)", bytes(m.raw_bytes), m.raw_bytes),
+        ),
+        (
+            "stored",
+            format!(
+                "{} ({} bytes, zstd level {})",
+                bytes(m.stored_bytes),
+                m.stored_bytes,
+                m.compression.level
+            ),
+        ),
+        ("payload", m.payload.clone()),
+        ("raw sha256", m.raw_sha256.clone()),
+        ("gtid", m.gtid.clone().unwrap_or_else(none)),
+        (
+            "binlog",
+            match (&m.binlog_file, m.binlog_pos) {
+                (Some(f), Some(p)) => format!("{f}:{p}"),
+                (Some(f), None) => f.clone(),
+                _ => none(),
+            },
+        ),
+        (
+            "verified",
+            if m.verification.is_empty() {
+                "not yet".to_owned()
+            } else {
+                format!("{} result(s)", m.verification.len())
+            },
+        ),
+    ];
+    for (name, value) in fields {
+        println!("{:<12} {value}", format!("{name}:"));
+    }
+}
+
+/// The spinner of `backup run --wait`, on stderr (hidden when stderr is not a terminal).
+pub struct JobProgress {
+    bar: indicatif::ProgressBar,
+}
+
+impl JobProgress {
+    /// A spinner for job `id`.
+    pub fn new(id: u64) -> JobProgress {
+        let bar = indicatif::ProgressBar::new_spinner();
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}") {
+            bar.set_style(style);
+        }
+        bar.set_message(format!("job {id}: starting"));
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        JobProgress { bar }
+    }
+
+    /// Shows the job's state, phase and bytes.
+    pub fn update(&self, job: &Job) {
+        let mut detail = Vec::new();
+        if job.phase != job.state {
+            detail.push(job.state.clone());
+        }
+        if job.bytes > 0 {
+            detail.push(bytes(job.bytes));
+        }
+        let detail = if detail.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", detail.join(", "))
+        };
+        self.bar.set_message(format!(
+            "job {} {} on {}: {}{detail}",
+            job.id, job.task, job.server, job.phase
+        ));
+    }
+
+    /// Removes the spinner, so the final line stands alone.
+    pub fn clear(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// Bytes in binary units: `16.8 MiB`.
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Seconds since the epoch as UTC RFC 3339.
+fn time(secs: u64) -> String {
+    ferryman_repo::timestamp::Timestamp::from_unix(i64::try_from(secs).unwrap_or(0)).rfc3339()
+}

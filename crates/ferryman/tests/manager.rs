@@ -1,0 +1,365 @@
+//! `ferryman manager` as a daemon on a sandbox, driven by `ferryman jobs` and `ferryman backup`
+//! through its HTTP API: token discovery, clear errors, JSON output, a clean exit on SIGTERM.
+#![allow(clippy::unwrap_used, clippy::print_stderr)] // test code: panics and stderr are the report
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use ferryman_sandbox::testing::TestSandbox;
+use ferryman_sandbox::UpOptions;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ferryman");
+
+fn ferryman(args: &[&str], env: &[(&str, &str)]) -> Output {
+    #[allow(clippy::disallowed_methods)] // running the binary under test
+    Command::new(BIN)
+        .args(args)
+        // The caller's environment must not choose the token; `env` may.
+        .env_remove("FERRYMAN_API_TOKEN")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The manager daemon; killed by PID if the test ends before it was stopped.
+struct Daemon {
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn start(config: &Path, log: PathBuf) -> Daemon {
+        let file = std::fs::File::create(&log).unwrap();
+        #[allow(clippy::disallowed_methods)] // running the binary under test
+        let child = Command::new(BIN)
+            .args(["manager", "--config", config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .unwrap();
+        Daemon {
+            child: Some(child),
+            log,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, then the exit status (within 30 s).
+    fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().unwrap();
+        kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!(
+                    "the manager did not exit within 30 s of SIGTERM:\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+            if std::thread::panicking() {
+                eprintln!("manager log:\n{}", self.log());
+            }
+        }
+    }
+}
+
+/// Waits until `GET /api/health` answers (the manager prepares its servers first).
+async fn wait_healthy(base: &str, daemon: &mut Daemon) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let http = reqwest::Client::new();
+    loop {
+        if let Ok(r) = http.get(format!("{base}/api/health")).send().await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        if let Some(status) = daemon.child.as_mut().unwrap().try_wait().unwrap() {
+            panic!("the manager exited ({status}):\n{}", daemon.log());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the API did not answer within 60 s:\n{}",
+            daemon.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Runs `ferryman ARGS` off the runtime (the manager under test is another process, but the
+/// sandbox fixture lives on this runtime).
+async fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        ferryman(&args, &env)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn manager_serves_the_cli_and_stops_on_sigterm() {
+    let sb = TestSandbox::start_with(&UpOptions {
+        replicas: 0,
+        ferryman_bin: Some(PathBuf::from(BIN)),
+    })
+    .await;
+    let config_path = sb.config_path();
+    let config = config_path.to_str().unwrap();
+    // No agent runs here: a job the test does not cancel in time fails in 20 s, not 5 min.
+    let text_of_config = std::fs::read_to_string(&config_path).unwrap();
+    std::fs::write(
+        &config_path,
+        text_of_config.replacen("[manager]\n", "[manager]\njob-claim-timeout = \"20s\"\n", 1),
+    )
+    .unwrap();
+    let parsed = sb.config();
+    assert_eq!(parsed.manager.job_claim_timeout, Duration::from_secs(20));
+    let base = format!("http://127.0.0.1:{}", parsed.manager.http_port);
+    let token_path = parsed.manager.monitoring_datadir.join("api.token");
+
+    // Before the manager ever ran: no token file, and the CLI says what to do.
+    let out = run(&["jobs", "list", "--config", config], &[]).await;
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("has `ferryman manager --config"),
+        "{}",
+        text(&out)
+    );
+
+    let mut daemon = Daemon::start(&config_path, sb.path().join("manager.log"));
+    wait_healthy(&base, &mut daemon).await;
+
+    // The generated token: 0600, and never in the log.
+    let mode = std::fs::metadata(&token_path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let token = std::fs::read_to_string(&token_path).unwrap();
+    let token = token.trim_end();
+    assert!(!daemon.log().contains(token), "the token was logged");
+    assert!(daemon.log().contains("api.token"), "{}", daemon.log());
+
+    let out = run(&["jobs", "list", "--config", config, "--json"], &[]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let jobs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(jobs, serde_json::json!([]));
+
+    let out = run(&["backup", "list", "--config", config], &[]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("no backups"), "{}", text(&out));
+    let out = run(&["backup", "list", "--config", config, "--json"], &[]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap(),
+        serde_json::json!([])
+    );
+
+    // The token from the environment wins over the file; a wrong one is refused clearly.
+    let out = run(
+        &["jobs", "list", "--config", config],
+        &[("FERRYMAN_API_TOKEN", "wrong")],
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("the API refused the token"),
+        "{}",
+        text(&out)
+    );
+    let out = run(
+        &["jobs", "list", "--config", config],
+        &[("FERRYMAN_API_TOKEN", token)],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    // --token-file wins over everything.
+    let token_file = sb.path().join("wrong.token");
+    std::fs::write(&token_file, "wrong\n").unwrap();
+    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = run(
+        &[
+            "jobs",
+            "list",
+            "--config",
+            config,
+            "--token-file",
+            token_file.to_str().unwrap(),
+        ],
+        &[("FERRYMAN_API_TOKEN", token)],
+    )
+    .await;
+    assert!(
+        text(&out).contains("the API refused the token"),
+        "{}",
+        text(&out)
+    );
+
+    // Errors of the API reach the user with their next step.
+    let out = run(&["jobs", "show", "--config", config, "7"], &[]).await;
+    assert!(!out.status.success());
+    assert!(text(&out).contains("no job 7"), "{}", text(&out));
+    let out = run(
+        &[
+            "backup",
+            "run",
+            "--config",
+            config,
+            "--cluster",
+            "nope",
+            "--kind",
+            "physical",
+        ],
+        &[],
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(text(&out).contains("known: sandbox"), "{}", text(&out));
+    let out = run(
+        &[
+            "backup",
+            "show",
+            "--config",
+            config,
+            "sandbox/db1/20261121T025800Z-j1",
+        ],
+        &[],
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(text(&out).contains("not found"), "{}", text(&out));
+
+    // A backup no agent takes (none runs here): started, followed, cancelled. Whole backups
+    // are the end-to-end tests' business.
+    let out = run(
+        &[
+            "backup",
+            "run",
+            "--config",
+            config,
+            "--cluster",
+            "sandbox",
+            "--kind",
+            "logical",
+            "--json",
+        ],
+        &[],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let started: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first = started["job_id"].as_u64().unwrap().to_string();
+    let waiting = {
+        let config = config.to_owned();
+        tokio::spawn(async move {
+            run(
+                &[
+                    "backup",
+                    "run",
+                    "--config",
+                    &config,
+                    "--cluster",
+                    "sandbox",
+                    "--server",
+                    "db1",
+                    "--kind",
+                    "physical",
+                    "--wait",
+                ],
+                &[],
+            )
+            .await
+        })
+    };
+    let second = loop {
+        let out = run(&["jobs", "list", "--config", config, "--json"], &[]).await;
+        let jobs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let jobs = jobs.as_array().unwrap();
+        if jobs.len() == 2 {
+            // Newest first.
+            assert_eq!(jobs[1]["id"].to_string(), first);
+            assert_eq!(jobs[0]["task"], "mariabackup");
+            assert_eq!(jobs[0]["trigger"], "api");
+            break jobs[0]["id"].to_string();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let table = run(&["jobs", "list", "--config", config], &[]).await;
+    assert!(text(&table).contains("mysqldump"), "{}", text(&table));
+    for id in [&first, &second] {
+        let out = run(&["jobs", "cancel", "--config", config, id], &[]).await;
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(text(&out).contains("cancelling"), "{}", text(&out));
+    }
+    let waited = waiting.await.unwrap();
+    assert_eq!(waited.status.code(), Some(1), "{}", text(&waited));
+    assert!(
+        text(&waited).contains(&format!("job {second} started")),
+        "{}",
+        text(&waited)
+    );
+    assert!(
+        text(&waited).contains(&format!("job {second} cancelled")),
+        "{}",
+        text(&waited)
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = run(&["jobs", "show", "--config", config, &first, "--json"], &[]).await;
+        let job: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        if job["state"] == "cancelled" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{job}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let out = run(&["jobs", "cancel", "--config", config, &first], &[]).await;
+    assert!(!out.status.success());
+    assert!(text(&out).contains("already ended"), "{}", text(&out));
+
+    let status = daemon.stop();
+    assert!(status.success(), "{status}:\n{}", daemon.log());
+
+    // Nobody listens any more.
+    let out = run(&["jobs", "list", "--config", config], &[]).await;
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains(&format!(
+            "cannot reach the manager at {base}: is `ferryman manager --config {config}` running?"
+        )),
+        "{}",
+        text(&out)
+    );
+}

@@ -1,0 +1,273 @@
+//! The HTTP API: JSON for the CLI, dashboards and scripts. Every route but `GET /api/health`
+//! needs the bearer token.
+//!
+//! # Layout
+//! - `api.rs`: the router, [`serve`], the bearer-token check, the route table ([`routes`]).
+//! - `api/handlers.rs`: one function per route.
+//! - `api/openapi.rs`: the OpenAPI 3.0 document served at `/api/v1/openapi.json`.
+//! - `api/token.rs`: the token: configured, or generated at first start
+//!   ([`load_or_create_token`]).
+//! - `api/error.rs`: [`ApiError`] (an HTTP status with a JSON body) and [`Error`] (start-up).
+
+mod error;
+mod handlers;
+mod openapi;
+mod token;
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::handler::Handler;
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{on, MethodFilter};
+use axum::Router;
+use ferryman_config::{Config, Secret};
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::trace::TraceLayer;
+
+use crate::Shared;
+
+pub use error::{ApiError, Error};
+pub use openapi::document as openapi_document;
+pub use token::{load_or_create_token, read_token_file, token_path, TOKEN_FILE};
+
+/// The prefix of every authenticated route.
+pub const PREFIX: &str = "/api/v1";
+
+/// The one route that needs no token, for load balancers and `ferryman` waiting for start-up.
+pub const HEALTH: &str = "/api/health";
+
+/// An HTTP method the API uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// `GET`: reads.
+    Get,
+    /// `POST`: starts or cancels something.
+    Post,
+}
+
+impl Method {
+    /// The lowercase name, as OpenAPI's path items key operations.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "get",
+            Method::Post => "post",
+        }
+    }
+
+    fn filter(self) -> MethodFilter {
+        match self {
+            Method::Get => MethodFilter::GET,
+            Method::Post => MethodFilter::POST,
+        }
+    }
+}
+
+/// One route of the API: method and path template (`{name}` parameters, the same syntax in
+/// axum and OpenAPI).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// The method.
+    pub method: Method,
+    /// The path template.
+    pub path: &'static str,
+}
+
+/// The router and the list of its routes, built together so that the list (and with it the
+/// OpenAPI test) cannot drift from what is served.
+struct Table {
+    router: Router<Arc<Shared>>,
+    routes: Vec<Route>,
+}
+
+impl Table {
+    fn new() -> Table {
+        Table {
+            router: Router::new(),
+            routes: Vec::new(),
+        }
+    }
+
+    fn add<H, T>(mut self, method: Method, path: &'static str, handler: H) -> Table
+    where
+        H: Handler<T, Arc<Shared>>,
+        T: 'static,
+    {
+        self.router = self.router.route(path, on(method.filter(), handler));
+        self.routes.push(Route { method, path });
+        self
+    }
+}
+
+/// The authenticated routes.
+fn table() -> Table {
+    use handlers as h;
+    use Method::{Get, Post};
+    Table::new()
+        .add(Get, "/api/v1/openapi.json", h::openapi)
+        .add(Get, "/api/v1/clusters", h::clusters)
+        .add(Get, "/api/v1/clusters/{cluster}/topology", h::topology)
+        .add(Post, "/api/v1/clusters/{cluster}/backups", h::start_backup)
+        .add(Get, "/api/v1/clusters/{cluster}/logs", h::logs)
+        .add(Get, "/api/v1/jobs", h::jobs)
+        .add(Get, "/api/v1/jobs/{id}", h::job)
+        .add(Post, "/api/v1/jobs/{id}/cancel", h::cancel_job)
+        .add(Get, "/api/v1/backups", h::backups)
+        .add(Get, "/api/v1/backups/{cluster}/{server}/{name}", h::backup)
+}
+
+/// Every route the router serves, [`HEALTH`] included.
+pub fn routes() -> Vec<Route> {
+    let mut routes = vec![Route {
+        method: Method::Get,
+        path: HEALTH,
+    }];
+    routes.extend(table().routes);
+    routes
+}
+
+/// What the token check needs: the token's digest and where a client finds the token.
+#[derive(Debug, Clone)]
+struct Auth {
+    digest: [u8; 32],
+    hint: Arc<str>,
+}
+
+/// The API over `shared`, every route but [`HEALTH`] behind `token`.
+pub fn router(shared: Arc<Shared>, token: &Secret) -> Router {
+    let auth = Auth {
+        digest: Sha256::digest(token.expose_secret().as_bytes()).into(),
+        hint: token_hint(&shared.config).into(),
+    };
+    let authenticated = table()
+        .router
+        .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
+        // `layer`, not `route_layer`: unknown paths need the token too, so that a client
+        // without one learns nothing about which routes exist.
+        .layer(middleware::from_fn_with_state(auth, require_token));
+    Router::new()
+        .route(HEALTH, on(MethodFilter::GET, handlers::health))
+        .merge(authenticated)
+        .layer(TraceLayer::new_for_http())
+        .with_state(shared)
+}
+
+/// Serves the API on `listener` until `shutdown`, then lets requests in flight finish.
+pub async fn serve(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    token: Secret,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let app = router(shared, &token);
+    match listener.local_addr() {
+        Ok(address) => tracing::info!(%address, "HTTP API listening"),
+        Err(e) => tracing::info!(error = %e, "HTTP API listening"),
+    }
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .map_err(Error::Serve)?;
+    tracing::info!("HTTP API stopped");
+    Ok(())
+}
+
+/// Where a client gets the token, for the 401 message. Names files and keys, never the token.
+fn token_hint(config: &Config) -> String {
+    if config.manager.api_token.is_some() {
+        "the token is the one `manager.api-token-file` or `manager.api-token-env` gives in the \
+         manager's ferryman.toml; `ferryman` reads it from there, or from --token-file or \
+         FERRYMAN_API_TOKEN"
+            .to_owned()
+    } else {
+        format!(
+            "the manager wrote the token to {} on its host; `ferryman` reads it from there (as \
+             a user who may read that file), or from --token-file or FERRYMAN_API_TOKEN",
+            token_path(config).display()
+        )
+    }
+}
+
+/// Lets a request through only with `Authorization: Bearer TOKEN`.
+async fn require_token(State(auth): State<Auth>, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.split_once(' ')?;
+            // The scheme is case-insensitive (RFC 7235).
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        });
+    let message = match presented {
+        Some(token) if digest_matches(&auth.digest, token) => return next.run(request).await,
+        Some(_) => format!("the API token is wrong: {}", auth.hint),
+        None => format!(
+            "this API needs a token: send `Authorization: Bearer TOKEN`; {}",
+            auth.hint
+        ),
+    };
+    let mut response = ApiError::new(StatusCode::UNAUTHORIZED, message).into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer"),
+    );
+    response
+}
+
+/// Compares digests rather than tokens, in time independent of where they differ: neither the
+/// token's length nor its prefix can be learnt by timing requests.
+fn digest_matches(expected: &[u8; 32], presented: &str) -> bool {
+    let digest = Sha256::digest(presented.as_bytes());
+    let difference = expected
+        .iter()
+        .zip(digest.iter())
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+    difference == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_compare() {
+        let expected: [u8; 32] = Sha256::digest(b"abc").into();
+        assert!(digest_matches(&expected, "abc"));
+        assert!(!digest_matches(&expected, "abd"));
+        assert!(!digest_matches(&expected, ""));
+    }
+
+    #[test]
+    fn every_route_is_in_the_openapi_document_and_back() {
+        let doc = openapi::document();
+        let paths = doc["paths"].as_object().expect("paths");
+        for route in routes() {
+            assert!(
+                paths
+                    .get(route.path)
+                    .and_then(|p| p.get(route.method.as_str()))
+                    .is_some(),
+                "{} {} is served but not documented",
+                route.method.as_str(),
+                route.path
+            );
+        }
+        let served = routes();
+        for (path, item) in paths {
+            for method in item.as_object().expect("path item").keys() {
+                assert!(
+                    served
+                        .iter()
+                        .any(|r| r.path == path && r.method.as_str() == method),
+                    "{method} {path} is documented but not served"
+                );
+            }
+        }
+    }
+}

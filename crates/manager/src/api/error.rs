@@ -1,0 +1,151 @@
+//! [`ApiError`]: what a failed request answers; [`Error`]: why the API could not start or stop.
+
+use std::path::PathBuf;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+/// A failed request: a status and a message that says what to do next, sent as
+/// `{"error": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The message.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with `status`.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// 400: the request itself is wrong.
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 404: no such cluster, server, job or backup.
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// 409: the request does not fit the current state (e.g. cancelling a finished job).
+    pub fn conflict(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, message)
+    }
+
+    /// 500: the manager failed.
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            // Handled here (the client only sees the message): the manager's log is where an
+            // operator looks for failures of the manager itself.
+            tracing::warn!(status = %self.status, error = %self.message, "API request failed");
+        }
+        (
+            self.status,
+            Json(serde_json::json!({ "error": self.message })),
+        )
+            .into_response()
+    }
+}
+
+impl From<crate::Error> for ApiError {
+    fn from(e: crate::Error) -> ApiError {
+        let status = match &e {
+            crate::Error::Unknown { .. } => StatusCode::NOT_FOUND,
+            // Nothing is wrong with the request or the manager: no server can be backed up
+            // right now, and the message says which and why.
+            crate::Error::NoBackupSource { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            crate::Error::Repo(e) => return ApiError::from_repo(e),
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+impl From<ferryman_repo::Error> for ApiError {
+    fn from(e: ferryman_repo::Error) -> ApiError {
+        ApiError::from_repo(&e)
+    }
+}
+
+impl ApiError {
+    fn from_repo(e: &ferryman_repo::Error) -> ApiError {
+        let status = if e.is_not_found() {
+            StatusCode::NOT_FOUND
+        } else if matches!(e, ferryman_repo::Error::InvalidName { .. }) {
+            // A malformed backup id, cluster or server name in the request.
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+/// Why the API could not start, or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The generated token could not be written.
+    #[error("cannot create the API token file {path}: {source}; check that the manager may write to `manager.monitoring-datadir`, or set `manager.api-token-file`")]
+    TokenCreate {
+        /// The file.
+        path: PathBuf,
+        /// The reason.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A token file could not be read.
+    #[error("cannot read the API token file {path}: {source}; run as a user who may read it, or give the token with --token-file or FERRYMAN_API_TOKEN")]
+    TokenRead {
+        /// The file.
+        path: PathBuf,
+        /// The reason.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A token file others may read.
+    #[error("the API token file {path} has mode {mode:04o}: other users could read the token; run `chmod 600 {path}`")]
+    TokenMode {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+
+    /// A token file that is not a regular file.
+    #[error("the API token file {path} is not a regular file: remove it, and the manager writes a new token at its next start")]
+    TokenNotFile {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// An empty token file.
+    #[error("the API token file {path} is empty: remove it, and the manager writes a new token at its next start")]
+    TokenEmpty {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// No randomness for a token.
+    #[error("cannot generate an API token: {0}")]
+    Random(#[from] ferryman_proto::Error),
+
+    /// The server failed.
+    #[error("the HTTP API stopped: {0}")]
+    Serve(#[source] std::io::Error),
+}

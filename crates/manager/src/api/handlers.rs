@@ -1,0 +1,344 @@
+//! One function per route. Each checks its input, asks [`Shared`], and answers JSON; failures
+//! are [`ApiError`]s whose message says what to do next.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::IntoResponse;
+use axum::Json;
+use ferryman_config::ClusterConfig;
+use ferryman_repo::{BackupId, LogKind, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{openapi, ApiError};
+use crate::registry::JobState;
+use crate::Shared;
+
+type Reply<T> = Result<T, ApiError>;
+
+/// `GET /api/health`.
+pub(super) async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+/// Unknown paths (behind the token).
+pub(super) async fn not_found(uri: Uri) -> ApiError {
+    ApiError::not_found(format!(
+        "no route {}: the routes are listed in /api/v1/openapi.json",
+        uri.path()
+    ))
+}
+
+/// A known path with the wrong method.
+pub(super) async fn method_not_allowed(uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "{} does not take this method: see /api/v1/openapi.json",
+            uri.path()
+        ),
+    )
+}
+
+/// `GET /api/v1/openapi.json`.
+pub(super) async fn openapi() -> Json<Value> {
+    Json(openapi::document())
+}
+
+/// A cluster as `GET /api/v1/clusters` lists it.
+#[derive(Debug, Serialize)]
+struct ClusterSummary<'a> {
+    name: &'a str,
+    backup_physical_type: ferryman_proto::Task,
+    backup_logical_type: ferryman_proto::Task,
+    servers: Vec<ServerSummary<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct ServerSummary<'a> {
+    name: &'a str,
+    host: &'a str,
+    port: u16,
+    legacy_donor: bool,
+}
+
+/// `GET /api/v1/clusters`.
+pub(super) async fn clusters(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    let clusters: Vec<ClusterSummary<'_>> = shared
+        .config
+        .clusters
+        .iter()
+        .map(|c| ClusterSummary {
+            name: &c.name,
+            backup_physical_type: c.backup_physical_type,
+            backup_logical_type: c.backup_logical_type,
+            servers: c
+                .servers
+                .iter()
+                .map(|s| ServerSummary {
+                    name: &s.name,
+                    host: &s.host,
+                    port: s.port,
+                    legacy_donor: s.legacy_donor,
+                })
+                .collect(),
+        })
+        .collect();
+    Json(json!(clusters))
+}
+
+/// `GET /api/v1/clusters/{cluster}/topology`.
+pub(super) async fn topology(
+    State(shared): State<Arc<Shared>>,
+    path: Result<UrlPath<String>, PathRejection>,
+) -> Reply<impl IntoResponse> {
+    let UrlPath(name) = path.map_err(bad_path)?;
+    cluster(&shared, &name)?;
+    if let Some(view) = shared.topology.cluster(&name) {
+        return Ok(Json(view));
+    }
+    // Not read yet (the monitor reads every few seconds): read it now rather than fail.
+    shared.topology.refresh(&shared.config).await;
+    shared.topology.cluster(&name).map(Json).ok_or_else(|| {
+        ApiError::internal(format!(
+            "the topology of `{name}` could not be read; see the manager's log"
+        ))
+    })
+}
+
+/// Kinds of backup a client may ask for.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum BackupKind {
+    /// The cluster's `backup-physical-type`.
+    Physical,
+    /// The cluster's `backup-logical-type`.
+    Logical,
+}
+
+/// The body of `POST /api/v1/clusters/{cluster}/backups`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BackupRequest {
+    kind: BackupKind,
+    #[serde(default)]
+    server: Option<String>,
+}
+
+/// `POST /api/v1/clusters/{cluster}/backups`: 202 with the job id; the backup runs on.
+pub(super) async fn start_backup(
+    State(shared): State<Arc<Shared>>,
+    path: Result<UrlPath<String>, PathRejection>,
+    body: Result<Json<BackupRequest>, JsonRejection>,
+) -> Reply<impl IntoResponse> {
+    let UrlPath(name) = path.map_err(bad_path)?;
+    let c = cluster(&shared, &name)?;
+    let Json(request) = body.map_err(|e| {
+        ApiError::bad_request(format!(
+            "{}; send JSON like {{\"kind\": \"physical\"}} or {{\"kind\": \"logical\", \"server\": \"NAME\"}}",
+            e.body_text()
+        ))
+    })?;
+    let task = match request.kind {
+        BackupKind::Physical => c.backup_physical_type,
+        BackupKind::Logical => c.backup_logical_type,
+    };
+    let job_id = shared
+        .start_backup(&name, request.server.as_deref(), task, "api")
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "job_id": job_id }))))
+}
+
+/// The query of `GET /api/v1/jobs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct JobsQuery {
+    cluster: Option<String>,
+    state: Option<String>,
+}
+
+/// The name of a state, as the JSON shows it and `?state=` takes it.
+fn state_name(state: JobState) -> &'static str {
+    match state {
+        JobState::Queued => "queued",
+        JobState::Waiting => "waiting",
+        JobState::Receiving => "receiving",
+        JobState::Succeeded => "succeeded",
+        JobState::Failed => "failed",
+        JobState::Cancelled => "cancelled",
+    }
+}
+
+/// Every state's name, for `?state=` and the OpenAPI document.
+pub(super) const STATES: [&str; 6] = [
+    "queued",
+    "waiting",
+    "receiving",
+    "succeeded",
+    "failed",
+    "cancelled",
+];
+
+/// `GET /api/v1/jobs?cluster=&state=`: newest first.
+pub(super) async fn jobs(
+    State(shared): State<Arc<Shared>>,
+    query: Result<Query<JobsQuery>, QueryRejection>,
+) -> Reply<impl IntoResponse> {
+    let Query(query) = query.map_err(bad_query)?;
+    if let Some(name) = &query.cluster {
+        cluster(&shared, name)?;
+    }
+    if let Some(state) = &query.state {
+        if !STATES.contains(&state.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "unknown job state `{state}`: use one of {}",
+                STATES.join(", ")
+            )));
+        }
+    }
+    let jobs: Vec<_> = shared
+        .registry
+        .list()
+        .into_iter()
+        .filter(|j| query.cluster.as_ref().is_none_or(|c| &j.cluster == c))
+        .filter(|j| {
+            query
+                .state
+                .as_deref()
+                .is_none_or(|s| state_name(j.state) == s)
+        })
+        .collect();
+    Ok(Json(jobs))
+}
+
+/// `GET /api/v1/jobs/{id}`.
+pub(super) async fn job(
+    State(shared): State<Arc<Shared>>,
+    path: Result<UrlPath<u64>, PathRejection>,
+) -> Reply<impl IntoResponse> {
+    let UrlPath(id) = path.map_err(bad_path)?;
+    shared.registry.get(id).map(Json).ok_or_else(|| no_job(id))
+}
+
+/// `POST /api/v1/jobs/{id}/cancel`: 202 with the job; it ends (cancelled) shortly after.
+pub(super) async fn cancel_job(
+    State(shared): State<Arc<Shared>>,
+    path: Result<UrlPath<u64>, PathRejection>,
+) -> Reply<impl IntoResponse> {
+    let UrlPath(id) = path.map_err(bad_path)?;
+    let job = shared.registry.get(id).ok_or_else(|| no_job(id))?;
+    if job.state.is_final() || !shared.registry.cancel(id) {
+        return Err(ApiError::conflict(format!(
+            "job {id} has already ended ({}); nothing to cancel",
+            state_name(job.state)
+        )));
+    }
+    let job = shared.registry.get(id).unwrap_or(job);
+    Ok((StatusCode::ACCEPTED, Json(job)))
+}
+
+/// The query of `GET /api/v1/backups`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BackupsQuery {
+    cluster: Option<String>,
+    server: Option<String>,
+}
+
+/// `GET /api/v1/backups?cluster=&server=`: manifests, newest first. Names are not checked
+/// against the configuration: the repository keeps backups of servers since removed from it.
+pub(super) async fn backups(
+    State(shared): State<Arc<Shared>>,
+    query: Result<Query<BackupsQuery>, QueryRejection>,
+) -> Reply<impl IntoResponse> {
+    let Query(query) = query.map_err(bad_query)?;
+    let manifests = shared
+        .repo
+        .list(query.cluster.as_deref(), query.server.as_deref())
+        .await?;
+    Ok(Json(manifests))
+}
+
+/// `GET /api/v1/backups/{cluster}/{server}/{name}`: a backup id is `cluster/server/name`, so
+/// the id is the path itself, no percent-encoding needed.
+pub(super) async fn backup(
+    State(shared): State<Arc<Shared>>,
+    path: Result<UrlPath<(String, String, String)>, PathRejection>,
+) -> Reply<impl IntoResponse> {
+    let UrlPath((cluster, server, name)) = path.map_err(bad_path)?;
+    let id = BackupId::from_name(&cluster, &server, &name)?;
+    Ok(Json(shared.repo.get(&id).await?))
+}
+
+/// One collected log file, as `GET /api/v1/clusters/{cluster}/logs` lists it.
+#[derive(Debug, Serialize)]
+struct LogEntry {
+    server: String,
+    /// The file's name in the repository's logs area.
+    name: String,
+    kind: LogKind,
+    received_at: Timestamp,
+    job_id: u64,
+}
+
+/// `GET /api/v1/clusters/{cluster}/logs`: the error and slow-query logs collected from the
+/// cluster's servers, per server (in configuration order), newest first.
+pub(super) async fn logs(
+    State(shared): State<Arc<Shared>>,
+    path: Result<UrlPath<String>, PathRejection>,
+) -> Reply<impl IntoResponse> {
+    let UrlPath(name) = path.map_err(bad_path)?;
+    let c = cluster(&shared, &name)?;
+    let mut entries = Vec::new();
+    for server in &c.servers {
+        for file in shared.repo.list_logs(&c.name, &server.name).await? {
+            entries.push(LogEntry {
+                server: server.name.clone(),
+                name: file.key.name().to_owned(),
+                kind: file.kind,
+                received_at: file.received_at,
+                job_id: file.job_id,
+            });
+        }
+    }
+    Ok(Json(entries))
+}
+
+/// The cluster called `name`, or a 404 naming the known ones.
+fn cluster<'a>(shared: &'a Shared, name: &str) -> Reply<&'a ClusterConfig> {
+    shared.config.cluster(name).ok_or_else(|| {
+        let known: Vec<&str> = shared
+            .config
+            .clusters
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        ApiError::not_found(format!(
+            "cluster `{name}` is not in the configuration; known: {}",
+            known.join(", ")
+        ))
+    })
+}
+
+fn no_job(id: u64) -> ApiError {
+    ApiError::not_found(format!(
+        "no job {id}: the manager remembers its jobs since it started (the newest 1000); list them with GET /api/v1/jobs"
+    ))
+}
+
+fn bad_path(e: PathRejection) -> ApiError {
+    ApiError::bad_request(format!(
+        "{}; see /api/v1/openapi.json for the routes",
+        e.body_text()
+    ))
+}
+
+fn bad_query(e: QueryRejection) -> ApiError {
+    ApiError::bad_request(format!(
+        "{}; see /api/v1/openapi.json for the parameters",
+        e.body_text()
+    ))
+}

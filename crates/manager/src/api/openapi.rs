@@ -1,0 +1,243 @@
+//! The OpenAPI 3.0 document of the API, written by hand. A test checks that it lists exactly the
+//! routes the router serves.
+
+use serde_json::{json, Value};
+
+use super::handlers::STATES;
+
+/// The document served at `GET /api/v1/openapi.json`.
+pub fn document() -> Value {
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Ferryman manager API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Backups, jobs and topology of the clusters a Ferryman manager looks after. Every route but /api/health needs `Authorization: Bearer TOKEN`; the token is `manager.api-token-file`/`api-token-env`, or the file `monitoring-datadir/api.token` the manager writes at its first start. Errors are `{\"error\": \"...\"}` with a message that says what to do next."
+        },
+        "components": {
+            "securitySchemes": {
+                "bearer": { "type": "http", "scheme": "bearer" }
+            },
+            "responses": {
+                "Unauthorized": error_response("No token, or a wrong one; the message says where the token is."),
+                "NotFound": error_response("No such cluster, server, job, backup or route."),
+                "BadRequest": error_response("A malformed parameter or body."),
+                "Internal": error_response("The manager failed; see its log.")
+            },
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": { "error": { "type": "string" } }
+                },
+                "Cluster": {
+                    "type": "object",
+                    "properties": {
+                        "name": { "type": "string" },
+                        "backup_physical_type": { "type": "string", "enum": ["mariabackup", "xtrabackup"] },
+                        "backup_logical_type": { "type": "string", "enum": ["mysqldump", "mydumper"] },
+                        "servers": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "name": { "type": "string" },
+                                    "host": { "type": "string" },
+                                    "port": { "type": "integer" },
+                                    "legacy_donor": { "type": "boolean" }
+                                }
+                            }
+                        }
+                    }
+                },
+                "Topology": {
+                    "type": "object",
+                    "description": "One cluster's servers as last read: role, GTID positions, replication threads and lag, or the error reading them.",
+                    "properties": {
+                        "cluster": { "type": "string" },
+                        "read_at": { "type": "integer", "description": "seconds since the epoch" },
+                        "servers": { "type": "array", "items": { "type": "object" } }
+                    }
+                },
+                "Job": {
+                    "type": "object",
+                    "properties": {
+                        "id": { "type": "integer" },
+                        "cluster": { "type": "string" },
+                        "server": { "type": "string" },
+                        "task": { "type": "string", "description": "the jobs-table task, e.g. mariabackup" },
+                        "node_job_id": { "type": "integer", "nullable": true, "description": "the row id in the server's jobs table" },
+                        "state": { "type": "string", "enum": STATES },
+                        "phase": { "type": "string" },
+                        "bytes": { "type": "integer", "description": "bytes received so far" },
+                        "node_result": { "type": "string", "nullable": true },
+                        "error": { "type": "string", "nullable": true },
+                        "backup_id": { "type": "string", "nullable": true },
+                        "trigger": { "type": "string", "description": "schedule or api" },
+                        "created_at": { "type": "integer", "description": "seconds since the epoch" },
+                        "ended_at": { "type": "integer", "nullable": true }
+                    }
+                },
+                "Manifest": {
+                    "type": "object",
+                    "description": "A stored backup's manifest.json: id, cluster, server, kind, tool, times, raw and stored sizes, sha256, GTID and binlog coordinates.",
+                    "additionalProperties": true
+                },
+                "BackupRequest": {
+                    "type": "object",
+                    "required": ["kind"],
+                    "additionalProperties": false,
+                    "properties": {
+                        "kind": { "type": "string", "enum": ["physical", "logical"], "description": "physical uses the cluster's backup-physical-type, logical its backup-logical-type" },
+                        "server": { "type": "string", "description": "the server to back up; default: db-servers-backup-hosts, else a healthy replica, else the primary" }
+                    }
+                },
+                "JobCreated": {
+                    "type": "object",
+                    "required": ["job_id"],
+                    "properties": { "job_id": { "type": "integer" } }
+                },
+                "LogFile": {
+                    "type": "object",
+                    "properties": {
+                        "server": { "type": "string" },
+                        "name": { "type": "string", "description": "the file in the repository's logs area, `monitoring-datadir/CLUSTER/SERVER/NAME`" },
+                        "kind": { "type": "string", "enum": ["error", "slow"] },
+                        "received_at": { "type": "string", "format": "date-time" },
+                        "job_id": { "type": "integer", "description": "the manager job that collected it" }
+                    }
+                }
+            }
+        },
+        "security": [ { "bearer": [] } ],
+        "paths": {
+            "/api/health": {
+                "get": {
+                    "summary": "Whether the manager answers (no token needed)",
+                    "security": [],
+                    "responses": {
+                        "200": json_response("Up.", json!({
+                            "type": "object",
+                            "properties": { "status": { "type": "string" }, "version": { "type": "string" } }
+                        }))
+                    }
+                }
+            },
+            "/api/v1/openapi.json": {
+                "get": operation("This document", &[], json_response("The OpenAPI document.", json!({ "type": "object" })))
+            },
+            "/api/v1/clusters": {
+                "get": operation("The configured clusters and their servers", &[], json_response("Clusters.", array("Cluster")))
+            },
+            "/api/v1/clusters/{cluster}/topology": {
+                "get": operation("A cluster's live topology", &[path_param("cluster", "string")], json_response("The topology.", schema("Topology")))
+            },
+            "/api/v1/clusters/{cluster}/backups": {
+                "post": {
+                    "summary": "Start a backup of the cluster; it runs on after the answer",
+                    "parameters": [path_param("cluster", "string")],
+                    "requestBody": {
+                        "required": true,
+                        "content": { "application/json": { "schema": schema("BackupRequest") } }
+                    },
+                    "responses": with_errors(json!({
+                        "202": json_response("Started; follow it with GET /api/v1/jobs/{id}.", schema("JobCreated")),
+                        "503": error_response("No server of the cluster can be backed up now.")
+                    }))
+                }
+            },
+            "/api/v1/clusters/{cluster}/logs": {
+                "get": operation("Error and slow-query logs collected from the cluster's servers, newest first per server", &[path_param("cluster", "string")], json_response("Log files.", array("LogFile")))
+            },
+            "/api/v1/jobs": {
+                "get": operation(
+                    "The manager's jobs since it started, newest first",
+                    &[
+                        query_param("cluster", json!({ "type": "string" })),
+                        query_param("state", json!({ "type": "string", "enum": STATES })),
+                    ],
+                    json_response("Jobs.", array("Job"))
+                )
+            },
+            "/api/v1/jobs/{id}": {
+                "get": operation("One job", &[path_param("id", "integer")], json_response("The job.", schema("Job")))
+            },
+            "/api/v1/jobs/{id}/cancel": {
+                "post": {
+                    "summary": "Cancel a job that has not ended",
+                    "parameters": [path_param("id", "integer")],
+                    "responses": with_errors(json!({
+                        "202": json_response("Cancelling; the job ends as cancelled shortly.", schema("Job")),
+                        "409": error_response("The job has already ended.")
+                    }))
+                }
+            },
+            "/api/v1/backups": {
+                "get": operation(
+                    "Stored backups, newest first",
+                    &[
+                        query_param("cluster", json!({ "type": "string" })),
+                        query_param("server", json!({ "type": "string" })),
+                    ],
+                    json_response("Manifests.", array("Manifest"))
+                )
+            },
+            "/api/v1/backups/{cluster}/{server}/{name}": {
+                "get": operation(
+                    "One stored backup; its id `cluster/server/name` is the end of the path",
+                    &[path_param("cluster", "string"), path_param("server", "string"), path_param("name", "string")],
+                    json_response("Its manifest.", schema("Manifest"))
+                )
+            }
+        }
+    })
+}
+
+/// A `GET` operation answering `ok` as 200, plus the common errors.
+fn operation(summary: &str, parameters: &[Value], ok: Value) -> Value {
+    json!({
+        "summary": summary,
+        "parameters": parameters,
+        "responses": with_errors(json!({ "200": ok }))
+    })
+}
+
+/// Adds the errors every authenticated route may answer.
+fn with_errors(mut responses: Value) -> Value {
+    if let Some(map) = responses.as_object_mut() {
+        for (status, name) in [
+            ("400", "BadRequest"),
+            ("401", "Unauthorized"),
+            ("404", "NotFound"),
+            ("500", "Internal"),
+        ] {
+            map.entry(status)
+                .or_insert_with(|| json!({ "$ref": format!("#/components/responses/{name}") }));
+        }
+    }
+    responses
+}
+
+fn schema(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn array(item: &str) -> Value {
+    json!({ "type": "array", "items": schema(item) })
+}
+
+fn json_response(description: &str, schema: Value) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": schema } } })
+}
+
+fn error_response(description: &str) -> Value {
+    json_response(description, schema("Error"))
+}
+
+fn path_param(name: &str, kind: &str) -> Value {
+    json!({ "name": name, "in": "path", "required": true, "schema": { "type": kind } })
+}
+
+fn query_param(name: &str, schema: Value) -> Value {
+    json!({ "name": name, "in": "query", "required": false, "schema": schema })
+}

@@ -1,0 +1,141 @@
+//! Errors of the manager. A job's error is shown by the API and the CLI, so every message says
+//! what happened and what to do next.
+
+use ferryman_proto::Task;
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong in the manager.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The jobs table of a server could not be used.
+    #[error(transparent)]
+    Jobs(#[from] ferryman_jobs::Error),
+
+    /// A statement on a server failed.
+    #[error(transparent)]
+    Db(#[from] ferryman_db::Error),
+
+    /// The repository failed.
+    #[error(transparent)]
+    Repo(#[from] ferryman_repo::Error),
+
+    /// A per-job token could not be generated.
+    #[error("cannot generate a stream token: {0}")]
+    Token(#[from] ferryman_proto::Error),
+
+    /// A listener could not be opened.
+    #[error("cannot listen on {address}: {source}; is another manager running, or is the port taken? change `{key}` in ferryman.toml")]
+    Listen {
+        /// `host:port`.
+        address: String,
+        /// The configuration key.
+        key: &'static str,
+        /// The reason.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A host name could not be resolved.
+    #[error("cannot resolve `{host}`: {source}; check the server's `host` in ferryman.toml")]
+    Resolve {
+        /// The name.
+        host: String,
+        /// The reason.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A legacy donor job needs a port but the cluster has no pool.
+    #[error("cluster `{cluster}` has legacy donors but no `scheduler-db-servers-sender-ports`: set a pool of ports for their streams")]
+    NoLegacyPort {
+        /// The cluster.
+        cluster: String,
+    },
+
+    /// Every port of the pool is in use or cannot be bound.
+    #[error("no free port in cluster `{cluster}`'s `scheduler-db-servers-sender-ports` ({detail}); wait for running jobs or widen the pool")]
+    LegacyPortBusy {
+        /// The cluster.
+        cluster: String,
+        /// The last bind error.
+        detail: String,
+    },
+
+    /// Unknown cluster or server in a request.
+    #[error("{what} `{name}` is not in the configuration; known: {known}")]
+    Unknown {
+        /// `cluster` or `server`.
+        what: &'static str,
+        /// The name asked for.
+        name: String,
+        /// What exists.
+        known: String,
+    },
+
+    /// No server of the cluster can take a backup now.
+    #[error("no server of cluster `{cluster}` can be backed up now: {detail}")]
+    NoBackupSource {
+        /// The cluster.
+        cluster: String,
+        /// Why each candidate was passed over.
+        detail: String,
+    },
+
+    /// No agent took the job in time.
+    #[error("no agent took job {node_job_id} ({task}) on `{server}` within {seconds} s: is `ferryman agent --server {server}` (or the donor script) running on its host? the job was cancelled")]
+    NotClaimed {
+        /// The server.
+        server: String,
+        /// Node job id.
+        node_job_id: u64,
+        /// The task.
+        task: Task,
+        /// How long we waited.
+        seconds: u64,
+    },
+
+    /// The stream never came.
+    #[error("job {node_job_id} ({task}) on `{server}`: no stream arrived within {seconds} s; check the agent's log on that host")]
+    NoStream {
+        /// The server.
+        server: String,
+        /// Node job id.
+        node_job_id: u64,
+        /// The task.
+        task: Task,
+        /// How long we waited.
+        seconds: u64,
+    },
+
+    /// The agent reported failure.
+    #[error("job {node_job_id} ({task}) on `{server}` failed on the node: {result}")]
+    NodeFailed {
+        /// The server.
+        server: String,
+        /// Node job id.
+        node_job_id: u64,
+        /// The task.
+        task: Task,
+        /// The node's result text.
+        result: String,
+    },
+
+    /// The agent stopped reporting.
+    #[error("job {node_job_id} ({task}) on `{server}`: the agent stopped reporting ({detail}); check that it still runs")]
+    AgentSilent {
+        /// The server.
+        server: String,
+        /// Node job id.
+        node_job_id: u64,
+        /// The task.
+        task: Task,
+        /// What we saw.
+        detail: String,
+    },
+
+    /// A user cancelled the job.
+    #[error("cancelled by request")]
+    Cancelled,
+}

@@ -1,0 +1,352 @@
+//! The stream receiver: where agents' and legacy donors' streams arrive.
+//!
+//! Ferryman agents connect to the one well-known `stream-port` and open with the stream header
+//! (job id + per-job token). A connection is handed to the job that expects it only when the
+//! token matches, in constant time, a registered expectation; the expectation is then removed,
+//! so a token works once. Anything else (unknown job, wrong token, reused token, garbage, a
+//! raw stream, nothing within [`HEADER_WAIT`]) is refused, closed and logged, and the job that
+//! waits is not disturbed.
+//!
+//! Legacy donors (replication-manager's socat script) send raw bytes to a port taken from the
+//! cluster's `scheduler-db-servers-sender-ports` pool: [`LegacyPort`] listens there for one
+//! job, accepts only from the job's server address, and gives the port back when dropped.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ferryman_proto::{read_start, StreamHeader, StreamKind, StreamStart, StreamToken};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+use crate::{Error, Result};
+
+/// How long a connection may take to send its header before it is dropped.
+pub const HEADER_WAIT: Duration = Duration::from_secs(10);
+
+/// A stream handed to the job that expected it.
+#[derive(Debug)]
+pub struct Arrival {
+    /// The connection, positioned after the header (Ferryman) or at `prefix`'s end (legacy).
+    pub stream: TcpStream,
+    /// Payload bytes already read while telling a legacy stream from a Ferryman one.
+    pub prefix: Vec<u8>,
+    /// Who connected.
+    pub peer: SocketAddr,
+}
+
+struct Expected {
+    /// The node job id, once the row is inserted (0 until then: the token is what matters; the
+    /// id in the header must agree once known).
+    job_id: Arc<AtomicU64>,
+    kind: StreamKind,
+    token: StreamToken,
+    /// The job's server addresses: a stream from anywhere else is refused.
+    from: Vec<IpAddr>,
+    deliver: oneshot::Sender<Arrival>,
+}
+
+/// The expectations of the well-known port: which job waits for which token.
+#[derive(Clone, Default)]
+pub struct Expectations {
+    inner: Arc<Mutex<Vec<Expected>>>,
+}
+
+impl std::fmt::Debug for Expectations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.inner.lock().map(|v| v.len()).unwrap_or(0);
+        f.debug_struct("Expectations").field("waiting", &n).finish()
+    }
+}
+
+/// A registered expectation: await [`Waiting::arrival`]; dropping it withdraws the token.
+#[derive(Debug)]
+pub struct Waiting {
+    rx: oneshot::Receiver<Arrival>,
+    registry: Expectations,
+    token: StreamToken,
+    job_id: Arc<AtomicU64>,
+}
+
+impl Waiting {
+    /// Records the node job id once the row exists (the header must then carry it).
+    pub fn set_job_id(&self, id: u64) {
+        self.job_id.store(id, Ordering::SeqCst);
+    }
+
+    /// The stream, once an agent presented the token. `None` if the receiver shut down.
+    pub async fn arrival(&mut self) -> Option<Arrival> {
+        (&mut self.rx).await.ok()
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.registry.withdraw(&self.token);
+    }
+}
+
+impl Expectations {
+    /// Registers that a job expects a `kind` stream authenticated by `token`, from one of the
+    /// addresses `from` (the job's server). Register *before* inserting the job row, so that
+    /// no agent can connect before the manager listens for it.
+    pub fn expect(&self, kind: StreamKind, token: StreamToken, from: Vec<IpAddr>) -> Waiting {
+        let (tx, rx) = oneshot::channel();
+        let job_id = Arc::new(AtomicU64::new(0));
+        if let Ok(mut list) = self.inner.lock() {
+            list.push(Expected {
+                job_id: Arc::clone(&job_id),
+                kind,
+                token: token.clone(),
+                from,
+                deliver: tx,
+            });
+        }
+        Waiting {
+            rx,
+            registry: self.clone(),
+            token,
+            job_id,
+        }
+    }
+
+    fn withdraw(&self, token: &StreamToken) {
+        if let Ok(mut list) = self.inner.lock() {
+            list.retain(|e| !e.token.ct_eq(token));
+        }
+    }
+
+    /// Takes the expectation matching `header` from `peer`, if any. Every registered token is
+    /// compared, in constant time each; a refused stream leaves the expectation in place for
+    /// the real agent.
+    fn take(
+        &self,
+        header: &StreamHeader,
+        peer: IpAddr,
+    ) -> std::result::Result<oneshot::Sender<Arrival>, &'static str> {
+        let Ok(mut list) = self.inner.lock() else {
+            return Err("the receiver's registry is unusable");
+        };
+        let mut found = None;
+        for (i, e) in list.iter().enumerate() {
+            if e.token.ct_eq(&header.token) {
+                found = Some(i);
+            }
+        }
+        let Some(pos) = found else {
+            return Err("no job expects this token (unknown, wrong, finished, or already used)");
+        };
+        let e = &list[pos];
+        let id = e.job_id.load(Ordering::SeqCst);
+        if id != 0 && id != header.job_id {
+            return Err("the header's job id is not the token's job");
+        }
+        if e.kind != header.kind {
+            return Err("the stream's kind is not the one the job expects");
+        }
+        if !e.from.contains(&peer) {
+            return Err("the stream does not come from the job's server");
+        }
+        Ok(list.swap_remove(pos).deliver)
+    }
+}
+
+/// Serves the well-known port until `cancel`: every connection is checked and either handed to
+/// its job or refused.
+pub async fn serve(listener: TcpListener, expectations: Expectations, cancel: CancellationToken) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "stream receiver: accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = cancel.cancelled() => return,
+        };
+        let expectations = expectations.clone();
+        tokio::spawn(async move {
+            if let Err(why) = admit(stream, peer, &expectations).await {
+                tracing::warn!(%peer, reason = %why, "stream refused");
+            }
+        });
+    }
+}
+
+async fn admit(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    expectations: &Expectations,
+) -> std::result::Result<(), String> {
+    let start = tokio::time::timeout(HEADER_WAIT, read_start(&mut stream))
+        .await
+        .map_err(|_| format!("no header within {} s", HEADER_WAIT.as_secs()))?
+        .map_err(|e| format!("bad header: {e}"))?;
+    let header = match start {
+        StreamStart::Ferryman(h) => h,
+        StreamStart::Raw { .. } => {
+            return Err("a raw stream on the Ferryman port (legacy donors stream to a port of scheduler-db-servers-sender-ports)".to_owned())
+        }
+    };
+    let deliver = expectations
+        .take(&header, peer.ip())
+        .map_err(|why| format!("job {}: {why}", header.job_id))?;
+    tracing::info!(%peer, job_id = header.job_id, kind = header.kind.as_str(), "stream accepted");
+    deliver
+        .send(Arrival {
+            stream,
+            prefix: Vec::new(),
+            peer,
+        })
+        .map_err(|_| {
+            format!(
+                "job {} stopped waiting just as its stream arrived",
+                header.job_id
+            )
+        })
+}
+
+/// The pool of legacy donor ports of one cluster.
+#[derive(Debug, Clone)]
+pub struct PortPool {
+    free: Arc<Mutex<Vec<u16>>>,
+    cluster: String,
+}
+
+impl PortPool {
+    /// A pool of `ports` for `cluster`.
+    pub fn new(cluster: &str, ports: &[u16]) -> PortPool {
+        let mut free = ports.to_vec();
+        free.reverse();
+        PortPool {
+            free: Arc::new(Mutex::new(free)),
+            cluster: cluster.to_owned(),
+        }
+    }
+
+    /// Binds a free port of the pool on `bind`, for one legacy job whose donor is `server`.
+    pub async fn take(&self, bind: &str, server: Vec<IpAddr>) -> Result<LegacyPort> {
+        let candidates: Vec<u16> = self.free.lock().map(|f| f.clone()).unwrap_or_default();
+        if candidates.is_empty() {
+            return Err(Error::NoLegacyPort {
+                cluster: self.cluster.clone(),
+            });
+        }
+        let mut last_error = None;
+        for port in candidates.iter().rev() {
+            // Taken out of the pool first so two jobs never race for one port.
+            let taken = self
+                .free
+                .lock()
+                .map(|mut f| {
+                    let before = f.len();
+                    f.retain(|p| p != port);
+                    f.len() < before
+                })
+                .unwrap_or(false);
+            if !taken {
+                continue;
+            }
+            match TcpListener::bind((bind, *port)).await {
+                Ok(listener) => {
+                    return Ok(LegacyPort {
+                        listener: Some(listener),
+                        port: *port,
+                        server,
+                        pool: self.clone(),
+                    })
+                }
+                Err(e) => {
+                    self.give_back(*port);
+                    last_error = Some(format!("{port}: {e}"));
+                }
+            }
+        }
+        Err(Error::LegacyPortBusy {
+            cluster: self.cluster.clone(),
+            detail: last_error.unwrap_or_else(|| "every port of the pool is in use".to_owned()),
+        })
+    }
+
+    fn give_back(&self, port: u16) {
+        if let Ok(mut f) = self.free.lock() {
+            if !f.contains(&port) {
+                f.push(port);
+            }
+        }
+    }
+}
+
+/// One legacy job's port: accepts one connection from the donor's address.
+#[derive(Debug)]
+pub struct LegacyPort {
+    listener: Option<TcpListener>,
+    port: u16,
+    server: Vec<IpAddr>,
+    pool: PortPool,
+}
+
+impl LegacyPort {
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Waits for the donor's connection; connections from other addresses are refused and
+    /// logged. Returns `None` when `cancel` fires first.
+    pub async fn accept(&mut self, cancel: &CancellationToken) -> Option<Arrival> {
+        let listener = self.listener.as_ref()?;
+        loop {
+            let (stream, peer) = tokio::select! {
+                r = listener.accept() => match r {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(port = self.port, error = %e, "legacy port: accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+                _ = cancel.cancelled() => return None,
+            };
+            if !self.server.contains(&peer.ip()) {
+                tracing::warn!(port = self.port, %peer, expected = ?self.server, "stream refused: not from the job's server");
+                drop(stream);
+                continue;
+            }
+            // One connection per job: stop listening at once.
+            self.listener = None;
+            return Some(Arrival {
+                stream,
+                prefix: Vec::new(),
+                peer,
+            });
+        }
+    }
+}
+
+impl Drop for LegacyPort {
+    fn drop(&mut self) {
+        self.listener = None;
+        self.pool.give_back(self.port);
+    }
+}
+
+/// The addresses of `host` (a name or a literal), for checking where a stream comes from.
+pub async fn addresses(host: &str) -> Result<Vec<IpAddr>> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![ip]);
+    }
+    let found: Vec<IpAddr> = tokio::net::lookup_host((host, 0))
+        .await
+        .map_err(|source| Error::Resolve {
+            host: host.to_owned(),
+            source,
+        })?
+        .map(|a| a.ip())
+        .collect();
+    Ok(found)
+}

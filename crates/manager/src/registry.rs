@@ -1,0 +1,234 @@
+//! The manager's own jobs: what it dispatched, where each stands, and how to cancel one.
+//!
+//! A manager job wraps one row in a node's jobs table (the node job) and what the manager does
+//! around it (waiting for the stream, storing the backup). Kept in memory: after a restart the
+//! repository (manifests) and the nodes' tables are the record; jobs that were running are
+//! failed on the nodes by their agents (the stream is gone) and their leftovers cleaned.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use ferryman_proto::Task;
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+/// Where a manager job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JobState {
+    /// Created, the node job not yet inserted.
+    Queued,
+    /// The node job is inserted; waiting for an agent to take it (and stream).
+    Waiting,
+    /// Data is arriving.
+    Receiving,
+    /// Finished well.
+    Succeeded,
+    /// Finished badly: see `error`.
+    Failed,
+    /// Cancelled by a user.
+    Cancelled,
+}
+
+impl JobState {
+    /// True once the job can no longer change.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            JobState::Succeeded | JobState::Failed | JobState::Cancelled
+        )
+    }
+}
+
+/// One manager job, as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobRecord {
+    /// Manager-wide id.
+    pub id: u64,
+    /// Cluster.
+    pub cluster: String,
+    /// Server the node job runs on.
+    pub server: String,
+    /// The node task.
+    pub task: Task,
+    /// The row id in the server's jobs table, once inserted.
+    pub node_job_id: Option<u64>,
+    /// State.
+    pub state: JobState,
+    /// What it is doing now, in words.
+    pub phase: String,
+    /// Bytes received so far (streams).
+    pub bytes: u64,
+    /// The agent's (or donor's) result text, once the node job is done.
+    pub node_result: Option<String>,
+    /// Why the job failed.
+    pub error: Option<String>,
+    /// The backup it produced.
+    pub backup_id: Option<String>,
+    /// Why it runs: `schedule`, `api`.
+    pub trigger: String,
+    /// Creation time, seconds since the epoch.
+    pub created_at: u64,
+    /// End time, seconds since the epoch.
+    pub ended_at: Option<u64>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    record: JobRecord,
+    cancel: CancellationToken,
+}
+
+/// Every manager job since start (the newest 1000 finished ones are kept).
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    inner: Arc<Mutex<(u64, BTreeMap<u64, Entry>)>>,
+}
+
+/// How many finished jobs are remembered.
+const KEEP: usize = 1000;
+
+/// A handle through which the running code updates its job.
+#[derive(Debug, Clone)]
+pub struct JobHandle {
+    id: u64,
+    registry: Registry,
+    cancel: CancellationToken,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Registry {
+    /// A new job.
+    pub fn create(&self, cluster: &str, server: &str, task: Task, trigger: &str) -> JobHandle {
+        let cancel = CancellationToken::new();
+        let mut guard = match self.inner.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        guard.0 += 1;
+        let id = guard.0;
+        guard.1.insert(
+            id,
+            Entry {
+                record: JobRecord {
+                    id,
+                    cluster: cluster.to_owned(),
+                    server: server.to_owned(),
+                    task,
+                    node_job_id: None,
+                    state: JobState::Queued,
+                    phase: "queued".to_owned(),
+                    bytes: 0,
+                    node_result: None,
+                    error: None,
+                    backup_id: None,
+                    trigger: trigger.to_owned(),
+                    created_at: now(),
+                    ended_at: None,
+                },
+                cancel: cancel.clone(),
+            },
+        );
+        // Forget the oldest finished jobs beyond KEEP.
+        while guard.1.len() > KEEP {
+            let oldest_final = guard
+                .1
+                .iter()
+                .find(|(_, e)| e.record.state.is_final())
+                .map(|(id, _)| *id);
+            match oldest_final {
+                Some(id) => {
+                    guard.1.remove(&id);
+                }
+                None => break,
+            }
+        }
+        JobHandle {
+            id,
+            registry: self.clone(),
+            cancel,
+        }
+    }
+
+    /// Every job, newest first.
+    pub fn list(&self) -> Vec<JobRecord> {
+        self.with(|m| m.values().rev().map(|e| e.record.clone()).collect())
+    }
+
+    /// One job.
+    pub fn get(&self, id: u64) -> Option<JobRecord> {
+        self.with(|m| m.get(&id).map(|e| e.record.clone()))
+    }
+
+    /// Asks a job to stop. Returns false when there is no such job or it already ended.
+    pub fn cancel(&self, id: u64) -> bool {
+        self.with(|m| match m.get(&id) {
+            Some(e) if !e.record.state.is_final() => {
+                e.cancel.cancel();
+                true
+            }
+            _ => false,
+        })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut BTreeMap<u64, Entry>) -> T) -> T {
+        let mut guard = match self.inner.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut guard.1)
+    }
+}
+
+impl JobHandle {
+    /// The job's id.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Cancelled when a user cancels the job.
+    pub fn cancelled(&self) -> &CancellationToken {
+        &self.cancel
+    }
+
+    /// Updates the record.
+    pub fn update(&self, f: impl FnOnce(&mut JobRecord)) {
+        self.registry.with(|m| {
+            if let Some(e) = m.get_mut(&self.id) {
+                f(&mut e.record);
+            }
+        });
+    }
+
+    /// Sets the phase text.
+    pub fn phase(&self, phase: impl Into<String>) {
+        let phase = phase.into();
+        self.update(|r| r.phase = phase);
+    }
+
+    /// Ends the job.
+    pub fn finish(&self, state: JobState, error: Option<String>) {
+        self.update(|r| {
+            r.state = state;
+            r.error = error;
+            r.ended_at = Some(now());
+            r.phase = match state {
+                JobState::Succeeded => "done".to_owned(),
+                JobState::Cancelled => "cancelled".to_owned(),
+                _ => "failed".to_owned(),
+            };
+        });
+    }
+
+    /// The current record.
+    pub fn record(&self) -> Option<JobRecord> {
+        self.registry.get(self.id)
+    }
+}

@@ -1,0 +1,135 @@
+//! The scheduler: one cron entry per task kind per cluster (replication-manager's
+//! `scheduler-db-servers-*-cron`), each enabled or not, under the cluster's
+//! `monitoring-scheduler` switch.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use ferryman_config::{ClusterConfig, ScheduleEntry};
+use ferryman_proto::Task;
+use tokio_util::sync::CancellationToken;
+
+use crate::Shared;
+
+/// What a schedule entry starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheduled {
+    /// A physical backup of the cluster's backup source.
+    PhysicalBackup,
+    /// A logical backup of the cluster's backup source.
+    LogicalBackup,
+    /// Error and slow-query logs of every server.
+    Logs,
+    /// OPTIMIZE on every replica (the primary is left alone, like replication-manager's
+    /// rolling optimize).
+    Optimize,
+}
+
+impl Scheduled {
+    fn name(self) -> &'static str {
+        match self {
+            Scheduled::PhysicalBackup => "physical-backup",
+            Scheduled::LogicalBackup => "logical-backup",
+            Scheduled::Logs => "logs",
+            Scheduled::Optimize => "optimize",
+        }
+    }
+}
+
+/// The active entries of `cluster`.
+pub fn entries(cluster: &ClusterConfig) -> Vec<(Scheduled, ScheduleEntry)> {
+    let s = &cluster.scheduler;
+    [
+        (Scheduled::PhysicalBackup, &s.physical_backup),
+        (Scheduled::LogicalBackup, &s.logical_backup),
+        (Scheduled::Logs, &s.logs),
+        (Scheduled::Optimize, &s.optimize),
+    ]
+    .into_iter()
+    .filter(|(_, e)| e.is_active(s))
+    .map(|(k, e)| (k, e.clone()))
+    .collect()
+}
+
+/// Runs one entry's schedule until `cancel`: sleeps until the next occurrence, starts the work
+/// in the background (a slow backup does not delay the next tick of another entry), repeats.
+pub async fn run_entry(
+    shared: Arc<Shared>,
+    cluster: String,
+    what: Scheduled,
+    entry: ScheduleEntry,
+    cancel: CancellationToken,
+) {
+    loop {
+        let now = Utc::now();
+        let next = match entry.schedule().find_next_occurrence(&now, false) {
+            Ok(next) => next,
+            Err(e) => {
+                tracing::error!(%cluster, entry = what.name(), cron = %entry.cron, error = %e, "no next occurrence: this schedule entry stops");
+                return;
+            }
+        };
+        let wait = (next - now).to_std().unwrap_or(Duration::ZERO);
+        tracing::debug!(%cluster, entry = what.name(), next = %next, "next scheduled run");
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = cancel.cancelled() => return,
+        }
+        tracing::info!(%cluster, entry = what.name(), "scheduled run");
+        let shared = Arc::clone(&shared);
+        let cluster_name = cluster.clone();
+        tokio::spawn(async move {
+            if let Err(e) = fire(&shared, &cluster_name, what).await {
+                tracing::warn!(cluster = %cluster_name, entry = what.name(), error = %e, "scheduled run failed");
+            }
+        });
+    }
+}
+
+async fn fire(shared: &Arc<Shared>, cluster: &str, what: Scheduled) -> crate::Result<()> {
+    let config = shared
+        .config
+        .cluster(cluster)
+        .ok_or_else(|| crate::Error::Unknown {
+            what: "cluster",
+            name: cluster.to_owned(),
+            known: String::new(),
+        })?;
+    match what {
+        Scheduled::PhysicalBackup => {
+            shared
+                .start_backup(cluster, None, config.backup_physical_type, "schedule")
+                .await?;
+        }
+        Scheduled::LogicalBackup => {
+            shared
+                .start_backup(cluster, None, config.backup_logical_type, "schedule")
+                .await?;
+        }
+        Scheduled::Logs => {
+            for server in &config.servers {
+                for task in [Task::Error, Task::Slowquery] {
+                    shared.start_task(cluster, &server.name, task, "schedule")?;
+                }
+            }
+        }
+        Scheduled::Optimize => {
+            let view = shared.topology.cluster(cluster);
+            for server in &config.servers {
+                let is_primary = view.as_ref().is_some_and(|v| {
+                    v.servers.iter().any(|s| {
+                        s.name == server.name
+                            && s.status
+                                .as_ref()
+                                .is_some_and(|st| st.role == ferryman_db::Role::Primary)
+                    })
+                });
+                if !is_primary {
+                    shared.start_task(cluster, &server.name, Task::Optimize, "schedule")?;
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,334 @@
+//! Handing a received stream to the repository, gated on the node's verdict.
+//!
+//! The repository writes a backup's manifest when its stream ends well; but a stream that ends
+//! well is not yet a good backup: the agent may still report that its tool failed. So the
+//! reader given to the repository is a gate: when the socket reaches end-of-file, the gate
+//! closes our side (the agent, waiting for that, goes on to record its outcome), waits for the
+//! node's row to be done, and only then returns end-of-file — or an error when the node says
+//! the job failed, which makes the repository discard everything. A manifest therefore exists
+//! only for a backup both sides call good.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ferryman_config::{ClusterConfig, ServerConfig};
+use ferryman_jobs::{Job, JobId, JobStatus, JobsConn, Outcome};
+use ferryman_proto::Task;
+use ferryman_repo::{
+    BackupMeta, Compression, Coordinates, LogKind, LogMeta, Manifest, RetentionPolicy, Timestamp,
+    Tool,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::io::StreamReader;
+
+use crate::registry::JobHandle;
+use crate::{Error, Result, Shared};
+
+/// Buffers between the socket and the repository (memory stays bounded).
+const CHUNKS: usize = 8;
+/// Size of one read from the socket.
+const CHUNK: usize = 256 * 1024;
+/// After end-of-file, how long the node may take to record its outcome.
+pub const OUTCOME_WAIT: Duration = Duration::from_secs(120);
+/// How often the row is read while waiting for the outcome.
+const POLL: Duration = Duration::from_millis(300);
+
+/// What was stored.
+#[derive(Debug, Clone)]
+pub enum Stored {
+    /// A backup, with its manifest.
+    Backup(Box<Manifest>),
+    /// A log file, by key.
+    Log(String),
+}
+
+impl Stored {
+    /// The backup id or the log's key.
+    pub fn id(&self) -> String {
+        match self {
+            Stored::Backup(m) => m.id.to_string(),
+            Stored::Log(k) => k.clone(),
+        }
+    }
+}
+
+/// The repository's tool for a backup task.
+pub fn tool(task: Task) -> Option<Tool> {
+    Some(match task {
+        Task::Mariabackup => Tool::Mariabackup,
+        Task::Xtrabackup => Tool::Xtrabackup,
+        Task::Mysqldump => Tool::Mysqldump,
+        Task::Mydumper => Tool::Mydumper,
+        _ => return None,
+    })
+}
+
+/// A stream plus the means to learn the node's verdict.
+pub struct Gate {
+    /// The socket (payload after `prefix`).
+    pub stream: TcpStream,
+    /// Payload bytes already read.
+    pub prefix: Vec<u8>,
+    /// A session on the node's jobs table.
+    pub conn: JobsConn,
+    /// The node job.
+    pub node_id: JobId,
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gate")
+            .field("node_id", &self.node_id)
+            .finish()
+    }
+}
+
+type Chunk = std::io::Result<Bytes>;
+
+impl Gate {
+    /// Starts pumping: returns the gated reader and, once the gate has decided, the node's row
+    /// (or why it could not be read).
+    fn open(
+        self,
+        job: JobHandle,
+    ) -> (
+        StreamReader<tokio_stream_shim::Receiver, Bytes>,
+        oneshot::Receiver<std::result::Result<Job, String>>,
+    ) {
+        let (tx, rx) = mpsc::channel::<Chunk>(CHUNKS);
+        let (done_tx, done_rx) = oneshot::channel();
+        tokio::spawn(pump(self, tx, done_tx, job));
+        (StreamReader::new(tokio_stream_shim::Receiver(rx)), done_rx)
+    }
+}
+
+async fn pump(
+    gate: Gate,
+    tx: mpsc::Sender<Chunk>,
+    done: oneshot::Sender<std::result::Result<Job, String>>,
+    job: JobHandle,
+) {
+    let Gate {
+        mut stream,
+        prefix,
+        mut conn,
+        node_id,
+    } = gate;
+    if !prefix.is_empty() && tx.send(Ok(Bytes::from(prefix))).await.is_err() {
+        return;
+    }
+    let mut total = 0u64;
+    loop {
+        let mut buf = vec![0u8; CHUNK];
+        let n = match stream.read(&mut buf).await {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = tx
+                    .send(Err(std::io::Error::new(
+                        e.kind(),
+                        format!("the stream broke after {total} bytes: {e}"),
+                    )))
+                    .await;
+                let _ = done.send(Err(format!("the stream broke: {e}")));
+                return;
+            }
+        };
+        if n == 0 {
+            break;
+        }
+        buf.truncate(n);
+        total += n as u64;
+        job.update(|r| r.bytes = total);
+        // The repository stopped reading (corrupt stream, disk full): drop the socket, which
+        // tells the agent its stream failed.
+        if tx.send(Ok(Bytes::from(buf))).await.is_err() {
+            return;
+        }
+    }
+    // End of stream: tell the agent we have everything, then wait for its verdict.
+    let _ = stream.shutdown().await;
+    job.phase("stream complete; waiting for the node's outcome");
+    let verdict = wait_outcome(&mut conn, node_id, &job).await;
+    let _ = conn.close().await;
+    match &verdict {
+        Ok(row) if good(row) => drop(tx),
+        Ok(row) => {
+            let why = row
+                .result
+                .clone()
+                .unwrap_or_else(|| "the node job failed".to_owned());
+            let _ = tx
+                .send(Err(std::io::Error::other(format!(
+                    "the node reported failure: {why}"
+                ))))
+                .await;
+        }
+        Err(e) => {
+            let _ = tx.send(Err(std::io::Error::other(e.clone()))).await;
+        }
+    }
+    let _ = done.send(verdict);
+}
+
+/// Success, or done by a legacy donor (which records no outcome; the stream checks decide).
+fn good(row: &Job) -> bool {
+    matches!(
+        row.status(),
+        JobStatus::Done(Outcome::Success) | JobStatus::DoneUnknown
+    )
+}
+
+async fn wait_outcome(
+    conn: &mut JobsConn,
+    id: JobId,
+    job: &JobHandle,
+) -> std::result::Result<Job, String> {
+    let started = Instant::now();
+    loop {
+        match conn.get(id).await {
+            Ok(row) if row.done => return Ok(row),
+            Ok(_) => {}
+            Err(e) => return Err(format!("cannot read the node job's outcome: {e}")),
+        }
+        if started.elapsed() > OUTCOME_WAIT {
+            return Err(format!(
+                "the stream ended but the node did not record an outcome within {} s",
+                OUTCOME_WAIT.as_secs()
+            ));
+        }
+        tokio::select! {
+            _ = job.cancelled().cancelled() => return Err("cancelled by request".to_owned()),
+            _ = tokio::time::sleep(POLL) => {}
+        }
+    }
+}
+
+/// Stores a backup stream; returns its manifest and the node's final row.
+pub async fn backup(
+    shared: &Shared,
+    cluster: &ClusterConfig,
+    server: &ServerConfig,
+    task: Task,
+    gate: Gate,
+    job: &JobHandle,
+) -> Result<(Stored, Option<Job>)> {
+    let Some(tool) = tool(task) else {
+        return Err(Error::Unknown {
+            what: "backup task",
+            name: task.to_string(),
+            known: "mariabackup, xtrabackup, mysqldump, mydumper".to_owned(),
+        });
+    };
+    let node_id = gate.node_id;
+    let mut meta = BackupMeta::new(&cluster.name, &server.name, &server.host, tool, node_id.0);
+    meta.compression = compression(shared);
+    meta.coordinates = Coordinates::default();
+    let (reader, verdict) = gate.open(job.clone());
+    let res = ferryman_repo::ingest(&shared.repo, meta, reader, job.cancelled()).await;
+    let row = verdict.await.ok().and_then(|v| v.ok());
+    let manifest = res.map_err(|e| node_reason(e, &row, &server.name))?;
+    prune(shared, cluster).await;
+    Ok((Stored::Backup(Box::new(manifest)), row))
+}
+
+/// Stores a log stream.
+pub async fn log(
+    shared: &Shared,
+    cluster: &ClusterConfig,
+    server: &ServerConfig,
+    task: Task,
+    gate: Gate,
+    job: &JobHandle,
+) -> Result<(Stored, Option<Job>)> {
+    let kind = if task == Task::Slowquery {
+        LogKind::Slow
+    } else {
+        LogKind::Error
+    };
+    let meta = LogMeta {
+        cluster: cluster.name.clone(),
+        server: server.name.clone(),
+        kind,
+        job_id: gate.node_id.0,
+        received_at: Timestamp::now(),
+        compression: compression(shared),
+    };
+    let (reader, verdict) = gate.open(job.clone());
+    let res = shared.repo.ingest_log(meta, reader, job.cancelled()).await;
+    let row = verdict.await.ok().and_then(|v| v.ok());
+    let file = res.map_err(|e| node_reason(e, &row, &server.name))?;
+    if let Err(e) = shared
+        .repo
+        .rotate_logs(shared.config.manager.logs_keep as usize)
+        .await
+    {
+        tracing::warn!(error = %e, "cannot rotate collected logs");
+    }
+    Ok((Stored::Log(file.key.to_string()), row))
+}
+
+/// When the node itself failed the job, its reason is the one to show.
+fn node_reason(e: ferryman_repo::Error, row: &Option<Job>, server: &str) -> Error {
+    match row {
+        Some(r) if r.done && !good(r) => Error::NodeFailed {
+            server: server.to_owned(),
+            node_job_id: r.id.0,
+            task: r.parse_task().unwrap_or(Task::Mariabackup),
+            result: r.result.clone().unwrap_or_default(),
+        },
+        _ => Error::Repo(e),
+    }
+}
+
+fn compression(shared: &Shared) -> Compression {
+    Compression {
+        level: shared.config.manager.backup_compression_level,
+        threads: shared.config.manager.backup_compression_threads,
+    }
+}
+
+/// Applies the cluster's retention after a backup (failures are logged: the backup is good).
+pub async fn prune(shared: &Shared, cluster: &ClusterConfig) {
+    let r = &cluster.retention;
+    let policy = RetentionPolicy {
+        keep_last: r.keep_last,
+        keep_hourly: r.keep_hourly,
+        keep_daily: r.keep_daily,
+        keep_weekly: r.keep_weekly,
+        keep_monthly: r.keep_monthly,
+        keep_yearly: r.keep_yearly,
+    };
+    let backups = match shared.repo.list(Some(&cluster.name), None).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(cluster = %cluster.name, error = %e, "retention not applied: cannot list backups");
+            return;
+        }
+    };
+    let plan = ferryman_repo::plan(&policy, &backups, &Default::default());
+    for id in &plan.delete {
+        match shared.repo.delete(id).await {
+            Ok(()) => tracing::info!(backup = %id, "deleted by retention"),
+            Err(e) => tracing::warn!(backup = %id, error = %e, "retention: cannot delete"),
+        }
+    }
+}
+
+/// `mpsc::Receiver` as a `Stream` (without pulling in tokio-stream for one adapter).
+pub mod tokio_stream_shim {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// The adapter.
+    #[derive(Debug)]
+    pub struct Receiver(pub tokio::sync::mpsc::Receiver<super::Chunk>);
+
+    impl futures_util::Stream for Receiver {
+        type Item = super::Chunk;
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            self.0.poll_recv(cx)
+        }
+    }
+}

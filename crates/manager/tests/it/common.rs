@@ -1,0 +1,126 @@
+//! Sandboxes with a manager and agents running in this process.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferryman_agent::{Agent, Shutdown};
+use ferryman_config::Config;
+use ferryman_manager::{JobRecord, Manager, Shared};
+use ferryman_sandbox::testing::TestSandbox;
+use tokio_util::sync::CancellationToken;
+
+/// A configuration file next to the sandbox's, with `extra` lines added to the cluster's table
+/// (they must be cluster keys) and `manager` lines to `[manager]`.
+pub fn config_with(sb: &TestSandbox, cluster_extra: &str, manager_extra: &str) -> PathBuf {
+    let text = std::fs::read_to_string(sb.config_path()).unwrap();
+    let marker = "scheduler-db-servers-receiver-ports";
+    let at = text.find(marker).unwrap();
+    let line_end = at + text[at..].find('\n').unwrap() + 1;
+    let mut out = String::new();
+    out.push_str(&text[..line_end]);
+    out.push_str(cluster_extra);
+    out.push('\n');
+    out.push_str(&text[line_end..]);
+    let out = out.replacen("[manager]\n", &format!("[manager]\n{manager_extra}\n"), 1);
+    let path = sb.path().join("ferryman-test.toml");
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+/// A running manager and agents.
+pub struct Running {
+    pub shared: Arc<Shared>,
+    pub manager_stop: CancellationToken,
+    pub manager: tokio::task::JoinHandle<()>,
+    pub agents: Vec<(Shutdown, tokio::task::JoinHandle<()>)>,
+}
+
+impl Running {
+    /// Starts the agent of `name` beside the running manager.
+    pub fn add_agent(&mut self, config_path: &Path, name: &str) {
+        let config = Config::load(config_path).unwrap();
+        let agent = Agent::new(&config, name).unwrap();
+        let shutdown = Shutdown::default();
+        let s = shutdown.clone();
+        self.agents.push((
+            shutdown,
+            tokio::spawn(async move {
+                agent.run(&s).await.unwrap();
+            }),
+        ));
+    }
+
+    pub async fn stop(self) {
+        for (s, _) in &self.agents {
+            s.stop.cancel();
+            s.interrupt.cancel();
+        }
+        for (_, h) in self.agents {
+            let _ = h.await;
+        }
+        self.manager_stop.cancel();
+        let _ = self.manager.await;
+    }
+}
+
+pub async fn start(config_path: &Path, agents_for: &[&str]) -> Running {
+    let config = Config::load(config_path).unwrap();
+    let manager = Manager::start(config.clone()).await.unwrap();
+    let shared = manager.shared();
+    let manager_stop = CancellationToken::new();
+    let stop = manager_stop.clone();
+    let manager = tokio::spawn(async move {
+        manager.run(stop).await.unwrap();
+    });
+    let mut running = Running {
+        shared,
+        manager_stop,
+        manager,
+        agents: Vec::new(),
+    };
+    for name in agents_for {
+        running.add_agent(config_path, name);
+    }
+    running
+}
+
+/// Waits until manager job `id` is final.
+pub async fn wait_job(shared: &Shared, id: u64, limit: Duration) -> JobRecord {
+    let started = Instant::now();
+    loop {
+        let r = shared.registry.get(id).unwrap();
+        if r.state.is_final() {
+            return r;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "job {id} not done after {limit:?}: {r:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Runs statements on a sandbox server.
+pub async fn exec(sb: &TestSandbox, name: &str, sql: &str) {
+    use ferryman_db::mysql_async::prelude::Queryable;
+    let spec = sb.server(name).unwrap();
+    let mut conn = sb
+        .endpoint(spec)
+        .connect(ferryman_db::Session::Plain)
+        .await
+        .unwrap();
+    conn.query_drop(sql).await.unwrap();
+    conn.disconnect().await.unwrap();
+}
+
+/// The GTID the tool reported in the agent's result line.
+pub fn reported_gtid(result: &str) -> Option<String> {
+    if let Some((_, rest)) = result.split_once("GTID of the last change '") {
+        return rest.split_once('\'').map(|(g, _)| g.to_owned());
+    }
+    if let Some((_, rest)) = result.split_once("GTID ") {
+        return rest.split([',', ';', ' ']).next().map(str::to_owned);
+    }
+    None
+}

@@ -1,0 +1,8 @@
+//! The manager end to end: real sandbox servers, the agent library running on "the node",
+//! real TCP on the well-known stream port, the repository on disk.
+#![allow(clippy::unwrap_used, clippy::print_stderr)] // test code: panics and stderr are the report
+
+mod common;
+mod failures;
+mod refusals;
+mod scheduled;

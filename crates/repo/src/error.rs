@@ -1,0 +1,250 @@
+//! Errors of the repository. An ingest error ends up in a job's result and in the manager's log,
+//! so every message says what happened, to which backup, and what to do next, in one line.
+
+use std::path::PathBuf;
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong in the repository.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A name (cluster, server, backup id, storage key) the repository cannot use.
+    #[error("invalid {what} `{value}`: {reason}")]
+    InvalidName {
+        /// What the name is for ("cluster name", "backup id", ...).
+        what: &'static str,
+        /// The name as given.
+        value: String,
+        /// Why it was refused, with the rule.
+        reason: String,
+    },
+
+    /// The caller asked for something the repository cannot do (bad compression level, ...).
+    #[error(
+        "{detail}; this is a bug in the caller or its configuration: fix it and run the job again"
+    )]
+    InvalidRequest {
+        /// What is wrong.
+        detail: String,
+    },
+
+    /// The repository's root cannot be created or used.
+    #[error("cannot open the repository at {}: {source}; check that the directory (monitoring-datadir in ferryman.toml) exists and is writable by the manager", root.display())]
+    Open {
+        /// The root directory.
+        root: PathBuf,
+        /// The reason.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A storage operation failed.
+    #[error("cannot {action} {location}: {source}; check the repository's file system (permissions, mount, errors in the kernel log)")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The object or path.
+        location: String,
+        /// The reason.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The repository's file system has no space left.
+    #[error("the repository file system at {root} is full ({}) while writing {what}; nothing partial was kept: free space or move monitoring-datadir, then run the job again", free_text(*.free))]
+    StorageFull {
+        /// The repository's location.
+        root: String,
+        /// Free bytes, when the storage can tell.
+        free: Option<u64>,
+        /// What was being written (a backup, a log, an object).
+        what: String,
+    },
+
+    /// No such backup (or object).
+    #[error("{what} not found in the repository at {root}; list the repository's backups to see which exist")]
+    NotFound {
+        /// What was looked for.
+        what: String,
+        /// The repository's location.
+        root: String,
+    },
+
+    /// The backup (or log) is already in the repository.
+    #[error("{what} already exists in the repository at {root}; each job is stored once: enqueue a new job to take another")]
+    AlreadyExists {
+        /// What was to be written.
+        what: String,
+        /// The repository's location.
+        root: String,
+    },
+
+    /// The sender's stream failed (connection reset, read error) before its end.
+    #[error("{subject}: the stream broke after {bytes} bytes ({source}); nothing was kept: check the sending agent's job result, then run the job again")]
+    StreamBroken {
+        /// The backup or log being received.
+        subject: String,
+        /// Raw bytes received before the failure.
+        bytes: u64,
+        /// The read error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The stream is not a valid xbstream (bad magic, chunk CRC mismatch, ...).
+    #[error("{subject}: the xbstream is corrupt at byte {offset} ({detail}); nothing was kept: check the sending agent's tool log, then run the backup again")]
+    Corrupt {
+        /// The backup being received.
+        subject: String,
+        /// Byte offset of the problem in the raw stream.
+        offset: u64,
+        /// What is wrong.
+        detail: String,
+    },
+
+    /// The stream ended cleanly but is not a whole backup (no dump footer, no xtrabackup_info).
+    #[error("{subject}: the stream is incomplete ({detail}); nothing was kept: check the sending agent's tool log, then run the backup again")]
+    Incomplete {
+        /// The backup being received.
+        subject: String,
+        /// What is missing.
+        detail: String,
+    },
+
+    /// The caller cancelled the ingest.
+    #[error("{subject}: cancelled after {bytes} bytes; nothing was kept")]
+    Cancelled {
+        /// The backup or log being received.
+        subject: String,
+        /// Raw bytes received before the cancellation.
+        bytes: u64,
+    },
+
+    /// A manifest cannot be read or parsed.
+    #[error("manifest {location} is unreadable ({detail}); restore it from a copy, or delete the backup's directory if the backup is not needed")]
+    Manifest {
+        /// Where the manifest is.
+        location: String,
+        /// What is wrong.
+        detail: String,
+    },
+
+    /// A worker thread of the repository panicked.
+    #[error("a repository worker thread failed ({detail}); this is a bug: report it with the manager's log")]
+    Worker {
+        /// The panic or join error.
+        detail: String,
+    },
+}
+
+fn free_text(free: Option<u64>) -> String {
+    match free {
+        Some(bytes) => format!("{bytes} bytes free"),
+        None => "free space unknown".to_owned(),
+    }
+}
+
+impl Error {
+    /// True when the ingest was cancelled by its caller (not a failure of the stream).
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Error::Cancelled { .. })
+    }
+
+    /// True when the repository ran out of space.
+    pub fn is_storage_full(&self) -> bool {
+        matches!(self, Error::StorageFull { .. })
+    }
+
+    /// True when the thing looked for does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::NotFound { .. })
+    }
+
+    /// Names what was being written in a [`Error::StorageFull`] after the subject (a backup)
+    /// rather than the storage key the storage layer knows; other errors are returned as is.
+    pub(crate) fn about(self, subject: &str) -> Error {
+        match self {
+            Error::StorageFull { root, free, .. } => Error::StorageFull {
+                root,
+                free,
+                what: subject.to_owned(),
+            },
+            other => other,
+        }
+    }
+
+    /// The error of a blocking task that could not be joined.
+    pub(crate) fn worker(e: tokio::task::JoinError) -> Error {
+        Error::Worker {
+            detail: e.to_string(),
+        }
+    }
+}
+
+/// True when `e` means "no space left on device" (`ENOSPC`, or `EDQUOT`: a quota is as full).
+pub(crate) fn is_storage_full(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    ) || e.raw_os_error() == Some(nix::libc::ENOSPC)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_main_messages_say_what_happened_and_what_to_do() {
+        let full = Error::StorageFull {
+            root: "/var/lib/ferryman".into(),
+            free: Some(4096),
+            what: "backup shop/db1/20261121T025800Z-j42 (mariabackup from 10.0.0.5)".into(),
+        };
+        assert_eq!(
+            full.to_string(),
+            "the repository file system at /var/lib/ferryman is full (4096 bytes free) while \
+             writing backup shop/db1/20261121T025800Z-j42 (mariabackup from 10.0.0.5); nothing \
+             partial was kept: free space or move monitoring-datadir, then run the job again"
+        );
+        let broken = Error::StreamBroken {
+            subject: "backup shop/db1/20261121T025800Z-j42 (mysqldump from 10.0.0.5)".into(),
+            bytes: 1234,
+            source: std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "connection reset by peer",
+            ),
+        };
+        assert_eq!(
+            broken.to_string(),
+            "backup shop/db1/20261121T025800Z-j42 (mysqldump from 10.0.0.5): the stream broke \
+             after 1234 bytes (connection reset by peer); nothing was kept: check the sending \
+             agent's job result, then run the job again"
+        );
+        let incomplete = Error::Incomplete {
+            subject: "backup shop/db1/20261121T025800Z-j42 (mysqldump from 10.0.0.5)".into(),
+            detail: "the dump does not end with `-- Dump completed`".into(),
+        };
+        assert_eq!(
+            incomplete.to_string(),
+            "backup shop/db1/20261121T025800Z-j42 (mysqldump from 10.0.0.5): the stream is \
+             incomplete (the dump does not end with `-- Dump completed`); nothing was kept: check \
+             the sending agent's tool log, then run the backup again"
+        );
+        assert!(full.is_storage_full() && !broken.is_cancelled());
+    }
+
+    #[test]
+    fn enospc_and_quotas_count_as_full() {
+        assert!(is_storage_full(&std::io::Error::from_raw_os_error(
+            nix::libc::ENOSPC
+        )));
+        assert!(is_storage_full(&std::io::Error::from_raw_os_error(
+            nix::libc::EDQUOT
+        )));
+        assert!(!is_storage_full(&std::io::Error::from_raw_os_error(
+            nix::libc::EIO
+        )));
+    }
+}

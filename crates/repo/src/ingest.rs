@@ -1,0 +1,193 @@
+//! Receiving one backup into the repository: the payload streamed through the
+//! [`crate::pipeline`], then `manifest.json` written last through the durable put.
+//!
+//! On any failure (stream broken or cut, corrupt xbstream, dump without its footer, disk full,
+//! cancellation) the backup's directory is removed before the error is returned: a backup is
+//! either whole and catalogued or absent. If the manager dies mid-ingest, the directory it
+//! leaves has no manifest and [`Repository::clean_incomplete`] removes it at the next start.
+
+use std::collections::BTreeMap;
+
+use tokio::io::AsyncRead;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::inspect;
+use crate::layout::BackupId;
+use crate::manifest::{CompressionInfo, Coordinates, CoordinatesSource, Manifest, FORMAT_VERSION};
+use crate::pipeline::{self, Compression};
+use crate::repository::Repository;
+use crate::timestamp::Timestamp;
+use crate::{Error, Result, Tool};
+
+/// What the caller knows about a backup it is about to stream in.
+#[derive(Debug, Clone)]
+pub struct BackupMeta {
+    /// The cluster.
+    pub cluster: String,
+    /// The server's configured name.
+    pub server: String,
+    /// The server's address, as recorded in the manifest.
+    pub host: String,
+    /// The tool; it fixes the kind (physical, logical) and the stream's format.
+    pub tool: Tool,
+    /// The job's id (in the server's jobs table).
+    pub job_id: u64,
+    /// When the job started; with the job id, it names the backup.
+    pub started_at: Timestamp,
+    /// zstd settings.
+    pub compression: Compression,
+    /// Coordinates the agent reported, used for those the stream does not carry.
+    pub coordinates: Coordinates,
+    /// The tool's version as the agent reported it, used when the stream does not say.
+    pub tool_version: Option<String>,
+    /// Anything else to record in the manifest (e.g. the agent's result line).
+    pub extra: BTreeMap<String, String>,
+}
+
+impl BackupMeta {
+    /// Meta for `tool`'s backup of `cluster`/`server` (at `host`) by job `job_id`, started now,
+    /// with default compression and nothing else known.
+    pub fn new(cluster: &str, server: &str, host: &str, tool: Tool, job_id: u64) -> BackupMeta {
+        BackupMeta {
+            cluster: cluster.to_owned(),
+            server: server.to_owned(),
+            host: host.to_owned(),
+            tool,
+            job_id,
+            started_at: Timestamp::now(),
+            compression: Compression::default(),
+            coordinates: Coordinates::default(),
+            tool_version: None,
+            extra: BTreeMap::new(),
+        }
+    }
+
+    /// The id the backup will have.
+    pub fn id(&self) -> Result<BackupId> {
+        BackupId::new(&self.cluster, &self.server, self.started_at, self.job_id)
+    }
+}
+
+/// Streams `reader` into a new backup and returns its manifest. See the module documentation
+/// for what happens on failure.
+pub async fn ingest<R: AsyncRead + Unpin + Send>(
+    repo: &Repository,
+    meta: BackupMeta,
+    reader: R,
+    cancel: &CancellationToken,
+) -> Result<Manifest> {
+    let id = meta.id()?;
+    meta.compression.check()?;
+    let subject = format!("backup {id} ({} from {})", meta.tool.as_str(), meta.host);
+    let dir = id.dir();
+    // Registered before the directory exists, so clean_incomplete never takes it for a
+    // leftover; released when this function returns, after the clean-up.
+    let _in_flight = repo.begin_write(&dir).ok_or_else(|| Error::AlreadyExists {
+        what: format!("backup {id} (being received)"),
+        root: repo.location(),
+    })?;
+    let storage = repo.storage();
+    if storage.get(&id.manifest_key()).await?.is_some() {
+        return Err(Error::AlreadyExists {
+            what: format!("backup {id}"),
+            root: repo.location(),
+        });
+    }
+    // A directory without a manifest is a crashed attempt at this very backup: start afresh.
+    storage.delete_prefix(&dir).await?;
+
+    let result = receive(repo, &meta, &id, reader, cancel, &subject).await;
+    match result {
+        Ok(manifest) => {
+            info!(
+                backup = %id,
+                raw_bytes = manifest.raw_bytes,
+                stored_bytes = manifest.stored_bytes,
+                gtid = manifest.gtid.as_deref().unwrap_or(""),
+                "backup stored"
+            );
+            Ok(manifest)
+        }
+        Err(e) => {
+            if let Err(cleanup) = storage.delete_prefix(&dir).await {
+                // clean_incomplete removes it at the next start; the ingest error matters more.
+                warn!(backup = %id, error = %cleanup, "cannot remove the failed backup's directory");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The payload, then the manifest.
+async fn receive<R: AsyncRead + Unpin + Send>(
+    repo: &Repository,
+    meta: &BackupMeta,
+    id: &BackupId,
+    reader: R,
+    cancel: &CancellationToken,
+    subject: &str,
+) -> Result<Manifest> {
+    let format = meta.tool.format();
+    let stored = pipeline::store(
+        repo.storage(),
+        &id.payload_key(format),
+        meta.compression,
+        inspect::for_format(format),
+        reader,
+        cancel,
+        subject,
+    )
+    .await?;
+    let found = stored.findings;
+    // The stream's own coordinates are the backup's truth; the agent's fill the gaps.
+    let from_stream = !found.coordinates.is_empty();
+    let coordinates = if from_stream {
+        found.coordinates
+    } else {
+        meta.coordinates.clone()
+    };
+    let coordinates_source = if from_stream {
+        Some(CoordinatesSource::Stream)
+    } else if !coordinates.is_empty() {
+        Some(CoordinatesSource::Agent)
+    } else {
+        None
+    };
+    let manifest = Manifest {
+        format_version: FORMAT_VERSION,
+        id: id.clone(),
+        cluster: meta.cluster.clone(),
+        server: meta.server.clone(),
+        host: meta.host.clone(),
+        kind: meta.tool.kind(),
+        tool: meta.tool,
+        tool_version: found.tool_version.or_else(|| meta.tool_version.clone()),
+        server_version: found.server_version,
+        format,
+        payload: format.payload_name().to_owned(),
+        job_id: meta.job_id,
+        started_at: meta.started_at,
+        ended_at: Timestamp::now(),
+        raw_bytes: stored.raw_bytes,
+        stored_bytes: stored.stored_bytes,
+        raw_sha256: stored.raw_sha256,
+        stored_sha256: stored.stored_sha256,
+        compression: CompressionInfo {
+            algorithm: "zstd".to_owned(),
+            level: meta.compression.level,
+        },
+        gtid: coordinates.gtid,
+        binlog_file: coordinates.binlog_file,
+        binlog_pos: coordinates.binlog_pos,
+        coordinates_source,
+        captured: found.captured,
+        verification: Vec::new(),
+        extra: meta.extra.clone(),
+    };
+    repo.storage()
+        .put(&id.manifest_key(), manifest.to_json())
+        .await
+        .map_err(|e| e.about(subject))?;
+    Ok(manifest)
+}

@@ -1,0 +1,58 @@
+//! The Ferryman backup repository: a self-describing tree of compressed, checksummed backups
+//! whose catalogue is their manifests, and the logs area.
+//!
+//! ```text
+//! <root>/Backups/<cluster>/<server>/<backup-id>/payload.xbstream.zst | payload.sql.zst | payload.tar.zst
+//! <root>/Backups/<cluster>/<server>/<backup-id>/manifest.json        (written last)
+//! <root>/<cluster>/<server>/<error|slow>-<UTC time>-j<job>.log.zst
+//! ```
+//!
+//! A stream is ingested with bounded memory: read asynchronously, then hashed (sha256 of the
+//! raw and of the stored bytes), inspected (xbstream chunks and CRCs, dump footer, tar end),
+//! compressed (multithreaded zstd) and written on a blocking thread. Only a whole, valid stream
+//! gets a manifest; anything else leaves nothing behind.
+//!
+//! # Layout
+//! - [`repository`]: [`Repository`], the catalogue: list, get, delete, verification results,
+//!   clean-up of a crashed manager's leftovers.
+//! - [`ingest`](mod@ingest): [`ingest()`] and [`BackupMeta`], receiving one backup.
+//! - [`pipeline`]: the bounded streaming compressor shared by backups and logs;
+//!   [`Compression`].
+//! - `inspect` (crate-private): what a stream must look like, and what it says
+//!   (coordinates, versions, captured files).
+//! - [`xbstream`]: the streaming xbstream parser.
+//! - [`manifest`]: [`Manifest`], `manifest.json`.
+//! - [`checksum`]: reading a payload back, [`ChecksumReport`].
+//! - [`retention`]: [`RetentionPolicy`], [`plan`], [`PrunePlan`].
+//! - [`logs`]: the logs area, [`LogMeta`], [`LogFile`].
+//! - [`layout`]: where things live; [`BackupId`].
+//! - [`storage`]: the [`Storage`] trait and [`LocalStorage`].
+//! - [`timestamp`]: [`Timestamp`], UTC times and calendar buckets.
+//! - [`error`]: the crate's [`Error`].
+
+pub mod checksum;
+pub mod error;
+pub mod ingest;
+mod inspect;
+pub mod layout;
+pub mod logs;
+pub mod manifest;
+pub mod pipeline;
+pub mod repository;
+pub mod retention;
+pub mod storage;
+pub mod timestamp;
+pub mod xbstream;
+
+pub use checksum::ChecksumReport;
+pub use error::{Error, Result};
+pub use ingest::{ingest, BackupMeta};
+pub use layout::BackupId;
+pub use logs::{LogFile, LogKind, LogMeta};
+pub use manifest::{Coordinates, CoordinatesSource, Format, Kind, Manifest, Tool};
+pub use pipeline::Compression;
+pub use repository::Repository;
+pub use retention::{plan, KeepReason, Kept, PrunePlan, RetentionPolicy, Rule};
+pub use storage::local::LocalStorage;
+pub use storage::{Key, Storage};
+pub use timestamp::Timestamp;

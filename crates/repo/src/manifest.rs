@@ -1,0 +1,257 @@
+//! `manifest.json`: everything known about one backup, written last (its presence is what makes
+//! a directory a backup). The repository's catalogue is the set of manifests, nothing else.
+//!
+//! `format_version` is bumped only for changes an older reader would misread; new optional
+//! fields do not bump it, and unknown fields are ignored so an older manager can still list
+//! a newer repository.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::layout::BackupId;
+use crate::timestamp::Timestamp;
+use crate::{Error, Result};
+
+/// The manifest format this crate writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Physical (datadir copy) or logical (SQL) backup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// mariabackup / xtrabackup.
+    Physical,
+    /// mysqldump / mydumper.
+    Logical,
+}
+
+impl Kind {
+    /// `physical` or `logical`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Physical => "physical",
+            Kind::Logical => "logical",
+        }
+    }
+}
+
+/// The program that made the backup; it fixes the kind and the stream format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tool {
+    /// MariaDB's mariabackup: an xbstream.
+    Mariabackup,
+    /// Percona's xtrabackup: an xbstream.
+    Xtrabackup,
+    /// mysqldump / mariadb-dump: one SQL file.
+    Mysqldump,
+    /// mydumper: its output directory as one tar.
+    Mydumper,
+}
+
+impl Tool {
+    /// The tool's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tool::Mariabackup => "mariabackup",
+            Tool::Xtrabackup => "xtrabackup",
+            Tool::Mysqldump => "mysqldump",
+            Tool::Mydumper => "mydumper",
+        }
+    }
+
+    /// Physical or logical.
+    pub fn kind(self) -> Kind {
+        match self {
+            Tool::Mariabackup | Tool::Xtrabackup => Kind::Physical,
+            Tool::Mysqldump | Tool::Mydumper => Kind::Logical,
+        }
+    }
+
+    /// The format of the stream the tool's agent task sends.
+    pub fn format(self) -> Format {
+        match self {
+            Tool::Mariabackup | Tool::Xtrabackup => Format::Xbstream,
+            Tool::Mysqldump => Format::Sql,
+            Tool::Mydumper => Format::Tar,
+        }
+    }
+}
+
+/// The format of the raw (uncompressed) payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// xbstream (`mbstream -x` extracts it).
+    Xbstream,
+    /// A SQL script.
+    Sql,
+    /// A tar archive.
+    Tar,
+}
+
+impl Format {
+    /// `xbstream`, `sql` or `tar`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Xbstream => "xbstream",
+            Format::Sql => "sql",
+            Format::Tar => "tar",
+        }
+    }
+
+    /// The payload's file name in the backup's directory.
+    pub fn payload_name(self) -> &'static str {
+        match self {
+            Format::Xbstream => "payload.xbstream.zst",
+            Format::Sql => "payload.sql.zst",
+            Format::Tar => "payload.tar.zst",
+        }
+    }
+}
+
+/// How the payload was compressed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompressionInfo {
+    /// Always `zstd` for now.
+    pub algorithm: String,
+    /// The zstd level.
+    pub level: i32,
+}
+
+/// Where replication can start from this backup.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coordinates {
+    /// The GTID position (`gtid_slave_pos` to set), e.g. `0-1-50`.
+    pub gtid: Option<String>,
+    /// The binary log file, e.g. `binlog.000001`.
+    pub binlog_file: Option<String>,
+    /// The position in that file.
+    pub binlog_pos: Option<u64>,
+}
+
+impl Coordinates {
+    /// True when nothing is known.
+    pub fn is_empty(&self) -> bool {
+        self.gtid.is_none() && self.binlog_file.is_none() && self.binlog_pos.is_none()
+    }
+}
+
+/// Where the manifest's coordinates were read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CoordinatesSource {
+    /// From the backup itself (`xtrabackup_binlog_info`, the dump's comments).
+    Stream,
+    /// From what the sending agent reported (its job result).
+    Agent,
+}
+
+/// One backup's manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// [`FORMAT_VERSION`] when written.
+    pub format_version: u32,
+    /// `cluster/server/20261121T025800Z-j42`.
+    pub id: BackupId,
+    /// The cluster.
+    pub cluster: String,
+    /// The server's configured name.
+    pub server: String,
+    /// The server's address (as the job row and the stream's peer knew it).
+    pub host: String,
+    /// Physical or logical.
+    pub kind: Kind,
+    /// The tool that made it.
+    pub tool: Tool,
+    /// The tool's version, when known (xtrabackup_info, dump header, or the agent).
+    pub tool_version: Option<String>,
+    /// The server's version, when the backup says.
+    #[serde(default)]
+    pub server_version: Option<String>,
+    /// The raw payload's format.
+    pub format: Format,
+    /// The payload's file name in the backup's directory.
+    pub payload: String,
+    /// The job that took it.
+    pub job_id: u64,
+    /// When the job started (UTC).
+    pub started_at: Timestamp,
+    /// When the repository finished storing it (UTC).
+    pub ended_at: Timestamp,
+    /// Size of the stream as received.
+    pub raw_bytes: u64,
+    /// Size of the stored (compressed) payload.
+    pub stored_bytes: u64,
+    /// sha256 of the stream as received, hex.
+    pub raw_sha256: String,
+    /// sha256 of the stored payload, hex.
+    pub stored_sha256: String,
+    /// How the payload is compressed.
+    pub compression: CompressionInfo,
+    /// GTID position to start replication from.
+    pub gtid: Option<String>,
+    /// Binary log file at the backup's consistent point.
+    pub binlog_file: Option<String>,
+    /// Position in that file.
+    pub binlog_pos: Option<u64>,
+    /// Where the coordinates were read, when there are any.
+    #[serde(default)]
+    pub coordinates_source: Option<CoordinatesSource>,
+    /// Small files captured from a physical stream (`xtrabackup_binlog_info`, `backup-my.cnf`,
+    /// ...), name → text.
+    #[serde(default)]
+    pub captured: BTreeMap<String, String>,
+    /// Verification results, appended by the verifier.
+    #[serde(default)]
+    pub verification: Vec<serde_json::Value>,
+    /// What the caller attached (e.g. the agent's result line).
+    #[serde(default)]
+    pub extra: BTreeMap<String, String>,
+}
+
+impl Manifest {
+    /// The replication coordinates.
+    pub fn coordinates(&self) -> Coordinates {
+        Coordinates {
+            gtid: self.gtid.clone(),
+            binlog_file: self.binlog_file.clone(),
+            binlog_pos: self.binlog_pos,
+        }
+    }
+
+    /// The manifest as written to `manifest.json`.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Serializing plain data (strings, numbers, maps with string keys) cannot fail.
+        let mut bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
+        bytes.push(b'\n');
+        bytes
+    }
+
+    /// Reads a manifest, checking that it describes the backup at its location.
+    pub fn from_json(bytes: &[u8], location: &BackupId) -> Result<Manifest> {
+        let bad = |detail: String| Error::Manifest {
+            location: location.manifest_key().to_string(),
+            detail,
+        };
+        let manifest: Manifest =
+            serde_json::from_slice(bytes).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+        if manifest.format_version > FORMAT_VERSION {
+            return Err(bad(format!(
+                "format_version {} is newer than this Ferryman understands ({FORMAT_VERSION}); upgrade Ferryman",
+                manifest.format_version
+            )));
+        }
+        if &manifest.id != location
+            || manifest.cluster != location.cluster()
+            || manifest.server != location.server()
+        {
+            return Err(bad(format!(
+                "it describes backup {} (cluster `{}`, server `{}`), not the one at its location; a directory was moved by hand",
+                manifest.id, manifest.cluster, manifest.server
+            )));
+        }
+        Ok(manifest)
+    }
+}

@@ -1,0 +1,271 @@
+//! The streaming pipeline shared by backups and logs: an async reader feeds a bounded queue of
+//! 256 KiB buffers; one blocking thread hashes the raw bytes (sha256), shows them to an
+//! inspector (xbstream parser, dump footer check), compresses them with zstd (its own worker threads), hashes the compressed
+//! bytes, and writes them to a storage [`ObjectWriter`].
+//!
+//! Memory is bounded whatever the stream's size: at most [`QUEUE`] queued buffers, one being
+//! read, one being compressed, plus zstd's job buffers. A slow disk slows the reader down
+//! (backpressure to the sender) instead of filling memory.
+//!
+//! Nothing is published unless the whole stream arrived, the inspector accepted it, and the
+//! compressed object was committed; any failure drops the writer, which discards the object.
+
+use std::io::{self, Write};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::is_storage_full;
+use crate::inspect::{Findings, Inspector, Refusal};
+use crate::storage::{Key, ObjectWriter, Storage};
+use crate::{Error, Result};
+
+/// Size of one buffer between the reader and the compressor.
+pub const CHUNK: usize = 256 * 1024;
+/// Buffers queued between the reader and the compressor.
+pub const QUEUE: usize = 8;
+
+/// zstd settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Compression {
+    /// The zstd level, 1 to 19 (3 is zstd's default: fast, and about as good as gzip -6).
+    pub level: i32,
+    /// zstd worker threads; 0 compresses on the pipeline's own thread.
+    pub threads: u32,
+}
+
+impl Default for Compression {
+    fn default() -> Self {
+        Compression {
+            level: 3,
+            threads: 2,
+        }
+    }
+}
+
+impl Compression {
+    /// Refuses settings zstd would silently clamp.
+    pub fn check(&self) -> Result<()> {
+        if !(1..=19).contains(&self.level) {
+            return Err(Error::InvalidRequest {
+                detail: format!("zstd level {} is not between 1 and 19", self.level),
+            });
+        }
+        if self.threads > 64 {
+            return Err(Error::InvalidRequest {
+                detail: format!("{} zstd threads is more than 64", self.threads),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// What the pipeline stored.
+#[derive(Debug, Clone)]
+pub(crate) struct Stored {
+    pub raw_bytes: u64,
+    pub stored_bytes: u64,
+    pub raw_sha256: String,
+    pub stored_sha256: String,
+    pub findings: Findings,
+}
+
+/// One message to the compressor thread. A closed queue without `End` means "abandon".
+enum Msg {
+    Data(Vec<u8>),
+    End,
+}
+
+/// Why the compressor thread stopped early.
+enum ThreadError {
+    /// The reader gave up (read error, cancellation): nothing to report from here.
+    Abandoned,
+    /// Writing the compressed bytes failed.
+    Write(io::Error),
+    /// The inspector refused the stream.
+    Refused(Refusal),
+    /// Committing the object failed.
+    Commit(Error),
+}
+
+/// Why the reading side stopped early.
+enum ReadStop {
+    Failed(io::Error),
+    Cancelled,
+    /// The compressor thread stopped; its result says why.
+    CompressorGone,
+}
+
+/// Streams `reader` into the object `key`. `subject` names what is stored in errors
+/// ("backup shop/db1/20261121T025800Z-j42 (mariabackup from 10.0.0.5)").
+pub(crate) async fn store<R: AsyncRead + Unpin + Send>(
+    storage: &dyn Storage,
+    key: &Key,
+    compression: Compression,
+    inspector: Box<dyn Inspector>,
+    mut reader: R,
+    cancel: &CancellationToken,
+    subject: &str,
+) -> Result<Stored> {
+    compression.check()?;
+    let writer = storage.create(key).await.map_err(|e| e.about(subject))?;
+    let (tx, rx) = mpsc::channel::<Msg>(QUEUE);
+    let compressor =
+        tokio::task::spawn_blocking(move || compress(rx, writer, compression, inspector));
+
+    let mut received: u64 = 0;
+    let stop = read_into(&mut reader, &tx, cancel, &mut received).await;
+    drop(tx);
+    let compressed = compressor.await.map_err(Error::worker)?;
+    match (stop, compressed) {
+        (Err(ReadStop::Failed(source)), _) => Err(Error::StreamBroken {
+            subject: subject.to_owned(),
+            bytes: received,
+            source,
+        }),
+        (Err(ReadStop::Cancelled), _) => Err(Error::Cancelled {
+            subject: subject.to_owned(),
+            bytes: received,
+        }),
+        (_, Ok(stored)) => Ok(stored),
+        (_, Err(ThreadError::Write(e))) if is_storage_full(&e) => Err(Error::StorageFull {
+            root: storage.location(),
+            free: storage.free_space().await.ok().flatten(),
+            what: subject.to_owned(),
+        }),
+        (_, Err(ThreadError::Write(source))) => Err(Error::Io {
+            action: "write",
+            location: format!("{key} in {}", storage.location()),
+            source,
+        }),
+        (_, Err(ThreadError::Refused(Refusal::Corrupt { offset, detail }))) => {
+            Err(Error::Corrupt {
+                subject: subject.to_owned(),
+                offset,
+                detail,
+            })
+        }
+        (_, Err(ThreadError::Refused(Refusal::Incomplete(detail)))) => Err(Error::Incomplete {
+            subject: subject.to_owned(),
+            detail,
+        }),
+        (_, Err(ThreadError::Commit(e))) => Err(e.about(subject)),
+        (_, Err(ThreadError::Abandoned)) => Err(Error::Worker {
+            detail: "the compressor stopped although the whole stream was sent".to_owned(),
+        }),
+    }
+}
+
+/// Reads the whole stream into the queue, in full buffers (fewer hand-offs than the reader's
+/// natural 16–64 KiB reads), then sends `End`.
+async fn read_into<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    tx: &mpsc::Sender<Msg>,
+    cancel: &CancellationToken,
+    received: &mut u64,
+) -> std::result::Result<(), ReadStop> {
+    loop {
+        let mut buf = Vec::with_capacity(CHUNK);
+        let mut eof = false;
+        while buf.len() < CHUNK {
+            let n = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Err(ReadStop::Cancelled),
+                n = reader.read_buf(&mut buf) => n.map_err(ReadStop::Failed)?,
+            };
+            if n == 0 {
+                eof = true;
+                break;
+            }
+            *received += n as u64;
+        }
+        for msg in [
+            (!buf.is_empty()).then_some(Msg::Data(buf)),
+            eof.then_some(Msg::End),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Err(ReadStop::Cancelled),
+                sent = tx.send(msg) => sent.map_err(|_| ReadStop::CompressorGone)?,
+            }
+        }
+        if eof {
+            return Ok(());
+        }
+    }
+}
+
+/// The compressor thread: hash, inspect, compress, hash, write; commit only after `End`.
+fn compress(
+    mut rx: mpsc::Receiver<Msg>,
+    writer: Box<dyn ObjectWriter>,
+    compression: Compression,
+    mut inspector: Box<dyn Inspector>,
+) -> std::result::Result<Stored, ThreadError> {
+    let sink = HashingWriter {
+        inner: writer,
+        sha: Sha256::new(),
+        bytes: 0,
+    };
+    let mut encoder =
+        zstd::stream::write::Encoder::new(sink, compression.level).map_err(ThreadError::Write)?;
+    if compression.threads > 0 {
+        encoder
+            .multithread(compression.threads)
+            .map_err(ThreadError::Write)?;
+    }
+    // A frame checksum lets a plain `zstd -t` spot a damaged payload without the manifest.
+    encoder.include_checksum(true).map_err(ThreadError::Write)?;
+    let mut raw_sha = Sha256::new();
+    let mut raw_bytes = 0u64;
+    loop {
+        match rx.blocking_recv() {
+            Some(Msg::Data(buf)) => {
+                raw_sha.update(&buf);
+                raw_bytes += buf.len() as u64;
+                inspector.feed(&buf).map_err(ThreadError::Refused)?;
+                encoder.write_all(&buf).map_err(ThreadError::Write)?;
+            }
+            Some(Msg::End) => break,
+            None => return Err(ThreadError::Abandoned),
+        }
+    }
+    // Judge the stream before publishing anything.
+    let findings = inspector.finish().map_err(ThreadError::Refused)?;
+    let sink = encoder.finish().map_err(ThreadError::Write)?;
+    let HashingWriter { inner, sha, bytes } = sink;
+    inner.commit().map_err(ThreadError::Commit)?;
+    Ok(Stored {
+        raw_bytes,
+        stored_bytes: bytes,
+        raw_sha256: hex::encode(raw_sha.finalize()),
+        stored_sha256: hex::encode(sha.finalize()),
+        findings,
+    })
+}
+
+/// Counts and hashes what goes through it.
+struct HashingWriter {
+    inner: Box<dyn ObjectWriter>,
+    sha: Sha256,
+    bytes: u64,
+}
+
+impl Write for HashingWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.sha.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}

@@ -1,0 +1,265 @@
+//! [`Repository`]: the catalogue (listing, reading, deleting backups, appending verification
+//! results) and the bookkeeping of writes in progress.
+//!
+//! The catalogue is the manifests and nothing else (like restic or pgBackRest): a directory
+//! under `Backups/` is a backup exactly when it holds `manifest.json`, so there is no index to
+//! drift out of date, and copying the tree copies the catalogue.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use tokio::io::AsyncRead;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::ingest::{self, BackupMeta};
+use crate::layout::{self, backups_dir, BackupId, BACKUPS};
+use crate::logs;
+use crate::manifest::Manifest;
+use crate::storage::local::{LocalStorage, PARTIAL_SUFFIX};
+use crate::storage::{Key, Storage};
+use crate::{Error, Result};
+
+/// A backup repository on some [`Storage`].
+#[derive(Debug, Clone)]
+pub struct Repository {
+    storage: Arc<dyn Storage>,
+    /// Directories and objects being written by this process (never "incomplete leftovers").
+    in_flight: Arc<Mutex<HashSet<Key>>>,
+    /// Serialises manifest rewrites (appending verification results), so none is lost.
+    manifest_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// Marks a key as being written for as long as it lives.
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    set: Arc<Mutex<HashSet<Key>>>,
+    key: Key,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        // A poisoned lock only means another thread panicked while holding it; the set itself
+        // is still consistent (inserts and removes are single operations).
+        let mut set = self.set.lock().unwrap_or_else(|p| p.into_inner());
+        set.remove(&self.key);
+    }
+}
+
+impl Repository {
+    /// The repository in the local directory `root` (created if missing).
+    pub fn open(root: impl Into<PathBuf>) -> Result<Repository> {
+        Ok(Repository::with_storage(Arc::new(LocalStorage::open(
+            root,
+        )?)))
+    }
+
+    /// A repository on any storage backend.
+    pub fn with_storage(storage: Arc<dyn Storage>) -> Repository {
+        Repository {
+            storage,
+            in_flight: Arc::default(),
+            manifest_lock: Arc::default(),
+        }
+    }
+
+    /// The storage backend.
+    pub fn storage(&self) -> &dyn Storage {
+        self.storage.as_ref()
+    }
+
+    /// Where the repository is, for messages.
+    pub fn location(&self) -> String {
+        self.storage.location()
+    }
+
+    /// Registers `key` as being written; `None` if it already is.
+    pub(crate) fn begin_write(&self, key: &Key) -> Option<InFlight> {
+        let mut set = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        set.insert(key.clone()).then(|| InFlight {
+            set: self.in_flight.clone(),
+            key: key.clone(),
+        })
+    }
+
+    fn is_in_flight(&self, key: &Key) -> bool {
+        let set = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        set.contains(key)
+    }
+
+    /// Streams a backup in: see [`ingest::ingest`].
+    pub async fn ingest<R: AsyncRead + Unpin + Send>(
+        &self,
+        meta: BackupMeta,
+        reader: R,
+        cancel: &CancellationToken,
+    ) -> Result<Manifest> {
+        ingest::ingest(self, meta, reader, cancel).await
+    }
+
+    /// Every complete backup, newest first, optionally of one cluster and/or one server.
+    /// A manifest that cannot be read is logged and left out (the listing of the rest matters
+    /// more than one damaged backup).
+    pub async fn list(&self, cluster: Option<&str>, server: Option<&str>) -> Result<Vec<Manifest>> {
+        if let Some(cluster) = cluster {
+            layout::check_cluster(cluster)?;
+        }
+        if let Some(server) = server {
+            layout::check_server(server)?;
+        }
+        let mut out = Vec::new();
+        for (c, s, dir) in self.server_dirs(cluster, server).await? {
+            for entry in self.storage.list(Some(&dir)).await? {
+                if !entry.is_dir {
+                    continue;
+                }
+                let Ok(id) = BackupId::from_name(&c, &s, &entry.name) else {
+                    debug!(dir = %dir, name = entry.name, "not a backup directory, ignored");
+                    continue;
+                };
+                match self.read_manifest(&id).await {
+                    Ok(Some(manifest)) => out.push(manifest),
+                    Ok(None) => {}
+                    Err(e) => warn!(backup = %id, error = %e, "backup left out of the listing"),
+                }
+            }
+        }
+        sort_newest_first(&mut out);
+        Ok(out)
+    }
+
+    /// `(cluster, server, Backups/cluster/server)` for every server directory matching.
+    async fn server_dirs(
+        &self,
+        cluster: Option<&str>,
+        server: Option<&str>,
+    ) -> Result<Vec<(String, String, Key)>> {
+        let mut out = Vec::new();
+        for c in self.storage.list(Some(&backups_dir())).await? {
+            if !c.is_dir || cluster.is_some_and(|want| want != c.name) || c.name == BACKUPS {
+                continue;
+            }
+            let cluster_dir = backups_dir().join(&c.name)?;
+            for s in self.storage.list(Some(&cluster_dir)).await? {
+                if !s.is_dir || server.is_some_and(|want| want != s.name) {
+                    continue;
+                }
+                let dir = cluster_dir.join(&s.name)?;
+                out.push((c.name.clone(), s.name, dir));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The manifest of `id`, `None` if there is none.
+    async fn read_manifest(&self, id: &BackupId) -> Result<Option<Manifest>> {
+        match self.storage.get(&id.manifest_key()).await? {
+            Some(bytes) => Manifest::from_json(&bytes, id).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The manifest of backup `id`.
+    pub async fn get(&self, id: &BackupId) -> Result<Manifest> {
+        self.read_manifest(id)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                what: format!("backup {id}"),
+                root: self.location(),
+            })
+    }
+
+    /// Deletes backup `id`. The manifest goes first: a crash midway leaves a directory
+    /// without manifest (not a backup; `clean_incomplete` finishes the job), never a
+    /// catalogued backup with part of its payload missing.
+    pub async fn delete(&self, id: &BackupId) -> Result<()> {
+        self.get(id).await?;
+        self.storage.delete(&id.manifest_key()).await?;
+        self.storage.delete_prefix(&id.dir()).await?;
+        info!(backup = %id, "backup deleted");
+        Ok(())
+    }
+
+    /// Appends a verification result to backup `id`'s manifest (rewritten durably) and
+    /// returns the new manifest.
+    pub async fn append_verification(
+        &self,
+        id: &BackupId,
+        value: serde_json::Value,
+    ) -> Result<Manifest> {
+        let _guard = self.manifest_lock.lock().await;
+        let mut manifest = self.get(id).await?;
+        manifest.verification.push(value);
+        self.storage
+            .put(&id.manifest_key(), manifest.to_json())
+            .await?;
+        Ok(manifest)
+    }
+
+    /// Removes what a crashed manager left: backup directories without a manifest and
+    /// partially written log files, except what this process is writing right now. Call it
+    /// at manager start. Returns what was removed.
+    pub async fn clean_incomplete(&self) -> Result<Vec<Key>> {
+        let mut removed = Vec::new();
+        for (cluster, server, dir) in self.server_dirs(None, None).await? {
+            for entry in self.storage.list(Some(&dir)).await? {
+                let key = dir.join(&entry.name)?;
+                // Only what is named like a backup: anything else was not made by us.
+                let ours = BackupId::from_name(&cluster, &server, &entry.name).is_ok();
+                if !entry.is_dir || !ours || self.is_in_flight(&key) {
+                    continue;
+                }
+                let manifest = key.join(layout::MANIFEST)?;
+                if self.storage.get(&manifest).await?.is_some() {
+                    continue;
+                }
+                self.storage.delete_prefix(&key).await?;
+                info!(dir = %key, "removed an incomplete backup (no manifest)");
+                removed.push(key);
+            }
+        }
+        for (_, _, dir) in self.log_dirs().await? {
+            for entry in self.storage.list(Some(&dir)).await? {
+                let key = dir.join(&entry.name)?;
+                let Some(final_name) = entry.name.strip_suffix(PARTIAL_SUFFIX) else {
+                    continue;
+                };
+                if entry.is_dir || !logs::is_log_name(final_name) {
+                    continue;
+                }
+                let target = dir.join(final_name)?;
+                if self.is_in_flight(&target) {
+                    continue;
+                }
+                self.storage.delete(&key).await?;
+                info!(file = %key, "removed a partially received log");
+                removed.push(key);
+            }
+        }
+        Ok(removed)
+    }
+
+    /// `(cluster, server, cluster/server)` for every log directory.
+    pub(crate) async fn log_dirs(&self) -> Result<Vec<(String, String, Key)>> {
+        let mut out = Vec::new();
+        for c in self.storage.list(None).await? {
+            if !c.is_dir || c.name == BACKUPS {
+                continue;
+            }
+            let cluster_dir = Key::new(&c.name)?;
+            for s in self.storage.list(Some(&cluster_dir)).await? {
+                if s.is_dir {
+                    let dir = cluster_dir.join(&s.name)?;
+                    out.push((c.name.clone(), s.name, dir));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Newest first: start time, then job id (two jobs can start in the same second).
+pub(crate) fn sort_newest_first(manifests: &mut [Manifest]) {
+    manifests.sort_by(|a, b| (b.started_at, b.job_id, &b.id).cmp(&(a.started_at, a.job_id, &a.id)));
+}
