@@ -18,7 +18,7 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
-use ferryman_exec::{Finished, Program, Running, Streaming};
+use ferryman_exec::{Finished, Program, Running};
 use ferryman_proto::StreamKind;
 use tokio::io::{AsyncRead, ReadBuf};
 
@@ -136,23 +136,15 @@ async fn dump_into(
     option_file_arg: &str,
     stream: &mut Stream,
 ) -> Result<Coordinates> {
-    let log = ctx.tool_log("mysqldump");
-    let mut running = program
-        .command()
-        .args(mysqldump_args(
-            option_file_arg,
-            &jobs_table(ctx.jobs_schema),
-        ))
-        .current_dir(ctx.scratch)
-        .spawn_streaming(&Streaming {
-            stdin: false,
-            stderr_log: Some(log.clone()),
-            own_process_group: true,
-        })?;
+    let (mut running, log) = ctx.spawn_tool(
+        program,
+        "mysqldump",
+        mysqldump_args(option_file_arg, &jobs_table(ctx.jobs_schema)),
+    )?;
     ctx.progress.set_phase(format!(
         "{} streaming to {}",
         program.name(),
-        ctx.receiver(StreamKind::Backup)?.address()
+        stream.address()
     ));
     let mut output = HeadTail::new(take_stdout(&mut running, program.name())?);
     let what = format!("{}'s output", program.name());
@@ -229,20 +221,15 @@ async fn dump_then_send(
     let started = Instant::now();
     let option_file = ctx.option_file()?;
     ctx.progress.set_phase("mydumper dumping");
-    let log = ctx.tool_log("mydumper");
-    let running = mydumper
-        .command()
-        .args(mydumper_args(
+    let (running, log) = ctx.spawn_tool(
+        mydumper,
+        "mydumper",
+        mydumper_args(
             &option_file.defaults_file_arg(),
             dir,
             &jobs_table(ctx.jobs_schema),
-        ))
-        .current_dir(ctx.scratch)
-        .spawn_streaming(&Streaming {
-            stdin: false,
-            stderr_log: Some(log.clone()),
-            own_process_group: true,
-        })?;
+        ),
+    )?;
     let finished = wait_or_cancel(ctx, running, mydumper.name()).await?;
     drop(option_file);
     check_exit(mydumper.name(), &finished, &log)?;
@@ -280,7 +267,7 @@ async fn dump_then_send(
     let mut stream = ctx.connect(StreamKind::Backup).await?;
     ctx.progress.set_phase(format!(
         "sending mydumper's directory as tar to {}",
-        ctx.receiver(StreamKind::Backup)?.address()
+        stream.address()
     ));
     match send_tar(ctx, tar, dir, &mut stream).await {
         Ok(()) => Ok(DumpedAndSent {
@@ -298,17 +285,17 @@ async fn dump_then_send(
 
 /// Streams `tar -C dir -cf - .` into `stream`. The caller aborts the stream on error.
 async fn send_tar(ctx: &TaskCtx<'_>, tar: &Program, dir: &Path, stream: &mut Stream) -> Result<()> {
-    let log = ctx.tool_log("tar");
-    let mut running = tar
-        .command()
-        .arg("-C")
-        .arg(dir)
-        .args(["-cf", "-", "."])
-        .spawn_streaming(&Streaming {
-            stdin: false,
-            stderr_log: Some(log.clone()),
-            own_process_group: true,
-        })?;
+    let (mut running, log) = ctx.spawn_tool(
+        tar,
+        "tar",
+        [
+            "-C".as_ref(),
+            dir.as_os_str(),
+            "-cf".as_ref(),
+            "-".as_ref(),
+            ".".as_ref(),
+        ],
+    )?;
     let mut stdout = take_stdout(&mut running, tar.name())?;
     if let Err(e) = stream
         .send(&mut stdout, "tar's output", ctx.progress, ctx.cancel)

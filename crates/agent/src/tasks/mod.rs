@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use ferryman_config::ServerConfig;
 use ferryman_db::{Connection, Endpoint, Session};
-use ferryman_exec::{ClientOptions, OptionFile};
+use ferryman_exec::{ClientOptions, OptionFile, Program, Running, Streaming};
 use ferryman_jobs::{Job, Schema};
 use ferryman_proto::{StreamKind, Task};
 use tokio_util::sync::CancellationToken;
@@ -91,6 +91,33 @@ impl TaskCtx<'_> {
     pub fn tool_log(&self, tool: &str) -> PathBuf {
         self.tool_logs
             .join(format!("job-{}-{}-{tool}.log", self.job.id.0, self.task))
+    }
+
+    /// Starts `program` with `args` the way every task runs a tool: in the scratch directory,
+    /// stdout piped, its whole stderr kept in [`TaskCtx::tool_log`]`(log_name)` (returned, for
+    /// failure messages), in its own process group (a Ctrl-C to the agent's terminal must not
+    /// kill the tool behind the runner's back: the runner decides).
+    pub fn spawn_tool<I, S>(
+        &self,
+        program: &Program,
+        log_name: &str,
+        args: I,
+    ) -> Result<(Running, PathBuf)>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let log = self.tool_log(log_name);
+        let running = program
+            .command()
+            .args(args)
+            .current_dir(self.scratch)
+            .spawn_streaming(&Streaming {
+                stdin: false,
+                stderr_log: Some(log.clone()),
+                own_process_group: true,
+            })?;
+        Ok((running, log))
     }
 
     /// A plain SQL session on the served server.

@@ -9,7 +9,7 @@
 use std::ffi::OsString;
 use std::path::Path;
 
-use ferryman_exec::{ClientOptions, OptionFile, Program, Streaming};
+use ferryman_exec::{ClientOptions, OptionFile, Program};
 use ferryman_proto::StreamKind;
 
 use super::TaskCtx;
@@ -110,27 +110,17 @@ pub(super) async fn run(ctx: &TaskCtx<'_>, tool: PhysicalTool) -> Result<String>
 
     // Reach the receiver first: a backup with nowhere to go is wasted I/O on the server.
     let mut stream = ctx.connect(StreamKind::Backup).await?;
-    let log = ctx.tool_log(tool.program());
-    let spawned = program
-        .command()
-        .args(backup_command(
-            tool,
-            &option_arg,
-            ctx.server.datadir.as_deref(),
-            &target,
-        ))
-        .current_dir(ctx.scratch)
-        .spawn_streaming(&Streaming {
-            stdin: false,
-            stderr_log: Some(log.clone()),
-            own_process_group: true,
-        });
-    let mut running = match spawned {
+    let spawned = ctx.spawn_tool(
+        &program,
+        tool.program(),
+        backup_command(tool, &option_arg, ctx.server.datadir.as_deref(), &target),
+    );
+    let (mut running, log) = match spawned {
         Ok(r) => r,
         Err(e) => {
             // Reset, not end-of-file: an empty stream must not look like a complete one.
             stream.abort();
-            return Err(e.into());
+            return Err(e);
         }
     };
     ctx.progress.set_phase(format!(
