@@ -122,6 +122,24 @@ impl Client {
         self.send(self.http.get(self.url(path)).query(&query)).await
     }
 
+    /// `GET path` shown to the user: the JSON as the manager sent it with `json`, else decoded
+    /// as `T` and given to `print` (an `output` function).
+    pub async fn show<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, Option<&str>)],
+        json: bool,
+        print: impl FnOnce(&T),
+    ) -> anyhow::Result<()> {
+        let value = self.get_value(path, query).await?;
+        if json {
+            crate::output::json(&value)?;
+        } else {
+            print(&typed::<T>(value, path)?);
+        }
+        Ok(())
+    }
+
     /// `POST path` with a JSON body.
     pub async fn post_value(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
         self.send(self.http.post(self.url(path)).json(body)).await

@@ -124,22 +124,15 @@ impl BackupCommand {
                 server,
                 json,
             } => {
-                let client = Client::new(&api)?;
-                let path = "/api/v1/backups";
-                let value = client
-                    .get_value(
-                        path,
-                        &[
-                            ("cluster", cluster.as_deref()),
-                            ("server", server.as_deref()),
-                        ],
-                    )
+                let query = [
+                    ("cluster", cluster.as_deref()),
+                    ("server", server.as_deref()),
+                ];
+                Client::new(&api)?
+                    .show("/api/v1/backups", &query, json, |b: &Vec<Manifest>| {
+                        output::backups(b)
+                    })
                     .await?;
-                if json {
-                    output::json(&value)?;
-                } else {
-                    output::backups(&typed::<Vec<Manifest>>(value, path)?);
-                }
                 Ok(ExitCode::SUCCESS)
             }
             BackupCommand::Show { api, id, json } => {
@@ -149,12 +142,9 @@ impl BackupCommand {
                 // The id `cluster/server/name` is the end of the route's path; its parts are
                 // `[A-Za-z0-9_.-]`, nothing to encode.
                 let path = format!("/api/v1/backups/{id}");
-                let value = client.get_value(&path, &[]).await?;
-                if json {
-                    output::json(&value)?;
-                } else {
-                    output::backup(&typed::<Manifest>(value, &path)?);
-                }
+                client
+                    .show(&path, &[], json, |m: &Manifest| output::backup(m))
+                    .await?;
                 Ok(ExitCode::SUCCESS)
             }
         }

@@ -52,29 +52,17 @@ impl JobsCommand {
                 state,
                 json,
             } => {
-                let client = Client::new(&api)?;
-                let path = "/api/v1/jobs";
-                let value = client
-                    .get_value(
-                        path,
-                        &[("cluster", cluster.as_deref()), ("state", state.as_deref())],
-                    )
+                let query = [("cluster", cluster.as_deref()), ("state", state.as_deref())];
+                Client::new(&api)?
+                    .show("/api/v1/jobs", &query, json, |j: &Vec<Job>| output::jobs(j))
                     .await?;
-                if json {
-                    output::json(&value)?;
-                } else {
-                    output::jobs(&typed::<Vec<Job>>(value, path)?);
-                }
             }
             JobsCommand::Show { api, id, json } => {
                 let client = Client::new(&api)?;
                 let path = format!("/api/v1/jobs/{id}");
-                let value = client.get_value(&path, &[]).await?;
-                if json {
-                    output::json(&value)?;
-                } else {
-                    output::job(&typed::<Job>(value, &path)?);
-                }
+                client
+                    .show(&path, &[], json, |j: &Job| output::job(j))
+                    .await?;
             }
             JobsCommand::Cancel { api, id } => {
                 let client = Client::new(&api)?;
