@@ -84,6 +84,40 @@ pub struct Job {
     pub ended_at: Option<u64>,
 }
 
+/// What `POST /api/v1/clusters/{cluster}/prune` answers.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PruneReport {
+    /// The cluster.
+    pub cluster: String,
+    /// Whether nothing was deleted on purpose.
+    pub dry_run: bool,
+    /// Kept backups.
+    pub keep: Vec<PruneKept>,
+    /// Deleted (or, with `dry_run`, to delete).
+    pub delete: Vec<String>,
+    /// Deletions that failed.
+    #[serde(default)]
+    pub failed: Vec<PruneFailed>,
+}
+
+/// A kept backup and why.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PruneKept {
+    /// Backup id.
+    pub id: String,
+    /// `newest`, `last`, `daily`, `oldest monthly`, ...
+    pub reasons: Vec<String>,
+}
+
+/// A backup the prune could not delete.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PruneFailed {
+    /// Backup id.
+    pub id: String,
+    /// Why.
+    pub error: String,
+}
+
 impl Job {
     /// True once the job can no longer change.
     pub fn is_final(&self) -> bool {

@@ -4,7 +4,8 @@
 mod manager;
 
 pub use manager::{
-    backup, backup_started, backups, job, job_cancelling, job_finished, jobs, json, JobProgress,
+    backup, backup_started, backups, job, job_cancelling, job_finished, jobs, json, prune,
+    JobProgress,
 };
 
 use ferryman_config::{Config, ConfigErrors};

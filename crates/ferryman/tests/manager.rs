@@ -131,6 +131,38 @@ async fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     .unwrap()
 }
 
+/// `count` small, complete logical backups of sandbox/db1, one a day in March 2026, stored in
+/// the repository at `root` before the manager starts; their ids, oldest first.
+async fn synthetic_history(root: &Path, count: u32) -> Vec<String> {
+    let repo = ferryman_repo::Repository::open(root).unwrap();
+    let dump = "-- MariaDB dump 10.19  Distrib 10.11.19-MariaDB, for debian-linux-gnu (x86_64)\n\
+                CREATE TABLE `t` (`id` int PRIMARY KEY);\nINSERT INTO `t` VALUES (1);\n\
+                -- Dump completed on 2026-03-01  4:00:00\n";
+    let mut ids = Vec::new();
+    for day in 1..=count {
+        let mut meta = ferryman_repo::BackupMeta::new(
+            "sandbox",
+            "db1",
+            "127.0.0.1",
+            ferryman_repo::Tool::Mysqldump,
+            u64::from(day),
+        );
+        meta.started_at =
+            ferryman_repo::Timestamp::parse_rfc3339(&format!("2026-03-{day:02}T04:00:00Z"))
+                .unwrap();
+        let m = repo
+            .ingest(
+                meta,
+                dump.as_bytes(),
+                &tokio_util::sync::CancellationToken::new(),
+            )
+            .await
+            .unwrap();
+        ids.push(m.id.to_string());
+    }
+    ids
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn manager_serves_the_cli_and_stops_on_sigterm() {
     let sb = TestSandbox::start_with(&UpOptions {
@@ -147,8 +179,22 @@ async fn manager_serves_the_cli_and_stops_on_sigterm() {
         text_of_config.replacen("[manager]\n", "[manager]\njob-claim-timeout = \"20s\"\n", 1),
     )
     .unwrap();
+    // Retention: keep the 2 newest and nothing else, on a history of 5 daily backups.
+    let text_of_config = std::fs::read_to_string(&config_path).unwrap();
+    std::fs::write(
+        &config_path,
+        text_of_config.replacen(
+            "[clusters.sandbox]\n",
+            "[clusters.sandbox]\nbackup-keep-last = 2\nbackup-keep-hourly = 0\nbackup-keep-daily = 0\n\
+             backup-keep-weekly = 0\nbackup-keep-monthly = 0\nbackup-keep-yearly = 0\n",
+            1,
+        ),
+    )
+    .unwrap();
     let parsed = sb.config();
     assert_eq!(parsed.manager.job_claim_timeout, Duration::from_secs(20));
+    assert_eq!(parsed.clusters[0].retention.keep_last, 2);
+    let history = synthetic_history(&parsed.manager.monitoring_datadir, 5).await;
     let base = format!("http://127.0.0.1:{}", parsed.manager.http_port);
     let token_path = parsed.manager.monitoring_datadir.join("api.token");
 
@@ -179,8 +225,14 @@ async fn manager_serves_the_cli_and_stops_on_sigterm() {
 
     let out = run(&["backup", "list", "--config", config], &[]).await;
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("no backups"), "{}", text(&out));
-    let out = run(&["backup", "list", "--config", config, "--json"], &[]).await;
+    assert!(text(&out).contains(&history[0]), "{}", text(&out));
+    let out = run(
+        &[
+            "backup", "list", "--config", config, "--server", "db2", "--json",
+        ],
+        &[],
+    )
+    .await;
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap(),
@@ -348,6 +400,52 @@ async fn manager_serves_the_cli_and_stops_on_sigterm() {
     let out = run(&["jobs", "cancel", "--config", config, &first], &[]).await;
     assert!(!out.status.success());
     assert!(text(&out).contains("already ended"), "{}", text(&out));
+
+    // Retention on request: a dry run deletes nothing, then the policy keeps the 2 newest.
+    let out = run(&["backup", "prune", "--config", config, "--dry-run"], &[]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("2 kept, 3 would delete (dry run: nothing deleted)"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("newest, last"), "{}", text(&out));
+    let listed = |out: &Output| -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let out = run(&["backup", "list", "--config", config, "--json"], &[]).await;
+    assert_eq!(listed(&out).len(), 5);
+    let out = run(
+        &[
+            "backup",
+            "prune",
+            "--config",
+            config,
+            "--cluster",
+            "sandbox",
+            "--json",
+        ],
+        &[],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reports[0]["dry_run"], false);
+    assert_eq!(reports[0]["delete"].as_array().unwrap().len(), 3);
+    let out = run(&["backup", "list", "--config", config, "--json"], &[]).await;
+    assert_eq!(listed(&out), [history[4].clone(), history[3].clone()]);
+    let out = run(
+        &["backup", "prune", "--config", config, "--cluster", "nope"],
+        &[],
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(text(&out).contains("known: sandbox"), "{}", text(&out));
 
     let status = daemon.stop();
     assert!(status.success(), "{status}:\n{}", daemon.log());

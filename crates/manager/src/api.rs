@@ -112,6 +112,7 @@ fn table() -> Table {
         .add(Get, "/api/v1/clusters", h::clusters)
         .add(Get, "/api/v1/clusters/{cluster}/topology", h::topology)
         .add(Post, "/api/v1/clusters/{cluster}/backups", h::start_backup)
+        .add(Post, "/api/v1/clusters/{cluster}/prune", h::prune)
         .add(Get, "/api/v1/clusters/{cluster}/logs", h::logs)
         .add(Get, "/api/v1/jobs", h::jobs)
         .add(Get, "/api/v1/jobs/{id}", h::job)

@@ -8,6 +8,7 @@
 //! - `dispatch.rs`: one node job from the manager's side (row, token, stream, outcome).
 //! - `receiver.rs`: the well-known stream port and legacy donor ports.
 //! - `store.rs`: handing a received stream to the repository.
+//! - `retention.rs`: each cluster's retention, after backups and on request.
 //! - `registry.rs`: the manager's jobs, for the API.
 //! - `monitor.rs`: topology, and which server a backup is taken from.
 //! - `scheduler.rs`: cron entries.
@@ -20,6 +21,7 @@ mod manager;
 pub mod monitor;
 pub mod receiver;
 pub mod registry;
+pub mod retention;
 pub mod scheduler;
 pub mod store;
 

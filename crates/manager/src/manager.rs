@@ -35,6 +35,8 @@ pub struct Shared {
     pub topology: Topology,
     /// Running jobs, so shutdown can wait for them.
     tasks: TaskTracker,
+    /// One retention run at a time (see `retention.rs`).
+    pub(crate) prune_lock: tokio::sync::Mutex<()>,
 }
 
 /// The manager daemon.
@@ -85,6 +87,7 @@ impl Manager {
             registry: Registry::default(),
             topology: Topology::default(),
             tasks: TaskTracker::new(),
+            prune_lock: tokio::sync::Mutex::new(()),
         });
         for cluster in &config.clusters {
             for server in &cluster.servers {

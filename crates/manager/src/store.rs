@@ -15,8 +15,7 @@ use ferryman_config::{ClusterConfig, ServerConfig};
 use ferryman_jobs::{Job, JobId, JobStatus, JobsConn, Outcome};
 use ferryman_proto::Task;
 use ferryman_repo::{
-    BackupMeta, Compression, Coordinates, LogKind, LogMeta, Manifest, RetentionPolicy, Timestamp,
-    Tool,
+    BackupMeta, Compression, Coordinates, LogKind, LogMeta, Manifest, Timestamp, Tool,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -229,7 +228,7 @@ pub async fn backup(
     let res = ferryman_repo::ingest(&shared.repo, meta, reader, job.cancelled()).await;
     let row = verdict.await.ok().and_then(|v| v.ok());
     let manifest = res.map_err(|e| node_reason(e, &row, &server.name))?;
-    prune(shared, cluster).await;
+    crate::retention::after_backup(shared, cluster).await;
     Ok((Stored::Backup(Box::new(manifest)), row))
 }
 
@@ -286,33 +285,6 @@ fn compression(shared: &Shared) -> Compression {
     Compression {
         level: shared.config.manager.backup_compression_level,
         threads: shared.config.manager.backup_compression_threads,
-    }
-}
-
-/// Applies the cluster's retention after a backup (failures are logged: the backup is good).
-pub async fn prune(shared: &Shared, cluster: &ClusterConfig) {
-    let r = &cluster.retention;
-    let policy = RetentionPolicy {
-        keep_last: r.keep_last,
-        keep_hourly: r.keep_hourly,
-        keep_daily: r.keep_daily,
-        keep_weekly: r.keep_weekly,
-        keep_monthly: r.keep_monthly,
-        keep_yearly: r.keep_yearly,
-    };
-    let backups = match shared.repo.list(Some(&cluster.name), None).await {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::warn!(cluster = %cluster.name, error = %e, "retention not applied: cannot list backups");
-            return;
-        }
-    };
-    let plan = ferryman_repo::plan(&policy, &backups, &Default::default());
-    for id in &plan.delete {
-        match shared.repo.delete(id).await {
-            Ok(()) => tracing::info!(backup = %id, "deleted by retention"),
-            Err(e) => tracing::warn!(backup = %id, error = %e, "retention: cannot delete"),
-        }
     }
 }
 

@@ -7,7 +7,7 @@ use clap::{Subcommand, ValueEnum};
 use ferryman_repo::{BackupId, Manifest};
 use serde_json::json;
 
-use crate::client::{typed, ApiArgs, Client, Job};
+use crate::client::{typed, ApiArgs, Client, Job, PruneReport};
 use crate::output;
 
 /// How often `backup run --wait` asks for the job's state.
@@ -50,6 +50,22 @@ pub enum BackupCommand {
         #[arg(long)]
         server: Option<String>,
         /// Print JSON (the manifests) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply the retention policy (`backup-keep-*`) of a cluster, or of every cluster, now.
+    /// The manager also applies it after each backup. The newest backup of each server and
+    /// kind is always kept.
+    Prune {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// Only this cluster.
+        #[arg(long)]
+        cluster: Option<String>,
+        /// Show what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print JSON (one report per cluster).
         #[arg(long)]
         json: bool,
     },
@@ -135,6 +151,12 @@ impl BackupCommand {
                     .await?;
                 Ok(ExitCode::SUCCESS)
             }
+            BackupCommand::Prune {
+                api,
+                cluster,
+                dry_run,
+                json,
+            } => prune(&api, cluster, dry_run, json).await,
             BackupCommand::Show { api, id, json } => {
                 // Checked here: a malformed id would reach another route, or none.
                 let id: BackupId = id.parse()?;
@@ -149,6 +171,54 @@ impl BackupCommand {
             }
         }
     }
+}
+
+/// `backup prune`: one request per cluster (all the configured ones without `--cluster`);
+/// exit status 1 when a deletion failed.
+async fn prune(
+    api: &ApiArgs,
+    cluster: Option<String>,
+    dry_run: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let client = Client::new(api)?;
+    let clusters = match cluster {
+        Some(c) => vec![c],
+        None => {
+            let all = client.get_value("/api/v1/clusters", &[]).await?;
+            let all: Vec<ClusterName> = typed(all, "/api/v1/clusters")?;
+            all.into_iter().map(|c| c.name).collect()
+        }
+    };
+    let mut values = Vec::new();
+    let mut failed = false;
+    for name in clusters {
+        let path = format!("/api/v1/clusters/{}/prune", segment(&name));
+        let value = client
+            .post_value(&path, &json!({ "dry_run": dry_run }))
+            .await?;
+        let report: PruneReport = typed(value.clone(), &path)?;
+        failed |= !report.failed.is_empty();
+        if json {
+            values.push(value);
+        } else {
+            output::prune(&report);
+        }
+    }
+    if json {
+        output::json(&serde_json::Value::Array(values))?;
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// A cluster's name, from `GET /api/v1/clusters`.
+#[derive(Debug, serde::Deserialize)]
+struct ClusterName {
+    name: String,
 }
 
 /// Polls the job until it ends, with a spinner; exit status 0 only when it succeeded.

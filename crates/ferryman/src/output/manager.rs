@@ -3,7 +3,7 @@
 use ferryman_repo::Manifest;
 
 use super::print_table;
-use crate::client::Job;
+use crate::client::{Job, PruneReport};
 
 /// Any JSON value, pretty-printed (the `--json` of the commands that talk to the manager).
 pub fn json(value: &serde_json::Value) -> anyhow::Result<()> {
@@ -143,6 +143,48 @@ pub fn backups(manifests: &[Manifest]) {
         ],
         &rows,
     );
+}
+
+/// `backup prune`: per cluster, every backup with its fate (kept ones with their reasons),
+/// then failures on stderr.
+pub fn prune(report: &PruneReport) {
+    let deleted = if report.dry_run {
+        "would delete"
+    } else {
+        "deleted"
+    };
+    println!(
+        "cluster {}: {} kept, {} {deleted}{}",
+        report.cluster,
+        report.keep.len(),
+        report.delete.len(),
+        if report.dry_run {
+            " (dry run: nothing deleted)"
+        } else {
+            ""
+        }
+    );
+    let action = if report.dry_run { "delete?" } else { "deleted" };
+    let mut rows: Vec<Vec<String>> = report
+        .keep
+        .iter()
+        .map(|k| vec!["keep".to_owned(), k.id.clone(), k.reasons.join(", ")])
+        .collect();
+    rows.extend(
+        report
+            .delete
+            .iter()
+            .map(|id| vec![action.to_owned(), id.clone(), String::new()]),
+    );
+    // Groups together, newest first within each: ids sort by cluster/server/time, and the
+    // time part sorts as text.
+    rows.sort_by(|a, b| b[1].cmp(&a[1]));
+    if !rows.is_empty() {
+        print_table(&["ACTION", "BACKUP", "KEPT BY"], &rows);
+    }
+    for f in &report.failed {
+        eprintln!("cannot delete {}: {}", f.id, f.error);
+    }
 }
 
 /// `backup show`.

@@ -152,6 +152,36 @@ pub(super) async fn start_backup(
     Ok((StatusCode::ACCEPTED, Json(json!({ "job_id": job_id }))))
 }
 
+/// The body of `POST /api/v1/clusters/{cluster}/prune` (optional: `{}` or none applies).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PruneRequest {
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// `POST /api/v1/clusters/{cluster}/prune`: applies the cluster's retention now (or only plans
+/// it with `{"dry_run": true}`); answers what was kept, with every reason, and deleted.
+pub(super) async fn prune(
+    State(shared): State<Arc<Shared>>,
+    path: Result<UrlPath<String>, PathRejection>,
+    body: Result<Option<Json<PruneRequest>>, JsonRejection>,
+) -> Reply<impl IntoResponse> {
+    let UrlPath(name) = path.map_err(bad_path)?;
+    let c = cluster(&shared, &name)?;
+    let request = body
+        .map_err(|e| {
+            ApiError::bad_request(format!(
+                "{}; send no body, or JSON like {{\"dry_run\": true}}",
+                e.body_text()
+            ))
+        })?
+        .map(|Json(r)| r)
+        .unwrap_or_default();
+    let report = crate::retention::prune(&shared, c, request.dry_run).await?;
+    Ok(Json(report))
+}
+
 /// The query of `GET /api/v1/jobs`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -92,6 +92,36 @@ pub fn document() -> Value {
                         "server": { "type": "string", "description": "the server to back up; default: db-servers-backup-hosts, else a healthy replica, else the primary" }
                     }
                 },
+                "PruneRequest": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "properties": {
+                        "dry_run": { "type": "boolean", "default": false, "description": "only plan: delete nothing" }
+                    }
+                },
+                "PruneReport": {
+                    "type": "object",
+                    "properties": {
+                        "cluster": { "type": "string" },
+                        "dry_run": { "type": "boolean" },
+                        "policy": { "type": "object", "description": "keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly" },
+                        "keep": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "id": { "type": "string" },
+                                    "reasons": { "type": "array", "items": { "type": "string", "description": "newest, protected, last, hourly, daily, weekly, monthly, yearly, or `oldest RULE`" } }
+                                }
+                            }
+                        },
+                        "delete": { "type": "array", "items": { "type": "string" }, "description": "deleted, or with dry_run to be deleted" },
+                        "failed": {
+                            "type": "array",
+                            "items": { "type": "object", "properties": { "id": { "type": "string" }, "error": { "type": "string" } } }
+                        }
+                    }
+                },
                 "JobCreated": {
                     "type": "object",
                     "required": ["job_id"],
@@ -143,6 +173,19 @@ pub fn document() -> Value {
                     "responses": with_errors(json!({
                         "202": json_response("Started; follow it with GET /api/v1/jobs/{id}.", schema("JobCreated")),
                         "503": error_response("No server of the cluster can be backed up now.")
+                    }))
+                }
+            },
+            "/api/v1/clusters/{cluster}/prune": {
+                "post": {
+                    "summary": "Apply the cluster's retention (backup-keep-*) now; the newest backup of each server and kind is always kept",
+                    "parameters": [path_param("cluster", "string")],
+                    "requestBody": {
+                        "required": false,
+                        "content": { "application/json": { "schema": schema("PruneRequest") } }
+                    },
+                    "responses": with_errors(json!({
+                        "200": json_response("What was kept (with every reason) and deleted; with dry_run, what would be.", schema("PruneReport"))
                     }))
                 }
             },
