@@ -4,5 +4,6 @@
 
 mod common;
 mod failures;
+mod legacy;
 mod refusals;
 mod scheduled;
