@@ -25,6 +25,7 @@ demo: deps build
 	bash scripts/demo.sh
 
 demo-down:
+	bash scripts/demo-daemons.sh stop sandbox/demo
 	./target/release/ferryman sandbox destroy --dir sandbox/demo
 
 clean:

@@ -68,6 +68,8 @@ stats() {
         printf "%.3f %.3f %.3f", v[1], m, v[NR] }'
 }
 median() { stats "$@" | awk '{ print $2 }'; }
+median_2() { stats "$@" | awk '{ printf "%.2f", $2 }'; }
+median_int() { stats "$@" | awk '{ printf "%.0f", $2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 [[ $dir != *[[:space:]]* ]] || die "BENCH_DIR must not contain spaces: '$dir'"
@@ -248,7 +250,7 @@ free_port() {
 }
 
 declare -a wall_A=() wall_B=() wall_C=() stored_A=() raw_A=() stored_B=()
-declare -a cpu_A=() cpu_B=() cpu_C=() busy_A=() busy_B=() busy_C=() iow_A=() iow_B=() iow_C=()
+declare -a mgr_A=() agt_A=() cpu_A=() cpu_B=() cpu_C=() busy_A=() busy_B=() busy_C=() iow_A=() iow_B=() iow_C=()
 
 run_A() { # round
     local log=$work/A-$1.log out t0 t1 rc=0 state id show m0 a0 c0 s0 s1 name b w
@@ -270,12 +272,14 @@ run_A() { # round
     raw_A+=("$(jq -r .raw_bytes <<<"$show")")
     compression=$(jq -c .compression <<<"$show")
     wall_A+=("$(elapsed "$t0" "$t1")")
-    cpu_A+=("$(awk -v m0="$m0" -v m1="$(proc_cpu "$manager_pid" 0)" -v a0="$a0" -v a1="$(proc_cpu "$agent_pid" 1)" \
-        -v c0="$c0" -v c1="$(proc_cpu $$ 1)" 'BEGIN { printf "%.2f", m1 - m0 + a1 - a0 + c1 - c0 }')")
+    mgr_A+=("$(awk -v m0="$m0" -v m1="$(proc_cpu "$manager_pid" 0)" 'BEGIN { printf "%.2f", m1 - m0 }')")
+    agt_A+=("$(awk -v a0="$a0" -v a1="$(proc_cpu "$agent_pid" 1)" 'BEGIN { printf "%.2f", a1 - a0 }')")
+    cpu_A+=("$(awk -v m="${mgr_A[-1]}" -v a="${agt_A[-1]}" -v c0="$c0" -v c1="$(proc_cpu $$ 1)" \
+        'BEGIN { printf "%.2f", m + a + c1 - c0 }')")
     read -r b w <<<"$(cpu_pct "$s0" "$s1")"
     busy_A+=("$b") iow_A+=("$w")
-    printf '  A  %9.3f s  stored %15s B  raw %15s B  cpu %7.2f s  busy %3s%%  iowait %3s%%  %s\n' \
-        "${wall_A[-1]}" "${stored_A[-1]}" "${raw_A[-1]}" "${cpu_A[-1]}" "$b" "$w" "$id"
+    printf '  A  %9.3f s  stored %15s B  raw %15s B  cpu %7.2f s  busy %3s%%  iowait %3s%%  (manager %.2f s, agent+mariabackup %.2f s) %s\n' \
+        "${wall_A[-1]}" "${stored_A[-1]}" "${raw_A[-1]}" "${cpu_A[-1]}" "$b" "$w" "${mgr_A[-1]}" "${agt_A[-1]}" "$id"
     if [[ $keep_backups != 1 ]]; then
         name=${id##*/}
         [[ $id == "sandbox/db1/$name" && $name =~ ^[0-9]{8}T[0-9]{6}Z-j[0-9]+$ ]] || die "unexpected backup id '$id'"
@@ -317,7 +321,7 @@ run_B() { # round
     cpu_B+=("$(awk -v c0="$c0" -v c1="$(proc_cpu $$ 1)" 'BEGIN { printf "%.2f", c1 - c0 }')")
     read -r b w <<<"$(cpu_pct "$s0" "$s1")"
     busy_B+=("$b") iow_B+=("$w")
-    printf '  B  %9.3f s  stored %15s B  %19s  cpu %7.2f s  busy %3s%%  iowait %3s%%\n' \
+    printf '  B  %9.3f s  stored %15s B  %21s  cpu %7.2f s  busy %3s%%  iowait %3s%%\n' \
         "${wall_B[-1]}" "${stored_B[-1]}" "" "${cpu_B[-1]}" "$b" "$w"
 }
 
@@ -336,7 +340,7 @@ run_C() { # round
     cpu_C+=("$(awk -v c0="$c0" -v c1="$(proc_cpu $$ 1)" 'BEGIN { printf "%.2f", c1 - c0 }')")
     read -r b w <<<"$(cpu_pct "$s0" "$s1")"
     busy_C+=("$b") iow_C+=("$w")
-    printf '  C  %9.3f s  %42s  cpu %7.2f s  busy %3s%%  iowait %3s%%\n' \
+    printf '  C  %9.3f s  %47s  cpu %7.2f s  busy %3s%%  iowait %3s%%\n' \
         "${wall_C[-1]}" "" "${cpu_C[-1]}" "$b" "$w"
 }
 
@@ -380,12 +384,13 @@ printf '%-28s %s\n' "nproc" "$(nproc)" \
 echo
 printf '%-34s %9s %9s %9s %11s %7s %8s\n' "wall seconds" min median max "cpu-s med" "busy %" "iowait %"
 printf '%-34s %9s %9s %9s %11s %7s %8s\n' "A ferryman backup run --wait" "$a_min" "$a_med" "$a_max" \
-    "$(median "${cpu_A[@]}")" "$(median "${busy_A[@]}")" "$(median "${iow_A[@]}")"
+    "$(median_2 "${cpu_A[@]}")" "$(median_int "${busy_A[@]}")" "$(median_int "${iow_A[@]}")"
 printf '%-34s %9s %9s %9s %11s %7s %8s\n' "B mariabackup | socat -> file" "$b_min" "$b_med" "$b_max" \
-    "$(median "${cpu_B[@]}")" "$(median "${busy_B[@]}")" "$(median "${iow_B[@]}")"
+    "$(median_2 "${cpu_B[@]}")" "$(median_int "${busy_B[@]}")" "$(median_int "${iow_B[@]}")"
 printf '%-34s %9s %9s %9s %11s %7s %8s\n' "C mariabackup > /dev/null" "$c_min" "$c_med" "$c_max" \
-    "$(median "${cpu_C[@]}")" "$(median "${busy_C[@]}")" "$(median "${iow_C[@]}")"
+    "$(median_2 "${cpu_C[@]}")" "$(median_int "${busy_C[@]}")" "$(median_int "${iow_C[@]}")"
 echo "  (cpu-s: CPU seconds of the method's processes; busy/iowait: % of all $(nproc) cores during the run)"
+echo "  (A's cpu-s, median: manager $(median_2 "${mgr_A[@]}") s, agent with its mariabackup $(median_2 "${agt_A[@]}") s)"
 echo
 printf '%-34s %s\n' "median wall A/B" "${r_ab}x   (target <= 1.00x: $(verdict "$r_ab" 1.0))" \
     "median wall A/C" "${r_ac}x" \
