@@ -105,6 +105,53 @@ pub enum Error {
         invalid_at: Option<usize>,
     },
 
+    /// A framed payload ended before its end marker: the sender stopped or was cut off.
+    #[error(
+        "the payload stream ended after {received} bytes without its end marker: the sender \
+         stopped or the connection was cut; see the manager's job for why, then start again"
+    )]
+    PayloadTruncated {
+        /// Payload bytes received.
+        received: u64,
+    },
+
+    /// A framed payload's trailer does not match what arrived.
+    #[error(
+        "the payload received ({received_bytes} bytes) does not match its trailer ({sent_bytes} \
+         bytes and a sha256): it was damaged in transit; start again, and check the network if \
+         it happens twice"
+    )]
+    PayloadMismatch {
+        /// Bytes the sender says it sent.
+        sent_bytes: u64,
+        /// Bytes received.
+        received_bytes: u64,
+    },
+
+    /// A frame longer than the protocol allows: not a Ferryman sender, or a damaged stream.
+    #[error(
+        "payload frame of {len} bytes exceeds the maximum {max}: the stream is damaged or not \
+         from a Ferryman manager of this version"
+    )]
+    FrameTooLarge {
+        /// The announced length.
+        len: usize,
+        /// The maximum.
+        max: usize,
+    },
+
+    /// Reading a framed payload failed below the protocol.
+    #[error(
+        "cannot read the payload stream: {message} ({kind:?}); check the network between the \
+         manager and this server, and the manager's log"
+    )]
+    PayloadIo {
+        /// The I/O error's kind.
+        kind: std::io::ErrorKind,
+        /// The message.
+        message: String,
+    },
+
     /// The operating system's random source failed, so no token could be made.
     #[error(
         "cannot generate a stream token: the OS random source failed: {message}; \
@@ -114,6 +161,16 @@ pub enum Error {
         /// The error as reported.
         message: String,
     },
+}
+
+// Reseed payload framing (frames.rs).
+impl Error {
+    pub(crate) fn payload_io(e: &std::io::Error) -> Error {
+        Error::PayloadIo {
+            kind: e.kind(),
+            message: e.to_string(),
+        }
+    }
 }
 
 fn describe_hex_problem(len: usize, invalid_at: Option<usize>) -> String {

@@ -4,15 +4,19 @@
 //! - [`task`]: the task names of the `replication_manager_schema.jobs` table ([`Task`]).
 //! - [`header`]: the stream header that opens every Ferryman stream ([`StreamHeader`],
 //!   [`StreamKind`], [`sniff`], [`read_header`], [`read_start`], [`write_header`]).
+//! - [`frames`]: framing of reseed payloads, ending with a length and sha256 trailer
+//!   ([`FrameWriter`], [`FrameReader`]).
 //! - [`token`]: the per-job secret a stream is authenticated with ([`StreamToken`]).
 //! - [`error`]: the crate's [`Error`].
 
 pub mod error;
+pub mod frames;
 pub mod header;
 pub mod task;
 pub mod token;
 
 pub use error::{Error, Result};
+pub use frames::{FrameReader, FrameWriter, MAX_FRAME};
 pub use header::{
     read_header, read_start, sniff, write_header, Sniff, StreamHeader, StreamKind, StreamStart,
     HEADER_LEN,
