@@ -32,6 +32,19 @@ pub struct AgentConfig {
     /// `stale-claim-timeout`: a job claimed by an agent on another host whose heartbeat is
     /// older than this is considered abandoned. Default 10m; 10s to 7d.
     pub stale_claim_timeout: Duration,
+    /// `joiner-bind-address`: where a reseed's joiner listens for the manager's stream, on the
+    /// job's port (from the cluster's `scheduler-db-servers-receiver-ports`). Default
+    /// `0.0.0.0`.
+    pub joiner_bind_address: String,
+    /// `joiner-accept-timeout`: how long a joiner waits for the manager's stream. Default
+    /// 120s; 1s to 1h.
+    pub joiner_accept_timeout: Duration,
+    /// `catch-up-timeout`: how long a reseeded replica may take to catch up with its primary
+    /// before the reseed fails (and the old data is put back). Default 1h; 5s to 7d.
+    pub catch_up_timeout: Duration,
+    /// `catch-up-max-lag`: the replication lag at or below which a reseeded replica has caught
+    /// up. Default 10s; 0s to 24h.
+    pub catch_up_max_lag: Duration,
 }
 
 impl Default for AgentConfig {
@@ -43,6 +56,10 @@ impl Default for AgentConfig {
             connect_timeout: defaults::CONNECT_TIMEOUT,
             shutdown_grace: defaults::SHUTDOWN_GRACE,
             stale_claim_timeout: defaults::STALE_CLAIM_TIMEOUT,
+            joiner_bind_address: defaults::JOINER_BIND_ADDRESS.to_owned(),
+            joiner_accept_timeout: defaults::JOINER_ACCEPT_TIMEOUT,
+            catch_up_timeout: defaults::CATCH_UP_TIMEOUT,
+            catch_up_max_lag: defaults::CATCH_UP_MAX_LAG,
         }
     }
 }
@@ -56,6 +73,10 @@ impl AgentConfig {
             connect_timeout,
             shutdown_grace,
             stale_claim_timeout,
+            joiner_bind_address,
+            joiner_accept_timeout,
+            catch_up_timeout,
+            catch_up_max_lag,
         } = raw;
         AgentConfig {
             poll_interval: v.duration(
@@ -85,6 +106,32 @@ impl AgentConfig {
                     defaults::STALE_CLAIM_TIMEOUT_MIN,
                     defaults::STALE_CLAIM_TIMEOUT_MAX,
                 ),
+            ),
+            joiner_bind_address: v.host(
+                "agent.joiner-bind-address",
+                joiner_bind_address,
+                defaults::JOINER_BIND_ADDRESS,
+            ),
+            joiner_accept_timeout: v.duration(
+                "agent.joiner-accept-timeout",
+                joiner_accept_timeout,
+                defaults::JOINER_ACCEPT_TIMEOUT,
+                (
+                    defaults::JOINER_ACCEPT_TIMEOUT_MIN,
+                    defaults::JOINER_ACCEPT_TIMEOUT_MAX,
+                ),
+            ),
+            catch_up_timeout: v.duration(
+                "agent.catch-up-timeout",
+                catch_up_timeout,
+                defaults::CATCH_UP_TIMEOUT,
+                (defaults::CATCH_UP_TIMEOUT_MIN, defaults::CATCH_UP_TIMEOUT_MAX),
+            ),
+            catch_up_max_lag: v.duration(
+                "agent.catch-up-max-lag",
+                catch_up_max_lag,
+                defaults::CATCH_UP_MAX_LAG,
+                (defaults::CATCH_UP_MAX_LAG_MIN, defaults::CATCH_UP_MAX_LAG_MAX),
             ),
             tasks: match tasks {
                 None => Task::ALL.to_vec(),

@@ -81,6 +81,27 @@ pub const STALE_CLAIM_TIMEOUT: Duration = Duration::from_secs(600);
 pub const STALE_CLAIM_TIMEOUT_MIN: Duration = Duration::from_secs(10);
 /// Largest `agent.stale-claim-timeout`.
 pub const STALE_CLAIM_TIMEOUT_MAX: Duration = Duration::from_secs(7 * 24 * 3600);
+/// `agent.joiner-bind-address`: a joiner listens on every address (the manager connects to
+/// the server's `host`).
+pub const JOINER_BIND_ADDRESS: &str = "0.0.0.0";
+/// `agent.joiner-accept-timeout`.
+pub const JOINER_ACCEPT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Smallest `agent.joiner-accept-timeout`.
+pub const JOINER_ACCEPT_TIMEOUT_MIN: Duration = Duration::from_secs(1);
+/// Largest `agent.joiner-accept-timeout`.
+pub const JOINER_ACCEPT_TIMEOUT_MAX: Duration = Duration::from_secs(3600);
+/// `agent.catch-up-timeout`: a reseeded replica has this long to catch up with its primary.
+pub const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(3600);
+/// Smallest `agent.catch-up-timeout`.
+pub const CATCH_UP_TIMEOUT_MIN: Duration = Duration::from_secs(5);
+/// Largest `agent.catch-up-timeout`.
+pub const CATCH_UP_TIMEOUT_MAX: Duration = Duration::from_secs(7 * 24 * 3600);
+/// `agent.catch-up-max-lag`: a replica this close to its primary has caught up.
+pub const CATCH_UP_MAX_LAG: Duration = Duration::from_secs(10);
+/// Smallest `agent.catch-up-max-lag`.
+pub const CATCH_UP_MAX_LAG_MIN: Duration = Duration::ZERO;
+/// Largest `agent.catch-up-max-lag`.
+pub const CATCH_UP_MAX_LAG_MAX: Duration = Duration::from_secs(24 * 3600);
 
 /// `jobs.schema`: where replication-manager keeps its jobs table.
 pub const JOBS_SCHEMA: &str = "replication_manager_schema";

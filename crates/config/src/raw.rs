@@ -55,6 +55,10 @@ pub(crate) struct RawAgent {
     pub(crate) connect_timeout: Option<Spanned<String>>,
     pub(crate) shutdown_grace: Option<Spanned<String>>,
     pub(crate) stale_claim_timeout: Option<Spanned<String>>,
+    pub(crate) joiner_bind_address: Option<Spanned<String>>,
+    pub(crate) joiner_accept_timeout: Option<Spanned<String>>,
+    pub(crate) catch_up_timeout: Option<Spanned<String>>,
+    pub(crate) catch_up_max_lag: Option<Spanned<String>>,
 }
 
 /// `[jobs]`.

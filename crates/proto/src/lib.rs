@@ -6,12 +6,14 @@
 //!   [`StreamKind`], [`sniff`], [`read_header`], [`read_start`], [`write_header`]).
 //! - [`frames`]: framing of reseed payloads, ending with a length and sha256 trailer
 //!   ([`FrameWriter`], [`FrameReader`]).
+//! - [`reseed`]: what the manager tells a reseed's joiner ([`ReseedParams`]).
 //! - [`token`]: the per-job secret a stream is authenticated with ([`StreamToken`]).
 //! - [`error`]: the crate's [`Error`].
 
 pub mod error;
 pub mod frames;
 pub mod header;
+pub mod reseed;
 pub mod task;
 pub mod token;
 
@@ -21,5 +23,6 @@ pub use header::{
     read_header, read_start, sniff, write_header, Sniff, StreamHeader, StreamKind, StreamStart,
     HEADER_LEN,
 };
+pub use reseed::ReseedParams;
 pub use task::Task;
 pub use token::StreamToken;

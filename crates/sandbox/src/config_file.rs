@@ -60,6 +60,9 @@ pub fn render(
          # short, for tests and demos\n\
          connect-timeout = \"20s\"\n\
          shutdown-grace = \"10s\"\n\
+         joiner-bind-address = \"127.0.0.1\"\n\
+         joiner-accept-timeout = \"30s\"\n\
+         catch-up-timeout = \"120s\"\n\
          \n\
          [clusters.{cluster}]\n\
          db-servers-credential = {{ user = {admin}, password-file = {admin_pw} }}\n\

@@ -1,0 +1,43 @@
+//! What the manager tells a reseed's joiner, in the `params` column of its jobs row (JSON).
+//!
+//! The joiner listens on the row's `port`, takes the one connection whose stream header
+//! carries the row's token, receives the framed payload ([`crate::frames`]) and restores it:
+//! an xbstream for the `reseed/flashback{mariabackup,xtrabackup}` tasks, SQL for
+//! `*mysqldump`. It then points replication at [`ReseedParams::primary_host`]:
+//! [`ReseedParams::primary_port`] from [`ReseedParams::gtid`].
+
+use serde::{Deserialize, Serialize};
+
+/// The `params` of a reseed or flashback row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReseedParams {
+    /// `physicalbackup`, `logicalbackup`, `logicalmaster` or `flashback`: for messages.
+    pub method: String,
+    /// The backup restored (`cluster/server/name`), if the payload is a stored backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_id: Option<String>,
+    /// The GTID position the payload holds data up to: the joiner sets `gtid_slave_pos` to it.
+    /// `None` when the payload itself says (a dump's `gtid_slave_pos` comment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gtid: Option<String>,
+    /// The primary the joiner replicates from afterwards.
+    pub primary_host: String,
+    /// Its port.
+    pub primary_port: u16,
+    /// The payload's size, when known, for progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_bytes: Option<u64>,
+}
+
+impl ReseedParams {
+    /// As stored in the `params` column.
+    pub fn to_json(&self) -> String {
+        // A struct of strings and integers always serialises.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// From the `params` column.
+    pub fn from_json(text: &str) -> Result<ReseedParams, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+}
