@@ -3,7 +3,9 @@
 pub mod agent;
 pub mod backup;
 pub mod config;
+pub mod follow;
 pub mod jobs;
 pub mod manager;
+pub mod reseed;
 pub mod sandbox;
 pub mod topology;

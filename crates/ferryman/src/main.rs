@@ -44,6 +44,10 @@ enum Command {
     /// List, show and cancel the manager's jobs (through the running manager).
     #[command(subcommand)]
     Jobs(cmd::jobs::JobsCommand),
+    /// Rebuild replicas from a backup (through the running manager).
+    Reseed(cmd::reseed::ReseedArgs),
+    /// Rewind a replica to an earlier backup (through the running manager).
+    Flashback(cmd::reseed::FlashbackArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +74,8 @@ fn main() -> ExitCode {
             Command::Manager(a) => a.run().await,
             Command::Backup(c) => c.run().await,
             Command::Jobs(c) => c.run().await,
+            Command::Reseed(a) => a.run().await,
+            Command::Flashback(a) => a.run().await,
         }
     });
     match result {

@@ -5,7 +5,7 @@ mod manager;
 
 pub use manager::{
     backup, backup_started, backups, job, job_cancelling, job_finished, jobs, json, prune,
-    JobProgress,
+    reseed_started, JobsProgress,
 };
 
 use ferryman_config::{Config, ConfigErrors};

@@ -38,6 +38,13 @@ pub use token::{load_or_create_token, read_token_file, token_path, TOKEN_FILE};
 /// The prefix of every authenticated route.
 pub const PREFIX: &str = "/api/v1";
 
+/// replication-manager's reseed route, `{server}` being the server's name here.
+pub const RM_RESEED: &str = "/api/clusters/{cluster}/servers/{server}/actions/reseed/{method}";
+
+/// replication-manager's newer form, naming the server by host and port.
+pub const RM_RESEED_HOST_PORT: &str =
+    "/api/clusters/{cluster}/servers/{host}/{port}/actions/reseed/{method}";
+
 /// The one route that needs no token, for load balancers and `ferryman` waiting for start-up.
 pub const HEALTH: &str = "/api/health";
 
@@ -113,6 +120,13 @@ fn table() -> Table {
         .add(Get, "/api/v1/clusters/{cluster}/topology", h::topology)
         .add(Post, "/api/v1/clusters/{cluster}/backups", h::start_backup)
         .add(Post, "/api/v1/clusters/{cluster}/prune", h::prune)
+        .add(Post, "/api/v1/clusters/{cluster}/reseed", h::reseed)
+        .add(Post, "/api/v1/clusters/{cluster}/flashback", h::flashback)
+        // replication-manager's paths, kept for its users' scripts (it takes GET and POST).
+        .add(Post, RM_RESEED, h::rm_reseed)
+        .add(Get, RM_RESEED, h::rm_reseed)
+        .add(Post, RM_RESEED_HOST_PORT, h::rm_reseed_host_port)
+        .add(Get, RM_RESEED_HOST_PORT, h::rm_reseed_host_port)
         .add(Get, "/api/v1/clusters/{cluster}/logs", h::logs)
         .add(Get, "/api/v1/jobs", h::jobs)
         .add(Get, "/api/v1/jobs/{id}", h::job)

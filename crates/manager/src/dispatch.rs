@@ -211,7 +211,7 @@ async fn run_inner(
     Ok(Some(stored))
 }
 
-fn finish_command(watch: &Watch<'_>, row: &Job) -> Result<()> {
+pub(crate) fn finish_command(watch: &Watch<'_>, row: &Job) -> Result<()> {
     match row.status() {
         JobStatus::Done(Outcome::Success) | JobStatus::DoneUnknown => Ok(()),
         _ => Err(Error::NodeFailed {
@@ -223,27 +223,27 @@ fn finish_command(watch: &Watch<'_>, row: &Job) -> Result<()> {
     }
 }
 
-async fn cancel_row(conn: &mut JobsConn, id: JobId, reason: &str) {
+pub(crate) async fn cancel_row(conn: &mut JobsConn, id: JobId, reason: &str) {
     if let Err(e) = conn.cancel(id, reason).await {
         tracing::warn!(node_job_id = id.0, error = %e, "cannot cancel the node job");
     }
 }
 
 /// Watching a node job's row.
-struct Watch<'a> {
-    server: &'a str,
-    task: Task,
-    node_id: JobId,
-    legacy: bool,
-    claim_timeout: Duration,
-    accept_timeout: Duration,
-    started: Instant,
+pub(crate) struct Watch<'a> {
+    pub(crate) server: &'a str,
+    pub(crate) task: Task,
+    pub(crate) node_id: JobId,
+    pub(crate) legacy: bool,
+    pub(crate) claim_timeout: Duration,
+    pub(crate) accept_timeout: Duration,
+    pub(crate) started: Instant,
 }
 
 impl Watch<'_> {
     /// While waiting for the stream: fails when the node job ended, nobody took it in time,
     /// a legacy donor did not connect in time, or the agent went silent.
-    async fn check_waiting(&self, conn: &mut JobsConn) -> Result<()> {
+    pub(crate) async fn check_waiting(&self, conn: &mut JobsConn) -> Result<()> {
         let row = conn.get(self.node_id).await?;
         match row.status() {
             JobStatus::Done(_) | JobStatus::DoneUnknown => Err(Error::NodeFailed {
@@ -299,7 +299,7 @@ impl Watch<'_> {
     }
 
     /// Waits until the row is done (commands): claim timeout and heartbeat apply.
-    async fn until_done(&self, conn: &mut JobsConn, job: &JobHandle) -> Result<Job> {
+    pub(crate) async fn until_done(&self, conn: &mut JobsConn, job: &JobHandle) -> Result<Job> {
         loop {
             tokio::select! {
                 _ = job.cancelled().cancelled() => {

@@ -138,4 +138,17 @@ pub enum Error {
     /// A user cancelled the job.
     #[error("cancelled by request")]
     Cancelled,
+
+    /// A reseed or flashback the manager will not start; the message says why and what to do.
+    #[error("{0}")]
+    Refused(String),
+
+    /// The reseed stream to a joiner failed.
+    #[error("reseed of `{server}`: {detail}")]
+    Reseed {
+        /// The joiner.
+        server: String,
+        /// What happened and what to do.
+        detail: String,
+    },
 }

@@ -8,6 +8,8 @@
 //! - `dispatch.rs`: one node job from the manager's side (row, token, stream, outcome).
 //! - `receiver.rs`: the well-known stream port and legacy donor ports.
 //! - `store.rs`: handing a received stream to the repository.
+//! - `reseed.rs`: reseed and flashback: safety rails, the joiners' rows, one payload stream for
+//!   all of them.
 //! - `retention.rs`: each cluster's retention, after backups and on request.
 //! - `registry.rs`: the manager's jobs, for the API.
 //! - `monitor.rs`: topology, and which server a backup is taken from.
@@ -21,6 +23,7 @@ mod manager;
 pub mod monitor;
 pub mod receiver;
 pub mod registry;
+pub mod reseed;
 pub mod retention;
 pub mod scheduler;
 pub mod store;

@@ -37,6 +37,10 @@ pub struct Shared {
     tasks: TaskTracker,
     /// One retention run at a time (see `retention.rs`).
     pub(crate) prune_lock: tokio::sync::Mutex<()>,
+    /// Servers being reseeded now.
+    pub(crate) reseeding: crate::reseed::Busy,
+    /// Joiner ports in use.
+    pub(crate) joiner_ports: crate::reseed::JoinerPorts,
 }
 
 /// The manager daemon.
@@ -88,6 +92,8 @@ impl Manager {
             topology: Topology::default(),
             tasks: TaskTracker::new(),
             prune_lock: tokio::sync::Mutex::new(()),
+            reseeding: Default::default(),
+            joiner_ports: Default::default(),
         });
         for cluster in &config.clusters {
             for server in &cluster.servers {
@@ -178,7 +184,15 @@ async fn prepare_server(
 }
 
 impl Shared {
-    fn cluster(&self, name: &str) -> Result<&ClusterConfig> {
+    /// Runs `work` as one of the manager's jobs (shutdown waits for it).
+    pub(crate) fn spawn<F>(&self, work: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.spawn(work);
+    }
+
+    pub(crate) fn cluster(&self, name: &str) -> Result<&ClusterConfig> {
         self.config.cluster(name).ok_or_else(|| Error::Unknown {
             what: "cluster",
             name: name.to_owned(),
@@ -192,7 +206,7 @@ impl Shared {
         })
     }
 
-    fn server<'c>(cluster: &'c ClusterConfig, name: &str) -> Result<&'c ServerConfig> {
+    pub(crate) fn server<'c>(cluster: &'c ClusterConfig, name: &str) -> Result<&'c ServerConfig> {
         cluster
             .servers
             .iter()

@@ -1,17 +1,13 @@
 //! `ferryman backup run|list|show`: backups through the manager's HTTP API.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Subcommand, ValueEnum};
 use ferryman_repo::{BackupId, Manifest};
 use serde_json::json;
 
-use crate::client::{typed, ApiArgs, Client, Job, PruneReport};
+use crate::client::{typed, ApiArgs, Client, PruneReport};
 use crate::output;
-
-/// How often `backup run --wait` asks for the job's state.
-const POLL: Duration = Duration::from_millis(500);
 
 /// Backups.
 #[derive(Debug, Subcommand)]
@@ -132,7 +128,7 @@ impl BackupCommand {
                 if !wait {
                     return Ok(ExitCode::SUCCESS);
                 }
-                follow(&client, job_id, &api, json).await
+                super::follow::follow(&client, &[job_id], &api, json).await
             }
             BackupCommand::List {
                 api,
@@ -221,49 +217,9 @@ struct ClusterName {
     name: String,
 }
 
-/// Polls the job until it ends, with a spinner; exit status 0 only when it succeeded.
-async fn follow(
-    client: &Client,
-    job_id: u64,
-    api: &ApiArgs,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    let path = format!("/api/v1/jobs/{job_id}");
-    let progress = output::JobProgress::new(job_id);
-    let (job, value) = loop {
-        let value = match client.get_value(&path, &[]).await {
-            Ok(value) => value,
-            Err(e) => {
-                progress.clear();
-                return Err(e.context(format!(
-                    "lost track of job {job_id}, which may still run: see `ferryman jobs show --config {} {job_id}`",
-                    api.config.display()
-                )));
-            }
-        };
-        let job: Job = typed(value.clone(), &path)?;
-        progress.update(&job);
-        if job.is_final() {
-            break (job, value);
-        }
-        tokio::time::sleep(POLL).await;
-    };
-    progress.clear();
-    if json {
-        output::json(&value)?;
-    } else {
-        output::job_finished(&job);
-    }
-    Ok(if job.state == "succeeded" {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
-}
-
 /// Percent-encodes one path segment: names are `[A-Za-z0-9_.-]` when valid, and a typo must
 /// reach the manager as written (to be refused with a message), not as another path.
-fn segment(value: &str) -> String {
+pub(crate) fn segment(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {

@@ -11,6 +11,19 @@ pub fn json(value: &serde_json::Value) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `reseed`/`flashback`: the job ids, and how to follow them unless `--wait` does.
+pub fn reseed_started(ids: &[u64], what: &str, config: &std::path::Path, waiting: bool) {
+    for id in ids {
+        println!("job {id} started: {what}");
+    }
+    if !waiting {
+        println!(
+            "follow with `ferryman jobs show --config {} ID`",
+            config.display()
+        );
+    }
+}
+
 /// `backup run`: the job id, and how to follow it unless `--wait` does.
 pub fn backup_started(job_id: u64, cluster: &str, config: &std::path::Path, waiting: bool) {
     println!("job {job_id} started: backup of cluster {cluster}");
@@ -244,25 +257,39 @@ pub fn backup(m: &Manifest) {
     }
 }
 
-/// The spinner of `backup run --wait`, on stderr (hidden when stderr is not a terminal).
-pub struct JobProgress {
-    bar: indicatif::ProgressBar,
+/// The spinners of `--wait`, one line per job, on stderr (hidden when stderr is not a
+/// terminal).
+pub struct JobsProgress {
+    multi: indicatif::MultiProgress,
+    bars: Vec<(u64, indicatif::ProgressBar)>,
 }
 
-impl JobProgress {
-    /// A spinner for job `id`.
-    pub fn new(id: u64) -> JobProgress {
-        let bar = indicatif::ProgressBar::new_spinner();
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}") {
-            bar.set_style(style);
-        }
-        bar.set_message(format!("job {id}: starting"));
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        JobProgress { bar }
+impl JobsProgress {
+    /// A spinner for each of `ids`.
+    pub fn new(ids: &[u64]) -> JobsProgress {
+        let multi = indicatif::MultiProgress::new();
+        let bars = ids
+            .iter()
+            .map(|&id| {
+                let bar = multi.add(indicatif::ProgressBar::new_spinner());
+                if let Ok(style) =
+                    indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+                {
+                    bar.set_style(style);
+                }
+                bar.set_message(format!("job {id}: starting"));
+                bar.enable_steady_tick(std::time::Duration::from_millis(120));
+                (id, bar)
+            })
+            .collect();
+        JobsProgress { multi, bars }
     }
 
-    /// Shows the job's state, phase and bytes.
+    /// Shows a job's state, phase and bytes.
     pub fn update(&self, job: &Job) {
+        let Some((_, bar)) = self.bars.iter().find(|(id, _)| *id == job.id) else {
+            return;
+        };
         let mut detail = Vec::new();
         if job.phase != job.state {
             detail.push(job.state.clone());
@@ -275,15 +302,21 @@ impl JobProgress {
         } else {
             format!(" ({})", detail.join(", "))
         };
-        self.bar.set_message(format!(
+        bar.set_message(format!(
             "job {} {} on {}: {}{detail}",
             job.id, job.task, job.server, job.phase
         ));
+        if job.is_final() {
+            bar.finish_and_clear();
+        }
     }
 
-    /// Removes the spinner, so the final line stands alone.
+    /// Removes the spinners, so the final lines stand alone.
     pub fn clear(&self) {
-        self.bar.finish_and_clear();
+        for (_, bar) in &self.bars {
+            bar.finish_and_clear();
+        }
+        let _ = self.multi.clear();
     }
 }
 

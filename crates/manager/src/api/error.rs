@@ -69,6 +69,8 @@ impl From<crate::Error> for ApiError {
             // right now, and the message says which and why.
             crate::Error::NoBackupSource { .. } => StatusCode::SERVICE_UNAVAILABLE,
             crate::Error::Repo(e) => return ApiError::from_repo(e),
+            // A safety rail: the request is understood, the state of the cluster forbids it.
+            crate::Error::Refused(_) => StatusCode::CONFLICT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.to_string())

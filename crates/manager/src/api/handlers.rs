@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use super::{openapi, ApiError};
 use crate::registry::JobState;
+use crate::reseed::{Method, ReseedRequest};
 use crate::Shared;
 
 type Reply<T> = Result<T, ApiError>;
@@ -180,6 +181,133 @@ pub(super) async fn prune(
         .unwrap_or_default();
     let report = crate::retention::prune(&shared, c, request.dry_run).await?;
     Ok(Json(report))
+}
+
+/// The body of `POST /api/v1/clusters/{cluster}/reseed`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReseedBody {
+    servers: Vec<String>,
+    method: String,
+    #[serde(default)]
+    backup: Option<String>,
+}
+
+/// The body of `POST /api/v1/clusters/{cluster}/flashback`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FlashbackBody {
+    server: String,
+    backup: String,
+}
+
+/// Starts a reseed; 202 with one job id per joiner.
+async fn start_reseed(
+    shared: &Arc<Shared>,
+    cluster_name: &str,
+    servers: Vec<String>,
+    method: Method,
+    backup: Option<&str>,
+) -> Reply<(StatusCode, Json<Value>)> {
+    cluster(shared, cluster_name)?;
+    let backup = backup.map(str::parse::<BackupId>).transpose()?;
+    let ids = shared
+        .start_reseed(
+            cluster_name,
+            ReseedRequest {
+                servers,
+                method,
+                backup,
+            },
+            "api",
+        )
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "job_ids": ids }))))
+}
+
+/// `POST /api/v1/clusters/{cluster}/reseed`: rebuild replicas (several: one source read once).
+pub(super) async fn reseed(
+    State(shared): State<Arc<Shared>>,
+    path: Result<UrlPath<String>, PathRejection>,
+    body: Result<Json<ReseedBody>, JsonRejection>,
+) -> Reply<impl IntoResponse> {
+    let UrlPath(name) = path.map_err(bad_path)?;
+    let Json(body) = body.map_err(|e| {
+        ApiError::bad_request(format!(
+            "{}; send JSON like {{\"servers\": [\"db2\"], \"method\": \"physicalbackup\"}}",
+            e.body_text()
+        ))
+    })?;
+    let method: Method = body.method.parse()?;
+    if method == Method::Flashback {
+        return Err(ApiError::bad_request(
+            "a flashback has its own route: POST /api/v1/clusters/{cluster}/flashback".to_owned(),
+        ));
+    }
+    start_reseed(&shared, &name, body.servers, method, body.backup.as_deref()).await
+}
+
+/// `POST /api/v1/clusters/{cluster}/flashback`: rewind a replica to a chosen backup.
+pub(super) async fn flashback(
+    State(shared): State<Arc<Shared>>,
+    path: Result<UrlPath<String>, PathRejection>,
+    body: Result<Json<FlashbackBody>, JsonRejection>,
+) -> Reply<impl IntoResponse> {
+    let UrlPath(name) = path.map_err(bad_path)?;
+    let Json(body) = body.map_err(|e| {
+        ApiError::bad_request(format!(
+            "{}; send JSON like {{\"server\": \"db2\", \"backup\": \"CLUSTER/SERVER/NAME\"}}",
+            e.body_text()
+        ))
+    })?;
+    start_reseed(
+        &shared,
+        &name,
+        vec![body.server],
+        Method::Flashback,
+        Some(&body.backup),
+    )
+    .await
+}
+
+/// replication-manager's `…/servers/{server}/actions/reseed/{method}`.
+pub(super) async fn rm_reseed(
+    State(shared): State<Arc<Shared>>,
+    path: Result<UrlPath<(String, String, String)>, PathRejection>,
+) -> Reply<impl IntoResponse> {
+    let UrlPath((name, server, method)) = path.map_err(bad_path)?;
+    start_reseed(&shared, &name, vec![server], rm_method(&method)?, None).await
+}
+
+/// replication-manager's `…/servers/{host}/{port}/actions/reseed/{method}`.
+pub(super) async fn rm_reseed_host_port(
+    State(shared): State<Arc<Shared>>,
+    path: Result<UrlPath<(String, String, u16, String)>, PathRejection>,
+) -> Reply<impl IntoResponse> {
+    let UrlPath((name, host, port, method)) = path.map_err(bad_path)?;
+    let c = cluster(&shared, &name)?;
+    let server = c
+        .servers
+        .iter()
+        .find(|s| s.host == host && s.port == port)
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no server {host}:{port} in cluster `{name}`; see GET /api/v1/clusters"
+            ))
+        })?
+        .name
+        .clone();
+    start_reseed(&shared, &name, vec![server], rm_method(&method)?, None).await
+}
+
+fn rm_method(method: &str) -> Reply<Method> {
+    let m: Method = method.parse()?;
+    if m == Method::Flashback {
+        return Err(ApiError::bad_request(
+            "flashback is POST /api/v1/clusters/{cluster}/flashback".to_owned(),
+        ));
+    }
+    Ok(m)
 }
 
 /// The query of `GET /api/v1/jobs`.

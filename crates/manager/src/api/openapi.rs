@@ -122,6 +122,30 @@ pub fn document() -> Value {
                         }
                     }
                 },
+                "ReseedRequest": {
+                    "type": "object",
+                    "required": ["servers", "method"],
+                    "additionalProperties": false,
+                    "properties": {
+                        "servers": { "type": "array", "items": { "type": "string" }, "description": "the replicas to rebuild" },
+                        "method": { "type": "string", "enum": ["physicalbackup", "logicalbackup", "logicalmaster"], "description": "only physicalbackup is available yet" },
+                        "backup": { "type": "string", "description": "CLUSTER/SERVER/NAME; default: the cluster's newest physical backup" }
+                    }
+                },
+                "FlashbackRequest": {
+                    "type": "object",
+                    "required": ["server", "backup"],
+                    "additionalProperties": false,
+                    "properties": {
+                        "server": { "type": "string" },
+                        "backup": { "type": "string", "description": "CLUSTER/SERVER/NAME" }
+                    }
+                },
+                "JobsCreated": {
+                    "type": "object",
+                    "required": ["job_ids"],
+                    "properties": { "job_ids": { "type": "array", "items": { "type": "integer" } } }
+                },
                 "JobCreated": {
                     "type": "object",
                     "required": ["job_id"],
@@ -189,6 +213,40 @@ pub fn document() -> Value {
                     }))
                 }
             },
+            "/api/v1/clusters/{cluster}/reseed": {
+                "post": {
+                    "summary": "Rebuild replicas from the newest physical backup (or the one given); several servers share one read of the source",
+                    "parameters": [path_param("cluster", "string")],
+                    "requestBody": {
+                        "required": true,
+                        "content": { "application/json": { "schema": schema("ReseedRequest") } }
+                    },
+                    "responses": with_errors(json!({
+                        "202": json_response("Started; one job per server, follow them with GET /api/v1/jobs/{id}.", schema("JobsCreated")),
+                        "409": error_response("Refused by a safety rail: the server is the primary, is being reseeded, or the backup cannot be used.")
+                    }))
+                }
+            },
+            "/api/v1/clusters/{cluster}/flashback": {
+                "post": {
+                    "summary": "Rewind a replica to a chosen earlier physical backup of the cluster",
+                    "parameters": [path_param("cluster", "string")],
+                    "requestBody": {
+                        "required": true,
+                        "content": { "application/json": { "schema": schema("FlashbackRequest") } }
+                    },
+                    "responses": with_errors(json!({
+                        "202": json_response("Started.", schema("JobsCreated")),
+                        "409": error_response("Refused by a safety rail.")
+                    }))
+                }
+            },
+            "/api/clusters/{cluster}/servers/{server}/actions/reseed/{method}": rm_alias(
+                &[path_param("cluster", "string"), path_param("server", "string"), path_param("method", "string")]
+            ),
+            "/api/clusters/{cluster}/servers/{host}/{port}/actions/reseed/{method}": rm_alias(
+                &[path_param("cluster", "string"), path_param("host", "string"), path_param("port", "integer"), path_param("method", "string")]
+            ),
             "/api/v1/clusters/{cluster}/logs": {
                 "get": operation("Error and slow-query logs collected from the cluster's servers, newest first per server", &[path_param("cluster", "string")], json_response("Log files.", array("LogFile")))
             },
@@ -234,6 +292,19 @@ pub fn document() -> Value {
             }
         }
     })
+}
+
+/// replication-manager's reseed route (GET and POST alike, as there).
+fn rm_alias(parameters: &[Value]) -> Value {
+    let op = json!({
+        "summary": "replication-manager's reseed route, kept for its users' scripts: the same as POST /api/v1/clusters/{cluster}/reseed for one server",
+        "parameters": parameters,
+        "responses": with_errors(json!({
+            "202": json_response("Started.", schema("JobsCreated")),
+            "409": error_response("Refused by a safety rail.")
+        }))
+    });
+    json!({ "get": op.clone(), "post": op })
 }
 
 /// A `GET` operation answering `ok` as 200, plus the common errors.

@@ -1,0 +1,152 @@
+//! `ferryman reseed` and `ferryman flashback`: rebuilding replicas through the manager's API.
+
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use serde_json::json;
+
+use super::backup::segment;
+use crate::client::{ApiArgs, Client};
+use crate::output;
+
+/// How to rebuild.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Method {
+    /// The cluster's newest physical backup (or the one given with --backup).
+    Physicalbackup,
+    /// The cluster's newest logical backup (not available yet).
+    Logicalbackup,
+    /// A dump of the current primary piped through the manager (not available yet).
+    Logicalmaster,
+}
+
+impl Method {
+    fn as_str(self) -> &'static str {
+        match self {
+            Method::Physicalbackup => "physicalbackup",
+            Method::Logicalbackup => "logicalbackup",
+            Method::Logicalmaster => "logicalmaster",
+        }
+    }
+}
+
+/// Rebuild replicas: the joiner's agent receives the payload, restores it keeping the old data
+/// until the new one replicates, and points replication at the current primary. The primary is
+/// never touched.
+#[derive(Debug, Args)]
+pub struct ReseedArgs {
+    #[command(flatten)]
+    api: ApiArgs,
+    /// The cluster.
+    #[arg(long)]
+    cluster: String,
+    /// A replica to rebuild; repeat for several (one read of the source serves them all).
+    #[arg(long = "server", required = true)]
+    servers: Vec<String>,
+    /// Where the data comes from.
+    #[arg(long, value_enum, default_value = "physicalbackup")]
+    method: Method,
+    /// The backup to restore (CLUSTER/SERVER/NAME, see `ferryman backup list`); default: the
+    /// newest of the method's kind.
+    #[arg(long)]
+    backup: Option<String>,
+    /// Wait for every job to end, showing progress; exit 1 if one fails.
+    #[arg(long)]
+    wait: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Rewind a replica to a chosen earlier backup of its cluster (its own or another server's).
+#[derive(Debug, Args)]
+pub struct FlashbackArgs {
+    #[command(flatten)]
+    api: ApiArgs,
+    /// The cluster.
+    #[arg(long)]
+    cluster: String,
+    /// The replica to rewind.
+    #[arg(long)]
+    server: String,
+    /// The backup (CLUSTER/SERVER/NAME, see `ferryman backup list`).
+    #[arg(long)]
+    backup: String,
+    /// Wait for the job to end, showing progress; exit 1 if it fails.
+    #[arg(long)]
+    wait: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl ReseedArgs {
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        let mut body = json!({ "servers": self.servers, "method": self.method.as_str() });
+        if let Some(b) = &self.backup {
+            body["backup"] = json!(b);
+        }
+        let what = format!(
+            "reseed ({}) of {}",
+            self.method.as_str(),
+            self.servers.join(", ")
+        );
+        start(
+            &self.api,
+            &self.cluster,
+            "reseed",
+            &body,
+            &what,
+            self.wait,
+            self.json,
+        )
+        .await
+    }
+}
+
+impl FlashbackArgs {
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        let body = json!({ "server": self.server, "backup": self.backup });
+        let what = format!("flashback of {} to {}", self.server, self.backup);
+        start(
+            &self.api,
+            &self.cluster,
+            "flashback",
+            &body,
+            &what,
+            self.wait,
+            self.json,
+        )
+        .await
+    }
+}
+
+async fn start(
+    api: &ApiArgs,
+    cluster: &str,
+    route: &str,
+    body: &serde_json::Value,
+    what: &str,
+    wait: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let client = Client::new(api)?;
+    let path = format!("/api/v1/clusters/{}/{route}", segment(cluster));
+    let started = client.post_value(&path, body).await?;
+    let ids: Vec<u64> = started
+        .get("job_ids")
+        .and_then(serde_json::Value::as_array)
+        .map(|a| a.iter().filter_map(serde_json::Value::as_u64).collect())
+        .ok_or_else(|| {
+            anyhow::anyhow!("the manager's answer to POST {path} has no job ids: are the manager and this ferryman the same version?")
+        })?;
+    match (wait, json) {
+        (false, true) => output::json(&started)?,
+        (_, false) => output::reseed_started(&ids, what, &api.config, wait),
+        (true, true) => {}
+    }
+    if !wait {
+        return Ok(ExitCode::SUCCESS);
+    }
+    super::follow::follow(&client, &ids, api, json).await
+}

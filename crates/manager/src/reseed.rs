@@ -1,0 +1,753 @@
+//! Reseed and flashback from the manager's side: choose the payload, check the safety rails,
+//! put one job row on each joiner, stream the payload to them, follow them to the end.
+//!
+//! The joiner's agent does the dangerous part (stop, swap the datadir, start, replicate) and
+//! keeps its old data until the new one replicates. The manager's part is to never send a
+//! payload it cannot vouch for: the stored backup is decompressed and its raw sha256 recomputed
+//! while it streams, and the frames' end marker (`ferryman_proto::frames`) is sent only when
+//! length and checksum match the manifest. A joiner that never sees the end marker restores
+//! nothing. One read of the source serves every joiner of a batch; a joiner that fails is
+//! dropped without stopping the others.
+//!
+//! Safety rails, checked before any row is written: the servers exist, none is the current
+//! primary (read live, not from the monitor's cache), none is already being reseeded, the
+//! backup exists, belongs to the cluster, is physical and carries a GTID position.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ferryman_config::{ClusterConfig, ServerConfig};
+use ferryman_db::topology::{self, ServerView};
+use ferryman_db::{Endpoint, Role};
+use ferryman_jobs::{JobId, JobStatus, JobsConn, Outcome, Schema, Token};
+use ferryman_proto::{FrameWriter, ReseedParams, StreamHeader, StreamKind, Task};
+use ferryman_repo::{BackupId, Kind, Manifest, Tool};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use crate::dispatch::{cancel_row, Watch};
+use crate::registry::{JobHandle, JobState};
+use crate::{Error, Result, Shared};
+
+/// Size of one read from the stored payload.
+const CHUNK: usize = 1 << 20;
+/// Chunks buffered between the payload reader and the joiners.
+const CHUNKS: usize = 4;
+/// How often the row is read and a connection tried while the joiner gets ready.
+const POLL: Duration = Duration::from_millis(300);
+/// One connection attempt to a joiner.
+const CONNECT_ATTEMPT: Duration = Duration::from_secs(2);
+
+/// How a replica is rebuilt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// The newest physical backup of the cluster (or the one asked for).
+    Physicalbackup,
+    /// The newest logical backup of the cluster.
+    Logicalbackup,
+    /// A consistent dump of the current primary, piped through the manager.
+    Logicalmaster,
+    /// A chosen earlier backup (the server rewound).
+    Flashback,
+}
+
+impl Method {
+    /// The name, as the API and the CLI spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Physicalbackup => "physicalbackup",
+            Method::Logicalbackup => "logicalbackup",
+            Method::Logicalmaster => "logicalmaster",
+            Method::Flashback => "flashback",
+        }
+    }
+
+    /// The reseed methods (flashback has its own route).
+    pub const RESEED: [Method; 3] = [
+        Method::Physicalbackup,
+        Method::Logicalbackup,
+        Method::Logicalmaster,
+    ];
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Method {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Method> {
+        [
+            Method::Physicalbackup,
+            Method::Logicalbackup,
+            Method::Logicalmaster,
+            Method::Flashback,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
+        .ok_or_else(|| Error::Unknown {
+            what: "reseed method",
+            name: s.to_owned(),
+            known: "physicalbackup, logicalbackup, logicalmaster".to_owned(),
+        })
+    }
+}
+
+/// A reseed or flashback to start.
+#[derive(Debug, Clone)]
+pub struct ReseedRequest {
+    /// The joiners (at least one).
+    pub servers: Vec<String>,
+    /// How.
+    pub method: Method,
+    /// The backup to restore; required for flashback, optional for `physicalbackup` (default:
+    /// the newest physical backup of the cluster).
+    pub backup: Option<BackupId>,
+}
+
+/// Servers being reseeded now (`cluster/server`), so two reseeds never share a joiner.
+#[derive(Debug, Default)]
+pub struct Busy(Mutex<HashSet<String>>);
+
+impl Busy {
+    /// Marks every server of `keys` busy, or none if one already is (returned).
+    fn take_all(&self, keys: &[String]) -> std::result::Result<(), String> {
+        let mut set = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(k) = keys.iter().find(|k| set.contains(*k)) {
+            return Err(k.clone());
+        }
+        set.extend(keys.iter().cloned());
+        Ok(())
+    }
+
+    fn release(&self, key: &str) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+    }
+}
+
+/// Receiver ports of joiners in use, per cluster: concurrent joiners on one host need their
+/// own port each.
+#[derive(Debug, Default)]
+pub struct JoinerPorts(Mutex<HashSet<(String, u16)>>);
+
+impl JoinerPorts {
+    fn take(&self, cluster: &ClusterConfig) -> Option<u16> {
+        let mut used = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let port = cluster
+            .receiver_ports
+            .iter()
+            .copied()
+            .find(|p| !used.contains(&(cluster.name.clone(), *p)))?;
+        used.insert((cluster.name.clone(), port));
+        Some(port)
+    }
+
+    fn give_back(&self, cluster: &str, port: u16) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(cluster.to_owned(), port));
+    }
+}
+
+/// The current primary of a cluster, from a live read: the one server that replicates from no
+/// one, or, when several do (a replica whose replication was reset), the one the replicas
+/// read from.
+fn primary<'c>(cluster: &'c ClusterConfig, views: &[ServerView]) -> Result<&'c ServerConfig> {
+    let answering: Vec<&ServerView> = views.iter().filter(|v| v.status.is_some()).collect();
+    let primaries: Vec<&str> = answering
+        .iter()
+        .filter(|v| v.status.as_ref().is_some_and(|s| s.role == Role::Primary))
+        .map(|v| v.name.as_str())
+        .collect();
+    let read_from: Vec<(String, u16)> = answering
+        .iter()
+        .filter_map(|v| v.status.as_ref()?.replication.as_ref())
+        .map(|r| (r.master_host.clone(), r.master_port))
+        .collect();
+    let find = |name: &str| cluster.servers.iter().find(|s| s.name == name);
+    let chosen = match primaries.as_slice() {
+        [one] => find(one),
+        several => several.iter().filter_map(|n| find(n)).find(|s| {
+            read_from.iter().any(|(h, p)| {
+                *p == s.port && (h == &s.host || h == "127.0.0.1" && s.host == "localhost")
+            })
+        }),
+    };
+    chosen.ok_or_else(|| {
+        Error::Refused(format!(
+            "cannot tell the primary of cluster `{}` (servers replicating from no one: {}); a \
+             replica is rebuilt from and pointed at the primary: check `ferryman topology`",
+            cluster.name,
+            if primaries.is_empty() {
+                "none answering".to_owned()
+            } else {
+                primaries.join(", ")
+            }
+        ))
+    })
+}
+
+/// The joiner task for a backup tool.
+fn joiner_task(tool: Tool, flashback: bool) -> Option<Task> {
+    Some(match (tool, flashback) {
+        (Tool::Mariabackup, false) => Task::Reseedmariabackup,
+        (Tool::Mariabackup, true) => Task::Flashbackmariabackup,
+        (Tool::Xtrabackup, false) => Task::Reseedxtrabackup,
+        (Tool::Xtrabackup, true) => Task::Flashbackxtrabackup,
+        (Tool::Mysqldump, false) => Task::Reseedmysqldump,
+        (Tool::Mysqldump, true) => Task::Flashbackmysqldump,
+        _ => return None,
+    })
+}
+
+impl Shared {
+    /// Starts a reseed (or flashback) of `request.servers` of `cluster`: one manager job per
+    /// joiner, returned at once; the payload is read once for all of them.
+    pub async fn start_reseed(
+        self: &Arc<Self>,
+        cluster: &str,
+        request: ReseedRequest,
+        trigger: &str,
+    ) -> Result<Vec<u64>> {
+        let c = self.cluster(cluster)?;
+        if request.servers.is_empty() {
+            return Err(Error::Refused(
+                "no server to reseed: name at least one".to_owned(),
+            ));
+        }
+        let mut joiners = Vec::new();
+        for name in &request.servers {
+            let s = Self::server(c, name)?;
+            if joiners.iter().any(|j: &&ServerConfig| j.name == s.name) {
+                return Err(Error::Refused(format!("server `{name}` is named twice")));
+            }
+            joiners.push(s);
+        }
+        let flashback = request.method == Method::Flashback;
+        match request.method {
+            Method::Physicalbackup | Method::Flashback => {}
+            Method::Logicalbackup | Method::Logicalmaster => {
+                return Err(Error::Refused(format!(
+                    "reseed method `{}` is not available yet; use `physicalbackup`",
+                    request.method
+                )))
+            }
+        }
+
+        // The backup.
+        let manifest = match &request.backup {
+            Some(id) => {
+                if id.cluster() != c.name {
+                    return Err(Error::Refused(format!(
+                        "backup {id} belongs to cluster `{}`, not `{}`",
+                        id.cluster(),
+                        c.name
+                    )));
+                }
+                self.repo.get(id).await?
+            }
+            None if flashback => {
+                return Err(Error::Refused(
+                    "a flashback needs the backup to rewind to: give its id (see `ferryman backup list`)"
+                        .to_owned(),
+                ))
+            }
+            None => self
+                .repo
+                .list(Some(&c.name), None)
+                .await?
+                .into_iter()
+                .find(|m| m.kind == Kind::Physical)
+                .ok_or_else(|| {
+                    Error::Refused(format!(
+                        "cluster `{}` has no physical backup to reseed from: take one with \
+                         `ferryman backup run --cluster {} --kind physical`",
+                        c.name, c.name
+                    ))
+                })?,
+        };
+        if manifest.kind != Kind::Physical {
+            return Err(Error::Refused(format!(
+                "backup {} is a {} backup; only physical backups can be restored this way yet",
+                manifest.id,
+                manifest.kind.as_str()
+            )));
+        }
+        let gtid = manifest
+            .gtid
+            .clone()
+            .filter(|g| !g.is_empty())
+            .ok_or_else(|| {
+                Error::Refused(format!(
+                    "backup {} records no GTID position, so a replica restored from it could not \
+                 resume replication; use another backup",
+                    manifest.id
+                ))
+            })?;
+        let Some(task) = joiner_task(manifest.tool, flashback) else {
+            return Err(Error::Refused(format!(
+                "backups made by {} cannot be restored by a joiner",
+                manifest.tool.as_str()
+            )));
+        };
+
+        // The primary, read live: the safety rail must not trust a cache.
+        let views = topology::read_cluster(c).await;
+        let primary = primary(c, &views)?;
+        if let Some(j) = joiners.iter().find(|j| j.name == primary.name) {
+            return Err(Error::Refused(format!(
+                "`{}` is the primary of cluster `{}`: refusing to {} it (a primary is never \
+                 overwritten; switch over first if it must be rebuilt)",
+                j.name,
+                c.name,
+                if flashback { "flash back" } else { "reseed" }
+            )));
+        }
+        let keys: Vec<String> = joiners
+            .iter()
+            .map(|j| format!("{}/{}", c.name, j.name))
+            .collect();
+        self.reseeding.take_all(&keys).map_err(|k| {
+            Error::Refused(format!(
+                "{k} is already being reseeded; wait for that job to end (`ferryman jobs list`)"
+            ))
+        })?;
+
+        let params = ReseedParams {
+            method: request.method.as_str().to_owned(),
+            backup_id: Some(manifest.id.to_string()),
+            gtid: Some(gtid),
+            primary_host: primary.host.clone(),
+            primary_port: primary.port,
+            payload_bytes: Some(manifest.raw_bytes),
+        };
+        let mut jobs = Vec::new();
+        for j in &joiners {
+            let job = self.registry.create(&c.name, &j.name, task, trigger);
+            let id = manifest.id.to_string();
+            job.update(|r| r.backup_id = Some(id));
+            jobs.push(((*j).clone(), job));
+        }
+        let ids = jobs.iter().map(|(_, j)| j.id()).collect();
+        let shared = Arc::clone(self);
+        let cluster = c.clone();
+        self.spawn(async move {
+            run(&shared, &cluster, task, &params, &manifest, &jobs).await;
+            for (server, _) in &jobs {
+                shared
+                    .reseeding
+                    .release(&format!("{}/{}", cluster.name, server.name));
+            }
+        });
+        Ok(ids)
+    }
+}
+
+/// A joiner connected and ready for the payload.
+struct Joiner<'a> {
+    server: &'a ServerConfig,
+    job: &'a JobHandle,
+    node_id: JobId,
+    conn: JobsConn,
+    /// Until the end marker is sent.
+    writer: Option<FrameWriter<TcpStream>>,
+}
+
+impl Joiner<'_> {
+    /// Resets the stream, takes the row off the node's queue, fails the job.
+    async fn drop_with(mut self, task: Task, e: &Error) {
+        if let Some(w) = self.writer.take() {
+            abort(w.into_inner());
+        }
+        cancel_row(&mut self.conn, self.node_id, &e.to_string()).await;
+        fail(self.job, &self.server.name, task, e);
+    }
+}
+
+/// The whole reseed: joiners ready, payload streamed once to all, each followed to its end.
+async fn run(
+    shared: &Shared,
+    cluster: &ClusterConfig,
+    task: Task,
+    params: &ReseedParams,
+    manifest: &Manifest,
+    jobs: &[(ServerConfig, JobHandle)],
+) {
+    let ready = futures_util::future::join_all(
+        jobs.iter()
+            .map(|(server, job)| prepare(shared, cluster, server, job, task, params)),
+    )
+    .await;
+    let mut joiners: Vec<Joiner<'_>> = Vec::new();
+    let mut ports = Vec::new();
+    for ((server, job), r) in jobs.iter().zip(ready) {
+        match r {
+            Ok((joiner, port)) => {
+                ports.push(port);
+                joiners.push(joiner);
+            }
+            Err((e, port)) => {
+                if let Some(p) = port {
+                    ports.push(p);
+                }
+                fail(job, &server.name, task, &e);
+            }
+        }
+    }
+    if !joiners.is_empty() {
+        if let Err(e) = send(shared, manifest, task, &mut joiners).await {
+            for j in joiners.drain(..) {
+                j.drop_with(task, &e).await;
+            }
+        }
+        let follow = joiners.into_iter().map(|j| follow(shared, j, task));
+        futures_util::future::join_all(follow).await;
+    }
+    for p in ports {
+        shared.joiner_ports.give_back(&cluster.name, p);
+    }
+}
+
+fn fail(job: &JobHandle, server: &str, task: Task, e: &Error) {
+    let state = if matches!(e, Error::Cancelled) {
+        JobState::Cancelled
+    } else {
+        JobState::Failed
+    };
+    tracing::warn!(job_id = job.id(), %server, %task, error = %e, "reseed job failed");
+    job.finish(state, Some(e.to_string()));
+}
+
+/// Resets the connection: the joiner must see an error, never a clean end.
+fn abort(stream: TcpStream) {
+    // Deprecated because a non-zero linger blocks the dropping thread; zero does not block.
+    #[allow(deprecated)]
+    let linger = stream.set_linger(Some(Duration::ZERO));
+    if let Err(e) = linger {
+        tracing::debug!(error = %e, "cannot set SO_LINGER before aborting a reseed stream");
+    }
+    drop(stream);
+}
+
+/// Writes the joiner's row, waits for its agent to listen, connects and sends the header.
+/// Errors carry the port taken, to give back.
+async fn prepare<'a>(
+    shared: &Shared,
+    cluster: &ClusterConfig,
+    server: &'a ServerConfig,
+    job: &'a JobHandle,
+    task: Task,
+    params: &ReseedParams,
+) -> std::result::Result<(Joiner<'a>, u16), (Error, Option<u16>)> {
+    let Some(port) = shared.joiner_ports.take(cluster) else {
+        return Err((
+            Error::Refused(format!(
+                "every port of cluster `{}`'s scheduler-db-servers-receiver-ports ({}) is used by \
+                 a running reseed; wait for it, or list more ports",
+                cluster.name,
+                cluster
+                    .receiver_ports
+                    .iter()
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )),
+            None,
+        ));
+    };
+    connect_joiner(shared, cluster, server, job, task, params, port)
+        .await
+        .map(|j| (j, port))
+        .map_err(|e| (e, Some(port)))
+}
+
+async fn connect_joiner<'a>(
+    shared: &Shared,
+    cluster: &ClusterConfig,
+    server: &'a ServerConfig,
+    job: &'a JobHandle,
+    task: Task,
+    params: &ReseedParams,
+    port: u16,
+) -> Result<Joiner<'a>> {
+    let manager = &shared.config.manager;
+    let endpoint = Endpoint::from_config(server, &cluster.db_servers_credential);
+    let schema = Schema::new(&shared.config.jobs.schema)?;
+    let mut conn = JobsConn::open(&endpoint, &schema).await?;
+    conn.ensure().await?;
+    let token = Token::generate()?;
+    let params_json = serde_json::to_value(params).map_err(|e| Error::Reseed {
+        server: server.name.clone(),
+        detail: format!("cannot encode the job's parameters: {e}"),
+    })?;
+    let node_id = conn
+        .enqueue(
+            task,
+            &manager.monitoring_address,
+            Some(port),
+            Some(&token),
+            Some(&params_json),
+        )
+        .await?;
+    job.update(|r| {
+        r.node_job_id = Some(node_id.0);
+        r.state = JobState::Waiting;
+        r.phase = format!(
+            "waiting for the agent on {} to take job {node_id}",
+            server.name
+        );
+    });
+    tracing::info!(cluster = %cluster.name, server = %server.name, %task, node_job_id = node_id.0, port, "reseed job enqueued");
+    let watch = Watch {
+        server: &server.name,
+        task,
+        node_id,
+        legacy: false,
+        claim_timeout: manager.job_claim_timeout,
+        accept_timeout: manager.stream_accept_timeout,
+        started: Instant::now(),
+    };
+    let address = format!("{}:{port}", server.host);
+    let stream = loop {
+        tokio::select! {
+            _ = job.cancelled().cancelled() => {
+                cancel_row(&mut conn, node_id, "cancelled by request").await;
+                return Err(Error::Cancelled);
+            }
+            _ = tokio::time::sleep(POLL) => {}
+        }
+        let row = conn.get(node_id).await?;
+        if let Some(p) = &row.progress {
+            job.phase(p.clone());
+        }
+        watch.check_waiting(&mut conn).await?;
+        // Claimed: the agent listens once it has checked the server (phase "Waiting backup.").
+        if !matches!(row.status(), JobStatus::Running { .. }) {
+            continue;
+        }
+        match tokio::time::timeout(CONNECT_ATTEMPT, TcpStream::connect(&address)).await {
+            Ok(Ok(stream)) => break stream,
+            Ok(Err(e)) => tracing::debug!(%address, error = %e, "joiner not listening yet"),
+            Err(_) => tracing::debug!(%address, "joiner connection attempt timed out"),
+        }
+    };
+    let mut stream = stream;
+    let _ = stream.set_nodelay(true);
+    let header = StreamHeader::new(StreamKind::Reseed, node_id.0, token.stream_token()?);
+    ferryman_proto::write_header(&mut stream, &header)
+        .await
+        .map_err(|e| Error::Reseed {
+            server: server.name.clone(),
+            detail: format!("cannot send the stream header to {address}: {e}"),
+        })?;
+    job.update(|r| {
+        r.state = JobState::Receiving;
+        r.phase = format!("streaming to {address}");
+    });
+    Ok(Joiner {
+        server,
+        job,
+        node_id,
+        conn,
+        writer: Some(FrameWriter::new(stream)),
+    })
+}
+
+/// Streams the backup's payload to every joiner; sends the end marker only when the payload
+/// matches the manifest. A joiner whose connection fails (or whose job is cancelled) is
+/// dropped and failed; the others go on. An error concerns every joiner left.
+async fn send(
+    shared: &Shared,
+    manifest: &Manifest,
+    task: Task,
+    joiners: &mut Vec<Joiner<'_>>,
+) -> Result<()> {
+    let mut reader = shared.repo.payload_reader(&manifest.id).await?;
+    let (tx, mut rx) = mpsc::channel::<std::io::Result<Bytes>>(CHUNKS);
+    // The payload reader decompresses synchronously: a thread of its own.
+    let producer = tokio::task::spawn_blocking(move || loop {
+        let mut buf = vec![0u8; CHUNK];
+        let n = match read_full(&mut *reader, &mut buf) {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+                return;
+            }
+        };
+        if n == 0 {
+            return;
+        }
+        buf.truncate(n);
+        if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+            return;
+        }
+    });
+    let mut sha = Sha256::new();
+    let mut total = 0u64;
+    let started = Instant::now();
+    while let Some(chunk) = rx.recv().await {
+        let chunk = chunk.map_err(|e| {
+            Error::Refused(format!(
+                "cannot read backup {}: {e}; its payload is damaged or unreadable: nothing was \
+                 restored; pick another backup with --backup",
+                manifest.id
+            ))
+        })?;
+        sha.update(&chunk);
+        total += chunk.len() as u64;
+        let mut i = 0;
+        while i < joiners.len() {
+            match write_chunk(&mut joiners[i], &chunk).await {
+                Ok(()) => {
+                    let j = &joiners[i];
+                    let sent = j.writer.as_ref().map_or(0, FrameWriter::total);
+                    let rate = sent as f64 / started.elapsed().as_secs_f64().max(0.001);
+                    j.job.update(|r| {
+                        r.bytes = sent;
+                        r.phase = format!(
+                            "streaming {} of {} MiB ({:.0} MiB/s)",
+                            sent >> 20,
+                            manifest.raw_bytes >> 20,
+                            rate / 1_048_576.0
+                        );
+                    });
+                    i += 1;
+                }
+                Err(e) => {
+                    let mut j = joiners.remove(i);
+                    // The node may know better why (its disk is full, its server refused).
+                    let reason = match j.conn.get(j.node_id).await {
+                        Ok(row) if row.done => Error::NodeFailed {
+                            server: j.server.name.clone(),
+                            node_job_id: j.node_id.0,
+                            task,
+                            result: row.result.unwrap_or_default(),
+                        },
+                        _ => e,
+                    };
+                    j.drop_with(task, &reason).await;
+                }
+            }
+        }
+        if joiners.is_empty() {
+            break;
+        }
+    }
+    drop(rx);
+    let _ = producer.await;
+    if joiners.is_empty() {
+        return Ok(());
+    }
+    let digest = hex::encode(sha.finalize());
+    if total != manifest.raw_bytes || digest != manifest.raw_sha256 {
+        return Err(Error::Refused(format!(
+            "backup {} does not verify: its payload is {total} bytes with sha256 {digest}, the \
+             manifest says {} bytes with {}; nothing was restored; pick another backup with \
+             --backup",
+            manifest.id, manifest.raw_bytes, manifest.raw_sha256
+        )));
+    }
+    let mut i = 0;
+    while i < joiners.len() {
+        let j = &mut joiners[i];
+        let ended = match j.writer.take() {
+            Some(w) => match w.finish().await {
+                Ok(mut stream) => {
+                    // Half-close: everything is sent; the joiner restores from here.
+                    let _ = stream.shutdown().await;
+                    Ok(())
+                }
+                Err(e) => Err(Error::Reseed {
+                    server: j.server.name.clone(),
+                    detail: format!("cannot send the end of the stream: {e}"),
+                }),
+            },
+            None => Ok(()),
+        };
+        match ended {
+            Ok(()) => {
+                j.job.phase("payload sent; the joiner restores it");
+                i += 1;
+            }
+            Err(e) => joiners.remove(i).drop_with(task, &e).await,
+        }
+    }
+    Ok(())
+}
+
+/// Writes one chunk to a joiner, unless its job is cancelled first.
+async fn write_chunk(j: &mut Joiner<'_>, chunk: &[u8]) -> Result<()> {
+    let Some(w) = j.writer.as_mut() else {
+        return Ok(());
+    };
+    tokio::select! {
+        r = w.write(chunk) => r.map_err(|e| Error::Reseed {
+            server: j.server.name.clone(),
+            detail: format!(
+                "the stream to the joiner broke after {} bytes: {e}; see the job's node result \
+                 and the agent's log",
+                w.total()
+            ),
+        }),
+        _ = j.job.cancelled().cancelled() => Err(Error::Cancelled),
+    }
+}
+
+/// Follows a joiner that has its payload until its row is done.
+async fn follow(shared: &Shared, mut j: Joiner<'_>, task: Task) {
+    let watch = Watch {
+        server: &j.server.name,
+        task,
+        node_id: j.node_id,
+        legacy: false,
+        claim_timeout: shared.config.manager.job_claim_timeout,
+        accept_timeout: shared.config.manager.stream_accept_timeout,
+        started: Instant::now(),
+    };
+    let res = watch.until_done(&mut j.conn, j.job).await;
+    let res = res.and_then(|row| {
+        let result = row.result.clone();
+        j.job.update(|r| r.node_result = result);
+        match row.status() {
+            JobStatus::Done(Outcome::Success) => Ok(()),
+            _ => Err(Error::NodeFailed {
+                server: j.server.name.clone(),
+                node_job_id: j.node_id.0,
+                task,
+                result: row.result.unwrap_or_default(),
+            }),
+        }
+    });
+    match res {
+        Ok(()) => {
+            tracing::info!(job_id = j.job.id(), server = %j.server.name, %task, "reseed succeeded");
+            j.job.finish(JobState::Succeeded, None);
+        }
+        Err(e) => fail(j.job, &j.server.name, task, &e),
+    }
+}
+
+/// Reads until `buf` is full or the end.
+fn read_full(reader: &mut dyn std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match reader.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
