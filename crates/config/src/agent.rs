@@ -125,13 +125,19 @@ impl AgentConfig {
                 "agent.catch-up-timeout",
                 catch_up_timeout,
                 defaults::CATCH_UP_TIMEOUT,
-                (defaults::CATCH_UP_TIMEOUT_MIN, defaults::CATCH_UP_TIMEOUT_MAX),
+                (
+                    defaults::CATCH_UP_TIMEOUT_MIN,
+                    defaults::CATCH_UP_TIMEOUT_MAX,
+                ),
             ),
             catch_up_max_lag: v.duration(
                 "agent.catch-up-max-lag",
                 catch_up_max_lag,
                 defaults::CATCH_UP_MAX_LAG,
-                (defaults::CATCH_UP_MAX_LAG_MIN, defaults::CATCH_UP_MAX_LAG_MAX),
+                (
+                    defaults::CATCH_UP_MAX_LAG_MIN,
+                    defaults::CATCH_UP_MAX_LAG_MAX,
+                ),
             ),
             tasks: match tasks {
                 None => Task::ALL.to_vec(),
