@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::pending::{create_private_dir, Journal};
 use crate::reaper::{self, Claimant};
+use crate::tasks::JoinerSettings;
 use crate::{Error, Result};
 
 /// Longest pause after a failed pass (the server is down, the table missing…).
@@ -68,6 +69,8 @@ pub struct Agent {
     /// `work-dir/<server>`.
     pub(crate) work_dir: PathBuf,
     pub(crate) journal: Journal,
+    /// What a reseed's joiner needs (`[agent]` joiner settings, replication credential).
+    pub(crate) joiner: JoinerSettings,
 }
 
 impl Agent {
@@ -104,6 +107,7 @@ impl Agent {
             claimant,
             work_dir,
             journal,
+            joiner: JoinerSettings::new(&config.agent, &cluster.replication_credential),
         })
     }
 

@@ -152,7 +152,7 @@ pub enum Error {
     },
 
     /// The task needs a configuration key that is not set.
-    #[error("`{server}` has no `{key}` configured, which the `{task}` task runs; set it in the server's table of ferryman.toml")]
+    #[error("`{server}` has no `{key}` configured, which the `{task}` task needs; set it in the server's table of ferryman.toml")]
     NotConfigured {
         /// Server name.
         server: String,
@@ -169,6 +169,73 @@ pub enum Error {
         task: Task,
         /// Why.
         reason: &'static str,
+    },
+
+    /// A reseed row lacks what the joiner needs (port, token, params), or holds something it
+    /// cannot use.
+    #[error("job {job_id} ({task}) cannot be run: {problem}; reseed rows are written by the manager (port, token and params): start the reseed again through it")]
+    ReseedRow {
+        /// The job.
+        job_id: u64,
+        /// Its task.
+        task: Task,
+        /// What is missing or wrong.
+        problem: String,
+    },
+
+    /// The joiner could not listen on the job's port.
+    #[error("cannot listen on {address} for the reseed stream: {source}; the port comes from the cluster's `scheduler-db-servers-receiver-ports`: check that no other program (nor a second agent on this host) uses it and that `agent.joiner-bind-address` is an address of this host, then start the reseed again")]
+    JoinerBind {
+        /// `host:port`.
+        address: String,
+        /// The reason.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// No stream carrying the job's token arrived in time.
+    #[error("no reseed stream with this job's token arrived on {address} within {seconds} s (`agent.joiner-accept-timeout`){refused}; check the manager's log, and that it can reach this host on that port (firewall), then start the reseed again")]
+    JoinerTimeout {
+        /// `host:port` listened on.
+        address: String,
+        /// How long we waited.
+        seconds: u64,
+        /// `: 2 connections refused (…)` when some came with a bad header, else empty.
+        refused: String,
+    },
+
+    /// The reseed payload could not be received whole (cut, damaged, unreadable).
+    #[error(transparent)]
+    Payload(ferryman_proto::Error),
+
+    /// The reseeded server did not catch up with its primary.
+    #[error("`{server}` did not catch up with its primary {primary}{why} ({detail}); check the replication error, the `replication-credential` of the cluster, and that the primary still has its binary logs from GTID {gtid}")]
+    CatchUp {
+        /// Server name.
+        server: String,
+        /// `host:port` of the primary.
+        primary: String,
+        /// ` within 3600 s (…)`, `: its SQL thread stopped`…
+        why: String,
+        /// Thread states, lag and errors.
+        detail: String,
+        /// The GTID replication started from.
+        gtid: String,
+    },
+
+    /// A reseed failed; the message ends with the state the server was left in.
+    #[error("`{server}`: {task} failed while {stage}: {cause}; {state}")]
+    Reseed {
+        /// Server name.
+        server: String,
+        /// The task.
+        task: Task,
+        /// What the joiner was doing (`receiving the backup`, `catching up`…).
+        stage: &'static str,
+        /// Why.
+        cause: Box<Error>,
+        /// What the server was left with, and what to do by hand if anything.
+        state: String,
     },
 
     /// The work was interrupted before it finished.

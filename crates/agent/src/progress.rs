@@ -1,5 +1,10 @@
 //! What a running task has done so far, shared between the task (which updates it) and the
 //! reporter (which writes it into the job's `progress` column every few seconds).
+//!
+//! A task can also hold the reporter off ([`Progress::hold_reports`]) while the jobs table is
+//! out of reach in a way the reporter must not misread: during a reseed's datadir swap the
+//! server runs for a moment on a datadir whose jobs table does not have the job yet, and a
+//! reporter finding its row gone would take the job for cancelled.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -11,6 +16,14 @@ pub struct Progress {
     started: Instant,
     bytes: AtomicU64,
     phase: Mutex<String>,
+    /// Read-held by the reporter while it writes; write-held by a task to hold it off.
+    reports: tokio::sync::RwLock<()>,
+}
+
+/// While alive, the reporter writes nothing (see [`Progress::hold_reports`]).
+#[derive(Debug)]
+pub struct ReportsHeld<'a> {
+    _guard: tokio::sync::RwLockWriteGuard<'a, ()>,
 }
 
 impl Default for Progress {
@@ -26,7 +39,21 @@ impl Progress {
             started: Instant::now(),
             bytes: AtomicU64::new(0),
             phase: Mutex::new("starting".to_owned()),
+            reports: tokio::sync::RwLock::new(()),
         }
+    }
+
+    /// Holds the reporter off until the returned guard is dropped: no progress, heartbeat or
+    /// claim check is written meanwhile. Waits for a report being written to end.
+    pub async fn hold_reports(&self) -> ReportsHeld<'_> {
+        ReportsHeld {
+            _guard: self.reports.write().await,
+        }
+    }
+
+    /// For the reporter: `None` while reports are held, else a guard to keep while writing.
+    pub(crate) fn may_report(&self) -> Option<tokio::sync::RwLockReadGuard<'_, ()>> {
+        self.reports.try_read().ok()
     }
 
     /// Sets the phase ("streaming to 10.0.0.5:4001", "optimizing db.t").

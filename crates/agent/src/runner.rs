@@ -51,6 +51,7 @@ impl Agent {
                     cancel: &cancel,
                     connect_timeout: self.settings.connect_timeout,
                     jobs_schema: &self.schema,
+                    joiner: &self.joiner,
                 };
                 let finished = CancellationToken::new();
                 let work = async {
@@ -112,6 +113,12 @@ impl Agent {
                 _ = finished.cancelled() => break,
                 _ = tokio::time::sleep(REPORT_EVERY) => {}
             }
+            // A task holding reports off (a reseed swapping datadirs) gets no report, and no
+            // claim check: the row may be out of reach for a while without being gone.
+            let Some(_may) = progress.may_report() else {
+                conn = None;
+                continue;
+            };
             if conn.is_none() {
                 match JobsConn::open(&self.endpoint, &self.schema).await {
                     Ok(c) => conn = Some(c),

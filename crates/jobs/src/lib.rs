@@ -21,10 +21,13 @@
 //! - `queue.rs`: enqueue, [`JobsConn::get`], [`JobsConn::list`], [`JobsConn::find`],
 //!   [`JobsConn::supersede`], [`JobsConn::cancel`].
 //! - `claim.rs`: [`JobsConn::claim`], [`JobsConn::take`] and [`ClaimedJob`].
+//! - `carry.rs`: [`JobsConn::all`] and [`JobsConn::replace_all`], which carry a server's rows
+//!   across a reseed (the table lives in the datadir that is replaced).
 //! - `job.rs`: [`Job`] (one row), [`JobId`], [`Outcome`], [`Verdict`], [`JobStatus`], [`Token`].
 //! - `result_text.rs`: fitting output into `result VARCHAR(1000)` (tail kept).
 //! - [`error`]: the crate's [`Error`].
 
+mod carry;
 mod claim;
 mod conn;
 pub mod error;

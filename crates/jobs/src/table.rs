@@ -196,6 +196,18 @@ pub(crate) const CLAIMED: &str = concat!(
      WHERE `done` = 0 AND `result` = 'processing' AND `claimed_by` IS NOT NULL ORDER BY `id`"
 );
 
+/// Every row, oldest first (to carry the table across a datadir swap).
+pub(crate) const ALL: &str = concat!("SELECT ", columns!(), " FROM {jobs} ORDER BY `id`");
+
+/// Removes every row (the other half of carrying the table: the rows restored data brought).
+pub(crate) const DELETE_ALL: &str = "DELETE FROM {jobs}";
+
+/// One row with every column as read, its `id` included, in the order of `columns!()`.
+pub(crate) const INSERT_ROW: &str = "INSERT INTO {jobs} \
+     (`id`, `task`, `port`, `server`, `done`, `result`, `start`, `end`, `outcome`, `token`, \
+     `params`, `progress`, `claimed_by`, `heartbeat`) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
 /// Cancels an undone job, claimed or not: outcome, result, id.
 pub(crate) const CANCEL: &str =
     "UPDATE {jobs} SET `done` = 1, `end` = NOW(), `outcome` = ?, `result` = ? \
@@ -238,7 +250,8 @@ mod tests {
             "CREATE DATABASE `s_1`; SELECT 1 FROM `s_1`.`jobs`"
         );
         for stmt in [
-            GET, LIST, FIND, INSERT, SUPERSEDE, CLAIM, PROGRESS, HEARTBEAT, FINISH, CANCEL, CLAIMED,
+            GET, LIST, FIND, INSERT, SUPERSEDE, CLAIM, PROGRESS, HEARTBEAT, FINISH, CANCEL,
+            CLAIMED, ALL, DELETE_ALL, INSERT_ROW,
         ] {
             let sql = t.sql(&[stmt]);
             assert!(sql.contains("`s_1`.`jobs`") && !sql.contains('{'), "{sql}");

@@ -360,6 +360,11 @@ struct Joiner<'a> {
     job: &'a JobHandle,
     node_id: JobId,
     conn: JobsConn,
+    /// To re-open `conn` after the joiner's server restarted.
+    endpoint: Endpoint,
+    schema: Schema,
+    /// The row's token, to tell our row from the donor's restored one with the same id.
+    token: Token,
     /// Until the end marker is sent.
     writer: Option<FrameWriter<TcpStream>>,
 }
@@ -411,7 +416,7 @@ async fn run(
                 j.drop_with(task, &e).await;
             }
         }
-        let follow = joiners.into_iter().map(|j| follow(shared, j, task));
+        let follow = joiners.into_iter().map(|j| follow(j, task));
         futures_util::future::join_all(follow).await;
     }
     for p in ports {
@@ -560,6 +565,9 @@ async fn connect_joiner<'a>(
         job,
         node_id,
         conn,
+        endpoint,
+        schema,
+        token,
         writer: Some(FrameWriter::new(stream)),
     })
 }
@@ -705,17 +713,33 @@ async fn write_chunk(j: &mut Joiner<'_>, chunk: &[u8]) -> Result<()> {
 }
 
 /// Follows a joiner that has its payload until its row is done.
-async fn follow(shared: &Shared, mut j: Joiner<'_>, task: Task) {
-    let watch = Watch {
-        server: &j.server.name,
-        task,
-        node_id: j.node_id,
-        legacy: false,
-        claim_timeout: shared.config.manager.job_claim_timeout,
-        accept_timeout: shared.config.manager.stream_accept_timeout,
-        started: Instant::now(),
+///
+/// The joiner's server stops and starts during the swap, and for a moment holds the donor's
+/// jobs table (restored with the backup) until its agent puts this server's rows back. So a
+/// lost connection is re-opened, a row that is missing or carries another token is "not back
+/// yet", and only a long silence fails the job; the agent itself puts the old data back if the
+/// restore fails, and records that.
+async fn follow(j: Joiner<'_>, task: Task) {
+    let Joiner {
+        server,
+        job,
+        node_id,
+        conn,
+        endpoint,
+        schema,
+        token,
+        ..
+    } = j;
+    let followed = Followed {
+        server,
+        job,
+        node_id,
+        endpoint,
+        schema,
+        token,
     };
-    let res = watch.until_done(&mut j.conn, j.job).await;
+    let res = follow_row(&followed, conn, task).await;
+    let j = followed;
     let res = res.and_then(|row| {
         let result = row.result.clone();
         j.job.update(|r| r.node_result = result);
@@ -735,6 +759,74 @@ async fn follow(shared: &Shared, mut j: Joiner<'_>, task: Task) {
             j.job.finish(JobState::Succeeded, None);
         }
         Err(e) => fail(j.job, &j.server.name, task, &e),
+    }
+}
+
+/// How long the joiner's row may stay unreadable (server restarting, rows not back yet) or its
+/// heartbeat silent before the manager gives up following it.
+const JOINER_SILENCE: Duration = Duration::from_secs(30 * 60);
+
+/// What following a joiner's row needs.
+struct Followed<'a> {
+    server: &'a ServerConfig,
+    job: &'a JobHandle,
+    node_id: JobId,
+    endpoint: Endpoint,
+    schema: Schema,
+    token: Token,
+}
+
+async fn follow_row(j: &Followed<'_>, conn: JobsConn, task: Task) -> Result<ferryman_jobs::Job> {
+    let mut conn = Some(conn);
+    let mut last_seen = Instant::now();
+    loop {
+        tokio::select! {
+            _ = j.job.cancelled().cancelled() => {
+                if let Some(c) = conn.as_mut() {
+                    cancel_row(c, j.node_id, "cancelled by request").await;
+                }
+                return Err(Error::Cancelled);
+            }
+            _ = tokio::time::sleep(POLL) => {}
+        }
+        if conn.is_none() {
+            conn = JobsConn::open(&j.endpoint, &j.schema).await.ok();
+        }
+        let row = match conn.as_mut() {
+            Some(c) => c.get(j.node_id).await.map_err(|e| e.to_string()),
+            None => Err("cannot connect".to_owned()),
+        };
+        match row {
+            Ok(row) if row.token.as_ref().map(|t| t.expose()) == Some(j.token.expose()) => {
+                last_seen = Instant::now();
+                if row.done {
+                    return Ok(row);
+                }
+                if let Some(p) = &row.progress {
+                    j.job.phase(p.clone());
+                }
+            }
+            // The donor's table, restored with the backup, until the agent puts ours back.
+            Ok(_) => {}
+            Err(e) => {
+                tracing::debug!(server = %j.server.name, error = %e, "joiner's row not readable (restarting?)");
+                conn = None;
+                j.job
+                    .phase("the joiner's server restarts on the restored data");
+            }
+        }
+        if last_seen.elapsed() > JOINER_SILENCE {
+            return Err(Error::AgentSilent {
+                server: j.server.name.clone(),
+                node_job_id: j.node_id.0,
+                task,
+                detail: format!(
+                    "its jobs row could not be read for {} min; the agent puts the old data back \
+                     itself if the restore failed: check the server and the agent's log",
+                    JOINER_SILENCE.as_secs() / 60
+                ),
+            });
+        }
     }
 }
 

@@ -30,6 +30,15 @@ pub struct Sandbox {
     passwords: Passwords,
 }
 
+/// Whether starting replication may configure it (`CHANGE MASTER`) on a replica that has none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Configure {
+    /// Point it at the primary: `up`, which made the replica.
+    OnFirstUse,
+    /// Leave it alone: `start_server`, the servers' `service-start`.
+    Never,
+}
+
 /// How [`Sandbox::up_with`] brings a sandbox up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpOptions {
@@ -190,19 +199,26 @@ impl Sandbox {
             res?;
         }
         for replica in self.state.replicas() {
-            self.start_replication(replica).await?;
+            self.start_replication(replica, Configure::OnFirstUse)
+                .await?;
         }
         Ok(())
     }
 
-    /// Makes `replica` replicate from the primary, configuring it on first use, and waits until
-    /// both threads run. `START SLAVE` on a running replica changes nothing.
-    async fn start_replication(&self, replica: &ServerSpec) -> Result<()> {
+    /// Makes `replica` replicate from the primary and waits until both threads run. `START
+    /// SLAVE` on a running replica changes nothing. A replica with no replication configured
+    /// is pointed at the primary only with [`Configure::OnFirstUse`]; with
+    /// [`Configure::Never`] it is left as it is.
+    async fn start_replication(&self, replica: &ServerSpec, configure: Configure) -> Result<()> {
         let primary = self.primary();
         let ep = self.endpoint(replica);
         let mut conn = ep.connect(Session::Plain).await?;
         let configured = topology::read_slave_status(&ep, &mut conn).await?;
         if configured.is_none() {
+            if configure == Configure::Never {
+                let _ = conn.disconnect().await;
+                return Ok(());
+            }
             replication::change_master(
                 &ep,
                 &mut conn,
@@ -223,7 +239,14 @@ impl Sandbox {
     }
 
     /// Starts the server called `name` unless it runs, and waits until it accepts connections;
-    /// a replica is then made to replicate, as by [`Sandbox::up`]. Returns its PID.
+    /// a replica whose replication is configured is then made to replicate (the servers run
+    /// with `skip-slave-start`), and waits until both threads run. Returns its PID.
+    ///
+    /// Unlike [`Sandbox::up`], this never points an unconfigured replica at the primary: that
+    /// is how a replica looks after its datadir was replaced (a reseed), whose joiner sets the
+    /// GTID position and the primary itself once the server is up. Replicating from an empty
+    /// position on its own would replay the primary's whole binary log over restored data.
+    /// (`service-start` of a real server does not configure replication either.)
     pub async fn start_server(&self, name: &str) -> Result<u32> {
         let spec = self.server_named(name)?;
         let bins = Binaries::find()?;
@@ -235,7 +258,7 @@ impl Sandbox {
         )
         .await?;
         if !spec.primary {
-            self.start_replication(spec).await?;
+            self.start_replication(spec, Configure::Never).await?;
         }
         Ok(pid)
     }

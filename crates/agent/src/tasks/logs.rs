@@ -693,6 +693,7 @@ mod tests {
                 cancel,
                 connect_timeout: Duration::from_secs(5),
                 jobs_schema: &ferryman_jobs::Schema::default(),
+                joiner: &crate::tasks::JoinerSettings::for_tests(),
             };
             run(&ctx, kind).await
         }

@@ -9,17 +9,20 @@
 //! - `logs.rs`: `error`, `slowquery` (send, then rotate without losing a line).
 //! - `optimize.rs`: `optimize` (every non-system table, per-table outcome).
 //! - `service.rs`: `stop`, `start`, `restart`, `zfssnapback` (configured commands).
+//! - `reseed.rs`: the joiner of `reseed{mariabackup,xtrabackup}` and
+//!   `flashback{mariabackup,xtrabackup}` (receive, prepare, swap the datadir, catch up).
 
 mod logical;
 mod logs;
 mod optimize;
 mod physical;
+mod reseed;
 mod service;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ferryman_config::ServerConfig;
+use ferryman_config::{AgentConfig, Credential, ServerConfig};
 use ferryman_db::{Connection, Endpoint, Session};
 use ferryman_exec::{ClientOptions, OptionFile, Program, Running, Streaming};
 use ferryman_jobs::{Job, Schema};
@@ -56,6 +59,49 @@ pub(crate) struct TaskCtx<'a> {
     /// The schema of the jobs table (`jobs.schema`), which backups leave out: restored
     /// elsewhere, its pending rows would run again.
     pub jobs_schema: &'a Schema,
+    /// What a reseed's joiner needs besides the server.
+    pub joiner: &'a JoinerSettings,
+}
+
+/// What a reseed's joiner needs besides the server: `[agent]` settings and the cluster's
+/// replication credential.
+#[derive(Debug, Clone)]
+pub(crate) struct JoinerSettings {
+    /// `agent.joiner-bind-address`: where to listen for the manager's stream.
+    pub bind_address: String,
+    /// `agent.joiner-accept-timeout`: how long to wait for it.
+    pub accept_timeout: Duration,
+    /// `agent.catch-up-timeout`: how long the reseeded server may take to catch up.
+    pub catch_up_timeout: Duration,
+    /// `agent.catch-up-max-lag`: the lag at or below which it has caught up.
+    pub catch_up_max_lag: Duration,
+    /// The cluster's `replication-credential`, which the reseeded replica replicates as.
+    pub replication: Credential,
+}
+
+impl JoinerSettings {
+    /// The settings of `agent` for a cluster replicating as `replication`.
+    pub fn new(agent: &AgentConfig, replication: &Credential) -> JoinerSettings {
+        JoinerSettings {
+            bind_address: agent.joiner_bind_address.clone(),
+            accept_timeout: agent.joiner_accept_timeout,
+            catch_up_timeout: agent.catch_up_timeout,
+            catch_up_max_lag: agent.catch_up_max_lag,
+            replication: replication.clone(),
+        }
+    }
+
+    /// Defaults with a `repl` user without password, for tests that run no reseed.
+    #[cfg(test)]
+    pub fn for_tests() -> JoinerSettings {
+        JoinerSettings::new(
+            &AgentConfig::default(),
+            &Credential {
+                user: "repl".to_owned(),
+                password: None,
+            },
+        )
+    }
 }
 
 impl TaskCtx<'_> {
@@ -107,13 +153,29 @@ impl TaskCtx<'_> {
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
+        self.spawn_tool_with(program, log_name, args, false)
+    }
+
+    /// [`TaskCtx::spawn_tool`], with a pipe on stdin when `stdin` (take it with
+    /// [`Running::take_stdin`]; dropping it is the tool's end-of-file).
+    pub fn spawn_tool_with<I, S>(
+        &self,
+        program: &Program,
+        log_name: &str,
+        args: I,
+        stdin: bool,
+    ) -> Result<(Running, PathBuf)>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
         let log = self.tool_log(log_name);
         let running = program
             .command()
             .args(args)
             .current_dir(self.scratch)
             .spawn_streaming(&Streaming {
-                stdin: false,
+                stdin,
                 stderr_log: Some(log.clone()),
                 own_process_group: true,
             })?;
@@ -143,14 +205,15 @@ pub(crate) async fn run(ctx: &TaskCtx<'_>) -> Result<String> {
         Task::Optimize => optimize::run(ctx).await,
         Task::Stop | Task::Start | Task::Restart => service::run(ctx).await,
         Task::Zfssnapback => service::zfs_snapback(ctx).await,
-        task @ (Task::Reseedxtrabackup
-        | Task::Reseedmariabackup
-        | Task::Reseedmysqldump
-        | Task::Flashbackxtrabackup
-        | Task::Flashbackmariabackup
-        | Task::Flashbackmysqldump) => Err(Error::Unsupported {
+        Task::Reseedmariabackup | Task::Flashbackmariabackup => {
+            reseed::run(ctx, PhysicalTool::Mariabackup).await
+        }
+        Task::Reseedxtrabackup | Task::Flashbackxtrabackup => {
+            reseed::run(ctx, PhysicalTool::Xtrabackup).await
+        }
+        task @ (Task::Reseedmysqldump | Task::Flashbackmysqldump) => Err(Error::Unsupported {
             task,
-            reason: "reseed and flashback arrive with the reseed work",
+            reason: "logical reseed is not implemented yet; use --method physicalbackup",
         }),
     }
 }

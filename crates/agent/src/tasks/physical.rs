@@ -40,8 +40,16 @@ impl PhysicalTool {
         }
     }
 
-    /// Where to get it.
-    fn packages(self) -> &'static str {
+    /// The program that extracts the tool's xbstream: `mbstream` or `xbstream`.
+    pub fn extractor(self) -> &'static str {
+        match self {
+            PhysicalTool::Mariabackup => "mbstream",
+            PhysicalTool::Xtrabackup => "xbstream",
+        }
+    }
+
+    /// Where to get it (and its extractor, which comes in the same package).
+    pub(super) fn packages(self) -> &'static str {
         match self {
             PhysicalTool::Mariabackup => "mariadb-backup",
             PhysicalTool::Xtrabackup => {

@@ -16,7 +16,7 @@ use crate::progress;
 use crate::{Error, Result};
 
 /// How long the server may take to come up or go down after its service command returns.
-const SETTLE: Duration = Duration::from_secs(120);
+pub(super) const SETTLE: Duration = Duration::from_secs(120);
 /// How many output lines a result quotes.
 const TAIL_LINES: usize = 4;
 
@@ -27,8 +27,8 @@ pub(super) async fn run(ctx: &TaskCtx<'_>) -> Result<String> {
         Task::Restart => ("service-restart", &ctx.server.service_restart, true),
         _ => ("service-start", &ctx.server.service_start, true),
     };
-    let ran = run_command(ctx, key, argv).await?;
-    let settled = wait_state(ctx, want_up).await?;
+    let ran = run_command(ctx, key, argv, "").await?;
+    let settled = wait_state(ctx, want_up, "").await?;
     Ok(format!("{}: {ran}; {settled}", ctx.task))
 }
 
@@ -42,12 +42,12 @@ pub(super) async fn zfs_snapback(ctx: &TaskCtx<'_>) -> Result<String> {
             key: "zfs-snapback",
         });
     };
-    let stopped = run_command(ctx, "service-stop", &ctx.server.service_stop).await?;
-    wait_state(ctx, false).await?;
-    let rolled = run_command(ctx, "zfs-snapback", rollback).await;
-    let started = run_command(ctx, "service-start", &ctx.server.service_start).await;
+    let stopped = run_command(ctx, "service-stop", &ctx.server.service_stop, "").await?;
+    wait_state(ctx, false, "").await?;
+    let rolled = run_command(ctx, "zfs-snapback", rollback, "").await;
+    let started = run_command(ctx, "service-start", &ctx.server.service_start, "").await;
     let up = match &started {
-        Ok(_) => wait_state(ctx, true).await.map(Some),
+        Ok(_) => wait_state(ctx, true, "").await.map(Some),
         Err(_) => Ok(None),
     };
     match (rolled, started, up) {
@@ -82,8 +82,14 @@ pub(super) async fn zfs_snapback(ctx: &TaskCtx<'_>) -> Result<String> {
     }
 }
 
-/// Runs one configured command line; returns `` `cmd` succeeded in 1.2 s[: output] ``.
-async fn run_command(ctx: &TaskCtx<'_>, key: &str, argv: &[String]) -> Result<String> {
+/// Runs one configured command line; returns `` `cmd` succeeded in 1.2 s[: output] ``. The
+/// phase shown meanwhile starts with `label` (e.g. `restarting: `).
+pub(super) async fn run_command(
+    ctx: &TaskCtx<'_>,
+    key: &str,
+    argv: &[String],
+    label: &str,
+) -> Result<String> {
     let Some((program, args)) = argv.split_first() else {
         return Err(Error::Unsuitable {
             server: ctx.server.name.clone(),
@@ -101,7 +107,7 @@ async fn run_command(ctx: &TaskCtx<'_>, key: &str, argv: &[String]) -> Result<St
     };
     let command = program.command().args(args);
     ctx.progress
-        .set_phase(format!("running `{}`", command.display()));
+        .set_phase(format!("{label}running `{}`", command.display()));
     let started = Instant::now();
     let out = command.run().await?;
     let said = ferryman_exec::command::tail(&format!("{}\n{}", out.stdout, out.stderr), TAIL_LINES);
@@ -113,13 +119,14 @@ async fn run_command(ctx: &TaskCtx<'_>, key: &str, argv: &[String]) -> Result<St
     })
 }
 
-/// Waits until the server answers (`up`) or stops answering (`!up`).
-async fn wait_state(ctx: &TaskCtx<'_>, up: bool) -> Result<String> {
+/// Waits until the server answers (`up`) or stops answering (`!up`), at most [`SETTLE`]. The
+/// phase shown meanwhile starts with `label`.
+pub(super) async fn wait_state(ctx: &TaskCtx<'_>, up: bool, label: &str) -> Result<String> {
     let started = Instant::now();
     ctx.progress.set_phase(if up {
-        "waiting for the server to accept connections"
+        format!("{label}waiting for the server to accept connections")
     } else {
-        "waiting for the server to stop"
+        format!("{label}waiting for the server to stop")
     });
     loop {
         let answer = ctx.endpoint.connect(Session::Plain).await;

@@ -6,4 +6,5 @@ mod common;
 mod failures;
 mod logical;
 mod physical;
+mod reseed;
 mod service;

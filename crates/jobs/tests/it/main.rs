@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod binlog;
+mod carry;
 mod claim;
 mod outcome;
 mod roundtrip;

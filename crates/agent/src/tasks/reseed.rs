@@ -1,0 +1,312 @@
+//! `reseed{mariabackup,xtrabackup}` and `flashback{mariabackup,xtrabackup}`: the joiner side of
+//! a physical reseed. The manager streams a physical backup (an xbstream) to this agent, which
+//! rebuilds its server from it and makes it replicate from the primary again. A flashback is
+//! the same with an older backup.
+//!
+//! # Sequence (the phase the manager shows in parentheses)
+//! 1. Read the row: the port to listen on, the token, [`ReseedParams`] (a physical reseed
+//!    needs the backup's GTID). Then refuse, before touching anything (`reseed/preflight.rs`),
+//!    when this server is the primary the params name (same address, or the same `server_id`
+//!    when the primary answers) or replicas read from it (`Binlog Dump` threads); when its
+//!    `@@datadir` is not the configured `datadir`, or InnoDB keeps files outside it; when the
+//!    datadir is a mount point (it cannot be renamed, and the staging directory would be on
+//!    another file system); when an earlier reseed's old datadir is still next to it; when
+//!    the file system lacks room for the payload. A server that does not answer is reseeded
+//!    as a stopped one, with only the on-disk checks and the params' address to go by, unless
+//!    a process still runs in its datadir (then it is refused).
+//! 2. (`Waiting backup.`) Listen on `agent.joiner-bind-address` and the row's port; take the
+//!    first connection whose stream header is a reseed header with this job's id and token.
+//!    Others are logged and dropped (`reseed/receive.rs`).
+//! 3. (`receiving …`) Extract the framed payload with `mbstream -x` (`xbstream -x`) into a
+//!    staging directory next to the datadir, `.<name>.ferryman-reseed-<id>` (0700, same file
+//!    system). It counts only when its trailer (length, sha256) matched and the tool exited 0.
+//! 4. (`preparing`) `mariabackup --prepare` reading only the backup's own `backup-my.cnf`, so
+//!    that no `/etc/mysql` setting applies; success is exit 0 and `completed OK!`.
+//! 5. (`restarting: …`) Give the staging tree the datadir's owner and mode. Hold the progress
+//!    reporter off and read this server's job rows; stop the server (`service-stop`, then
+//!    until it no longer answers and no process runs in the datadir); rename datadir →
+//!    `.<name>.ferryman-old-<id>` and staging → datadir; start it (`service-start`); put this
+//!    server's job rows back in place of the donor's, which the restored datadir brought
+//!    (`reseed/swap.rs`).
+//! 6. (`catching up: …`) `RESET SLAVE ALL`, `gtid_slave_pos` = the params' GTID, `CHANGE
+//!    MASTER` to the primary as the cluster's replication user, `START SLAVE`; wait until both
+//!    threads run and the lag is at most `agent.catch-up-max-lag`, at most
+//!    `agent.catch-up-timeout` (`reseed/catch_up.rs`).
+//! 7. Remove the old datadir (a failure to is said in the result, it fails nothing).
+//!
+//! # Safety
+//! - Nothing on the server changes before step 5: a refused, missing, cut, damaged or
+//!   unpreparable payload only costs the staging directory, which is removed; the replica
+//!   goes on running on its old data.
+//! - From step 5 on, any failure or cancellation puts the old datadir back and starts the
+//!   server on it (when it ran before). The old datadir has its own replication state
+//!   (`master.info`, relay logs, `mysql.gtid_slave_pos`), so the replica resumes where it
+//!   was; a replica that replicated before is checked to replicate again. If putting it back
+//!   fails too, the error names the old datadir and the commands to put it back by hand.
+//! - Only these are ever deleted: the staging directory, the restored datadir of a failed
+//!   attempt (after it was moved aside), and the old datadir once the reseed succeeded.
+//! - Renames within one directory are atomic, so the datadir is always whole, old or new. An
+//!   agent killed mid-swap leaves the old datadir next to the datadir; the next reseed refuses
+//!   to run until a DBA has looked (its result said where it is).
+//! - Binary logs configured outside the datadir stay where they are and are used by the
+//!   reseeded server: its `gtid_binlog_pos` then still shows the old server's GTIDs.
+
+mod catch_up;
+mod preflight;
+mod receive;
+mod swap;
+
+use std::path::{Path, PathBuf};
+
+use ferryman_exec::Program;
+use ferryman_proto::{ReseedParams, StreamToken, Task};
+
+use super::{PhysicalTool, TaskCtx};
+use crate::progress;
+use crate::{Error, Result};
+
+/// Runs a physical reseed or flashback with `tool` (see the module documentation).
+pub(super) async fn run(ctx: &TaskCtx<'_>, tool: PhysicalTool) -> Result<String> {
+    let plan = Plan::read(ctx, tool)?;
+    // Both tools before anything else: a missing one must not cost a transfer.
+    let extractor = Program::find(tool.extractor(), tool.packages())?;
+    let preparer = Program::find(tool.program(), tool.packages())?;
+    let before = preflight::check(ctx, &plan).await?;
+    let untouched = |stage, cause| plan.error(ctx, stage, cause, before.untouched());
+
+    let (payload, peer) = receive::accept(ctx, &plan)
+        .await
+        .map_err(|e| untouched("waiting for the backup stream", e))?;
+    tracing::info!(job_id = plan.job_id, %peer, "reseed stream accepted");
+    let staging = receive::create_staging(&plan)
+        .await
+        .map_err(|e| untouched("creating the staging directory", e))?;
+    let ready = async {
+        let received = receive::extract(ctx, &plan, &extractor, payload, &staging)
+            .await
+            .map_err(|e| ("receiving the backup", e))?;
+        let prepared = receive::prepare(ctx, &preparer, &staging)
+            .await
+            .map_err(|e| ("preparing the backup", e))?;
+        swap::give_datadir_owner(&plan, &staging)
+            .await
+            .map_err(|e| ("giving the restored files the datadir's owner", e))?;
+        Ok((received, prepared))
+    }
+    .await;
+    let (received, prepared) = match ready {
+        Ok(r) => r,
+        Err((stage, cause)) => {
+            swap::remove_quietly(&staging).await;
+            return Err(untouched(stage, cause));
+        }
+    };
+
+    let done = swap::swap_and_catch_up(ctx, &plan, &before, &staging).await?;
+    let backup = plan
+        .params
+        .backup_id
+        .as_deref()
+        .map(|id| format!("; backup {id}"))
+        .unwrap_or_default();
+    let notes: String = done.notes.iter().map(|n| format!("; {n}")).collect();
+    Ok(format!(
+        "{task}: {bytes} received in {received_in}, prepared in {prepared_in}, restarted in \
+         {restarted_in}; replicating from {primary} from GTID {gtid}, lag {lag} s after \
+         {caught_up_in}{backup}{notes}",
+        task = plan.task,
+        bytes = progress::bytes(received.bytes),
+        received_in = progress::seconds(received.took),
+        prepared_in = progress::seconds(prepared),
+        restarted_in = progress::seconds(done.restarted_in),
+        primary = plan.primary(),
+        gtid = plan.gtid,
+        lag = done.caught_up.lag,
+        caught_up_in = progress::seconds(done.caught_up.took),
+    ))
+}
+
+/// What the row asks for, checked, and where everything goes on disk.
+#[derive(Debug)]
+pub(super) struct Plan {
+    /// The job.
+    pub job_id: u64,
+    /// Its task (for messages).
+    pub task: Task,
+    /// The row's params.
+    pub params: ReseedParams,
+    /// The GTID the backup holds data up to (required here).
+    pub gtid: String,
+    /// The port to listen on.
+    pub port: u16,
+    /// The token the stream header must carry.
+    pub token: StreamToken,
+    /// The datadir, symbolic links resolved: the directory that is swapped.
+    pub datadir: PathBuf,
+}
+
+impl Plan {
+    /// Reads and checks the row and the server's `datadir`; touches nothing.
+    fn read(ctx: &TaskCtx<'_>, tool: PhysicalTool) -> Result<Plan> {
+        let job = ctx.job;
+        let job_id = job.id.0;
+        let bad = |problem: &str| Error::ReseedRow {
+            job_id,
+            task: ctx.task,
+            problem: problem.to_owned(),
+        };
+        let port = job
+            .port
+            .and_then(|p| u16::try_from(p).ok())
+            .filter(|p| *p > 0)
+            .ok_or_else(|| bad("its `port` column holds no port to listen on"))?;
+        let token = job
+            .token
+            .as_ref()
+            .ok_or_else(|| bad("it has no `token`, which the stream must carry"))?
+            .stream_token()
+            .map_err(|source| Error::BadToken { job_id, source })?;
+        let text = job
+            .params
+            .as_deref()
+            .ok_or_else(|| bad("it has no `params` (primary, GTID)"))?;
+        let params = ReseedParams::from_json(text)
+            .map_err(|e| bad(&format!("its `params` are not reseed parameters ({e})")))?;
+        let gtid = params
+            .gtid
+            .as_deref()
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+            .ok_or_else(|| {
+                bad(&format!(
+                    "its params carry no GTID, which a reseed with {} needs (the backup's \
+                     position, `GTID of the last change` in the backup's output)",
+                    tool.program()
+                ))
+            })?
+            .to_owned();
+        if !valid_gtid_list(&gtid) {
+            return Err(bad(&format!(
+                "its GTID `{gtid}` is not a MariaDB GTID position (`domain-server-sequence`, \
+                 comma-separated)"
+            )));
+        }
+        if params.primary_host.trim().is_empty() || params.primary_port == 0 {
+            return Err(bad("its params name no primary to replicate from"));
+        }
+        let configured = ctx.server.datadir.as_ref().ok_or(Error::NotConfigured {
+            server: ctx.server.name.clone(),
+            task: ctx.task,
+            key: "datadir",
+        })?;
+        let datadir = std::fs::canonicalize(configured).map_err(|e| Error::Unsuitable {
+            server: ctx.server.name.clone(),
+            problem: format!(
+                "its datadir `{}` cannot be resolved ({e}), and a reseed replaces it",
+                configured.display()
+            ),
+            next_step: "fix `datadir` in the server's table of ferryman.toml, or create the \
+                        directory (empty, owned by the server's user) and start the reseed again"
+                .to_owned(),
+        })?;
+        if datadir.parent().is_none() || datadir.file_name().is_none() {
+            return Err(Error::Unsuitable {
+                server: ctx.server.name.clone(),
+                problem: format!("its datadir `{}` is a root directory", datadir.display()),
+                next_step: "fix `datadir` in ferryman.toml".to_owned(),
+            });
+        }
+        Ok(Plan {
+            job_id,
+            task: ctx.task,
+            params,
+            gtid,
+            port,
+            token,
+            datadir,
+        })
+    }
+
+    /// The directory holding the datadir.
+    pub fn parent(&self) -> &Path {
+        self.datadir.parent().unwrap_or(Path::new("/"))
+    }
+
+    /// The datadir's own name (`mysql` for `/var/lib/mysql`).
+    pub fn name(&self) -> String {
+        self.datadir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// `<parent>/.<name>.ferryman-<what>-<id>`.
+    fn sibling(&self, what: &str) -> PathBuf {
+        self.parent()
+            .join(format!(".{}.ferryman-{what}-{}", self.name(), self.job_id))
+    }
+
+    /// Where the payload is extracted and prepared.
+    pub fn staging(&self) -> PathBuf {
+        self.sibling("reseed")
+    }
+
+    /// Where the old datadir waits until the reseed succeeded.
+    pub fn old(&self) -> PathBuf {
+        self.sibling("old")
+    }
+
+    /// Where a restored datadir goes when the old one is put back.
+    pub fn failed_dir(&self) -> PathBuf {
+        self.sibling("failed")
+    }
+
+    /// The prefix of every old datadir left next to the datadir (by any job).
+    pub fn old_prefix(&self) -> String {
+        format!(".{}.ferryman-old-", self.name())
+    }
+
+    /// `host:port` of the primary.
+    pub fn primary(&self) -> String {
+        format!("{}:{}", self.params.primary_host, self.params.primary_port)
+    }
+
+    /// The error of a reseed that failed at `stage`, leaving the server in `state`.
+    pub fn error(
+        &self,
+        ctx: &TaskCtx<'_>,
+        stage: &'static str,
+        cause: Error,
+        state: String,
+    ) -> Error {
+        Error::Reseed {
+            server: ctx.server.name.clone(),
+            task: self.task,
+            stage,
+            cause: Box::new(cause),
+            state,
+        }
+    }
+}
+
+/// A MariaDB GTID list: `domain-server-sequence` triples of decimal numbers, comma-separated.
+fn valid_gtid_list(text: &str) -> bool {
+    text.split(',').all(|gtid| {
+        let parts: Vec<&str> = gtid.trim().split('-').collect();
+        parts.len() == 3
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.len() <= 20 && p.bytes().all(|b| b.is_ascii_digit()))
+    })
+}
+
+/// The error of a task stopped by cancellation (agent shutdown, job cancelled).
+fn interrupted(ctx: &TaskCtx<'_>, during: &str) -> Error {
+    Error::Interrupted {
+        elapsed: progress::seconds(ctx.progress.elapsed()),
+        reason: format!("cancelled while {during}"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

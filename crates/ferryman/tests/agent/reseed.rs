@@ -1,0 +1,471 @@
+//! Reseeds: the joiner side. The test plays the manager: a physical backup of the primary
+//! taken with `mariabackup --stream=xbstream`, a reseed row on the replica, the stream sent to
+//! the agent's joiner port with the header and framing the manager uses.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use ferryman_db::mysql_async::prelude::Queryable;
+use ferryman_db::{topology, Session};
+use ferryman_exec::{Program, Streaming};
+use ferryman_jobs::{JobId, Task, Token};
+use ferryman_proto::{write_header, FrameWriter, ReseedParams, StreamHeader, StreamKind};
+use ferryman_sandbox::testing::TestSandbox;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::common::*;
+
+/// A physical backup as the manager would send it.
+struct Backup {
+    payload: Vec<u8>,
+    /// `GTID of the last change` in mariabackup's output.
+    gtid: String,
+}
+
+/// `mariabackup --backup --stream=xbstream` of sandbox server `name`, as root over its socket.
+async fn backup_of(sb: &TestSandbox, name: &str) -> Backup {
+    let cnf = sb.layout().server(name).defaults_file();
+    let target = tempfile::tempdir().unwrap();
+    let mut running = Program::find("mariabackup", "mariadb-backup")
+        .unwrap()
+        .command()
+        .arg(format!("--defaults-file={}", cnf.display()))
+        .args(["--user=root", "--backup", "--stream=xbstream"])
+        .arg(format!("--target-dir={}", target.path().display()))
+        .spawn_streaming(&Streaming::default())
+        .unwrap();
+    let mut stdout = running.take_stdout().unwrap();
+    let mut payload = Vec::new();
+    stdout.read_to_end(&mut payload).await.unwrap();
+    let done = running.wait().await.unwrap();
+    assert!(done.status.success(), "mariabackup failed: {}", done.stderr);
+    let gtid = done
+        .stderr
+        .lines()
+        .find_map(|l| l.split_once("GTID of the last change '"))
+        .and_then(|(_, rest)| rest.split_once('\''))
+        .map(|(gtid, _)| gtid.to_owned())
+        .unwrap_or_else(|| panic!("no GTID in mariabackup's output: {}", done.stderr));
+    Backup { payload, gtid }
+}
+
+/// The joiner port of sandbox server `name` (one per server, in server order).
+fn joiner_port(sb: &TestSandbox, name: &str) -> u16 {
+    let config = sb.config();
+    let cluster = &config.clusters[0];
+    let index = cluster.servers.iter().position(|s| s.name == name).unwrap();
+    cluster.receiver_ports[index]
+}
+
+/// A reseed row on `name` from the primary `primary` with `backup`'s GTID.
+async fn enqueue_reseed(
+    sb: &TestSandbox,
+    name: &str,
+    primary: &str,
+    backup: &Backup,
+) -> (JobId, Token, u16) {
+    let port = joiner_port(sb, name);
+    let token = Token::generate().unwrap();
+    let params = ReseedParams {
+        method: "physicalbackup".to_owned(),
+        backup_id: Some(format!("sandbox/{primary}/test")),
+        gtid: Some(backup.gtid.clone()),
+        primary_host: "127.0.0.1".to_owned(),
+        primary_port: sb.server(primary).unwrap().port,
+        payload_bytes: Some(backup.payload.len() as u64),
+    };
+    let mut conn = jobs(sb, name).await;
+    let id = conn
+        .enqueue(
+            Task::Reseedmariabackup,
+            "127.0.0.1",
+            Some(port),
+            Some(&token),
+            Some(&serde_json::to_value(&params).unwrap()),
+        )
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    (id, token, port)
+}
+
+/// Connects to the joiner (retrying while it is not listening yet) and sends the header.
+async fn connect_joiner(port: u16, id: JobId, token: &Token) -> TcpStream {
+    let started = Instant::now();
+    let mut sock = loop {
+        match TcpStream::connect(("127.0.0.1", port)).await {
+            Ok(s) => break s,
+            Err(e) => {
+                assert!(
+                    started.elapsed() < Duration::from_secs(30),
+                    "the joiner never listened on {port}: {e}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let header = StreamHeader::new(StreamKind::Reseed, id.0, token.stream_token().unwrap());
+    write_header(&mut sock, &header).await.unwrap();
+    sock
+}
+
+/// Sends the whole payload, framed, with its trailer.
+async fn send_all(port: u16, id: JobId, token: &Token, payload: &[u8]) {
+    let sock = connect_joiner(port, id, token).await;
+    let mut frames = FrameWriter::new(sock);
+    for chunk in payload.chunks(300 * 1024) {
+        frames.write(chunk).await.unwrap();
+    }
+    let mut sock = frames.finish().await.unwrap();
+    sock.shutdown().await.unwrap();
+}
+
+/// `ferryman agent --once` for `name`, in the background.
+fn agent_in_background(
+    sb: &TestSandbox,
+    name: &str,
+) -> tokio::task::JoinHandle<std::process::Output> {
+    let config = sb.config_path();
+    let name = name.to_owned();
+    tokio::spawn(async move { agent_once_with(&config, &name).await })
+}
+
+/// `CHECKSUM TABLE` of every user table of server `name`, by table name.
+async fn checksums(sb: &TestSandbox, name: &str) -> Vec<(String, Option<u64>)> {
+    let spec = sb.server(name).unwrap();
+    let mut conn = sb.endpoint(spec).connect(Session::Plain).await.unwrap();
+    let tables: Vec<String> = conn
+        .query(
+            "SELECT CONCAT('`', TABLE_SCHEMA, '`.`', TABLE_NAME, '`') FROM information_schema.TABLES \
+             WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN \
+             ('mysql', 'information_schema', 'performance_schema', 'sys', 'replication_manager_schema') \
+             ORDER BY 1",
+        )
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for table in tables {
+        let row: Option<(String, Option<u64>)> = conn
+            .query_first(format!("CHECKSUM TABLE {table}"))
+            .await
+            .unwrap();
+        out.push(row.unwrap());
+    }
+    conn.disconnect().await.unwrap();
+    assert!(out.len() >= 3, "{out:?}");
+    out
+}
+
+/// Waits until `name` replicates with both threads running and no lag.
+async fn replicating(sb: &TestSandbox, name: &str) {
+    let ep = sb.endpoint(sb.server(name).unwrap());
+    let started = Instant::now();
+    loop {
+        let mut conn = ep.connect(Session::Plain).await.unwrap();
+        let status = topology::read_slave_status(&ep, &mut conn).await.unwrap();
+        conn.disconnect().await.unwrap();
+        if status
+            .as_ref()
+            .is_some_and(|s| s.running() && s.seconds_behind_master == Some(0))
+        {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{name} does not replicate: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A write on the primary shows on `name`.
+async fn a_new_write_arrives(sb: &TestSandbox, name: &str, marker: &str) {
+    exec(
+        sb,
+        "db1",
+        &format!("INSERT INTO shop.items (name, price) VALUES ('{marker}', 1)"),
+    )
+    .await;
+    let sql = format!("SELECT COUNT(*) FROM shop.items WHERE name = '{marker}'");
+    wait_for(
+        Duration::from_secs(30),
+        "the new write to replicate",
+        || async { query(sb, name, &sql).await == ["1"] },
+    )
+    .await;
+}
+
+/// Leftovers of a reseed next to the datadir of `name`.
+fn leftovers(sb: &TestSandbox, name: &str) -> Vec<PathBuf> {
+    let dir = sb.layout().server(name).root().to_owned();
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains(".ferryman-"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_diverged_replica_is_reseeded_from_the_primary_and_replicates_again() {
+    let sb = sandbox(1).await;
+    seed(&sb, "db1").await;
+    replicating(&sb, "db2").await;
+    // db2's own history, and a pending job of db1's that its backup will carry along.
+    let mut db2_jobs = jobs(&sb, "db2").await;
+    let history = db2_jobs
+        .enqueue(Task::Optimize, "127.0.0.1", None, None, None)
+        .await
+        .unwrap();
+    db2_jobs.cancel(history, "an old job of db2").await.unwrap();
+    db2_jobs.close().await.unwrap();
+    let mut db1_jobs = jobs(&sb, "db1").await;
+    db1_jobs
+        .enqueue(Task::Stop, "127.0.0.1", None, None, None)
+        .await
+        .unwrap();
+    db1_jobs.close().await.unwrap();
+    // The stray write: db2 gets a row db1 never had, then db1 writes the same key and db2's
+    // replication breaks on it.
+    exec(
+        &sb,
+        "db2",
+        "SET sql_log_bin = 0; INSERT INTO shop.items (id, name, price) VALUES (100000, 'stray', 1)",
+    )
+    .await;
+    exec(
+        &sb,
+        "db1",
+        "INSERT INTO shop.items (id, name, price) VALUES (100000, 'primary', 2)",
+    )
+    .await;
+    assert_ne!(checksums(&sb, "db1").await, checksums(&sb, "db2").await);
+
+    let backup = backup_of(&sb, "db1").await;
+    let (id, token, port) = enqueue_reseed(&sb, "db2", "db1", &backup).await;
+    let started = Instant::now();
+    let agent = agent_in_background(&sb, "db2");
+    send_all(port, id, &token, &backup.payload).await;
+    let out = agent.await.unwrap();
+    let took = started.elapsed();
+
+    let job = job(&sb, "db2", id).await;
+    let result = ended(&job, "success");
+    eprintln!("reseed took {took:?}: {result}\n{}", text(&out));
+    let db1_port = sb.server("db1").unwrap().port;
+    assert!(result.starts_with("reseedmariabackup: "), "{result}");
+    assert!(
+        result.contains(&format!(
+            "replicating from 127.0.0.1:{db1_port} from GTID {}",
+            backup.gtid
+        )),
+        "{result}"
+    );
+    assert!(result.contains("backup sandbox/db1/test"), "{result}");
+    replicating(&sb, "db2").await;
+    assert_eq!(checksums(&sb, "db1").await, checksums(&sb, "db2").await);
+    assert_eq!(
+        query(&sb, "db2", "SELECT name FROM shop.items WHERE id = 100000").await,
+        ["primary"]
+    );
+    a_new_write_arrives(&sb, "db2", "after the reseed").await;
+    assert_eq!(checksums(&sb, "db1").await, checksums(&sb, "db2").await);
+
+    // db2's jobs table is db2's: its history kept, db1's pending stop not brought along.
+    let mut db2_jobs = jobs(&sb, "db2").await;
+    let rows = db2_jobs.list(100).await.unwrap();
+    db2_jobs.close().await.unwrap();
+    assert_eq!(
+        rows.iter().map(|j| j.id).collect::<Vec<_>>(),
+        [id, history],
+        "{rows:?}"
+    );
+    assert!(
+        leftovers(&sb, "db2").is_empty(),
+        "{:?}",
+        leftovers(&sb, "db2")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_stopped_and_wiped_while_the_joiner_waits_is_rebuilt() {
+    let sb = sandbox(1).await;
+    seed(&sb, "db1").await;
+    replicating(&sb, "db2").await;
+    let backup = backup_of(&sb, "db1").await;
+    let (id, token, port) = enqueue_reseed(&sb, "db2", "db1", &backup).await;
+    let agent = agent_in_background(&sb, "db2");
+    wait_for(
+        Duration::from_secs(30),
+        "the joiner to wait for the backup",
+        || async {
+            job(&sb, "db2", id)
+                .await
+                .progress
+                .is_some_and(|p| p.starts_with("Waiting backup."))
+        },
+    )
+    .await;
+    // The server dies and its datadir is lost while the joiner waits.
+    sb.stop_server("db2").await.unwrap();
+    let datadir = sb.layout().server("db2").datadir();
+    for entry in std::fs::read_dir(&datadir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).unwrap();
+        } else {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+    send_all(port, id, &token, &backup.payload).await;
+    let out = agent.await.unwrap();
+    let result = ended(&job(&sb, "db2", id).await, "success");
+    eprintln!("{result}\n{}", text(&out));
+    assert!(result.contains("replicating from 127.0.0.1:"), "{result}");
+    replicating(&sb, "db2").await;
+    assert_eq!(checksums(&sb, "db1").await, checksums(&sb, "db2").await);
+    a_new_write_arrives(&sb, "db2", "after the rebuild").await;
+    assert!(sb.pid(sb.server("db2").unwrap()).is_some());
+    assert!(
+        leftovers(&sb, "db2").is_empty(),
+        "{:?}",
+        leftovers(&sb, "db2")
+    );
+}
+
+/// db2's own marker, which no backup of db1 holds: present means the old datadir.
+async fn mark(sb: &TestSandbox, name: &str) {
+    exec(
+        sb,
+        name,
+        "SET sql_log_bin = 0; CREATE DATABASE mine; CREATE TABLE mine.marker (v VARCHAR(20)); \
+         INSERT INTO mine.marker VALUES ('old data')",
+    )
+    .await;
+}
+
+async fn marked(sb: &TestSandbox, name: &str) -> bool {
+    query(
+        sb,
+        name,
+        "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'mine'",
+    )
+    .await
+        == ["1"]
+        && query(sb, name, "SELECT v FROM mine.marker").await == ["old data"]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_cut_midway_fails_the_reseed_and_leaves_the_replica_as_it_was() {
+    let sb = sandbox(1).await;
+    seed(&sb, "db1").await;
+    replicating(&sb, "db2").await;
+    mark(&sb, "db2").await;
+    let pid = sb.pid(sb.server("db2").unwrap());
+    let backup = backup_of(&sb, "db1").await;
+    let (id, token, port) = enqueue_reseed(&sb, "db2", "db1", &backup).await;
+    let agent = agent_in_background(&sb, "db2");
+    let sock = connect_joiner(port, id, &token).await;
+    let mut frames = FrameWriter::new(sock);
+    let half = &backup.payload[..backup.payload.len() / 2];
+    for chunk in half.chunks(300 * 1024) {
+        frames.write(chunk).await.unwrap();
+    }
+    // The manager dies: its socket closes without the end marker.
+    drop(frames.into_inner());
+    let out = agent.await.unwrap();
+    let result = ended(&job(&sb, "db2", id).await, "failure");
+    eprintln!("{result}\n{}", text(&out));
+    assert!(result.contains("while receiving the backup"), "{result}");
+    assert!(
+        result.contains("without its end marker: the sender stopped or the connection was cut"),
+        "{result}"
+    );
+    assert!(
+        result.contains("the server was not touched: it runs on its old data as before"),
+        "{result}"
+    );
+    assert_eq!(sb.pid(sb.server("db2").unwrap()), pid, "db2 was restarted");
+    assert!(marked(&sb, "db2").await);
+    replicating(&sb, "db2").await;
+    a_new_write_arrives(&sb, "db2", "after the cut").await;
+    assert!(
+        leftovers(&sb, "db2").is_empty(),
+        "{:?}",
+        leftovers(&sb, "db2")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_that_cannot_catch_up_gets_its_old_data_back_and_replicates_again() {
+    let sb = sandbox(1).await;
+    seed(&sb, "db1").await;
+    replicating(&sb, "db2").await;
+    mark(&sb, "db2").await;
+    let mut backup = backup_of(&sb, "db1").await;
+    // A position the primary never reached: its I/O thread stops with error 1236 at once.
+    backup.gtid = "0-1-999999".to_owned();
+    let (id, token, port) = enqueue_reseed(&sb, "db2", "db1", &backup).await;
+    let agent = agent_in_background(&sb, "db2");
+    send_all(port, id, &token, &backup.payload).await;
+    let out = agent.await.unwrap();
+    let result = ended(&job(&sb, "db2", id).await, "failure");
+    eprintln!("{result}\n{}", text(&out));
+    assert!(
+        result.contains("while catching up with the primary"),
+        "{result}"
+    );
+    assert!(result.contains("its I/O thread stopped"), "{result}");
+    assert!(
+        result.contains("the old data is back in")
+            && result.contains("the server was started on it"),
+        "{result}"
+    );
+    assert!(marked(&sb, "db2").await);
+    replicating(&sb, "db2").await;
+    a_new_write_arrives(&sb, "db2", "after the rollback").await;
+    assert!(
+        leftovers(&sb, "db2").is_empty(),
+        "{:?}",
+        leftovers(&sb, "db2")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reseed_of_the_primary_is_refused_and_touches_nothing() {
+    let sb = sandbox(1).await;
+    seed(&sb, "db1").await;
+    let pid = sb.pid(sb.primary());
+    let before = checksums(&sb, "db1").await;
+    let backup = backup_of(&sb, "db2").await;
+    let (id, _token, port) = enqueue_reseed(&sb, "db1", "db1", &backup).await;
+    let out = agent_once(&sb, "db1").await;
+    let result = ended(&job(&sb, "db1", id).await, "failure");
+    eprintln!("{result}\n{}", text(&out));
+    assert!(
+        result.contains("refusing to reseed it: it is the primary the job names"),
+        "{result}"
+    );
+    assert!(result.contains("nothing was changed"), "{result}");
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).await.is_err(),
+        "the joiner port is open"
+    );
+
+    // Named as the replica of db2, it is still refused: db2 reads from it.
+    let (id, _token, _) = enqueue_reseed(&sb, "db1", "db2", &backup).await;
+    agent_once(&sb, "db1").await;
+    let result = ended(&job(&sb, "db1", id).await, "failure");
+    assert!(
+        result.contains("refusing to reseed it: 1 replica(s) read from it"),
+        "{result}"
+    );
+    assert_eq!(sb.pid(sb.primary()), pid);
+    assert_eq!(checksums(&sb, "db1").await, before);
+    assert!(
+        leftovers(&sb, "db1").is_empty(),
+        "{:?}",
+        leftovers(&sb, "db1")
+    );
+}
