@@ -69,13 +69,6 @@ impl Method {
             Method::Flashback => "flashback",
         }
     }
-
-    /// The reseed methods (flashback has its own route).
-    pub const RESEED: [Method; 3] = [
-        Method::Physicalbackup,
-        Method::Logicalbackup,
-        Method::Logicalmaster,
-    ];
 }
 
 impl fmt::Display for Method {

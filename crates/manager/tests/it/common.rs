@@ -101,6 +101,17 @@ pub async fn wait_job(shared: &Shared, id: u64, limit: Duration) -> JobRecord {
     }
 }
 
+/// Waits until manager job `id` has inserted its node row; returns the row's id.
+pub async fn wait_node_id(shared: &ferryman_manager::Shared, id: u64) -> u64 {
+    for _ in 0..200 {
+        if let Some(n) = shared.registry.get(id).and_then(|r| r.node_job_id) {
+            return n;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("job {id} never inserted its row");
+}
+
 /// Runs statements on a sandbox server.
 pub async fn exec(sb: &TestSandbox, name: &str, sql: &str) {
     use ferryman_db::mysql_async::prelude::Queryable;

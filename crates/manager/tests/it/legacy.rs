@@ -114,16 +114,6 @@ async fn node_row(sb: &TestSandbox, id: u64) -> ferryman_jobs::Job {
     row
 }
 
-async fn wait_node_id(shared: &ferryman_manager::Shared, id: u64) -> u64 {
-    for _ in 0..200 {
-        if let Some(n) = shared.registry.get(id).and_then(|r| r.node_job_id) {
-            return n;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("job {id} never inserted its row");
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_reference_donor_script_backs_up_through_a_legacy_port() {
     let sb = TestSandbox::start(0).await;

@@ -54,16 +54,6 @@ async fn node_row(sb: &TestSandbox, server: &str, node_id: u64) -> (u64, StreamT
     (node_id, row.token.unwrap().stream_token().unwrap())
 }
 
-async fn wait_node_id(shared: &ferryman_manager::Shared, id: u64) -> u64 {
-    for _ in 0..200 {
-        if let Some(n) = shared.registry.get(id).and_then(|r| r.node_job_id) {
-            return n;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("job {id} never inserted its row");
-}
-
 async fn connect_from(local: &str, port: u16) -> TcpStream {
     let sock = TcpSocket::new_v4().unwrap();
     sock.bind(format!("{local}:0").parse().unwrap()).unwrap();
