@@ -409,7 +409,12 @@ async fn the_joiner_gives_up_at_its_deadline_and_says_what_it_refused() {
         err.contains("connection(s) refused, the last: 127.0.0.1:"),
         "{err}"
     );
-    assert!(err.contains("version 9 is not supported"), "{err}");
+    // The probe of connect_when_listening and the bad header are both refused; which of the
+    // two is "the last" depends on scheduling.
+    assert!(
+        err.contains("version 9 is not supported") || err.contains("header truncated"),
+        "{err}"
+    );
 
     // Cancelled while waiting: interrupted, at once.
     let f = Fixture::new(free_port());
