@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use ferryman_agent::{Agent, Shutdown};
 use ferryman_config::Config;
-use ferryman_db::mysql_async::prelude::Queryable;
 use ferryman_manager::reseed::{Method, ReseedRequest};
 use ferryman_manager::{JobRecord, JobState, Manager, Shared};
 use ferryman_proto::Task;
@@ -22,21 +21,9 @@ use tokio_util::sync::CancellationToken;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferryman");
 
-async fn query(sb: &TestSandbox, server: &str, sql: &str) -> Vec<ferryman_db::mysql_async::Row> {
-    let spec = sb.server(server).unwrap();
-    let mut conn = sb
-        .endpoint(spec)
-        .connect(ferryman_db::Session::Plain)
-        .await
-        .unwrap();
-    let rows = conn.query(sql).await.unwrap();
-    conn.disconnect().await.unwrap();
-    rows
-}
-
 /// `CHECKSUM TABLE` of the test's tables.
 async fn checksums(sb: &TestSandbox, server: &str) -> Vec<(String, Option<u64>)> {
-    query(sb, server, "CHECKSUM TABLE shop.orders, shop.items")
+    sb.sql(server, "CHECKSUM TABLE shop.orders, shop.items")
         .await
         .into_iter()
         .map(ferryman_db::mysql_async::from_row::<(String, Option<u64>)>)
@@ -46,17 +33,17 @@ async fn checksums(sb: &TestSandbox, server: &str) -> Vec<(String, Option<u64>)>
 /// Waits until `server` replicates with both threads and has every GTID of the primary.
 async fn caught_up(sb: &TestSandbox, server: &str) {
     let target: String = ferryman_db::mysql_async::from_row(
-        query(sb, "db1", "SELECT @@gtid_binlog_pos").await.remove(0),
+        sb.sql("db1", "SELECT @@gtid_binlog_pos").await.remove(0),
     );
     let started = Instant::now();
     loop {
-        let rows = query(sb, server, "SHOW SLAVE STATUS").await;
+        let rows = sb.sql(server, "SHOW SLAVE STATUS").await;
         let running = rows.first().is_some_and(|r| {
             r.get::<String, _>("Slave_IO_Running").as_deref() == Some("Yes")
                 && r.get::<String, _>("Slave_SQL_Running").as_deref() == Some("Yes")
         });
         let pos: String = ferryman_db::mysql_async::from_row(
-            query(sb, server, "SELECT @@gtid_slave_pos").await.remove(0),
+            sb.sql(server, "SELECT @@gtid_slave_pos").await.remove(0),
         );
         if running && pos == target {
             return;
@@ -91,8 +78,7 @@ async fn reseed_batch_flashback_and_safety_rails() {
         ferryman_bin: Some(PathBuf::from(BIN)),
     })
     .await;
-    query(
-        &sb,
+    sb.sql(
         "db1",
         "CREATE DATABASE shop;
          CREATE TABLE shop.orders (id INT PRIMARY KEY, v TEXT);
@@ -131,8 +117,7 @@ async fn reseed_batch_flashback_and_safety_rails() {
     let job = wait_job(&shared, id).await;
     assert_eq!(job.state, JobState::Succeeded, "{job:?}");
     let first_backup: ferryman_repo::BackupId = job.backup_id.unwrap().parse().unwrap();
-    query(
-        &sb,
+    sb.sql(
         "db1",
         "INSERT INTO shop.orders SELECT seq, 'after the backup' FROM mysql.seq_4001_to_4500",
     )
@@ -156,14 +141,12 @@ async fn reseed_batch_flashback_and_safety_rails() {
     // db2 diverges by a stray write; db3's replication is broken and it has a stray row too.
     // (A replica stopped and wiped while its joiner waits: tests/agent/reseed.rs. A server
     // that cannot start has no jobs table to receive the job.)
-    query(
-        &sb,
+    sb.sql(
         "db2",
         "SET sql_log_bin = 0; UPDATE shop.items SET n = -1 WHERE id = 7",
     )
     .await;
-    query(
-        &sb,
+    sb.sql(
         "db3",
         "STOP SLAVE; SET sql_log_bin = 0; INSERT INTO shop.items VALUES (9999, 9)",
     )
@@ -206,7 +189,8 @@ async fn reseed_batch_flashback_and_safety_rails() {
             Some(first_backup.to_string().as_str())
         );
     }
-    query(&sb, "db1", "INSERT INTO shop.items VALUES (5000, 1)").await;
+    sb.sql("db1", "INSERT INTO shop.items VALUES (5000, 1)")
+        .await;
     for server in ["db2", "db3"] {
         caught_up(&sb, server).await;
         assert_eq!(
@@ -255,7 +239,8 @@ async fn reseed_batch_flashback_and_safety_rails() {
             || (error.contains("invalid checksum") && error.contains("was not touched")),
         "{error}"
     );
-    query(&sb, "db1", "INSERT INTO shop.items VALUES (5001, 1)").await;
+    sb.sql("db1", "INSERT INTO shop.items VALUES (5001, 1)")
+        .await;
     caught_up(&sb, "db2").await;
     assert_eq!(checksums(&sb, "db2").await, checksums(&sb, "db1").await);
     std::fs::rename(&good, &payload).unwrap();

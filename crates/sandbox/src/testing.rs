@@ -59,6 +59,30 @@ impl TestSandbox {
     pub fn path(&self) -> PathBuf {
         self.sandbox.dir().to_owned()
     }
+
+    /// Runs `sql` (one or more statements) on server `name` as the sandbox's admin account,
+    /// on a plain session, and returns the rows of the first result set; panics on any failure.
+    pub async fn sql(&self, name: &str, sql: &str) -> Vec<ferryman_db::mysql_async::Row> {
+        use ferryman_db::mysql_async::prelude::Queryable;
+        let spec = self
+            .sandbox
+            .server(name)
+            .unwrap_or_else(|| panic!("no server {name} in the sandbox"));
+        let mut conn = self
+            .sandbox
+            .endpoint(spec)
+            .connect(ferryman_db::Session::Plain)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to {name}: {e}"));
+        let rows = conn
+            .query(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {sql}: {e}"));
+        if let Err(e) = conn.disconnect().await {
+            panic!("{name}: disconnect: {e}");
+        }
+        rows
+    }
 }
 
 impl std::ops::Deref for TestSandbox {

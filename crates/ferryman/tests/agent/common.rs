@@ -198,15 +198,8 @@ pub fn all_cmdlines() -> Vec<(u32, String)> {
 /// Runs SQL on sandbox server `name` and returns the first column of every row as text.
 #[allow(dead_code)]
 pub async fn query(sb: &TestSandbox, name: &str, sql: &str) -> Vec<String> {
-    use ferryman_db::mysql_async::prelude::Queryable;
-    let spec = sb.server(name).unwrap();
-    let mut conn = sb
-        .endpoint(spec)
-        .connect(ferryman_db::Session::Plain)
+    sb.sql(name, sql)
         .await
-        .unwrap();
-    let rows: Vec<ferryman_db::mysql_async::Row> = conn.query(sql).await.unwrap();
-    let out = rows
         .into_iter()
         .map(|mut r| {
             let v: Option<ferryman_db::mysql_async::Value> = r.take(0);
@@ -220,30 +213,13 @@ pub async fn query(sb: &TestSandbox, name: &str, sql: &str) -> Vec<String> {
                 None => String::new(),
             }
         })
-        .collect();
-    conn.disconnect().await.unwrap();
-    out
-}
-
-/// Runs statements on sandbox server `name`.
-pub async fn exec(sb: &TestSandbox, name: &str, sql: &str) {
-    use ferryman_db::mysql_async::prelude::Queryable;
-    let spec = sb.server(name).unwrap();
-    let mut conn = sb
-        .endpoint(spec)
-        .connect(ferryman_db::Session::Plain)
-        .await
-        .unwrap();
-    conn.query_drop(sql).await.unwrap();
-    conn.disconnect().await.unwrap();
+        .collect()
 }
 
 /// Some data of every kind a logical backup must carry: two schemas, rows, a view, a
 /// routine, a trigger, an event.
 pub async fn seed(sb: &TestSandbox, name: &str) {
-    exec(
-        sb,
-        name,
+    sb.sql(name,
         "CREATE DATABASE shop; CREATE DATABASE `odd name`;
          CREATE TABLE shop.items (id INT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(50), price DECIMAL(8,2), pic BLOB);
          CREATE TABLE shop.audit (id INT PRIMARY KEY AUTO_INCREMENT, item INT, at DATETIME);
@@ -263,8 +239,7 @@ pub async fn seed(sb: &TestSandbox, name: &str) {
             i
         ));
     }
-    exec(
-        sb,
+    sb.sql(
         name,
         &format!(
             "INSERT INTO shop.items (name, price, pic) VALUES {}",
@@ -276,8 +251,7 @@ pub async fn seed(sb: &TestSandbox, name: &str) {
     for i in 0..500 {
         kv.push(format!("({i}, REPEAT('x', {}))", i * 7));
     }
-    exec(
-        sb,
+    sb.sql(
         name,
         &format!("INSERT INTO `odd name`.`t-1` VALUES {}", kv.join(",")),
     )

@@ -181,8 +181,7 @@ async fn replicating(sb: &TestSandbox, name: &str) {
 
 /// A write on the primary shows on `name`.
 async fn a_new_write_arrives(sb: &TestSandbox, name: &str, marker: &str) {
-    exec(
-        sb,
+    sb.sql(
         "db1",
         &format!("INSERT INTO shop.items (name, price) VALUES ('{marker}', 1)"),
     )
@@ -228,14 +227,12 @@ async fn a_diverged_replica_is_reseeded_from_the_primary_and_replicates_again() 
     db1_jobs.close().await.unwrap();
     // The stray write: db2 gets a row db1 never had, then db1 writes the same key and db2's
     // replication breaks on it.
-    exec(
-        &sb,
+    sb.sql(
         "db2",
         "SET sql_log_bin = 0; INSERT INTO shop.items (id, name, price) VALUES (100000, 'stray', 1)",
     )
     .await;
-    exec(
-        &sb,
+    sb.sql(
         "db1",
         "INSERT INTO shop.items (id, name, price) VALUES (100000, 'primary', 2)",
     )
@@ -336,8 +333,7 @@ async fn a_replica_stopped_and_wiped_while_the_joiner_waits_is_rebuilt() {
 
 /// db2's own marker, which no backup of db1 holds: present means the old datadir.
 async fn mark(sb: &TestSandbox, name: &str) {
-    exec(
-        sb,
+    sb.sql(
         name,
         "SET sql_log_bin = 0; CREATE DATABASE mine; CREATE TABLE mine.marker (v VARCHAR(20)); \
          INSERT INTO mine.marker VALUES ('old data')",

@@ -112,19 +112,6 @@ pub async fn wait_node_id(shared: &ferryman_manager::Shared, id: u64) -> u64 {
     panic!("job {id} never inserted its row");
 }
 
-/// Runs statements on a sandbox server.
-pub async fn exec(sb: &TestSandbox, name: &str, sql: &str) {
-    use ferryman_db::mysql_async::prelude::Queryable;
-    let spec = sb.server(name).unwrap();
-    let mut conn = sb
-        .endpoint(spec)
-        .connect(ferryman_db::Session::Plain)
-        .await
-        .unwrap();
-    conn.query_drop(sql).await.unwrap();
-    conn.disconnect().await.unwrap();
-}
-
 /// The GTID the tool reported in the agent's result line.
 pub fn reported_gtid(result: &str) -> Option<String> {
     if let Some((_, rest)) = result.split_once("GTID of the last change '") {

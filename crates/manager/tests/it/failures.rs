@@ -214,8 +214,7 @@ async fn a_manager_stopped_mid_job_leaves_nothing_and_a_restart_is_clean() {
 async fn a_full_repository_disk_fails_the_backup_with_the_reason() {
     let sb = TestSandbox::start(0).await;
     // Incompressible data, more than the repository's file system holds.
-    exec(
-        &sb,
+    sb.sql(
         "db1",
         "CREATE DATABASE big; CREATE TABLE big.r (id INT PRIMARY KEY, b BLOB);
          INSERT INTO big.r SELECT seq, RANDOM_BYTES(1024) FROM mysql.seq_1_to_20000;",

@@ -9,7 +9,6 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ferryman_db::mysql_async::prelude::Queryable;
 use ferryman_jobs::{JobId, JobsConn, Schema, Task};
 use ferryman_manager::JobState;
 use ferryman_repo::{Kind, Tool};
@@ -95,14 +94,8 @@ async fn run_donor(sb: &TestSandbox, dir: &Path, conf: &Path, home: &Path) -> St
 }
 
 async fn gtid_binlog_pos(sb: &TestSandbox) -> String {
-    let mut conn = sb
-        .endpoint(sb.server("db1").unwrap())
-        .connect(ferryman_db::Session::Plain)
-        .await
-        .unwrap();
-    let pos: Option<String> = conn.query_first("SELECT @@gtid_binlog_pos").await.unwrap();
-    conn.disconnect().await.unwrap();
-    pos.unwrap()
+    let row = sb.sql("db1", "SELECT @@gtid_binlog_pos").await.remove(0);
+    ferryman_db::mysql_async::from_row(row)
 }
 
 async fn node_row(sb: &TestSandbox, id: u64) -> ferryman_jobs::Job {
@@ -117,8 +110,7 @@ async fn node_row(sb: &TestSandbox, id: u64) -> ferryman_jobs::Job {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_reference_donor_script_backs_up_through_a_legacy_port() {
     let sb = TestSandbox::start(0).await;
-    exec(
-        &sb,
+    sb.sql(
         "db1",
         "CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY, v TEXT);
          INSERT INTO shop.orders SELECT seq, REPEAT('o', 200) FROM mysql.seq_1_to_3000;",

@@ -10,8 +10,7 @@ use crate::common::*;
 #[tokio::test(flavor = "multi_thread")]
 async fn scheduled_backups_land_with_correct_manifests() {
     let sb = TestSandbox::start(1).await;
-    exec(
-        &sb,
+    sb.sql(
         "db1",
         "CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY, v TEXT);
          INSERT INTO app.t SELECT seq, REPEAT('v', 100) FROM mysql.seq_1_to_5000;",
