@@ -208,6 +208,25 @@ pub enum Error {
     #[error(transparent)]
     Payload(ferryman_proto::Error),
 
+    /// The private server a logical reseed imports into failed (to install, start, import or
+    /// shut down cleanly).
+    #[error("the import server (a private mariadbd on `{}`, next to the datadir) {what}; its log ends: {log_tail}; nothing was restored: check that the server's option file suits a second instance (page size, paths) and that the disk has room, then start the reseed again", staging.display())]
+    ImportServer {
+        /// Its datadir.
+        staging: std::path::PathBuf,
+        /// What went wrong.
+        what: String,
+        /// The last lines of its error log.
+        log_tail: String,
+    },
+
+    /// A dump received for a logical reseed is not a complete one.
+    #[error("the dump received {problem}; nothing was restored: take a new logical backup (or reseed with `physicalbackup`), then start the reseed again")]
+    Dump {
+        /// What is wrong with it.
+        problem: String,
+    },
+
     /// The reseeded server did not catch up with its primary.
     #[error("`{server}` did not catch up with its primary {primary}{why} ({detail}); check the replication error, the `replication-credential` of the cluster, and that the primary still has its binary logs from GTID {gtid}")]
     CatchUp {

@@ -45,6 +45,10 @@ pub struct AgentConfig {
     /// `catch-up-max-lag`: the replication lag at or below which a reseeded replica has caught
     /// up. Default 10s; 0s to 24h.
     pub catch_up_max_lag: Duration,
+    /// `import-buffer-pool-mib`: the InnoDB buffer pool (MiB) of the private server a logical
+    /// reseed imports its dump into, which runs next to the server being reseeded. Default
+    /// 512; 16 to 1048576.
+    pub import_buffer_pool_mib: u32,
 }
 
 impl Default for AgentConfig {
@@ -60,6 +64,7 @@ impl Default for AgentConfig {
             joiner_accept_timeout: defaults::JOINER_ACCEPT_TIMEOUT,
             catch_up_timeout: defaults::CATCH_UP_TIMEOUT,
             catch_up_max_lag: defaults::CATCH_UP_MAX_LAG,
+            import_buffer_pool_mib: defaults::IMPORT_BUFFER_POOL_MIB,
         }
     }
 }
@@ -77,6 +82,7 @@ impl AgentConfig {
             joiner_accept_timeout,
             catch_up_timeout,
             catch_up_max_lag,
+            import_buffer_pool_mib,
         } = raw;
         AgentConfig {
             poll_interval: v.duration(
@@ -137,6 +143,15 @@ impl AgentConfig {
                 (
                     defaults::CATCH_UP_MAX_LAG_MIN,
                     defaults::CATCH_UP_MAX_LAG_MAX,
+                ),
+            ),
+            import_buffer_pool_mib: v.integer(
+                "agent.import-buffer-pool-mib",
+                import_buffer_pool_mib,
+                defaults::IMPORT_BUFFER_POOL_MIB,
+                (
+                    defaults::IMPORT_BUFFER_POOL_MIB_MIN,
+                    defaults::IMPORT_BUFFER_POOL_MIB_MAX,
                 ),
             ),
             tasks: match tasks {

@@ -103,6 +103,14 @@ pub const CATCH_UP_MAX_LAG_MIN: Duration = Duration::ZERO;
 /// Largest `agent.catch-up-max-lag`.
 pub const CATCH_UP_MAX_LAG_MAX: Duration = Duration::from_secs(24 * 3600);
 
+/// `agent.import-buffer-pool-mib`: the InnoDB buffer pool of the server a logical reseed
+/// imports into, next to the running one (which keeps its own).
+pub const IMPORT_BUFFER_POOL_MIB: u32 = 512;
+/// Smallest `agent.import-buffer-pool-mib`.
+pub const IMPORT_BUFFER_POOL_MIB_MIN: u32 = 16;
+/// Largest `agent.import-buffer-pool-mib`.
+pub const IMPORT_BUFFER_POOL_MIB_MAX: u32 = 1024 * 1024;
+
 /// `jobs.schema`: where replication-manager keeps its jobs table.
 pub const JOBS_SCHEMA: &str = "replication_manager_schema";
 

@@ -59,6 +59,7 @@ pub(crate) struct RawAgent {
     pub(crate) joiner_accept_timeout: Option<Spanned<String>>,
     pub(crate) catch_up_timeout: Option<Spanned<String>>,
     pub(crate) catch_up_max_lag: Option<Spanned<String>>,
+    pub(crate) import_buffer_pool_mib: Option<Spanned<i64>>,
 }
 
 /// `[jobs]`.

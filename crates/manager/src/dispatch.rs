@@ -81,58 +81,53 @@ async fn run_inner(
     task: Task,
 ) -> Result<Option<Stored>> {
     let purpose = Purpose::of(task);
-    let manager = &shared.config.manager;
-    let endpoint = Endpoint::from_config(server, &cluster.db_servers_credential);
+    if purpose == Purpose::Command {
+        return command(shared, job, cluster, server, task)
+            .await
+            .map(|()| None);
+    }
+    let gate = open_stream(shared, job, cluster, server, task).await?;
+    let (stored, row) = match purpose {
+        Purpose::Backup => store::backup(shared, cluster, server, task, gate, job).await?,
+        _ => store::log(shared, cluster, server, task, gate, job).await?,
+    };
+    if let Some(row) = row {
+        job.update(|r| r.node_result = row.result.clone());
+    }
+    Ok(Some(stored))
+}
+
+/// A command (no stream): its row, then its outcome.
+async fn command(
+    shared: &Shared,
+    job: &JobHandle,
+    cluster: &ClusterConfig,
+    server: &ServerConfig,
+    task: Task,
+) -> Result<()> {
     let schema = Schema::new(&shared.config.jobs.schema)?;
+    let endpoint = Endpoint::from_config(server, &cluster.db_servers_credential);
     let mut conn = JobsConn::open(&endpoint, &schema).await?;
     conn.ensure().await?;
+    let watch = enqueue(shared, job, &mut conn, server, task, None, None).await?;
+    let row = watch.until_done(&mut conn, job).await?;
+    finish_command(&watch, &row)
+}
 
-    // Listen before inserting the row: no agent may connect before we wait for it.
-    let from = receiver::addresses(&server.host).await?;
-    let kind = match purpose {
-        Purpose::Log => StreamKind::Log,
-        _ => StreamKind::Backup,
-    };
-    let mut legacy = None;
-    let mut waiting = None;
-    let (port, token) = match purpose {
-        Purpose::Command => (None, None),
-        _ if server.legacy_donor => {
-            let pool = shared
-                .pools
-                .get(&cluster.name)
-                .ok_or_else(|| Error::NoLegacyPort {
-                    cluster: cluster.name.clone(),
-                })?;
-            let port = pool
-                .take(&manager.stream_bind_address, from.clone())
-                .await?;
-            let p = port.port();
-            legacy = Some(port);
-            (Some(p), None)
-        }
-        _ => {
-            let token = Token::generate()?;
-            waiting = Some(
-                shared
-                    .expectations
-                    .expect(kind, token.stream_token()?, from),
-            );
-            (Some(manager.stream_port), Some(token))
-        }
-    };
+/// Inserts the row and says so in `job`; returns how to watch it.
+async fn enqueue<'a>(
+    shared: &Shared,
+    job: &JobHandle,
+    conn: &mut JobsConn,
+    server: &'a ServerConfig,
+    task: Task,
+    port: Option<u16>,
+    token: Option<&Token>,
+) -> Result<Watch<'a>> {
+    let manager = &shared.config.manager;
     let node_id = conn
-        .enqueue(
-            task,
-            &manager.monitoring_address,
-            port,
-            token.as_ref(),
-            None,
-        )
+        .enqueue(task, &manager.monitoring_address, port, token, None)
         .await?;
-    if let Some(w) = &waiting {
-        w.set_job_id(node_id.0);
-    }
     job.update(|r| {
         r.node_job_id = Some(node_id.0);
         r.state = JobState::Waiting;
@@ -141,9 +136,8 @@ async fn run_inner(
             server.name
         );
     });
-    tracing::info!(cluster = %cluster.name, server = %server.name, %task, node_job_id = node_id.0, "job enqueued");
-
-    let watch = Watch {
+    tracing::info!(server = %server.name, %task, node_job_id = node_id.0, "job enqueued");
+    Ok(Watch {
         server: &server.name,
         task,
         node_id,
@@ -151,10 +145,68 @@ async fn run_inner(
         claim_timeout: manager.job_claim_timeout,
         accept_timeout: manager.stream_accept_timeout,
         started: Instant::now(),
+    })
+}
+
+/// Runs a streaming `task` on `server` until its stream arrives: inserts the row (listening
+/// first, with a token or on a legacy port), waits for an agent to take it and connect, and
+/// returns the stream gated on the node's verdict (see `store`).
+pub(crate) async fn open_stream(
+    shared: &Shared,
+    job: &JobHandle,
+    cluster: &ClusterConfig,
+    server: &ServerConfig,
+    task: Task,
+) -> Result<store::Gate> {
+    let manager = &shared.config.manager;
+    let endpoint = Endpoint::from_config(server, &cluster.db_servers_credential);
+    let schema = Schema::new(&shared.config.jobs.schema)?;
+    let mut conn = JobsConn::open(&endpoint, &schema).await?;
+    conn.ensure().await?;
+
+    // Listen before inserting the row: no agent may connect before we wait for it.
+    let from = receiver::addresses(&server.host).await?;
+    let kind = match Purpose::of(task) {
+        Purpose::Log => StreamKind::Log,
+        _ => StreamKind::Backup,
     };
-    if purpose == Purpose::Command {
-        let row = watch.until_done(&mut conn, job).await?;
-        return finish_command(&watch, &row).map(|()| None);
+    let mut legacy = None;
+    let mut waiting = None;
+    let (port, token) = if server.legacy_donor {
+        let pool = shared
+            .pools
+            .get(&cluster.name)
+            .ok_or_else(|| Error::NoLegacyPort {
+                cluster: cluster.name.clone(),
+            })?;
+        let port = pool
+            .take(&manager.stream_bind_address, from.clone())
+            .await?;
+        let p = port.port();
+        legacy = Some(port);
+        (p, None)
+    } else {
+        let token = Token::generate()?;
+        waiting = Some(
+            shared
+                .expectations
+                .expect(kind, token.stream_token()?, from),
+        );
+        (manager.stream_port, Some(token))
+    };
+    let watch = enqueue(
+        shared,
+        job,
+        &mut conn,
+        server,
+        task,
+        Some(port),
+        token.as_ref(),
+    )
+    .await?;
+    let node_id = watch.node_id;
+    if let Some(w) = &waiting {
+        w.set_job_id(node_id.0);
     }
 
     // Wait for the stream, watching the row: the agent may fail before connecting.
@@ -195,20 +247,12 @@ async fn run_inner(
 
     let Arrival { stream, prefix, .. } = arrival;
     // The gate reads the node's verdict on a session of its own.
-    let gate = store::Gate {
+    Ok(store::Gate {
         stream,
         prefix,
         conn: JobsConn::open(&endpoint, &schema).await?,
         node_id,
-    };
-    let (stored, row) = match purpose {
-        Purpose::Backup => store::backup(shared, cluster, server, task, gate, job).await?,
-        _ => store::log(shared, cluster, server, task, gate, job).await?,
-    };
-    if let Some(row) = row {
-        job.update(|r| r.node_result = row.result.clone());
-    }
-    Ok(Some(stored))
+    })
 }
 
 pub(crate) fn finish_command(watch: &Watch<'_>, row: &Job) -> Result<()> {

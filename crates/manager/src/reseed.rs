@@ -28,7 +28,7 @@ use ferryman_proto::{FrameWriter, ReseedParams, StreamHeader, StreamKind, Task};
 use ferryman_repo::{BackupId, Kind, Manifest, Tool};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
@@ -228,71 +228,39 @@ impl Shared {
             joiners.push(s);
         }
         let flashback = request.method == Method::Flashback;
-        match request.method {
-            Method::Physicalbackup | Method::Flashback => {}
-            Method::Logicalbackup | Method::Logicalmaster => {
-                return Err(Error::Refused(format!(
-                    "reseed method `{}` is not available yet; use `physicalbackup`",
-                    request.method
-                )))
-            }
-        }
-
-        // The backup.
-        let manifest = match &request.backup {
-            Some(id) => {
-                if id.cluster() != c.name {
+        let manifest = match request.method {
+            Method::Logicalmaster => {
+                if let Some(id) = &request.backup {
                     return Err(Error::Refused(format!(
-                        "backup {id} belongs to cluster `{}`, not `{}`",
-                        id.cluster(),
-                        c.name
+                        "`logicalmaster` dumps the primary now and takes no backup (got {id}); \
+                         use `logicalbackup` or `physicalbackup` with --backup"
                     )));
                 }
-                self.repo.get(id).await?
+                None
             }
-            None if flashback => {
-                return Err(Error::Refused(
-                    "a flashback needs the backup to rewind to: give its id (see `ferryman backup list`)"
-                        .to_owned(),
-                ))
-            }
-            None => self
-                .repo
-                .list(Some(&c.name), None)
-                .await?
-                .into_iter()
-                .find(|m| m.kind == Kind::Physical)
-                .ok_or_else(|| {
-                    Error::Refused(format!(
-                        "cluster `{}` has no physical backup to reseed from: take one with \
-                         `ferryman backup run --cluster {} --kind physical`",
-                        c.name, c.name
-                    ))
-                })?,
+            _ => Some(self.reseed_backup(c, &request).await?),
         };
-        if manifest.kind != Kind::Physical {
-            return Err(Error::Refused(format!(
-                "backup {} is a {} backup; only physical backups can be restored this way yet",
-                manifest.id,
-                manifest.kind.as_str()
-            )));
-        }
-        let gtid = manifest
-            .gtid
-            .clone()
-            .filter(|g| !g.is_empty())
-            .ok_or_else(|| {
-                Error::Refused(format!(
-                    "backup {} records no GTID position, so a replica restored from it could not \
-                 resume replication; use another backup",
-                    manifest.id
-                ))
-            })?;
-        let Some(task) = joiner_task(manifest.tool, flashback) else {
-            return Err(Error::Refused(format!(
-                "backups made by {} cannot be restored by a joiner",
-                manifest.tool.as_str()
-            )));
+        let (task, gtid) = match &manifest {
+            Some(m) => {
+                let gtid = m.gtid.clone().filter(|g| !g.is_empty()).ok_or_else(|| {
+                    Error::Refused(format!(
+                        "backup {} records no GTID position, so a replica restored from it \
+                         could not resume replication; use another backup",
+                        m.id
+                    ))
+                })?;
+                let task = joiner_task(m.tool, flashback).ok_or_else(|| {
+                    Error::Refused(format!(
+                        "backup {} was made by {}, whose output a joiner cannot restore yet; \
+                         use a physical (mariabackup) or a mysqldump backup",
+                        m.id,
+                        m.tool.as_str()
+                    ))
+                })?;
+                (task, Some(gtid))
+            }
+            // The dump's GTID is read by the joiner from the dump itself.
+            None => (Task::Reseedmysqldump, None),
         };
 
         // The primary, read live: the safety rail must not trust a cache.
@@ -319,24 +287,42 @@ impl Shared {
 
         let params = ReseedParams {
             method: request.method.as_str().to_owned(),
-            backup_id: Some(manifest.id.to_string()),
-            gtid: Some(gtid),
+            backup_id: manifest.as_ref().map(|m| m.id.to_string()),
+            gtid,
             primary_host: primary.host.clone(),
             primary_port: primary.port,
-            payload_bytes: Some(manifest.raw_bytes),
+            payload_bytes: manifest.as_ref().map(|m| m.raw_bytes),
         };
         let mut jobs = Vec::new();
         for j in &joiners {
             let job = self.registry.create(&c.name, &j.name, task, trigger);
-            let id = manifest.id.to_string();
-            job.update(|r| r.backup_id = Some(id));
+            if let Some(m) = &manifest {
+                let id = m.id.to_string();
+                job.update(|r| r.backup_id = Some(id));
+            }
             jobs.push(((*j).clone(), job));
         }
         let ids = jobs.iter().map(|(_, j)| j.id()).collect();
+        let source = match manifest {
+            Some(m) => Origin::Stored(Box::new(m)),
+            None => {
+                let names: Vec<&str> = joiners.iter().map(|j| j.name.as_str()).collect();
+                let donor = self.registry.create(
+                    &c.name,
+                    &primary.name,
+                    Task::Mysqldump,
+                    &format!("{trigger} (logicalmaster of {})", names.join(", ")),
+                );
+                Origin::Primary {
+                    server: Box::new(primary.clone()),
+                    job: donor,
+                }
+            }
+        };
         let shared = Arc::clone(self);
         let cluster = c.clone();
         self.spawn(async move {
-            run(&shared, &cluster, task, &params, &manifest, &jobs).await;
+            run(&shared, &cluster, task, &params, source, &jobs).await;
             for (server, _) in &jobs {
                 shared
                     .reseeding
@@ -345,6 +331,86 @@ impl Shared {
         });
         Ok(ids)
     }
+
+    /// The backup a reseed restores: the one asked for (checked to be the cluster's), else the
+    /// cluster's newest of the method's kind.
+    async fn reseed_backup(&self, c: &ClusterConfig, request: &ReseedRequest) -> Result<Manifest> {
+        let manifest = match &request.backup {
+            Some(id) => {
+                if id.cluster() != c.name {
+                    return Err(Error::Refused(format!(
+                        "backup {id} belongs to cluster `{}`, not `{}`",
+                        id.cluster(),
+                        c.name
+                    )));
+                }
+                self.repo.get(id).await?
+            }
+            None if request.method == Method::Flashback => {
+                return Err(Error::Refused(
+                    "a flashback needs the backup to rewind to: give its id (see `ferryman backup list`)"
+                        .to_owned(),
+                ))
+            }
+            None => {
+                // Only dumps can be imported: a mydumper backup is skipped, not chosen.
+                let (kind, usable): (Kind, fn(&Manifest) -> bool) = match request.method {
+                    Method::Logicalbackup => (Kind::Logical, |m| m.tool == Tool::Mysqldump),
+                    _ => (Kind::Physical, |_| true),
+                };
+                let cluster_backups = self.repo.list(Some(&c.name), None).await?;
+                cluster_backups
+                    .into_iter()
+                    .find(|m| m.kind == kind && usable(m))
+                    .ok_or_else(|| {
+                        Error::Refused(format!(
+                            "cluster `{}` has no {} backup to reseed from: take one with \
+                             `ferryman backup run --cluster {} --kind {}`",
+                            c.name,
+                            if kind == Kind::Logical {
+                                "mysqldump"
+                            } else {
+                                "physical"
+                            },
+                            c.name,
+                            kind.as_str()
+                        ))
+                    })?
+            }
+        };
+        let wanted = match request.method {
+            Method::Physicalbackup => Some(Kind::Physical),
+            Method::Logicalbackup => Some(Kind::Logical),
+            _ => None,
+        };
+        if let Some(kind) = wanted.filter(|k| *k != manifest.kind) {
+            return Err(Error::Refused(format!(
+                "backup {} is a {} backup, and `{}` restores {} ones; use `{}`",
+                manifest.id,
+                manifest.kind.as_str(),
+                request.method,
+                kind.as_str(),
+                if manifest.kind == Kind::Physical {
+                    "physicalbackup"
+                } else {
+                    "logicalbackup"
+                }
+            )));
+        }
+        Ok(manifest)
+    }
+}
+
+/// Where a reseed's payload comes from.
+enum Origin {
+    /// A stored backup, decompressed; its bytes are checked against the manifest.
+    Stored(Box<Manifest>),
+    /// A consistent mysqldump of the primary taken now (`logicalmaster`), through the manager
+    /// and stored nowhere; `job` is the dump's own job.
+    Primary {
+        server: Box<ServerConfig>,
+        job: JobHandle,
+    },
 }
 
 /// A joiner connected and ready for the payload.
@@ -379,7 +445,7 @@ async fn run(
     cluster: &ClusterConfig,
     task: Task,
     params: &ReseedParams,
-    manifest: &Manifest,
+    origin: Origin,
     jobs: &[(ServerConfig, JobHandle)],
 ) {
     let ready = futures_util::future::join_all(
@@ -403,18 +469,126 @@ async fn run(
             }
         }
     }
-    if !joiners.is_empty() {
-        if let Err(e) = send(shared, manifest, task, &mut joiners).await {
-            for j in joiners.drain(..) {
-                j.drop_with(task, &e).await;
+    match origin {
+        Origin::Stored(manifest) => {
+            if !joiners.is_empty() {
+                let payload = Payload::stored(shared, *manifest).await;
+                stream_and_follow(payload, task, joiners).await;
             }
         }
-        let follow = joiners.into_iter().map(|j| follow(j, task));
-        futures_util::future::join_all(follow).await;
+        Origin::Primary { server, job } => {
+            dump_primary(shared, cluster, &server, &job, task, joiners).await;
+        }
     }
     for p in ports {
         shared.joiner_ports.give_back(&cluster.name, p);
     }
+}
+
+/// Sends `payload` to the joiners, then follows each to its end.
+async fn stream_and_follow(payload: Result<Payload>, task: Task, mut joiners: Vec<Joiner<'_>>) {
+    let sent = match payload {
+        Ok(payload) => send(payload, task, &mut joiners).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = sent {
+        for j in joiners.drain(..) {
+            j.drop_with(task, &e).await;
+        }
+    }
+    let follow = joiners.into_iter().map(|j| follow(j, task));
+    futures_util::future::join_all(follow).await;
+}
+
+/// `logicalmaster`: once the joiners listen, a mysqldump job on the primary streams to the
+/// manager, which passes it on to every joiner as it comes. The dump's own job (`donor`)
+/// ends with the stream: succeeded when the primary's agent reported success and every byte
+/// was passed on.
+async fn dump_primary(
+    shared: &Shared,
+    cluster: &ClusterConfig,
+    primary: &ServerConfig,
+    donor: &JobHandle,
+    task: Task,
+    joiners: Vec<Joiner<'_>>,
+) {
+    if joiners.is_empty() {
+        donor.finish(
+            JobState::Cancelled,
+            Some("no joiner was ready, so the primary was not dumped".to_owned()),
+        );
+        return;
+    }
+    if primary.legacy_donor {
+        let e = Error::Refused(format!(
+            "the primary `{}` is a legacy donor, whose script cannot dump it; use \
+             `logicalbackup` or `physicalbackup`",
+            primary.name
+        ));
+        donor.finish(JobState::Failed, Some(e.to_string()));
+        stream_and_follow(Err(e), task, joiners).await;
+        return;
+    }
+    let gate = match crate::dispatch::open_stream(shared, donor, cluster, primary, Task::Mysqldump)
+        .await
+    {
+        Ok(gate) => gate,
+        Err(e) => {
+            let e = Error::Reseed {
+                server: primary.name.clone(),
+                detail: format!(
+                    "the dump of the primary did not start ({e}); nothing was restored: check \
+                     the agent on `{}`, or use `logicalbackup`",
+                    primary.name
+                ),
+            };
+            donor.finish(JobState::Failed, Some(e.to_string()));
+            stream_and_follow(Err(e), task, joiners).await;
+            return;
+        }
+    };
+    let (reader, verdict) = gate.open(donor.clone());
+    let payload = Payload::live(&primary.name, reader);
+    let streamed = stream_and_follow_donor(payload, task, joiners, donor).await;
+    let row = verdict.await.ok().and_then(|v| v.ok());
+    if let Some(row) = &row {
+        let result = row.result.clone();
+        donor.update(|r| r.node_result = result);
+    }
+    match streamed {
+        Ok(()) => donor.finish(JobState::Succeeded, None),
+        Err(why) => donor.finish(JobState::Failed, Some(why)),
+    }
+}
+
+/// [`stream_and_follow`] for a live dump: the donor's job learns whether its stream was
+/// passed on whole (before the joiners are followed, which takes minutes).
+async fn stream_and_follow_donor(
+    payload: Payload,
+    task: Task,
+    mut joiners: Vec<Joiner<'_>>,
+    donor: &JobHandle,
+) -> std::result::Result<(), String> {
+    let sent = send(payload, task, &mut joiners).await;
+    let outcome = match &sent {
+        Ok(()) if joiners.is_empty() => {
+            Err("every joiner failed, so the dump was abandoned".to_owned())
+        }
+        Ok(()) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    };
+    match &outcome {
+        Ok(()) => donor.phase("dump passed on to every joiner"),
+        Err(why) => donor.phase(why.clone()),
+    }
+    if let Err(e) = sent {
+        for j in joiners.drain(..) {
+            j.drop_with(task, &e).await;
+        }
+    }
+    let follow = joiners.into_iter().map(|j| follow(j, task));
+    futures_util::future::join_all(follow).await;
+    outcome
 }
 
 fn fail(job: &JobHandle, server: &str, task: Task, e: &Error) {
@@ -565,46 +739,140 @@ async fn connect_joiner<'a>(
     })
 }
 
-/// Streams the backup's payload to every joiner; sends the end marker only when the payload
-/// matches the manifest. A joiner whose connection fails (or whose job is cancelled) is
-/// dropped and failed; the others go on. An error concerns every joiner left.
-async fn send(
-    shared: &Shared,
-    manifest: &Manifest,
-    task: Task,
-    joiners: &mut Vec<Joiner<'_>>,
-) -> Result<()> {
-    let mut reader = shared.repo.payload_reader(&manifest.id).await?;
-    let (tx, mut rx) = mpsc::channel::<std::io::Result<Bytes>>(CHUNKS);
-    // The payload reader decompresses synchronously: a thread of its own.
-    let producer = tokio::task::spawn_blocking(move || loop {
-        let mut buf = vec![0u8; CHUNK];
-        let n = match read_full(&mut *reader, &mut buf) {
-            Ok(n) => n,
-            Err(e) => {
-                let _ = tx.blocking_send(Err(e));
+/// A payload on its way to the joiners: chunks from a producer task, and what it must match.
+struct Payload {
+    chunks: mpsc::Receiver<std::io::Result<Bytes>>,
+    producer: tokio::task::JoinHandle<()>,
+    /// Its length, when known (progress).
+    expected: Option<u64>,
+    /// What it is, and what it is checked against before the end marker goes out.
+    check: Check,
+}
+
+enum Check {
+    /// A stored backup: length and sha256 must equal the manifest's.
+    Manifest(Box<Manifest>),
+    /// A live dump of `primary`: the gate ends it only when the primary's agent reported
+    /// success (its tool exited 0 and the dump ended with its footer).
+    Dump { primary: String },
+}
+
+impl Payload {
+    /// The stored backup, decompressed on a thread of its own.
+    async fn stored(shared: &Shared, manifest: Manifest) -> Result<Payload> {
+        let mut reader = shared.repo.payload_reader(&manifest.id).await?;
+        let (tx, chunks) = mpsc::channel::<std::io::Result<Bytes>>(CHUNKS);
+        let producer = tokio::task::spawn_blocking(move || loop {
+            let mut buf = vec![0u8; CHUNK];
+            let n = match read_full(&mut *reader, &mut buf) {
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            };
+            if n == 0 {
                 return;
             }
-        };
-        if n == 0 {
-            return;
+            buf.truncate(n);
+            if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                return;
+            }
+        });
+        Ok(Payload {
+            chunks,
+            producer,
+            expected: Some(manifest.raw_bytes),
+            check: Check::Manifest(Box::new(manifest)),
+        })
+    }
+
+    /// A dump arriving from the primary's agent through the gate.
+    fn live<R>(primary: &str, mut reader: R) -> Payload
+    where
+        R: tokio::io::AsyncRead + Unpin + Send + 'static,
+    {
+        let (tx, chunks) = mpsc::channel::<std::io::Result<Bytes>>(CHUNKS);
+        let producer = tokio::spawn(async move {
+            loop {
+                let mut buf = vec![0u8; CHUNK];
+                let n = match reader.read(&mut buf).await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                };
+                if n == 0 {
+                    return;
+                }
+                buf.truncate(n);
+                if tx.send(Ok(Bytes::from(buf))).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Payload {
+            chunks,
+            producer,
+            expected: None,
+            check: Check::Dump {
+                primary: primary.to_owned(),
+            },
         }
-        buf.truncate(n);
-        if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
-            return;
+    }
+}
+
+impl Check {
+    /// The error of a payload that could not be read to its end.
+    fn unreadable(&self, e: std::io::Error) -> Error {
+        match self {
+            Check::Manifest(m) => Error::Refused(format!(
+                "cannot read backup {}: {e}; its payload is damaged or unreadable: nothing was \
+                 restored; pick another backup with --backup",
+                m.id
+            )),
+            Check::Dump { primary } => Error::Reseed {
+                server: primary.clone(),
+                detail: format!(
+                    "the dump of the primary failed: {e}; nothing was restored: see the \
+                     primary's job in `ferryman jobs list`, or use `logicalbackup`"
+                ),
+            },
         }
-    });
+    }
+
+    /// Whether the whole payload may be vouched for.
+    fn verify(&self, total: u64, digest: &str) -> Result<()> {
+        match self {
+            Check::Manifest(m) if total != m.raw_bytes || digest != m.raw_sha256 => {
+                Err(Error::Refused(format!(
+                    "backup {} does not verify: its payload is {total} bytes with sha256 \
+                     {digest}, the manifest says {} bytes with {}; nothing was restored; pick \
+                     another backup with --backup",
+                    m.id, m.raw_bytes, m.raw_sha256
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Streams the payload to every joiner; sends the end marker only when the payload is whole
+/// and vouched for ([`Check`]). A joiner whose connection fails (or whose job is cancelled)
+/// is dropped and failed; the others go on. An error concerns every joiner left.
+async fn send(payload: Payload, task: Task, joiners: &mut Vec<Joiner<'_>>) -> Result<()> {
+    let Payload {
+        mut chunks,
+        producer,
+        expected,
+        check,
+    } = payload;
     let mut sha = Sha256::new();
     let mut total = 0u64;
     let started = Instant::now();
-    while let Some(chunk) = rx.recv().await {
-        let chunk = chunk.map_err(|e| {
-            Error::Refused(format!(
-                "cannot read backup {}: {e}; its payload is damaged or unreadable: nothing was \
-                 restored; pick another backup with --backup",
-                manifest.id
-            ))
-        })?;
+    while let Some(chunk) = chunks.recv().await {
+        let chunk = chunk.map_err(|e| check.unreadable(e))?;
         sha.update(&chunk);
         total += chunk.len() as u64;
         let mut i = 0;
@@ -616,12 +884,19 @@ async fn send(
                     let rate = sent as f64 / started.elapsed().as_secs_f64().max(0.001);
                     j.job.update(|r| {
                         r.bytes = sent;
-                        r.phase = format!(
-                            "streaming {} of {} MiB ({:.0} MiB/s)",
-                            sent >> 20,
-                            manifest.raw_bytes >> 20,
-                            rate / 1_048_576.0
-                        );
+                        r.phase = match expected {
+                            Some(all) => format!(
+                                "streaming {} of {} MiB ({:.0} MiB/s)",
+                                sent >> 20,
+                                all >> 20,
+                                rate / 1_048_576.0
+                            ),
+                            None => format!(
+                                "streaming the primary's dump: {} MiB ({:.0} MiB/s)",
+                                sent >> 20,
+                                rate / 1_048_576.0
+                            ),
+                        };
                     });
                     i += 1;
                 }
@@ -645,20 +920,12 @@ async fn send(
             break;
         }
     }
-    drop(rx);
+    drop(chunks);
     let _ = producer.await;
     if joiners.is_empty() {
         return Ok(());
     }
-    let digest = hex::encode(sha.finalize());
-    if total != manifest.raw_bytes || digest != manifest.raw_sha256 {
-        return Err(Error::Refused(format!(
-            "backup {} does not verify: its payload is {total} bytes with sha256 {digest}, the \
-             manifest says {} bytes with {}; nothing was restored; pick another backup with \
-             --backup",
-            manifest.id, manifest.raw_bytes, manifest.raw_sha256
-        )));
-    }
+    check.verify(total, &hex::encode(sha.finalize()))?;
     let mut i = 0;
     while i < joiners.len() {
         let j = &mut joiners[i];

@@ -84,12 +84,12 @@ impl std::fmt::Debug for Gate {
     }
 }
 
-type Chunk = std::io::Result<Bytes>;
+pub(crate) type Chunk = std::io::Result<Bytes>;
 
 impl Gate {
     /// Starts pumping: returns the gated reader and, once the gate has decided, the node's row
     /// (or why it could not be read).
-    fn open(
+    pub(crate) fn open(
         self,
         job: JobHandle,
     ) -> (

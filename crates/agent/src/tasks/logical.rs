@@ -422,7 +422,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for HeadTail<R> {
 }
 
 /// True when the last non-empty line is mysqldump's `-- Dump completed [on DATE]`.
-fn ends_with_footer(tail: &[u8]) -> bool {
+pub(crate) fn ends_with_footer(tail: &[u8]) -> bool {
     String::from_utf8_lossy(tail)
         .trim_end()
         .lines()
@@ -487,6 +487,12 @@ fn dump_coordinates(head: &str, tail: &str) -> Coordinates {
         }
     }
     c
+}
+
+/// The GTID position mariadb-dump wrote with `--gtid` (the deferred `SET GLOBAL
+/// gtid_slave_pos` comment) in a dump's `tail`.
+pub(crate) fn dump_gtid(tail: &str) -> Option<String> {
+    dump_coordinates("", tail).gtid
 }
 
 fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {

@@ -29,9 +29,10 @@ use ferryman_jobs::{Job, Schema};
 use ferryman_proto::{StreamKind, Task};
 use tokio_util::sync::CancellationToken;
 
+use self::reseed::Restore;
 use crate::progress::Progress;
 use crate::sender::{Receiver, Stream};
-use crate::{Error, Result};
+use crate::Result;
 
 pub use physical::{backup_command, PhysicalTool};
 
@@ -75,6 +76,8 @@ pub(crate) struct JoinerSettings {
     pub catch_up_timeout: Duration,
     /// `agent.catch-up-max-lag`: the lag at or below which it has caught up.
     pub catch_up_max_lag: Duration,
+    /// `agent.import-buffer-pool-mib`: the buffer pool of a logical reseed's import server.
+    pub import_buffer_pool_mib: u32,
     /// The cluster's `replication-credential`, which the reseeded replica replicates as.
     pub replication: Credential,
 }
@@ -87,6 +90,7 @@ impl JoinerSettings {
             accept_timeout: agent.joiner_accept_timeout,
             catch_up_timeout: agent.catch_up_timeout,
             catch_up_max_lag: agent.catch_up_max_lag,
+            import_buffer_pool_mib: agent.import_buffer_pool_mib,
             replication: replication.clone(),
         }
     }
@@ -206,14 +210,13 @@ pub(crate) async fn run(ctx: &TaskCtx<'_>) -> Result<String> {
         Task::Stop | Task::Start | Task::Restart => service::run(ctx).await,
         Task::Zfssnapback => service::zfs_snapback(ctx).await,
         Task::Reseedmariabackup | Task::Flashbackmariabackup => {
-            reseed::run(ctx, PhysicalTool::Mariabackup).await
+            reseed::run(ctx, Restore::Physical(PhysicalTool::Mariabackup)).await
         }
         Task::Reseedxtrabackup | Task::Flashbackxtrabackup => {
-            reseed::run(ctx, PhysicalTool::Xtrabackup).await
+            reseed::run(ctx, Restore::Physical(PhysicalTool::Xtrabackup)).await
         }
-        task @ (Task::Reseedmysqldump | Task::Flashbackmysqldump) => Err(Error::Unsupported {
-            task,
-            reason: "logical reseed is not implemented yet; use --method physicalbackup",
-        }),
+        Task::Reseedmysqldump | Task::Flashbackmysqldump => {
+            reseed::run(ctx, Restore::Logical).await
+        }
     }
 }

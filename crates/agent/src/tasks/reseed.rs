@@ -1,7 +1,14 @@
-//! `reseed{mariabackup,xtrabackup}` and `flashback{mariabackup,xtrabackup}`: the joiner side of
-//! a physical reseed. The manager streams a physical backup (an xbstream) to this agent, which
-//! rebuilds its server from it and makes it replicate from the primary again. A flashback is
-//! the same with an older backup.
+//! `reseed{mariabackup,xtrabackup,mysqldump}` and `flashback{…}`: the joiner side of a reseed.
+//! The manager streams a physical backup (an xbstream) or a dump to this agent, which rebuilds
+//! its server from it and makes it replicate from the primary again. A flashback is the same
+//! with an older backup.
+//!
+//! A dump (`reseedmysqldump`) takes the same steps with steps 3 and 4 replaced
+//! (`reseed/import.rs`): a private server is installed and started on the staging directory
+//! before listening, the dump is imported into it as it arrives, the server is shut down
+//! cleanly, and the GTID position is read from the dump's last lines (it must equal the
+//! params' when they give one). The staging directory is then an ordinary datadir, swapped in
+//! as in step 5. The replica is thus never half-imported, and stray tables do not survive.
 //!
 //! # Sequence (the phase the manager shows in parentheses)
 //! 1. Read the row: the port to listen on, the token, [`ReseedParams`] (a physical reseed
@@ -52,6 +59,7 @@
 //!   reseeded server: its `gtid_binlog_pos` then still shows the old server's GTIDs.
 
 mod catch_up;
+mod import;
 mod preflight;
 mod receive;
 mod swap;
@@ -65,9 +73,25 @@ use super::{PhysicalTool, TaskCtx};
 use crate::progress;
 use crate::{Error, Result};
 
-/// Runs a physical reseed or flashback with `tool` (see the module documentation).
-pub(super) async fn run(ctx: &TaskCtx<'_>, tool: PhysicalTool) -> Result<String> {
-    let plan = Plan::read(ctx, tool)?;
+/// How the payload becomes a datadir.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Restore {
+    /// An xbstream, extracted and prepared with this tool.
+    Physical(PhysicalTool),
+    /// A mariadb-dump, imported into a private server on the staging directory.
+    Logical,
+}
+
+/// Runs a reseed or flashback (see the module documentation).
+pub(super) async fn run(ctx: &TaskCtx<'_>, restore: Restore) -> Result<String> {
+    let plan = Plan::read(ctx, restore)?;
+    match restore {
+        Restore::Physical(tool) => physical(ctx, plan, tool).await,
+        Restore::Logical => logical(ctx, plan).await,
+    }
+}
+
+async fn physical(ctx: &TaskCtx<'_>, plan: Plan, tool: PhysicalTool) -> Result<String> {
     // Both tools before anything else: a missing one must not cost a transfer.
     let extractor = Program::find(tool.extractor(), tool.packages())?;
     let preparer = Program::find(tool.program(), tool.packages())?;
@@ -103,26 +127,88 @@ pub(super) async fn run(ctx: &TaskCtx<'_>, tool: PhysicalTool) -> Result<String>
     };
 
     let done = swap::swap_and_catch_up(ctx, &plan, &before, &staging).await?;
-    let backup = plan
-        .params
-        .backup_id
-        .as_deref()
-        .map(|id| format!("; backup {id}"))
-        .unwrap_or_default();
-    let notes: String = done.notes.iter().map(|n| format!("; {n}")).collect();
-    Ok(format!(
-        "{task}: {bytes} received in {received_in}, prepared in {prepared_in}, restarted in \
-         {restarted_in}; replicating from {primary} from GTID {gtid}, lag {lag} s after \
-         {caught_up_in}{backup}{notes}",
-        task = plan.task,
-        bytes = progress::bytes(received.bytes),
-        received_in = progress::seconds(received.took),
-        prepared_in = progress::seconds(prepared),
-        restarted_in = progress::seconds(done.restarted_in),
-        primary = plan.primary(),
-        gtid = plan.gtid,
-        lag = done.caught_up.lag,
-        caught_up_in = progress::seconds(done.caught_up.took),
+    Ok(plan.summary(
+        &format!(
+            "{} received in {}, prepared in {}",
+            progress::bytes(received.bytes),
+            progress::seconds(received.took),
+            progress::seconds(prepared),
+        ),
+        &done,
+    ))
+}
+
+async fn logical(ctx: &TaskCtx<'_>, mut plan: Plan) -> Result<String> {
+    let tools = import::Tools::find()?;
+    let before = preflight::check(ctx, &plan).await?;
+    let untouched = |plan: &Plan, stage, cause| plan.error(ctx, stage, cause, before.untouched());
+
+    import::stop_leftover(&plan);
+    let staging = receive::create_staging(&plan)
+        .await
+        .map_err(|e| untouched(&plan, "creating the staging directory", e))?;
+    let server = match import::ImportServer::start(ctx, &plan, &tools, &staging).await {
+        Ok(server) => server,
+        Err(e) => {
+            swap::remove_quietly(&staging).await;
+            return Err(untouched(&plan, "starting the import server", e));
+        }
+    };
+    let started_in = server.started_in;
+    let imported = async {
+        let (payload, peer) = receive::accept(ctx, &plan)
+            .await
+            .map_err(|e| ("waiting for the dump stream", e))?;
+        tracing::info!(job_id = plan.job_id, %peer, "reseed stream accepted");
+        server
+            .import(ctx, &plan, &tools, payload)
+            .await
+            .map_err(|e| ("importing the dump", e))
+    }
+    .await;
+    let finished = match imported {
+        Ok(imported) => server
+            .stop(ctx)
+            .await
+            .map(|stopped| (imported, stopped))
+            .map_err(|e| ("shutting the import server down", e)),
+        Err(e) => {
+            server.discard().await;
+            Err(e)
+        }
+    };
+    let ready = match finished {
+        Ok((imported, stopped)) => plan
+            .take_dump_gtid(imported.gtid.as_deref())
+            .map(|()| (imported, stopped))
+            .map_err(|e| ("reading the dump's GTID position", e)),
+        Err(e) => Err(e),
+    };
+    let ready = match ready {
+        Ok(r) => swap::give_datadir_owner(&plan, &staging)
+            .await
+            .map(|()| r)
+            .map_err(|e| ("giving the restored files the datadir's owner", e)),
+        Err(e) => Err(e),
+    };
+    let (imported, stopped) = match ready {
+        Ok(r) => r,
+        Err((stage, cause)) => {
+            swap::remove_quietly(&staging).await;
+            return Err(untouched(&plan, stage, cause));
+        }
+    };
+
+    let done = swap::swap_and_catch_up(ctx, &plan, &before, &staging).await?;
+    Ok(plan.summary(
+        &format!(
+            "{} imported in {} (import server up in {}, shut down in {})",
+            progress::bytes(imported.bytes),
+            progress::seconds(imported.took),
+            progress::seconds(started_in),
+            progress::seconds(stopped),
+        ),
+        &done,
     ))
 }
 
@@ -135,7 +221,8 @@ pub(super) struct Plan {
     pub task: Task,
     /// The row's params.
     pub params: ReseedParams,
-    /// The GTID the backup holds data up to (required here).
+    /// The GTID the backup holds data up to: from the params (required for a physical
+    /// reseed), else, for a dump, read from its end once imported.
     pub gtid: String,
     /// The port to listen on.
     pub port: u16,
@@ -147,7 +234,7 @@ pub(super) struct Plan {
 
 impl Plan {
     /// Reads and checks the row and the server's `datadir`; touches nothing.
-    fn read(ctx: &TaskCtx<'_>, tool: PhysicalTool) -> Result<Plan> {
+    fn read(ctx: &TaskCtx<'_>, restore: Restore) -> Result<Plan> {
         let job = ctx.job;
         let job_id = job.id.0;
         let bad = |problem: &str| Error::ReseedRow {
@@ -177,15 +264,20 @@ impl Plan {
             .as_deref()
             .map(str::trim)
             .filter(|g| !g.is_empty())
-            .ok_or_else(|| {
-                bad(&format!(
+            .map(str::to_owned);
+        let gtid = match (gtid, restore) {
+            (Some(gtid), _) => gtid,
+            // A dump carries its position in its last lines: read there, after the import.
+            (None, Restore::Logical) => String::new(),
+            (None, Restore::Physical(tool)) => {
+                return Err(bad(&format!(
                     "its params carry no GTID, which a reseed with {} needs (the backup's \
                      position, `GTID of the last change` in the backup's output)",
                     tool.program()
-                ))
-            })?
-            .to_owned();
-        if !valid_gtid_list(&gtid) {
+                )))
+            }
+        };
+        if !gtid.is_empty() && !valid_gtid_list(&gtid) {
             return Err(bad(&format!(
                 "its GTID `{gtid}` is not a MariaDB GTID position (`domain-server-sequence`, \
                  comma-separated)"
@@ -251,6 +343,11 @@ impl Plan {
         self.sibling("reseed")
     }
 
+    /// Where a logical reseed's import server keeps its socket, pid file and error log.
+    pub fn import_run_dir(&self) -> PathBuf {
+        self.sibling("import")
+    }
+
     /// Where the old datadir waits until the reseed succeeded.
     pub fn old(&self) -> PathBuf {
         self.sibling("old")
@@ -269,6 +366,57 @@ impl Plan {
     /// `host:port` of the primary.
     pub fn primary(&self) -> String {
         format!("{}:{}", self.params.primary_host, self.params.primary_port)
+    }
+
+    /// Takes the GTID position the imported dump records. It must agree with the params'
+    /// (the manifest's) when they give one: a dump that says otherwise is not the backup the
+    /// manager meant.
+    fn take_dump_gtid(&mut self, dump: Option<&str>) -> Result<()> {
+        let dump = dump.map(str::trim).filter(|g| !g.is_empty());
+        match dump {
+            None if self.gtid.is_empty() => Err(Error::Dump {
+                problem: "records no GTID position (no `SET GLOBAL gtid_slave_pos` comment: was \
+                          it taken with `--gtid --master-data=2` from a server with the binary \
+                          log on?), so the replica could not resume replication"
+                    .to_owned(),
+            }),
+            None => Ok(()),
+            Some(gtid) if !valid_gtid_list(gtid) => Err(Error::Dump {
+                problem: format!("records `{gtid}`, which is not a MariaDB GTID position"),
+            }),
+            Some(gtid) if !self.gtid.is_empty() && gtid != self.gtid => Err(Error::Dump {
+                problem: format!(
+                    "records GTID {gtid}, but its backup's manifest says {}: it is not the \
+                     backup it claims to be",
+                    self.gtid
+                ),
+            }),
+            Some(gtid) => {
+                self.gtid = gtid.to_owned();
+                Ok(())
+            }
+        }
+    }
+
+    /// The result of a reseed that succeeded: `restored` says how the datadir was built.
+    fn summary(&self, restored: &str, done: &swap::Done) -> String {
+        let backup = self
+            .params
+            .backup_id
+            .as_deref()
+            .map(|id| format!("; backup {id}"))
+            .unwrap_or_default();
+        let notes: String = done.notes.iter().map(|n| format!("; {n}")).collect();
+        format!(
+            "{task}: {restored}, restarted in {restarted_in}; replicating from {primary} from \
+             GTID {gtid}, lag {lag} s after {caught_up_in}{backup}{notes}",
+            task = self.task,
+            restarted_in = progress::seconds(done.restarted_in),
+            primary = self.primary(),
+            gtid = self.gtid,
+            lag = done.caught_up.lag,
+            caught_up_in = progress::seconds(done.caught_up.took),
+        )
     }
 
     /// The error of a reseed that failed at `stage`, leaving the server in `state`.

@@ -14,9 +14,11 @@ use crate::output;
 pub enum Method {
     /// The cluster's newest physical backup (or the one given with --backup).
     Physicalbackup,
-    /// The cluster's newest logical backup (not available yet).
+    /// The cluster's newest mysqldump backup (or the one given with --backup), imported into
+    /// a private server next to the replica's datadir, then swapped in.
     Logicalbackup,
-    /// A dump of the current primary piped through the manager (not available yet).
+    /// A consistent mysqldump of the current primary, taken now and piped through the manager
+    /// to every joiner (stored nowhere), imported like `logicalbackup`.
     Logicalmaster,
 }
 

@@ -465,3 +465,177 @@ async fn a_reseed_of_the_primary_is_refused_and_touches_nothing() {
         leftovers(&sb, "db1")
     );
 }
+
+/// `mariadb-dump` of sandbox server `name` with the options the agent's mysqldump task uses
+/// (`--master-data=2 --gtid`: the GTID position is in a comment near the end).
+async fn dump_of(sb: &TestSandbox, name: &str) -> Vec<u8> {
+    let cnf = sb.layout().server(name).defaults_file();
+    let mut running = Program::find("mariadb-dump", "mariadb-client")
+        .unwrap()
+        .command()
+        .arg(format!("--defaults-file={}", cnf.display()))
+        .args([
+            "--user=root",
+            "--single-transaction",
+            "--master-data=2",
+            "--gtid",
+            "--all-databases",
+            "--routines",
+            "--events",
+            "--triggers",
+            "--hex-blob",
+            "--flush-privileges",
+            "--ignore-table=replication_manager_schema.jobs",
+        ])
+        .spawn_streaming(&Streaming::default())
+        .unwrap();
+    let mut stdout = running.take_stdout().unwrap();
+    let mut dump = Vec::new();
+    stdout.read_to_end(&mut dump).await.unwrap();
+    let done = running.wait().await.unwrap();
+    assert!(
+        done.status.success(),
+        "mariadb-dump failed: {}",
+        done.stderr
+    );
+    dump
+}
+
+/// A `reseedmysqldump` row on `name`, from the primary `primary`, with no GTID in its params
+/// (the joiner reads it from the dump, as for `logicalmaster`).
+async fn enqueue_logical(sb: &TestSandbox, name: &str, primary: &str) -> (JobId, Token, u16) {
+    let port = joiner_port(sb, name);
+    let token = Token::generate().unwrap();
+    let params = ReseedParams {
+        method: "logicalmaster".to_owned(),
+        backup_id: None,
+        gtid: None,
+        primary_host: "127.0.0.1".to_owned(),
+        primary_port: sb.server(primary).unwrap().port,
+        payload_bytes: None,
+    };
+    let mut conn = jobs(sb, name).await;
+    let id = conn
+        .enqueue(
+            Task::Reseedmysqldump,
+            "127.0.0.1",
+            Some(port),
+            Some(&token),
+            Some(&serde_json::to_value(&params).unwrap()),
+        )
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    (id, token, port)
+}
+
+/// Processes whose command line names a reseed directory of `name` (an import server).
+fn import_servers(sb: &TestSandbox, name: &str) -> Vec<String> {
+    let root = sb.layout().server(name).root().display().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|raw| String::from_utf8_lossy(&raw).replace('\0', " "))
+        .filter(|cmd| cmd.contains(&root) && cmd.contains(".ferryman-"))
+        .collect()
+}
+
+/// A logical reseed that fails before the swap leaves the replica as it was, and nothing
+/// behind: no import server, no staging or run directory.
+async fn logical_reseed_fails_untouched(
+    sb: &TestSandbox,
+    payload: &[u8],
+    cut: bool,
+    expect: &[&str],
+) {
+    let pid = sb.pid(sb.server("db2").unwrap());
+    let (id, token, port) = enqueue_logical(sb, "db2", "db1").await;
+    let agent = agent_in_background(sb, "db2");
+    if cut {
+        let sock = connect_joiner(port, id, &token).await;
+        let mut frames = FrameWriter::new(sock);
+        frames.write(payload).await.unwrap();
+        // The manager dies: its socket closes without the end marker.
+        drop(frames.into_inner());
+    } else {
+        send_all(port, id, &token, payload).await;
+    }
+    let out = agent.await.unwrap();
+    let result = ended(&job(sb, "db2", id).await, "failure");
+    eprintln!("{result}\n{}", text(&out));
+    for e in expect {
+        assert!(result.contains(e), "expected `{e}` in: {result}");
+    }
+    assert!(
+        result.contains("the server was not touched: it runs on its old data as before"),
+        "{result}"
+    );
+    assert_eq!(sb.pid(sb.server("db2").unwrap()), pid, "db2 was restarted");
+    assert!(marked(sb, "db2").await);
+    replicating(sb, "db2").await;
+    assert!(
+        leftovers(sb, "db2").is_empty(),
+        "{:?}",
+        leftovers(sb, "db2")
+    );
+    assert!(
+        import_servers(sb, "db2").is_empty(),
+        "{:?}",
+        import_servers(sb, "db2")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cut_truncated_or_broken_dump_fails_the_logical_reseed_and_leaves_the_replica_as_it_was()
+{
+    let sb = sandbox(1).await;
+    seed(&sb, "db1").await;
+    replicating(&sb, "db2").await;
+    mark(&sb, "db2").await;
+    let dump = dump_of(&sb, "db1").await;
+
+    // Cut mid-way: no end marker.
+    logical_reseed_fails_untouched(
+        &sb,
+        &dump[..dump.len() / 2],
+        true,
+        &["while importing the dump", "without its end marker"],
+    )
+    .await;
+    // Whole stream, but the dump lacks its completion footer (cut short at its source).
+    let text_dump = String::from_utf8_lossy(&dump).into_owned();
+    let footer = text_dump.rfind("-- Dump completed").unwrap();
+    logical_reseed_fails_untouched(
+        &sb,
+        &dump[..footer],
+        false,
+        &["does not end with mariadb-dump's `-- Dump completed` line"],
+    )
+    .await;
+    // A statement the server refuses: the client's error is the reason.
+    let at = text_dump.find("\nINSERT INTO").unwrap() + 1;
+    let mut broken = dump[..at].to_vec();
+    broken.extend_from_slice(b"THIS IS NOT SQL;\n");
+    broken.extend_from_slice(&dump[at..]);
+    logical_reseed_fails_untouched(&sb, &broken, false, &["`mariadb` failed", "ERROR 1064"]).await;
+    a_new_write_arrives(&sb, "db2", "after the failed imports").await;
+
+    // The same dump whole: db2 is rebuilt from it (its marker gone), GTID from the dump.
+    let (id, token, port) = enqueue_logical(&sb, "db2", "db1").await;
+    let agent = agent_in_background(&sb, "db2");
+    send_all(port, id, &token, &dump).await;
+    let out = agent.await.unwrap();
+    let result = ended(&job(&sb, "db2", id).await, "success");
+    eprintln!("{result}\n{}", text(&out));
+    assert!(result.contains("imported in"), "{result}");
+    assert!(!marked(&sb, "db2").await);
+    replicating(&sb, "db2").await;
+    a_new_write_arrives(&sb, "db2", "after the logical reseed").await;
+    assert_eq!(checksums(&sb, "db2").await, checksums(&sb, "db1").await);
+    assert!(
+        leftovers(&sb, "db2").is_empty(),
+        "{:?}",
+        leftovers(&sb, "db2")
+    );
+}

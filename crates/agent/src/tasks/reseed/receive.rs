@@ -22,15 +22,15 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections whose header is being read at once; more are dropped at once.
 const MAX_PENDING: usize = 16;
 /// Bytes read from the stream and written to the extractor at a time.
-const BUFFER: usize = 256 * 1024;
+pub(super) const BUFFER: usize = 256 * 1024;
 /// How long the stream may bring nothing before it counts as dead (a manager whose host
 /// vanished sends neither FIN nor RST). Generous: a manager starting several joiners at once
 /// sends to none until all are connected, which may take its `job-claim-timeout` (5 min).
-const STALL_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+pub(super) const STALL_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 /// The last line of a successful prepare.
 const COMPLETED: &str = "completed OK!";
 /// How many stderr lines a failure message quotes.
-const TAIL_LINES: usize = 6;
+pub(super) const TAIL_LINES: usize = 6;
 
 /// The payload of the accepted stream.
 pub(super) type Payload = FrameReader<TcpStream>;
@@ -296,7 +296,7 @@ pub(super) fn prepare_args(staging: &Path) -> Vec<OsString> {
 }
 
 /// Reads the tool's stdout to nowhere, so it never blocks on a full pipe.
-fn drain_stdout(running: &mut Running) -> Option<tokio::task::JoinHandle<()>> {
+pub(super) fn drain_stdout(running: &mut Running) -> Option<tokio::task::JoinHandle<()>> {
     running.take_stdout().map(|mut out| {
         tokio::spawn(async move {
             let _ = tokio::io::copy(&mut out, &mut tokio::io::sink()).await;
@@ -305,7 +305,11 @@ fn drain_stdout(running: &mut Running) -> Option<tokio::task::JoinHandle<()>> {
 }
 
 /// Waits for the tool; when the job is cancelled meanwhile, kills it and fails.
-async fn wait_or_kill(ctx: &TaskCtx<'_>, running: Running, during: &str) -> Result<Finished> {
+pub(super) async fn wait_or_kill(
+    ctx: &TaskCtx<'_>,
+    running: Running,
+    during: &str,
+) -> Result<Finished> {
     let pid = running.pid();
     let waiting = running.wait();
     tokio::pin!(waiting);
@@ -324,7 +328,7 @@ async fn wait_or_kill(ctx: &TaskCtx<'_>, running: Running, during: &str) -> Resu
     }
 }
 
-fn tool_failed(tool: &Program, finished: &Finished, log: PathBuf) -> Error {
+pub(super) fn tool_failed(tool: &Program, finished: &Finished, log: PathBuf) -> Error {
     Error::ToolFailed {
         tool: tool.name().to_owned(),
         status: finished.status,

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::preflight::same_address;
 use super::receive::{self, prepare_args, receiving};
 use super::swap::processes_in;
-use super::{valid_gtid_list, Plan};
+use super::{valid_gtid_list, Plan, Restore};
 use crate::progress::Progress;
 use crate::tasks::{JoinerSettings, PhysicalTool, TaskCtx};
 use crate::Error;
@@ -140,7 +140,7 @@ fn free_port() -> u16 {
 #[test]
 fn the_plan_reads_the_row_and_names_every_directory_next_to_the_datadir() {
     let f = Fixture::new(4444);
-    let plan = Plan::read(&f.ctx(), PhysicalTool::Mariabackup).unwrap();
+    let plan = Plan::read(&f.ctx(), Restore::Physical(PhysicalTool::Mariabackup)).unwrap();
     assert_eq!(plan.port, 4444);
     assert_eq!(plan.gtid, "0-1-500");
     assert_eq!(plan.primary(), "10.0.0.1:3306");
@@ -160,7 +160,7 @@ fn a_datadir_behind_a_symlink_is_swapped_where_it_really_is() {
     let link = f.dir.path().join("mysql");
     std::os::unix::fs::symlink(f.dir.path().join("srv/data"), &link).unwrap();
     f.server.datadir = Some(link);
-    let plan = Plan::read(&f.ctx(), PhysicalTool::Mariabackup).unwrap();
+    let plan = Plan::read(&f.ctx(), Restore::Physical(PhysicalTool::Mariabackup)).unwrap();
     assert_eq!(plan.datadir, f.datadir());
     assert_eq!(plan.name(), "data");
 }
@@ -168,7 +168,7 @@ fn a_datadir_behind_a_symlink_is_swapped_where_it_really_is() {
 #[test]
 fn a_row_the_joiner_cannot_use_is_refused_with_the_reason() {
     let check = |f: &Fixture, expected: &str| {
-        let err = Plan::read(&f.ctx(), PhysicalTool::Mariabackup)
+        let err = Plan::read(&f.ctx(), Restore::Physical(PhysicalTool::Mariabackup))
             .unwrap_err()
             .to_string();
         assert!(err.contains(expected), "{err}");
@@ -210,6 +210,42 @@ fn a_row_the_joiner_cannot_use_is_refused_with_the_reason() {
     let mut f = Fixture::new(4444);
     f.server.datadir = Some(f.dir.path().join("missing"));
     check(&f, "cannot be resolved");
+}
+
+#[test]
+fn a_dump_brings_its_own_gtid_which_must_agree_with_the_manifests() {
+    // Without a GTID in the params (logicalmaster), the dump's is taken.
+    let mut f = Fixture::new(4444);
+    f.set_params(|p| p.gtid = None);
+    let mut plan = Plan::read(&f.ctx(), Restore::Logical).unwrap();
+    assert_eq!(plan.gtid, "");
+    let err = plan.take_dump_gtid(None).unwrap_err().to_string();
+    assert!(err.contains("records no GTID position"), "{err}");
+    let err = plan.take_dump_gtid(Some("0-1-x")).unwrap_err().to_string();
+    assert!(err.contains("not a MariaDB GTID position"), "{err}");
+    plan.take_dump_gtid(Some("0-1-77")).unwrap();
+    assert_eq!(plan.gtid, "0-1-77");
+    // With the manifest's GTID, the dump must say the same.
+    let f = Fixture::new(4444);
+    let mut plan = Plan::read(&f.ctx(), Restore::Logical).unwrap();
+    let err = plan
+        .take_dump_gtid(Some("0-1-501"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("but its backup's manifest says 0-1-500"),
+        "{err}"
+    );
+    plan.take_dump_gtid(Some("0-1-500")).unwrap();
+    plan.take_dump_gtid(None).unwrap();
+    assert_eq!(plan.gtid, "0-1-500");
+    assert_eq!(
+        plan.import_run_dir(),
+        f.datadir()
+            .parent()
+            .unwrap()
+            .join(".data.ferryman-import-42")
+    );
 }
 
 #[test]
@@ -284,7 +320,7 @@ async fn the_restored_tree_gets_the_datadirs_owner_and_mode() {
         return;
     }
     let f = Fixture::new(4444);
-    let plan = Plan::read(&f.ctx(), PhysicalTool::Mariabackup).unwrap();
+    let plan = Plan::read(&f.ctx(), Restore::Physical(PhysicalTool::Mariabackup)).unwrap();
     std::os::unix::fs::chown(&plan.datadir, Some(4242), Some(4343)).unwrap();
     std::fs::set_permissions(&plan.datadir, std::fs::Permissions::from_mode(0o750)).unwrap();
     let staging = f.dir.path().join("srv/staging");
@@ -346,7 +382,7 @@ async fn connect_when_listening(port: u16) {
 async fn the_joiner_takes_only_a_stream_with_this_jobs_id_and_token() {
     let port = free_port();
     let f = Fixture::new(port);
-    let plan = Plan::read(&f.ctx(), PhysicalTool::Mariabackup).unwrap();
+    let plan = Plan::read(&f.ctx(), Restore::Physical(PhysicalTool::Mariabackup)).unwrap();
     let token = plan.token.clone();
     let peers = tokio::spawn(async move {
         connect_when_listening(port).await;
@@ -388,7 +424,7 @@ async fn the_joiner_gives_up_at_its_deadline_and_says_what_it_refused() {
     let mut f = Fixture::new(port);
     // Long enough for the intruder to be refused first even on a loaded machine.
     f.joiner.accept_timeout = Duration::from_secs(5);
-    let plan = Plan::read(&f.ctx(), PhysicalTool::Mariabackup).unwrap();
+    let plan = Plan::read(&f.ctx(), Restore::Physical(PhysicalTool::Mariabackup)).unwrap();
     let peer = tokio::spawn(async move {
         connect_when_listening(port).await;
         let _s = send(port, b"FERRYMN\0\0\x09rest").await;
@@ -428,7 +464,7 @@ async fn a_port_in_use_is_named_with_where_it_comes_from() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     let f = Fixture::new(port);
-    let plan = Plan::read(&f.ctx(), PhysicalTool::Mariabackup).unwrap();
+    let plan = Plan::read(&f.ctx(), Restore::Physical(PhysicalTool::Mariabackup)).unwrap();
     let err = receive::accept(&f.ctx(), &plan)
         .await
         .unwrap_err()
@@ -454,22 +490,9 @@ async fn xtrabackup_reseeds_fail_clearly_where_it_is_not_installed() {
 }
 
 #[tokio::test]
-async fn logical_reseeds_are_not_implemented_yet() {
-    for task in [Task::Reseedmysqldump, Task::Flashbackmysqldump] {
-        let mut f = Fixture::new(free_port());
-        f.task = task;
-        let err = crate::tasks::run(&f.ctx()).await.unwrap_err().to_string();
-        assert!(
-            err.contains("logical reseed is not implemented yet; use --method physicalbackup"),
-            "{err}"
-        );
-    }
-}
-
-#[tokio::test]
 async fn a_staging_directory_left_by_a_crash_is_replaced_by_an_empty_private_one() {
     let f = Fixture::new(4444);
-    let plan = Plan::read(&f.ctx(), PhysicalTool::Mariabackup).unwrap();
+    let plan = Plan::read(&f.ctx(), Restore::Physical(PhysicalTool::Mariabackup)).unwrap();
     std::fs::create_dir_all(plan.staging().join("shop")).unwrap();
     std::fs::write(plan.staging().join("shop/half.ibd"), b"x").unwrap();
     let dir = receive::create_staging(&plan).await.unwrap();

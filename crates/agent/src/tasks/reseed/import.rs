@@ -1,0 +1,526 @@
+//! Steps 3 and 4 of a logical reseed: the dump is imported into a private server running on
+//! the staging directory, which is then shut down cleanly and swapped in like a prepared
+//! physical backup.
+//!
+//! Why not import into the running server, as `socat | gunzip | mysql` does: a dump that
+//! fails half-way (cut stream, bad statement, full disk) would leave the replica half
+//! overwritten, with no way back; tables the replica has and the dump lacks (a stray write's)
+//! would survive; and a server whose data was lost cannot import anything. On a staging
+//! directory none of that can happen: until the swap the replica runs on its old data,
+//! untouched, and the swap and its rollback are the physical reseed's.
+//!
+//! The import server is the installed `mariadbd`, reading the server's own option file (so
+//! that page size, undo and file layout match what the server will find) with what must not
+//! be shared overridden on the command line: its own datadir, socket, pid file and error log
+//! in a run directory next to the datadir; no TCP, no binary log, no replication, no Galera,
+//! no event scheduler, no slow or general log; a buffer pool of `agent.import-buffer-pool-mib`.
+//! Its `root` has no password (`mariadb-install-db --auth-root-authentication-method=normal`)
+//! and is reachable only through that socket, in a directory only the server's user (and
+//! root) may enter. The dump replaces its accounts with the source's, as a physical reseed
+//! does.
+
+use std::ffi::OsString;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ferryman_db::{Endpoint, Session};
+use ferryman_exec::{process, Program, Running};
+use tokio::io::AsyncWriteExt;
+
+use super::receive::{self, Payload};
+use super::{interrupted, swap, Plan, TaskCtx};
+use crate::progress;
+use crate::tasks::logical;
+use crate::{Error, Result};
+
+/// Debian package of `mariadbd` and `mariadb-install-db`.
+const SERVER_PACKAGE: &str = "mariadb-server";
+/// Debian package of the `mariadb` client.
+const CLIENT_PACKAGE: &str = "mariadb-client";
+/// How long the import server may take to accept connections.
+const START_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long it may take to shut down (it writes every dirty page first).
+const STOP_TIMEOUT: Duration = Duration::from_secs(1800);
+/// How much of the dump's end is kept: the footer and the `gtid_slave_pos` comment.
+const TAIL_KEEP: usize = 8 * 1024;
+/// The largest statement the import takes (mariadb-dump writes at most 1 MiB rows by default,
+/// but a row of big BLOBs can be larger).
+const MAX_PACKET: &str = "1073741824";
+/// How many error-log lines a failure quotes.
+const LOG_LINES: usize = 8;
+
+/// The programs a logical reseed runs, found before anything else: a missing one must not
+/// cost a transfer.
+#[derive(Debug)]
+pub(super) struct Tools {
+    install_db: Program,
+    mariadbd: Program,
+    client: Program,
+}
+
+impl Tools {
+    pub fn find() -> Result<Tools> {
+        Ok(Tools {
+            install_db: Program::find("mariadb-install-db", SERVER_PACKAGE)?,
+            mariadbd: Program::find("mariadbd", SERVER_PACKAGE)?,
+            client: Program::find("mariadb", CLIENT_PACKAGE)
+                .or_else(|_| Program::find("mysql", CLIENT_PACKAGE))?,
+        })
+    }
+}
+
+/// What the import did.
+#[derive(Debug, Clone)]
+pub(super) struct Imported {
+    /// Dump bytes received and imported.
+    pub bytes: u64,
+    /// From the first byte to the client's exit.
+    pub took: Duration,
+    /// The GTID position the dump records (`None` when it records none).
+    pub gtid: Option<String>,
+}
+
+/// The private server on the staging directory. Dropping it kills the server.
+#[derive(Debug)]
+pub(super) struct ImportServer {
+    running: Option<Running>,
+    staging: PathBuf,
+    run_dir: PathBuf,
+    /// From `mariadb-install-db` to accepting connections.
+    pub started_in: Duration,
+}
+
+impl ImportServer {
+    /// Installs an empty datadir in `staging` and starts a server on it; `staging` must be
+    /// empty. On error nothing runs any more (the run directory is removed; `staging` is the
+    /// caller's).
+    pub async fn start(
+        ctx: &TaskCtx<'_>,
+        plan: &Plan,
+        tools: &Tools,
+        staging: &Path,
+    ) -> Result<ImportServer> {
+        let started = Instant::now();
+        ctx.progress
+            .set_phase("preparing: installing the import server's datadir");
+        let run_dir = create_run_dir(plan)?;
+        let mut server = ImportServer {
+            running: None,
+            staging: staging.to_owned(),
+            run_dir,
+            started_in: Duration::ZERO,
+        };
+        match server.install_and_start(ctx, plan, tools).await {
+            Ok(()) => {
+                server.started_in = started.elapsed();
+                Ok(server)
+            }
+            Err(e) => {
+                server.discard().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn install_and_start(
+        &mut self,
+        ctx: &TaskCtx<'_>,
+        plan: &Plan,
+        tools: &Tools,
+    ) -> Result<()> {
+        // The server's user must own both directories: mariadbd switches to it.
+        swap::give_datadir_owner(plan, &self.staging).await?;
+        swap::give_datadir_owner(plan, &self.run_dir).await?;
+        let user = run_as(plan)?;
+        let mut install = tools.install_db.command();
+        if let Some(file) = &ctx.server.defaults_file {
+            install = install.arg(defaults_file_arg(file));
+        }
+        let out = install
+            .arg(path_arg("--datadir=", &self.staging))
+            .args(user.iter())
+            .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+            .output()
+            .await?;
+        if !out.status.success() {
+            return Err(self.failed(
+                format!(
+                    "could not be installed (mariadb-install-db: {})",
+                    out.status
+                ),
+                &ferryman_exec::command::tail(
+                    &format!("{}\n{}", out.stdout, out.stderr),
+                    LOG_LINES,
+                ),
+            ));
+        }
+        ctx.progress
+            .set_phase("preparing: starting the import server");
+        let mut args: Vec<OsString> = Vec::new();
+        if let Some(file) = &ctx.server.defaults_file {
+            args.push(defaults_file_arg(file));
+        }
+        args.extend(user);
+        args.extend(self.server_args(ctx.joiner.import_buffer_pool_mib));
+        let (mut running, _) = ctx.spawn_tool(&tools.mariadbd, "mariadbd-import", args)?;
+        // It writes to its error log; stdout must still never fill up.
+        let _ = receive::drain_stdout(&mut running);
+        let pid = running.pid();
+        self.running = Some(running);
+        self.wait_ready(ctx, pid).await
+    }
+
+    /// Everything that keeps the import server apart from the real one (see the module
+    /// documentation). `loose-` options are accepted by builds without them.
+    fn server_args(&self, buffer_pool_mib: u32) -> Vec<OsString> {
+        let mut args = vec![
+            path_arg("--datadir=", &self.staging),
+            path_arg("--socket=", &self.socket()),
+            path_arg("--pid-file=", &self.run_dir.join("mariadbd.pid")),
+            path_arg("--log-error=", &self.error_log()),
+        ];
+        args.extend(
+            [
+                "--skip-networking",
+                "--skip-log-bin",
+                "--skip-slave-start",
+                "--loose-wsrep-on=OFF",
+                "--event-scheduler=OFF",
+                "--slow-query-log=OFF",
+                "--general-log=OFF",
+                // The import is thrown away on any failure: durability per statement would
+                // only slow it down. A clean shutdown writes everything out.
+                "--innodb-flush-log-at-trx-commit=0",
+                "--innodb-doublewrite=0",
+            ]
+            .map(OsString::from),
+        );
+        args.push(format!("--innodb-buffer-pool-size={buffer_pool_mib}M").into());
+        args.push(format!("--max-allowed-packet={MAX_PACKET}").into());
+        args
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.run_dir.join("mariadbd.sock")
+    }
+
+    fn error_log(&self) -> PathBuf {
+        self.run_dir.join("error.log")
+    }
+
+    fn endpoint(&self, ctx: &TaskCtx<'_>) -> Endpoint {
+        Endpoint {
+            name: format!("{} (import server)", ctx.server.name),
+            host: "localhost".to_owned(),
+            port: 0,
+            socket: Some(self.socket()),
+            user: "root".to_owned(),
+            password: None,
+        }
+    }
+
+    async fn wait_ready(&self, ctx: &TaskCtx<'_>, pid: Option<u32>) -> Result<()> {
+        let started = Instant::now();
+        let endpoint = self.endpoint(ctx);
+        loop {
+            if !pid.is_some_and(process::is_running) {
+                return Err(self.failed("exited while starting".to_owned(), &self.log_tail()));
+            }
+            match endpoint.connect(Session::Plain).await {
+                Ok(conn) => {
+                    let _ = conn.disconnect().await;
+                    return Ok(());
+                }
+                Err(e) if started.elapsed() > START_TIMEOUT => {
+                    return Err(self.failed(
+                        format!(
+                            "did not accept connections within {} s ({e})",
+                            START_TIMEOUT.as_secs()
+                        ),
+                        &self.log_tail(),
+                    ))
+                }
+                Err(_) => {}
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                _ = ctx.cancel.cancelled() => return Err(interrupted(ctx, "starting the import server")),
+            }
+        }
+    }
+
+    /// Feeds the payload to the `mariadb` client connected to the import server. Succeeds
+    /// only when the payload's trailer matched, the client exited 0 and the dump ends with
+    /// mariadb-dump's completion footer.
+    pub async fn import(
+        &self,
+        ctx: &TaskCtx<'_>,
+        plan: &Plan,
+        tools: &Tools,
+        mut payload: Payload,
+    ) -> Result<Imported> {
+        let started = Instant::now();
+        let client = &tools.client;
+        let args: Vec<OsString> = vec![
+            // Nothing from option files: this session is ours alone.
+            "--no-defaults".into(),
+            path_arg("--socket=", &self.socket()),
+            "--user=root".into(),
+            // Bytes as they are (a dump's strings may hold \r\n and \0); DELIMITER still works.
+            "--binary-mode".into(),
+            format!("--max-allowed-packet={MAX_PACKET}").into(),
+        ];
+        let (mut running, log) = ctx.spawn_tool_with(client, "mariadb-import", args, true)?;
+        let drain = receive::drain_stdout(&mut running);
+        let Some(mut stdin) = running.take_stdin() else {
+            let _ = running.kill().await;
+            return Err(Error::Read {
+                what: format!("{}'s input", client.name()),
+                source: std::io::Error::other("stdin was not captured"),
+            });
+        };
+        let expected = plan.params.payload_bytes;
+        ctx.progress.set_phase(importing(0, expected));
+        let mut buf = vec![0u8; receive::BUFFER];
+        let mut tail: Vec<u8> = Vec::with_capacity(2 * TAIL_KEEP);
+        let fed: Result<()> = async {
+            loop {
+                let n = tokio::select! {
+                    read = tokio::time::timeout(receive::STALL_TIMEOUT, payload.read(&mut buf)) => match read {
+                        Ok(read) => read.map_err(Error::Payload)?,
+                        Err(_) => return Err(Error::Payload(ferryman_proto::Error::PayloadIo {
+                            kind: std::io::ErrorKind::TimedOut,
+                            message: format!(
+                                "nothing arrived for {} s after {} bytes",
+                                receive::STALL_TIMEOUT.as_secs(),
+                                payload.total()
+                            ),
+                        })),
+                    },
+                    _ = ctx.cancel.cancelled() => return Err(interrupted(ctx, "importing the dump")),
+                };
+                if n == 0 {
+                    return Ok(());
+                }
+                keep_tail(&mut tail, &buf[..n]);
+                tokio::select! {
+                    written = stdin.write_all(&buf[..n]) => written.map_err(|e| Error::Io {
+                        action: "feed the dump to",
+                        path: client.path().to_owned(),
+                        source: e,
+                    })?,
+                    _ = ctx.cancel.cancelled() => return Err(interrupted(ctx, "importing the dump")),
+                }
+                ctx.progress.add_bytes(n as u64);
+                ctx.progress.set_phase(importing(payload.total(), expected));
+            }
+        }
+        .await;
+        if let Err(e) = fed {
+            let finished = running.kill().await?;
+            if let Some(d) = drain {
+                d.abort();
+            }
+            // The client stopped taking input: its own words say why (a failed statement).
+            if matches!(e, Error::Io { .. }) && !finished.status.success() {
+                return Err(receive::tool_failed(client, &finished, log));
+            }
+            return Err(e);
+        }
+        drop(stdin);
+        ctx.progress
+            .set_phase("receiving: the import's last statements");
+        let finished = receive::wait_or_kill(ctx, running, "importing the dump").await?;
+        if let Some(d) = drain {
+            let _ = d.await;
+        }
+        if !finished.status.success() {
+            return Err(receive::tool_failed(client, &finished, log));
+        }
+        if !logical::ends_with_footer(&tail) {
+            return Err(Error::Dump {
+                problem: "does not end with mariadb-dump's `-- Dump completed` line, so it may \
+                          be cut short"
+                    .to_owned(),
+            });
+        }
+        Ok(Imported {
+            bytes: payload.total(),
+            took: started.elapsed(),
+            gtid: logical::dump_gtid(&String::from_utf8_lossy(&tail)),
+        })
+    }
+
+    /// Shuts the server down cleanly (every page written, so the real server starts on it
+    /// without recovery) and removes the run directory. The staging datadir stays.
+    pub async fn stop(mut self, ctx: &TaskCtx<'_>) -> Result<Duration> {
+        let started = Instant::now();
+        ctx.progress
+            .set_phase("preparing: shutting the import server down");
+        let Some(running) = self.running.take() else {
+            return Ok(Duration::ZERO);
+        };
+        if let Some(pid) = running.pid().and_then(|p| i32::try_from(p).ok()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+        let waited = tokio::time::timeout(
+            STOP_TIMEOUT,
+            receive::wait_or_kill(ctx, running, "shutting the import server down"),
+        )
+        .await;
+        let outcome = match waited {
+            Ok(Ok(finished)) if finished.status.success() => Ok(started.elapsed()),
+            Ok(Ok(finished)) => Err(self.failed(
+                format!("did not shut down cleanly ({})", finished.status),
+                &self.log_tail(),
+            )),
+            Ok(Err(e)) => Err(e),
+            // The wait was dropped, which killed it: its datadir is not to be trusted.
+            Err(_) => Err(self.failed(
+                format!(
+                    "did not shut down within {} s and was killed",
+                    STOP_TIMEOUT.as_secs()
+                ),
+                &self.log_tail(),
+            )),
+        };
+        swap::remove_quietly(&self.run_dir).await;
+        outcome
+    }
+
+    /// Kills the server (its datadir is thrown away) and removes the run directory.
+    pub async fn discard(mut self) {
+        if let Some(running) = self.running.take() {
+            let _ = running.kill().await;
+        }
+        swap::remove_quietly(&self.run_dir).await;
+    }
+
+    fn failed(&self, what: String, log_tail: &str) -> Error {
+        Error::ImportServer {
+            staging: self.staging.clone(),
+            what,
+            log_tail: if log_tail.is_empty() {
+                "(empty)".to_owned()
+            } else {
+                log_tail.to_owned()
+            },
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        std::fs::read_to_string(self.error_log())
+            .map(|text| ferryman_exec::command::tail(&text, LOG_LINES))
+            .unwrap_or_default()
+    }
+}
+
+/// `receiving: importing 12 MiB of 40 MiB`.
+fn importing(got: u64, expected: Option<u64>) -> String {
+    match expected {
+        Some(total) => format!(
+            "receiving: importing {} of {}",
+            progress::bytes(got),
+            progress::bytes(total)
+        ),
+        None => format!("receiving: importing {}", progress::bytes(got)),
+    }
+}
+
+/// Keeps the last [`TAIL_KEEP`] bytes seen (trimmed in amortised O(1) per byte).
+fn keep_tail(tail: &mut Vec<u8>, chunk: &[u8]) {
+    tail.extend_from_slice(&chunk[chunk.len().saturating_sub(TAIL_KEEP)..]);
+    if tail.len() >= 2 * TAIL_KEEP {
+        tail.drain(..tail.len() - TAIL_KEEP);
+    }
+}
+
+/// Creates the run directory (0700) next to the datadir, after stopping an import server an
+/// earlier run of this job left there (an agent killed mid-import) and removing it.
+fn create_run_dir(plan: &Plan) -> Result<PathBuf> {
+    let dir = plan.import_run_dir();
+    stop_leftover(plan);
+    if std::fs::symlink_metadata(&dir).is_ok() {
+        std::fs::remove_dir_all(&dir)
+            .map_err(Error::io("remove the leftover run directory", &dir))?;
+    }
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(Error::io("create the import server's run directory", &dir))?;
+    Ok(dir)
+}
+
+/// Stops an import server of this job that still runs (found by its pid file, checked to be
+/// a `mariadbd` on this job's staging directory, so that a recycled PID is never signalled).
+pub(super) fn stop_leftover(plan: &Plan) {
+    let pid_file = plan.import_run_dir().join("mariadbd.pid");
+    let Some(pid) = std::fs::read_to_string(&pid_file)
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok())
+    else {
+        return;
+    };
+    let staging = plan.staging().display().to_string();
+    if process::is_running(pid) && process::cmdline(pid).contains(&staging) {
+        tracing::warn!(
+            pid,
+            "stopping the import server an earlier run of this job left"
+        );
+        if let Err(e) = process::kill_now(pid) {
+            tracing::warn!(pid, error = %e, "cannot stop the leftover import server");
+        }
+    }
+}
+
+/// `--user=NAME` of the datadir's owner when the agent runs as root (mariadbd refuses to run
+/// as root unless told to, and must create files the server's user can use); nothing else.
+fn run_as(plan: &Plan) -> Result<Option<OsString>> {
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(None);
+    }
+    let meta = std::fs::metadata(&plan.datadir).map_err(Error::io("read", &plan.datadir))?;
+    let uid = meta.uid();
+    let name = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string());
+    Ok(Some(format!("--user={name}").into()))
+}
+
+fn defaults_file_arg(file: &Path) -> OsString {
+    path_arg("--defaults-file=", file)
+}
+
+fn path_arg(option: &str, path: &Path) -> OsString {
+    let mut arg = OsString::from(option);
+    arg.push(path);
+    arg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tail_keeps_the_last_bytes_only() {
+        let mut tail = Vec::new();
+        for _ in 0..5 {
+            keep_tail(&mut tail, &[b'x'; 5000]);
+        }
+        keep_tail(&mut tail, b"\n-- Dump completed on 2026-11-21\n");
+        assert!(tail.len() <= 2 * TAIL_KEEP);
+        assert!(logical::ends_with_footer(&tail));
+    }
+
+    #[test]
+    fn progress_says_how_much_was_imported() {
+        assert_eq!(importing(0, None), "receiving: importing 0 B");
+        assert!(importing(1 << 20, Some(2 << 20)).starts_with("receiving: importing 1.0 MiB of"));
+    }
+}
