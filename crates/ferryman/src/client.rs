@@ -61,9 +61,12 @@ pub struct Job {
     /// What it is doing now.
     #[serde(default)]
     pub phase: String,
-    /// Bytes received so far.
+    /// Bytes received (or, for a reseed, sent to the joiner) so far.
     #[serde(default)]
     pub bytes: u64,
+    /// The stream's size when known beforehand (reseeds from a stored backup).
+    #[serde(default)]
+    pub bytes_total: Option<u64>,
     /// The node's result text.
     #[serde(default)]
     pub node_result: Option<String>,

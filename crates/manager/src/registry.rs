@@ -58,8 +58,12 @@ pub struct JobRecord {
     pub state: JobState,
     /// What it is doing now, in words.
     pub phase: String,
-    /// Bytes received so far (streams).
+    /// Bytes received so far (streams), or sent to the joiner (reseeds).
     pub bytes: u64,
+    /// How many bytes the stream will have, when known beforehand (a reseed from a stored
+    /// backup): a progress bar's end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_total: Option<u64>,
     /// The agent's (or donor's) result text, once the node job is done.
     pub node_result: Option<String>,
     /// Why the job failed.
@@ -126,6 +130,7 @@ impl Registry {
                     state: JobState::Queued,
                     phase: "queued".to_owned(),
                     bytes: 0,
+                    bytes_total: None,
                     node_result: None,
                     error: None,
                     backup_id: None,

@@ -297,8 +297,11 @@ impl Shared {
         for j in &joiners {
             let job = self.registry.create(&c.name, &j.name, task, trigger);
             if let Some(m) = &manifest {
-                let id = m.id.to_string();
-                job.update(|r| r.backup_id = Some(id));
+                let (id, size) = (m.id.to_string(), m.raw_bytes);
+                job.update(|r| {
+                    r.backup_id = Some(id);
+                    r.bytes_total = Some(size);
+                });
             }
             jobs.push(((*j).clone(), job));
         }

@@ -285,7 +285,7 @@ impl JobsProgress {
         JobsProgress { multi, bars }
     }
 
-    /// Shows a job's state, phase and bytes.
+    /// Shows a job's state, phase and bytes; a bar once the stream's size is known.
     pub fn update(&self, job: &Job) {
         let Some((_, bar)) = self.bars.iter().find(|(id, _)| *id == job.id) else {
             return;
@@ -294,8 +294,21 @@ impl JobsProgress {
         if job.phase != job.state {
             detail.push(job.state.clone());
         }
-        if job.bytes > 0 {
-            detail.push(bytes(job.bytes));
+        match job.bytes_total {
+            Some(total) if total > 0 => {
+                if bar.length() != Some(total) {
+                    bar.set_length(total);
+                    if let Ok(style) = indicatif::ProgressStyle::with_template(
+                        "{spinner} {elapsed:>4} [{bar:24}] {percent:>3}% {msg}",
+                    ) {
+                        bar.set_style(style.progress_chars("=> "));
+                    }
+                }
+                bar.set_position(job.bytes.min(total));
+                detail.push(format!("{} of {}", bytes(job.bytes), bytes(total)));
+            }
+            _ if job.bytes > 0 => detail.push(bytes(job.bytes)),
+            _ => {}
         }
         let detail = if detail.is_empty() {
             String::new()

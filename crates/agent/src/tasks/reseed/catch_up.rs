@@ -15,7 +15,7 @@ use crate::{Error, Result};
 /// Seconds between the replica's attempts to reach the primary.
 const CONNECT_RETRY_S: u32 = 10;
 /// How often the replication status is read while catching up.
-const POLL: Duration = Duration::from_secs(1);
+const POLL: Duration = Duration::from_millis(250);
 
 /// How the catch-up ended.
 #[derive(Debug, Clone, Copy)]
