@@ -9,7 +9,7 @@ packages=(
   socat rsync                                              # legacy donor streams, Galera SST
   sysbench mydumper restic                                 # sandbox load, logical dumps, archive
   ca-certificates pkg-config                               # builds of crates that link system libs
-  jq curl iproute2                                         # bench/ scripts (JSON, health checks, ss)
+  jq curl iproute2 zstd                                    # bench/ scripts (JSON, health checks, ss, zstd -d)
 )
 
 missing=()
