@@ -13,8 +13,10 @@ use crate::reaper::{self, Claimant};
 use crate::tasks::JoinerSettings;
 use crate::{Error, Result};
 
-/// Longest pause after a failed pass (the server is down, the table missing…).
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Longest pause after a failed pass (the server is down, the table missing…): short enough
+/// that a server brought back (restarted, or replaced by an empty one to be reseeded) has its
+/// jobs taken within seconds, long enough not to flood the log.
+const MAX_BACKOFF: Duration = Duration::from_secs(15);
 
 /// How an agent is told to stop.
 ///

@@ -212,6 +212,55 @@ fn the_configured_service_commands_stop_start_and_restart_one_server() {
 }
 
 #[test]
+fn sandbox_reinit_refuses_the_primary_and_replaces_a_replica_with_an_empty_server() {
+    let guard = Guard::new();
+    let dir = guard.path().to_str().unwrap();
+    let up = ferryman(&["sandbox", "up", "--dir", dir, "--replicas", "1"]);
+    assert!(up.status.success(), "{}", text(&up));
+    let sb = Sandbox::open(guard.path()).unwrap();
+    let primary = sb.pid(sb.primary()).unwrap();
+    let db2 = sb.server("db2").unwrap();
+    let old = sb.pid(db2).unwrap();
+    // Something only the old datadir has.
+    let datadir = sb.layout().server("db2").datadir();
+    std::fs::write(datadir.join("old-data-marker"), b"x").unwrap();
+
+    let refused = ferryman(&["sandbox", "reinit", "--dir", dir, "--server", "db1"]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("`db1` is the primary of the sandbox"),
+        "{}",
+        text(&refused)
+    );
+    assert_eq!(sb.pid(sb.primary()), Some(primary));
+
+    let reinit = ferryman(&["sandbox", "reinit", "--dir", dir, "--server", "db2"]);
+    assert!(reinit.status.success(), "{}", text(&reinit));
+    let new = sb.pid(db2).unwrap();
+    assert_ne!(new, old);
+    assert!(!ferryman_exec::process::is_running(old));
+    assert!(
+        text(&reinit).starts_with(&format!(
+            "db2 is an empty server now (pid {new}), replicating from no one"
+        )),
+        "{}",
+        text(&reinit)
+    );
+    assert!(!datadir.join("old-data-marker").exists());
+    // The sandbox's account logs in (status reads it), and replication is not configured.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let reports = rt.block_on(sb.status());
+    let report = reports.iter().find(|r| r.name == "db2").unwrap();
+    let status = report
+        .status
+        .as_ref()
+        .unwrap_or_else(|| panic!("{report:?}"));
+    assert!(status.replication.is_none(), "{status:?}");
+    assert_eq!(status.gtid_slave_pos, "");
+    assert_eq!(sb.pid(sb.primary()), Some(primary));
+}
+
+#[test]
 fn config_check_reports_a_typo_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.toml");

@@ -90,31 +90,15 @@ async fn reseed_batch_flashback_and_safety_rails() {
     caught_up(&sb, "db2").await;
     caught_up(&sb, "db3").await;
 
-    let config = Config::load(&sb.config_path()).unwrap();
-    let manager = Manager::start(config.clone()).await.unwrap();
-    let shared: Arc<Shared> = manager.shared();
-    let stop = CancellationToken::new();
-    let manager = {
-        let stop = stop.clone();
-        tokio::spawn(async move { manager.run(stop).await.unwrap() })
-    };
-    let mut agents = Vec::new();
-    for name in ["db1", "db2", "db3"] {
-        let agent = Agent::new(&config, name).unwrap();
-        let shutdown = Shutdown::default();
-        let s = shutdown.clone();
-        agents.push((
-            shutdown,
-            tokio::spawn(async move { agent.run(&s).await.unwrap() }),
-        ));
-    }
+    let d = Daemons::start(&sb).await;
+    let shared = &d.shared;
 
     // A physical backup of the cluster (from a replica), then writes it does not have.
     let id = shared
         .start_backup("sandbox", None, Task::Mariabackup, "test")
         .await
         .unwrap();
-    let job = wait_job(&shared, id).await;
+    let job = wait_job(shared, id).await;
     assert_eq!(job.state, JobState::Succeeded, "{job:?}");
     let first_backup: ferryman_repo::BackupId = job.backup_id.unwrap().parse().unwrap();
     sb.sql(
@@ -182,7 +166,7 @@ async fn reseed_batch_flashback_and_safety_rails() {
         .unwrap_err();
     assert!(err.to_string().contains("already being reseeded"), "{err}");
     for id in &ids {
-        let job = wait_job(&shared, *id).await;
+        let job = wait_job(shared, *id).await;
         assert_eq!(job.state, JobState::Succeeded, "{job:#?}");
         assert_eq!(
             job.backup_id.as_deref(),
@@ -202,7 +186,8 @@ async fn reseed_batch_flashback_and_safety_rails() {
 
     // A damaged backup is refused and the replica stays as it was.
     let manifest = shared.repo.get(&first_backup).await.unwrap();
-    let payload = config
+    let payload = sb
+        .config()
         .manager
         .monitoring_datadir
         .join("Backups")
@@ -228,7 +213,7 @@ async fn reseed_batch_flashback_and_safety_rails() {
         )
         .await
         .unwrap();
-    let job = wait_job(&shared, ids[0]).await;
+    let job = wait_job(shared, ids[0]).await;
     assert_eq!(job.state, JobState::Failed, "{job:#?}");
     let error = job.error.clone().unwrap();
     // Refused by the manager (checksum or decompression) or, when the damage reaches the
@@ -260,18 +245,354 @@ async fn reseed_batch_flashback_and_safety_rails() {
         )
         .await
         .unwrap();
-    let job = wait_job(&shared, ids[0]).await;
+    let job = wait_job(shared, ids[0]).await;
     assert_eq!(job.state, JobState::Succeeded, "{job:#?}");
     assert_eq!(job.task, Task::Flashbackmariabackup);
     caught_up(&sb, "db3").await;
     assert_eq!(checksums(&sb, "db3").await, checksums(&sb, "db1").await);
 
-    for (s, _) in &agents {
-        s.stop.cancel();
+    d.stop().await;
+}
+
+/// The user tables of the primary (every schema but the system ones and the per-server jobs
+/// table's), as `schema.table`.
+async fn user_tables(sb: &TestSandbox) -> Vec<String> {
+    sb.sql(
+        "db1",
+        "SELECT CONCAT(table_schema, '.', table_name) FROM information_schema.TABLES \
+         WHERE table_type = 'BASE TABLE' AND table_schema NOT IN \
+         ('mysql', 'information_schema', 'performance_schema', 'sys', \
+          'replication_manager_schema') ORDER BY 1",
+    )
+    .await
+    .into_iter()
+    .map(ferryman_db::mysql_async::from_row::<String>)
+    .collect()
+}
+
+/// `CHECKSUM TABLE` of `tables` on `server`.
+async fn checksums_of(
+    sb: &TestSandbox,
+    server: &str,
+    tables: &[String],
+) -> Vec<(String, Option<u64>)> {
+    sb.sql(server, &format!("CHECKSUM TABLE {}", tables.join(", ")))
+        .await
+        .into_iter()
+        .map(ferryman_db::mysql_async::from_row::<(String, Option<u64>)>)
+        .collect()
+}
+
+/// A replica whose data was lost cannot start, so its agent (which reads its jobs from that
+/// server) cannot receive a reseed. An empty server provisioned in its place can: the reseed
+/// then makes it a replica with the primary's data again. Its agent runs throughout.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_whose_data_was_lost_is_replaced_by_an_empty_server_then_reseeded() {
+    let sb = TestSandbox::start_with(&UpOptions {
+        replicas: 2,
+        ferryman_bin: Some(PathBuf::from(BIN)),
+    })
+    .await;
+    sb.sql(
+        "db1",
+        "CREATE DATABASE shop;
+         CREATE TABLE shop.orders (id INT PRIMARY KEY, v TEXT);
+         CREATE TABLE shop.items (id INT PRIMARY KEY, n INT);
+         INSERT INTO shop.orders SELECT seq, REPEAT('o', 200) FROM mysql.seq_1_to_4000;
+         INSERT INTO shop.items SELECT seq, seq * 2 FROM mysql.seq_1_to_1000;",
+    )
+    .await;
+    caught_up(&sb, "db2").await;
+    caught_up(&sb, "db3").await;
+
+    let d = Daemons::start(&sb).await;
+    let shared = &d.shared;
+
+    let id = shared
+        .start_backup("sandbox", None, Task::Mariabackup, "test")
+        .await
+        .unwrap();
+    let job = wait_job(shared, id).await;
+    assert_eq!(job.state, JobState::Succeeded, "{job:?}");
+    sb.sql(
+        "db1",
+        "INSERT INTO shop.orders SELECT seq, 'after the backup' FROM mysql.seq_4001_to_4500",
+    )
+    .await;
+
+    // The loss: db2 stopped and its datadir deleted. It cannot start any more.
+    sb.stop_server("db2").await.unwrap();
+    let datadir = sb.layout().server("db2").datadir();
+    std::fs::remove_dir_all(&datadir).unwrap();
+    let err = sb.start_server("db2").await.unwrap_err();
+    assert!(err.to_string().contains("did not start"), "{err}");
+    assert_eq!(sb.pid(sb.server("db2").unwrap()), None);
+
+    // An empty server in its place: the accounts work, nothing of the old data is there, and
+    // it replicates from no one.
+    let pid = sb.reinit_server("db2").await.unwrap();
+    assert_eq!(sb.pid(sb.server("db2").unwrap()), Some(pid));
+    assert!(sb.sql("db2", "SHOW SLAVE STATUS").await.is_empty());
+    assert!(sb.sql("db2", "SHOW DATABASES LIKE 'shop'").await.is_empty());
+
+    // Reseeded through the manager, as any replica: its agent took the job from the new
+    // server's jobs table.
+    let ids = shared
+        .start_reseed(
+            "sandbox",
+            ReseedRequest {
+                servers: vec!["db2".into()],
+                method: Method::Physicalbackup,
+                backup: None,
+            },
+            "test",
+        )
+        .await
+        .unwrap();
+    let job = wait_job(shared, ids[0]).await;
+    assert_eq!(job.state, JobState::Succeeded, "{job:#?}");
+
+    // A new write on the primary reaches it; every user table matches the primary's.
+    sb.sql("db1", "INSERT INTO shop.items VALUES (5000, 1)")
+        .await;
+    caught_up(&sb, "db2").await;
+    let tables = user_tables(&sb).await;
+    assert_eq!(tables, ["shop.items", "shop.orders"]);
+    assert_eq!(
+        checksums_of(&sb, "db2", &tables).await,
+        checksums_of(&sb, "db1", &tables).await
+    );
+    let row = sb
+        .sql("db2", "SELECT n FROM shop.items WHERE id = 5000")
+        .await;
+    assert_eq!(row.len(), 1);
+
+    d.stop().await;
+}
+
+/// A manager (in this process) and one agent per server of a sandbox.
+struct Daemons {
+    shared: Arc<Shared>,
+    stop: CancellationToken,
+    manager: tokio::task::JoinHandle<()>,
+    agents: Vec<(Shutdown, tokio::task::JoinHandle<()>)>,
+}
+
+impl Daemons {
+    async fn start(sb: &TestSandbox) -> Daemons {
+        let config = Config::load(&sb.config_path()).unwrap();
+        let manager = Manager::start(config.clone()).await.unwrap();
+        let shared: Arc<Shared> = manager.shared();
+        let stop = CancellationToken::new();
+        let manager = {
+            let stop = stop.clone();
+            tokio::spawn(async move { manager.run(stop).await.unwrap() })
+        };
+        let mut agents = Vec::new();
+        for name in ["db1", "db2", "db3"] {
+            let agent = Agent::new(&config, name).unwrap();
+            let shutdown = Shutdown::default();
+            let s = shutdown.clone();
+            agents.push((
+                shutdown,
+                tokio::spawn(async move { agent.run(&s).await.unwrap() }),
+            ));
+        }
+        Daemons {
+            shared,
+            stop,
+            manager,
+            agents,
+        }
     }
-    for (_, h) in agents {
-        let _ = h.await;
+
+    /// Takes a backup of the cluster with `task`; returns its id.
+    async fn backup(&self, task: Task) -> ferryman_repo::BackupId {
+        let id = self
+            .shared
+            .start_backup("sandbox", None, task, "test")
+            .await
+            .unwrap();
+        let job = wait_job(&self.shared, id).await;
+        assert_eq!(job.state, JobState::Succeeded, "{job:?}");
+        job.backup_id.unwrap().parse().unwrap()
     }
-    stop.cancel();
-    let _ = manager.await;
+
+    /// Reseeds `servers` and waits for every job; returns the final records.
+    async fn reseed(
+        &self,
+        servers: &[&str],
+        method: Method,
+        backup: Option<ferryman_repo::BackupId>,
+    ) -> Vec<JobRecord> {
+        let ids = self
+            .shared
+            .start_reseed(
+                "sandbox",
+                ReseedRequest {
+                    servers: servers.iter().map(|s| s.to_string()).collect(),
+                    method,
+                    backup,
+                },
+                "test",
+            )
+            .await
+            .unwrap();
+        let mut jobs = Vec::new();
+        for id in ids {
+            jobs.push(wait_job(&self.shared, id).await);
+        }
+        jobs
+    }
+
+    async fn stop(self) {
+        for (s, _) in &self.agents {
+            s.stop.cancel();
+        }
+        for (_, h) in self.agents {
+            let _ = h.await;
+        }
+        self.stop.cancel();
+        let _ = self.manager.await;
+    }
+}
+
+/// Asserts that `server` replicates, has caught up, and holds the primary's user tables.
+async fn same_as_primary(sb: &TestSandbox, server: &str) {
+    caught_up(sb, server).await;
+    let tables = user_tables(sb).await;
+    assert_eq!(
+        checksums_of(sb, server, &tables).await,
+        checksums_of(sb, "db1", &tables).await,
+        "{server}"
+    );
+    let on_replica: Vec<String> = sb
+        .sql(
+            server,
+            "SELECT CONCAT(table_schema, '.', table_name) FROM information_schema.TABLES \
+             WHERE table_type = 'BASE TABLE' AND table_schema NOT IN \
+             ('mysql', 'information_schema', 'performance_schema', 'sys', \
+              'replication_manager_schema') ORDER BY 1",
+        )
+        .await
+        .into_iter()
+        .map(ferryman_db::mysql_async::from_row::<String>)
+        .collect();
+    assert_eq!(on_replica, tables, "{server}: tables");
+}
+
+/// The logical methods: a diverged replica (a stray table and a stray row) rebuilt from the
+/// newest mysqldump backup; two replicas at once from one dump of the primary taken now
+/// (`logicalmaster`); a flashback to the dump by id. Routines, triggers and views come along;
+/// stray tables do not survive (the dump is imported into a fresh server, then swapped in).
+#[tokio::test(flavor = "multi_thread")]
+async fn logical_reseeds_from_a_dump_backup_and_from_the_primary() {
+    let sb = TestSandbox::start_with(&UpOptions {
+        replicas: 2,
+        ferryman_bin: Some(PathBuf::from(BIN)),
+    })
+    .await;
+    sb.sql(
+        "db1",
+        "CREATE DATABASE shop;
+         CREATE TABLE shop.orders (id INT PRIMARY KEY, v TEXT, b BLOB);
+         CREATE TABLE shop.items (id INT PRIMARY KEY, n INT);
+         CREATE TABLE shop.audit (id INT AUTO_INCREMENT PRIMARY KEY, item INT);
+         CREATE TRIGGER shop.items_ai AFTER INSERT ON shop.items FOR EACH ROW \
+           INSERT INTO shop.audit (item) VALUES (NEW.id);
+         CREATE PROCEDURE shop.add_item(i INT) INSERT INTO shop.items VALUES (i, i);
+         CREATE VIEW shop.big_items AS SELECT id FROM shop.items WHERE n > 100;
+         INSERT INTO shop.orders SELECT seq, REPEAT('o\\r\\n', 70), UNHEX('00FF0D0A5C27') \
+           FROM mysql.seq_1_to_4000;
+         INSERT INTO shop.items SELECT seq, seq * 2 FROM mysql.seq_1_to_1000;",
+    )
+    .await;
+    caught_up(&sb, "db2").await;
+    caught_up(&sb, "db3").await;
+    let d = Daemons::start(&sb).await;
+
+    let dump = d.backup(Task::Mysqldump).await;
+    sb.sql("db1", "CALL shop.add_item(2000)").await;
+
+    // db2 diverges: a stray table and a stray row.
+    sb.sql(
+        "db2",
+        "SET sql_log_bin = 0; CREATE TABLE shop.stray (id INT PRIMARY KEY); \
+         UPDATE shop.items SET n = -1 WHERE id = 7",
+    )
+    .await;
+    let jobs = d.reseed(&["db2"], Method::Logicalbackup, None).await;
+    assert_eq!(jobs[0].state, JobState::Succeeded, "{:#?}", jobs[0]);
+    assert_eq!(jobs[0].task, Task::Reseedmysqldump);
+    assert_eq!(
+        jobs[0].backup_id.as_deref(),
+        Some(dump.to_string().as_str())
+    );
+    let result = jobs[0].node_result.clone().unwrap_or_default();
+    assert!(result.contains("imported in"), "{result}");
+    same_as_primary(&sb, "db2").await;
+    // The routine and the trigger came along and work on the replica's copy.
+    let audit = sb
+        .sql("db2", "SELECT COUNT(*) FROM shop.audit WHERE item = 2000")
+        .await;
+    assert_eq!(
+        ferryman_db::mysql_async::from_row::<u64>(audit[0].clone()),
+        1
+    );
+    assert_eq!(
+        sb.sql("db2", "SELECT * FROM shop.big_items").await.len(),
+        951
+    );
+
+    // Both replicas from one dump of the primary, taken now and stored nowhere.
+    sb.sql(
+        "db3",
+        "STOP SLAVE; SET sql_log_bin = 0; INSERT INTO shop.items VALUES (9999, 9)",
+    )
+    .await;
+    let before = d
+        .shared
+        .repo
+        .list(Some("sandbox"), None)
+        .await
+        .unwrap()
+        .len();
+    let jobs = d.reseed(&["db2", "db3"], Method::Logicalmaster, None).await;
+    for job in &jobs {
+        assert_eq!(job.state, JobState::Succeeded, "{job:#?}");
+        assert_eq!(job.backup_id, None);
+    }
+    let dumps: Vec<JobRecord> = d
+        .shared
+        .registry
+        .list()
+        .into_iter()
+        .filter(|j| j.task == Task::Mysqldump && j.server == "db1")
+        .collect();
+    assert_eq!(
+        dumps.len(),
+        1,
+        "one dump of the primary for both: {dumps:#?}"
+    );
+    assert_eq!(dumps[0].state, JobState::Succeeded, "{:#?}", dumps[0]);
+    assert_eq!(
+        d.shared
+            .repo
+            .list(Some("sandbox"), None)
+            .await
+            .unwrap()
+            .len(),
+        before
+    );
+    sb.sql("db1", "CALL shop.add_item(2001)").await;
+    same_as_primary(&sb, "db2").await;
+    same_as_primary(&sb, "db3").await;
+
+    // Flashback to the dump by id: rewound, then replicating again.
+    let jobs = d.reseed(&["db3"], Method::Flashback, Some(dump)).await;
+    assert_eq!(jobs[0].state, JobState::Succeeded, "{:#?}", jobs[0]);
+    assert_eq!(jobs[0].task, Task::Flashbackmysqldump);
+    same_as_primary(&sb, "db3").await;
+
+    d.stop().await;
 }

@@ -59,6 +59,24 @@ pub enum Error {
         /// The sandbox's servers.
         known: Vec<String>,
     },
+    /// `reinit` was asked to replace the sandbox's primary.
+    #[error("`{name}` is the primary of the sandbox at `{}`: refusing to replace it with an empty server, every replica reads from it; reinit a replica, or start anew with `ferryman sandbox destroy --dir {}` then `up`", dir.display(), dir.display())]
+    ReinitPrimary {
+        /// The sandbox directory.
+        dir: PathBuf,
+        /// The primary's name.
+        name: String,
+    },
+    /// `reinit` deleted a server's data but could not bring up the empty server.
+    #[error("cannot bring up an empty `{name}` in the sandbox at `{}` (its old data is already deleted): {cause}; fix that, then run `ferryman sandbox reinit --dir {} --server {name}` again", dir.display(), dir.display())]
+    ReinitFailed {
+        /// The sandbox directory.
+        dir: PathBuf,
+        /// The server.
+        name: String,
+        /// What failed (part of the message, so not a `source`).
+        cause: Box<Error>,
+    },
     /// A server did not come up.
     #[error("server `{server}` did not start within {seconds} s: {reason}; its log is `{}`", log.display())]
     StartFailed {

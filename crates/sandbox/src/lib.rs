@@ -8,7 +8,8 @@
 //!
 //! # Layout
 //! - [`sandbox`]: [`Sandbox`], bringing a topology up ([`UpOptions`]), its status, starting and
-//!   stopping one server or all, destroying it.
+//!   stopping one server or all, replacing a replica with an empty server
+//!   ([`Sandbox::reinit_server`]), destroying it.
 //! - [`layout`]: where everything lives under the sandbox directory.
 //! - [`state`]: `sandbox.json`, which servers the sandbox has.
 //! - [`server`]: one `mariadbd`: defaults file, install, start, readiness, stop by PID.

@@ -1,4 +1,7 @@
-//! A sandbox: bringing a topology up, reporting on it, stopping and destroying it.
+//! A sandbox: bringing a topology up, reporting on it, stopping and destroying it; replacing a
+//! replica with an empty server (`reinit`).
+
+mod reinit;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

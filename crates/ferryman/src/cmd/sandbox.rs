@@ -1,4 +1,4 @@
-//! `ferryman sandbox up|status|start|stop|restart|down|destroy|load`.
+//! `ferryman sandbox up|status|start|stop|restart|reinit|down|destroy|load`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +39,9 @@ pub enum SandboxCommand {
     Stop(ServerArgs),
     /// Stop then start one server. The generated configuration's `service-restart` runs this.
     Restart(ServerArgs),
+    /// Replace a replica's data with an empty server, as a newly provisioned host would be; it
+    /// replicates from no one until reseeded.
+    Reinit(ServerArgs),
     /// Stop every server (data kept; `up` starts them again).
     Down {
         /// Sandbox directory.
@@ -147,6 +150,19 @@ impl SandboxCommand {
                 output::line(&format!(
                     "{server} restarted (pid {pid}){}",
                     replicating(&sandbox, &server)
+                ));
+                Ok(ExitCode::SUCCESS)
+            }
+            SandboxCommand::Reinit(ServerArgs { dir, server }) => {
+                let sandbox = Sandbox::open(&dir)?;
+                let pid = sandbox.reinit_server(&server).await.with_context(|| {
+                    format!("cannot reinit {server} of the sandbox in {}", dir.display())
+                })?;
+                output::line(&format!(
+                    "{server} is an empty server now (pid {pid}), replicating from no one: \
+                     reseed it with `ferryman reseed --config {} --cluster {} --server {server}`",
+                    sandbox.config_path().display(),
+                    sandbox.state().cluster,
                 ));
                 Ok(ExitCode::SUCCESS)
             }
