@@ -216,12 +216,15 @@ async fn reseed_batch_flashback_and_safety_rails() {
     let job = wait_job(shared, ids[0]).await;
     assert_eq!(job.state, JobState::Failed, "{job:#?}");
     let error = job.error.clone().unwrap();
-    // Refused by the manager (checksum or decompression) or, when the damage reaches the
-    // joiner first, by its extractor's chunk checksums: either way before the swap.
+    // Refused by the manager (decompression) or by the joiner: its extractor's chunk checksums,
+    // or the payload's sha256 against the manifest's in the end marker. Either way before the
+    // swap.
     assert!(
         error.contains("does not verify")
             || error.contains("cannot read backup")
-            || (error.contains("invalid checksum") && error.contains("was not touched")),
+            || ((error.contains("invalid checksum")
+                || error.contains("does not match its trailer"))
+                && error.contains("was not touched")),
         "{error}"
     );
     sb.sql("db1", "INSERT INTO shop.items VALUES (5001, 1)")

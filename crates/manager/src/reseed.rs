@@ -2,16 +2,18 @@
 //! put one job row on each joiner, stream the payload to them, follow them to the end.
 //!
 //! The joiner's agent does the dangerous part (stop, swap the datadir, start, replicate) and
-//! keeps its old data until the new one replicates. The manager's part is to never send a
-//! payload it cannot vouch for: the stored backup is decompressed and its raw sha256 recomputed
-//! while it streams, and the frames' end marker (`ferryman_proto::frames`) is sent only when
-//! length and checksum match the manifest. A joiner that never sees the end marker restores
-//! nothing. One read of the source serves every joiner of a batch; a joiner that fails is
-//! dropped without stopping the others.
+//! keeps its old data until the new one replicates. The manager's part is to never vouch for
+//! a payload that is not the backup: the frames' end marker (`ferryman_proto::frames`) carries
+//! the manifest's length and raw sha256, sent only when the stored payload decompressed whole
+//! to that length, and the joiner restores nothing unless what it received hashes to it (one
+//! hash, on the joiner, instead of one more per joiner on the manager). A `logicalmaster` dump
+//! has no manifest: the manager hashes it once as it passes and sends the end marker only when
+//! the primary's agent reported success. One read of the source serves every joiner of a
+//! batch; a joiner that fails is dropped without stopping the others.
 //!
 //! Safety rails, checked before any row is written: the servers exist, none is the current
 //! primary (read live, not from the monitor's cache), none is already being reseeded, the
-//! backup exists, belongs to the cluster, is physical and carries a GTID position.
+//! backup exists, belongs to the cluster, is of the method's kind and carries a GTID position.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -738,7 +740,7 @@ async fn connect_joiner<'a>(
         endpoint,
         schema,
         token,
-        writer: Some(FrameWriter::new(stream)),
+        writer: Some(FrameWriter::unhashed(stream)),
     })
 }
 
@@ -845,18 +847,30 @@ impl Check {
         }
     }
 
-    /// Whether the whole payload may be vouched for.
-    fn verify(&self, total: u64, digest: &str) -> Result<()> {
+    /// The sha256 the end marker vouches for, once the whole payload was read: a stored
+    /// backup's is its manifest's (the joiner checks what it received against it, so the
+    /// manager need not hash the payload), a dump's is the one computed while passing it on.
+    fn trailer_digest(&self, total: u64, sha: Option<Sha256>) -> Result<[u8; 32]> {
         match self {
-            Check::Manifest(m) if total != m.raw_bytes || digest != m.raw_sha256 => {
-                Err(Error::Refused(format!(
-                    "backup {} does not verify: its payload is {total} bytes with sha256 \
-                     {digest}, the manifest says {} bytes with {}; nothing was restored; pick \
-                     another backup with --backup",
-                    m.id, m.raw_bytes, m.raw_sha256
-                )))
+            Check::Manifest(m) => {
+                if total != m.raw_bytes {
+                    return Err(Error::Refused(format!(
+                        "backup {} does not verify: its payload is {total} bytes, the manifest \
+                         says {}; nothing was restored; pick another backup with --backup",
+                        m.id, m.raw_bytes
+                    )));
+                }
+                let mut digest = [0u8; 32];
+                hex::decode_to_slice(&m.raw_sha256, &mut digest).map_err(|e| {
+                    Error::Refused(format!(
+                        "backup {}'s manifest holds no valid sha256 (`{}`: {e}); nothing was \
+                         restored; pick another backup with --backup",
+                        m.id, m.raw_sha256
+                    ))
+                })?;
+                Ok(digest)
             }
-            _ => Ok(()),
+            Check::Dump { .. } => Ok(sha.unwrap_or_default().finalize().into()),
         }
     }
 }
@@ -871,12 +885,15 @@ async fn send(payload: Payload, task: Task, joiners: &mut Vec<Joiner<'_>>) -> Re
         expected,
         check,
     } = payload;
-    let mut sha = Sha256::new();
+    // One hash for every joiner, and only when no manifest gives the payload's sha256.
+    let mut sha = matches!(check, Check::Dump { .. }).then(Sha256::new);
     let mut total = 0u64;
     let started = Instant::now();
     while let Some(chunk) = chunks.recv().await {
         let chunk = chunk.map_err(|e| check.unreadable(e))?;
-        sha.update(&chunk);
+        if let Some(sha) = sha.as_mut() {
+            sha.update(&chunk);
+        }
         total += chunk.len() as u64;
         let mut i = 0;
         while i < joiners.len() {
@@ -905,16 +922,7 @@ async fn send(payload: Payload, task: Task, joiners: &mut Vec<Joiner<'_>>) -> Re
                 }
                 Err(e) => {
                     let mut j = joiners.remove(i);
-                    // The node may know better why (its disk is full, its server refused).
-                    let reason = match j.conn.get(j.node_id).await {
-                        Ok(row) if row.done => Error::NodeFailed {
-                            server: j.server.name.clone(),
-                            node_job_id: j.node_id.0,
-                            task,
-                            result: row.result.unwrap_or_default(),
-                        },
-                        _ => e,
-                    };
+                    let reason = node_reason(&mut j, task, e).await;
                     j.drop_with(task, &reason).await;
                 }
             }
@@ -928,12 +936,12 @@ async fn send(payload: Payload, task: Task, joiners: &mut Vec<Joiner<'_>>) -> Re
     if joiners.is_empty() {
         return Ok(());
     }
-    check.verify(total, &hex::encode(sha.finalize()))?;
+    let digest = check.trailer_digest(total, sha)?;
     let mut i = 0;
     while i < joiners.len() {
         let j = &mut joiners[i];
         let ended = match j.writer.take() {
-            Some(w) => match w.finish().await {
+            Some(w) => match w.finish_with(digest).await {
                 Ok(mut stream) => {
                     // Half-close: everything is sent; the joiner restores from here.
                     let _ = stream.shutdown().await;
@@ -955,6 +963,34 @@ async fn send(payload: Payload, task: Task, joiners: &mut Vec<Joiner<'_>>) -> Re
         }
     }
     Ok(())
+}
+
+/// How long a joiner whose connection broke has to record why (it resets the connection
+/// first, then cleans up and writes its result).
+const NODE_REASON_WAIT: Duration = Duration::from_secs(15);
+
+/// The reason a joiner's stream broke: the node's own words when it records them soon (its
+/// extractor refused the data, its disk is full), else `e`.
+async fn node_reason(j: &mut Joiner<'_>, task: Task, e: Error) -> Error {
+    if matches!(e, Error::Cancelled) {
+        return e;
+    }
+    let started = Instant::now();
+    while started.elapsed() < NODE_REASON_WAIT {
+        match j.conn.get(j.node_id).await {
+            Ok(row) if row.done => {
+                return Error::NodeFailed {
+                    server: j.server.name.clone(),
+                    node_job_id: j.node_id.0,
+                    task,
+                    result: row.result.unwrap_or_default(),
+                }
+            }
+            Ok(_) => tokio::time::sleep(POLL).await,
+            Err(_) => break,
+        }
+    }
+    e
 }
 
 /// Writes one chunk to a joiner, unless its job is cancelled first.

@@ -118,8 +118,9 @@ pub enum Error {
     /// A framed payload's trailer does not match what arrived.
     #[error(
         "the payload received ({received_bytes} bytes) does not match its trailer ({sent_bytes} \
-         bytes and a sha256): it was damaged in transit; start again, and check the network if \
-         it happens twice"
+         bytes and a sha256; for a stored backup, its manifest's checksum): the backup is \
+         damaged, or the stream was damaged in transit; start again, and if it happens twice \
+         use another backup and check the network"
     )]
     PayloadMismatch {
         /// Bytes the sender says it sent.

@@ -28,12 +28,12 @@ use crate::{Error, Result};
 /// The largest frame: bounds the reader's memory and the granularity of progress.
 pub const MAX_FRAME: usize = 1 << 20;
 
-/// Writes a payload as frames, hashing it.
+/// Writes a payload as frames, hashing it (unless the sender already knows its sha256).
 #[derive(Debug)]
 pub struct FrameWriter<W> {
     inner: W,
     total: u64,
-    sha: Sha256,
+    sha: Option<Sha256>,
 }
 
 impl<W: AsyncWrite + Unpin> FrameWriter<W> {
@@ -42,7 +42,18 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
         FrameWriter {
             inner,
             total: 0,
-            sha: Sha256::new(),
+            sha: Some(Sha256::new()),
+        }
+    }
+
+    /// Frames written to `inner` without hashing: the sender knows the payload's sha256 (a
+    /// stored backup's, from its manifest, or one it computes once for several writers) and
+    /// gives it to [`FrameWriter::finish_with`]. The reader checks the payload against it.
+    pub fn unhashed(inner: W) -> FrameWriter<W> {
+        FrameWriter {
+            inner,
+            total: 0,
+            sha: None,
         }
     }
 
@@ -53,7 +64,9 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
             let len = u32::try_from(chunk.len()).unwrap_or(u32::MAX);
             self.inner.write_all(&len.to_be_bytes()).await?;
             self.inner.write_all(chunk).await?;
-            self.sha.update(chunk);
+            if let Some(sha) = self.sha.as_mut() {
+                sha.update(chunk);
+            }
             self.total += chunk.len() as u64;
         }
         Ok(())
@@ -64,15 +77,27 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
         self.total
     }
 
-    /// sha256 of the payload sent so far, to compare with what the payload should be before
-    /// [`FrameWriter::finish`] vouches for it.
-    pub fn digest(&self) -> [u8; 32] {
-        self.sha.clone().finalize().into()
+    /// sha256 of the payload sent so far (`None` for an [`FrameWriter::unhashed`] writer), to
+    /// compare with what the payload should be before [`FrameWriter::finish`] vouches for it.
+    pub fn digest(&self) -> Option<[u8; 32]> {
+        self.sha.as_ref().map(|sha| sha.clone().finalize().into())
     }
 
-    /// Sends the end marker and trailer, flushes; returns the writer (to shut it down).
-    pub async fn finish(mut self) -> std::io::Result<W> {
-        let digest = self.digest();
+    /// Sends the end marker and a trailer with the length and sha256 of what was written,
+    /// flushes; returns the writer (to shut it down). An unhashed writer must use
+    /// [`FrameWriter::finish_with`].
+    pub async fn finish(self) -> std::io::Result<W> {
+        let Some(digest) = self.digest() else {
+            return Err(std::io::Error::other(
+                "an unhashed frame writer was finished without the payload's sha256",
+            ));
+        };
+        self.finish_with(digest).await
+    }
+
+    /// Sends the end marker and a trailer with the length written and `digest` (the sha256 the
+    /// payload is meant to have), flushes; returns the writer.
+    pub async fn finish_with(mut self, digest: [u8; 32]) -> std::io::Result<W> {
         let mut end = [0u8; 4 + 8 + 32];
         end[4..12].copy_from_slice(&self.total.to_be_bytes());
         end[12..].copy_from_slice(&digest);

@@ -63,7 +63,7 @@ pub fn render(
          joiner-bind-address = \"127.0.0.1\"\n\
          joiner-accept-timeout = \"30s\"\n\
          catch-up-timeout = \"120s\"\n\
-         import-buffer-pool-mib = 64\n\
+         import-buffer-pool-mib = 256\n\
          \n\
          [clusters.{cluster}]\n\
          db-servers-credential = {{ user = {admin}, password-file = {admin_pw} }}\n\

@@ -7,7 +7,7 @@ use crate::client::{typed, ApiArgs, Client, Job};
 use crate::output;
 
 /// How often the jobs' states are read.
-const POLL: Duration = Duration::from_millis(500);
+const POLL: Duration = Duration::from_millis(250);
 
 /// Polls `ids` until every one has ended; prints each end (or, with `json`, the job — one
 /// object for one job, an array for several). Exit status 0 only when all succeeded.

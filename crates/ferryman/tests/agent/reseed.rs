@@ -559,7 +559,22 @@ async fn logical_reseed_fails_untouched(
         // The manager dies: its socket closes without the end marker.
         drop(frames.into_inner());
     } else {
-        send_all(port, id, &token, payload).await;
+        // The joiner may refuse the data before it is all sent (the client stops at the bad
+        // statement, then the connection is reset): a write error is part of the test.
+        let sock = connect_joiner(port, id, &token).await;
+        let mut frames = FrameWriter::new(sock);
+        let mut sent = Ok(());
+        for chunk in payload.chunks(300 * 1024) {
+            sent = frames.write(chunk).await;
+            if sent.is_err() {
+                break;
+            }
+        }
+        if sent.is_ok() {
+            if let Ok(mut sock) = frames.finish().await {
+                let _ = sock.shutdown().await;
+            }
+        }
     }
     let out = agent.await.unwrap();
     let result = ended(&job(sb, "db2", id).await, "failure");
