@@ -182,6 +182,8 @@ async fn receive<R: AsyncRead + Unpin + Send>(
         binlog_pos: coordinates.binlog_pos,
         coordinates_source,
         captured: found.captured,
+        databases: found.databases,
+        table_rows: found.table_rows,
         verification: Vec::new(),
         extra: meta.extra.clone(),
     };

@@ -1,9 +1,11 @@
 //! What the ingest learns from the raw stream as it passes: whether it is whole, and the facts
-//! that go into the manifest (coordinates, versions, captured files). Every raw byte is shown
-//! to one [`Inspector`], on the compressor's thread, with bounded memory.
+//! that go into the manifest (coordinates, versions, captured files, a dump's databases and
+//! rows per table). Every raw byte is shown to one [`Inspector`], on the compressor's thread,
+//! with bounded memory.
 
 pub(crate) mod physical;
 pub(crate) mod sql;
+pub(crate) mod sql_counts;
 pub(crate) mod tar;
 
 use std::collections::BTreeMap;
@@ -35,6 +37,11 @@ pub(crate) struct Findings {
     pub server_version: Option<String>,
     /// Captured small files, name → text.
     pub captured: BTreeMap<String, String>,
+    /// The databases a SQL dump creates or uses, sorted (empty for other formats).
+    pub databases: Vec<String>,
+    /// A SQL dump's rows per table, `db.table` → rows, every created table included (empty
+    /// for other formats).
+    pub table_rows: BTreeMap<String, u64>,
 }
 
 /// Sees every raw byte of a stream, in order, in chunks of any size.

@@ -19,7 +19,7 @@
 //! - [`pipeline`]: the bounded streaming compressor shared by backups and logs;
 //!   [`Compression`].
 //! - `inspect` (crate-private): what a stream must look like, and what it says
-//!   (coordinates, versions, captured files).
+//!   (coordinates, versions, captured files, a dump's databases and rows per table).
 //! - [`xbstream`]: the streaming xbstream parser.
 //! - [`manifest`]: [`Manifest`], `manifest.json`.
 //! - [`checksum`]: reading a payload back, [`ChecksumReport`].

@@ -203,6 +203,15 @@ pub struct Manifest {
     /// ...), name → text.
     #[serde(default)]
     pub captured: BTreeMap<String, String>,
+    /// A mysqldump backup's databases (created or used in the dump), sorted; empty for other
+    /// tools and for manifests written before it was recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub databases: Vec<String>,
+    /// A mysqldump backup's rows per table as dumped, `db.table` → rows (names unquoted; a
+    /// table dumped before any `USE` is keyed by its name alone), every dumped table included,
+    /// empty or not; empty for other tools and for manifests written before it was recorded.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub table_rows: BTreeMap<String, u64>,
     /// Verification results, appended by the verifier.
     #[serde(default)]
     pub verification: Vec<serde_json::Value>,

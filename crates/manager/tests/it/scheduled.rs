@@ -58,6 +58,13 @@ async fn scheduled_backups_land_with_correct_manifests() {
         "{:?}",
         physical.captured.keys()
     );
+    // The dump's rows per table, recorded at backup time, are the source's (app.t is not
+    // written after the seed); a physical backup records none.
+    let source = sb.sql(&logical.server, "SELECT COUNT(*) FROM app.t").await;
+    let count: u64 = source[0].get(0).unwrap();
+    assert_eq!(logical.table_rows.get("app.t"), Some(&count), "{logical:?}");
+    assert!(logical.databases.iter().any(|d| d == "app"), "{logical:?}");
+    assert!(physical.table_rows.is_empty() && physical.databases.is_empty());
 }
 
 async fn check(shared: &ferryman_manager::Shared, m: &Manifest) {

@@ -10,8 +10,10 @@
 //! ```
 //!
 //! Only the first 16 KiB and the last 8 KiB are kept, and only whole lines starting with these
-//! comments are read, so table data quoting the same words cannot be mistaken for them.
+//! comments are read, so table data quoting the same words cannot be mistaken for them. The
+//! whole stream also goes through [`SqlCounts`] for the databases and rows per table.
 
+use super::sql_counts::SqlCounts;
 use super::{Findings, Inspector, Refusal, Tail};
 
 /// Bytes kept from the start.
@@ -25,6 +27,7 @@ const FOOTER: &str = "-- Dump completed";
 pub(crate) struct SqlInspector {
     head: Vec<u8>,
     tail: Tail,
+    counts: SqlCounts,
 }
 
 impl SqlInspector {
@@ -32,6 +35,7 @@ impl SqlInspector {
         SqlInspector {
             head: Vec::with_capacity(HEAD),
             tail: Tail::new(TAIL),
+            counts: SqlCounts::new(),
         }
     }
 }
@@ -43,6 +47,7 @@ impl Inspector for SqlInspector {
             self.head.extend_from_slice(&data[..take]);
         }
         self.tail.push(data);
+        self.counts.feed(data);
         Ok(())
     }
 
@@ -64,7 +69,12 @@ impl Inspector for SqlInspector {
                 )))
             }
         }
-        let mut findings = Findings::default();
+        let counts = self.counts.finish();
+        let mut findings = Findings {
+            databases: counts.databases,
+            table_rows: counts.table_rows,
+            ..Findings::default()
+        };
         // The tail first: it holds the GTID of mariadb-dump 10.11 and is the newest word.
         for text in [&tail, &head] {
             for line in text.lines() {
@@ -166,6 +176,9 @@ mod tests {
                 f.server_version.as_deref(),
                 Some("10.11.19-MariaDB-0+deb12u1-log")
             );
+            // Rows are counted over the whole stream, not only the head and tail kept.
+            assert_eq!(f.table_rows.get("t"), Some(&2000));
+            assert!(f.databases.is_empty());
         }
     }
 

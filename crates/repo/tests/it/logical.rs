@@ -1,6 +1,8 @@
 //! Logical backups: a dump round-trips with both checksums and its coordinates; a dump without
 //! its footer, a cut tar, or a second ingest of the same backup is refused.
 
+use std::collections::BTreeMap;
+
 use ferryman_exec::Program;
 use ferryman_repo::{
     Coordinates, CoordinatesSource, Error, Format, Kind, Manifest, Repository, Tool,
@@ -46,6 +48,9 @@ async fn a_dump_round_trips_with_both_checksums_and_its_coordinates() {
     assert_eq!(m.extra["result"], "mysqldump: ok");
     assert!(m.ended_at >= m.started_at);
     assert!(m.verification.is_empty() && m.captured.is_empty());
+    // The dump has no `USE`: the table is keyed by its name alone.
+    assert_eq!(m.table_rows, BTreeMap::from([("items".to_owned(), 60_000)]));
+    assert!(m.databases.is_empty());
 
     // On disk: exactly the payload and the manifest, nothing partial or temporary.
     let dir = root(&repo).join("Backups/shop/db1/20261121T025800Z-j42");
@@ -131,6 +136,50 @@ async fn the_agents_coordinates_fill_in_when_the_dump_has_none() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_dumps_databases_and_rows_per_table_are_in_its_manifest() {
+    let (_tmp, repo) = repo();
+    let data = b"-- MariaDB dump 10.19  Distrib 10.11.19-MariaDB, for debian-linux-gnu (x86_64)\n\
+        CREATE DATABASE /*!32312 IF NOT EXISTS*/ `app` /*!40100 DEFAULT CHARACTER SET utf8mb4 */;\n\
+        USE `app`;\nCREATE TABLE `t` (\n  `id` int(11) NOT NULL\n);\n\
+        INSERT INTO `t` VALUES (1),(2),(3);\nCREATE TABLE `empty` (`id` int);\n\
+        -- Dump completed on 2026-11-21  2:58:00\n";
+    let m = ingest(
+        &repo,
+        meta(Tool::Mysqldump, 13, "2026-11-21T02:58:00Z"),
+        data,
+    )
+    .await
+    .unwrap();
+    assert_eq!(m.databases, ["app"]);
+    assert_eq!(
+        m.table_rows,
+        BTreeMap::from([("app.empty".to_owned(), 0), ("app.t".to_owned(), 3)])
+    );
+    let dir = root(&repo).join("Backups/shop/db1/20261121T025800Z-j13");
+    let text = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["databases"], serde_json::json!(["app"]));
+    assert_eq!(
+        json["table_rows"],
+        serde_json::json!({"app.empty": 0, "app.t": 3})
+    );
+
+    // A manifest written before these fields existed still loads, with both empty.
+    let mut old = json.clone();
+    let fields = old.as_object_mut().unwrap();
+    fields.remove("databases");
+    fields.remove("table_rows");
+    let old = Manifest::from_json(&serde_json::to_vec(&old).unwrap(), &m.id).unwrap();
+    assert!(old.databases.is_empty() && old.table_rows.is_empty());
+    // And a manifest without them does not write them.
+    let text = String::from_utf8(old.to_json()).unwrap();
+    assert!(
+        !text.contains("databases") && !text.contains("table_rows"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_backup_is_stored_once() {
     let (_tmp, repo) = repo();
     let data = dump(10, true);
@@ -204,6 +253,8 @@ async fn a_mydumper_tar_must_end_with_its_end_marker() {
         (Kind::Logical, Format::Tar, "payload.tar.zst")
     );
     assert_eq!(payload(&repo, &m.id).await, data);
+    // A tar is not read as SQL, even if its members are dumps.
+    assert!(m.table_rows.is_empty() && m.databases.is_empty());
 
     // Cut after the first member: whole blocks, no end marker.
     let cut = &data[..data.len() / 2 / 512 * 512];

@@ -40,6 +40,8 @@ fn fake(server: &str, tool: Tool, started: Timestamp, job: u64) -> Manifest {
         binlog_pos: None,
         coordinates_source: None,
         captured: BTreeMap::new(),
+        databases: Vec::new(),
+        table_rows: BTreeMap::new(),
         verification: Vec::new(),
         extra: BTreeMap::new(),
     }
