@@ -56,6 +56,21 @@ async fn caught_up(sb: &TestSandbox, server: &str) {
     }
 }
 
+/// Schema `shop` on the primary, replicated to both replicas.
+async fn seed_shop(sb: &TestSandbox) {
+    sb.sql(
+        "db1",
+        "CREATE DATABASE shop;
+         CREATE TABLE shop.orders (id INT PRIMARY KEY, v TEXT);
+         CREATE TABLE shop.items (id INT PRIMARY KEY, n INT);
+         INSERT INTO shop.orders SELECT seq, REPEAT('o', 200) FROM mysql.seq_1_to_4000;
+         INSERT INTO shop.items SELECT seq, seq * 2 FROM mysql.seq_1_to_1000;",
+    )
+    .await;
+    caught_up(sb, "db2").await;
+    caught_up(sb, "db3").await;
+}
+
 async fn wait_job(shared: &Shared, id: u64) -> JobRecord {
     let started = Instant::now();
     loop {
@@ -78,17 +93,7 @@ async fn reseed_batch_flashback_and_safety_rails() {
         ferryman_bin: Some(PathBuf::from(BIN)),
     })
     .await;
-    sb.sql(
-        "db1",
-        "CREATE DATABASE shop;
-         CREATE TABLE shop.orders (id INT PRIMARY KEY, v TEXT);
-         CREATE TABLE shop.items (id INT PRIMARY KEY, n INT);
-         INSERT INTO shop.orders SELECT seq, REPEAT('o', 200) FROM mysql.seq_1_to_4000;
-         INSERT INTO shop.items SELECT seq, seq * 2 FROM mysql.seq_1_to_1000;",
-    )
-    .await;
-    caught_up(&sb, "db2").await;
-    caught_up(&sb, "db3").await;
+    seed_shop(&sb).await;
 
     let d = Daemons::start(&sb).await;
     let shared = &d.shared;
@@ -296,17 +301,7 @@ async fn a_replica_whose_data_was_lost_is_replaced_by_an_empty_server_then_resee
         ferryman_bin: Some(PathBuf::from(BIN)),
     })
     .await;
-    sb.sql(
-        "db1",
-        "CREATE DATABASE shop;
-         CREATE TABLE shop.orders (id INT PRIMARY KEY, v TEXT);
-         CREATE TABLE shop.items (id INT PRIMARY KEY, n INT);
-         INSERT INTO shop.orders SELECT seq, REPEAT('o', 200) FROM mysql.seq_1_to_4000;
-         INSERT INTO shop.items SELECT seq, seq * 2 FROM mysql.seq_1_to_1000;",
-    )
-    .await;
-    caught_up(&sb, "db2").await;
-    caught_up(&sb, "db3").await;
+    seed_shop(&sb).await;
 
     let d = Daemons::start(&sb).await;
     let shared = &d.shared;

@@ -26,7 +26,6 @@ use std::time::{Duration, Instant};
 
 use ferryman_db::{Endpoint, Session};
 use ferryman_exec::{process, Program, Running};
-use tokio::io::AsyncWriteExt;
 
 use super::receive::{self, Payload};
 use super::{interrupted, swap, Plan, TaskCtx};
@@ -271,73 +270,22 @@ impl ImportServer {
             "--binary-mode".into(),
             format!("--max-allowed-packet={MAX_PACKET}").into(),
         ];
-        let (mut running, log) = ctx.spawn_tool_with(client, "mariadb-import", args, true)?;
-        let drain = receive::drain_stdout(&mut running);
-        let Some(mut stdin) = running.take_stdin() else {
-            let _ = running.kill().await;
-            return Err(Error::Read {
-                what: format!("{}'s input", client.name()),
-                source: std::io::Error::other("stdin was not captured"),
-            });
-        };
+        let (running, log) = ctx.spawn_tool_with(client, "mariadb-import", args, true)?;
         let expected = plan.params.payload_bytes;
         ctx.progress.set_phase(importing(0, expected));
-        let mut buf = vec![0u8; receive::BUFFER];
         let mut tail: Vec<u8> = Vec::with_capacity(2 * TAIL_KEEP);
-        let fed: Result<()> = async {
-            loop {
-                let n = tokio::select! {
-                    read = tokio::time::timeout(receive::STALL_TIMEOUT, payload.read(&mut buf)) => match read {
-                        Ok(read) => read.map_err(Error::Payload)?,
-                        Err(_) => return Err(Error::Payload(ferryman_proto::Error::PayloadIo {
-                            kind: std::io::ErrorKind::TimedOut,
-                            message: format!(
-                                "nothing arrived for {} s after {} bytes",
-                                receive::STALL_TIMEOUT.as_secs(),
-                                payload.total()
-                            ),
-                        })),
-                    },
-                    _ = ctx.cancel.cancelled() => return Err(interrupted(ctx, "importing the dump")),
-                };
-                if n == 0 {
-                    return Ok(());
-                }
-                keep_tail(&mut tail, &buf[..n]);
-                tokio::select! {
-                    written = stdin.write_all(&buf[..n]) => written.map_err(|e| Error::Io {
-                        action: "feed the dump to",
-                        path: client.path().to_owned(),
-                        source: e,
-                    })?,
-                    _ = ctx.cancel.cancelled() => return Err(interrupted(ctx, "importing the dump")),
-                }
-                ctx.progress.add_bytes(n as u64);
-                ctx.progress.set_phase(importing(payload.total(), expected));
-            }
-        }
-        .await;
-        if let Err(e) = fed {
-            let finished = running.kill().await?;
-            if let Some(d) = drain {
-                d.abort();
-            }
-            // The client stopped taking input: its own words say why (a failed statement).
-            if matches!(e, Error::Io { .. }) && !finished.status.success() {
-                return Err(receive::tool_failed(client, &finished, log));
-            }
-            return Err(e);
-        }
-        drop(stdin);
-        ctx.progress
-            .set_phase("receiving: the import's last statements");
-        let finished = receive::wait_or_kill(ctx, running, "importing the dump").await?;
-        if let Some(d) = drain {
-            let _ = d.await;
-        }
-        if !finished.status.success() {
-            return Err(receive::tool_failed(client, &finished, log));
-        }
+        let tool = receive::Fed {
+            program: client,
+            running,
+            log,
+            during: "importing the dump",
+            finishing: "receiving: the import's last statements".to_owned(),
+        };
+        tool.feed(ctx, &mut payload, |chunk, total| {
+            keep_tail(&mut tail, chunk);
+            ctx.progress.set_phase(importing(total, expected));
+        })
+        .await?;
         if !logical::ends_with_footer(&tail) {
             return Err(Error::Dump {
                 problem: "does not end with mariadb-dump's `-- Dump completed` line, so it may \

@@ -161,75 +161,120 @@ pub(super) async fn extract(
 ) -> Result<Received> {
     let started = Instant::now();
     let args: [OsString; 3] = ["-x".into(), "-C".into(), staging.into()];
-    let (mut running, log) = ctx.spawn_tool_with(extractor, extractor.name(), args, true)?;
-    let drain = drain_stdout(&mut running);
-    let Some(mut stdin) = running.take_stdin() else {
-        let _ = running.kill().await;
-        return Err(Error::Read {
-            what: format!("{}'s input", extractor.name()),
-            source: std::io::Error::other("stdin was not captured"),
-        });
-    };
+    let (running, log) = ctx.spawn_tool_with(extractor, extractor.name(), args, true)?;
     let expected = plan.params.payload_bytes;
     ctx.progress.set_phase(receiving(0, expected));
-    let mut buf = vec![0u8; BUFFER];
-    let fed: Result<()> = async {
-        loop {
-            let n = tokio::select! {
-                read = tokio::time::timeout(STALL_TIMEOUT, payload.read(&mut buf)) => match read {
-                    Ok(read) => read.map_err(Error::Payload)?,
-                    Err(_) => return Err(Error::Payload(ferryman_proto::Error::PayloadIo {
-                        kind: std::io::ErrorKind::TimedOut,
-                        message: format!(
-                            "nothing arrived for {} s after {} bytes",
-                            STALL_TIMEOUT.as_secs(),
-                            payload.total()
-                        ),
-                    })),
-                },
-                _ = ctx.cancel.cancelled() => return Err(interrupted(ctx, "receiving the backup")),
-            };
-            if n == 0 {
-                return Ok(());
-            }
-            tokio::select! {
-                written = stdin.write_all(&buf[..n]) => written.map_err(|e| Error::Io {
-                    action: "feed the backup to",
-                    path: extractor.path().to_owned(),
-                    source: e,
-                })?,
-                _ = ctx.cancel.cancelled() => return Err(interrupted(ctx, "receiving the backup")),
-            }
-            ctx.progress.add_bytes(n as u64);
-            ctx.progress.set_phase(receiving(payload.total(), expected));
-        }
-    }
-    .await;
-    if let Err(e) = fed {
-        let finished = running.kill().await?;
-        if let Some(d) = drain {
-            d.abort();
-        }
-        // The extractor stopped taking input: its own words say why (bad stream, disk full).
-        if matches!(e, Error::Io { .. }) && !finished.status.success() {
-            return Err(tool_failed(extractor, &finished, log));
-        }
-        return Err(e);
-    }
-    drop(stdin);
-    ctx.progress
-        .set_phase(format!("receiving: {} finishing", extractor.name()));
-    let finished = wait_or_kill(ctx, running, "extracting the backup").await?;
-    if let Some(d) = drain {
-        let _ = d.await;
-    }
-    if !finished.status.success() {
-        return Err(tool_failed(extractor, &finished, log));
-    }
+    let tool = Fed {
+        program: extractor,
+        running,
+        log,
+        during: "receiving the backup",
+        finishing: format!("receiving: {} finishing", extractor.name()),
+    };
+    tool.feed(ctx, &mut payload, |_, total| {
+        ctx.progress.set_phase(receiving(total, expected))
+    })
+    .await?;
     Ok(Received {
         bytes: payload.total(),
         took: started.elapsed(),
     })
+}
+
+/// A tool started with a stdin pipe, to be fed a payload.
+pub(super) struct Fed<'a> {
+    /// The program (for messages).
+    pub program: &'a Program,
+    /// It, running.
+    pub running: Running,
+    /// Its stderr log.
+    pub log: PathBuf,
+    /// What the task is doing while feeding it (`receiving the backup`), for interruptions.
+    pub during: &'static str,
+    /// The phase once everything was fed, while it finishes.
+    pub finishing: String,
+}
+
+impl Fed<'_> {
+    /// Feeds the whole payload to the tool and waits for it to exit 0. `seen` is shown every
+    /// chunk with the total so far (progress, a dump's tail). Succeeds only when the payload's
+    /// trailer matched and the tool exited 0; on any error the tool is killed, and when it had
+    /// stopped taking input its own words are the error (bad data, disk full).
+    pub async fn feed(
+        self,
+        ctx: &TaskCtx<'_>,
+        payload: &mut Payload,
+        mut seen: impl FnMut(&[u8], u64),
+    ) -> Result<()> {
+        let Fed {
+            program,
+            mut running,
+            log,
+            during,
+            finishing,
+        } = self;
+        let drain = drain_stdout(&mut running);
+        let Some(mut stdin) = running.take_stdin() else {
+            let _ = running.kill().await;
+            return Err(Error::Read {
+                what: format!("{}'s input", program.name()),
+                source: std::io::Error::other("stdin was not captured"),
+            });
+        };
+        let mut buf = vec![0u8; BUFFER];
+        let fed: Result<()> = async {
+            loop {
+                let n = tokio::select! {
+                    read = tokio::time::timeout(STALL_TIMEOUT, payload.read(&mut buf)) => match read {
+                        Ok(read) => read.map_err(Error::Payload)?,
+                        Err(_) => return Err(Error::Payload(ferryman_proto::Error::PayloadIo {
+                            kind: std::io::ErrorKind::TimedOut,
+                            message: format!(
+                                "nothing arrived for {} s after {} bytes",
+                                STALL_TIMEOUT.as_secs(),
+                                payload.total()
+                            ),
+                        })),
+                    },
+                    _ = ctx.cancel.cancelled() => return Err(interrupted(ctx, during)),
+                };
+                if n == 0 {
+                    return Ok(());
+                }
+                tokio::select! {
+                    written = stdin.write_all(&buf[..n]) => written.map_err(|e| Error::Io {
+                        action: "feed the payload to",
+                        path: program.path().to_owned(),
+                        source: e,
+                    })?,
+                    _ = ctx.cancel.cancelled() => return Err(interrupted(ctx, during)),
+                }
+                ctx.progress.add_bytes(n as u64);
+                seen(&buf[..n], payload.total());
+            }
+        }
+        .await;
+        if let Err(e) = fed {
+            let finished = running.kill().await?;
+            if let Some(d) = drain {
+                d.abort();
+            }
+            if matches!(e, Error::Io { .. }) && !finished.status.success() {
+                return Err(tool_failed(program, &finished, log));
+            }
+            return Err(e);
+        }
+        drop(stdin);
+        ctx.progress.set_phase(finishing);
+        let finished = wait_or_kill(ctx, running, during).await?;
+        if let Some(d) = drain {
+            let _ = d.await;
+        }
+        if !finished.status.success() {
+            return Err(tool_failed(program, &finished, log));
+        }
+        Ok(())
+    }
 }
 
 /// `receiving 120.0 MiB of 2.3 GiB`.
