@@ -56,6 +56,17 @@ async fn caught_up(sb: &TestSandbox, server: &str) {
     }
 }
 
+/// A primary and two replicas with schema `shop` replicated to both.
+async fn shop_sandbox() -> TestSandbox {
+    let sb = TestSandbox::start_with(&UpOptions {
+        replicas: 2,
+        ferryman_bin: Some(PathBuf::from(BIN)),
+    })
+    .await;
+    seed_shop(&sb).await;
+    sb
+}
+
 /// Schema `shop` on the primary, replicated to both replicas.
 async fn seed_shop(sb: &TestSandbox) {
     sb.sql(
@@ -88,24 +99,13 @@ async fn wait_job(shared: &Shared, id: u64) -> JobRecord {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn reseed_batch_flashback_and_safety_rails() {
-    let sb = TestSandbox::start_with(&UpOptions {
-        replicas: 2,
-        ferryman_bin: Some(PathBuf::from(BIN)),
-    })
-    .await;
-    seed_shop(&sb).await;
+    let sb = shop_sandbox().await;
 
     let d = Daemons::start(&sb).await;
     let shared = &d.shared;
 
     // A physical backup of the cluster (from a replica), then writes it does not have.
-    let id = shared
-        .start_backup("sandbox", None, Task::Mariabackup, "test")
-        .await
-        .unwrap();
-    let job = wait_job(shared, id).await;
-    assert_eq!(job.state, JobState::Succeeded, "{job:?}");
-    let first_backup: ferryman_repo::BackupId = job.backup_id.unwrap().parse().unwrap();
+    let first_backup = d.backup(Task::Mariabackup).await;
     sb.sql(
         "db1",
         "INSERT INTO shop.orders SELECT seq, 'after the backup' FROM mysql.seq_4001_to_4500",
@@ -296,22 +296,12 @@ async fn checksums_of(
 /// then makes it a replica with the primary's data again. Its agent runs throughout.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_replica_whose_data_was_lost_is_replaced_by_an_empty_server_then_reseeded() {
-    let sb = TestSandbox::start_with(&UpOptions {
-        replicas: 2,
-        ferryman_bin: Some(PathBuf::from(BIN)),
-    })
-    .await;
-    seed_shop(&sb).await;
+    let sb = shop_sandbox().await;
 
     let d = Daemons::start(&sb).await;
     let shared = &d.shared;
 
-    let id = shared
-        .start_backup("sandbox", None, Task::Mariabackup, "test")
-        .await
-        .unwrap();
-    let job = wait_job(shared, id).await;
-    assert_eq!(job.state, JobState::Succeeded, "{job:?}");
+    d.backup(Task::Mariabackup).await;
     sb.sql(
         "db1",
         "INSERT INTO shop.orders SELECT seq, 'after the backup' FROM mysql.seq_4001_to_4500",

@@ -352,6 +352,21 @@ async fn marked(sb: &TestSandbox, name: &str) -> bool {
         && query(sb, name, "SELECT v FROM mine.marker").await == ["old data"]
 }
 
+/// db2 after a failed reseed: its own data (the marker), replicating, nothing left next to
+/// its datadir; with a `write` marker, a new write on the primary reaches it too.
+async fn back_as_it_was(sb: &TestSandbox, write: &str) {
+    assert!(marked(sb, "db2").await);
+    replicating(sb, "db2").await;
+    if !write.is_empty() {
+        a_new_write_arrives(sb, "db2", write).await;
+    }
+    assert!(
+        leftovers(sb, "db2").is_empty(),
+        "{:?}",
+        leftovers(sb, "db2")
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stream_cut_midway_fails_the_reseed_and_leaves_the_replica_as_it_was() {
     let sb = sandbox(1).await;
@@ -383,14 +398,7 @@ async fn a_stream_cut_midway_fails_the_reseed_and_leaves_the_replica_as_it_was()
         "{result}"
     );
     assert_eq!(sb.pid(sb.server("db2").unwrap()), pid, "db2 was restarted");
-    assert!(marked(&sb, "db2").await);
-    replicating(&sb, "db2").await;
-    a_new_write_arrives(&sb, "db2", "after the cut").await;
-    assert!(
-        leftovers(&sb, "db2").is_empty(),
-        "{:?}",
-        leftovers(&sb, "db2")
-    );
+    back_as_it_was(&sb, "after the cut").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -418,14 +426,7 @@ async fn a_replica_that_cannot_catch_up_gets_its_old_data_back_and_replicates_ag
             && result.contains("the server was started on it"),
         "{result}"
     );
-    assert!(marked(&sb, "db2").await);
-    replicating(&sb, "db2").await;
-    a_new_write_arrives(&sb, "db2", "after the rollback").await;
-    assert!(
-        leftovers(&sb, "db2").is_empty(),
-        "{:?}",
-        leftovers(&sb, "db2")
-    );
+    back_as_it_was(&sb, "after the rollback").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -587,13 +588,7 @@ async fn logical_reseed_fails_untouched(
         "{result}"
     );
     assert_eq!(sb.pid(sb.server("db2").unwrap()), pid, "db2 was restarted");
-    assert!(marked(sb, "db2").await);
-    replicating(sb, "db2").await;
-    assert!(
-        leftovers(sb, "db2").is_empty(),
-        "{:?}",
-        leftovers(sb, "db2")
-    );
+    back_as_it_was(sb, "").await;
     assert!(
         import_servers(sb, "db2").is_empty(),
         "{:?}",
