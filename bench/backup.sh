@@ -135,7 +135,7 @@ step "Sandbox in $dir"
 mkdir -p "$(dirname "$dir")"
 df -h "$(dirname "$dir")"
 sandbox_started=1
-"$fm" sandbox up --dir "$dir" --replicas 0
+"$fm" sandbox up --dir "$dir" --replicas 0 --no-auto-verify
 cfg=$dir/ferryman.toml
 mycnf=$dir/servers/db1/my.cnf
 work=$dir/bench

@@ -193,7 +193,7 @@ step "Sandbox in $dir"
 mkdir -p "$(dirname "$dir")"
 df -h "$(dirname "$dir")"
 sandbox_started=1
-"$fm" sandbox up --dir "$dir" --replicas 2
+"$fm" sandbox up --dir "$dir" --replicas 2 --no-auto-verify
 cfg=$dir/ferryman.toml
 mycnf1=$dir/servers/db1/my.cnf
 mycnf2=$dir/servers/db2/my.cnf

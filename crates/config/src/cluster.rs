@@ -1,5 +1,5 @@
-//! `[clusters.NAME]`: credentials, port pools, scheduler, backup tools, retention and servers of
-//! one cluster.
+//! `[clusters.NAME]`: credentials, port pools, scheduler, backup tools, retention, what
+//! verification checks, and servers of one cluster.
 
 use std::collections::HashSet;
 
@@ -11,11 +11,12 @@ use crate::defaults;
 use crate::error::{ConfigError, Location};
 use crate::manager::ManagerConfig;
 use crate::ports::parse_port_list;
-use crate::raw::{RawCluster, RawRetention};
+use crate::raw::{RawCluster, RawClusterVerify, RawRetention};
 use crate::retention::RetentionConfig;
 use crate::schedule::{ScheduleEntry, SchedulerConfig};
 use crate::server::{SeenServers, ServerConfig};
 use crate::validate::Validator;
+use crate::verifier::ClusterVerifyConfig;
 
 /// One replication cluster.
 #[derive(Debug, Clone)]
@@ -50,6 +51,9 @@ pub struct ClusterConfig {
     pub backup_logical_type: Task,
     /// `backup-keep-*`: which stored backups retention keeps.
     pub retention: RetentionConfig,
+    /// `verify-expected-databases` and `verify-nonempty-tables`: what every restored backup of
+    /// this cluster must hold.
+    pub verify: ClusterVerifyConfig,
     /// `[[clusters.NAME.servers]]`: the database servers, in file order; at least one.
     pub servers: Vec<ServerConfig>,
 }
@@ -89,6 +93,8 @@ impl ClusterConfig {
             scheduler_db_servers_logs_cron,
             scheduler_db_servers_optimize,
             scheduler_db_servers_optimize_cron,
+            scheduler_db_servers_verify,
+            scheduler_db_servers_verify_cron,
             backup_physical_type,
             backup_logical_type,
             backup_keep_last,
@@ -97,6 +103,8 @@ impl ClusterConfig {
             backup_keep_weekly,
             backup_keep_monthly,
             backup_keep_yearly,
+            verify_expected_databases,
+            verify_nonempty_tables,
             servers,
         } = raw;
 
@@ -190,6 +198,12 @@ impl ClusterConfig {
                 scheduler_db_servers_optimize_cron,
                 (defaults::OPTIMIZE, defaults::OPTIMIZE_CRON),
             ),
+            verify: entry(
+                "scheduler-db-servers-verify-cron",
+                scheduler_db_servers_verify,
+                scheduler_db_servers_verify_cron,
+                (defaults::VERIFY, defaults::VERIFY_CRON),
+            ),
         };
 
         let backup_physical_type = v.choice(
@@ -216,6 +230,14 @@ impl ClusterConfig {
             &name,
             v,
         );
+        let verify = ClusterVerifyConfig::from_raw(
+            RawClusterVerify {
+                expected_databases: verify_expected_databases,
+                nonempty_tables: verify_nonempty_tables,
+            },
+            &name,
+            v,
+        );
 
         let cluster = ClusterConfig {
             name,
@@ -228,6 +250,7 @@ impl ClusterConfig {
             backup_physical_type,
             backup_logical_type,
             retention,
+            verify,
             servers,
         };
         (cluster, sender_at)

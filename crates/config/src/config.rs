@@ -12,6 +12,7 @@ use crate::raw::RawConfig;
 use crate::server::{SeenServers, ServerConfig};
 use crate::span::Source;
 use crate::validate::Validator;
+use crate::verifier::VerifierConfig;
 
 /// A loaded and validated `ferryman.toml`.
 #[derive(Debug, Clone)]
@@ -24,6 +25,8 @@ pub struct Config {
     pub agent: AgentConfig,
     /// `[jobs]`.
     pub jobs: JobsConfig,
+    /// `[verifier]`: test restores of stored backups.
+    pub verifier: VerifierConfig,
     /// `[clusters.NAME]`, sorted by name; at least one.
     pub clusters: Vec<ClusterConfig>,
 }
@@ -55,11 +58,13 @@ impl Config {
             manager,
             agent,
             jobs,
+            verifier,
             clusters,
         } = raw;
         let manager = ManagerConfig::from_raw(manager, &mut v);
         let agent = AgentConfig::from_raw(agent, &mut v);
         let jobs = JobsConfig::from_raw(jobs, &mut v);
+        let verifier = VerifierConfig::from_raw(verifier, &mut v);
 
         if clusters.is_empty() {
             v.push(ConfigError::NoClusters { at: source.start() });
@@ -79,6 +84,7 @@ impl Config {
             manager,
             agent,
             jobs,
+            verifier,
             clusters: clusters.into_iter().map(|(c, _)| c).collect(),
         })
     }

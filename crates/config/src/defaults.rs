@@ -111,6 +111,43 @@ pub const IMPORT_BUFFER_POOL_MIB_MIN: u32 = 16;
 /// Largest `agent.import-buffer-pool-mib`.
 pub const IMPORT_BUFFER_POOL_MIB_MAX: u32 = 1024 * 1024;
 
+/// `verifier.work-dir`: where throwaway servers are created.
+pub const VERIFIER_WORK_DIR: &str = "/var/lib/ferryman/verify";
+/// `verifier.concurrency`: one test restore at a time.
+pub const VERIFIER_CONCURRENCY: u32 = 1;
+/// Smallest `verifier.concurrency`.
+pub const VERIFIER_CONCURRENCY_MIN: u32 = 1;
+/// Largest `verifier.concurrency`.
+pub const VERIFIER_CONCURRENCY_MAX: u32 = 64;
+/// `verifier.buffer-pool-mib`: the InnoDB buffer pool of a throwaway server.
+pub const VERIFIER_BUFFER_POOL_MIB: u32 = 512;
+/// Smallest `verifier.buffer-pool-mib`.
+pub const VERIFIER_BUFFER_POOL_MIB_MIN: u32 = 16;
+/// Largest `verifier.buffer-pool-mib`.
+pub const VERIFIER_BUFFER_POOL_MIB_MAX: u32 = 1024 * 1024;
+/// `verifier.start-timeout`: a throwaway server has this long to accept connections (crash
+/// recovery of a large prepared backup can take minutes).
+pub const VERIFIER_START_TIMEOUT: Duration = Duration::from_secs(300);
+/// Smallest `verifier.start-timeout`.
+pub const VERIFIER_START_TIMEOUT_MIN: Duration = Duration::from_secs(10);
+/// Largest `verifier.start-timeout`.
+pub const VERIFIER_START_TIMEOUT_MAX: Duration = Duration::from_secs(3600);
+/// `verifier.restore-timeout`: the bound on one backup's whole verification.
+pub const VERIFIER_RESTORE_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
+/// Smallest `verifier.restore-timeout`.
+pub const VERIFIER_RESTORE_TIMEOUT_MIN: Duration = Duration::from_secs(60);
+/// Largest `verifier.restore-timeout`.
+pub const VERIFIER_RESTORE_TIMEOUT_MAX: Duration = Duration::from_secs(7 * 24 * 3600);
+/// `verifier.size-change-percent`: a backup half as large, or half as large again, as the
+/// previous verified backup of its source fails verification.
+pub const VERIFIER_SIZE_CHANGE_PERCENT: u32 = 50;
+/// Smallest `verifier.size-change-percent`: 0 turns the size check off.
+pub const VERIFIER_SIZE_CHANGE_PERCENT_MIN: u32 = 0;
+/// Largest `verifier.size-change-percent`.
+pub const VERIFIER_SIZE_CHANGE_PERCENT_MAX: u32 = 100_000;
+/// `verifier.check-tables`.
+pub const VERIFIER_CHECK_TABLES: bool = true;
+
 /// `jobs.schema`: where replication-manager keeps its jobs table.
 pub const JOBS_SCHEMA: &str = "replication_manager_schema";
 
@@ -162,6 +199,13 @@ pub const OPTIMIZE: bool = false;
 /// `clusters.NAME.scheduler-db-servers-optimize-cron`: 03:00 on the 1st of the month and on
 /// Fridays (day-of-month and day-of-week are OR-ed, as in replication-manager).
 pub const OPTIMIZE_CRON: &str = "0 0 3 1 * 5";
+
+/// `clusters.NAME.scheduler-db-servers-verify`.
+pub const VERIFY: bool = false;
+/// `clusters.NAME.scheduler-db-servers-verify-cron`: every 10 minutes.
+pub const VERIFY_CRON: &str = "0 0/10 * * * *";
+// `clusters.NAME.verify-expected-databases` and `verify-nonempty-tables` default to `[]`: only
+// what the backup's manifest records is checked.
 
 /// `clusters.NAME.servers.port`.
 pub const SERVER_PORT: u16 = 3306;

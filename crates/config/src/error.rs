@@ -342,6 +342,32 @@ pub enum ConfigError {
         host: String,
     },
 
+    /// An entry of `verify-expected-databases` that cannot be a database name.
+    #[error("{at}: `{key}` lists {value:?}, which is not a database name ({reason}): write the name as is, 1 to 64 characters without NUL")]
+    InvalidDatabaseName {
+        /// Where the entry is.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// The entry as written.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// An entry of `verify-nonempty-tables` that is not `"database.table"`.
+    #[error("{at}: `{key}` lists {value:?}, which is not a table ({reason}): write it as \"database.table\" (split at the first `.`), each part 1 to 64 characters without NUL")]
+    InvalidTableName {
+        /// Where the entry is.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// The entry as written.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// Both keys of a secret are set: `password-file` and `password-env` of a credential, or
     /// `api-token-file` and `api-token-env`.
     #[error("{at}: `{key}` sets both `{}` and `{}`: keep only one", kind.file_key(), kind.env_key())]

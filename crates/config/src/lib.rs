@@ -7,8 +7,8 @@
 //!
 //! # Layout
 //! - [`config`](Config): the whole file and the checks across clusters.
-//! - `manager`, `agent`, `cluster`, `server`, `schedule`, `retention`, `credential`: one section
-//!   each, its public type and its validation.
+//! - `manager`, `agent`, `verifier`, `cluster`, `server`, `schedule`, `retention`, `credential`:
+//!   one section each, its public type and its validation.
 //! - [`defaults`]: the default of every optional key, as named constants.
 //! - [`secret`](Secret): passwords and tokens that never print, read from a 0600 file or the
 //!   environment ([`SecretKind`] names the keys).
@@ -17,9 +17,9 @@
 //! - [`error`](ConfigError): [`ConfigError`], [`ConfigErrors`] and [`Result`].
 //!
 //! # Primary types
-//! - [`Config`], with [`ManagerConfig`], [`AgentConfig`], [`JobsConfig`] and
-//!   [`ClusterConfig`] (its [`ServerConfig`]s, [`Credential`]s, [`SchedulerConfig`] and
-//!   [`RetentionConfig`]).
+//! - [`Config`], with [`ManagerConfig`], [`AgentConfig`], [`JobsConfig`], [`VerifierConfig`]
+//!   and [`ClusterConfig`] (its [`ServerConfig`]s, [`Credential`]s, [`SchedulerConfig`],
+//!   [`RetentionConfig`] and [`ClusterVerifyConfig`] with its [`TableName`]s).
 //! - [`ConfigErrors`]: every problem of one file, never empty.
 
 mod agent;
@@ -37,6 +37,7 @@ mod secret;
 mod server;
 mod span;
 mod validate;
+mod verifier;
 
 pub use agent::{AgentConfig, JobsConfig};
 pub use cluster::ClusterConfig;
@@ -48,6 +49,7 @@ pub use retention::RetentionConfig;
 pub use schedule::{ScheduleEntry, SchedulerConfig};
 pub use secret::{Secret, SecretKind};
 pub use server::ServerConfig;
+pub use verifier::{ClusterVerifyConfig, TableName, VerifierConfig};
 
 /// The cron crate whose [`croner::Cron`] [`ScheduleEntry::schedule`] returns.
 pub use croner;

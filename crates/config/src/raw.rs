@@ -23,6 +23,7 @@ pub(crate) struct RawConfig {
     pub(crate) manager: RawManager,
     pub(crate) agent: RawAgent,
     pub(crate) jobs: RawJobs,
+    pub(crate) verifier: RawVerifier,
     pub(crate) clusters: BTreeMap<Spanned<String>, RawCluster>,
 }
 
@@ -69,6 +70,19 @@ pub(crate) struct RawJobs {
     pub(crate) schema: Option<Spanned<String>>,
 }
 
+/// `[verifier]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub(crate) struct RawVerifier {
+    pub(crate) work_dir: Option<Spanned<String>>,
+    pub(crate) concurrency: Option<Spanned<i64>>,
+    pub(crate) buffer_pool_mib: Option<Spanned<i64>>,
+    pub(crate) start_timeout: Option<Spanned<String>>,
+    pub(crate) restore_timeout: Option<Spanned<String>>,
+    pub(crate) size_change_percent: Option<Spanned<i64>>,
+    pub(crate) check_tables: Option<bool>,
+}
+
 /// `[clusters.NAME]`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
@@ -87,6 +101,8 @@ pub(crate) struct RawCluster {
     pub(crate) scheduler_db_servers_logs_cron: Option<Spanned<String>>,
     pub(crate) scheduler_db_servers_optimize: Option<bool>,
     pub(crate) scheduler_db_servers_optimize_cron: Option<Spanned<String>>,
+    pub(crate) scheduler_db_servers_verify: Option<bool>,
+    pub(crate) scheduler_db_servers_verify_cron: Option<Spanned<String>>,
     pub(crate) backup_physical_type: Option<Spanned<String>>,
     pub(crate) backup_logical_type: Option<Spanned<String>>,
     pub(crate) backup_keep_last: Option<Spanned<i64>>,
@@ -95,6 +111,8 @@ pub(crate) struct RawCluster {
     pub(crate) backup_keep_weekly: Option<Spanned<i64>>,
     pub(crate) backup_keep_monthly: Option<Spanned<i64>>,
     pub(crate) backup_keep_yearly: Option<Spanned<i64>>,
+    pub(crate) verify_expected_databases: Vec<Spanned<String>>,
+    pub(crate) verify_nonempty_tables: Vec<Spanned<String>>,
     pub(crate) servers: Vec<Spanned<RawServer>>,
 }
 
@@ -108,6 +126,13 @@ pub(crate) struct RawRetention {
     pub(crate) keep_weekly: Option<Spanned<i64>>,
     pub(crate) keep_monthly: Option<Spanned<i64>>,
     pub(crate) keep_yearly: Option<Spanned<i64>>,
+}
+
+/// The `verify-*` keys of `[clusters.NAME]`, grouped like [`RawRetention`].
+#[derive(Debug, Default)]
+pub(crate) struct RawClusterVerify {
+    pub(crate) expected_databases: Vec<Spanned<String>>,
+    pub(crate) nonempty_tables: Vec<Spanned<String>>,
 }
 
 /// `{ user = "...", password-file = "..." }` and friends.

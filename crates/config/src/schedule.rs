@@ -35,6 +35,11 @@ pub struct SchedulerConfig {
     /// `scheduler-db-servers-optimize` (default false) and
     /// `scheduler-db-servers-optimize-cron` (default `"0 0 3 1 * 5"`).
     pub optimize: ScheduleEntry,
+    /// `scheduler-db-servers-verify` (default false) and `scheduler-db-servers-verify-cron`
+    /// (default `"0 0/10 * * * *"`): when it fires, the manager verifies (test-restores, see
+    /// [`VerifierConfig`](crate::VerifierConfig)) every stored backup of the cluster that has
+    /// no verification result yet.
+    pub verify: ScheduleEntry,
 }
 
 impl Default for SchedulerConfig {
@@ -51,6 +56,7 @@ impl Default for SchedulerConfig {
             ),
             logs: ScheduleEntry::default_for(defaults::LOGS, defaults::LOGS_CRON),
             optimize: ScheduleEntry::default_for(defaults::OPTIMIZE, defaults::OPTIMIZE_CRON),
+            verify: ScheduleEntry::default_for(defaults::VERIFY, defaults::VERIFY_CRON),
         }
     }
 }
@@ -187,6 +193,7 @@ mod tests {
             defaults::LOGICAL_BACKUP_CRON,
             defaults::LOGS_CRON,
             defaults::OPTIMIZE_CRON,
+            defaults::VERIFY_CRON,
         ] {
             assert_eq!(reason(c), "ok", "{c}");
         }

@@ -2,7 +2,7 @@
 //!
 //! One test binary: this file has the helpers and the example's tests; `errors` checks the
 //! messages, `credentials` the password and API token sources, `backups` the keys of backup
-//! storage, retention and job handling.
+//! storage, retention and job handling, `verifier` verification's.
 
 // clippy's `allow-unwrap-in-tests` covers `#[test]` functions, not the helpers they share.
 #![allow(clippy::unwrap_used)]
@@ -14,14 +14,16 @@ mod backups;
 mod credentials;
 #[path = "config/errors.rs"]
 mod errors;
+#[path = "config/verifier.rs"]
+mod verifier;
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 use std::time::Duration;
 
 use ferryman_config::{
-    defaults, AgentConfig, Config, ConfigError, ConfigErrors, JobsConfig, ManagerConfig,
-    RetentionConfig,
+    defaults, AgentConfig, ClusterVerifyConfig, Config, ConfigError, ConfigErrors, JobsConfig,
+    ManagerConfig, RetentionConfig, VerifierConfig,
 };
 use ferryman_proto::Task;
 
@@ -135,6 +137,19 @@ fn example_parses_with_the_documented_defaults() {
     assert_eq!(config.agent.stale_claim_timeout, Duration::from_secs(600));
     assert_eq!(config.jobs, JobsConfig::default());
     assert_eq!(config.jobs.schema, "replication_manager_schema");
+    assert_eq!(config.verifier, VerifierConfig::default());
+    assert_eq!(
+        config.verifier,
+        VerifierConfig {
+            work_dir: PathBuf::from("/var/lib/ferryman/verify"),
+            concurrency: 1,
+            buffer_pool_mib: 512,
+            start_timeout: Duration::from_secs(300),
+            restore_timeout: Duration::from_secs(6 * 3600),
+            size_change_percent: 50,
+            check_tables: true,
+        }
+    );
 
     assert_eq!(config.clusters.len(), 1);
     let prod = config.cluster("prod").unwrap();
@@ -150,6 +165,8 @@ fn example_parses_with_the_documented_defaults() {
     assert_eq!(prod.backup_physical_type, Task::Mariabackup);
     assert_eq!(prod.backup_logical_type, Task::Mysqldump);
     assert_eq!(prod.retention, RetentionConfig::default());
+    assert_eq!(prod.verify, ClusterVerifyConfig::default());
+    assert!(prod.verify.expected_databases.is_empty() && prod.verify.nonempty_tables.is_empty());
     assert_eq!(
         prod.retention,
         RetentionConfig {
@@ -169,6 +186,7 @@ fn example_parses_with_the_documented_defaults() {
         (&s.logical_backup, true, "0 0 1 * * 6"),
         (&s.logs, false, "0 0/10 * * * *"),
         (&s.optimize, false, "0 0 3 1 * 5"),
+        (&s.verify, false, "0 0/10 * * * *"),
     ];
     for (entry, enabled, cron) in entries {
         assert_eq!((entry.enabled, entry.cron.as_str()), (enabled, cron));
@@ -258,6 +276,7 @@ fn example_documents_every_key() {
         "[manager]\nzzz = 1".to_owned(),
         "[agent]\nzzz = 1".to_owned(),
         "[jobs]\nzzz = 1".to_owned(),
+        "[verifier]\nzzz = 1".to_owned(),
         "[clusters.a]\nzzz = 1".to_owned(),
         "[clusters.a]\ndb-servers-credential = { zzz = 1 }".to_owned(),
         "[[clusters.a.servers]]\nzzz = 1".to_owned(),

@@ -121,6 +121,84 @@ pub struct PruneFailed {
     pub error: String,
 }
 
+/// A verification run, as `GET /api/v1/verify/runs/{id}` answers.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct VerifyRun {
+    /// Run id.
+    pub id: u64,
+    /// `api`, `schedule`, `fleet`.
+    pub trigger: String,
+    /// `running` or `done`.
+    pub state: String,
+    /// Once done: every item passed.
+    #[serde(default)]
+    pub ok: Option<bool>,
+    /// Start time.
+    #[serde(default)]
+    pub started_at: String,
+    /// End time.
+    #[serde(default)]
+    pub ended_at: Option<String>,
+    /// One per backup.
+    pub items: Vec<VerifyItem>,
+}
+
+/// One backup's verification in a run.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct VerifyItem {
+    /// Cluster.
+    pub cluster: String,
+    /// Source server.
+    #[serde(default)]
+    pub server: Option<String>,
+    /// Backup id.
+    #[serde(default)]
+    pub backup: Option<String>,
+    /// Tool.
+    #[serde(default)]
+    pub tool: Option<String>,
+    /// What it is doing.
+    #[serde(default)]
+    pub phase: String,
+    /// `ok` or `failed`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Failed checks.
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    /// Raw size.
+    #[serde(default)]
+    pub raw_bytes: Option<u64>,
+    /// Stored size.
+    #[serde(default)]
+    pub stored_bytes: Option<u64>,
+    /// Size change, percent.
+    #[serde(default)]
+    pub size_change_percent: Option<f64>,
+    /// Restore time.
+    #[serde(default)]
+    pub restore_seconds: Option<f64>,
+    /// Whole verification.
+    #[serde(default)]
+    pub total_seconds: Option<f64>,
+    /// Fleet run's backup job.
+    #[serde(default)]
+    pub backup_job: Option<u64>,
+    /// Why it could not be carried out.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Ended.
+    #[serde(default)]
+    pub done: bool,
+}
+
+impl VerifyItem {
+    /// True when it ended with a passed verification.
+    pub fn is_ok(&self) -> bool {
+        self.done && self.error.is_none() && self.status.as_deref() == Some("ok")
+    }
+}
+
 impl Job {
     /// True once the job can no longer change.
     pub fn is_final(&self) -> bool {

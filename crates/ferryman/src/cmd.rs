@@ -9,3 +9,4 @@ pub mod manager;
 pub mod reseed;
 pub mod sandbox;
 pub mod topology;
+pub mod verify;

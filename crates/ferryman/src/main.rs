@@ -48,6 +48,9 @@ enum Command {
     Reseed(cmd::reseed::ReseedArgs),
     /// Rewind a replica to an earlier backup (through the running manager).
     Flashback(cmd::reseed::FlashbackArgs),
+    /// Prove that backups restore: checks, a test restore on a throwaway server, checks on
+    /// the restored copy (through the running manager).
+    Verify(cmd::verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
             Command::Jobs(c) => c.run().await,
             Command::Reseed(a) => a.run().await,
             Command::Flashback(a) => a.run().await,
+            Command::Verify(a) => a.run().await,
         }
     });
     match result {

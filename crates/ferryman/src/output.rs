@@ -2,11 +2,13 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)] // the one module allowed to print
 
 mod manager;
+mod verify;
 
 pub use manager::{
     backup, backup_started, backups, job, job_cancelling, job_finished, jobs, json, prune,
     reseed_started, JobsProgress,
 };
+pub use verify::{verify_started, verify_summary, VerifyProgress};
 
 use ferryman_config::{Config, ConfigErrors};
 use ferryman_db::topology::ServerView;

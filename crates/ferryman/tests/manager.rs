@@ -168,6 +168,7 @@ async fn manager_serves_the_cli_and_stops_on_sigterm() {
     let sb = TestSandbox::start_with(&UpOptions {
         replicas: 0,
         ferryman_bin: Some(PathBuf::from(BIN)),
+        auto_verify: false,
     })
     .await;
     let config_path = sb.config_path();

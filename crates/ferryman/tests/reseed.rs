@@ -61,6 +61,7 @@ async fn shop_sandbox() -> TestSandbox {
     let sb = TestSandbox::start_with(&UpOptions {
         replicas: 2,
         ferryman_bin: Some(PathBuf::from(BIN)),
+        auto_verify: false,
     })
     .await;
     seed_shop(&sb).await;
@@ -478,6 +479,7 @@ async fn logical_reseeds_from_a_dump_backup_and_from_the_primary() {
     let sb = TestSandbox::start_with(&UpOptions {
         replicas: 2,
         ferryman_bin: Some(PathBuf::from(BIN)),
+        auto_verify: false,
     })
     .await;
     sb.sql(

@@ -133,6 +133,10 @@ fn table() -> Table {
         .add(Post, "/api/v1/jobs/{id}/cancel", h::cancel_job)
         .add(Get, "/api/v1/backups", h::backups)
         .add(Get, "/api/v1/backups/{cluster}/{server}/{name}", h::backup)
+        .add(Post, "/api/v1/verify", h::verify)
+        .add(Get, "/api/v1/verify/runs", h::verify_runs)
+        .add(Get, "/api/v1/verify/runs/{id}", h::verify_run)
+        .add(Get, "/api/v1/events", h::events)
 }
 
 /// Every route the router serves, [`HEALTH`] included.

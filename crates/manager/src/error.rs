@@ -21,6 +21,17 @@ pub enum Error {
     #[error(transparent)]
     Repo(#[from] ferryman_repo::Error),
 
+    /// A verification could not be carried out (not a failed check: those are results).
+    #[error(transparent)]
+    Verify(Box<ferryman_verify::Error>),
+
+    /// A verification request names nothing to verify.
+    #[error("nothing to verify: {detail}")]
+    NothingToVerify {
+        /// Why, and what to do.
+        detail: String,
+    },
+
     /// A per-job token could not be generated.
     #[error("cannot generate a stream token: {0}")]
     Token(#[from] ferryman_proto::Error),

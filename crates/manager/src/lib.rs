@@ -11,6 +11,9 @@
 //! - `reseed.rs`: reseed and flashback: safety rails, the joiners' rows, one payload stream for
 //!   all of them.
 //! - `retention.rs`: each cluster's retention, after backups and on request.
+//! - `verification.rs`: verification runs (one backup, a cluster's newest, the fleet run, the
+//!   scheduler's pass over new backups), bounded concurrency, results and events.
+//! - `events.rs`: what a DBA must hear about, kept for the API and published.
 //! - `registry.rs`: the manager's jobs, for the API.
 //! - `monitor.rs`: topology, and which server a backup is taken from.
 //! - `scheduler.rs`: cron entries.
@@ -19,6 +22,7 @@
 pub mod api;
 pub mod dispatch;
 pub mod error;
+pub mod events;
 mod manager;
 pub mod monitor;
 pub mod receiver;
@@ -27,6 +31,7 @@ pub mod reseed;
 pub mod retention;
 pub mod scheduler;
 pub mod store;
+pub mod verification;
 
 pub use error::{Error, Result};
 pub use manager::{Manager, Shared};

@@ -41,6 +41,10 @@ pub struct Shared {
     pub(crate) reseeding: crate::reseed::Busy,
     /// Joiner ports in use.
     pub(crate) joiner_ports: crate::reseed::JoinerPorts,
+    /// Verification runs.
+    pub verify_runs: crate::verification::VerifyRuns,
+    /// Events for the API and notifications.
+    pub events: crate::events::Events,
 }
 
 /// The manager daemon.
@@ -61,6 +65,17 @@ impl Manager {
         let removed = repo.clean_incomplete().await?;
         for key in &removed {
             tracing::warn!(%key, "removed an incomplete backup left by an interrupted run");
+        }
+        // Throwaway servers of verifications a crashed manager left: stopped and removed.
+        match ferryman_verify::throwaway::sweep(&config.verifier.work_dir) {
+            Ok(swept) => {
+                for dir in swept {
+                    tracing::warn!(dir = %dir.display(), "removed a throwaway verification server left by an interrupted run");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look for throwaway verification servers left by an interrupted run")
+            }
         }
         let address = format!(
             "{}:{}",
@@ -94,6 +109,8 @@ impl Manager {
             prune_lock: tokio::sync::Mutex::new(()),
             reseeding: Default::default(),
             joiner_ports: Default::default(),
+            verify_runs: crate::verification::VerifyRuns::new(config.verifier.concurrency),
+            events: Default::default(),
         });
         for cluster in &config.clusters {
             for server in &cluster.servers {
@@ -153,6 +170,7 @@ impl Manager {
         for job in self.shared.registry.list() {
             self.shared.registry.cancel(job.id);
         }
+        self.shared.verify_runs.cancel_all();
         self.shared.tasks.close();
         self.shared.tasks.wait().await;
         background.close();

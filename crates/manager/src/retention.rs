@@ -6,8 +6,6 @@
 //! others; it is reported with the backup it concerns (the backup stays whole: the repository
 //! removes the manifest first, so a half-deleted backup is no longer listed as one).
 
-use std::collections::HashSet;
-
 use ferryman_config::{ClusterConfig, RetentionConfig};
 use ferryman_repo::{BackupId, Kept, RetentionPolicy};
 use serde::Serialize;
@@ -58,9 +56,10 @@ pub async fn prune(shared: &Shared, cluster: &ClusterConfig, dry_run: bool) -> R
     let _one_at_a_time = shared.prune_lock.lock().await;
     let policy = policy(&cluster.retention);
     let backups = shared.repo.list(Some(&cluster.name), None).await?;
-    // Nothing is protected yet beyond the newest of each group; the verifier will protect the
-    // newest verified backup.
-    let plan = ferryman_repo::plan(&policy, &backups, &HashSet::new());
+    // Besides the newest of each group (always kept), the newest *verified* backup of each
+    // source: the newest one may be the one that failed its verification.
+    let protected = crate::verification::protected(&backups);
+    let plan = ferryman_repo::plan(&policy, &backups, &protected);
     let mut report = PruneReport {
         cluster: cluster.name.clone(),
         dry_run,

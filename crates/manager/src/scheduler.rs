@@ -24,6 +24,8 @@ pub enum Scheduled {
     /// OPTIMIZE on every replica (the primary is left alone, like replication-manager's
     /// rolling optimize).
     Optimize,
+    /// Verify every backup of the cluster not verified yet.
+    Verify,
 }
 
 impl Scheduled {
@@ -33,6 +35,7 @@ impl Scheduled {
             Scheduled::LogicalBackup => "logical-backup",
             Scheduled::Logs => "logs",
             Scheduled::Optimize => "optimize",
+            Scheduled::Verify => "verify",
         }
     }
 }
@@ -45,6 +48,7 @@ pub fn entries(cluster: &ClusterConfig) -> Vec<(Scheduled, ScheduleEntry)> {
         (Scheduled::LogicalBackup, &s.logical_backup),
         (Scheduled::Logs, &s.logs),
         (Scheduled::Optimize, &s.optimize),
+        (Scheduled::Verify, &s.verify),
     ]
     .into_iter()
     .filter(|(_, e)| e.is_active(s))
@@ -97,6 +101,11 @@ async fn fire(shared: &Arc<Shared>, cluster: &str, what: Scheduled) -> crate::Re
             known: String::new(),
         })?;
     match what {
+        Scheduled::Verify => {
+            if let Some(run) = crate::verification::verify_new(shared, cluster).await? {
+                tracing::info!(%cluster, run = run.id, backups = run.items.len(), "verifying new backups");
+            }
+        }
         Scheduled::PhysicalBackup => {
             shared
                 .start_backup(cluster, None, config.backup_physical_type, "schedule")

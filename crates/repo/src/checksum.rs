@@ -35,6 +35,13 @@ pub struct ChecksumReport {
     pub raw_ok: bool,
     /// Why decompression failed, if it did.
     pub decompress_error: Option<String>,
+    /// The first bytes of the decompressed payload (up to what the caller asked to keep), for
+    /// checks of what a payload must start with (a dump's header).
+    #[serde(skip)]
+    pub head: Vec<u8>,
+    /// The last bytes of the decompressed payload (a dump's completion footer).
+    #[serde(skip)]
+    pub tail: Vec<u8>,
 }
 
 impl ChecksumReport {
@@ -92,11 +99,22 @@ impl Repository {
     /// them with the manifest. A mismatch is a report, not an error: errors are for failing
     /// to read at all.
     pub async fn verify_checksum(&self, id: &BackupId) -> Result<ChecksumReport> {
+        self.verify_checksum_keeping(id, 0).await
+    }
+
+    /// [`Repository::verify_checksum`], also keeping the first and the last `keep` bytes of
+    /// the decompressed payload in the report (one pass for the checksum and a dump's header
+    /// and footer checks).
+    pub async fn verify_checksum_keeping(
+        &self,
+        id: &BackupId,
+        keep: usize,
+    ) -> Result<ChecksumReport> {
         let manifest = self.get(id).await?;
         let key = id.payload_key(manifest.format);
         let object = self.storage().open(&key).await?;
         let location = key.to_string();
-        let hashed = tokio::task::spawn_blocking(move || hash_both(object))
+        let hashed = tokio::task::spawn_blocking(move || hash_both(object, keep))
             .await
             .map_err(Error::worker)?
             .map_err(|source| Error::Io {
@@ -118,6 +136,8 @@ impl Repository {
             raw_sha256: hashed.raw_sha256,
             raw_ok,
             decompress_error: hashed.decompress_error,
+            head: hashed.head,
+            tail: hashed.tail,
         })
     }
 }
@@ -128,11 +148,14 @@ struct Hashed {
     raw_bytes: u64,
     raw_sha256: Option<String>,
     decompress_error: Option<String>,
+    head: Vec<u8>,
+    tail: Vec<u8>,
 }
 
 /// Hashes the stored bytes as they are read, and the decompressed bytes as they come out.
-/// Reading errors of the object are errors; decompression errors are findings.
-fn hash_both(object: ObjectReader) -> io::Result<Hashed> {
+/// Reading errors of the object are errors; decompression errors are findings. Keeps the first
+/// and last `keep` decompressed bytes.
+fn hash_both(object: ObjectReader, keep: usize) -> io::Result<Hashed> {
     let tee = HashingReader {
         inner: object,
         sha: Sha256::new(),
@@ -145,12 +168,18 @@ fn hash_both(object: ObjectReader) -> io::Result<Hashed> {
     let mut raw_bytes = 0u64;
     let mut buf = vec![0u8; READ_BUF];
     let mut decompress_error = None;
+    let mut head = Vec::with_capacity(keep.min(READ_BUF));
+    let mut tail = TailKeeper::new(keep);
     loop {
         match decoder.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
-                raw_sha.update(&buf[..n]);
+                let chunk = &buf[..n];
+                raw_sha.update(chunk);
                 raw_bytes += n as u64;
+                let room = keep - head.len();
+                head.extend_from_slice(&chunk[..room.min(n)]);
+                tail.push(chunk);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
@@ -175,7 +204,50 @@ fn hash_both(object: ObjectReader) -> io::Result<Hashed> {
             .is_none()
             .then(|| hex::encode(raw_sha.finalize())),
         decompress_error,
+        head,
+        tail: tail.into_bytes(),
     })
+}
+
+/// The last `keep` bytes of a stream, without holding more than twice that.
+struct TailKeeper {
+    keep: usize,
+    bytes: Vec<u8>,
+}
+
+impl TailKeeper {
+    fn new(keep: usize) -> TailKeeper {
+        TailKeeper {
+            keep,
+            bytes: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, chunk: &[u8]) {
+        if self.keep == 0 {
+            return;
+        }
+        if chunk.len() >= self.keep {
+            self.bytes.clear();
+            self.bytes
+                .extend_from_slice(&chunk[chunk.len() - self.keep..]);
+            return;
+        }
+        self.bytes.extend_from_slice(chunk);
+        // Trim only once the buffer has doubled: amortised O(1) per byte.
+        if self.bytes.len() >= 2 * self.keep {
+            let cut = self.bytes.len() - self.keep;
+            self.bytes.drain(..cut);
+        }
+    }
+
+    fn into_bytes(mut self) -> Vec<u8> {
+        if self.bytes.len() > self.keep {
+            let cut = self.bytes.len() - self.keep;
+            self.bytes.drain(..cut);
+        }
+        self.bytes
+    }
 }
 
 /// Counts and hashes what is read through it; remembers a read error.
@@ -199,6 +271,26 @@ impl Read for HashingReader {
                 let report = io::Error::new(e.kind(), e.to_string());
                 self.error = Some(e);
                 Err(report)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TailKeeper;
+
+    #[test]
+    fn the_tail_keeper_keeps_exactly_the_last_bytes_whatever_the_chunking() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        for keep in [0, 1, 7, 100, 4096, 20_000] {
+            for chunk in [1, 3, 64, 1000, 10_000] {
+                let mut t = TailKeeper::new(keep);
+                for c in data.chunks(chunk) {
+                    t.push(c);
+                }
+                let want = &data[data.len().saturating_sub(keep)..];
+                assert_eq!(t.into_bytes(), want, "keep {keep}, chunk {chunk}");
             }
         }
     }

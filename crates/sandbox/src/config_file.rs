@@ -5,6 +5,10 @@
 //! start|stop|restart --dir DIR --server NAME`, in the array form so that paths with spaces
 //! survive; they need the path of the `ferryman` binary, so they are left out (with a comment
 //! saying so) when it is not known.
+//!
+//! The verifier's throwaway servers go to `DIR/verify`, small and quick to start. With
+//! `auto_verify` the cluster's scheduler verifies every new backup within seconds
+//! ([`AUTO_VERIFY`]); without it nothing is scheduled.
 
 use std::path::Path;
 
@@ -25,13 +29,26 @@ pub struct ServicePorts {
     pub receiver: Vec<u16>,
 }
 
+/// The cluster keys that make its scheduler verify each new backup within seconds, with the
+/// comment saying why the logical backup is off.
+pub const AUTO_VERIFY: &str = "\
+# Verify each new backup within seconds (`ferryman sandbox up` without --no-auto-verify). That
+# needs the scheduler's master switch, which would also start the weekly logical backup
+# (scheduled by default): that one is turned off, so nothing else runs by surprise.
+monitoring-scheduler = true
+scheduler-db-servers-logical-backup = false
+scheduler-db-servers-verify = true
+scheduler-db-servers-verify-cron = \"0/15 * * * * *\"
+";
+
 /// The configuration text for `state` under `layout`; `ferryman_bin` (absolute) is the binary
-/// the service commands run.
+/// the service commands run; `auto_verify` adds [`AUTO_VERIFY`] to the cluster's table.
 pub fn render(
     layout: &Layout,
     state: &State,
     ports: &ServicePorts,
     ferryman_bin: Option<&Path>,
+    auto_verify: bool,
 ) -> String {
     let s = |v: &str| toml::Value::String(v.to_owned()).to_string();
     let path = |p: std::path::PathBuf| s(&p.display().to_string());
@@ -65,6 +82,12 @@ pub fn render(
          catch-up-timeout = \"120s\"\n\
          import-buffer-pool-mib = 256\n\
          \n\
+         [verifier]\n\
+         work-dir = {verify}\n\
+         # small and quick, for tests and demos\n\
+         buffer-pool-mib = 128\n\
+         start-timeout = \"120s\"\n\
+         \n\
          [clusters.{cluster}]\n\
          db-servers-credential = {{ user = {admin}, password-file = {admin_pw} }}\n\
          replication-credential = {{ user = {repl}, password-file = {repl_pw} }}\n\
@@ -75,6 +98,7 @@ pub fn render(
         http = ports.http,
         stream = ports.stream,
         agent = path(layout.agent_dir()),
+        verify = path(layout.verify_dir()),
         cluster = state.cluster,
         admin = s(ADMIN_USER),
         admin_pw = path(layout.password_file(ADMIN_USER)),
@@ -83,6 +107,9 @@ pub fn render(
         sender = list(&ports.sender),
         receiver = list(&ports.receiver),
     );
+    if auto_verify {
+        out.push_str(AUTO_VERIFY);
+    }
     for server in &state.servers {
         let paths = layout.server(&server.name);
         out.push_str(&format!(
@@ -132,7 +159,11 @@ mod tests {
     use super::*;
     use crate::accounts::Passwords;
 
-    fn rendered(dir: &Path, ferryman_bin: Option<&Path>) -> (String, ferryman_config::Config) {
+    fn rendered(
+        dir: &Path,
+        ferryman_bin: Option<&Path>,
+        auto_verify: bool,
+    ) -> (String, ferryman_config::Config) {
         let layout = Layout::new(dir);
         Passwords::generate(&layout).unwrap();
         let state = State::new("sandbox", &[21001, 21002]);
@@ -142,7 +173,7 @@ mod tests {
             sender: vec![21005],
             receiver: vec![21006, 21007],
         };
-        let text = render(&layout, &state, &ports, ferryman_bin);
+        let text = render(&layout, &state, &ports, ferryman_bin, auto_verify);
         let config = ferryman_config::Config::parse(&text, &layout.config_file())
             .unwrap_or_else(|e| panic!("{e}\n{text}"));
         (text, config)
@@ -153,7 +184,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let dir = dir.path().join("a sandbox");
         let bin = Path::new("/opt/fer ryman/bin/ferryman");
-        let (text, config) = rendered(&dir, Some(bin));
+        let (text, config) = rendered(&dir, Some(bin), true);
         assert!(!text.contains(NO_SERVICE_COMMANDS), "{text}");
         assert_eq!(config.agent.connect_timeout.as_secs(), 20);
         assert_eq!(config.agent.shutdown_grace.as_secs(), 10);
@@ -179,10 +210,55 @@ mod tests {
     #[test]
     fn without_the_binary_there_are_no_service_commands() {
         let dir = tempfile::tempdir().unwrap();
-        let (text, config) = rendered(dir.path(), None);
+        let (text, config) = rendered(dir.path(), None, false);
         assert_eq!(text.matches(NO_SERVICE_COMMANDS).count(), 2, "{text}");
         assert!(!text.contains("\nservice-"), "{text}");
         let (_, db1) = config.server("db1").unwrap();
         assert_eq!(db1.service_start, ["systemctl", "start", "mariadb"]);
+    }
+
+    /// The `[verifier]` table every sandbox gets.
+    fn assert_sandbox_verifier(dir: &Path, config: &ferryman_config::Config) {
+        let verifier = &config.verifier;
+        assert_eq!(verifier.work_dir, Layout::new(dir).verify_dir());
+        assert_eq!(verifier.buffer_pool_mib, 128);
+        assert_eq!(verifier.start_timeout.as_secs(), 120);
+        let defaults = ferryman_config::VerifierConfig::default();
+        assert_eq!(verifier.concurrency, defaults.concurrency);
+        assert_eq!(verifier.restore_timeout, defaults.restore_timeout);
+    }
+
+    #[test]
+    fn auto_verify_schedules_verification_every_15_seconds_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let (text, config) = rendered(dir.path(), None, true);
+        assert_eq!(text.matches(AUTO_VERIFY).count(), 1, "{text}");
+        assert_sandbox_verifier(dir.path(), &config);
+        let s = &config.cluster("sandbox").unwrap().scheduler;
+        assert!(s.enabled);
+        assert!(s.verify.is_active(s));
+        assert_eq!(s.verify.cron, "0/15 * * * * *");
+        assert_eq!(s.verify.schedule().as_str(), "0/15 * * * * *");
+        for other in [&s.physical_backup, &s.logical_backup, &s.logs, &s.optimize] {
+            assert!(!other.is_active(s), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn without_auto_verify_nothing_is_scheduled() {
+        let dir = tempfile::tempdir().unwrap();
+        let (text, config) = rendered(dir.path(), None, false);
+        for key in [
+            "monitoring-scheduler",
+            "scheduler-db-servers-logical-backup",
+            "scheduler-db-servers-verify",
+        ] {
+            assert!(!text.contains(key), "{key} in:\n{text}");
+        }
+        assert_sandbox_verifier(dir.path(), &config);
+        let s = &config.cluster("sandbox").unwrap().scheduler;
+        assert!(!s.enabled);
+        assert!(!s.verify.enabled);
+        assert!(!s.verify.is_active(s));
     }
 }

@@ -6,6 +6,7 @@
 //! DIR/secrets/*.pass          0600 password files of the accounts the sandbox created
 //! DIR/manager/                the manager's data directory (backups, logs)
 //! DIR/agent/                  the agents' scratch directory
+//! DIR/verify/                 the verifier's throwaway servers
 //! DIR/servers/NAME/my.cnf     the server's only defaults file
 //! DIR/servers/NAME/data/      datadir
 //! DIR/servers/NAME/{tmp/,sock,mariadbd.pid,err.log,slow.log,stdout.log}
@@ -60,6 +61,11 @@ impl Layout {
     /// The agents' scratch directory.
     pub fn agent_dir(&self) -> PathBuf {
         self.dir.join("agent")
+    }
+
+    /// The verifier's work directory, where throwaway servers are created.
+    pub fn verify_dir(&self) -> PathBuf {
+        self.dir.join("verify")
     }
 
     /// Files of one server.

@@ -52,6 +52,12 @@ pub struct UpOptions {
     /// start|stop|restart --dir DIR --server NAME` through it; when `None` it sets none (a
     /// comment says why). Only used when the sandbox is created.
     pub ferryman_bin: Option<PathBuf>,
+    /// Whether the generated configuration has the cluster's scheduler verify every new backup
+    /// (`scheduler-db-servers-verify`, every 15 s, and the `monitoring-scheduler` switch on;
+    /// the weekly logical backup stays off). The CLI sets it; tests leave it off and verify
+    /// explicitly, since background verifications would slow and disturb them. Only used when
+    /// the sandbox is created.
+    pub auto_verify: bool,
 }
 
 /// One server's line in `sandbox status`.
@@ -71,13 +77,15 @@ pub struct ServerReport {
 
 impl Sandbox {
     /// Brings up a primary and `replicas` replicas in `dir`: [`Sandbox::up_with`] without a
-    /// `ferryman` binary, so the generated configuration has no service commands.
+    /// `ferryman` binary, so the generated configuration has no service commands, and without
+    /// scheduled verification.
     pub async fn up(dir: &Path, replicas: usize) -> Result<Sandbox> {
         Self::up_with(
             dir,
             &UpOptions {
                 replicas,
                 ferryman_bin: None,
+                auto_verify: false,
             },
         )
         .await
@@ -112,7 +120,14 @@ impl Sandbox {
                     .ferryman_bin
                     .as_deref()
                     .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_owned()));
-                Self::create(layout, &bins, options.replicas, ferryman_bin.as_deref()).await?
+                Self::create(
+                    layout,
+                    &bins,
+                    options.replicas,
+                    ferryman_bin.as_deref(),
+                    options.auto_verify,
+                )
+                .await?
             }
             Err(e) => return Err(e),
         };
@@ -141,10 +156,15 @@ impl Sandbox {
         bins: &Binaries,
         replicas: usize,
         ferryman_bin: Option<&Path>,
+        auto_verify: bool,
     ) -> Result<Sandbox> {
         let dir = layout.dir().to_owned();
         std::fs::create_dir_all(&dir).map_err(Error::io("create directory", &dir))?;
-        for d in [layout.manager_dir(), layout.agent_dir()] {
+        for d in [
+            layout.manager_dir(),
+            layout.agent_dir(),
+            layout.verify_dir(),
+        ] {
             std::fs::create_dir_all(&d).map_err(Error::io("create directory", &d))?;
         }
         let servers = replicas + 1;
@@ -185,7 +205,13 @@ impl Sandbox {
             }
         }
         sandbox.state.write(&sandbox.layout.state_file())?;
-        let config = config_file::render(&sandbox.layout, &sandbox.state, &service, ferryman_bin);
+        let config = config_file::render(
+            &sandbox.layout,
+            &sandbox.state,
+            &service,
+            ferryman_bin,
+            auto_verify,
+        );
         write_file(&sandbox.layout.config_file(), config.as_bytes(), 0o644)?;
         Ok(sandbox)
     }

@@ -17,11 +17,14 @@ pub struct TestSandbox {
 
 impl TestSandbox {
     /// Starts a primary and `replicas` replicas, replicating, in a new temp dir. Panics with
-    /// the reason (and keeps the directory) when they cannot be started.
+    /// the reason (and keeps the directory) when they cannot be started. The configuration
+    /// schedules no verification (`auto_verify: false`): tests verify explicitly, and
+    /// background verifications would slow and disturb them.
     pub async fn start(replicas: usize) -> TestSandbox {
         Self::start_with(&UpOptions {
             replicas,
             ferryman_bin: None,
+            auto_verify: false,
         })
         .await
     }

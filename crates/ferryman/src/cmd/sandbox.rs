@@ -21,6 +21,11 @@ pub enum SandboxCommand {
         /// Number of replicas.
         #[arg(long, default_value_t = 2)]
         replicas: usize,
+        /// Do not have the manager's scheduler verify each new backup: by default the
+        /// configuration schedules verification every 15 s, so that a backup is test-restored
+        /// within seconds of being stored. Only used when the sandbox is created.
+        #[arg(long)]
+        no_auto_verify: bool,
     },
     /// Show each server's PID, role, GTID position and replication state.
     Status {
@@ -79,7 +84,11 @@ pub struct ServerArgs {
 impl SandboxCommand {
     pub async fn run(self) -> anyhow::Result<ExitCode> {
         match self {
-            SandboxCommand::Up { dir, replicas } => {
+            SandboxCommand::Up {
+                dir,
+                replicas,
+                no_auto_verify,
+            } => {
                 // The generated configuration's service commands run this very binary.
                 let ferryman_bin = std::env::current_exe()
                     .inspect_err(|e| {
@@ -92,6 +101,7 @@ impl SandboxCommand {
                 let options = UpOptions {
                     replicas,
                     ferryman_bin,
+                    auto_verify: !no_auto_verify,
                 };
                 let sandbox = Sandbox::up_with(&dir, &options)
                     .await

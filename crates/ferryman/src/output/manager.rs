@@ -147,12 +147,13 @@ pub fn backups(manifests: &[Manifest]) {
                 bytes(m.raw_bytes),
                 bytes(m.stored_bytes),
                 m.gtid.clone().unwrap_or_else(|| "-".to_owned()),
+                super::verify::verified_cell(m),
             ]
         })
         .collect();
     print_table(
         &[
-            "ID", "SERVER", "KIND", "TOOL", "STARTED", "RAW", "STORED", "GTID",
+            "ID", "SERVER", "KIND", "TOOL", "STARTED", "RAW", "STORED", "GTID", "VERIFIED",
         ],
         &rows,
     );
@@ -245,16 +246,16 @@ pub fn backup(m: &Manifest) {
         ),
         (
             "verified",
-            if m.verification.is_empty() {
-                "not yet".to_owned()
-            } else {
-                format!("{} result(s)", m.verification.len())
+            match super::verify::verified_cell(m).as_str() {
+                "-" => "not yet".to_owned(),
+                newest => format!("{newest} (newest of {} result(s))", m.verification.len()),
             },
         ),
     ];
     for (name, value) in fields {
         println!("{:<12} {value}", format!("{name}:"));
     }
+    super::verify::verifications(m);
 }
 
 /// The spinners of `--wait`, one line per job, on stderr (hidden when stderr is not a
@@ -334,7 +335,7 @@ impl JobsProgress {
 }
 
 /// Bytes in binary units: `16.8 MiB`.
-fn bytes(n: u64) -> String {
+pub(super) fn bytes(n: u64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     let mut value = n as f64;
     let mut unit = 0;

@@ -19,6 +19,7 @@ pub async fn sandbox(replicas: usize) -> TestSandbox {
     TestSandbox::start_with(&UpOptions {
         replicas,
         ferryman_bin: Some(PathBuf::from(BIN)),
+        auto_verify: false,
     })
     .await
 }

@@ -500,3 +500,82 @@ fn bad_query(e: QueryRejection) -> ApiError {
         e.body_text()
     ))
 }
+
+/// The body of `POST /api/v1/verify`: exactly one of `backup`, `cluster` with `latest`, or
+/// `all_clusters`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct VerifyBody {
+    #[serde(default)]
+    backup: Option<String>,
+    #[serde(default)]
+    cluster: Option<String>,
+    #[serde(default)]
+    latest: bool,
+    #[serde(default)]
+    all_clusters: bool,
+}
+
+/// `POST /api/v1/verify`: starts a verification run; 202 with the run, to follow at
+/// `GET /api/v1/verify/runs/{id}`.
+pub(super) async fn verify(
+    State(shared): State<Arc<Shared>>,
+    body: Result<Json<VerifyBody>, JsonRejection>,
+) -> Reply<impl IntoResponse> {
+    const FORMS: &str = "send {\"backup\": \"CLUSTER/SERVER/NAME\"}, {\"cluster\": \"C\", \"latest\": true} or {\"all_clusters\": true}";
+    let Json(body) =
+        body.map_err(|e| ApiError::bad_request(format!("{}; {FORMS}", e.body_text())))?;
+    use crate::verification::Target;
+    let target = match (body.backup, body.cluster, body.latest, body.all_clusters) {
+        (Some(id), None, false, false) => Target::Backup(id.parse::<BackupId>()?),
+        (None, Some(cluster), true, false) => Target::Latest(cluster),
+        (None, None, false, true) => Target::Fleet,
+        _ => {
+            return Err(ApiError::bad_request(format!(
+                "say what to verify: {FORMS}"
+            )))
+        }
+    };
+    let trigger = if matches!(target, Target::Fleet) {
+        "fleet"
+    } else {
+        "api"
+    };
+    let run = crate::verification::start(&shared, target, trigger).await?;
+    Ok((StatusCode::ACCEPTED, Json(run)))
+}
+
+/// `GET /api/v1/verify/runs`: every run since the manager started, newest first.
+pub(super) async fn verify_runs(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    Json(json!(shared.verify_runs.list()))
+}
+
+/// `GET /api/v1/verify/runs/{id}`.
+pub(super) async fn verify_run(
+    State(shared): State<Arc<Shared>>,
+    path: Result<UrlPath<u64>, PathRejection>,
+) -> Reply<impl IntoResponse> {
+    let UrlPath(id) = path.map_err(bad_path)?;
+    shared.verify_runs.get(id).map(Json).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no verification run {id} (runs are kept in memory since the manager started; results are in the backups' manifests: `ferryman backup show ID`)"
+        ))
+    })
+}
+
+/// The query of `GET /api/v1/events`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct EventsQuery {
+    #[serde(default)]
+    since: u64,
+}
+
+/// `GET /api/v1/events?since=N`: the kept events with an id above N, oldest first.
+pub(super) async fn events(
+    State(shared): State<Arc<Shared>>,
+    query: Result<Query<EventsQuery>, QueryRejection>,
+) -> Reply<impl IntoResponse> {
+    let Query(query) = query.map_err(bad_query)?;
+    Ok(Json(shared.events.since(query.since)))
+}

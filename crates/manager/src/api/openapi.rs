@@ -50,6 +50,41 @@ pub fn document() -> Value {
                         }
                     }
                 },
+                "VerifyRequest": {
+                    "type": "object",
+                    "description": "Exactly one of: `backup`; `cluster` with `latest: true` (the newest physical and logical backup of the cluster); `all_clusters: true` (a fresh logical backup of every cluster's backup source, each verified).",
+                    "properties": {
+                        "backup": { "type": "string", "description": "CLUSTER/SERVER/NAME" },
+                        "cluster": { "type": "string" },
+                        "latest": { "type": "boolean" },
+                        "all_clusters": { "type": "boolean" }
+                    }
+                },
+                "VerifyRun": {
+                    "type": "object",
+                    "properties": {
+                        "id": { "type": "integer" },
+                        "trigger": { "type": "string", "enum": ["api", "schedule", "fleet"] },
+                        "state": { "type": "string", "enum": ["running", "done"] },
+                        "ok": { "type": "boolean", "nullable": true, "description": "once done: every item passed" },
+                        "started_at": { "type": "string" },
+                        "ended_at": { "type": "string", "nullable": true },
+                        "items": { "type": "array", "items": { "type": "object", "description": "cluster, server, backup, tool, phase, status (ok|failed), reasons, raw_bytes, stored_bytes, size_change_percent, restore_seconds, total_seconds, backup_job, error, done" } }
+                    }
+                },
+                "Event": {
+                    "type": "object",
+                    "properties": {
+                        "id": { "type": "integer" },
+                        "at": { "type": "string" },
+                        "kind": { "type": "string", "enum": ["verification-failed", "verification-passed"] },
+                        "severity": { "type": "string", "enum": ["info", "error"] },
+                        "cluster": { "type": "string" },
+                        "server": { "type": "string", "nullable": true },
+                        "backup": { "type": "string", "nullable": true },
+                        "message": { "type": "string" }
+                    }
+                },
                 "Topology": {
                     "type": "object",
                     "description": "One cluster's servers as last read: role, GTID positions, replication threads and lag, or the error reading them.",
@@ -288,6 +323,41 @@ pub fn document() -> Value {
                     "One stored backup; its id `cluster/server/name` is the end of the path",
                     &[path_param("cluster", "string"), path_param("server", "string"), path_param("name", "string")],
                     json_response("Its manifest.", schema("Manifest"))
+                )
+            },
+            "/api/v1/verify": {
+                "post": {
+                    "summary": "Verify backups: checks on the stored payload, a test restore on a throwaway server, checks on the restored copy; results are appended to each backup's manifest",
+                    "parameters": [],
+                    "requestBody": {
+                        "required": true,
+                        "content": { "application/json": { "schema": schema("VerifyRequest") } }
+                    },
+                    "responses": with_errors(json!({
+                        "202": json_response("Started; follow it with GET /api/v1/verify/runs/{id}.", schema("VerifyRun")),
+                        "409": error_response("Nothing to verify (a cluster without backups).")
+                    }))
+                }
+            },
+            "/api/v1/verify/runs": {
+                "get": operation(
+                    "Verification runs since the manager started, newest first",
+                    &[],
+                    json_response("The runs.", array("VerifyRun"))
+                )
+            },
+            "/api/v1/verify/runs/{id}": {
+                "get": operation(
+                    "One verification run: per backup, ok or failed with the failed checks, sizes, restore time",
+                    &[path_param("id", "integer")],
+                    json_response("The run.", schema("VerifyRun"))
+                )
+            },
+            "/api/v1/events": {
+                "get": operation(
+                    "Events (a verification failed or passed), oldest first",
+                    &[query_param("since", json!({ "type": "integer", "description": "only events with a larger id" }))],
+                    json_response("The events kept (the newest 1000).", array("Event"))
                 )
             }
         }

@@ -1,0 +1,162 @@
+//! Events: what a DBA must hear about (a verification that failed, one that passed), kept for
+//! the API (`GET /api/v1/events`) and published to subscribers (the notification work will
+//! send them by mail and webhook).
+//!
+//! Kept in memory, the newest 1000: the durable record of a verification is its backup's
+//! manifest; an event is the prompt to look at it. Every event is also logged.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use ferryman_repo::Timestamp;
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+/// How many events are remembered.
+const KEEP: usize = 1000;
+/// How many events a slow subscriber may fall behind before it misses some.
+const CHANNEL: usize = 256;
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    /// A backup failed its verification.
+    VerificationFailed,
+    /// A backup passed its verification.
+    VerificationPassed,
+}
+
+/// How much it matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// For the record.
+    Info,
+    /// Someone must act.
+    Error,
+}
+
+/// One event.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    /// Increasing from 1 since the manager started.
+    pub id: u64,
+    /// When (UTC).
+    pub at: Timestamp,
+    /// What.
+    pub kind: EventKind,
+    /// How much it matters.
+    pub severity: Severity,
+    /// The cluster.
+    pub cluster: String,
+    /// The server, when one is concerned.
+    pub server: Option<String>,
+    /// The backup, when one is concerned.
+    pub backup: Option<String>,
+    /// In words, with what to do next.
+    pub message: String,
+}
+
+/// The manager's events.
+#[derive(Debug)]
+pub struct Events {
+    kept: Mutex<(u64, VecDeque<Event>)>,
+    sender: broadcast::Sender<Event>,
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Events {
+            kept: Mutex::new((0, VecDeque::new())),
+            sender: broadcast::channel(CHANNEL).0,
+        }
+    }
+}
+
+/// An event before it has an id and a time.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// What.
+    pub kind: EventKind,
+    /// How much it matters.
+    pub severity: Severity,
+    /// The cluster.
+    pub cluster: String,
+    /// The server.
+    pub server: Option<String>,
+    /// The backup.
+    pub backup: Option<String>,
+    /// In words.
+    pub message: String,
+}
+
+impl Events {
+    /// Records and publishes an event; returns it.
+    pub fn emit(&self, new: NewEvent) -> Event {
+        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        kept.0 += 1;
+        let event = Event {
+            id: kept.0,
+            at: Timestamp::now(),
+            kind: new.kind,
+            severity: new.severity,
+            cluster: new.cluster,
+            server: new.server,
+            backup: new.backup,
+            message: new.message,
+        };
+        kept.1.push_back(event.clone());
+        while kept.1.len() > KEEP {
+            kept.1.pop_front();
+        }
+        drop(kept);
+        match event.severity {
+            Severity::Error => {
+                tracing::error!(event = ?event.kind, cluster = %event.cluster, backup = ?event.backup, "{}", event.message)
+            }
+            Severity::Info => {
+                tracing::info!(event = ?event.kind, cluster = %event.cluster, backup = ?event.backup, "{}", event.message)
+            }
+        }
+        // No subscriber is not an error: the event is kept for the API anyway.
+        let _ = self.sender.send(event.clone());
+        event
+    }
+
+    /// The kept events with an id above `since`, oldest first.
+    pub fn since(&self, since: u64) -> Vec<Event> {
+        let kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        kept.1.iter().filter(|e| e.id > since).cloned().collect()
+    }
+
+    /// A receiver of every event emitted from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.sender.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_numbered_kept_and_published() {
+        let events = Events::default();
+        let mut rx = events.subscribe();
+        for n in 0..3 {
+            events.emit(NewEvent {
+                kind: EventKind::VerificationFailed,
+                severity: Severity::Error,
+                cluster: "c".into(),
+                server: Some("db1".into()),
+                backup: Some(format!("c/db1/{n}")),
+                message: "failed".into(),
+            });
+        }
+        let all = events.since(0);
+        assert_eq!(all.iter().map(|e| e.id).collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(events.since(2).len(), 1);
+        assert_eq!(rx.try_recv().map(|e| e.id).ok(), Some(1));
+    }
+}

@@ -1,0 +1,29 @@
+//! The Ferryman verifier: proves that a stored backup restores.
+//!
+//! For one backup: checks before any restore (payload present and non-empty, checksums equal
+//! to the manifest, a dump's header and completion footer, size change against the previous
+//! good backup of the same source), then a test restore on a throwaway server started from the
+//! installed `mariadbd` (a dump imported; an xbstream extracted, prepared and started), then
+//! checks on the restored copy (expected databases, watched tables non-empty, row counts equal
+//! to those recorded at backup time, `CHECK TABLE`). Every check is recorded with its outcome;
+//! the result is appended to the backup's manifest.
+//!
+//! # Layout
+//! - [`record`]: [`Verification`] and [`Check`], the result appended to the manifest.
+//! - [`precheck`]: the checks on the stored backup, before any restore.
+//! - [`postcheck`]: the checks on the restored copy.
+//! - [`verifier`]: [`verify`], one backup start to end.
+//! - [`throwaway`]: the throwaway server: install or extract and prepare, start, import, stop
+//!   and remove, leftovers of a crashed run.
+//! - [`error`]: the crate's [`Error`].
+
+pub mod error;
+pub mod postcheck;
+pub mod precheck;
+pub mod record;
+pub mod throwaway;
+pub mod verifier;
+
+pub use error::{Error, Result};
+pub use record::{Check, Outcome, Status, Verification};
+pub use verifier::{verify, Origin, Settings, Verified};

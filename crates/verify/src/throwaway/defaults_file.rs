@@ -1,0 +1,203 @@
+//! The throwaway server's only defaults file, and the InnoDB layout a physical backup brings
+//! in its `backup-my.cnf`.
+
+use std::path::Path;
+
+use super::layout::Paths;
+use crate::{Error, Result};
+
+/// The largest statement an import takes (a row of big BLOBs can exceed the default 16 MiB).
+pub(crate) const MAX_PACKET: &str = "1073741824";
+
+/// Settings of `backup-my.cnf` the server must agree with to read the prepared files: page
+/// size, system and undo tablespaces, redo log, checksums, page compression. Paths
+/// (`innodb_data_home_dir`, `innodb_undo_directory`, `innodb_log_group_home_dir`) are never
+/// taken: everything must stay inside the throwaway directory, where the defaults (the
+/// datadir) put it. The redo log's size is not taken either: the prepare leaves a small
+/// `ib_logfile0` that the server resizes at start to its own setting, and copying a
+/// production value (often many GiB) would only fill the verifier's disk.
+const LAYOUT_KEYS: [&str; 7] = [
+    "innodb_page_size",
+    "innodb_undo_tablespaces",
+    "innodb_data_file_path",
+    "innodb_checksum_algorithm",
+    "innodb_compression_level",
+    // Percona Server / xtrabackup only; `loose-` makes MariaDB ignore what it does not know.
+    "innodb_log_block_size",
+    "innodb_fast_checksum",
+];
+
+/// What the defaults file says beyond the fixed settings.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ServerCnf {
+    /// `innodb-buffer-pool-size`, MiB.
+    pub buffer_pool_mib: u32,
+    /// InnoDB layout settings of a physical backup, `(key, value)`.
+    pub layout: Vec<(String, String)>,
+    /// Log in without passwords: a restored datadir (or an imported dump) brings the source's
+    /// accounts, whose passwords we do not know.
+    pub skip_grant_tables: bool,
+}
+
+impl ServerCnf {
+    /// The defaults file's text.
+    pub fn render(&self, paths: &Paths) -> String {
+        let p = |path: std::path::PathBuf| path.display().to_string();
+        let mut text = format!(
+            "# Written by the Ferryman verifier for a throwaway server; it reads no other option file.\n\
+             [mysqld]\n\
+             datadir={datadir}\n\
+             tmpdir={tmpdir}\n\
+             socket={socket}\n\
+             pid-file={pid}\n\
+             log-error={err}\n",
+            datadir = p(paths.datadir()),
+            tmpdir = p(paths.tmpdir()),
+            socket = p(paths.socket()),
+            pid = p(paths.pid_file()),
+            err = p(paths.error_log()),
+        );
+        // mariadbd refuses to run as root unless told to; as another user it runs as that one.
+        if nix::unistd::geteuid().is_root() {
+            text.push_str("user=root\n");
+        }
+        text.push_str(&format!(
+            "# Nothing reaches it but the socket in its 0700 directory; it writes no binary log,\n\
+             # replicates from nobody, runs no events (they would change what is checked).\n\
+             skip-networking\n\
+             skip-log-bin\n\
+             skip-slave-start\n\
+             loose-wsrep-on=OFF\n\
+             event-scheduler=OFF\n\
+             slow-query-log=OFF\n\
+             general-log=OFF\n\
+             performance-schema=OFF\n\
+             innodb-buffer-pool-size={}M\n\
+             innodb-buffer-pool-load-at-startup=OFF\n\
+             innodb-buffer-pool-dump-at-shutdown=OFF\n\
+             max-allowed-packet={MAX_PACKET}\n\
+             # The copy is thrown away: durability per commit only slows the restore down.\n\
+             innodb-flush-log-at-trx-commit=0\n\
+             innodb-doublewrite=0\n",
+            self.buffer_pool_mib
+        ));
+        if !self.layout.is_empty() {
+            text.push_str("# InnoDB layout of the backup (its backup-my.cnf)\n");
+            for (key, value) in &self.layout {
+                text.push_str(&format!("loose-{key}={value}\n"));
+            }
+        }
+        if self.skip_grant_tables {
+            text.push_str(
+                "# The restored accounts' passwords are unknown; only the socket reaches it.\n\
+                 skip-grant-tables\n",
+            );
+        }
+        text
+    }
+
+    /// Writes the defaults file (0600).
+    pub fn write(&self, paths: &Paths) -> Result<()> {
+        super::layout::write_file(&paths.defaults_file(), self.render(paths).as_bytes(), 0o600)
+    }
+}
+
+/// The layout settings of a prepared backup's `backup-my.cnf` (none when it has none).
+pub(crate) fn backup_layout(backup_cnf: &Path) -> Result<Vec<(String, String)>> {
+    match std::fs::read_to_string(backup_cnf) {
+        Ok(text) => Ok(parse_layout(&text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(Error::io("read", backup_cnf)(e)),
+    }
+}
+
+/// `key=value` lines whose key (with `-` read as `_`, a `loose-` prefix dropped) is one of
+/// [`LAYOUT_KEYS`]; values naming a path are left out.
+fn parse_layout(text: &str) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with(['#', ';', '[']) {
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let key = key.trim().replace('-', "_");
+        let key = key.strip_prefix("loose_").unwrap_or(&key);
+        let value = value.trim().trim_matches(|c| c == '"' || c == '\'');
+        if !LAYOUT_KEYS.contains(&key) || value.is_empty() {
+            continue;
+        }
+        if value.contains('/') {
+            tracing::warn!(
+                key,
+                value,
+                "backup-my.cnf names a path; ignored, the throwaway server keeps its files in its own directory"
+            );
+            continue;
+        }
+        // The last occurrence wins, as for the server.
+        found.retain(|(k, _)| k != key);
+        found.push((key.to_owned(), value.to_owned()));
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `backup-my.cnf` as mariabackup 10.11 writes it.
+    const MARIABACKUP_10_11: &str = "# This options file was generated by innobackupex.\n\n\
+        # The server\n[mysqld]\ninnodb_checksum_algorithm=crc32\n\
+        innodb_data_file_path=ibdata1:12M:autoextend\ninnodb_log_file_size=100663296\n\
+        innodb_page_size=16384\ninnodb_undo_directory=./\ninnodb_undo_tablespaces=0\n\
+        innodb_compression_level=6\n\n";
+
+    #[test]
+    fn layout_is_taken_and_paths_are_not() {
+        let layout = parse_layout(MARIABACKUP_10_11);
+        let keys: Vec<&str> = layout.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "innodb_checksum_algorithm",
+                "innodb_data_file_path",
+                "innodb_page_size",
+                "innodb_undo_tablespaces",
+                "innodb_compression_level"
+            ]
+        );
+        let other = parse_layout(
+            "[mysqld]\ninnodb-data-home-dir=/var/lib/mysql\ninnodb_log_group_home_dir=/logs\n\
+             innodb_data_file_path=/dev/sdb:10Gnewraw\nserver_id=7\ninnodb-page-size = 8k\n",
+        );
+        assert_eq!(other, [("innodb_page_size".into(), "8k".into())]);
+    }
+
+    #[test]
+    fn the_defaults_file_keeps_the_server_private() {
+        let paths = Paths::new("/w/tw-a-1-1".into());
+        let cnf = ServerCnf {
+            buffer_pool_mib: 64,
+            layout: parse_layout(MARIABACKUP_10_11),
+            skip_grant_tables: true,
+        };
+        let text = cnf.render(&paths);
+        for line in [
+            "[mysqld]",
+            "datadir=/w/tw-a-1-1/data",
+            "socket=/w/tw-a-1-1/sock",
+            "skip-networking",
+            "skip-log-bin",
+            "innodb-buffer-pool-size=64M",
+            "loose-innodb_page_size=16384",
+            "skip-grant-tables",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
+        }
+        assert!(!text.contains("undo_directory"), "{text}");
+        assert!(!text.contains("log_file_size"), "{text}");
+        assert!(!ServerCnf::default().render(&paths).contains("skip-grant"));
+    }
+}
