@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: a primary and two replicas on this machine, some data, the topology as Ferryman
-# sees it, then the manager and one agent per server taking a physical and a logical backup;
-# then a replica is broken (stopped, its data deleted), replaced by an empty server and reseeded
+# sees it, then the manager and one agent per server taking a physical and a logical backup,
+# both verified on throwaway servers; then a replica is broken (stopped, its data deleted), replaced by an empty server and reseeded
 # from the newest physical backup, and shown replicating with the primary's data again.
 # Everything stays up for exploring; `make demo-down` stops the daemons and removes the sandbox.
 set -euo pipefail
@@ -39,6 +39,11 @@ $ferryman backup run --config "$config" --cluster sandbox --kind logical --wait
 step "8. The repository: every backup has a manifest (sizes, sha256, GTID, binlog position)"
 $ferryman backup list --config "$config"
 
+step "9. Verify both backups: checks, a test restore on a throwaway server, rows compared"
+# The sandbox's scheduler also verifies every new backup by itself (every 15 s); this run
+# verifies the newest physical and logical backup now and prints the summary (exit 1 on failure).
+$ferryman verify --config "$config" --cluster sandbox --latest
+
 # The datadir of server $1, as its agent knows it: the `datadir` key of its table in ferryman.toml.
 datadir_of() {
     awk -v want="name = \"$1\"" '
@@ -49,7 +54,7 @@ datadir_of() {
 # Runs SQL on server $1 as root over its socket (the sandbox's only root access).
 sql() { mariadb --defaults-file="$dir/servers/$1/my.cnf" -N -B -e "$2"; }
 
-step "9. Break replica db2: stop it and delete its data"
+step "10. Break replica db2: stop it and delete its data"
 datadir=$(datadir_of db2)
 if [[ -z $datadir || ! -d $datadir ]]; then
     echo "cannot find db2's datadir in $config (found '$datadir')" >&2
@@ -61,14 +66,14 @@ rm -rf -- "$datadir"
 # db2 is down and cannot start again; its agent keeps running and retries.
 $ferryman sandbox status --dir "$dir" || true
 
-step "10. Provision an empty server in its place (as a new host would be: install, start, accounts)"
+step "11. Provision an empty server in its place (as a new host would be: install, start, accounts)"
 # The agent reads its jobs from its own server, so a reseed needs a running server to land on.
 $ferryman sandbox reinit --dir "$dir" --server db2
 
-step "11. Reseed db2 from the newest physical backup"
+step "12. Reseed db2 from the newest physical backup"
 $ferryman reseed --config "$config" --cluster sandbox --server db2 --method physicalbackup --wait
 
-step "12. db2 replicates again, with the primary's data"
+step "13. db2 replicates again, with the primary's data"
 # A write on the primary after the reseed; db2 waits until it has every transaction of db1.
 sql db1 "UPDATE sbtest.sbtest1 SET k = k + 1 WHERE id = 1"
 gtid=$(sql db1 "SELECT @@gtid_binlog_pos")
@@ -94,7 +99,8 @@ echo "every sbtest table of db2 matches db1"
 
 step "Done"
 echo "The sandbox, the manager and the agents keep running in $dir. Explore with:"
-echo "  $ferryman backup show --config $config ID        # one manifest (IDs above)"
+echo "  $ferryman backup show --config $config ID        # one manifest and its verification (IDs above)"
+echo "  $ferryman verify --config $config --all-clusters   # fresh dump of every cluster, verified"
 echo "  $ferryman jobs list --config $config               # the backups and the reseed"
 echo "  $ferryman backup prune --config $config --dry-run"
 echo "  $ferryman topology --config $config --json"

@@ -403,19 +403,21 @@ async fn item_work(
         let backup = item.backup.as_deref().unwrap_or_default();
         backup.parse().map_err(Error::Repo)?
     };
-    while !runs.claim(&id) {
+    let _busy = loop {
+        if let Some(claimed) = Claimed::new(runs, &id) {
+            break claimed;
+        }
         phase("waiting: another run is verifying this backup");
         tokio::time::sleep(POLL).await;
-    }
+    };
     phase("verifying");
     let origin = Origin {
         trigger: trigger.to_owned(),
         run_id: Some(run),
     };
-    let verified =
-        ferryman_verify::verify(&shared.repo, &id, &settings(shared, cluster), &origin).await;
-    runs.release(&id);
-    let verified = verified.map_err(|e| Error::Verify(Box::new(e)))?;
+    let verified = ferryman_verify::verify(&shared.repo, &id, &settings(shared, cluster), &origin)
+        .await
+        .map_err(|e| Error::Verify(Box::new(e)))?;
     let v = &verified.verification;
     runs.update(run, index, |i| {
         i.status = Some(v.status);
@@ -429,6 +431,27 @@ async fn item_work(
     });
     emit(shared, &verified.manifest, v);
     Ok(())
+}
+
+/// A backup marked busy for as long as this lives (also when the verification is dropped).
+struct Claimed<'a> {
+    runs: &'a VerifyRuns,
+    id: BackupId,
+}
+
+impl<'a> Claimed<'a> {
+    fn new(runs: &'a VerifyRuns, id: &BackupId) -> Option<Claimed<'a>> {
+        runs.claim(id).then(|| Claimed {
+            runs,
+            id: id.clone(),
+        })
+    }
+}
+
+impl Drop for Claimed<'_> {
+    fn drop(&mut self) {
+        self.runs.release(&self.id);
+    }
 }
 
 /// A fresh logical backup of the cluster's backup source, waited for.
