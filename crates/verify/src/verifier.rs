@@ -309,7 +309,7 @@ async fn restore_and_check(
                 Check::passed(
                     names::RESTORE,
                     format!(
-                        "{} restored and answering in {seconds:.1} s ({steps})",
+                        "{} in {seconds:.1} s ({steps})",
                         what_restored(manifest.tool)
                     ),
                 )
@@ -333,10 +333,10 @@ async fn restore_and_check(
 
 fn what_restored(tool: Tool) -> &'static str {
     match tool {
-        Tool::Mysqldump => "dump imported into a throwaway server,",
-        Tool::Mydumper => "mydumper files loaded into a throwaway server,",
+        Tool::Mysqldump => "imported into a fresh throwaway server, answering",
+        Tool::Mydumper => "loaded into a fresh throwaway server with myloader, answering",
         Tool::Mariabackup | Tool::Xtrabackup => {
-            "backup extracted, prepared and started on a throwaway server,"
+            "extracted, prepared and started on a throwaway server, answering"
         }
     }
 }
