@@ -6,18 +6,17 @@
 #![allow(clippy::unwrap_used, clippy::print_stderr)] // test code: panics and stderr are the report
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ferryman_agent::{Agent, Shutdown};
-use ferryman_config::Config;
 use ferryman_manager::reseed::{Method, ReseedRequest};
-use ferryman_manager::{JobRecord, JobState, Manager, Shared};
+use ferryman_manager::{JobRecord, JobState};
 use ferryman_proto::Task;
 use ferryman_repo::Kind;
 use ferryman_sandbox::testing::TestSandbox;
 use ferryman_sandbox::UpOptions;
-use tokio_util::sync::CancellationToken;
+
+mod daemons;
+use daemons::{wait_job, Daemons};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferryman");
 
@@ -83,26 +82,11 @@ async fn seed_shop(sb: &TestSandbox) {
     caught_up(sb, "db3").await;
 }
 
-async fn wait_job(shared: &Shared, id: u64) -> JobRecord {
-    let started = Instant::now();
-    loop {
-        let r = shared.registry.get(id).unwrap();
-        if r.state.is_final() {
-            return r;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(240),
-            "job {id} not done: {r:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn reseed_batch_flashback_and_safety_rails() {
     let sb = shop_sandbox().await;
 
-    let d = Daemons::start(&sb).await;
+    let d = Daemons::start(sb.config(), &["db1", "db2", "db3"]).await;
     let shared = &d.shared;
 
     // A physical backup of the cluster (from a replica), then writes it does not have.
@@ -299,7 +283,7 @@ async fn checksums_of(
 async fn a_replica_whose_data_was_lost_is_replaced_by_an_empty_server_then_reseeded() {
     let sb = shop_sandbox().await;
 
-    let d = Daemons::start(&sb).await;
+    let d = Daemons::start(sb.config(), &["db1", "db2", "db3"]).await;
     let shared = &d.shared;
 
     d.backup(Task::Mariabackup).await;
@@ -359,54 +343,7 @@ async fn a_replica_whose_data_was_lost_is_replaced_by_an_empty_server_then_resee
     d.stop().await;
 }
 
-/// A manager (in this process) and one agent per server of a sandbox.
-struct Daemons {
-    shared: Arc<Shared>,
-    stop: CancellationToken,
-    manager: tokio::task::JoinHandle<()>,
-    agents: Vec<(Shutdown, tokio::task::JoinHandle<()>)>,
-}
-
 impl Daemons {
-    async fn start(sb: &TestSandbox) -> Daemons {
-        let config = Config::load(&sb.config_path()).unwrap();
-        let manager = Manager::start(config.clone()).await.unwrap();
-        let shared: Arc<Shared> = manager.shared();
-        let stop = CancellationToken::new();
-        let manager = {
-            let stop = stop.clone();
-            tokio::spawn(async move { manager.run(stop).await.unwrap() })
-        };
-        let mut agents = Vec::new();
-        for name in ["db1", "db2", "db3"] {
-            let agent = Agent::new(&config, name).unwrap();
-            let shutdown = Shutdown::default();
-            let s = shutdown.clone();
-            agents.push((
-                shutdown,
-                tokio::spawn(async move { agent.run(&s).await.unwrap() }),
-            ));
-        }
-        Daemons {
-            shared,
-            stop,
-            manager,
-            agents,
-        }
-    }
-
-    /// Takes a backup of the cluster with `task`; returns its id.
-    async fn backup(&self, task: Task) -> ferryman_repo::BackupId {
-        let id = self
-            .shared
-            .start_backup("sandbox", None, task, "test")
-            .await
-            .unwrap();
-        let job = wait_job(&self.shared, id).await;
-        assert_eq!(job.state, JobState::Succeeded, "{job:?}");
-        job.backup_id.unwrap().parse().unwrap()
-    }
-
     /// Reseeds `servers` and waits for every job; returns the final records.
     async fn reseed(
         &self,
@@ -432,17 +369,6 @@ impl Daemons {
             jobs.push(wait_job(&self.shared, id).await);
         }
         jobs
-    }
-
-    async fn stop(self) {
-        for (s, _) in &self.agents {
-            s.stop.cancel();
-        }
-        for (_, h) in self.agents {
-            let _ = h.await;
-        }
-        self.stop.cancel();
-        let _ = self.manager.await;
     }
 }
 
@@ -499,7 +425,7 @@ async fn logical_reseeds_from_a_dump_backup_and_from_the_primary() {
     .await;
     caught_up(&sb, "db2").await;
     caught_up(&sb, "db3").await;
-    let d = Daemons::start(&sb).await;
+    let d = Daemons::start(sb.config(), &["db1", "db2", "db3"]).await;
 
     let dump = d.backup(Task::Mysqldump).await;
     sb.sql("db1", "CALL shop.add_item(2000)").await;

@@ -12,90 +12,20 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ferryman_agent::{Agent, Shutdown};
-use ferryman_config::Config;
-use ferryman_manager::{JobState, Manager, Shared};
 use ferryman_proto::Task;
 use ferryman_repo::{BackupId, Manifest};
 use ferryman_sandbox::testing::TestSandbox;
 use ferryman_sandbox::UpOptions;
 use ferryman_verify::{Status, Verification};
-use tokio_util::sync::CancellationToken;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferryman");
 
-/// A manager with its HTTP API, and one agent per server.
-struct Daemons {
-    shared: Arc<Shared>,
-    config: Config,
-    stop: CancellationToken,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-    agents: Vec<Shutdown>,
-}
+mod daemons;
+use daemons::Daemons;
 
 impl Daemons {
-    async fn start(config: Config, servers: &[&str]) -> Daemons {
-        let manager = Manager::start(config.clone()).await.unwrap();
-        let shared = manager.shared();
-        let stop = CancellationToken::new();
-        let token = ferryman_manager::api::load_or_create_token(&config).unwrap();
-        let address = format!(
-            "{}:{}",
-            config.manager.http_bind_address, config.manager.http_port
-        );
-        let listener = tokio::net::TcpListener::bind(&address).await.unwrap();
-        let mut tasks = vec![
-            {
-                let stop = stop.clone();
-                tokio::spawn(async move { manager.run(stop).await.unwrap() })
-            },
-            {
-                let (shared, stop) = (Arc::clone(&shared), stop.clone());
-                tokio::spawn(async move {
-                    ferryman_manager::api::serve(shared, listener, token, stop)
-                        .await
-                        .unwrap()
-                })
-            },
-        ];
-        let mut agents = Vec::new();
-        for name in servers {
-            let agent = Agent::new(&config, name).unwrap();
-            let shutdown = Shutdown::default();
-            let s = shutdown.clone();
-            tasks.push(tokio::spawn(async move { agent.run(&s).await.unwrap() }));
-            agents.push(shutdown);
-        }
-        Daemons {
-            shared,
-            config,
-            stop,
-            tasks,
-            agents,
-        }
-    }
-
-    async fn backup(&self, task: Task) -> BackupId {
-        let id = self
-            .shared
-            .start_backup("sandbox", None, task, "test")
-            .await
-            .unwrap();
-        let started = Instant::now();
-        loop {
-            let r = self.shared.registry.get(id).unwrap();
-            if r.state.is_final() {
-                assert_eq!(r.state, JobState::Succeeded, "{r:?}");
-                return r.backup_id.unwrap().parse().unwrap();
-            }
-            assert!(started.elapsed() < Duration::from_secs(180), "{r:?}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
     /// `ferryman verify ARGS`, with the sandbox's configuration.
     async fn verify(&self, args: &[&str]) -> Output {
         let config = self.config.path.display().to_string();
@@ -120,16 +50,6 @@ impl Daemons {
 
     async fn manifest(&self, id: &BackupId) -> Manifest {
         self.shared.repo.get(id).await.unwrap()
-    }
-
-    async fn stop(self) {
-        for s in &self.agents {
-            s.stop.cancel();
-        }
-        self.stop.cancel();
-        for t in self.tasks {
-            let _ = t.await;
-        }
     }
 }
 

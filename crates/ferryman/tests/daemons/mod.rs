@@ -1,0 +1,105 @@
+//! The daemons of an end-to-end test, in the test's process: a manager with its HTTP API, and
+//! one agent per server of a sandbox. Shared by the test binaries that need them.
+#![allow(dead_code)] // each test binary uses its own part
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferryman_agent::{Agent, Shutdown};
+use ferryman_config::Config;
+use ferryman_manager::{JobRecord, JobState, Manager, Shared};
+use ferryman_proto::Task;
+use ferryman_repo::BackupId;
+use tokio_util::sync::CancellationToken;
+
+/// A manager (with its HTTP API) and agents.
+pub struct Daemons {
+    pub shared: Arc<Shared>,
+    pub config: Config,
+    stop: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    agents: Vec<Shutdown>,
+}
+
+impl Daemons {
+    /// Starts the manager of `config`, its API, and an agent for each of `servers`.
+    pub async fn start(config: Config, servers: &[&str]) -> Daemons {
+        let manager = Manager::start(config.clone()).await.unwrap();
+        let shared = manager.shared();
+        let stop = CancellationToken::new();
+        let token = ferryman_manager::api::load_or_create_token(&config).unwrap();
+        let address = format!(
+            "{}:{}",
+            config.manager.http_bind_address, config.manager.http_port
+        );
+        let listener = tokio::net::TcpListener::bind(&address).await.unwrap();
+        let mut tasks = vec![
+            {
+                let stop = stop.clone();
+                tokio::spawn(async move { manager.run(stop).await.unwrap() })
+            },
+            {
+                let (shared, stop) = (Arc::clone(&shared), stop.clone());
+                tokio::spawn(async move {
+                    ferryman_manager::api::serve(shared, listener, token, stop)
+                        .await
+                        .unwrap()
+                })
+            },
+        ];
+        let mut agents = Vec::new();
+        for name in servers {
+            let agent = Agent::new(&config, name).unwrap();
+            let shutdown = Shutdown::default();
+            let s = shutdown.clone();
+            tasks.push(tokio::spawn(async move { agent.run(&s).await.unwrap() }));
+            agents.push(shutdown);
+        }
+        Daemons {
+            shared,
+            config,
+            stop,
+            tasks,
+            agents,
+        }
+    }
+
+    /// Takes a backup of cluster `sandbox` with `task`, waits for it; returns its id.
+    pub async fn backup(&self, task: Task) -> BackupId {
+        let id = self
+            .shared
+            .start_backup("sandbox", None, task, "test")
+            .await
+            .unwrap();
+        let job = wait_job(&self.shared, id).await;
+        assert_eq!(job.state, JobState::Succeeded, "{job:?}");
+        job.backup_id.unwrap().parse().unwrap()
+    }
+
+    /// Stops the agents, then the manager and its API, and waits for them.
+    pub async fn stop(self) {
+        for s in &self.agents {
+            s.stop.cancel();
+        }
+        self.stop.cancel();
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Waits (up to 4 minutes) until manager job `id` has ended; returns its record.
+pub async fn wait_job(shared: &Shared, id: u64) -> JobRecord {
+    let started = Instant::now();
+    loop {
+        let r = shared.registry.get(id).unwrap();
+        if r.state.is_final() {
+            return r;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(240),
+            "job {id} not done: {r:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
