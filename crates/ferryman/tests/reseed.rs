@@ -6,7 +6,6 @@
 #![allow(clippy::unwrap_used, clippy::print_stderr)] // test code: panics and stderr are the report
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use ferryman_manager::reseed::{Method, ReseedRequest};
 use ferryman_manager::{JobRecord, JobState};
@@ -16,7 +15,7 @@ use ferryman_sandbox::testing::TestSandbox;
 use ferryman_sandbox::UpOptions;
 
 mod daemons;
-use daemons::{wait_job, Daemons};
+use daemons::{caught_up, wait_job, Daemons};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferryman");
 
@@ -27,32 +26,6 @@ async fn checksums(sb: &TestSandbox, server: &str) -> Vec<(String, Option<u64>)>
         .into_iter()
         .map(ferryman_db::mysql_async::from_row::<(String, Option<u64>)>)
         .collect()
-}
-
-/// Waits until `server` replicates with both threads and has every GTID of the primary.
-async fn caught_up(sb: &TestSandbox, server: &str) {
-    let target: String = ferryman_db::mysql_async::from_row(
-        sb.sql("db1", "SELECT @@gtid_binlog_pos").await.remove(0),
-    );
-    let started = Instant::now();
-    loop {
-        let rows = sb.sql(server, "SHOW SLAVE STATUS").await;
-        let running = rows.first().is_some_and(|r| {
-            r.get::<String, _>("Slave_IO_Running").as_deref() == Some("Yes")
-                && r.get::<String, _>("Slave_SQL_Running").as_deref() == Some("Yes")
-        });
-        let pos: String = ferryman_db::mysql_async::from_row(
-            sb.sql(server, "SELECT @@gtid_slave_pos").await.remove(0),
-        );
-        if running && pos == target {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{server} not caught up: running {running}, slave pos {pos}, primary {target}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 /// A primary and two replicas with schema `shop` replicated to both.

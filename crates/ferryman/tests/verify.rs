@@ -23,7 +23,7 @@ use ferryman_verify::{Status, Verification};
 const BIN: &str = env!("CARGO_BIN_EXE_ferryman");
 
 mod daemons;
-use daemons::Daemons;
+use daemons::{caught_up, Daemons};
 
 impl Daemons {
     /// `ferryman verify ARGS`, with the sandbox's configuration.
@@ -108,23 +108,6 @@ fn rewrite_payload(dir: &Path, edit: impl FnOnce(Vec<u8>) -> Vec<u8>) {
     std::fs::write(&path, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
 }
 
-async fn caught_up(sb: &TestSandbox) {
-    let target: String = ferryman_db::mysql_async::from_row(
-        sb.sql("db1", "SELECT @@gtid_binlog_pos").await.remove(0),
-    );
-    let started = Instant::now();
-    loop {
-        let pos: String = ferryman_db::mysql_async::from_row(
-            sb.sql("db2", "SELECT @@gtid_slave_pos").await.remove(0),
-        );
-        if pos == target {
-            return;
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "db2 lags");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 fn latest(m: &Manifest) -> Verification {
     Verification::latest_of(m).unwrap_or_else(|| panic!("{} has no verification", m.id))
 }
@@ -148,7 +131,7 @@ async fn good_backups_verify_and_every_kind_of_damage_is_named_with_exit_1() {
          CREATE VIEW shop.big_items AS SELECT id FROM shop.items WHERE id > 5000;",
     )
     .await;
-    caught_up(&sb).await;
+    caught_up(&sb, "db2").await;
     let mut config = sb.config();
     config.clusters[0].verify.nonempty_tables = vec![ferryman_config::TableName {
         database: "shop".into(),
@@ -223,7 +206,7 @@ async fn good_backups_verify_and_every_kind_of_damage_is_named_with_exit_1() {
 
     // 5. The watched table emptied at the source: restored, then caught.
     sb.sql("db1", "DELETE FROM shop.orders").await;
-    caught_up(&sb).await;
+    caught_up(&sb, "db2").await;
     let emptied = d.backup(Task::Mysqldump).await;
     let out = d.verify(&["--backup", &emptied.to_string()]).await;
     assert_eq!(out.status.code(), Some(1));
@@ -244,7 +227,7 @@ async fn good_backups_verify_and_every_kind_of_damage_is_named_with_exit_1() {
         "INSERT INTO shop.orders VALUES (1, 'back'); DELETE FROM shop.items WHERE id > 1000",
     )
     .await;
-    caught_up(&sb).await;
+    caught_up(&sb, "db2").await;
     let shrunk = d.backup(Task::Mysqldump).await;
     let out = d.verify(&["--backup", &shrunk.to_string()]).await;
     assert_eq!(out.status.code(), Some(1));

@@ -321,7 +321,7 @@ fn row_counts(rows: &BTreeMap<String, u64>, expected: &Expected) -> Check {
             names::ROW_COUNTS,
             format!(
                 "{}{} (compared with {}): the restored copy is not what was backed up; do not rely on this backup",
-                problems.iter().take(LIST).cloned().collect::<Vec<_>>().join(", "),
+                first(&problems),
                 more(problems.len()),
                 expected.rows_from
             ),

@@ -24,6 +24,14 @@ use crate::record::{names, Check, Outcome, Status, Verification};
 use crate::throwaway::{PhysicalTool, Throwaway, ThrowawayOptions};
 use crate::Result;
 
+/// The checks on the restored copy, skipped together when there is none.
+const AFTER_RESTORE: [&str; 4] = [
+    names::DATABASES,
+    names::NONEMPTY_TABLES,
+    names::ROW_COUNTS,
+    names::CHECK_TABLE,
+];
+
 /// How a verification is carried out (the manager fills it from `[verifier]` and the
 /// cluster's `verify-*` keys).
 #[derive(Debug, Clone)]
@@ -90,13 +98,7 @@ pub async fn verify(
         restored_with = done.version;
         cleanup_error = done.cleanup_error;
     } else {
-        for name in [
-            names::RESTORE,
-            names::DATABASES,
-            names::NONEMPTY_TABLES,
-            names::ROW_COUNTS,
-            names::CHECK_TABLE,
-        ] {
+        for name in std::iter::once(names::RESTORE).chain(AFTER_RESTORE) {
             checks.push(Check::skipped(
                 name,
                 "not restored: the stored payload failed its checks",
@@ -293,12 +295,7 @@ async fn restore_and_check(
             out.checks.push(
                 Check::failed(names::RESTORE, e.to_string()).took(started.elapsed().as_secs_f64()),
             );
-            for name in [
-                names::DATABASES,
-                names::NONEMPTY_TABLES,
-                names::ROW_COUNTS,
-                names::CHECK_TABLE,
-            ] {
+            for name in AFTER_RESTORE {
                 out.checks
                     .push(Check::skipped(name, "not run: the restore failed"));
             }

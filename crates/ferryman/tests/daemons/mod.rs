@@ -10,6 +10,7 @@ use ferryman_config::Config;
 use ferryman_manager::{JobRecord, JobState, Manager, Shared};
 use ferryman_proto::Task;
 use ferryman_repo::BackupId;
+use ferryman_sandbox::testing::TestSandbox;
 use tokio_util::sync::CancellationToken;
 
 /// A manager (with its HTTP API) and agents.
@@ -99,6 +100,32 @@ pub async fn wait_job(shared: &Shared, id: u64) -> JobRecord {
         assert!(
             started.elapsed() < Duration::from_secs(240),
             "job {id} not done: {r:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits until `server` replicates with both threads and has every GTID of the primary.
+pub async fn caught_up(sb: &TestSandbox, server: &str) {
+    let target: String = ferryman_db::mysql_async::from_row(
+        sb.sql("db1", "SELECT @@gtid_binlog_pos").await.remove(0),
+    );
+    let started = Instant::now();
+    loop {
+        let rows = sb.sql(server, "SHOW SLAVE STATUS").await;
+        let running = rows.first().is_some_and(|r| {
+            r.get::<String, _>("Slave_IO_Running").as_deref() == Some("Yes")
+                && r.get::<String, _>("Slave_SQL_Running").as_deref() == Some("Yes")
+        });
+        let pos: String = ferryman_db::mysql_async::from_row(
+            sb.sql(server, "SELECT @@gtid_slave_pos").await.remove(0),
+        );
+        if running && pos == target {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{server} not caught up: running {running}, slave pos {pos}, primary {target}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
