@@ -65,12 +65,24 @@ pub struct SlaveStatus {
     pub last_io_error: String,
     /// Last SQL thread error, empty when none.
     pub last_sql_error: String,
+    /// The primary's binary log the I/O thread reads (`Master_Log_File`); empty until the
+    /// primary has sent its first event.
+    pub master_log_file: String,
 }
 
 impl SlaveStatus {
     /// True when both replication threads run.
     pub fn running(&self) -> bool {
         self.io_running == "Yes" && self.sql_running == "Yes"
+    }
+
+    /// True when both threads run *and* the primary has accepted the replica's position and
+    /// sent its binary log. Right after `START SLAVE` the I/O thread says `Yes` with a lag of
+    /// 0 before the primary has answered its dump request; a position the primary refuses
+    /// (error 1236) then stops it. Only an event received (the primary's rotate, which names
+    /// `Master_Log_File`) proves the primary serves this replica.
+    pub fn receiving(&self) -> bool {
+        self.running() && !self.master_log_file.is_empty()
     }
 }
 
@@ -150,6 +162,7 @@ pub async fn read_slave_status(
         using_gtid: text(&["Using_Gtid", "Auto_Position"]),
         last_io_error: text(&["Last_IO_Error"]),
         last_sql_error: text(&["Last_SQL_Error"]),
+        master_log_file: text(&["Master_Log_File", "Source_Log_File"]),
     }))
 }
 

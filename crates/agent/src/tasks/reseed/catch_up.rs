@@ -52,7 +52,8 @@ pub(super) async fn restore_jobs(ctx: &TaskCtx<'_>, rows: Option<Vec<Job>>) -> R
 }
 
 /// Points replication at the primary from the backup's GTID and waits until the replica has
-/// caught up (both threads running, lag at most `catch-up-max-lag`), failing early when a
+/// caught up (both threads running, the primary sending its binary log, lag at most
+/// `catch-up-max-lag`), failing early when a
 /// thread stops with an error, else after `catch-up-timeout`.
 pub(super) async fn replicate(ctx: &TaskCtx<'_>, plan: &Plan) -> Result<CaughtUp> {
     ctx.progress
@@ -115,7 +116,7 @@ pub(super) async fn replicate(ctx: &TaskCtx<'_>, plan: &Plan) -> Result<CaughtUp
             ));
         };
         let lag = s.seconds_behind_master;
-        if s.running() && lag.is_some_and(|l| l <= max_lag) {
+        if s.receiving() && lag.is_some_and(|l| l <= max_lag) {
             let _ = conn.disconnect().await;
             return Ok(CaughtUp {
                 lag: lag.unwrap_or(0),
