@@ -9,6 +9,7 @@ use toml::Spanned;
 use crate::credential::Credential;
 use crate::defaults;
 use crate::error::{ConfigError, Location};
+use crate::galera_link::GaleraLinkConfig;
 use crate::manager::ManagerConfig;
 use crate::ports::parse_port_list;
 use crate::raw::{RawCluster, RawClusterVerify, RawRetention};
@@ -56,6 +57,9 @@ pub struct ClusterConfig {
     pub verify: ClusterVerifyConfig,
     /// `[[clusters.NAME.servers]]`: the database servers, in file order; at least one.
     pub servers: Vec<ServerConfig>,
+    /// `[clusters.NAME.galera-link]`: how this Galera cluster's link keepers replicate from a
+    /// remote cluster. `None` when the table is absent: `ferryman galera-link` refuses to run.
+    pub galera_link: Option<GaleraLinkConfig>,
 }
 
 impl ClusterConfig {
@@ -106,6 +110,7 @@ impl ClusterConfig {
             verify_expected_databases,
             verify_nonempty_tables,
             servers,
+            galera_link,
         } = raw;
 
         let db_servers_credential = Credential::from_raw(
@@ -239,6 +244,8 @@ impl ClusterConfig {
             v,
         );
 
+        let galera_link = galera_link.map(|raw| GaleraLinkConfig::from_raw(raw, &name, v));
+
         let cluster = ClusterConfig {
             name,
             db_servers_credential,
@@ -252,6 +259,7 @@ impl ClusterConfig {
             retention,
             verify,
             servers,
+            galera_link,
         };
         (cluster, sender_at)
     }

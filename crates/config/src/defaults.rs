@@ -218,3 +218,30 @@ pub const SERVICE_STOP: &str = "systemctl stop mariadb";
 /// `clusters.NAME.servers.service-restart`.
 pub const SERVICE_RESTART: &str = "systemctl restart mariadb";
 // `clusters.NAME.servers.zfs-snapback` has no default: without it the `zfssnapback` task fails.
+
+/// `clusters.NAME.galera-link.schema`, as reference 004.
+pub const GALERA_LINK_SCHEMA: &str = "percona";
+/// `clusters.NAME.galera-link.table`, as reference 004.
+pub const GALERA_LINK_TABLE: &str = "replication";
+/// Port of a `clusters.NAME.galera-link.masters` entry written without one.
+pub const GALERA_LINK_MASTER_PORT: u16 = 3306;
+/// `clusters.NAME.galera-link.interval`.
+pub const GALERA_LINK_INTERVAL: Duration = Duration::from_secs(5);
+/// Bounds of `clusters.NAME.galera-link.interval`.
+pub const GALERA_LINK_INTERVAL_RANGE: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(600));
+/// `clusters.NAME.galera-link.heartbeat-timeout`.
+pub const GALERA_LINK_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bounds of `clusters.NAME.galera-link.heartbeat-timeout`.
+pub const GALERA_LINK_HEARTBEAT_TIMEOUT_RANGE: (Duration, Duration) =
+    (Duration::from_secs(3), Duration::from_secs(3600));
+/// `clusters.NAME.galera-link.failed-cool-down`: three minutes, as reference 004 documents.
+pub const GALERA_LINK_FAILED_COOL_DOWN: Duration = Duration::from_secs(180);
+/// Bounds of `clusters.NAME.galera-link.failed-cool-down`.
+pub const GALERA_LINK_FAILED_COOL_DOWN_RANGE: (Duration, Duration) =
+    (Duration::from_secs(0), Duration::from_secs(86_400));
+/// `clusters.NAME.galera-link.master-connect-timeout`.
+pub const GALERA_LINK_MASTER_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bounds of `clusters.NAME.galera-link.master-connect-timeout`.
+pub const GALERA_LINK_MASTER_CONNECT_TIMEOUT_RANGE: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(300));

@@ -342,6 +342,30 @@ pub enum ConfigError {
         host: String,
     },
 
+    /// An entry of `galera-link.masters` that is not `"host:port"`.
+    #[error("{at}: `{key}` lists {value:?}, which is not a master ({reason}): write it as \"host:port\" (or \"host\" for port 3306)")]
+    InvalidMaster {
+        /// Where the entry is.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// The entry as written.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// `galera-link` timings that would let two nodes replicate at once.
+    #[error("{at}: `{key}`: {detail}: the replicating node renews its lease before each attempt on a master, so an attempt plus one interval must fit in the heartbeat timeout; raise heartbeat-timeout or lower the others")]
+    GaleraLinkTiming {
+        /// Where the table is.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// The values.
+        detail: String,
+    },
+
     /// An entry of `verify-expected-databases` that cannot be a database name.
     #[error("{at}: `{key}` lists {value:?}, which is not a database name ({reason}): write the name as is, 1 to 64 characters without NUL")]
     InvalidDatabaseName {

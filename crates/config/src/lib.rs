@@ -7,7 +7,8 @@
 //!
 //! # Layout
 //! - [`config`](Config): the whole file and the checks across clusters.
-//! - `manager`, `agent`, `verifier`, `cluster`, `server`, `schedule`, `retention`, `credential`:
+//! - `manager`, `agent`, `verifier`, `cluster`, `galera_link`, `server`, `schedule`, `retention`,
+//!   `credential`:
 //!   one section each, its public type and its validation.
 //! - [`defaults`]: the default of every optional key, as named constants.
 //! - [`secret`](Secret): passwords and tokens that never print, read from a 0600 file or the
@@ -28,6 +29,7 @@ mod config;
 mod credential;
 pub mod defaults;
 mod error;
+mod galera_link;
 mod manager;
 mod ports;
 mod raw;
@@ -44,6 +46,7 @@ pub use cluster::ClusterConfig;
 pub use config::Config;
 pub use credential::Credential;
 pub use error::{ConfigError, ConfigErrors, Location, Result};
+pub use galera_link::{GaleraLinkConfig, RemoteMaster};
 pub use manager::ManagerConfig;
 pub use retention::RetentionConfig;
 pub use schedule::{ScheduleEntry, SchedulerConfig};

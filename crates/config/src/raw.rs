@@ -114,6 +114,20 @@ pub(crate) struct RawCluster {
     pub(crate) verify_expected_databases: Vec<Spanned<String>>,
     pub(crate) verify_nonempty_tables: Vec<Spanned<String>>,
     pub(crate) servers: Vec<Spanned<RawServer>>,
+    pub(crate) galera_link: Option<Spanned<RawGaleraLink>>,
+}
+
+/// `[clusters.NAME.galera-link]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub(crate) struct RawGaleraLink {
+    pub(crate) masters: Vec<Spanned<String>>,
+    pub(crate) schema: Option<Spanned<String>>,
+    pub(crate) table: Option<Spanned<String>>,
+    pub(crate) interval: Option<Spanned<String>>,
+    pub(crate) heartbeat_timeout: Option<Spanned<String>>,
+    pub(crate) failed_cool_down: Option<Spanned<String>>,
+    pub(crate) master_connect_timeout: Option<Spanned<String>>,
 }
 
 /// The `backup-keep-*` keys of `[clusters.NAME]`, grouped (they are flat in the file, and

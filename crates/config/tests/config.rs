@@ -22,8 +22,8 @@ use std::sync::Once;
 use std::time::Duration;
 
 use ferryman_config::{
-    defaults, AgentConfig, ClusterVerifyConfig, Config, ConfigError, ConfigErrors, JobsConfig,
-    ManagerConfig, RetentionConfig, VerifierConfig,
+    defaults, AgentConfig, ClusterVerifyConfig, Config, ConfigError, ConfigErrors,
+    GaleraLinkConfig, JobsConfig, ManagerConfig, RetentionConfig, VerifierConfig,
 };
 use ferryman_proto::Task;
 
@@ -166,6 +166,7 @@ fn example_parses_with_the_documented_defaults() {
     assert_eq!(prod.backup_logical_type, Task::Mysqldump);
     assert_eq!(prod.retention, RetentionConfig::default());
     assert_eq!(prod.verify, ClusterVerifyConfig::default());
+    assert_eq!(prod.galera_link, Some(GaleraLinkConfig::default()));
     assert!(prod.verify.expected_databases.is_empty() && prod.verify.nonempty_tables.is_empty());
     assert_eq!(
         prod.retention,
@@ -280,6 +281,7 @@ fn example_documents_every_key() {
         "[clusters.a]\nzzz = 1".to_owned(),
         "[clusters.a]\ndb-servers-credential = { zzz = 1 }".to_owned(),
         "[[clusters.a.servers]]\nzzz = 1".to_owned(),
+        "[clusters.a.galera-link]\nzzz = 1".to_owned(),
     ];
     let mut commented_out = Vec::new();
     for table in &tables {
@@ -404,4 +406,48 @@ fn schedules_and_lists_are_read() {
     ))
     .unwrap();
     assert_eq!(config.agent.tasks, [Task::Start, Task::Error]);
+}
+
+#[test]
+fn galera_link_masters_and_timings_are_read_and_checked() {
+    let text = with_cluster_keys(
+        "[clusters.prod.galera-link]\nmasters = [\"10.0.0.1:3307\", \"db-a2\"]\n\
+         table = \"link\"\ninterval = \"1s\"\nheartbeat-timeout = \"6s\"\n\
+         master-connect-timeout = \"4s\"\nfailed-cool-down = \"0s\"\n",
+    );
+    let config = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    let link = config.cluster("prod").unwrap().galera_link.clone().unwrap();
+    let masters: Vec<String> = link.masters.iter().map(ToString::to_string).collect();
+    assert_eq!(masters, ["10.0.0.1:3307", "db-a2:3306"]);
+    assert_eq!(
+        (link.schema.as_str(), link.table.as_str()),
+        ("percona", "link")
+    );
+    assert_eq!(link.lease_table(), "link_lease");
+    assert_eq!(link.heartbeat_timeout, Duration::from_secs(6));
+    assert_eq!(link.failed_cool_down, Duration::ZERO);
+    assert!(parse(MINIMAL).unwrap().clusters[0].galera_link.is_none());
+
+    let bad = with_cluster_keys(
+        "[clusters.prod.galera-link]\nmasters = [\"db:0\", \"a:1\", \"a:1\"]\n\
+         interval = \"10s\"\nheartbeat-timeout = \"15s\"\ntable = \"x y\"\n",
+    );
+    let errors = errors(&bad);
+    assert_eq!(errors.len(), 4, "{errors:#?}");
+    assert!(
+        errors[0].contains("\"db:0\", which is not a master"),
+        "{errors:#?}"
+    );
+    assert!(
+        errors.iter().any(|e| e.contains("listed twice")),
+        "{errors:#?}"
+    );
+    assert!(
+        errors.iter().any(|e| e.contains("galera-link table name")),
+        "{errors:#?}"
+    );
+    assert!(
+        errors.iter().any(|e| e.contains("heartbeat-timeout`: 15s is not more than interval (10s) + master-connect-timeout (10s)")),
+        "{errors:#?}"
+    );
 }
