@@ -4,6 +4,7 @@ pub mod agent;
 pub mod backup;
 pub mod config;
 pub mod follow;
+pub mod galera_link;
 pub mod jobs;
 pub mod manager;
 pub mod reseed;

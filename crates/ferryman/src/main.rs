@@ -51,6 +51,9 @@ enum Command {
     /// Prove that backups restore: checks, a test restore on a throwaway server, checks on
     /// the restored copy (through the running manager).
     Verify(cmd::verify::VerifyArgs),
+    /// The Galera link keeper of one node: keeps exactly one node of its Galera cluster
+    /// replicating from a remote cluster, with failover (`status` shows the link).
+    GaleraLink(cmd::galera_link::GaleraLinkArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
     // A daemon's log is its only voice: the agent and the manager say what they do by default.
     let default_level = match cli.command {
         Command::Agent(_) | Command::Manager(_) => "info",
+        Command::GaleraLink(ref a) if a.is_daemon() => "info",
         _ => "warn",
     };
     init_tracing(default_level);
@@ -80,6 +84,7 @@ fn main() -> ExitCode {
             Command::Reseed(a) => a.run().await,
             Command::Flashback(a) => a.run().await,
             Command::Verify(a) => a.run().await,
+            Command::GaleraLink(a) => a.run().await,
         }
     });
     match result {

@@ -1,13 +1,17 @@
 //! Everything the binary prints: tables for people, JSON for scripts, errors on stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)] // the one module allowed to print
 
+mod galera;
 mod manager;
+mod sandbox;
 mod verify;
 
+pub use galera::{galera_link_round, galera_link_status};
 pub use manager::{
     backup, backup_started, backups, job, job_cancelling, job_finished, jobs, json, prune,
     reseed_started, JobsProgress,
 };
+pub use sandbox::galera_sandbox_status;
 pub use verify::{verify_started, verify_summary, VerifyProgress};
 
 use ferryman_config::{Config, ConfigErrors};

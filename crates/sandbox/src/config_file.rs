@@ -50,16 +50,43 @@ pub fn render(
     ferryman_bin: Option<&Path>,
     auto_verify: bool,
 ) -> String {
-    let s = |v: &str| toml::Value::String(v.to_owned()).to_string();
-    let path = |p: std::path::PathBuf| s(&p.display().to_string());
-    let list = |ports: &[u16]| {
-        s(&ports
-            .iter()
-            .map(u16::to_string)
-            .collect::<Vec<_>>()
-            .join(","))
-    };
-    let mut out = format!(
+    let mut out = services(layout, ports.http, ports.stream);
+    out.push('\n');
+    out.push_str(&cluster_table(
+        layout,
+        &state.cluster,
+        &ports.sender,
+        &ports.receiver,
+    ));
+    if auto_verify {
+        out.push_str(AUTO_VERIFY);
+    }
+    for server in &state.servers {
+        out.push_str(&server_table(
+            layout,
+            &state.cluster,
+            &server.name,
+            server.port,
+            ferryman_bin,
+        ));
+    }
+    out
+}
+
+/// A TOML string literal.
+pub(crate) fn toml_str(v: &str) -> String {
+    toml::Value::String(v.to_owned()).to_string()
+}
+
+/// A path as a TOML string literal.
+fn toml_path(p: std::path::PathBuf) -> String {
+    toml_str(&p.display().to_string())
+}
+
+/// The head of every sandbox configuration: a comment naming the sandbox, then the
+/// `[manager]`, `[agent]` and `[verifier]` tables (shared by plain and Galera sandboxes).
+pub(crate) fn services(layout: &Layout, http: u16, stream: u16) -> String {
+    format!(
         "# Written by `ferryman sandbox up`: a complete configuration for the sandbox in\n\
          # {dir}. See config/ferryman.example.toml for every option.\n\
          \n\
@@ -86,49 +113,69 @@ pub fn render(
          work-dir = {verify}\n\
          # small and quick, for tests and demos\n\
          buffer-pool-mib = 128\n\
-         start-timeout = \"120s\"\n\
-         \n\
-         [clusters.{cluster}]\n\
+         start-timeout = \"120s\"\n",
+        dir = layout.dir().display(),
+        manager = toml_path(layout.manager_dir()),
+        agent = toml_path(layout.agent_dir()),
+        verify = toml_path(layout.verify_dir()),
+    )
+}
+
+/// `[clusters.NAME]` with the sandbox's credentials and the cluster's port pools.
+pub(crate) fn cluster_table(
+    layout: &Layout,
+    cluster: &str,
+    sender: &[u16],
+    receiver: &[u16],
+) -> String {
+    let list = |ports: &[u16]| {
+        toml_str(
+            &ports
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+    };
+    format!(
+        "[clusters.{cluster}]\n\
          db-servers-credential = {{ user = {admin}, password-file = {admin_pw} }}\n\
          replication-credential = {{ user = {repl}, password-file = {repl_pw} }}\n\
          scheduler-db-servers-sender-ports = {sender}\n\
          scheduler-db-servers-receiver-ports = {receiver}\n",
-        dir = layout.dir().display(),
-        manager = path(layout.manager_dir()),
-        http = ports.http,
-        stream = ports.stream,
-        agent = path(layout.agent_dir()),
-        verify = path(layout.verify_dir()),
-        cluster = state.cluster,
-        admin = s(ADMIN_USER),
-        admin_pw = path(layout.password_file(ADMIN_USER)),
-        repl = s(REPL_USER),
-        repl_pw = path(layout.password_file(REPL_USER)),
-        sender = list(&ports.sender),
-        receiver = list(&ports.receiver),
+        admin = toml_str(ADMIN_USER),
+        admin_pw = toml_path(layout.password_file(ADMIN_USER)),
+        repl = toml_str(REPL_USER),
+        repl_pw = toml_path(layout.password_file(REPL_USER)),
+        sender = list(sender),
+        receiver = list(receiver),
+    )
+}
+
+/// One `[[clusters.CLUSTER.servers]]` table for the sandbox server `name` on `port`, with its
+/// service commands (or the comment saying why there are none).
+pub(crate) fn server_table(
+    layout: &Layout,
+    cluster: &str,
+    name: &str,
+    port: u16,
+    ferryman_bin: Option<&Path>,
+) -> String {
+    let paths = layout.server(name);
+    let mut out = format!(
+        "\n[[clusters.{cluster}.servers]]\n\
+         name = {name}\n\
+         host = \"127.0.0.1\"\n\
+         port = {port}\n\
+         socket = {socket}\n\
+         datadir = {datadir}\n\
+         defaults-file = {defaults}\n",
+        name = toml_str(name),
+        socket = toml_path(paths.socket()),
+        datadir = toml_path(paths.datadir()),
+        defaults = toml_path(paths.defaults_file()),
     );
-    if auto_verify {
-        out.push_str(AUTO_VERIFY);
-    }
-    for server in &state.servers {
-        let paths = layout.server(&server.name);
-        out.push_str(&format!(
-            "\n[[clusters.{cluster}.servers]]\n\
-             name = {name}\n\
-             host = \"127.0.0.1\"\n\
-             port = {port}\n\
-             socket = {socket}\n\
-             datadir = {datadir}\n\
-             defaults-file = {defaults}\n",
-            cluster = state.cluster,
-            name = s(&server.name),
-            port = server.port,
-            socket = path(paths.socket()),
-            datadir = path(paths.datadir()),
-            defaults = path(paths.defaults_file()),
-        ));
-        out.push_str(&service_commands(layout, &server.name, ferryman_bin));
-    }
+    out.push_str(&service_commands(layout, name, ferryman_bin));
     out
 }
 

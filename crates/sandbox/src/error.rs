@@ -108,6 +108,118 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The directory is not a Galera sandbox (no `galera.json`).
+    #[error("`{}` is not a Galera sandbox (no galera.json): create one with `ferryman sandbox up --dir {} --galera 3`", dir.display(), dir.display())]
+    NotAGaleraSandbox {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// A Galera sandbox was asked for where a plain one exists.
+    #[error("a plain sandbox (primary and replicas) already exists in `{}`: run `ferryman sandbox destroy --dir {}` first or pick another --dir", dir.display(), dir.display())]
+    PlainSandboxExists {
+        /// The sandbox directory.
+        dir: PathBuf,
+    },
+    /// A plain sandbox was asked for where a Galera one exists.
+    #[error("a Galera sandbox already exists in `{}`: bring it up with `ferryman sandbox up --dir {} --galera N`, or run `ferryman sandbox destroy --dir {}` first or pick another --dir", dir.display(), dir.display(), dir.display())]
+    GaleraSandboxExists {
+        /// The sandbox directory.
+        dir: PathBuf,
+    },
+    /// A Galera sandbox's size or shape cannot be made.
+    #[error("cannot make a Galera sandbox of {clusters} cluster(s) of {nodes} node(s): {reason}")]
+    BadGaleraShape {
+        /// Clusters asked for.
+        clusters: usize,
+        /// Nodes per cluster asked for.
+        nodes: usize,
+        /// What is allowed.
+        reason: &'static str,
+    },
+    /// `up` asked for a different shape than the existing Galera sandbox has.
+    #[error("the Galera sandbox at `{}` has {existing}, not {requested}: run `ferryman sandbox destroy --dir {}` first or pick another --dir", dir.display(), dir.display())]
+    GaleraShapeMismatch {
+        /// The sandbox directory.
+        dir: PathBuf,
+        /// What it has ("2 cluster(s) of 3 node(s), linked").
+        existing: String,
+        /// What was asked for.
+        requested: String,
+    },
+    /// The Galera provider library is not installed.
+    #[error("the Galera provider `{}` is missing: install the Debian package galera-4 (`apt-get install galera-4`, or `bash scripts/install-deps.sh`)", path.display())]
+    GaleraMissing {
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+    /// There is no `mysql` system user for Galera nodes to run as.
+    #[error("there is no `mysql` system user, which Galera nodes run as (rsync SST cannot work as root): install the Debian package mariadb-server, which creates it")]
+    NoMysqlUser,
+    /// Galera nodes run as `mysql`, which cannot reach the sandbox directory.
+    #[error("Galera nodes run as user mysql, which cannot enter `{}` (no execute permission for it), so it cannot reach `{}`: run `chmod o+x {}` or pick a --dir under /tmp", blocked.display(), dir.display(), blocked.display())]
+    NotReachableByMysql {
+        /// The sandbox directory.
+        dir: PathBuf,
+        /// The directory on the way that mysql cannot enter.
+        blocked: PathBuf,
+    },
+    /// Changing the owner of a node's files to `mysql` failed.
+    #[error("cannot give `{}` to user mysql: {source}; Galera sandboxes must be created as root", path.display())]
+    Chown {
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A Galera node did not reach `Synced`.
+    #[error("Galera node `{node}` did not become Synced within {seconds} s: {reason}; log ends: {tail}; its log is `{}`", log.display())]
+    NotSynced {
+        /// Node name.
+        node: String,
+        /// How long we waited.
+        seconds: u64,
+        /// Why we gave up (exited, the last state seen or the last connection error).
+        reason: String,
+        /// The last lines of its error log.
+        tail: String,
+        /// The node's error log.
+        log: PathBuf,
+    },
+    /// No node of a stopped cluster has the Galera state to bootstrap from.
+    #[error("cannot restart Galera cluster `{cluster}`: none of its nodes has a saved Galera state (data/grastate.dat) to bootstrap from; its data is lost: run `ferryman sandbox destroy --dir {}` and `up` again", dir.display())]
+    NothingToBootstrap {
+        /// The sandbox directory.
+        dir: PathBuf,
+        /// The cluster.
+        cluster: String,
+    },
+    /// Starting one node would bootstrap its cluster from older data than another node has.
+    #[error("no node of Galera cluster `{cluster}` runs, and `{better}` has newer data than `{node}` (data/grastate.dat): start `{better}` first (it bootstraps the cluster), or run `ferryman sandbox up --dir {}`, which picks the right node", dir.display())]
+    BootstrapElsewhere {
+        /// The sandbox directory.
+        dir: PathBuf,
+        /// The cluster.
+        cluster: String,
+        /// The node asked for.
+        node: String,
+        /// The node that must bootstrap instead.
+        better: String,
+    },
+    /// The asynchronous link between the two clusters did not work.
+    #[error("the link from `{master}` to `{replica}` did not work within {seconds} s: {detail}; see `{}`", log.display())]
+    LinkFailed {
+        /// The replicating node.
+        replica: String,
+        /// The node it replicates from.
+        master: String,
+        /// How long we waited.
+        seconds: u64,
+        /// What was seen (threads, errors, or the probe row missing).
+        detail: String,
+        /// The replicating node's error log.
+        log: PathBuf,
+    },
     /// A size argument could not be understood.
     #[error(
         "cannot understand size `{input}`: write a number with an optional unit, e.g. 500M or 2G"

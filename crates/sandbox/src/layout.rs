@@ -1,7 +1,8 @@
 //! Where everything lives under a sandbox directory.
 //!
 //! ```text
-//! DIR/sandbox.json            which servers exist (state)
+//! DIR/sandbox.json            which servers exist (state of a plain sandbox)
+//! DIR/galera.json             which clusters and nodes exist (state of a Galera sandbox)
 //! DIR/ferryman.toml           configuration for this topology
 //! DIR/secrets/*.pass          0600 password files of the accounts the sandbox created
 //! DIR/manager/                the manager's data directory (backups, logs)
@@ -38,6 +39,16 @@ impl Layout {
         self.dir.join("sandbox.json")
     }
 
+    /// The state file of a Galera sandbox.
+    pub fn galera_state_file(&self) -> PathBuf {
+        self.dir.join("galera.json")
+    }
+
+    /// The directory holding one directory per server.
+    pub fn servers_dir(&self) -> PathBuf {
+        self.dir.join("servers")
+    }
+
     /// The generated configuration.
     pub fn config_file(&self) -> PathBuf {
         self.dir.join("ferryman.toml")
@@ -71,7 +82,7 @@ impl Layout {
     /// Files of one server.
     pub fn server(&self, name: &str) -> ServerPaths {
         ServerPaths {
-            root: self.dir.join("servers").join(name),
+            root: self.servers_dir().join(name),
         }
     }
 }
@@ -122,6 +133,11 @@ impl ServerPaths {
     /// The install log of `mariadb-install-db`.
     pub fn install_log(&self) -> PathBuf {
         self.root.join("install.log")
+    }
+    /// Where the SST scripts of a Galera node archive their logs (their default,
+    /// `/tmp/sst_log_archive`, would be shared by every node on the host).
+    pub fn sst_log_archive(&self) -> PathBuf {
+        self.root.join("sst-log-archive")
     }
 }
 

@@ -6,22 +6,34 @@
 //! for that topology. Servers are found again through their pid files, so `status`, `down` and
 //! `destroy` work from any later invocation.
 //!
+//! A Galera sandbox ([`GaleraSandbox`]) holds one Galera cluster of N nodes, or two linked by
+//! asynchronous GTID replication, its nodes running as `mysql` (rsync SST needs it); its state
+//! is `galera.json` instead of `sandbox.json`, and the same [`layout`] holds its nodes.
+//!
 //! # Layout
 //! - [`sandbox`]: [`Sandbox`], bringing a topology up ([`UpOptions`]), its status, starting and
 //!   stopping one server or all, replacing a replica with an empty server
 //!   ([`Sandbox::reinit_server`]), destroying it.
+//! - [`galera`]: [`GaleraSandbox`], Galera clusters ([`GaleraOptions`]): bootstrap, joins one
+//!   at a time, restart of a stopped cluster from `grastate.dat`, the link between two
+//!   clusters, status per node ([`NodeReport`]). Its submodules: `galera/state.rs`
+//!   (`galera.json`), `galera/node.rs` (defaults file, ownership by mysql, start, Synced,
+//!   `grastate.dat`), `galera/cluster.rs` (bring-up), `galera/link.rs`, `galera/status.rs`,
+//!   `galera/config_file.rs` (`ferryman.toml` with the `galera-link` tables).
 //! - [`layout`]: where everything lives under the sandbox directory.
 //! - [`state`]: `sandbox.json`, which servers the sandbox has.
 //! - [`server`]: one `mariadbd`: defaults file, install, start, readiness, stop by PID.
 //! - [`accounts`]: the accounts the sandbox creates on every server.
 //! - [`config_file`]: rendering `ferryman.toml` for the topology.
 //! - [`load`]: filling the primary with sysbench data of about a given size.
-//! - [`testing`]: [`testing::TestSandbox`], the fixture every integration test uses.
+//! - [`testing`]: [`testing::TestSandbox`], the fixture every integration test uses, and
+//!   [`testing::TestGalera`], its Galera counterpart.
 //! - [`error`]: the crate's [`Error`].
 
 pub mod accounts;
 pub mod config_file;
 pub mod error;
+pub mod galera;
 pub mod layout;
 pub mod load;
 pub mod sandbox;
@@ -30,5 +42,8 @@ pub mod state;
 pub mod testing;
 
 pub use error::{Error, Result};
+pub use galera::{
+    ClusterSpec, GaleraOptions, GaleraSandbox, GaleraState, GaleraStatus, NodeReport, NodeSpec,
+};
 pub use sandbox::{Sandbox, ServerReport, UpOptions};
 pub use state::{ServerSpec, State};

@@ -468,7 +468,7 @@ const PORT_FLOOR: u16 = 20000;
 /// (`net.ipv4.ip_local_port_range`): outgoing connections (clients, replication) take their
 /// local ports from that range, so a port chosen there could be taken by one of them before
 /// `mariadbd` binds it. Falls back to kernel-chosen ports when there is no room below.
-fn free_ports(n: usize) -> Result<Vec<u16>> {
+pub(crate) fn free_ports(n: usize) -> Result<Vec<u16>> {
     use rand::Rng;
     let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()

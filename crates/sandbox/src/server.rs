@@ -143,21 +143,29 @@ pub async fn start(
     if let Some(pid) = running_pid(paths) {
         return Ok(pid);
     }
+    let pid = spawn(bins, paths, &[])?;
+    tracing::debug!(server = %spec.name, pid, port = spec.port, "mariadbd started");
+    wait_ready(spec, paths, probe, pid).await?;
+    Ok(pid)
+}
+
+/// Starts `mariadbd` with the server's defaults file (and `extra` options after it, e.g.
+/// `--wsrep-new-cluster`) as a daemon, without waiting for it. Returns its PID.
+pub(crate) fn spawn(bins: &Binaries, paths: &ServerPaths, extra: &[&str]) -> Result<u32> {
     // A stale pid file from a crash would make mariadbd refuse nothing, but a stale socket
     // could confuse our readiness probe: remove both before starting.
     let _ = std::fs::remove_file(paths.pid_file());
     let _ = std::fs::remove_file(paths.socket());
-    let pid = bins
+    // --defaults-file must come first: mariadbd ignores it anywhere else.
+    Ok(bins
         .mariadbd
         .command()
         .arg(format!(
             "--defaults-file={}",
             paths.defaults_file().display()
         ))
-        .spawn_daemon(&paths.stdout_log())?;
-    tracing::debug!(server = %spec.name, pid, port = spec.port, "mariadbd started");
-    wait_ready(spec, paths, probe, pid).await?;
-    Ok(pid)
+        .args(extra)
+        .spawn_daemon(&paths.stdout_log())?)
 }
 
 async fn wait_ready(

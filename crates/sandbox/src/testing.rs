@@ -1,6 +1,10 @@
-//! The fixture every integration test uses: a sandbox in a temp dir whose servers are stopped
+//! The fixtures of the integration tests: a sandbox in a temp dir whose servers are stopped
 //! by PID however the test ends. When the test fails (panics) the directory is kept and its
 //! path printed, so the servers' logs can be read; on success it is removed.
+
+mod galera;
+
+pub use galera::TestGalera;
 
 use std::path::PathBuf;
 

@@ -1,19 +1,23 @@
 //! `ferryman sandbox up|status|start|stop|restart|reinit|down|destroy|load`.
+//!
+//! Every command but `up` finds out from the directory which kind of sandbox it holds: a
+//! Galera sandbox has `galera.json`, a plain one `sandbox.json`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Subcommand;
-use ferryman_sandbox::{load, Sandbox, UpOptions};
+use ferryman_sandbox::{load, GaleraOptions, GaleraSandbox, Sandbox, UpOptions};
 
 use crate::output;
 
 /// Sandbox commands; every one takes the sandbox directory.
 #[derive(Debug, Subcommand)]
 pub enum SandboxCommand {
-    /// Start a primary and N replicas (created on first use), replicating with GTID, and write
-    /// DIR/ferryman.toml for that topology.
+    /// Start a primary and N replicas (created on first use), replicating with GTID, or with
+    /// --galera one or two Galera clusters, and write DIR/ferryman.toml for that topology; on
+    /// an existing sandbox, start what is stopped.
     Up {
         /// Sandbox directory.
         #[arg(long)]
@@ -24,10 +28,23 @@ pub enum SandboxCommand {
         /// Do not have the manager's scheduler verify each new backup: by default the
         /// configuration schedules verification every 15 s, so that a backup is test-restored
         /// within seconds of being stored. Only used when the sandbox is created.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "galera")]
         no_auto_verify: bool,
+        /// A Galera sandbox instead: clusters of N nodes (1 to 9) running as user mysql,
+        /// cluster alpha with nodes a1..aN (and beta with b1..bN).
+        #[arg(long, value_name = "N", conflicts_with = "replicas",
+              value_parser = clap::value_parser!(u8).range(1..=9))]
+        galera: Option<u8>,
+        /// With --galera: 1 cluster (alpha) or 2 (alpha and beta, beta's b1 replicating from
+        /// alpha's a1 with GTIDs unless --no-link). Default 1.
+        #[arg(long, requires = "galera", value_parser = clap::value_parser!(u8).range(1..=2))]
+        clusters: Option<u8>,
+        /// With --galera --clusters 2: do not link the clusters.
+        #[arg(long, requires = "galera")]
+        no_link: bool,
     },
-    /// Show each server's PID, role, GTID position and replication state.
+    /// Show each server's PID, role, GTID position and replication state (a Galera node's
+    /// cluster status, state, cluster size and index, and its replication if any).
     Status {
         /// Sandbox directory.
         #[arg(long)]
@@ -36,8 +53,9 @@ pub enum SandboxCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Start one server if it is stopped; a replica then replicates again. The generated
-    /// configuration's `service-start` runs this.
+    /// Start one server if it is stopped; a replica then replicates again (a Galera node
+    /// joins its cluster, or bootstraps it when no node runs). The generated configuration's
+    /// `service-start` runs this.
     Start(ServerArgs),
     /// Stop one server by PID (data kept). The generated configuration's `service-stop` runs
     /// this.
@@ -76,37 +94,52 @@ pub struct ServerArgs {
     /// Sandbox directory.
     #[arg(long)]
     dir: PathBuf,
-    /// Server name, e.g. db2.
+    /// Server name, e.g. db2 (a Galera node: a1, b2, ...).
     #[arg(long)]
     server: String,
 }
 
 impl SandboxCommand {
     pub async fn run(self) -> anyhow::Result<ExitCode> {
+        if let Some(dir) = self.galera_dir() {
+            return self.run_galera(dir).await;
+        }
         match self {
             SandboxCommand::Up {
                 dir,
                 replicas,
                 no_auto_verify,
+                galera: None,
+                ..
             } => {
-                // The generated configuration's service commands run this very binary.
-                let ferryman_bin = std::env::current_exe()
-                    .inspect_err(|e| {
-                        tracing::warn!(
-                            error = %e,
-                            "cannot find the ferryman binary's path: the configuration gets no service commands"
-                        );
-                    })
-                    .ok();
                 let options = UpOptions {
                     replicas,
-                    ferryman_bin,
+                    ferryman_bin: ferryman_bin(),
                     auto_verify: !no_auto_verify,
                 };
                 let sandbox = Sandbox::up_with(&dir, &options)
                     .await
                     .with_context(|| format!("cannot bring up the sandbox in {}", dir.display()))?;
                 output::sandbox_status(&sandbox, &sandbox.status().await, false)?;
+                Ok(ExitCode::SUCCESS)
+            }
+            SandboxCommand::Up {
+                dir,
+                galera: Some(nodes),
+                clusters,
+                no_link,
+                ..
+            } => {
+                let options = GaleraOptions {
+                    nodes: usize::from(nodes),
+                    clusters: usize::from(clusters.unwrap_or(1)),
+                    link: !no_link,
+                    ferryman_bin: ferryman_bin(),
+                };
+                let sandbox = GaleraSandbox::up(&dir, &options).await.with_context(|| {
+                    format!("cannot bring up the Galera sandbox in {}", dir.display())
+                })?;
+                output::galera_sandbox_status(&sandbox, &sandbox.status().await, false)?;
                 Ok(ExitCode::SUCCESS)
             }
             SandboxCommand::Status { dir, json } => {
@@ -206,6 +239,122 @@ impl SandboxCommand {
             }
         }
     }
+}
+
+impl SandboxCommand {
+    /// The directory of a command aimed at an existing Galera sandbox. `up` without --galera
+    /// is included, so that it is refused with the reason instead of making a plain sandbox
+    /// beside the Galera one.
+    fn galera_dir(&self) -> Option<PathBuf> {
+        let dir = match self {
+            SandboxCommand::Up {
+                galera: Some(_), ..
+            } => return None,
+            SandboxCommand::Up { dir, .. }
+            | SandboxCommand::Status { dir, .. }
+            | SandboxCommand::Down { dir }
+            | SandboxCommand::Destroy { dir }
+            | SandboxCommand::Load { dir, .. } => dir,
+            SandboxCommand::Start(a)
+            | SandboxCommand::Stop(a)
+            | SandboxCommand::Restart(a)
+            | SandboxCommand::Reinit(a) => &a.dir,
+        };
+        GaleraSandbox::is_galera(dir).then(|| dir.clone())
+    }
+
+    /// Every command but `up --galera` on a Galera sandbox.
+    async fn run_galera(self, dir: PathBuf) -> anyhow::Result<ExitCode> {
+        let sandbox = GaleraSandbox::open(&dir)?;
+        match self {
+            SandboxCommand::Status { json, .. } => {
+                let reports = sandbox.status().await;
+                output::galera_sandbox_status(&sandbox, &reports, json)?;
+                Ok(if reports.iter().all(|r| r.synced()) {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                })
+            }
+            SandboxCommand::Start(ServerArgs { server, .. }) => {
+                let was_running = sandbox.pid(&server);
+                let pid = sandbox.start_node(&server).await.with_context(|| {
+                    format!("cannot start {server} of the sandbox in {}", dir.display())
+                })?;
+                let what = if was_running.is_some() {
+                    "was already running"
+                } else {
+                    "started"
+                };
+                output::line(&format!("{server} {what} (pid {pid}), Synced"));
+                Ok(ExitCode::SUCCESS)
+            }
+            SandboxCommand::Stop(ServerArgs { server, .. }) => {
+                let was_running = sandbox.pid(&server);
+                sandbox.stop_node(&server).await.with_context(|| {
+                    format!("cannot stop {server} of the sandbox in {}", dir.display())
+                })?;
+                output::line(&match was_running {
+                    Some(pid) => format!("{server} stopped (was pid {pid})"),
+                    None => format!("{server} was not running"),
+                });
+                Ok(ExitCode::SUCCESS)
+            }
+            SandboxCommand::Restart(ServerArgs { server, .. }) => {
+                let pid = sandbox.restart_node(&server).await.with_context(|| {
+                    format!(
+                        "cannot restart {server} of the sandbox in {}",
+                        dir.display()
+                    )
+                })?;
+                output::line(&format!("{server} restarted (pid {pid}), Synced"));
+                Ok(ExitCode::SUCCESS)
+            }
+            SandboxCommand::Down { .. } => {
+                sandbox.down().await.context("cannot stop the sandbox")?;
+                output::line(&format!("sandbox in {} stopped", sandbox.dir().display()));
+                Ok(ExitCode::SUCCESS)
+            }
+            SandboxCommand::Destroy { .. } => {
+                let path = sandbox.dir().to_owned();
+                sandbox
+                    .destroy()
+                    .await
+                    .context("cannot destroy the sandbox")?;
+                output::line(&format!(
+                    "sandbox in {} stopped and removed",
+                    path.display()
+                ));
+                Ok(ExitCode::SUCCESS)
+            }
+            SandboxCommand::Reinit(_) => anyhow::bail!(
+                "`sandbox reinit` replaces a replica of a plain sandbox; a Galera node with lost \
+                 data is rebuilt by its cluster: stop it, delete its data directory, then start \
+                 it (`ferryman sandbox start --dir {} --server NAME`) and it joins by SST",
+                dir.display()
+            ),
+            SandboxCommand::Load { .. } => anyhow::bail!(
+                "`sandbox load` fills the primary of a plain sandbox; the sandbox in {} is a \
+                 Galera sandbox: run sysbench against one of its nodes instead",
+                dir.display()
+            ),
+            SandboxCommand::Up { .. } => {
+                Err(ferryman_sandbox::Error::GaleraSandboxExists { dir }.into())
+            }
+        }
+    }
+}
+
+/// The `ferryman` binary, for the generated configuration's service commands.
+fn ferryman_bin() -> Option<PathBuf> {
+    std::env::current_exe()
+        .inspect_err(|e| {
+            tracing::warn!(
+                error = %e,
+                "cannot find the ferryman binary's path: the configuration gets no service commands"
+            );
+        })
+        .ok()
 }
 
 /// The PID of server `name` when it runs (`None` too for an unknown name: the command then

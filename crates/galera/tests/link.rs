@@ -1,0 +1,654 @@
+//! The link keeper on two real Galera clusters of three nodes (alpha replicates to beta), one
+//! keeper per node in this process, with short timings (1 s rounds, 6 s heartbeat timeout,
+//! 4 s per master attempt, 10 s cool-down). One scenario walks through every case in order,
+//! because each pair of clusters costs ~20 s to start:
+//!
+//! 1. the lease: two nodes taking it at the same instant, 20 times: exactly one wins each time;
+//! 2. three keepers started at the same instant, three times: exactly one beta node replicates,
+//!    and writes on alpha reach every beta node;
+//! 3. kill -9 of the replicating node while alpha takes writes: another node takes over within
+//!    the bound; every row arrives once, and the GTID positions agree;
+//! 4. kill -9 of the remote master: the replica moves to another master;
+//! 5. every remote master down: `Failed`, then recovery after the cool-down once alpha is back;
+//! 6. a node made to replicate by hand next to the replica is stopped (two replicas fixed);
+//! 7. the replica cut off from its cluster (non-Primary) stops replicating, another takes over.
+//!
+//! All along, a sampler reads every beta node's replication threads every 150 ms and fails
+//! the test if two ever run at once (except in step 6, which makes two on purpose).
+
+#![allow(clippy::unwrap_used, clippy::print_stderr)]
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ferryman_config::Config;
+use ferryman_db::mysql_async::prelude::Queryable;
+use ferryman_db::replication::{self, Source};
+use ferryman_db::topology::{self, SlaveStatus};
+use ferryman_db::Session;
+use ferryman_galera::tables::{Member, Tables};
+use ferryman_galera::{EventKind, Keeper, LinkEvent};
+use ferryman_sandbox::galera::{GaleraOptions, GaleraSandbox};
+use ferryman_sandbox::testing::TestGalera;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+const ALPHA: [&str; 3] = ["a1", "a2", "a3"];
+const BETA: [&str; 3] = ["b1", "b2", "b3"];
+
+/// Beta's node `host` in the tables.
+fn member(host: &str) -> Member<'_> {
+    Member {
+        cluster: "beta",
+        host,
+    }
+}
+
+/// The sandbox configuration with the test's short timings.
+fn fast_config(g: &TestGalera) -> Config {
+    let mut config = g.config();
+    for cluster in &mut config.clusters {
+        if let Some(link) = &mut cluster.galera_link {
+            link.interval = Duration::from_secs(1);
+            link.heartbeat_timeout = Duration::from_secs(6);
+            link.master_connect_timeout = Duration::from_secs(4);
+            link.failed_cool_down = Duration::from_secs(10);
+        }
+    }
+    config
+}
+
+/// Keepers running in this process, one per node.
+struct Keepers {
+    config: Config,
+    running: HashMap<String, (CancellationToken, JoinHandle<()>)>,
+    events: Arc<Mutex<Vec<LinkEvent>>>,
+}
+
+impl Keepers {
+    fn new(config: Config) -> Keepers {
+        Keepers {
+            config,
+            running: HashMap::new(),
+            events: Arc::default(),
+        }
+    }
+
+    /// Starts keepers on `nodes`, their first rounds at the same instant.
+    fn start(&mut self, nodes: &[&str]) {
+        let barrier = Arc::new(tokio::sync::Barrier::new(nodes.len()));
+        for &name in nodes {
+            let node = name;
+            let keeper = Keeper::new(&self.config, node).unwrap();
+            let node = node.to_owned();
+            let token = CancellationToken::new();
+            let events = self.events.clone();
+            let barrier = barrier.clone();
+            let t = token.clone();
+            let handle = tokio::spawn(async move {
+                barrier.wait().await;
+                let mut last = String::new();
+                keeper
+                    .run(t, |res| {
+                        // What each keeper says, when it changes: the test's log on failure.
+                        let now = match res {
+                            Ok(round) => {
+                                events.lock().unwrap().extend(round.events.iter().cloned());
+                                format!("{:?}: {}", round.role, round.detail)
+                            }
+                            Err(e) => format!("error: {e}"),
+                        };
+                        if now != last {
+                            eprintln!("keeper {node}: {now}");
+                            last = now;
+                        }
+                    })
+                    .await;
+            });
+            self.running.insert(name.to_owned(), (token, handle));
+        }
+    }
+
+    async fn stop(&mut self, node: &str) {
+        if let Some((token, handle)) = self.running.remove(node) {
+            token.cancel();
+            handle.await.unwrap();
+        }
+    }
+
+    async fn stop_all(&mut self) {
+        let nodes: Vec<String> = self.running.keys().cloned().collect();
+        for n in nodes {
+            self.stop(&n).await;
+        }
+    }
+
+    /// Waits until at least `n` events of `kind` were reported (a round reports after the
+    /// replication it started is visible).
+    async fn wait_events(&self, kind: EventKind, n: usize) -> Vec<LinkEvent> {
+        let started = Instant::now();
+        loop {
+            let events = self.events(kind);
+            if events.len() >= n {
+                return events;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{n} {kind:?} events expected, got {events:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn events(&self, kind: EventKind) -> Vec<LinkEvent> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.kind == kind)
+            .cloned()
+            .collect()
+    }
+}
+
+/// The node's replication status, `None` when not configured or the node does not answer.
+async fn slave(g: &GaleraSandbox, node: &str) -> Option<SlaveStatus> {
+    let ep = g.endpoint(node).unwrap();
+    let mut conn = tokio::time::timeout(Duration::from_secs(2), ep.connect(Session::Plain))
+        .await
+        .ok()?
+        .ok()?;
+    let status = topology::read_slave_status(&ep, &mut conn).await.ok()?;
+    let _ = conn.disconnect().await;
+    status
+}
+
+/// Beta nodes whose replication runs (I/O thread not stopped, SQL thread running).
+async fn replicating(g: &GaleraSandbox) -> Vec<String> {
+    let mut out = Vec::new();
+    for node in BETA {
+        if slave(g, node)
+            .await
+            .is_some_and(|s| s.io_running != "No" && s.sql_running == "Yes")
+        {
+            out.push(node.to_owned());
+        }
+    }
+    out
+}
+
+/// The single beta node that replicates and receives, once there is exactly one.
+async fn wait_replica(
+    g: &GaleraSandbox,
+    within: Duration,
+    not: Option<&str>,
+) -> (String, SlaveStatus) {
+    let started = Instant::now();
+    loop {
+        let mut found = Vec::new();
+        for node in BETA {
+            if let Some(s) = slave(g, node).await {
+                if s.receiving() && Some(node) != not {
+                    found.push((node.to_owned(), s));
+                }
+            }
+        }
+        if found.len() == 1 {
+            return found.pop().unwrap();
+        }
+        assert!(
+            started.elapsed() < within,
+            "no single replica after {:?}: {:?}",
+            within,
+            found.iter().map(|f| &f.0).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Reads every beta node every 150 ms; records the most nodes seen replicating at once.
+struct Sampler {
+    token: CancellationToken,
+    handle: JoinHandle<Vec<String>>,
+}
+
+impl Sampler {
+    fn start(g: &GaleraSandbox) -> Sampler {
+        let g = g.clone();
+        let token = CancellationToken::new();
+        let t = token.clone();
+        let handle = tokio::spawn(async move {
+            let mut violations = Vec::new();
+            while !t.is_cancelled() {
+                let nodes = replicating(&g).await;
+                if nodes.len() > 1 {
+                    violations.push(format!("{nodes:?}"));
+                }
+                tokio::time::sleep(Duration::from_millis(150)).await;
+            }
+            violations
+        });
+        Sampler { token, handle }
+    }
+
+    async fn stop(self) -> Vec<String> {
+        self.token.cancel();
+        self.handle.await.unwrap()
+    }
+}
+
+/// Inserts rows with increasing ids on an alpha node until stopped; returns the last id
+/// committed. Ids are explicit, so a row applied twice would stop the replica (duplicate key).
+struct Writer {
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<u64>,
+}
+
+impl Writer {
+    fn start(g: &GaleraSandbox, node: &str, next: Arc<AtomicU64>) -> Writer {
+        let ep = g.endpoint(node).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let handle = tokio::spawn(async move {
+            let mut conn = ep.connect(Session::Plain).await.unwrap();
+            while !s.load(Ordering::SeqCst) {
+                let id = next.load(Ordering::SeqCst);
+                conn.exec_drop(
+                    "INSERT INTO app.t (id, v) VALUES (?, ?)",
+                    (id, format!("row {id}")),
+                )
+                .await
+                .unwrap();
+                next.store(id + 1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            next.load(Ordering::SeqCst) - 1
+        });
+        Writer { stop, handle }
+    }
+
+    async fn stop(self) -> u64 {
+        self.stop.store(true, Ordering::SeqCst);
+        self.handle.await.unwrap()
+    }
+}
+
+async fn count(g: &TestGalera, node: &str) -> u64 {
+    let rows = g
+        .sql(node, "SELECT COUNT(*), COUNT(DISTINCT v) FROM app.t")
+        .await;
+    let (n, distinct): (u64, u64) = ferryman_db::mysql_async::from_row(rows[0].clone());
+    assert_eq!(n, distinct, "{node}: a row is there twice");
+    n
+}
+
+async fn wait_count(g: &TestGalera, nodes: &[&str], expected: u64, within: Duration) {
+    let started = Instant::now();
+    for node in nodes {
+        loop {
+            let n = count(g, node).await;
+            if n == expected {
+                break;
+            }
+            assert!(
+                started.elapsed() < within,
+                "{node} has {n} rows, expected {expected}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// The seqno of GTID domain `domain` in a position like `10-101-57,1-11-3`.
+fn seqno(pos: &str, domain: &str) -> Option<u64> {
+    pos.split(',')
+        .map(str::trim)
+        .find(|g| g.split('-').next() == Some(domain))
+        .and_then(|g| g.rsplit('-').next()?.parse().ok())
+}
+
+async fn var(g: &TestGalera, node: &str, sql: &str) -> String {
+    let rows = g.sql(node, sql).await;
+    ferryman_db::mysql_async::from_row::<Option<String>>(rows[0].clone()).unwrap_or_default()
+}
+
+/// The alpha node serving `master` (`127.0.0.1:PORT`).
+fn alpha_at(g: &GaleraSandbox, master: &str) -> String {
+    let port: u16 = master.rsplit(':').next().unwrap().parse().unwrap();
+    ALPHA
+        .iter()
+        .find(|n| g.node(n).unwrap().1.port == port)
+        .unwrap_or_else(|| panic!("no alpha node at {master}"))
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_beta_node_replicates_from_alpha_through_every_failure() {
+    let g = TestGalera::start(&GaleraOptions {
+        nodes: 3,
+        clusters: 2,
+        link: false,
+        ferryman_bin: None,
+    })
+    .await;
+    let sb: GaleraSandbox = (*g).clone();
+    g.sql(
+        "a1",
+        "CREATE DATABASE app; CREATE TABLE app.t (id bigint PRIMARY KEY, v varchar(40) NOT NULL)",
+    )
+    .await;
+    let config = fast_config(&g);
+    let link = config.cluster("beta").unwrap().galera_link.clone().unwrap();
+    let tables = Tables::new(&link);
+
+    // 1. The lease: b2 and b3 read it, then both take it at the same instant.
+    {
+        let (ep2, ep3) = (sb.endpoint("b2").unwrap(), sb.endpoint("b3").unwrap());
+        let mut c2 = ep2.connect(Session::Plain).await.unwrap();
+        let mut c3 = ep3.connect(Session::Plain).await.unwrap();
+        tables.ensure(&ep2, &mut c2).await.unwrap();
+        for node in ["b2", "b3"] {
+            let ep = sb.endpoint(node).unwrap();
+            let mut c = ep.connect(Session::Plain).await.unwrap();
+            tables
+                .heartbeat(&ep, &mut c, member(node), 0)
+                .await
+                .unwrap();
+        }
+        let mut winners = HashMap::new();
+        for round in 0..20 {
+            let l2 = tables.lease(&ep2, &mut c2, "beta").await.unwrap();
+            let l3 = tables.lease(&ep3, &mut c3, "beta").await.unwrap();
+            assert_eq!(
+                (l2.term, l2.owner.clone()),
+                (l3.term, None),
+                "round {round}"
+            );
+            let (w2, w3) = tokio::join!(
+                tables.take_lease(&ep2, &mut c2, member("b2"), &l2, 60),
+                tables.take_lease(&ep3, &mut c3, member("b3"), &l3, 60),
+            );
+            let (w2, w3) = (w2.unwrap(), w3.unwrap());
+            assert!(w2 ^ w3, "round {round}: b2 won {w2}, b3 won {w3}");
+            let (winner, ep, c) = if w2 {
+                ("b2", &ep2, &mut c2)
+            } else {
+                ("b3", &ep3, &mut c3)
+            };
+            *winners.entry(winner).or_insert(0) += 1;
+            tables
+                .release(ep, c, member(winner), l2.term + 1)
+                .await
+                .unwrap();
+        }
+        eprintln!("lease races: {winners:?}");
+        let mut c = sb
+            .endpoint("b1")
+            .unwrap()
+            .connect(Session::Plain)
+            .await
+            .unwrap();
+        c.query_drop("DELETE FROM percona.replication_lease; DELETE FROM percona.replication")
+            .await
+            .unwrap();
+    }
+
+    // 2. Three keepers per cluster started at the same instant, three times.
+    let sampler = Sampler::start(&sb);
+    let mut keepers = Keepers::new(config.clone());
+    keepers.start(&ALPHA);
+    for attempt in 0..3 {
+        keepers.start(&BETA);
+        let (replica, status) = wait_replica(&sb, Duration::from_secs(30), None).await;
+        eprintln!(
+            "simultaneous start {attempt}: {replica} replicates from port {}",
+            status.master_port
+        );
+        // The first remote master of the list serves.
+        assert_eq!(status.master_port, sb.node("a1").unwrap().1.port);
+        if attempt < 2 {
+            for node in BETA {
+                keepers.stop(node).await;
+            }
+            for node in BETA {
+                let mut c = sb
+                    .endpoint(node)
+                    .unwrap()
+                    .connect(Session::Plain)
+                    .await
+                    .unwrap();
+                c.query_drop("STOP SLAVE; RESET SLAVE ALL").await.unwrap();
+            }
+            let mut c = sb
+                .endpoint("b1")
+                .unwrap()
+                .connect(Session::Plain)
+                .await
+                .unwrap();
+            c.query_drop("DELETE FROM percona.replication_lease WHERE cluster = 'beta'; DELETE FROM percona.replication WHERE cluster = 'beta'")
+                .await
+                .unwrap();
+        }
+    }
+    keepers.wait_events(EventKind::NewReplica, 3).await;
+    let next = Arc::new(AtomicU64::new(1));
+    let writer = Writer::start(&sb, "a2", next.clone());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let last = writer.stop().await;
+    wait_count(&g, &BETA, last, Duration::from_secs(20)).await;
+
+    // 3. kill -9 the replicating node (and its keeper: the host died) under writes.
+    let (replica, _) = wait_replica(&sb, Duration::from_secs(10), None).await;
+    let writer = Writer::start(&sb, "a3", next.clone());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let killed_at = Instant::now();
+    keepers.stop(&replica).await;
+    sb.kill_node(&replica).await.unwrap();
+    let (successor, _) = wait_replica(&sb, Duration::from_secs(40), Some(&replica)).await;
+    let failover = killed_at.elapsed();
+    eprintln!(
+        "failover: {replica} killed, {successor} replicates after {:.1} s",
+        failover.as_secs_f64()
+    );
+    assert!(
+        failover < Duration::from_secs(30),
+        "failover took {failover:?}"
+    );
+    let took_over = keepers.wait_events(EventKind::Failover, 1).await;
+    assert!(
+        took_over
+            .iter()
+            .any(|e| e.host == successor && e.detail.contains(&replica)),
+        "{took_over:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let last = writer.stop().await;
+    let survivors: Vec<&str> = BETA.iter().copied().filter(|n| *n != replica).collect();
+    wait_count(&g, &survivors, last, Duration::from_secs(30)).await;
+    let alpha_pos = var(&g, "a3", "SELECT @@gtid_binlog_pos").await;
+    let domain = var(&g, "a3", "SELECT CAST(@@wsrep_gtid_domain_id AS CHAR)").await;
+    for node in &survivors {
+        let slave_pos = var(&g, node, "SELECT @@gtid_slave_pos").await;
+        assert_eq!(
+            seqno(&slave_pos, &domain),
+            seqno(&alpha_pos, &domain),
+            "{node}: gtid_slave_pos {slave_pos}, alpha's binlog {alpha_pos}"
+        );
+    }
+    // The dead node comes back: it rejoins, and does not replicate (the link is held).
+    sb.start_node(&replica).await.unwrap();
+    keepers.start(&[replica.as_str()]);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(replicating(&sb).await, vec![successor.clone()]);
+    wait_count(&g, &[replica.as_str()], last, Duration::from_secs(20)).await;
+
+    // 4. kill -9 the remote master: the replica moves to another one.
+    let status = slave(&sb, &successor).await.unwrap();
+    let master = alpha_at(&sb, &format!("127.0.0.1:{}", status.master_port));
+    keepers.stop(&master).await;
+    sb.kill_node(&master).await.unwrap();
+    let moved_at = Instant::now();
+    let (replica, status) = loop {
+        let (r, s) = wait_replica(&sb, Duration::from_secs(40), None).await;
+        if s.master_port != sb.node(&master).unwrap().1.port {
+            break (r, s);
+        }
+        assert!(
+            moved_at.elapsed() < Duration::from_secs(40),
+            "still on {master}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    eprintln!(
+        "master {master} killed: {replica} replicates from port {} after {:.1} s",
+        status.master_port,
+        moved_at.elapsed().as_secs_f64()
+    );
+    keepers.wait_events(EventKind::MasterChanged, 1).await;
+    let alive: Vec<&str> = ALPHA.iter().copied().filter(|n| *n != master).collect();
+    let writer = Writer::start(&sb, alive[0], next.clone());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let last = writer.stop().await;
+    wait_count(&g, &BETA, last, Duration::from_secs(30)).await;
+
+    // 5. Every remote master down: Failed, then back after the cool-down.
+    for node in &alive {
+        keepers.stop(node).await;
+    }
+    for node in &alive {
+        sb.stop_node(node).await.unwrap();
+    }
+    let down_at = Instant::now();
+    loop {
+        let failed = keepers.events(EventKind::Failed);
+        if !failed.is_empty() && replicating(&sb).await.is_empty() {
+            eprintln!(
+                "all masters down: {} after {:.1} s",
+                failed[0].detail,
+                down_at.elapsed().as_secs_f64()
+            );
+            break;
+        }
+        assert!(
+            down_at.elapsed() < Duration::from_secs(40),
+            "no Failed: {failed:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let options = GaleraOptions {
+        nodes: 3,
+        clusters: 2,
+        link: false,
+        ferryman_bin: None,
+    };
+    GaleraSandbox::up(&g.path(), &options).await.unwrap();
+    keepers.start(&ALPHA);
+    let back_at = Instant::now();
+    let (replica, _) = wait_replica(&sb, Duration::from_secs(60), None).await;
+    eprintln!(
+        "alpha back: {replica} replicates after {:.1} s",
+        back_at.elapsed().as_secs_f64()
+    );
+    let writer = Writer::start(&sb, "a1", next.clone());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let last = writer.stop().await;
+    wait_count(&g, &BETA, last, Duration::from_secs(30)).await;
+    let violations = sampler.stop().await;
+    assert!(
+        violations.is_empty(),
+        "two beta nodes replicated at once: {violations:?}"
+    );
+
+    // 6. A second replica started by hand is stopped by its own keeper.
+    let standby = BETA.iter().find(|n| **n != replica).unwrap();
+    {
+        let ep = sb.endpoint(standby).unwrap();
+        let mut c = ep.connect(Session::Plain).await.unwrap();
+        let (_, a1) = sb.node("a1").unwrap();
+        replication::change_master(
+            &ep,
+            &mut c,
+            &Source {
+                host: "127.0.0.1",
+                port: a1.port,
+                user: "repl",
+                password: sb.passwords().repl.expose_secret(),
+                connect_retry_s: 1,
+            },
+        )
+        .await
+        .unwrap();
+        replication::start(&ep, &mut c).await.unwrap();
+    }
+    let started = Instant::now();
+    while slave(&sb, standby).await.is_some() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{standby} still replicates"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(keepers
+        .events(EventKind::TwoReplicasFixed)
+        .iter()
+        .any(|e| e.host == *standby));
+    assert_eq!(replicating(&sb).await, vec![replica.clone()]);
+
+    // 7. The replica cut off from its cluster stops at once; another node takes over.
+    let ep = sb.endpoint(&replica).unwrap();
+    let mut c = ep.connect(Session::Plain).await.unwrap();
+    c.query_drop("SET GLOBAL wsrep_provider_options = 'gmcast.isolate = 1'")
+        .await
+        .unwrap();
+    let cut_at = Instant::now();
+    let (successor, _) = wait_replica(&sb, Duration::from_secs(40), Some(&replica)).await;
+    while slave(&sb, &replica).await.is_some() {
+        assert!(
+            cut_at.elapsed() < Duration::from_secs(20),
+            "{replica} still replicates"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "{replica} cut off: stopped; {successor} replicates after {:.1} s",
+        cut_at.elapsed().as_secs_f64()
+    );
+    assert!(keepers
+        .events(EventKind::LeftCluster)
+        .iter()
+        .any(|e| e.host == replica));
+    c.query_drop("SET GLOBAL wsrep_provider_options = 'gmcast.isolate = 0'")
+        .await
+        .unwrap();
+    let _ = c.disconnect().await;
+
+    // The events table tells the story too.
+    let ep = sb.endpoint(&successor).unwrap();
+    let mut c = ep.connect(Session::Plain).await.unwrap();
+    let kinds: Vec<String> = tables
+        .events(&ep, &mut c, "beta", 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    for kind in [
+        "new-replica",
+        "failover",
+        "master-changed",
+        "failed",
+        "two-replicas-fixed",
+    ] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} not in {kinds:?}");
+    }
+    keepers.stop_all().await;
+}
+
+#[test]
+fn gtid_seqno_of_a_domain() {
+    assert_eq!(seqno("10-101-57,1-11-3", "10"), Some(57));
+    assert_eq!(seqno("1-11-3, 10-101-57", "10"), Some(57));
+    assert_eq!(seqno("1-11-3", "10"), None);
+}
