@@ -52,6 +52,7 @@ mkdir -p "$LOGS"
 start_keeper() {
   "$FERRYMAN" galera-link --config "$CONFIG" --server "$1" >>"$LOGS/$1.log" 2>&1 &
   KEEPER[$1]=$!
+  disown "$!" # no "Killed" line from bash when the round kills it
 }
 for n in a1 a2 a3 b1 b2 b3; do start_keeper "$n"; done
 

@@ -51,6 +51,9 @@ impl Drop for Guard {
         if let Ok(sb) = Sandbox::open(&self.path) {
             let _ = sb.stop_all_blocking();
         }
+        if let Ok(g) = ferryman_sandbox::galera::GaleraSandbox::open(&self.path) {
+            let _ = g.stop_all_blocking();
+        }
         if std::thread::panicking() {
             if let Some(d) = self.dir.take() {
                 eprintln!("test failed: dir kept at {}", d.keep().display());
@@ -307,4 +310,100 @@ fn a_missing_mariadbd_names_the_packages_to_install() {
     assert!(msg.contains("mariadbd` is not installed"), "{msg}");
     assert!(msg.contains("mariadb-server"), "{msg}");
     assert!(msg.contains("scripts/install-deps.sh"), "{msg}");
+}
+
+/// Two linked Galera clusters made by the binary: the keeper adopts the link the sandbox
+/// started on b1, b2's keeper stands by, and `galera-link status` shows it.
+#[test]
+fn galera_link_adopts_the_sandbox_link_and_status_shows_it() {
+    let guard = Guard::new();
+    let dir = guard.path().to_str().unwrap().to_owned();
+    let out = ferryman(&[
+        "sandbox",
+        "up",
+        "--dir",
+        &dir,
+        "--galera",
+        "2",
+        "--clusters",
+        "2",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let config = format!("{dir}/ferryman.toml");
+    let once = |server: &str| {
+        let out = ferryman(&[
+            "galera-link",
+            "--config",
+            &config,
+            "--server",
+            server,
+            "--once",
+            "--json",
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let b1 = once("b1");
+    assert_eq!(b1["role"], "replica", "{b1}");
+    assert_eq!(b1["events"][0]["kind"], "new-replica", "{b1}");
+    assert!(
+        b1["events"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("adopted"),
+        "{b1}"
+    );
+    let b2 = once("b2");
+    assert_eq!(b2["role"], "standby", "{b2}");
+    assert_eq!(b2["replica"], "b1", "{b2}");
+    let a1 = once("a1");
+    assert_eq!(a1["role"], "idle", "{a1}");
+
+    let out = ferryman(&[
+        "galera-link",
+        "status",
+        "--config",
+        &config,
+        "--cluster",
+        "beta",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let beta = &status[0];
+    assert_eq!(beta["lease"]["owner"], "b1", "{beta}");
+    let g = ferryman_sandbox::galera::GaleraSandbox::open(guard.path()).unwrap();
+    let a1_port = g.node("a1").unwrap().1.port;
+    assert_eq!(
+        beta["lease"]["master"],
+        format!("127.0.0.1:{a1_port}"),
+        "{beta}"
+    );
+    let replicating: Vec<&str> = beta["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["replicating"] == true)
+        .map(|n| n["server"].as_str().unwrap())
+        .collect();
+    assert_eq!(replicating, ["b1"], "{beta}");
+    let out = ferryman(&["galera-link", "status", "--config", &config]);
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("link: replica b1 (term 1"), "{shown}");
+    assert!(shown.contains("replicates from no one"), "{shown}");
+    assert!(shown.contains("new-replica"), "{shown}");
+
+    let out = ferryman(&[
+        "galera-link",
+        "--config",
+        &config,
+        "--server",
+        "nope",
+        "--once",
+    ]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("no server `nope`"), "{}", text(&out));
+    let out = ferryman(&["sandbox", "destroy", "--dir", &dir]);
+    assert!(out.status.success(), "{}", text(&out));
 }

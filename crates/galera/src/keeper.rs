@@ -264,7 +264,8 @@ impl Keeper {
         conn.query_drop("SET SESSION wsrep_sync_wait = 1")
             .await
             .map_err(|e| ep.query_error("set wsrep_sync_wait", e))?;
-        self.tables
+        let new_in_table = self
+            .tables
             .heartbeat(&ep, conn, ctx.who(), node.local_index)
             .await?;
         let rows = self.tables.nodes(&ep, conn, &ctx.cluster).await?;
@@ -357,6 +358,18 @@ impl Keeper {
                     .unwrap_or_default()
             );
             return Ok(ctx.round(role, holder, None, lease.term, detail));
+        }
+        if new_in_table {
+            // Keepers started together would each see only their own row and all campaign:
+            // the lease would still go to one, but not to the lowest index. A node new to
+            // the table first lets the others see it, and campaigns from its next round.
+            return Ok(ctx.round(
+                role,
+                None,
+                None,
+                lease.term,
+                "joined the table; stands for election from the next round".into(),
+            ));
         }
         let candidate = rules.candidate(&rows, members).map(|r| r.host.clone());
         if candidate.as_deref() != Some(ctx.me.as_str()) {

@@ -200,25 +200,29 @@ impl Tables {
     }
 
     /// Writes the node's heartbeat (inserting its row as `No` the first time); the state and
-    /// `lastUpdate` are kept.
+    /// `lastUpdate` are kept. True when the row was inserted (the node is new to the table). A
+    /// certification conflict (another node wrote the row at the same instant) is retried once.
     pub async fn heartbeat(
         &self,
         ep: &Endpoint,
         conn: &mut Conn,
         who: Member<'_>,
         local_index: i64,
-    ) -> Result<()> {
-        conn.exec_drop(
-            format!(
-                "INSERT INTO {} (host, cluster, localIndex, isSlave, lastUpdate, lastHeartbeat) \
-                 VALUES (?, ?, ?, 'No', NOW(), NOW()) ON DUPLICATE KEY UPDATE \
-                 localIndex = VALUES(localIndex), lastHeartbeat = NOW(), lastUpdate = lastUpdate",
-                self.nodes
-            ),
-            (who.host, who.cluster, local_index),
-        )
-        .await
-        .map_err(|e| ep.query_error("write the node's heartbeat", e).into())
+    ) -> Result<bool> {
+        let sql = format!(
+            "INSERT INTO {} (host, cluster, localIndex, isSlave, lastUpdate, lastHeartbeat) \
+             VALUES (?, ?, ?, 'No', NOW(), NOW()) ON DUPLICATE KEY UPDATE \
+             localIndex = VALUES(localIndex), lastHeartbeat = NOW(), lastUpdate = lastUpdate",
+            self.nodes
+        );
+        let params = (who.host, who.cluster, local_index);
+        let res = match conn.exec_drop(&sql, params).await {
+            Err(e) if is_conflict(&e) => conn.exec_drop(&sql, params).await,
+            other => other,
+        };
+        res.map_err(|e| ep.query_error("write the node's heartbeat", e))?;
+        // INSERT ... ON DUPLICATE KEY UPDATE: 1 row affected for an insert, 2 for an update.
+        Ok(conn.affected_rows() == 1)
     }
 
     /// Sets the node's state; `lastUpdate` changes only when the state does.

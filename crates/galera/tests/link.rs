@@ -406,8 +406,19 @@ async fn one_beta_node_replicates_from_alpha_through_every_failure() {
             "simultaneous start {attempt}: {replica} replicates from port {}",
             status.master_port
         );
-        // The first remote master of the list serves.
+        // The first remote master of the list serves, and the elected node has the lowest
+        // wsrep_local_index.
         assert_eq!(status.master_port, sb.node("a1").unwrap().1.port);
+        let mut lowest = (i64::MAX, String::new());
+        for node in BETA {
+            let rows = g.sql(node, "SHOW STATUS LIKE 'wsrep_local_index'").await;
+            let (_, index): (String, String) = ferryman_db::mysql_async::from_row(rows[0].clone());
+            lowest = lowest.min((index.parse().unwrap(), node.to_owned()));
+        }
+        assert_eq!(
+            replica, lowest.1,
+            "elected {replica}, lowest index {lowest:?}"
+        );
         if attempt < 2 {
             for node in BETA {
                 keepers.stop(node).await;
@@ -591,7 +602,8 @@ async fn one_beta_node_replicates_from_alpha_through_every_failure() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(keepers
-        .events(EventKind::TwoReplicasFixed)
+        .wait_events(EventKind::TwoReplicasFixed, 1)
+        .await
         .iter()
         .any(|e| e.host == *standby));
     assert_eq!(replicating(&sb).await, vec![replica.clone()]);
@@ -616,7 +628,8 @@ async fn one_beta_node_replicates_from_alpha_through_every_failure() {
         cut_at.elapsed().as_secs_f64()
     );
     assert!(keepers
-        .events(EventKind::LeftCluster)
+        .wait_events(EventKind::LeftCluster, 1)
+        .await
         .iter()
         .any(|e| e.host == replica));
     c.query_drop("SET GLOBAL wsrep_provider_options = 'gmcast.isolate = 0'")
