@@ -36,11 +36,7 @@ impl TestSandbox {
     /// [`TestSandbox::start`] with every option of [`Sandbox::up_with`], e.g. the `ferryman`
     /// binary the generated configuration's service commands run.
     pub async fn start_with(options: &UpOptions) -> TestSandbox {
-        // Short prefix under /tmp: unix socket paths are limited to 107 bytes.
-        let dir = tempfile::Builder::new()
-            .prefix("ferryman-t")
-            .tempdir_in("/tmp")
-            .unwrap_or_else(|e| panic!("cannot create a temp dir for the sandbox: {e}"));
+        let dir = temp_dir("ferryman-t");
         match Sandbox::up_with(dir.path(), options).await {
             Ok(sandbox) => TestSandbox {
                 sandbox,
@@ -70,25 +66,11 @@ impl TestSandbox {
     /// Runs `sql` (one or more statements) on server `name` as the sandbox's admin account,
     /// on a plain session, and returns the rows of the first result set; panics on any failure.
     pub async fn sql(&self, name: &str, sql: &str) -> Vec<ferryman_db::mysql_async::Row> {
-        use ferryman_db::mysql_async::prelude::Queryable;
         let spec = self
             .sandbox
             .server(name)
             .unwrap_or_else(|| panic!("no server {name} in the sandbox"));
-        let mut conn = self
-            .sandbox
-            .endpoint(spec)
-            .connect(ferryman_db::Session::Plain)
-            .await
-            .unwrap_or_else(|e| panic!("cannot connect to {name}: {e}"));
-        let rows = conn
-            .query(sql)
-            .await
-            .unwrap_or_else(|e| panic!("{name}: {sql}: {e}"));
-        if let Err(e) = conn.disconnect().await {
-            panic!("{name}: disconnect: {e}");
-        }
-        rows
+        run_sql(&self.sandbox.endpoint(spec), sql).await
     }
 }
 
@@ -103,13 +85,46 @@ impl Drop for TestSandbox {
     fn drop(&mut self) {
         // Blocking on purpose: Drop cannot await, and stopping is signals plus polling /proc.
         let _ = self.sandbox.stop_all_blocking();
-        if std::thread::panicking() {
-            if let Some(dir) = self.dir.take() {
-                let kept = dir.keep();
-                #[allow(clippy::print_stderr)] // the test harness shows stderr of failed tests
-                {
-                    eprintln!("test failed: sandbox dir kept at {}", kept.display());
-                }
+        keep_if_panicking(&mut self.dir);
+    }
+}
+
+/// A new temp dir for one test's servers: a short prefix under /tmp, because unix socket paths
+/// are limited to 107 bytes.
+fn temp_dir(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in("/tmp")
+        .unwrap_or_else(|e| panic!("cannot create a temp dir for the sandbox: {e}"))
+}
+
+/// Runs `sql` (one or more statements) through `ep` on a plain session and returns the rows of
+/// the first result set; panics on any failure.
+async fn run_sql(ep: &ferryman_db::Endpoint, sql: &str) -> Vec<ferryman_db::mysql_async::Row> {
+    use ferryman_db::mysql_async::prelude::Queryable;
+    let name = &ep.name;
+    let mut conn = ep
+        .connect(ferryman_db::Session::Plain)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to {name}: {e}"));
+    let rows = conn
+        .query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {sql}: {e}"));
+    if let Err(e) = conn.disconnect().await {
+        panic!("{name}: disconnect: {e}");
+    }
+    rows
+}
+
+/// When the test is failing, keeps the directory and prints where it is.
+fn keep_if_panicking(dir: &mut Option<tempfile::TempDir>) {
+    if std::thread::panicking() {
+        if let Some(dir) = dir.take() {
+            let kept = dir.keep();
+            #[allow(clippy::print_stderr)] // the test harness shows stderr of failed tests
+            {
+                eprintln!("test failed: sandbox dir kept at {}", kept.display());
             }
         }
     }

@@ -19,12 +19,8 @@ impl TestGalera {
     /// Brings up the clusters of `options` in a new temp dir. Panics with the reason (and
     /// keeps the directory) when they cannot be brought up.
     pub async fn start(options: &GaleraOptions) -> TestGalera {
-        // Short prefix under /tmp: unix socket paths are limited to 107 bytes. `up` opens the
-        // directory (0700 as created) to mysql, which the nodes run as.
-        let dir = tempfile::Builder::new()
-            .prefix("ferryman-g")
-            .tempdir_in("/tmp")
-            .unwrap_or_else(|e| panic!("cannot create a temp dir for the Galera sandbox: {e}"));
+        // `up` opens the directory (0700 as created) to mysql, which the nodes run as.
+        let dir = super::temp_dir("ferryman-g");
         match GaleraSandbox::up(dir.path(), options).await {
             Ok(sandbox) => TestGalera {
                 sandbox,
@@ -54,23 +50,11 @@ impl TestGalera {
     /// Runs `sql` (one or more statements) on node `name` as the sandbox's admin account, on
     /// a plain session, and returns the rows of the first result set; panics on any failure.
     pub async fn sql(&self, name: &str, sql: &str) -> Vec<ferryman_db::mysql_async::Row> {
-        use ferryman_db::mysql_async::prelude::Queryable;
         let ep = self
             .sandbox
             .endpoint(name)
             .unwrap_or_else(|e| panic!("{e}"));
-        let mut conn = ep
-            .connect(ferryman_db::Session::Plain)
-            .await
-            .unwrap_or_else(|e| panic!("cannot connect to {name}: {e}"));
-        let rows = conn
-            .query(sql)
-            .await
-            .unwrap_or_else(|e| panic!("{name}: {sql}: {e}"));
-        if let Err(e) = conn.disconnect().await {
-            panic!("{name}: disconnect: {e}");
-        }
-        rows
+        super::run_sql(&ep, sql).await
     }
 }
 
@@ -85,14 +69,6 @@ impl Drop for TestGalera {
     fn drop(&mut self) {
         // Blocking on purpose: Drop cannot await, and stopping is signals plus polling /proc.
         let _ = self.sandbox.stop_all_blocking();
-        if std::thread::panicking() {
-            if let Some(dir) = self.dir.take() {
-                let kept = dir.keep();
-                #[allow(clippy::print_stderr)] // the test harness shows stderr of failed tests
-                {
-                    eprintln!("test failed: Galera sandbox dir kept at {}", kept.display());
-                }
-            }
-        }
+        super::keep_if_panicking(&mut self.dir);
     }
 }
