@@ -325,7 +325,9 @@ impl Keeper {
                 }
             }
             node::stop_and_forget(&ep, conn).await?;
-            if slave.running() {
+            // Threads that were started count, even while still connecting: someone made this
+            // node a second replica. A configuration left stopped is only tidied away.
+            if slave.io_running != "No" || slave.sql_running == "Yes" {
                 let holder = lease.owner.clone().unwrap_or_else(|| "another node".into());
                 ctx.event(
                     EventKind::TwoReplicasFixed,
@@ -631,16 +633,20 @@ impl Keeper {
         });
         for (peer, res) in join_all(fences).await {
             match res {
-                Ok(Ok(Some(status))) if status.running() => ctx.event(
-                    EventKind::TwoReplicasFixed,
-                    0,
-                    format!(
-                        "{} still replicated from {} when {} took the link: stopped it",
-                        peer.name,
-                        masters::address(&status),
-                        ctx.me
-                    ),
-                ),
+                Ok(Ok(Some(status)))
+                    if status.io_running != "No" || status.sql_running == "Yes" =>
+                {
+                    ctx.event(
+                        EventKind::TwoReplicasFixed,
+                        0,
+                        format!(
+                            "{} still replicated from {} when {} took the link: stopped it",
+                            peer.name,
+                            masters::address(&status),
+                            ctx.me
+                        ),
+                    )
+                }
                 Ok(Ok(_)) => {}
                 // Unreachable: it is down, or cut off (then not Primary, and it stops itself).
                 Ok(Err(e)) => tracing::debug!(peer = %peer.name, error = %e, "cannot fence a peer"),

@@ -349,6 +349,12 @@ async fn one_beta_node_replicates_from_alpha_through_every_failure() {
         let mut c2 = ep2.connect(Session::Plain).await.unwrap();
         let mut c3 = ep3.connect(Session::Plain).await.unwrap();
         tables.ensure(&ep2, &mut c2).await.unwrap();
+        // As the keeper does: reads see every commit of the cluster (the other node's release).
+        for c in [&mut c2, &mut c3] {
+            c.query_drop("SET SESSION wsrep_sync_wait = 1")
+                .await
+                .unwrap();
+        }
         for node in ["b2", "b3"] {
             let ep = sb.endpoint(node).unwrap();
             let mut c = ep.connect(Session::Plain).await.unwrap();
