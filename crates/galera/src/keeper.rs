@@ -28,6 +28,7 @@ use crate::event::{EventKind, LinkEvent};
 use crate::masters::{self, ReplicationAccount};
 use crate::node::{self, NodeView};
 use crate::tables::{Member, NodeState, Tables};
+use crate::watch::Watch;
 use crate::{Error, Result};
 
 /// How long fencing waits for a peer that does not answer (a dead peer cannot replicate).
@@ -189,16 +190,32 @@ impl Keeper {
         &self.settings
     }
 
-    /// Runs rounds every `interval` until `cancel`; `report` sees each round's result. A
-    /// round in progress is finished first: stopping halfway through an attempt on a master
-    /// would leave replication half configured.
+    /// Runs rounds every `interval` until `cancel`; `report` sees each round's result. Between
+    /// rounds the node's Galera membership is watched every second, and a change starts the
+    /// next round at once ([`crate::watch`]). A round in progress is finished first: stopping
+    /// halfway through an attempt on a master would leave replication half configured.
     pub async fn run(mut self, cancel: CancellationToken, mut report: impl FnMut(&Result<Round>)) {
+        let mut watch = Watch::default();
         loop {
             let res = self.round().await;
             report(&res);
-            tokio::select! {
-                () = tokio::time::sleep(self.settings.interval) => {}
-                () = cancel.cancelled() => return,
+            watch.mark(&self.local).await;
+            let next = tokio::time::Instant::now() + self.settings.interval;
+            loop {
+                let step = next
+                    .saturating_duration_since(tokio::time::Instant::now())
+                    .min(crate::watch::STEP);
+                tokio::select! {
+                    () = tokio::time::sleep(step) => {}
+                    () = cancel.cancelled() => return,
+                }
+                if tokio::time::Instant::now() >= next {
+                    break;
+                }
+                if watch.changed(&self.local).await {
+                    tracing::debug!("the Galera membership changed: next round now");
+                    break;
+                }
             }
         }
     }

@@ -14,6 +14,7 @@
 //! - [`masters`]: probing a remote master and pointing replication at one.
 //! - [`node`]: what a keeper reads from its own node.
 //! - [`event`]: [`LinkEvent`]s, the state changes to notify.
+//! - [`watch`]: the membership watch between rounds (a change starts a round at once).
 //! - [`status`]: `ferryman galera-link status`.
 //! - [`error`]: the crate's [`Error`].
 
@@ -25,6 +26,7 @@ pub mod masters;
 pub mod node;
 pub mod status;
 pub mod tables;
+pub mod watch;
 
 pub use error::{Error, Result};
 pub use event::{EventKind, LinkEvent};
