@@ -21,7 +21,8 @@
 #   bench/galera-failover.sh                 # build, 3 rounds, sandbox in /tmp/ferryman-galera-bench
 #   ROUNDS=5 FERRYMAN=target/release/ferryman BENCH_DIR=/var/tmp/fg bench/galera-failover.sh
 #
-# Needs galera-4, rsync, jq. The sandbox and every process it started are removed on exit.
+# Needs galera-4, rsync, jq. The sandbox and every process it started are removed on exit
+# (LOGS_TO=DIR keeps the keepers' logs there; FERRYMAN_LOG=debug makes them say more).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
@@ -39,6 +40,7 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
 cleanup() {
   for pid in "${KEEPER[@]}"; do kill "$pid" 2>/dev/null || true; done
+  if [ -n "${LOGS_TO:-}" ] && [ -d "$LOGS" ]; then mkdir -p "$LOGS_TO" && cp "$LOGS"/*.log "$LOGS_TO"/; fi
   "$FERRYMAN" sandbox destroy --dir "$DIR" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -95,7 +97,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
   failover=$(secs "$t0" "$(now)")
   evicted=${evicted:-$failover}
   EVICT+=("$evicted") FAIL+=("$failover")
-  echo "round $round: killed $r; Galera evicted it after ${evicted} s; $n replicates after ${failover} s"
+  echo "round $round: killed $r at $(date -u -d "@$t0" +%H:%M:%S.%3N); Galera evicted it after ${evicted} s; $n replicates after ${failover} s"
   "$FERRYMAN" sandbox start --dir "$DIR" --server "$r" >/dev/null
   start_keeper "$r"
 done

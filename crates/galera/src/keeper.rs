@@ -98,6 +98,8 @@ pub struct Keeper {
     tables: Tables,
     schema_ready: bool,
     probe_failures: u32,
+    /// The membership (`wsrep_cluster_conf_id`, `wsrep_cluster_status`) the last round read.
+    membership: Option<(String, String)>,
 }
 
 /// Facts of the round being run, passed between its steps.
@@ -182,6 +184,7 @@ impl Keeper {
             },
             schema_ready: false,
             probe_failures: 0,
+            membership: None,
         })
     }
 
@@ -199,7 +202,8 @@ impl Keeper {
         loop {
             let res = self.round().await;
             report(&res);
-            watch.mark(&self.local).await;
+            let decided_on = self.membership.take();
+            watch.mark(&self.local, decided_on).await;
             let next = tokio::time::Instant::now() + self.settings.interval;
             loop {
                 let step = next
@@ -242,6 +246,7 @@ impl Keeper {
     async fn round_on(&mut self, conn: &mut Conn) -> Result<Round> {
         let ep = self.local.clone();
         let node = node::read(&ep, conn).await?;
+        self.membership = Some((node.conf_id.clone(), node.cluster_status.clone()));
         if !node.wsrep_on {
             return Err(Error::NotGalera {
                 server: ep.name.clone(),

@@ -35,6 +35,8 @@ pub struct NodeView {
     pub local_index: i64,
     /// `wsrep_cluster_size`.
     pub cluster_size: i64,
+    /// `wsrep_cluster_conf_id`: raised by every membership change.
+    pub conf_id: String,
     /// Names of the nodes in this node's component (`mysql.wsrep_cluster_members`), when
     /// readable.
     pub members: Option<BTreeSet<String>>,
@@ -74,7 +76,7 @@ pub async fn read(ep: &Endpoint, conn: &mut Conn) -> Result<NodeView> {
         .query(
             "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_cluster_status', \
              'wsrep_local_state', 'wsrep_local_state_comment', 'wsrep_local_index', \
-             'wsrep_cluster_size')",
+             'wsrep_cluster_size', 'wsrep_cluster_conf_id')",
         )
         .await
         .map_err(|e| ep.query_error("read the wsrep status", e))?;
@@ -105,6 +107,7 @@ pub async fn read(ep: &Endpoint, conn: &mut Conn) -> Result<NodeView> {
         state_comment: get("wsrep_local_state_comment"),
         local_index: int("wsrep_local_index"),
         cluster_size: int("wsrep_cluster_size"),
+        conf_id: get("wsrep_cluster_conf_id"),
         members,
         slave,
     })

@@ -22,9 +22,15 @@ pub struct Watch {
 }
 
 impl Watch {
-    /// Records the membership now (after a round).
-    pub async fn mark(&mut self, ep: &Endpoint) {
-        self.seen = self.look(ep).await;
+    /// Records the membership a round decided on: the one it read first, not the one after it
+    /// (a change while the round waited, e.g. its reads held up during Galera's suspicion of
+    /// a dead node, is then seen as a change at once). `None` (the round could not read its
+    /// node): the membership now.
+    pub async fn mark(&mut self, ep: &Endpoint, decided_on: Option<(String, String)>) {
+        self.seen = match decided_on {
+            Some(seen) => Some(seen),
+            None => self.look(ep).await,
+        };
     }
 
     /// Whether the membership differs from the one marked. A node that does not answer is no
