@@ -100,6 +100,8 @@ pub struct Keeper {
     probe_failures: u32,
     /// The membership (`wsrep_cluster_conf_id`, `wsrep_cluster_status`) the last round read.
     membership: Option<(String, String)>,
+    /// When the node last re-attached after an apply error.
+    sql_retry_at: Option<std::time::Instant>,
 }
 
 /// Facts of the round being run, passed between its steps.
@@ -185,6 +187,7 @@ impl Keeper {
             schema_ready: false,
             probe_failures: 0,
             membership: None,
+            sql_retry_at: None,
         })
     }
 
@@ -436,15 +439,28 @@ impl Keeper {
         let ep = self.local.clone();
         let expiry = secs(self.settings.heartbeat_timeout).unsigned_abs();
         let slave = topology::read_slave_status(&ep, conn).await?;
+        let current = slave.as_ref().map(masters::address);
+        let mut lost = None;
+        // An apply error: once per cool-down the node re-attaches (current master first).
+        // Re-pointing drops the relay log and resumes from gtid_slave_pos, which cures an
+        // error caused by a transaction another node applied already (a second replica's
+        // brief life); an error that comes back is the data's, and the node gives up.
+        let mut sql_error_first = false;
         if let Some(s) = &slave {
             if s.sql_running != "Yes" && !s.last_sql_error.is_empty() {
                 let reason = format!("the SQL thread stopped: {}", s.last_sql_error);
-                return self.fail(conn, ctx, term, reason).await;
+                let retried_lately = self
+                    .sql_retry_at
+                    .is_some_and(|at| at.elapsed() < self.settings.failed_cool_down);
+                if retried_lately {
+                    return self.fail(conn, ctx, term, reason).await;
+                }
+                self.sql_retry_at = Some(std::time::Instant::now());
+                lost = Some(reason);
+                sql_error_first = true;
             }
         }
-        let current = slave.as_ref().map(masters::address);
-        let mut lost = None;
-        if let (Some(s), Some(cur)) = (&slave, &current) {
+        if let (Some(s), Some(cur), false) = (&slave, &current, sql_error_first) {
             if s.running() {
                 let master = self.settings.masters.iter().find(|m| &m.to_string() == cur);
                 let probe = match master {
@@ -508,7 +524,12 @@ impl Keeper {
         }
         self.probe_failures = 0;
         let mut reasons = Vec::new();
-        for master in masters::order(&self.settings.masters, current.as_deref()) {
+        let mut order = masters::order(&self.settings.masters, current.as_deref());
+        if sql_error_first && order.last().map(|m| m.to_string()) == current {
+            // Not the master's fault: it comes first.
+            order.rotate_right(1);
+        }
+        for master in order {
             // Renewed before each attempt: an attempt is shorter than the lease, so no other
             // node can take over while it runs.
             if !self
@@ -556,8 +577,13 @@ impl Keeper {
                             EventKind::MasterChanged,
                             term,
                             format!(
-                                "{} moved to {m}: {}{why}",
+                                "{} {} {m}: {}{why}",
                                 ctx.me,
+                                if current.as_deref() == Some(m.as_str()) {
+                                    "re-attached to"
+                                } else {
+                                    "moved to"
+                                },
                                 lost.as_deref().unwrap_or("replication was not running")
                             ),
                         ),
