@@ -20,6 +20,9 @@ pub enum Error {
         /// Cluster name in the configuration.
         cluster: String,
     },
+    /// A node cannot serve the status command (not in a synced Primary component, or silent).
+    #[error("{0}")]
+    Unavailable(String),
     /// No node of a cluster answered.
     #[error("no node of cluster `{cluster}` answered: {detail}; start one, or check host/port and db-servers-credential in the configuration")]
     NoNodeAnswers {

@@ -119,7 +119,7 @@ async fn read_tables(ep: &Endpoint, tables: &Tables) -> Result<Tables4> {
         let mut conn = ep.connect(Session::Plain).await?;
         let node = node::read(ep, &mut conn).await?;
         if !node.healthy() {
-            return Err(Error::Config(format!(
+            return Err(Error::Unavailable(format!(
                 "not in a synced Primary component ({})",
                 node.health()
             )));
@@ -132,7 +132,7 @@ async fn read_tables(ep: &Endpoint, tables: &Tables) -> Result<Tables4> {
     };
     match tokio::time::timeout(ANSWER_TIMEOUT * 2, fut).await {
         Ok(res) => res,
-        Err(_) => Err(Error::Config("no answer in time".into())),
+        Err(_) => Err(Error::Unavailable("no answer in time".into())),
     }
 }
 
@@ -145,7 +145,7 @@ async fn live(ep: &Endpoint) -> NodeLive {
     };
     let res = match tokio::time::timeout(ANSWER_TIMEOUT, fut).await {
         Ok(res) => res,
-        Err(_) => Err(Error::Config("no answer in time".into())),
+        Err(_) => Err(Error::Unavailable("no answer in time".into())),
     };
     let mut out = NodeLive {
         server: ep.name.clone(),

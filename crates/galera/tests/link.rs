@@ -392,15 +392,11 @@ async fn one_beta_node_replicates_from_alpha_through_every_failure() {
                 .unwrap();
         }
         eprintln!("lease races: {winners:?}");
-        let mut c = sb
-            .endpoint("b1")
-            .unwrap()
-            .connect(Session::Plain)
-            .await
-            .unwrap();
-        c.query_drop("DELETE FROM percona.replication_lease; DELETE FROM percona.replication")
-            .await
-            .unwrap();
+        g.sql(
+            "b1",
+            "DELETE FROM percona.replication_lease; DELETE FROM percona.replication",
+        )
+        .await;
     }
 
     // 2. Three keepers per cluster started at the same instant, three times.
@@ -432,23 +428,10 @@ async fn one_beta_node_replicates_from_alpha_through_every_failure() {
                 keepers.stop(node).await;
             }
             for node in BETA {
-                let mut c = sb
-                    .endpoint(node)
-                    .unwrap()
-                    .connect(Session::Plain)
-                    .await
-                    .unwrap();
-                c.query_drop("STOP SLAVE; RESET SLAVE ALL").await.unwrap();
+                g.sql(node, "STOP SLAVE; RESET SLAVE ALL").await;
             }
-            let mut c = sb
-                .endpoint("b1")
-                .unwrap()
-                .connect(Session::Plain)
-                .await
-                .unwrap();
-            c.query_drop("DELETE FROM percona.replication_lease WHERE cluster = 'beta'; DELETE FROM percona.replication WHERE cluster = 'beta'")
-                .await
-                .unwrap();
+            g.sql("b1", "DELETE FROM percona.replication_lease WHERE cluster = 'beta'; DELETE FROM percona.replication WHERE cluster = 'beta'")
+                .await;
         }
     }
     keepers.wait_events(EventKind::NewReplica, 3).await;

@@ -65,19 +65,10 @@ impl State {
 
     /// Reads the state file; a missing file means "not a sandbox".
     pub fn read(path: &Path, dir: &Path) -> Result<State> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::NotASandbox {
-                    dir: dir.to_owned(),
-                })
-            }
-            Err(e) => return Err(Error::io("read", path)(e)),
+        let not_found = || Error::NotASandbox {
+            dir: dir.to_owned(),
         };
-        let state: State = serde_json::from_str(&text).map_err(|e| Error::BadState {
-            path: path.to_owned(),
-            detail: e.to_string(),
-        })?;
+        let state: State = read_json(path, not_found)?;
         if state.version != STATE_VERSION || state.primary().is_none() {
             return Err(Error::BadState {
                 path: path.to_owned(),
@@ -93,10 +84,31 @@ impl State {
 
     /// Writes the state file (temp file + rename, so a crash never leaves half a file).
     pub fn write(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self).map_err(|e| Error::BadState {
-            path: path.to_owned(),
-            detail: e.to_string(),
-        })?;
-        crate::layout::write_file(path, text.as_bytes(), 0o644)
+        write_json(path, self)
     }
+}
+
+/// Reads a JSON state file; a missing file is `not_found()`, unparsable text `BadState`.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    not_found: impl FnOnce() -> Error,
+) -> Result<T> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_found()),
+        Err(e) => return Err(Error::io("read", path)(e)),
+    };
+    serde_json::from_str(&text).map_err(|e| Error::BadState {
+        path: path.to_owned(),
+        detail: e.to_string(),
+    })
+}
+
+/// Writes a JSON state file durably (temp file + rename, so a crash never leaves half a file).
+pub(crate) fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::BadState {
+        path: path.to_owned(),
+        detail: e.to_string(),
+    })?;
+    crate::layout::write_file(path, text.as_bytes(), 0o644)
 }

@@ -104,19 +104,10 @@ impl GaleraState {
 
     /// Reads the state file; a missing file means "not a Galera sandbox".
     pub fn read(path: &Path, dir: &Path) -> Result<GaleraState> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::NotAGaleraSandbox {
-                    dir: dir.to_owned(),
-                })
-            }
-            Err(e) => return Err(Error::io("read", path)(e)),
+        let not_found = || Error::NotAGaleraSandbox {
+            dir: dir.to_owned(),
         };
-        let state: GaleraState = serde_json::from_str(&text).map_err(|e| Error::BadState {
-            path: path.to_owned(),
-            detail: e.to_string(),
-        })?;
+        let state: GaleraState = crate::state::read_json(path, not_found)?;
         let sane = state.version == STATE_VERSION
             && (1..=CLUSTER_NAMES.len()).contains(&state.clusters.len())
             && state.clusters.iter().all(|c| !c.nodes.is_empty());
@@ -136,11 +127,7 @@ impl GaleraState {
 
     /// Writes the state file (temp file + rename, so a crash never leaves half a file).
     pub fn write(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self).map_err(|e| Error::BadState {
-            path: path.to_owned(),
-            detail: e.to_string(),
-        })?;
-        crate::layout::write_file(path, text.as_bytes(), 0o644)
+        crate::state::write_json(path, self)
     }
 }
 
