@@ -42,6 +42,8 @@ pub struct PassReport {
     pub recorded_pending: usize,
     /// Abandoned claims of dead agents that were failed.
     pub reaped: usize,
+    /// Reseed swaps left half done by a dead agent that were finished or undone.
+    pub recovered_swaps: usize,
 }
 
 /// One job an agent ran.
@@ -95,7 +97,7 @@ impl Agent {
         let schema = Schema::new(&config.jobs.schema)?;
         let work_dir = config.agent.work_dir.join(&server_config.name);
         create_private_dir(&work_dir)?;
-        for sub in ["jobs", "tool-logs"] {
+        for sub in ["jobs", "tool-logs", "swaps"] {
             create_private_dir(&work_dir.join(sub))?;
         }
         let journal = Journal::open(work_dir.join("pending"))?;
@@ -186,6 +188,8 @@ impl Agent {
         shutdown: &Shutdown,
         report: &mut PassReport,
     ) -> Result<()> {
+        // Before anything needs the server: a swap may have left it stopped.
+        report.recovered_swaps = self.recover_swaps(slot, shutdown).await;
         let conn = self.conn(slot).await?;
         report.recorded_pending = self.journal.flush(conn).await?;
         report.reaped =

@@ -250,11 +250,18 @@ pub enum Error {
         /// The task.
         task: Task,
         /// What the joiner was doing (`receiving the backup`, `catching up`…).
-        stage: &'static str,
+        stage: std::borrow::Cow<'static, str>,
         /// Why.
         cause: Box<Error>,
         /// What the server was left with, and what to do by hand if anything.
         state: String,
+    },
+
+    /// An agent found a reseed its predecessor left mid-swap, and what happened then.
+    #[error("{what}")]
+    Recovered {
+        /// What the dead agent was doing and what the agent that found it did.
+        what: String,
     },
 
     /// The work was interrupted before it finished.

@@ -11,17 +11,21 @@
 //!   recording the outcome (with reconnection).
 //! - `pending.rs`: outcomes that could not be recorded yet (server down), kept durably on disk
 //!   and recorded on a later pass.
+//! - `durable.rs`: crash-safe state files (write, fsync, rename, fsync the directory).
 //! - `reaper.rs`: claims left `processing` by an agent that died.
+//! - `recovery.rs`: reseed swaps a dead agent left half done, finished or undone first.
 //! - `sender.rs`: the stream sender ([`Receiver`], [`Stream`]).
 //! - `progress.rs`: [`Progress`], shared between a task and the reporter.
 //! - `tasks/`: one module per task family.
 //! - [`error`]: the crate's [`Error`].
 
 mod agent;
+mod durable;
 pub mod error;
 mod pending;
 pub mod progress;
 mod reaper;
+mod recovery;
 mod runner;
 pub mod sender;
 pub mod tasks;

@@ -5,14 +5,13 @@
 //! here, durably (write, fsync, rename, fsync the directory), and recorded on a later pass, so
 //! no job stays `processing` and no verdict is lost, even if the agent itself restarts.
 
-use std::fs;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use ferryman_jobs::{ClaimedJob, JobId, JobsConn, Verdict};
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+pub(crate) use crate::durable::create_private_dir;
+use crate::{durable, Result};
 
 /// One outcome waiting to be recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,46 +42,15 @@ impl Journal {
     /// Saves `outcome` durably. Returns the file's path.
     pub fn save(&self, outcome: &PendingOutcome) -> Result<PathBuf> {
         let path = self.dir.join(format!("job-{}.json", outcome.job_id));
-        let tmp = self.dir.join(format!(".job-{}.json.tmp", outcome.job_id));
-        let text = serde_json::to_vec_pretty(outcome).map_err(|e| Error::Io {
-            action: "encode a pending outcome for",
-            path: path.clone(),
-            source: std::io::Error::other(e),
-        })?;
-        let mut file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .open(&tmp)
-            .map_err(Error::io("create", &tmp))?;
-        file.write_all(&text).map_err(Error::io("write", &tmp))?;
-        file.sync_all().map_err(Error::io("sync", &tmp))?;
-        drop(file);
-        fs::rename(&tmp, &path).map_err(Error::io("rename into place", &path))?;
-        // The rename is durable only once the directory itself is synced.
-        fs::File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(Error::io("sync directory", &self.dir))?;
+        durable::write_json(&path, outcome)?;
         Ok(path)
     }
 
     /// Every saved outcome, oldest job first. Unreadable files are reported and skipped.
     pub fn load(&self) -> Result<Vec<(PathBuf, PendingOutcome)>> {
         let mut out = Vec::new();
-        for entry in fs::read_dir(&self.dir).map_err(Error::io("read directory", &self.dir))? {
-            let path = entry
-                .map_err(Error::io("read directory", &self.dir))?
-                .path();
-            let is_outcome = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("job-") && n.ends_with(".json"));
-            if !is_outcome {
-                continue;
-            }
-            match fs::read(&path).map_err(|e| e.to_string()).and_then(|b| {
-                serde_json::from_slice::<PendingOutcome>(&b).map_err(|e| e.to_string())
-            }) {
+        for path in durable::list(&self.dir, "job-", ".json")? {
+            match durable::read_json::<PendingOutcome>(&path) {
                 Ok(o) => out.push((path, o)),
                 Err(e) => {
                     tracing::warn!(file = %path.display(), error = %e, "unreadable pending outcome: move it away or delete it");
@@ -123,28 +91,10 @@ impl Journal {
                 }
                 Err(e) => return Err(e.into()),
             }
-            if let Err(e) = fs::remove_file(&path) {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    return Err(Error::Io {
-                        action: "remove",
-                        path,
-                        source: e,
-                    });
-                }
-            }
+            durable::remove(&path)?;
         }
         Ok(recorded)
     }
-}
-
-/// Creates `dir` (and parents) with mode 0700 for the last component.
-pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(Error::io("create directory", dir))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use ferryman_jobs::{ClaimedJob, JobsConn, Task, Verdict};
+use ferryman_jobs::{ClaimedJob, JobId, JobsConn, Task, Verdict};
 use tokio_util::sync::CancellationToken;
 
 use crate::agent::{Agent, JobDone, Shutdown};
@@ -47,6 +47,7 @@ impl Agent {
                     endpoint: &self.endpoint,
                     scratch: &scratch,
                     tool_logs: &self.work_dir.join("tool-logs"),
+                    swaps: &self.work_dir.join("swaps"),
                     progress: &progress,
                     cancel: &cancel,
                     connect_timeout: self.settings.connect_timeout,
@@ -86,7 +87,14 @@ impl Agent {
                 tracing::warn!(server = %self.server.name, job_id = id.0, %task, %result, "job failed")
             }
         }
-        let recorded = self.record(slot, claimed, verdict, &result).await;
+        let claimant = claimed.claimant().to_owned();
+        let recorded = self
+            .record(slot, id, &claimant, Some(claimed), verdict, &result)
+            .await;
+        // Written or kept: a reseed's swap record has served its purpose.
+        if let Err(e) = tasks::forget_swap(&tasks::swaps_dir(&self.work_dir), id.0) {
+            tracing::warn!(job_id = id.0, error = %e, "cannot remove the reseed's swap record: the next agent start resolves it again (harmless)");
+        }
         JobDone {
             id,
             task,
@@ -153,18 +161,19 @@ impl Agent {
         }
     }
 
-    /// Writes the outcome; reconnects and retries a few times, then keeps it in the pending
-    /// journal for a later pass. Returns true when it was written now.
-    async fn record(
+    /// Writes the outcome of job `id` claimed by `claimant` (`held` when this agent holds the
+    /// claim); reconnects and retries a few times, then keeps it in the pending journal for a
+    /// later pass. Returns true when it was written now.
+    pub(crate) async fn record(
         &self,
         slot: &mut Option<JobsConn>,
-        claimed: ClaimedJob,
+        id: JobId,
+        claimant: &str,
+        held: Option<ClaimedJob>,
         verdict: Verdict,
         result: &str,
     ) -> bool {
-        let id = claimed.id();
-        let claimant = claimed.claimant().to_owned();
-        let mut held = Some(claimed);
+        let mut held = held;
         for attempt in 0..RECORD_ATTEMPTS {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
@@ -174,7 +183,7 @@ impl Agent {
                 Ok(conn) => {
                     let claim = match held.take() {
                         Some(c) => Ok(c),
-                        None => ClaimedJob::resume(conn, id, &claimant).await,
+                        None => ClaimedJob::resume(conn, id, claimant).await,
                     };
                     match claim {
                         Ok(c) => c.finish(conn, verdict, result).await,
@@ -197,7 +206,7 @@ impl Agent {
         }
         let pending = PendingOutcome {
             job_id: id.0,
-            claimant,
+            claimant: claimant.to_owned(),
             success: verdict == Verdict::Success,
             result: result.to_owned(),
         };

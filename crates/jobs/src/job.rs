@@ -9,7 +9,10 @@ use crate::table::PROCESSING;
 use crate::{Error, Result};
 
 /// The `id` of a jobs-table row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct JobId(pub u64);
 
 impl fmt::Display for JobId {
@@ -102,7 +105,11 @@ pub enum JobStatus {
 ///
 /// Stored as the hex of a [`StreamToken`], the one token format of the wire protocol; kept as
 /// text here because a row's column may hold anything (legacy rows, hand-made rows).
-#[derive(Clone, PartialEq, Eq)]
+///
+/// It serializes as its text: only into files as private as the row itself (an agent's 0600
+/// swap record), never into logs or API answers.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct Token(String);
 
 impl Token {
@@ -137,8 +144,9 @@ impl fmt::Debug for Token {
     }
 }
 
-/// One row of the jobs table, every column included.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One row of the jobs table, every column included. It serializes (token included) for an
+/// agent's private swap record, which must put the rows back after a crash.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Job {
     /// `id`.
     pub id: JobId,

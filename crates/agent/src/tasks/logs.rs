@@ -689,6 +689,7 @@ mod tests {
                 endpoint,
                 scratch: scratch.path(),
                 tool_logs: scratch.path(),
+                swaps: scratch.path(),
                 progress: &progress,
                 cancel,
                 connect_timeout: Duration::from_secs(5),

@@ -35,6 +35,8 @@ use crate::sender::{Receiver, Stream};
 use crate::Result;
 
 pub use physical::{backup_command, PhysicalTool};
+pub use reseed::CRASH_AT_ENV;
+pub(crate) use reseed::{forget_swap, interrupted_swaps, resolve_swap, swaps_dir, SwapRecord};
 
 /// Everything a task may use.
 #[derive(Debug)]
@@ -51,6 +53,8 @@ pub(crate) struct TaskCtx<'a> {
     pub scratch: &'a Path,
     /// Where tools' complete stderr logs are kept after the job (named in failure results).
     pub tool_logs: &'a Path,
+    /// Where a reseed keeps its swap record (`work-dir/<server>/swaps`, 0700).
+    pub swaps: &'a Path,
     /// Progress shared with the reporter.
     pub progress: &'a Progress,
     /// Cancelled when the job must stop (agent shutdown, job cancelled).

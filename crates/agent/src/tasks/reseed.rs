@@ -59,10 +59,18 @@
 //!   reseeded server: its `gtid_binlog_pos` then still shows the old server's GTIDs.
 
 mod catch_up;
+mod files;
 mod import;
 mod preflight;
 mod receive;
+mod record;
+mod recover;
+mod rollback;
 mod swap;
+
+pub(crate) use record::SwapRecord;
+pub use record::CRASH_AT_ENV;
+pub(crate) use recover::{forget_swap, interrupted_swaps, resolve_swap, swaps_dir};
 
 use std::path::{Path, PathBuf};
 
@@ -112,7 +120,7 @@ async fn physical(ctx: &TaskCtx<'_>, plan: Plan, tool: PhysicalTool) -> Result<S
         let prepared = receive::prepare(ctx, &preparer, &staging)
             .await
             .map_err(|e| ("preparing the backup", e))?;
-        swap::give_datadir_owner(&plan, &staging)
+        files::give_datadir_owner(&plan, &staging)
             .await
             .map_err(|e| ("giving the restored files the datadir's owner", e))?;
         Ok((received, prepared))
@@ -121,21 +129,18 @@ async fn physical(ctx: &TaskCtx<'_>, plan: Plan, tool: PhysicalTool) -> Result<S
     let (received, prepared) = match ready {
         Ok(r) => r,
         Err((stage, cause)) => {
-            swap::remove_quietly(&staging).await;
+            files::remove_quietly(&staging).await;
             return Err(untouched(stage, cause));
         }
     };
 
-    let done = swap::swap_and_catch_up(ctx, &plan, &before, &staging).await?;
-    Ok(plan.summary(
-        &format!(
-            "{} received in {}, prepared in {}",
-            progress::bytes(received.bytes),
-            progress::seconds(received.took),
-            progress::seconds(prepared),
-        ),
-        &done,
-    ))
+    let restored = format!(
+        "{} received in {}, prepared in {}",
+        progress::bytes(received.bytes),
+        progress::seconds(received.took),
+        progress::seconds(prepared),
+    );
+    swap::swap_and_catch_up(ctx, &plan, &before, &staging, &restored).await
 }
 
 async fn logical(ctx: &TaskCtx<'_>, mut plan: Plan) -> Result<String> {
@@ -150,7 +155,7 @@ async fn logical(ctx: &TaskCtx<'_>, mut plan: Plan) -> Result<String> {
     let server = match import::ImportServer::start(ctx, &plan, &tools, &staging).await {
         Ok(server) => server,
         Err(e) => {
-            swap::remove_quietly(&staging).await;
+            files::remove_quietly(&staging).await;
             return Err(untouched(&plan, "starting the import server", e));
         }
     };
@@ -185,7 +190,7 @@ async fn logical(ctx: &TaskCtx<'_>, mut plan: Plan) -> Result<String> {
         Err(e) => Err(e),
     };
     let ready = match ready {
-        Ok(r) => swap::give_datadir_owner(&plan, &staging)
+        Ok(r) => files::give_datadir_owner(&plan, &staging)
             .await
             .map(|()| r)
             .map_err(|e| ("giving the restored files the datadir's owner", e)),
@@ -194,22 +199,19 @@ async fn logical(ctx: &TaskCtx<'_>, mut plan: Plan) -> Result<String> {
     let (imported, stopped) = match ready {
         Ok(r) => r,
         Err((stage, cause)) => {
-            swap::remove_quietly(&staging).await;
+            files::remove_quietly(&staging).await;
             return Err(untouched(&plan, stage, cause));
         }
     };
 
-    let done = swap::swap_and_catch_up(ctx, &plan, &before, &staging).await?;
-    Ok(plan.summary(
-        &format!(
-            "{} imported in {} (import server up in {}, shut down in {})",
-            progress::bytes(imported.bytes),
-            progress::seconds(imported.took),
-            progress::seconds(started_in),
-            progress::seconds(stopped),
-        ),
-        &done,
-    ))
+    let restored = format!(
+        "{} imported in {} (import server up in {}, shut down in {})",
+        progress::bytes(imported.bytes),
+        progress::seconds(imported.took),
+        progress::seconds(started_in),
+        progress::seconds(stopped),
+    );
+    swap::swap_and_catch_up(ctx, &plan, &before, &staging, &restored).await
 }
 
 /// What the row asks for, checked, and where everything goes on disk.
@@ -430,7 +432,7 @@ impl Plan {
         Error::Reseed {
             server: ctx.server.name.clone(),
             task: self.task,
-            stage,
+            stage: stage.into(),
             cause: Box::new(cause),
             state,
         }

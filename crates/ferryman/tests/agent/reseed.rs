@@ -17,14 +17,14 @@ use tokio::net::TcpStream;
 use crate::common::*;
 
 /// A physical backup as the manager would send it.
-struct Backup {
-    payload: Vec<u8>,
+pub(crate) struct Backup {
+    pub payload: Vec<u8>,
     /// `GTID of the last change` in mariabackup's output.
-    gtid: String,
+    pub gtid: String,
 }
 
 /// `mariabackup --backup --stream=xbstream` of sandbox server `name`, as root over its socket.
-async fn backup_of(sb: &TestSandbox, name: &str) -> Backup {
+pub(crate) async fn backup_of(sb: &TestSandbox, name: &str) -> Backup {
     let cnf = sb.layout().server(name).defaults_file();
     let target = tempfile::tempdir().unwrap();
     let mut running = Program::find("mariabackup", "mariadb-backup")
@@ -59,7 +59,7 @@ fn joiner_port(sb: &TestSandbox, name: &str) -> u16 {
 }
 
 /// A reseed row on `name` from the primary `primary` with `backup`'s GTID.
-async fn enqueue_reseed(
+pub(crate) async fn enqueue_reseed(
     sb: &TestSandbox,
     name: &str,
     primary: &str,
@@ -111,7 +111,7 @@ async fn connect_joiner(port: u16, id: JobId, token: &Token) -> TcpStream {
 }
 
 /// Sends the whole payload, framed, with its trailer.
-async fn send_all(port: u16, id: JobId, token: &Token, payload: &[u8]) {
+pub(crate) async fn send_all(port: u16, id: JobId, token: &Token, payload: &[u8]) {
     let sock = connect_joiner(port, id, token).await;
     let mut frames = FrameWriter::new(sock);
     for chunk in payload.chunks(300 * 1024) {
@@ -132,7 +132,7 @@ fn agent_in_background(
 }
 
 /// `CHECKSUM TABLE` of every user table of server `name`, by table name.
-async fn checksums(sb: &TestSandbox, name: &str) -> Vec<(String, Option<u64>)> {
+pub(crate) async fn checksums(sb: &TestSandbox, name: &str) -> Vec<(String, Option<u64>)> {
     let spec = sb.server(name).unwrap();
     let mut conn = sb.endpoint(spec).connect(Session::Plain).await.unwrap();
     let tables: Vec<String> = conn
@@ -158,7 +158,7 @@ async fn checksums(sb: &TestSandbox, name: &str) -> Vec<(String, Option<u64>)> {
 }
 
 /// Waits until `name` replicates with both threads running and no lag.
-async fn replicating(sb: &TestSandbox, name: &str) {
+pub(crate) async fn replicating(sb: &TestSandbox, name: &str) {
     let ep = sb.endpoint(sb.server(name).unwrap());
     let started = Instant::now();
     loop {
@@ -180,7 +180,7 @@ async fn replicating(sb: &TestSandbox, name: &str) {
 }
 
 /// A write on the primary shows on `name`.
-async fn a_new_write_arrives(sb: &TestSandbox, name: &str, marker: &str) {
+pub(crate) async fn a_new_write_arrives(sb: &TestSandbox, name: &str, marker: &str) {
     sb.sql(
         "db1",
         &format!("INSERT INTO shop.items (name, price) VALUES ('{marker}', 1)"),
@@ -196,7 +196,7 @@ async fn a_new_write_arrives(sb: &TestSandbox, name: &str, marker: &str) {
 }
 
 /// Leftovers of a reseed next to the datadir of `name`.
-fn leftovers(sb: &TestSandbox, name: &str) -> Vec<PathBuf> {
+pub(crate) fn leftovers(sb: &TestSandbox, name: &str) -> Vec<PathBuf> {
     let dir = sb.layout().server(name).root().to_owned();
     std::fs::read_dir(dir)
         .unwrap()

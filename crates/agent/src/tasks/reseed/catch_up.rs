@@ -51,11 +51,31 @@ pub(super) async fn restore_jobs(ctx: &TaskCtx<'_>, rows: Option<Vec<Job>>) -> R
     Ok(())
 }
 
-/// Points replication at the primary from the backup's GTID and waits until the replica has
-/// caught up (both threads running, the primary sending its binary log, lag at most
-/// `catch-up-max-lag`), failing early when a
-/// thread stops with an error, else after `catch-up-timeout`.
-pub(super) async fn replicate(ctx: &TaskCtx<'_>, plan: &Plan) -> Result<CaughtUp> {
+/// Makes the server on the restored data refuse writes (`read_only`) until it replicates:
+/// clients that find it must not write rows the primary never sees.
+pub(super) async fn hold_writes(ctx: &TaskCtx<'_>, on: bool) -> Result<()> {
+    let mut conn = ctx.sql().await?;
+    conn.exec_drop("SET GLOBAL read_only = ?", (u8::from(on),))
+        .await
+        .map_err(|e| {
+            Error::sql(
+                &ctx.server.name,
+                if on {
+                    "make it read-only until it replicates (SET GLOBAL read_only = 1)"
+                } else {
+                    "give it back its read_only setting of before the reseed"
+                },
+                e,
+            )
+        })?;
+    let _ = conn.disconnect().await;
+    Ok(())
+}
+
+/// Points replication at the primary from the backup's GTID (`RESET SLAVE ALL`,
+/// `gtid_slave_pos`, `CHANGE MASTER`), without starting it: safe to repeat as long as
+/// replication was never started on the restored data.
+pub(super) async fn point(ctx: &TaskCtx<'_>, plan: &Plan) -> Result<()> {
     ctx.progress
         .set_phase("catching up: pointing replication at the primary");
     let endpoint = ctx.endpoint;
@@ -96,6 +116,17 @@ pub(super) async fn replicate(ctx: &TaskCtx<'_>, plan: &Plan) -> Result<CaughtUp
         },
     )
     .await?;
+    let _ = conn.disconnect().await;
+    Ok(())
+}
+
+/// Starts replication (pointed by [`point`]) and waits until the replica has caught up (both
+/// threads running, the primary sending its binary log, lag at most `catch-up-max-lag`),
+/// failing early when a thread stops with an error, else after `catch-up-timeout`.
+pub(super) async fn replicate(ctx: &TaskCtx<'_>, plan: &Plan) -> Result<CaughtUp> {
+    let endpoint = ctx.endpoint;
+    let server = &ctx.server.name;
+    let mut conn = ctx.sql().await?;
     replication::start(endpoint, &mut conn).await?;
     let started = Instant::now();
     let max_lag = ctx.joiner.catch_up_max_lag.as_secs();

@@ -28,7 +28,7 @@ use ferryman_db::{Endpoint, Session};
 use ferryman_exec::{process, Program, Running};
 
 use super::receive::{self, Payload};
-use super::{interrupted, swap, Plan, TaskCtx};
+use super::{files, interrupted, Plan, TaskCtx};
 use crate::progress;
 use crate::tasks::logical;
 use crate::{Error, Result};
@@ -129,8 +129,8 @@ impl ImportServer {
         tools: &Tools,
     ) -> Result<()> {
         // The server's user must own both directories: mariadbd switches to it.
-        swap::give_datadir_owner(plan, &self.staging).await?;
-        swap::give_datadir_owner(plan, &self.run_dir).await?;
+        files::give_datadir_owner(plan, &self.staging).await?;
+        files::give_datadir_owner(plan, &self.run_dir).await?;
         let user = run_as(plan)?;
         let mut install = tools.install_db.command();
         if let Some(file) = &ctx.server.defaults_file {
@@ -336,7 +336,7 @@ impl ImportServer {
                 &self.log_tail(),
             )),
         };
-        swap::remove_quietly(&self.run_dir).await;
+        files::remove_quietly(&self.run_dir).await;
         outcome
     }
 
@@ -345,7 +345,7 @@ impl ImportServer {
         if let Some(running) = self.running.take() {
             let _ = running.kill().await;
         }
-        swap::remove_quietly(&self.run_dir).await;
+        files::remove_quietly(&self.run_dir).await;
     }
 
     fn failed(&self, what: String, log_tail: &str) -> Error {

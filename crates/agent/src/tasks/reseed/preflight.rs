@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use ferryman_db::mysql_async::prelude::Queryable;
 use ferryman_db::{topology, Connection, Endpoint, Session};
 
-use super::{swap, Plan, TaskCtx};
+use super::{files, Plan, TaskCtx};
 use crate::progress;
 use crate::{Error, Result};
 
@@ -15,12 +15,16 @@ use crate::{Error, Result};
 const SPACE_MARGIN_PERCENT: u64 = 10;
 
 /// What the server was like before the reseed: what a rollback restores.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Before {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Before {
     /// It accepted connections.
     pub answering: bool,
     /// Both of its replication threads ran.
     pub replicating: bool,
+    /// Its `read_only`, when it answered: what the reseeded server gets back once it
+    /// replicates (it stays `read_only` until then).
+    #[serde(default)]
+    pub read_only: Option<bool>,
 }
 
 impl Before {
@@ -63,7 +67,7 @@ pub(super) async fn check(ctx: &TaskCtx<'_>, plan: &Plan) -> Result<Before> {
             Ok(checked)
         }
         Err(e) => {
-            let pids = swap::processes_in(&plan.datadir);
+            let pids = files::processes_in(&plan.datadir);
             if !pids.is_empty() {
                 return Err(refuse(
                     ctx,
@@ -85,6 +89,7 @@ pub(super) async fn check(ctx: &TaskCtx<'_>, plan: &Plan) -> Result<Before> {
             Ok(Before {
                 answering: false,
                 replicating: false,
+                read_only: None,
             })
         }
     }
@@ -94,15 +99,22 @@ pub(super) async fn check(ctx: &TaskCtx<'_>, plan: &Plan) -> Result<Before> {
 async fn live(ctx: &TaskCtx<'_>, plan: &Plan, mut conn: Connection) -> Result<Before> {
     let server = &ctx.server.name;
     let sql = |action: &'static str| move |e| Error::sql(server, action, e);
-    type Dirs = (u64, String, Option<String>, Option<String>, Option<String>);
+    type Dirs = (
+        u64,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        bool,
+    );
     let row: Option<Dirs> = conn
         .query_first(
             "SELECT @@server_id, @@datadir, @@innodb_data_home_dir, \
-             @@innodb_log_group_home_dir, @@innodb_undo_directory",
+             @@innodb_log_group_home_dir, @@innodb_undo_directory, @@read_only <> 0",
         )
         .await
         .map_err(sql("read its server_id and datadir"))?;
-    let Some((server_id, datadir, data_home, log_home, undo)) = row else {
+    let Some((server_id, datadir, data_home, log_home, undo, read_only)) = row else {
         return Err(refuse(
             ctx,
             "it returned nothing for `SELECT @@server_id, @@datadir`".to_owned(),
@@ -178,6 +190,7 @@ async fn live(ctx: &TaskCtx<'_>, plan: &Plan, mut conn: Connection) -> Result<Be
     Ok(Before {
         answering: true,
         replicating,
+        read_only: Some(read_only),
     })
 }
 
@@ -233,15 +246,18 @@ fn on_disk(ctx: &TaskCtx<'_>, plan: &Plan) -> Result<()> {
     let entries = std::fs::read_dir(parent).map_err(Error::io("list", parent))?;
     for entry in entries.flatten() {
         if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let old = entry.path();
+            let datadir = plan.datadir.display();
             return Err(refuse(
                 ctx,
                 format!(
-                    "an earlier reseed left an old datadir at `{}`",
-                    entry.path().display()
+                    "an earlier reseed left an old datadir at `{}`, and no agent has a record of                      that swap to finish or undo it",
+                    old.display()
                 ),
-                "check that the server runs well on its current datadir (or put the old one \
-                 back by hand, as that reseed's result says), remove the old one, then start \
-                 the reseed again",
+                &format!(
+                    "if the server runs well on its current data and replicates, remove the old                      one (`rm -rf {old}`); to go back to it instead: stop the server, `mv                      {datadir} {datadir}.failed`, `mv {old} {datadir}`, start the server and                      check its replication; then start the reseed again",
+                    old = old.display()
+                ),
             ));
         }
     }

@@ -13,7 +13,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
-use super::{interrupted, swap, Plan, TaskCtx};
+use super::{files, interrupted, Plan, TaskCtx};
 use crate::progress;
 use crate::{Error, Result};
 
@@ -130,7 +130,7 @@ pub(super) async fn create_staging(plan: &Plan) -> Result<PathBuf> {
     let dir = plan.staging();
     if std::fs::symlink_metadata(&dir).is_ok() {
         tracing::info!(dir = %dir.display(), "removing the staging directory of an earlier run of this job");
-        swap::remove_tree(&dir)
+        files::remove_tree(&dir)
             .await
             .map_err(Error::io("remove the leftover staging directory", &dir))?;
     }

@@ -14,9 +14,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
+use super::files::processes_in;
 use super::preflight::same_address;
 use super::receive::{self, prepare_args, receiving};
-use super::swap::processes_in;
 use super::{valid_gtid_list, Plan, Restore};
 use crate::progress::Progress;
 use crate::tasks::{JoinerSettings, PhysicalTool, TaskCtx};
@@ -110,6 +110,7 @@ impl Fixture {
             endpoint: &self.endpoint,
             scratch: self.dir.path(),
             tool_logs: self.dir.path(),
+            swaps: self.dir.path(),
             progress: &self.progress,
             cancel: &self.cancel,
             connect_timeout: Duration::from_secs(1),
@@ -327,7 +328,7 @@ async fn the_restored_tree_gets_the_datadirs_owner_and_mode() {
     std::fs::create_dir_all(staging.join("shop")).unwrap();
     std::fs::write(staging.join("shop/t.ibd"), b"x").unwrap();
     std::os::unix::fs::symlink("/etc/passwd", staging.join("link")).unwrap();
-    super::swap::give_datadir_owner(&plan, &staging)
+    super::files::give_datadir_owner(&plan, &staging)
         .await
         .unwrap();
     for p in ["", "shop", "shop/t.ibd", "link"] {

@@ -1,0 +1,107 @@
+//! What an agent does about the work a dead predecessor left half done on its server, before
+//! it claims anything new: a reseed's datadir swap (`tasks/reseed/recover.rs` decides how it
+//! ends), and the staging and import directories of reseeds that will never finish.
+
+use std::path::Path;
+
+use ferryman_jobs::{JobsConn, Verdict};
+
+use crate::agent::{Agent, Shutdown};
+use crate::pending::create_private_dir;
+use crate::progress::Progress;
+use crate::tasks::{self, SwapRecord, TaskCtx};
+
+impl Agent {
+    /// Finishes or undoes every swap a dead agent left (see `tasks/reseed/recover.rs`), writes
+    /// each outcome into its row (or keeps it in `pending/`), and removes the record. Returns
+    /// how many were resolved. Runs before every pass: a record is never this agent's own
+    /// running job, since jobs run one at a time and a pass starts with this.
+    pub(crate) async fn recover_swaps(
+        &self,
+        slot: &mut Option<JobsConn>,
+        shutdown: &Shutdown,
+    ) -> usize {
+        let dir = tasks::swaps_dir(&self.work_dir);
+        let records = match tasks::interrupted_swaps(&dir) {
+            Ok(records) => records,
+            Err(e) => {
+                tracing::error!(dir = %dir.display(), error = %e, "cannot read the swap records of interrupted reseeds: check the directory's permissions");
+                return 0;
+            }
+        };
+        let mut resolved = 0;
+        for record in records {
+            let id = record.job.id;
+            let Some(claimant) = record.job.claimed_by.clone() else {
+                tracing::error!(job_id = id.0, "a swap record without a claimant: remove it by hand once the server is checked");
+                continue;
+            };
+            let (success, result) = self.resolve(record, shutdown).await;
+            let verdict = if success {
+                Verdict::Success
+            } else {
+                Verdict::Failure
+            };
+            tracing::warn!(job_id = id.0, success, %result, "interrupted reseed resolved");
+            self.record(slot, id, &claimant, None, verdict, &result)
+                .await;
+            match tasks::forget_swap(&dir, id.0) {
+                Ok(()) => resolved += 1,
+                Err(e) => {
+                    tracing::warn!(job_id = id.0, error = %e, "cannot remove a resolved swap record")
+                }
+            }
+        }
+        resolved
+    }
+
+    /// Resolves one record with a task context like the job had.
+    async fn resolve(&self, record: SwapRecord, shutdown: &Shutdown) -> (bool, String) {
+        let job = record.job.clone();
+        let task = match job.parse_task() {
+            Ok(task) => task,
+            Err(e) => {
+                return (
+                    false,
+                    format!("the swap record's row has no reseed task: {e}"),
+                )
+            }
+        };
+        let scratch =
+            self.work_dir
+                .join("jobs")
+                .join(format!("{}-{}", job.id.0, std::process::id()));
+        if let Err(e) = create_private_dir(&scratch) {
+            return (false, e.to_string());
+        }
+        let progress = Progress::new();
+        let cancel = shutdown.interrupt.child_token();
+        let swaps = tasks::swaps_dir(&self.work_dir);
+        let tool_logs = self.work_dir.join("tool-logs");
+        let ctx = TaskCtx {
+            job: &job,
+            task,
+            server: &self.server,
+            endpoint: &self.endpoint,
+            scratch: &scratch,
+            tool_logs: &tool_logs,
+            swaps: &swaps,
+            progress: &progress,
+            cancel: &cancel,
+            connect_timeout: self.settings.connect_timeout,
+            jobs_schema: &self.schema,
+            joiner: &self.joiner,
+        };
+        let outcome = tasks::resolve_swap(&ctx, record).await;
+        remove_scratch(&scratch);
+        outcome
+    }
+}
+
+fn remove_scratch(scratch: &Path) {
+    if let Err(e) = std::fs::remove_dir_all(scratch) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!(dir = %scratch.display(), error = %e, "cannot remove a scratch directory");
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! A joiner's agent killed (SIGKILL) at every step boundary of the datadir swap: the agent
+//! started next finishes or undoes the swap, and every time the replica ends on good data,
+//! replicating, with its job ended.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Output};
+
+use ferryman_agent::tasks::CRASH_AT_ENV;
+use ferryman_sandbox::testing::TestSandbox;
+
+use crate::common::*;
+use crate::reseed::{
+    a_new_write_arrives, backup_of, checksums, enqueue_reseed, leftovers, replicating, send_all,
+};
+
+/// `ferryman agent --once` for `server`, told to kill itself at swap step `step`.
+async fn agent_dying_at(sb: &TestSandbox, server: &str, step: &str) -> Output {
+    let config = sb.config_path();
+    let (server, step) = (server.to_owned(), step.to_owned());
+    tokio::task::spawn_blocking(move || {
+        #[allow(clippy::disallowed_methods)] // running the binary under test
+        Command::new(BIN)
+            .args(["agent", "--config", config.to_str().unwrap()])
+            .args(["--server", &server, "--once"])
+            .env(CRASH_AT_ENV, step)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+/// db2's own data, which no backup of db1 holds (written outside the binary log).
+async fn mark_old_data(sb: &TestSandbox) {
+    sb.sql(
+        "db2",
+        "SET sql_log_bin = 0; DROP DATABASE IF EXISTS mine; CREATE DATABASE mine; \
+         CREATE TABLE mine.marker (v VARCHAR(20)); INSERT INTO mine.marker VALUES ('old data')",
+    )
+    .await;
+}
+
+async fn on_old_data(sb: &TestSandbox) -> bool {
+    query(
+        sb,
+        "db2",
+        "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'mine'",
+    )
+    .await
+        == ["1"]
+}
+
+/// The primary's tables, compared with db2's (db2's own marker left out).
+async fn same_data_as_primary(sb: &TestSandbox) {
+    let mine = |t: &(String, Option<u64>)| !t.0.starts_with("mine.");
+    let primary: Vec<_> = checksums(sb, "db1")
+        .await
+        .into_iter()
+        .filter(mine)
+        .collect();
+    let replica: Vec<_> = checksums(sb, "db2")
+        .await
+        .into_iter()
+        .filter(mine)
+        .collect();
+    assert_eq!(primary, replica);
+}
+
+async fn read_only(sb: &TestSandbox) -> String {
+    query(sb, "db2", "SELECT @@read_only").await.join("")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_killed_at_any_step_of_the_swap_is_finished_or_undone_by_the_next_one() {
+    let sb = sandbox(1).await;
+    seed(&sb, "db1").await;
+    replicating(&sb, "db2").await;
+    let read_only_before = read_only(&sb).await;
+    let backup = backup_of(&sb, "db1").await;
+    let swaps = sb.config().agent.work_dir.join("db2").join("swaps");
+    // (step, whether the restored data is kept: the swap is finished rather than undone)
+    let steps = [
+        ("stopping", false),
+        ("swapping", false),
+        ("starting", true),
+        ("restoring", true),
+        ("pointing", true),
+        ("catching-up", true),
+        ("removing-old", true),
+        ("finished", true),
+        ("rolling-back", false),
+    ];
+    for (round, (step, kept)) in steps.into_iter().enumerate() {
+        eprintln!("--- killing the agent at `{step}`");
+        mark_old_data(&sb).await;
+        // Rows the backup does not hold: the reseeded replica must catch up on them.
+        sb.sql(
+            "db1",
+            &format!("INSERT INTO shop.items (name, price) VALUES ('before round {round}', 1)"),
+        )
+        .await;
+        let (id, token, port) = enqueue_reseed(&sb, "db2", "db1", &backup).await;
+        if step == "rolling-back" {
+            // A failing reseed: the primary refuses the replica's position (a GTID it never had).
+            let row = job(&sb, "db2", id).await;
+            let mut params: ferryman_proto::ReseedParams =
+                serde_json::from_str(row.params.as_deref().unwrap()).unwrap();
+            params.gtid = Some("0-999-1".to_owned());
+            sb.sql(
+                "db2",
+                &format!(
+                    "SET sql_log_bin = 0; \
+                     UPDATE replication_manager_schema.jobs SET params = '{}' WHERE id = {}",
+                    params.to_json(),
+                    id.0
+                ),
+            )
+            .await;
+        }
+        let (agent, ()) = tokio::join!(
+            agent_dying_at(&sb, "db2", step),
+            send_all(port, id, &token, &backup.payload)
+        );
+        assert_eq!(
+            agent.status.signal(),
+            Some(9),
+            "the agent was to kill itself at `{step}`: {}",
+            text(&agent)
+        );
+        assert!(
+            swaps.join(format!("job-{}.json", id.0)).exists(),
+            "no swap record after a kill at `{step}`"
+        );
+        if step == "restoring" || step == "pointing" {
+            // The restored server runs, does not replicate yet, and refuses writes.
+            assert_eq!(read_only(&sb).await, "1", "after a kill at `{step}`");
+        }
+
+        let next = agent_once(&sb, "db2").await;
+        let job = job(&sb, "db2", id).await;
+        let expected = if kept { "success" } else { "failure" };
+        let result = ended(&job, expected);
+        eprintln!("{step}: {result}\n{}", text(&next));
+        assert_eq!(
+            on_old_data(&sb).await,
+            !kept,
+            "after a kill at `{step}`: {result}"
+        );
+        if !matches!(step, "finished" | "removing-old") {
+            assert!(
+                result.contains(if kept {
+                    "the agent that found it finished the swap"
+                } else {
+                    "old data is back"
+                }) || result.contains("put the old datadir back")
+                    || result.contains("runs on its old data"),
+                "after a kill at `{step}`: {result}"
+            );
+        }
+        replicating(&sb, "db2").await;
+        a_new_write_arrives(&sb, "db2", &format!("after round {round}")).await;
+        same_data_as_primary(&sb).await;
+        assert_eq!(read_only(&sb).await, read_only_before, "after `{step}`");
+        assert!(
+            leftovers(&sb, "db2").is_empty(),
+            "after `{step}`: {:?}",
+            leftovers(&sb, "db2")
+        );
+        let records: Vec<_> = std::fs::read_dir(&swaps).unwrap().flatten().collect();
+        assert!(records.is_empty(), "after `{step}`: {records:?}");
+    }
+}
