@@ -94,6 +94,12 @@ impl JobsConn {
             })
             .collect()
     }
+
+    /// The claim on job `id`, when a Ferryman runner holds it: how a watcher reads the
+    /// runner's heartbeat age (by the server's clock, immune to skew with the watcher's).
+    pub async fn claim_of(&mut self, id: JobId) -> Result<Option<Claim>> {
+        Ok(self.claimed().await?.into_iter().find(|c| c.job.id == id))
+    }
 }
 
 /// A job this runner holds: the only value through which progress is reported and the job is

@@ -326,8 +326,7 @@ impl Watch<'_> {
     }
 
     async fn check_heartbeat(&self, conn: &mut JobsConn) -> Result<()> {
-        let claims = conn.claimed().await?;
-        if let Some(c) = claims.iter().find(|c| c.job.id == self.node_id) {
+        if let Some(c) = conn.claim_of(self.node_id).await? {
             if let Some(age) = c.heartbeat_age_s {
                 if age > HEARTBEAT_STALE_S {
                     return Err(Error::AgentSilent {

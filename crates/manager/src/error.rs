@@ -94,6 +94,15 @@ pub enum Error {
         detail: String,
     },
 
+    /// More than one server of the cluster replicates from no one.
+    #[error("cluster `{cluster}` has a split topology: {servers} replicate from no one, so which one is the primary cannot be told and a backup of the wrong one would be stored as good; no backup is taken: find the real primary, then reseed the others from it (`ferryman reseed --cluster {cluster} --server NAME`) or point their replication at it")]
+    SplitTopology {
+        /// The cluster.
+        cluster: String,
+        /// The servers that replicate from no one.
+        servers: String,
+    },
+
     /// No agent took the job in time.
     #[error("no agent took job {node_job_id} ({task}) on `{server}` within {seconds} s: is `ferryman agent --server {server}` (or the donor script) running on its host? the job was cancelled")]
     NotClaimed {

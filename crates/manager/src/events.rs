@@ -25,6 +25,8 @@ pub enum EventKind {
     VerificationFailed,
     /// A backup passed its verification.
     VerificationPassed,
+    /// More than one server of a cluster replicates from no one: no backup is taken.
+    TopologySplit,
 }
 
 /// How much it matters.

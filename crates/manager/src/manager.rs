@@ -266,7 +266,18 @@ impl Shared {
                             })?
                     }
                 };
-                monitor::backup_source(c, &view)?
+                monitor::backup_source(c, &view).inspect_err(|e| {
+                    if matches!(e, Error::SplitTopology { .. }) {
+                        self.events.emit(crate::events::NewEvent {
+                            kind: crate::events::EventKind::TopologySplit,
+                            severity: crate::events::Severity::Error,
+                            cluster: cluster.to_owned(),
+                            server: None,
+                            backup: None,
+                            message: e.to_string(),
+                        });
+                    }
+                })?
             }
         };
         self.start_task(cluster, &server, task, trigger)

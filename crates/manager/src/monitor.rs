@@ -85,6 +85,13 @@ impl Topology {
 /// The server a backup of `cluster` is taken from: the first healthy server of
 /// `db-servers-backup-hosts` when set; else a healthy replica (replicating, lag under 5 min),
 /// least lagging first; else the primary.
+///
+/// Only the primary (the one answering server that replicates from no one) and servers that
+/// replicate from it, directly or through other servers of the cluster, are ever chosen: a
+/// server that replicates from no one besides the primary (a replica whose replication was
+/// reset, a reseed interrupted before it was pointed) holds data the primary has moved past,
+/// and a backup of it would be stored as good. Two such servers are a split topology: which
+/// one is the primary cannot be told, and no backup is taken.
 pub fn backup_source(cluster: &ClusterConfig, view: &ClusterTopology) -> Result<String> {
     let status = |name: &str| {
         view.servers
@@ -92,11 +99,30 @@ pub fn backup_source(cluster: &ClusterConfig, view: &ClusterTopology) -> Result<
             .find(|s| s.name == name)
             .and_then(|s| s.status.as_ref())
     };
+    let primaries: Vec<&str> = view
+        .servers
+        .iter()
+        .filter(|s| s.status.as_ref().is_some_and(|st| st.role == Role::Primary))
+        .map(|s| s.name.as_str())
+        .collect();
+    if primaries.len() > 1 {
+        return Err(Error::SplitTopology {
+            cluster: cluster.name.clone(),
+            servers: primaries.join(", "),
+        });
+    }
+    let primary = primaries.first().copied();
+    let in_tree = |name: &str| primary.is_some_and(|p| replicates_from(cluster, view, name, p));
     let mut passed = Vec::new();
     if !cluster.db_servers_backup_hosts.is_empty() {
         for name in &cluster.db_servers_backup_hosts {
             match status(name) {
-                Some(_) => return Ok(name.clone()),
+                Some(_) if Some(name.as_str()) == primary || in_tree(name) => {
+                    return Ok(name.clone())
+                }
+                Some(_) => passed.push(format!(
+                    "{name}: neither the primary nor replicating from it"
+                )),
                 None => passed.push(format!("{name}: not answering")),
             }
         }
@@ -106,27 +132,35 @@ pub fn backup_source(cluster: &ClusterConfig, view: &ClusterTopology) -> Result<
         });
     }
     let mut replicas: Vec<(u64, &str)> = Vec::new();
-    let mut primary = None;
     for s in &view.servers {
         let Some(st) = &s.status else {
             passed.push(format!("{}: not answering", s.name));
             continue;
         };
-        match st.role {
-            Role::Primary => primary = Some(s.name.as_str()),
-            Role::Replica => match &st.replication {
-                Some(r)
-                    if r.running()
-                        && r.seconds_behind_master.unwrap_or(u64::MAX) <= MAX_BACKUP_LAG_S =>
-                {
-                    replicas.push((r.seconds_behind_master.unwrap_or(0), s.name.as_str()))
-                }
-                Some(r) => passed.push(format!(
-                    "{}: replication not healthy (io {}, sql {}, lag {:?})",
-                    s.name, r.io_running, r.sql_running, r.seconds_behind_master
-                )),
-                None => passed.push(format!("{}: no replication status", s.name)),
-            },
+        if st.role == Role::Primary {
+            continue;
+        }
+        match &st.replication {
+            Some(r) if !in_tree(&s.name) => passed.push(format!(
+                "{}: replicates from {}:{}, which is not the primary{}",
+                s.name,
+                r.master_host,
+                r.master_port,
+                primary
+                    .map(|p| format!(" ({p}) nor one of its replicas"))
+                    .unwrap_or_default()
+            )),
+            Some(r)
+                if r.running()
+                    && r.seconds_behind_master.unwrap_or(u64::MAX) <= MAX_BACKUP_LAG_S =>
+            {
+                replicas.push((r.seconds_behind_master.unwrap_or(0), s.name.as_str()))
+            }
+            Some(r) => passed.push(format!(
+                "{}: replication not healthy (io {}, sql {}, lag {:?})",
+                s.name, r.io_running, r.sql_running, r.seconds_behind_master
+            )),
+            None => passed.push(format!("{}: no replication status", s.name)),
         }
     }
     replicas.sort();
@@ -143,4 +177,181 @@ pub fn backup_source(cluster: &ClusterConfig, view: &ClusterTopology) -> Result<
                 passed.join("; ")
             },
         })
+}
+
+/// True when `name` replicates from `primary`, directly or through other servers of the
+/// cluster (at most one hop per server: a cycle never reaches the primary).
+fn replicates_from(
+    cluster: &ClusterConfig,
+    view: &ClusterTopology,
+    name: &str,
+    primary: &str,
+) -> bool {
+    let mut current = name;
+    for _ in 0..cluster.servers.len() {
+        let Some(r) = view
+            .servers
+            .iter()
+            .find(|s| s.name == current)
+            .and_then(|s| s.status.as_ref())
+            .and_then(|st| st.replication.as_ref())
+        else {
+            return false;
+        };
+        let Some(source) = cluster
+            .servers
+            .iter()
+            .find(|s| s.port == r.master_port && same_host(&s.host, &r.master_host))
+        else {
+            return false;
+        };
+        if source.name == primary {
+            return true;
+        }
+        current = &source.name;
+    }
+    false
+}
+
+/// Whether two host spellings name the same host: equal names, equal addresses, or loopback.
+fn same_host(a: &str, b: &str) -> bool {
+    let ip = |h: &str| -> Option<std::net::IpAddr> {
+        if h.eq_ignore_ascii_case("localhost") {
+            return Some(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+        }
+        h.parse().ok()
+    };
+    a.eq_ignore_ascii_case(b)
+        || match (ip(a), ip(b)) {
+            (Some(x), Some(y)) => x == y || (x.is_loopback() && y.is_loopback()),
+            _ => false,
+        }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferryman_db::topology::{ServerStatus, SlaveStatus};
+
+    fn cluster(backup_hosts: &str) -> ClusterConfig {
+        let text = format!(
+            r#"[clusters.prod]
+db-servers-credential = {{ user = "ferryman" }}
+replication-credential = {{ user = "repl" }}
+{backup_hosts}
+[[clusters.prod.servers]]
+name = "db1"
+host = "10.0.0.1"
+[[clusters.prod.servers]]
+name = "db2"
+host = "10.0.0.2"
+[[clusters.prod.servers]]
+name = "db3"
+host = "10.0.0.3"
+"#
+        );
+        let config = Config::parse(&text, std::path::Path::new("test.toml")).unwrap();
+        config.clusters.into_iter().next().unwrap()
+    }
+
+    /// A server answering; `source` is the `host` it replicates from (healthy), if any.
+    fn server(name: &str, source: Option<&str>, lag: u64) -> ServerView {
+        let replication = source.map(|host| SlaveStatus {
+            master_host: host.to_owned(),
+            master_port: 3306,
+            io_running: "Yes".to_owned(),
+            sql_running: "Yes".to_owned(),
+            seconds_behind_master: Some(lag),
+            using_gtid: "Slave_Pos".to_owned(),
+            last_io_error: String::new(),
+            last_sql_error: String::new(),
+            master_log_file: "binlog.000001".to_owned(),
+        });
+        ServerView {
+            name: name.to_owned(),
+            address: format!("{name}:3306"),
+            status: Some(ServerStatus {
+                version: "10.11".to_owned(),
+                server_id: 1,
+                read_only: source.is_some(),
+                log_bin: true,
+                gtid_binlog_pos: "0-1-10".to_owned(),
+                gtid_slave_pos: String::new(),
+                role: if source.is_some() {
+                    Role::Replica
+                } else {
+                    Role::Primary
+                },
+                replication,
+            }),
+            error: None,
+        }
+    }
+
+    fn view(servers: Vec<ServerView>) -> ClusterTopology {
+        ClusterTopology {
+            cluster: "prod".to_owned(),
+            read_at: 0,
+            servers,
+        }
+    }
+
+    #[test]
+    fn a_replica_of_the_primary_is_chosen_least_lagging_first() {
+        let c = cluster("");
+        let v = view(vec![
+            server("db1", None, 0),
+            server("db2", Some("10.0.0.1"), 7),
+            server("db3", Some("10.0.0.1"), 1),
+        ]);
+        assert_eq!(backup_source(&c, &v).unwrap(), "db3");
+        // Through another replica counts as replicating from the primary.
+        let v = view(vec![
+            server("db1", None, 0),
+            server("db2", Some("10.0.0.1"), 70),
+            server("db3", Some("10.0.0.2"), 1),
+        ]);
+        assert_eq!(backup_source(&c, &v).unwrap(), "db3");
+    }
+
+    #[test]
+    fn a_split_topology_is_refused_and_a_stray_replica_never_chosen() {
+        let c = cluster("");
+        // db2 replicates from no one (its replication was reset): two "primaries".
+        let v = view(vec![
+            server("db1", None, 0),
+            server("db2", None, 0),
+            server("db3", Some("10.0.0.1"), 0),
+        ]);
+        let e = backup_source(&c, &v).unwrap_err();
+        assert!(matches!(e, Error::SplitTopology { .. }), "{e}");
+        assert!(
+            e.to_string().contains("db1, db2 replicate from no one"),
+            "{e}"
+        );
+        // A replica of a host outside the cluster is passed over, the primary taken.
+        let v = view(vec![
+            server("db1", None, 0),
+            server("db2", Some("192.0.2.9"), 0),
+        ]);
+        assert_eq!(backup_source(&c, &v).unwrap(), "db1");
+        // A configured backup host that is not in the primary's tree is passed over too.
+        let c = cluster(r#"db-servers-backup-hosts = ["db2", "db3"]"#);
+        let v = view(vec![
+            server("db1", None, 0),
+            server("db2", Some("192.0.2.9"), 0),
+            server("db3", Some("10.0.0.1"), 0),
+        ]);
+        assert_eq!(backup_source(&c, &v).unwrap(), "db3");
+        let v = view(vec![
+            server("db1", None, 0),
+            server("db2", Some("192.0.2.9"), 0),
+        ]);
+        let e = backup_source(&c, &v).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("db2: neither the primary nor replicating from it"),
+            "{e}"
+        );
+    }
 }

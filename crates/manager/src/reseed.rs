@@ -1061,9 +1061,15 @@ async fn follow(j: Joiner<'_>, task: Task) {
     }
 }
 
-/// How long the joiner's row may stay unreadable (server restarting, rows not back yet) or its
-/// heartbeat silent before the manager gives up following it.
+/// How long the joiner's row may stay unreadable (its server stopped, restarting) before the
+/// manager gives up following it: a server's shutdown and start may take that long.
 const JOINER_SILENCE: Duration = Duration::from_secs(30 * 60);
+
+/// How long the joiner may show no sign of life while its server answers: the row gone (the
+/// donor's table, rows never put back) or its heartbeat unchanged. The agent puts its rows
+/// back right after the start and refreshes the heartbeat every 3 s, so this much silence
+/// means it died mid-swap.
+const JOINER_QUIET: Duration = Duration::from_secs(30);
 
 /// What following a joiner's row needs.
 struct Followed<'a> {
@@ -1078,6 +1084,9 @@ struct Followed<'a> {
 async fn follow_row(j: &Followed<'_>, conn: JobsConn, task: Task) -> Result<ferryman_jobs::Job> {
     let mut conn = Some(conn);
     let mut last_seen = Instant::now();
+    // The last sign of life: the heartbeat changed, or the server was down (restarting).
+    let mut alive_at = Instant::now();
+    let mut heartbeat: Option<String> = None;
     loop {
         tokio::select! {
             _ = j.job.cancelled().cancelled() => {
@@ -1095,7 +1104,7 @@ async fn follow_row(j: &Followed<'_>, conn: JobsConn, task: Task) -> Result<ferr
             Some(c) => c.get(j.node_id).await.map_err(|e| e.to_string()),
             None => Err("cannot connect".to_owned()),
         };
-        match row {
+        let ours = match row {
             Ok(row) if row.token.as_ref().map(|t| t.expose()) == Some(j.token.expose()) => {
                 last_seen = Instant::now();
                 if row.done {
@@ -1104,29 +1113,65 @@ async fn follow_row(j: &Followed<'_>, conn: JobsConn, task: Task) -> Result<ferr
                 if let Some(p) = &row.progress {
                     j.job.phase(p.clone());
                 }
+                if row.heartbeat != heartbeat {
+                    heartbeat = row.heartbeat.clone();
+                    alive_at = Instant::now();
+                }
+                true
             }
             // The donor's table, restored with the backup, until the agent puts ours back.
-            Ok(_) => {}
+            Ok(_) => false,
             Err(e) => {
                 tracing::debug!(server = %j.server.name, error = %e, "joiner's row not readable (restarting?)");
                 conn = None;
+                alive_at = Instant::now();
                 j.job
                     .phase("the joiner's server restarts on the restored data");
+                continue_silence(j, task, last_seen)?;
+                continue;
             }
-        }
-        if last_seen.elapsed() > JOINER_SILENCE {
+        };
+        if alive_at.elapsed() > JOINER_QUIET {
+            let quiet = alive_at.elapsed().as_secs();
+            let detail = if ours {
+                format!("its heartbeat has not changed for {quiet} s: the agent died or hangs")
+            } else {
+                format!(
+                    "its server answers, but its jobs row has been missing for {quiet} s (the \
+                     restored data holds the donor's rows) and nobody reports: the agent died \
+                     during the datadir swap"
+                )
+            };
             return Err(Error::AgentSilent {
                 server: j.server.name.clone(),
                 node_job_id: j.node_id.0,
                 task,
                 detail: format!(
-                    "its jobs row could not be read for {} min; the agent puts the old data back \
-                     itself if the restore failed: check the server and the agent's log",
-                    JOINER_SILENCE.as_secs() / 60
+                    "{detail}; restart `ferryman agent --server {server}`: before anything else \
+                     it finishes or undoes the swap it finds in its work directory (`swaps/`) \
+                     and records which in the node's row",
+                    server = j.server.name
                 ),
             });
         }
     }
+}
+
+/// Fails when the joiner's row has been out of reach for [`JOINER_SILENCE`].
+fn continue_silence(j: &Followed<'_>, task: Task, last_seen: Instant) -> Result<()> {
+    if last_seen.elapsed() > JOINER_SILENCE {
+        return Err(Error::AgentSilent {
+            server: j.server.name.clone(),
+            node_job_id: j.node_id.0,
+            task,
+            detail: format!(
+                "its jobs row could not be read for {} min; the agent puts the old data back \
+                 itself if the restore failed: check the server and the agent's log",
+                JOINER_SILENCE.as_secs() / 60
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Reads until `buf` is full or the end.

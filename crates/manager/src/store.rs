@@ -33,6 +33,9 @@ const CHUNK: usize = 256 * 1024;
 pub const OUTCOME_WAIT: Duration = Duration::from_secs(120);
 /// How often the row is read while waiting for the outcome.
 const POLL: Duration = Duration::from_millis(300);
+/// After end-of-file, a runner whose heartbeat (refreshed every 3 s, no backup lock in the way
+/// any more) is this old has died: its job ends now rather than after [`OUTCOME_WAIT`].
+const OUTCOME_SILENCE_S: i64 = 15;
 
 /// What was stored.
 #[derive(Debug, Clone)]
@@ -190,6 +193,16 @@ async fn wait_outcome(
             Ok(row) if row.done => return Ok(row),
             Ok(_) => {}
             Err(e) => return Err(format!("cannot read the node job's outcome: {e}")),
+        }
+        if let Ok(Some(claim)) = conn.claim_of(id).await {
+            if let Some(age) = claim.heartbeat_age_s.filter(|a| *a > OUTCOME_SILENCE_S) {
+                return Err(format!(
+                    "the stream ended but the node's agent ({}) has not reported for {age} s and \
+                     recorded no outcome: it probably died; its restart fails the row, and \
+                     nothing of this stream is kept",
+                    claim.job.claimed_by.as_deref().unwrap_or("?")
+                ));
+            }
         }
         if started.elapsed() > OUTCOME_WAIT {
             return Err(format!(

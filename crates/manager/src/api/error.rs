@@ -71,6 +71,7 @@ impl From<crate::Error> for ApiError {
             crate::Error::Repo(e) => return ApiError::from_repo(e),
             // A safety rail: the request is understood, the state of the cluster forbids it.
             crate::Error::Refused(_) => StatusCode::CONFLICT,
+            crate::Error::SplitTopology { .. } => StatusCode::CONFLICT,
             crate::Error::NothingToVerify { .. } => StatusCode::CONFLICT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };

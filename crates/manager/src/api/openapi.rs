@@ -77,7 +77,7 @@ pub fn document() -> Value {
                     "properties": {
                         "id": { "type": "integer" },
                         "at": { "type": "string" },
-                        "kind": { "type": "string", "enum": ["verification-failed", "verification-passed"] },
+                        "kind": { "type": "string", "enum": ["verification-failed", "verification-passed", "topology-split"] },
                         "severity": { "type": "string", "enum": ["info", "error"] },
                         "cluster": { "type": "string" },
                         "server": { "type": "string", "nullable": true },
