@@ -485,3 +485,126 @@ async fn logical_reseeds_from_a_dump_backup_and_from_the_primary() {
 
     d.stop().await;
 }
+
+/// `ferryman agent` for `server` as its own process (its log in `log`), with `env` set.
+fn agent_process(
+    sb: &TestSandbox,
+    server: &str,
+    log: &std::path::Path,
+    env: &[(&str, &str)],
+) -> std::process::Child {
+    let log = std::fs::File::create(log).unwrap();
+    #[allow(clippy::disallowed_methods)] // running the binary under test
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.args(["agent", "--config", sb.config_path().to_str().unwrap()])
+        .args(["--server", server])
+        .env("FERRYMAN_LOG", "info")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .stdin(std::process::Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_joiner_agent_killed_mid_swap_ends_the_job_in_30_s_and_its_successor_finishes_it() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::time::{Duration, Instant};
+
+    let sb = shop_sandbox().await;
+    let d = Daemons::start(sb.config(), &["db1"]).await;
+    let backup = d
+        .shared
+        .start_backup("sandbox", Some("db1"), Task::Mariabackup, "test")
+        .await
+        .unwrap();
+    assert_eq!(wait_job(&d.shared, backup).await.state, JobState::Succeeded);
+    sb.sql(
+        "db1",
+        "INSERT INTO shop.orders SELECT seq, 'after the backup' FROM mysql.seq_4001_to_4100",
+    )
+    .await;
+    let logs = tempfile::tempdir().unwrap();
+    // db2's agent dies right after its server came up on the restored data, before it put
+    // db2's job rows back: the manager finds the donor's table there and no heartbeat.
+    let mut dying = agent_process(
+        &sb,
+        "db2",
+        &logs.path().join("dying.log"),
+        &[(ferryman_agent::tasks::CRASH_AT_ENV, "restoring")],
+    );
+    let ids = d
+        .shared
+        .start_reseed(
+            "sandbox",
+            ReseedRequest {
+                servers: vec!["db2".into()],
+                method: Method::Physicalbackup,
+                backup: None,
+            },
+            "test",
+        )
+        .await
+        .unwrap();
+    let status = tokio::task::spawn_blocking(move || dying.wait().unwrap())
+        .await
+        .unwrap();
+    let killed_at = Instant::now();
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "{}",
+        std::fs::read_to_string(logs.path().join("dying.log")).unwrap()
+    );
+    let job = wait_job(&d.shared, ids[0]).await;
+    let took = killed_at.elapsed();
+    eprintln!("ended {took:?} after the kill: {job:#?}");
+    assert_eq!(job.state, JobState::Failed, "{job:#?}");
+    assert!(took < Duration::from_secs(45), "{took:?}");
+    let error = job.error.unwrap_or_default();
+    assert!(error.contains("its jobs row has been missing"), "{error}");
+    assert!(
+        error.contains("restart `ferryman agent --server db2`"),
+        "{error}"
+    );
+    // Meanwhile the restored server refuses writes, and no backup is taken from it.
+    assert_eq!(
+        sb.sql("db2", "SELECT @@read_only").await[0].get::<i64, _>(0),
+        Some(1)
+    );
+
+    // The agent restarted: it finishes the swap and records the outcome in db2's row.
+    let next = tokio::task::spawn_blocking({
+        let config = sb.config_path();
+        move || {
+            #[allow(clippy::disallowed_methods)] // running the binary under test
+            std::process::Command::new(BIN)
+                .args(["agent", "--config", config.to_str().unwrap()])
+                .args(["--server", "db2", "--once"])
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    eprintln!("{}", String::from_utf8_lossy(&next.stderr));
+    let node_id = job.node_job_id.unwrap();
+    let row = sb
+        .sql(
+            "db2",
+            &format!(
+                "SELECT outcome, result FROM replication_manager_schema.jobs WHERE id = {node_id}"
+            ),
+        )
+        .await;
+    let (outcome, result): (String, String) = ferryman_db::mysql_async::from_row(row[0].clone());
+    assert_eq!(outcome, "success", "{result}");
+    assert!(
+        result.contains("the agent that found it finished the swap"),
+        "{result}"
+    );
+    same_as_primary(&sb, "db2").await;
+    d.stop().await;
+}
