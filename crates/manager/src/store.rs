@@ -237,12 +237,46 @@ pub async fn backup(
     let mut meta = BackupMeta::new(&cluster.name, &server.name, &server.host, tool, node_id.0);
     meta.compression = compression(shared);
     meta.coordinates = Coordinates::default();
+    meta.require_gtid = gtid_history(shared, cluster, server, tool);
     let (reader, verdict) = gate.open(job.clone());
     let res = ferryman_repo::ingest(&shared.repo, meta, reader, job.cancelled()).await;
     let row = verdict.await.ok().and_then(|v| v.ok());
     let manifest = res.map_err(|e| node_reason(e, &row, &server.name))?;
     crate::retention::after_backup(shared, cluster).await;
     Ok((Stored::Backup(Box::new(manifest)), row))
+}
+
+/// When the backup of `server` must record a GTID position, what the manager knows of the
+/// source's GTIDs (for the refusal): a physical backup or a mysqldump of a cluster whose
+/// servers write GTIDs carries one, unless its source lost its history (a replica whose
+/// replication was reset). `None` when the cluster uses no GTIDs, the tool records none
+/// (mydumper), or the topology was not read yet.
+fn gtid_history(
+    shared: &Shared,
+    cluster: &ClusterConfig,
+    server: &ServerConfig,
+    tool: ferryman_repo::Tool,
+) -> Option<String> {
+    if tool.format() == ferryman_repo::Format::Tar {
+        return None;
+    }
+    let view = shared.topology.cluster(&cluster.name)?;
+    let statuses = || view.servers.iter().filter_map(|s| s.status.as_ref());
+    if !statuses().any(|st| !st.gtid_binlog_pos.trim().is_empty()) {
+        return None;
+    }
+    let source = view
+        .servers
+        .iter()
+        .find(|s| s.name == server.name)
+        .and_then(|s| s.status.as_ref());
+    Some(match source {
+        Some(st) => format!(
+            "gtid_binlog_pos `{}`, gtid_slave_pos `{}`",
+            st.gtid_binlog_pos, st.gtid_slave_pos
+        ),
+        None => "unknown (it did not answer the monitor)".to_owned(),
+    })
 }
 
 /// Stores a log stream.

@@ -113,6 +113,16 @@ pub enum Error {
         detail: String,
     },
 
+    /// The backup records no GTID position although its server has a GTID history: a backup
+    /// of a server that lost its replication state, which no replica could resume from.
+    #[error("{subject}: the backup records no GTID position, but the cluster's servers use GTIDs (the source's is {server_gtid}); nothing was kept: the source may have lost its binary logs or its replication state (a replica whose replication was reset, a restore that was never pointed at the primary); check it, reseed it if needed, then run the backup again")]
+    NoGtid {
+        /// The backup being received.
+        subject: String,
+        /// The GTID state the manager knew of the source.
+        server_gtid: String,
+    },
+
     /// The caller cancelled the ingest.
     #[error("{subject}: cancelled after {bytes} bytes; nothing was kept")]
     Cancelled {

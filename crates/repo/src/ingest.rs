@@ -43,6 +43,9 @@ pub struct BackupMeta {
     pub tool_version: Option<String>,
     /// Anything else to record in the manifest (e.g. the agent's result line).
     pub extra: BTreeMap<String, String>,
+    /// When the backup must record a GTID position (its server has a GTID history), that
+    /// history (for the error): a backup without one is refused and nothing is kept.
+    pub require_gtid: Option<String>,
 }
 
 impl BackupMeta {
@@ -60,6 +63,7 @@ impl BackupMeta {
             coordinates: Coordinates::default(),
             tool_version: None,
             extra: BTreeMap::new(),
+            require_gtid: None,
         }
     }
 
@@ -147,6 +151,16 @@ async fn receive<R: AsyncRead + Unpin + Send>(
     } else {
         meta.coordinates.clone()
     };
+    let has_gtid = coordinates
+        .gtid
+        .as_deref()
+        .is_some_and(|g| !g.trim().is_empty());
+    if let (Some(server_gtid), false) = (&meta.require_gtid, has_gtid) {
+        return Err(Error::NoGtid {
+            subject: subject.to_owned(),
+            server_gtid: server_gtid.clone(),
+        });
+    }
     let coordinates_source = if from_stream {
         Some(CoordinatesSource::Stream)
     } else if !coordinates.is_empty() {

@@ -152,3 +152,27 @@ async fn a_full_file_system_fails_cleanly_and_says_how_much_is_free() {
     .unwrap();
     assert_eq!(payload(&repo, &m.id).await, small);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dump_without_a_gtid_from_a_server_with_gtids_is_refused_and_leaves_nothing() {
+    let (_tmp, repo) = repo();
+    let without: Vec<u8> = String::from_utf8(dump(100, true))
+        .unwrap()
+        .replace("-- SET GLOBAL gtid_slave_pos='0-1-50';\n", "")
+        .into_bytes();
+    let mut required = meta(Tool::Mysqldump, 4, "2026-11-21T02:58:00Z");
+    required.require_gtid = Some("gtid_binlog_pos `0-1-50`".to_owned());
+    let err = ingest(&repo, required, &without).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::NoGtid { .. }), "{msg}");
+    assert!(msg.contains("records no GTID position"), "{msg}");
+    assert!(msg.contains("gtid_binlog_pos `0-1-50`"), "{msg}");
+    assert_eq!(files(&root(&repo)), Vec::<String>::new());
+    // The same dump with its GTID is stored; without the requirement, so is the GTID-less one.
+    let mut required = meta(Tool::Mysqldump, 5, "2026-11-21T02:59:00Z");
+    required.require_gtid = Some("gtid_binlog_pos `0-1-50`".to_owned());
+    let stored = ingest(&repo, required, &dump(100, true)).await.unwrap();
+    assert_eq!(stored.gtid.as_deref(), Some("0-1-50"));
+    let plain = meta(Tool::Mysqldump, 6, "2026-11-21T03:00:00Z");
+    assert_eq!(ingest(&repo, plain, &without).await.unwrap().gtid, None);
+}
