@@ -92,6 +92,44 @@ impl Drop for Daemon {
     }
 }
 
+/// What an older version and a crash leave in the repository at `root`: everything readable
+/// by others (0755/0644, as under umask 022), and a copy of backup `id`'s directory without its
+/// manifest (a run killed between the payload and the manifest), whose path it returns.
+fn loosen_and_plant(root: &Path, id: &str) -> PathBuf {
+    let dir = root.join("Backups").join(id);
+    let planted = dir.with_file_name("20260320T040000Z-j99");
+    std::fs::create_dir_all(&planted).unwrap();
+    std::fs::copy(dir.join("payload.sql.zst"), planted.join("payload.sql.zst")).unwrap();
+    for (path, is_dir) in entries(root) {
+        let mode = if is_dir { 0o755 } else { 0o644 };
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    planted
+}
+
+/// `root` and everything under it, with whether each is a directory.
+fn entries(root: &Path) -> Vec<(PathBuf, bool)> {
+    let mut out = vec![(root.to_owned(), true)];
+    for entry in std::fs::read_dir(root).unwrap() {
+        let path = entry.unwrap().path();
+        if std::fs::symlink_metadata(&path).unwrap().is_dir() {
+            out.extend(entries(&path));
+        } else {
+            out.push((path, false));
+        }
+    }
+    out
+}
+
+/// Every file under `dir` is 0600 and every directory 0700.
+fn assert_owner_only(dir: &Path) {
+    for (path, is_dir) in entries(dir) {
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+        let want = if is_dir { 0o700 } else { 0o600 };
+        assert_eq!(mode, want, "{} is {mode:o}", path.display());
+    }
+}
+
 /// Waits until `GET /api/health` answers (the manager prepares its servers first).
 async fn wait_healthy(base: &str, daemon: &mut Daemon) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -208,8 +246,45 @@ async fn manager_serves_the_cli_and_stops_on_sigterm() {
         text(&out)
     );
 
+    let root = parsed.manager.monitoring_datadir.clone();
+    let planted = loosen_and_plant(&root, &history[0]);
+    let planted_payload = std::fs::read(planted.join("payload.sql.zst")).unwrap();
+
     let mut daemon = Daemon::start(&config_path, sb.path().join("manager.log"));
     wait_healthy(&base, &mut daemon).await;
+
+    // At start the repository was made owner-only, and the backup directory without a manifest
+    // was quarantined whole (not deleted), with a warning naming what it holds.
+    assert_owner_only(&root.join("Backups"));
+    assert_owner_only(&root.join("Quarantine"));
+    assert_eq!(
+        std::fs::metadata(&root).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    assert!(
+        daemon.log().contains("tightened repository files"),
+        "{}",
+        daemon.log()
+    );
+    assert!(!planted.exists());
+    let quarantined: Vec<PathBuf> = std::fs::read_dir(root.join("Quarantine/sandbox/db1"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(quarantined.len(), 1, "{quarantined:?}");
+    assert_eq!(
+        std::fs::read(quarantined[0].join("payload.sql.zst")).unwrap(),
+        planted_payload
+    );
+    let log = daemon.log();
+    assert!(log.contains("moved to the quarantine"), "{log}");
+    assert!(
+        log.contains(&format!(
+            "payload.sql.zst ({} bytes)",
+            planted_payload.len()
+        )),
+        "{log}"
+    );
 
     // The generated token: 0600, and never in the log.
     let mode = std::fs::metadata(&token_path).unwrap().permissions().mode() & 0o777;
@@ -447,6 +522,9 @@ async fn manager_serves_the_cli_and_stops_on_sigterm() {
     .await;
     assert!(!out.status.success());
     assert!(text(&out).contains("known: sandbox"), "{}", text(&out));
+
+    // Retention left the quarantine alone.
+    assert!(quarantined[0].join("payload.sql.zst").exists());
 
     let status = daemon.stop();
     assert!(status.success(), "{status}:\n{}", daemon.log());

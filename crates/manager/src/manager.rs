@@ -56,15 +56,18 @@ pub struct Manager {
 }
 
 impl Manager {
-    /// Prepares the manager: opens the repository (removing leftovers of interrupted backups),
+    /// Prepares the manager: opens the repository (removing partial leftovers of interrupted
+    /// backups, quarantining other directories without a manifest),
     /// binds the stream port, makes sure every server has the jobs table, and cancels job rows
     /// an earlier manager left waiting (nobody listens for them any more).
     pub async fn start(config: Config) -> Result<Manager> {
         let config = Arc::new(config);
         let repo = Repository::open(&config.manager.monitoring_datadir)?;
-        let removed = repo.clean_incomplete().await?;
-        for key in &removed {
-            tracing::warn!(%key, "removed an incomplete backup left by an interrupted run");
+        // Provably partial leftovers are removed; other backup directories without a manifest
+        // are moved to the repository's Quarantine/ (the repository logs each at WARN).
+        let leftovers = repo.clean_incomplete().await?;
+        for key in &leftovers.removed {
+            tracing::warn!(%key, "removed a partial backup or log left by an interrupted run");
         }
         // Throwaway servers of verifications a crashed manager left: stopped and removed.
         match ferryman_verify::throwaway::sweep(&config.verifier.work_dir) {

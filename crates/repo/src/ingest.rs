@@ -4,7 +4,8 @@
 //! On any failure (stream broken or cut, corrupt xbstream, dump without its footer, disk full,
 //! cancellation) the backup's directory is removed before the error is returned: a backup is
 //! either whole and catalogued or absent. If the manager dies mid-ingest, the directory it
-//! leaves has no manifest and [`Repository::clean_incomplete`] removes it at the next start.
+//! leaves has no manifest: [`Repository::clean_incomplete`] removes it at the next start when
+//! its payload still has its temporary name, and quarantines it otherwise (`leftovers.rs`).
 
 use std::collections::BTreeMap;
 
@@ -115,7 +116,7 @@ pub async fn ingest<R: AsyncRead + Unpin + Send>(
         }
         Err(e) => {
             if let Err(cleanup) = storage.delete_prefix(&dir).await {
-                // clean_incomplete removes it at the next start; the ingest error matters more.
+                // clean_incomplete deals with it at the next start; the ingest error matters more.
                 warn!(backup = %id, error = %cleanup, "cannot remove the failed backup's directory");
             }
             Err(e)

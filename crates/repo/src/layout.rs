@@ -4,7 +4,12 @@
 //! Backups/<cluster>/<server>/<backup-id>/payload.{xbstream,sql,tar}.zst
 //! Backups/<cluster>/<server>/<backup-id>/manifest.json     (written last: marks a backup)
 //! <cluster>/<server>/<kind>-<UTC time>-j<job>.log.zst       (error and slow logs)
+//! Quarantine/<cluster>/<server>/<backup-id>-q<UTC time>/     (set aside at start-up: below)
 //! ```
+//!
+//! `Quarantine/` holds backup directories without a manifest that held more than a partial
+//! payload when the manager started (see `leftovers.rs`); nothing in Ferryman reads, lists or
+//! deletes it: the DBA inspects it and removes it by hand.
 //!
 //! The second level is the server's configured *name*, not its address: servers of a sandbox
 //! (or behind one NAT address) share an address, and a name is always a valid path component.
@@ -25,15 +30,18 @@ use crate::{Error, Result};
 pub const BACKUPS: &str = "Backups";
 /// The file whose presence makes a directory a backup.
 pub const MANIFEST: &str = "manifest.json";
+/// The top-level directory of backup directories set aside at start-up.
+pub const QUARANTINE: &str = "Quarantine";
 
-/// Checks a cluster name: a key component, and not `Backups`, which logs would collide with.
+/// Checks a cluster name: a key component, and neither `Backups` nor `Quarantine`, which
+/// logs would collide with.
 pub fn check_cluster(cluster: &str) -> Result<()> {
     check_component("cluster name", cluster)?;
-    if cluster == BACKUPS {
+    if cluster == BACKUPS || cluster == QUARANTINE {
         return Err(Error::InvalidName {
             what: "cluster name",
             value: cluster.to_owned(),
-            reason: format!("`{BACKUPS}` is reserved for the repository's backups directory; rename the cluster"),
+            reason: format!("`{BACKUPS}` and `{QUARANTINE}` are reserved for the repository's own directories; rename the cluster"),
         });
     }
     Ok(())

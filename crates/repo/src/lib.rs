@@ -5,7 +5,11 @@
 //! <root>/Backups/<cluster>/<server>/<backup-id>/payload.xbstream.zst | payload.sql.zst | payload.tar.zst
 //! <root>/Backups/<cluster>/<server>/<backup-id>/manifest.json        (written last)
 //! <root>/<cluster>/<server>/<error|slow>-<UTC time>-j<job>.log.zst
+//! <root>/Quarantine/<cluster>/<server>/<backup-id>-q<UTC time>/  (set aside at start-up)
 //! ```
+//!
+//! Files are 0600 and directories 0700 whatever the umask: backups and logs are readable by
+//! the manager's user only.
 //!
 //! A stream is ingested with bounded memory: read asynchronously, then hashed (sha256 of the
 //! raw and of the stored bytes), inspected (xbstream chunks and CRCs, dump footer, tar end),
@@ -13,8 +17,10 @@
 //! gets a manifest; anything else leaves nothing behind.
 //!
 //! # Layout
-//! - [`repository`]: [`Repository`], the catalogue: list, get, delete, verification results,
-//!   clean-up of a crashed manager's leftovers.
+//! - [`repository`]: [`Repository`], the catalogue: list, get, delete, verification results.
+//! - [`leftovers`]: what a crashed manager left: partial backups removed, others quarantined
+//!   ([`Leftovers`]).
+//! - [`modes`]: owner-only files and directories, and tightening an older repository.
 //! - [`ingest`](mod@ingest): [`ingest()`] and [`BackupMeta`], receiving one backup.
 //! - [`pipeline`]: the bounded streaming compressor shared by backups and logs;
 //!   [`Compression`].
@@ -35,8 +41,10 @@ pub mod error;
 pub mod ingest;
 mod inspect;
 pub mod layout;
+pub mod leftovers;
 pub mod logs;
 pub mod manifest;
+pub mod modes;
 pub mod pipeline;
 pub mod repository;
 pub mod retention;
@@ -48,6 +56,7 @@ pub use checksum::ChecksumReport;
 pub use error::{Error, Result};
 pub use ingest::{ingest, BackupMeta};
 pub use layout::BackupId;
+pub use leftovers::{Leftovers, Quarantined};
 pub use logs::{LogFile, LogKind, LogMeta};
 pub use manifest::{Coordinates, CoordinatesSource, Format, Kind, Manifest, Tool};
 pub use pipeline::Compression;

@@ -14,10 +14,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::ingest::{self, BackupMeta};
-use crate::layout::{self, backups_dir, BackupId, BACKUPS};
-use crate::logs;
+use crate::layout::{self, backups_dir, BackupId, BACKUPS, QUARANTINE};
 use crate::manifest::Manifest;
-use crate::storage::local::{LocalStorage, PARTIAL_SUFFIX};
+use crate::modes;
+use crate::storage::local::LocalStorage;
 use crate::storage::{Key, Storage};
 use crate::{Error, Result};
 
@@ -48,11 +48,13 @@ impl Drop for InFlight {
 }
 
 impl Repository {
-    /// The repository in the local directory `root` (created if missing).
+    /// The repository in the local directory `root` (created 0700 if missing). What it owns
+    /// is tightened to 0600 files and 0700 directories if an older version left it readable
+    /// by others (see [`crate::modes`]).
     pub fn open(root: impl Into<PathBuf>) -> Result<Repository> {
-        Ok(Repository::with_storage(Arc::new(LocalStorage::open(
-            root,
-        )?)))
+        let storage = LocalStorage::open(root)?;
+        modes::tighten_repository(storage.root());
+        Ok(Repository::with_storage(Arc::new(storage)))
     }
 
     /// A repository on any storage backend.
@@ -83,7 +85,7 @@ impl Repository {
         })
     }
 
-    fn is_in_flight(&self, key: &Key) -> bool {
+    pub(crate) fn is_in_flight(&self, key: &Key) -> bool {
         let set = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
         set.contains(key)
     }
@@ -130,7 +132,7 @@ impl Repository {
     }
 
     /// `(cluster, server, Backups/cluster/server)` for every server directory matching.
-    async fn server_dirs(
+    pub(crate) async fn server_dirs(
         &self,
         cluster: Option<&str>,
         server: Option<&str>,
@@ -171,7 +173,7 @@ impl Repository {
     }
 
     /// Deletes backup `id`. The manifest goes first: a crash midway leaves a directory
-    /// without manifest (not a backup; `clean_incomplete` finishes the job), never a
+    /// without manifest (not a backup; `clean_incomplete` sets it aside), never a
     /// catalogued backup with part of its payload missing.
     pub async fn delete(&self, id: &BackupId) -> Result<()> {
         self.get(id).await?;
@@ -197,54 +199,11 @@ impl Repository {
         Ok(manifest)
     }
 
-    /// Removes what a crashed manager left: backup directories without a manifest and
-    /// partially written log files, except what this process is writing right now. Call it
-    /// at manager start. Returns what was removed.
-    pub async fn clean_incomplete(&self) -> Result<Vec<Key>> {
-        let mut removed = Vec::new();
-        for (cluster, server, dir) in self.server_dirs(None, None).await? {
-            for entry in self.storage.list(Some(&dir)).await? {
-                let key = dir.join(&entry.name)?;
-                // Only what is named like a backup: anything else was not made by us.
-                let ours = BackupId::from_name(&cluster, &server, &entry.name).is_ok();
-                if !entry.is_dir || !ours || self.is_in_flight(&key) {
-                    continue;
-                }
-                let manifest = key.join(layout::MANIFEST)?;
-                if self.storage.get(&manifest).await?.is_some() {
-                    continue;
-                }
-                self.storage.delete_prefix(&key).await?;
-                info!(dir = %key, "removed an incomplete backup (no manifest)");
-                removed.push(key);
-            }
-        }
-        for (_, _, dir) in self.log_dirs().await? {
-            for entry in self.storage.list(Some(&dir)).await? {
-                let key = dir.join(&entry.name)?;
-                let Some(final_name) = entry.name.strip_suffix(PARTIAL_SUFFIX) else {
-                    continue;
-                };
-                if entry.is_dir || !logs::is_log_name(final_name) {
-                    continue;
-                }
-                let target = dir.join(final_name)?;
-                if self.is_in_flight(&target) {
-                    continue;
-                }
-                self.storage.delete(&key).await?;
-                info!(file = %key, "removed a partially received log");
-                removed.push(key);
-            }
-        }
-        Ok(removed)
-    }
-
     /// `(cluster, server, cluster/server)` for every log directory.
     pub(crate) async fn log_dirs(&self) -> Result<Vec<(String, String, Key)>> {
         let mut out = Vec::new();
         for c in self.storage.list(None).await? {
-            if !c.is_dir || c.name == BACKUPS {
+            if !c.is_dir || c.name == BACKUPS || c.name == QUARANTINE {
                 continue;
             }
             let cluster_dir = Key::new(&c.name)?;

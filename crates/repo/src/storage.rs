@@ -179,6 +179,14 @@ pub trait Storage: fmt::Debug + Send + Sync {
     /// error.
     fn delete_prefix<'a>(&'a self, prefix: &'a Key) -> BoxFuture<'a, Result<()>>;
 
+    /// Moves an object or everything under a prefix to `to`, which must not exist yet
+    /// (durably; for an object store, a copy then a delete).
+    fn rename<'a>(&'a self, from: &'a Key, to: &'a Key) -> BoxFuture<'a, Result<()>>;
+
+    /// The size of the object `key` in bytes; `None` when there is no such object (or it is
+    /// a prefix).
+    fn size<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Option<u64>>>;
+
     /// Bytes available to the repository, when the backend can tell.
     fn free_space(&self) -> BoxFuture<'_, Result<Option<u64>>>;
 }

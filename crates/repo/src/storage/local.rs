@@ -5,8 +5,10 @@
 //! above up to the root, since a freshly created directory entry is only durable once its
 //! parent is synced. Streamed objects are written as `NAME.partial` and renamed the same way
 //! on commit, so a half-written payload never carries its final name.
+//!
+//! Every file is created 0600 and every directory 0700, whatever the umask ([`crate::modes`]).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +19,7 @@ use futures_util::FutureExt;
 
 use super::{check_component, Entry, Key, ObjectReader, ObjectWriter, Storage};
 use crate::error::is_storage_full;
+use crate::modes;
 use crate::{Error, Result};
 
 /// The suffix of an object being streamed (visible to listings, so leftovers can be found).
@@ -32,10 +35,10 @@ pub struct LocalStorage {
 }
 
 impl LocalStorage {
-    /// Uses `root`, creating it if needed.
+    /// Uses `root`, creating it (0700) if needed.
     pub fn open(root: impl Into<PathBuf>) -> Result<LocalStorage> {
         let root = root.into();
-        fs::create_dir_all(&root).map_err(|source| Error::Open {
+        modes::create_dir_all(&root).map_err(|source| Error::Open {
             root: root.clone(),
             source,
         })?;
@@ -103,12 +106,15 @@ impl Fs {
 
     fn put(&self, path: &Path, bytes: &[u8]) -> Result<()> {
         let dir = parent_of(path);
-        fs::create_dir_all(dir).map_err(|e| self.error("create directory", dir, e))?;
+        modes::create_dir_all(dir).map_err(|e| self.error("create directory", dir, e))?;
         let name = path.file_name().unwrap_or_default().to_string_lossy();
         let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         let tmp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
         let written = (|| {
-            let mut file = File::create(&tmp).map_err(|e| self.error("create", &tmp, e))?;
+            let mut file = modes::new_file()
+                .create_new(true)
+                .open(&tmp)
+                .map_err(|e| self.error("create", &tmp, e))?;
             file.write_all(bytes)
                 .map_err(|e| self.error("write", &tmp, e))?;
             file.sync_all().map_err(|e| self.error("sync", &tmp, e))?;
@@ -148,6 +154,22 @@ impl Fs {
         Ok(out)
     }
 
+    fn rename(&self, from: &Path, to: &Path) -> Result<()> {
+        let dir = parent_of(to);
+        modes::create_dir_all(dir).map_err(|e| self.error("create directory", dir, e))?;
+        if fs::symlink_metadata(to).is_ok() {
+            return Err(self.error(
+                "move",
+                to,
+                io::Error::new(io::ErrorKind::AlreadyExists, "the target exists"),
+            ));
+        }
+        fs::rename(from, to).map_err(|e| self.error("move", from, e))?;
+        self.sync_dirs_up(dir)?;
+        let from_dir = parent_of(from);
+        sync_dir(from_dir).map_err(|e| self.error("sync directory", from_dir, e))
+    }
+
     fn delete_prefix(&self, path: &Path) -> Result<()> {
         let removed = match fs::symlink_metadata(path) {
             Ok(meta) if meta.is_dir() => fs::remove_dir_all(path),
@@ -178,14 +200,18 @@ impl Storage for LocalStorage {
         let target = self.path(key);
         self.blocking(move |fs| {
             let dir = parent_of(&target);
-            fs::create_dir_all(dir).map_err(|e| fs.error("create directory", dir, e))?;
+            modes::create_dir_all(dir).map_err(|e| fs.error("create directory", dir, e))?;
             let mut partial = target.clone().into_os_string();
             partial.push(PARTIAL_SUFFIX);
             let partial = PathBuf::from(partial);
-            let file = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
+            // A leftover of an earlier attempt may carry looser modes: start from a new file.
+            match fs::remove_file(&partial) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(fs.error("remove the leftover", &partial, e)),
+            }
+            let file = modes::new_file()
+                .create_new(true)
                 .open(&partial)
                 .map_err(|e| fs.error("create", &partial, e))?;
             Ok(Box::new(LocalWriter {
@@ -246,6 +272,20 @@ impl Storage for LocalStorage {
     fn delete_prefix<'a>(&'a self, prefix: &'a Key) -> BoxFuture<'a, Result<()>> {
         let path = self.path(prefix);
         self.blocking(move |fs| fs.delete_prefix(&path))
+    }
+
+    fn rename<'a>(&'a self, from: &'a Key, to: &'a Key) -> BoxFuture<'a, Result<()>> {
+        let (from, to) = (self.path(from), self.path(to));
+        self.blocking(move |fs| fs.rename(&from, &to))
+    }
+
+    fn size<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Option<u64>>> {
+        let path = self.path(key);
+        self.blocking(move |fs| match fs::symlink_metadata(&path) {
+            Ok(meta) => Ok(meta.is_file().then_some(meta.len())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(fs.error("inspect", &path, e)),
+        })
     }
 
     fn free_space(&self) -> BoxFuture<'_, Result<Option<u64>>> {

@@ -109,6 +109,7 @@ async fn clean_incomplete_removes_leftovers_only() {
         .clean_incomplete()
         .await
         .unwrap()
+        .removed
         .iter()
         .map(|k| k.to_string())
         .collect();

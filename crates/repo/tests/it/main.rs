@@ -7,6 +7,7 @@
 
 mod catalogue;
 mod failures;
+mod leftovers;
 mod logical;
 mod logs;
 mod physical;

@@ -78,6 +78,40 @@ pub async fn conformance(storage: &dyn Storage) {
         .collect();
     assert_eq!(names, ["payload.bin", "small.json"]);
 
+    // size: of objects only.
+    assert_eq!(
+        storage.size(&key("a/b/payload.bin")).await.unwrap(),
+        Some(3 << 20)
+    );
+    assert_eq!(storage.size(&key("a/b")).await.unwrap(), None);
+    assert_eq!(storage.size(&key("a/b/nope")).await.unwrap(), None);
+
+    // rename: a prefix moves whole to a new key (parents created); never over an existing one.
+    storage.rename(&key("a/b"), &key("c/d/e")).await.unwrap();
+    assert!(storage.list(Some(&key("a/b"))).await.unwrap().is_empty());
+    assert_eq!(
+        storage
+            .get(&key("c/d/e/small.json"))
+            .await
+            .unwrap()
+            .unwrap(),
+        b"two"
+    );
+    storage
+        .put(&key("a/b/new.json"), b"n".to_vec())
+        .await
+        .unwrap();
+    assert!(storage.rename(&key("a/b"), &key("c/d/e")).await.is_err());
+    assert_eq!(
+        storage.get(&key("a/b/new.json")).await.unwrap().unwrap(),
+        b"n"
+    );
+    storage.rename(&key("c/d/e"), &key("a/b2")).await.unwrap();
+    storage.delete_prefix(&key("c")).await.unwrap();
+    storage.rename(&key("a/b2"), &key("a/b")).await.unwrap_err();
+    storage.delete_prefix(&key("a/b")).await.unwrap();
+    storage.rename(&key("a/b2"), &key("a/b")).await.unwrap();
+
     // delete and delete_prefix: idempotent.
     storage.delete(&key("a/b/small.json")).await.unwrap();
     storage.delete(&key("a/b/small.json")).await.unwrap();
