@@ -35,6 +35,11 @@ pub fn line(text: &str) {
     println!("{text}");
 }
 
+/// Something the DBA should know about a request that was accepted, on stderr.
+pub fn note(text: &str) {
+    eprintln!("note: {text}");
+}
+
 /// An error with its chain of causes, on stderr.
 pub fn error(e: &anyhow::Error) {
     eprintln!("error: {e:#}");

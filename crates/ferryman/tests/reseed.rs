@@ -78,6 +78,7 @@ async fn reseed_batch_flashback_and_safety_rails() {
                 servers: vec!["db1".into()],
                 method: Method::Physicalbackup,
                 backup: None,
+                force: false,
             },
             "test",
         )
@@ -108,6 +109,7 @@ async fn reseed_batch_flashback_and_safety_rails() {
                 servers: vec!["db2".into(), "db3".into()],
                 method: Method::Physicalbackup,
                 backup: None,
+                force: false,
             },
             "test",
         )
@@ -122,6 +124,7 @@ async fn reseed_batch_flashback_and_safety_rails() {
                 servers: vec!["db3".into()],
                 method: Method::Physicalbackup,
                 backup: None,
+                force: false,
             },
             "test",
         )
@@ -171,6 +174,7 @@ async fn reseed_batch_flashback_and_safety_rails() {
                 servers: vec!["db2".into()],
                 method: Method::Physicalbackup,
                 backup: Some(first_backup.clone()),
+                force: false,
             },
             "test",
         )
@@ -206,6 +210,7 @@ async fn reseed_batch_flashback_and_safety_rails() {
                 servers: vec!["db3".into()],
                 method: Method::Flashback,
                 backup: Some(first_backup.clone()),
+                force: false,
             },
             "test",
         )
@@ -290,6 +295,7 @@ async fn a_replica_whose_data_was_lost_is_replaced_by_an_empty_server_then_resee
                 servers: vec!["db2".into()],
                 method: Method::Physicalbackup,
                 backup: None,
+                force: false,
             },
             "test",
         )
@@ -332,6 +338,7 @@ impl Daemons {
                     servers: servers.iter().map(|s| s.to_string()).collect(),
                     method,
                     backup,
+                    force: false,
                 },
                 "test",
             )
@@ -543,6 +550,7 @@ async fn a_joiner_agent_killed_mid_swap_ends_the_job_in_30_s_and_its_successor_f
                 servers: vec!["db2".into()],
                 method: Method::Physicalbackup,
                 backup: None,
+                force: false,
             },
             "test",
         )

@@ -23,7 +23,7 @@ use ferryman_verify::{Status, Verification};
 const BIN: &str = env!("CARGO_BIN_EXE_ferryman");
 
 mod daemons;
-use daemons::{caught_up, Daemons};
+use daemons::{caught_up, wait_job, Daemons};
 
 impl Daemons {
     /// `ferryman verify ARGS`, with the sandbox's configuration.
@@ -237,6 +237,49 @@ async fn good_backups_verify_and_every_kind_of_damage_is_named_with_exit_1() {
         "{text}"
     );
     nothing_left(&work_dir);
+
+    // A reseed never restores a backup whose newest verification failed: named, it is
+    // refused unless forced; chosen by the manager, the newest verified dump is taken instead
+    // of the four newer failed ones.
+    let reseed = |backup: Option<BackupId>, force: bool| {
+        let shared = std::sync::Arc::clone(&d.shared);
+        async move {
+            shared
+                .start_reseed_noted(
+                    "sandbox",
+                    ferryman_manager::reseed::ReseedRequest {
+                        servers: vec!["db2".into()],
+                        method: ferryman_manager::reseed::Method::Logicalbackup,
+                        backup,
+                        force,
+                    },
+                    "test",
+                )
+                .await
+        }
+    };
+    let refused = reseed(Some(shrunk.clone()), false)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("failed its newest verification") && refused.contains("--force"),
+        "{refused}"
+    );
+    let fleet_dump = run["items"][0]["backup"].as_str().unwrap().to_owned();
+    let (ids, notes) = reseed(None, false).await.unwrap();
+    assert!(
+        notes.is_empty(),
+        "a verified backup needs no note: {notes:?}"
+    );
+    let job = wait_job(&d.shared, ids[0]).await;
+    assert_eq!(
+        job.backup_id.as_deref(),
+        Some(fleet_dump.as_str()),
+        "{job:?}"
+    );
+    assert_eq!(job.state, ferryman_manager::JobState::Succeeded, "{job:?}");
+    caught_up(&sb, "db2").await;
 
     // Every failure emitted an event, every success none of the error kind.
     let failed: Vec<String> = d

@@ -15,6 +15,8 @@
 //! primary (read live, not from the monitor's cache), none is already being reseeded, the
 //! backup exists, belongs to the cluster, is of the method's kind and carries a GTID position.
 
+mod choice;
+
 use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
@@ -106,8 +108,10 @@ pub struct ReseedRequest {
     /// How.
     pub method: Method,
     /// The backup to restore; required for flashback, optional for `physicalbackup` (default:
-    /// the newest physical backup of the cluster).
+    /// the newest physical backup of the cluster whose newest verification passed).
     pub backup: Option<BackupId>,
+    /// Restore the named backup even though its newest verification failed.
+    pub force: bool,
 }
 
 /// Servers being reseeded now (`cluster/server`), so two reseeds never share a joiner.
@@ -215,6 +219,17 @@ impl Shared {
         request: ReseedRequest,
         trigger: &str,
     ) -> Result<Vec<u64>> {
+        Ok(self.start_reseed_noted(cluster, request, trigger).await?.0)
+    }
+
+    /// [`Shared::start_reseed`], also returning what the DBA should know about the backup
+    /// chosen (never verified, restored despite a failed verification).
+    pub async fn start_reseed_noted(
+        self: &Arc<Self>,
+        cluster: &str,
+        request: ReseedRequest,
+        trigger: &str,
+    ) -> Result<(Vec<u64>, Vec<String>)> {
         let c = self.cluster(cluster)?;
         if request.servers.is_empty() {
             return Err(Error::Refused(
@@ -242,6 +257,13 @@ impl Shared {
             }
             _ => Some(self.reseed_backup(c, &request).await?),
         };
+        let (manifest, notes) = match manifest {
+            Some((m, note)) => (Some(m), note.into_iter().collect::<Vec<_>>()),
+            None => (None, Vec::new()),
+        };
+        for note in &notes {
+            tracing::warn!(cluster = %c.name, "reseed: {note}");
+        }
         let (task, gtid) = match &manifest {
             Some(m) => {
                 let gtid = m.gtid.clone().filter(|g| !g.is_empty()).ok_or_else(|| {
@@ -307,7 +329,7 @@ impl Shared {
             }
             jobs.push(((*j).clone(), job));
         }
-        let ids = jobs.iter().map(|(_, j)| j.id()).collect();
+        let ids: Vec<u64> = jobs.iter().map(|(_, j)| j.id()).collect();
         let source = match manifest {
             Some(m) => Origin::Stored(Box::new(m)),
             None => {
@@ -334,13 +356,18 @@ impl Shared {
                     .release(&format!("{}/{}", cluster.name, server.name));
             }
         });
-        Ok(ids)
+        Ok((ids, notes))
     }
 
-    /// The backup a reseed restores: the one asked for (checked to be the cluster's), else the
-    /// cluster's newest of the method's kind.
-    async fn reseed_backup(&self, c: &ClusterConfig, request: &ReseedRequest) -> Result<Manifest> {
-        let manifest = match &request.backup {
+    /// The backup a reseed restores, with a note for the DBA: the one asked for (checked to be
+    /// the cluster's, and refused when its newest verification failed unless `force`), else the
+    /// cluster's newest usable one of the method's kind (`reseed/choice.rs`).
+    async fn reseed_backup(
+        &self,
+        c: &ClusterConfig,
+        request: &ReseedRequest,
+    ) -> Result<(Manifest, Option<String>)> {
+        let (manifest, note) = match &request.backup {
             Some(id) => {
                 if id.cluster() != c.name {
                     return Err(Error::Refused(format!(
@@ -349,7 +376,9 @@ impl Shared {
                         c.name
                     )));
                 }
-                self.repo.get(id).await?
+                let m = self.repo.get(id).await?;
+                let note = choice::check_named(&m, request.force)?;
+                (m, note)
             }
             None if request.method == Method::Flashback => {
                 return Err(Error::Refused(
@@ -363,12 +392,15 @@ impl Shared {
                     Method::Logicalbackup => (Kind::Logical, |m| m.tool == Tool::Mysqldump),
                     _ => (Kind::Physical, |_| true),
                 };
-                let cluster_backups = self.repo.list(Some(&c.name), None).await?;
-                cluster_backups
+                let of_kind: Vec<Manifest> = self
+                    .repo
+                    .list(Some(&c.name), None)
+                    .await?
                     .into_iter()
-                    .find(|m| m.kind == kind && usable(m))
-                    .ok_or_else(|| {
-                        Error::Refused(format!(
+                    .filter(|m| m.kind == kind && usable(m))
+                    .collect();
+                if of_kind.is_empty() {
+                    return Err(Error::Refused(format!(
                             "cluster `{}` has no {} backup to reseed from: take one with \
                              `ferryman backup run --cluster {} --kind {}`",
                             c.name,
@@ -377,10 +409,11 @@ impl Shared {
                             } else {
                                 "physical"
                             },
-                            c.name,
-                            kind.as_str()
-                        ))
-                    })?
+                        c.name,
+                        kind.as_str()
+                    )));
+                }
+                choice::newest_usable(&self.repo, &c.name, of_kind).await?
             }
         };
         let wanted = match request.method {
@@ -402,7 +435,7 @@ impl Shared {
                 }
             )));
         }
-        Ok(manifest)
+        Ok((manifest, note))
     }
 }
 

@@ -49,9 +49,13 @@ pub struct ReseedArgs {
     #[arg(long, value_enum, default_value = "physicalbackup")]
     method: Method,
     /// The backup to restore (CLUSTER/SERVER/NAME, see `ferryman backup list`); default: the
-    /// newest of the method's kind.
+    /// newest of the method's kind whose newest verification passed (the newest never
+    /// verified one when none did; never one that failed).
     #[arg(long)]
     backup: Option<String>,
+    /// Restore the backup given with --backup even though its newest verification failed.
+    #[arg(long, requires = "backup")]
+    force: bool,
     /// Wait for every job to end, showing progress; exit 1 if one fails.
     #[arg(long)]
     wait: bool,
@@ -74,6 +78,9 @@ pub struct FlashbackArgs {
     /// The backup (CLUSTER/SERVER/NAME, see `ferryman backup list`).
     #[arg(long)]
     backup: String,
+    /// Restore it even though its newest verification failed.
+    #[arg(long)]
+    force: bool,
     /// Wait for the job to end, showing progress; exit 1 if it fails.
     #[arg(long)]
     wait: bool,
@@ -87,6 +94,9 @@ impl ReseedArgs {
         let mut body = json!({ "servers": self.servers, "method": self.method.as_str() });
         if let Some(b) = &self.backup {
             body["backup"] = json!(b);
+        }
+        if self.force {
+            body["force"] = json!(true);
         }
         let what = format!(
             "reseed ({}) of {}",
@@ -108,7 +118,10 @@ impl ReseedArgs {
 
 impl FlashbackArgs {
     pub async fn run(self) -> anyhow::Result<ExitCode> {
-        let body = json!({ "server": self.server, "backup": self.backup });
+        let mut body = json!({ "server": self.server, "backup": self.backup });
+        if self.force {
+            body["force"] = json!(true);
+        }
         let what = format!("flashback of {} to {}", self.server, self.backup);
         start(
             &self.api,
@@ -142,6 +155,16 @@ async fn start(
         .ok_or_else(|| {
             anyhow::anyhow!("the manager's answer to POST {path} has no job ids: are the manager and this ferryman the same version?")
         })?;
+    if !json {
+        let notes = started.get("notes").and_then(serde_json::Value::as_array);
+        for note in notes
+            .into_iter()
+            .flatten()
+            .filter_map(serde_json::Value::as_str)
+        {
+            output::note(note);
+        }
+    }
     match (wait, json) {
         (false, true) => output::json(&started)?,
         (_, false) => output::reseed_started(&ids, what, &api.config, wait),

@@ -191,6 +191,9 @@ pub(super) struct ReseedBody {
     method: String,
     #[serde(default)]
     backup: Option<String>,
+    /// Restore the named backup even though its newest verification failed.
+    #[serde(default)]
+    force: bool,
 }
 
 /// The body of `POST /api/v1/clusters/{cluster}/flashback`.
@@ -199,6 +202,8 @@ pub(super) struct ReseedBody {
 pub(super) struct FlashbackBody {
     server: String,
     backup: String,
+    #[serde(default)]
+    force: bool,
 }
 
 /// Starts a reseed; 202 with one job id per joiner.
@@ -208,21 +213,26 @@ async fn start_reseed(
     servers: Vec<String>,
     method: Method,
     backup: Option<&str>,
+    force: bool,
 ) -> Reply<(StatusCode, Json<Value>)> {
     cluster(shared, cluster_name)?;
     let backup = backup.map(str::parse::<BackupId>).transpose()?;
-    let ids = shared
-        .start_reseed(
+    let (ids, notes) = shared
+        .start_reseed_noted(
             cluster_name,
             ReseedRequest {
                 servers,
                 method,
                 backup,
+                force,
             },
             "api",
         )
         .await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "job_ids": ids }))))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "job_ids": ids, "notes": notes })),
+    ))
 }
 
 /// `POST /api/v1/clusters/{cluster}/reseed`: rebuild replicas (several: one source read once).
@@ -244,7 +254,15 @@ pub(super) async fn reseed(
             "a flashback has its own route: POST /api/v1/clusters/{cluster}/flashback".to_owned(),
         ));
     }
-    start_reseed(&shared, &name, body.servers, method, body.backup.as_deref()).await
+    start_reseed(
+        &shared,
+        &name,
+        body.servers,
+        method,
+        body.backup.as_deref(),
+        body.force,
+    )
+    .await
 }
 
 /// `POST /api/v1/clusters/{cluster}/flashback`: rewind a replica to a chosen backup.
@@ -266,6 +284,7 @@ pub(super) async fn flashback(
         vec![body.server],
         Method::Flashback,
         Some(&body.backup),
+        body.force,
     )
     .await
 }
@@ -276,7 +295,15 @@ pub(super) async fn rm_reseed(
     path: Result<UrlPath<(String, String, String)>, PathRejection>,
 ) -> Reply<impl IntoResponse> {
     let UrlPath((name, server, method)) = path.map_err(bad_path)?;
-    start_reseed(&shared, &name, vec![server], rm_method(&method)?, None).await
+    start_reseed(
+        &shared,
+        &name,
+        vec![server],
+        rm_method(&method)?,
+        None,
+        false,
+    )
+    .await
 }
 
 /// replication-manager's `…/servers/{host}/{port}/actions/reseed/{method}`.
@@ -297,7 +324,15 @@ pub(super) async fn rm_reseed_host_port(
         })?
         .name
         .clone();
-    start_reseed(&shared, &name, vec![server], rm_method(&method)?, None).await
+    start_reseed(
+        &shared,
+        &name,
+        vec![server],
+        rm_method(&method)?,
+        None,
+        false,
+    )
+    .await
 }
 
 fn rm_method(method: &str) -> Reply<Method> {

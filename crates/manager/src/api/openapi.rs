@@ -163,8 +163,9 @@ pub fn document() -> Value {
                     "additionalProperties": false,
                     "properties": {
                         "servers": { "type": "array", "items": { "type": "string" }, "description": "the replicas to rebuild" },
-                        "method": { "type": "string", "enum": ["physicalbackup", "logicalbackup", "logicalmaster"], "description": "only physicalbackup is available yet" },
-                        "backup": { "type": "string", "description": "CLUSTER/SERVER/NAME; default: the cluster's newest physical backup" }
+                        "method": { "type": "string", "enum": ["physicalbackup", "logicalbackup", "logicalmaster"] },
+                        "backup": { "type": "string", "description": "CLUSTER/SERVER/NAME; default: the newest backup of the method's kind whose newest verification passed (the newest never verified one when none did)" },
+                        "force": { "type": "boolean", "description": "restore the named backup even though its newest verification failed" }
                     }
                 },
                 "FlashbackRequest": {
@@ -173,13 +174,17 @@ pub fn document() -> Value {
                     "additionalProperties": false,
                     "properties": {
                         "server": { "type": "string" },
-                        "backup": { "type": "string", "description": "CLUSTER/SERVER/NAME" }
+                        "backup": { "type": "string", "description": "CLUSTER/SERVER/NAME" },
+                        "force": { "type": "boolean", "description": "restore it even though its newest verification failed" }
                     }
                 },
                 "JobsCreated": {
                     "type": "object",
                     "required": ["job_ids"],
-                    "properties": { "job_ids": { "type": "array", "items": { "type": "integer" } } }
+                    "properties": {
+                        "job_ids": { "type": "array", "items": { "type": "integer" } },
+                        "notes": { "type": "array", "items": { "type": "string" }, "description": "what to know about the backup chosen (never verified, restored despite a failed verification)" }
+                    }
                 },
                 "JobCreated": {
                     "type": "object",

@@ -1,0 +1,188 @@
+//! Which stored backup a reseed restores when none is named, and whether a named one may be.
+//!
+//! A reseed replaces a replica's data, so the backup it restores must be the one most likely to
+//! be whole: the newest backup of the method's kind whose payload is present and whose newest
+//! verification passed; only when no such backup exists, the newest one never verified (the
+//! caller says so); never one whose newest verification failed, unless it is named and the
+//! request says `force`.
+
+use ferryman_repo::{Manifest, Repository};
+use ferryman_verify::{Status, Verification};
+
+use crate::{Error, Result};
+
+/// What the newest verification of a backup said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Verified {
+    /// It passed.
+    Passed,
+    /// It failed.
+    Failed,
+    /// The backup was never verified.
+    Never,
+}
+
+impl Verified {
+    /// The newest verification recorded in `m`.
+    pub fn of(m: &Manifest) -> Verified {
+        match Verification::latest_of(m).map(|v| v.status) {
+            Some(Status::Ok) => Verified::Passed,
+            Some(Status::Failed) => Verified::Failed,
+            None => Verified::Never,
+        }
+    }
+}
+
+/// One backup a reseed could restore, newest first in a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Candidate {
+    /// Its newest verification.
+    pub verified: Verified,
+    /// Its payload is in the repository.
+    pub present: bool,
+}
+
+/// The index of the backup to restore among `candidates` (newest first), with a note when it
+/// was never verified; `Err` says why each was passed over.
+pub(super) fn pick(candidates: &[Candidate]) -> std::result::Result<(usize, bool), Vec<String>> {
+    let usable = |want: Verified| {
+        candidates
+            .iter()
+            .position(|c| c.present && c.verified == want)
+    };
+    if let Some(i) = usable(Verified::Passed) {
+        return Ok((i, false));
+    }
+    if let Some(i) = usable(Verified::Never) {
+        return Ok((i, true));
+    }
+    Err(candidates
+        .iter()
+        .map(|c| match (c.present, c.verified) {
+            (false, _) => "its payload is missing".to_owned(),
+            (true, _) => "its newest verification failed".to_owned(),
+        })
+        .collect())
+}
+
+/// The newest usable backup among `backups` (the cluster's, of the method's kind, newest
+/// first): the manifest and, when it was never verified, a note saying so.
+pub(super) async fn newest_usable(
+    repo: &Repository,
+    cluster: &str,
+    backups: Vec<Manifest>,
+) -> Result<(Manifest, Option<String>)> {
+    let mut candidates = Vec::with_capacity(backups.len());
+    for m in &backups {
+        candidates.push(Candidate {
+            verified: Verified::of(m),
+            present: payload_present(repo, m).await,
+        });
+    }
+    match pick(&candidates) {
+        Ok((i, unverified)) => {
+            let m = backups.into_iter().nth(i).ok_or_else(|| {
+                Error::Refused("the backup list changed while choosing".to_owned())
+            })?;
+            let note = unverified.then(|| {
+                format!(
+                    "backup {} has never been verified (no verified backup of this kind exists \
+                     in cluster `{cluster}`); its payload is still checked against its sha256 \
+                     before anything is restored; `ferryman verify --backup {}` proves a \
+                     backup restorable",
+                    m.id, m.id
+                )
+            });
+            Ok((m, note))
+        }
+        Err(reasons) => {
+            let passed: Vec<String> = backups
+                .iter()
+                .zip(reasons)
+                .map(|(m, why)| format!("{}: {why}", m.id))
+                .collect();
+            Err(Error::Refused(format!(
+                "no backup of cluster `{cluster}` can be restored safely ({}); take a new one, \
+                 or name one with --backup and --force if you have checked it",
+                passed.join("; ")
+            )))
+        }
+    }
+}
+
+/// Refuses a named backup whose newest verification failed, unless `force`.
+pub(super) fn check_named(m: &Manifest, force: bool) -> Result<Option<String>> {
+    match (Verified::of(m), force) {
+        (Verified::Failed, false) => Err(Error::Refused(format!(
+            "backup {} failed its newest verification ({}): restoring it could give the replica \
+             damaged or missing data; choose another backup, or add --force if you have \
+             checked it",
+            m.id,
+            Verification::latest_of(m)
+                .map(|v| v.summary())
+                .unwrap_or_default()
+        ))),
+        (Verified::Failed, true) => Ok(Some(format!(
+            "backup {} failed its newest verification and is restored because of --force",
+            m.id
+        ))),
+        (Verified::Never, _) => Ok(Some(format!("backup {} has never been verified", m.id))),
+        (Verified::Passed, _) => Ok(None),
+    }
+}
+
+/// Whether the payload object of `m` exists (a cheap listing; its bytes are checked against
+/// the manifest's sha256 as they are streamed).
+async fn payload_present(repo: &Repository, m: &Manifest) -> bool {
+    let dir = m.id.dir();
+    match repo.storage().list(Some(&dir)).await {
+        Ok(entries) => entries.iter().any(|e| !e.is_dir && e.name == m.payload),
+        Err(e) => {
+            tracing::warn!(backup = %m.id, error = %e, "cannot list the backup's directory");
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const fn c(verified: Verified, present: bool) -> Candidate {
+        Candidate { verified, present }
+    }
+
+    #[test]
+    fn the_newest_verified_backup_wins_over_newer_unverified_or_failed_ones() {
+        use Verified::*;
+        // newest first
+        assert_eq!(
+            pick(&[
+                c(Failed, true),
+                c(Never, true),
+                c(Passed, true),
+                c(Passed, true)
+            ]),
+            Ok((2, false))
+        );
+        // A verified backup whose payload is gone is passed over.
+        assert_eq!(
+            pick(&[c(Passed, false), c(Never, true), c(Passed, true)]),
+            Ok((2, false))
+        );
+        // Nothing verified: the newest unverified one, with a note.
+        assert_eq!(
+            pick(&[c(Failed, true), c(Never, true), c(Never, true)]),
+            Ok((1, true))
+        );
+        // Only failed or missing ones: refused, each with its reason.
+        assert_eq!(
+            pick(&[c(Failed, true), c(Never, false)]),
+            Err(vec![
+                "its newest verification failed".to_owned(),
+                "its payload is missing".to_owned()
+            ])
+        );
+        assert!(pick(&[]).unwrap_err().is_empty());
+    }
+}
