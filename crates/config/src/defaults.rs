@@ -53,6 +53,28 @@ pub const LOGS_KEEP: u32 = 30;
 pub const LOGS_KEEP_MIN: u32 = 1;
 /// Largest `manager.logs-keep`.
 pub const LOGS_KEEP_MAX: u32 = 100_000;
+/// `manager.http-header-read-timeout`: a client has this long to send a request's headers
+/// (from its first byte, or from the connection's opening for its first request).
+pub const HTTP_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Smallest `manager.http-header-read-timeout`.
+pub const HTTP_HEADER_READ_TIMEOUT_MIN: Duration = Duration::from_secs(1);
+/// Largest `manager.http-header-read-timeout`.
+pub const HTTP_HEADER_READ_TIMEOUT_MAX: Duration = Duration::from_secs(3600);
+/// `manager.http-idle-timeout`: a connection on which the client sends nothing for this long
+/// (between requests, or in the middle of a request's body) is closed.
+pub const HTTP_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Smallest `manager.http-idle-timeout`.
+pub const HTTP_IDLE_TIMEOUT_MIN: Duration = Duration::from_secs(1);
+/// Largest `manager.http-idle-timeout`.
+pub const HTTP_IDLE_TIMEOUT_MAX: Duration = Duration::from_secs(24 * 3600);
+/// `manager.http-max-connections`: HTTP API connections open at once; more are closed at once
+/// with a 503. Far below the usual 1024 file descriptors, which the receiver, the database
+/// sessions and the repository need too.
+pub const HTTP_MAX_CONNECTIONS: u32 = 512;
+/// Smallest `manager.http-max-connections`.
+pub const HTTP_MAX_CONNECTIONS_MIN: u32 = 1;
+/// Largest `manager.http-max-connections`.
+pub const HTTP_MAX_CONNECTIONS_MAX: u32 = 100_000;
 
 /// `agent.poll-interval`.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(5);

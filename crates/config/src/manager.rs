@@ -47,6 +47,17 @@ pub struct ManagerConfig {
     /// `logs-keep`: how many collected error-log and slow-query-log files are kept per server
     /// and log kind; older ones are deleted. Default 30; 1 to 100000.
     pub logs_keep: u32,
+    /// `http-header-read-timeout`: how long an HTTP API client has to send a request's headers,
+    /// counted from its first byte (from the connection's opening for its first request); then
+    /// the connection is closed. Default 10s; 1s to 1h.
+    pub http_header_read_timeout: Duration,
+    /// `http-idle-timeout`: an HTTP API connection on which the client sends nothing for this
+    /// long (between requests, or in the middle of a request) is closed. Default 60s; 1s to
+    /// 24h.
+    pub http_idle_timeout: Duration,
+    /// `http-max-connections`: HTTP API connections open at once; one more is answered 503 and
+    /// closed at once. Default 512; 1 to 100000.
+    pub http_max_connections: u32,
 }
 
 impl Default for ManagerConfig {
@@ -64,6 +75,9 @@ impl Default for ManagerConfig {
             backup_compression_threads: defaults::BACKUP_COMPRESSION_THREADS,
             job_claim_timeout: defaults::JOB_CLAIM_TIMEOUT,
             logs_keep: defaults::LOGS_KEEP,
+            http_header_read_timeout: defaults::HTTP_HEADER_READ_TIMEOUT,
+            http_idle_timeout: defaults::HTTP_IDLE_TIMEOUT,
+            http_max_connections: defaults::HTTP_MAX_CONNECTIONS,
         }
     }
 }
@@ -84,6 +98,9 @@ impl ManagerConfig {
             backup_compression_threads,
             job_claim_timeout,
             logs_keep,
+            http_header_read_timeout,
+            http_idle_timeout,
+            http_max_connections,
         } = raw;
         let stream_port_at = stream_port.as_ref().map(|p| v.at(p.span()));
         let config = ManagerConfig {
@@ -157,6 +174,33 @@ impl ManagerConfig {
                 logs_keep,
                 defaults::LOGS_KEEP,
                 (defaults::LOGS_KEEP_MIN, defaults::LOGS_KEEP_MAX),
+            ),
+            http_header_read_timeout: v.duration(
+                "manager.http-header-read-timeout",
+                http_header_read_timeout,
+                defaults::HTTP_HEADER_READ_TIMEOUT,
+                (
+                    defaults::HTTP_HEADER_READ_TIMEOUT_MIN,
+                    defaults::HTTP_HEADER_READ_TIMEOUT_MAX,
+                ),
+            ),
+            http_idle_timeout: v.duration(
+                "manager.http-idle-timeout",
+                http_idle_timeout,
+                defaults::HTTP_IDLE_TIMEOUT,
+                (
+                    defaults::HTTP_IDLE_TIMEOUT_MIN,
+                    defaults::HTTP_IDLE_TIMEOUT_MAX,
+                ),
+            ),
+            http_max_connections: v.integer(
+                "manager.http-max-connections",
+                http_max_connections,
+                defaults::HTTP_MAX_CONNECTIONS,
+                (
+                    defaults::HTTP_MAX_CONNECTIONS_MIN,
+                    defaults::HTTP_MAX_CONNECTIONS_MAX,
+                ),
             ),
         };
         if config.http_port == config.stream_port {

@@ -129,6 +129,12 @@ fn example_parses_with_the_documented_defaults() {
     assert_eq!(config.manager.backup_compression_threads, 2);
     assert_eq!(config.manager.job_claim_timeout, Duration::from_secs(300));
     assert_eq!(config.manager.logs_keep, 30);
+    assert_eq!(
+        config.manager.http_header_read_timeout,
+        Duration::from_secs(10)
+    );
+    assert_eq!(config.manager.http_idle_timeout, Duration::from_secs(60));
+    assert_eq!(config.manager.http_max_connections, 512);
     assert_eq!(config.agent, AgentConfig::default());
     assert_eq!(config.agent.poll_interval, Duration::from_secs(5));
     assert_eq!(config.agent.tasks, Task::ALL.to_vec());

@@ -3,14 +3,18 @@
 //!
 //! # Layout
 //! - `api.rs`: the router, [`serve`], the bearer-token check, the route table ([`routes`]).
+//! - `api/listener.rs`: the accept loop: connection limit, shutdown, accept errors.
+//! - `api/conn.rs`: one connection's header and idle time limits.
 //! - `api/handlers.rs`: one function per route.
 //! - `api/openapi.rs`: the OpenAPI 3.0 document served at `/api/v1/openapi.json`.
 //! - `api/token.rs`: the token: configured, or generated at first start
 //!   ([`load_or_create_token`]).
 //! - `api/error.rs`: [`ApiError`] (an HTTP status with a JSON body) and [`Error`] (start-up).
 
+mod conn;
 mod error;
 mod handlers;
+mod listener;
 mod openapi;
 mod token;
 
@@ -176,22 +180,24 @@ pub fn router(shared: Arc<Shared>, token: &Secret) -> Router {
         .with_state(shared)
 }
 
-/// Serves the API on `listener` until `shutdown`, then lets requests in flight finish.
+/// Serves the API on `listener` until `shutdown`, then lets requests in flight finish. At most
+/// `manager.http-max-connections` connections are open at once (more are answered 503 and
+/// closed at once); a connection that does not send its headers within
+/// `manager.http-header-read-timeout`, or stays silent for `manager.http-idle-timeout`, is
+/// closed.
 pub async fn serve(
     shared: Arc<Shared>,
     listener: TcpListener,
     token: Secret,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
+    let limits = listener::Limits::from_config(&shared.config);
     let app = router(shared, &token);
     match listener.local_addr() {
-        Ok(address) => tracing::info!(%address, "HTTP API listening"),
-        Err(e) => tracing::info!(error = %e, "HTTP API listening"),
+        Ok(address) => tracing::info!(%address, ?limits, "HTTP API listening"),
+        Err(e) => tracing::info!(error = %e, ?limits, "HTTP API listening"),
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .map_err(Error::Serve)?;
+    listener::run(listener, app, limits, shutdown).await;
     tracing::info!("HTTP API stopped");
     Ok(())
 }

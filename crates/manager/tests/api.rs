@@ -1,9 +1,10 @@
 //! The HTTP API on a manager started on a real sandbox: the token guards every route but the
 //! health check, the answers are JSON, errors say what to do, and the OpenAPI document lists
 //! every route.
-#![allow(clippy::unwrap_used)] // test code: a panic is the report
+#![allow(clippy::unwrap_used, clippy::print_stderr)] // test code: panics and stderr are the report
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ferryman_config::Secret;
 use ferryman_manager::api::{self, Method};
@@ -11,6 +12,8 @@ use ferryman_manager::{Manager, Shared};
 use ferryman_sandbox::testing::TestSandbox;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 const TOKEN: &str = "test-token-0123456789";
@@ -196,5 +199,203 @@ async fn api_on_a_sandbox() {
         "openapi.json",
     );
 
+    // An error quotes at most 200 characters of the client's input, with its length (a 1.5 MB
+    // id once came back whole).
+    let clipped = |status: StatusCode, body: &Value, want: StatusCode, length: usize| {
+        let message = body["error"].as_str().unwrap();
+        assert!(message.len() < 600, "{} bytes: {message}", message.len());
+        assert_eq!(status, want, "{message}");
+        // The length with what the message quotes around the input (backticks, a colon).
+        let counted: usize = message
+            .split_once("… (")
+            .and_then(|(_, rest)| rest.split_once(" characters)"))
+            .and_then(|(n, _)| n.parse().ok())
+            .unwrap_or_else(|| panic!("no length in {message}"));
+        assert!((length..length + 10).contains(&counted), "{message}");
+    };
+    let long = "x".repeat(1_500_000);
+    let (status, body) = post("/api/v1/verify", json!({ "backup": long })).await;
+    clipped(status, &body, StatusCode::BAD_REQUEST, long.len());
+    let (status, body) = post("/api/v1/clusters/sandbox/backups", json!({ "kind": long })).await;
+    clipped(status, &body, StatusCode::BAD_REQUEST, long.len());
+    let name = "y".repeat(20_000); // a URI holds at most 64 KiB
+    let (status, body) = get(&format!("/api/v1/clusters/{name}/topology")).await;
+    clipped(status, &body, StatusCode::NOT_FOUND, name.len());
+    let (status, body) = get(&format!("/api/v1/{name}")).await;
+    clipped(status, &body, StatusCode::NOT_FOUND, name.len());
+    let (status, body) = get(&format!("/api/v1/jobs?state={name}")).await;
+    clipped(status, &body, StatusCode::BAD_REQUEST, name.len());
+
     shutdown.cancel();
+}
+
+/// Lets this process open `n` more sockets (the flood's client ends live here too).
+fn allow_files(n: u64) {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    let want = (soft + n).min(hard);
+    assert!(
+        want >= n + 256,
+        "this test opens {n} sockets; the file limit is {hard}: raise it (ulimit -Hn)"
+    );
+    setrlimit(Resource::RLIMIT_NOFILE, want, hard).unwrap();
+}
+
+/// `GET /api/health` on a connection of its own: the status, or why there was none.
+async fn health(base: &str) -> Result<StatusCode, String> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    match http.get(format!("{base}/api/health")).send().await {
+        Ok(r) => Ok(r.status()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Retries [`health`] until it answers 200; returns how long that took.
+async fn health_within(base: &str, limit: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        let answer = health(base).await;
+        if answer == Ok(StatusCode::OK) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < limit,
+            "/api/health did not answer within {limit:?}; last: {answer:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Reads `s` until the server closes it; returns how long after `opened` that was.
+async fn closed_after(mut s: TcpStream, opened: Instant) -> Duration {
+    let mut buf = [0u8; 512];
+    let read = async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(30), read).await;
+    opened.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_flood_is_bounded_and_timed_out() {
+    const LIMIT: usize = 100;
+    const FLOOD: usize = 2_000;
+    const HEADER: Duration = Duration::from_secs(2);
+    const IDLE: Duration = Duration::from_secs(3);
+    allow_files(FLOOD as u64 + 512);
+    let sandbox = TestSandbox::start(0).await;
+    let mut config = sandbox.config();
+    config.manager.http_max_connections = LIMIT as u32;
+    config.manager.http_header_read_timeout = HEADER;
+    config.manager.http_idle_timeout = IDLE;
+    let manager = Manager::start(config).await.unwrap();
+    let shutdown = CancellationToken::new();
+    let base = serve(manager.shared(), &shutdown).await;
+    let address = base.trim_start_matches("http://").to_owned();
+    health_within(&base, Duration::from_secs(1)).await;
+
+    // The flood: connections that send half a request line and nothing more.
+    let flood_started = Instant::now();
+    let mut readers = Vec::with_capacity(FLOOD);
+    for _ in 0..FLOOD {
+        let mut s = TcpStream::connect(&address).await.unwrap();
+        let opened = Instant::now();
+        // The server may have closed a refused connection already.
+        let _ = s.write_all(b"GET / HTTP/1.1\r\n").await;
+        readers.push(tokio::spawn(closed_after(s, opened)));
+    }
+    let flooded_in = flood_started.elapsed();
+    assert!(
+        flooded_in < HEADER / 2,
+        "opening the flood took {flooded_in:?}: too slow to tell refusals from timeouts"
+    );
+
+    // During the flood the API answers as soon as the silent connections are timed out.
+    let waited = health_within(&base, HEADER + Duration::from_secs(2)).await;
+    eprintln!("health answered {waited:?} into the flood (opened in {flooded_in:?})");
+
+    let mut refused = 0;
+    let mut timed_out = 0;
+    for reader in readers {
+        let after = reader.await.unwrap();
+        if after < HEADER / 2 {
+            refused += 1;
+        } else {
+            assert!(
+                after >= HEADER - Duration::from_millis(100)
+                    && after < HEADER + Duration::from_secs(2),
+                "a silent connection was closed after {after:?}, not after the header timeout \
+                 of {HEADER:?}"
+            );
+            timed_out += 1;
+        }
+    }
+    // Every connection beyond the limit was closed at once; the ones served waited for
+    // their headers for the header timeout.
+    assert_eq!((refused, timed_out), (FLOOD - LIMIT, LIMIT));
+
+    // After the flood: the API answers, with the token too.
+    health_within(&base, Duration::from_secs(1)).await;
+    let (status, body) = call(
+        &reqwest::Client::new(),
+        Method::Get,
+        &format!("{base}/api/v1/clusters"),
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // A keep-alive connection silent after its response is closed after the idle timeout, not
+    // the header timeout; so is a request whose body never comes.
+    let mut s = TcpStream::connect(&address).await.unwrap();
+    s.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let n = s.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", &buf[..n]);
+    let after = closed_after(s, Instant::now()).await;
+    assert!(
+        after >= IDLE - Duration::from_millis(100) && after < IDLE + Duration::from_secs(2),
+        "an idle keep-alive connection was closed after {after:?}, not after {IDLE:?}"
+    );
+    let mut s = TcpStream::connect(&address).await.unwrap();
+    s.write_all(
+        format!(
+            "POST /api/v1/verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let after = closed_after(s, Instant::now()).await;
+    assert!(
+        after >= IDLE - Duration::from_millis(100) && after < IDLE + Duration::from_secs(2),
+        "a stalled request body was cut after {after:?}, not after {IDLE:?}"
+    );
+
+    // Shutdown stops the server although a connection is open and silent.
+    let _idle = TcpStream::connect(&address).await.unwrap();
+    shutdown.cancel();
+    let stopped = Instant::now();
+    loop {
+        if TcpStream::connect(&address).await.is_err() {
+            break;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(2),
+            "still listening"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

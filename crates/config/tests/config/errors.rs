@@ -11,7 +11,8 @@ fn a_typo_names_the_line_and_the_known_keys() {
          known keys here are: monitoring-datadir, monitoring-address, http-bind-address, \
          http-port, stream-bind-address, stream-port, stream-accept-timeout, api-token-file, \
          api-token-env, backup-compression-level, backup-compression-threads, \
-         job-claim-timeout, logs-keep"
+         job-claim-timeout, logs-keep, http-header-read-timeout, http-idle-timeout, \
+         http-max-connections"
     );
 }
 

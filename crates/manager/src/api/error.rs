@@ -1,5 +1,6 @@
 //! [`ApiError`]: what a failed request answers; [`Error`]: why the API could not start or stop.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 use axum::http::StatusCode;
@@ -46,18 +47,57 @@ impl ApiError {
     }
 }
 
+/// The most characters of a client's input an error message repeats.
+pub const ECHO_MAX: usize = 200;
+
+/// `input` as an error message may repeat it: whole up to [`ECHO_MAX`] characters, else its
+/// start, an ellipsis and its length (a 1.5 MB id must not come back whole).
+pub fn clip(input: &str) -> Cow<'_, str> {
+    match input.char_indices().nth(ECHO_MAX) {
+        None => Cow::Borrowed(input),
+        Some((end, _)) => Cow::Owned(format!(
+            "{}… ({} characters)",
+            &input[..end],
+            input.chars().count()
+        )),
+    }
+}
+
+/// Clips every word of `message` longer than [`ECHO_MAX`]: what other layers (a parse error, a
+/// serde message) quote of a client's input is cut even where no handler could cut it first.
+fn clip_words(message: String) -> String {
+    if message.len() <= ECHO_MAX {
+        return message;
+    }
+    let mut out = String::with_capacity(message.len().min(4 * ECHO_MAX));
+    let mut rest = message.as_str();
+    while let Some(start) = rest.find(|c: char| !c.is_whitespace()) {
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let word = &rest[..end];
+        // Some slack: an input a handler clipped already, with its quotes, stays as it is.
+        if word.chars().nth(ECHO_MAX + 16).is_some() {
+            out.push_str(&clip(word));
+        } else {
+            out.push_str(word);
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
+        let ApiError { status, message } = self;
+        let message = clip_words(message);
+        if status.is_server_error() {
             // Handled here (the client only sees the message): the manager's log is where an
             // operator looks for failures of the manager itself.
-            tracing::warn!(status = %self.status, error = %self.message, "API request failed");
+            tracing::warn!(%status, error = %message, "API request failed");
         }
-        (
-            self.status,
-            Json(serde_json::json!({ "error": self.message })),
-        )
-            .into_response()
+        (status, Json(serde_json::json!({ "error": message }))).into_response()
     }
 }
 
@@ -152,4 +192,37 @@ pub enum Error {
     /// The server failed.
     #[error("the HTTP API stopped: {0}")]
     Serve(#[source] std::io::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_input_is_clipped_with_its_length() {
+        assert_eq!(clip("db1"), "db1");
+        let exact = "é".repeat(ECHO_MAX);
+        assert_eq!(clip(&exact), exact);
+        let long = format!("{}z", "é".repeat(ECHO_MAX));
+        assert_eq!(
+            clip(&long),
+            format!("{}… ({} characters)", "é".repeat(ECHO_MAX), ECHO_MAX + 1)
+        );
+    }
+
+    #[test]
+    fn long_words_of_a_message_are_clipped_and_the_rest_kept() {
+        let id = "x".repeat(1_500_000);
+        let message = format!("invalid backup id `{id}`: use CLUSTER/SERVER/NAME\n  see the list");
+        let clipped = clip_words(message);
+        assert_eq!(
+            clipped,
+            format!(
+                "invalid backup id `{}… (1500003 characters) use CLUSTER/SERVER/NAME\n  see the list",
+                "x".repeat(ECHO_MAX - 1)
+            )
+        );
+        let short = "no job 42: list them".to_owned();
+        assert_eq!(clip_words(short.clone()), short);
+    }
 }

@@ -13,6 +13,7 @@ use ferryman_repo::{BackupId, LogKind, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::error::clip;
 use super::{openapi, ApiError};
 use crate::registry::JobState;
 use crate::reseed::{Method, ReseedRequest};
@@ -29,7 +30,7 @@ pub(super) async fn health() -> Json<Value> {
 pub(super) async fn not_found(uri: Uri) -> ApiError {
     ApiError::not_found(format!(
         "no route {}: the routes are listed in /api/v1/openapi.json",
-        uri.path()
+        clip(uri.path())
     ))
 }
 
@@ -39,7 +40,7 @@ pub(super) async fn method_not_allowed(uri: Uri) -> ApiError {
         StatusCode::METHOD_NOT_ALLOWED,
         format!(
             "{} does not take this method: see /api/v1/openapi.json",
-            uri.path()
+            clip(uri.path())
         ),
     )
 }
@@ -319,7 +320,8 @@ pub(super) async fn rm_reseed_host_port(
         .find(|s| s.host == host && s.port == port)
         .ok_or_else(|| {
             ApiError::not_found(format!(
-                "no server {host}:{port} in cluster `{name}`; see GET /api/v1/clusters"
+                "no server {}:{port} in cluster `{name}`; see GET /api/v1/clusters",
+                clip(&host)
             ))
         })?
         .name
@@ -387,7 +389,8 @@ pub(super) async fn jobs(
     if let Some(state) = &query.state {
         if !STATES.contains(&state.as_str()) {
             return Err(ApiError::bad_request(format!(
-                "unknown job state `{state}`: use one of {}",
+                "unknown job state `{}`: use one of {}",
+                clip(state),
                 STATES.join(", ")
             )));
         }
@@ -510,7 +513,8 @@ fn cluster<'a>(shared: &'a Shared, name: &str) -> Reply<&'a ClusterConfig> {
             .map(|c| c.name.as_str())
             .collect();
         ApiError::not_found(format!(
-            "cluster `{name}` is not in the configuration; known: {}",
+            "cluster `{}` is not in the configuration; known: {}",
+            clip(name),
             known.join(", ")
         ))
     })
