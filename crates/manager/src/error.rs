@@ -155,6 +155,25 @@ pub enum Error {
         detail: String,
     },
 
+    /// The job id counter could not be read or written.
+    #[error("cannot keep the job id counter {path}: {source}; check that the manager may write to `manager.monitoring-datadir`")]
+    JobIds {
+        /// The counter's file.
+        path: std::path::PathBuf,
+        /// The reason.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The job id counter holds something else than a number.
+    #[error("the job id counter {path} holds `{content}`, not a number: write into it a number above every job id this manager has shown (e.g. 1000000), or remove it if ids may start again at 1")]
+    JobIdsCorrupt {
+        /// The counter's file.
+        path: std::path::PathBuf,
+        /// What it holds (its start).
+        content: String,
+    },
+
     /// A user cancelled the job.
     #[error("cancelled by request")]
     Cancelled,

@@ -96,6 +96,7 @@ impl Manager {
             key: "manager.stream-port",
             source,
         })?;
+        let registry = Registry::open(&config.manager.monitoring_datadir)?;
         let pools = config
             .clusters
             .iter()
@@ -106,7 +107,7 @@ impl Manager {
             expectations: Expectations::default(),
             pools,
             repo,
-            registry: Registry::default(),
+            registry,
             topology: Topology::default(),
             tasks: TaskTracker::new(),
             prune_lock: tokio::sync::Mutex::new(()),

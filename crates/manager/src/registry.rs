@@ -3,10 +3,17 @@
 //! A manager job wraps one row in a node's jobs table (the node job) and what the manager does
 //! around it (waiting for the stream, storing the backup). Kept in memory: after a restart the
 //! repository (manifests) and the nodes' tables are the record; jobs that were running are
-//! failed on the nodes by their agents (the stream is gone) and their leftovers cleaned.
+//! failed on the nodes by their agents (the stream is gone) and their leftovers cleaned. Only
+//! the id counter outlives the manager (`registry/ids.rs`): an id once shown (`jobs show 4`)
+//! never names another job.
+
+mod ids;
+
+pub use ids::FILE as IDS_FILE;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use ferryman_proto::Task;
@@ -87,7 +94,13 @@ struct Entry {
 /// Every manager job since start (the newest 1000 finished ones are kept).
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
-    inner: Arc<Mutex<(u64, BTreeMap<u64, Entry>)>>,
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    ids: ids::Ids,
+    jobs: BTreeMap<u64, Entry>,
 }
 
 /// How many finished jobs are remembered.
@@ -109,16 +122,30 @@ fn now() -> u64 {
 }
 
 impl Registry {
+    /// An empty registry whose ids continue after every id given by a manager that kept its
+    /// counter in `dir` (`monitoring-datadir`).
+    pub fn open(dir: &Path) -> crate::Result<Registry> {
+        Ok(Registry {
+            inner: Arc::new(Mutex::new(Inner {
+                ids: ids::Ids::open(dir)?,
+                jobs: BTreeMap::new(),
+            })),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        match self.inner.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
     /// A new job.
     pub fn create(&self, cluster: &str, server: &str, task: Task, trigger: &str) -> JobHandle {
         let cancel = CancellationToken::new();
-        let mut guard = match self.inner.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        guard.0 += 1;
-        let id = guard.0;
-        guard.1.insert(
+        let mut guard = self.lock();
+        let id = guard.ids.next();
+        guard.jobs.insert(
             id,
             Entry {
                 record: JobRecord {
@@ -142,15 +169,15 @@ impl Registry {
             },
         );
         // Forget the oldest finished jobs beyond KEEP.
-        while guard.1.len() > KEEP {
+        while guard.jobs.len() > KEEP {
             let oldest_final = guard
-                .1
+                .jobs
                 .iter()
                 .find(|(_, e)| e.record.state.is_final())
                 .map(|(id, _)| *id);
             match oldest_final {
                 Some(id) => {
-                    guard.1.remove(&id);
+                    guard.jobs.remove(&id);
                 }
                 None => break,
             }
@@ -184,11 +211,7 @@ impl Registry {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut BTreeMap<u64, Entry>) -> T) -> T {
-        let mut guard = match self.inner.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        f(&mut guard.1)
+        f(&mut self.lock().jobs)
     }
 }
 

@@ -37,6 +37,9 @@ const POLL: Duration = Duration::from_millis(300);
 /// any more) is this old has died: its job ends now rather than after [`OUTCOME_WAIT`].
 const OUTCOME_SILENCE_S: i64 = 15;
 
+/// The reason a cancelled job's row gives (`Error::Cancelled` says the same).
+const CANCELLED: &str = "cancelled by request";
+
 /// What was stored.
 #[derive(Debug, Clone)]
 pub enum Stored {
@@ -119,12 +122,22 @@ async fn pump(
         node_id,
     } = gate;
     if !prefix.is_empty() && tx.send(Ok(Bytes::from(prefix))).await.is_err() {
+        if job.cancelled().is_cancelled() {
+            cancel_node_job(&mut conn, node_id, &job).await;
+        }
         return;
     }
     let mut total = 0u64;
     loop {
         let mut buf = vec![0u8; CHUNK];
-        let n = match stream.read(&mut buf).await {
+        let read = tokio::select! {
+            read = stream.read(&mut buf) => read,
+            _ = job.cancelled().cancelled() => {
+                cancel_node_job(&mut conn, node_id, &job).await;
+                return;
+            }
+        };
+        let n = match read {
             Ok(n) => n,
             Err(e) => {
                 let _ = tx
@@ -143,9 +156,12 @@ async fn pump(
         buf.truncate(n);
         total += n as u64;
         job.update(|r| r.bytes = total);
-        // The repository stopped reading (corrupt stream, disk full): drop the socket, which
-        // tells the agent its stream failed.
+        // The repository stopped reading (corrupt stream, disk full, cancelled): drop the
+        // socket, which tells the agent its stream failed; a cancelled job's row says so first.
         if tx.send(Ok(Bytes::from(buf))).await.is_err() {
+            if job.cancelled().is_cancelled() {
+                cancel_node_job(&mut conn, node_id, &job).await;
+            }
             return;
         }
     }
@@ -153,6 +169,9 @@ async fn pump(
     let _ = stream.shutdown().await;
     job.phase("stream complete; waiting for the node's outcome");
     let verdict = wait_outcome(&mut conn, node_id, &job).await;
+    if verdict.is_err() && job.cancelled().is_cancelled() {
+        cancel_node_job(&mut conn, node_id, &job).await;
+    }
     let _ = conn.close().await;
     match &verdict {
         Ok(row) if good(row) => drop(tx),
@@ -172,6 +191,18 @@ async fn pump(
         }
     }
     let _ = done.send(verdict);
+}
+
+/// Ends the node job of a cancelled manager job, before its socket closes (the agent, finding
+/// its row ended, records nothing else), and keeps the row's result in the job.
+async fn cancel_node_job(conn: &mut JobsConn, node_id: JobId, job: &JobHandle) {
+    crate::dispatch::cancel_row(conn, node_id, CANCELLED).await;
+    match conn.get(node_id).await {
+        Ok(row) => job.update(|r| r.node_result = row.result),
+        Err(e) => {
+            tracing::warn!(node_job_id = node_id.0, error = %e, "cannot read the cancelled node job")
+        }
+    }
 }
 
 /// Success, or done by a legacy donor (which records no outcome; the stream checks decide).
@@ -211,7 +242,7 @@ async fn wait_outcome(
             ));
         }
         tokio::select! {
-            _ = job.cancelled().cancelled() => return Err("cancelled by request".to_owned()),
+            _ = job.cancelled().cancelled() => return Err(CANCELLED.to_owned()),
             _ = tokio::time::sleep(POLL) => {}
         }
     }
@@ -241,7 +272,7 @@ pub async fn backup(
     let (reader, verdict) = gate.open(job.clone());
     let res = ferryman_repo::ingest(&shared.repo, meta, reader, job.cancelled()).await;
     let row = verdict.await.ok().and_then(|v| v.ok());
-    let manifest = res.map_err(|e| node_reason(e, &row, &server.name))?;
+    let manifest = res.map_err(|e| node_reason(e, &row, &server.name, job))?;
     crate::retention::after_backup(shared, cluster).await;
     Ok((Stored::Backup(Box::new(manifest)), row))
 }
@@ -304,7 +335,7 @@ pub async fn log(
     let (reader, verdict) = gate.open(job.clone());
     let res = shared.repo.ingest_log(meta, reader, job.cancelled()).await;
     let row = verdict.await.ok().and_then(|v| v.ok());
-    let file = res.map_err(|e| node_reason(e, &row, &server.name))?;
+    let file = res.map_err(|e| node_reason(e, &row, &server.name, job))?;
     if let Err(e) = shared
         .repo
         .rotate_logs(shared.config.manager.logs_keep as usize)
@@ -315,8 +346,12 @@ pub async fn log(
     Ok((Stored::Log(file.key.to_string()), row))
 }
 
-/// When the node itself failed the job, its reason is the one to show.
-fn node_reason(e: ferryman_repo::Error, row: &Option<Job>, server: &str) -> Error {
+/// A cancelled job ends cancelled (its row too: see [`cancel_node_job`]); when the node
+/// itself failed the job, its reason is the one to show.
+fn node_reason(e: ferryman_repo::Error, row: &Option<Job>, server: &str, job: &JobHandle) -> Error {
+    if job.cancelled().is_cancelled() {
+        return Error::Cancelled;
+    }
     match row {
         Some(r) if r.done && !good(r) => Error::NodeFailed {
             server: server.to_owned(),
