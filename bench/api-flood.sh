@@ -4,6 +4,7 @@
 # descriptors and how /api/health answers before, during and after the flood.
 #
 #   bench/api-flood.sh [CONNECTIONS]     # default 20000; FERRYMAN=path to use that binary
+#   ROUNDS=3 bench/api-flood.sh          # flood the same manager 3 times (memory must not grow)
 #
 # The flood client keeps every connection the manager keeps open and closes the ones the
 # manager closed, so it needs about as many file descriptors as the manager accepts, not
@@ -11,6 +12,7 @@
 set -euo pipefail
 
 N=${1:-20000}
+ROUNDS=${ROUNDS:-1}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${FERRYMAN:-}
 if [[ -z $BIN ]]; then
@@ -47,7 +49,7 @@ measure() {
 }
 
 measure "before"
-python3 - "$PORT" "$N" "$DIR/flood.done" <<'EOF' &
+cat >"$DIR/flood.py" <<'EOF'
 import os, resource, select, socket, sys, time
 port, n, done = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -83,14 +85,17 @@ while held and not os.path.exists(done + ".stop"):
 for s in held.values():
     s.close()
 EOF
-FLOOD=$!
-until [[ -e $DIR/flood.done ]]; do sleep 0.1; done
-measure "during (flood open)"
-sleep 5
-measure "during (+5 s)"
-sleep 7
-measure "after header timeout (+12 s)"
-touch "$DIR/flood.done.stop"
-wait "$FLOOD"
-sleep 2
-measure "after the clients left"
+for round in $(seq "$ROUNDS"); do
+    python3 "$DIR/flood.py" "$PORT" "$N" "$DIR/flood.$round" &
+    FLOOD=$!
+    until [[ -e $DIR/flood.$round ]]; do sleep 0.1; done
+    measure "$round: during (flood open)"
+    sleep 5
+    measure "$round: during (+5 s)"
+    sleep 7
+    measure "$round: after header timeout"
+    touch "$DIR/flood.$round.stop"
+    wait "$FLOOD"
+    sleep 2
+    measure "$round: after the clients left"
+done
