@@ -8,6 +8,7 @@ use ferryman_db::Endpoint;
 use ferryman_jobs::{JobId, JobsConn, Schema, Task, Verdict};
 use tokio_util::sync::CancellationToken;
 
+use crate::destinations::Destinations;
 use crate::pending::{create_private_dir, Journal};
 use crate::reaper::{self, Claimant};
 use crate::tasks::JoinerSettings;
@@ -75,6 +76,8 @@ pub struct Agent {
     pub(crate) journal: Journal,
     /// What a reseed's joiner needs (`[agent]` joiner settings, replication credential).
     pub(crate) joiner: JoinerSettings,
+    /// The receivers this agent streams to.
+    pub(crate) destinations: Destinations,
 }
 
 impl Agent {
@@ -112,6 +115,7 @@ impl Agent {
             work_dir,
             journal,
             joiner: JoinerSettings::new(&config.agent, &cluster.replication_credential),
+            destinations: Destinations::of(config, cluster),
         })
     }
 

@@ -46,6 +46,19 @@ pub enum Error {
         port: String,
     },
 
+    /// A job row names a receiver this agent's configuration does not allow.
+    #[error("job {job_id} ({task}) names the receiver {address}, which is not one this agent streams to (allowed: {allowed}); nothing was sent: a row written by someone other than the manager must not get a copy of this server's data; if {address} is your manager, list it in `agent.stream-destinations`")]
+    ForbiddenReceiver {
+        /// The job.
+        job_id: u64,
+        /// Its task.
+        task: Task,
+        /// `host:port` from the row.
+        address: String,
+        /// The allowed destinations.
+        allowed: String,
+    },
+
     /// The job's token column does not hold a Ferryman stream token.
     #[error("job {job_id} carries a token that is not a Ferryman stream token ({source}); enqueue it again through the manager, or without a token for a raw stream")]
     BadToken {

@@ -14,12 +14,14 @@
 //! - `durable.rs`: crash-safe state files (write, fsync, rename, fsync the directory).
 //! - `reaper.rs`: claims left `processing` by an agent that died.
 //! - `recovery.rs`: reseed swaps a dead agent left half done, finished or undone first.
+//! - `destinations.rs`: the receivers an agent may stream to ([`Destinations`]).
 //! - `sender.rs`: the stream sender ([`Receiver`], [`Stream`]).
 //! - `progress.rs`: [`Progress`], shared between a task and the reporter.
 //! - `tasks/`: one module per task family.
 //! - [`error`]: the crate's [`Error`].
 
 mod agent;
+pub mod destinations;
 mod durable;
 pub mod error;
 mod pending;
@@ -31,6 +33,7 @@ pub mod sender;
 pub mod tasks;
 
 pub use agent::{Agent, JobDone, PassReport, Shutdown};
+pub use destinations::Destinations;
 pub use error::{Error, Result};
 pub use progress::Progress;
 pub use sender::{Receiver, Sent, Stream};

@@ -86,6 +86,7 @@ impl Agent {
             scratch: &scratch,
             tool_logs: &tool_logs,
             swaps: &swaps,
+            destinations: &self.destinations,
             progress: &progress,
             cancel: &cancel,
             connect_timeout: self.settings.connect_timeout,

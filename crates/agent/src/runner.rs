@@ -48,6 +48,7 @@ impl Agent {
                     scratch: &scratch,
                     tool_logs: &self.work_dir.join("tool-logs"),
                     swaps: &self.work_dir.join("swaps"),
+                    destinations: &self.destinations,
                     progress: &progress,
                     cancel: &cancel,
                     connect_timeout: self.settings.connect_timeout,

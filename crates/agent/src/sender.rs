@@ -66,13 +66,10 @@ impl Receiver {
                 Some(StreamHeader::new(kind, job.id.0, token))
             }
         };
-        // An IPv6 literal needs brackets to be joined with a port.
-        let address = if server.contains(':') && !server.starts_with('[') {
-            format!("[{server}]:{port}")
-        } else {
-            format!("{server}:{port}")
-        };
-        Ok(Receiver { address, header })
+        Ok(Receiver {
+            address: ferryman_proto::address::join(server, port),
+            header,
+        })
     }
 
     /// A raw stream to `address` (`host:port`), as a legacy donor sends.

@@ -49,6 +49,13 @@ pub struct AgentConfig {
     /// reseed imports its dump into, which runs next to the server being reseeded. Default
     /// 512; 16 to 1048576.
     pub import_buffer_pool_mib: u32,
+    /// `stream-destinations`: the only `host:port` an agent streams a backup or a log to. A
+    /// job row naming any other receiver is refused (anyone who can insert a row must not be
+    /// able to have a backup sent to a host of their choosing). Default (empty): the manager's
+    /// `monitoring-address` with its `stream-port` and with every port of the cluster's
+    /// `scheduler-db-servers-sender-ports`; list the receivers explicitly where
+    /// replication-manager's own manager still writes the rows.
+    pub stream_destinations: Vec<(String, u16)>,
 }
 
 impl Default for AgentConfig {
@@ -65,6 +72,7 @@ impl Default for AgentConfig {
             catch_up_timeout: defaults::CATCH_UP_TIMEOUT,
             catch_up_max_lag: defaults::CATCH_UP_MAX_LAG,
             import_buffer_pool_mib: defaults::IMPORT_BUFFER_POOL_MIB,
+            stream_destinations: Vec::new(),
         }
     }
 }
@@ -83,6 +91,7 @@ impl AgentConfig {
             catch_up_timeout,
             catch_up_max_lag,
             import_buffer_pool_mib,
+            stream_destinations,
         } = raw;
         AgentConfig {
             poll_interval: v.duration(
@@ -154,6 +163,26 @@ impl AgentConfig {
                     defaults::IMPORT_BUFFER_POOL_MIB_MAX,
                 ),
             ),
+            stream_destinations: stream_destinations
+                .map(|list| {
+                    list.into_inner()
+                        .into_iter()
+                        .filter_map(|entry| {
+                            let at = v.at(entry.span());
+                            let text = entry.into_inner();
+                            let parsed = ferryman_proto::address::split(&text);
+                            if parsed.is_none() {
+                                v.push(ConfigError::InvalidDestination {
+                                    at,
+                                    key: "agent.stream-destinations".to_owned(),
+                                    value: text,
+                                });
+                            }
+                            parsed
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
             tasks: match tasks {
                 None => Task::ALL.to_vec(),
                 Some(list) => {

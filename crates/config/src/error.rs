@@ -484,6 +484,17 @@ pub enum ConfigError {
         /// The variable.
         var: String,
     },
+
+    /// An entry of `agent.stream-destinations` that is not `"host:port"`.
+    #[error("{at}: `{key}` lists {value:?}, which is not a destination: write it as \"host:port\" (the manager's `monitoring-address` and `stream-port`, or a legacy receiver's address and port)")]
+    InvalidDestination {
+        /// Where the entry is.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// The entry as written.
+        value: String,
+    },
 }
 
 /// Every problem found in a config file; never empty.

@@ -64,6 +64,7 @@ pub(crate) struct RawAgent {
     pub(crate) catch_up_timeout: Option<Spanned<String>>,
     pub(crate) catch_up_max_lag: Option<Spanned<String>>,
     pub(crate) import_buffer_pool_mib: Option<Spanned<i64>>,
+    pub(crate) stream_destinations: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// `[jobs]`.

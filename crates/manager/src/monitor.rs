@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use ferryman_config::{ClusterConfig, Config};
 use ferryman_db::topology::{self, ServerView};
 use ferryman_db::Role;
+use ferryman_proto::address::same_host;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
@@ -211,21 +212,6 @@ fn replicates_from(
         current = &source.name;
     }
     false
-}
-
-/// Whether two host spellings name the same host: equal names, equal addresses, or loopback.
-fn same_host(a: &str, b: &str) -> bool {
-    let ip = |h: &str| -> Option<std::net::IpAddr> {
-        if h.eq_ignore_ascii_case("localhost") {
-            return Some(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
-        }
-        h.parse().ok()
-    };
-    a.eq_ignore_ascii_case(b)
-        || match (ip(a), ip(b)) {
-            (Some(x), Some(y)) => x == y || (x.is_loopback() && y.is_loopback()),
-            _ => false,
-        }
 }
 
 #[cfg(test)]

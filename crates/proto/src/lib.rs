@@ -1,6 +1,7 @@
 //! Names and wire formats shared by the Ferryman manager and agent.
 //!
 //! # Layout
+//! - [`address`]: host spellings compared without DNS, `host:port` text.
 //! - [`task`]: the task names of the `replication_manager_schema.jobs` table ([`Task`]).
 //! - [`header`]: the stream header that opens every Ferryman stream ([`StreamHeader`],
 //!   [`StreamKind`], [`sniff`], [`read_header`], [`read_start`], [`write_header`]).
@@ -10,6 +11,7 @@
 //! - [`token`]: the per-job secret a stream is authenticated with ([`StreamToken`]).
 //! - [`error`]: the crate's [`Error`].
 
+pub mod address;
 pub mod error;
 pub mod frames;
 pub mod header;

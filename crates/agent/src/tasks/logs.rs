@@ -682,6 +682,7 @@ mod tests {
             };
             let job = job(id, task, port);
             let progress = Progress::new();
+            let destinations = crate::Destinations::new(vec![("127.0.0.1".to_owned(), port)]);
             let ctx = TaskCtx {
                 job: &job,
                 task,
@@ -690,6 +691,7 @@ mod tests {
                 scratch: scratch.path(),
                 tool_logs: scratch.path(),
                 swaps: scratch.path(),
+                destinations: &destinations,
                 progress: &progress,
                 cancel,
                 connect_timeout: Duration::from_secs(5),

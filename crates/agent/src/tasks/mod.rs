@@ -30,6 +30,7 @@ use ferryman_proto::{StreamKind, Task};
 use tokio_util::sync::CancellationToken;
 
 use self::reseed::Restore;
+use crate::destinations::Destinations;
 use crate::progress::Progress;
 use crate::sender::{Receiver, Stream};
 use crate::Result;
@@ -55,6 +56,8 @@ pub(crate) struct TaskCtx<'a> {
     pub tool_logs: &'a Path,
     /// Where a reseed keeps its swap record (`work-dir/<server>/swaps`, 0700).
     pub swaps: &'a Path,
+    /// The receivers this agent may stream to.
+    pub destinations: &'a Destinations,
     /// Progress shared with the reporter.
     pub progress: &'a Progress,
     /// Cancelled when the job must stop (agent shutdown, job cancelled).
@@ -113,9 +116,11 @@ impl JoinerSettings {
 }
 
 impl TaskCtx<'_> {
-    /// The job's receiver.
+    /// The job's receiver, when the configuration allows it.
     pub fn receiver(&self, kind: StreamKind) -> Result<Receiver> {
-        Receiver::of_job(self.job, self.task, kind)
+        let receiver = Receiver::of_job(self.job, self.task, kind)?;
+        self.destinations.check(self.job, self.task)?;
+        Ok(receiver)
     }
 
     /// Connects to the job's receiver (retrying until `connect-timeout`).

@@ -442,6 +442,7 @@ mod tests {
                 scratch: scratch.path(),
                 tool_logs: scratch.path(),
                 swaps: scratch.path(),
+                destinations: &crate::Destinations::new(Vec::new()),
                 progress: &progress,
                 cancel,
                 connect_timeout: Duration::from_secs(5),

@@ -125,8 +125,27 @@ pub struct Listener {
     pub handle: JoinHandle<std::io::Result<u64>>,
 }
 
-pub async fn listen(path: &Path, pace: Option<usize>, cut_after: Option<u64>) -> Listener {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+///
+/// It listens where the sandbox's agents may stream (the manager's stream port, else a free
+/// legacy sender port of the cluster: `agent.stream-destinations` by default), as nothing else
+/// listens there in these tests.
+pub async fn listen(
+    sb: &TestSandbox,
+    path: &Path,
+    pace: Option<usize>,
+    cut_after: Option<u64>,
+) -> Listener {
+    let config = sb.config();
+    let ports = std::iter::once(config.manager.stream_port)
+        .chain(config.clusters[0].sender_ports.iter().copied());
+    let mut bound = None;
+    for port in ports {
+        if let Ok(l) = TcpListener::bind(("127.0.0.1", port)).await {
+            bound = Some(l);
+            break;
+        }
+    }
+    let listener = bound.expect("a free stream destination of the sandbox");
     let port = listener.local_addr().unwrap().port();
     let path = path.to_owned();
     let handle = tokio::spawn(async move {

@@ -47,6 +47,7 @@ async fn a_receiver_killed_mid_stream_fails_the_job_with_the_reason() {
     seed(&sb, "db1").await;
     let tmp = tempfile::tempdir().unwrap();
     let listener = listen(
+        &sb,
         &tmp.path().join("cut"),
         Some(64 * 1024),
         Some(2 * 1024 * 1024),
@@ -77,12 +78,8 @@ async fn a_receiver_that_never_listens_fails_the_job_at_the_deadline() {
     let config = config_with(&sb, tmp.path(), |t| {
         t.replace("connect-timeout = \"20s\"", "connect-timeout = \"2s\"")
     });
-    // A port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // An allowed destination nobody listens on (no manager runs in these tests).
+    let port = sb.config().manager.stream_port;
     let id = enqueue(&sb, "db1", Task::Mariabackup, Some(port), None).await;
     let out = agent_once_with(&config, "db1").await;
     assert!(out.status.success(), "{}", text(&out));
@@ -106,7 +103,7 @@ async fn two_agents_on_one_server_never_run_the_same_job() {
     let sb = sandbox(0).await;
     let tmp = tempfile::tempdir().unwrap();
     for round in 0..4 {
-        let listener = listen(&tmp.path().join(format!("r{round}")), None, None).await;
+        let listener = listen(&sb, &tmp.path().join(format!("r{round}")), None, None).await;
         let id = enqueue(&sb, "db1", Task::Mariabackup, Some(listener.port), None).await;
         let (a, b) = tokio::join!(agent_once(&sb, "db1"), agent_once(&sb, "db1"));
         let ran: Vec<String> = [&a, &b]
@@ -138,7 +135,7 @@ async fn sigterm_interrupts_a_running_backup_after_the_grace_and_records_it() {
         t.replace("shutdown-grace = \"10s\"", "shutdown-grace = \"1s\"")
     });
     // A receiver so slow the backup cannot finish within the grace period.
-    let listener = listen(&tmp.path().join("slow"), Some(4096), None).await;
+    let listener = listen(&sb, &tmp.path().join("slow"), Some(4096), None).await;
     let id = enqueue(&sb, "db1", Task::Mariabackup, Some(listener.port), None).await;
     let log = tmp.path().join("agent.log");
     let mut agent = agent_daemon(&config, "db1", &log);
@@ -203,4 +200,28 @@ async fn a_job_left_processing_by_a_dead_agent_is_failed_with_the_reason() {
         "{result}"
     );
     assert!(result.contains("enqueue it again"), "{result}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_row_naming_a_receiver_the_configuration_does_not_allow_gets_nothing() {
+    let sb = sandbox(0).await;
+    seed(&sb, "db1").await;
+    // Someone with INSERT on the jobs table asks for a backup to a host of their choosing.
+    let thief = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = thief.local_addr().unwrap().port();
+    let id = enqueue(&sb, "db1", Task::Mariabackup, Some(port), None).await;
+    let out = agent_once(&sb, "db1").await;
+    let result = ended(&job(&sb, "db1", id).await, "failure");
+    eprintln!("{result}\n{}", text(&out));
+    assert!(
+        result.contains(&format!(
+            "names the receiver 127.0.0.1:{port}, which is not one this agent streams to"
+        )),
+        "{result}"
+    );
+    assert!(result.contains("agent.stream-destinations"), "{result}");
+    // Nothing was even connected.
+    let accepted =
+        tokio::time::timeout(std::time::Duration::from_millis(500), thief.accept()).await;
+    assert!(accepted.is_err(), "the agent connected to the thief");
 }

@@ -82,7 +82,7 @@ async fn a_mysqldump_job_streams_a_dump_that_restores_with_equal_rows() {
     seed(&source, "db1").await;
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("dump.sql");
-    let listener = listen(&file, None, None).await;
+    let listener = listen(&source, &file, None, None).await;
     let id = enqueue(&source, "db1", Task::Mysqldump, Some(listener.port), None).await;
     let out = agent_once(&source, "db1").await;
     assert!(out.status.success(), "{}", text(&out));
@@ -119,7 +119,7 @@ async fn a_mydumper_job_streams_a_tar_that_myloader_restores_with_equal_rows() {
     seed(&source, "db1").await;
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("dump.tar");
-    let listener = listen(&file, None, None).await;
+    let listener = listen(&source, &file, None, None).await;
     let id = enqueue(&source, "db1", Task::Mydumper, Some(listener.port), None).await;
     let out = agent_once(&source, "db1").await;
     assert!(out.status.success(), "{}", text(&out));

@@ -52,7 +52,7 @@ async fn a_mariabackup_job_streams_a_backup_that_extracts_and_prepares() {
 
     // A legacy row (no token): raw xbstream, as replication-manager's socat listener expects.
     let file = tmp.path().join("raw.xbstream");
-    let listener = listen(&file, None, None).await;
+    let listener = listen(&sb, &file, None, None).await;
     let id = enqueue(&sb, "db1", Task::Mariabackup, Some(listener.port), None).await;
     let out = agent_once(&sb, "db1").await;
     assert!(out.status.success(), "{}", text(&out));
@@ -75,7 +75,7 @@ async fn a_mariabackup_job_streams_a_backup_that_extracts_and_prepares() {
     // A row with a token (our manager): the stream opens with the header, then the same bytes.
     let token = Token::generate().unwrap();
     let file = tmp.path().join("auth.stream");
-    let listener = listen(&file, None, None).await;
+    let listener = listen(&sb, &file, None, None).await;
     let id = enqueue(
         &sb,
         "db1",
@@ -114,7 +114,7 @@ async fn no_command_line_holds_the_password_while_a_backup_runs() {
     assert!(password.len() >= 12);
     let tmp = tempfile::tempdir().unwrap();
     // A slow receiver (about 25 MiB/s) keeps the backup running while we look.
-    let listener = listen(&tmp.path().join("b.xbstream"), Some(256 * 1024), None).await;
+    let listener = listen(&sb, &tmp.path().join("b.xbstream"), Some(256 * 1024), None).await;
     let id = enqueue(&sb, "db1", Task::Mariabackup, Some(listener.port), None).await;
     let log = tmp.path().join("agent.log");
     let mut agent = agent_daemon(&sb.config_path(), "db1", &log);

@@ -33,6 +33,7 @@ struct Fixture {
     cancel: CancellationToken,
     schema: Schema,
     joiner: JoinerSettings,
+    destinations: crate::Destinations,
 }
 
 impl Fixture {
@@ -99,6 +100,7 @@ impl Fixture {
             cancel: CancellationToken::new(),
             schema: Schema::default(),
             joiner,
+            destinations: crate::Destinations::new(Vec::new()),
         }
     }
 
@@ -111,6 +113,7 @@ impl Fixture {
             scratch: self.dir.path(),
             tool_logs: self.dir.path(),
             swaps: self.dir.path(),
+            destinations: &self.destinations,
             progress: &self.progress,
             cancel: &self.cancel,
             connect_timeout: Duration::from_secs(1),
