@@ -114,7 +114,7 @@ impl Agent {
             claimant,
             work_dir,
             journal,
-            joiner: JoinerSettings::new(&config.agent, &cluster.replication_credential),
+            joiner: JoinerSettings::of(config, cluster),
             destinations: Destinations::of(config, cluster),
         })
     }

@@ -218,20 +218,30 @@ pub struct JobsConfig {
     /// an SQL identifier, so only `[A-Za-z0-9_]`, 1 to 64 long. Default
     /// `replication_manager_schema`.
     pub schema: String,
+    /// `row-key-file`: the key the manager seals reseed and flashback rows with and the agents
+    /// check them with (64 hexadecimal characters, mode 0600). The manager creates it at its
+    /// first start; copy it to every agent's host. Relative paths are relative to the config
+    /// file's directory. Default `/etc/ferryman/row.key`.
+    pub row_key_file: PathBuf,
 }
 
 impl Default for JobsConfig {
     fn default() -> Self {
         JobsConfig {
             schema: defaults::JOBS_SCHEMA.to_owned(),
+            row_key_file: PathBuf::from(defaults::ROW_KEY_FILE),
         }
     }
 }
 
 impl JobsConfig {
     pub(crate) fn from_raw(raw: RawJobs, v: &mut Validator<'_>) -> Self {
-        let RawJobs { schema } = raw;
+        let RawJobs {
+            schema,
+            row_key_file,
+        } = raw;
         JobsConfig {
+            row_key_file: v.local_path("jobs.row-key-file", row_key_file, defaults::ROW_KEY_FILE),
             schema: match schema {
                 None => defaults::JOBS_SCHEMA.to_owned(),
                 Some(schema) => {

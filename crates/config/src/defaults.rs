@@ -84,6 +84,8 @@ pub const POLL_INTERVAL_MIN: Duration = Duration::from_millis(100);
 pub const POLL_INTERVAL_MAX: Duration = Duration::from_secs(3600);
 /// `agent.work-dir`.
 pub const AGENT_WORK_DIR: &str = "/var/lib/ferryman-agent";
+/// `jobs.row-key-file`.
+pub const ROW_KEY_FILE: &str = "/etc/ferryman/row.key";
 /// `agent.connect-timeout`.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
 /// Smallest `agent.connect-timeout`.

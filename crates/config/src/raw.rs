@@ -72,6 +72,7 @@ pub(crate) struct RawAgent {
 #[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
 pub(crate) struct RawJobs {
     pub(crate) schema: Option<Spanned<String>>,
+    pub(crate) row_key_file: Option<Spanned<String>>,
 }
 
 /// `[verifier]`.

@@ -9,6 +9,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// What can go wrong in the manager.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The key that seals reseed rows cannot be read or created.
+    #[error("{0}")]
+    RowKey(ferryman_proto::SealError),
+
     /// The jobs table of a server could not be used.
     #[error(transparent)]
     Jobs(#[from] ferryman_jobs::Error),

@@ -45,6 +45,8 @@ pub struct Shared {
     pub verify_runs: crate::verification::VerifyRuns,
     /// Events for the API and notifications.
     pub events: crate::events::Events,
+    /// The key reseed and flashback rows are sealed with (`jobs.row-key-file`).
+    pub(crate) row_key: ferryman_proto::RowKey,
 }
 
 /// The manager daemon.
@@ -97,6 +99,12 @@ impl Manager {
             source,
         })?;
         let registry = Registry::open(&config.manager.monitoring_datadir)?;
+        let key_file = &config.jobs.row_key_file;
+        let (row_key, created) =
+            ferryman_proto::RowKey::load_or_create(key_file).map_err(Error::RowKey)?;
+        if created {
+            tracing::info!(file = %key_file.display(), "created the key reseed rows are sealed with: copy it (mode 0600) to every agent's host, as `jobs.row-key-file`");
+        }
         let pools = config
             .clusters
             .iter()
@@ -115,6 +123,7 @@ impl Manager {
             joiner_ports: Default::default(),
             verify_runs: crate::verification::VerifyRuns::new(config.verifier.concurrency),
             events: Default::default(),
+            row_key,
         });
         for cluster in &config.clusters {
             for server in &cluster.servers {

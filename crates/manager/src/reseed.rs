@@ -316,6 +316,9 @@ impl Shared {
             primary_host: primary.host.clone(),
             primary_port: primary.port,
             payload_bytes: manifest.as_ref().map(|m| m.raw_bytes),
+            target: None,
+            issued_at: None,
+            seal: None,
         };
         let mut jobs = Vec::new();
         for j in &joiners {
@@ -697,7 +700,17 @@ async fn connect_joiner<'a>(
     let mut conn = JobsConn::open(&endpoint, &schema).await?;
     conn.ensure().await?;
     let token = Token::generate()?;
-    let params_json = serde_json::to_value(params).map_err(|e| Error::Reseed {
+    // Sealed for this joiner: its agent restores nothing from a row the manager did not write.
+    let mut params = params.clone();
+    params.target = Some(server.name.clone());
+    params.issued_at = Some(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default(),
+    );
+    params.seal = Some(shared.row_key.seal(task, port, token.expose(), &params));
+    let params_json = serde_json::to_value(&params).map_err(|e| Error::Reseed {
         server: server.name.clone(),
         detail: format!("cannot encode the job's parameters: {e}"),
     })?;

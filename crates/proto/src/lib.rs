@@ -8,6 +8,7 @@
 //! - [`frames`]: framing of reseed payloads, ending with a length and sha256 trailer
 //!   ([`FrameWriter`], [`FrameReader`]).
 //! - [`reseed`]: what the manager tells a reseed's joiner ([`ReseedParams`]).
+//! - [`seal`]: reseed rows sealed by the manager with the fleet's shared key ([`RowKey`]).
 //! - [`token`]: the per-job secret a stream is authenticated with ([`StreamToken`]).
 //! - [`error`]: the crate's [`Error`].
 
@@ -16,6 +17,7 @@ pub mod error;
 pub mod frames;
 pub mod header;
 pub mod reseed;
+pub mod seal;
 pub mod task;
 pub mod token;
 
@@ -26,5 +28,6 @@ pub use header::{
     HEADER_LEN,
 };
 pub use reseed::ReseedParams;
+pub use seal::{RowKey, SealError};
 pub use task::Task;
 pub use token::StreamToken;

@@ -27,6 +27,17 @@ pub struct ReseedParams {
     /// The payload's size, when known, for progress.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload_bytes: Option<u64>,
+    /// The joiner's server name, as the manager's configuration names it (sealed: a row
+    /// cannot be moved to another server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// When the manager wrote the row, seconds since the epoch (sealed: an old row is not
+    /// replayed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_at: Option<u64>,
+    /// The manager's seal over the row (`seal.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<String>,
 }
 
 impl ReseedParams {

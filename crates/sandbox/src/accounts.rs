@@ -47,6 +47,11 @@ impl Passwords {
             )?;
             Ok(Secret::new(pw))
         };
+        // The key the sandbox's manager seals reseed rows with and its agents check.
+        let key = layout.row_key_file();
+        ferryman_proto::RowKey::load_or_create(&key).map_err(|e| {
+            Error::io("create the row key", &key)(std::io::Error::other(e.to_string()))
+        })?;
         Ok(Passwords {
             admin: new(ADMIN_USER)?,
             repl: new(REPL_USER)?,

@@ -109,6 +109,9 @@ pub(crate) fn services(layout: &Layout, http: u16, stream: u16) -> String {
          catch-up-timeout = \"120s\"\n\
          import-buffer-pool-mib = 256\n\
          \n\
+         [jobs]\n\
+         row-key-file = {row_key}\n\
+         \n\
          [verifier]\n\
          work-dir = {verify}\n\
          # small and quick, for tests and demos\n\
@@ -118,6 +121,7 @@ pub(crate) fn services(layout: &Layout, http: u16, stream: u16) -> String {
         manager = toml_path(layout.manager_dir()),
         agent = toml_path(layout.agent_dir()),
         verify = toml_path(layout.verify_dir()),
+        row_key = toml_path(layout.row_key_file()),
     )
 }
 

@@ -59,6 +59,11 @@ impl Layout {
         self.dir.join("secrets")
     }
 
+    /// The key reseed rows are sealed with (`jobs.row-key-file`).
+    pub fn row_key_file(&self) -> PathBuf {
+        self.secrets_dir().join("row.key")
+    }
+
     /// Password file of `account`.
     pub fn password_file(&self, account: &str) -> PathBuf {
         self.secrets_dir().join(format!("{account}.pass"))

@@ -87,12 +87,40 @@ pub(crate) struct JoinerSettings {
     pub import_buffer_pool_mib: u32,
     /// The cluster's `replication-credential`, which the reseeded replica replicates as.
     pub replication: Credential,
+    /// The key reseed rows are sealed with (`jobs.row-key-file`), or why it cannot be used
+    /// (then every reseed row is refused with that reason; other tasks are not concerned).
+    pub row_key: std::result::Result<ferryman_proto::RowKey, String>,
+    /// The servers of the cluster (`host`, `port`): a reseed replicates only from one of them.
+    pub cluster_servers: Vec<(String, u16)>,
 }
 
 impl JoinerSettings {
-    /// The settings of `agent` for a cluster replicating as `replication`.
+    /// The settings of an agent of a server of `cluster`: `[agent]`, the cluster's replication
+    /// credential and servers, and the row key (read now).
+    pub fn of(
+        config: &ferryman_config::Config,
+        cluster: &ferryman_config::ClusterConfig,
+    ) -> JoinerSettings {
+        let mut settings = JoinerSettings::new(&config.agent, &cluster.replication_credential);
+        settings.row_key =
+            ferryman_proto::RowKey::load(&config.jobs.row_key_file).map_err(|e| e.to_string());
+        if let Err(e) = &settings.row_key {
+            tracing::warn!(error = %e, "reseed and flashback jobs will be refused until the row key can be read");
+        }
+        settings.cluster_servers = cluster
+            .servers
+            .iter()
+            .map(|s| (s.host.clone(), s.port))
+            .collect();
+        settings
+    }
+
+    /// The settings of `agent` for a cluster replicating as `replication`, with no row key
+    /// and no servers: see [`JoinerSettings::of`].
     pub fn new(agent: &AgentConfig, replication: &Credential) -> JoinerSettings {
         JoinerSettings {
+            row_key: Err("no `jobs.row-key-file` was read".to_owned()),
+            cluster_servers: Vec::new(),
             bind_address: agent.joiner_bind_address.clone(),
             accept_timeout: agent.joiner_accept_timeout,
             catch_up_timeout: agent.catch_up_timeout,

@@ -288,6 +288,30 @@ impl Plan {
         if params.primary_host.trim().is_empty() || params.primary_port == 0 {
             return Err(bad("its params name no primary to replicate from"));
         }
+        // Only the manager may ask for this server's data to be replaced (`proto/src/seal.rs`).
+        let key = ctx
+            .joiner
+            .row_key
+            .as_ref()
+            .map_err(|e| bad(&format!("its seal cannot be checked: {e}")))?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        let token_text = job.token.as_ref().map(|t| t.expose()).unwrap_or_default();
+        key.verify(ctx.task, port, token_text, &params, &ctx.server.name, now)
+            .map_err(|e| bad(&e.to_string()))?;
+        let known = ctx.joiner.cluster_servers.iter().any(|(host, port)| {
+            *port == params.primary_port
+                && ferryman_proto::address::same_host(host, &params.primary_host)
+        });
+        if !known {
+            return Err(bad(&format!(
+                "its primary {} is not a server of this agent's cluster in ferryman.toml, and a \
+                 replica is only ever pointed at one of them; nothing was touched",
+                ferryman_proto::address::join(&params.primary_host, params.primary_port)
+            )));
+        }
         let configured = ctx.server.datadir.as_ref().ok_or(Error::NotConfigured {
             server: ctx.server.name.clone(),
             task: ctx.task,

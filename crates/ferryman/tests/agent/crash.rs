@@ -6,11 +6,13 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Output};
 
 use ferryman_agent::tasks::CRASH_AT_ENV;
+use ferryman_jobs::Task;
 use ferryman_sandbox::testing::TestSandbox;
 
 use crate::common::*;
 use crate::reseed::{
-    a_new_write_arrives, backup_of, checksums, enqueue_reseed, leftovers, replicating, send_all,
+    a_new_write_arrives, backup_of, checksums, enqueue_reseed, leftovers, replicating, sealed,
+    send_all,
 };
 
 /// `ferryman agent --once` for `server`, told to kill itself at swap step `step`.
@@ -106,6 +108,7 @@ async fn an_agent_killed_at_any_step_of_the_swap_is_finished_or_undone_by_the_ne
             let mut params: ferryman_proto::ReseedParams =
                 serde_json::from_str(row.params.as_deref().unwrap()).unwrap();
             params.gtid = Some("0-999-1".to_owned());
+            let params = sealed(&sb, "db2", Task::Reseedmariabackup, port, &token, params);
             sb.sql(
                 "db2",
                 &format!(

@@ -74,7 +74,11 @@ pub(crate) async fn enqueue_reseed(
         primary_host: "127.0.0.1".to_owned(),
         primary_port: sb.server(primary).unwrap().port,
         payload_bytes: Some(backup.payload.len() as u64),
+        target: None,
+        issued_at: None,
+        seal: None,
     };
+    let params = sealed(sb, name, Task::Reseedmariabackup, port, &token, params);
     let mut conn = jobs(sb, name).await;
     let id = conn
         .enqueue(
@@ -88,6 +92,27 @@ pub(crate) async fn enqueue_reseed(
         .unwrap();
     conn.close().await.unwrap();
     (id, token, port)
+}
+
+/// `params` sealed for server `name` as the sandbox's manager would (its row key).
+pub(crate) fn sealed(
+    sb: &TestSandbox,
+    name: &str,
+    task: Task,
+    port: u16,
+    token: &Token,
+    mut params: ReseedParams,
+) -> ReseedParams {
+    let key = ferryman_proto::RowKey::load(&sb.config().jobs.row_key_file).unwrap();
+    params.target = Some(name.to_owned());
+    params.issued_at = Some(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    );
+    params.seal = Some(key.seal(task, port, token.expose(), &params));
+    params
 }
 
 /// Connects to the joiner (retrying while it is not listening yet) and sends the header.
@@ -514,7 +539,11 @@ async fn enqueue_logical(sb: &TestSandbox, name: &str, primary: &str) -> (JobId,
         primary_host: "127.0.0.1".to_owned(),
         primary_port: sb.server(primary).unwrap().port,
         payload_bytes: None,
+        target: None,
+        issued_at: None,
+        seal: None,
     };
+    let params = sealed(sb, name, Task::Reseedmysqldump, port, &token, params);
     let mut conn = jobs(sb, name).await;
     let id = conn
         .enqueue(
@@ -648,4 +677,65 @@ async fn a_cut_truncated_or_broken_dump_fails_the_logical_reseed_and_leaves_the_
         "{:?}",
         leftovers(&sb, "db2")
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hand_written_reseed_row_is_refused_and_touches_nothing() {
+    let sb = sandbox(1).await;
+    seed(&sb, "db1").await;
+    replicating(&sb, "db2").await;
+    mark(&sb, "db2").await;
+    let pid = sb.pid(sb.server("db2").unwrap());
+    // Anyone with INSERT on the jobs table: a complete reseed row, a token of their choosing,
+    // a primary of their choosing, no seal (or one made with a key of their own).
+    let port = joiner_port(&sb, "db2");
+    let token = Token::generate().unwrap();
+    let forged = |seal: Option<String>| ReseedParams {
+        method: "physicalbackup".to_owned(),
+        backup_id: None,
+        gtid: Some("0-1-1".to_owned()),
+        primary_host: "127.0.0.2".to_owned(),
+        primary_port: 3306,
+        payload_bytes: None,
+        target: Some("db2".to_owned()),
+        issued_at: Some(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+        ),
+        seal,
+    };
+    let own_key = tempfile::tempdir().unwrap();
+    let (key, _) = ferryman_proto::RowKey::load_or_create(&own_key.path().join("k")).unwrap();
+    let unsealed = forged(None);
+    let mut with_own_key = forged(None);
+    with_own_key.seal =
+        Some(key.seal(Task::Reseedmariabackup, port, token.expose(), &with_own_key));
+    for (params, expected) in [
+        (unsealed, "its seal is missing"),
+        (with_own_key, "its seal does not match"),
+    ] {
+        let mut conn = jobs(&sb, "db2").await;
+        let id = conn
+            .enqueue(
+                Task::Reseedmariabackup,
+                "127.0.0.1",
+                Some(port),
+                Some(&token),
+                Some(&serde_json::to_value(&params).unwrap()),
+            )
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        let out = agent_once(&sb, "db2").await;
+        let result = ended(&job(&sb, "db2", id).await, "failure");
+        eprintln!("{result}\n{}", text(&out));
+        assert!(result.contains(expected), "{result}");
+        assert!(result.contains("nothing was touched"), "{result}");
+        // Nobody listened for a stream.
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    }
+    assert_eq!(sb.pid(sb.server("db2").unwrap()), pid, "db2 was restarted");
+    back_as_it_was(&sb, "after the forged rows").await;
 }

@@ -34,6 +34,8 @@ struct Fixture {
     schema: Schema,
     joiner: JoinerSettings,
     destinations: crate::Destinations,
+    /// The manager's row key, which seals the row.
+    key: ferryman_proto::RowKey,
 }
 
 impl Fixture {
@@ -49,6 +51,9 @@ impl Fixture {
             primary_host: "10.0.0.1".into(),
             primary_port: 3306,
             payload_bytes: Some(3 << 30),
+            target: Some("db2".into()),
+            issued_at: None,
+            seal: None,
         };
         let job = Job {
             id: JobId(42),
@@ -90,7 +95,12 @@ impl Fixture {
         let mut joiner = JoinerSettings::for_tests();
         joiner.bind_address = "127.0.0.1".into();
         joiner.accept_timeout = Duration::from_secs(20);
-        Fixture {
+        let key = ferryman_proto::RowKey::load_or_create(&dir.path().join("row.key"))
+            .unwrap()
+            .0;
+        joiner.row_key = Ok(key.clone());
+        joiner.cluster_servers = vec![("10.0.0.1".into(), 3306), ("127.0.0.1".into(), 1)];
+        let mut f = Fixture {
             dir,
             job,
             task: Task::Reseedmariabackup,
@@ -101,7 +111,10 @@ impl Fixture {
             schema: Schema::default(),
             joiner,
             destinations: crate::Destinations::new(Vec::new()),
-        }
+            key,
+        };
+        f.set_params(|_| {});
+        f
     }
 
     fn ctx(&self) -> TaskCtx<'_> {
@@ -126,9 +139,19 @@ impl Fixture {
         std::fs::canonicalize(self.dir.path().join("srv/data")).unwrap()
     }
 
+    /// Edits the params and seals them again, as the manager would have written them.
     fn set_params(&mut self, edit: impl FnOnce(&mut ReseedParams)) {
         let mut params = ReseedParams::from_json(self.job.params.as_deref().unwrap()).unwrap();
         edit(&mut params);
+        params.issued_at = Some(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+        );
+        let port = u16::try_from(self.job.port.unwrap()).unwrap();
+        let token = self.job.token.as_ref().unwrap().expose().to_owned();
+        params.seal = Some(self.key.seal(self.task, port, &token, &params));
         self.job.params = Some(params.to_json());
     }
 }
@@ -205,6 +228,37 @@ fn a_row_the_joiner_cannot_use_is_refused_with_the_reason() {
     let mut f = Fixture::new(4444);
     f.set_params(|p| p.primary_host = " ".into());
     check(&f, "name no primary");
+    // Rows not written by the manager: unsealed, sealed with another key, moved to another
+    // server, or edited after sealing.
+    let mut f = Fixture::new(4444);
+    let mut p = ReseedParams::from_json(f.job.params.as_deref().unwrap()).unwrap();
+    p.seal = None;
+    f.job.params = Some(p.to_json());
+    check(
+        &f,
+        "its seal is missing: it was not written by this fleet's manager",
+    );
+    let mut f = Fixture::new(4444);
+    f.key = ferryman_proto::RowKey::load_or_create(&f.dir.path().join("forger.key"))
+        .unwrap()
+        .0;
+    f.set_params(|_| {});
+    check(&f, "does not match the row's task, port, token and params");
+    let mut f = Fixture::new(4444);
+    f.set_params(|p| p.target = Some("db3".into()));
+    check(&f, "is for server `db3`, not `db2`");
+    let mut f = Fixture::new(4444);
+    let mut p = ReseedParams::from_json(f.job.params.as_deref().unwrap()).unwrap();
+    p.primary_host = "203.0.113.7".into();
+    f.job.params = Some(p.to_json());
+    check(&f, "does not match");
+    // Sealed, but naming a primary outside the cluster (a manager with another config).
+    let mut f = Fixture::new(4444);
+    f.set_params(|p| p.primary_host = "203.0.113.7".into());
+    check(
+        &f,
+        "its primary 203.0.113.7:3306 is not a server of this agent's cluster",
+    );
     let mut f = Fixture::new(4444);
     f.server.datadir = None;
     check(
@@ -488,6 +542,7 @@ async fn xtrabackup_reseeds_fail_clearly_where_it_is_not_installed() {
     }
     let mut f = Fixture::new(free_port());
     f.task = Task::Reseedxtrabackup;
+    f.set_params(|_| {});
     let err = crate::tasks::run(&f.ctx()).await.unwrap_err().to_string();
     assert!(err.contains("xbstream"), "{err}");
     assert!(err.contains("percona-xtrabackup-80"), "{err}");
