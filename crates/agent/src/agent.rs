@@ -78,6 +78,10 @@ pub struct Agent {
     pub(crate) joiner: JoinerSettings,
     /// The receivers this agent streams to.
     pub(crate) destinations: Destinations,
+    /// Set once reseed leftovers of stopped agents were looked for (once per process).
+    leftovers_checked: std::sync::atomic::AtomicBool,
+    /// Rows with an unknown task already reported (each is logged once).
+    unknown_reported: std::sync::Mutex<std::collections::HashSet<u64>>,
 }
 
 impl Agent {
@@ -116,6 +120,8 @@ impl Agent {
             journal,
             joiner: JoinerSettings::of(config, cluster),
             destinations: Destinations::of(config, cluster),
+            unknown_reported: Default::default(),
+            leftovers_checked: Default::default(),
         })
     }
 
@@ -198,6 +204,14 @@ impl Agent {
         report.recorded_pending = self.journal.flush(conn).await?;
         report.reaped =
             reaper::reap(conn, &self.claimant, self.settings.stale_claim_timeout).await?;
+        self.report_unknown_tasks(conn).await;
+        if !self
+            .leftovers_checked
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            let swaps = crate::tasks::swaps_dir(&self.work_dir);
+            crate::tasks::remove_unused_reseed_dirs(&self.server, conn, &swaps).await;
+        }
         for &task in &self.settings.tasks {
             if shutdown.stop.is_cancelled() {
                 break;
@@ -216,6 +230,33 @@ impl Agent {
             }
         }
         Ok(())
+    }
+
+    /// Logs once, at WARN, each runnable row whose task no runner knows: it would otherwise
+    /// wait forever without anyone noticing.
+    async fn report_unknown_tasks(&self, conn: &mut JobsConn) {
+        let rows = match conn.unknown_tasks().await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::debug!(server = %self.server.name, error = %e, "cannot look for rows with an unknown task");
+                return;
+            }
+        };
+        let mut reported = self
+            .unknown_reported
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for row in rows {
+            if reported.insert(row.id.0) {
+                tracing::warn!(
+                    server = %self.server.name,
+                    job_id = row.id.0,
+                    task = row.task.as_deref().unwrap_or("NULL"),
+                    known = %ferryman_jobs::Task::names().join(", "),
+                    "a job row names a task no agent knows: it is left undone; correct its task or cancel it (UPDATE ... SET done = 1)"
+                );
+            }
+        }
     }
 
     /// The jobs session, opened (and the table ensured) when there is none.

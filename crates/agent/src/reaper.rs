@@ -51,7 +51,7 @@ impl Claimant {
 
     /// True when this claimant's process is known to be gone: it ran on this host and its PID
     /// is not a live ferryman process.
-    fn is_dead_here(&self, here: &Claimant) -> bool {
+    pub(crate) fn is_dead_here(&self, here: &Claimant) -> bool {
         self.host == here.host
             && !(ferryman_exec::process::is_running(self.pid)
                 && ferryman_exec::process::cmdline(self.pid).contains("ferryman"))

@@ -97,7 +97,7 @@ impl Endpoint {
                 ),
             ))),
         };
-        res.map(|conn| Connection { conn })
+        res.map(|conn| Connection { conn: Some(conn) })
             .map_err(|source| Error::Connect {
                 server: self.name.clone(),
                 address: self.address(),
@@ -120,21 +120,48 @@ impl Endpoint {
 /// An open connection. It derefs to the driver's `Conn`, whose own `Debug` prints the connection
 /// options, password included; this wrapper's `Debug` does not, so a connection can sit in any
 /// struct that derives `Debug`.
+///
+/// Dropped without [`Connection::disconnect`] (an early return, an error path), it still says
+/// goodbye (`COM_QUIT`) on a task of the current runtime: a session that just vanishes is an
+/// `Aborted connection` warning in the server's error log and a count in `Aborted_clients`.
 pub struct Connection {
-    conn: Conn,
+    /// `None` only once [`Connection::disconnect`] or `drop` took it.
+    conn: Option<Conn>,
 }
 
 impl Connection {
     /// Closes the connection politely (`COM_QUIT`).
-    pub async fn disconnect(self) -> Result<(), mysql_async::Error> {
-        self.conn.disconnect().await
+    pub async fn disconnect(mut self) -> Result<(), mysql_async::Error> {
+        match self.conn.take() {
+            Some(conn) => conn.disconnect().await,
+            None => Ok(()),
+        }
+    }
+
+    fn inner(&self) -> &Conn {
+        self.conn
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("only disconnect and drop, which consume it, empty it"))
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = conn.disconnect().await;
+            });
+        }
     }
 }
 
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connection")
-            .field("id", &self.conn.id())
+            .field("id", &self.inner().id())
             .finish_non_exhaustive()
     }
 }
@@ -142,12 +169,14 @@ impl fmt::Debug for Connection {
 impl std::ops::Deref for Connection {
     type Target = Conn;
     fn deref(&self) -> &Conn {
-        &self.conn
+        self.inner()
     }
 }
 
 impl std::ops::DerefMut for Connection {
     fn deref_mut(&mut self) -> &mut Conn {
-        &mut self.conn
+        self.conn
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("only disconnect and drop, which consume it, empty it"))
     }
 }

@@ -7,7 +7,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The connection could not be opened.
-    #[error("cannot connect to `{server}` ({address}) as `{user}`: {source}; check that the server runs and that `host`/`port` and the credential in ferryman.toml are right")]
+    #[error("cannot connect to `{server}` ({address}) as `{user}`: {}; check that the server runs and that `host`/`port` and the credential in ferryman.toml are right", reason(source))]
     Connect {
         /// Server name from the configuration.
         server: String,
@@ -20,7 +20,7 @@ pub enum Error {
         source: Box<mysql_async::Error>,
     },
     /// A statement failed.
-    #[error("`{server}`: cannot {action}: {source}")]
+    #[error("`{server}`: cannot {action}: {}", reason(source))]
     Query {
         /// Server name.
         server: String,
@@ -42,6 +42,15 @@ pub enum Error {
     },
 }
 
+/// The driver's reason in one phrase. Its I/O errors print their kind twice
+/// ("Input/output error: Input/output error: Connection refused"): only the cause is kept.
+pub fn reason(e: &mysql_async::Error) -> String {
+    match e {
+        mysql_async::Error::Io(mysql_async::IoError::Io(io)) => io.to_string(),
+        other => other.to_string(),
+    }
+}
+
 impl Error {
     /// True for errors where trying again later may help (the server is down or restarting).
     pub fn is_retryable(&self) -> bool {
@@ -53,5 +62,27 @@ impl Error {
             ),
             Error::Unexpected { .. } => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_connection_is_said_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+        let e = Error::Connect {
+            server: "db1".into(),
+            address: "127.0.0.1:3306".into(),
+            user: "ferryman".into(),
+            source: Box::new(mysql_async::Error::Io(mysql_async::IoError::Io(io))),
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("as `ferryman`: Connection refused; check"),
+            "{text}"
+        );
+        assert!(!text.contains("Input/output error"), "{text}");
     }
 }

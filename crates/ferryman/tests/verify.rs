@@ -323,6 +323,17 @@ async fn good_backups_verify_and_every_kind_of_damage_is_named_with_exit_1() {
 
     d.stop().await;
     nothing_left(&work_dir);
+    // Every session of the manager and the agents said goodbye: none is an `Aborted
+    // connection` in the servers' error logs.
+    for name in ["db1", "db2"] {
+        let log = sb.layout().server(name).root().join("err.log");
+        let text = std::fs::read_to_string(&log).unwrap();
+        let aborted: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("Aborted connection"))
+            .collect();
+        assert!(aborted.is_empty(), "{name}: {aborted:#?}");
+    }
 }
 
 /// The sandbox's configuration verifies every new backup by itself (the scheduler entry).

@@ -7,7 +7,7 @@ use crate::conn::JobsConn;
 use crate::job::{Job, JobId, Outcome, Token};
 use crate::result_text;
 use crate::schema::{PARAMS_BYTES, SERVER_CHARS, TOKEN_CHARS};
-use crate::table::{CANCEL, FIND, GET, INSERT, LIST, SUPERSEDE};
+use crate::table::{CANCEL, FIND, GET, INSERT, LIST, RUNNABLE, SUPERSEDE};
 use crate::{Error, Result};
 
 /// Fails when `text` has more than `max` characters.
@@ -90,6 +90,17 @@ impl JobsConn {
     /// The newest `limit` rows, newest first.
     pub async fn list(&mut self, limit: u32) -> Result<Vec<Job>> {
         self.jobs(LIST, (limit,), || "list jobs".to_owned()).await
+    }
+
+    /// Runnable rows whose task no runner knows (a typo, a newer manager's task): they would
+    /// stay undone forever, unnoticed.
+    pub async fn unknown_tasks(&mut self) -> Result<Vec<Job>> {
+        Ok(self
+            .jobs(RUNNABLE, (), || "list runnable jobs".to_owned())
+            .await?
+            .into_iter()
+            .filter(|j| j.parse_task().is_err())
+            .collect())
     }
 
     /// The job to run for `task`, by the reference donor script's rule: the newest row (any

@@ -147,6 +147,15 @@ pub(crate) const FIND: &str = concat!(
     " ORDER BY `id` DESC LIMIT 1"
 );
 
+/// Runnable rows of any task, oldest first (bounded): where rows no runner knows are found.
+pub(crate) const RUNNABLE: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM {jobs} WHERE ",
+    runnable!(),
+    " ORDER BY `id` LIMIT 1000"
+);
+
 /// A new row: task, port, server, token, params.
 pub(crate) const INSERT: &str = "INSERT INTO {jobs} \
      (`task`, `port`, `server`, `done`, `start`, `token`, `params`) \

@@ -108,10 +108,16 @@ async fn command(
     let schema = Schema::new(&shared.config.jobs.schema)?;
     let endpoint = Endpoint::from_config(server, &cluster.db_servers_credential);
     let mut conn = JobsConn::open(&endpoint, &schema).await?;
-    conn.ensure().await?;
-    let watch = enqueue(shared, job, &mut conn, server, task, None, None).await?;
-    let row = watch.until_done(&mut conn, job).await?;
-    finish_command(&watch, &row)
+    let res = async {
+        conn.ensure().await?;
+        let watch = enqueue(shared, job, &mut conn, server, task, None, None).await?;
+        let row = watch.until_done(&mut conn, job).await?;
+        finish_command(&watch, &row)
+    }
+    .await;
+    // A session dropped without a goodbye is an `Aborted connection` in the server's log.
+    let _ = conn.close().await;
+    res
 }
 
 /// Inserts the row and says so in `job`; returns how to watch it.
@@ -158,10 +164,36 @@ pub(crate) async fn open_stream(
     server: &ServerConfig,
     task: Task,
 ) -> Result<store::Gate> {
-    let manager = &shared.config.manager;
     let endpoint = Endpoint::from_config(server, &cluster.db_servers_credential);
     let schema = Schema::new(&shared.config.jobs.schema)?;
     let mut conn = JobsConn::open(&endpoint, &schema).await?;
+    match wait_stream(shared, job, cluster, server, task, &mut conn).await {
+        // The watching session goes on as the gate's: it reads the node's verdict.
+        Ok((stream, prefix, node_id)) => Ok(store::Gate {
+            stream,
+            prefix,
+            conn,
+            node_id,
+        }),
+        Err(e) => {
+            // A session dropped without a goodbye is an `Aborted connection` in the server's log.
+            let _ = conn.close().await;
+            Err(e)
+        }
+    }
+}
+
+/// [`open_stream`] on the watching session `conn`: the stream, the bytes read from it, and
+/// the node job's id.
+async fn wait_stream(
+    shared: &Shared,
+    job: &JobHandle,
+    cluster: &ClusterConfig,
+    server: &ServerConfig,
+    task: Task,
+    conn: &mut JobsConn,
+) -> Result<(tokio::net::TcpStream, Vec<u8>, JobId)> {
+    let manager = &shared.config.manager;
     conn.ensure().await?;
 
     // Listen before inserting the row: no agent may connect before we wait for it.
@@ -194,16 +226,7 @@ pub(crate) async fn open_stream(
         );
         (manager.stream_port, Some(token))
     };
-    let watch = enqueue(
-        shared,
-        job,
-        &mut conn,
-        server,
-        task,
-        Some(port),
-        token.as_ref(),
-    )
-    .await?;
+    let watch = enqueue(shared, job, conn, server, task, Some(port), token.as_ref()).await?;
     let node_id = watch.node_id;
     if let Some(w) = &waiting {
         w.set_job_id(node_id.0);
@@ -225,15 +248,15 @@ pub(crate) async fn open_stream(
                 a = &mut arrive => match a {
                     Some(a) => break a,
                     None => {
-                        cancel_row(&mut conn, node_id, "cancelled by request").await;
+                        cancel_row(conn, node_id, "cancelled by request").await;
                         return Err(Error::Cancelled);
                     }
                 },
                 _ = cancel.cancelled() => {
-                    cancel_row(&mut conn, node_id, "cancelled by request").await;
+                    cancel_row(conn, node_id, "cancelled by request").await;
                     return Err(Error::Cancelled);
                 }
-                _ = tokio::time::sleep(POLL) => watch.check_waiting(&mut conn).await?,
+                _ = tokio::time::sleep(POLL) => watch.check_waiting(conn).await?,
             }
         }
     };
@@ -246,13 +269,7 @@ pub(crate) async fn open_stream(
     tracing::info!(server = %server.name, node_job_id = node_id.0, peer = %arrival.peer, "stream arrived");
 
     let Arrival { stream, prefix, .. } = arrival;
-    // The gate reads the node's verdict on a session of its own.
-    Ok(store::Gate {
-        stream,
-        prefix,
-        conn: JobsConn::open(&endpoint, &schema).await?,
-        node_id,
-    })
+    Ok((stream, prefix, node_id))
 }
 
 pub(crate) fn finish_command(watch: &Watch<'_>, row: &Job) -> Result<()> {

@@ -37,7 +37,9 @@ use crate::Result;
 
 pub use physical::{backup_command, PhysicalTool};
 pub use reseed::CRASH_AT_ENV;
-pub(crate) use reseed::{forget_swap, interrupted_swaps, resolve_swap, swaps_dir, SwapRecord};
+pub(crate) use reseed::{
+    forget_swap, interrupted_swaps, remove_unused_reseed_dirs, resolve_swap, swaps_dir, SwapRecord,
+};
 
 /// Everything a task may use.
 #[derive(Debug)]

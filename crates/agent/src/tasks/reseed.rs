@@ -61,6 +61,7 @@
 mod catch_up;
 mod files;
 mod import;
+mod leftovers;
 mod preflight;
 mod receive;
 mod record;
@@ -68,6 +69,7 @@ mod recover;
 mod rollback;
 mod swap;
 
+pub(crate) use leftovers::remove_unused as remove_unused_reseed_dirs;
 pub(crate) use record::SwapRecord;
 pub use record::CRASH_AT_ENV;
 pub(crate) use recover::{forget_swap, interrupted_swaps, resolve_swap, swaps_dir};

@@ -173,3 +173,65 @@ async fn an_agent_killed_at_any_step_of_the_swap_is_finished_or_undone_by_the_ne
         assert!(records.is_empty(), "after `{step}`: {records:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_staging_directory_of_an_agent_killed_mid_receive_is_removed_by_the_next_one() {
+    use tokio::io::AsyncWriteExt;
+
+    let sb = sandbox(1).await;
+    seed(&sb, "db1").await;
+    replicating(&sb, "db2").await;
+    let backup = backup_of(&sb, "db1").await;
+    let (id, token, port) = enqueue_reseed(&sb, "db2", "db1", &backup).await;
+    #[allow(clippy::disallowed_methods)] // running the binary under test
+    let mut agent = Command::new(BIN)
+        .args(["agent", "--config", sb.config_path().to_str().unwrap()])
+        .args(["--server", "db2", "--once"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Half the payload arrives, then the agent dies.
+    let sock = crate::reseed::connect_joiner(port, id, &token).await;
+    let mut frames = ferryman_proto::FrameWriter::new(sock);
+    for chunk in backup.payload[..backup.payload.len() / 2].chunks(300 * 1024) {
+        frames.write(chunk).await.unwrap();
+    }
+    let staging = sb
+        .layout()
+        .server("db2")
+        .root()
+        .join(format!(".data.ferryman-reseed-{}", id.0));
+    wait_for(
+        std::time::Duration::from_secs(20),
+        "the staging directory to fill",
+        || async { std::fs::read_dir(&staging).is_ok_and(|mut d| d.next().is_some()) },
+    )
+    .await;
+    agent.kill().unwrap();
+    agent.wait().unwrap();
+    let mut sock = frames.into_inner();
+    let _ = sock.shutdown().await;
+    assert!(staging.exists());
+    // An old datadir of an earlier reseed is never removed by this clean-up.
+    let old = sb
+        .layout()
+        .server("db2")
+        .root()
+        .join(".data.ferryman-old-1");
+    std::fs::create_dir(&old).unwrap();
+
+    let next = agent_once(&sb, "db2").await;
+    eprintln!("{}", text(&next));
+    assert!(!staging.exists(), "{}", text(&next));
+    assert!(
+        text(&next).contains("removed a reseed directory left by an agent that stopped"),
+        "{}",
+        text(&next)
+    );
+    let result = ended(&job(&sb, "db2", id).await, "failure");
+    assert!(result.contains("is no longer running"), "{result}");
+    assert!(old.exists());
+    std::fs::remove_dir(&old).unwrap();
+    replicating(&sb, "db2").await;
+}

@@ -225,3 +225,87 @@ async fn a_row_naming_a_receiver_the_configuration_does_not_allow_gets_nothing()
         tokio::time::timeout(std::time::Duration::from_millis(500), thief.accept()).await;
     assert!(accepted.is_err(), "the agent connected to the thief");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_row_with_an_unknown_task_is_reported_once_with_its_id() {
+    let sb = sandbox(0).await;
+    jobs(&sb, "db1").await.close().await.unwrap();
+    sb.sql(
+        "db1",
+        "SET sql_log_bin = 0; INSERT INTO replication_manager_schema.jobs (task, done, start) \
+         VALUES ('mariabakup', 0, NOW())",
+    )
+    .await;
+    let id = query(
+        &sb,
+        "db1",
+        "SELECT id FROM replication_manager_schema.jobs WHERE task = 'mariabakup'",
+    )
+    .await
+    .join("");
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("agent.log");
+    let mut agent = agent_daemon(&sb.config_path(), "db1", &log);
+    // Several passes (poll-interval 1s).
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(agent.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    agent.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let warnings: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("names a task no agent knows"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{text}");
+    assert!(
+        warnings[0].contains(&format!("job_id={id}")),
+        "{}",
+        warnings[0]
+    );
+    assert!(warnings[0].contains("mariabakup"), "{}", warnings[0]);
+}
+
+/// `Aborted connection` warnings in `name`'s error log (sessions dropped without a goodbye).
+fn aborted_connections(sb: &TestSandbox, name: &str) -> Vec<String> {
+    let log = sb.layout().server(name).root().join("err.log");
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("Aborted connection"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn agent_jobs_close_their_sessions_properly() {
+    let sb = sandbox(0).await;
+    seed(&sb, "db1").await;
+    let before = aborted_connections(&sb, "db1");
+    let tmp = tempfile::tempdir().unwrap();
+    // A streamed backup, a dump, an optimize and an idle pass, each by a one-pass agent.
+    let listener = listen(&sb, &tmp.path().join("b"), None, None).await;
+    let token = ferryman_jobs::Token::generate().unwrap();
+    enqueue(
+        &sb,
+        "db1",
+        Task::Mariabackup,
+        Some(listener.port),
+        Some(&token),
+    )
+    .await;
+    assert!(agent_once(&sb, "db1").await.status.success());
+    listener.handle.await.unwrap().unwrap();
+    let listener = listen(&sb, &tmp.path().join("d"), None, None).await;
+    enqueue(&sb, "db1", Task::Mysqldump, Some(listener.port), None).await;
+    assert!(agent_once(&sb, "db1").await.status.success());
+    listener.handle.await.unwrap().unwrap();
+    enqueue(&sb, "db1", Task::Optimize, None, None).await;
+    assert!(agent_once(&sb, "db1").await.status.success());
+    assert!(agent_once(&sb, "db1").await.status.success());
+    // The server writes the warning when it notices: give it a moment.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = aborted_connections(&sb, "db1");
+    assert_eq!(after[before.len()..], [] as [String; 0], "{after:#?}");
+}

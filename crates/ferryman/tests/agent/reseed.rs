@@ -116,7 +116,7 @@ pub(crate) fn sealed(
 }
 
 /// Connects to the joiner (retrying while it is not listening yet) and sends the header.
-async fn connect_joiner(port: u16, id: JobId, token: &Token) -> TcpStream {
+pub(crate) async fn connect_joiner(port: u16, id: JobId, token: &Token) -> TcpStream {
     let started = Instant::now();
     let mut sock = loop {
         match TcpStream::connect(("127.0.0.1", port)).await {
