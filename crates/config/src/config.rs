@@ -7,12 +7,14 @@ use crate::agent::{AgentConfig, JobsConfig};
 use crate::cluster::ClusterConfig;
 use crate::error::{ConfigError, ConfigErrors, Location, Result};
 use crate::manager::ManagerConfig;
+use crate::parse::{self, Parsed};
 use crate::ports::first_shared;
 use crate::raw::RawConfig;
 use crate::server::{SeenServers, ServerConfig};
 use crate::span::Source;
-use crate::validate::Validator;
+use crate::validate::{Secrets, Validator};
 use crate::verifier::VerifierConfig;
+use crate::warning::ConfigWarning;
 
 /// A loaded and validated `ferryman.toml`.
 #[derive(Debug, Clone)]
@@ -32,28 +34,47 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads, parses and validates the file at `path`.
+    /// Reads, parses and validates the file at `path`, for a daemon about to start.
     ///
     /// Passwords named by `password-file` and `password-env` are read now, so a config that
-    /// loads has every secret it needs.
+    /// loads has every secret it needs; a secret whose file or variable is missing is an error.
+    /// [`Check`](crate::Check) validates a file without them.
     pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
-            path: path.to_path_buf(),
-            cause: Arc::new(cause),
-        })?;
-        Config::parse(&text, path)
+        Config::parse(&read(path)?, path)
     }
 
     /// Parses and validates `text`; `path` is used in messages and to resolve relative paths.
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
-        let source = Source::new(path, text);
-        let raw = RawConfig::parse(&source)?;
-        Config::from_raw(raw, &source)
+        Config::validate(text, path, Secrets::Required).0
     }
 
-    /// Validates every section, collecting every error.
-    pub(crate) fn from_raw(raw: RawConfig, source: &Source<'_>) -> Result<Config> {
-        let mut v = Validator::new(source.clone());
+    /// Parses and validates `text`, collecting every error; missing secrets are errors or
+    /// warnings as `secrets` says.
+    pub(crate) fn validate(
+        text: &str,
+        path: &Path,
+        secrets: Secrets,
+    ) -> (Result<Config>, Vec<ConfigWarning>) {
+        let source = Source::new(path, text);
+        match parse::parse(&source) {
+            Ok(parsed) => Config::from_raw(parsed, &source, secrets),
+            Err(errors) => (Err(errors), Vec::new()),
+        }
+    }
+
+    /// Validates every section, collecting every error, after those the parser found.
+    fn from_raw(
+        parsed: Parsed,
+        source: &Source<'_>,
+        secrets: Secrets,
+    ) -> (Result<Config>, Vec<ConfigWarning>) {
+        let Parsed {
+            raw,
+            errors: mut all_errors,
+            reported,
+            overflows,
+        } = parsed;
+        let mut v = Validator::new(source.clone()).with(overflows, secrets);
         let RawConfig {
             manager,
             agent,
@@ -76,17 +97,23 @@ impl Config {
             .collect();
         check_sender_pools(&clusters, &mut v);
 
-        if let Some(errors) = ConfigErrors::new(v.into_errors()) {
-            return Err(errors);
+        let (errors, warnings) = v.finish();
+        // A key of the wrong type or misspelt is reported once, not a second time as missing.
+        all_errors.extend(errors.into_iter().filter(
+            |e| !matches!(e, ConfigError::MissingKey { key, .. } if reported.contains(key)),
+        ));
+        if let Some(errors) = ConfigErrors::new(all_errors) {
+            return (Err(errors), warnings);
         }
-        Ok(Config {
+        let config = Config {
             path: source.path.to_path_buf(),
             manager,
             agent,
             jobs,
             verifier,
             clusters: clusters.into_iter().map(|(c, _)| c).collect(),
-        })
+        };
+        (Ok(config), warnings)
     }
 
     /// The cluster called `name`.
@@ -100,6 +127,14 @@ impl Config {
             .iter()
             .find_map(|c| c.server(name).map(|s| (c, s)))
     }
+}
+
+/// The text of the config file at `path`.
+pub(crate) fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
+        path: path.to_path_buf(),
+        cause: Arc::new(cause),
+    })
 }
 
 /// Legacy donors of every cluster stream to the same manager: pools must not overlap.

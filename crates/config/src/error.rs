@@ -59,14 +59,42 @@ pub enum ConfigError {
     },
 
     /// A key that Ferryman does not know, most often a typo.
-    #[error("{at}: unknown key `{key}`: check the spelling; known keys here are: {}", known.join(", "))]
+    #[error("{at}: unknown key `{key}` {}: {}", in_table(table), unknown_key_hint(suggestion.as_deref(), known))]
     UnknownKey {
         /// Where.
         at: Location,
         /// The key as written.
         key: String,
+        /// Dotted path of the table that holds it; empty for the top level.
+        table: String,
         /// The keys allowed in that table.
         known: Vec<String>,
+        /// The known key nearest to `key`, when one is close enough to be what was meant.
+        suggestion: Option<String>,
+    },
+
+    /// A value of the wrong type, e.g. a string where a number goes.
+    #[error("{at}: `{key}` is {found}, but it must be {expected}: fix the value; every key is documented in config/ferryman.example.toml")]
+    WrongType {
+        /// Where the value is.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// What the value is, in words (`the string "x"`).
+        found: String,
+        /// What the key takes, in words (`an integer`).
+        expected: String,
+    },
+
+    /// A value of the right type that its key does not take (an unknown task name).
+    #[error("{at}: `{key}`: {message}: fix the value; every key is documented in config/ferryman.example.toml")]
+    InvalidValue {
+        /// Where the value is.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// What is wrong with it.
+        message: String,
     },
 
     /// A required key is absent.
@@ -128,7 +156,7 @@ pub enum ConfigError {
         max: Duration,
     },
 
-    /// An integer outside the allowed range.
+    /// An integer outside the allowed range (also one too large for any integer).
     #[error("{at}: `{key}` = {value} is out of range: use a number from {min} to {max}")]
     IntegerOutOfRange {
         /// Where.
@@ -136,7 +164,7 @@ pub enum ConfigError {
         /// Dotted path of the key.
         key: String,
         /// The value as written.
-        value: i64,
+        value: String,
         /// Smallest allowed value.
         min: i64,
         /// Largest allowed value.
@@ -164,7 +192,7 @@ pub enum ConfigError {
         /// Dotted path of the key.
         key: String,
         /// The value as written.
-        value: i64,
+        value: String,
     },
 
     /// Two settings use the same port.
@@ -495,6 +523,27 @@ pub enum ConfigError {
         /// The entry as written.
         value: String,
     },
+}
+
+/// `in [TABLE]`, or `at the top level`.
+fn in_table(table: &str) -> String {
+    if table.is_empty() {
+        "at the top level".to_owned()
+    } else {
+        format!("in [{table}]")
+    }
+}
+
+/// The next step for an unknown key: the key meant, else every key allowed.
+fn unknown_key_hint(suggestion: Option<&str>, known: &[String]) -> String {
+    match suggestion {
+        Some(key) => format!("did you mean `{key}`?"),
+        None if known.is_empty() => "this table takes no keys: remove it".to_owned(),
+        None => format!(
+            "check the spelling; known keys here are: {}",
+            known.join(", ")
+        ),
+    }
 }
 
 /// Every problem found in a config file; never empty.

@@ -1,20 +1,26 @@
 //! `ferryman.toml`: typed, validated configuration of the Ferryman manager and agent.
 //!
 //! [`Config::load`] reads the file, parses it into serde structs whose keys are all optional
-//! (unknown keys are rejected with their line), then validates every section and reports every
-//! problem at once, each as `FILE:LINE:COL: what is wrong: what to do`. Key names follow
-//! replication-manager's where one exists; `config/ferryman.example.toml` documents every key.
+//! (a value of the wrong type or an unknown key is reported with its line and left out, so
+//! that parsing goes on), then validates every section and reports every problem at once, each
+//! as `FILE:LINE:COL: what is wrong: what to do`. Key names follow replication-manager's where
+//! one exists; `config/ferryman.example.toml` documents every key. [`Check`] validates the same
+//! way for `ferryman config check`, where a secret missing on this host is only a
+//! [`ConfigWarning`].
 //!
 //! # Layout
-//! - [`config`](Config): the whole file and the checks across clusters.
+//! - [`config`](Config): the whole file and the checks across clusters; [`check`](Check): the
+//!   same for `config check`, with the secrets it lacks as [`ConfigWarning`]s (`warning`).
 //! - `manager`, `agent`, `verifier`, `cluster`, `galera_link`, `server`, `schedule`, `retention`,
 //!   `credential`:
 //!   one section each, its public type and its validation.
 //! - [`defaults`]: the default of every optional key, as named constants.
 //! - [`secret`](Secret): passwords and tokens that never print, read from a 0600 file or the
 //!   environment ([`SecretKind`] names the keys).
-//! - `raw`: the serde structs as written; `validate`: the error-collecting checks shared by
-//!   the sections; `span`: byte offsets to `FILE:LINE:COL`; `ports`: port list syntax.
+//! - `raw`: the serde structs as written; `parse`: text to `raw`, reporting every wrong type
+//!   and unknown key (with the key meant) rather than the first; `validate`: the
+//!   error-collecting checks shared by the sections; `span`: byte offsets to `FILE:LINE:COL`;
+//!   `ports`: port list syntax.
 //! - [`error`](ConfigError): [`ConfigError`], [`ConfigErrors`] and [`Result`].
 //!
 //! # Primary types
@@ -24,6 +30,7 @@
 //! - [`ConfigErrors`]: every problem of one file, never empty.
 
 mod agent;
+mod check;
 mod cluster;
 mod config;
 mod credential;
@@ -31,6 +38,7 @@ pub mod defaults;
 mod error;
 mod galera_link;
 mod manager;
+mod parse;
 mod ports;
 mod raw;
 mod retention;
@@ -40,8 +48,10 @@ mod server;
 mod span;
 mod validate;
 mod verifier;
+mod warning;
 
 pub use agent::{AgentConfig, JobsConfig};
+pub use check::Check;
 pub use cluster::ClusterConfig;
 pub use config::Config;
 pub use credential::Credential;
@@ -53,6 +63,7 @@ pub use schedule::{ScheduleEntry, SchedulerConfig};
 pub use secret::{Secret, SecretKind};
 pub use server::ServerConfig;
 pub use verifier::{ClusterVerifyConfig, TableName, VerifierConfig};
+pub use warning::ConfigWarning;
 
 /// The cron crate whose [`croner::Cron`] [`ScheduleEntry::schedule`] returns.
 pub use croner;

@@ -1,5 +1,4 @@
-//! The file as written: serde structs with every key optional, and TOML errors as
-//! [`ConfigError`]s.
+//! The file as written: serde structs with every key optional (`parse` fills them in).
 //!
 //! Values whose validation can fail are [`Spanned`] so that the error can name their line.
 //! Tables are never `Spanned`: toml 0.8 cannot deserialize a spanned table that is only defined
@@ -12,9 +11,6 @@ use std::collections::BTreeMap;
 use ferryman_proto::Task;
 use serde::Deserialize;
 use toml::Spanned;
-
-use crate::error::ConfigError;
-use crate::span::Source;
 
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
@@ -218,66 +214,5 @@ impl<'de> Deserialize<'de> for RawCommand {
             }
         }
         deserializer.deserialize_any(Visitor)
-    }
-}
-
-impl RawConfig {
-    /// Parses TOML text; the first syntax or type error stops parsing.
-    pub(crate) fn parse(source: &Source<'_>) -> Result<RawConfig, ConfigError> {
-        toml::from_str(source.text).map_err(|e| toml_error(source, &e))
-    }
-}
-
-/// Turns a toml error into a `FILE:LINE:COL` error, recognising unknown keys.
-fn toml_error(source: &Source<'_>, e: &toml::de::Error) -> ConfigError {
-    let at = source.at_offset(e.span().map_or(0, |s| s.start));
-    let message = e.message().trim();
-    if let Some((key, known)) = unknown_field(message) {
-        return ConfigError::UnknownKey { at, key, known };
-    }
-    // Multi-line parser messages ("invalid table header\nexpected `.`, `]`") fit on one line.
-    let message = message
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ")
-        .replace("expected i64", "expected an integer");
-    ConfigError::Syntax { at, message }
-}
-
-/// Splits serde's "unknown field `x`, expected one of `a`, `b`" (or "expected `a` or `b`", or
-/// "there are no fields") into the key and the known keys.
-fn unknown_field(message: &str) -> Option<(String, Vec<String>)> {
-    let rest = message.strip_prefix("unknown field `")?;
-    let (key, expected) = rest.split_once('`')?;
-    let known = expected
-        .split('`')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_owned)
-        .collect();
-    Some((key.to_owned(), known))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unknown_field_messages_are_split() {
-        assert_eq!(
-            unknown_field("unknown field `x`, expected one of `a`, `b-c`, `d`"),
-            Some(("x".into(), vec!["a".into(), "b-c".into(), "d".into()]))
-        );
-        assert_eq!(
-            unknown_field("unknown field `x`, expected `a` or `b`"),
-            Some(("x".into(), vec!["a".into(), "b".into()]))
-        );
-        assert_eq!(
-            unknown_field("unknown field `x`, there are no fields"),
-            Some(("x".into(), vec![]))
-        );
-        assert_eq!(unknown_field("invalid type: string"), None);
     }
 }

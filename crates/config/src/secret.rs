@@ -8,7 +8,8 @@ use std::sync::Arc;
 use toml::Spanned;
 
 use crate::error::{ConfigError, Location};
-use crate::validate::Validator;
+use crate::validate::{Secrets, Validator};
+use crate::warning::ConfigWarning;
 
 /// A password or other credential, redacted in `Debug` and `Display`.
 ///
@@ -74,6 +75,14 @@ impl SecretKind {
         }
     }
 
+    /// Who reads the secret, as the start of "... will need it".
+    pub(crate) fn needed_by(self) -> &'static str {
+        match self {
+            SecretKind::Password => "the manager and the agents",
+            SecretKind::ApiToken => "the manager and the CLI's commands",
+        }
+    }
+
     /// What happens when neither key is set, as the end of "remove `KEY` to ...".
     pub(crate) fn when_absent(self) -> &'static str {
         match self {
@@ -94,8 +103,11 @@ impl fmt::Display for SecretKind {
 
 impl Secret {
     /// Reads the secret of `kind` from its `*-file` key (`file`), its `*-env` key (`env`), or
-    /// neither (`None`). Both set is an error; so is an empty value, file or variable. `table`
-    /// is the dotted path of the table that holds the keys, for messages.
+    /// neither (`None`). Both set is an error; so is an empty value, file or variable. A file
+    /// that is not there (or not readable by this user) or a variable that is not set is an
+    /// error too, or only a warning when the validator defers secrets (`config check`); the
+    /// secret is then `None`. `table` is the dotted path of the table that holds the keys, for
+    /// messages.
     pub(crate) fn load(
         kind: SecretKind,
         table: &str,
@@ -137,6 +149,26 @@ fn from_file(
     let path = v.source.dir().join(value);
     match read_file(kind, &path, at) {
         Ok(secret) => Some(secret),
+        Err(ConfigError::SecretFileUnreadable {
+            at,
+            kind,
+            path,
+            cause,
+        }) if v.secrets == Secrets::Deferred
+            && matches!(
+                cause.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            v.warn(ConfigWarning::SecretFileUnreadable {
+                at,
+                kind,
+                key: format!("{table}.{}", kind.file_key()),
+                path,
+                cause,
+            });
+            None
+        }
         Err(e) => {
             v.push(e);
             None
@@ -237,7 +269,16 @@ fn from_env(
         }
         Ok(value) => Some(Secret::new(value)),
         Err(std::env::VarError::NotPresent) => {
-            v.push(ConfigError::SecretEnvUnset { at, kind, var });
+            if v.secrets == Secrets::Deferred {
+                v.warn(ConfigWarning::SecretEnvUnset {
+                    at,
+                    kind,
+                    key: format!("{table}.{}", kind.env_key()),
+                    var,
+                });
+            } else {
+                v.push(ConfigError::SecretEnvUnset { at, kind, var });
+            }
             None
         }
         Err(std::env::VarError::NotUnicode(_)) => {

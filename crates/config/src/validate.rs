@@ -14,24 +14,53 @@ use std::time::Duration;
 use toml::Spanned;
 
 use crate::error::{ConfigError, Location};
+use crate::parse::Overflows;
 use crate::raw::RawCommand;
 use crate::span::Source;
+use crate::warning::ConfigWarning;
 
 /// Characters allowed in cluster and server names, for messages.
 pub(crate) const NAME_CHARS: &str = "A-Z, a-z, 0-9, `_`, `.` and `-`";
 /// Characters allowed in SQL identifiers we interpolate, for messages.
 pub(crate) const IDENT_CHARS: &str = "A-Z, a-z, 0-9 and `_`";
 
+/// What a secret whose file or variable is missing is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Secrets {
+    /// An error: a daemon is about to start and needs every secret now.
+    Required,
+    /// A warning (`config check`, which may run on another host or in another shell than the
+    /// daemons). A secret that is there is still read and checked.
+    Deferred,
+}
+
 pub(crate) struct Validator<'a> {
     pub(crate) source: Source<'a>,
+    /// Integers the parser could not hold, to report as written.
+    overflows: Overflows,
+    pub(crate) secrets: Secrets,
     errors: Vec<ConfigError>,
+    warnings: Vec<ConfigWarning>,
 }
 
 impl<'a> Validator<'a> {
+    /// A validator of `source` that requires secrets and knows of no overflow.
     pub(crate) fn new(source: Source<'a>) -> Self {
         Validator {
             source,
+            overflows: Overflows::default(),
+            secrets: Secrets::Required,
             errors: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The same, with the overflows the parser found and how to treat missing secrets.
+    pub(crate) fn with(self, overflows: Overflows, secrets: Secrets) -> Self {
+        Validator {
+            overflows,
+            secrets,
+            ..self
         }
     }
 
@@ -39,12 +68,26 @@ impl<'a> Validator<'a> {
         self.errors.push(error);
     }
 
+    pub(crate) fn warn(&mut self, warning: ConfigWarning) {
+        self.warnings.push(warning);
+    }
+
     pub(crate) fn at(&self, span: Range<usize>) -> Location {
         self.source.at(span)
     }
 
-    pub(crate) fn into_errors(self) -> Vec<ConfigError> {
-        self.errors
+    /// The errors and the warnings, in the order found.
+    pub(crate) fn finish(self) -> (Vec<ConfigError>, Vec<ConfigWarning>) {
+        (self.errors, self.warnings)
+    }
+
+    /// The integer as written in the file: it differs from `value` when it did not fit in 64
+    /// bits (the parser then holds the nearest bound).
+    fn written(&self, span: &Range<usize>, value: i64) -> (bool, String) {
+        match self.overflows.written(span.start) {
+            Some(written) => (true, written.to_owned()),
+            None => (false, value.to_string()),
+        }
     }
 
     /// A string that must not be empty nor contain whitespace (host names, addresses).
@@ -75,14 +118,14 @@ impl<'a> Validator<'a> {
             return default;
         };
         let at = self.at(raw.span());
-        let value = raw.into_inner();
-        match u16::try_from(value) {
-            Ok(port) if port != 0 => port,
+        let (overflow, written) = self.written(&raw.span(), *raw.get_ref());
+        match u16::try_from(raw.into_inner()) {
+            Ok(port) if port != 0 && !overflow => port,
             _ => {
                 self.push(ConfigError::InvalidPort {
                     at,
                     key: key.to_owned(),
-                    value,
+                    value: written,
                 });
                 default
             }
@@ -104,15 +147,16 @@ impl<'a> Validator<'a> {
             return default;
         };
         let at = self.at(raw.span());
+        let (overflow, written) = self.written(&raw.span(), *raw.get_ref());
         let value = raw.into_inner();
         let (min, max) = (min.into(), max.into());
         match T::try_from(value) {
-            Ok(n) if (min..=max).contains(&value) => n,
+            Ok(n) if (min..=max).contains(&value) && !overflow => n,
             _ => {
                 self.push(ConfigError::IntegerOutOfRange {
                     at,
                     key: key.to_owned(),
-                    value,
+                    value: written,
                     min,
                     max,
                 });

@@ -271,7 +271,7 @@ mod tests {
             .into_iter()
             .filter_map(|raw| table_name("k", raw, &mut v))
             .collect();
-        let errors = v.into_errors().iter().map(ToString::to_string).collect();
+        let errors = v.finish().0.iter().map(ToString::to_string).collect();
         (names, errors)
     }
 

@@ -1,8 +1,9 @@
 //! Parsing, defaults and the rendering of error messages.
 //!
 //! One test binary: this file has the helpers and the example's tests; `errors` checks the
-//! messages, `credentials` the password and API token sources, `backups` the keys of backup
-//! storage, retention and job handling, `verifier` verification's.
+//! messages, `credentials` the password and API token sources, `check` what `config check`
+//! warns of, `backups` the keys of backup storage, retention and job handling, `verifier`
+//! verification's.
 
 // clippy's `allow-unwrap-in-tests` covers `#[test]` functions, not the helpers they share.
 #![allow(clippy::unwrap_used)]
@@ -10,6 +11,8 @@
 // Under `tests/config/`, so that cargo does not build them as test binaries of their own.
 #[path = "config/backups.rs"]
 mod backups;
+#[path = "config/check.rs"]
+mod check;
 #[path = "config/credentials.rs"]
 mod credentials;
 #[path = "config/errors.rs"]
@@ -240,10 +243,11 @@ fn example_parses_with_the_documented_defaults() {
     assert!(config.server("nope").is_none());
 }
 
-/// The known keys of a table, as listed by the unknown-key error.
+/// The known keys of a table, as listed by the unknown-key error (the first error; validation
+/// of the rest follows it).
 fn known_keys(text: &str) -> Vec<String> {
     match parse(text).unwrap_err().errors() {
-        [ConfigError::UnknownKey { known, .. }] => known.clone(),
+        [ConfigError::UnknownKey { known, .. }, ..] => known.clone(),
         other => panic!("{other:#?}"),
     }
 }

@@ -14,7 +14,7 @@ pub use manager::{
 pub use sandbox::galera_sandbox_status;
 pub use verify::{verify_started, verify_summary, VerifyProgress};
 
-use ferryman_config::{Config, ConfigErrors};
+use ferryman_config::{Config, ConfigErrors, ConfigWarning};
 use ferryman_db::topology::ServerView;
 use ferryman_db::ServerStatus;
 use ferryman_sandbox::load::LoadReport;
@@ -45,8 +45,8 @@ pub fn error(e: &anyhow::Error) {
     eprintln!("error: {e:#}");
 }
 
-/// `config check` on a valid file.
-pub fn config_summary(config: &Config) {
+/// `config check` on a valid file, and what the daemons will need that is missing here.
+pub fn config_summary(config: &Config, warnings: &[ConfigWarning]) {
     let servers: usize = config.clusters.iter().map(|c| c.servers.len()).sum();
     println!(
         "{}: ok ({} cluster(s), {} server(s))",
@@ -58,12 +58,20 @@ pub fn config_summary(config: &Config) {
         let names: Vec<&str> = c.servers.iter().map(|s| s.name.as_str()).collect();
         println!("  cluster {}: {}", c.name, names.join(", "));
     }
+    config_warnings(warnings);
 }
 
-/// `config check` on an invalid file: every error, one per line.
-pub fn config_errors(errors: &ConfigErrors) {
+/// `config check` on an invalid file: every error, one per line, then the warnings.
+pub fn config_errors(errors: &ConfigErrors, warnings: &[ConfigWarning]) {
     eprintln!("{errors}");
+    config_warnings(warnings);
     eprintln!("{} error(s); nothing was changed", errors.errors().len());
+}
+
+fn config_warnings(warnings: &[ConfigWarning]) {
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
 }
 
 /// `ferryman topology`.

@@ -264,35 +264,90 @@ fn sandbox_reinit_refuses_the_primary_and_replaces_a_replica_with_an_empty_serve
 }
 
 #[test]
-fn config_check_reports_a_typo_with_file_and_line() {
+fn config_check_reports_every_error_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.toml");
     std::fs::write(
         &file,
-        "[manager]\nmonitoring-adress = \"10.0.0.1\"\n\n[clusters.c]\n",
+        "[manager]\nmonitoring-adress = \"10.0.0.1\"\nhttp-port = \"10001\"\n\n[clusters.c]\n",
     )
     .unwrap();
     let out = ferryman(&["config", "check", file.to_str().unwrap()]);
     assert!(!out.status.success());
     let msg = text(&out);
-    assert!(msg.contains(&format!("{}:2:", file.display())), "{msg}");
-    assert!(msg.contains("monitoring-adress"), "{msg}");
+    let file = file.display();
+    assert!(
+        msg.contains(&format!(
+            "{file}:2:1: unknown key `monitoring-adress` in [manager]: did you mean \
+             `monitoring-address`?"
+        )),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&format!(
+            "{file}:3:13: `manager.http-port` is the string \"10001\", but it must be an integer"
+        )),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("cluster `c` has no servers"),
+        "validation goes on: {msg}"
+    );
+}
+
+const EXAMPLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../config/ferryman.example.toml"
+);
+
+/// `ferryman ARGS` without the variables the example names.
+fn without_secrets(args: &[&str]) -> Output {
+    #[allow(clippy::disallowed_methods)] // running the binary under test
+    Command::new(env!("CARGO_BIN_EXE_ferryman"))
+        .args(args)
+        .env_remove("FERRYMAN_DB_PASSWORD")
+        .env_remove("FERRYMAN_REPL_PASSWORD")
+        .env_remove("FERRYMAN_API_TOKEN")
+        .output()
+        .unwrap()
 }
 
 #[test]
-fn the_example_config_checks_clean() {
-    let example = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../config/ferryman.example.toml"
+fn the_example_config_checks_clean_without_its_secrets() {
+    let out = without_secrets(&["config", "check", EXAMPLE]);
+    let msg = text(&out);
+    assert!(out.status.success(), "{msg}");
+    assert!(msg.contains("ok (1 cluster(s), 3 server(s))"), "{msg}");
+    let warnings: Vec<&str> = msg.lines().filter(|l| l.starts_with("warning: ")).collect();
+    assert_eq!(warnings.len(), 2, "{msg}");
+    assert!(
+        warnings[0].ends_with(
+            "environment variable `FERRYMAN_DB_PASSWORD` \
+             (`clusters.prod.db-servers-credential.password-env`) is not set here: the manager \
+             and the agents will need it set to the password when they start"
+        ),
+        "{msg}"
     );
-    #[allow(clippy::disallowed_methods)] // running the binary under test
-    let out = Command::new(env!("CARGO_BIN_EXE_ferryman"))
-        .args(["config", "check", example])
-        .env("FERRYMAN_DB_PASSWORD", "x")
-        .env("FERRYMAN_REPL_PASSWORD", "y")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(warnings[1].contains("`FERRYMAN_REPL_PASSWORD`"), "{msg}");
+}
+
+#[test]
+fn the_daemons_refuse_to_start_without_a_secret_the_check_warns_of() {
+    for args in [
+        &["agent", "--config", EXAMPLE, "--server", "db1", "--once"][..],
+        &["manager", "--config", EXAMPLE][..],
+    ] {
+        let out = without_secrets(args);
+        let msg = text(&out);
+        assert!(!out.status.success(), "{args:?}: {msg}");
+        assert!(
+            msg.contains(
+                "environment variable `FERRYMAN_DB_PASSWORD` (`password-env`) is not set: export \
+                 it before starting ferryman, or fix `password-env`"
+            ),
+            "{args:?}: {msg}"
+        );
+    }
 }
 
 #[test]

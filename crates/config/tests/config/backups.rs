@@ -254,7 +254,8 @@ fn a_backup_tool_of_the_wrong_type_is_a_syntax_error_with_its_line() {
     let error = only_error(&with_cluster_keys("backup-physical-type = 1"));
     assert!(
         error.starts_with(
-            "/etc/ferryman/ferryman.toml:4:24: invalid type: integer `1`, expected a string"
+            "/etc/ferryman/ferryman.toml:4:24: `clusters.prod.backup-physical-type` is the \
+             integer 1, but it must be a string"
         ),
         "{error}"
     );

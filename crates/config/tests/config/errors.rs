@@ -3,39 +3,69 @@
 use crate::{errors, load, only_error, parse, with_cluster_keys, FILE, HEAD, MINIMAL};
 
 #[test]
-fn a_typo_names_the_line_and_the_known_keys() {
+fn a_typo_names_the_line_and_the_key_meant() {
     let text = format!("{MINIMAL}\n[manager]\nhttp-port = 10001\nmonitoring-adress = \"x\"\n");
     assert_eq!(
         only_error(&text),
-        "/etc/ferryman/ferryman.toml:11:1: unknown key `monitoring-adress`: check the spelling; \
-         known keys here are: monitoring-datadir, monitoring-address, http-bind-address, \
-         http-port, stream-bind-address, stream-port, stream-accept-timeout, api-token-file, \
-         api-token-env, backup-compression-level, backup-compression-threads, \
+        "/etc/ferryman/ferryman.toml:11:1: unknown key `monitoring-adress` in [manager]: did you \
+         mean `monitoring-address`?"
+    );
+    let text = with_cluster_keys("backup-keep-dialy = 7\nbackup_keep_weekly = 2");
+    assert_eq!(
+        errors(&text),
+        [
+            "/etc/ferryman/ferryman.toml:4:1: unknown key `backup-keep-dialy` in \
+             [clusters.prod]: did you mean `backup-keep-daily`?",
+            "/etc/ferryman/ferryman.toml:5:1: unknown key `backup_keep_weekly` in \
+             [clusters.prod]: did you mean `backup-keep-weekly`?",
+        ]
+    );
+}
+
+#[test]
+fn an_unknown_key_like_none_lists_the_known_keys() {
+    let text = format!("{MINIMAL}\n[manager]\nhttp-port = 10001\nlisten = \"x\"\n");
+    assert_eq!(
+        only_error(&text),
+        "/etc/ferryman/ferryman.toml:11:1: unknown key `listen` in [manager]: check the \
+         spelling; known keys here are: monitoring-datadir, monitoring-address, \
+         http-bind-address, http-port, stream-bind-address, stream-port, stream-accept-timeout, \
+         api-token-file, api-token-env, backup-compression-level, backup-compression-threads, \
          job-claim-timeout, logs-keep, http-header-read-timeout, http-idle-timeout, \
          http-max-connections"
+    );
+    let error = only_error(&format!("retention = 1\n{MINIMAL}"));
+    assert!(
+        error.starts_with(
+            "/etc/ferryman/ferryman.toml:1:1: unknown key `retention` at the top level: check \
+             the spelling; known keys here are: manager, agent, jobs, verifier, clusters"
+        ),
+        "{error}"
     );
 }
 
 #[test]
 fn a_typo_in_a_server_or_an_inline_credential_is_found() {
+    // The misspelt key is not reported missing too.
     let text = MINIMAL.replace("host =", "hots =");
-    let error = only_error(&text);
-    assert!(
-        error
-            .starts_with("/etc/ferryman/ferryman.toml:7:1: unknown key `hots`: check the spelling"),
-        "{error}"
+    assert_eq!(
+        only_error(&text),
+        "/etc/ferryman/ferryman.toml:7:1: unknown key `hots` in [clusters.prod.servers[0]]: did \
+         you mean `host`?"
     );
     let text = MINIMAL.replace(
         "{ user = \"repl\" }",
         "{ user = \"repl\", pasword-env = \"X\" }",
     );
+    assert_eq!(
+        only_error(&text),
+        "/etc/ferryman/ferryman.toml:3:43: unknown key `pasword-env` in \
+         [clusters.prod.replication-credential]: did you mean `password-env`?"
+    );
+    let text = MINIMAL.replace("{ user = \"repl\" }", "{ user = \"repl\", secret = \"X\" }");
     let error = only_error(&text);
     assert!(
-        error.starts_with("/etc/ferryman/ferryman.toml:3:43: unknown key `pasword-env`"),
-        "{error}"
-    );
-    assert!(
-        error.ends_with("user, password-file, password-env"),
+        error.ends_with("known keys here are: user, password-file, password-env"),
         "{error}"
     );
 }
@@ -251,8 +281,9 @@ fn implicit_tables_and_dotted_keys_parse() {
 fn syntax_and_type_errors_have_their_line() {
     assert_eq!(
         only_error(&format!("{MINIMAL}port = \"3306\"\n")),
-        "/etc/ferryman/ferryman.toml:8:8: invalid type: string \"3306\", expected an integer: fix \
-         this line; every key is documented in config/ferryman.example.toml"
+        "/etc/ferryman/ferryman.toml:8:8: `clusters.prod.servers[0].port` is the string \"3306\", \
+         but it must be an integer: fix the value; every key is documented in \
+         config/ferryman.example.toml"
     );
     let error = only_error("[manager\nhttp-port = 1\n");
     assert!(
@@ -261,7 +292,9 @@ fn syntax_and_type_errors_have_their_line() {
     );
     let error = only_error(&format!("[agent]\ntasks = [\"mariadbbackup\"]\n{MINIMAL}"));
     assert!(
-        error.starts_with("/etc/ferryman/ferryman.toml:2:9: unknown task `mariadbbackup`"),
+        error.starts_with(
+            "/etc/ferryman/ferryman.toml:2:9: `agent.tasks`: unknown task `mariadbbackup`"
+        ),
         "{error}"
     );
 }
@@ -325,15 +358,124 @@ fn empty_commands_and_empty_arguments_are_refused() {
 fn a_command_of_the_wrong_type_says_which_forms_are_accepted() {
     assert_eq!(
         only_error(&format!("{MINIMAL}service-stop = 5\n")),
-        "/etc/ferryman/ferryman.toml:8:16: invalid type: integer `5`, expected a command line \
-         string or an array of strings: fix this line; every key is documented in \
-         config/ferryman.example.toml"
+        "/etc/ferryman/ferryman.toml:8:16: `clusters.prod.servers[0].service-stop` is the \
+         integer 5, but it must be a command line string or an array of strings: fix the value; \
+         every key is documented in config/ferryman.example.toml"
     );
     let error = only_error(&format!("{MINIMAL}zfs-snapback = [\"/sbin/zfs\", 1]\n"));
     assert!(
         error.starts_with(
-            "/etc/ferryman/ferryman.toml:8:30: invalid type: integer `1`, expected a string"
+            "/etc/ferryman/ferryman.toml:8:30: `clusters.prod.servers[0].zfs-snapback` is the \
+             integer 1, but it must be a string"
         ),
         "{error}"
+    );
+}
+
+#[test]
+fn every_type_error_is_reported_with_its_key_and_line_and_the_rest_is_validated() {
+    let text = with_cluster_keys(
+        "backup-keep-daily = \"7\"\n\
+         backup-keep-weekly = 100001\n\
+         db-servers-backup-hosts = \"db1\"\n\
+         [manager]\n\
+         http-port = 10001.5\n\
+         logs-keep = 0",
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            "/etc/ferryman/ferryman.toml:4:21: `clusters.prod.backup-keep-daily` is the string \
+             \"7\", but it must be an integer: fix the value; every key is documented in \
+             config/ferryman.example.toml",
+            "/etc/ferryman/ferryman.toml:6:27: `clusters.prod.db-servers-backup-hosts` is the \
+             string \"db1\", but it must be an array: fix the value; every key is documented in \
+             config/ferryman.example.toml",
+            "/etc/ferryman/ferryman.toml:8:13: `manager.http-port` is the number 10001.5, but it \
+             must be an integer: fix the value; every key is documented in \
+             config/ferryman.example.toml",
+            "/etc/ferryman/ferryman.toml:9:13: `manager.logs-keep` = 0 is out of range: use a \
+             number from 1 to 100000",
+            "/etc/ferryman/ferryman.toml:5:22: `clusters.prod.backup-keep-weekly` = 100001 is \
+             out of range: use a number from 0 to 100000",
+        ]
+    );
+}
+
+#[test]
+fn a_required_key_of_the_wrong_type_is_not_also_missing() {
+    let text = MINIMAL
+        .replace("name = \"db1\"", "name = 1")
+        .replace("{ user = \"repl\" }", "{ user = [\"repl\"] }")
+        .replace(
+            "db-servers-credential = { user = \"ferryman\" }",
+            "db-servers-credential = \"ferryman\"",
+        );
+    assert_eq!(
+        errors(&text),
+        [
+            "/etc/ferryman/ferryman.toml:2:25: `clusters.prod.db-servers-credential` is the \
+             string \"ferryman\", but it must be a table: fix the value; every key is documented \
+             in config/ferryman.example.toml",
+            "/etc/ferryman/ferryman.toml:3:35: `clusters.prod.replication-credential.user` is an \
+             array, but it must be a string: fix the value; every key is documented in \
+             config/ferryman.example.toml",
+            "/etc/ferryman/ferryman.toml:6:8: `clusters.prod.servers[0].name` is the integer 1, \
+             but it must be a string: fix the value; every key is documented in \
+             config/ferryman.example.toml",
+        ]
+    );
+}
+
+#[test]
+fn a_number_too_large_for_64_bits_names_the_key_and_its_range() {
+    let text = with_cluster_keys(
+        "backup-keep-daily = 18446744073709551616 # u64::MAX + 1\n\
+         backup-keep-weekly = -99999999999999999999\n\
+         backup-physical-type = 0xffffffffffffffffff",
+    )
+    .replace(
+        "host = \"127.0.0.1\"",
+        "host = \"127.0.0.1\"\nport = 99_999_999_999_999_999_999",
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            "/etc/ferryman/ferryman.toml:6:24: `clusters.prod.backup-physical-type` is the \
+             integer 0xffffffffffffffffff, but it must be a string: fix the value; every key is \
+             documented in config/ferryman.example.toml",
+            "/etc/ferryman/ferryman.toml:11:8: `clusters.prod.servers[0].port` = \
+             99_999_999_999_999_999_999 is not a TCP port: use a number from 1 to 65535",
+            "/etc/ferryman/ferryman.toml:4:21: `clusters.prod.backup-keep-daily` = \
+             18446744073709551616 is out of range: use a number from 0 to 100000",
+            "/etc/ferryman/ferryman.toml:5:22: `clusters.prod.backup-keep-weekly` = \
+             -99999999999999999999 is out of range: use a number from 0 to 100000",
+        ]
+    );
+}
+
+#[test]
+fn a_misspelt_table_is_reported_once_with_the_table_meant() {
+    let text = with_cluster_keys(
+        "[clusters.prod.galera-lnk]\nmasters = 5\nnot-a-key = 1\n[clusters.prod.verifier]\nx = 1",
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            "/etc/ferryman/ferryman.toml:4:16: unknown key `galera-lnk` in [clusters.prod]: did \
+             you mean `galera-link`?",
+            "/etc/ferryman/ferryman.toml:7:16: unknown key `verifier` in [clusters.prod]: check \
+             the spelling; known keys here are: db-servers-credential, replication-credential, \
+             db-servers-backup-hosts, scheduler-db-servers-sender-ports, \
+             scheduler-db-servers-receiver-ports, monitoring-scheduler, \
+             scheduler-db-servers-physical-backup, scheduler-db-servers-physical-backup-cron, \
+             scheduler-db-servers-logical-backup, scheduler-db-servers-logical-backup-cron, \
+             scheduler-db-servers-logs, scheduler-db-servers-logs-cron, \
+             scheduler-db-servers-optimize, scheduler-db-servers-optimize-cron, \
+             scheduler-db-servers-verify, scheduler-db-servers-verify-cron, backup-physical-type, \
+             backup-logical-type, backup-keep-last, backup-keep-hourly, backup-keep-daily, \
+             backup-keep-weekly, backup-keep-monthly, backup-keep-yearly, \
+             verify-expected-databases, verify-nonempty-tables, servers, galera-link",
+        ]
     );
 }

@@ -189,8 +189,17 @@ fn a_malformed_nonempty_table_names_the_key_the_line_and_the_form() {
         "verify-nonempty-tables = [\"shop.orders\", \"orders\"]\n\
          verify-nonempty-tables-typo = 1",
     );
-    // The unknown key is a syntax-level error and stops parsing: check it apart.
-    assert!(only_error(&text).contains("unknown key `verify-nonempty-tables-typo`"));
+    // Both: the unknown key no longer stops parsing.
+    let both = errors(&text);
+    assert_eq!(both.len(), 2, "{both:#?}");
+    assert!(
+        both[0].contains("unknown key `verify-nonempty-tables-typo` in [clusters.prod]: did you mean `verify-nonempty-tables`?"),
+        "{both:#?}"
+    );
+    assert!(
+        both[1].contains("lists \"orders\", which is not a table"),
+        "{both:#?}"
+    );
     let text = with_cluster_keys(
         "verify-nonempty-tables = [\n  \"shop.orders\",\n  \"orders\",\n  \".t\",\n  \"shop.\",\n]",
     );
@@ -257,12 +266,18 @@ fn lists_of_the_wrong_type_are_syntax_errors_with_their_line() {
         "verify-nonempty-tables = \"shop.orders\"",
     ));
     assert!(
-        error.starts_with("/etc/ferryman/ferryman.toml:4:26: invalid type: string"),
+        error.starts_with(
+            "/etc/ferryman/ferryman.toml:4:26: `clusters.prod.verify-nonempty-tables` is the \
+             string \"shop.orders\", but it must be an array"
+        ),
         "{error}"
     );
     let error = only_error(&with_cluster_keys("verify-expected-databases = [1]"));
     assert!(
-        error.starts_with("/etc/ferryman/ferryman.toml:4:30: invalid type: integer `1`"),
+        error.starts_with(
+            "/etc/ferryman/ferryman.toml:4:30: `clusters.prod.verify-expected-databases` is the \
+             integer 1, but it must be a string"
+        ),
         "{error}"
     );
 }

@@ -1,0 +1,44 @@
+//! [`ConfigWarning`]: what `ferryman config check` reports without failing.
+//!
+//! A check may run on another host, or in another shell, than the daemons: a secret whose
+//! variable is not set or whose file is not there is not a fault of the file. The daemons
+//! ([`Config::load`](crate::Config::load)) still refuse to start without it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::error::Location;
+use crate::secret::SecretKind;
+
+/// Something the daemons will need that is not there where the file was checked.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigWarning {
+    /// The variable named by a `*-env` key is not set.
+    #[error("{at}: environment variable `{var}` (`{key}`) is not set here: {} will need it set to the {kind} when they start", kind.needed_by())]
+    SecretEnvUnset {
+        /// Where the `*-env` key is.
+        at: Location,
+        /// What the secret is.
+        kind: SecretKind,
+        /// Dotted path of the `*-env` key.
+        key: String,
+        /// The variable.
+        var: String,
+    },
+
+    /// The file named by a `*-file` key does not exist, or this user cannot read it.
+    #[error("{at}: {kind} file `{}` (`{key}`) cannot be read here: {cause}: {} will need it readable by the user they run as, with mode 0600", path.display(), kind.needed_by())]
+    SecretFileUnreadable {
+        /// Where the `*-file` key is.
+        at: Location,
+        /// What the secret is.
+        kind: SecretKind,
+        /// Dotted path of the `*-file` key.
+        key: String,
+        /// The resolved path.
+        path: PathBuf,
+        /// Why.
+        cause: Arc<std::io::Error>,
+    },
+}
