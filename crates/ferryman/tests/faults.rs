@@ -77,3 +77,70 @@ async fn an_agent_killed_mid_backup_ends_the_job_at_its_stale_heartbeat_with_not
     assert!(d.shared.repo.list(None, None).await.unwrap().is_empty());
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_that_lost_its_replication_is_never_a_backup_source_and_its_dump_is_refused() {
+    let sb = TestSandbox::start_with(&UpOptions {
+        replicas: 1,
+        ferryman_bin: Some(PathBuf::from(BIN)),
+        auto_verify: false,
+    })
+    .await;
+    sb.sql(
+        "db1",
+        "CREATE DATABASE shop; CREATE TABLE shop.items (id INT PRIMARY KEY);
+         INSERT INTO shop.items SELECT seq FROM mysql.seq_1_to_100;",
+    )
+    .await;
+    daemons::caught_up(&sb, "db2").await;
+    // db2 as an interrupted reseed would leave it: replicating from no one, no GTID history.
+    sb.sql(
+        "db2",
+        "STOP SLAVE; RESET SLAVE ALL; RESET MASTER; SET GLOBAL gtid_slave_pos = ''",
+    )
+    .await;
+    let d = Daemons::start(sb.config(), &["db1", "db2"]).await;
+    d.shared.topology.refresh(&d.config).await;
+
+    // Chosen by the manager: refused, with the reason and an event.
+    let refused = d
+        .shared
+        .start_backup("sandbox", None, Task::Mysqldump, "test")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("split topology"), "{refused}");
+    assert!(
+        refused.contains("db1, db2 replicate from no one"),
+        "{refused}"
+    );
+    let events = d.shared.events.since(0);
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == ferryman_manager::events::EventKind::TopologySplit),
+        "{events:?}"
+    );
+
+    // Named by hand: its dump carries no GTID while the cluster writes GTIDs, so it is refused
+    // and nothing is stored.
+    let id = d
+        .shared
+        .start_backup("sandbox", Some("db2"), Task::Mysqldump, "test")
+        .await
+        .unwrap();
+    let job = wait_job(&d.shared, id).await;
+    assert_eq!(job.state, JobState::Failed, "{job:?}");
+    let error = job.error.unwrap_or_default();
+    assert!(error.contains("records no GTID position"), "{error}");
+    assert!(d.shared.repo.list(None, None).await.unwrap().is_empty());
+    // The primary's own dump is fine.
+    let id = d
+        .shared
+        .start_backup("sandbox", Some("db1"), Task::Mysqldump, "test")
+        .await
+        .unwrap();
+    let job = wait_job(&d.shared, id).await;
+    assert_eq!(job.state, JobState::Succeeded, "{job:?}");
+    d.stop().await;
+}

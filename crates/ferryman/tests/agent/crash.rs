@@ -232,6 +232,24 @@ async fn a_staging_directory_of_an_agent_killed_mid_receive_is_removed_by_the_ne
     let result = ended(&job(&sb, "db2", id).await, "failure");
     assert!(result.contains("is no longer running"), "{result}");
     assert!(old.exists());
+    // A reseed with that old datadir next to the datadir (no record of its swap) is refused,
+    // naming it and the commands to keep or put back either copy.
+    let (id, _, _) = enqueue_reseed(&sb, "db2", "db1", &backup).await;
+    let next = agent_once(&sb, "db2").await;
+    let result = ended(&job(&sb, "db2", id).await, "failure");
+    eprintln!("{result}\n{}", text(&next));
+    assert!(
+        result.contains(&format!("left an old datadir at `{}`", old.display())),
+        "{result}"
+    );
+    assert!(
+        result.contains(&format!("rm -rf {}", old.display())),
+        "{result}"
+    );
+    assert!(
+        result.contains(&format!("mv {} ", old.display())),
+        "{result}"
+    );
     std::fs::remove_dir(&old).unwrap();
     replicating(&sb, "db2").await;
 }
