@@ -99,9 +99,15 @@ impl Config {
 
         let (errors, warnings) = v.finish();
         // A key of the wrong type or misspelt is reported once, not a second time as missing.
-        all_errors.extend(errors.into_iter().filter(
-            |e| !matches!(e, ConfigError::MissingKey { key, .. } if reported.contains(key)),
-        ));
+        let reported = |key: &str| reported.iter().any(|r| r == key);
+        all_errors.extend(errors.into_iter().filter(|e| match e {
+            ConfigError::MissingKey { key, .. } => !reported(key),
+            ConfigError::NoServers { cluster, .. } => {
+                !reported(&format!("clusters.{cluster}.servers"))
+            }
+            ConfigError::NoClusters { .. } => !reported("clusters"),
+            _ => true,
+        }));
         if let Some(errors) = ConfigErrors::new(all_errors) {
             return (Err(errors), warnings);
         }

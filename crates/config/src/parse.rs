@@ -108,7 +108,10 @@ pub(crate) fn parse(source: &Source<'_>) -> Result<Parsed, ConfigErrors> {
         // is not about one key, or one that cutting its key did not cure.
         let entry = e
             .span()
-            .and_then(|s| entries.at(s.start))
+            .and_then(|s| match unknown_field(e.message()) {
+                Some((key, _)) => entries.named_at(s.start, &key),
+                None => entries.at(s.start),
+            })
             .filter(|entry| !removed.contains(&entry.path));
         let Some(entry) = entry else {
             errors.push((offset, syntax(source, offset, e.message())));

@@ -40,6 +40,15 @@ impl Entries {
             .min_by_key(|e| e.covers.len())
     }
 
+    /// The innermost entry called `name` that `offset` falls in: for an error about a key,
+    /// which may be the header of a `[[table]]` whose first item is a smaller entry.
+    pub(super) fn named_at(&self, offset: usize, name: &str) -> Option<&Entry> {
+        self.0
+            .iter()
+            .filter(|e| e.covers.contains(&offset) && e.path == join(&e.table, name))
+            .min_by_key(|e| e.covers.len())
+    }
+
     fn table(&mut self, text: &str, table: &Table, path: &str) {
         for (name, item) in table.iter() {
             let Some(key) = table.key(name).and_then(|k| k.span()) else {
@@ -211,6 +220,13 @@ mod tests {
             assert_eq!((e.path.as_str(), e.table.as_str()), (path, table), "{text}");
         }
         assert!(entries.at(TEXT.find("[m]").unwrap() - 1).is_none());
+        let servers = TEXT.find("servers").unwrap();
+        assert_eq!(entries.at(servers).unwrap().path, "c.a.servers[0]");
+        assert_eq!(
+            entries.named_at(servers, "servers").unwrap().path,
+            "c.a.servers"
+        );
+        assert!(entries.named_at(servers, "name").is_none());
     }
 
     #[test]

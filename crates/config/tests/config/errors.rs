@@ -479,3 +479,27 @@ fn a_misspelt_table_is_reported_once_with_the_table_meant() {
         ]
     );
 }
+
+#[test]
+fn a_misspelt_array_of_tables_is_one_error_and_not_also_missing() {
+    let text = MINIMAL.replace("[[clusters.prod.servers]]", "[[clusters.prod.server]]");
+    assert_eq!(
+        only_error(&text),
+        "/etc/ferryman/ferryman.toml:5:17: unknown key `server` in [clusters.prod]: did you mean \
+         `servers`?"
+    );
+    let text = format!("{MINIMAL}[[clusters.prod.server]]\nname = \"db2\"\nhost = \"h2\"\n");
+    assert_eq!(
+        only_error(&text),
+        "/etc/ferryman/ferryman.toml:8:17: unknown key `server` in [clusters.prod]: did you mean \
+         `servers`?"
+    );
+    let error = only_error(&MINIMAL.replace("clusters", "cluster"));
+    assert!(
+        error.starts_with(
+            "/etc/ferryman/ferryman.toml:1:2: unknown key `cluster` at the top level: did you \
+             mean `clusters`?"
+        ),
+        "{error}"
+    );
+}
