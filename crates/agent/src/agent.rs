@@ -73,6 +73,10 @@ pub struct Agent {
     claimant_name: String,
     /// `work-dir/<server>`.
     pub(crate) work_dir: PathBuf,
+    /// `work-dir/<server>/tool-logs`: tools' whole stderr.
+    pub(crate) tool_logs: PathBuf,
+    /// `work-dir/<server>/swaps`: reseed swap records.
+    pub(crate) swaps: PathBuf,
     pub(crate) journal: Journal,
     /// What a reseed's joiner needs (`[agent]` joiner settings, replication credential).
     pub(crate) joiner: JoinerSettings,
@@ -116,6 +120,8 @@ impl Agent {
             settings: config.agent.clone(),
             claimant_name: claimant.to_string(),
             claimant,
+            tool_logs: work_dir.join("tool-logs"),
+            swaps: crate::tasks::swaps_dir(&work_dir),
             work_dir,
             journal,
             joiner: JoinerSettings::of(config, cluster),
@@ -209,8 +215,7 @@ impl Agent {
             .leftovers_checked
             .swap(true, std::sync::atomic::Ordering::Relaxed)
         {
-            let swaps = crate::tasks::swaps_dir(&self.work_dir);
-            crate::tasks::remove_unused_reseed_dirs(&self.server, conn, &swaps).await;
+            crate::tasks::remove_unused_reseed_dirs(&self.server, conn, &self.swaps).await;
         }
         for &task in &self.settings.tasks {
             if shutdown.stop.is_cancelled() {

@@ -2,14 +2,13 @@
 //! it claims anything new: a reseed's datadir swap (`tasks/reseed/recover.rs` decides how it
 //! ends), and the staging and import directories of reseeds that will never finish.
 
-use std::path::Path;
-
 use ferryman_jobs::{JobsConn, Verdict};
 
 use crate::agent::{Agent, Shutdown};
 use crate::pending::create_private_dir;
 use crate::progress::Progress;
-use crate::tasks::{self, SwapRecord, TaskCtx};
+use crate::runner::remove_scratch;
+use crate::tasks::{self, SwapRecord};
 
 impl Agent {
     /// Finishes or undoes every swap a dead agent left (see `tasks/reseed/recover.rs`), writes
@@ -67,42 +66,15 @@ impl Agent {
                 )
             }
         };
-        let scratch =
-            self.work_dir
-                .join("jobs")
-                .join(format!("{}-{}", job.id.0, std::process::id()));
+        let scratch = self.scratch_dir(job.id.0);
         if let Err(e) = create_private_dir(&scratch) {
             return (false, e.to_string());
         }
         let progress = Progress::new();
         let cancel = shutdown.interrupt.child_token();
-        let swaps = tasks::swaps_dir(&self.work_dir);
-        let tool_logs = self.work_dir.join("tool-logs");
-        let ctx = TaskCtx {
-            job: &job,
-            task,
-            server: &self.server,
-            endpoint: &self.endpoint,
-            scratch: &scratch,
-            tool_logs: &tool_logs,
-            swaps: &swaps,
-            destinations: &self.destinations,
-            progress: &progress,
-            cancel: &cancel,
-            connect_timeout: self.settings.connect_timeout,
-            jobs_schema: &self.schema,
-            joiner: &self.joiner,
-        };
+        let ctx = self.task_ctx(&job, task, &scratch, &progress, &cancel);
         let outcome = tasks::resolve_swap(&ctx, record).await;
         remove_scratch(&scratch);
         outcome
-    }
-}
-
-fn remove_scratch(scratch: &Path) {
-    if let Err(e) = std::fs::remove_dir_all(scratch) {
-        if e.kind() != std::io::ErrorKind::NotFound {
-            tracing::warn!(dir = %scratch.display(), error = %e, "cannot remove a scratch directory");
-        }
     }
 }

@@ -33,28 +33,11 @@ impl Agent {
         tracing::info!(server = %self.server.name, job_id = id.0, %task, "job claimed");
         let progress = Progress::new();
         let cancel = shutdown.interrupt.child_token();
-        let scratch = self
-            .work_dir
-            .join("jobs")
-            .join(format!("{}-{}", id.0, std::process::id()));
+        let scratch = self.scratch_dir(id.0);
         let outcome = match create_private_dir(&scratch) {
             Err(e) => Err(e),
             Ok(()) => {
-                let ctx = TaskCtx {
-                    job: claimed.job(),
-                    task,
-                    server: &self.server,
-                    endpoint: &self.endpoint,
-                    scratch: &scratch,
-                    tool_logs: &self.work_dir.join("tool-logs"),
-                    swaps: &self.work_dir.join("swaps"),
-                    destinations: &self.destinations,
-                    progress: &progress,
-                    cancel: &cancel,
-                    connect_timeout: self.settings.connect_timeout,
-                    jobs_schema: &self.schema,
-                    joiner: &self.joiner,
-                };
+                let ctx = self.task_ctx(claimed.job(), task, &scratch, &progress, &cancel);
                 let finished = CancellationToken::new();
                 let work = async {
                     let r = tasks::run(&ctx).await;
@@ -66,11 +49,7 @@ impl Agent {
                 r
             }
         };
-        if let Err(e) = std::fs::remove_dir_all(&scratch) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!(dir = %scratch.display(), error = %e, "cannot remove the job's scratch directory");
-            }
-        }
+        remove_scratch(&scratch);
         self.prune_tool_logs();
         let (verdict, result) = match outcome {
             Ok(text) => (Verdict::Success, text),
@@ -226,9 +205,52 @@ impl Agent {
         false
     }
 
+    /// A job's private scratch directory: `work-dir/<server>/jobs/<id>-<pid>` (the PID tells a
+    /// live agent's from a dead one's).
+    pub(crate) fn scratch_dir(&self, id: u64) -> std::path::PathBuf {
+        self.work_dir
+            .join("jobs")
+            .join(format!("{id}-{}", std::process::id()))
+    }
+
+    /// What a task of `job` is given.
+    pub(crate) fn task_ctx<'a>(
+        &'a self,
+        job: &'a ferryman_jobs::Job,
+        task: Task,
+        scratch: &'a Path,
+        progress: &'a Progress,
+        cancel: &'a CancellationToken,
+    ) -> TaskCtx<'a> {
+        TaskCtx {
+            job,
+            task,
+            server: &self.server,
+            endpoint: &self.endpoint,
+            scratch,
+            tool_logs: &self.tool_logs,
+            swaps: &self.swaps,
+            destinations: &self.destinations,
+            progress,
+            cancel,
+            connect_timeout: self.settings.connect_timeout,
+            jobs_schema: &self.schema,
+            joiner: &self.joiner,
+        }
+    }
+
     /// Keeps the newest [`TOOL_LOGS_KEPT`] tool logs.
     fn prune_tool_logs(&self) {
-        prune(&self.work_dir.join("tool-logs"), TOOL_LOGS_KEPT);
+        prune(&self.tool_logs, TOOL_LOGS_KEPT);
+    }
+}
+
+/// Removes a job's scratch directory (a missing one is fine).
+pub(crate) fn remove_scratch(scratch: &Path) {
+    if let Err(e) = std::fs::remove_dir_all(scratch) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!(dir = %scratch.display(), error = %e, "cannot remove the job's scratch directory");
+        }
     }
 }
 
