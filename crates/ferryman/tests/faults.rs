@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::print_stderr)] // test code: panics and stderr are the report
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ferryman_manager::JobState;
@@ -13,22 +12,9 @@ use ferryman_sandbox::testing::TestSandbox;
 use ferryman_sandbox::UpOptions;
 
 mod daemons;
-use daemons::{wait_job, Daemons};
+use daemons::{agent_process, wait_job, Daemons};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferryman");
-
-/// `ferryman agent` for `server` as its own process.
-fn agent_process(sb: &TestSandbox, server: &str) -> Child {
-    #[allow(clippy::disallowed_methods)] // running the binary under test
-    Command::new(BIN)
-        .args(["agent", "--config", sb.config_path().to_str().unwrap()])
-        .args(["--server", server])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_agent_killed_mid_backup_ends_the_job_at_its_stale_heartbeat_with_nothing_kept() {
@@ -46,7 +32,7 @@ async fn an_agent_killed_mid_backup_ends_the_job_at_its_stale_heartbeat_with_not
     )
     .await;
     let d = Daemons::start(sb.config(), &[]).await;
-    let mut agent = agent_process(&sb, "db1");
+    let mut agent = agent_process(&sb, "db1", None, &[]);
     let id = d
         .shared
         .start_backup("sandbox", Some("db1"), Task::Mysqldump, "test")

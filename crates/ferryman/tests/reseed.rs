@@ -15,7 +15,7 @@ use ferryman_sandbox::testing::TestSandbox;
 use ferryman_sandbox::UpOptions;
 
 mod daemons;
-use daemons::{caught_up, wait_job, Daemons};
+use daemons::{agent_process, caught_up, wait_job, Daemons};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferryman");
 
@@ -493,28 +493,6 @@ async fn logical_reseeds_from_a_dump_backup_and_from_the_primary() {
     d.stop().await;
 }
 
-/// `ferryman agent` for `server` as its own process (its log in `log`), with `env` set.
-fn agent_process(
-    sb: &TestSandbox,
-    server: &str,
-    log: &std::path::Path,
-    env: &[(&str, &str)],
-) -> std::process::Child {
-    let log = std::fs::File::create(log).unwrap();
-    #[allow(clippy::disallowed_methods)] // running the binary under test
-    let mut cmd = std::process::Command::new(BIN);
-    cmd.args(["agent", "--config", sb.config_path().to_str().unwrap()])
-        .args(["--server", server])
-        .env("FERRYMAN_LOG", "info")
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .stdin(std::process::Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.spawn().unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_joiner_agent_killed_mid_swap_ends_the_job_in_30_s_and_its_successor_finishes_it() {
     use std::os::unix::process::ExitStatusExt;
@@ -539,7 +517,7 @@ async fn a_joiner_agent_killed_mid_swap_ends_the_job_in_30_s_and_its_successor_f
     let mut dying = agent_process(
         &sb,
         "db2",
-        &logs.path().join("dying.log"),
+        Some(&logs.path().join("dying.log")),
         &[(ferryman_agent::tasks::CRASH_AT_ENV, "restoring")],
     );
     let ids = d

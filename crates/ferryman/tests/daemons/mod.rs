@@ -130,3 +130,33 @@ pub async fn caught_up(sb: &TestSandbox, server: &str) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// `ferryman agent` for `server` of the sandbox as its own process (it may be killed like a
+/// real one), its output in `log` (or discarded), with `env` set.
+pub fn agent_process(
+    sb: &TestSandbox,
+    server: &str,
+    log: Option<&std::path::Path>,
+    env: &[(&str, &str)],
+) -> std::process::Child {
+    use std::process::Stdio;
+    let (out, err) = match log {
+        Some(path) => {
+            let file = std::fs::File::create(path).unwrap();
+            (Stdio::from(file.try_clone().unwrap()), Stdio::from(file))
+        }
+        None => (Stdio::null(), Stdio::null()),
+    };
+    #[allow(clippy::disallowed_methods)] // running the binary under test
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ferryman"));
+    cmd.args(["agent", "--config", sb.config_path().to_str().unwrap()])
+        .args(["--server", server])
+        .env("FERRYMAN_LOG", "info")
+        .stdout(out)
+        .stderr(err)
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().unwrap()
+}
