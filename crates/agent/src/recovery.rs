@@ -7,6 +7,7 @@ use ferryman_jobs::{JobsConn, Verdict};
 use crate::agent::{Agent, Shutdown};
 use crate::pending::create_private_dir;
 use crate::progress::Progress;
+use crate::reaper::Claimant;
 use crate::runner::remove_scratch;
 use crate::tasks::{self, SwapRecord};
 
@@ -35,6 +36,17 @@ impl Agent {
                 tracing::error!(job_id = id.0, "a swap record without a claimant: remove it by hand once the server is checked");
                 continue;
             };
+            // A second agent of this server (a misconfiguration, but not a reason to break a
+            // swap) may be running this one right now: only a dead agent's record is ours. The
+            // record is in this host's work directory, so its agent ran here (under another
+            // host name, if the host was renamed since: then it is gone too).
+            let me = &self.claimant;
+            let alive = Claimant::parse(&claimant)
+                .is_some_and(|c| c != *me && c.host == me.host && !c.is_dead_here(me));
+            if alive {
+                tracing::warn!(job_id = id.0, claimed_by = %claimant, "a swap record of an agent that still runs: left to it");
+                continue;
+            }
             let (success, result) = self.resolve(record, shutdown).await;
             let verdict = if success {
                 Verdict::Success

@@ -253,3 +253,52 @@ async fn a_staging_directory_of_an_agent_killed_mid_receive_is_removed_by_the_ne
     std::fs::remove_dir(&old).unwrap();
     replicating(&sb, "db2").await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_agent_leaves_alone_the_swap_a_live_agent_is_making() {
+    let sb = sandbox(1).await;
+    seed(&sb, "db1").await;
+    replicating(&sb, "db2").await;
+    let backup = backup_of(&sb, "db1").await;
+    let (id, token, port) = enqueue_reseed(&sb, "db2", "db1", &backup).await;
+    let record = sb
+        .config()
+        .agent
+        .work_dir
+        .join("db2/swaps")
+        .join(format!("job-{}.json", id.0));
+    #[allow(clippy::disallowed_methods)] // running the binary under test
+    let mut first = Command::new(BIN)
+        .args(["agent", "--config", sb.config_path().to_str().unwrap()])
+        .args(["--server", "db2", "--once"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    send_all(port, id, &token, &backup.payload).await;
+    wait_for(
+        std::time::Duration::from_secs(30),
+        "the swap record",
+        || async { record.exists() },
+    )
+    .await;
+    // The first agent is frozen mid-swap; a second one of the same server starts.
+    let pid = nix::unistd::Pid::from_raw(first.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    let second = agent_once(&sb, "db2").await;
+    assert!(
+        text(&second).contains("a swap record of an agent that still runs: left to it"),
+        "{}",
+        text(&second)
+    );
+    assert!(record.exists());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    let status = tokio::task::spawn_blocking(move || first.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success());
+    let result = ended(&job(&sb, "db2", id).await, "success");
+    assert!(!result.contains("the agent that found it"), "{result}");
+    replicating(&sb, "db2").await;
+    assert!(!record.exists());
+}
