@@ -22,7 +22,7 @@ use crate::durable;
 use crate::Result;
 
 /// The environment variable of the crash test hook: when set to a step's name, the agent kills
-/// itself with SIGKILL right after recording that step (see [`SwapRecord::enter`]). Tests use
+/// itself with SIGKILL right after recording that step (`SwapRecord::enter`). Tests use
 /// it to kill the agent at every step boundary; it has no other use.
 pub const CRASH_AT_ENV: &str = "FERRYMAN_TEST_CRASH_AT_SWAP_STEP";
 
