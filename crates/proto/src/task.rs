@@ -106,6 +106,20 @@ impl Task {
         }
     }
 
+    /// True for the tasks that replace a server's data (reseed, flashback): their rows must be
+    /// sealed by the manager (`seal.rs`).
+    pub fn replaces_data(self) -> bool {
+        matches!(
+            self,
+            Task::Reseedxtrabackup
+                | Task::Reseedmariabackup
+                | Task::Reseedmysqldump
+                | Task::Flashbackxtrabackup
+                | Task::Flashbackmariabackup
+                | Task::Flashbackmysqldump
+        )
+    }
+
     /// The canonical names of every task, for messages.
     pub fn names() -> Vec<&'static str> {
         Task::ALL.iter().map(|t| t.as_str()).collect()
@@ -145,6 +159,18 @@ impl<'de> serde::Deserialize<'de> for Task {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exactly_the_reseed_and_flashback_tasks_replace_data() {
+        for task in Task::ALL {
+            let name = task.as_str();
+            assert_eq!(
+                task.replaces_data(),
+                name.starts_with("reseed") || name.starts_with("flashback"),
+                "{name}"
+            );
+        }
+    }
 
     #[test]
     fn every_name_round_trips_and_fits_the_column() {

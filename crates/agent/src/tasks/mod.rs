@@ -106,7 +106,8 @@ impl JoinerSettings {
         let mut settings = JoinerSettings::new(&config.agent, &cluster.replication_credential);
         settings.row_key =
             ferryman_proto::RowKey::load(&config.jobs.row_key_file).map_err(|e| e.to_string());
-        if let Err(e) = &settings.row_key {
+        let reseeds = config.agent.tasks.iter().any(|t| t.replaces_data());
+        if let (Err(e), true) = (&settings.row_key, reseeds) {
             tracing::warn!(error = %e, "reseed and flashback jobs will be refused until the row key can be read");
         }
         settings.cluster_servers = cluster
