@@ -3,7 +3,7 @@
 //! replicating, with its job ended.
 
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Output};
+use std::process::{Child, Command};
 
 use ferryman_agent::tasks::CRASH_AT_ENV;
 use ferryman_jobs::Task;
@@ -15,21 +15,27 @@ use crate::reseed::{
     send_all,
 };
 
+/// `ferryman agent --once` for `server` as a child process (it may be killed or frozen), its
+/// output discarded, with `env` set.
+fn agent_child(sb: &TestSandbox, server: &str, env: &[(&str, &str)]) -> Child {
+    #[allow(clippy::disallowed_methods)] // running the binary under test
+    let mut cmd = Command::new(BIN);
+    cmd.args(["agent", "--config", sb.config_path().to_str().unwrap()])
+        .args(["--server", server, "--once"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().unwrap()
+}
+
 /// `ferryman agent --once` for `server`, told to kill itself at swap step `step`.
-async fn agent_dying_at(sb: &TestSandbox, server: &str, step: &str) -> Output {
-    let config = sb.config_path();
-    let (server, step) = (server.to_owned(), step.to_owned());
-    tokio::task::spawn_blocking(move || {
-        #[allow(clippy::disallowed_methods)] // running the binary under test
-        Command::new(BIN)
-            .args(["agent", "--config", config.to_str().unwrap()])
-            .args(["--server", &server, "--once"])
-            .env(CRASH_AT_ENV, step)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap()
+async fn agent_dying_at(sb: &TestSandbox, server: &str, step: &str) -> std::process::ExitStatus {
+    let mut child = agent_child(sb, server, &[(CRASH_AT_ENV, step)]);
+    tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap()
 }
 
 /// db2's own data, which no backup of db1 holds (written outside the binary log).
@@ -125,10 +131,9 @@ async fn an_agent_killed_at_any_step_of_the_swap_is_finished_or_undone_by_the_ne
             send_all(port, id, &token, &backup.payload)
         );
         assert_eq!(
-            agent.status.signal(),
+            agent.signal(),
             Some(9),
-            "the agent was to kill itself at `{step}`: {}",
-            text(&agent)
+            "the agent was to kill itself at `{step}`"
         );
         assert!(
             swaps.join(format!("job-{}.json", id.0)).exists(),
@@ -183,14 +188,7 @@ async fn a_staging_directory_of_an_agent_killed_mid_receive_is_removed_by_the_ne
     replicating(&sb, "db2").await;
     let backup = backup_of(&sb, "db1").await;
     let (id, token, port) = enqueue_reseed(&sb, "db2", "db1", &backup).await;
-    #[allow(clippy::disallowed_methods)] // running the binary under test
-    let mut agent = Command::new(BIN)
-        .args(["agent", "--config", sb.config_path().to_str().unwrap()])
-        .args(["--server", "db2", "--once"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut agent = agent_child(&sb, "db2", &[]);
     // Half the payload arrives, then the agent dies.
     let sock = crate::reseed::connect_joiner(port, id, &token).await;
     let mut frames = ferryman_proto::FrameWriter::new(sock);
@@ -267,14 +265,7 @@ async fn a_second_agent_leaves_alone_the_swap_a_live_agent_is_making() {
         .work_dir
         .join("db2/swaps")
         .join(format!("job-{}.json", id.0));
-    #[allow(clippy::disallowed_methods)] // running the binary under test
-    let mut first = Command::new(BIN)
-        .args(["agent", "--config", sb.config_path().to_str().unwrap()])
-        .args(["--server", "db2", "--once"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut first = agent_child(&sb, "db2", &[]);
     send_all(port, id, &token, &backup.payload).await;
     wait_for(
         std::time::Duration::from_secs(30),

@@ -79,19 +79,32 @@ pub(crate) async fn enqueue_reseed(
         seal: None,
     };
     let params = sealed(sb, name, Task::Reseedmariabackup, port, &token, params);
+    let id = insert_reseed_row(sb, name, Task::Reseedmariabackup, port, &token, &params).await;
+    (id, token, port)
+}
+
+/// Inserts a reseed row with `params` (sealed or not) on server `name`.
+pub(crate) async fn insert_reseed_row(
+    sb: &TestSandbox,
+    name: &str,
+    task: Task,
+    port: u16,
+    token: &Token,
+    params: &ReseedParams,
+) -> JobId {
     let mut conn = jobs(sb, name).await;
     let id = conn
         .enqueue(
-            Task::Reseedmariabackup,
+            task,
             "127.0.0.1",
             Some(port),
-            Some(&token),
-            Some(&serde_json::to_value(&params).unwrap()),
+            Some(token),
+            Some(&serde_json::to_value(params).unwrap()),
         )
         .await
         .unwrap();
     conn.close().await.unwrap();
-    (id, token, port)
+    id
 }
 
 /// `params` sealed for server `name` as the sandbox's manager would (its row key).
@@ -544,18 +557,7 @@ async fn enqueue_logical(sb: &TestSandbox, name: &str, primary: &str) -> (JobId,
         seal: None,
     };
     let params = sealed(sb, name, Task::Reseedmysqldump, port, &token, params);
-    let mut conn = jobs(sb, name).await;
-    let id = conn
-        .enqueue(
-            Task::Reseedmysqldump,
-            "127.0.0.1",
-            Some(port),
-            Some(&token),
-            Some(&serde_json::to_value(&params).unwrap()),
-        )
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
+    let id = insert_reseed_row(sb, name, Task::Reseedmysqldump, port, &token, &params).await;
     (id, token, port)
 }
 
@@ -716,18 +718,8 @@ async fn a_hand_written_reseed_row_is_refused_and_touches_nothing() {
         (unsealed, "its seal is missing"),
         (with_own_key, "its seal does not match"),
     ] {
-        let mut conn = jobs(&sb, "db2").await;
-        let id = conn
-            .enqueue(
-                Task::Reseedmariabackup,
-                "127.0.0.1",
-                Some(port),
-                Some(&token),
-                Some(&serde_json::to_value(&params).unwrap()),
-            )
-            .await
-            .unwrap();
-        conn.close().await.unwrap();
+        let id =
+            insert_reseed_row(&sb, "db2", Task::Reseedmariabackup, port, &token, &params).await;
         let out = agent_once(&sb, "db2").await;
         let result = ended(&job(&sb, "db2", id).await, "failure");
         eprintln!("{result}\n{}", text(&out));

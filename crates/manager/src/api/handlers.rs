@@ -296,15 +296,7 @@ pub(super) async fn rm_reseed(
     path: Result<UrlPath<(String, String, String)>, PathRejection>,
 ) -> Reply<impl IntoResponse> {
     let UrlPath((name, server, method)) = path.map_err(bad_path)?;
-    start_reseed(
-        &shared,
-        &name,
-        vec![server],
-        rm_method(&method)?,
-        None,
-        false,
-    )
-    .await
+    start_rm_reseed(&shared, &name, server, &method).await
 }
 
 /// replication-manager's `…/servers/{host}/{port}/actions/reseed/{method}`.
@@ -326,11 +318,22 @@ pub(super) async fn rm_reseed_host_port(
         })?
         .name
         .clone();
+    start_rm_reseed(&shared, &name, server, &method).await
+}
+
+/// A reseed of one server as replication-manager's routes ask for it: the newest usable backup
+/// of the method's kind, never a forced one.
+async fn start_rm_reseed(
+    shared: &Arc<Shared>,
+    cluster: &str,
+    server: String,
+    method: &str,
+) -> Reply<(StatusCode, Json<Value>)> {
     start_reseed(
-        &shared,
-        &name,
+        shared,
+        cluster,
         vec![server],
-        rm_method(&method)?,
+        rm_method(method)?,
         None,
         false,
     )
