@@ -66,16 +66,7 @@ mod tests {
             task: Some("mariabackup".into()),
             port: Some(port),
             server: Some(server.into()),
-            done: false,
-            result: None,
-            start: None,
-            end: None,
-            outcome: None,
-            token: None,
-            params: None,
-            progress: None,
-            claimed_by: None,
-            heartbeat: None,
+            ..Job::default()
         }
     }
 

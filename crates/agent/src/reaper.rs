@@ -134,18 +134,9 @@ mod tests {
             job: Job {
                 id: JobId(1),
                 task: Some("optimize".into()),
-                port: None,
-                server: None,
-                done: false,
                 result: Some("processing".into()),
-                start: None,
-                end: None,
-                outcome: None,
-                token: None,
-                params: None,
-                progress: None,
                 claimed_by: Some(by.into()),
-                heartbeat: None,
+                ..Job::default()
             },
             heartbeat_age_s: age,
         }

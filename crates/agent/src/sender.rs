@@ -294,16 +294,8 @@ mod tests {
             task: Some("mariabackup".into()),
             port,
             server: server.map(str::to_owned),
-            done: false,
-            result: None,
-            start: None,
-            end: None,
-            outcome: None,
             token,
-            params: None,
-            progress: None,
-            claimed_by: None,
-            heartbeat: None,
+            ..Job::default()
         }
     }
 

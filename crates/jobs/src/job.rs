@@ -10,7 +10,17 @@ use crate::{Error, Result};
 
 /// The `id` of a jobs-table row.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 #[serde(transparent)]
 pub struct JobId(pub u64);
@@ -145,8 +155,9 @@ impl fmt::Debug for Token {
 }
 
 /// One row of the jobs table, every column included. It serializes (token included) for an
-/// agent's private swap record, which must put the rows back after a crash.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// agent's private swap record, which must put the rows back after a crash. The default is an
+/// empty row with id 0: tests build rows from it with only the columns they need.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Job {
     /// `id`.
     pub id: JobId,

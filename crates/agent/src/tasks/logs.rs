@@ -654,16 +654,8 @@ mod tests {
                 task: Some(task.to_string()),
                 port: Some(i32::from(port)),
                 server: Some("127.0.0.1".into()),
-                done: false,
                 result: Some("processing".into()),
-                start: None,
-                end: None,
-                outcome: None,
-                token: None,
-                params: None,
-                progress: None,
-                claimed_by: None,
-                heartbeat: None,
+                ..Job::default()
             }
         }
 

@@ -421,17 +421,8 @@ mod tests {
                 id: JobId(1),
                 task: Some("optimize".into()),
                 port: Some(0),
-                server: None,
-                done: false,
                 result: Some("processing".into()),
-                start: None,
-                end: None,
-                outcome: None,
-                token: None,
-                params: None,
-                progress: None,
-                claimed_by: None,
-                heartbeat: None,
+                ..Job::default()
             };
             let progress = Progress::new();
             let ctx = TaskCtx {

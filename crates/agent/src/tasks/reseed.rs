@@ -434,10 +434,9 @@ impl Plan {
             .as_deref()
             .map(|id| format!("; backup {id}"))
             .unwrap_or_default();
-        let notes: String = done.notes.iter().map(|n| format!("; {n}")).collect();
         format!(
             "{task}: {restored}, restarted in {restarted_in}; replicating from {primary} from \
-             GTID {gtid}, lag {lag} s after {caught_up_in}{backup}{notes}",
+             GTID {gtid}, lag {lag} s after {caught_up_in}{backup}",
             task = self.task,
             restarted_in = progress::seconds(done.restarted_in),
             primary = self.primary(),

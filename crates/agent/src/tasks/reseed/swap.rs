@@ -35,8 +35,6 @@ pub(super) struct Done {
     pub restarted_in: Duration,
     /// The catch-up.
     pub caught_up: CaughtUp,
-    /// Things the result should say (the old datadir could not be removed…).
-    pub notes: Vec<String>,
 }
 
 /// Steps 5 to 7 for a staging directory ready to be swapped in; `restored` says how it was
@@ -78,7 +76,6 @@ pub(super) async fn swap_and_catch_up(
             let done = Done {
                 restarted_in: started.elapsed().saturating_sub(caught_up.took),
                 caught_up,
-                notes: Vec::new(),
             };
             Ok(finish(ctx, plan, &mut record, plan.summary(restored, &done)).await)
         }

@@ -60,16 +60,11 @@ impl Fixture {
             task: Some("reseedmariabackup".into()),
             port: Some(i32::from(port)),
             server: Some("10.0.0.9".into()),
-            done: false,
             result: Some("processing".into()),
-            start: None,
-            end: None,
-            outcome: None,
             token: Some(Token::generate().unwrap()),
             params: Some(params.to_json()),
-            progress: None,
             claimed_by: Some("ferryman-agent@h:1".into()),
-            heartbeat: None,
+            ..Job::default()
         };
         let server = ServerConfig {
             name: "db2".into(),
