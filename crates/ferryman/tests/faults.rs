@@ -34,13 +34,13 @@ async fn an_agent_killed_mid_backup_ends_the_job_at_its_stale_heartbeat_with_not
     let d = Daemons::start(sb.config(), &[]).await;
     let mut agent = agent_process(&sb, "db1", None, &[]);
     let id = d
-        .shared
+        .services
         .start_backup("sandbox", Some("db1"), Task::Mysqldump, "test")
         .await
         .unwrap();
     let started = Instant::now();
     loop {
-        let r = d.shared.registry.get(id).unwrap();
+        let r = d.services.registry.get(id).unwrap();
         if r.state == JobState::Receiving && r.bytes > 0 {
             break;
         }
@@ -51,7 +51,7 @@ async fn an_agent_killed_mid_backup_ends_the_job_at_its_stale_heartbeat_with_not
     agent.kill().unwrap();
     agent.wait().unwrap();
     let killed = Instant::now();
-    let job = wait_job(&d.shared, id).await;
+    let job = wait_job(&d.services, id).await;
     let took = killed.elapsed();
     eprintln!("ended {took:?} after the kill: {job:#?}");
     assert_eq!(job.state, JobState::Failed, "{job:?}");
@@ -60,7 +60,7 @@ async fn an_agent_killed_mid_backup_ends_the_job_at_its_stale_heartbeat_with_not
     let error = job.error.unwrap_or_default();
     assert!(error.contains("has not reported for"), "{error}");
     assert!(error.contains("nothing of this stream is kept"), "{error}");
-    assert!(d.shared.repo.list(None, None).await.unwrap().is_empty());
+    assert!(d.services.repo.list(None, None).await.unwrap().is_empty());
     d.stop().await;
 }
 
@@ -86,11 +86,11 @@ async fn a_replica_that_lost_its_replication_is_never_a_backup_source_and_its_du
     )
     .await;
     let d = Daemons::start(sb.config(), &["db1", "db2"]).await;
-    d.shared.topology.refresh(&d.config).await;
+    d.services.topology.refresh(&d.config).await;
 
     // Chosen by the manager: refused, with the reason and an event.
     let refused = d
-        .shared
+        .services
         .start_backup("sandbox", None, Task::Mysqldump, "test")
         .await
         .unwrap_err()
@@ -100,7 +100,7 @@ async fn a_replica_that_lost_its_replication_is_never_a_backup_source_and_its_du
         refused.contains("db1, db2 replicate from no one"),
         "{refused}"
     );
-    let events = d.shared.events.since(0);
+    let events = d.services.events.since(0);
     assert!(
         events
             .iter()
@@ -111,22 +111,22 @@ async fn a_replica_that_lost_its_replication_is_never_a_backup_source_and_its_du
     // Named by hand: its dump carries no GTID while the cluster writes GTIDs, so it is refused
     // and nothing is stored.
     let id = d
-        .shared
+        .services
         .start_backup("sandbox", Some("db2"), Task::Mysqldump, "test")
         .await
         .unwrap();
-    let job = wait_job(&d.shared, id).await;
+    let job = wait_job(&d.services, id).await;
     assert_eq!(job.state, JobState::Failed, "{job:?}");
     let error = job.error.unwrap_or_default();
     assert!(error.contains("records no GTID position"), "{error}");
-    assert!(d.shared.repo.list(None, None).await.unwrap().is_empty());
+    assert!(d.services.repo.list(None, None).await.unwrap().is_empty());
     // The primary's own dump is fine.
     let id = d
-        .shared
+        .services
         .start_backup("sandbox", Some("db1"), Task::Mysqldump, "test")
         .await
         .unwrap();
-    let job = wait_job(&d.shared, id).await;
+    let job = wait_job(&d.services, id).await;
     assert_eq!(job.state, JobState::Succeeded, "{job:?}");
     d.stop().await;
 }

@@ -60,7 +60,7 @@ async fn reseed_batch_flashback_and_safety_rails() {
     let sb = shop_sandbox().await;
 
     let d = Daemons::start(sb.config(), &["db1", "db2", "db3"]).await;
-    let shared = &d.shared;
+    let services = &d.services;
 
     // A physical backup of the cluster (from a replica), then writes it does not have.
     let first_backup = d.backup(Task::Mariabackup).await;
@@ -71,7 +71,7 @@ async fn reseed_batch_flashback_and_safety_rails() {
     .await;
 
     // The primary is refused.
-    let err = shared
+    let err = services
         .start_reseed(
             "sandbox",
             ReseedRequest {
@@ -102,7 +102,7 @@ async fn reseed_batch_flashback_and_safety_rails() {
     assert_ne!(checksums(&sb, "db2").await, checksums(&sb, "db1").await);
 
     // Both at once, from one read of the backup.
-    let ids = shared
+    let ids = services
         .start_reseed(
             "sandbox",
             ReseedRequest {
@@ -117,7 +117,7 @@ async fn reseed_batch_flashback_and_safety_rails() {
         .unwrap();
     assert_eq!(ids.len(), 2);
     // A server being reseeded is refused to a second reseed.
-    let err = shared
+    let err = services
         .start_reseed(
             "sandbox",
             ReseedRequest {
@@ -132,7 +132,7 @@ async fn reseed_batch_flashback_and_safety_rails() {
         .unwrap_err();
     assert!(err.to_string().contains("already being reseeded"), "{err}");
     for id in &ids {
-        let job = wait_job(shared, *id).await;
+        let job = wait_job(services, *id).await;
         assert_eq!(job.state, JobState::Succeeded, "{job:#?}");
         assert_eq!(
             job.backup_id.as_deref(),
@@ -151,7 +151,7 @@ async fn reseed_batch_flashback_and_safety_rails() {
     }
 
     // A damaged backup is refused and the replica stays as it was.
-    let manifest = shared.repo.get(&first_backup).await.unwrap();
+    let manifest = services.repo.get(&first_backup).await.unwrap();
     let payload = sb
         .config()
         .manager
@@ -167,7 +167,7 @@ async fn reseed_batch_flashback_and_safety_rails() {
     let good = payload.with_extension("good");
     std::fs::rename(&payload, &good).unwrap();
     std::fs::rename(&damaged, &payload).unwrap();
-    let ids = shared
+    let ids = services
         .start_reseed(
             "sandbox",
             ReseedRequest {
@@ -180,7 +180,7 @@ async fn reseed_batch_flashback_and_safety_rails() {
         )
         .await
         .unwrap();
-    let job = wait_job(shared, ids[0]).await;
+    let job = wait_job(services, ids[0]).await;
     assert_eq!(job.state, JobState::Failed, "{job:#?}");
     let error = job.error.clone().unwrap();
     // Refused by the manager (decompression) or by the joiner: its extractor's chunk checksums,
@@ -201,9 +201,9 @@ async fn reseed_batch_flashback_and_safety_rails() {
     std::fs::rename(&good, &payload).unwrap();
 
     // Flashback of db3 to that backup (by id): rewound, then replicating again.
-    let listed = shared.repo.list(Some("sandbox"), None).await.unwrap();
+    let listed = services.repo.list(Some("sandbox"), None).await.unwrap();
     assert!(listed.iter().any(|m| m.kind == Kind::Physical));
-    let ids = shared
+    let ids = services
         .start_reseed(
             "sandbox",
             ReseedRequest {
@@ -216,7 +216,7 @@ async fn reseed_batch_flashback_and_safety_rails() {
         )
         .await
         .unwrap();
-    let job = wait_job(shared, ids[0]).await;
+    let job = wait_job(services, ids[0]).await;
     assert_eq!(job.state, JobState::Succeeded, "{job:#?}");
     assert_eq!(job.task, Task::Flashbackmariabackup);
     caught_up(&sb, "db3").await;
@@ -262,7 +262,7 @@ async fn a_replica_whose_data_was_lost_is_replaced_by_an_empty_server_then_resee
     let sb = shop_sandbox().await;
 
     let d = Daemons::start(sb.config(), &["db1", "db2", "db3"]).await;
-    let shared = &d.shared;
+    let services = &d.services;
 
     d.backup(Task::Mariabackup).await;
     sb.sql(
@@ -288,7 +288,7 @@ async fn a_replica_whose_data_was_lost_is_replaced_by_an_empty_server_then_resee
 
     // Reseeded through the manager, as any replica: its agent took the job from the new
     // server's jobs table.
-    let ids = shared
+    let ids = services
         .start_reseed(
             "sandbox",
             ReseedRequest {
@@ -301,7 +301,7 @@ async fn a_replica_whose_data_was_lost_is_replaced_by_an_empty_server_then_resee
         )
         .await
         .unwrap();
-    let job = wait_job(shared, ids[0]).await;
+    let job = wait_job(services, ids[0]).await;
     assert_eq!(job.state, JobState::Succeeded, "{job:#?}");
 
     // A new write on the primary reaches it; every user table matches the primary's.
@@ -331,7 +331,7 @@ impl Daemons {
         backup: Option<ferryman_repo::BackupId>,
     ) -> Vec<JobRecord> {
         let ids = self
-            .shared
+            .services
             .start_reseed(
                 "sandbox",
                 ReseedRequest {
@@ -346,7 +346,7 @@ impl Daemons {
             .unwrap();
         let mut jobs = Vec::new();
         for id in ids {
-            jobs.push(wait_job(&self.shared, id).await);
+            jobs.push(wait_job(&self.services, id).await);
         }
         jobs
     }
@@ -447,7 +447,7 @@ async fn logical_reseeds_from_a_dump_backup_and_from_the_primary() {
     )
     .await;
     let before = d
-        .shared
+        .services
         .repo
         .list(Some("sandbox"), None)
         .await
@@ -459,7 +459,7 @@ async fn logical_reseeds_from_a_dump_backup_and_from_the_primary() {
         assert_eq!(job.backup_id, None);
     }
     let dumps: Vec<JobRecord> = d
-        .shared
+        .services
         .registry
         .list()
         .into_iter()
@@ -472,7 +472,7 @@ async fn logical_reseeds_from_a_dump_backup_and_from_the_primary() {
     );
     assert_eq!(dumps[0].state, JobState::Succeeded, "{:#?}", dumps[0]);
     assert_eq!(
-        d.shared
+        d.services
             .repo
             .list(Some("sandbox"), None)
             .await
@@ -501,11 +501,14 @@ async fn a_joiner_agent_killed_mid_swap_ends_the_job_in_30_s_and_its_successor_f
     let sb = shop_sandbox().await;
     let d = Daemons::start(sb.config(), &["db1"]).await;
     let backup = d
-        .shared
+        .services
         .start_backup("sandbox", Some("db1"), Task::Mariabackup, "test")
         .await
         .unwrap();
-    assert_eq!(wait_job(&d.shared, backup).await.state, JobState::Succeeded);
+    assert_eq!(
+        wait_job(&d.services, backup).await.state,
+        JobState::Succeeded
+    );
     sb.sql(
         "db1",
         "INSERT INTO shop.orders SELECT seq, 'after the backup' FROM mysql.seq_4001_to_4100",
@@ -521,7 +524,7 @@ async fn a_joiner_agent_killed_mid_swap_ends_the_job_in_30_s_and_its_successor_f
         &[(ferryman_agent::tasks::CRASH_AT_ENV, "restoring")],
     );
     let ids = d
-        .shared
+        .services
         .start_reseed(
             "sandbox",
             ReseedRequest {
@@ -544,7 +547,7 @@ async fn a_joiner_agent_killed_mid_swap_ends_the_job_in_30_s_and_its_successor_f
         "{}",
         std::fs::read_to_string(logs.path().join("dying.log")).unwrap()
     );
-    let job = wait_job(&d.shared, ids[0]).await;
+    let job = wait_job(&d.services, ids[0]).await;
     let took = killed_at.elapsed();
     eprintln!("ended {took:?} after the kill: {job:#?}");
     assert_eq!(job.state, JobState::Failed, "{job:#?}");

@@ -49,7 +49,7 @@ impl Daemons {
     }
 
     async fn manifest(&self, id: &BackupId) -> Manifest {
-        self.shared.repo.get(id).await.unwrap()
+        self.services.repo.get(id).await.unwrap()
     }
 }
 
@@ -242,9 +242,9 @@ async fn good_backups_verify_and_every_kind_of_damage_is_named_with_exit_1() {
     // refused unless forced; chosen by the manager, the newest verified dump is taken instead
     // of the four newer failed ones.
     let reseed = |backup: Option<BackupId>, force: bool| {
-        let shared = std::sync::Arc::clone(&d.shared);
+        let services = std::sync::Arc::clone(&d.services);
         async move {
-            shared
+            services
                 .start_reseed_noted(
                     "sandbox",
                     ferryman_manager::reseed::ReseedRequest {
@@ -272,7 +272,7 @@ async fn good_backups_verify_and_every_kind_of_damage_is_named_with_exit_1() {
         notes.is_empty(),
         "a verified backup needs no note: {notes:?}"
     );
-    let job = wait_job(&d.shared, ids[0]).await;
+    let job = wait_job(&d.services, ids[0]).await;
     assert_eq!(
         job.backup_id.as_deref(),
         Some(fleet_dump.as_str()),
@@ -283,7 +283,7 @@ async fn good_backups_verify_and_every_kind_of_damage_is_named_with_exit_1() {
 
     // Every failure emitted an event, every success none of the error kind.
     let failed: Vec<String> = d
-        .shared
+        .services
         .events
         .since(0)
         .into_iter()
@@ -306,7 +306,7 @@ async fn good_backups_verify_and_every_kind_of_damage_is_named_with_exit_1() {
         keep_monthly: 0,
         keep_yearly: 0,
     };
-    let plan = ferryman_manager::retention::prune(&d.shared, &cluster, true)
+    let plan = ferryman_manager::retention::prune(&d.services, &cluster, true)
         .await
         .unwrap();
     let fleet_backup = run["items"][0]["backup"].as_str().unwrap().to_owned();

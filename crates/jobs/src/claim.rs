@@ -9,7 +9,7 @@ use crate::job::{Job, JobId, Outcome, Verdict};
 use crate::queue::check_chars;
 use crate::result_text::{self, RESULT_CHARS};
 use crate::schema::CLAIMANT_CHARS;
-use crate::table::{CLAIM, CLAIMED, FINISH, HEARTBEAT, PROGRESS};
+use crate::table::{CLAIM, CLAIMED, FINISH, HEARTBEAT, OBSERVE, PROGRESS};
 use crate::{Error, Result};
 use ferryman_db::mysql_async::Row;
 
@@ -93,6 +93,27 @@ impl JobsConn {
                 })
             })
             .collect()
+    }
+
+    /// Job `id` with its heartbeat's age by the server's clock, in one statement: what a
+    /// watcher reads at each look (the age is `None` without a heartbeat; whether a runner
+    /// holds the row is the row's own `claimed_by` and `result`).
+    pub async fn observe(&mut self, id: JobId) -> Result<Claim> {
+        let rows: Vec<Row> = self
+            .rows(&[OBSERVE], (id.0,), || format!("read job {id}"))
+            .await?;
+        let Some(mut row) = rows.into_iter().next() else {
+            return Err(Error::NotFound {
+                server: self.server().to_owned(),
+                table: self.table().name().to_owned(),
+                job_id: id,
+            });
+        };
+        let age = row.take::<Option<i64>, _>(14).flatten();
+        Ok(Claim {
+            job: Job::from_row(row, self.bad_row())?,
+            heartbeat_age_s: age,
+        })
     }
 
     /// The claim on job `id`, when a Ferryman runner holds it: how a watcher reads the

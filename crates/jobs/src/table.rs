@@ -205,6 +205,14 @@ pub(crate) const CLAIMED: &str = concat!(
      WHERE `done` = 0 AND `result` = 'processing' AND `claimed_by` IS NOT NULL ORDER BY `id`"
 );
 
+/// One row by id, with its heartbeat's age in seconds by the server's clock (NULL without a
+/// heartbeat) as a 15th column: what a watcher reads at each look.
+pub(crate) const OBSERVE: &str = concat!(
+    "SELECT ",
+    columns!(),
+    ", TIMESTAMPDIFF(SECOND, `heartbeat`, NOW()) FROM {jobs} WHERE `id` = ?"
+);
+
 /// Every row, oldest first (to carry the table across a datadir swap).
 pub(crate) const ALL: &str = concat!("SELECT ", columns!(), " FROM {jobs} ORDER BY `id`");
 
@@ -260,7 +268,7 @@ mod tests {
         );
         for stmt in [
             GET, LIST, FIND, INSERT, SUPERSEDE, CLAIM, PROGRESS, HEARTBEAT, FINISH, CANCEL,
-            CLAIMED, ALL, DELETE_ALL, INSERT_ROW,
+            CLAIMED, OBSERVE, ALL, DELETE_ALL, INSERT_ROW,
         ] {
             let sql = t.sql(&[stmt]);
             assert!(sql.contains("`s_1`.`jobs`") && !sql.contains('{'), "{sql}");

@@ -33,7 +33,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 
-use crate::Shared;
+use crate::Services;
 
 pub use error::{ApiError, Error};
 pub use openapi::document as openapi_document;
@@ -91,7 +91,7 @@ pub struct Route {
 /// The router and the list of its routes, built together so that the list (and with it the
 /// OpenAPI test) cannot drift from what is served.
 struct Table {
-    router: Router<Arc<Shared>>,
+    router: Router<Arc<Services>>,
     routes: Vec<Route>,
 }
 
@@ -105,7 +105,7 @@ impl Table {
 
     fn add<H, T>(mut self, method: Method, path: &'static str, handler: H) -> Table
     where
-        H: Handler<T, Arc<Shared>>,
+        H: Handler<T, Arc<Services>>,
         T: 'static,
     {
         self.router = self.router.route(path, on(method.filter(), handler));
@@ -160,11 +160,11 @@ struct Auth {
     hint: Arc<str>,
 }
 
-/// The API over `shared`, every route but [`HEALTH`] behind `token`.
-pub fn router(shared: Arc<Shared>, token: &Secret) -> Router {
+/// The API over `services`, every route but [`HEALTH`] behind `token`.
+pub fn router(services: Arc<Services>, token: &Secret) -> Router {
     let auth = Auth {
         digest: Sha256::digest(token.expose_secret().as_bytes()).into(),
-        hint: token_hint(&shared.config).into(),
+        hint: token_hint(&services.config).into(),
     };
     let authenticated = table()
         .router
@@ -177,7 +177,7 @@ pub fn router(shared: Arc<Shared>, token: &Secret) -> Router {
         .route(HEALTH, on(MethodFilter::GET, handlers::health))
         .merge(authenticated)
         .layer(TraceLayer::new_for_http())
-        .with_state(shared)
+        .with_state(services)
 }
 
 /// Serves the API on `listener` until `shutdown`, then lets requests in flight finish. At most
@@ -186,13 +186,13 @@ pub fn router(shared: Arc<Shared>, token: &Secret) -> Router {
 /// `manager.http-header-read-timeout`, or stays silent for `manager.http-idle-timeout`, is
 /// closed.
 pub async fn serve(
-    shared: Arc<Shared>,
+    services: Arc<Services>,
     listener: TcpListener,
     token: Secret,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
-    let limits = listener::Limits::from_config(&shared.config);
-    let app = router(shared, &token);
+    let limits = listener::Limits::from_config(&services.config);
+    let app = router(services, &token);
     match listener.local_addr() {
         Ok(address) => tracing::info!(%address, ?limits, "HTTP API listening"),
         Err(e) => tracing::info!(error = %e, ?limits, "HTTP API listening"),

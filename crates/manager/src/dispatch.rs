@@ -1,28 +1,23 @@
-//! Running one node job from the manager's side: insert the row (with a per-job token, or a
-//! legacy port), wait for an agent to take it and for its stream, hand the stream to its sink
-//! (backup, log), and reconcile with what the agent reports.
+//! Starting a backup, a log collection or a command, and running its node job from the
+//! manager's side: expect the stream (a token on the well-known port, or a legacy port), put
+//! the row on the node ([`NodeJob`]), wait for the stream, hand it to its sink (`store.rs`),
+//! and reconcile with what the agent reports.
 //!
 //! A backup is kept only when both sides agree: the stream arrived whole and parsed (the
 //! repository's checks), and the node job ended `success` (or, for a legacy donor that records
 //! no outcome, `done` without an error). Anything else removes what was stored.
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use ferryman_config::{ClusterConfig, ServerConfig};
-use ferryman_db::Endpoint;
-use ferryman_jobs::{Job, JobId, JobStatus, JobsConn, Outcome, Schema, Token};
+use ferryman_jobs::{Job, JobStatus, Outcome};
 use ferryman_proto::{StreamKind, Task};
 
-use crate::receiver::{self, Arrival};
+use crate::events::{EventKind, NewEvent, Severity};
+use crate::node_job::{NodeJob, Route};
 use crate::registry::{JobHandle, JobState};
-use crate::store::{self, Stored};
-
-use crate::{Error, Result, Shared};
-
-/// How often the node's row is read while waiting.
-const POLL: Duration = Duration::from_millis(500);
-/// A Ferryman agent refreshes its heartbeat every few seconds; silence this long means it died.
-const HEARTBEAT_STALE_S: i64 = 60;
+use crate::store::{self, Gate, Stored};
+use crate::{monitor, receiver, Error, Result, Services};
 
 /// What a node job is for: where its stream goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,15 +43,85 @@ impl Purpose {
     }
 }
 
+/// Starts a backup of `cluster` with `task` (a backup tool) from `server`, or from the
+/// configured/healthiest source when `None`. Returns the manager job id at once.
+pub(crate) async fn start_backup(
+    services: &Arc<Services>,
+    cluster: &str,
+    server: Option<&str>,
+    task: Task,
+    trigger: &str,
+) -> Result<u64> {
+    let c = services.cluster(cluster)?;
+    let server = match server {
+        Some(s) => s.to_owned(),
+        None => backup_source(services, c).await?,
+    };
+    start_task(services, cluster, &server, task, trigger)
+}
+
+/// The server a backup of `cluster` is taken from (`monitor::backup_source`); a split
+/// topology is an event as well as the error.
+async fn backup_source(services: &Services, c: &ClusterConfig) -> Result<String> {
+    let view = match services.topology.cluster(&c.name) {
+        Some(v) => v,
+        None => {
+            services.topology.refresh(&services.config).await;
+            services
+                .topology
+                .cluster(&c.name)
+                .ok_or_else(|| Error::NoBackupSource {
+                    cluster: c.name.clone(),
+                    detail: "topology not read yet".to_owned(),
+                })?
+        }
+    };
+    monitor::backup_source(c, &view).inspect_err(|e| {
+        if matches!(e, Error::SplitTopology { .. }) {
+            services.events.emit(NewEvent {
+                kind: EventKind::TopologySplit,
+                severity: Severity::Error,
+                cluster: c.name.clone(),
+                server: None,
+                backup: None,
+                message: e.to_string(),
+            });
+        }
+    })
+}
+
+/// Starts `task` on `server` of `cluster` in the background, in the job's span; returns the
+/// manager job id. The names are checked here, once.
+pub(crate) fn start_task(
+    services: &Arc<Services>,
+    cluster: &str,
+    server: &str,
+    task: Task,
+    trigger: &str,
+) -> Result<u64> {
+    let c = services.cluster(cluster)?.clone();
+    let s = Services::server(&c, server)?.clone();
+    let job = services.registry.create(&c.name, &s.name, task, trigger);
+    let id = job.id();
+    let this = Arc::clone(services);
+    services.spawn(job.span(), async move {
+        match run(&this, &job, &c, &s, task).await {
+            Ok(_) => tracing::info!("job succeeded"),
+            Err(e) => tracing::warn!(error = %e, "job failed"),
+        }
+    });
+    Ok(id)
+}
+
 /// Runs `task` on `server` of `cluster` to its end, updating `job`. Returns what was stored.
 pub async fn run(
-    shared: &Shared,
+    services: &Services,
     job: &JobHandle,
     cluster: &ClusterConfig,
     server: &ServerConfig,
     task: Task,
 ) -> Result<Option<Stored>> {
-    let res = run_inner(shared, job, cluster, server, task).await;
+    let res = run_inner(services, job, cluster, server, task).await;
     match &res {
         Ok(stored) => {
             if let Some(s) = stored {
@@ -74,7 +139,7 @@ pub async fn run(
 }
 
 async fn run_inner(
-    shared: &Shared,
+    services: &Services,
     job: &JobHandle,
     cluster: &ClusterConfig,
     server: &ServerConfig,
@@ -82,14 +147,14 @@ async fn run_inner(
 ) -> Result<Option<Stored>> {
     let purpose = Purpose::of(task);
     if purpose == Purpose::Command {
-        return command(shared, job, cluster, server, task)
+        return command(services, job, cluster, server, task)
             .await
             .map(|()| None);
     }
-    let gate = open_stream(shared, job, cluster, server, task).await?;
+    let gate = open_stream(services, job, cluster, server, task).await?;
     let (stored, row) = match purpose {
-        Purpose::Backup => store::backup(shared, cluster, server, task, gate, job).await?,
-        _ => store::log(shared, cluster, server, task, gate, job).await?,
+        Purpose::Backup => store::backup(services, cluster, server, task, gate, job).await?,
+        _ => store::log(services, cluster, server, task, gate, job).await?,
     };
     if let Some(row) = row {
         job.update(|r| r.node_result = row.result.clone());
@@ -99,283 +164,80 @@ async fn run_inner(
 
 /// A command (no stream): its row, then its outcome.
 async fn command(
-    shared: &Shared,
+    services: &Services,
     job: &JobHandle,
     cluster: &ClusterConfig,
     server: &ServerConfig,
     task: Task,
 ) -> Result<()> {
-    let schema = Schema::new(&shared.config.jobs.schema)?;
-    let endpoint = Endpoint::from_config(server, &cluster.db_servers_credential);
-    let mut conn = JobsConn::open(&endpoint, &schema).await?;
-    let res = async {
-        conn.ensure().await?;
-        let watch = enqueue(shared, job, &mut conn, server, task, None, None).await?;
-        let row = watch.until_done(&mut conn, job).await?;
-        finish_command(&watch, &row)
-    }
-    .await;
-    // A session dropped without a goodbye is an `Aborted connection` in the server's log.
-    let _ = conn.close().await;
+    let mut node = NodeJob::enqueue(services, job, cluster, server, task, Route::default()).await?;
+    let res = node.until_done().await;
+    let res = res.and_then(|row| match good(&row) {
+        true => Ok(()),
+        false => Err(node.failed(row.result.unwrap_or_default())),
+    });
+    node.close().await;
     res
 }
 
-/// Inserts the row and says so in `job`; returns how to watch it.
-async fn enqueue<'a>(
-    shared: &Shared,
-    job: &JobHandle,
-    conn: &mut JobsConn,
-    server: &'a ServerConfig,
-    task: Task,
-    port: Option<u16>,
-    token: Option<&Token>,
-) -> Result<Watch<'a>> {
-    let manager = &shared.config.manager;
-    let node_id = conn
-        .enqueue(task, &manager.monitoring_address, port, token, None)
-        .await?;
-    job.update(|r| {
-        r.node_job_id = Some(node_id.0);
-        r.state = JobState::Waiting;
-        r.phase = format!(
-            "waiting for the agent on {} to take job {node_id}",
-            server.name
-        );
-    });
-    tracing::info!(server = %server.name, %task, node_job_id = node_id.0, "job enqueued");
-    Ok(Watch {
-        server: &server.name,
-        task,
-        node_id,
-        legacy: server.legacy_donor,
-        claim_timeout: manager.job_claim_timeout,
-        accept_timeout: manager.stream_accept_timeout,
-        started: Instant::now(),
-    })
-}
-
-/// Runs a streaming `task` on `server` until its stream arrives: inserts the row (listening
-/// first, with a token or on a legacy port), waits for an agent to take it and connect, and
-/// returns the stream gated on the node's verdict (see `store`).
+/// Runs a streaming `task` on `server` until its stream arrives: expects the stream first
+/// (no agent may connect before the manager listens for it), inserts the row, waits for the
+/// stream while watching the row, and returns the stream gated on the node's verdict.
 pub(crate) async fn open_stream(
-    shared: &Shared,
+    services: &Services,
     job: &JobHandle,
     cluster: &ClusterConfig,
     server: &ServerConfig,
     task: Task,
-) -> Result<store::Gate> {
-    let endpoint = Endpoint::from_config(server, &cluster.db_servers_credential);
-    let schema = Schema::new(&shared.config.jobs.schema)?;
-    let mut conn = JobsConn::open(&endpoint, &schema).await?;
-    match wait_stream(shared, job, cluster, server, task, &mut conn).await {
-        // The watching session goes on as the gate's: it reads the node's verdict.
-        Ok((stream, prefix, node_id)) => Ok(store::Gate {
-            stream,
-            prefix,
-            conn,
-            node_id,
-        }),
-        Err(e) => {
-            // A session dropped without a goodbye is an `Aborted connection` in the server's log.
-            let _ = conn.close().await;
-            Err(e)
-        }
-    }
-}
-
-/// [`open_stream`] on the watching session `conn`: the stream, the bytes read from it, and
-/// the node job's id.
-async fn wait_stream(
-    shared: &Shared,
-    job: &JobHandle,
-    cluster: &ClusterConfig,
-    server: &ServerConfig,
-    task: Task,
-    conn: &mut JobsConn,
-) -> Result<(tokio::net::TcpStream, Vec<u8>, JobId)> {
-    let manager = &shared.config.manager;
-    conn.ensure().await?;
-
-    // Listen before inserting the row: no agent may connect before we wait for it.
+) -> Result<Gate> {
+    let manager = &services.config.manager;
     let from = receiver::addresses(&server.host).await?;
     let kind = match Purpose::of(task) {
         Purpose::Log => StreamKind::Log,
         _ => StreamKind::Backup,
     };
-    let mut legacy = None;
-    let mut waiting = None;
-    let (port, token) = if server.legacy_donor {
-        let pool = shared
-            .pools
-            .get(&cluster.name)
-            .ok_or_else(|| Error::NoLegacyPort {
-                cluster: cluster.name.clone(),
-            })?;
-        let port = pool
-            .take(&manager.stream_bind_address, from.clone())
+    let (mut incoming, token) = if server.legacy_donor {
+        let incoming = services
+            .streams
+            .expect_legacy(&cluster.name, &manager.stream_bind_address, from)
             .await?;
-        let p = port.port();
-        legacy = Some(port);
-        (p, None)
+        (incoming, None)
     } else {
-        let token = Token::generate()?;
-        waiting = Some(
-            shared
-                .expectations
-                .expect(kind, token.stream_token()?, from),
-        );
-        (manager.stream_port, Some(token))
+        let (incoming, token) = services.streams.expect_token(kind, from)?;
+        (incoming, Some(token))
     };
-    let watch = enqueue(shared, job, conn, server, task, Some(port), token.as_ref()).await?;
-    let node_id = watch.node_id;
-    if let Some(w) = &waiting {
-        w.set_job_id(node_id.0);
-    }
-
-    // Wait for the stream, watching the row: the agent may fail before connecting.
-    let arrival = {
-        let cancel = job.cancelled().clone();
-        let arrive = async {
-            match (&mut legacy, &mut waiting) {
-                (Some(port), _) => port.accept(&cancel).await,
-                (None, Some(w)) => w.arrival().await,
-                _ => None,
-            }
-        };
-        tokio::pin!(arrive);
-        loop {
-            tokio::select! {
-                a = &mut arrive => match a {
-                    Some(a) => break a,
-                    None => {
-                        cancel_row(conn, node_id, "cancelled by request").await;
-                        return Err(Error::Cancelled);
-                    }
-                },
-                _ = cancel.cancelled() => {
-                    cancel_row(conn, node_id, "cancelled by request").await;
-                    return Err(Error::Cancelled);
-                }
-                _ = tokio::time::sleep(POLL) => watch.check_waiting(conn).await?,
-            }
+    let route = Route {
+        port: Some(incoming.port(manager.stream_port)),
+        token: token.as_ref(),
+        params: None,
+    };
+    let mut node = NodeJob::enqueue(services, job, cluster, server, task, route).await?;
+    incoming.set_job_id(node.id().0);
+    let cancel = job.cancelled().clone();
+    let arrival = match node.until(incoming.arrival(&cancel)).await {
+        Ok(arrival) => arrival,
+        Err(e) => {
+            node.close().await;
+            return Err(e);
         }
     };
-    drop(waiting);
-    drop(legacy);
+    drop(incoming);
     job.update(|r| {
         r.state = JobState::Receiving;
         r.phase = format!("receiving from {}", arrival.peer);
     });
-    tracing::info!(server = %server.name, node_job_id = node_id.0, peer = %arrival.peer, "stream arrived");
-
-    let Arrival { stream, prefix, .. } = arrival;
-    Ok((stream, prefix, node_id))
+    tracing::info!(peer = %arrival.peer, "stream arrived");
+    Ok(Gate {
+        stream: arrival.stream,
+        prefix: arrival.prefix,
+        node,
+    })
 }
 
-pub(crate) fn finish_command(watch: &Watch<'_>, row: &Job) -> Result<()> {
-    match row.status() {
-        JobStatus::Done(Outcome::Success) | JobStatus::DoneUnknown => Ok(()),
-        _ => Err(Error::NodeFailed {
-            server: watch.server.to_owned(),
-            node_job_id: watch.node_id.0,
-            task: watch.task,
-            result: row.result.clone().unwrap_or_default(),
-        }),
-    }
-}
-
-pub(crate) async fn cancel_row(conn: &mut JobsConn, id: JobId, reason: &str) {
-    if let Err(e) = conn.cancel(id, reason).await {
-        tracing::warn!(node_job_id = id.0, error = %e, "cannot cancel the node job");
-    }
-}
-
-/// Watching a node job's row.
-pub(crate) struct Watch<'a> {
-    pub(crate) server: &'a str,
-    pub(crate) task: Task,
-    pub(crate) node_id: JobId,
-    pub(crate) legacy: bool,
-    pub(crate) claim_timeout: Duration,
-    pub(crate) accept_timeout: Duration,
-    pub(crate) started: Instant,
-}
-
-impl Watch<'_> {
-    /// While waiting for the stream: fails when the node job ended, nobody took it in time,
-    /// a legacy donor did not connect in time, or the agent went silent.
-    pub(crate) async fn check_waiting(&self, conn: &mut JobsConn) -> Result<()> {
-        let row = conn.get(self.node_id).await?;
-        match row.status() {
-            JobStatus::Done(_) | JobStatus::DoneUnknown => Err(Error::NodeFailed {
-                server: self.server.to_owned(),
-                node_job_id: self.node_id.0,
-                task: self.task,
-                result: row
-                    .result
-                    .unwrap_or_else(|| "ended without sending its stream".to_owned()),
-            }),
-            JobStatus::Pending if self.started.elapsed() > self.claim_timeout => {
-                cancel_row(conn, self.node_id, "no agent took this job in time").await;
-                Err(Error::NotClaimed {
-                    server: self.server.to_owned(),
-                    node_job_id: self.node_id.0,
-                    task: self.task,
-                    seconds: self.claim_timeout.as_secs(),
-                })
-            }
-            // A legacy donor gets replication-manager's fixed window; a Ferryman agent is
-            // watched through its heartbeat instead (mydumper connects only after dumping).
-            _ if self.legacy && self.started.elapsed() > self.accept_timeout => {
-                cancel_row(conn, self.node_id, "no stream arrived in time").await;
-                Err(Error::NoStream {
-                    server: self.server.to_owned(),
-                    node_job_id: self.node_id.0,
-                    task: self.task,
-                    seconds: self.accept_timeout.as_secs(),
-                })
-            }
-            JobStatus::Running {
-                claimed_by: Some(_),
-            } => self.check_heartbeat(conn).await,
-            _ => Ok(()),
-        }
-    }
-
-    async fn check_heartbeat(&self, conn: &mut JobsConn) -> Result<()> {
-        if let Some(c) = conn.claim_of(self.node_id).await? {
-            if let Some(age) = c.heartbeat_age_s {
-                if age > HEARTBEAT_STALE_S {
-                    return Err(Error::AgentSilent {
-                        server: self.server.to_owned(),
-                        node_job_id: self.node_id.0,
-                        task: self.task,
-                        detail: format!("no heartbeat for {age} s"),
-                    });
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Waits until the row is done (commands): claim timeout and heartbeat apply.
-    pub(crate) async fn until_done(&self, conn: &mut JobsConn, job: &JobHandle) -> Result<Job> {
-        loop {
-            tokio::select! {
-                _ = job.cancelled().cancelled() => {
-                    cancel_row(conn, self.node_id, "cancelled by request").await;
-                    return Err(Error::Cancelled);
-                }
-                _ = tokio::time::sleep(POLL) => {}
-            }
-            let row = conn.get(self.node_id).await?;
-            if row.done {
-                return Ok(row);
-            }
-            if let Some(p) = &row.progress {
-                job.phase(p.clone());
-            }
-            self.check_waiting(conn).await?;
-        }
-    }
+/// Success, or done by a legacy donor (which records no outcome; the stream checks decide).
+pub(crate) fn good(row: &Job) -> bool {
+    matches!(
+        row.status(),
+        JobStatus::Done(Outcome::Success) | JobStatus::DoneUnknown
+    )
 }

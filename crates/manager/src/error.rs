@@ -78,6 +78,14 @@ pub enum Error {
         detail: String,
     },
 
+    /// A stream ended, but the node's outcome will not come (its agent died, or it took too
+    /// long, or its row cannot be read): nothing of the stream is kept.
+    #[error("{detail}")]
+    NoOutcome {
+        /// What happened, and what it means.
+        detail: String,
+    },
+
     /// Unknown cluster or server in a request.
     #[error("{what} `{name}` is not in the configuration; known: {known}")]
     Unknown {

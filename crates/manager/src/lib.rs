@@ -3,13 +3,18 @@
 //! the topology fresh for the HTTP API.
 //!
 //! # Layout
-//! - `manager.rs`: [`Manager`], start-up (listeners, repository, jobs tables) and the daemon's
-//!   tasks; [`Shared`], the state every part uses, and starting jobs.
-//! - `dispatch.rs`: one node job from the manager's side (row, token, stream, outcome).
+//! - `manager.rs`: [`Manager`], start-up (listeners, repository, jobs tables), the daemon's
+//!   tasks and shutdown.
+//! - `services.rs`: [`Services`], what every part is given (each part's state owned by its
+//!   module), the entry to each operation, and the tracker every job is spawned on.
+//! - `node_job.rs`: the life of one node job: its row inserted, the wait for its claim and
+//!   stream, heartbeats, following it across a server restart, its outcome.
+//! - `dispatch.rs`: starting backups, log collections and commands, and running their node
+//!   job (stream expected, row, stream handed to `store`).
 //! - `receiver.rs`: the well-known stream port and legacy donor ports.
 //! - `store.rs`: handing a received stream to the repository.
-//! - `reseed.rs`: reseed and flashback: safety rails, the joiners' rows, one payload stream for
-//!   all of them.
+//! - `reseed.rs` + `reseed/`: reseed and flashback: safety rails, the backup chosen, the
+//!   joiners' rows, one payload stream for all of them.
 //! - `retention.rs`: each cluster's retention, after backups and on request.
 //! - `verification.rs`: verification runs (one backup, a cluster's newest, the fleet run, the
 //!   scheduler's pass over new backups), bounded concurrency, results and events.
@@ -25,14 +30,17 @@ pub mod error;
 pub mod events;
 mod manager;
 pub mod monitor;
+pub mod node_job;
 pub mod receiver;
 pub mod registry;
 pub mod reseed;
 pub mod retention;
 pub mod scheduler;
+mod services;
 pub mod store;
 pub mod verification;
 
 pub use error::{Error, Result};
-pub use manager::{Manager, Shared};
+pub use manager::Manager;
 pub use registry::{JobRecord, JobState, Registry};
+pub use services::Services;

@@ -11,6 +11,7 @@
 //! cluster's `scheduler-db-servers-sender-ports` pool: [`LegacyPort`] listens there for one
 //! job, accepts only from the job's server address, and gives the port back when dropped.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,6 +21,8 @@ use ferryman_proto::{read_start, StreamHeader, StreamKind, StreamStart, StreamTo
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::{Error, Result};
 
@@ -156,6 +159,8 @@ impl Expectations {
 /// Serves the well-known port until `cancel`: every connection is checked and either handed to
 /// its job or refused.
 pub async fn serve(listener: TcpListener, expectations: Expectations, cancel: CancellationToken) {
+    // Admissions in progress: each ends within HEADER_WAIT, and shutdown waits for them.
+    let admitting = TaskTracker::new();
     loop {
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -166,15 +171,20 @@ pub async fn serve(listener: TcpListener, expectations: Expectations, cancel: Ca
                     continue;
                 }
             },
-            _ = cancel.cancelled() => return,
+            _ = cancel.cancelled() => break,
         };
         let expectations = expectations.clone();
-        tokio::spawn(async move {
-            if let Err(why) = admit(stream, peer, &expectations).await {
-                tracing::warn!(%peer, reason = %why, "stream refused");
+        admitting.spawn(
+            async move {
+                if let Err(why) = admit(stream, peer, &expectations).await {
+                    tracing::warn!(reason = %why, "stream refused");
+                }
             }
-        });
+            .instrument(tracing::info_span!("admit", %peer)),
+        );
     }
+    admitting.close();
+    admitting.wait().await;
 }
 
 async fn admit(
@@ -195,7 +205,7 @@ async fn admit(
     let deliver = expectations
         .take(&header, peer.ip())
         .map_err(|why| format!("job {}: {why}", header.job_id))?;
-    tracing::info!(%peer, job_id = header.job_id, kind = header.kind.as_str(), "stream accepted");
+    tracing::info!(%peer, node_job_id = header.job_id, kind = header.kind.as_str(), "stream accepted");
     deliver
         .send(Arrival {
             stream,
@@ -208,6 +218,92 @@ async fn admit(
                 header.job_id
             )
         })
+}
+
+/// Where streams are expected: tokens on the well-known port, and each cluster's pool of
+/// legacy donor ports.
+#[derive(Debug)]
+pub struct Streams {
+    expectations: Expectations,
+    pools: HashMap<String, PortPool>,
+}
+
+/// How a job's stream will reach the manager, registered before its row is written.
+#[derive(Debug)]
+pub enum Incoming {
+    /// On the well-known port, with the job's token.
+    Token(Waiting),
+    /// On a legacy port of the cluster's pool.
+    Legacy(LegacyPort),
+}
+
+impl Incoming {
+    /// The port the row names: a legacy port's own, else `stream_port`.
+    pub fn port(&self, stream_port: u16) -> u16 {
+        match self {
+            Incoming::Token(_) => stream_port,
+            Incoming::Legacy(port) => port.port(),
+        }
+    }
+
+    /// Records the node job id once the row exists (a token's header must then carry it).
+    pub fn set_job_id(&self, id: u64) {
+        if let Incoming::Token(w) = self {
+            w.set_job_id(id);
+        }
+    }
+
+    /// The stream, once it arrived; `None` when the receiver shut down or `cancel` fired.
+    pub async fn arrival(&mut self, cancel: &CancellationToken) -> Option<Arrival> {
+        match self {
+            Incoming::Token(w) => w.arrival().await,
+            Incoming::Legacy(port) => port.accept(cancel).await,
+        }
+    }
+}
+
+impl Streams {
+    /// No stream expected yet; one pool of legacy ports per cluster.
+    pub fn new(config: &ferryman_config::Config) -> Streams {
+        Streams {
+            expectations: Expectations::default(),
+            pools: config
+                .clusters
+                .iter()
+                .map(|c| (c.name.clone(), PortPool::new(&c.name, &c.sender_ports)))
+                .collect(),
+        }
+    }
+
+    /// The expectations the well-known port serves.
+    pub fn expectations(&self) -> Expectations {
+        self.expectations.clone()
+    }
+
+    /// Registers a `kind` stream from `from` (the server's addresses) with a new token on the
+    /// well-known port; returns it with the token to put in the row.
+    pub fn expect_token(
+        &self,
+        kind: StreamKind,
+        from: Vec<IpAddr>,
+    ) -> Result<(Incoming, ferryman_jobs::Token)> {
+        let token = ferryman_jobs::Token::generate()?;
+        let waiting = self.expectations.expect(kind, token.stream_token()?, from);
+        Ok((Incoming::Token(waiting), token))
+    }
+
+    /// Binds a free legacy port of `cluster`'s pool on `bind`, for a donor at `from`.
+    pub async fn expect_legacy(
+        &self,
+        cluster: &str,
+        bind: &str,
+        from: Vec<IpAddr>,
+    ) -> Result<Incoming> {
+        let pool = self.pools.get(cluster).ok_or_else(|| Error::NoLegacyPort {
+            cluster: cluster.to_owned(),
+        })?;
+        Ok(Incoming::Legacy(pool.take(bind, from).await?))
+    }
 }
 
 /// The pool of legacy donor ports of one cluster.

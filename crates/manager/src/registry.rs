@@ -14,10 +14,11 @@ pub use ids::FILE as IDS_FILE;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use ferryman_proto::Task;
 use serde::Serialize;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 /// Where a manager job stands.
@@ -92,9 +93,11 @@ struct Entry {
 }
 
 /// Every manager job since start (the newest 1000 finished ones are kept).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Registry {
     inner: Arc<Mutex<Inner>>,
+    /// How many jobs have ended: what [`Registry::wait_end`] waits on.
+    ends: Arc<watch::Sender<u64>>,
 }
 
 #[derive(Debug, Default)]
@@ -130,6 +133,7 @@ impl Registry {
                 ids: ids::Ids::open(dir)?,
                 jobs: BTreeMap::new(),
             })),
+            ends: Arc::new(watch::channel(0).0),
         })
     }
 
@@ -199,6 +203,24 @@ impl Registry {
         self.with(|m| m.get(&id).map(|e| e.record.clone()))
     }
 
+    /// Job `id` once it has ended, or as it is after `at_most` (what lets a client follow a
+    /// job without polling faster than it wants to redraw). `None` when there is no such job.
+    pub async fn wait_end(&self, id: u64, at_most: Duration) -> Option<JobRecord> {
+        let mut ends = self.ends.subscribe();
+        let deadline = tokio::time::sleep(at_most);
+        tokio::pin!(deadline);
+        loop {
+            let record = self.get(id)?;
+            if record.state.is_final() {
+                return Some(record);
+            }
+            tokio::select! {
+                changed = ends.changed() => if changed.is_err() { return self.get(id) },
+                _ = &mut deadline => return self.get(id),
+            }
+        }
+    }
+
     /// Asks a job to stop. Returns false when there is no such job or it already ended.
     pub fn cancel(&self, id: u64) -> bool {
         self.with(|m| match m.get(&id) {
@@ -253,10 +275,28 @@ impl JobHandle {
                 _ => "failed".to_owned(),
             };
         });
+        self.registry.ends.send_modify(|n| *n += 1);
     }
 
     /// The current record.
     pub fn record(&self) -> Option<JobRecord> {
         self.registry.get(self.id)
+    }
+
+    /// The span the job runs in: the manager's `job_id`, the node row's `node_job_id`
+    /// (recorded once the row exists), `cluster`, `server` and `task`.
+    pub fn span(&self) -> tracing::Span {
+        let (cluster, server, task) = self
+            .record()
+            .map(|r| (r.cluster, r.server, r.task.as_str()))
+            .unwrap_or_default();
+        tracing::info_span!(
+            "job",
+            job_id = self.id,
+            node_job_id = tracing::field::Empty,
+            %cluster,
+            %server,
+            task
+        )
     }
 }

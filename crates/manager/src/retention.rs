@@ -10,7 +10,7 @@ use ferryman_config::{ClusterConfig, RetentionConfig};
 use ferryman_repo::{BackupId, Kept, RetentionPolicy};
 use serde::Serialize;
 
-use crate::{Result, Shared};
+use crate::{Result, Services};
 
 /// What a prune did, or with `dry_run` would do.
 #[derive(Debug, Clone, Serialize)]
@@ -52,7 +52,11 @@ pub fn policy(config: &RetentionConfig) -> RetentionPolicy {
 
 /// Applies `cluster`'s retention to its backups (also those of servers since removed from the
 /// configuration); with `dry_run`, only plans.
-pub async fn prune(shared: &Shared, cluster: &ClusterConfig, dry_run: bool) -> Result<PruneReport> {
+pub async fn prune(
+    shared: &Services,
+    cluster: &ClusterConfig,
+    dry_run: bool,
+) -> Result<PruneReport> {
     let _one_at_a_time = shared.prune_lock.lock().await;
     let policy = policy(&cluster.retention);
     let backups = shared.repo.list(Some(&cluster.name), None).await?;
@@ -91,7 +95,7 @@ pub async fn prune(shared: &Shared, cluster: &ClusterConfig, dry_run: bool) -> R
 }
 
 /// After a backup: applies retention, logging failures (the backup itself is good).
-pub async fn after_backup(shared: &Shared, cluster: &ClusterConfig) {
+pub async fn after_backup(shared: &Services, cluster: &ClusterConfig) {
     if let Err(e) = prune(shared, cluster, false).await {
         tracing::warn!(cluster = %cluster.name, error = %e, "retention not applied after the backup; run `ferryman backup prune` once the cause is fixed");
     }

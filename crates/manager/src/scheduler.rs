@@ -10,7 +10,7 @@ use ferryman_config::{ClusterConfig, ScheduleEntry};
 use ferryman_proto::Task;
 use tokio_util::sync::CancellationToken;
 
-use crate::Shared;
+use crate::Services;
 
 /// What a schedule entry starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +29,7 @@ pub enum Scheduled {
 }
 
 impl Scheduled {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Scheduled::PhysicalBackup => "physical-backup",
             Scheduled::LogicalBackup => "logical-backup",
@@ -59,7 +59,7 @@ pub fn entries(cluster: &ClusterConfig) -> Vec<(Scheduled, ScheduleEntry)> {
 /// Runs one entry's schedule until `cancel`: sleeps until the next occurrence, starts the work
 /// in the background (a slow backup does not delay the next tick of another entry), repeats.
 pub async fn run_entry(
-    shared: Arc<Shared>,
+    services: Arc<Services>,
     cluster: String,
     what: Scheduled,
     entry: ScheduleEntry,
@@ -81,50 +81,43 @@ pub async fn run_entry(
             _ = cancel.cancelled() => return,
         }
         tracing::info!(%cluster, entry = what.name(), "scheduled run");
-        let shared = Arc::clone(&shared);
+        let this = Arc::clone(&services);
         let cluster_name = cluster.clone();
-        tokio::spawn(async move {
-            if let Err(e) = fire(&shared, &cluster_name, what).await {
+        services.spawn(tracing::Span::current(), async move {
+            if let Err(e) = fire(&this, &cluster_name, what).await {
                 tracing::warn!(cluster = %cluster_name, entry = what.name(), error = %e, "scheduled run failed");
             }
         });
     }
 }
 
-async fn fire(shared: &Arc<Shared>, cluster: &str, what: Scheduled) -> crate::Result<()> {
-    let config = shared
-        .config
-        .cluster(cluster)
-        .ok_or_else(|| crate::Error::Unknown {
-            what: "cluster",
-            name: cluster.to_owned(),
-            known: String::new(),
-        })?;
+async fn fire(services: &Arc<Services>, cluster: &str, what: Scheduled) -> crate::Result<()> {
+    let config = services.cluster(cluster)?;
     match what {
         Scheduled::Verify => {
-            if let Some(run) = crate::verification::verify_new(shared, cluster).await? {
+            if let Some(run) = crate::verification::verify_new(services, cluster).await? {
                 tracing::info!(%cluster, run = run.id, backups = run.items.len(), "verifying new backups");
             }
         }
         Scheduled::PhysicalBackup => {
-            shared
+            services
                 .start_backup(cluster, None, config.backup_physical_type, "schedule")
                 .await?;
         }
         Scheduled::LogicalBackup => {
-            shared
+            services
                 .start_backup(cluster, None, config.backup_logical_type, "schedule")
                 .await?;
         }
         Scheduled::Logs => {
             for server in &config.servers {
                 for task in [Task::Error, Task::Slowquery] {
-                    shared.start_task(cluster, &server.name, task, "schedule")?;
+                    services.start_task(cluster, &server.name, task, "schedule")?;
                 }
             }
         }
         Scheduled::Optimize => {
-            let view = shared.topology.cluster(cluster);
+            let view = services.topology.cluster(cluster);
             for server in &config.servers {
                 let is_primary = view.as_ref().is_some_and(|v| {
                     v.servers.iter().any(|s| {
@@ -135,7 +128,7 @@ async fn fire(shared: &Arc<Shared>, cluster: &str, what: Scheduled) -> crate::Re
                     })
                 });
                 if !is_primary {
-                    shared.start_task(cluster, &server.name, Task::Optimize, "schedule")?;
+                    services.start_task(cluster, &server.name, Task::Optimize, "schedule")?;
                 }
             }
         }

@@ -8,11 +8,9 @@
 //! the job failed, which makes the repository discard everything. A manifest therefore exists
 //! only for a backup both sides call good.
 
-use std::time::{Duration, Instant};
-
 use bytes::Bytes;
 use ferryman_config::{ClusterConfig, ServerConfig};
-use ferryman_jobs::{Job, JobId, JobStatus, JobsConn, Outcome};
+use ferryman_jobs::Job;
 use ferryman_proto::Task;
 use ferryman_repo::{
     BackupMeta, Compression, Coordinates, LogKind, LogMeta, Manifest, Timestamp, Tool,
@@ -21,25 +19,17 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::io::StreamReader;
+use tracing::Instrument;
 
+use crate::dispatch::good;
+use crate::node_job::{NodeJob, CANCELLED};
 use crate::registry::JobHandle;
-use crate::{Error, Result, Shared};
+use crate::{Error, Result, Services};
 
 /// Buffers between the socket and the repository (memory stays bounded).
 const CHUNKS: usize = 8;
 /// Size of one read from the socket.
 const CHUNK: usize = 256 * 1024;
-/// After end-of-file, how long the node may take to record its outcome.
-pub const OUTCOME_WAIT: Duration = Duration::from_secs(120);
-/// How often the row is read while waiting for the outcome.
-const POLL: Duration = Duration::from_millis(300);
-/// After end-of-file, a runner whose heartbeat (refreshed every 3 s, no backup lock in the way
-/// any more) is this old has died: its job ends now rather than after [`OUTCOME_WAIT`].
-const OUTCOME_SILENCE_S: i64 = 15;
-
-/// The reason a cancelled job's row gives (`Error::Cancelled` says the same).
-const CANCELLED: &str = "cancelled by request";
-
 /// What was stored.
 #[derive(Debug, Clone)]
 pub enum Stored {
@@ -71,23 +61,14 @@ pub fn tool(task: Task) -> Option<Tool> {
 }
 
 /// A stream plus the means to learn the node's verdict.
+#[derive(Debug)]
 pub struct Gate {
     /// The socket (payload after `prefix`).
     pub stream: TcpStream,
     /// Payload bytes already read.
     pub prefix: Vec<u8>,
-    /// A session on the node's jobs table.
-    pub conn: JobsConn,
-    /// The node job.
-    pub node_id: JobId,
-}
-
-impl std::fmt::Debug for Gate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gate")
-            .field("node_id", &self.node_id)
-            .finish()
-    }
+    /// The node job that sends it.
+    pub node: NodeJob,
 }
 
 pub(crate) type Chunk = std::io::Result<Bytes>;
@@ -104,7 +85,9 @@ impl Gate {
     ) {
         let (tx, rx) = mpsc::channel::<Chunk>(CHUNKS);
         let (done_tx, done_rx) = oneshot::channel();
-        tokio::spawn(pump(self, tx, done_tx, job));
+        // Not tracked on its own: it ends when the socket or the repository does, and the
+        // job that reads it is tracked.
+        tokio::spawn(pump(self, tx, done_tx, job).instrument(tracing::Span::current()));
         (StreamReader::new(tokio_stream_shim::Receiver(rx)), done_rx)
     }
 }
@@ -118,13 +101,13 @@ async fn pump(
     let Gate {
         mut stream,
         prefix,
-        mut conn,
-        node_id,
+        mut node,
     } = gate;
     if !prefix.is_empty() && tx.send(Ok(Bytes::from(prefix))).await.is_err() {
         if job.cancelled().is_cancelled() {
-            cancel_node_job(&mut conn, node_id, &job).await;
+            cancel_node_job(&mut node, &job).await;
         }
+        node.close().await;
         return;
     }
     let mut total = 0u64;
@@ -133,7 +116,8 @@ async fn pump(
         let read = tokio::select! {
             read = stream.read(&mut buf) => read,
             _ = job.cancelled().cancelled() => {
-                cancel_node_job(&mut conn, node_id, &job).await;
+                cancel_node_job(&mut node, &job).await;
+                node.close().await;
                 return;
             }
         };
@@ -147,6 +131,7 @@ async fn pump(
                     )))
                     .await;
                 let _ = done.send(Err(format!("the stream broke: {e}")));
+                node.close().await;
                 return;
             }
         };
@@ -160,19 +145,23 @@ async fn pump(
         // socket, which tells the agent its stream failed; a cancelled job's row says so first.
         if tx.send(Ok(Bytes::from(buf))).await.is_err() {
             if job.cancelled().is_cancelled() {
-                cancel_node_job(&mut conn, node_id, &job).await;
+                cancel_node_job(&mut node, &job).await;
             }
+            node.close().await;
             return;
         }
     }
     // End of stream: tell the agent we have everything, then wait for its verdict.
     let _ = stream.shutdown().await;
     job.phase("stream complete; waiting for the node's outcome");
-    let verdict = wait_outcome(&mut conn, node_id, &job).await;
+    let verdict = node.outcome().await.map_err(|e| match e {
+        Error::Cancelled => CANCELLED.to_owned(),
+        e => e.to_string(),
+    });
     if verdict.is_err() && job.cancelled().is_cancelled() {
-        cancel_node_job(&mut conn, node_id, &job).await;
+        cancel_node_job(&mut node, &job).await;
     }
-    let _ = conn.close().await;
+    node.close().await;
     match &verdict {
         Ok(row) if good(row) => drop(tx),
         Ok(row) => {
@@ -195,62 +184,16 @@ async fn pump(
 
 /// Ends the node job of a cancelled manager job, before its socket closes (the agent, finding
 /// its row ended, records nothing else), and keeps the row's result in the job.
-async fn cancel_node_job(conn: &mut JobsConn, node_id: JobId, job: &JobHandle) {
-    crate::dispatch::cancel_row(conn, node_id, CANCELLED).await;
-    match conn.get(node_id).await {
-        Ok(row) => job.update(|r| r.node_result = row.result),
-        Err(e) => {
-            tracing::warn!(node_job_id = node_id.0, error = %e, "cannot read the cancelled node job")
-        }
-    }
-}
-
-/// Success, or done by a legacy donor (which records no outcome; the stream checks decide).
-fn good(row: &Job) -> bool {
-    matches!(
-        row.status(),
-        JobStatus::Done(Outcome::Success) | JobStatus::DoneUnknown
-    )
-}
-
-async fn wait_outcome(
-    conn: &mut JobsConn,
-    id: JobId,
-    job: &JobHandle,
-) -> std::result::Result<Job, String> {
-    let started = Instant::now();
-    loop {
-        match conn.get(id).await {
-            Ok(row) if row.done => return Ok(row),
-            Ok(_) => {}
-            Err(e) => return Err(format!("cannot read the node job's outcome: {e}")),
-        }
-        if let Ok(Some(claim)) = conn.claim_of(id).await {
-            if let Some(age) = claim.heartbeat_age_s.filter(|a| *a > OUTCOME_SILENCE_S) {
-                return Err(format!(
-                    "the stream ended but the node's agent ({}) has not reported for {age} s and \
-                     recorded no outcome: it probably died; its restart fails the row, and \
-                     nothing of this stream is kept",
-                    claim.job.claimed_by.as_deref().unwrap_or("?")
-                ));
-            }
-        }
-        if started.elapsed() > OUTCOME_WAIT {
-            return Err(format!(
-                "the stream ended but the node did not record an outcome within {} s",
-                OUTCOME_WAIT.as_secs()
-            ));
-        }
-        tokio::select! {
-            _ = job.cancelled().cancelled() => return Err(CANCELLED.to_owned()),
-            _ = tokio::time::sleep(POLL) => {}
-        }
+async fn cancel_node_job(node: &mut NodeJob, job: &JobHandle) {
+    node.cancel(CANCELLED).await;
+    if let Some(row) = node.row().await {
+        job.update(|r| r.node_result = row.result);
     }
 }
 
 /// Stores a backup stream; returns its manifest and the node's final row.
 pub async fn backup(
-    shared: &Shared,
+    services: &Services,
     cluster: &ClusterConfig,
     server: &ServerConfig,
     task: Task,
@@ -264,16 +207,16 @@ pub async fn backup(
             known: "mariabackup, xtrabackup, mysqldump, mydumper".to_owned(),
         });
     };
-    let node_id = gate.node_id;
+    let node_id = gate.node.id();
     let mut meta = BackupMeta::new(&cluster.name, &server.name, &server.host, tool, node_id.0);
-    meta.compression = compression(shared);
+    meta.compression = compression(services);
     meta.coordinates = Coordinates::default();
-    meta.require_gtid = gtid_history(shared, cluster, server, tool);
+    meta.require_gtid = gtid_history(services, cluster, server, tool);
     let (reader, verdict) = gate.open(job.clone());
-    let res = ferryman_repo::ingest(&shared.repo, meta, reader, job.cancelled()).await;
+    let res = ferryman_repo::ingest(&services.repo, meta, reader, job.cancelled()).await;
     let row = verdict.await.ok().and_then(|v| v.ok());
     let manifest = res.map_err(|e| node_reason(e, &row, &server.name, job))?;
-    crate::retention::after_backup(shared, cluster).await;
+    crate::retention::after_backup(services, cluster).await;
     Ok((Stored::Backup(Box::new(manifest)), row))
 }
 
@@ -283,7 +226,7 @@ pub async fn backup(
 /// replication was reset). `None` when the cluster uses no GTIDs, the tool records none
 /// (mydumper), or the topology was not read yet.
 fn gtid_history(
-    shared: &Shared,
+    services: &Services,
     cluster: &ClusterConfig,
     server: &ServerConfig,
     tool: ferryman_repo::Tool,
@@ -291,7 +234,7 @@ fn gtid_history(
     if tool.format() == ferryman_repo::Format::Tar {
         return None;
     }
-    let view = shared.topology.cluster(&cluster.name)?;
+    let view = services.topology.cluster(&cluster.name)?;
     let statuses = || view.servers.iter().filter_map(|s| s.status.as_ref());
     if !statuses().any(|st| !st.gtid_binlog_pos.trim().is_empty()) {
         return None;
@@ -312,7 +255,7 @@ fn gtid_history(
 
 /// Stores a log stream.
 pub async fn log(
-    shared: &Shared,
+    services: &Services,
     cluster: &ClusterConfig,
     server: &ServerConfig,
     task: Task,
@@ -328,17 +271,20 @@ pub async fn log(
         cluster: cluster.name.clone(),
         server: server.name.clone(),
         kind,
-        job_id: gate.node_id.0,
+        job_id: gate.node.id().0,
         received_at: Timestamp::now(),
-        compression: compression(shared),
+        compression: compression(services),
     };
     let (reader, verdict) = gate.open(job.clone());
-    let res = shared.repo.ingest_log(meta, reader, job.cancelled()).await;
+    let res = services
+        .repo
+        .ingest_log(meta, reader, job.cancelled())
+        .await;
     let row = verdict.await.ok().and_then(|v| v.ok());
     let file = res.map_err(|e| node_reason(e, &row, &server.name, job))?;
-    if let Err(e) = shared
+    if let Err(e) = services
         .repo
-        .rotate_logs(shared.config.manager.logs_keep as usize)
+        .rotate_logs(services.config.manager.logs_keep as usize)
         .await
     {
         tracing::warn!(error = %e, "cannot rotate collected logs");
@@ -363,10 +309,10 @@ fn node_reason(e: ferryman_repo::Error, row: &Option<Job>, server: &str, job: &J
     }
 }
 
-fn compression(shared: &Shared) -> Compression {
+fn compression(services: &Services) -> Compression {
     Compression {
-        level: shared.config.manager.backup_compression_level,
-        threads: shared.config.manager.backup_compression_threads,
+        level: services.config.manager.backup_compression_level,
+        threads: services.config.manager.backup_compression_threads,
     }
 }
 

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::events::{EventKind, NewEvent, Severity};
 use crate::registry::JobState;
-use crate::{Error, Result, Shared};
+use crate::{Error, Result, Services};
 
 /// How many finished runs are remembered.
 const KEEP: usize = 200;
@@ -263,7 +263,7 @@ impl VerifyRuns {
 
 /// Starts a run; returns it as it stands (items queued). Errors when there is nothing to
 /// verify (an unknown backup, a cluster without backups).
-pub async fn start(shared: &Arc<Shared>, target: Target, trigger: &str) -> Result<VerifyRun> {
+pub async fn start(shared: &Arc<Services>, target: Target, trigger: &str) -> Result<VerifyRun> {
     let (items, fleet) = match &target {
         Target::Backup(id) => (
             vec![RunItem::for_backup(&shared.repo.get(id).await?)],
@@ -306,7 +306,7 @@ pub async fn start(shared: &Arc<Shared>, target: Target, trigger: &str) -> Resul
 
 /// The scheduler's pass: verifies every backup of `cluster` that has no verification result
 /// and is not being verified. Returns the run, or `None` when there was nothing new.
-pub async fn verify_new(shared: &Arc<Shared>, cluster: &str) -> Result<Option<VerifyRun>> {
+pub async fn verify_new(shared: &Arc<Services>, cluster: &str) -> Result<Option<VerifyRun>> {
     shared.cluster(cluster)?;
     let backups = shared.repo.list(Some(cluster), None).await?;
     let pending = shared.verify_runs.in_progress();
@@ -321,7 +321,7 @@ pub async fn verify_new(shared: &Arc<Shared>, cluster: &str) -> Result<Option<Ve
     Ok(Some(launch(shared, "schedule", items, false)))
 }
 
-fn launch(shared: &Arc<Shared>, trigger: &str, items: Vec<RunItem>, fleet: bool) -> VerifyRun {
+fn launch(shared: &Arc<Services>, trigger: &str, items: Vec<RunItem>, fleet: bool) -> VerifyRun {
     let run = shared.verify_runs.create(trigger, items);
     tracing::info!(
         run = run.id,
@@ -334,7 +334,8 @@ fn launch(shared: &Arc<Shared>, trigger: &str, items: Vec<RunItem>, fleet: bool)
         let item = item.clone();
         let run_id = run.id;
         let trigger = trigger.to_owned();
-        shared.clone().spawn(async move {
+        let span = tracing::info_span!("verification", run = run_id, item = index);
+        shared.clone().spawn(span, async move {
             let runs = &shared.verify_runs;
             let cancel = runs.cancel.clone();
             let work = run_item(&shared, run_id, index, item, fleet, &trigger);
@@ -355,7 +356,7 @@ fn launch(shared: &Arc<Shared>, trigger: &str, items: Vec<RunItem>, fleet: bool)
 
 /// One item, start to end; always marks it done.
 async fn run_item(
-    shared: &Arc<Shared>,
+    shared: &Arc<Services>,
     run: u64,
     index: usize,
     item: RunItem,
@@ -376,7 +377,7 @@ async fn run_item(
 }
 
 async fn item_work(
-    shared: &Arc<Shared>,
+    shared: &Arc<Services>,
     run: u64,
     index: usize,
     item: RunItem,
@@ -456,7 +457,7 @@ impl Drop for Claimed<'_> {
 
 /// A fresh logical backup of the cluster's backup source, waited for.
 async fn fresh_backup(
-    shared: &Arc<Shared>,
+    shared: &Arc<Services>,
     run: u64,
     index: usize,
     cluster: &ClusterConfig,
@@ -496,7 +497,7 @@ async fn fresh_backup(
 }
 
 /// The verifier's settings for a backup of `cluster`.
-pub fn settings(shared: &Shared, cluster: &ClusterConfig) -> Settings {
+pub fn settings(shared: &Services, cluster: &ClusterConfig) -> Settings {
     let v = &shared.config.verifier;
     Settings {
         throwaway: ThrowawayOptions {
@@ -517,7 +518,7 @@ pub fn settings(shared: &Shared, cluster: &ClusterConfig) -> Settings {
     }
 }
 
-fn emit(shared: &Shared, manifest: &Manifest, v: &Verification) {
+fn emit(shared: &Services, manifest: &Manifest, v: &Verification) {
     let (kind, severity, message) = match v.status {
         Status::Ok => (
             EventKind::VerificationPassed,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use ferryman_config::Secret;
 use ferryman_manager::api::{self, Method};
-use ferryman_manager::{Manager, Shared};
+use ferryman_manager::{Manager, Services};
 use ferryman_sandbox::testing::TestSandbox;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -18,12 +18,12 @@ use tokio_util::sync::CancellationToken;
 
 const TOKEN: &str = "test-token-0123456789";
 
-/// The API of `shared` on a free port; returns its base URL.
-async fn serve(shared: Arc<Shared>, shutdown: &CancellationToken) -> String {
+/// The API of `services` on a free port; returns its base URL.
+async fn serve(services: Arc<Services>, shutdown: &CancellationToken) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(api::serve(
-        shared,
+        services,
         listener,
         Secret::new(TOKEN.to_owned()),
         shutdown.clone(),
@@ -66,7 +66,7 @@ async fn api_on_a_sandbox() {
     assert_eq!(cluster, "sandbox", "the test's concrete paths assume it");
     let manager = Manager::start(config).await.unwrap();
     let shutdown = CancellationToken::new();
-    let base = serve(manager.shared(), &shutdown).await;
+    let base = serve(manager.services(), &shutdown).await;
     let http = reqwest::Client::new();
 
     // Health needs no token.
@@ -299,7 +299,7 @@ async fn a_connection_flood_is_bounded_and_timed_out() {
     config.manager.http_idle_timeout = IDLE;
     let manager = Manager::start(config).await.unwrap();
     let shutdown = CancellationToken::new();
-    let base = serve(manager.shared(), &shutdown).await;
+    let base = serve(manager.services(), &shutdown).await;
     let address = base.trim_start_matches("http://").to_owned();
     health_within(&base, Duration::from_secs(1)).await;
 

@@ -18,6 +18,16 @@ pub enum Error {
         name: String,
     },
 
+    /// A reseed method nobody knows.
+    #[error(
+        "unknown reseed method `{name}`: expected one of physicalbackup, logicalbackup, \
+         logicalmaster (or flashback, through `ferryman flashback`)"
+    )]
+    UnknownMethod {
+        /// The name as given.
+        name: String,
+    },
+
     /// The stream does not start with the Ferryman magic: it has no header, or a damaged one.
     #[error(
         "not a Ferryman stream header: it starts with `{found}`, expected `{expected}`; \

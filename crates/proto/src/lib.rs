@@ -7,7 +7,7 @@
 //!   [`StreamKind`], [`sniff`], [`read_header`], [`read_start`], [`write_header`]).
 //! - [`frames`]: framing of reseed payloads, ending with a length and sha256 trailer
 //!   ([`FrameWriter`], [`FrameReader`]).
-//! - [`reseed`]: what the manager tells a reseed's joiner ([`ReseedParams`]).
+//! - [`reseed`]: what the manager tells a reseed's joiner ([`ReseedParams`], [`Method`]).
 //! - [`seal`]: reseed rows sealed by the manager with the fleet's shared key ([`RowKey`]).
 //! - [`token`]: the per-job secret a stream is authenticated with ([`StreamToken`]).
 //! - [`error`]: the crate's [`Error`].
@@ -27,7 +27,7 @@ pub use header::{
     read_header, read_start, sniff, write_header, Sniff, StreamHeader, StreamKind, StreamStart,
     HEADER_LEN,
 };
-pub use reseed::ReseedParams;
+pub use reseed::{Method, ReseedParams};
 pub use seal::{RowKey, SealError};
 pub use task::Task;
 pub use token::StreamToken;

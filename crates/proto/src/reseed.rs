@@ -6,13 +6,67 @@
 //! `*mysqldump`. It then points replication at [`ReseedParams::primary_host`]:
 //! [`ReseedParams::primary_port`] from [`ReseedParams::gtid`].
 
+use std::fmt;
+use std::str::FromStr;
+
 use serde::{Deserialize, Serialize};
+
+/// How a replica is rebuilt: chosen by the DBA, written into the joiner's row, and shown in
+/// the joiner's messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// The newest physical backup of the cluster (or the one asked for).
+    Physicalbackup,
+    /// The newest logical backup of the cluster.
+    Logicalbackup,
+    /// A consistent dump of the current primary, piped through the manager.
+    Logicalmaster,
+    /// A chosen earlier backup (the server rewound).
+    Flashback,
+}
+
+impl Method {
+    /// Every method, in the order the CLI lists them.
+    pub const ALL: [Method; 4] = [
+        Method::Physicalbackup,
+        Method::Logicalbackup,
+        Method::Logicalmaster,
+        Method::Flashback,
+    ];
+
+    /// The name, as the API, the CLI and the row spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Physicalbackup => "physicalbackup",
+            Method::Logicalbackup => "logicalbackup",
+            Method::Logicalmaster => "logicalmaster",
+            Method::Flashback => "flashback",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Method {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> crate::Result<Method> {
+        Method::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| crate::Error::UnknownMethod { name: s.to_owned() })
+    }
+}
 
 /// The `params` of a reseed or flashback row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReseedParams {
-    /// `physicalbackup`, `logicalbackup`, `logicalmaster` or `flashback`: for messages.
-    pub method: String,
+    /// How the joiner is rebuilt (spelt `physicalbackup`, ... in the JSON): for messages.
+    pub method: Method,
     /// The backup restored (`cluster/server/name`), if the payload is a stored backup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup_id: Option<String>,

@@ -189,7 +189,7 @@ mod tests {
 
     fn params() -> ReseedParams {
         ReseedParams {
-            method: "physicalbackup".into(),
+            method: crate::Method::Physicalbackup,
             backup_id: Some("c/db1/b".into()),
             gtid: Some("0-1-5".into()),
             primary_host: "10.0.0.1".into(),

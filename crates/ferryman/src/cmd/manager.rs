@@ -40,10 +40,10 @@ impl ManagerArgs {
             .await
             .context("cannot start the manager")?;
         let served = {
-            let shared = manager.shared();
+            let services = manager.services();
             let shutdown = shutdown.clone();
             tokio::spawn(async move {
-                let result = api::serve(shared, listener, token, shutdown.clone()).await;
+                let result = api::serve(services, listener, token, shutdown.clone()).await;
                 // The API only ends early on an error: a manager nobody can reach must stop
                 // rather than run on unseen.
                 shutdown.cancel();

@@ -68,7 +68,7 @@ pub(crate) async fn enqueue_reseed(
     let port = joiner_port(sb, name);
     let token = Token::generate().unwrap();
     let params = ReseedParams {
-        method: "physicalbackup".to_owned(),
+        method: ferryman_proto::Method::Physicalbackup,
         backup_id: Some(format!("sandbox/{primary}/test")),
         gtid: Some(backup.gtid.clone()),
         primary_host: "127.0.0.1".to_owned(),
@@ -546,7 +546,7 @@ async fn enqueue_logical(sb: &TestSandbox, name: &str, primary: &str) -> (JobId,
     let port = joiner_port(sb, name);
     let token = Token::generate().unwrap();
     let params = ReseedParams {
-        method: "logicalmaster".to_owned(),
+        method: ferryman_proto::Method::Logicalmaster,
         backup_id: None,
         gtid: None,
         primary_host: "127.0.0.1".to_owned(),
@@ -693,7 +693,7 @@ async fn a_hand_written_reseed_row_is_refused_and_touches_nothing() {
     let port = joiner_port(&sb, "db2");
     let token = Token::generate().unwrap();
     let forged = |seal: Option<String>| ReseedParams {
-        method: "physicalbackup".to_owned(),
+        method: ferryman_proto::Method::Physicalbackup,
         backup_id: None,
         gtid: Some("0-1-1".to_owned()),
         primary_host: "127.0.0.2".to_owned(),

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use ferryman_agent::{Agent, Shutdown};
 use ferryman_config::Config;
-use ferryman_manager::{JobRecord, JobState, Manager, Shared};
+use ferryman_manager::{JobRecord, JobState, Manager, Services};
 use ferryman_proto::Task;
 use ferryman_repo::BackupId;
 use ferryman_sandbox::testing::TestSandbox;
@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 /// A manager (with its HTTP API) and agents.
 pub struct Daemons {
-    pub shared: Arc<Shared>,
+    pub services: Arc<Services>,
     pub config: Config,
     stop: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -26,7 +26,7 @@ impl Daemons {
     /// Starts the manager of `config`, its API, and an agent for each of `servers`.
     pub async fn start(config: Config, servers: &[&str]) -> Daemons {
         let manager = Manager::start(config.clone()).await.unwrap();
-        let shared = manager.shared();
+        let services = manager.services();
         let stop = CancellationToken::new();
         let token = ferryman_manager::api::load_or_create_token(&config).unwrap();
         let address = format!(
@@ -40,9 +40,9 @@ impl Daemons {
                 tokio::spawn(async move { manager.run(stop).await.unwrap() })
             },
             {
-                let (shared, stop) = (Arc::clone(&shared), stop.clone());
+                let (services, stop) = (Arc::clone(&services), stop.clone());
                 tokio::spawn(async move {
-                    ferryman_manager::api::serve(shared, listener, token, stop)
+                    ferryman_manager::api::serve(services, listener, token, stop)
                         .await
                         .unwrap()
                 })
@@ -57,7 +57,7 @@ impl Daemons {
             agents.push(shutdown);
         }
         Daemons {
-            shared,
+            services,
             config,
             stop,
             tasks,
@@ -68,11 +68,11 @@ impl Daemons {
     /// Takes a backup of cluster `sandbox` with `task`, waits for it; returns its id.
     pub async fn backup(&self, task: Task) -> BackupId {
         let id = self
-            .shared
+            .services
             .start_backup("sandbox", None, task, "test")
             .await
             .unwrap();
-        let job = wait_job(&self.shared, id).await;
+        let job = wait_job(&self.services, id).await;
         assert_eq!(job.state, JobState::Succeeded, "{job:?}");
         job.backup_id.unwrap().parse().unwrap()
     }
@@ -90,10 +90,10 @@ impl Daemons {
 }
 
 /// Waits (up to 4 minutes) until manager job `id` has ended; returns its record.
-pub async fn wait_job(shared: &Shared, id: u64) -> JobRecord {
+pub async fn wait_job(services: &Services, id: u64) -> JobRecord {
     let started = Instant::now();
     loop {
-        let r = shared.registry.get(id).unwrap();
+        let r = services.registry.get(id).unwrap();
         if r.state.is_final() {
             return r;
         }

@@ -1,4 +1,4 @@
-//! One function per route. Each checks its input, asks [`Shared`], and answers JSON; failures
+//! One function per route. Each checks its input, asks [`Services`], and answers JSON; failures
 //! are [`ApiError`]s whose message says what to do next.
 
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use super::error::clip;
 use super::{openapi, ApiError};
 use crate::registry::JobState;
 use crate::reseed::{Method, ReseedRequest};
-use crate::Shared;
+use crate::Services;
 
 type Reply<T> = Result<T, ApiError>;
 
@@ -68,8 +68,8 @@ struct ServerSummary<'a> {
 }
 
 /// `GET /api/v1/clusters`.
-pub(super) async fn clusters(State(shared): State<Arc<Shared>>) -> Json<Value> {
-    let clusters: Vec<ClusterSummary<'_>> = shared
+pub(super) async fn clusters(State(services): State<Arc<Services>>) -> Json<Value> {
+    let clusters: Vec<ClusterSummary<'_>> = services
         .config
         .clusters
         .iter()
@@ -94,17 +94,17 @@ pub(super) async fn clusters(State(shared): State<Arc<Shared>>) -> Json<Value> {
 
 /// `GET /api/v1/clusters/{cluster}/topology`.
 pub(super) async fn topology(
-    State(shared): State<Arc<Shared>>,
+    State(services): State<Arc<Services>>,
     path: Result<UrlPath<String>, PathRejection>,
 ) -> Reply<impl IntoResponse> {
     let UrlPath(name) = path.map_err(bad_path)?;
-    cluster(&shared, &name)?;
-    if let Some(view) = shared.topology.cluster(&name) {
+    cluster(&services, &name)?;
+    if let Some(view) = services.topology.cluster(&name) {
         return Ok(Json(view));
     }
     // Not read yet (the monitor reads every few seconds): read it now rather than fail.
-    shared.topology.refresh(&shared.config).await;
-    shared.topology.cluster(&name).map(Json).ok_or_else(|| {
+    services.topology.refresh(&services.config).await;
+    services.topology.cluster(&name).map(Json).ok_or_else(|| {
         ApiError::internal(format!(
             "the topology of `{name}` could not be read; see the manager's log"
         ))
@@ -132,12 +132,12 @@ pub(super) struct BackupRequest {
 
 /// `POST /api/v1/clusters/{cluster}/backups`: 202 with the job id; the backup runs on.
 pub(super) async fn start_backup(
-    State(shared): State<Arc<Shared>>,
+    State(services): State<Arc<Services>>,
     path: Result<UrlPath<String>, PathRejection>,
     body: Result<Json<BackupRequest>, JsonRejection>,
 ) -> Reply<impl IntoResponse> {
     let UrlPath(name) = path.map_err(bad_path)?;
-    let c = cluster(&shared, &name)?;
+    let c = cluster(&services, &name)?;
     let Json(request) = body.map_err(|e| {
         ApiError::bad_request(format!(
             "{}; send JSON like {{\"kind\": \"physical\"}} or {{\"kind\": \"logical\", \"server\": \"NAME\"}}",
@@ -148,7 +148,7 @@ pub(super) async fn start_backup(
         BackupKind::Physical => c.backup_physical_type,
         BackupKind::Logical => c.backup_logical_type,
     };
-    let job_id = shared
+    let job_id = services
         .start_backup(&name, request.server.as_deref(), task, "api")
         .await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "job_id": job_id }))))
@@ -165,12 +165,12 @@ pub(super) struct PruneRequest {
 /// `POST /api/v1/clusters/{cluster}/prune`: applies the cluster's retention now (or only plans
 /// it with `{"dry_run": true}`); answers what was kept, with every reason, and deleted.
 pub(super) async fn prune(
-    State(shared): State<Arc<Shared>>,
+    State(services): State<Arc<Services>>,
     path: Result<UrlPath<String>, PathRejection>,
     body: Result<Option<Json<PruneRequest>>, JsonRejection>,
 ) -> Reply<impl IntoResponse> {
     let UrlPath(name) = path.map_err(bad_path)?;
-    let c = cluster(&shared, &name)?;
+    let c = cluster(&services, &name)?;
     let request = body
         .map_err(|e| {
             ApiError::bad_request(format!(
@@ -180,7 +180,7 @@ pub(super) async fn prune(
         })?
         .map(|Json(r)| r)
         .unwrap_or_default();
-    let report = crate::retention::prune(&shared, c, request.dry_run).await?;
+    let report = crate::retention::prune(&services, c, request.dry_run).await?;
     Ok(Json(report))
 }
 
@@ -209,16 +209,16 @@ pub(super) struct FlashbackBody {
 
 /// Starts a reseed; 202 with one job id per joiner.
 async fn start_reseed(
-    shared: &Arc<Shared>,
+    services: &Arc<Services>,
     cluster_name: &str,
     servers: Vec<String>,
     method: Method,
     backup: Option<&str>,
     force: bool,
 ) -> Reply<(StatusCode, Json<Value>)> {
-    cluster(shared, cluster_name)?;
+    cluster(services, cluster_name)?;
     let backup = backup.map(str::parse::<BackupId>).transpose()?;
-    let (ids, notes) = shared
+    let (ids, notes) = services
         .start_reseed_noted(
             cluster_name,
             ReseedRequest {
@@ -238,7 +238,7 @@ async fn start_reseed(
 
 /// `POST /api/v1/clusters/{cluster}/reseed`: rebuild replicas (several: one source read once).
 pub(super) async fn reseed(
-    State(shared): State<Arc<Shared>>,
+    State(services): State<Arc<Services>>,
     path: Result<UrlPath<String>, PathRejection>,
     body: Result<Json<ReseedBody>, JsonRejection>,
 ) -> Reply<impl IntoResponse> {
@@ -249,14 +249,14 @@ pub(super) async fn reseed(
             e.body_text()
         ))
     })?;
-    let method: Method = body.method.parse()?;
+    let method = crate::reseed::method(&body.method)?;
     if method == Method::Flashback {
         return Err(ApiError::bad_request(
             "a flashback has its own route: POST /api/v1/clusters/{cluster}/flashback".to_owned(),
         ));
     }
     start_reseed(
-        &shared,
+        &services,
         &name,
         body.servers,
         method,
@@ -268,7 +268,7 @@ pub(super) async fn reseed(
 
 /// `POST /api/v1/clusters/{cluster}/flashback`: rewind a replica to a chosen backup.
 pub(super) async fn flashback(
-    State(shared): State<Arc<Shared>>,
+    State(services): State<Arc<Services>>,
     path: Result<UrlPath<String>, PathRejection>,
     body: Result<Json<FlashbackBody>, JsonRejection>,
 ) -> Reply<impl IntoResponse> {
@@ -280,7 +280,7 @@ pub(super) async fn flashback(
         ))
     })?;
     start_reseed(
-        &shared,
+        &services,
         &name,
         vec![body.server],
         Method::Flashback,
@@ -292,20 +292,20 @@ pub(super) async fn flashback(
 
 /// replication-manager's `…/servers/{server}/actions/reseed/{method}`.
 pub(super) async fn rm_reseed(
-    State(shared): State<Arc<Shared>>,
+    State(services): State<Arc<Services>>,
     path: Result<UrlPath<(String, String, String)>, PathRejection>,
 ) -> Reply<impl IntoResponse> {
     let UrlPath((name, server, method)) = path.map_err(bad_path)?;
-    start_rm_reseed(&shared, &name, server, &method).await
+    start_rm_reseed(&services, &name, server, &method).await
 }
 
 /// replication-manager's `…/servers/{host}/{port}/actions/reseed/{method}`.
 pub(super) async fn rm_reseed_host_port(
-    State(shared): State<Arc<Shared>>,
+    State(services): State<Arc<Services>>,
     path: Result<UrlPath<(String, String, u16, String)>, PathRejection>,
 ) -> Reply<impl IntoResponse> {
     let UrlPath((name, host, port, method)) = path.map_err(bad_path)?;
-    let c = cluster(&shared, &name)?;
+    let c = cluster(&services, &name)?;
     let server = c
         .servers
         .iter()
@@ -318,19 +318,19 @@ pub(super) async fn rm_reseed_host_port(
         })?
         .name
         .clone();
-    start_rm_reseed(&shared, &name, server, &method).await
+    start_rm_reseed(&services, &name, server, &method).await
 }
 
 /// A reseed of one server as replication-manager's routes ask for it: the newest usable backup
 /// of the method's kind, never a forced one.
 async fn start_rm_reseed(
-    shared: &Arc<Shared>,
+    services: &Arc<Services>,
     cluster: &str,
     server: String,
     method: &str,
 ) -> Reply<(StatusCode, Json<Value>)> {
     start_reseed(
-        shared,
+        services,
         cluster,
         vec![server],
         rm_method(method)?,
@@ -341,7 +341,7 @@ async fn start_rm_reseed(
 }
 
 fn rm_method(method: &str) -> Reply<Method> {
-    let m: Method = method.parse()?;
+    let m = crate::reseed::method(method)?;
     if m == Method::Flashback {
         return Err(ApiError::bad_request(
             "flashback is POST /api/v1/clusters/{cluster}/flashback".to_owned(),
@@ -382,12 +382,12 @@ pub(super) const STATES: [&str; 6] = [
 
 /// `GET /api/v1/jobs?cluster=&state=`: newest first.
 pub(super) async fn jobs(
-    State(shared): State<Arc<Shared>>,
+    State(services): State<Arc<Services>>,
     query: Result<Query<JobsQuery>, QueryRejection>,
 ) -> Reply<impl IntoResponse> {
     let Query(query) = query.map_err(bad_query)?;
     if let Some(name) = &query.cluster {
-        cluster(&shared, name)?;
+        cluster(&services, name)?;
     }
     if let Some(state) = &query.state {
         if !STATES.contains(&state.as_str()) {
@@ -398,7 +398,7 @@ pub(super) async fn jobs(
             )));
         }
     }
-    let jobs: Vec<_> = shared
+    let jobs: Vec<_> = services
         .registry
         .list()
         .into_iter()
@@ -415,27 +415,48 @@ pub(super) async fn jobs(
 
 /// `GET /api/v1/jobs/{id}`.
 pub(super) async fn job(
-    State(shared): State<Arc<Shared>>,
+    State(services): State<Arc<Services>>,
     path: Result<UrlPath<u64>, PathRejection>,
+    query: Result<Query<JobQuery>, QueryRejection>,
 ) -> Reply<impl IntoResponse> {
     let UrlPath(id) = path.map_err(bad_path)?;
-    shared.registry.get(id).map(Json).ok_or_else(|| no_job(id))
+    let Query(query) = query.map_err(bad_query)?;
+    let record = match query.wait_ms {
+        Some(ms) if ms > 0 => {
+            let at_most = std::time::Duration::from_millis(ms.min(MAX_WAIT_MS));
+            services.registry.wait_end(id, at_most).await
+        }
+        _ => services.registry.get(id),
+    };
+    record.map(Json).ok_or_else(|| no_job(id))
+}
+
+/// The longest `?wait_ms=` honoured.
+pub(super) const MAX_WAIT_MS: u64 = 30_000;
+
+/// The query of `GET /api/v1/jobs/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct JobQuery {
+    /// Answer as soon as the job has ended, or after this many milliseconds at most (capped
+    /// at [`MAX_WAIT_MS`]): how a client follows a job without polling.
+    wait_ms: Option<u64>,
 }
 
 /// `POST /api/v1/jobs/{id}/cancel`: 202 with the job; it ends (cancelled) shortly after.
 pub(super) async fn cancel_job(
-    State(shared): State<Arc<Shared>>,
+    State(services): State<Arc<Services>>,
     path: Result<UrlPath<u64>, PathRejection>,
 ) -> Reply<impl IntoResponse> {
     let UrlPath(id) = path.map_err(bad_path)?;
-    let job = shared.registry.get(id).ok_or_else(|| no_job(id))?;
-    if job.state.is_final() || !shared.registry.cancel(id) {
+    let job = services.registry.get(id).ok_or_else(|| no_job(id))?;
+    if job.state.is_final() || !services.registry.cancel(id) {
         return Err(ApiError::conflict(format!(
             "job {id} has already ended ({}); nothing to cancel",
             state_name(job.state)
         )));
     }
-    let job = shared.registry.get(id).unwrap_or(job);
+    let job = services.registry.get(id).unwrap_or(job);
     Ok((StatusCode::ACCEPTED, Json(job)))
 }
 
@@ -450,11 +471,11 @@ pub(super) struct BackupsQuery {
 /// `GET /api/v1/backups?cluster=&server=`: manifests, newest first. Names are not checked
 /// against the configuration: the repository keeps backups of servers since removed from it.
 pub(super) async fn backups(
-    State(shared): State<Arc<Shared>>,
+    State(services): State<Arc<Services>>,
     query: Result<Query<BackupsQuery>, QueryRejection>,
 ) -> Reply<impl IntoResponse> {
     let Query(query) = query.map_err(bad_query)?;
-    let manifests = shared
+    let manifests = services
         .repo
         .list(query.cluster.as_deref(), query.server.as_deref())
         .await?;
@@ -464,12 +485,12 @@ pub(super) async fn backups(
 /// `GET /api/v1/backups/{cluster}/{server}/{name}`: a backup id is `cluster/server/name`, so
 /// the id is the path itself, no percent-encoding needed.
 pub(super) async fn backup(
-    State(shared): State<Arc<Shared>>,
+    State(services): State<Arc<Services>>,
     path: Result<UrlPath<(String, String, String)>, PathRejection>,
 ) -> Reply<impl IntoResponse> {
     let UrlPath((cluster, server, name)) = path.map_err(bad_path)?;
     let id = BackupId::from_name(&cluster, &server, &name)?;
-    Ok(Json(shared.repo.get(&id).await?))
+    Ok(Json(services.repo.get(&id).await?))
 }
 
 /// One collected log file, as `GET /api/v1/clusters/{cluster}/logs` lists it.
@@ -486,14 +507,14 @@ struct LogEntry {
 /// `GET /api/v1/clusters/{cluster}/logs`: the error and slow-query logs collected from the
 /// cluster's servers, per server (in configuration order), newest first.
 pub(super) async fn logs(
-    State(shared): State<Arc<Shared>>,
+    State(services): State<Arc<Services>>,
     path: Result<UrlPath<String>, PathRejection>,
 ) -> Reply<impl IntoResponse> {
     let UrlPath(name) = path.map_err(bad_path)?;
-    let c = cluster(&shared, &name)?;
+    let c = cluster(&services, &name)?;
     let mut entries = Vec::new();
     for server in &c.servers {
-        for file in shared.repo.list_logs(&c.name, &server.name).await? {
+        for file in services.repo.list_logs(&c.name, &server.name).await? {
             entries.push(LogEntry {
                 server: server.name.clone(),
                 name: file.key.name().to_owned(),
@@ -507,9 +528,9 @@ pub(super) async fn logs(
 }
 
 /// The cluster called `name`, or a 404 naming the known ones.
-fn cluster<'a>(shared: &'a Shared, name: &str) -> Reply<&'a ClusterConfig> {
-    shared.config.cluster(name).ok_or_else(|| {
-        let known: Vec<&str> = shared
+fn cluster<'a>(services: &'a Services, name: &str) -> Reply<&'a ClusterConfig> {
+    services.config.cluster(name).ok_or_else(|| {
+        let known: Vec<&str> = services
             .config
             .clusters
             .iter()
@@ -561,7 +582,7 @@ pub(super) struct VerifyBody {
 /// `POST /api/v1/verify`: starts a verification run; 202 with the run, to follow at
 /// `GET /api/v1/verify/runs/{id}`.
 pub(super) async fn verify(
-    State(shared): State<Arc<Shared>>,
+    State(services): State<Arc<Services>>,
     body: Result<Json<VerifyBody>, JsonRejection>,
 ) -> Reply<impl IntoResponse> {
     const FORMS: &str = "send {\"backup\": \"CLUSTER/SERVER/NAME\"}, {\"cluster\": \"C\", \"latest\": true} or {\"all_clusters\": true}";
@@ -583,22 +604,22 @@ pub(super) async fn verify(
     } else {
         "api"
     };
-    let run = crate::verification::start(&shared, target, trigger).await?;
+    let run = crate::verification::start(&services, target, trigger).await?;
     Ok((StatusCode::ACCEPTED, Json(run)))
 }
 
 /// `GET /api/v1/verify/runs`: every run since the manager started, newest first.
-pub(super) async fn verify_runs(State(shared): State<Arc<Shared>>) -> Json<Value> {
-    Json(json!(shared.verify_runs.list()))
+pub(super) async fn verify_runs(State(services): State<Arc<Services>>) -> Json<Value> {
+    Json(json!(services.verify_runs.list()))
 }
 
 /// `GET /api/v1/verify/runs/{id}`.
 pub(super) async fn verify_run(
-    State(shared): State<Arc<Shared>>,
+    State(services): State<Arc<Services>>,
     path: Result<UrlPath<u64>, PathRejection>,
 ) -> Reply<impl IntoResponse> {
     let UrlPath(id) = path.map_err(bad_path)?;
-    shared.verify_runs.get(id).map(Json).ok_or_else(|| {
+    services.verify_runs.get(id).map(Json).ok_or_else(|| {
         ApiError::not_found(format!(
             "no verification run {id} (runs are kept in memory since the manager started; results are in the backups' manifests: `ferryman backup show ID`)"
         ))
@@ -615,9 +636,9 @@ pub(super) struct EventsQuery {
 
 /// `GET /api/v1/events?since=N`: the kept events with an id above N, oldest first.
 pub(super) async fn events(
-    State(shared): State<Arc<Shared>>,
+    State(services): State<Arc<Services>>,
     query: Result<Query<EventsQuery>, QueryRejection>,
 ) -> Reply<impl IntoResponse> {
     let Query(query) = query.map_err(bad_query)?;
-    Ok(Json(shared.events.since(query.since)))
+    Ok(Json(services.events.since(query.since)))
 }

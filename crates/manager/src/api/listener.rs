@@ -16,6 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use super::conn::{Timeouts, Watch, Watched};
 
@@ -89,14 +90,17 @@ pub(super) async fn run(
             continue;
         };
         refusals.end();
-        connections.spawn(serve(
-            stream,
-            peer,
-            app.clone(),
-            limits.timeouts,
-            permit,
-            shutdown.clone(),
-        ));
+        connections.spawn(
+            serve(
+                stream,
+                peer,
+                app.clone(),
+                limits.timeouts,
+                permit,
+                shutdown.clone(),
+            )
+            .instrument(tracing::info_span!("http", %peer)),
+        );
     }
     drop(listener);
     connections.close();

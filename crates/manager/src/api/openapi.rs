@@ -301,7 +301,11 @@ pub fn document() -> Value {
                 )
             },
             "/api/v1/jobs/{id}": {
-                "get": operation("One job", &[path_param("id", "integer")], json_response("The job.", schema("Job")))
+                "get": operation(
+                    "One job; with `wait_ms`, answered as soon as it has ended or after that many milliseconds (at most 30000)",
+                    &[path_param("id", "integer"), query_param("wait_ms", json!({ "type": "integer", "minimum": 0 }))],
+                    json_response("The job.", schema("Job"))
+                )
             },
             "/api/v1/jobs/{id}/cancel": {
                 "post": {

@@ -6,10 +6,89 @@
 //! caller says so); never one whose newest verification failed, unless it is named and the
 //! request says `force`.
 
-use ferryman_repo::{Manifest, Repository};
+use ferryman_config::ClusterConfig;
+use ferryman_proto::Method;
+use ferryman_repo::{Kind, Manifest, Repository, Tool};
 use ferryman_verify::{Status, Verification};
 
+use super::ReseedRequest;
 use crate::{Error, Result};
+
+/// The backup a reseed restores, with a note for the DBA: the one asked for (checked to be
+/// the cluster's, and refused when its newest verification failed unless `force`), else the
+/// cluster's newest usable one of the method's kind (`reseed/choice.rs`).
+pub(super) async fn backup_for(
+    repo: &Repository,
+    c: &ClusterConfig,
+    request: &ReseedRequest,
+) -> Result<(Manifest, Option<String>)> {
+    let (manifest, note) = match &request.backup {
+        Some(id) => {
+            if id.cluster() != c.name {
+                return Err(Error::Refused(format!(
+                    "backup {id} belongs to cluster `{}`, not `{}`",
+                    id.cluster(),
+                    c.name
+                )));
+            }
+            let m = repo.get(id).await?;
+            let note = check_named(&m, request.force)?;
+            (m, note)
+        }
+        None if request.method == Method::Flashback => return Err(Error::Refused(
+            "a flashback needs the backup to rewind to: give its id (see `ferryman backup list`)"
+                .to_owned(),
+        )),
+        None => {
+            // Only dumps can be imported: a mydumper backup is skipped, not chosen.
+            let (kind, usable): (Kind, fn(&Manifest) -> bool) = match request.method {
+                Method::Logicalbackup => (Kind::Logical, |m| m.tool == Tool::Mysqldump),
+                _ => (Kind::Physical, |_| true),
+            };
+            let of_kind: Vec<Manifest> = repo
+                .list(Some(&c.name), None)
+                .await?
+                .into_iter()
+                .filter(|m| m.kind == kind && usable(m))
+                .collect();
+            if of_kind.is_empty() {
+                return Err(Error::Refused(format!(
+                    "cluster `{}` has no {} backup to reseed from: take one with \
+                         `ferryman backup run --cluster {} --kind {}`",
+                    c.name,
+                    if kind == Kind::Logical {
+                        "mysqldump"
+                    } else {
+                        "physical"
+                    },
+                    c.name,
+                    kind.as_str()
+                )));
+            }
+            newest_usable(repo, &c.name, of_kind).await?
+        }
+    };
+    let wanted = match request.method {
+        Method::Physicalbackup => Some(Kind::Physical),
+        Method::Logicalbackup => Some(Kind::Logical),
+        _ => None,
+    };
+    if let Some(kind) = wanted.filter(|k| *k != manifest.kind) {
+        return Err(Error::Refused(format!(
+            "backup {} is a {} backup, and `{}` restores {} ones; use `{}`",
+            manifest.id,
+            manifest.kind.as_str(),
+            request.method,
+            kind.as_str(),
+            if manifest.kind == Kind::Physical {
+                "physicalbackup"
+            } else {
+                "logicalbackup"
+            }
+        )));
+    }
+    Ok((manifest, note))
+}
 
 /// What the newest verification of a backup said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

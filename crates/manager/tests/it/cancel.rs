@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use ferryman_jobs::{JobId, JobStatus, JobsConn, Outcome, Schema, Task, Verdict};
-use ferryman_manager::{JobState, Shared};
+use ferryman_manager::{JobState, Services};
 use ferryman_proto::{StreamHeader, StreamKind};
 use ferryman_sandbox::testing::TestSandbox;
 use tokio::io::AsyncWriteExt;
@@ -35,7 +35,7 @@ async fn assert_row_cancelled(sb: &TestSandbox, node_id: u64) {
 /// Plays a slow agent for the next mysqldump row of db1: claims it, sends the start of a dump
 /// and then a line every 100 ms until the manager closes the stream, then records a failure as
 /// an agent whose stream broke would. Returns whether that record was taken.
-async fn slow_agent(sb: &TestSandbox, shared: &Shared) -> bool {
+async fn slow_agent(sb: &TestSandbox, services: &Services) -> bool {
     let mut conn = jobs_conn(sb).await;
     let claimed = loop {
         if let Some(c) = conn.take(Task::Mysqldump, "slow-agent").await.unwrap() {
@@ -44,7 +44,7 @@ async fn slow_agent(sb: &TestSandbox, shared: &Shared) -> bool {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let token = claimed.job().token.clone().unwrap().stream_token().unwrap();
-    let mut s = TcpStream::connect(("127.0.0.1", shared.config.manager.stream_port))
+    let mut s = TcpStream::connect(("127.0.0.1", services.config.manager.stream_port))
         .await
         .unwrap();
     s.write_all(&StreamHeader::new(StreamKind::Backup, claimed.id().0, token).encode())
@@ -71,38 +71,38 @@ async fn a_cancelled_job_ends_cancelled_and_ids_survive_a_restart() {
     let sb = TestSandbox::start(0).await;
     let config = config_with(&sb, "", "");
     let running = start(&config, &[]).await;
-    let shared = running.shared.clone();
+    let services = running.services.clone();
 
     // Cancelled while no agent has taken it.
-    let waiting = shared
+    let waiting = services
         .start_task("sandbox", "db1", Task::Mysqldump, "test")
         .unwrap();
-    let node_id = wait_node_id(&shared, waiting).await;
-    assert!(shared.registry.cancel(waiting));
-    let done = wait_job(&shared, waiting, Duration::from_secs(10)).await;
+    let node_id = wait_node_id(&services, waiting).await;
+    assert!(services.registry.cancel(waiting));
+    let done = wait_job(&services, waiting, Duration::from_secs(10)).await;
     assert_eq!(done.state, JobState::Cancelled, "{done:?}");
     assert_eq!(done.error.as_deref(), Some("cancelled by request"));
     assert_row_cancelled(&sb, node_id).await;
 
     // Cancelled while its stream arrives: the row is ended before the socket closes, so the
     // agent cannot record a failure over it.
-    let receiving = shared
+    let receiving = services
         .start_task("sandbox", "db1", Task::Mysqldump, "test")
         .unwrap();
     // The agent runs beside the test's own steps below.
-    let agent = tokio::time::timeout(Duration::from_secs(60), slow_agent(&sb, &shared));
+    let agent = tokio::time::timeout(Duration::from_secs(60), slow_agent(&sb, &services));
     let steps = async {
         for _ in 0..200 {
-            if shared.registry.get(receiving).unwrap().state == JobState::Receiving {
+            if services.registry.get(receiving).unwrap().state == JobState::Receiving {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let record = shared.registry.get(receiving).unwrap();
+        let record = services.registry.get(receiving).unwrap();
         assert_eq!(record.state, JobState::Receiving, "{record:?}");
         tokio::time::sleep(Duration::from_millis(500)).await;
-        assert!(shared.registry.cancel(receiving));
-        wait_job(&shared, receiving, Duration::from_secs(20)).await
+        assert!(services.registry.cancel(receiving));
+        wait_job(&services, receiving, Duration::from_secs(20)).await
     };
     let (recorded, done) = tokio::join!(agent, steps);
     assert_eq!(done.state, JobState::Cancelled, "{done:?}");
@@ -117,13 +117,13 @@ async fn a_cancelled_job_ends_cancelled_and_ids_survive_a_restart() {
         "the agent recorded over a cancelled row"
     );
     assert_row_cancelled(&sb, done.node_job_id.unwrap()).await;
-    assert!(shared.repo.list(None, None).await.unwrap().is_empty());
+    assert!(services.repo.list(None, None).await.unwrap().is_empty());
 
     // A restarted manager gives ids above every id the last one gave.
     running.stop().await;
     let again = start(&config, &[]).await;
     let next = again
-        .shared
+        .services
         .start_task("sandbox", "db1", Task::Mysqldump, "test")
         .unwrap();
     assert!(next > receiving, "id {next} after {receiving}");
@@ -137,7 +137,7 @@ async fn a_cancelled_job_ends_cancelled_and_ids_survive_a_restart() {
         .parse()
         .unwrap();
     assert!(reserved > next, "{counter:?} holds {reserved}");
-    assert!(again.shared.registry.cancel(next));
-    wait_job(&again.shared, next, Duration::from_secs(10)).await;
+    assert!(again.services.registry.cancel(next));
+    wait_job(&again.services, next, Duration::from_secs(10)).await;
     again.stop().await;
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use ferryman_agent::{Agent, Shutdown};
 use ferryman_config::Config;
-use ferryman_manager::{JobRecord, Manager, Shared};
+use ferryman_manager::{JobRecord, Manager, Services};
 use ferryman_sandbox::testing::TestSandbox;
 use tokio_util::sync::CancellationToken;
 
@@ -30,7 +30,7 @@ pub fn config_with(sb: &TestSandbox, cluster_extra: &str, manager_extra: &str) -
 
 /// A running manager and agents.
 pub struct Running {
-    pub shared: Arc<Shared>,
+    pub services: Arc<Services>,
     pub manager_stop: CancellationToken,
     pub manager: tokio::task::JoinHandle<()>,
     pub agents: Vec<(Shutdown, tokio::task::JoinHandle<()>)>,
@@ -67,14 +67,14 @@ impl Running {
 pub async fn start(config_path: &Path, agents_for: &[&str]) -> Running {
     let config = Config::load(config_path).unwrap();
     let manager = Manager::start(config.clone()).await.unwrap();
-    let shared = manager.shared();
+    let services = manager.services();
     let manager_stop = CancellationToken::new();
     let stop = manager_stop.clone();
     let manager = tokio::spawn(async move {
         manager.run(stop).await.unwrap();
     });
     let mut running = Running {
-        shared,
+        services,
         manager_stop,
         manager,
         agents: Vec::new(),
@@ -86,10 +86,10 @@ pub async fn start(config_path: &Path, agents_for: &[&str]) -> Running {
 }
 
 /// Waits until manager job `id` is final.
-pub async fn wait_job(shared: &Shared, id: u64, limit: Duration) -> JobRecord {
+pub async fn wait_job(services: &Services, id: u64, limit: Duration) -> JobRecord {
     let started = Instant::now();
     loop {
-        let r = shared.registry.get(id).unwrap();
+        let r = services.registry.get(id).unwrap();
         if r.state.is_final() {
             return r;
         }
@@ -102,9 +102,9 @@ pub async fn wait_job(shared: &Shared, id: u64, limit: Duration) -> JobRecord {
 }
 
 /// Waits until manager job `id` has inserted its node row; returns the row's id.
-pub async fn wait_node_id(shared: &ferryman_manager::Shared, id: u64) -> u64 {
+pub async fn wait_node_id(services: &ferryman_manager::Services, id: u64) -> u64 {
     for _ in 0..200 {
-        if let Some(n) = shared.registry.get(id).and_then(|r| r.node_job_id) {
+        if let Some(n) = services.registry.get(id).and_then(|r| r.node_job_id) {
             return n;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

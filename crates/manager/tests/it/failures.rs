@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use ferryman_jobs::{ClaimedJob, JobsConn, Schema, Task, Verdict};
-use ferryman_manager::{JobState, Shared};
+use ferryman_manager::{JobState, Services};
 use ferryman_proto::{StreamHeader, StreamKind};
 use ferryman_sandbox::testing::TestSandbox;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -32,14 +32,14 @@ fn files(dir: &Path) -> Vec<std::path::PathBuf> {
 /// A real xbstream of the sandbox's db1, taken through the manager and read back.
 async fn good_stream(sb: &TestSandbox, config: &Path) -> Vec<u8> {
     let running = start(config, &["db1"]).await;
-    let shared = running.shared.clone();
-    let id = shared
+    let services = running.services.clone();
+    let id = services
         .start_task("sandbox", "db1", Task::Mariabackup, "test")
         .unwrap();
-    let done = wait_job(&shared, id, Duration::from_secs(60)).await;
+    let done = wait_job(&services, id, Duration::from_secs(60)).await;
     assert_eq!(done.state, JobState::Succeeded, "{done:?}");
-    let backup = shared.repo.list(None, None).await.unwrap().remove(0);
-    let mut reader = shared.repo.payload_reader(&backup.id).await.unwrap();
+    let backup = services.repo.list(None, None).await.unwrap().remove(0);
+    let mut reader = services.repo.payload_reader(&backup.id).await.unwrap();
     let bytes = tokio::task::spawn_blocking(move || {
         let mut v = Vec::new();
         std::io::Read::read_to_end(&mut reader, &mut v).unwrap();
@@ -47,7 +47,7 @@ async fn good_stream(sb: &TestSandbox, config: &Path) -> Vec<u8> {
     })
     .await
     .unwrap();
-    shared.repo.delete(&backup.id).await.unwrap();
+    services.repo.delete(&backup.id).await.unwrap();
     running.stop().await;
     let _ = sb;
     bytes
@@ -57,7 +57,7 @@ async fn good_stream(sb: &TestSandbox, config: &Path) -> Vec<u8> {
 /// `data` (all of it, or `cut_at` bytes then a reset), and records `verdict`.
 async fn fake_agent(
     sb: &TestSandbox,
-    shared: &Shared,
+    services: &Services,
     data: &[u8],
     cut_at: Option<usize>,
     verdict: Verdict,
@@ -72,7 +72,7 @@ async fn fake_agent(
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let token = claimed.job().token.clone().unwrap().stream_token().unwrap();
-    let mut s = TcpStream::connect(("127.0.0.1", shared.config.manager.stream_port))
+    let mut s = TcpStream::connect(("127.0.0.1", services.config.manager.stream_port))
         .await
         .unwrap();
     let header = StreamHeader::new(StreamKind::Backup, claimed.id().0, token);
@@ -105,46 +105,46 @@ async fn corrupt_and_cut_streams_fail_their_backup_and_leave_nothing() {
     let backups_dir = sb.path().join("manager/Backups");
 
     let running = start(&config, &[]).await;
-    let shared = running.shared.clone();
+    let services = running.services.clone();
 
     // One flipped byte inside a chunk's payload: the chunk's CRC no longer matches.
     let mut flipped = stream.clone();
     let at = flipped.len() / 2;
     flipped[at] ^= 0x40;
-    let id = shared
+    let id = services
         .start_task("sandbox", "db1", Task::Mariabackup, "test")
         .unwrap();
-    fake_agent(&sb, &shared, &flipped, None, Verdict::Success).await;
-    let done = wait_job(&shared, id, Duration::from_secs(30)).await;
+    fake_agent(&sb, &services, &flipped, None, Verdict::Success).await;
+    let done = wait_job(&services, id, Duration::from_secs(30)).await;
     assert_eq!(done.state, JobState::Failed, "{done:?}");
     let error = done.error.unwrap();
     assert!(error.contains("the xbstream is corrupt"), "{error}");
 
     // A stream cut in the middle (the agent crashed).
-    let id = shared
+    let id = services
         .start_task("sandbox", "db1", Task::Mariabackup, "test")
         .unwrap();
     fake_agent(
         &sb,
-        &shared,
+        &services,
         &stream,
         Some(stream.len() / 3),
         Verdict::Failure,
     )
     .await;
-    let done = wait_job(&shared, id, Duration::from_secs(30)).await;
+    let done = wait_job(&services, id, Duration::from_secs(30)).await;
     assert_eq!(done.state, JobState::Failed, "{done:?}");
 
     // A whole, good stream whose agent reports failure is not kept either.
-    let id = shared
+    let id = services
         .start_task("sandbox", "db1", Task::Mariabackup, "test")
         .unwrap();
-    fake_agent(&sb, &shared, &stream, None, Verdict::Failure).await;
-    let done = wait_job(&shared, id, Duration::from_secs(30)).await;
+    fake_agent(&sb, &services, &stream, None, Verdict::Failure).await;
+    let done = wait_job(&services, id, Duration::from_secs(30)).await;
     assert_eq!(done.state, JobState::Failed, "{done:?}");
     assert!(done.error.unwrap().contains("fake agent done"));
 
-    assert!(shared.repo.list(None, None).await.unwrap().is_empty());
+    assert!(services.repo.list(None, None).await.unwrap().is_empty());
     assert_eq!(files(&backups_dir), Vec::<std::path::PathBuf>::new());
     running.stop().await;
 }
@@ -157,13 +157,13 @@ async fn a_manager_stopped_mid_job_leaves_nothing_and_a_restart_is_clean() {
     let backups_dir = sb.path().join("manager/Backups");
 
     let running = start(&config, &[]).await;
-    let shared = running.shared.clone();
-    let id = shared
+    let services = running.services.clone();
+    let id = services
         .start_task("sandbox", "db1", Task::Mariabackup, "test")
         .unwrap();
     // Half a stream, then the manager stops while the agent would still be sending.
     let sender = {
-        let shared = shared.clone();
+        let services = services.clone();
         let stream = stream.clone();
         let sb_endpoint = sb.endpoint(sb.server("db1").unwrap());
         tokio::spawn(async move {
@@ -177,7 +177,7 @@ async fn a_manager_stopped_mid_job_leaves_nothing_and_a_restart_is_clean() {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             };
             let token = claimed.job().token.clone().unwrap().stream_token().unwrap();
-            let mut s = TcpStream::connect(("127.0.0.1", shared.config.manager.stream_port))
+            let mut s = TcpStream::connect(("127.0.0.1", services.config.manager.stream_port))
                 .await
                 .unwrap();
             s.write_all(&StreamHeader::new(StreamKind::Backup, claimed.id().0, token).encode())
@@ -189,14 +189,14 @@ async fn a_manager_stopped_mid_job_leaves_nothing_and_a_restart_is_clean() {
         })
     };
     for _ in 0..100 {
-        if shared.registry.get(id).unwrap().state == JobState::Receiving {
+        if services.registry.get(id).unwrap().state == JobState::Receiving {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     running.stop().await;
-    let done = shared.registry.get(id).unwrap();
+    let done = services.registry.get(id).unwrap();
     assert!(
         matches!(done.state, JobState::Cancelled | JobState::Failed),
         "{done:?}"
@@ -206,7 +206,13 @@ async fn a_manager_stopped_mid_job_leaves_nothing_and_a_restart_is_clean() {
 
     // A new manager starts clean and finds no backup.
     let again = start(&config, &[]).await;
-    assert!(again.shared.repo.list(None, None).await.unwrap().is_empty());
+    assert!(again
+        .services
+        .repo
+        .list(None, None)
+        .await
+        .unwrap()
+        .is_empty());
     again.stop().await;
 }
 
@@ -257,11 +263,11 @@ async fn a_full_repository_disk_fails_the_backup_with_the_reason() {
     .unwrap();
 
     let running = start(&config, &["db1"]).await;
-    let shared = running.shared.clone();
-    let id = shared
+    let services = running.services.clone();
+    let id = services
         .start_task("sandbox", "db1", Task::Mariabackup, "test")
         .unwrap();
-    let done = wait_job(&shared, id, Duration::from_secs(90)).await;
+    let done = wait_job(&services, id, Duration::from_secs(90)).await;
     running.stop().await;
     assert_eq!(done.state, JobState::Failed, "{done:?}");
     let error = done.error.unwrap();

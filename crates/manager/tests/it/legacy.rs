@@ -140,15 +140,15 @@ async fn the_reference_donor_script_backs_up_through_a_legacy_port() {
     let pool = sb.config().clusters[0].sender_ports.clone();
     let (conf, home) = node_files(&sb, &sb.path());
     let running = start(&config, &[]).await;
-    let shared = running.shared.clone();
-    assert!(shared.config.clusters[0].servers[0].legacy_donor);
+    let services = running.services.clone();
+    assert!(services.config.clusters[0].servers[0].legacy_donor);
 
     // 1. A backup the donor script serves.
-    let id = shared
+    let id = services
         .start_backup("sandbox", Some("db1"), Task::Mariabackup, "test")
         .await
         .unwrap();
-    let node_id = wait_node_id(&shared, id).await;
+    let node_id = wait_node_id(&services, id).await;
     let row = node_row(&sb, node_id).await;
     assert!(row.token.is_none(), "{row:?}");
     assert_eq!(row.server.as_deref(), Some("127.0.0.1"));
@@ -166,11 +166,11 @@ async fn the_reference_donor_script_backs_up_through_a_legacy_port() {
         let _ = s.shutdown().await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!shared.registry.get(id).unwrap().state.is_final());
+    assert!(!services.registry.get(id).unwrap().state.is_final());
 
     let output = run_donor(&sb, &sb.path(), &conf, &home).await;
     assert!(output.contains("Processing mariabackup"), "{output}");
-    let job = wait_job(&shared, id, Duration::from_secs(120)).await;
+    let job = wait_job(&services, id, Duration::from_secs(120)).await;
     assert_eq!(
         job.state,
         JobState::Succeeded,
@@ -179,7 +179,7 @@ async fn the_reference_donor_script_backs_up_through_a_legacy_port() {
     let backup_id = job.backup_id.clone().unwrap();
 
     // Catalogued like any other backup.
-    let list = shared
+    let list = services
         .repo
         .list(Some("sandbox"), Some("db1"))
         .await
@@ -195,19 +195,19 @@ async fn the_reference_donor_script_backs_up_through_a_legacy_port() {
     // The GTID comes from the stream itself (a legacy donor reports none): nothing was
     // written since, so it is the server's position.
     assert_eq!(m.gtid.as_deref(), Some(gtid_binlog_pos(&sb).await.as_str()));
-    let report = shared.repo.verify_checksum(&m.id).await.unwrap();
+    let report = services.repo.verify_checksum(&m.id).await.unwrap();
     assert!(report.stored_ok && report.raw_ok, "{report:?}");
     // The script marked its row done (it records no outcome: the stream checks decided).
     let row = node_row(&sb, node_id).await;
     assert!(row.done, "{row:?}");
 
     // 2. A job no donor serves in time fails with the reason and leaves the node's queue.
-    let id = shared
+    let id = services
         .start_backup("sandbox", Some("db1"), Task::Mariabackup, "test")
         .await
         .unwrap();
-    let node_id = wait_node_id(&shared, id).await;
-    let job = wait_job(&shared, id, Duration::from_secs(ACCEPT_TIMEOUT_S + 30)).await;
+    let node_id = wait_node_id(&services, id).await;
+    let job = wait_job(&services, id, Duration::from_secs(ACCEPT_TIMEOUT_S + 30)).await;
     assert_eq!(job.state, JobState::Failed, "{job:?}");
     let error = job.error.unwrap();
     assert!(error.contains(&format!("{ACCEPT_TIMEOUT_S} s")), "{error}");
@@ -216,7 +216,12 @@ async fn the_reference_donor_script_backs_up_through_a_legacy_port() {
     let output = run_donor(&sb, &sb.path(), &conf, &home).await;
     assert!(output.contains("No mariabackup needed"), "{output}");
     assert_eq!(
-        shared.repo.list(Some("sandbox"), None).await.unwrap().len(),
+        services
+            .repo
+            .list(Some("sandbox"), None)
+            .await
+            .unwrap()
+            .len(),
         1
     );
 

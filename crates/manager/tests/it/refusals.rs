@@ -69,12 +69,12 @@ async fn wrong_tokens_peers_and_garbage_are_refused_and_the_real_job_succeeds() 
     let config = config_with(&sb, "", "");
     // No agent yet: the job waits while intruders try the port.
     let running = start(&config, &[]).await;
-    let shared = running.shared.clone();
-    let port = shared.config.manager.stream_port;
-    let id = shared
+    let services = running.services.clone();
+    let port = services.config.manager.stream_port;
+    let id = services
         .start_task("sandbox", "db1", Task::Mariabackup, "test")
         .unwrap();
-    let node_id = wait_node_id(&shared, id).await;
+    let node_id = wait_node_id(&services, id).await;
     let (_, token) = node_row(&sb, "db1", node_id).await;
 
     // Garbage.
@@ -107,14 +107,14 @@ async fn wrong_tokens_peers_and_garbage_are_refused_and_the_real_job_succeeds() 
     ] {
         assert!(log.contains(reason), "not logged: {reason}\n{log}");
     }
-    assert_eq!(shared.registry.get(id).unwrap().state, JobState::Waiting);
+    assert_eq!(services.registry.get(id).unwrap().state, JobState::Waiting);
 
     // Now the real agent: its stream is accepted and the backup lands.
     let mut running = running;
     running.add_agent(&config, "db1");
-    let done = wait_job(&shared, id, Duration::from_secs(60)).await;
+    let done = wait_job(&services, id, Duration::from_secs(60)).await;
     assert_eq!(done.state, JobState::Succeeded, "{done:?}");
-    let backups = shared
+    let backups = services
         .repo
         .list(Some("sandbox"), Some("db1"))
         .await

@@ -26,12 +26,12 @@ async fn scheduled_backups_land_with_correct_manifests() {
         "",
     );
     let running = start(&config, &["db1", "db2"]).await;
-    let shared = running.shared.clone();
+    let services = running.services.clone();
 
     // Wait for one good backup of each kind.
     let started = Instant::now();
     let (physical, logical) = loop {
-        let list = shared.repo.list(Some("sandbox"), None).await.unwrap();
+        let list = services.repo.list(Some("sandbox"), None).await.unwrap();
         let p = list.iter().find(|m| m.kind == Kind::Physical).cloned();
         let l = list.iter().find(|m| m.kind == Kind::Logical).cloned();
         if let (Some(p), Some(l)) = (p, l) {
@@ -40,14 +40,14 @@ async fn scheduled_backups_land_with_correct_manifests() {
         assert!(
             started.elapsed() < Duration::from_secs(90),
             "no backups after 90 s; jobs: {:#?}",
-            shared.registry.list()
+            services.registry.list()
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     running.stop().await;
 
     for m in [&physical, &logical] {
-        check(&shared, m).await;
+        check(&services, m).await;
     }
     // Taken from the healthy replica, not the primary.
     assert_eq!(physical.server, "db2");
@@ -67,14 +67,14 @@ async fn scheduled_backups_land_with_correct_manifests() {
     assert!(physical.table_rows.is_empty() && physical.databases.is_empty());
 }
 
-async fn check(shared: &ferryman_manager::Shared, m: &Manifest) {
+async fn check(services: &ferryman_manager::Services, m: &Manifest) {
     // The checksum recomputed from the stored payload matches.
-    let report = shared.repo.verify_checksum(&m.id).await.unwrap();
+    let report = services.repo.verify_checksum(&m.id).await.unwrap();
     assert!(report.stored_ok, "{report:?}");
     assert!(report.raw_ok, "{report:?}");
     assert!(m.stored_bytes < m.raw_bytes, "{m:?}");
     // The GTID is the one the backup tool reported (the agent's result line).
-    let job = shared
+    let job = services
         .registry
         .list()
         .into_iter()

@@ -45,7 +45,7 @@ impl Fixture {
         let datadir = dir.path().join("srv/data");
         std::fs::create_dir_all(&datadir).unwrap();
         let params = ReseedParams {
-            method: "physicalbackup".into(),
+            method: ferryman_proto::Method::Physicalbackup,
             backup_id: Some("c/db1/b".into()),
             gtid: Some(" 0-1-500 ".into()),
             primary_host: "10.0.0.1".into(),
