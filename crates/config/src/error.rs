@@ -2,6 +2,11 @@
 //!
 //! Every message starts with `FILE:LINE:COL` (or just `FILE` when the file itself cannot be
 //! read), says what is wrong, and ends with what to do about it.
+//!
+//! This file is longer than our ~500 lines on purpose: [`ConfigError`] is the catalogue of every
+//! message the configuration can give, one variant each, and reads best whole. Split by section
+//! it would become nested enums, changing the public type that callers and tests match on.
+//! [`ConfigErrors`], the list of them, is in `error/list.rs`.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -9,6 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::secret::SecretKind;
+
+mod list;
+
+pub use list::ConfigErrors;
 
 /// Result whose error is the whole list of problems found in a config file.
 pub type Result<T, E = ConfigErrors> = std::result::Result<T, E>;
@@ -543,59 +552,5 @@ fn unknown_key_hint(suggestion: Option<&str>, known: &[String]) -> String {
             "check the spelling; known keys here are: {}",
             known.join(", ")
         ),
-    }
-}
-
-/// Every problem found in a config file; never empty.
-#[derive(Debug, Clone)]
-pub struct ConfigErrors(Vec<ConfigError>);
-
-impl ConfigErrors {
-    /// Wraps a list of errors; `None` when it is empty.
-    pub fn new(errors: Vec<ConfigError>) -> Option<Self> {
-        if errors.is_empty() {
-            None
-        } else {
-            Some(ConfigErrors(errors))
-        }
-    }
-
-    /// The errors, in the order they were found.
-    pub fn errors(&self) -> &[ConfigError] {
-        &self.0
-    }
-
-    /// The errors, by value.
-    pub fn into_errors(self) -> Vec<ConfigError> {
-        self.0
-    }
-}
-
-impl From<ConfigError> for ConfigErrors {
-    fn from(error: ConfigError) -> Self {
-        ConfigErrors(vec![error])
-    }
-}
-
-impl fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            write!(f, "{e}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigErrors {}
-
-impl IntoIterator for ConfigErrors {
-    type Item = ConfigError;
-    type IntoIter = std::vec::IntoIter<ConfigError>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.into_iter()
     }
 }

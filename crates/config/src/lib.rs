@@ -21,7 +21,8 @@
 //!   and unknown key (with the key meant) rather than the first; `validate`: the
 //!   error-collecting checks shared by the sections; `span`: byte offsets to `FILE:LINE:COL`;
 //!   `ports`: port list syntax.
-//! - [`error`](ConfigError): [`ConfigError`], [`ConfigErrors`] and [`Result`].
+//! - [`error`](ConfigError): [`ConfigError`] (every message) and [`Result`]; `error/list.rs`:
+//!   [`ConfigErrors`].
 //!
 //! # Primary types
 //! - [`Config`], with [`ManagerConfig`], [`AgentConfig`], [`JobsConfig`], [`VerifierConfig`]

@@ -8,7 +8,9 @@
 //! (`Failed`) for a cool-down.
 //!
 //! # Layout
-//! - [`keeper`]: [`Keeper`], one node's rounds and the rules that keep one replica.
+//! - [`keeper`]: [`Keeper`], one node's rounds and the rules that keep one replica;
+//!   `keeper/round.rs` decides what a round does about the lease, `keeper/replicate.rs` is the
+//!   lease holder's work on the remote masters.
 //! - [`tables`]: the shared tables (node rows, the lease, events) and every statement on them.
 //! - [`election`]: who should replicate, and whether a lease holder is alive (pure).
 //! - [`masters`]: probing a remote master and pointing replication at one.

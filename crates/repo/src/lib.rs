@@ -26,7 +26,8 @@
 //!   [`Compression`].
 //! - `inspect` (crate-private): what a stream must look like, and what it says
 //!   (coordinates, versions, captured files, a dump's databases and rows per table).
-//! - [`xbstream`]: the streaming xbstream parser.
+//! - [`xbstream`]: the streaming xbstream parser; `xbstream/parser.rs` is the state machine,
+//!   `format.rs` the chunk header, `chunk.rs` the chunk streaming now and its captured file.
 //! - [`manifest`]: [`Manifest`], `manifest.json`.
 //! - [`checksum`]: reading a payload back, [`ChecksumReport`].
 //! - [`retention`]: [`RetentionPolicy`], [`plan`], [`PrunePlan`].

@@ -5,8 +5,10 @@
 //! runner claims, reports progress and finishes (see `runner.rs`).
 //!
 //! - `physical.rs`: `mariabackup`, `xtrabackup` (xbstream to the receiver).
-//! - `logical.rs`: `mysqldump`, `mydumper` (SQL, or a tar of mydumper's directory).
-//! - `logs.rs`: `error`, `slowquery` (send, then rotate without losing a line).
+//! - `logical.rs`: `mysqldump`, `mydumper` (SQL, or a tar of mydumper's directory);
+//!   `logical/head_tail.rs` keeps a dump's ends, `logical/coordinates.rs` reads its coordinates.
+//! - `logs.rs`: `error`, `slowquery` (send, then rotate without losing a line);
+//!   `logs/locate.rs` asks the server where the log is, `logs/rotation.rs` rotates it.
 //! - `optimize.rs`: `optimize` (every non-system table, per-table outcome).
 //! - `service.rs`: `stop`, `start`, `restart`, `zfssnapback` (configured commands).
 //! - `reseed.rs`: the joiner of `reseed{mariabackup,xtrabackup}` and
