@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use ferryman_config::{Config, GaleraLinkConfig};
 use ferryman_db::{Endpoint, Session};
@@ -89,6 +90,8 @@ enum Takeover {
 /// The keeper of one node.
 #[derive(Debug)]
 pub struct Keeper {
+    /// The cluster's name, for the rounds' spans.
+    cluster: String,
     settings: GaleraLinkConfig,
     local: Endpoint,
     peers: Vec<Endpoint>,
@@ -174,6 +177,7 @@ impl Keeper {
             .map(|s| Endpoint::from_config(s, credential))
             .collect();
         Ok(Keeper {
+            cluster: cluster.name.clone(),
             tables: Tables::new(&settings),
             settings,
             local: Endpoint::from_config(local, credential),
@@ -200,8 +204,14 @@ impl Keeper {
     /// halfway through an attempt on a master would leave replication half configured.
     pub async fn run(mut self, cancel: CancellationToken, mut report: impl FnMut(&Result<Round>)) {
         let mut watch = Watch::default();
-        loop {
-            let res = self.round().await;
+        for number in 1u64.. {
+            let span = tracing::info_span!(
+                "galera_round",
+                round = number,
+                cluster = %self.cluster,
+                server = %self.local.name
+            );
+            let res = self.round().instrument(span).await;
             report(&res);
             let decided_on = self.membership.take();
             watch.mark(&self.local, decided_on).await;
