@@ -81,6 +81,12 @@ async fn stream_and_follow(payload: Result<Payload>, task: Task, mut joiners: Ve
         Ok(payload) => send(payload, task, &mut joiners).await,
         Err(e) => Err(e),
     };
+    follow_all(sent, task, joiners).await;
+}
+
+/// After the payload: every joiner dropped when `sent` failed for all of them, else each one
+/// left followed to its end, in its job's span.
+async fn follow_all(sent: Result<()>, task: Task, mut joiners: Vec<Joiner<'_>>) {
     if let Err(e) = sent {
         for j in joiners.drain(..) {
             j.drop_with(task, &e).await;
@@ -180,16 +186,7 @@ async fn stream_and_follow_donor(
         Ok(()) => donor.phase("dump passed on to every joiner"),
         Err(why) => donor.phase(why.clone()),
     }
-    if let Err(e) = sent {
-        for j in joiners.drain(..) {
-            j.drop_with(task, &e).await;
-        }
-    }
-    let follow = joiners.into_iter().map(|j| {
-        let span = j.job.span();
-        j.follow(task).instrument(span)
-    });
-    futures_util::future::join_all(follow).await;
+    follow_all(sent, task, joiners).await;
     outcome
 }
 
