@@ -16,7 +16,7 @@
 //!    re-opened, and a row that is missing or not ours is "not back yet").
 //! 4. [`NodeJob::cancel`] takes a row off the node's queue; [`NodeJob::close`] says goodbye.
 //!
-//! Every wait is [`NodeJob::watch`]: one loop, one interval, one reading of the row per look
+//! Every wait is `NodeJob::watch`: one loop, one interval, one reading of the row per look
 //! (the row and its heartbeat's age by the node's clock, in one statement), ended at once by
 //! the manager job's cancellation.
 

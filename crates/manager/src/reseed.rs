@@ -16,7 +16,7 @@
 //! backup exists, belongs to the cluster, is of the method's kind and carries a GTID position.
 //!
 //! # Layout
-//! - `reseed.rs`: [`ReseedRequest`] and [`start`]: the rails checked, one manager job per
+//! - `reseed.rs`: [`ReseedRequest`] and `start`: the rails checked, one manager job per
 //!   joiner, the reseed spawned in its span.
 //! - `reseed/rails.rs`: the safety rails: the live primary, busy joiners and their ports
 //!   ([`Reseeds`]), the joiner task of a backup tool.
