@@ -80,7 +80,7 @@ impl Progress {
         self.started.elapsed()
     }
 
-    /// One line for the `progress` column: `phase; 1.20 GiB in 30.0 s (40.10 MiB/s)`.
+    /// One line for the `progress` column: `phase; 1.20 GiB in 30s (40.10 MiB/s)`.
     pub fn render(&self) -> String {
         let phase = self
             .phase
@@ -101,12 +101,14 @@ pub fn bytes(n: u64) -> String {
     HumanBytes(n).to_string()
 }
 
-/// `12.3 s`.
+/// `12s 300ms`, `1h 2m 3s`: humantime's form, rounded to the tenth of a second.
 pub fn seconds(d: Duration) -> String {
-    format!("{:.1} s", d.as_secs_f64())
+    let tenths = (d.as_millis() + 50) / 100;
+    let rounded = Duration::from_millis(u64::try_from(tenths * 100).unwrap_or(u64::MAX));
+    humantime::format_duration(rounded).to_string()
 }
 
-/// `1.20 GiB in 30.0 s (40.10 MiB/s)`.
+/// `1.20 GiB in 30s (40.10 MiB/s)`.
 pub fn throughput(n: u64, d: Duration) -> String {
     let secs = d.as_secs_f64();
     if secs < 0.001 {
@@ -128,8 +130,16 @@ mod tests {
         assert_eq!(bytes(3 * 1024 * 1024 * 1024), "3.00 GiB");
         assert_eq!(
             throughput(10 * 1024 * 1024, Duration::from_secs(2)),
-            "10.00 MiB in 2.0 s (5.00 MiB/s)"
+            "10.00 MiB in 2s (5.00 MiB/s)"
         );
+    }
+
+    #[test]
+    fn durations_read_like_humantime_to_the_tenth() {
+        assert_eq!(seconds(Duration::ZERO), "0s");
+        assert_eq!(seconds(Duration::from_millis(2349)), "2s 300ms");
+        assert_eq!(seconds(Duration::from_millis(2350)), "2s 400ms");
+        assert_eq!(seconds(Duration::from_millis(3_723_040)), "1h 2m 3s");
     }
 
     #[test]
