@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use indicatif::HumanBytes;
+
 /// A running task's progress: a phase in words and a byte count.
 #[derive(Debug)]
 pub struct Progress {
@@ -78,7 +80,7 @@ impl Progress {
         self.started.elapsed()
     }
 
-    /// One line for the `progress` column: `phase; 1.2 GiB in 30 s (40.1 MiB/s)`.
+    /// One line for the `progress` column: `phase; 1.20 GiB in 30s (40.10 MiB/s)`.
     pub fn render(&self) -> String {
         let phase = self
             .phase
@@ -94,27 +96,19 @@ impl Progress {
     }
 }
 
-/// `1.5 GiB`, `512 B`.
+/// `1.50 GiB`, `512 B`: indicatif's binary units, as the CLI and the verifier write them.
 pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut value = n as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
+    HumanBytes(n).to_string()
 }
 
-/// `12.3 s`.
+/// `12s 300ms`, `1h 2m 3s`: humantime's form, rounded to the tenth of a second.
 pub fn seconds(d: Duration) -> String {
-    format!("{:.1} s", d.as_secs_f64())
+    let tenths = (d.as_millis() + 50) / 100;
+    let rounded = Duration::from_millis(u64::try_from(tenths * 100).unwrap_or(u64::MAX));
+    humantime::format_duration(rounded).to_string()
 }
 
-/// `1.2 GiB in 30.0 s (40.1 MiB/s)`.
+/// `1.20 GiB in 30s (40.10 MiB/s)`.
 pub fn throughput(n: u64, d: Duration) -> String {
     let secs = d.as_secs_f64();
     if secs < 0.001 {
@@ -132,12 +126,20 @@ mod tests {
     fn sizes_read_like_a_human_wrote_them() {
         assert_eq!(bytes(0), "0 B");
         assert_eq!(bytes(1023), "1023 B");
-        assert_eq!(bytes(1536), "1.5 KiB");
-        assert_eq!(bytes(3 * 1024 * 1024 * 1024), "3.0 GiB");
+        assert_eq!(bytes(1536), "1.50 KiB");
+        assert_eq!(bytes(3 * 1024 * 1024 * 1024), "3.00 GiB");
         assert_eq!(
             throughput(10 * 1024 * 1024, Duration::from_secs(2)),
-            "10.0 MiB in 2.0 s (5.0 MiB/s)"
+            "10.00 MiB in 2s (5.00 MiB/s)"
         );
+    }
+
+    #[test]
+    fn durations_read_like_humantime_to_the_tenth() {
+        assert_eq!(seconds(Duration::ZERO), "0s");
+        assert_eq!(seconds(Duration::from_millis(2349)), "2s 300ms");
+        assert_eq!(seconds(Duration::from_millis(2350)), "2s 400ms");
+        assert_eq!(seconds(Duration::from_millis(3_723_040)), "1h 2m 3s");
     }
 
     #[test]
@@ -148,7 +150,7 @@ mod tests {
         p.add_bytes(2048);
         assert!(
             p.render()
-                .starts_with("streaming to 127.0.0.1:1; 2.0 KiB in "),
+                .starts_with("streaming to 127.0.0.1:1; 2.00 KiB in "),
             "{}",
             p.render()
         );

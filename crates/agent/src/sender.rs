@@ -168,7 +168,7 @@ pub struct Sent {
 }
 
 impl Sent {
-    /// `1.2 GiB to 10.0.0.5:4001 in 30.0 s (40.1 MiB/s)`.
+    /// `1.20 GiB to 10.0.0.5:4001 in 30s (40.10 MiB/s)`.
     pub fn describe(&self) -> String {
         let t = progress::throughput(self.bytes, self.elapsed);
         match t.split_once(" in ") {

@@ -86,9 +86,10 @@ pub(crate) fn parse(source: &Source<'_>) -> Result<Parsed, ConfigErrors> {
             Err(e) => {
                 let offset = e.span().map_or(0, |s| s.start);
                 let message = e.message();
-                let large = message.starts_with("number too large to fit");
-                let small = message.starts_with("number too small to fit");
-                if !((large || small) && overflows.replace(&mut text, offset, large)) {
+                // The parser says "integer number overflowed" either way; the sign tells which.
+                let overflowed = message.starts_with("integer number overflowed");
+                let large = !text.get(offset..).is_some_and(|rest| rest.starts_with('-'));
+                if !(overflowed && overflows.replace(&mut text, offset, large)) {
                     return Err(syntax(source, offset, message).into());
                 }
             }

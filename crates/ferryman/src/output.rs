@@ -212,29 +212,31 @@ fn status_row(
 }
 
 fn print_table(header: &[&str], rows: &[Vec<String>]) {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in rows {
-        // A short row ends with an error message: its last cell does not widen the columns.
-        let sized = if row.len() < header.len() {
-            row.len().saturating_sub(1)
-        } else {
-            row.len()
-        };
-        for (width, cell) in widths.iter_mut().zip(&row[..sized]) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let render = |cells: &mut dyn Iterator<Item = &str>| {
-        let out: Vec<String> = cells
-            .zip(widths.iter().copied().chain(std::iter::repeat(0)))
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        println!("{}", out.join("  ").trim_end());
+    // comfy-table's own probe: the terminal's width when stdout is one, else `None`.
+    let width = comfy_table::Table::new().width();
+    println!("{}", table(header, rows, width));
+}
+
+/// `rows` under `header` in columns two spaces apart, without borders. Given a `width` (the
+/// terminal's), a row too wide for it wraps inside its widest cells instead of running past
+/// the edge, as a DOWN row's error did; without one (piped) each row stays one line, for
+/// `grep`. A short row (a DOWN row) leaves its last columns empty.
+fn table(header: &[&str], rows: &[Vec<String>], width: Option<u16>) -> String {
+    let mut table = comfy_table::Table::new();
+    table
+        .load_preset(comfy_table::presets::NOTHING)
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+        .set_header(header.iter().copied())
+        .add_rows(rows.iter().cloned());
+    match width {
+        Some(width) => table.set_width(width),
+        None => table.force_no_tty(),
     };
-    render(&mut header.iter().copied());
-    for row in rows {
-        render(&mut row.iter().map(String::as_str));
+    for column in table.column_iter_mut() {
+        column.set_padding((0, 2));
     }
+    let lines: Vec<String> = table.lines().map(|l| l.trim_end().to_owned()).collect();
+    lines.join("\n")
 }
 
 /// `ferryman agent --once`: one line per job run, then a summary.
@@ -268,5 +270,61 @@ pub fn agent_pass(report: &ferryman_agent::PassReport) {
     }
     if report.ran.is_empty() && report.error.is_none() {
         println!("no job to run");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A row from its cells, space-separated.
+    fn row(cells: &str) -> Vec<String> {
+        cells.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn columns_keep_their_order_two_spaces_apart() {
+        let rows = [
+            row("db1 10.0.0.1:3306 primary 0-1-42 - - - -"),
+            row("db2 10.0.0.2:3306 replica 0-1-42 10.0.0.1:3306 Yes Yes 0s"),
+        ];
+        assert_eq!(
+            table(&HEADER, &rows, None),
+            "SERVER  ADDRESS        ROLE     GTID    REPLICATES FROM  IO   SQL  LAG\n\
+             db1     10.0.0.1:3306  primary  0-1-42  -                -    -    -\n\
+             db2     10.0.0.2:3306  replica  0-1-42  10.0.0.1:3306    Yes  Yes  0s"
+        );
+    }
+
+    #[test]
+    fn a_down_row_wraps_inside_the_terminal() {
+        let error = "cannot connect to `db1` at 10.0.0.1:3306: Connection refused (os error \
+                     111): check that mariadbd runs there and that `db-servers-credential` may \
+                     connect from this host";
+        let rows = [
+            vec![
+                "db1".into(),
+                "10.0.0.1:3306".into(),
+                format!("DOWN: {error}"),
+            ],
+            row("db2 10.0.0.2:3306 replica 0-1-42 10.0.0.1:3306 Yes Yes 0s"),
+        ];
+        let text = table(&HEADER, &rows, Some(100));
+        for line in text.lines() {
+            assert!(
+                line.chars().count() <= 100,
+                "{} chars: {line}\n{text}",
+                line.chars().count()
+            );
+        }
+        assert!(text.starts_with("SERVER  ADDRESS"), "{text}");
+        let words: Vec<&str> = text.split_whitespace().collect();
+        for word in format!("DOWN: {error}").split_whitespace() {
+            assert!(words.contains(&word), "`{word}` lost:\n{text}");
+        }
+        // Piped, the row stays one line.
+        let piped = table(&HEADER, &rows, None);
+        assert!(piped.contains(&format!("DOWN: {error}")), "{piped}");
+        assert_eq!(piped.lines().count(), 3, "{piped}");
     }
 }

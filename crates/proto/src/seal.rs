@@ -104,7 +104,7 @@ impl RowKey {
             source,
         };
         let mut key = [0u8; KEY_LEN];
-        rand::RngCore::try_fill_bytes(&mut rand::rngs::OsRng, &mut key)
+        rand::TryRngCore::try_fill_bytes(&mut rand::rngs::OsRng, &mut key)
             .map_err(|e| unwritable(std::io::Error::other(e.to_string())))?;
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(unwritable)?;

@@ -27,7 +27,7 @@ impl StreamToken {
 
     /// A new token from the operating system's random source.
     pub fn generate() -> Result<StreamToken> {
-        use rand::RngCore;
+        use rand::TryRngCore;
         let mut bytes = [0u8; Self::LEN];
         rand::rngs::OsRng
             .try_fill_bytes(&mut bytes)

@@ -1,13 +1,12 @@
 //! [`Timestamp`]: a UTC instant to the second, as the repository names, records and buckets
 //! backups. Every calendar computation is in UTC, so retention does not depend on the manager's
-//! time zone or on daylight-saving changes.
-//!
-//! The civil-date conversions are Howard Hinnant's `days_from_civil` / `civil_from_days`
-//! algorithms (proleptic Gregorian calendar), small enough not to warrant a date crate.
+//! time zone or on daylight-saving changes. The calendar is chrono's (proleptic Gregorian); this
+//! type fixes the two text forms the repository writes and reads.
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 const SECONDS_PER_DAY: i64 = 86_400;
@@ -52,11 +51,18 @@ impl Timestamp {
         }
     }
 
-    /// A UTC date and time.
+    /// A UTC date and time. Fields past their range carry over as chrono's arithmetic does
+    /// (February 30th is March 1st or 2nd); a month outside 1 to 12 is clamped.
     pub fn from_civil(c: Civil) -> Timestamp {
-        let days = days_from_civil(c.year, c.month, c.day);
+        let year = i32::try_from(c.year).unwrap_or(if c.year < 0 { i32::MIN } else { i32::MAX });
+        let first = NaiveDate::from_ymd_opt(year, c.month.clamp(1, 12), 1).unwrap_or(if year < 0 {
+            NaiveDate::MIN
+        } else {
+            NaiveDate::MAX
+        });
+        let days = first.signed_duration_since(NaiveDate::default()).num_days();
         Timestamp(
-            days * SECONDS_PER_DAY
+            (days + i64::from(c.day) - 1) * SECONDS_PER_DAY
                 + i64::from(c.hour) * 3600
                 + i64::from(c.minute) * 60
                 + i64::from(c.second),
@@ -82,100 +88,65 @@ impl Timestamp {
         Timestamp(self.0.saturating_add(secs))
     }
 
+    /// As a chrono UTC time; an instant beyond chrono's range (about 262,000 years either
+    /// side) is clamped to it.
+    fn datetime(self) -> DateTime<Utc> {
+        DateTime::from_timestamp(self.0, 0).unwrap_or(if self.0 < 0 {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        })
+    }
+
     /// The broken-down UTC date and time.
     pub fn civil(self) -> Civil {
-        let days = self.0.div_euclid(SECONDS_PER_DAY);
-        let secs = self.0.rem_euclid(SECONDS_PER_DAY);
-        let (year, month, day) = civil_from_days(days);
-        // In range by construction: secs < 86400.
-        let secs = u32::try_from(secs).unwrap_or(0);
+        let t = self.datetime();
         Civil {
-            year,
-            month,
-            day,
-            hour: secs / 3600,
-            minute: secs / 60 % 60,
-            second: secs % 60,
+            year: i64::from(t.year()),
+            month: t.month(),
+            day: t.day(),
+            hour: t.hour(),
+            minute: t.minute(),
+            second: t.second(),
         }
     }
 
     /// RFC 3339 in UTC: `2026-11-21T02:58:00Z`.
     pub fn rfc3339(self) -> String {
-        let c = self.civil();
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-            c.year, c.month, c.day, c.hour, c.minute, c.second
-        )
+        self.datetime().format("%Y-%m-%dT%H:%M:%SZ").to_string()
     }
 
     /// Parses what [`Timestamp::rfc3339`] writes (fractional seconds are accepted and dropped).
     pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
-        let b = s.as_bytes();
-        if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
-            return None;
-        }
-        if b[13] != b':' || b[16] != b':' || !s.ends_with('Z') {
-            return None;
-        }
-        let fraction = &s[19..s.len() - 1];
-        if !(fraction.is_empty()
-            || (fraction.len() > 1
-                && fraction.starts_with('.')
-                && fraction[1..].bytes().all(|c| c.is_ascii_digit())))
-        {
-            return None;
-        }
-        Self::checked(
-            digits(&s[0..4])?,
-            digits(&s[5..7])?,
-            digits(&s[8..10])?,
-            digits(&s[11..13])?,
-            digits(&s[14..16])?,
-            digits(&s[17..19])?,
-        )
+        // chrono's own RFC 3339 parser also takes offsets, a space or `t` for `T` and leap
+        // seconds: the repository writes none of those, so the shape is checked here first.
+        let (whole, fraction) = s.strip_suffix('Z')?.split_at_checked(19)?;
+        let fraction_ok = fraction.is_empty()
+            || fraction
+                .strip_prefix('.')
+                .is_some_and(|d| !d.is_empty() && d.bytes().all(|c| c.is_ascii_digit()));
+        (fraction_ok && shaped(whole, "dddd-dd-ddTdd:dd:dd"))
+            .then(|| Self::parsed(whole, "%Y-%m-%dT%H:%M:%S"))
+            .flatten()
     }
 
     /// The compact form used in names: `20261121T025800Z`.
     pub fn compact(self) -> String {
-        let c = self.civil();
-        format!(
-            "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-            c.year, c.month, c.day, c.hour, c.minute, c.second
-        )
+        self.datetime().format("%Y%m%dT%H%M%SZ").to_string()
     }
 
     /// Parses [`Timestamp::compact`]'s form.
     pub fn parse_compact(s: &str) -> Option<Timestamp> {
-        let b = s.as_bytes();
-        if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
-            return None;
-        }
-        Self::checked(
-            digits(&s[0..4])?,
-            digits(&s[4..6])?,
-            digits(&s[6..8])?,
-            digits(&s[9..11])?,
-            digits(&s[11..13])?,
-            digits(&s[13..15])?,
-        )
+        shaped(s, "ddddddddTddddddZ")
+            .then(|| Self::parsed(s, "%Y%m%dT%H%M%SZ"))
+            .flatten()
     }
 
-    /// A timestamp from fields, refusing impossible dates (February 30th, hour 24).
-    fn checked(year: u32, month: u32, day: u32, h: u32, m: u32, s: u32) -> Option<Timestamp> {
-        let c = Civil {
-            year: i64::from(year),
-            month,
-            day,
-            hour: h,
-            minute: m,
-            second: s,
-        };
-        if !(1..=12).contains(&month) || day == 0 || h > 23 || m > 59 || s > 59 {
-            return None;
-        }
-        let t = Timestamp::from_civil(c);
-        // A day past the month's end comes back as another date.
-        (t.civil() == c).then_some(t)
+    /// `s` read with chrono's `format`, refusing impossible dates (February 30th, hour 24)
+    /// and leap seconds.
+    fn parsed(s: &str, format: &str) -> Option<Timestamp> {
+        let t = NaiveDateTime::parse_from_str(s, format).ok()?;
+        (t.nanosecond() < 1_000_000_000).then(|| Timestamp(t.and_utc().timestamp()))
     }
 
     /// The hour since the epoch (retention's hourly bucket).
@@ -197,24 +168,19 @@ impl Timestamp {
 
     /// The ISO 8601 year and week number.
     pub fn iso_week(self) -> (i64, u32) {
-        let days = self.day_bucket();
-        // 1970-01-01 was a Thursday: Monday = 0.
-        let weekday = (days + 3).rem_euclid(7);
-        let thursday = days - weekday + 3;
-        let (year, _, _) = civil_from_days(thursday);
-        let week = (thursday - days_from_civil(year, 1, 1)) / 7 + 1;
-        (year, u32::try_from(week).unwrap_or(0))
+        let week = self.datetime().iso_week();
+        (i64::from(week.year()), week.week())
     }
 
     /// `year * 12 + month` (retention's monthly bucket).
     pub fn month_bucket(self) -> i64 {
-        let c = self.civil();
-        c.year * 12 + i64::from(c.month)
+        let t = self.datetime();
+        i64::from(t.year()) * 12 + i64::from(t.month())
     }
 
     /// The year (retention's yearly bucket).
     pub fn year_bucket(self) -> i64 {
-        self.civil().year
+        i64::from(self.datetime().year())
     }
 }
 
@@ -241,42 +207,13 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
-fn digits(s: &str) -> Option<u32> {
-    if s.bytes().all(|c| c.is_ascii_digit()) {
-        s.parse().ok()
-    } else {
-        None
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = i64::from((month + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The proleptic Gregorian date `days` after 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    // In range by construction: 1..=31 and 1..=12.
-    (
-        year,
-        u32::try_from(month).unwrap_or(1),
-        u32::try_from(day).unwrap_or(1),
-    )
+/// Whether `s` has `shape`'s length with an ASCII digit at each `d` and the same byte elsewhere.
+fn shaped(s: &str, shape: &str) -> bool {
+    s.len() == shape.len()
+        && s.bytes().zip(shape.bytes()).all(|(c, want)| match want {
+            b'd' => c.is_ascii_digit(),
+            _ => c == want,
+        })
 }
 
 #[cfg(test)]
@@ -303,11 +240,18 @@ mod tests {
             "2026-11-18T02:58:00+01:00",
             "2026-11-18 02:58:00Z",
             "2026-11-18T02:58:00.Z",
+            "2026-12-31T23:59:60Z",
+            "2026-11-18t02:58:00Z",
+            "+2026-11-18T02:58:00Z",
+            "2026-11-18T02:58:00z",
+            "2026-11-18T02:58:00.2é",
         ] {
             assert_eq!(Timestamp::parse_rfc3339(bad), None, "{bad}");
         }
         assert_eq!(Timestamp::parse_compact("20260230T000000Z"), None);
         assert_eq!(Timestamp::parse_compact("2026111T025800Z"), None);
+        assert_eq!(Timestamp::parse_compact("20261231T235960Z"), None);
+        assert_eq!(Timestamp::parse_compact("+2026111T025800Z"), None);
     }
 
     #[test]

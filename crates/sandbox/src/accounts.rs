@@ -11,7 +11,7 @@ use ferryman_config::Secret;
 use ferryman_db::mysql_async::prelude::Queryable;
 use ferryman_db::quoted::{self, Piece};
 use ferryman_db::{Endpoint, Session};
-use rand::distributions::{Alphanumeric, DistString};
+use rand::distr::{Alphanumeric, SampleString};
 
 use crate::layout::{write_file, Layout};
 use crate::{Error, Result};
@@ -39,7 +39,7 @@ impl Passwords {
         std::fs::create_dir_all(&dir).map_err(Error::io("create directory", &dir))?;
         set_mode(&dir, 0o700)?;
         let new = |user: &str| -> Result<Secret> {
-            let pw = Alphanumeric.sample_string(&mut rand::thread_rng(), 24);
+            let pw = Alphanumeric.sample_string(&mut rand::rng(), 24);
             write_file(
                 &layout.password_file(user),
                 format!("{pw}\n").as_bytes(),

@@ -475,13 +475,13 @@ pub(crate) fn free_ports(n: usize) -> Result<Vec<u16>> {
         .and_then(|t| t.split_whitespace().next()?.parse::<u16>().ok())
         .unwrap_or(32768);
     let mut held = Vec::with_capacity(n);
-    let mut rng = rand::thread_rng();
+    let mut rng = rand::rng();
     if ephemeral_low > PORT_FLOOR + 1000 {
         for _ in 0..n * 50 {
             if held.len() == n {
                 break;
             }
-            let port = rng.gen_range(PORT_FLOOR..ephemeral_low);
+            let port = rng.random_range(PORT_FLOOR..ephemeral_low);
             if let Ok(l) = std::net::TcpListener::bind(("127.0.0.1", port)) {
                 held.push(l);
             }

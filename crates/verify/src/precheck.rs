@@ -9,6 +9,7 @@
 use std::time::Instant;
 
 use ferryman_repo::{BackupId, Manifest, Repository, Tool};
+use indicatif::HumanBytes;
 
 use crate::record::{names, Check, Verification};
 use crate::Result;
@@ -77,8 +78,8 @@ pub async fn run(
                 format!(
                     "{} present: {} stored, {} raw",
                     manifest.payload,
-                    bytes(report.stored_bytes),
-                    bytes(manifest.raw_bytes)
+                    HumanBytes(report.stored_bytes),
+                    HumanBytes(manifest.raw_bytes)
                 ),
             )
         };
@@ -253,10 +254,10 @@ pub fn size_change(
     let direction = if percent < 0.0 { "smaller" } else { "larger" };
     let compared = format!(
         "{} raw, {:.1}% {direction} than {} ({} raw), the previous good backup of this source",
-        bytes(manifest.raw_bytes),
+        HumanBytes(manifest.raw_bytes),
         percent.abs(),
         base.id,
-        bytes(base.raw_bytes)
+        HumanBytes(base.raw_bytes)
     );
     let check = if limit == 0 {
         Check::passed(
@@ -281,22 +282,6 @@ pub fn size_change(
     };
     let shown = rounded.is_finite().then_some(rounded);
     (check, shown, Some(base.id.clone()))
-}
-
-/// A byte count for people: `1.5 GiB`, `12.0 MiB`, `512 B`.
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
 
 #[cfg(test)]
@@ -346,12 +331,5 @@ mod tests {
     fn other_tools_skip_the_marker_checks() {
         let (h, f) = dump_markers(Tool::Mariabackup, b"XBSTCK01", b"");
         assert_eq!((h.outcome, f.outcome), (Outcome::Skipped, Outcome::Skipped));
-    }
-
-    #[test]
-    fn sizes_read_for_people() {
-        assert_eq!(bytes(512), "512 B");
-        assert_eq!(bytes(1536), "1.5 KiB");
-        assert_eq!(bytes(3 * 1024 * 1024 * 1024), "3.0 GiB");
     }
 }

@@ -177,7 +177,7 @@ fn classify<'a>(rows: impl IntoIterator<Item = (&'a str, &'a str)>) -> Outcome {
 }
 
 /// `optimize: 14 tables, 12 ok, 1 failed: `db`.`t` (why), 1 not supported by its engine:
-/// `db`.`m`; 2.3 s`. Failures come first; lists end with `… and N more` so the whole stays
+/// `db`.`m`; 2s 300ms`. Failures come first; lists end with `… and N more` so the whole stays
 /// under [`SUMMARY_CHARS`]. Without `elapsed` (stopped early) it counts `done of total`.
 fn summarize(done: &[(Table, Outcome)], total: usize, elapsed: Option<Duration>) -> String {
     let ok = done.iter().filter(|(_, o)| *o == Outcome::Ok).count();

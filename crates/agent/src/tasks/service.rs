@@ -82,7 +82,7 @@ pub(super) async fn zfs_snapback(ctx: &TaskCtx<'_>) -> Result<String> {
     }
 }
 
-/// Runs one configured command line; returns `` `cmd` succeeded in 1.2 s[: output] ``. The
+/// Runs one configured command line; returns `` `cmd` succeeded in 1s 200ms[: output] ``. The
 /// phase shown meanwhile starts with `label` (e.g. `restarting: `).
 pub(super) async fn run_command(
     ctx: &TaskCtx<'_>,

@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use toml_edit::{ImDocument, InlineTable, Item, Table, Value};
+use toml_edit::{Document, InlineTable, Item, Table, Value};
 
 /// One key of the file: a key-value pair, a table, or one `[[array]]` item.
 #[derive(Debug)]
@@ -26,7 +26,7 @@ pub(super) struct Entries(Vec<Entry>);
 impl Entries {
     /// Indexes `text`, which must parse.
     pub(super) fn index(text: &str) -> Result<Entries, toml_edit::TomlError> {
-        let doc = ImDocument::parse(text)?;
+        let doc = Document::parse(text)?;
         let mut entries = Entries::default();
         entries.table(text, doc.as_table(), "");
         Ok(entries)

@@ -287,7 +287,7 @@ fn syntax_and_type_errors_have_their_line() {
     );
     let error = only_error("[manager\nhttp-port = 1\n");
     assert!(
-        error.starts_with("/etc/ferryman/ferryman.toml:1:9: invalid table header; expected"),
+        error.starts_with("/etc/ferryman/ferryman.toml:1:9: unclosed table, expected `]`"),
         "{error}"
     );
     let error = only_error(&format!("[agent]\ntasks = [\"mariadbbackup\"]\n{MINIMAL}"));

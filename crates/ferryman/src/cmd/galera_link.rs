@@ -88,7 +88,7 @@ impl GaleraLinkArgs {
         if self.once {
             if keeper.settings().heartbeat_timeout < std::time::Duration::from_secs(120) {
                 tracing::warn!(
-                    heartbeat_timeout = %humantime_like(keeper.settings().heartbeat_timeout),
+                    heartbeat_timeout = %humantime::format_duration(keeper.settings().heartbeat_timeout),
                     "run from cron, rounds are a minute apart: with a heartbeat-timeout under 2m the replica's lease lapses between rounds and the link moves around; raise it or run the daemon"
                 );
             }
@@ -105,7 +105,7 @@ impl GaleraLinkArgs {
         }
         let cancel = CancellationToken::new();
         watch_signals(&cancel)?;
-        tracing::info!(server = %server, interval = %humantime_like(keeper.settings().interval), "link keeper started");
+        tracing::info!(server = %server, interval = %humantime::format_duration(keeper.settings().interval), "link keeper started");
         let mut last: Option<(Role, Option<String>)> = None;
         keeper
             .run(cancel, |res| match res {
@@ -125,10 +125,6 @@ impl GaleraLinkArgs {
         tracing::info!(server = %server, "link keeper stopped (replication, if any, keeps running)");
         Ok(ExitCode::SUCCESS)
     }
-}
-
-fn humantime_like(d: std::time::Duration) -> String {
-    format!("{}s", d.as_secs())
 }
 
 /// SIGTERM or SIGINT: finish the round in progress, then stop. Replication is left as it is:

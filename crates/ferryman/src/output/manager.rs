@@ -1,6 +1,7 @@
 //! What the commands that talk to the manager print: jobs, backups, the progress of a job.
 
 use ferryman_repo::Manifest;
+use indicatif::HumanBytes;
 
 use super::print_table;
 use crate::client::{Job, PruneReport};
@@ -44,7 +45,7 @@ pub fn job_finished(job: &Job) {
                 job.id,
                 job.task,
                 job.server,
-                bytes(job.bytes),
+                HumanBytes(job.bytes),
                 job.backup_id
                     .as_deref()
                     .map(|id| format!(", backup {id}"))
@@ -80,7 +81,7 @@ pub fn jobs(jobs: &[Job]) {
                 j.task.clone(),
                 j.state.clone(),
                 j.phase.clone(),
-                bytes(j.bytes),
+                HumanBytes(j.bytes).to_string(),
                 time(j.created_at),
                 j.trigger.clone(),
             ]
@@ -104,7 +105,7 @@ pub fn job(job: &Job) {
         ("task", job.task.clone()),
         ("state", job.state.clone()),
         ("phase", job.phase.clone()),
-        ("bytes", bytes(job.bytes)),
+        ("bytes", HumanBytes(job.bytes).to_string()),
         ("trigger", job.trigger.clone()),
         ("created", time(job.created_at)),
         ("ended", job.ended_at.map_or_else(none, time)),
@@ -144,8 +145,8 @@ pub fn backups(manifests: &[Manifest]) {
                 m.kind.as_str().to_owned(),
                 m.tool.as_str().to_owned(),
                 m.started_at.rfc3339(),
-                bytes(m.raw_bytes),
-                bytes(m.stored_bytes),
+                HumanBytes(m.raw_bytes).to_string(),
+                HumanBytes(m.stored_bytes).to_string(),
                 m.gtid.clone().unwrap_or_else(|| "-".to_owned()),
                 super::verify::verified_cell(m),
             ]
@@ -222,13 +223,13 @@ pub fn backup(m: &Manifest) {
         ("job", m.job_id.to_string()),
         (
             "raw",
-            format!("{} ({} bytes)", bytes(m.raw_bytes), m.raw_bytes),
+            format!("{} ({} bytes)", HumanBytes(m.raw_bytes), m.raw_bytes),
         ),
         (
             "stored",
             format!(
                 "{} ({} bytes, zstd level {})",
-                bytes(m.stored_bytes),
+                HumanBytes(m.stored_bytes),
                 m.stored_bytes,
                 m.compression.level
             ),
@@ -306,9 +307,13 @@ impl JobsProgress {
                     }
                 }
                 bar.set_position(job.bytes.min(total));
-                detail.push(format!("{} of {}", bytes(job.bytes), bytes(total)));
+                detail.push(format!(
+                    "{} of {}",
+                    HumanBytes(job.bytes),
+                    HumanBytes(total)
+                ));
             }
-            _ if job.bytes > 0 => detail.push(bytes(job.bytes)),
+            _ if job.bytes > 0 => detail.push(HumanBytes(job.bytes).to_string()),
             _ => {}
         }
         let detail = if detail.is_empty() {
@@ -331,22 +336,6 @@ impl JobsProgress {
             bar.finish_and_clear();
         }
         let _ = self.multi.clear();
-    }
-}
-
-/// Bytes in binary units: `16.8 MiB`.
-pub(super) fn bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
     }
 }
 

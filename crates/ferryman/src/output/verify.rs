@@ -3,6 +3,7 @@
 
 use ferryman_repo::Manifest;
 use ferryman_verify::{Outcome, Verification};
+use indicatif::HumanBytes;
 
 use super::print_table;
 use crate::client::{VerifyItem, VerifyRun};
@@ -95,9 +96,11 @@ pub fn verify_summary(run: &VerifyRun) {
                 } else {
                     "FAILED".to_owned()
                 },
-                i.raw_bytes.map(super::manager::bytes).unwrap_or_else(dash),
+                i.raw_bytes
+                    .map(|n| HumanBytes(n).to_string())
+                    .unwrap_or_else(dash),
                 i.stored_bytes
-                    .map(super::manager::bytes)
+                    .map(|n| HumanBytes(n).to_string())
                     .unwrap_or_else(dash),
                 i.size_change_percent
                     .map(|p| format!("{p:+.1}%"))

@@ -217,7 +217,7 @@ impl Keeper {
             .set_state(&ep, conn, ctx.who(), NodeState::Failed)
             .await?;
         self.tables.release(&ep, conn, ctx.who(), term).await?;
-        let cool = humantime_secs(self.settings.failed_cool_down);
+        let cool = humantime::format_duration(self.settings.failed_cool_down);
         ctx.event(
             EventKind::Failed,
             term,
@@ -268,15 +268,5 @@ impl Keeper {
                 }
             }
         }
-    }
-}
-
-/// `5 min`, or `90 s` when not whole minutes.
-fn humantime_secs(d: Duration) -> String {
-    let s = d.as_secs();
-    if s >= 60 && s.is_multiple_of(60) {
-        format!("{} min", s / 60)
-    } else {
-        format!("{s} s")
     }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use ferryman_db::mysql_async::prelude::Queryable;
 use ferryman_db::replication::{self, Source};
 use ferryman_db::{topology, Session};
-use rand::distributions::{Alphanumeric, DistString};
+use rand::distr::{Alphanumeric, SampleString};
 
 use super::state::NodeSpec;
 use super::GaleraSandbox;
@@ -102,7 +102,7 @@ impl GaleraSandbox {
         replica: &NodeSpec,
         last: &NodeSpec,
     ) -> Result<()> {
-        let token = Alphanumeric.sample_string(&mut rand::thread_rng(), 16);
+        let token = Alphanumeric.sample_string(&mut rand::rng(), 16);
         let ep = self.admin(master);
         let mut conn = ep.connect(Session::Plain).await?;
         for sql in [

@@ -469,6 +469,6 @@ mod tests {
     #[test]
     fn progress_says_how_much_was_imported() {
         assert_eq!(importing(0, None), "receiving: importing 0 B");
-        assert!(importing(1 << 20, Some(2 << 20)).starts_with("receiving: importing 1.0 MiB of"));
+        assert!(importing(1 << 20, Some(2 << 20)).starts_with("receiving: importing 1.00 MiB of"));
     }
 }

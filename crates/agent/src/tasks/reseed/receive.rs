@@ -277,7 +277,7 @@ impl Fed<'_> {
     }
 }
 
-/// `receiving 120.0 MiB of 2.3 GiB`.
+/// `receiving 120.00 MiB of 2.30 GiB`.
 pub(super) fn receiving(got: u64, expected: Option<u64>) -> String {
     match expected {
         Some(total) => format!(

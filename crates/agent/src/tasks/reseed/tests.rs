@@ -332,9 +332,9 @@ fn the_primary_is_recognised_by_its_address() {
 fn the_receiving_phase_says_how_much_of_how_much() {
     assert_eq!(
         receiving(120 * 1024 * 1024, Some(2_469_606_195)),
-        "receiving 120.0 MiB of 2.3 GiB"
+        "receiving 120.00 MiB of 2.30 GiB"
     );
-    assert_eq!(receiving(2048, None), "receiving 2.0 KiB");
+    assert_eq!(receiving(2048, None), "receiving 2.00 KiB");
 }
 
 #[test]
