@@ -29,6 +29,8 @@
 //! - [`xbstream`]: the streaming xbstream parser; `xbstream/parser.rs` is the state machine,
 //!   `format.rs` the chunk header, `chunk.rs` the chunk streaming now and its captured file.
 //! - [`manifest`]: [`Manifest`], `manifest.json`.
+//! - [`verification`]: [`Verification`], [`Check`], [`Status`], [`Outcome`]: the verifier's
+//!   results as the manifest holds them.
 //! - [`checksum`]: reading a payload back, [`ChecksumReport`].
 //! - [`retention`]: [`RetentionPolicy`], [`plan`], [`PrunePlan`].
 //! - [`logs`]: the logs area, [`LogMeta`], [`LogFile`].
@@ -51,6 +53,7 @@ pub mod repository;
 pub mod retention;
 pub mod storage;
 pub mod timestamp;
+pub mod verification;
 pub mod xbstream;
 
 pub use checksum::ChecksumReport;
@@ -66,3 +69,4 @@ pub use retention::{plan, KeepReason, Kept, PrunePlan, RetentionPolicy, Rule};
 pub use storage::local::LocalStorage;
 pub use storage::{Key, Storage};
 pub use timestamp::Timestamp;
+pub use verification::{Check, Outcome, Status, Verification};

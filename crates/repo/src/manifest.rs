@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::layout::BackupId;
 use crate::timestamp::Timestamp;
+use crate::verification::Verification;
 use crate::{Error, Result};
 
 /// The manifest format this crate writes.
@@ -212,9 +213,14 @@ pub struct Manifest {
     /// empty or not; empty for other tools and for manifests written before it was recorded.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub table_rows: BTreeMap<String, u64>,
-    /// Verification results, appended by the verifier.
-    #[serde(default)]
-    pub verification: Vec<serde_json::Value>,
+    /// Verification results, appended by the verifier, oldest first (only those this version
+    /// can read: see [`crate::verification`]).
+    #[serde(
+        default,
+        serialize_with = "crate::verification::serialize_sorted",
+        deserialize_with = "crate::verification::deserialize_readable"
+    )]
+    pub verification: Vec<Verification>,
     /// What the caller attached (e.g. the agent's result line).
     #[serde(default)]
     pub extra: BTreeMap<String, String>,

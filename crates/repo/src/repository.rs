@@ -19,6 +19,7 @@ use crate::manifest::Manifest;
 use crate::modes;
 use crate::storage::local::LocalStorage;
 use crate::storage::{Key, Storage};
+use crate::verification::Verification;
 use crate::{Error, Result};
 
 /// A backup repository on some [`Storage`].
@@ -188,11 +189,11 @@ impl Repository {
     pub async fn append_verification(
         &self,
         id: &BackupId,
-        value: serde_json::Value,
+        verification: Verification,
     ) -> Result<Manifest> {
         let _guard = self.manifest_lock.lock().await;
         let mut manifest = self.get(id).await?;
-        manifest.verification.push(value);
+        manifest.verification.push(verification);
         self.storage
             .put(&id.manifest_key(), manifest.to_json())
             .await?;

@@ -13,7 +13,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use ferryman_repo::{
-    modes, BackupMeta, Compression, LogKind, LogMeta, Repository, Timestamp, Tool,
+    modes, BackupMeta, Compression, LogKind, LogMeta, Repository, Status, Timestamp, Tool,
+    Verification,
 };
 use nix::sys::stat::{umask, Mode};
 use tokio_util::sync::CancellationToken;
@@ -22,6 +23,25 @@ const DUMP: &str =
     "-- MariaDB dump 10.19  Distrib 10.11.19-MariaDB, for debian-linux-gnu (x86_64)\n\
                     CREATE TABLE `t` (`id` int PRIMARY KEY);\nINSERT INTO `t` VALUES (1);\n\
                     -- Dump completed on 2026-03-01  4:00:00\n";
+
+/// A verification result without checks.
+fn result(status: Status) -> Verification {
+    let at = Timestamp::parse_rfc3339("2026-03-01T05:00:00Z").unwrap();
+    Verification {
+        status,
+        started_at: at,
+        ended_at: at,
+        checks: Vec::new(),
+        restore_seconds: None,
+        total_seconds: 1.0,
+        size_change_percent: None,
+        size_baseline: None,
+        restored_with: None,
+        rows: Default::default(),
+        trigger: "api".into(),
+        run_id: None,
+    }
+}
 
 /// Sets the umask for as long as it lives.
 struct Umask(Mode);
@@ -90,7 +110,7 @@ async fn fill(repo: &Repository, root: &Path) {
         .ingest(backup_meta(1, 1), DUMP.as_bytes(), &cancel)
         .await
         .unwrap();
-    repo.append_verification(&m.id, serde_json::json!({"ok": true}))
+    repo.append_verification(&m.id, result(Status::Ok))
         .await
         .unwrap();
     let log = LogMeta {
@@ -186,7 +206,7 @@ async fn an_older_repository_readable_by_others_is_tightened_when_opened() {
     }
     // A rewritten manifest and a fresh backup in the tightened repository stay owner-only.
     let id = repo.list(None, None).await.unwrap()[0].id.clone();
-    repo.append_verification(&id, serde_json::json!({"ok": false}))
+    repo.append_verification(&id, result(Status::Failed))
         .await
         .unwrap();
     repo.ingest(

@@ -9,7 +9,9 @@
 //! the result is appended to the backup's manifest.
 //!
 //! # Layout
-//! - [`record`]: [`Verification`] and [`Check`], the result appended to the manifest.
+//! - The result appended to the manifest, [`Verification`] with its [`Check`]s, is
+//!   `ferryman_repo`'s ([`ferryman_repo::verification`]): the manifest holds it and retention
+//!   reads it. Re-exported here.
 //! - [`precheck`]: the checks on the stored backup, before any restore.
 //! - [`postcheck`]: the checks on the restored copy.
 //! - [`verifier`]: [`verify`], one backup start to end.
@@ -20,10 +22,9 @@
 pub mod error;
 pub mod postcheck;
 pub mod precheck;
-pub mod record;
 pub mod throwaway;
 pub mod verifier;
 
 pub use error::{Error, Result};
-pub use record::{Check, Outcome, Status, Verification};
+pub use ferryman_repo::verification::{Check, Outcome, Status, Verification};
 pub use verifier::{verify, Origin, Settings, Verified};

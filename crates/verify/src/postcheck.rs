@@ -14,7 +14,7 @@ use ferryman_db::mysql_async::prelude::Queryable;
 use ferryman_db::mysql_async::Row;
 use ferryman_db::{Endpoint, Session};
 
-use crate::record::{names, Check};
+use ferryman_repo::verification::{names, Check};
 use crate::Result;
 
 /// Schemas whose contents are the server's, not the backup's.
@@ -360,7 +360,7 @@ fn more(n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Outcome;
+    use ferryman_repo::Outcome;
 
     fn expected(rows: &[(&str, u64)]) -> Expected {
         Expected {

@@ -11,7 +11,7 @@ use std::time::Instant;
 use ferryman_repo::{BackupId, Manifest, Repository, Tool};
 use indicatif::HumanBytes;
 
-use crate::record::{names, Check, Verification};
+use ferryman_repo::verification::{names, Check, Verification};
 use crate::Result;
 
 /// How much of the dump's start and end the header and footer checks read. The header is on
@@ -83,7 +83,7 @@ pub async fn run(
                 ),
             )
         };
-        let payload_ok = payload.outcome == crate::record::Outcome::Passed;
+        let payload_ok = payload.outcome == ferryman_repo::Outcome::Passed;
         checks.push(payload);
         let checksum = if report.is_ok() {
             Check::passed(
@@ -98,7 +98,7 @@ pub async fn run(
             Check::failed(names::CHECKSUM, checksum_problem(manifest, &report))
         }
         .took(hashed);
-        let checksum_ok = checksum.outcome == crate::record::Outcome::Passed;
+        let checksum_ok = checksum.outcome == ferryman_repo::Outcome::Passed;
         checks.push(checksum);
         let (header, footer) = match &report.decompress_error {
             // The tail is wherever decompression stopped: saying "cut" would mislead.
@@ -110,7 +110,7 @@ pub async fn run(
         };
         let markers_ok = [&header, &footer]
             .iter()
-            .all(|c| c.outcome != crate::record::Outcome::Failed);
+            .all(|c| c.outcome != ferryman_repo::Outcome::Failed);
         checks.push(header);
         checks.push(footer);
         intact = payload_ok && checksum_ok && markers_ok;
@@ -287,7 +287,7 @@ pub fn size_change(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Outcome;
+    use ferryman_repo::Outcome;
 
     const MARIADB_HEAD: &str = "/*M!999999\\- enable the sandbox mode */ \n-- MariaDB dump 10.19-11.4.2-MariaDB, for debian-linux-gnu (x86_64)\n--\n-- Host: 127.0.0.1\n";
     const MYSQL_HEAD: &str =

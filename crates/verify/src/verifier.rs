@@ -20,7 +20,7 @@ use ferryman_repo::{BackupId, Kind, Manifest, Repository, Timestamp, Tool};
 
 use crate::postcheck::{self, Expected};
 use crate::precheck;
-use crate::record::{names, Check, Outcome, Status, Verification};
+use ferryman_repo::verification::{names, round_ms, Check, Outcome, Status, Verification};
 use crate::throwaway::{PhysicalTool, Throwaway, ThrowawayOptions};
 use crate::Result;
 
@@ -120,7 +120,7 @@ pub async fn verify(
         ended_at: Timestamp::now(),
         checks,
         restore_seconds,
-        total_seconds: crate::record::round_ms(started.elapsed().as_secs_f64()),
+        total_seconds: round_ms(started.elapsed().as_secs_f64()),
         size_change_percent: pre.size_change_percent,
         size_baseline: pre.baseline.map(|b| b.to_string()),
         restored_with,
@@ -129,7 +129,7 @@ pub async fn verify(
         run_id: origin.run_id,
     };
     let manifest = repo
-        .append_verification(id, verification.to_value())
+        .append_verification(id, verification.clone())
         .await?;
     match status {
         Status::Ok => {
@@ -301,7 +301,7 @@ async fn restore_and_check(
             }
         }
         Ok((seconds, steps, post)) => {
-            out.restore_seconds = Some(crate::record::round_ms(seconds));
+            out.restore_seconds = Some(round_ms(seconds));
             out.checks.push(
                 Check::passed(
                     names::RESTORE,

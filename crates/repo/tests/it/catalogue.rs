@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use ferryman_repo::{BackupId, Error, Repository, Tool};
+use ferryman_repo::{BackupId, Error, Repository, Status, Tool};
 use tokio_util::sync::CancellationToken;
 
 use crate::*;
@@ -161,18 +161,18 @@ async fn verify_checksum_catches_a_flipped_byte() {
 async fn verification_results_append_durably_and_delete_removes_everything() {
     let (_tmp, repo) = repo();
     let id = backup(&repo, "shop", "db1", 1, "2026-11-20T01:00:00Z").await;
-    repo.append_verification(&id, serde_json::json!({"check": "restore", "ok": true}))
+    repo.append_verification(&id, verification(Status::Ok, "restore"))
         .await
         .unwrap();
     let m = repo
-        .append_verification(&id, serde_json::json!({"check": "rows", "ok": false}))
+        .append_verification(&id, verification(Status::Failed, "rows"))
         .await
         .unwrap();
     assert_eq!(m.verification.len(), 2);
     let reopened = Repository::open(root(&repo)).unwrap();
     let m = reopened.get(&id).await.unwrap();
-    assert_eq!(m.verification[0]["check"], "restore");
-    assert_eq!(m.verification[1]["ok"], false);
+    assert_eq!(m.verification[0].checks[0].name, "restore");
+    assert_eq!(m.verification[1].status, Status::Failed);
     let dir = root(&repo).join("Backups/shop/db1/20261120T010000Z-j1");
     assert_eq!(files(&dir), ["manifest.json", "payload.sql.zst"]);
 

@@ -10,6 +10,7 @@ mod failures;
 mod leftovers;
 mod logical;
 mod logs;
+mod manifest;
 mod physical;
 mod retention;
 mod storage;
@@ -19,7 +20,9 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use ferryman_repo::{BackupId, BackupMeta, Manifest, Repository, Timestamp, Tool};
+use ferryman_repo::{
+    BackupId, BackupMeta, Check, Manifest, Repository, Status, Timestamp, Tool, Verification,
+};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio_util::sync::CancellationToken;
@@ -41,6 +44,29 @@ pub fn meta(tool: Tool, job: u64, started: &str) -> BackupMeta {
     let mut meta = BackupMeta::new("shop", "db1", "10.0.0.5", tool, job);
     meta.started_at = Timestamp::parse_rfc3339(started).unwrap();
     meta
+}
+
+/// A verification result with one check, `name`, passed or failed as `status` says.
+pub fn verification(status: Status, name: &str) -> Verification {
+    let at = Timestamp::parse_rfc3339("2026-11-20T02:00:00Z").unwrap();
+    let check = match status {
+        Status::Ok => Check::passed(name, "as expected"),
+        Status::Failed => Check::failed(name, "not as expected"),
+    };
+    Verification {
+        status,
+        started_at: at,
+        ended_at: at,
+        checks: vec![check],
+        restore_seconds: None,
+        total_seconds: 1.0,
+        size_change_percent: None,
+        size_baseline: None,
+        restored_with: None,
+        rows: Default::default(),
+        trigger: "api".into(),
+        run_id: None,
+    }
 }
 
 /// sha256, hex.

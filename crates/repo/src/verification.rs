@@ -1,15 +1,21 @@
-//! [`Verification`]: one verification's result as appended to the backup's manifest, with
-//! every check and its outcome, and reading them back from a manifest.
+//! [`Verification`]: one verification's result as the verifier appends it to the backup's
+//! manifest ([`Manifest::verification`]), with every check and its outcome.
 //!
-//! The manifest stores results as plain JSON values (`Manifest::verification`) so that an
-//! older manager can still read a repository a newer verifier wrote; this module is the typed
-//! view. A value that does not parse is ignored (and never counts as a pass).
+//! The types live here, not in the verifier, because the manifest holds them and retention
+//! reads them (the newest verified backup of each source is kept whatever the policy).
+//!
+//! Reading is lenient so that an older manager can still read a repository a newer verifier
+//! wrote: unknown fields of a result are ignored, and a result that does not parse at all
+//! (a status this version does not know...) is left out of the manifest as read (it never
+//! counts as a pass), instead of making the whole backup unreadable.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use ferryman_repo::{Manifest, Timestamp};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::manifest::Manifest;
+use crate::timestamp::Timestamp;
 
 /// Passed or failed: a verification passes only when every check that ran passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,30 +184,50 @@ impl Verification {
         }
     }
 
-    /// As stored in the manifest.
-    pub fn to_value(&self) -> serde_json::Value {
-        // Plain data (strings, numbers, maps with string keys) always serializes.
-        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
-    }
-
     /// Every verification recorded in `manifest` that this version can read, oldest first.
-    pub fn all_of(manifest: &Manifest) -> Vec<Verification> {
-        manifest
-            .verification
-            .iter()
-            .filter_map(|v| serde_json::from_value(v.clone()).ok())
-            .collect()
+    pub fn all_of(manifest: &Manifest) -> &[Verification] {
+        &manifest.verification
     }
 
     /// The newest verification recorded in `manifest`.
     pub fn latest_of(manifest: &Manifest) -> Option<Verification> {
-        Verification::all_of(manifest).pop()
+        manifest.verification.last().cloned()
     }
 
     /// True when the newest verification of `manifest` passed.
     pub fn is_verified(manifest: &Manifest) -> bool {
-        Verification::latest_of(manifest).is_some_and(|v| v.status == Status::Ok)
+        manifest
+            .verification
+            .last()
+            .is_some_and(|v| v.status == Status::Ok)
     }
+}
+
+/// Writes `Manifest::verification` as the manifests written before the results were typed
+/// (each result a JSON object with its keys sorted): rewriting an older manifest to append a
+/// result changes nothing else in it, and the API shows results as it always has.
+pub(crate) fn serialize_sorted<S: Serializer>(
+    results: &[Verification],
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    let values = results
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(serde::ser::Error::custom)?;
+    values.serialize(serializer)
+}
+
+/// Reads `Manifest::verification`: every result this version can parse, in order; the others
+/// are left out (see the module documentation).
+pub(crate) fn deserialize_readable<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<Vec<Verification>, D::Error> {
+    let values = Vec::<serde_json::Value>::deserialize(deserializer)?;
+    Ok(values
+        .into_iter()
+        .filter_map(|v| serde_json::from_value(v).ok())
+        .collect())
 }
 
 /// Seconds rounded to milliseconds, for readable JSON.
