@@ -43,8 +43,6 @@ pub struct Services {
     pub(crate) streams: Streams,
     /// Reseeds running: busy joiners, joiner ports (`reseed/`).
     pub(crate) reseeds: Reseeds,
-    /// One retention run at a time (`retention.rs`).
-    pub(crate) prune_lock: tokio::sync::Mutex<()>,
     /// The key reseed and flashback rows are sealed with (`jobs.row-key-file`).
     pub(crate) row_key: ferryman_proto::RowKey,
     /// Every job spawned, so shutdown can wait for them.
@@ -68,7 +66,6 @@ impl Services {
             topology: Topology::default(),
             events: Events::default(),
             reseeds: Reseeds::default(),
-            prune_lock: tokio::sync::Mutex::new(()),
             row_key,
             tasks: TaskTracker::new(),
         }

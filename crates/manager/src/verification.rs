@@ -549,19 +549,3 @@ fn emit(shared: &Services, manifest: &Manifest, v: &Verification) {
         message,
     });
 }
-
-/// The backups retention must keep whatever its policy: the newest verified backup of each
-/// source (cluster, server, kind).
-pub fn protected(backups: &[Manifest]) -> HashSet<BackupId> {
-    let mut newest: BTreeMap<(&str, &str, Kind), &Manifest> = BTreeMap::new();
-    for m in backups.iter().filter(|m| Verification::is_verified(m)) {
-        let key = (m.cluster.as_str(), m.server.as_str(), m.kind);
-        let replace = newest
-            .get(&key)
-            .is_none_or(|old| (m.started_at, m.job_id) > (old.started_at, old.job_id));
-        if replace {
-            newest.insert(key, m);
-        }
-    }
-    newest.values().map(|m| m.id.clone()).collect()
-}

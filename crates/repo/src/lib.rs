@@ -32,7 +32,8 @@
 //! - [`verification`]: [`Verification`], [`Check`], [`Status`], [`Outcome`]: the verifier's
 //!   results as the manifest holds them.
 //! - [`checksum`]: reading a payload back, [`ChecksumReport`].
-//! - [`retention`]: [`RetentionPolicy`], [`plan`], [`PrunePlan`].
+//! - [`retention`]: [`RetentionPolicy`] (from a cluster's `backup-keep-*`), [`plan`],
+//!   [`PrunePlan`], and [`Repository::prune`] with its [`PruneReport`].
 //! - [`logs`]: the logs area, [`LogMeta`], [`LogFile`].
 //! - [`layout`]: where things live; [`BackupId`].
 //! - [`storage`]: the [`Storage`] trait and [`LocalStorage`].
@@ -65,7 +66,9 @@ pub use logs::{LogFile, LogKind, LogMeta};
 pub use manifest::{Coordinates, CoordinatesSource, Format, Kind, Manifest, Tool};
 pub use pipeline::Compression;
 pub use repository::Repository;
-pub use retention::{plan, KeepReason, Kept, PrunePlan, RetentionPolicy, Rule};
+pub use retention::{
+    plan, KeepReason, Kept, PruneFailure, PrunePlan, PruneReport, RetentionPolicy, Rule,
+};
 pub use storage::local::LocalStorage;
 pub use storage::{Key, Storage};
 pub use timestamp::Timestamp;

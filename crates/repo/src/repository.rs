@@ -30,6 +30,8 @@ pub struct Repository {
     in_flight: Arc<Mutex<HashSet<Key>>>,
     /// Serialises manifest rewrites (appending verification results), so none is lost.
     manifest_lock: Arc<tokio::sync::Mutex<()>>,
+    /// One prune at a time (see [`crate::retention`]).
+    pub(crate) prune_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Marks a key as being written for as long as it lives.
@@ -64,6 +66,7 @@ impl Repository {
             storage,
             in_flight: Arc::default(),
             manifest_lock: Arc::default(),
+            prune_lock: Arc::default(),
         }
     }
 

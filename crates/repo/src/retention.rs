@@ -10,23 +10,32 @@
 //! keeps it; every reason is recorded.
 //!
 //! Two guarantees on top: the newest backup of every group is kept whatever the policy (even
-//! all zeros), and the ids the caller protects (the verifier's newest verified backup) are
-//! kept without using up any count.
+//! all zeros), and so is the newest *verified* backup of every group (its newest verification
+//! passed, see [`Verification::is_verified`]), without using up any count: the newest backup
+//! may be the one that failed its verification.
+//!
+//! [`Repository::prune`] is the one place that applies a policy: one prune at a time per
+//! repository (two overlapping runs would plan on the same listing and the second would fail
+//! deleting what the first already removed), and a failed deletion does not stop the others;
+//! it is reported with the backup it concerns (the backup stays whole: [`Repository::delete`]
+//! removes the manifest first, so a half-deleted backup is no longer listed as one).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
+use ferryman_config::RetentionConfig;
 use serde::{Deserialize, Serialize, Serializer};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::layout::BackupId;
 use crate::manifest::{Kind, Manifest};
 use crate::repository::{sort_newest_first, Repository};
 use crate::timestamp::Timestamp;
+use crate::verification::Verification;
 use crate::Result;
 
-/// How many backups to keep, per source group. Defaults are replication-manager's
-/// `backup-keep-last` 10, `-hourly` 1, `-daily` 1, `-weekly` 4, `-monthly` 12, `-yearly` 2.
+/// How many backups to keep, per source group: a cluster's `backup-keep-*` keys
+/// ([`RetentionConfig`], whose defaults are this type's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetentionPolicy {
     /// The N newest backups.
@@ -45,13 +54,28 @@ pub struct RetentionPolicy {
 
 impl Default for RetentionPolicy {
     fn default() -> Self {
+        RetentionPolicy::from(&RetentionConfig::default())
+    }
+}
+
+impl From<&RetentionConfig> for RetentionPolicy {
+    fn from(config: &RetentionConfig) -> Self {
+        // Destructured so that a new key cannot be forgotten here.
+        let RetentionConfig {
+            keep_last,
+            keep_hourly,
+            keep_daily,
+            keep_weekly,
+            keep_monthly,
+            keep_yearly,
+        } = *config;
         RetentionPolicy {
-            keep_last: 10,
-            keep_hourly: 1,
-            keep_daily: 1,
-            keep_weekly: 4,
-            keep_monthly: 12,
-            keep_yearly: 2,
+            keep_last,
+            keep_hourly,
+            keep_daily,
+            keep_weekly,
+            keep_monthly,
+            keep_yearly,
         }
     }
 }
@@ -104,7 +128,7 @@ impl Rule {
 pub enum KeepReason {
     /// The newest backup of its group (always kept).
     Newest,
-    /// The caller protected it (e.g. the newest verified backup).
+    /// The newest verified backup of its group.
     Protected,
     /// A rule kept it as the newest of its bucket.
     Rule(Rule),
@@ -148,12 +172,34 @@ pub struct PrunePlan {
     pub delete: Vec<BackupId>,
 }
 
+/// What a prune did, or with `dry_run` would do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PruneReport {
+    /// The cluster.
+    pub cluster: String,
+    /// Whether nothing was deleted on purpose.
+    pub dry_run: bool,
+    /// The policy applied.
+    pub policy: RetentionPolicy,
+    /// Kept backups, each with every reason.
+    pub keep: Vec<Kept>,
+    /// Backups deleted (with `dry_run`: that would be deleted).
+    pub delete: Vec<BackupId>,
+    /// Deletions that failed, with the reason; those backups are still listed.
+    pub failed: Vec<PruneFailure>,
+}
+
+/// A backup the prune could not delete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PruneFailure {
+    /// The backup.
+    pub id: BackupId,
+    /// Why.
+    pub error: String,
+}
+
 /// Applies `policy` to `backups` (any order, any mix of groups).
-pub fn plan(
-    policy: &RetentionPolicy,
-    backups: &[Manifest],
-    protected: &HashSet<BackupId>,
-) -> PrunePlan {
+pub fn plan(policy: &RetentionPolicy, backups: &[Manifest]) -> PrunePlan {
     let mut groups: BTreeMap<(&str, &str, Kind), Vec<Manifest>> = BTreeMap::new();
     for m in backups {
         groups
@@ -164,18 +210,13 @@ pub fn plan(
     let mut out = PrunePlan::default();
     for (_, mut group) in groups {
         sort_newest_first(&mut group);
-        plan_group(policy, &group, protected, &mut out);
+        plan_group(policy, &group, &mut out);
     }
     out
 }
 
 /// One group, sorted newest first.
-fn plan_group(
-    policy: &RetentionPolicy,
-    group: &[Manifest],
-    protected: &HashSet<BackupId>,
-    out: &mut PrunePlan,
-) {
+fn plan_group(policy: &RetentionPolicy, group: &[Manifest], out: &mut PrunePlan) {
     struct Counter {
         rule: Rule,
         left: u32,
@@ -194,13 +235,15 @@ fn plan_group(
         left,
         last: None,
     });
+    // Newest first, so the first verified backup is the newest verified one.
+    let protected = group.iter().position(Verification::is_verified);
     for (nr, backup) in group.iter().enumerate() {
         let oldest = nr + 1 == group.len();
         let mut reasons = Vec::new();
         if nr == 0 {
             reasons.push(KeepReason::Newest);
         }
-        if protected.contains(&backup.id) {
+        if protected == Some(nr) {
             reasons.push(KeepReason::Protected);
         }
         for c in counters.iter_mut().filter(|c| c.left > 0) {
@@ -227,26 +270,50 @@ fn plan_group(
 }
 
 impl Repository {
-    /// Applies `policy` to every backup of the repository, keeping `protected` ones; deletes
-    /// what it does not keep unless `dry_run`. Returns the plan either way.
+    /// Applies `policy` to every backup of `cluster` (also those of servers since removed from
+    /// the configuration) and, unless `dry_run`, deletes what it does not keep, carrying on
+    /// past a failed deletion (see the module documentation). Returns what was kept, deleted
+    /// and could not be deleted; with `dry_run`, `delete` is what would be.
     pub async fn prune(
         &self,
+        cluster: &str,
         policy: &RetentionPolicy,
-        protected: &HashSet<BackupId>,
         dry_run: bool,
-    ) -> Result<PrunePlan> {
-        let backups = self.list(None, None).await?;
-        let plan = plan(policy, &backups, protected);
-        if !dry_run {
-            for id in &plan.delete {
-                self.delete(id).await?;
-            }
-            info!(
-                kept = plan.keep.len(),
-                deleted = plan.delete.len(),
-                "retention applied"
-            );
+    ) -> Result<PruneReport> {
+        let _one_at_a_time = self.prune_lock.lock().await;
+        let backups = self.list(Some(cluster), None).await?;
+        let plan = plan(policy, &backups);
+        let mut report = PruneReport {
+            cluster: cluster.to_owned(),
+            dry_run,
+            policy: *policy,
+            keep: plan.keep,
+            delete: Vec::new(),
+            failed: Vec::new(),
+        };
+        if dry_run {
+            report.delete = plan.delete;
+            return Ok(report);
         }
-        Ok(plan)
+        for id in plan.delete {
+            match self.delete(&id).await {
+                Ok(()) => report.delete.push(id),
+                Err(e) => {
+                    warn!(backup = %id, error = %e, "retention: cannot delete");
+                    report.failed.push(PruneFailure {
+                        id,
+                        error: e.to_string(),
+                    });
+                }
+            }
+        }
+        info!(
+            cluster,
+            kept = report.keep.len(),
+            deleted = report.delete.len(),
+            failed = report.failed.len(),
+            "retention applied"
+        );
+        Ok(report)
     }
 }

@@ -2,12 +2,17 @@
 //! 2026-01-01T00:00Z, so the newest is 2026-04-10T18:00Z, a Friday of ISO week 15), and prune
 //! on a real repository.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use ferryman_repo::manifest::CompressionInfo;
+use ferryman_repo::storage::{Entry, ObjectReader, ObjectWriter};
 use ferryman_repo::{
-    plan, BackupId, KeepReason, Kind, Manifest, RetentionPolicy, Rule, Timestamp, Tool,
+    plan, BackupId, Key, KeepReason, Kind, LocalStorage, Manifest, Repository, RetentionPolicy,
+    Rule, Status, Storage, Timestamp, Tool,
 };
+use futures_util::future::BoxFuture;
 
 use crate::*;
 
@@ -98,7 +103,7 @@ fn restic_semantics_keep_the_newest_of_each_bucket() {
         keep_monthly: 3,
         keep_yearly: 1,
     };
-    let p = plan(&policy, &history, &HashSet::new());
+    let p = plan(&policy, &history);
     let k = kept(&p, &history);
     assert_eq!(
         times(&k),
@@ -132,7 +137,7 @@ fn restic_semantics_keep_the_newest_of_each_bucket() {
 #[test]
 fn the_default_policy_and_counts_left_at_the_oldest_backup() {
     let history = history();
-    let p = plan(&RetentionPolicy::default(), &history, &HashSet::new());
+    let p = plan(&RetentionPolicy::default(), &history);
     let k = kept(&p, &history);
     let mut expected: Vec<&str> = vec![
         "2026-04-10T18:00:00Z",
@@ -184,7 +189,9 @@ fn the_newest_of_every_group_and_protected_backups_are_always_kept() {
         .unwrap()
         .id
         .clone();
-    let protected = HashSet::from([protected_id.clone()]);
+    // The only verified backup of its group: the newest verified one.
+    let verified = backups.iter_mut().find(|m| m.id == protected_id).unwrap();
+    verified.verification.push(verification(Status::Ok, "restore"));
     let none = RetentionPolicy {
         keep_last: 0,
         keep_hourly: 0,
@@ -193,7 +200,7 @@ fn the_newest_of_every_group_and_protected_backups_are_always_kept() {
         keep_monthly: 0,
         keep_yearly: 0,
     };
-    let p = plan(&none, &backups, &protected);
+    let p = plan(&none, &backups);
     let kept: Vec<(String, Kind, String, Vec<KeepReason>)> = p
         .keep
         .iter()
@@ -260,15 +267,19 @@ async fn prune_deletes_only_what_the_plan_says_and_a_dry_run_nothing() {
         keep_monthly: 0,
         keep_yearly: 0,
     };
-    let protected = HashSet::from([ids[1].clone()]);
+    // The newest verified backup (the only one) is kept whatever the policy.
+    repo.append_verification(&ids[1], verification(Status::Ok, "restore"))
+        .await
+        .unwrap();
 
-    let dry = repo.prune(&policy, &protected, true).await.unwrap();
+    let dry = repo.prune("shop", &policy, true).await.unwrap();
     assert_eq!(dry.keep.len(), 4);
     assert_eq!(dry.delete.len(), 8);
     assert_eq!(repo.list(None, None).await.unwrap().len(), 12);
 
-    let done = repo.prune(&policy, &protected, false).await.unwrap();
-    assert_eq!(done, dry);
+    let done = repo.prune("shop", &policy, false).await.unwrap();
+    assert_eq!((done.keep, done.delete), (dry.keep, dry.delete));
+    assert!(done.failed.is_empty(), "{:?}", done.failed);
     let left: Vec<BackupId> = repo
         .list(None, None)
         .await
@@ -291,9 +302,131 @@ async fn prune_deletes_only_what_the_plan_says_and_a_dry_run_nothing() {
     assert_eq!(dirs, 4);
     // Applying it again changes nothing.
     assert!(repo
-        .prune(&policy, &protected, false)
+        .prune("shop", &policy, false)
         .await
         .unwrap()
         .delete
         .is_empty());
+}
+
+/// Local storage on which deleting anything of one backup fails, as on a read-only mount.
+#[derive(Debug)]
+struct FailingDeletes {
+    inner: LocalStorage,
+    /// The backup directory whose objects cannot be deleted.
+    stuck: Key,
+}
+
+impl FailingDeletes {
+    fn check(&self, key: &Key) -> ferryman_repo::Result<()> {
+        if key.as_str().starts_with(self.stuck.as_str()) {
+            return Err(ferryman_repo::Error::Io {
+                action: "delete",
+                location: key.to_string(),
+                source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Storage for FailingDeletes {
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+    fn local_path(&self, key: &Key) -> Option<PathBuf> {
+        self.inner.local_path(key)
+    }
+    fn create<'a>(
+        &'a self,
+        key: &'a Key,
+    ) -> BoxFuture<'a, ferryman_repo::Result<Box<dyn ObjectWriter>>> {
+        self.inner.create(key)
+    }
+    fn put<'a>(&'a self, key: &'a Key, bytes: Vec<u8>) -> BoxFuture<'a, ferryman_repo::Result<()>> {
+        self.inner.put(key, bytes)
+    }
+    fn get<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, ferryman_repo::Result<Option<Vec<u8>>>> {
+        self.inner.get(key)
+    }
+    fn open<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, ferryman_repo::Result<ObjectReader>> {
+        self.inner.open(key)
+    }
+    fn list<'a>(
+        &'a self,
+        prefix: Option<&'a Key>,
+    ) -> BoxFuture<'a, ferryman_repo::Result<Vec<Entry>>> {
+        self.inner.list(prefix)
+    }
+    fn delete<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, ferryman_repo::Result<()>> {
+        match self.check(key) {
+            Ok(()) => self.inner.delete(key),
+            Err(e) => Box::pin(async move { Err(e) }),
+        }
+    }
+    fn delete_prefix<'a>(&'a self, prefix: &'a Key) -> BoxFuture<'a, ferryman_repo::Result<()>> {
+        match self.check(prefix) {
+            Ok(()) => self.inner.delete_prefix(prefix),
+            Err(e) => Box::pin(async move { Err(e) }),
+        }
+    }
+    fn rename<'a>(&'a self, from: &'a Key, to: &'a Key) -> BoxFuture<'a, ferryman_repo::Result<()>> {
+        self.inner.rename(from, to)
+    }
+    fn size<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, ferryman_repo::Result<Option<u64>>> {
+        self.inner.size(key)
+    }
+    fn free_space(&self) -> BoxFuture<'_, ferryman_repo::Result<Option<u64>>> {
+        self.inner.free_space()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_deletion_is_reported_and_the_others_go_on() {
+    let (tmp, repo) = repo();
+    let data = dump(10, true);
+    let mut ids = Vec::new();
+    for day in 1..=5 {
+        let started = format!("2026-03-{day:02}T04:00:00Z");
+        ids.push(
+            ingest(&repo, meta(Tool::Mysqldump, day, &started), &data)
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    // The second oldest cannot be deleted; the oldest, after it in the plan, still goes.
+    let storage = FailingDeletes {
+        inner: LocalStorage::open(tmp.path().join("repo")).unwrap(),
+        stuck: ids[1].dir(),
+    };
+    let repo = Repository::with_storage(Arc::new(storage));
+    let policy = RetentionPolicy {
+        keep_last: 2,
+        keep_hourly: 0,
+        keep_daily: 0,
+        keep_weekly: 0,
+        keep_monthly: 0,
+        keep_yearly: 0,
+    };
+
+    let report = repo.prune("shop", &policy, false).await.unwrap();
+    assert!(!report.dry_run);
+    assert_eq!(report.cluster, "shop");
+    assert_eq!(report.delete, [ids[2].clone(), ids[0].clone()]);
+    assert_eq!(report.failed.len(), 1, "{:?}", report.failed);
+    assert_eq!(report.failed[0].id, ids[1]);
+    assert!(
+        report.failed[0].error.contains("cannot delete"),
+        "{}",
+        report.failed[0].error
+    );
+    let left: Vec<BackupId> = repo
+        .list(None, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(left, [ids[4].clone(), ids[3].clone(), ids[1].clone()]);
 }
