@@ -15,9 +15,11 @@
 //! - `store.rs`: handing a received stream to the repository.
 //! - `reseed.rs` + `reseed/`: reseed and flashback: safety rails, the backup chosen, the
 //!   joiners' rows, one payload stream for all of them.
-//! - `retention.rs`: each cluster's retention, after backups and on request.
-//! - `verification.rs`: verification runs (one backup, a cluster's newest, the fleet run, the
-//!   scheduler's pass over new backups), bounded concurrency, results and events.
+//! - `retention.rs`: each cluster's retention policy applied (by the repository's
+//!   `Repository::prune`) after backups and on request.
+//! - `verification.rs` + `verification/`: verification runs (one backup, a cluster's newest,
+//!   the fleet run, the scheduler's pass over new backups); `runs.rs` the runs and bounded
+//!   concurrency, `item.rs` one item (results and events).
 //! - `events.rs`: what a DBA must hear about, kept for the API and published.
 //! - `registry.rs`: the manager's jobs, for the API.
 //! - `monitor.rs`: topology, and which server a backup is taken from.

@@ -1,0 +1,256 @@
+//! The verification runs as the API shows them, and what they share: at most `[verifier]
+//! concurrency` verifications at once, and one backup verified by one item at a time.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Mutex;
+
+use ferryman_repo::{BackupId, Manifest, Status, Timestamp};
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+/// How many finished runs are remembered.
+const KEEP: usize = 200;
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    /// Items are still running.
+    Running,
+    /// Every item has ended.
+    Done,
+}
+
+/// One backup's verification in a run (or, in a fleet run, one cluster's backup and its
+/// verification).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunItem {
+    /// The cluster.
+    pub cluster: String,
+    /// The source server, once known.
+    pub server: Option<String>,
+    /// The backup, once known.
+    pub backup: Option<String>,
+    /// The tool that made it.
+    pub tool: Option<String>,
+    /// What it is doing now, in words.
+    pub phase: String,
+    /// The verification's status once it ended; `None` while running or when it could not be
+    /// carried out (see `error`).
+    pub status: Option<Status>,
+    /// The failed checks, `check: detail`.
+    pub reasons: Vec<String>,
+    /// The backup's raw size.
+    pub raw_bytes: Option<u64>,
+    /// Its stored (compressed) size.
+    pub stored_bytes: Option<u64>,
+    /// Raw size change against the previous good backup of the source, percent.
+    pub size_change_percent: Option<f64>,
+    /// Restore time, seconds (the RTO evidence).
+    pub restore_seconds: Option<f64>,
+    /// The whole verification, seconds.
+    pub total_seconds: Option<f64>,
+    /// The fleet run's backup job.
+    pub backup_job: Option<u64>,
+    /// Why the item could not be carried out (the backup failed, the repository failed...).
+    pub error: Option<String>,
+    /// True once the item ended.
+    pub done: bool,
+}
+
+impl RunItem {
+    pub(super) fn new(cluster: &str) -> RunItem {
+        RunItem {
+            cluster: cluster.to_owned(),
+            server: None,
+            backup: None,
+            tool: None,
+            phase: "queued".to_owned(),
+            status: None,
+            reasons: Vec::new(),
+            raw_bytes: None,
+            stored_bytes: None,
+            size_change_percent: None,
+            restore_seconds: None,
+            total_seconds: None,
+            backup_job: None,
+            error: None,
+            done: false,
+        }
+    }
+
+    pub(super) fn for_backup(manifest: &Manifest) -> RunItem {
+        let mut item = RunItem::new(&manifest.cluster);
+        item.describe(manifest);
+        item
+    }
+
+    pub(super) fn describe(&mut self, manifest: &Manifest) {
+        self.server = Some(manifest.server.clone());
+        self.backup = Some(manifest.id.to_string());
+        self.tool = Some(manifest.tool.as_str().to_owned());
+        self.raw_bytes = Some(manifest.raw_bytes);
+        self.stored_bytes = Some(manifest.stored_bytes);
+    }
+
+    /// True when the item ended with a passed verification.
+    pub fn is_ok(&self) -> bool {
+        self.done && self.error.is_none() && self.status == Some(Status::Ok)
+    }
+}
+
+/// One verification run, as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyRun {
+    /// Manager-wide id.
+    pub id: u64,
+    /// `api`, `schedule`, `fleet`.
+    pub trigger: String,
+    /// Where it stands.
+    pub state: RunState,
+    /// Once done: true when every item passed.
+    pub ok: Option<bool>,
+    /// When it started.
+    pub started_at: Timestamp,
+    /// When its last item ended.
+    pub ended_at: Option<Timestamp>,
+    /// Its items.
+    pub items: Vec<RunItem>,
+}
+
+/// The manager's verification runs and what they share.
+#[derive(Debug)]
+pub struct VerifyRuns {
+    runs: Mutex<(u64, BTreeMap<u64, VerifyRun>)>,
+    /// Backups being verified now.
+    busy: Mutex<HashSet<BackupId>>,
+    /// `[verifier] concurrency` slots.
+    pub(super) slots: Semaphore,
+    /// Cancelled when the manager stops: running verifications are dropped (their throwaway
+    /// servers removed) and record nothing.
+    pub(super) cancel: CancellationToken,
+}
+
+impl VerifyRuns {
+    /// Runs with `concurrency` verifications at once.
+    pub fn new(concurrency: u32) -> VerifyRuns {
+        VerifyRuns {
+            runs: Mutex::new((0, BTreeMap::new())),
+            busy: Mutex::new(HashSet::new()),
+            slots: Semaphore::new(usize::try_from(concurrency.max(1)).unwrap_or(1)),
+            cancel: CancellationToken::new(),
+        }
+    }
+
+    /// Every run, newest first.
+    pub fn list(&self) -> Vec<VerifyRun> {
+        self.with(|m| m.values().rev().cloned().collect())
+    }
+
+    /// One run.
+    pub fn get(&self, id: u64) -> Option<VerifyRun> {
+        self.with(|m| m.get(&id).cloned())
+    }
+
+    /// Stops every running verification (manager shutdown).
+    pub fn cancel_all(&self) {
+        self.cancel.cancel();
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut BTreeMap<u64, VerifyRun>) -> T) -> T {
+        let mut guard = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard.1)
+    }
+
+    pub(super) fn create(&self, trigger: &str, items: Vec<RunItem>) -> VerifyRun {
+        let mut guard = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        guard.0 += 1;
+        let run = VerifyRun {
+            id: guard.0,
+            trigger: trigger.to_owned(),
+            state: RunState::Running,
+            ok: None,
+            started_at: Timestamp::now(),
+            ended_at: None,
+            items,
+        };
+        guard.1.insert(run.id, run.clone());
+        while guard.1.len() > KEEP {
+            let oldest_done = guard
+                .1
+                .iter()
+                .find(|(_, r)| r.state == RunState::Done)
+                .map(|(id, _)| *id);
+            match oldest_done {
+                Some(id) => {
+                    guard.1.remove(&id);
+                }
+                None => break,
+            }
+        }
+        run
+    }
+
+    pub(super) fn update(&self, run: u64, item: usize, f: impl FnOnce(&mut RunItem)) {
+        self.with(|m| {
+            let Some(r) = m.get_mut(&run) else { return };
+            if let Some(i) = r.items.get_mut(item) {
+                f(i);
+            }
+            if r.state == RunState::Running && r.items.iter().all(|i| i.done) {
+                r.state = RunState::Done;
+                r.ok = Some(r.items.iter().all(RunItem::is_ok));
+                r.ended_at = Some(Timestamp::now());
+            }
+        });
+    }
+
+    /// Backups an unfinished item of some run will verify or is verifying.
+    pub(super) fn in_progress(&self) -> HashSet<String> {
+        self.with(|m| {
+            m.values()
+                .flat_map(|r| r.items.iter())
+                .filter(|i| !i.done)
+                .filter_map(|i| i.backup.clone())
+                .collect()
+        })
+    }
+
+    /// Marks `id` busy; false if it already was.
+    fn claim(&self, id: &BackupId) -> bool {
+        self.busy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.clone())
+    }
+
+    fn release(&self, id: &BackupId) {
+        self.busy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+    }
+}
+
+/// A backup marked busy for as long as this lives (also when the verification is dropped).
+pub(super) struct Claimed<'a> {
+    runs: &'a VerifyRuns,
+    id: BackupId,
+}
+
+impl<'a> Claimed<'a> {
+    pub(super) fn new(runs: &'a VerifyRuns, id: &BackupId) -> Option<Claimed<'a>> {
+        runs.claim(id).then(|| Claimed {
+            runs,
+            id: id.clone(),
+        })
+    }
+}
+
+impl Drop for Claimed<'_> {
+    fn drop(&mut self) {
+        self.runs.release(&self.id);
+    }
+}
+
