@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ferryman_repo::manifest::CompressionInfo;
 use ferryman_repo::storage::{Entry, ObjectReader, ObjectWriter};
@@ -429,4 +430,50 @@ async fn a_failed_deletion_is_reported_and_the_others_go_on() {
         .map(|m| m.id)
         .collect();
     assert_eq!(left, [ids[4].clone(), ids[3].clone(), ids[1].clone()]);
+}
+
+/// Retention has no timer and no "now": what it keeps depends on the backups' own times only,
+/// so a prune planned today and one planned a year later (tokio time paused and advanced)
+/// agree, and the prune then deletes exactly what they planned.
+#[tokio::test]
+async fn the_plan_does_not_depend_on_when_it_runs() {
+    let (_tmp, repo) = repo();
+    let data = dump(10, true);
+    let mut ids = Vec::new();
+    for (job, started) in [
+        "2026-01-31T23:00:00Z",
+        "2026-02-01T01:00:00Z",
+        "2026-02-01T02:00:00Z",
+        "2026-02-08T02:00:00Z",
+        "2026-03-01T02:00:00Z",
+        "2026-03-01T03:00:00Z",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let m = ingest(&repo, meta(Tool::Mysqldump, job as u64 + 1, started), &data)
+            .await
+            .unwrap();
+        ids.push(m.id);
+    }
+    let policy = RetentionPolicy {
+        keep_last: 1,
+        keep_hourly: 0,
+        keep_daily: 0,
+        keep_weekly: 0,
+        keep_monthly: 2,
+        keep_yearly: 0,
+    };
+    tokio::time::pause();
+    let before = repo.prune("shop", &policy, true).await.unwrap();
+    tokio::time::advance(Duration::from_secs(400 * 24 * 3600)).await;
+    let after = repo.prune("shop", &policy, true).await.unwrap();
+    assert_eq!(after, before);
+    // The newest (last, March); the newest of February; nothing of January (two months).
+    let kept: Vec<&BackupId> = before.keep.iter().map(|k| &k.id).collect();
+    assert_eq!(kept, [&ids[5], &ids[3]]);
+
+    let done = repo.prune("shop", &policy, false).await.unwrap();
+    assert_eq!(done.delete, before.delete);
+    assert_eq!(repo.list(None, None).await.unwrap().len(), 2);
 }
