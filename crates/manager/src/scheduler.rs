@@ -211,7 +211,11 @@ mod tests {
             ]
         );
         // Sixteen minutes of schedule took no real time.
-        assert!(real.elapsed() < Duration::from_secs(5), "{:?}", real.elapsed());
+        assert!(
+            real.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            real.elapsed()
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -245,7 +249,11 @@ mod tests {
         )
         .await;
         let occurrences: Vec<&str> = seen.iter().map(|s| &s[..8]).collect();
-        assert_eq!(occurrences, ["01:05:00", "01:10:00", "01:15:00"], "{seen:?}");
+        assert_eq!(
+            occurrences,
+            ["01:05:00", "01:10:00", "01:15:00"],
+            "{seen:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]

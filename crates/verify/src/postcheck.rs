@@ -14,8 +14,8 @@ use ferryman_db::mysql_async::prelude::Queryable;
 use ferryman_db::mysql_async::Row;
 use ferryman_db::{Endpoint, Session};
 
-use ferryman_repo::verification::{names, Check};
 use crate::Result;
+use ferryman_repo::verification::{names, Check};
 
 /// Schemas whose contents are the server's, not the backup's.
 const SYSTEM_SCHEMAS: [&str; 4] = ["mysql", "sys", "information_schema", "performance_schema"];

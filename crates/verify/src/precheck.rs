@@ -11,8 +11,8 @@ use std::time::Instant;
 use ferryman_repo::{BackupId, Manifest, Repository, Tool};
 use indicatif::HumanBytes;
 
-use ferryman_repo::verification::{names, Check, Verification};
 use crate::Result;
+use ferryman_repo::verification::{names, Check, Verification};
 
 /// How much of the dump's start and end the header and footer checks read. The header is on
 /// the first or second line; the footer is the last line.

@@ -20,9 +20,9 @@ use ferryman_repo::{BackupId, Kind, Manifest, Repository, Timestamp, Tool};
 
 use crate::postcheck::{self, Expected};
 use crate::precheck;
-use ferryman_repo::verification::{names, round_ms, Check, Outcome, Status, Verification};
 use crate::throwaway::{PhysicalTool, Throwaway, ThrowawayOptions};
 use crate::Result;
+use ferryman_repo::verification::{names, round_ms, Check, Outcome, Status, Verification};
 
 /// The checks on the restored copy, skipped together when there is none.
 const AFTER_RESTORE: [&str; 4] = [
@@ -128,9 +128,7 @@ pub async fn verify(
         trigger: origin.trigger.clone(),
         run_id: origin.run_id,
     };
-    let manifest = repo
-        .append_verification(id, verification.clone())
-        .await?;
+    let manifest = repo.append_verification(id, verification.clone()).await?;
     match status {
         Status::Ok => {
             tracing::info!(backup = %id, seconds = verification.total_seconds, "verification passed")

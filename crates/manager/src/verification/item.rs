@@ -17,7 +17,12 @@ use crate::{Error, Result, Services};
 /// How often a fleet item looks at its backup job, and a waiting item at the busy set.
 const POLL: Duration = Duration::from_millis(250);
 
-pub(super) fn launch(shared: &Arc<Services>, trigger: &str, items: Vec<RunItem>, fleet: bool) -> VerifyRun {
+pub(super) fn launch(
+    shared: &Arc<Services>,
+    trigger: &str,
+    items: Vec<RunItem>,
+    fleet: bool,
+) -> VerifyRun {
     let run = shared.verify_runs.create(trigger, items);
     tracing::info!(
         run = run.id,

@@ -253,4 +253,3 @@ impl Drop for Claimed<'_> {
         self.runs.release(&self.id);
     }
 }
-

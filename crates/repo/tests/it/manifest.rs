@@ -158,7 +158,10 @@ fn a_verified_manifest_loads_typed_and_writes_back_unchanged() {
     assert_eq!(passed.checks.len(), 3);
     assert_eq!(passed.checks[2].outcome, Outcome::Skipped);
     let failed = &m.verification[1];
-    assert_eq!(failed.summary(), "failed: row-counts: app.t: 99 rows, 100 recorded");
+    assert_eq!(
+        failed.summary(),
+        "failed: row-counts: app.t: 99 rows, 100 recorded"
+    );
     assert_eq!(failed.size_change_percent, Some(-1.5));
     // The newest result failed: not verified.
     assert_eq!(Verification::latest_of(&m).unwrap().status, Status::Failed);

@@ -10,7 +10,7 @@ use std::time::Duration;
 use ferryman_repo::manifest::CompressionInfo;
 use ferryman_repo::storage::{Entry, ObjectReader, ObjectWriter};
 use ferryman_repo::{
-    plan, BackupId, Key, KeepReason, Kind, LocalStorage, Manifest, Repository, RetentionPolicy,
+    plan, BackupId, KeepReason, Key, Kind, LocalStorage, Manifest, Repository, RetentionPolicy,
     Rule, Status, Storage, Timestamp, Tool,
 };
 use futures_util::future::BoxFuture;
@@ -192,7 +192,9 @@ fn the_newest_of_every_group_and_protected_backups_are_always_kept() {
         .clone();
     // The only verified backup of its group: the newest verified one.
     let verified = backups.iter_mut().find(|m| m.id == protected_id).unwrap();
-    verified.verification.push(verification(Status::Ok, "restore"));
+    verified
+        .verification
+        .push(verification(Status::Ok, "restore"));
     let none = RetentionPolicy {
         keep_last: 0,
         keep_hourly: 0,
@@ -371,7 +373,11 @@ impl Storage for FailingDeletes {
             Err(e) => Box::pin(async move { Err(e) }),
         }
     }
-    fn rename<'a>(&'a self, from: &'a Key, to: &'a Key) -> BoxFuture<'a, ferryman_repo::Result<()>> {
+    fn rename<'a>(
+        &'a self,
+        from: &'a Key,
+        to: &'a Key,
+    ) -> BoxFuture<'a, ferryman_repo::Result<()>> {
         self.inner.rename(from, to)
     }
     fn size<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, ferryman_repo::Result<Option<u64>>> {
