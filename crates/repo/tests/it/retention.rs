@@ -93,6 +93,38 @@ fn times(kept: &[(String, Vec<String>)]) -> Vec<&str> {
     kept.iter().map(|(t, _)| t.as_str()).collect()
 }
 
+/// One small dump of shop/db1 started at each of `starts` (RFC 3339), jobs 1, 2, ...; their
+/// ids in that order.
+async fn dumps(repo: &Repository, starts: &[String]) -> Vec<BackupId> {
+    let data = dump(10, true);
+    let mut ids = Vec::new();
+    for (job, started) in (1..).zip(starts) {
+        let m = ingest(repo, meta(Tool::Mysqldump, job, started), &data)
+            .await
+            .unwrap();
+        ids.push(m.id);
+    }
+    ids
+}
+
+/// The backups the repository lists, newest first.
+async fn listed(repo: &Repository) -> Vec<BackupId> {
+    let all = repo.list(None, None).await.unwrap();
+    all.into_iter().map(|m| m.id).collect()
+}
+
+/// A policy keeping the `last` newest backups and the newest of each of `monthly` months.
+fn keeping(last: u32, monthly: u32) -> RetentionPolicy {
+    RetentionPolicy {
+        keep_last: last,
+        keep_hourly: 0,
+        keep_daily: 0,
+        keep_weekly: 0,
+        keep_monthly: monthly,
+        keep_yearly: 0,
+    }
+}
+
 #[test]
 fn restic_semantics_keep_the_newest_of_each_bucket() {
     let history = history();
@@ -251,25 +283,11 @@ fn the_newest_of_every_group_and_protected_backups_are_always_kept() {
 #[tokio::test(flavor = "multi_thread")]
 async fn prune_deletes_only_what_the_plan_says_and_a_dry_run_nothing() {
     let (_tmp, repo) = repo();
-    let data = dump(10, true);
-    let mut ids = Vec::new();
-    for day in 1..=12 {
-        let started = format!("2026-03-{day:02}T04:00:00Z");
-        ids.push(
-            ingest(&repo, meta(Tool::Mysqldump, day, &started), &data)
-                .await
-                .unwrap()
-                .id,
-        );
-    }
-    let policy = RetentionPolicy {
-        keep_last: 3,
-        keep_hourly: 0,
-        keep_daily: 0,
-        keep_weekly: 0,
-        keep_monthly: 0,
-        keep_yearly: 0,
-    };
+    let starts: Vec<String> = (1..=12)
+        .map(|day| format!("2026-03-{day:02}T04:00:00Z"))
+        .collect();
+    let ids = dumps(&repo, &starts).await;
+    let policy = keeping(3, 0);
     // The newest verified backup (the only one) is kept whatever the policy.
     repo.append_verification(&ids[1], verification(Status::Ok, "restore"))
         .await
@@ -283,13 +301,7 @@ async fn prune_deletes_only_what_the_plan_says_and_a_dry_run_nothing() {
     let done = repo.prune("shop", &policy, false).await.unwrap();
     assert_eq!((done.keep, done.delete), (dry.keep, dry.delete));
     assert!(done.failed.is_empty(), "{:?}", done.failed);
-    let left: Vec<BackupId> = repo
-        .list(None, None)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| m.id)
-        .collect();
+    let left = listed(&repo).await;
     assert_eq!(
         left,
         [
@@ -391,33 +403,18 @@ impl Storage for FailingDeletes {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_deletion_is_reported_and_the_others_go_on() {
     let (tmp, repo) = repo();
-    let data = dump(10, true);
-    let mut ids = Vec::new();
-    for day in 1..=5 {
-        let started = format!("2026-03-{day:02}T04:00:00Z");
-        ids.push(
-            ingest(&repo, meta(Tool::Mysqldump, day, &started), &data)
-                .await
-                .unwrap()
-                .id,
-        );
-    }
+    let starts: Vec<String> = (1..=5)
+        .map(|day| format!("2026-03-{day:02}T04:00:00Z"))
+        .collect();
+    let ids = dumps(&repo, &starts).await;
     // The second oldest cannot be deleted; the oldest, after it in the plan, still goes.
     let storage = FailingDeletes {
         inner: LocalStorage::open(tmp.path().join("repo")).unwrap(),
         stuck: ids[1].dir(),
     };
     let repo = Repository::with_storage(Arc::new(storage));
-    let policy = RetentionPolicy {
-        keep_last: 2,
-        keep_hourly: 0,
-        keep_daily: 0,
-        keep_weekly: 0,
-        keep_monthly: 0,
-        keep_yearly: 0,
-    };
 
-    let report = repo.prune("shop", &policy, false).await.unwrap();
+    let report = repo.prune("shop", &keeping(2, 0), false).await.unwrap();
     assert!(!report.dry_run);
     assert_eq!(report.cluster, "shop");
     assert_eq!(report.delete, [ids[2].clone(), ids[0].clone()]);
@@ -428,14 +425,10 @@ async fn a_failed_deletion_is_reported_and_the_others_go_on() {
         "{}",
         report.failed[0].error
     );
-    let left: Vec<BackupId> = repo
-        .list(None, None)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| m.id)
-        .collect();
-    assert_eq!(left, [ids[4].clone(), ids[3].clone(), ids[1].clone()]);
+    assert_eq!(
+        listed(&repo).await,
+        [ids[4].clone(), ids[3].clone(), ids[1].clone()]
+    );
 }
 
 /// Retention has no timer and no "now": what it keeps depends on the backups' own times only,
@@ -444,9 +437,7 @@ async fn a_failed_deletion_is_reported_and_the_others_go_on() {
 #[tokio::test]
 async fn the_plan_does_not_depend_on_when_it_runs() {
     let (_tmp, repo) = repo();
-    let data = dump(10, true);
-    let mut ids = Vec::new();
-    for (job, started) in [
+    let starts = [
         "2026-01-31T23:00:00Z",
         "2026-02-01T01:00:00Z",
         "2026-02-01T02:00:00Z",
@@ -454,22 +445,9 @@ async fn the_plan_does_not_depend_on_when_it_runs() {
         "2026-03-01T02:00:00Z",
         "2026-03-01T03:00:00Z",
     ]
-    .into_iter()
-    .enumerate()
-    {
-        let m = ingest(&repo, meta(Tool::Mysqldump, job as u64 + 1, started), &data)
-            .await
-            .unwrap();
-        ids.push(m.id);
-    }
-    let policy = RetentionPolicy {
-        keep_last: 1,
-        keep_hourly: 0,
-        keep_daily: 0,
-        keep_weekly: 0,
-        keep_monthly: 2,
-        keep_yearly: 0,
-    };
+    .map(String::from);
+    let ids = dumps(&repo, &starts).await;
+    let policy = keeping(1, 2);
     tokio::time::pause();
     let before = repo.prune("shop", &policy, true).await.unwrap();
     tokio::time::advance(Duration::from_secs(400 * 24 * 3600)).await;
