@@ -4,8 +4,6 @@ use std::path::Path;
 
 use ferryman_exec::Program;
 
-use crate::Result;
-
 /// Debian packages that provide the server programs, named when one is missing.
 pub const SERVER_PACKAGES: &str = "mariadb-server mariadb-client";
 
@@ -27,7 +25,7 @@ impl Binaries {
     /// Finds `mariadbd` and `mariadb-install-db` (in `$FERRYMAN_MARIADB_BINDIR` when set, else
     /// on `PATH` and in the sbin directories); a missing one is an error naming the packages to
     /// install.
-    pub fn find() -> Result<Binaries> {
+    pub fn find() -> ferryman_exec::Result<Binaries> {
         let bindir = std::env::var_os(BINDIR_ENV);
         let find = |name: &str| match &bindir {
             Some(dir) => Program::at(&Path::new(dir).join(name), SERVER_PACKAGES),

@@ -202,13 +202,13 @@ impl Server {
         while process::is_running(pid) {
             if Instant::now() >= deadline {
                 tracing::warn!(pid, grace_s = grace.as_secs(), "mariadbd ignored SIGTERM, sending SIGKILL");
-                self.kill().await?;
+                self.kill_now().await?;
                 return Ok(Stopped::Killed);
             }
             tokio::select! {
                 () = tokio::time::sleep(POLL) => {}
                 () = cancel.cancelled() => {
-                    self.kill().await?;
+                    self.kill_now().await?;
                     return Err(Error::Cancelled { during: "shutting the server down" });
                 }
             }
@@ -226,7 +226,12 @@ impl Server {
         }
     }
 
-    async fn kill(&mut self) -> Result<()> {
+    /// Kills the server at once (SIGKILL): its datadir is thrown away.
+    pub async fn kill(mut self) -> Result<()> {
+        self.kill_now().await
+    }
+
+    async fn kill_now(&mut self) -> Result<()> {
         let pid = self.pid;
         let killed = tokio::task::spawn_blocking(move || process::kill_now(pid)).await;
         self.owned = false;
