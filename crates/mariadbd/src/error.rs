@@ -10,10 +10,6 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A program is missing (the message names the packages), failed or could not be started.
-    #[error(transparent)]
-    Exec(#[from] ferryman_exec::Error),
-
     /// A file or directory of the server could not be read, written or removed.
     #[error("cannot {action} `{}`: {source}; check the space and permissions there", path.display())]
     Io {
@@ -25,6 +21,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+
+    /// A program is missing (the message names the packages), failed or could not be started.
+    #[error(transparent)]
+    Exec(#[from] ferryman_exec::Error),
 
     /// `mariadb-install-db` failed.
     #[error("`mariadb-install-db` failed ({status}): {output}; check the space and permissions of `{}`", datadir.display())]

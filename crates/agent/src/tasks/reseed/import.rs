@@ -281,15 +281,6 @@ impl ImportServer {
         use ferryman_mariadbd::Error as E;
         match e {
             E::Exec(e) => Error::Exec(e),
-            E::Io {
-                action,
-                path,
-                source,
-            } => Error::Io {
-                action,
-                path,
-                source,
-            },
             E::Install { status, output, .. } => self.failed_with(
                 format!("could not be installed (mariadb-install-db: {status})"),
                 output,
