@@ -32,7 +32,10 @@ pub fn private_options(buffer_pool_mib: u32) -> Vec<Setting> {
         ("slow-query-log", off()),
         ("general-log", off()),
         ("performance-schema", off()),
-        ("innodb-buffer-pool-size", Some(format!("{buffer_pool_mib}M"))),
+        (
+            "innodb-buffer-pool-size",
+            Some(format!("{buffer_pool_mib}M")),
+        ),
         ("innodb-buffer-pool-load-at-startup", off()),
         ("innodb-buffer-pool-dump-at-shutdown", off()),
         ("max-allowed-packet", Some(MAX_PACKET.to_owned())),
@@ -98,19 +101,24 @@ mod tests {
         let lines = as_lines(&settings);
         let args = as_args(&settings);
         assert_eq!(lines.lines().count(), args.len());
-        for line in ["skip-networking", "skip-log-bin", "innodb-buffer-pool-size=64M"] {
+        for line in [
+            "skip-networking",
+            "skip-log-bin",
+            "innodb-buffer-pool-size=64M",
+        ] {
             assert!(lines.lines().any(|l| l == line), "{line} missing:\n{lines}");
-            assert!(args.contains(&OsString::from(format!("--{line}"))), "{args:?}");
+            assert!(
+                args.contains(&OsString::from(format!("--{line}"))),
+                "{args:?}"
+            );
         }
     }
 
     #[test]
-    fn a_written_file_replaces_the_old_one_with_its_mode() {
+    fn a_written_file_has_its_mode_and_no_temp_file_left() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("my.cnf");
-        write_file(&path, b"old", 0o644).unwrap();
-        std::fs::remove_file(&path).unwrap();
         write_file(&path, b"[mysqld]\n", 0o600).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "[mysqld]\n");
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;

@@ -82,7 +82,10 @@ pub enum Error {
 
 impl Error {
     /// A closure turning an I/O error into [`Error::Io`], for `map_err`.
-    pub fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+    pub fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
         move |source| Error::Io {
             action,
@@ -123,6 +126,8 @@ mod tests {
             dir: "/srv/x".into(),
             reason: "process 7 still runs (`kill -9 7`)".into(),
         };
-        assert!(leftover.to_string().ends_with("remove the directory by hand"));
+        assert!(leftover
+            .to_string()
+            .ends_with("remove the directory by hand"));
     }
 }

@@ -18,7 +18,7 @@
 //!   when dropped unless detached or stopped), stopping by PID ([`stop`]), [`log_excerpt`].
 //! - [`process`]: which processes belong to a server directory ([`running_pid`],
 //!   [`process::runs_in`]).
-//! - [`sweep`]: removing a server directory and whatever still runs in it, and [`sweep()`]ing
+//! - [`mod@sweep`]: removing a server directory and whatever still runs in it, and [`sweep()`]ing
 //!   the leftovers of a crashed owner.
 //! - [`error`]: the crate's [`Error`].
 

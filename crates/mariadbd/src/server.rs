@@ -201,7 +201,11 @@ impl Server {
         let deadline = Instant::now() + grace;
         while process::is_running(pid) {
             if Instant::now() >= deadline {
-                tracing::warn!(pid, grace_s = grace.as_secs(), "mariadbd ignored SIGTERM, sending SIGKILL");
+                tracing::warn!(
+                    pid,
+                    grace_s = grace.as_secs(),
+                    "mariadbd ignored SIGTERM, sending SIGKILL"
+                );
                 self.kill_now().await?;
                 return Ok(Stopped::Killed);
             }

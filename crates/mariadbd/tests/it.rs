@@ -53,7 +53,10 @@ fn root_at(layout: &Layout) -> Endpoint {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_starts_answers_and_shuts_down_cleanly() {
-    let work = tempfile::Builder::new().prefix("fm").tempdir_in("/tmp").unwrap();
+    let work = tempfile::Builder::new()
+        .prefix("fm")
+        .tempdir_in("/tmp")
+        .unwrap();
     let (bins, layout) = installed(work.path(), "a").await;
     assert!(std::fs::read_to_string(layout.install_log()).is_ok());
     let never = CancellationToken::new();
@@ -72,7 +75,10 @@ async fn a_server_starts_answers_and_shuts_down_cleanly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_server_is_killed_and_a_detached_one_swept() {
-    let work = tempfile::Builder::new().prefix("fm").tempdir_in("/tmp").unwrap();
+    let work = tempfile::Builder::new()
+        .prefix("fm")
+        .tempdir_in("/tmp")
+        .unwrap();
     let (bins, layout) = installed(work.path(), "tw-b").await;
     let never = CancellationToken::new();
     let args = [layout.defaults_file_arg()];
@@ -98,13 +104,13 @@ async fn a_dropped_server_is_killed_and_a_detached_one_swept() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_cannot_start_says_why() {
-    let work = tempfile::Builder::new().prefix("fm").tempdir_in("/tmp").unwrap();
+    let work = tempfile::Builder::new()
+        .prefix("fm")
+        .tempdir_in("/tmp")
+        .unwrap();
     let (bins, layout) = installed(work.path(), "c").await;
     let never = CancellationToken::new();
-    let args = [
-        layout.defaults_file_arg(),
-        "--no-such-option-at-all".into(),
-    ];
+    let args = [layout.defaults_file_arg(), "--no-such-option-at-all".into()];
     let err = Server::start(&bins, &layout, &args, &root_at(&layout), TIMEOUT, &never)
         .await
         .unwrap_err();

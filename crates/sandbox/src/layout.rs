@@ -97,5 +97,7 @@ pub type ServerPaths = ferryman_mariadbd::Layout;
 /// Writes `bytes` to `path` with `mode` durably (temp file, fsync, rename, fsync of the
 /// directory): readers see the old file or the new one, never half of it.
 pub(crate) fn write_file(path: &Path, bytes: &[u8], mode: u32) -> crate::Result<()> {
-    Ok(ferryman_mariadbd::defaults_file::write_file(path, bytes, mode)?)
+    Ok(ferryman_mariadbd::defaults_file::write_file(
+        path, bytes, mode,
+    )?)
 }

@@ -88,7 +88,16 @@ pub async fn start(
     }
     let args = [paths.defaults_file_arg()];
     let started = std::time::Instant::now();
-    match Server::start(bins, paths, &args, probe, START_TIMEOUT, &CancellationToken::new()).await {
+    match Server::start(
+        bins,
+        paths,
+        &args,
+        probe,
+        START_TIMEOUT,
+        &CancellationToken::new(),
+    )
+    .await
+    {
         Ok(server) => {
             tracing::debug!(server = %spec.name, pid = server.pid(), port = spec.port, "mariadbd ready");
             Ok(server.detach())

@@ -323,14 +323,20 @@ impl Throwaway {
         cnf.write(&self.paths)
             .map_err(|e| format!("cannot write its defaults file: {e}"))?;
         let args = [self.paths.defaults_file_arg()];
-        let pid = ferryman_mariadbd::spawn(&self.bins, &self.paths, &args)
-            .map_err(|e| e.to_string())?;
+        let pid =
+            ferryman_mariadbd::spawn(&self.bins, &self.paths, &args).map_err(|e| e.to_string())?;
         self.pid.store(pid, Ordering::Relaxed);
         // The caller discards the directory (and so the server) on any error.
         let never = CancellationToken::new();
-        ferryman_mariadbd::wait_ready(&self.paths, pid, &self.endpoint(), self.start_timeout, &never)
-            .await
-            .map_err(|e| e.to_string())
+        ferryman_mariadbd::wait_ready(
+            &self.paths,
+            pid,
+            &self.endpoint(),
+            self.start_timeout,
+            &never,
+        )
+        .await
+        .map_err(|e| e.to_string())
     }
 
     /// After an import: a dump of the `mysql` schema replaces the accounts, and its `FLUSH

@@ -111,7 +111,11 @@ impl Throwaway {
             0o600,
         )?;
         let args: Vec<std::ffi::OsString> = vec![
-            format!("--defaults-file={}", layout::myloader_cnf(&self.paths).display()).into(),
+            format!(
+                "--defaults-file={}",
+                layout::myloader_cnf(&self.paths).display()
+            )
+            .into(),
             "--directory".into(),
             dump_dir.into(),
             "--socket".into(),
