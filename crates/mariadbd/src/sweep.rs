@@ -166,7 +166,7 @@ mod tests {
             Layout::new(root).with_pid_file(pid)
         })
         .unwrap();
-        assert_eq!(removed, [ours.clone()]);
+        assert_eq!(removed, std::slice::from_ref(&ours));
         assert!(!ours.exists() && other.exists());
         assert_eq!(
             sweep(&work.path().join("missing"), "tw-", Layout::new).unwrap(),

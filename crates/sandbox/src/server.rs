@@ -75,7 +75,7 @@ pub async fn install(bins: &Binaries, spec: &ServerSpec, paths: &ServerPaths) ->
 }
 
 /// Starts the server (unless it already runs) and waits until it accepts connections through
-/// `probe`, an endpoint that can log in; one that does not within [`START_TIMEOUT`] is killed.
+/// `probe`, an endpoint that can log in; one that does not within 90 s is killed.
 /// Returns its PID; the server then runs on its own.
 pub async fn start(
     bins: &Binaries,
