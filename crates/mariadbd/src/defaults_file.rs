@@ -73,7 +73,7 @@ pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = path.with_extension("tmp");
-    let err = |action| Error::io(action, path);
+    let err = |action| move |e: std::io::Error| Error::on_path(action, path, e);
     {
         let mut f = std::fs::OpenOptions::new()
             .write(true)

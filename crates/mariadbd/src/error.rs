@@ -81,15 +81,15 @@ pub enum Error {
 }
 
 impl Error {
-    /// A closure turning an I/O error into [`Error::Io`], for `map_err`.
-    pub fn io(
+    /// [`Error::Io`]: `action` on `path` failed with `source`.
+    pub(crate) fn on_path(
         action: &'static str,
-        path: impl Into<PathBuf>,
-    ) -> impl FnOnce(std::io::Error) -> Error {
-        let path = path.into();
-        move |source| Error::Io {
+        path: &std::path::Path,
+        source: std::io::Error,
+    ) -> Error {
+        Error::Io {
             action,
-            path,
+            path: path.to_owned(),
             source,
         }
     }

@@ -104,12 +104,12 @@ pub fn sweep(
     let entries = match std::fs::read_dir(work_dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io("list", work_dir)(e)),
+        Err(e) => return Err(Error::on_path("list", work_dir, e)),
     };
     let mut removed = Vec::new();
     let mut failed: Option<Error> = None;
     for entry in entries {
-        let entry = entry.map_err(Error::io("list", work_dir))?;
+        let entry = entry.map_err(|e| Error::on_path("list", work_dir, e))?;
         let is_ours = entry
             .file_name()
             .to_str()
