@@ -11,6 +11,9 @@ pub enum Error {
     /// An external program is missing or failed.
     #[error(transparent)]
     Exec(#[from] ferryman_exec::Error),
+    /// A server could not be installed, started or stopped.
+    #[error(transparent)]
+    Mariadbd(#[from] ferryman_mariadbd::Error),
     /// Talking to a sandbox server failed.
     #[error(transparent)]
     Db(#[from] ferryman_db::Error),

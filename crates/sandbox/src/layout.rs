@@ -8,9 +8,9 @@
 //! DIR/manager/                the manager's data directory (backups, logs)
 //! DIR/agent/                  the agents' scratch directory
 //! DIR/verify/                 the verifier's throwaway servers
-//! DIR/servers/NAME/my.cnf     the server's only defaults file
-//! DIR/servers/NAME/data/      datadir
-//! DIR/servers/NAME/{tmp/,sock,mariadbd.pid,err.log,slow.log,stdout.log}
+//! DIR/servers/NAME/           one server: the standard layout of `ferryman_mariadbd::Layout`
+//!     my.cnf  data/  tmp/  sock  mariadbd.pid  err.log  slow.log  stdout.log  install.log
+//!     sst-log-archive/        a Galera node's SST logs
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -86,87 +86,18 @@ impl Layout {
 
     /// Files of one server.
     pub fn server(&self, name: &str) -> ServerPaths {
-        ServerPaths {
-            root: self.servers_dir().join(name),
-        }
+        ServerPaths::new(self.servers_dir().join(name))
     }
 }
 
-/// Paths of one sandbox server.
-#[derive(Debug, Clone)]
-pub struct ServerPaths {
-    root: PathBuf,
-}
+/// Paths of one sandbox server: the standard layout of a private server in
+/// `DIR/servers/NAME`.
+pub type ServerPaths = ferryman_mariadbd::Layout;
 
-impl ServerPaths {
-    /// The server's directory.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-    /// Its defaults file.
-    pub fn defaults_file(&self) -> PathBuf {
-        self.root.join("my.cnf")
-    }
-    /// Its datadir.
-    pub fn datadir(&self) -> PathBuf {
-        self.root.join("data")
-    }
-    /// Its tmpdir.
-    pub fn tmpdir(&self) -> PathBuf {
-        self.root.join("tmp")
-    }
-    /// Its unix socket.
-    pub fn socket(&self) -> PathBuf {
-        self.root.join("sock")
-    }
-    /// Its pid file.
-    pub fn pid_file(&self) -> PathBuf {
-        self.root.join("mariadbd.pid")
-    }
-    /// Its error log.
-    pub fn error_log(&self) -> PathBuf {
-        self.root.join("err.log")
-    }
-    /// Its slow-query log.
-    pub fn slow_log(&self) -> PathBuf {
-        self.root.join("slow.log")
-    }
-    /// Where the daemon's stdout/stderr go (normally nearly empty: mariadbd logs to `err.log`).
-    pub fn stdout_log(&self) -> PathBuf {
-        self.root.join("stdout.log")
-    }
-    /// The install log of `mariadb-install-db`.
-    pub fn install_log(&self) -> PathBuf {
-        self.root.join("install.log")
-    }
-    /// Where the SST scripts of a Galera node archive their logs (their default,
-    /// `/tmp/sst_log_archive`, would be shared by every node on the host).
-    pub fn sst_log_archive(&self) -> PathBuf {
-        self.root.join("sst-log-archive")
-    }
-}
-
-/// Writes `bytes` to `path` with `mode` durably: temp file in the same directory, fsync, rename,
-/// fsync of the directory. Readers see the old file or the new one, never half of it.
+/// Writes `bytes` to `path` with `mode` durably (temp file, fsync, rename, fsync of the
+/// directory): readers see the old file or the new one, never half of it.
 pub(crate) fn write_file(path: &Path, bytes: &[u8], mode: u32) -> crate::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = path.with_extension("tmp");
-    let err = |action| crate::Error::io(action, path);
-    {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&tmp)
-            .map_err(err("create"))?;
-        f.write_all(bytes).map_err(err("write"))?;
-        f.sync_all().map_err(err("sync"))?;
-    }
-    std::fs::rename(&tmp, path).map_err(err("rename into place"))?;
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(err("sync the directory of"))
+    Ok(ferryman_mariadbd::defaults_file::write_file(
+        path, bytes, mode,
+    )?)
 }

@@ -13,16 +13,18 @@
 //! # Layout
 //! - [`sandbox`]: [`Sandbox`], bringing a topology up ([`UpOptions`]), its status, starting and
 //!   stopping one server or all, replacing a replica with an empty server
-//!   ([`Sandbox::reinit_server`]), destroying it.
+//!   ([`Sandbox::reinit_server`]), destroying it; `sandbox/ports.rs` picks free ports.
 //! - [`galera`]: [`GaleraSandbox`], Galera clusters ([`GaleraOptions`]): bootstrap, joins one
 //!   at a time, restart of a stopped cluster from `grastate.dat`, the link between two
 //!   clusters, status per node ([`NodeReport`]). Its submodules: `galera/state.rs`
 //!   (`galera.json`), `galera/node.rs` (defaults file, ownership by mysql, start, Synced,
 //!   `grastate.dat`), `galera/cluster.rs` (bring-up), `galera/link.rs`, `galera/status.rs`,
 //!   `galera/config_file.rs` (`ferryman.toml` with the `galera-link` tables).
-//! - [`layout`]: where everything lives under the sandbox directory.
+//! - [`layout`]: where everything lives under the sandbox directory (a server's own files:
+//!   `ferryman_mariadbd::Layout`).
 //! - [`state`]: `sandbox.json`, which servers the sandbox has.
-//! - [`server`]: one `mariadbd`: defaults file, install, start, readiness, stop by PID.
+//! - [`server`]: one sandbox `mariadbd`: its defaults file; install, start, readiness and stop
+//!   by PID are `ferryman_mariadbd`'s, which runs every private server.
 //! - [`accounts`]: the accounts the sandbox creates on every server.
 //! - [`config_file`]: rendering `ferryman.toml` for the topology.
 //! - [`load`]: filling the primary with sysbench data of about a given size.

@@ -1,50 +1,22 @@
-//! One sandbox `mariadbd`: its defaults file, installation, start, readiness and stop by PID.
+//! One sandbox `mariadbd`: its defaults file, installation, start and readiness, stop by PID;
+//! through `ferryman_mariadbd`, which runs every private server.
 
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ferryman_db::{Endpoint, Session};
-use ferryman_exec::{process, Program};
+use ferryman_db::Endpoint;
+use ferryman_mariadbd::Server;
+use tokio_util::sync::CancellationToken;
+
+pub use ferryman_mariadbd::{log_excerpt, running_pid, Binaries};
 
 use crate::layout::{write_file, ServerPaths};
 use crate::state::ServerSpec;
 use crate::{Error, Result};
 
-/// Packages that provide the server programs, for "not installed" errors.
-pub const SERVER_PACKAGES: &str = "mariadb-server mariadb-client";
 /// How long a server may take to accept connections after it was started.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long a server may take to shut down after SIGTERM before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(60);
-
-/// The installed server programs.
-#[derive(Debug, Clone)]
-pub struct Binaries {
-    /// `mariadbd`.
-    pub mariadbd: Program,
-    /// `mariadb-install-db`.
-    pub install_db: Program,
-}
-
-/// Environment variable naming a directory that holds `mariadbd` and `mariadb-install-db`
-/// (e.g. an unpacked MariaDB tarball's `bin/`), to run sandboxes of another version than the
-/// installed one. Unset: the installed programs.
-pub const BINDIR_ENV: &str = "FERRYMAN_MARIADB_BINDIR";
-
-impl Binaries {
-    /// Finds `mariadbd` and `mariadb-install-db` (in `$FERRYMAN_MARIADB_BINDIR` when set),
-    /// naming the packages to install if they are missing.
-    pub fn find() -> Result<Binaries> {
-        let find = |name: &str| match std::env::var_os(BINDIR_ENV) {
-            Some(dir) => Program::at(&Path::new(&dir).join(name), SERVER_PACKAGES),
-            None => Program::find(name, SERVER_PACKAGES),
-        };
-        Ok(Binaries {
-            mariadbd: find("mariadbd")?,
-            install_db: find("mariadb-install-db")?,
-        })
-    }
-}
 
 /// The server's only defaults file: everything it reads comes from here, never `/etc/mysql`.
 pub fn defaults_file(spec: &ServerSpec, paths: &ServerPaths) -> String {
@@ -57,11 +29,7 @@ pub fn defaults_file(spec: &ServerSpec, paths: &ServerPaths) -> String {
          \n\
          [mysqld]\n\
          user=root\n\
-         datadir={datadir}\n\
-         tmpdir={tmpdir}\n\
-         socket={socket}\n\
-         pid-file={pid}\n\
-         log-error={err}\n\
+         {paths}\
          port={port}\n\
          bind-address=127.0.0.1\n\
          skip-name-resolve\n\
@@ -87,10 +55,7 @@ pub fn defaults_file(spec: &ServerSpec, paths: &ServerPaths) -> String {
          socket={socket}\n",
         socket = p(paths.socket()),
         port = spec.port,
-        datadir = p(paths.datadir()),
-        tmpdir = p(paths.tmpdir()),
-        pid = p(paths.pid_file()),
-        err = p(paths.error_log()),
+        paths = paths.mysqld_paths(),
         slow = p(paths.slow_log()),
         server_id = spec.server_id,
     )
@@ -106,34 +71,12 @@ pub async fn install(bins: &Binaries, spec: &ServerSpec, paths: &ServerPaths) ->
         defaults_file(spec, paths).as_bytes(),
         0o644,
     )?;
-    let out = bins
-        .install_db
-        .command()
-        .arg(format!(
-            "--defaults-file={}",
-            paths.defaults_file().display()
-        ))
-        .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
-        .run()
-        .await?;
-    let log = format!("{}{}", out.stdout, out.stderr);
-    write_file(&paths.install_log(), log.as_bytes(), 0o644)
-}
-
-/// The PID of the server if it runs: read from its pid file and checked to be *this* sandbox's
-/// `mariadbd` (its command line names our defaults file), so a recycled PID is never signalled.
-pub fn running_pid(paths: &ServerPaths) -> Option<u32> {
-    let pid: u32 = std::fs::read_to_string(paths.pid_file())
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    let ours = process::cmdline(pid).contains(&paths.defaults_file().display().to_string());
-    (process::is_running(pid) && ours).then_some(pid)
+    Ok(ferryman_mariadbd::install(bins, paths, &[paths.defaults_file_arg()]).await?)
 }
 
 /// Starts the server (unless it already runs) and waits until it accepts connections through
-/// `probe`, an endpoint that can log in. Returns its PID.
+/// `probe`, an endpoint that can log in; one that does not within 90 s is killed.
+/// Returns its PID; the server then runs on its own.
 pub async fn start(
     bins: &Binaries,
     spec: &ServerSpec,
@@ -143,74 +86,40 @@ pub async fn start(
     if let Some(pid) = running_pid(paths) {
         return Ok(pid);
     }
-    let pid = spawn(bins, paths, &[])?;
-    tracing::debug!(server = %spec.name, pid, port = spec.port, "mariadbd started");
-    wait_ready(spec, paths, probe, pid).await?;
-    Ok(pid)
+    let args = [paths.defaults_file_arg()];
+    let started = std::time::Instant::now();
+    match Server::start(
+        bins,
+        paths,
+        &args,
+        probe,
+        START_TIMEOUT,
+        &CancellationToken::new(),
+    )
+    .await
+    {
+        Ok(server) => {
+            tracing::debug!(server = %spec.name, pid = server.pid(), port = spec.port, "mariadbd ready");
+            Ok(server.detach())
+        }
+        Err(e) => Err(Error::StartFailed {
+            server: spec.name.clone(),
+            seconds: started.elapsed().as_secs(),
+            reason: e.to_string(),
+            log: paths.error_log(),
+        }),
+    }
 }
 
 /// Starts `mariadbd` with the server's defaults file (and `extra` options after it, e.g.
 /// `--wsrep-new-cluster`) as a daemon, without waiting for it. Returns its PID.
 pub(crate) fn spawn(bins: &Binaries, paths: &ServerPaths, extra: &[&str]) -> Result<u32> {
-    // A stale pid file from a crash would make mariadbd refuse nothing, but a stale socket
-    // could confuse our readiness probe: remove both before starting.
-    let _ = std::fs::remove_file(paths.pid_file());
-    let _ = std::fs::remove_file(paths.socket());
-    // --defaults-file must come first: mariadbd ignores it anywhere else.
-    Ok(bins
-        .mariadbd
-        .command()
-        .arg(format!(
-            "--defaults-file={}",
-            paths.defaults_file().display()
-        ))
-        .args(extra)
-        .spawn_daemon(&paths.stdout_log())?)
-}
-
-async fn wait_ready(
-    spec: &ServerSpec,
-    paths: &ServerPaths,
-    probe: &Endpoint,
-    pid: u32,
-) -> Result<()> {
-    let started = Instant::now();
-    let fail = |reason: String| Error::StartFailed {
-        server: spec.name.clone(),
-        seconds: started.elapsed().as_secs(),
-        reason: format!("{reason}; log ends: {}", log_tail(&paths.error_log())),
-        log: paths.error_log(),
-    };
-    loop {
-        if !process::is_running(pid) {
-            return Err(fail(format!("mariadbd (pid {pid}) exited")));
-        }
-        match probe.connect(Session::Plain).await {
-            Ok(conn) => {
-                let _ = conn.disconnect().await;
-                return Ok(());
-            }
-            Err(e) if started.elapsed() > START_TIMEOUT => {
-                // Do not leave a half-started server behind (stopping blocks: off the runtime).
-                let _ = tokio::task::spawn_blocking(move || process::stop(pid, STOP_GRACE)).await;
-                return Err(fail(format!("last connection error: {e}")));
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
+    let mut args = vec![paths.defaults_file_arg()];
+    args.extend(extra.iter().map(Into::into));
+    Ok(ferryman_mariadbd::spawn(bins, paths, &args)?)
 }
 
 /// Stops the server by PID (SIGTERM, then SIGKILL after a grace period). Blocking.
 pub fn stop(paths: &ServerPaths) -> Result<()> {
-    if let Some(pid) = running_pid(paths) {
-        process::stop(pid, STOP_GRACE)?;
-    }
-    Ok(())
-}
-
-/// The last lines of a log file, for error messages.
-pub fn log_tail(path: &Path) -> String {
-    std::fs::read_to_string(path)
-        .map(|t| ferryman_exec::command::tail(&t, 5))
-        .unwrap_or_else(|_| "(no log)".into())
+    Ok(ferryman_mariadbd::stop(paths, STOP_GRACE)?)
 }

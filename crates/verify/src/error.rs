@@ -104,6 +104,29 @@ pub enum Error {
     },
 }
 
+impl From<ferryman_mariadbd::Error> for Error {
+    fn from(e: ferryman_mariadbd::Error) -> Error {
+        use ferryman_mariadbd::Error as E;
+        match e {
+            E::Exec(e) => Error::Exec(e),
+            E::Io {
+                action,
+                path,
+                source,
+            } => Error::Io {
+                action,
+                path,
+                source,
+            },
+            E::Leftover { dir, reason } => Error::Leftover { dir, reason },
+            other => Error::Throwaway {
+                step: "server",
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
 impl Error {
     /// A closure turning an I/O error into [`Error::Io`], for `map_err`.
     pub fn io(

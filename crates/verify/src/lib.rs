@@ -3,7 +3,7 @@
 //! For one backup: checks before any restore (payload present and non-empty, checksums equal
 //! to the manifest, a dump's header and completion footer, size change against the previous
 //! good backup of the same source), then a test restore on a throwaway server started from the
-//! installed `mariadbd` (a dump imported; an xbstream extracted, prepared and started), then
+//! installed `mariadbd` through `ferryman_mariadbd` (a dump imported; an xbstream extracted, prepared and started), then
 //! checks on the restored copy (expected databases, watched tables non-empty, row counts equal
 //! to those recorded at backup time, `CHECK TABLE`). Every check is recorded with its outcome;
 //! the result is appended to the backup's manifest.

@@ -24,12 +24,14 @@
 //! ([`Error::Leftover`]).
 //!
 //! # Layout
-//! - `layout`: the directory, its files, the socket length limit.
+//! The server itself (install, start, readiness, stop by PID, killing what runs in its
+//! directory, sweeping leftovers) is `ferryman_mariadbd`'s; this module adds what is the
+//! verifier's:
+//! - `layout`: the directory (unique name, 0700), its files, the socket length limit.
 //! - `defaults_file`: the server's `my.cnf`; a physical backup's InnoDB layout.
 //! - `feed`: piping a payload into a tool's stdin (`mbstream`, `mariadb`, `tar`).
 //! - `physical`: extracting and preparing an xbstream.
 //! - `logical`: importing a dump, loading a mydumper archive.
-//! - `process`: starting, waiting for, stopping the server; killing what runs in a directory.
 //! - `sweep`: leftovers of a crashed verifier.
 
 mod defaults_file;
@@ -37,7 +39,6 @@ mod feed;
 mod layout;
 mod logical;
 mod physical;
-mod process;
 mod sweep;
 
 use std::io::Read;
@@ -47,14 +48,20 @@ use std::time::{Duration, Instant};
 
 use ferryman_db::{Endpoint, Session};
 use ferryman_exec::Program;
-use ferryman_sandbox::server::Binaries;
+use ferryman_mariadbd::process::runs_in;
+use ferryman_mariadbd::server::stop_pid;
+use ferryman_mariadbd::sweep::{kill_and_remove, leftovers};
+use ferryman_mariadbd::{Binaries, Layout};
+use tokio_util::sync::CancellationToken;
 
 use crate::{Error, Result};
 use defaults_file::ServerCnf;
-use layout::Paths;
 
 pub use layout::{DIR_PREFIX, SOCKET_PATH_MAX};
 pub use sweep::sweep;
+
+/// How long a server may take to shut down after SIGTERM before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(120);
 
 /// Settings of throwaway servers.
 #[derive(Debug, Clone)]
@@ -122,10 +129,10 @@ impl Timings {
 /// and removes its directory (blocking, best effort).
 #[derive(Debug)]
 pub struct Throwaway {
-    paths: Paths,
+    paths: Layout,
     /// The server's PID; 0 before it was started.
     pid: AtomicU32,
-    mariadbd: Program,
+    bins: Binaries,
     cnf: ServerCnf,
     start_timeout: Duration,
     /// Set once nothing is left: `Drop` then has nothing to do.
@@ -135,13 +142,9 @@ pub struct Throwaway {
 impl Throwaway {
     /// An empty server: `mariadb-install-db`, then `mariadbd`. Steps `install`, `start`.
     pub async fn empty(opts: &ThrowawayOptions, label: &str) -> Result<(Throwaway, Timings)> {
-        let bins = binaries()?;
-        let mut server = Throwaway::create(opts, label, bins.mariadbd)?;
+        let mut server = Throwaway::create(opts, label, Binaries::find()?)?;
         let mut timings = Timings::default();
-        match server
-            .install_and_start(&bins.install_db, &mut timings)
-            .await
-        {
+        match server.install_and_start(&mut timings).await {
             Ok(()) => {
                 tracing::info!(dir = %server.dir().display(), pid = server.pid(), "empty throwaway server started");
                 Ok((server, timings))
@@ -166,8 +169,7 @@ impl Throwaway {
         // Every program first: a missing one must not cost an extraction.
         let extractor = Program::find(tool.extractor(), tool.package())?;
         let preparer = Program::find(tool.preparer(), tool.package())?;
-        let bins = binaries()?;
-        let mut server = Throwaway::create(opts, label, bins.mariadbd)?;
+        let mut server = Throwaway::create(opts, label, Binaries::find()?)?;
         let mut timings = Timings::default();
         match server
             .restore_physical(&extractor, &preparer, payload, &mut timings)
@@ -241,12 +243,12 @@ impl Throwaway {
         let (problems, left) = tokio::task::spawn_blocking(move || {
             let mut problems = Vec::new();
             if let Some(pid) = pid {
-                if let Err(e) = process::stop(pid, &dir, process::STOP_GRACE) {
+                if let Err(e) = stop_pid(pid, &dir, STOP_GRACE) {
                     problems.push(format!("stopping the server: {e}"));
                 }
             }
-            problems.extend(process::kill_and_remove(&dir, pid));
-            let left = process::leftovers(&dir, pid);
+            problems.extend(kill_and_remove(&dir, pid));
+            let left = leftovers(&dir, pid);
             (problems, left)
         })
         .await
@@ -269,13 +271,13 @@ impl Throwaway {
     }
 
     /// A new directory, nothing running yet.
-    fn create(opts: &ThrowawayOptions, label: &str, mariadbd: Program) -> Result<Throwaway> {
+    fn create(opts: &ThrowawayOptions, label: &str, bins: Binaries) -> Result<Throwaway> {
         let paths = layout::create(&opts.work_dir, label)?;
         tracing::debug!(dir = %paths.root().display(), "throwaway directory created");
         Ok(Throwaway {
             paths,
             pid: AtomicU32::new(0),
-            mariadbd,
+            bins,
             cnf: ServerCnf {
                 buffer_pool_mib: opts.buffer_pool_mib,
                 ..ServerCnf::default()
@@ -285,32 +287,19 @@ impl Throwaway {
         })
     }
 
-    async fn install_and_start(
-        &mut self,
-        install_db: &Program,
-        timings: &mut Timings,
-    ) -> Result<()> {
+    async fn install_and_start(&mut self, timings: &mut Timings) -> Result<()> {
         let started = Instant::now();
         self.cnf.write(&self.paths)?;
-        let out = install_db
-            .command()
-            .arg(self.paths.defaults_file_arg())
-            .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
-            .output()
-            .await?;
-        if !out.status.success() {
-            return Err(Error::Throwaway {
-                step: "install",
-                reason: format!(
-                    "`mariadb-install-db` failed ({}): {}; check the space and permissions of `[verifier] work-dir`",
-                    out.status,
-                    feed::or_nothing(&ferryman_exec::command::tail(
-                        &format!("{}\n{}", out.stdout, out.stderr),
-                        feed::TAIL_LINES
-                    ))
-                ),
-            });
-        }
+        let args = [self.paths.defaults_file_arg()];
+        ferryman_mariadbd::install(&self.bins, &self.paths, &args)
+            .await
+            .map_err(|e| match e {
+                e @ ferryman_mariadbd::Error::Install { .. } => Error::Throwaway {
+                    step: "install",
+                    reason: format!("{e} (under `[verifier] work-dir`)"),
+                },
+                other => other.into(),
+            })?;
         timings.record("install", started);
         let started = Instant::now();
         self.start().await.map_err(|reason| Error::Throwaway {
@@ -333,10 +322,21 @@ impl Throwaway {
     async fn start_with(&self, cnf: &ServerCnf) -> std::result::Result<(), String> {
         cnf.write(&self.paths)
             .map_err(|e| format!("cannot write its defaults file: {e}"))?;
-        let pid = process::spawn(&self.mariadbd, &self.paths).map_err(|e| e.to_string())?;
+        let args = [self.paths.defaults_file_arg()];
+        let pid =
+            ferryman_mariadbd::spawn(&self.bins, &self.paths, &args).map_err(|e| e.to_string())?;
         self.pid.store(pid, Ordering::Relaxed);
-        tracing::debug!(dir = %self.dir().display(), pid, "mariadbd started");
-        process::wait_ready(&self.paths, &self.endpoint(), pid, self.start_timeout).await
+        // The caller discards the directory (and so the server) on any error.
+        let never = CancellationToken::new();
+        ferryman_mariadbd::wait_ready(
+            &self.paths,
+            pid,
+            &self.endpoint(),
+            self.start_timeout,
+            &never,
+        )
+        .await
+        .map_err(|e| e.to_string())
     }
 
     /// After an import: a dump of the `mysql` schema replaces the accounts, and its `FLUSH
@@ -351,7 +351,7 @@ impl Throwaway {
             }
             Err(e) => e,
         };
-        let Some(pid) = self.pid().filter(|&p| process::runs_in(p, self.dir())) else {
+        let Some(pid) = self.pid().filter(|&p| runs_in(p, self.dir())) else {
             return Err(Error::Restore {
                 step,
                 reason: format!(
@@ -363,7 +363,7 @@ impl Throwaway {
         tracing::info!(dir = %self.dir().display(), error = %error, "root cannot log in after the import (the dump brought its accounts): restarting without grant tables");
         let started = Instant::now();
         let dir = self.dir().to_owned();
-        tokio::task::spawn_blocking(move || process::stop(pid, &dir, process::STOP_GRACE))
+        tokio::task::spawn_blocking(move || stop_pid(pid, &dir, STOP_GRACE))
             .await
             .map_err(worker)??;
         let cnf = ServerCnf {
@@ -384,9 +384,9 @@ impl Throwaway {
     /// because the server crashed under it), else nothing.
     fn death_notice(&self) -> String {
         match self.pid() {
-            Some(pid) if !process::runs_in(pid, self.dir()) => format!(
+            Some(pid) if !runs_in(pid, self.dir()) => format!(
                 "; the server died, its error log ends: {}",
-                process::log_excerpt(&self.paths.error_log())
+                ferryman_mariadbd::log_excerpt(&self.paths.error_log())
             ),
             _ => String::new(),
         }
@@ -397,8 +397,8 @@ impl Throwaway {
         let dir = self.paths.root().to_owned();
         let pid = self.pid();
         let outcome = tokio::task::spawn_blocking(move || {
-            let problems = process::kill_and_remove(&dir, pid);
-            (problems, process::leftovers(&dir, pid))
+            let problems = kill_and_remove(&dir, pid);
+            (problems, leftovers(&dir, pid))
         })
         .await;
         match outcome {
@@ -424,24 +424,12 @@ impl Drop for Throwaway {
         let dir = self.paths.root();
         let pid = self.pid();
         tracing::info!(dir = %dir.display(), pid, "throwaway server dropped without remove(): killing it and removing its directory");
-        let problems = process::kill_and_remove(dir, pid);
-        let left = process::leftovers(dir, pid);
+        let problems = kill_and_remove(dir, pid);
+        let left = leftovers(dir, pid);
         if !left.is_empty() {
             tracing::warn!(dir = %dir.display(), problems = %problems.join("; "), left = %left.join("; "), "cannot remove a dropped throwaway server; the manager removes it at its next start");
         }
     }
-}
-
-/// `mariadbd` and `mariadb-install-db` (the sandbox's lookup: `$FERRYMAN_MARIADB_BINDIR`, else
-/// the installed ones).
-fn binaries() -> Result<Binaries> {
-    Binaries::find().map_err(|e| match e {
-        ferryman_sandbox::Error::Exec(e) => Error::Exec(e),
-        other => Error::Throwaway {
-            step: "find programs",
-            reason: other.to_string(),
-        },
-    })
 }
 
 fn worker(e: tokio::task::JoinError) -> Error {
@@ -471,9 +459,12 @@ mod tests {
             Box::new(std::io::empty()),
         ));
         let server = Throwaway {
-            paths: Paths::new("/nonexistent/tw-x-1-1".into()),
+            paths: layout::paths("/nonexistent/tw-x-1-1".into()),
             pid: AtomicU32::new(0),
-            mariadbd: Program::find("sh", "dash").unwrap(),
+            bins: Binaries {
+                mariadbd: Program::find("sh", "dash").unwrap(),
+                install_db: Program::find("sh", "dash").unwrap(),
+            },
             cnf: ServerCnf::default(),
             start_timeout: Duration::from_secs(1),
             removed: true,

@@ -30,7 +30,7 @@ pub(crate) fn prerequisites() -> Result<Binaries> {
     }
     run_as_ids()?;
     Program::find("rsync", "rsync")?;
-    Binaries::find()
+    Ok(Binaries::find()?)
 }
 
 /// Makes the sandbox directory and `servers/` enterable by `mysql` (0711 at least: temp dirs

@@ -43,11 +43,7 @@ pub(crate) fn defaults_file(cluster: &ClusterSpec, node: &NodeSpec, paths: &Serv
          # rsync SST needs a non-root server: as root, the joiner's rsync daemon would switch\n\
          # to user nobody and fail to write the datadir\n\
          user={user}\n\
-         datadir={datadir}\n\
-         tmpdir={tmpdir}\n\
-         socket={socket}\n\
-         pid-file={pid}\n\
-         log-error={err}\n\
+         {paths}\
          port={port}\n\
          bind-address=127.0.0.1\n\
          skip-name-resolve\n\
@@ -98,10 +94,7 @@ pub(crate) fn defaults_file(cluster: &ClusterSpec, node: &NodeSpec, paths: &Serv
         socket = p(paths.socket()),
         port = node.port,
         user = RUN_AS,
-        datadir = p(paths.datadir()),
-        tmpdir = p(paths.tmpdir()),
-        pid = p(paths.pid_file()),
-        err = p(paths.error_log()),
+        paths = paths.mysqld_paths(),
         server_id = node.server_id,
         gtid_domain = cluster.gtid_domain_id,
         slow = p(paths.slow_log()),
@@ -112,7 +105,7 @@ pub(crate) fn defaults_file(cluster: &ClusterSpec, node: &NodeSpec, paths: &Serv
         ist = node.ist_port,
         sst = node.sst_port,
         wsrep_domain = cluster.wsrep_gtid_domain_id,
-        archive = p(paths.sst_log_archive()),
+        archive = p(sst_log_archive(paths)),
     )
 }
 
@@ -132,22 +125,14 @@ pub(crate) fn prepare(cluster: &ClusterSpec, node: &NodeSpec, paths: &ServerPath
 /// Creates the system tables of the cluster's first node with `mariadb-install-db`; `root`
 /// gets no password and is reachable through the socket (the accounts are made that way).
 pub(crate) async fn install(bins: &Binaries, paths: &ServerPaths) -> Result<()> {
-    let out = bins
-        .install_db
-        .command()
-        .arg(format!(
-            "--defaults-file={}",
-            paths.defaults_file().display()
-        ))
-        .args([
-            &format!("--user={RUN_AS}"),
-            "--auth-root-authentication-method=normal",
-            "--skip-test-db",
-        ])
-        .run()
-        .await?;
-    let log = format!("{}{}", out.stdout, out.stderr);
-    write_file(&paths.install_log(), log.as_bytes(), 0o644)
+    let args = [paths.defaults_file_arg(), format!("--user={RUN_AS}").into()];
+    Ok(ferryman_mariadbd::install(bins, paths, &args).await?)
+}
+
+/// Where the SST scripts of a node archive their logs (their default, `/tmp/sst_log_archive`,
+/// would be shared by every node on the host).
+fn sst_log_archive(paths: &ServerPaths) -> PathBuf {
+    paths.root().join("sst-log-archive")
 }
 
 /// Starts the node as a daemon: `--wsrep-new-cluster` makes it bootstrap a new cluster, without
@@ -192,7 +177,7 @@ pub(crate) async fn wait_synced(
         node: node.to_owned(),
         seconds: started.elapsed().as_secs(),
         reason,
-        tail: server::log_tail(&paths.error_log()),
+        tail: server::log_excerpt(&paths.error_log()),
         log: paths.error_log(),
     };
     let mut last = String::from("no answer yet");

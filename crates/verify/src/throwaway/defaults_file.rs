@@ -3,11 +3,10 @@
 
 use std::path::Path;
 
-use super::layout::Paths;
-use crate::{Error, Result};
+use ferryman_mariadbd::defaults_file::{as_lines, private_options, write_file};
+use ferryman_mariadbd::Layout;
 
-/// The largest statement an import takes (a row of big BLOBs can exceed the default 16 MiB).
-pub(crate) const MAX_PACKET: &str = "1073741824";
+use crate::{Error, Result};
 
 /// Settings of `backup-my.cnf` the server must agree with to read the prepared files: page
 /// size, system and undo tablespaces, redo log, checksums, page compression. Paths
@@ -41,46 +40,23 @@ pub(crate) struct ServerCnf {
 
 impl ServerCnf {
     /// The defaults file's text.
-    pub fn render(&self, paths: &Paths) -> String {
-        let p = |path: std::path::PathBuf| path.display().to_string();
+    pub fn render(&self, paths: &Layout) -> String {
         let mut text = format!(
             "# Written by the Ferryman verifier for a throwaway server; it reads no other option file.\n\
              [mysqld]\n\
-             datadir={datadir}\n\
-             tmpdir={tmpdir}\n\
-             socket={socket}\n\
-             pid-file={pid}\n\
-             log-error={err}\n",
-            datadir = p(paths.datadir()),
-            tmpdir = p(paths.tmpdir()),
-            socket = p(paths.socket()),
-            pid = p(paths.pid_file()),
-            err = p(paths.error_log()),
+             {}",
+            paths.mysqld_paths()
         );
         // mariadbd refuses to run as root unless told to; as another user it runs as that one.
         if nix::unistd::geteuid().is_root() {
             text.push_str("user=root\n");
         }
-        text.push_str(&format!(
+        text.push_str(
             "# Nothing reaches it but the socket in its 0700 directory; it writes no binary log,\n\
-             # replicates from nobody, runs no events (they would change what is checked).\n\
-             skip-networking\n\
-             skip-log-bin\n\
-             skip-slave-start\n\
-             loose-wsrep-on=OFF\n\
-             event-scheduler=OFF\n\
-             slow-query-log=OFF\n\
-             general-log=OFF\n\
-             performance-schema=OFF\n\
-             innodb-buffer-pool-size={}M\n\
-             innodb-buffer-pool-load-at-startup=OFF\n\
-             innodb-buffer-pool-dump-at-shutdown=OFF\n\
-             max-allowed-packet={MAX_PACKET}\n\
-             # The copy is thrown away: durability per commit only slows the restore down.\n\
-             innodb-flush-log-at-trx-commit=0\n\
-             innodb-doublewrite=0\n",
-            self.buffer_pool_mib
-        ));
+             # replicates from nobody, runs no events (they would change what is checked); the\n\
+             # copy is thrown away: durability per commit only slows the restore down.\n",
+        );
+        text.push_str(&as_lines(&private_options(self.buffer_pool_mib)));
         if !self.layout.is_empty() {
             text.push_str("# InnoDB layout of the backup (its backup-my.cnf)\n");
             for (key, value) in &self.layout {
@@ -97,8 +73,12 @@ impl ServerCnf {
     }
 
     /// Writes the defaults file (0600).
-    pub fn write(&self, paths: &Paths) -> Result<()> {
-        super::layout::write_file(&paths.defaults_file(), self.render(paths).as_bytes(), 0o600)
+    pub fn write(&self, paths: &Layout) -> Result<()> {
+        Ok(write_file(
+            &paths.defaults_file(),
+            self.render(paths).as_bytes(),
+            0o600,
+        )?)
     }
 }
 
@@ -177,7 +157,7 @@ mod tests {
 
     #[test]
     fn the_defaults_file_keeps_the_server_private() {
-        let paths = Paths::new("/w/tw-a-1-1".into());
+        let paths = super::super::layout::paths("/w/tw-a-1-1".into());
         let cnf = ServerCnf {
             buffer_pool_mib: 64,
             layout: parse_layout(MARIABACKUP_10_11),

@@ -5,7 +5,7 @@
 //!     my.cnf                      the server's only defaults file
 //!     data/  tmp/                 datadir, tmpdir
 //!     sock  pid  err.log          socket, pid file, error log
-//!     out.log                     the daemon's stdout and stderr
+//!     out.log  install.log        the daemon's stdout and stderr, mariadb-install-db's output
 //!     load/                       an extracted mydumper archive
 //!     myloader.cnf                myloader's (empty) option file
 //! ```
@@ -15,6 +15,8 @@
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use ferryman_mariadbd::Layout;
 
 use crate::{Error, Result};
 
@@ -33,84 +35,33 @@ const SOCKET: &str = "sock";
 /// Numbers the directories this process creates.
 static COUNTER: AtomicU64 = AtomicU64::new(1);
 
-/// Paths of one throwaway server.
-#[derive(Debug, Clone)]
-pub(crate) struct Paths {
-    root: PathBuf,
+/// The files of the throwaway directory `root`: the standard layout of a private server,
+/// but for the pid file (`pid`) and the daemon's output (`out.log`).
+pub(crate) fn paths(root: PathBuf) -> Layout {
+    Layout::new(&root)
+        .with_pid_file(root.join("pid"))
+        .with_stdout_log(root.join("out.log"))
 }
 
-impl Paths {
-    /// The paths of the throwaway directory `root`.
-    pub fn new(root: PathBuf) -> Paths {
-        Paths { root }
-    }
+/// Where a mydumper archive is extracted.
+pub(crate) fn load_dir(paths: &Layout) -> PathBuf {
+    paths.root().join("load")
+}
 
-    /// The server's directory.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
+/// myloader's option file.
+pub(crate) fn myloader_cnf(paths: &Layout) -> PathBuf {
+    paths.root().join("myloader.cnf")
+}
 
-    /// The defaults file written for the server (the only one it reads).
-    pub fn defaults_file(&self) -> PathBuf {
-        self.root.join("my.cnf")
-    }
-
-    /// `--defaults-file=…` naming [`Paths::defaults_file`]: also how a process is recognised
-    /// as this directory's server in `/proc/PID/cmdline`.
-    pub fn defaults_file_arg(&self) -> String {
-        format!("--defaults-file={}", self.defaults_file().display())
-    }
-
-    /// The datadir.
-    pub fn datadir(&self) -> PathBuf {
-        self.root.join("data")
-    }
-
-    /// The server's tmpdir.
-    pub fn tmpdir(&self) -> PathBuf {
-        self.root.join("tmp")
-    }
-
-    /// The unix socket.
-    pub fn socket(&self) -> PathBuf {
-        self.root.join(SOCKET)
-    }
-
-    /// The pid file.
-    pub fn pid_file(&self) -> PathBuf {
-        self.root.join("pid")
-    }
-
-    /// The server's error log.
-    pub fn error_log(&self) -> PathBuf {
-        self.root.join("err.log")
-    }
-
-    /// Where the daemon's stdout and stderr go (the error log gets almost everything).
-    pub fn stdout_log(&self) -> PathBuf {
-        self.root.join("out.log")
-    }
-
-    /// Where a mydumper archive is extracted.
-    pub fn load_dir(&self) -> PathBuf {
-        self.root.join("load")
-    }
-
-    /// myloader's option file.
-    pub fn myloader_cnf(&self) -> PathBuf {
-        self.root.join("myloader.cnf")
-    }
-
-    /// The backup's own option file, in a datadir extracted from an xbstream.
-    pub fn backup_cnf(&self) -> PathBuf {
-        self.datadir().join("backup-my.cnf")
-    }
+/// The backup's own option file, in a datadir extracted from an xbstream.
+pub(crate) fn backup_cnf(paths: &Layout) -> PathBuf {
+    paths.datadir().join("backup-my.cnf")
 }
 
 /// Creates `work_dir` (0700) if missing, then a new throwaway directory (0700) in it, with
 /// its `data/` and `tmp/`. Refuses, before creating anything, a work directory so long that
 /// the socket path would not fit.
-pub(crate) fn create(work_dir: &Path, label: &str) -> Result<Paths> {
+pub(crate) fn create(work_dir: &Path, label: &str) -> Result<Layout> {
     let work_dir = std::path::absolute(work_dir).map_err(Error::io("resolve", work_dir))?;
     // `/` + name + `/` + socket.
     let longest_socket = work_dir.as_os_str().len() + 1 + NAME_MAX + 1 + SOCKET.len();
@@ -137,7 +88,7 @@ pub(crate) fn create(work_dir: &Path, label: &str) -> Result<Paths> {
             Err(e) => return Err(Error::io("create a throwaway directory", &candidate)(e)),
         }
     };
-    let paths = Paths::new(root);
+    let paths = paths(root);
     for dir in [paths.datadir(), paths.tmpdir()] {
         if let Err(e) = std::fs::DirBuilder::new().mode(0o700).create(&dir) {
             let _ = std::fs::remove_dir_all(paths.root());
@@ -173,20 +124,6 @@ fn sanitize(label: &str) -> String {
     } else {
         clean
     }
-}
-
-/// Writes `contents` into `path`, created (or truncated) with `mode`.
-pub(crate) fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(path)
-        .map_err(Error::io("create", path))?;
-    file.write_all(contents).map_err(Error::io("write", path))
 }
 
 #[cfg(test)]

@@ -8,7 +8,10 @@ use std::time::Instant;
 use ferryman_db::Session;
 use ferryman_exec::Program;
 
-use super::{defaults_file, feed, layout, process, worker, Throwaway, Timings};
+use ferryman_mariadbd::defaults_file::{write_file, MAX_PACKET};
+use ferryman_mariadbd::sweep::remove_dir;
+
+use super::{feed, layout, worker, Throwaway, Timings};
 use crate::{Error, Result};
 
 /// Debian package of the `mariadb` client.
@@ -33,7 +36,7 @@ impl Throwaway {
             "--user=root".to_owned(),
             // Bytes as they are (a dump's strings may hold \r\n and \0); DELIMITER still works.
             "--binary-mode".to_owned(),
-            format!("--max-allowed-packet={}", defaults_file::MAX_PACKET),
+            format!("--max-allowed-packet={}", MAX_PACKET),
         ];
         tracing::debug!(dir = %self.dir().display(), "importing a dump");
         let fed = feed::feed(&client, args, payload, "importing").await?;
@@ -58,7 +61,7 @@ impl Throwaway {
         let tar = Program::find("tar", "tar")?;
         let myloader = Program::find("myloader", "mydumper")?;
         let mut timings = Timings::default();
-        let load = self.paths.load_dir();
+        let load = layout::load_dir(&self.paths);
         let started = Instant::now();
         let fresh = load.clone();
         tokio::task::spawn_blocking(move || fresh_dir(&fresh))
@@ -102,13 +105,17 @@ impl Throwaway {
         let started = Instant::now();
         // myloader (0.10) reads option files through the client library: give it an empty one
         // so that nothing in /etc/mysql (a password, another socket) applies.
-        layout::write_file(
-            &self.paths.myloader_cnf(),
+        write_file(
+            &layout::myloader_cnf(&self.paths),
             b"# Read by myloader for the Ferryman verifier; intentionally empty.\n[client]\n",
             0o600,
         )?;
         let args: Vec<std::ffi::OsString> = vec![
-            format!("--defaults-file={}", self.paths.myloader_cnf().display()).into(),
+            format!(
+                "--defaults-file={}",
+                layout::myloader_cnf(&self.paths).display()
+            )
+            .into(),
             "--directory".into(),
             dump_dir.into(),
             "--socket".into(),
@@ -123,7 +130,7 @@ impl Throwaway {
         let finished = feed::run(&myloader, args).await?;
         // Free the space now: the extracted files are as large as the loaded data.
         let extracted = load.clone();
-        if let Err(e) = tokio::task::spawn_blocking(move || process::remove_dir(&extracted))
+        if let Err(e) = tokio::task::spawn_blocking(move || remove_dir(&extracted))
             .await
             .map_err(worker)?
         {
@@ -176,7 +183,7 @@ impl Throwaway {
 /// Removes `dir` if it exists and creates it empty (0700).
 fn fresh_dir(dir: &Path) -> Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    process::remove_dir(dir).map_err(Error::io("remove", dir))?;
+    remove_dir(dir).map_err(Error::io("remove", dir))?;
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(dir)

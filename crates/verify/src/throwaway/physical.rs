@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use ferryman_exec::Program;
 
-use super::{defaults_file, feed, worker, Throwaway, Timings};
+use super::{defaults_file, feed, layout, worker, Throwaway, Timings};
 use crate::{Error, Result};
 
 /// The last line of a successful prepare (on stderr).
@@ -56,7 +56,7 @@ impl Throwaway {
         timings.record("prepare", started);
 
         let started = Instant::now();
-        let backup_cnf = self.paths.backup_cnf();
+        let backup_cnf = layout::backup_cnf(&self.paths);
         self.cnf.layout =
             tokio::task::spawn_blocking(move || defaults_file::backup_layout(&backup_cnf))
                 .await
@@ -76,7 +76,7 @@ impl Throwaway {
     /// (`backup-my.cnf`: page size, log and undo layout), first, as the tools require; never
     /// `/etc/mysql`, whose `innodb_*` paths belong to the host's server.
     fn prepare_args(&self) -> Vec<std::ffi::OsString> {
-        let cnf = self.paths.backup_cnf();
+        let cnf = layout::backup_cnf(&self.paths);
         let defaults = if cnf.is_file() {
             format!("--defaults-file={}", cnf.display())
         } else {

@@ -9,7 +9,8 @@
 //! directory none of that can happen: until the swap the replica runs on its old data,
 //! untouched, and the swap and its rollback are the physical reseed's.
 //!
-//! The import server is the installed `mariadbd`, reading the server's own option file (so
+//! The import server is the installed `mariadbd` (or the one in `$FERRYMAN_MARIADB_BINDIR`), run
+//! through `ferryman_mariadbd` like every private server, reading the server's own option file (so
 //! that page size, undo and file layout match what the server will find) with what must not
 //! be shared overridden on the command line: its own datadir, socket, pid file and error log
 //! in a run directory next to the datadir; no TCP, no binary log, no replication, no Galera,
@@ -24,8 +25,12 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use ferryman_db::{Endpoint, Session};
-use ferryman_exec::{process, Program, Running};
+use ferryman_db::Endpoint;
+use ferryman_exec::{process, Program};
+use ferryman_mariadbd::defaults_file::{as_args, private_options, MAX_PACKET};
+use ferryman_mariadbd::layout::path_arg;
+use ferryman_mariadbd::server::Stopped;
+use ferryman_mariadbd::{Binaries, Layout, Server};
 
 use super::receive::{self, Payload};
 use super::{files, interrupted, Plan, TaskCtx};
@@ -33,8 +38,6 @@ use crate::progress;
 use crate::tasks::logical;
 use crate::{Error, Result};
 
-/// Debian package of `mariadbd` and `mariadb-install-db`.
-const SERVER_PACKAGE: &str = "mariadb-server";
 /// Debian package of the `mariadb` client.
 const CLIENT_PACKAGE: &str = "mariadb-client";
 /// How long the import server may take to accept connections.
@@ -43,26 +46,20 @@ const START_TIMEOUT: Duration = Duration::from_secs(300);
 const STOP_TIMEOUT: Duration = Duration::from_secs(1800);
 /// How much of the dump's end is kept: the footer and the `gtid_slave_pos` comment.
 const TAIL_KEEP: usize = 8 * 1024;
-/// The largest statement the import takes (mariadb-dump writes at most 1 MiB rows by default,
-/// but a row of big BLOBs can be larger).
-const MAX_PACKET: &str = "1073741824";
-/// How many error-log lines a failure quotes.
-const LOG_LINES: usize = 8;
 
 /// The programs a logical reseed runs, found before anything else: a missing one must not
 /// cost a transfer.
 #[derive(Debug)]
 pub(super) struct Tools {
-    install_db: Program,
-    mariadbd: Program,
+    /// `mariadbd` and `mariadb-install-db` (from `$FERRYMAN_MARIADB_BINDIR` when set).
+    bins: Binaries,
     client: Program,
 }
 
 impl Tools {
     pub fn find() -> Result<Tools> {
         Ok(Tools {
-            install_db: Program::find("mariadb-install-db", SERVER_PACKAGE)?,
-            mariadbd: Program::find("mariadbd", SERVER_PACKAGE)?,
+            bins: Binaries::find()?,
             client: Program::find("mariadb", CLIENT_PACKAGE)
                 .or_else(|_| Program::find("mysql", CLIENT_PACKAGE))?,
         })
@@ -83,9 +80,10 @@ pub(super) struct Imported {
 /// The private server on the staging directory. Dropping it kills the server.
 #[derive(Debug)]
 pub(super) struct ImportServer {
-    running: Option<Running>,
+    server: Option<Server>,
+    /// Its files: socket, pid file and error log in the run directory, datadir `staging`.
+    layout: Layout,
     staging: PathBuf,
-    run_dir: PathBuf,
     /// From `mariadb-install-db` to accepting connections.
     pub started_in: Duration,
 }
@@ -103,11 +101,13 @@ impl ImportServer {
         let started = Instant::now();
         ctx.progress
             .set_phase("preparing: installing the import server's datadir");
-        let run_dir = create_run_dir(plan)?;
+        let layout = Layout::new(create_run_dir(plan)?)
+            .with_datadir(staging)
+            .with_stdout_log(ctx.tool_log("mariadbd-import"));
         let mut server = ImportServer {
-            running: None,
+            server: None,
+            layout,
             staging: staging.to_owned(),
-            run_dir,
             started_in: Duration::ZERO,
         };
         match server.install_and_start(ctx, plan, tools).await {
@@ -130,82 +130,38 @@ impl ImportServer {
     ) -> Result<()> {
         // The server's user must own both directories: mariadbd switches to it.
         files::give_datadir_owner(plan, &self.staging).await?;
-        files::give_datadir_owner(plan, &self.run_dir).await?;
-        let user = run_as(plan)?;
-        let mut install = tools.install_db.command();
-        if let Some(file) = &ctx.server.defaults_file {
-            install = install.arg(defaults_file_arg(file));
-        }
-        let out = install
-            .arg(path_arg("--datadir=", &self.staging))
-            .args(user.iter())
-            .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
-            .output()
-            .await?;
-        if !out.status.success() {
-            return Err(self.failed(
-                format!(
-                    "could not be installed (mariadb-install-db: {})",
-                    out.status
-                ),
-                &ferryman_exec::command::tail(
-                    &format!("{}\n{}", out.stdout, out.stderr),
-                    LOG_LINES,
-                ),
-            ));
-        }
+        files::give_datadir_owner(plan, self.layout.root()).await?;
+        // The server's own option file, so that page size, undo and file layout match what
+        // the server will find; what must not be shared is overridden after it.
+        let mut leading: Vec<OsString> = ctx
+            .server
+            .defaults_file
+            .iter()
+            .map(|file| path_arg("--defaults-file=", file))
+            .collect();
+        leading.extend(run_as(plan)?);
+        let mut install = leading.clone();
+        install.push(path_arg("--datadir=", &self.staging));
+        ferryman_mariadbd::install(&tools.bins, &self.layout, &install)
+            .await
+            .map_err(|e| self.server_error(ctx, e))?;
         ctx.progress
             .set_phase("preparing: starting the import server");
-        let mut args: Vec<OsString> = Vec::new();
-        if let Some(file) = &ctx.server.defaults_file {
-            args.push(defaults_file_arg(file));
-        }
-        args.extend(user);
-        args.extend(self.server_args(ctx.joiner.import_buffer_pool_mib));
-        let (mut running, _) = ctx.spawn_tool(&tools.mariadbd, "mariadbd-import", args)?;
-        // It writes to its error log; stdout must still never fill up.
-        let _ = receive::drain_stdout(&mut running);
-        let pid = running.pid();
-        self.running = Some(running);
-        self.wait_ready(ctx, pid).await
-    }
-
-    /// Everything that keeps the import server apart from the real one (see the module
-    /// documentation). `loose-` options are accepted by builds without them.
-    fn server_args(&self, buffer_pool_mib: u32) -> Vec<OsString> {
-        let mut args = vec![
-            path_arg("--datadir=", &self.staging),
-            path_arg("--socket=", &self.socket()),
-            path_arg("--pid-file=", &self.run_dir.join("mariadbd.pid")),
-            path_arg("--log-error=", &self.error_log()),
-        ];
-        args.extend(
-            [
-                "--skip-networking",
-                "--skip-log-bin",
-                "--skip-slave-start",
-                "--loose-wsrep-on=OFF",
-                "--event-scheduler=OFF",
-                "--slow-query-log=OFF",
-                "--general-log=OFF",
-                // The import is thrown away on any failure: durability per statement would
-                // only slow it down. A clean shutdown writes everything out.
-                "--innodb-flush-log-at-trx-commit=0",
-                "--innodb-doublewrite=0",
-            ]
-            .map(OsString::from),
-        );
-        args.push(format!("--innodb-buffer-pool-size={buffer_pool_mib}M").into());
-        args.push(format!("--max-allowed-packet={MAX_PACKET}").into());
-        args
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.run_dir.join("mariadbd.sock")
-    }
-
-    fn error_log(&self) -> PathBuf {
-        self.run_dir.join("error.log")
+        let mut args = leading;
+        args.extend(self.layout.path_args());
+        args.extend(as_args(&private_options(ctx.joiner.import_buffer_pool_mib)));
+        let server = Server::start(
+            &tools.bins,
+            &self.layout,
+            &args,
+            &self.endpoint(ctx),
+            START_TIMEOUT,
+            ctx.cancel,
+        )
+        .await
+        .map_err(|e| self.server_error(ctx, e))?;
+        self.server = Some(server);
+        Ok(())
     }
 
     fn endpoint(&self, ctx: &TaskCtx<'_>) -> Endpoint {
@@ -213,39 +169,9 @@ impl ImportServer {
             name: format!("{} (import server)", ctx.server.name),
             host: "localhost".to_owned(),
             port: 0,
-            socket: Some(self.socket()),
+            socket: Some(self.layout.socket()),
             user: "root".to_owned(),
             password: None,
-        }
-    }
-
-    async fn wait_ready(&self, ctx: &TaskCtx<'_>, pid: Option<u32>) -> Result<()> {
-        let started = Instant::now();
-        let endpoint = self.endpoint(ctx);
-        loop {
-            if !pid.is_some_and(process::is_running) {
-                return Err(self.failed("exited while starting".to_owned(), &self.log_tail()));
-            }
-            match endpoint.connect(Session::Plain).await {
-                Ok(conn) => {
-                    let _ = conn.disconnect().await;
-                    return Ok(());
-                }
-                Err(e) if started.elapsed() > START_TIMEOUT => {
-                    return Err(self.failed(
-                        format!(
-                            "did not accept connections within {} s ({e})",
-                            START_TIMEOUT.as_secs()
-                        ),
-                        &self.log_tail(),
-                    ))
-                }
-                Err(_) => {}
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-                _ = ctx.cancel.cancelled() => return Err(interrupted(ctx, "starting the import server")),
-            }
         }
     }
 
@@ -264,7 +190,7 @@ impl ImportServer {
         let args: Vec<OsString> = vec![
             // Nothing from option files: this session is ours alone.
             "--no-defaults".into(),
-            path_arg("--socket=", &self.socket()),
+            path_arg("--socket=", &self.layout.socket()),
             "--user=root".into(),
             // Bytes as they are (a dump's strings may hold \r\n and \0); DELIMITER still works.
             "--binary-mode".into(),
@@ -306,64 +232,76 @@ impl ImportServer {
         let started = Instant::now();
         ctx.progress
             .set_phase("preparing: shutting the import server down");
-        let Some(running) = self.running.take() else {
+        let Some(server) = self.server.take() else {
             return Ok(Duration::ZERO);
         };
-        if let Some(pid) = running.pid().and_then(|p| i32::try_from(p).ok()) {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGTERM,
-            );
-        }
-        let waited = tokio::time::timeout(
-            STOP_TIMEOUT,
-            receive::wait_or_kill(ctx, running, "shutting the import server down"),
-        )
-        .await;
-        let outcome = match waited {
-            Ok(Ok(finished)) if finished.status.success() => Ok(started.elapsed()),
-            Ok(Ok(finished)) => Err(self.failed(
-                format!("did not shut down cleanly ({})", finished.status),
-                &self.log_tail(),
+        let outcome = match server.stop(STOP_TIMEOUT, ctx.cancel).await {
+            Ok(Stopped::Clean) => Ok(started.elapsed()),
+            Ok(Stopped::Unclean) => Err(self.failed(
+                "did not shut down cleanly (its log does not end with `Shutdown complete`)"
+                    .to_owned(),
             )),
-            Ok(Err(e)) => Err(e),
-            // The wait was dropped, which killed it: its datadir is not to be trusted.
-            Err(_) => Err(self.failed(
-                format!(
-                    "did not shut down within {} s and was killed",
-                    STOP_TIMEOUT.as_secs()
-                ),
-                &self.log_tail(),
-            )),
+            // Killed: its datadir is not to be trusted.
+            Ok(Stopped::Killed) => Err(self.failed(format!(
+                "did not shut down within {} s and was killed",
+                STOP_TIMEOUT.as_secs()
+            ))),
+            Err(e) => Err(self.server_error(ctx, e)),
         };
-        files::remove_quietly(&self.run_dir).await;
+        files::remove_quietly(self.layout.root()).await;
         outcome
     }
 
     /// Kills the server (its datadir is thrown away) and removes the run directory.
     pub async fn discard(mut self) {
-        if let Some(running) = self.running.take() {
-            let _ = running.kill().await;
+        if let Some(server) = self.server.take() {
+            if let Err(e) = server.kill().await {
+                tracing::warn!(error = %e, "cannot kill the import server");
+            }
         }
-        files::remove_quietly(&self.run_dir).await;
+        files::remove_quietly(self.layout.root()).await;
     }
 
-    fn failed(&self, what: String, log_tail: &str) -> Error {
+    /// [`Error::ImportServer`] saying `what`, with the end of its error log.
+    fn failed(&self, what: String) -> Error {
+        let log_tail = ferryman_mariadbd::log_excerpt(&self.layout.error_log());
+        self.failed_with(what, log_tail)
+    }
+
+    fn failed_with(&self, what: String, log_tail: String) -> Error {
         Error::ImportServer {
             staging: self.staging.clone(),
             what,
-            log_tail: if log_tail.is_empty() {
-                "(empty)".to_owned()
-            } else {
-                log_tail.to_owned()
-            },
+            log_tail,
         }
     }
 
-    fn log_tail(&self) -> String {
-        std::fs::read_to_string(self.error_log())
-            .map(|text| ferryman_exec::command::tail(&text, LOG_LINES))
-            .unwrap_or_default()
+    /// A failure of the server, in the agent's words.
+    fn server_error(&self, ctx: &TaskCtx<'_>, e: ferryman_mariadbd::Error) -> Error {
+        use ferryman_mariadbd::Error as E;
+        match e {
+            E::Exec(e) => Error::Exec(e),
+            E::Install { status, output, .. } => self.failed_with(
+                format!("could not be installed (mariadb-install-db: {status})"),
+                output,
+            ),
+            E::Exited { log_excerpt, .. } => {
+                self.failed_with("exited while starting".to_owned(), log_excerpt)
+            }
+            E::NotReady {
+                seconds,
+                last_error,
+                log_excerpt,
+                ..
+            } => self.failed_with(
+                format!("did not accept connections within {seconds} s ({last_error})"),
+                log_excerpt,
+            ),
+            E::Cancelled { during } => {
+                interrupted(ctx, &during.replace("the server", "the import server"))
+            }
+            other => self.failed(other.to_string()),
+        }
     }
 }
 
@@ -404,24 +342,17 @@ fn create_run_dir(plan: &Plan) -> Result<PathBuf> {
 }
 
 /// Stops an import server of this job that still runs (found by its pid file, checked to be
-/// a `mariadbd` on this job's staging directory, so that a recycled PID is never signalled).
+/// a process of this job's run directory, so that a recycled PID is never signalled).
 pub(super) fn stop_leftover(plan: &Plan) {
-    let pid_file = plan.import_run_dir().join("mariadbd.pid");
-    let Some(pid) = std::fs::read_to_string(&pid_file)
-        .ok()
-        .and_then(|t| t.trim().parse::<u32>().ok())
-    else {
+    let Some(pid) = ferryman_mariadbd::running_pid(&Layout::new(plan.import_run_dir())) else {
         return;
     };
-    let staging = plan.staging().display().to_string();
-    if process::is_running(pid) && process::cmdline(pid).contains(&staging) {
-        tracing::warn!(
-            pid,
-            "stopping the import server an earlier run of this job left"
-        );
-        if let Err(e) = process::kill_now(pid) {
-            tracing::warn!(pid, error = %e, "cannot stop the leftover import server");
-        }
+    tracing::warn!(
+        pid,
+        "stopping the import server an earlier run of this job left"
+    );
+    if let Err(e) = process::kill_now(pid) {
+        tracing::warn!(pid, error = %e, "cannot stop the leftover import server");
     }
 }
 
@@ -439,16 +370,6 @@ fn run_as(plan: &Plan) -> Result<Option<OsString>> {
         .map(|u| u.name)
         .unwrap_or_else(|| uid.to_string());
     Ok(Some(format!("--user={name}").into()))
-}
-
-fn defaults_file_arg(file: &Path) -> OsString {
-    path_arg("--defaults-file=", file)
-}
-
-fn path_arg(option: &str, path: &Path) -> OsString {
-    let mut arg = OsString::from(option);
-    arg.push(path);
-    arg
 }
 
 #[cfg(test)]
