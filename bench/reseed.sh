@@ -611,8 +611,15 @@ for m in "${methods[@]}"; do
     # dispatch, the agent's claim (poll-interval), preflight, and the manager's and CLI's polls.
     if [[ $m != B && $p =~ \(run\ of\ ([0-9.]+)\ s\)$ ]]; then
         w=${BASH_REMATCH[1]}
-        sum=$(grep -oE '(received in|imported in|prepared in|restarted in|after) [0-9.]+ s' <<<"$p" |
-            awk '{ s += $(NF - 1) } END { printf "%.1f", s }')
+        # Durations as the agent writes them (humantime: `11s 100ms`, `400ms`, `1m 2s`; older
+        # results: `11.1 s`).
+        sum=$(grep -oE '(received in|imported in|prepared in|restarted in|after)( [0-9.]+ ?(h|min|ms|m|s)\b)+' <<<"$p" |
+            awk '{ for (i = 1; i <= NF; i++) {
+                       if (match($i, /^[0-9.]+(h|min|ms|m|s)$/)) { v = $i + 0; u = $i; sub(/^[0-9.]+/, "", u) }
+                       else if ($i ~ /^[0-9.]+$/ && $(i + 1) == "s") { v = $i + 0; u = "s"; i++ }
+                       else continue
+                       s += v * (u == "h" ? 3600 : (u == "m" || u == "min") ? 60 : u == "ms" ? 0.001 : 1)
+                   } } END { printf "%.1f", s }')
         [[ $sum != 0.0 ]] && printf '     the agent'"'"'s phases add up to %s s of %s s; the rest, %s s, is what they leave out (dispatch, claim, preflight, polling)\n' \
             "$sum" "$w" "$(awk -v w="$w" -v s="$sum" 'BEGIN { printf "%.1f", w - s }')"
     fi

@@ -14,8 +14,9 @@ use crate::tasks::{self, TaskCtx};
 
 /// How often a running job's `progress` and `heartbeat` are refreshed.
 const REPORT_EVERY: Duration = Duration::from_secs(3);
-/// Attempts (one second apart, then two…) to record an outcome before keeping it on disk.
-const RECORD_ATTEMPTS: u32 = 3;
+/// Attempts to record an outcome before keeping it on disk: at once, again at once on a new
+/// session, then one second later, then two.
+const RECORD_ATTEMPTS: u32 = 4;
 /// How many tool logs are kept per server.
 const TOOL_LOGS_KEPT: usize = 200;
 
@@ -155,8 +156,11 @@ impl Agent {
     ) -> bool {
         let mut held = held;
         for attempt in 0..RECORD_ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
+            // The first retry is at once, on a new session: the one kept in `slot` is often
+            // dead because the server restarted under the job (a reseed's swap, a restart
+            // task), and waiting would only delay the outcome the manager waits for.
+            if attempt > 1 {
+                tokio::time::sleep(Duration::from_secs(u64::from(attempt - 1))).await;
             }
             let res = match self.conn(slot).await {
                 Err(e) => Err(e),

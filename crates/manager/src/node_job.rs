@@ -32,8 +32,11 @@ use tokio::sync::watch;
 use crate::registry::{JobHandle, JobState};
 use crate::{Error, Result, Services};
 
-/// How often a watched row is read: every wait on every node job, one interval.
-pub const POLL: Duration = Duration::from_millis(250);
+/// How often a watched row is read: every wait on every node job, one interval. One read by
+/// primary key on the job's own node, ten times a second while the job runs: cheap for the
+/// node, and what bounds how late the manager sees a claim (to connect to a joiner) or an
+/// outcome (to end the job).
+pub const POLL: Duration = Duration::from_millis(100);
 /// A Ferryman agent refreshes its heartbeat every few seconds (a backup lock may hold the
 /// update back while the tool runs); silence this long before the stream means it died.
 const START_SILENCE_S: i64 = 60;
