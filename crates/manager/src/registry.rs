@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 /// Where a manager job stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum JobState {
     /// Created, the node job not yet inserted.
@@ -50,7 +50,8 @@ impl JobState {
 }
 
 /// One manager job, as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Job)]
 pub struct JobRecord {
     /// Manager-wide id.
     pub id: u64,
@@ -59,6 +60,7 @@ pub struct JobRecord {
     /// Server the node job runs on.
     pub server: String,
     /// The node task.
+    #[schema(value_type = String, example = "mariabackup")]
     pub task: Task,
     /// The row id in the server's jobs table, once inserted.
     pub node_job_id: Option<u64>,

@@ -122,7 +122,7 @@ async fn api_on_a_sandbox() {
     // The document lists every route the router serves.
     let (status, doc) = get("/api/v1/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(doc["openapi"], "3.0.3");
+    assert_eq!(doc["openapi"], "3.1.0");
     for route in api::routes() {
         assert!(
             doc["paths"][route.path][route.method.as_str()].is_object(),

@@ -1,0 +1,161 @@
+//! The manager's jobs: listed, one (waited on until it ends), cancelled.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::{bad_path, bad_query, cluster, Reply};
+use crate::api::error::clip;
+use crate::api::openapi::Error;
+use crate::api::ApiError;
+use crate::registry::{JobRecord, JobState};
+use crate::Services;
+
+/// The query of `GET /api/v1/jobs`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(in crate::api) struct JobsQuery {
+    cluster: Option<String>,
+    #[param(value_type = Option<JobState>, inline)]
+    state: Option<String>,
+}
+
+/// The name of a state, as the JSON shows it and `?state=` takes it.
+fn state_name(state: JobState) -> &'static str {
+    match state {
+        JobState::Queued => "queued",
+        JobState::Waiting => "waiting",
+        JobState::Receiving => "receiving",
+        JobState::Succeeded => "succeeded",
+        JobState::Failed => "failed",
+        JobState::Cancelled => "cancelled",
+    }
+}
+
+/// Every state's name, for `?state=`.
+const STATES: [&str; 6] = [
+    "queued",
+    "waiting",
+    "receiving",
+    "succeeded",
+    "failed",
+    "cancelled",
+];
+
+/// `GET /api/v1/jobs?cluster=&state=`: newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs",
+    summary = "The manager's jobs since it started, newest first",
+    params(JobsQuery),
+    responses((status = 200, description = "Jobs.", body = Vec<JobRecord>))
+)]
+pub(in crate::api) async fn jobs(
+    State(services): State<Arc<Services>>,
+    query: Result<Query<JobsQuery>, QueryRejection>,
+) -> Reply<impl IntoResponse> {
+    let Query(query) = query.map_err(bad_query)?;
+    if let Some(name) = &query.cluster {
+        cluster(&services, name)?;
+    }
+    if let Some(state) = &query.state {
+        if !STATES.contains(&state.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "unknown job state `{}`: use one of {}",
+                clip(state),
+                STATES.join(", ")
+            )));
+        }
+    }
+    let jobs: Vec<_> = services
+        .registry
+        .list()
+        .into_iter()
+        .filter(|j| query.cluster.as_ref().is_none_or(|c| &j.cluster == c))
+        .filter(|j| {
+            query
+                .state
+                .as_deref()
+                .is_none_or(|s| state_name(j.state) == s)
+        })
+        .collect();
+    Ok(Json(jobs))
+}
+
+/// `GET /api/v1/jobs/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{id}",
+    summary = "One job; with `wait_ms`, answered as soon as it has ended or after that many milliseconds (at most 30000)",
+    params(("id" = u64, Path), JobQuery),
+    responses((status = 200, description = "The job.", body = JobRecord))
+)]
+pub(in crate::api) async fn job(
+    State(services): State<Arc<Services>>,
+    path: Result<UrlPath<u64>, PathRejection>,
+    query: Result<Query<JobQuery>, QueryRejection>,
+) -> Reply<impl IntoResponse> {
+    let UrlPath(id) = path.map_err(bad_path)?;
+    let Query(query) = query.map_err(bad_query)?;
+    let record = match query.wait_ms {
+        Some(ms) if ms > 0 => {
+            let at_most = std::time::Duration::from_millis(ms.min(MAX_WAIT_MS));
+            services.registry.wait_end(id, at_most).await
+        }
+        _ => services.registry.get(id),
+    };
+    record.map(Json).ok_or_else(|| no_job(id))
+}
+
+/// The longest `?wait_ms=` honoured.
+const MAX_WAIT_MS: u64 = 30_000;
+
+/// The query of `GET /api/v1/jobs/{id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(in crate::api) struct JobQuery {
+    /// Answer as soon as the job has ended, or after this many milliseconds at most (capped
+    /// at 30000): how a client follows a job without polling.
+    wait_ms: Option<u64>,
+}
+
+/// `POST /api/v1/jobs/{id}/cancel`: 202 with the job; it ends (cancelled) shortly after.
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs/{id}/cancel",
+    summary = "Cancel a job that has not ended",
+    params(("id" = u64, Path)),
+    responses(
+        (status = 202, description = "Cancelling; the job ends as cancelled shortly.", body = JobRecord),
+        (status = 409, description = "The job has already ended.", body = Error),
+    )
+)]
+pub(in crate::api) async fn cancel_job(
+    State(services): State<Arc<Services>>,
+    path: Result<UrlPath<u64>, PathRejection>,
+) -> Reply<impl IntoResponse> {
+    let UrlPath(id) = path.map_err(bad_path)?;
+    let job = services.registry.get(id).ok_or_else(|| no_job(id))?;
+    if job.state.is_final() || !services.registry.cancel(id) {
+        return Err(ApiError::conflict(format!(
+            "job {id} has already ended ({}); nothing to cancel",
+            state_name(job.state)
+        )));
+    }
+    let job = services.registry.get(id).unwrap_or(job);
+    Ok((StatusCode::ACCEPTED, Json(job)))
+}
+
+fn no_job(id: u64) -> ApiError {
+    ApiError::not_found(format!(
+        "no job {id}: the manager remembers its jobs since it started (the newest 1000); list them with GET /api/v1/jobs"
+    ))
+}

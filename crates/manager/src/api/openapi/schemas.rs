@@ -1,0 +1,171 @@
+//! Schemas of JSON that other modules and crates produce (`monitor`, `retention`,
+//! `verification`, `events`, `ferryman_repo`): described here, at the detail a client needs,
+//! rather than by deriving `ToSchema` on those types and every type they hold. These types are
+//! never built: they only describe.
+
+#![allow(
+    dead_code,
+    reason = "the types describe JSON for the document; nothing builds them"
+)]
+
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema};
+use utoipa::openapi::RefOr;
+use utoipa::{PartialSchema, ToSchema};
+
+/// What every failed request answers: a message that says what to do next.
+#[derive(ToSchema)]
+pub(in crate::api) struct Error {
+    error: String,
+}
+
+/// One cluster's servers as last read: role, GTID positions, replication threads and lag, or
+/// the error reading them.
+#[derive(ToSchema)]
+pub(in crate::api) struct Topology {
+    cluster: String,
+    /// Seconds since the epoch.
+    read_at: u64,
+    servers: Vec<utoipa::openapi::Object>,
+}
+
+/// A stored backup's `manifest.json`, described only in words: it is `ferryman_repo`'s, and
+/// grows with it.
+pub(in crate::api) struct Manifest;
+
+impl PartialSchema for Manifest {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .description(Some(
+                "A stored backup's manifest.json: id, cluster, server, kind, tool, times, raw \
+                 and stored sizes, sha256, GTID and binlog coordinates.",
+            ))
+            .additional_properties(Some(AdditionalProperties::FreeForm(true)))
+            .into()
+    }
+}
+
+impl ToSchema for Manifest {}
+
+/// What a prune did, or with `dry_run` would do.
+#[derive(ToSchema)]
+pub(in crate::api) struct PruneReport {
+    cluster: String,
+    dry_run: bool,
+    /// keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly.
+    policy: utoipa::openapi::Object,
+    #[schema(inline)]
+    keep: Vec<Kept>,
+    /// Deleted, or with dry_run to be deleted.
+    delete: Vec<String>,
+    #[schema(inline)]
+    failed: Vec<PruneFailure>,
+}
+
+#[derive(ToSchema)]
+struct Kept {
+    id: String,
+    /// newest, protected, last, hourly, daily, weekly, monthly, yearly, or `oldest RULE`.
+    reasons: Vec<String>,
+}
+
+#[derive(ToSchema)]
+struct PruneFailure {
+    id: String,
+    error: String,
+}
+
+/// A verification run.
+#[derive(ToSchema)]
+pub(in crate::api) struct VerifyRun {
+    id: u64,
+    #[schema(inline)]
+    trigger: VerifyTrigger,
+    #[schema(inline)]
+    state: RunState,
+    /// Once done: every item passed.
+    ok: Option<bool>,
+    started_at: String,
+    ended_at: Option<String>,
+    /// cluster, server, backup, tool, phase, status (ok|failed), reasons, raw_bytes,
+    /// stored_bytes, size_change_percent, restore_seconds, total_seconds, backup_job, error,
+    /// done.
+    items: Vec<utoipa::openapi::Object>,
+}
+
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum VerifyTrigger {
+    Api,
+    Schedule,
+    Fleet,
+}
+
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum RunState {
+    Running,
+    Done,
+}
+
+/// Something a DBA must hear about.
+#[derive(ToSchema)]
+pub(in crate::api) struct Event {
+    id: u64,
+    at: String,
+    #[schema(inline)]
+    kind: EventKind,
+    #[schema(inline)]
+    severity: Severity,
+    cluster: String,
+    server: Option<String>,
+    backup: Option<String>,
+    message: String,
+}
+
+#[derive(ToSchema)]
+#[serde(rename_all = "kebab-case")]
+enum EventKind {
+    VerificationFailed,
+    VerificationPassed,
+    TopologySplit,
+}
+
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum Severity {
+    Info,
+    Error,
+}
+
+/// The tools of `backup-physical-type`.
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(in crate::api) enum PhysicalTool {
+    Mariabackup,
+    Xtrabackup,
+}
+
+/// The tools of `backup-logical-type`.
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(in crate::api) enum LogicalTool {
+    Mysqldump,
+    Mydumper,
+}
+
+/// Which log a collected file is.
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(in crate::api) enum LogKindName {
+    Error,
+    Slow,
+}
+
+/// The reseed methods `POST /api/v1/clusters/{cluster}/reseed` takes.
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(in crate::api) enum ReseedMethodName {
+    Physicalbackup,
+    Logicalbackup,
+    Logicalmaster,
+}
