@@ -24,6 +24,8 @@
 //! - `registry.rs`: the manager's jobs, for the API.
 //! - `monitor.rs`: topology, and which server a backup is taken from.
 //! - `scheduler.rs`: cron entries.
+//! - `api.rs` + `api/`: the HTTP API: router and token check, the handlers (one file per
+//!   resource), the OpenAPI document utoipa derives from them.
 //! - [`error`]: the crate's [`Error`].
 
 pub mod api;
