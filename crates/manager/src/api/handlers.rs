@@ -1,6 +1,7 @@
 //! The route handlers, one file per resource. Each checks its input, asks [`Services`], and
-//! answers JSON; failures are [`ApiError`]s whose message says what to do next. Each carries
-//! its `#[utoipa::path]`: the OpenAPI document (`api/openapi.rs`) is derived from them.
+//! answers JSON; failures are [`ApiError`]s whose message says what to do next. Each route's
+//! handler carries its `#[utoipa::path]`: the OpenAPI document (`api/openapi.rs`) is derived
+//! from them.
 //!
 //! # Layout
 //! - `handlers.rs`: health, the document itself, the fallbacks, and what every handler shares

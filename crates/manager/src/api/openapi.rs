@@ -13,11 +13,11 @@ use std::sync::LazyLock;
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, ResponseBuilder};
-use utoipa::{Modify, OpenApi};
+use utoipa::{Modify, OpenApi, ToSchema};
 
 pub(super) use schemas::{
-    Error, Event, LogKindName, LogicalTool, Manifest, PhysicalTool, PruneReport, ReseedMethodName,
-    Topology, VerifyRun,
+    ErrorBody, Event, LogKindName, LogicalTool, Manifest, PhysicalTool, PruneReport,
+    ReseedMethodName, Topology, VerifyRun,
 };
 
 use super::handlers::{self, backups, clusters, events, jobs, reseed, verify};
@@ -51,7 +51,7 @@ use super::handlers::{self, backups, clusters, events, jobs, reseed, verify};
         verify::verify_run,
         events::events,
     ),
-    components(schemas(Error)),
+    components(schemas(ErrorBody)),
     security(("bearer" = [])),
     modifiers(&Shared)
 )]
@@ -91,7 +91,7 @@ impl Modify for Shared {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
-        let error_body = Content::new(Some(Ref::from_schema_name("Error")));
+        let error_body = Content::new(Some(Ref::from_schema_name(ErrorBody::name())));
         for (_, name, description) in SHARED_ERRORS {
             let response = ResponseBuilder::new()
                 .description(description)

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{bad_path, bad_query, cluster, Reply};
-use crate::api::openapi::{Manifest, PruneReport};
+use crate::api::openapi::{ErrorBody, Manifest, PruneReport};
 use crate::api::ApiError;
 use crate::Services;
 
@@ -54,7 +54,7 @@ pub(in crate::api) struct JobCreated {
     request_body = BackupRequest,
     responses(
         (status = 202, description = "Started; follow it with GET /api/v1/jobs/{id}.", body = JobCreated),
-        (status = 503, description = "No server of the cluster can be backed up now.", body = crate::api::openapi::Error),
+        (status = 503, description = "No server of the cluster can be backed up now.", body = ErrorBody),
     )
 )]
 pub(in crate::api) async fn start_backup(

@@ -12,7 +12,7 @@ use utoipa::IntoParams;
 
 use super::{bad_path, bad_query, cluster, Reply};
 use crate::api::error::clip;
-use crate::api::openapi::Error;
+use crate::api::openapi::ErrorBody;
 use crate::api::ApiError;
 use crate::registry::{JobRecord, JobState};
 use crate::Services;
@@ -135,7 +135,7 @@ pub(in crate::api) struct JobQuery {
     params(("id" = u64, Path)),
     responses(
         (status = 202, description = "Cancelling; the job ends as cancelled shortly.", body = JobRecord),
-        (status = 409, description = "The job has already ended.", body = Error),
+        (status = 409, description = "The job has already ended.", body = ErrorBody),
     )
 )]
 pub(in crate::api) async fn cancel_job(

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use super::{bad_path, cluster, Reply};
 use crate::api::error::clip;
-use crate::api::openapi::{Error, ReseedMethodName};
+use crate::api::openapi::{ErrorBody, ReseedMethodName};
 use crate::api::{ApiError, RM_RESEED, RM_RESEED_HOST_PORT};
 use crate::reseed::{Method, ReseedRequest};
 use crate::Services;
@@ -93,7 +93,7 @@ async fn start_reseed(
     request_body = ReseedBody,
     responses(
         (status = 202, description = "Started; one job per server, follow them with GET /api/v1/jobs/{id}.", body = JobsCreated),
-        (status = 409, description = "Refused by a safety rail: the server is the primary, is being reseeded, or the backup cannot be used.", body = Error),
+        (status = 409, description = "Refused by a safety rail: the server is the primary, is being reseeded, or the backup cannot be used.", body = ErrorBody),
     )
 )]
 pub(in crate::api) async fn reseed(
@@ -134,7 +134,7 @@ pub(in crate::api) async fn reseed(
     request_body = FlashbackBody,
     responses(
         (status = 202, description = "Started.", body = JobsCreated),
-        (status = 409, description = "Refused by a safety rail.", body = Error),
+        (status = 409, description = "Refused by a safety rail.", body = ErrorBody),
     )
 )]
 pub(in crate::api) async fn flashback(
@@ -171,7 +171,7 @@ const RM_SUMMARY: &str = "replication-manager's reseed route, kept for its users
     params(("cluster" = String, Path), ("server" = String, Path), ("method" = String, Path)),
     responses(
         (status = 202, description = "Started.", body = JobsCreated),
-        (status = 409, description = "Refused by a safety rail.", body = Error),
+        (status = 409, description = "Refused by a safety rail.", body = ErrorBody),
     )
 )]
 pub(in crate::api) async fn rm_reseed(
@@ -195,7 +195,7 @@ pub(in crate::api) async fn rm_reseed(
     ),
     responses(
         (status = 202, description = "Started.", body = JobsCreated),
-        (status = 409, description = "Refused by a safety rail.", body = Error),
+        (status = 409, description = "Refused by a safety rail.", body = ErrorBody),
     )
 )]
 pub(in crate::api) async fn rm_reseed_host_port(

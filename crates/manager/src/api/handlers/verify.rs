@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use super::{bad_path, Reply};
-use crate::api::openapi::{Error, VerifyRun};
+use crate::api::openapi::{ErrorBody, VerifyRun};
 use crate::api::ApiError;
 use crate::Services;
 
@@ -44,7 +44,7 @@ pub(in crate::api) struct VerifyBody {
     request_body = VerifyBody,
     responses(
         (status = 202, description = "Started; follow it with GET /api/v1/verify/runs/{id}.", body = VerifyRun),
-        (status = 409, description = "Nothing to verify (a cluster without backups).", body = Error),
+        (status = 409, description = "Nothing to verify (a cluster without backups).", body = ErrorBody),
     )
 )]
 pub(in crate::api) async fn verify(

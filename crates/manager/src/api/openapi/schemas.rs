@@ -14,7 +14,8 @@ use utoipa::{PartialSchema, ToSchema};
 
 /// What every failed request answers: a message that says what to do next.
 #[derive(ToSchema)]
-pub(in crate::api) struct Error {
+#[schema(as = Error)]
+pub(in crate::api) struct ErrorBody {
     error: String,
 }
 
