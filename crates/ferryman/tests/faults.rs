@@ -12,7 +12,7 @@ use ferryman_sandbox::testing::TestSandbox;
 use ferryman_sandbox::UpOptions;
 
 mod daemons;
-use daemons::{agent_process, wait_job, Daemons};
+use daemons::{wait_job, Daemons};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferryman");
 
@@ -32,7 +32,7 @@ async fn an_agent_killed_mid_backup_ends_the_job_at_its_stale_heartbeat_with_not
     )
     .await;
     let d = Daemons::start(sb.config(), &[]).await;
-    let mut agent = agent_process(&sb, "db1", None, &[]);
+    let mut agent = d.agent_process(&sb, "db1", None, &[]);
     let id = d
         .services
         .start_backup("sandbox", Some("db1"), Task::Mysqldump, "test")

@@ -15,7 +15,7 @@ use ferryman_sandbox::testing::TestSandbox;
 use ferryman_sandbox::UpOptions;
 
 mod daemons;
-use daemons::{agent_process, caught_up, wait_job, Daemons};
+use daemons::{caught_up, wait_job, Daemons};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferryman");
 
@@ -499,6 +499,8 @@ async fn a_joiner_agent_killed_mid_swap_ends_the_job_in_30_s_and_its_successor_f
     use std::time::{Duration, Instant};
 
     let sb = shop_sandbox().await;
+    // Before the daemons: they check the dying agent's log when dropped.
+    let logs = tempfile::tempdir().unwrap();
     let d = Daemons::start(sb.config(), &["db1"]).await;
     let backup = d
         .services
@@ -514,10 +516,9 @@ async fn a_joiner_agent_killed_mid_swap_ends_the_job_in_30_s_and_its_successor_f
         "INSERT INTO shop.orders SELECT seq, 'after the backup' FROM mysql.seq_4001_to_4100",
     )
     .await;
-    let logs = tempfile::tempdir().unwrap();
     // db2's agent dies right after its server came up on the restored data, before it put
     // db2's job rows back: the manager finds the donor's table there and no heartbeat.
-    let mut dying = agent_process(
+    let mut dying = d.agent_process(
         &sb,
         "db2",
         Some(&logs.path().join("dying.log")),

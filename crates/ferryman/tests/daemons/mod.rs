@@ -1,6 +1,10 @@
 //! The daemons of an end-to-end test, in the test's process: a manager with its HTTP API, and
-//! one agent per server of a sandbox. Shared by the test binaries that need them.
+//! one agent per server of a sandbox; agents as child processes on request. Shared by the test
+//! binaries that need them. When the test ends, an ERROR any of them logged that the test did
+//! not declare expected fails it (`log`).
 #![allow(dead_code)] // each test binary uses its own part
+
+mod log;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,18 +17,21 @@ use ferryman_repo::BackupId;
 use ferryman_sandbox::testing::TestSandbox;
 use tokio_util::sync::CancellationToken;
 
-/// A manager (with its HTTP API) and agents.
+/// A manager (with its HTTP API) and agents. Dropping it checks their logs: see `log`.
 pub struct Daemons {
     pub services: Arc<Services>,
     pub config: Config,
     stop: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     agents: Vec<Shutdown>,
+    logs: log::Logs,
 }
 
 impl Daemons {
     /// Starts the manager of `config`, its API, and an agent for each of `servers`.
     pub async fn start(config: Config, servers: &[&str]) -> Daemons {
+        // First, so that the manager's first words are in the log.
+        let logs = log::Logs::start();
         let manager = Manager::start(config.clone()).await.unwrap();
         let services = manager.services();
         let stop = CancellationToken::new();
@@ -62,7 +69,23 @@ impl Daemons {
             stop,
             tasks,
             agents,
+            logs,
         }
+    }
+
+    /// ERROR lines containing `substring` are part of the test's scenario: they do not fail it.
+    pub fn expect_error(&self, substring: &str) {
+        self.logs.expect_error(substring);
+    }
+
+    /// WARN lines containing `substring` are part of the scenario (with [`Self::deny_warnings`]).
+    pub fn expect_warning(&self, substring: &str) {
+        self.logs.expect_warning(substring);
+    }
+
+    /// A WARN line the test did not expect fails it too.
+    pub fn deny_warnings(&self) {
+        self.logs.deny_warnings();
     }
 
     /// Takes a backup of cluster `sandbox` with `task`, waits for it; returns its id.
@@ -77,13 +100,46 @@ impl Daemons {
         job.backup_id.unwrap().parse().unwrap()
     }
 
-    /// Stops the agents, then the manager and its API, and waits for them.
-    pub async fn stop(self) {
+    /// `ferryman agent` for `server` of the sandbox as its own process (it may be killed like a
+    /// real one), with `env` set. Its output goes to `log`, or to a file of the daemons' logs; it is
+    /// checked with theirs.
+    pub fn agent_process(
+        &self,
+        sb: &TestSandbox,
+        server: &str,
+        log: Option<&std::path::Path>,
+        env: &[(&str, &str)],
+    ) -> std::process::Child {
+        use std::process::Stdio;
+        let path = match log {
+            Some(path) => {
+                self.logs.watch(path);
+                path.to_owned()
+            }
+            None => self.logs.child_log(&format!("agent-{server}")),
+        };
+        let file = std::fs::File::create(path).unwrap();
+        #[allow(clippy::disallowed_methods)] // running the binary under test
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ferryman"));
+        cmd.args(["agent", "--config", sb.config_path().to_str().unwrap()])
+            .args(["--server", server])
+            .env("FERRYMAN_LOG", "info")
+            .stdout(Stdio::from(file.try_clone().unwrap()))
+            .stderr(Stdio::from(file))
+            .stdin(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.spawn().unwrap()
+    }
+
+    /// Stops the agents, then the manager and its API, waits for them, and checks their logs.
+    pub async fn stop(mut self) {
         for s in &self.agents {
             s.stop.cancel();
         }
         self.stop.cancel();
-        for t in self.tasks {
+        for t in std::mem::take(&mut self.tasks) {
             let _ = t.await;
         }
     }
@@ -129,34 +185,4 @@ pub async fn caught_up(sb: &TestSandbox, server: &str) {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-/// `ferryman agent` for `server` of the sandbox as its own process (it may be killed like a
-/// real one), its output in `log` (or discarded), with `env` set.
-pub fn agent_process(
-    sb: &TestSandbox,
-    server: &str,
-    log: Option<&std::path::Path>,
-    env: &[(&str, &str)],
-) -> std::process::Child {
-    use std::process::Stdio;
-    let (out, err) = match log {
-        Some(path) => {
-            let file = std::fs::File::create(path).unwrap();
-            (Stdio::from(file.try_clone().unwrap()), Stdio::from(file))
-        }
-        None => (Stdio::null(), Stdio::null()),
-    };
-    #[allow(clippy::disallowed_methods)] // running the binary under test
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ferryman"));
-    cmd.args(["agent", "--config", sb.config_path().to_str().unwrap()])
-        .args(["--server", server])
-        .env("FERRYMAN_LOG", "info")
-        .stdout(out)
-        .stderr(err)
-        .stdin(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.spawn().unwrap()
 }
