@@ -86,6 +86,8 @@ async fn a_replica_that_lost_its_replication_is_never_a_backup_source_and_its_du
     )
     .await;
     let d = Daemons::start(sb.config(), &["db1", "db2"]).await;
+    // The split is the scenario: the manager says an operator must find the primary.
+    d.expect_error("has a split topology");
     d.services.topology.refresh(&d.config).await;
 
     // Chosen by the manager: refused, with the reason and an event.

@@ -139,6 +139,8 @@ async fn good_backups_verify_and_every_kind_of_damage_is_named_with_exit_1() {
     }];
     let work_dir = config.verifier.work_dir.clone();
     let d = Daemons::start(config, &["db1", "db2"]).await;
+    // Each damaged backup below is a verification failure an operator must act on.
+    d.expect_error("FAILED verification");
 
     // 1. A physical and a logical backup at the same GTID: both verify.
     let physical = d.backup(Task::Mariabackup).await;
