@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use ferryman_config::{AgentConfig, Config, ServerConfig};
 use ferryman_db::Endpoint;
-use ferryman_jobs::{JobId, JobsConn, Schema, Task, Verdict};
+use ferryman_jobs::{JobId, JobsConn, Runnable, Schema, Task, Verdict};
 use tokio_util::sync::CancellationToken;
 
 use crate::destinations::Destinations;
@@ -210,7 +210,10 @@ impl Agent {
         report.recorded_pending = self.journal.flush(conn).await?;
         report.reaped =
             reaper::reap(conn, &self.claimant, self.settings.stale_claim_timeout).await?;
-        self.report_unknown_tasks(conn).await;
+        // Which tasks have a runnable row, in one statement: `take` (a find, a supersede and a
+        // claim) runs only for those, so an idle pass is a few statements whatever the number
+        // of configured tasks, and a short `agent.poll-interval` stays cheap.
+        let mut runnable = Some(self.runnable(conn).await);
         if !self
             .leftovers_checked
             .swap(true, std::sync::atomic::Ordering::Relaxed)
@@ -222,9 +225,20 @@ impl Agent {
                 break;
             }
             let conn = self.conn(slot).await?;
+            // Read again after a job ran: rows enqueued meanwhile are taken in this pass.
+            let seen = match runnable.take() {
+                Some(seen) => seen,
+                None => self.runnable(conn).await,
+            };
+            let may_have = seen.as_ref().map_or(true, |r| r.may_have(task));
+            runnable = Some(seen);
+            if !may_have {
+                continue;
+            }
             let Some(claimed) = conn.take(task, &self.claimant_name).await? else {
                 continue;
             };
+            runnable = None;
             let done = self.run_job(slot, claimed, task, shutdown).await;
             let stopped = task == Task::Stop && done.verdict == Verdict::Success;
             report.ran.push(done);
@@ -237,21 +251,23 @@ impl Agent {
         Ok(())
     }
 
-    /// Logs once, at WARN, each runnable row whose task no runner knows: it would otherwise
-    /// wait forever without anyone noticing.
-    async fn report_unknown_tasks(&self, conn: &mut JobsConn) {
-        let rows = match conn.unknown_tasks().await {
-            Ok(rows) => rows,
+    /// The runnable rows (`None` when they cannot be read: then every task is tried, as
+    /// `take` would fail on its own if the table were out of reach). Logs once, at WARN, each
+    /// runnable row whose task no runner knows: it would otherwise wait forever without anyone
+    /// noticing.
+    async fn runnable(&self, conn: &mut JobsConn) -> Option<Runnable> {
+        let runnable = match conn.runnable().await {
+            Ok(runnable) => runnable,
             Err(e) => {
-                tracing::debug!(server = %self.server.name, error = %e, "cannot look for rows with an unknown task");
-                return;
+                tracing::debug!(server = %self.server.name, error = %e, "cannot list the runnable rows");
+                return None;
             }
         };
         let mut reported = self
             .unknown_reported
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        for row in rows {
+        for row in runnable.unknown_tasks() {
             if reported.insert(row.id.0) {
                 tracing::warn!(
                     server = %self.server.name,
@@ -262,6 +278,8 @@ impl Agent {
                 );
             }
         }
+        drop(reported);
+        Some(runnable)
     }
 
     /// The jobs session, opened (and the table ensured) when there is none.
@@ -315,3 +333,6 @@ impl Agent {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -102,6 +102,17 @@ impl JobsConn {
         self.table.schema()
     }
 
+    /// How many statements this session has run, by the server's count (session status
+    /// `Questions`, this one included): how a test proves that an agent's idle pass is cheap.
+    pub async fn questions(&mut self) -> Result<u64> {
+        let row: Option<(String, u64)> = self
+            .conn
+            .query_first("SHOW SESSION STATUS LIKE 'Questions'")
+            .await
+            .map_err(|e| self.query_error("read the session's `Questions`".to_owned(), e))?;
+        Ok(row.map_or(0, |(_, n)| n))
+    }
+
     /// Closes the session politely.
     pub async fn close(self) -> Result<()> {
         let server = self.server;

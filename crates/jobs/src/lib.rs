@@ -19,6 +19,7 @@
 //! - [`schema`]: [`JobsConn::ensure`], the idempotent DDL, and its [`EnsureReport`].
 //! - `conn.rs`: [`JobsConn`], the no-binlog session every operation is a method of.
 //! - `queue.rs`: enqueue, [`JobsConn::get`], [`JobsConn::list`], [`JobsConn::find`],
+//!   [`JobsConn::runnable`] (every runnable row in one read: [`Runnable`]),
 //!   [`JobsConn::supersede`], [`JobsConn::cancel`].
 //! - `claim.rs`: [`JobsConn::claim`], [`JobsConn::take`] and [`ClaimedJob`].
 //! - `carry.rs`: [`JobsConn::all`] and [`JobsConn::replace_all`], which carry a server's rows
@@ -42,6 +43,7 @@ pub use conn::JobsConn;
 pub use error::{Error, Result};
 pub use ferryman_proto::Task;
 pub use job::{Job, JobId, JobStatus, Outcome, Token, Verdict};
+pub use queue::Runnable;
 pub use result_text::{CUT_MARK, RESULT_CHARS};
 pub use schema::EnsureReport;
 pub use table::{Schema, DEFAULT_SCHEMA};

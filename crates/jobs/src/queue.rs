@@ -10,6 +10,42 @@ use crate::schema::{PARAMS_BYTES, SERVER_CHARS, TOKEN_CHARS};
 use crate::table::{CANCEL, FIND, GET, INSERT, LIST, RUNNABLE, SUPERSEDE};
 use crate::{Error, Result};
 
+/// How many runnable rows [`JobsConn::runnable`] reads at most.
+const RUNNABLE_ROWS: usize = 1000;
+
+/// The runnable rows of the table as one statement read them ([`JobsConn::runnable`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Runnable {
+    rows: Vec<Job>,
+    /// False when there were more rows than were read.
+    complete: bool,
+}
+
+impl Runnable {
+    /// The rows read, oldest first.
+    pub fn rows(&self) -> &[Job] {
+        &self.rows
+    }
+
+    /// Rows whose task no runner knows (a typo, a newer manager's task): they would stay
+    /// undone forever, unnoticed.
+    pub fn unknown_tasks(&self) -> impl Iterator<Item = &Job> {
+        self.rows.iter().filter(|j| j.parse_task().is_err())
+    }
+
+    /// Whether [`JobsConn::take`] may find a job of `task`; false only when it certainly
+    /// would not (as of this read). That is certain only when every runnable row was read and
+    /// each names a known task: the server compares `task` by its collation (case, trailing
+    /// spaces, accents), so a row with an unknown spelling might still be one of `task`'s.
+    pub fn may_have(&self, task: Task) -> bool {
+        !self.complete
+            || self
+                .rows
+                .iter()
+                .any(|j| j.parse_task().map_or(true, |t| t == task))
+    }
+}
+
 /// Fails when `text` has more than `max` characters.
 pub(crate) fn check_chars(field: &'static str, text: &str, max: usize) -> Result<()> {
     let len = text.chars().count();
@@ -92,15 +128,16 @@ impl JobsConn {
         self.jobs(LIST, (limit,), || "list jobs".to_owned()).await
     }
 
-    /// Runnable rows whose task no runner knows (a typo, a newer manager's task): they would
-    /// stay undone forever, unnoticed.
-    pub async fn unknown_tasks(&mut self) -> Result<Vec<Job>> {
-        Ok(self
-            .jobs(RUNNABLE, (), || "list runnable jobs".to_owned())
-            .await?
-            .into_iter()
-            .filter(|j| j.parse_task().is_err())
-            .collect())
+    /// The runnable rows (undone, not being run), oldest first, in one statement: what an agent
+    /// reads before taking jobs, so that an idle pass costs one query instead of one per task.
+    pub async fn runnable(&mut self) -> Result<Runnable> {
+        let rows = self
+            .jobs(RUNNABLE, (RUNNABLE_ROWS,), || {
+                "list runnable jobs".to_owned()
+            })
+            .await?;
+        let complete = rows.len() < RUNNABLE_ROWS;
+        Ok(Runnable { rows, complete })
     }
 
     /// The job to run for `task`, by the reference donor script's rule: the newest row (any

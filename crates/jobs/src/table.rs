@@ -147,13 +147,14 @@ pub(crate) const FIND: &str = concat!(
     " ORDER BY `id` DESC LIMIT 1"
 );
 
-/// Runnable rows of any task, oldest first (bounded): where rows no runner knows are found.
+/// Runnable rows of any task, oldest first, at most as many as bound: what an agent looks at
+/// before taking jobs, and where rows no runner knows are found.
 pub(crate) const RUNNABLE: &str = concat!(
     "SELECT ",
     columns!(),
     " FROM {jobs} WHERE ",
     runnable!(),
-    " ORDER BY `id` LIMIT 1000"
+    " ORDER BY `id` LIMIT ?"
 );
 
 /// A new row: task, port, server, token, params.
@@ -267,8 +268,8 @@ mod tests {
             "CREATE DATABASE `s_1`; SELECT 1 FROM `s_1`.`jobs`"
         );
         for stmt in [
-            GET, LIST, FIND, INSERT, SUPERSEDE, CLAIM, PROGRESS, HEARTBEAT, FINISH, CANCEL,
-            CLAIMED, OBSERVE, ALL, DELETE_ALL, INSERT_ROW,
+            GET, LIST, FIND, RUNNABLE, INSERT, SUPERSEDE, CLAIM, PROGRESS, HEARTBEAT, FINISH,
+            CANCEL, CLAIMED, OBSERVE, ALL, DELETE_ALL, INSERT_ROW,
         ] {
             let sql = t.sql(&[stmt]);
             assert!(sql.contains("`s_1`.`jobs`") && !sql.contains('{'), "{sql}");
