@@ -14,8 +14,10 @@ use crate::validate::Validator;
 /// The `[agent]` table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentConfig {
-    /// `poll-interval`: how often the agent reads the jobs table, e.g. `"5s"`. Default 5s;
-    /// 100ms to 1h.
+    /// `poll-interval`: how often the agent reads the jobs table, e.g. `"5s"`: how long a new
+    /// job may wait to start. Default 5s; 100ms to 1h. A pass with nothing to do runs two
+    /// SELECTs (abandoned claims, runnable rows) whatever the number of tasks, so a short
+    /// interval is cheap.
     pub poll_interval: Duration,
     /// `work-dir`: the agent's scratch space, e.g. for 0600 defaults-extra-files. Relative paths
     /// are relative to the config file's directory. Default `/var/lib/ferryman-agent`.

@@ -193,3 +193,37 @@ impl JobsConn {
         Ok(n == 1)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: u64, task: &str) -> Job {
+        Job {
+            id: JobId(id),
+            task: Some(task.to_owned()),
+            ..Job::default()
+        }
+    }
+
+    #[test]
+    fn only_a_complete_read_of_known_tasks_rules_a_task_out() {
+        let read = |rows, complete| Runnable { rows, complete };
+        let known = read(vec![row(1, "mysqldump"), row(2, "errorlog")], true);
+        assert!(known.may_have(Task::Mysqldump));
+        assert!(known.may_have(Task::Error));
+        assert!(!known.may_have(Task::Mariabackup));
+        assert_eq!(known.unknown_tasks().count(), 0);
+        // `MariaBackup ` is `mariabackup` by the server's collation.
+        let unknown = read(vec![row(1, "mysqldump"), row(2, "MariaBackup ")], true);
+        assert!(unknown.may_have(Task::Mariabackup));
+        assert_eq!(
+            unknown.unknown_tasks().map(|j| j.id).collect::<Vec<_>>(),
+            [JobId(2)]
+        );
+        let cut = read(vec![row(1, "mysqldump")], false);
+        assert!(cut.may_have(Task::Mariabackup));
+        assert!(read(Vec::new(), true).rows().is_empty());
+        assert!(!read(Vec::new(), true).may_have(Task::Stop));
+    }
+}

@@ -99,7 +99,8 @@ pub(crate) fn services(layout: &Layout, http: u16, stream: u16) -> String {
          stream-port = {stream}\n\
          \n\
          [agent]\n\
-         # a job starts within a quarter of a second: an idle pass is a few indexed reads\n\
+         # a job starts within a quarter of a second; affordable because an idle pass is two\n\
+         # SELECTs (abandoned claims, runnable rows), not one per configured task\n\
          poll-interval = \"250ms\"\n\
          work-dir = {agent}\n\
          # short, for tests and demos\n\
