@@ -230,7 +230,7 @@ impl Agent {
                 Some(seen) => seen,
                 None => self.runnable(conn).await,
             };
-            let may_have = seen.as_ref().map_or(true, |r| r.may_have(task));
+            let may_have = seen.as_ref().is_none_or(|r| r.may_have(task));
             runnable = Some(seen);
             if !may_have {
                 continue;
