@@ -19,6 +19,9 @@
 //! Every wait is `NodeJob::watch`: one loop, one interval, one reading of the row per look
 //! (the row and its heartbeat's age by the node's clock, in one statement), ended at once by
 //! the manager job's cancellation.
+//!
+//! Over 500 lines on purpose: the rules of every stage are read against the one loop that
+//! applies them, and split across files they would drift apart again.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -199,11 +202,6 @@ impl NodeJob {
     /// The row's id.
     pub fn id(&self) -> JobId {
         self.id
-    }
-
-    /// The manager's job this node job reports to.
-    pub fn job(&self) -> &JobHandle {
-        &self.job
     }
 
     /// Resolves once the row has been seen taken by a runner (while a wait reads it).

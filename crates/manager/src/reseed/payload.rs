@@ -41,22 +41,24 @@ impl Payload {
         let (tx, chunks) = mpsc::channel::<std::io::Result<Bytes>>(CHUNKS);
         // Awaited by `send`, which the reseed's tracked task runs.
         let span = tracing::Span::current();
-        let producer = tokio::task::spawn_blocking(move || loop {
+        let producer = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            let mut buf = vec![0u8; CHUNK];
-            let n = match read_full(&mut *reader, &mut buf) {
-                Ok(n) => n,
-                Err(e) => {
-                    let _ = tx.blocking_send(Err(e));
+            loop {
+                let mut buf = vec![0u8; CHUNK];
+                let n = match read_full(&mut *reader, &mut buf) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(e));
+                        return;
+                    }
+                };
+                if n == 0 {
                     return;
                 }
-            };
-            if n == 0 {
-                return;
-            }
-            buf.truncate(n);
-            if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
-                return;
+                buf.truncate(n);
+                if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                    return;
+                }
             }
         });
         Ok(Payload {

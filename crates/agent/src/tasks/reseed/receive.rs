@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 use ferryman_exec::{Finished, Program, Running};
 use ferryman_proto::{read_header, FrameReader, StreamKind, StreamToken};
@@ -343,9 +344,13 @@ pub(super) fn prepare_args(staging: &Path) -> Vec<OsString> {
 /// Reads the tool's stdout to nowhere, so it never blocks on a full pipe.
 pub(super) fn drain_stdout(running: &mut Running) -> Option<tokio::task::JoinHandle<()>> {
     running.take_stdout().map(|mut out| {
-        tokio::spawn(async move {
-            let _ = tokio::io::copy(&mut out, &mut tokio::io::sink()).await;
-        })
+        // Awaited by the caller, which runs in the job's span.
+        tokio::spawn(
+            async move {
+                let _ = tokio::io::copy(&mut out, &mut tokio::io::sink()).await;
+            }
+            .instrument(tracing::Span::current()),
+        )
     })
 }
 
