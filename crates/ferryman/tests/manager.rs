@@ -33,10 +33,15 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// The manager daemon; killed by PID if the test ends before it was stopped.
+#[path = "daemons/lines.rs"]
+mod lines;
+
+/// The manager daemon; killed by PID if the test ends before it was stopped. When the test
+/// passes, an ERROR line in its log that the test did not declare (`expect_error`) fails it.
 struct Daemon {
     child: Option<Child>,
     log: PathBuf,
+    expected_errors: Vec<&'static str>,
 }
 
 impl Daemon {
@@ -52,7 +57,14 @@ impl Daemon {
         Daemon {
             child: Some(child),
             log,
+            expected_errors: Vec::new(),
         }
+    }
+
+    /// ERROR lines containing `substring` are part of the scenario.
+    #[allow(dead_code)] // for the scenarios that make the manager log an error
+    fn expect_error(&mut self, substring: &'static str) {
+        self.expected_errors.push(substring);
     }
 
     fn log(&self) -> String {
@@ -88,6 +100,9 @@ impl Drop for Daemon {
             if std::thread::panicking() {
                 eprintln!("manager log:\n{}", self.log());
             }
+        }
+        if !std::thread::panicking() {
+            lines::assert_no_unexpected_errors(&self.log, &self.expected_errors);
         }
     }
 }

@@ -167,6 +167,7 @@ async fn sigterm_interrupts_a_running_backup_after_the_grace_and_records_it() {
         result.contains("the agent was shut down while the job ran"),
         "{result}"
     );
+    crate::lines::assert_no_unexpected_errors(&log, &[]);
     nothing_processing(&sb, "db1").await;
     no_backup_tool_running(&sb);
     let _ = listener.handle.await;
@@ -254,6 +255,7 @@ async fn a_row_with_an_unknown_task_is_reported_once_with_its_id() {
     );
     agent.wait().unwrap();
     let text = std::fs::read_to_string(&log).unwrap();
+    crate::lines::assert_no_unexpected_errors(&log, &[]);
     let warnings: Vec<&str> = text
         .lines()
         .filter(|l| l.contains("names a task no agent knows"))

@@ -5,6 +5,8 @@
 mod common;
 mod crash;
 mod failures;
+#[path = "../daemons/lines.rs"]
+mod lines;
 mod logical;
 mod physical;
 mod reseed;

@@ -158,6 +158,7 @@ async fn no_command_line_holds_the_password_while_a_backup_runs() {
         "the agent's log holds the password"
     );
     assert!(logged.contains("job succeeded"), "{logged}");
+    crate::lines::assert_no_unexpected_errors(&log, &[]);
     // The 0600 option file went away with the job.
     let leftovers: Vec<_> = walk(&sb.path().join("agent"))
         .into_iter()

@@ -16,6 +16,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use tokio::runtime::{Handle, Id};
 
+use super::lines;
+
 /// The logs of one test's daemons; checked when dropped, unless the test is already failing.
 pub struct Logs {
     dir: Option<tempfile::TempDir>,
@@ -102,15 +104,9 @@ impl Logs {
                 }
             };
             let name = path.file_name().unwrap_or_default().to_string_lossy();
-            for entry in entries(&text) {
-                let allowed: &[String] = match level(entry) {
-                    Some("ERROR") => &errors,
-                    Some("WARN") if deny_warnings => &warnings,
-                    _ => continue,
-                };
-                if !allowed.iter().any(|s| entry.contains(s.as_str())) {
-                    found.push(format!("{name}: {entry}"));
-                }
+            let warnings = deny_warnings.then_some(warnings.as_slice());
+            for entry in lines::unexpected(&text, &errors, warnings) {
+                found.push(format!("{name}: {entry}"));
             }
         }
         found
@@ -145,36 +141,6 @@ impl Drop for Logs {
             unexpected.join("\n")
         );
     }
-}
-
-/// The log entries of `text`: a line starting with a timestamp and the lines after it that do
-/// not (a multi-line message).
-fn entries(text: &str) -> Vec<&str> {
-    let mut starts: Vec<usize> = Vec::new();
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        if starts.is_empty() || is_timestamped(line) {
-            starts.push(offset);
-        }
-        offset += line.len();
-    }
-    starts.push(text.len());
-    starts
-        .windows(2)
-        .map(|w| text[w[0]..w[1]].trim_end())
-        .filter(|e| !e.is_empty())
-        .collect()
-}
-
-/// Whether `line` starts like `2026-12-03T09:28:52.123456Z`.
-fn is_timestamped(line: &str) -> bool {
-    let b = line.as_bytes();
-    b.len() > 11 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' && b[10] == b'T'
-}
-
-/// The level word of a log entry: the word after the timestamp.
-fn level(entry: &str) -> Option<&str> {
-    entry.split_whitespace().nth(1)
 }
 
 type Sink = Arc<Mutex<File>>;
@@ -226,18 +192,4 @@ impl std::io::Write for RuntimeLog {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
-}
-
-#[test]
-fn entries_and_levels_are_read_like_the_binary_writes_them() {
-    let text = "2026-12-03T09:28:52.1Z  INFO ferryman_agent: started\n\
-                2026-12-03T09:28:53.1Z ERROR job{job_id=3}: ferryman_manager: failed: one\n\
-                two\n\
-                2026-12-03T09:28:54.1Z  WARN ferryman_agent: odd\n";
-    let e = entries(text);
-    assert_eq!(e.len(), 3, "{e:?}");
-    assert_eq!(level(e[0]), Some("INFO"));
-    assert_eq!(level(e[1]), Some("ERROR"));
-    assert!(e[1].ends_with("one\ntwo"), "{e:?}");
-    assert_eq!(level(e[2]), Some("WARN"));
 }

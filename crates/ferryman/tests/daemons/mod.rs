@@ -4,6 +4,7 @@
 //! not declare expected fails it (`log`).
 #![allow(dead_code)] // each test binary uses its own part
 
+mod lines;
 mod log;
 
 use std::sync::Arc;
