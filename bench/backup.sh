@@ -37,6 +37,7 @@
 #   FERRYMAN      ferryman binary to use; without it, `cargo build --release --locked` first
 #   KEEP_BACKUPS  1: keep every Ferryman backup; 0: delete each one (through the repository
 #                 layout) once measured; default: keep them if the disk has room for all
+#   DROP_CACHES   0: do not empty the page cache before each run (see settle)
 #   KEEP=1        leave the sandbox servers running at the end (default: `sandbox down`)
 #   DESTROY=1     `sandbox destroy` at the end instead of `sandbox down` (frees the disk)
 #
@@ -55,6 +56,16 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 step() { printf '\n== %s\n' "$*"; }
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+# Before every timed run, outside its window: write back what earlier runs left dirty, and
+# (DROP_CACHES=1, the default, as root) empty the page cache, so that every run of every method
+# starts from the same memory: without it a run pays for the previous run's writeback and page
+# reclaim, which moved single runs by up to 2x on these machines.
+settle() {
+    sync
+    if [[ ${DROP_CACHES:-1} == 1 && -w /proc/sys/vm/drop_caches ]]; then
+        echo 3 >/proc/sys/vm/drop_caches
+    fi
+}
 # Human-readable bytes (powers of 1024).
 human() {
     awk -v b="$1" 'BEGIN { split("B KiB MiB GiB TiB", u, " "); i = 1
@@ -352,6 +363,7 @@ for ((r = 1; r <= runs; r++)); do
     order=${orders[(r - 1) % 3]}
     echo "round $r ($order)"
     for ((k = 0; k < 3; k++)); do
+        settle
         "run_${order:k:1}" "$r"
     done
 done

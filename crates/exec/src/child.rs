@@ -21,6 +21,12 @@ use crate::{Command, Error, Result};
 
 /// How many bytes of stderr a running program keeps in memory (its tail).
 pub const STDERR_KEEP: usize = 64 * 1024;
+/// The capacity asked for the stdin and stdout pipes (Linux's default is 64 KiB, and 1 MiB is
+/// the most an unprivileged process gets by default, `/proc/sys/fs/pipe-max-size`). A streamed
+/// backup crosses these pipes at hundreds of MiB/s: with 64 KiB the writer and the reader
+/// wake each other up for every 64 KiB, with 1 MiB each side works in large pieces while the
+/// other is busy (a hash, a disk write).
+pub const PIPE_CAPACITY: i32 = 1 << 20;
 
 /// How a streaming program is started.
 #[derive(Debug, Clone, Default)]
@@ -101,6 +107,12 @@ impl Command {
         let mut child = cmd.spawn().map_err(|source| self.spawn_error(source))?;
         let stdout = child.stdout.take();
         let stdin = child.stdin.take();
+        if let Some(pipe) = &stdout {
+            enlarge_pipe(pipe);
+        }
+        if let Some(pipe) = &stdin {
+            enlarge_pipe(pipe);
+        }
         let stderr = Arc::new(Mutex::new(StderrTail::default()));
         let drain = child
             .stderr
@@ -114,6 +126,15 @@ impl Command {
             stderr,
             drain,
         })
+    }
+}
+
+/// Asks for a [`PIPE_CAPACITY`] pipe; a refusal (a lower `pipe-max-size`, a per-user limit)
+/// keeps the pipe as it is, which is only slower.
+fn enlarge_pipe(pipe: &impl std::os::fd::AsRawFd) {
+    use nix::fcntl::{fcntl, FcntlArg};
+    if let Err(e) = fcntl(pipe.as_raw_fd(), FcntlArg::F_SETPIPE_SZ(PIPE_CAPACITY)) {
+        tracing::debug!(error = %e, "the pipe keeps its default capacity");
     }
 }
 
@@ -256,6 +277,37 @@ mod tests {
         );
         let logged = std::fs::read_to_string(&log).unwrap();
         assert_eq!(logged.lines().count(), 2001, "the log keeps everything");
+    }
+
+    #[tokio::test]
+    async fn stdin_and_stdout_pipes_get_the_large_capacity() {
+        use nix::fcntl::{fcntl, FcntlArg};
+        use std::os::fd::AsRawFd;
+        let max: i32 = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let mut running = sh()
+            .command()
+            .args(["-c", "cat"])
+            .spawn_streaming(&Streaming {
+                stdin: true,
+                ..Streaming::default()
+            })
+            .unwrap();
+        let stdin = running.take_stdin().unwrap();
+        let stdout = running.take_stdout().unwrap();
+        for fd in [stdin.as_raw_fd(), stdout.as_raw_fd()] {
+            let capacity = fcntl(fd, FcntlArg::F_GETPIPE_SZ).unwrap();
+            // Root may always enlarge; others up to pipe-max-size (1 MiB by default).
+            if nix::unistd::geteuid().is_root() || max >= PIPE_CAPACITY {
+                assert_eq!(capacity, PIPE_CAPACITY);
+            }
+        }
+        drop(stdin);
+        drop(stdout);
+        assert!(running.wait().await.unwrap().status.success());
     }
 
     #[tokio::test]
