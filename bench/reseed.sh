@@ -637,13 +637,14 @@ echo "phases of the median run:"
 for m in "${methods[@]}"; do
     p=$(median_phases "$m")
     printf '  %s  %s\n' "$m" "${p:-failed}"
-    # A and C: the agent's phases against the command's wall time; the rest is the job's
-    # dispatch, the agent's claim (poll-interval), preflight, and the manager's and CLI's polls.
+    # A and C: the agent's phases (the old datadir's removal included, as in B) against the
+    # command's wall time; the rest is the job's dispatch, the agent's claim (poll-interval),
+    # preflight, and the manager's and CLI's polls.
     if [[ $m != B && $p =~ \(run\ of\ ([0-9.]+)\ s\)$ ]]; then
         w=${BASH_REMATCH[1]}
         # Durations as the agent writes them (humantime: `11s 100ms`, `400ms`, `1m 2s`; older
         # results: `11.1 s`).
-        sum=$(grep -oE '(received in|imported in|prepared in|restarted in|after)( [0-9.]+ ?(h|min|ms|m|s)\b)+' <<<"$p" |
+        sum=$(grep -oE '(received in|imported in|prepared in|restarted in|after|removed in)( [0-9.]+ ?(h|min|ms|m|s)\b)+' <<<"$p" |
             awk '{ for (i = 1; i <= NF; i++) {
                        if (match($i, /^[0-9.]+(h|min|ms|m|s)$/)) { v = $i + 0; u = $i; sub(/^[0-9.]+/, "", u) }
                        else if ($i ~ /^[0-9.]+$/ && $(i + 1) == "s") { v = $i + 0; u = "s"; i++ }

@@ -298,6 +298,7 @@ async fn a_diverged_replica_is_reseeded_from_the_primary_and_replicates_again() 
         "{result}"
     );
     assert!(result.contains("backup sandbox/db1/test"), "{result}");
+    assert!(result.contains("; old datadir removed in "), "{result}");
     replicating(&sb, "db2").await;
     assert_eq!(checksums(&sb, "db1").await, checksums(&sb, "db2").await);
     assert_eq!(

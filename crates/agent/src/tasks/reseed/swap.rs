@@ -175,12 +175,19 @@ pub(super) async fn finish(
     }
     let old = plan.old();
     let mut result = summary;
-    if let Err(e) = remove_tree(&old).await {
-        tracing::warn!(dir = %old.display(), error = %e, "cannot remove the old datadir");
-        result.push_str(&format!(
-            "; the old datadir `{}` could not be removed ({e}): remove it by hand",
-            old.display()
-        ));
+    let started = Instant::now();
+    match remove_tree(&old).await {
+        Ok(()) => result.push_str(&format!(
+            "; old datadir removed in {}",
+            progress::seconds(started.elapsed())
+        )),
+        Err(e) => {
+            tracing::warn!(dir = %old.display(), error = %e, "cannot remove the old datadir");
+            result.push_str(&format!(
+                "; the old datadir `{}` could not be removed ({e}): remove it by hand",
+                old.display()
+            ));
+        }
     }
     finished(ctx, record, true, &result);
     result
