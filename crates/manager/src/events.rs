@@ -18,7 +18,7 @@ const KEEP: usize = 1000;
 const CHANNEL: usize = 256;
 
 /// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum EventKind {
     /// A backup failed its verification.
@@ -30,7 +30,7 @@ pub enum EventKind {
 }
 
 /// How much it matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// For the record.
@@ -39,12 +39,13 @@ pub enum Severity {
     Error,
 }
 
-/// One event.
-#[derive(Debug, Clone, Serialize)]
+/// One event (its OpenAPI schema is derived from this type: a new kind shows there too).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Event {
     /// Increasing from 1 since the manager started.
     pub id: u64,
     /// When (UTC).
+    #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
     /// What.
     pub kind: EventKind,

@@ -15,9 +15,11 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+pub(super) use crate::events::Event;
+pub(super) use crate::verification::VerifyRun;
 pub(super) use schemas::{
-    ErrorBody, Event, LogKindName, LogicalTool, Manifest, PhysicalTool, PruneReport,
-    ReseedMethodName, Topology, VerifyRun,
+    ErrorBody, LogKindName, LogicalTool, Manifest, PhysicalTool, PruneReport, ReseedMethodName,
+    Topology,
 };
 
 use super::handlers::{self, backups, clusters, events, jobs, reseed, verify};

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 const KEEP: usize = 200;
 
 /// Where a run stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RunState {
     /// Items are still running.
@@ -24,7 +24,7 @@ pub enum RunState {
 
 /// One backup's verification in a run (or, in a fleet run, one cluster's backup and its
 /// verification).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RunItem {
     /// The cluster.
     pub cluster: String,
@@ -38,6 +38,7 @@ pub struct RunItem {
     pub phase: String,
     /// The verification's status once it ended; `None` while running or when it could not be
     /// carried out (see `error`).
+    #[schema(value_type = Option<String>, example = "ok")]
     pub status: Option<Status>,
     /// The failed checks, `check: detail`.
     pub reasons: Vec<String>,
@@ -100,8 +101,8 @@ impl RunItem {
     }
 }
 
-/// One verification run, as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+/// One verification run, as the API shows it (its OpenAPI schema is derived from it).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct VerifyRun {
     /// Manager-wide id.
     pub id: u64,
@@ -112,10 +113,13 @@ pub struct VerifyRun {
     /// Once done: true when every item passed.
     pub ok: Option<bool>,
     /// When it started.
+    #[schema(value_type = String, format = DateTime)]
     pub started_at: Timestamp,
     /// When its last item ended.
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub ended_at: Option<Timestamp>,
     /// Its items.
+    #[schema(inline)]
     pub items: Vec<RunItem>,
 }
 

@@ -1,7 +1,8 @@
-//! Schemas of JSON that other modules and crates produce (`monitor`, `retention`,
-//! `verification`, `events`, `ferryman_repo`): described here, at the detail a client needs,
-//! rather than by deriving `ToSchema` on those types and every type they hold. These types are
-//! never built: they only describe.
+//! Schemas of JSON that other crates produce (`ferryman_repo`'s manifest and prune report,
+//! `ferryman_config`'s tool names, `ferryman_proto`'s reseed methods) or that the monitor
+//! builds as loose objects: described here, at the detail a client needs, since those crates do
+//! not depend on utoipa. The manager's own types (`Event`, `VerifyRun`) derive their schemas
+//! where they are defined. These types are never built: they only describe.
 
 #![allow(
     dead_code,
@@ -73,69 +74,6 @@ struct Kept {
 struct PruneFailure {
     id: String,
     error: String,
-}
-
-/// A verification run.
-#[derive(ToSchema)]
-pub(in crate::api) struct VerifyRun {
-    id: u64,
-    #[schema(inline)]
-    trigger: VerifyTrigger,
-    #[schema(inline)]
-    state: RunState,
-    /// Once done: every item passed.
-    ok: Option<bool>,
-    started_at: String,
-    ended_at: Option<String>,
-    /// cluster, server, backup, tool, phase, status (ok|failed), reasons, raw_bytes,
-    /// stored_bytes, size_change_percent, restore_seconds, total_seconds, backup_job, error,
-    /// done.
-    items: Vec<utoipa::openapi::Object>,
-}
-
-#[derive(ToSchema)]
-#[serde(rename_all = "lowercase")]
-enum VerifyTrigger {
-    Api,
-    Schedule,
-    Fleet,
-}
-
-#[derive(ToSchema)]
-#[serde(rename_all = "lowercase")]
-enum RunState {
-    Running,
-    Done,
-}
-
-/// Something a DBA must hear about.
-#[derive(ToSchema)]
-pub(in crate::api) struct Event {
-    id: u64,
-    at: String,
-    #[schema(inline)]
-    kind: EventKind,
-    #[schema(inline)]
-    severity: Severity,
-    cluster: String,
-    server: Option<String>,
-    backup: Option<String>,
-    message: String,
-}
-
-#[derive(ToSchema)]
-#[serde(rename_all = "kebab-case")]
-enum EventKind {
-    VerificationFailed,
-    VerificationPassed,
-    TopologySplit,
-}
-
-#[derive(ToSchema)]
-#[serde(rename_all = "lowercase")]
-enum Severity {
-    Info,
-    Error,
 }
 
 /// The tools of `backup-physical-type`.
