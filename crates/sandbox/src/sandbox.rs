@@ -1,7 +1,7 @@
 //! A sandbox: bringing a topology up, reporting on it, stopping and destroying it; replacing a
 //! replica with an empty server (`reinit`); free ports for a new one (`ports`).
 
-mod ports;
+pub(crate) mod ports;
 mod reinit;
 
 use std::path::{Path, PathBuf};

@@ -3,8 +3,11 @@
 //! path printed, so the servers' logs can be read; on success it is removed.
 
 mod galera;
+mod s3;
+mod s3_sign;
 
 pub use galera::TestGalera;
+pub use s3::TestS3;
 
 use std::path::PathBuf;
 

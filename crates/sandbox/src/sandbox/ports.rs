@@ -42,6 +42,33 @@ pub(crate) fn free_ports(n: usize) -> Result<Vec<u16>> {
         .map_err(|source| Error::NoFreePort { source })
 }
 
+/// `len` consecutive ports on 127.0.0.1, each free when looked at, below the ephemeral range
+/// (see [`free_ports`]): `(first, last)`. For daemons that pick their own ports from a window
+/// (Ceph's messengers).
+pub(crate) fn free_window(len: u16) -> Result<(u16, u16)> {
+    use rand::Rng;
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let top = ephemeral_low.saturating_sub(len).max(PORT_FLOOR + 1);
+    let mut rng = rand::rng();
+    for _ in 0..200 {
+        let first = rng.random_range(PORT_FLOOR..top);
+        let all_free =
+            (first..first + len).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok());
+        if all_free {
+            return Ok((first, first + len - 1));
+        }
+    }
+    Err(Error::NoFreePort {
+        source: std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            format!("no window of {len} free ports between {PORT_FLOOR} and {ephemeral_low}"),
+        ),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
