@@ -13,10 +13,7 @@ const PORT_FLOOR: u16 = 20000;
 /// `mariadbd` binds it. Falls back to kernel-chosen ports when there is no room below.
 pub(crate) fn free_ports(n: usize) -> Result<Vec<u16>> {
     use rand::Rng;
-    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|t| t.split_whitespace().next()?.parse::<u16>().ok())
-        .unwrap_or(32768);
+    let ephemeral_low = ephemeral_low();
     let mut held = Vec::with_capacity(n);
     let mut rng = rand::rng();
     if ephemeral_low > PORT_FLOOR + 1000 {
@@ -47,10 +44,7 @@ pub(crate) fn free_ports(n: usize) -> Result<Vec<u16>> {
 /// (Ceph's messengers).
 pub(crate) fn free_window(len: u16) -> Result<(u16, u16)> {
     use rand::Rng;
-    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|t| t.split_whitespace().next()?.parse::<u16>().ok())
-        .unwrap_or(32768);
+    let ephemeral_low = ephemeral_low();
     let top = ephemeral_low.saturating_sub(len).max(PORT_FLOOR + 1);
     let mut rng = rand::rng();
     for _ in 0..200 {
@@ -67,6 +61,14 @@ pub(crate) fn free_window(len: u16) -> Result<(u16, u16)> {
             format!("no window of {len} free ports between {PORT_FLOOR} and {ephemeral_low}"),
         ),
     })
+}
+
+/// The lowest port of the kernel's ephemeral range (`net.ipv4.ip_local_port_range`).
+fn ephemeral_low() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768)
 }
 
 #[cfg(test)]

@@ -28,6 +28,8 @@ const PACKAGES: &str = "ceph-mon ceph-osd radosgw";
 const MESSENGER_PORTS: u16 = 40;
 /// How long the cluster may take to come up (13 s on these machines).
 const UP_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long a daemon may take to exit after SIGTERM before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// A running S3 server; stopped (by PID) when dropped.
 pub struct TestS3 {
@@ -216,20 +218,10 @@ impl TestS3 {
             .map_err(|e| format!("cannot create bucket {}: {e}", self.bucket))
     }
 
-    /// Stops the daemons by the PIDs in their pid files: SIGTERM, then SIGKILL after 5 s.
+    /// Stops the daemons by the PIDs in their pid files (SIGTERM, SIGKILL after 5 s).
     fn stop(&self) {
-        use nix::sys::signal::{kill, Signal};
-        use nix::unistd::Pid;
-        let pids = pids(&self.root().join("run"));
-        for pid in &pids {
-            let _ = kill(Pid::from_raw(*pid), Signal::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while pids.iter().any(|p| alive(*p)) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        for pid in pids.iter().filter(|p| alive(**p)) {
-            let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
+        for pid in pids(&self.root().join("run")) {
+            let _ = ferryman_exec::process::stop(pid, STOP_GRACE);
         }
     }
 }
@@ -324,7 +316,7 @@ fn uuid_v4() -> String {
 }
 
 /// The PIDs in the pid files of `run`.
-fn pids(run: &Path) -> Vec<i32> {
+fn pids(run: &Path) -> Vec<u32> {
     std::fs::read_dir(run)
         .map(|entries| {
             entries
@@ -334,13 +326,4 @@ fn pids(run: &Path) -> Vec<i32> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-fn alive(pid: i32) -> bool {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-            s.rsplit(')')
-                .next()
-                .is_some_and(|r| r.trim_start().starts_with('Z'))
-        })
 }
