@@ -56,16 +56,8 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 step() { printf '\n== %s\n' "$*"; }
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-# Before every timed run, outside its window: write back what earlier runs left dirty, and
-# (DROP_CACHES=1, the default, as root) empty the page cache, so that every run of every method
-# starts from the same memory: without it a run pays for the previous run's writeback and page
-# reclaim, which moved single runs by up to 2x on these machines.
-settle() {
-    sync
-    if [[ ${DROP_CACHES:-1} == 1 && -w /proc/sys/vm/drop_caches ]]; then
-        echo 3 >/proc/sys/vm/drop_caches
-    fi
-}
+# settle: before every timed run (bench/lib.sh).
+. "$repo_root/bench/lib.sh"
 # Human-readable bytes (powers of 1024).
 human() {
     awk -v b="$1" 'BEGIN { split("B KiB MiB GiB TiB", u, " "); i = 1

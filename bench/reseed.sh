@@ -106,16 +106,8 @@ stats() {
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v <= t) ? "met" : "NOT met" }'; }
-# Before every timed run, outside its window: write back what earlier runs left dirty, and
-# (DROP_CACHES=1, the default, as root) empty the page cache, so that every run of every method
-# starts from the same memory: without it a run pays for the previous run's writeback and page
-# reclaim, which moved single runs by up to 2x on these machines.
-settle() {
-    sync
-    if [[ ${DROP_CACHES:-1} == 1 && -w /proc/sys/vm/drop_caches ]]; then
-        echo 3 >/proc/sys/vm/drop_caches
-    fi
-}
+# settle: before every timed run (bench/lib.sh).
+. "$repo_root/bench/lib.sh"
 
 [[ $dir != *[[:space:]]* ]] || die "BENCH_DIR must not contain spaces: '$dir'"
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, not '$runs'"
