@@ -1,5 +1,5 @@
-//! `[clusters.NAME]`: credentials, port pools, scheduler, backup tools, retention, what
-//! verification checks, and servers of one cluster.
+//! `[clusters.NAME]`: credentials, port pools, the repositories backups go to, scheduler, backup
+//! tools, retention, what verification checks, and servers of one cluster.
 
 use std::collections::HashSet;
 
@@ -13,6 +13,7 @@ use crate::galera_link::GaleraLinkConfig;
 use crate::manager::ManagerConfig;
 use crate::ports::parse_port_list;
 use crate::raw::{RawCluster, RawClusterVerify, RawRetention};
+use crate::repository;
 use crate::retention::RetentionConfig;
 use crate::schedule::{ScheduleEntry, SchedulerConfig};
 use crate::server::{SeenServers, ServerConfig};
@@ -41,6 +42,11 @@ pub struct ClusterConfig {
     /// `scheduler-db-servers-receiver-ports`: the joiner ports agents listen on for reseeds,
     /// same syntax; at least one; sorted. Default `"4444"`.
     pub receiver_ports: Vec<u16>,
+    /// `backup-repositories`: where this cluster's backups go, by repository name: `"local"`
+    /// (the manager's own repository, in `manager.monitoring-datadir`) or `NAME` of a
+    /// `[repositories.NAME]` table. The first stores the backups; each of the others receives a
+    /// copy of every one. At least one, each once. Default `["local"]`.
+    pub backup_repositories: Vec<String>,
     /// The scheduler switches and cron strings.
     pub scheduler: SchedulerConfig,
     /// `backup-physical-type`: the tool of this cluster's physical backups,
@@ -68,12 +74,13 @@ impl ClusterConfig {
         self.servers.iter().find(|s| s.name == name)
     }
 
-    /// Validates `[clusters.NAME]`. Also returns where the sender pool is written, for the
-    /// cross-cluster overlap check.
+    /// Validates `[clusters.NAME]`; `repositories` are the names `backup-repositories` may use.
+    /// Also returns where the sender pool is written, for the cross-cluster overlap check.
     pub(crate) fn from_raw(
         name: Spanned<String>,
         raw: RawCluster,
         manager: &ManagerConfig,
+        repositories: &[String],
         seen: &mut SeenServers,
         v: &mut Validator<'_>,
     ) -> (ClusterConfig, Option<Location>) {
@@ -86,6 +93,7 @@ impl ClusterConfig {
             db_servers_credential,
             replication_credential,
             db_servers_backup_hosts,
+            backup_repositories,
             scheduler_db_servers_sender_ports,
             scheduler_db_servers_receiver_ports,
             monitoring_scheduler,
@@ -139,6 +147,8 @@ impl ClusterConfig {
             .collect();
 
         let db_servers_backup_hosts = backup_hosts(&name, db_servers_backup_hosts, &servers, v);
+        let backup_repositories =
+            repository::backup_repositories(&name, backup_repositories, repositories, v);
 
         let sender_at = scheduler_db_servers_sender_ports
             .as_ref()
@@ -251,6 +261,7 @@ impl ClusterConfig {
             db_servers_credential,
             replication_credential,
             db_servers_backup_hosts,
+            backup_repositories,
             sender_ports,
             receiver_ports,
             scheduler,

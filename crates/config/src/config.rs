@@ -1,5 +1,6 @@
 //! [`Config`]: the whole file, and the checks that span clusters.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use crate::manager::ManagerConfig;
 use crate::parse::{self, Parsed};
 use crate::ports::first_shared;
 use crate::raw::RawConfig;
+use crate::repository::{self, RepositoryConfig};
 use crate::server::{SeenServers, ServerConfig};
 use crate::span::Source;
 use crate::validate::{Secrets, Validator};
@@ -29,6 +31,9 @@ pub struct Config {
     pub jobs: JobsConfig,
     /// `[verifier]`: test restores of stored backups.
     pub verifier: VerifierConfig,
+    /// `[repositories.NAME]`, by name: only the tables in the file. The repository `local`, the
+    /// manager's own in `manager.monitoring-datadir`, needs no table and is not here.
+    pub repositories: BTreeMap<String, RepositoryConfig>,
     /// `[clusters.NAME]`, sorted by name; at least one.
     pub clusters: Vec<ClusterConfig>,
 }
@@ -80,12 +85,15 @@ impl Config {
             agent,
             jobs,
             verifier,
+            repositories,
             clusters,
         } = raw;
         let manager = ManagerConfig::from_raw(manager, &mut v);
         let agent = AgentConfig::from_raw(agent, &mut v);
         let jobs = JobsConfig::from_raw(jobs, &mut v);
         let verifier = VerifierConfig::from_raw(verifier, &mut v);
+        let repository_names = repository::names(&repositories);
+        let repositories = repository::from_raw_all(repositories, &mut v);
 
         if clusters.is_empty() {
             v.push(ConfigError::NoClusters { at: source.start() });
@@ -93,7 +101,9 @@ impl Config {
         let mut seen = SeenServers::default();
         let clusters: Vec<(ClusterConfig, Option<Location>)> = clusters
             .into_iter()
-            .map(|(name, raw)| ClusterConfig::from_raw(name, raw, &manager, &mut seen, &mut v))
+            .map(|(name, raw)| {
+                ClusterConfig::from_raw(name, raw, &manager, &repository_names, &mut seen, &mut v)
+            })
             .collect();
         check_sender_pools(&clusters, &mut v);
 
@@ -117,6 +127,7 @@ impl Config {
             agent,
             jobs,
             verifier,
+            repositories,
             clusters: clusters.into_iter().map(|(c, _)| c).collect(),
         };
         (Ok(config), warnings)

@@ -269,3 +269,34 @@ pub const GALERA_LINK_MASTER_CONNECT_TIMEOUT: Duration = Duration::from_secs(10)
 /// Bounds of `clusters.NAME.galera-link.master-connect-timeout`.
 pub const GALERA_LINK_MASTER_CONNECT_TIMEOUT_RANGE: (Duration, Duration) =
     (Duration::from_secs(1), Duration::from_secs(300));
+
+/// The repository name that needs no table: the manager's own repository in
+/// `manager.monitoring-datadir`. A `[repositories.local]` table is an error.
+pub const LOCAL_REPOSITORY: &str = "local";
+/// `clusters.NAME.backup-repositories`: the manager's own repository only.
+pub const BACKUP_REPOSITORIES: [&str; 1] = [LOCAL_REPOSITORY];
+/// The values `repositories.NAME.kind` allows (required: no default).
+pub const REPOSITORY_KINDS: [&str; 2] = ["s3", "local"];
+/// `repositories.NAME.region`: AWS's first region, which S3-compatible servers such as Ceph's
+/// radosgw accept whatever their own zone group is called.
+pub const S3_REGION: &str = "us-east-1";
+// `repositories.NAME.path-style` defaults to true when `endpoint` is set (S3-compatible servers
+// rarely have the wildcard DNS that virtual-hosted-style needs), false otherwise (AWS).
+/// `repositories.NAME.part-size`, in MiB: the size of each part of a multipart upload.
+pub const S3_PART_SIZE_MIB: u32 = 8;
+/// Smallest `repositories.NAME.part-size`: S3's smallest part (but the last).
+pub const S3_PART_SIZE_MIB_MIN: u32 = 5;
+/// Largest `repositories.NAME.part-size`: a part is buffered in memory while it is sent.
+pub const S3_PART_SIZE_MIB_MAX: u32 = 512;
+/// `repositories.NAME.request-timeout`: one S3 request (one part, at most) must complete in
+/// this.
+pub const S3_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Bounds of `repositories.NAME.request-timeout`.
+pub const S3_REQUEST_TIMEOUT_RANGE: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(3600));
+/// `repositories.NAME.retry-timeout`: how long one request is retried on transient errors
+/// (connection refused, 5xx, 429) before the operation fails.
+pub const S3_RETRY_TIMEOUT: Duration = Duration::from_secs(3 * 60);
+/// Bounds of `repositories.NAME.retry-timeout`.
+pub const S3_RETRY_TIMEOUT_RANGE: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(3600));

@@ -532,6 +532,135 @@ pub enum ConfigError {
         /// The entry as written.
         value: String,
     },
+
+    /// A `[repositories.local]` table: `local` is the manager's own repository.
+    #[error("{at}: `[repositories.local]`: the name `local` is reserved for the manager's own repository in `manager.monitoring-datadir`, which needs no table: give this repository another name (and use it in the clusters' `backup-repositories`)")]
+    ReservedRepositoryName {
+        /// Where the table is named.
+        at: Location,
+    },
+
+    /// A key of a repository of another kind, e.g. `bucket` with `kind = "local"`.
+    #[error("{at}: `{key}` is a key of repositories with kind = \"{takes}\", but this one has kind = \"{kind}\": remove it, or change `kind`")]
+    RepositoryKeyOfOtherKind {
+        /// Where the key is.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// The table's kind.
+        kind: &'static str,
+        /// The kind that takes the key.
+        takes: &'static str,
+    },
+
+    /// A `bucket` that S3 does not allow.
+    #[error("{at}: `{key}` = {value:?} is not a valid S3 bucket name ({reason}): use 3 to 63 characters from a-z, 0-9, `.` and `-`, starting and ending with a letter or a digit, e.g. \"ferryman-backups\"")]
+    InvalidBucket {
+        /// Where.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// The value as written.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// An `endpoint` that is not an `http://` or `https://` URL without path or query.
+    #[error("{at}: `{key}` = {value:?} is not an S3 endpoint ({reason}): write it as \"http://host:port\" or \"https://host\", without a path or query; remove it to use AWS")]
+    InvalidEndpoint {
+        /// Where.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// The value as written.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A `prefix` that is not `/`-separated names.
+    #[error("{at}: `{key}` = {value:?} is not a valid prefix ({reason}): write names of A-Z, a-z, 0-9, `_`, `.` and `-` (not starting with `.`) separated by single `/`, without a `/` at either end, at most 512 bytes, e.g. \"ferryman/prod\"")]
+    InvalidPrefix {
+        /// Where.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// The value as written.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// Both `access-key-id` and `access-key-id-env` are set.
+    #[error("{at}: `{key}` sets both `access-key-id` and `access-key-id-env`: keep only one")]
+    BothAccessKeyIdSources {
+        /// Where `access-key-id-env` is.
+        at: Location,
+        /// Dotted path of the repository's table.
+        key: String,
+    },
+
+    /// One half of an S3 key pair without the other.
+    #[error("{at}: `{key}` sets `{set}` but neither `{}` nor `{}`: an S3 key pair needs both halves: set one of them, or remove `{set}` to let the manager use its AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY environment variables", missing[0], missing[1])]
+    IncompleteS3KeyPair {
+        /// Where the key that is set is.
+        at: Location,
+        /// Dotted path of the repository's table.
+        key: String,
+        /// The key of the half that is set.
+        set: &'static str,
+        /// The keys that could give the other half.
+        missing: [&'static str; 2],
+    },
+
+    /// The variable named by `access-key-id-env` is not set, is empty or is not UTF-8.
+    #[error("{at}: environment variable `{var}` (`{key}`) {problem}: set it to the S3 access key ID before starting ferryman, or fix `{key}`")]
+    AccessKeyIdEnv {
+        /// Where `access-key-id-env` is.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// The variable.
+        var: String,
+        /// What is wrong: "is not set", "is empty" or "is not valid UTF-8".
+        problem: &'static str,
+    },
+
+    /// `backup-repositories` names a repository that is not defined.
+    #[error("{at}: `clusters.{cluster}.backup-repositories` names `{name}`, which is not a repository: use one of: {} (`local` is the manager's own, in `manager.monitoring-datadir`), or add a [repositories.{name}] table", known.join(", "))]
+    UnknownRepository {
+        /// Where the name is.
+        at: Location,
+        /// The cluster.
+        cluster: String,
+        /// The name as written.
+        name: String,
+        /// `local`, then the names of the `[repositories.NAME]` tables.
+        known: Vec<String>,
+    },
+
+    /// `backup-repositories` names a repository twice.
+    #[error(
+        "{at}: `clusters.{cluster}.backup-repositories` lists `{name}` twice: remove the duplicate"
+    )]
+    DuplicateRepository {
+        /// Where the second occurrence is.
+        at: Location,
+        /// The cluster.
+        cluster: String,
+        /// The name.
+        name: String,
+    },
+
+    /// `backup-repositories = []`.
+    #[error("{at}: `clusters.{cluster}.backup-repositories` is empty: list at least one repository, e.g. [\"local\"]; the first stores the cluster's backups, the others receive copies")]
+    NoBackupRepositories {
+        /// Where the list is.
+        at: Location,
+        /// The cluster.
+        cluster: String,
+    },
 }
 
 /// `in [TABLE]`, or `at the top level`.

@@ -11,9 +11,11 @@
 //! # Layout
 //! - [`config`](Config): the whole file and the checks across clusters; [`check`](Check): the
 //!   same for `config check`, with the secrets it lacks as [`ConfigWarning`]s (`warning`).
-//! - `manager`, `agent`, `verifier`, `cluster`, `galera_link`, `server`, `schedule`, `retention`,
-//!   `credential`:
-//!   one section each, its public type and its validation.
+//! - `manager`, `agent`, `verifier`, `repository`, `cluster`, `galera_link`, `server`,
+//!   `schedule`, `retention`, `credential`:
+//!   one section each, its public type and its validation (`repository` also checks each
+//!   cluster's `backup-repositories`; `repository/syntax.rs`: endpoint, bucket and prefix
+//!   syntax).
 //! - [`defaults`]: the default of every optional key, as named constants.
 //! - [`secret`](Secret): passwords and tokens that never print, read from a 0600 file or the
 //!   environment ([`SecretKind`] names the keys).
@@ -25,8 +27,9 @@
 //!   [`ConfigErrors`].
 //!
 //! # Primary types
-//! - [`Config`], with [`ManagerConfig`], [`AgentConfig`], [`JobsConfig`], [`VerifierConfig`]
-//!   and [`ClusterConfig`] (its [`ServerConfig`]s, [`Credential`]s, [`SchedulerConfig`],
+//! - [`Config`], with [`ManagerConfig`], [`AgentConfig`], [`JobsConfig`], [`VerifierConfig`],
+//!   [`RepositoryConfig`] (its [`RepositoryKind`], an [`S3Config`] or a local path) and
+//!   [`ClusterConfig`] (its [`ServerConfig`]s, [`Credential`]s, [`SchedulerConfig`],
 //!   [`RetentionConfig`] and [`ClusterVerifyConfig`] with its [`TableName`]s).
 //! - [`ConfigErrors`]: every problem of one file, never empty.
 
@@ -42,6 +45,7 @@ mod manager;
 mod parse;
 mod ports;
 mod raw;
+mod repository;
 mod retention;
 mod schedule;
 mod secret;
@@ -59,6 +63,7 @@ pub use credential::Credential;
 pub use error::{ConfigError, ConfigErrors, Location, Result};
 pub use galera_link::{GaleraLinkConfig, RemoteMaster};
 pub use manager::ManagerConfig;
+pub use repository::{RepositoryConfig, RepositoryKind, S3Config};
 pub use retention::RetentionConfig;
 pub use schedule::{ScheduleEntry, SchedulerConfig};
 pub use secret::{Secret, SecretKind};

@@ -20,6 +20,7 @@ pub(crate) struct RawConfig {
     pub(crate) agent: RawAgent,
     pub(crate) jobs: RawJobs,
     pub(crate) verifier: RawVerifier,
+    pub(crate) repositories: BTreeMap<Spanned<String>, RawRepository>,
     pub(crate) clusters: BTreeMap<Spanned<String>, RawCluster>,
 }
 
@@ -84,6 +85,27 @@ pub(crate) struct RawVerifier {
     pub(crate) check_tables: Option<bool>,
 }
 
+/// `[repositories.NAME]`: the keys of every kind, so that a key of another kind than the
+/// table's is reported by validation with the kind that takes it, not as unknown.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub(crate) struct RawRepository {
+    pub(crate) kind: Option<Spanned<String>>,
+    pub(crate) path: Option<Spanned<String>>,
+    pub(crate) endpoint: Option<Spanned<String>>,
+    pub(crate) bucket: Option<Spanned<String>>,
+    pub(crate) prefix: Option<Spanned<String>>,
+    pub(crate) region: Option<Spanned<String>>,
+    pub(crate) path_style: Option<Spanned<bool>>,
+    pub(crate) access_key_id: Option<Spanned<String>>,
+    pub(crate) access_key_id_env: Option<Spanned<String>>,
+    pub(crate) secret_access_key_file: Option<Spanned<String>>,
+    pub(crate) secret_access_key_env: Option<Spanned<String>>,
+    pub(crate) part_size: Option<Spanned<i64>>,
+    pub(crate) request_timeout: Option<Spanned<String>>,
+    pub(crate) retry_timeout: Option<Spanned<String>>,
+}
+
 /// `[clusters.NAME]`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
@@ -91,6 +113,7 @@ pub(crate) struct RawCluster {
     pub(crate) db_servers_credential: Option<RawCredential>,
     pub(crate) replication_credential: Option<RawCredential>,
     pub(crate) db_servers_backup_hosts: Vec<Spanned<String>>,
+    pub(crate) backup_repositories: Option<Spanned<Vec<Spanned<String>>>>,
     pub(crate) scheduler_db_servers_sender_ports: Option<Spanned<String>>,
     pub(crate) scheduler_db_servers_receiver_ports: Option<Spanned<String>>,
     pub(crate) monitoring_scheduler: Option<bool>,

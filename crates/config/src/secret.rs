@@ -56,6 +56,9 @@ pub enum SecretKind {
     Password,
     /// The manager's HTTP API token: `manager.api-token-file` or `manager.api-token-env`.
     ApiToken,
+    /// The secret access key of an S3 repository: `repositories.NAME.secret-access-key-file`
+    /// or `repositories.NAME.secret-access-key-env`.
+    S3SecretKey,
 }
 
 impl SecretKind {
@@ -64,6 +67,7 @@ impl SecretKind {
         match self {
             SecretKind::Password => "password-file",
             SecretKind::ApiToken => "api-token-file",
+            SecretKind::S3SecretKey => "secret-access-key-file",
         }
     }
 
@@ -72,6 +76,7 @@ impl SecretKind {
         match self {
             SecretKind::Password => "password-env",
             SecretKind::ApiToken => "api-token-env",
+            SecretKind::S3SecretKey => "secret-access-key-env",
         }
     }
 
@@ -80,6 +85,16 @@ impl SecretKind {
         match self {
             SecretKind::Password => "the manager and the agents",
             SecretKind::ApiToken => "the manager and the CLI's commands",
+            SecretKind::S3SecretKey => "the manager",
+        }
+    }
+
+    /// Whether [`needed_by`](Self::needed_by) names more than one program: "they start" or
+    /// "it starts".
+    pub(crate) fn needed_by_several(self) -> bool {
+        match self {
+            SecretKind::Password | SecretKind::ApiToken => true,
+            SecretKind::S3SecretKey => false,
         }
     }
 
@@ -88,6 +103,7 @@ impl SecretKind {
         match self {
             SecretKind::Password => "connect without a password",
             SecretKind::ApiToken => "let the manager generate a token at first start",
+            SecretKind::S3SecretKey => "use the AWS_* environment variables of the manager",
         }
     }
 }
@@ -97,6 +113,7 @@ impl fmt::Display for SecretKind {
         f.write_str(match self {
             SecretKind::Password => "password",
             SecretKind::ApiToken => "API token",
+            SecretKind::S3SecretKey => "S3 secret access key",
         })
     }
 }

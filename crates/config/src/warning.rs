@@ -1,8 +1,8 @@
 //! [`ConfigWarning`]: what `ferryman config check` reports without failing.
 //!
-//! A check may run on another host, or in another shell, than the daemons: a secret whose
-//! variable is not set or whose file is not there is not a fault of the file. The daemons
-//! ([`Config::load`](crate::Config::load)) still refuse to start without it.
+//! A check may run on another host, or in another shell, than the daemons: a secret (or an S3
+//! access key ID) whose variable is not set or whose file is not there is not a fault of the
+//! file. The daemons ([`Config::load`](crate::Config::load)) still refuse to start without it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use crate::secret::SecretKind;
 #[non_exhaustive]
 pub enum ConfigWarning {
     /// The variable named by a `*-env` key is not set.
-    #[error("{at}: environment variable `{var}` (`{key}`) is not set here: {} will need it set to the {kind} when they start", kind.needed_by())]
+    #[error("{at}: environment variable `{var}` (`{key}`) is not set here: {} will need it set to the {kind} when {}", kind.needed_by(), they_start(*kind))]
     SecretEnvUnset {
         /// Where the `*-env` key is.
         at: Location,
@@ -28,7 +28,7 @@ pub enum ConfigWarning {
     },
 
     /// The file named by a `*-file` key does not exist, or this user cannot read it.
-    #[error("{at}: {kind} file `{}` (`{key}`) cannot be read here: {cause}: {} will need it readable by the user they run as, with mode 0600", path.display(), kind.needed_by())]
+    #[error("{at}: {kind} file `{}` (`{key}`) cannot be read here: {cause}: {} will need it readable by the user {}, with mode 0600", path.display(), kind.needed_by(), they_run_as(*kind))]
     SecretFileUnreadable {
         /// Where the `*-file` key is.
         at: Location,
@@ -41,4 +41,33 @@ pub enum ConfigWarning {
         /// Why.
         cause: Arc<std::io::Error>,
     },
+
+    /// The variable named by `repositories.NAME.access-key-id-env` is not set.
+    #[error("{at}: environment variable `{var}` (`{key}`) is not set here: the manager will need it set to the S3 access key ID when it starts")]
+    AccessKeyIdEnvUnset {
+        /// Where the `access-key-id-env` key is.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// The variable.
+        var: String,
+    },
+}
+
+/// "they start", or "it starts" when one program needs the secret.
+fn they_start(kind: SecretKind) -> &'static str {
+    if kind.needed_by_several() {
+        "they start"
+    } else {
+        "it starts"
+    }
+}
+
+/// "they run as", or "it runs as" when one program needs the secret.
+fn they_run_as(kind: SecretKind) -> &'static str {
+    if kind.needed_by_several() {
+        "they run as"
+    } else {
+        "it runs as"
+    }
 }

@@ -3,7 +3,8 @@
 //! One test binary: this file has the helpers and the example's tests; `errors` checks the
 //! messages, `credentials` the password and API token sources, `check` what `config check`
 //! warns of, `backups` the keys of backup storage, retention and job handling, `verifier`
-//! verification's.
+//! verification's, `repositories` the `[repositories.NAME]` tables and the clusters'
+//! `backup-repositories`, `repository_errors` their errors.
 
 // clippy's `allow-unwrap-in-tests` covers `#[test]` functions, not the helpers they share.
 #![allow(clippy::unwrap_used)]
@@ -17,6 +18,10 @@ mod check;
 mod credentials;
 #[path = "config/errors.rs"]
 mod errors;
+#[path = "config/repositories.rs"]
+mod repositories;
+#[path = "config/repository_errors.rs"]
+mod repository_errors;
 #[path = "config/verifier.rs"]
 mod verifier;
 
@@ -41,6 +46,10 @@ const REPL_PASSWORD: &str = "repl-pa55word";
 const API_TOKEN: &str = "api-t0ken";
 /// A variable that is set, but empty.
 const EMPTY_VAR: &str = "FERRYMAN_TEST_EMPTY";
+/// The value of `FERRYMAN_TEST_S3_KEY_ID`, an S3 access key ID.
+const S3_KEY_ID: &str = "AKIDTEST";
+/// The value of `FERRYMAN_TEST_S3_SECRET`, an S3 secret access key.
+const S3_SECRET: &str = "s3-s3cret";
 
 /// Lines 1-3 of the smallest valid file: keys added after it start on line 4.
 const HEAD: &str = r#"[clusters.prod]
@@ -80,6 +89,8 @@ fn env() {
         std::env::set_var("FERRYMAN_REPL_PASSWORD", REPL_PASSWORD);
         std::env::set_var("FERRYMAN_API_TOKEN", API_TOKEN);
         std::env::set_var(EMPTY_VAR, "");
+        std::env::set_var("FERRYMAN_TEST_S3_KEY_ID", S3_KEY_ID);
+        std::env::set_var("FERRYMAN_TEST_S3_SECRET", S3_SECRET);
     });
 }
 
@@ -147,6 +158,7 @@ fn example_parses_with_the_documented_defaults() {
     assert_eq!(config.jobs, JobsConfig::default());
     assert_eq!(config.jobs.schema, "replication_manager_schema");
     assert_eq!(config.verifier, VerifierConfig::default());
+    assert!(config.repositories.is_empty());
     assert_eq!(
         config.verifier,
         VerifierConfig {
@@ -169,6 +181,8 @@ fn example_parses_with_the_documented_defaults() {
     let repl_password = prod.replication_credential.password.as_ref().unwrap();
     assert_eq!(repl_password.expose_secret(), REPL_PASSWORD);
     assert!(prod.db_servers_backup_hosts.is_empty());
+    assert_eq!(prod.backup_repositories, ["local"]);
+    assert_eq!(prod.backup_repositories, defaults::BACKUP_REPOSITORIES);
     assert!(prod.sender_ports.is_empty());
     assert_eq!(prod.receiver_ports, vec![4444]);
     assert_eq!(prod.backup_physical_type, Task::Mariabackup);
@@ -254,11 +268,27 @@ fn known_keys(text: &str) -> Vec<String> {
 
 /// Keys the example shows only in a comment, because setting them would change what the
 /// example means (a password or token file that must exist, a token the manager would
-/// otherwise generate, a rollback command with no default). Sorted.
-const COMMENTED_OUT: [&str; 4] = [
+/// otherwise generate, a rollback command with no default, a repository whose secret key file
+/// must exist, and its keys). Sorted.
+const COMMENTED_OUT: [&str; 19] = [
+    "access-key-id",
+    "access-key-id-env",
     "api-token-env",
     "api-token-file",
+    "bucket",
+    "endpoint",
+    "kind",
+    "part-size",
     "password-file",
+    "path",
+    "path-style",
+    "prefix",
+    "region",
+    "repositories",
+    "request-timeout",
+    "retry-timeout",
+    "secret-access-key-env",
+    "secret-access-key-file",
     "zfs-snapback",
 ];
 
@@ -288,6 +318,7 @@ fn example_documents_every_key() {
         "[agent]\nzzz = 1".to_owned(),
         "[jobs]\nzzz = 1".to_owned(),
         "[verifier]\nzzz = 1".to_owned(),
+        "[repositories.a]\nzzz = 1".to_owned(),
         "[clusters.a]\nzzz = 1".to_owned(),
         "[clusters.a]\ndb-servers-credential = { zzz = 1 }".to_owned(),
         "[[clusters.a.servers]]\nzzz = 1".to_owned(),

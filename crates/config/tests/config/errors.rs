@@ -38,7 +38,7 @@ fn an_unknown_key_like_none_lists_the_known_keys() {
     assert!(
         error.starts_with(
             "/etc/ferryman/ferryman.toml:1:1: unknown key `retention` at the top level: check \
-             the spelling; known keys here are: manager, agent, jobs, verifier, clusters"
+             the spelling; known keys here are: manager, agent, jobs, verifier, repositories, clusters"
         ),
         "{error}"
     );
@@ -466,7 +466,7 @@ fn a_misspelt_table_is_reported_once_with_the_table_meant() {
              you mean `galera-link`?",
             "/etc/ferryman/ferryman.toml:7:16: unknown key `verifier` in [clusters.prod]: check \
              the spelling; known keys here are: db-servers-credential, replication-credential, \
-             db-servers-backup-hosts, scheduler-db-servers-sender-ports, \
+             db-servers-backup-hosts, backup-repositories, scheduler-db-servers-sender-ports, \
              scheduler-db-servers-receiver-ports, monitoring-scheduler, \
              scheduler-db-servers-physical-backup, scheduler-db-servers-physical-backup-cron, \
              scheduler-db-servers-logical-backup, scheduler-db-servers-logical-backup-cron, \
