@@ -117,11 +117,7 @@ impl Repository {
         let hashed = tokio::task::spawn_blocking(move || hash_both(object, keep))
             .await
             .map_err(Error::worker)?
-            .map_err(|source| Error::Io {
-                action: "read",
-                location,
-                source,
-            })?;
+            .map_err(|source| Error::from_io(source, "read", location))?;
         let stored_ok = hashed.stored_sha256 == manifest.stored_sha256
             && hashed.stored_bytes == manifest.stored_bytes;
         let raw_ok = hashed.decompress_error.is_none()

@@ -141,6 +141,19 @@ pub enum Error {
         detail: String,
     },
 
+    /// An object storage (S3) request failed, after its retries for transient errors.
+    #[error("cannot {action} {location}: {detail}; {hint}")]
+    ObjectStore {
+        /// What was being done.
+        action: &'static str,
+        /// The object or prefix, as `s3://bucket/key`.
+        location: String,
+        /// The storage's answer.
+        detail: String,
+        /// What to do, chosen by the kind of failure.
+        hint: &'static str,
+    },
+
     /// A worker thread of the repository panicked.
     #[error("a repository worker thread failed ({detail}); this is a bug: report it with the manager's log")]
     Worker {
@@ -182,6 +195,26 @@ impl Error {
                 what: subject.to_owned(),
             },
             other => other,
+        }
+    }
+
+    /// The repository error a storage writer or reader carried through `std::io`, or `e` as an
+    /// [`Error::Io`] of `action` on `location` when it carries none.
+    pub(crate) fn from_io(e: std::io::Error, action: &'static str, location: String) -> Error {
+        let io = |source| Error::Io {
+            action,
+            location: location.clone(),
+            source,
+        };
+        if e.get_ref().is_none() {
+            // An OS error: keep it whole (its errno matters to the message).
+            return io(e);
+        }
+        let kind = e.kind();
+        match e.into_inner().map(|inner| inner.downcast::<Error>()) {
+            Some(Ok(error)) => *error,
+            Some(Err(other)) => io(std::io::Error::new(kind, other)),
+            None => io(std::io::Error::from(kind)),
         }
     }
 

@@ -136,11 +136,11 @@ pub(crate) async fn store<R: AsyncRead + Unpin + Send>(
             free: storage.free_space().await.ok().flatten(),
             what: subject.to_owned(),
         }),
-        (_, Err(ThreadError::Write(source))) => Err(Error::Io {
-            action: "write",
-            location: format!("{key} in {}", storage.location()),
+        (_, Err(ThreadError::Write(source))) => Err(Error::from_io(
             source,
-        }),
+            "write",
+            format!("{key} in {}", storage.location()),
+        )),
         (_, Err(ThreadError::Refused(Refusal::Corrupt { offset, detail }))) => {
             Err(Error::Corrupt {
                 subject: subject.to_owned(),

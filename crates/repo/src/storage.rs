@@ -15,6 +15,7 @@
 //! `Handle::block_on`, which is allowed on `spawn_blocking` threads.
 
 pub mod local;
+pub mod s3;
 
 use std::fmt;
 use std::io::{Read, Write};

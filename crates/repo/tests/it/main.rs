@@ -13,6 +13,7 @@ mod logs;
 mod manifest;
 mod physical;
 mod retention;
+mod s3;
 mod storage;
 
 use std::io::Read;

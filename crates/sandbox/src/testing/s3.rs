@@ -213,9 +213,59 @@ impl TestS3 {
         self.endpoint = format!("http://127.0.0.1:{s3_port}");
         self.access_key = access;
         self.secret_key = secret;
-        super::s3_sign::create_bucket(self)
+        super::s3_sign::create_bucket(self, &self.bucket)
             .await
             .map_err(|e| format!("cannot create bucket {}: {e}", self.bucket))
+    }
+
+    /// Creates another bucket (one per test when tests share the server).
+    pub async fn create_bucket(&self, bucket: &str) {
+        if let Err(e) = super::s3_sign::create_bucket(self, bucket).await {
+            panic!("cannot create bucket {bucket}: {e}");
+        }
+    }
+
+    /// The keys of `bucket`'s multipart uploads in progress (started, neither completed nor
+    /// aborted): what an abandoned write must not leave.
+    pub async fn open_uploads(&self, bucket: &str) -> Vec<String> {
+        match super::s3_sign::open_uploads(self, bucket).await {
+            Ok(keys) => keys,
+            Err(e) => panic!("cannot list the uploads of bucket {bucket}: {e}"),
+        }
+    }
+
+    /// Stops the S3 gateway (radosgw) only, as an outage: requests are refused until
+    /// [`TestS3::start_gateway`]. The stored objects stay (they live in the OSD).
+    pub async fn stop_gateway(&self) {
+        let pid_file = self.root().join("run/client.rgw.a.pid");
+        let pid = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|text| text.trim().parse::<u32>().ok());
+        match pid {
+            Some(pid) => {
+                let _ = ferryman_exec::process::stop(pid, STOP_GRACE);
+                let _ = std::fs::remove_file(&pid_file);
+            }
+            None => panic!("radosgw has no pid file at {}", pid_file.display()),
+        }
+    }
+
+    /// Starts the S3 gateway again on its port after [`TestS3::stop_gateway`]; returns once
+    /// it accepts connections.
+    pub async fn start_gateway(&self) {
+        let conf = self.root().join("ceph.conf").display().to_string();
+        if let Err(e) = run("radosgw", &["-c", &conf, "-n", "client.rgw.a"]).await {
+            panic!("radosgw did not restart: {e}");
+        }
+        let host = self.endpoint.trim_start_matches("http://").to_owned();
+        let deadline = Instant::now() + UP_TIMEOUT;
+        while tokio::net::TcpStream::connect(&host).await.is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "radosgw does not listen on {host} after {UP_TIMEOUT:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Stops the daemons by the PIDs in their pid files (SIGTERM, SIGKILL after 5 s).

@@ -1,6 +1,6 @@
-//! The one S3 call the test server needs that object_store does not make: `CreateBucket`, as a
-//! path-style `PUT /BUCKET` signed with AWS Signature Version 4 over plain HTTP/1.1 to the
-//! loopback radosgw.
+//! The S3 calls the tests need that object_store does not make (`CreateBucket`,
+//! `ListMultipartUploads`): path-style requests signed with AWS Signature Version 4 over plain
+//! HTTP/1.0 (no chunked answers) to the loopback radosgw.
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -10,8 +10,37 @@ use super::s3::TestS3;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// Creates `s3.bucket` (an existing bucket of the same user is fine).
-pub(super) async fn create_bucket(s3: &TestS3) -> Result<(), String> {
+/// Creates `bucket` (an existing bucket of the same user is fine).
+pub(super) async fn create_bucket(s3: &TestS3, bucket: &str) -> Result<(), String> {
+    let (status, body) = signed(s3, "PUT", &format!("/{bucket}"), "").await?;
+    if status == 200 || body.contains("BucketAlreadyOwnedByYou") {
+        Ok(())
+    } else {
+        Err(format!("radosgw answered {status}: {body}"))
+    }
+}
+
+/// The keys of `bucket`'s multipart uploads in progress.
+pub(super) async fn open_uploads(s3: &TestS3, bucket: &str) -> Result<Vec<String>, String> {
+    let (status, body) = signed(s3, "GET", &format!("/{bucket}"), "uploads").await?;
+    if status != 200 {
+        return Err(format!("radosgw answered {status}: {body}"));
+    }
+    Ok(body
+        .split("<Key>")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("</Key>").map(|(key, _)| key.to_owned()))
+        .collect())
+}
+
+/// Sends `METHOD path?query` with an empty body; the status and the answer's body. `query` is
+/// one parameter without a value (`uploads`), or empty.
+async fn signed(
+    s3: &TestS3,
+    method: &str,
+    path: &str,
+    query: &str,
+) -> Result<(u16, String), String> {
     let host = s3
         .endpoint
         .strip_prefix("http://")
@@ -21,10 +50,14 @@ pub(super) async fn create_bucket(s3: &TestS3) -> Result<(), String> {
     let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
     let date = now.format("%Y%m%d").to_string();
     let payload = hex::encode(Sha256::digest(b""));
-    let path = format!("/{}", s3.bucket);
+    let canonical_query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("{query}=")
+    };
     let canonical = format!(
-        "PUT\n{path}\n\nhost:{host}\nx-amz-content-sha256:{payload}\nx-amz-date:{amz_date}\n\n\
-         host;x-amz-content-sha256;x-amz-date\n{payload}"
+        "{method}\n{path}\n{canonical_query}\nhost:{host}\nx-amz-content-sha256:{payload}\n\
+         x-amz-date:{amz_date}\n\nhost;x-amz-content-sha256;x-amz-date\n{payload}"
     );
     let scope = format!("{date}/{}/s3/aws4_request", s3.region);
     let to_sign = format!(
@@ -36,11 +69,16 @@ pub(super) async fn create_bucket(s3: &TestS3) -> Result<(), String> {
         key = hmac(&key, part.as_bytes())?;
     }
     let signature = hex::encode(hmac(&key, to_sign.as_bytes())?);
+    let target = if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
+    };
     let request = format!(
-        "PUT {path} HTTP/1.1\r\nHost: {host}\r\nx-amz-date: {amz_date}\r\n\
+        "{method} {target} HTTP/1.0\r\nHost: {host}\r\nx-amz-date: {amz_date}\r\n\
          x-amz-content-sha256: {payload}\r\nAuthorization: AWS4-HMAC-SHA256 \
          Credential={}/{scope}, SignedHeaders=host;x-amz-content-sha256;x-amz-date, \
-         Signature={signature}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+         Signature={signature}\r\nContent-Length: 0\r\n\r\n",
         s3.access_key
     );
     let mut sock = tokio::net::TcpStream::connect(&host)
@@ -53,12 +91,17 @@ pub(super) async fn create_bucket(s3: &TestS3) -> Result<(), String> {
     sock.read_to_string(&mut answer)
         .await
         .map_err(|e| format!("read the answer: {e}"))?;
-    let status = answer.lines().next().unwrap_or_default();
-    if status.contains(" 200 ") || answer.contains("BucketAlreadyOwnedByYou") {
-        Ok(())
-    } else {
-        Err(format!("radosgw answered: {answer}"))
-    }
+    let status = answer
+        .lines()
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| format!("no HTTP status in {answer:?}"))?;
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
 }
 
 fn hmac(key: &[u8], data: &[u8]) -> Result<Vec<u8>, String> {
