@@ -60,7 +60,7 @@ async fn an_agent_killed_mid_backup_ends_the_job_at_its_stale_heartbeat_with_not
     let error = job.error.unwrap_or_default();
     assert!(error.contains("has not reported for"), "{error}");
     assert!(error.contains("nothing of this stream is kept"), "{error}");
-    assert!(d.services.repo.list(None, None).await.unwrap().is_empty());
+    assert!(d.services.repos.list(None, None).await.unwrap().is_empty());
     d.stop().await;
 }
 
@@ -121,7 +121,7 @@ async fn a_replica_that_lost_its_replication_is_never_a_backup_source_and_its_du
     assert_eq!(job.state, JobState::Failed, "{job:?}");
     let error = job.error.unwrap_or_default();
     assert!(error.contains("records no GTID position"), "{error}");
-    assert!(d.services.repo.list(None, None).await.unwrap().is_empty());
+    assert!(d.services.repos.list(None, None).await.unwrap().is_empty());
     // The primary's own dump is fine.
     let id = d
         .services

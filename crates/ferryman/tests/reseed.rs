@@ -151,7 +151,7 @@ async fn reseed_batch_flashback_and_safety_rails() {
     }
 
     // A damaged backup is refused and the replica stays as it was.
-    let manifest = services.repo.get(&first_backup).await.unwrap();
+    let manifest = services.repos.get(&first_backup).await.unwrap();
     let payload = sb
         .config()
         .manager
@@ -201,7 +201,7 @@ async fn reseed_batch_flashback_and_safety_rails() {
     std::fs::rename(&good, &payload).unwrap();
 
     // Flashback of db3 to that backup (by id): rewound, then replicating again.
-    let listed = services.repo.list(Some("sandbox"), None).await.unwrap();
+    let listed = services.repos.list(Some("sandbox"), None).await.unwrap();
     assert!(listed.iter().any(|m| m.kind == Kind::Physical));
     let ids = services
         .start_reseed(
@@ -448,7 +448,7 @@ async fn logical_reseeds_from_a_dump_backup_and_from_the_primary() {
     .await;
     let before = d
         .services
-        .repo
+        .repos
         .list(Some("sandbox"), None)
         .await
         .unwrap()
@@ -473,7 +473,7 @@ async fn logical_reseeds_from_a_dump_backup_and_from_the_primary() {
     assert_eq!(dumps[0].state, JobState::Succeeded, "{:#?}", dumps[0]);
     assert_eq!(
         d.services
-            .repo
+            .repos
             .list(Some("sandbox"), None)
             .await
             .unwrap()

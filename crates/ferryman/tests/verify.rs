@@ -49,7 +49,7 @@ impl Daemons {
     }
 
     async fn manifest(&self, id: &BackupId) -> Manifest {
-        self.services.repo.get(id).await.unwrap()
+        self.services.repos.get(id).await.unwrap()
     }
 }
 

@@ -86,10 +86,10 @@ pub enum Error {
         detail: String,
     },
 
-    /// Unknown cluster or server in a request.
+    /// Unknown cluster, server or repository in a request.
     #[error("{what} `{name}` is not in the configuration; known: {known}")]
     Unknown {
-        /// `cluster` or `server`.
+        /// `cluster`, `server` or `repository`.
         what: &'static str,
         /// The name asked for.
         name: String,

@@ -12,6 +12,8 @@
 //! - `dispatch.rs`: starting backups, log collections and commands, and running their node
 //!   job (stream expected, row, stream handed to `store`).
 //! - `receiver.rs`: the well-known stream port and legacy donor ports.
+//! - `repositories.rs`: the backup repositories by name (`local` and `[repositories.NAME]`),
+//!   and the one each cluster's backups are stored in.
 //! - `store.rs`: handing a received stream to the repository.
 //! - `reseed.rs` + `reseed/`: reseed and flashback: safety rails, the backup chosen, the
 //!   joiners' rows, one payload stream for all of them.
@@ -37,6 +39,7 @@ pub mod monitor;
 pub mod node_job;
 pub mod receiver;
 pub mod registry;
+pub mod repositories;
 pub mod reseed;
 pub mod retention;
 pub mod scheduler;

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use ferryman_config::{ClusterConfig, Config, ServerConfig};
 use ferryman_db::Endpoint;
 use ferryman_jobs::{JobStatus, JobsConn, Schema};
-use ferryman_repo::Repository;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -14,6 +13,7 @@ use tracing::Instrument;
 
 use crate::receiver;
 use crate::registry::Registry;
+use crate::repositories::Repositories;
 use crate::{scheduler, Error, Result, Services};
 
 /// The manager daemon.
@@ -31,13 +31,7 @@ impl Manager {
     /// an earlier manager left waiting (nobody listens for them any more).
     pub async fn start(config: Config) -> Result<Manager> {
         let config = Arc::new(config);
-        let repo = Repository::open(&config.manager.monitoring_datadir)?;
-        // Provably partial leftovers are removed; other backup directories without a manifest
-        // are moved to the repository's Quarantine/ (the repository logs each at WARN).
-        let leftovers = repo.clean_incomplete().await?;
-        for key in &leftovers.removed {
-            tracing::warn!(%key, "removed a partial backup or log left by an interrupted run");
-        }
+        let repos = Repositories::open(&config).await?;
         // Throwaway servers of verifications a crashed manager left: stopped and removed.
         match ferryman_verify::throwaway::sweep(&config.verifier.work_dir) {
             Ok(swept) => {
@@ -72,7 +66,7 @@ impl Manager {
         if created {
             tracing::info!(file = %key_file.display(), "created the key reseed rows are sealed with: copy it (mode 0600) to every agent's host, as `jobs.row-key-file`");
         }
-        let services = Arc::new(Services::new(Arc::clone(&config), repo, registry, row_key));
+        let services = Arc::new(Services::new(Arc::clone(&config), repos, registry, row_key));
         for cluster in &config.clusters {
             for server in &cluster.servers {
                 if let Err(e) = prepare_server(&config, cluster, server).await {

@@ -101,7 +101,7 @@ pub(crate) async fn start(
             }
             None
         }
-        _ => Some(choice::backup_for(&services.repo, c, &request).await?),
+        _ => Some(choice::backup_for(services.repo(&c.name)?, c, &request).await?),
     };
     let (manifest, notes) = match manifest {
         Some((m, note)) => (Some(m), note.into_iter().collect::<Vec<_>>()),

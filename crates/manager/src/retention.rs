@@ -18,7 +18,10 @@ pub async fn prune(
     dry_run: bool,
 ) -> Result<PruneReport> {
     let policy = RetentionPolicy::from(&cluster.retention);
-    Ok(services.repo.prune(&cluster.name, &policy, dry_run).await?)
+    Ok(services
+        .repo(&cluster.name)?
+        .prune(&cluster.name, &policy, dry_run)
+        .await?)
 }
 
 /// After a backup: applies retention, logging failures (the backup itself is good).

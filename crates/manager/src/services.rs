@@ -20,6 +20,7 @@ use crate::events::Events;
 use crate::monitor::Topology;
 use crate::receiver::Streams;
 use crate::registry::Registry;
+use crate::repositories::Repositories;
 use crate::reseed::{ReseedRequest, Reseeds};
 use crate::verification::VerifyRuns;
 use crate::{dispatch, reseed, Error, Result};
@@ -29,8 +30,8 @@ use crate::{dispatch, reseed, Error, Result};
 pub struct Services {
     /// The configuration.
     pub config: Arc<Config>,
-    /// The backup repository.
-    pub repo: Repository,
+    /// The backup repositories, and which one holds each cluster's backups.
+    pub repos: Repositories,
     /// The manager's jobs.
     pub registry: Registry,
     /// The latest topology.
@@ -53,7 +54,7 @@ impl Services {
     /// The services over an opened repository and registry.
     pub(crate) fn new(
         config: Arc<Config>,
-        repo: Repository,
+        repos: Repositories,
         registry: Registry,
         row_key: ferryman_proto::RowKey,
     ) -> Services {
@@ -61,7 +62,7 @@ impl Services {
             streams: Streams::new(&config),
             verify_runs: VerifyRuns::new(config.verifier.concurrency),
             config,
-            repo,
+            repos,
             registry,
             topology: Topology::default(),
             events: Events::default(),
@@ -83,6 +84,11 @@ impl Services {
     pub(crate) async fn drain(&self) {
         self.tasks.close();
         self.tasks.wait().await;
+    }
+
+    /// The repository that stores `cluster`'s backups (see `repositories.rs`).
+    pub fn repo(&self, cluster: &str) -> Result<&Repository> {
+        self.repos.of_cluster(cluster)
     }
 
     /// The configured cluster `name`, or the error that lists the known ones.

@@ -213,7 +213,8 @@ pub async fn backup(
     meta.coordinates = Coordinates::default();
     meta.require_gtid = gtid_history(services, cluster, server, tool);
     let (reader, verdict) = gate.open(job.clone());
-    let res = ferryman_repo::ingest(&services.repo, meta, reader, job.cancelled()).await;
+    let repo = services.repo(&cluster.name)?;
+    let res = ferryman_repo::ingest(repo, meta, reader, job.cancelled()).await;
     let row = verdict.await.ok().and_then(|v| v.ok());
     let manifest = res.map_err(|e| node_reason(e, &row, &server.name, job))?;
     crate::retention::after_backup(services, cluster).await;
@@ -275,15 +276,12 @@ pub async fn log(
         received_at: Timestamp::now(),
         compression: compression(services),
     };
+    let repo = services.repo(&cluster.name)?;
     let (reader, verdict) = gate.open(job.clone());
-    let res = services
-        .repo
-        .ingest_log(meta, reader, job.cancelled())
-        .await;
+    let res = repo.ingest_log(meta, reader, job.cancelled()).await;
     let row = verdict.await.ok().and_then(|v| v.ok());
     let file = res.map_err(|e| node_reason(e, &row, &server.name, job))?;
-    if let Err(e) = services
-        .repo
+    if let Err(e) = repo
         .rotate_logs(services.config.manager.logs_keep as usize)
         .await
     {

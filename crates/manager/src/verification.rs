@@ -45,12 +45,12 @@ pub enum Target {
 pub async fn start(shared: &Arc<Services>, target: Target, trigger: &str) -> Result<VerifyRun> {
     let (items, fleet) = match &target {
         Target::Backup(id) => (
-            vec![RunItem::for_backup(&shared.repo.get(id).await?)],
+            vec![RunItem::for_backup(&shared.repos.get(id).await?)],
             false,
         ),
         Target::Latest(cluster) => {
             shared.cluster(cluster)?;
-            let backups = shared.repo.list(Some(cluster), None).await?;
+            let backups = shared.repo(cluster)?.list(Some(cluster), None).await?;
             let newest: Vec<RunItem> = [Kind::Physical, Kind::Logical]
                 .iter()
                 .filter_map(|k| backups.iter().find(|m| m.kind == *k))
@@ -87,7 +87,7 @@ pub async fn start(shared: &Arc<Services>, target: Target, trigger: &str) -> Res
 /// and is not being verified. Returns the run, or `None` when there was nothing new.
 pub async fn verify_new(shared: &Arc<Services>, cluster: &str) -> Result<Option<VerifyRun>> {
     shared.cluster(cluster)?;
-    let backups = shared.repo.list(Some(cluster), None).await?;
+    let backups = shared.repo(cluster)?.list(Some(cluster), None).await?;
     let pending = shared.verify_runs.in_progress();
     let items: Vec<RunItem> = backups
         .iter()

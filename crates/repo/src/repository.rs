@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use ferryman_config::{RepositoryConfig, RepositoryKind};
 use tokio::io::AsyncRead;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -18,6 +19,7 @@ use crate::layout::{self, backups_dir, BackupId, BACKUPS, QUARANTINE};
 use crate::manifest::Manifest;
 use crate::modes;
 use crate::storage::local::LocalStorage;
+use crate::storage::s3::S3Storage;
 use crate::storage::{Key, Storage};
 use crate::verification::Verification;
 use crate::{Error, Result};
@@ -58,6 +60,20 @@ impl Repository {
         let storage = LocalStorage::open(root)?;
         modes::tighten_repository(storage.root());
         Ok(Repository::with_storage(Arc::new(storage)))
+    }
+
+    /// The repository a `[repositories.NAME]` table describes. No request is made yet: see
+    /// [`Repository::probe`].
+    pub fn from_config(config: &RepositoryConfig) -> Result<Repository> {
+        match &config.kind {
+            RepositoryKind::Local { path } => Repository::open(path),
+            RepositoryKind::S3(s3) => Ok(Repository::with_storage(Arc::new(S3Storage::open(s3)?))),
+        }
+    }
+
+    /// Checks that the storage answers and lets this process in ([`Storage::probe`]).
+    pub async fn probe(&self) -> Result<()> {
+        self.storage.probe().await
     }
 
     /// A repository on any storage backend.
@@ -223,6 +239,6 @@ impl Repository {
 }
 
 /// Newest first: start time, then job id (two jobs can start in the same second).
-pub(crate) fn sort_newest_first(manifests: &mut [Manifest]) {
+pub fn sort_newest_first(manifests: &mut [Manifest]) {
     manifests.sort_by(|a, b| (b.started_at, b.job_id, &b.id).cmp(&(a.started_at, a.job_id, &a.id)));
 }

@@ -190,6 +190,10 @@ pub trait Storage: fmt::Debug + Send + Sync {
 
     /// Bytes available to the repository, when the backend can tell.
     fn free_space(&self) -> BoxFuture<'_, Result<Option<u64>>>;
+
+    /// Checks that the storage answers and lets the manager in (one listing), with an error
+    /// that says what to fix: for `config check` and the manager's start.
+    fn probe(&self) -> BoxFuture<'_, Result<()>>;
 }
 
 #[cfg(test)]

@@ -117,9 +117,14 @@ async fn item_work(
         trigger: trigger.to_owned(),
         run_id: Some(run),
     };
-    let verified = ferryman_verify::verify(&shared.repo, &id, &settings(shared, cluster), &origin)
-        .await
-        .map_err(|e| Error::Verify(Box::new(e)))?;
+    let verified = ferryman_verify::verify(
+        shared.repo(&cluster.name)?,
+        &id,
+        &settings(shared, cluster),
+        &origin,
+    )
+    .await
+    .map_err(|e| Error::Verify(Box::new(e)))?;
     let v = &verified.verification;
     runs.update(run, index, |i| {
         i.status = Some(v.status);
@@ -161,7 +166,7 @@ async fn fresh_backup(
         match record.state {
             JobState::Succeeded => {
                 let backup = record.backup_id.unwrap_or_default();
-                return Ok(shared.repo.get(&backup.parse()?).await?);
+                return shared.repos.get(&backup.parse()?).await;
             }
             JobState::Failed | JobState::Cancelled => {
                 return Err(Error::NothingToVerify {

@@ -117,7 +117,7 @@ async fn a_cancelled_job_ends_cancelled_and_ids_survive_a_restart() {
         "the agent recorded over a cancelled row"
     );
     assert_row_cancelled(&sb, done.node_job_id.unwrap()).await;
-    assert!(services.repo.list(None, None).await.unwrap().is_empty());
+    assert!(services.repos.list(None, None).await.unwrap().is_empty());
 
     // A restarted manager gives ids above every id the last one gave.
     running.stop().await;

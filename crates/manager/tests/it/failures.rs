@@ -38,8 +38,13 @@ async fn good_stream(sb: &TestSandbox, config: &Path) -> Vec<u8> {
         .unwrap();
     let done = wait_job(&services, id, Duration::from_secs(60)).await;
     assert_eq!(done.state, JobState::Succeeded, "{done:?}");
-    let backup = services.repo.list(None, None).await.unwrap().remove(0);
-    let mut reader = services.repo.payload_reader(&backup.id).await.unwrap();
+    let backup = services.repos.list(None, None).await.unwrap().remove(0);
+    let mut reader = services
+        .repo("sandbox")
+        .unwrap()
+        .payload_reader(&backup.id)
+        .await
+        .unwrap();
     let bytes = tokio::task::spawn_blocking(move || {
         let mut v = Vec::new();
         std::io::Read::read_to_end(&mut reader, &mut v).unwrap();
@@ -47,7 +52,12 @@ async fn good_stream(sb: &TestSandbox, config: &Path) -> Vec<u8> {
     })
     .await
     .unwrap();
-    services.repo.delete(&backup.id).await.unwrap();
+    services
+        .repo("sandbox")
+        .unwrap()
+        .delete(&backup.id)
+        .await
+        .unwrap();
     running.stop().await;
     let _ = sb;
     bytes
@@ -144,7 +154,7 @@ async fn corrupt_and_cut_streams_fail_their_backup_and_leave_nothing() {
     assert_eq!(done.state, JobState::Failed, "{done:?}");
     assert!(done.error.unwrap().contains("fake agent done"));
 
-    assert!(services.repo.list(None, None).await.unwrap().is_empty());
+    assert!(services.repos.list(None, None).await.unwrap().is_empty());
     assert_eq!(files(&backups_dir), Vec::<std::path::PathBuf>::new());
     running.stop().await;
 }
@@ -208,7 +218,7 @@ async fn a_manager_stopped_mid_job_leaves_nothing_and_a_restart_is_clean() {
     let again = start(&config, &[]).await;
     assert!(again
         .services
-        .repo
+        .repos
         .list(None, None)
         .await
         .unwrap()

@@ -180,7 +180,7 @@ async fn the_reference_donor_script_backs_up_through_a_legacy_port() {
 
     // Catalogued like any other backup.
     let list = services
-        .repo
+        .repos
         .list(Some("sandbox"), Some("db1"))
         .await
         .unwrap();
@@ -195,7 +195,12 @@ async fn the_reference_donor_script_backs_up_through_a_legacy_port() {
     // The GTID comes from the stream itself (a legacy donor reports none): nothing was
     // written since, so it is the server's position.
     assert_eq!(m.gtid.as_deref(), Some(gtid_binlog_pos(&sb).await.as_str()));
-    let report = services.repo.verify_checksum(&m.id).await.unwrap();
+    let report = services
+        .repo("sandbox")
+        .unwrap()
+        .verify_checksum(&m.id)
+        .await
+        .unwrap();
     assert!(report.stored_ok && report.raw_ok, "{report:?}");
     // The script marked its row done (it records no outcome: the stream checks decided).
     let row = node_row(&sb, node_id).await;
@@ -217,7 +222,7 @@ async fn the_reference_donor_script_backs_up_through_a_legacy_port() {
     assert!(output.contains("No mariabackup needed"), "{output}");
     assert_eq!(
         services
-            .repo
+            .repos
             .list(Some("sandbox"), None)
             .await
             .unwrap()

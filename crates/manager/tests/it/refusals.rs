@@ -115,7 +115,7 @@ async fn wrong_tokens_peers_and_garbage_are_refused_and_the_real_job_succeeds() 
     let done = wait_job(&services, id, Duration::from_secs(60)).await;
     assert_eq!(done.state, JobState::Succeeded, "{done:?}");
     let backups = services
-        .repo
+        .repos
         .list(Some("sandbox"), Some("db1"))
         .await
         .unwrap();

@@ -31,7 +31,7 @@ async fn scheduled_backups_land_with_correct_manifests() {
     // Wait for one good backup of each kind.
     let started = Instant::now();
     let (physical, logical) = loop {
-        let list = services.repo.list(Some("sandbox"), None).await.unwrap();
+        let list = services.repos.list(Some("sandbox"), None).await.unwrap();
         let p = list.iter().find(|m| m.kind == Kind::Physical).cloned();
         let l = list.iter().find(|m| m.kind == Kind::Logical).cloned();
         if let (Some(p), Some(l)) = (p, l) {
@@ -69,7 +69,12 @@ async fn scheduled_backups_land_with_correct_manifests() {
 
 async fn check(services: &ferryman_manager::Services, m: &Manifest) {
     // The checksum recomputed from the stored payload matches.
-    let report = services.repo.verify_checksum(&m.id).await.unwrap();
+    let report = services
+        .repo("sandbox")
+        .unwrap()
+        .verify_checksum(&m.id)
+        .await
+        .unwrap();
     assert!(report.stored_ok, "{report:?}");
     assert!(report.raw_ok, "{report:?}");
     assert!(m.stored_bytes < m.raw_bytes, "{m:?}");

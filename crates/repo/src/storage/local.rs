@@ -291,6 +291,17 @@ impl Storage for LocalStorage {
     fn free_space(&self) -> BoxFuture<'_, Result<Option<u64>>> {
         self.blocking(|fs| Ok(free_bytes(&fs.root)))
     }
+
+    fn probe(&self) -> BoxFuture<'_, Result<()>> {
+        self.blocking(|fs| {
+            fs::read_dir(fs.root.as_path())
+                .map(|_| ())
+                .map_err(|source| Error::Open {
+                    root: fs.root.to_path_buf(),
+                    source,
+                })
+        })
+    }
 }
 
 /// A streamed object: `NAME.partial` until committed.

@@ -70,7 +70,7 @@ struct Inner {
 }
 
 impl S3Storage {
-    /// A client of the bucket `config` describes. No request is made: see [`S3Storage::probe`].
+    /// A client of the bucket `config` describes. No request is made: see [`Storage::probe`].
     pub fn open(config: &S3Config) -> Result<S3Storage> {
         // Without configured keys, the standard AWS_* variables of the manager's environment
         // (or an instance role) provide them; the settings below override any other AWS_*.
@@ -123,18 +123,6 @@ impl S3Storage {
                 retry_timeout: config.retry_timeout,
             }),
         })
-    }
-
-    /// Checks that the bucket exists and that the credentials may list it: one listing
-    /// request. For `config check` and the manager's start.
-    pub async fn probe(&self) -> Result<()> {
-        let prefix = self.inner.prefix_path();
-        self.inner
-            .store
-            .list_with_delimiter(prefix.as_ref())
-            .await
-            .map(|_| ())
-            .map_err(|e| self.inner.error("list", &self.location(), e))
     }
 }
 
@@ -462,5 +450,19 @@ impl Storage for S3Storage {
 
     fn free_space(&self) -> BoxFuture<'_, Result<Option<u64>>> {
         async { Ok(None) }.boxed()
+    }
+
+    /// One listing of the prefix: the bucket exists and the credentials may list it.
+    fn probe(&self) -> BoxFuture<'_, Result<()>> {
+        async move {
+            let prefix = self.inner.prefix_path();
+            self.inner
+                .store
+                .list_with_delimiter(prefix.as_ref())
+                .await
+                .map(|_| ())
+                .map_err(|e| self.inner.error("list", &self.location(), e))
+        }
+        .boxed()
     }
 }

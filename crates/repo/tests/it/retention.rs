@@ -398,6 +398,9 @@ impl Storage for FailingDeletes {
     fn free_space(&self) -> BoxFuture<'_, ferryman_repo::Result<Option<u64>>> {
         self.inner.free_space()
     }
+    fn probe(&self) -> BoxFuture<'_, ferryman_repo::Result<()>> {
+        self.inner.probe()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

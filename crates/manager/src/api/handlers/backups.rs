@@ -146,7 +146,7 @@ pub(in crate::api) async fn backups(
 ) -> Reply<impl IntoResponse> {
     let Query(query) = query.map_err(bad_query)?;
     let manifests = services
-        .repo
+        .repos
         .list(query.cluster.as_deref(), query.server.as_deref())
         .await?;
     Ok(Json(manifests))
@@ -167,5 +167,5 @@ pub(in crate::api) async fn backup(
 ) -> Reply<impl IntoResponse> {
     let UrlPath((cluster, server, name)) = path.map_err(bad_path)?;
     let id = BackupId::from_name(&cluster, &server, &name)?;
-    Ok(Json(services.repo.get(&id).await?))
+    Ok(Json(services.repos.get(&id).await?))
 }

@@ -125,8 +125,9 @@ pub(in crate::api) async fn logs(
     let UrlPath(name) = path.map_err(bad_path)?;
     let c = cluster(&services, &name)?;
     let mut entries = Vec::new();
+    let repo = services.repo(&c.name)?;
     for server in &c.servers {
-        for file in services.repo.list_logs(&c.name, &server.name).await? {
+        for file in repo.list_logs(&c.name, &server.name).await? {
             entries.push(LogEntry {
                 server: server.name.clone(),
                 name: file.key.name().to_owned(),
