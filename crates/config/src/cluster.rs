@@ -2,6 +2,7 @@
 //! tools, retention, what verification checks, and servers of one cluster.
 
 use std::collections::HashSet;
+use std::fmt;
 
 use ferryman_proto::Task;
 use toml::Spanned;
@@ -19,6 +20,25 @@ use crate::schedule::{ScheduleEntry, SchedulerConfig};
 use crate::server::{SeenServers, ServerConfig};
 use crate::validate::Validator;
 use crate::verifier::ClusterVerifyConfig;
+
+/// When a backup is copied to the repositories after the first of `backup-repositories`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyAfter {
+    /// As soon as it is stored: the copy exists early (the 3-2-1 rule from the first minute).
+    Stored,
+    /// Once a verification passed: only backups proven to restore travel (and count against
+    /// the other repositories' space).
+    Verified,
+}
+
+impl fmt::Display for CopyAfter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CopyAfter::Stored => "stored",
+            CopyAfter::Verified => "verified",
+        })
+    }
+}
 
 /// One replication cluster.
 #[derive(Debug, Clone)]
@@ -47,6 +67,10 @@ pub struct ClusterConfig {
     /// `[repositories.NAME]` table. The first stores the backups; each of the others receives a
     /// copy of every one. At least one, each once. Default `["local"]`.
     pub backup_repositories: Vec<String>,
+    /// `backup-copy-after`: when a backup is copied to the other repositories of
+    /// `backup-repositories`: [`CopyAfter::Stored`] (`"stored"`, the default) or
+    /// [`CopyAfter::Verified`] (`"verified"`).
+    pub backup_copy_after: CopyAfter,
     /// The scheduler switches and cron strings.
     pub scheduler: SchedulerConfig,
     /// `backup-physical-type`: the tool of this cluster's physical backups,
@@ -94,6 +118,7 @@ impl ClusterConfig {
             replication_credential,
             db_servers_backup_hosts,
             backup_repositories,
+            backup_copy_after,
             scheduler_db_servers_sender_ports,
             scheduler_db_servers_receiver_ports,
             monitoring_scheduler,
@@ -227,6 +252,12 @@ impl ClusterConfig {
             defaults::BACKUP_PHYSICAL_TYPE,
             &defaults::BACKUP_PHYSICAL_TYPES,
         );
+        let backup_copy_after = v.choice(
+            &key("backup-copy-after"),
+            backup_copy_after,
+            defaults::BACKUP_COPY_AFTER,
+            &defaults::BACKUP_COPY_AFTERS,
+        );
         let backup_logical_type = v.choice(
             &key("backup-logical-type"),
             backup_logical_type,
@@ -262,6 +293,7 @@ impl ClusterConfig {
             replication_credential,
             db_servers_backup_hosts,
             backup_repositories,
+            backup_copy_after,
             sender_ports,
             receiver_ports,
             scheduler,

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use ferryman_proto::Task;
 
+use crate::cluster::CopyAfter;
+
 /// `manager.monitoring-datadir`.
 pub const MONITORING_DATADIR: &str = "/var/lib/ferryman";
 /// `manager.monitoring-address`.
@@ -275,6 +277,10 @@ pub const GALERA_LINK_MASTER_CONNECT_TIMEOUT_RANGE: (Duration, Duration) =
 pub const LOCAL_REPOSITORY: &str = "local";
 /// `clusters.NAME.backup-repositories`: the manager's own repository only.
 pub const BACKUP_REPOSITORIES: [&str; 1] = [LOCAL_REPOSITORY];
+/// `clusters.NAME.backup-copy-after`: copies are made as soon as a backup is stored.
+pub const BACKUP_COPY_AFTER: CopyAfter = CopyAfter::Stored;
+/// The values `clusters.NAME.backup-copy-after` allows.
+pub const BACKUP_COPY_AFTERS: [CopyAfter; 2] = [CopyAfter::Stored, CopyAfter::Verified];
 /// The values `repositories.NAME.kind` allows (required: no default).
 pub const REPOSITORY_KINDS: [&str; 2] = ["s3", "local"];
 /// `repositories.NAME.region`: AWS's first region, which S3-compatible servers such as Ceph's

@@ -57,7 +57,7 @@ mod warning;
 
 pub use agent::{AgentConfig, JobsConfig};
 pub use check::Check;
-pub use cluster::ClusterConfig;
+pub use cluster::{ClusterConfig, CopyAfter};
 pub use config::Config;
 pub use credential::Credential;
 pub use error::{ConfigError, ConfigErrors, Location, Result};

@@ -114,6 +114,7 @@ pub(crate) struct RawCluster {
     pub(crate) replication_credential: Option<RawCredential>,
     pub(crate) db_servers_backup_hosts: Vec<Spanned<String>>,
     pub(crate) backup_repositories: Option<Spanned<Vec<Spanned<String>>>>,
+    pub(crate) backup_copy_after: Option<Spanned<String>>,
     pub(crate) scheduler_db_servers_sender_ports: Option<Spanned<String>>,
     pub(crate) scheduler_db_servers_receiver_ports: Option<Spanned<String>>,
     pub(crate) monitoring_scheduler: Option<bool>,

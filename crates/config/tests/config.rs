@@ -183,6 +183,7 @@ fn example_parses_with_the_documented_defaults() {
     assert!(prod.db_servers_backup_hosts.is_empty());
     assert_eq!(prod.backup_repositories, ["local"]);
     assert_eq!(prod.backup_repositories, defaults::BACKUP_REPOSITORIES);
+    assert_eq!(prod.backup_copy_after, ferryman_config::CopyAfter::Stored);
     assert!(prod.sender_ports.is_empty());
     assert_eq!(prod.receiver_ports, vec![4444]);
     assert_eq!(prod.backup_physical_type, Task::Mariabackup);
@@ -433,10 +434,17 @@ fn schedules_and_lists_are_read() {
          scheduler-db-servers-physical-backup = true\n\
          scheduler-db-servers-physical-backup-cron = \"30 15 2 * * MON-FRI\"\n\
          scheduler-db-servers-receiver-ports = \"4444,4450-4451\"\n\
-         db-servers-backup-hosts = [\"db1\"]",
+         db-servers-backup-hosts = [\"db1\"]\n\
+         backup-copy-after = \"verified\"",
     );
     let config = parse(&text).unwrap_or_else(|e| panic!("{e}"));
     let prod = &config.clusters[0];
+    assert_eq!(prod.backup_copy_after, ferryman_config::CopyAfter::Verified);
+    let err = parse(&with_cluster_keys("backup-copy-after = \"never\"")).unwrap_err();
+    assert!(
+        err.to_string().contains("backup-copy-after") && err.to_string().contains("verified"),
+        "{err}"
+    );
     assert!(prod.scheduler.physical_backup.is_active(&prod.scheduler));
     assert_eq!(prod.scheduler.physical_backup.cron, "30 15 2 * * MON-FRI");
     assert!(!prod.scheduler.logs.is_active(&prod.scheduler));

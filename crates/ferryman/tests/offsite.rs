@@ -2,7 +2,9 @@
 //! physical and a logical backup streamed straight into the bucket (nothing under the
 //! manager's own `Backups/`), listed and read back, verified on throwaway servers with the
 //! payload read from S3, a replica reseeded from the S3 copy, collected logs stored there, and
-//! retention deleting from the bucket.
+//! a backup deleted from the bucket. Then copies (3-2-1): backups stored locally and copied to
+//! the bucket by the copier, each copy checked, and the local copy lost: the reseed and the
+//! verification read the bucket's copy and say so.
 #![allow(clippy::unwrap_used, clippy::print_stderr)] // test code: panics and stderr are the report
 
 use std::path::PathBuf;
@@ -11,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use ferryman_config::{Config, RepositoryConfig, RepositoryKind, S3Config, Secret};
 use ferryman_manager::reseed::{Method, ReseedRequest};
+use ferryman_manager::verification::VerifyRun;
 use ferryman_manager::verification::{self, Target};
-use ferryman_manager::JobState;
+use ferryman_manager::{JobRecord, JobState, Services};
 use ferryman_proto::Task;
 use ferryman_repo::Kind;
 use ferryman_sandbox::testing::{TestS3, TestSandbox};
@@ -23,8 +26,9 @@ use daemons::{caught_up, wait_job, Daemons};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferryman");
 
-/// `config` with its cluster's backups stored in `s3`'s bucket, under a prefix.
-fn on_s3(mut config: Config, s3: &TestS3) -> Config {
+/// `config` with its cluster's backups stored in `repositories` (`local`, and `offsite`:
+/// `s3`'s bucket, under a prefix).
+fn with_repositories(mut config: Config, s3: &TestS3, repositories: &[&str]) -> Config {
     let repository = RepositoryConfig {
         name: "offsite".to_owned(),
         kind: RepositoryKind::S3(S3Config {
@@ -42,22 +46,14 @@ fn on_s3(mut config: Config, s3: &TestS3) -> Config {
     };
     config.repositories.insert("offsite".to_owned(), repository);
     for cluster in &mut config.clusters {
-        cluster.backup_repositories = vec!["offsite".to_owned()];
+        cluster.backup_repositories = repositories.iter().map(|r| r.to_string()).collect();
     }
     config
 }
 
-async fn checksums(sb: &TestSandbox, server: &str) -> Vec<(String, Option<u64>)> {
-    sb.sql(server, "CHECKSUM TABLE shop.orders")
-        .await
-        .into_iter()
-        .map(ferryman_db::mysql_async::from_row::<(String, Option<u64>)>)
-        .collect()
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_cluster_whose_backups_live_in_s3() {
-    let s3 = TestS3::start("offsite").await;
+/// A primary and a replica with 40000 rows of incompressible data (a payload of several
+/// parts) in `shop.orders`.
+async fn shop() -> TestSandbox {
     let sb = TestSandbox::start_with(&UpOptions {
         replicas: 1,
         ferryman_bin: Some(PathBuf::from(BIN)),
@@ -72,7 +68,61 @@ async fn a_cluster_whose_backups_live_in_s3() {
     )
     .await;
     caught_up(&sb, "db2").await;
-    let config = on_s3(sb.config(), &s3);
+    sb
+}
+
+/// Verifies `target` and waits for the run; returns it.
+async fn verified(services: &Arc<Services>, target: Target) -> VerifyRun {
+    let run = verification::start(services, target, "test").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let now = services.verify_runs.get(run.id).unwrap();
+        if now.ended_at.is_some() {
+            return now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "verification still runs: {now:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Reseeds `server` of the sandbox by `method`; the job and the notes the request answered.
+async fn reseed(
+    services: &Arc<Services>,
+    server: &str,
+    method: Method,
+) -> (JobRecord, Vec<String>) {
+    let (ids, notes) = services
+        .start_reseed_noted(
+            "sandbox",
+            ReseedRequest {
+                servers: vec![server.into()],
+                method,
+                backup: None,
+                force: false,
+            },
+            "test",
+        )
+        .await
+        .unwrap();
+    (wait_job(services, ids[0]).await, notes)
+}
+
+async fn checksums(sb: &TestSandbox, server: &str) -> Vec<(String, Option<u64>)> {
+    sb.sql(server, "CHECKSUM TABLE shop.orders")
+        .await
+        .into_iter()
+        .map(ferryman_db::mysql_async::from_row::<(String, Option<u64>)>)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cluster_whose_backups_live_in_s3() {
+    let s3 = TestS3::start("offsite").await;
+    let sb = shop().await;
+    let config = with_repositories(sb.config(), &s3, &["offsite"]);
     let local_backups = config.manager.monitoring_datadir.join("Backups");
     let d = Daemons::start(config, &["db1", "db2"]).await;
     let services = Arc::clone(&d.services);
@@ -159,6 +209,83 @@ async fn a_cluster_whose_backups_live_in_s3() {
     let listed = services.repos.list(Some("sandbox"), None).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].id, physical);
+
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn copies_in_s3_serve_when_the_local_copy_is_lost() {
+    let s3 = TestS3::start("copies").await;
+    let sb = shop().await;
+    let config = with_repositories(sb.config(), &s3, &["local", "offsite"]);
+    let datadir = config.manager.monitoring_datadir.clone();
+    let d = Daemons::start(config, &["db1", "db2"]).await;
+    let services = Arc::clone(&d.services);
+
+    // Stored locally, then copied to the bucket by the copier.
+    let id = d.backup(Task::Mariabackup).await;
+    let manifest = services.repos.get(&id).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let copies = services.repos.copies(&manifest).await;
+        let states: Vec<String> = copies.iter().map(|c| c.check.to_string()).collect();
+        if states == ["ok", "ok"] {
+            assert_eq!(copies[1].location, format!("s3://{}/fleet", s3.bucket));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no copy in the bucket: {copies:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let listed = services
+        .repos
+        .list_located(Some("sandbox"), None)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].repositories, ["local", "offsite"]);
+
+    // The local copy's payload is lost.
+    let payload = datadir.join(id.payload_key(manifest.format).as_str());
+    std::fs::remove_file(&payload).unwrap();
+    let copies = services.repos.copies(&manifest).await;
+    assert!(
+        copies[0]
+            .check
+            .to_string()
+            .starts_with("damaged: its payload"),
+        "{copies:#?}"
+    );
+
+    // The reseed reads the bucket's copy, and says so.
+    sb.sql(
+        "db2",
+        "SET sql_log_bin = 0; UPDATE shop.orders SET v = 'stray' WHERE id = 9",
+    )
+    .await;
+    let (job, notes) = reseed(&services, "db2", Method::Physicalbackup).await;
+    assert_eq!(job.state, JobState::Succeeded, "{job:#?}");
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("is read from repository `offsite`")
+                && n.contains("the copy in `local` is damaged")),
+        "{notes:?}"
+    );
+    caught_up(&sb, "db2").await;
+    assert_eq!(checksums(&sb, "db2").await, checksums(&sb, "db1").await);
+
+    // So does the verification, whose result reaches both manifests.
+    let run = verified(&services, Target::Backup(id.clone())).await;
+    assert_eq!(run.ok, Some(true), "{run:#?}");
+    for (_, repo) in ["local", "offsite"]
+        .iter()
+        .map(|name| (name, services.repos.named(name).unwrap()))
+    {
+        assert_eq!(repo.get(&id).await.unwrap().verification.len(), 1);
+    }
 
     d.stop().await;
 }

@@ -27,6 +27,8 @@ pub enum EventKind {
     VerificationPassed,
     /// More than one server of a cluster replicates from no one: no backup is taken.
     TopologySplit,
+    /// A backup could not be copied to another repository of its cluster.
+    CopyFailed,
 }
 
 /// How much it matters.

@@ -14,6 +14,8 @@
 //! - `receiver.rs`: the well-known stream port and legacy donor ports.
 //! - `repositories.rs`: the backup repositories by name (`local` and `[repositories.NAME]`),
 //!   and the one each cluster's backups are stored in.
+//! - `copies.rs`: each cluster's backups copied to its other repositories, by one copier per
+//!   cluster (woken after backups and verifications, and every 10 minutes).
 //! - `store.rs`: handing a received stream to the repository.
 //! - `reseed.rs` + `reseed/`: reseed and flashback: safety rails, the backup chosen, the
 //!   joiners' rows, one payload stream for all of them.
@@ -31,6 +33,7 @@
 //! - [`error`]: the crate's [`Error`].
 
 pub mod api;
+pub mod copies;
 pub mod dispatch;
 pub mod error;
 pub mod events;

@@ -14,7 +14,7 @@ use tracing::Instrument;
 use crate::receiver;
 use crate::registry::Registry;
 use crate::repositories::Repositories;
-use crate::{scheduler, Error, Result, Services};
+use crate::{copies, scheduler, Error, Result, Services};
 
 /// The manager daemon.
 #[derive(Debug)]
@@ -112,6 +112,16 @@ impl Manager {
             background.spawn(
                 async move { services.topology.run(&services.config, &cancel).await }
                     .instrument(tracing::info_span!("monitor")),
+            );
+        }
+        for cluster in self.services.copies.clusters() {
+            background.spawn(
+                copies::run(
+                    Arc::clone(&self.services),
+                    cluster.to_owned(),
+                    shutdown.clone(),
+                )
+                .instrument(tracing::info_span!("copies", cluster = %cluster)),
             );
         }
         for cluster in &self.services.config.clusters {

@@ -11,14 +11,47 @@
 //! and every operation on the unreachable repository fails with the storage's own error,
 //! which says the same; its leftovers are cleaned at the next start that reaches it.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use ferryman_config::{defaults, Config};
-use ferryman_repo::repository::sort_newest_first;
-use ferryman_repo::{BackupId, Manifest, Repository};
+use ferryman_repo::repository::newest_first;
+use ferryman_repo::{BackupId, CopyCheck, Manifest, Repository};
+use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use crate::{Error, Result};
+
+/// A backup and the repositories that hold it (the API's backup listing).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Located {
+    /// The manifest (of the first repository holding the backup).
+    #[serde(flatten)]
+    pub manifest: Manifest,
+    /// The names of the repositories holding it, in the cluster's order.
+    pub repositories: Vec<String>,
+}
+
+/// A backup and its copies, each checked (the API's backup details).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Detailed {
+    /// The manifest (of the first repository holding the backup).
+    #[serde(flatten)]
+    pub manifest: Manifest,
+    /// Every repository of the backup's cluster, with what it holds of the backup.
+    pub copies: Vec<Copy>,
+}
+
+/// One repository's copy of a backup, checked (the API's backup details).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Copy {
+    /// The repository's name.
+    pub repository: String,
+    /// Where it is (`/var/lib/ferryman`, `s3://bucket/prefix`).
+    pub location: String,
+    /// What it holds of the backup.
+    #[serde(flatten)]
+    pub check: CopyCheck,
+}
 
 /// The repositories by name, and each cluster's.
 #[derive(Debug)]
@@ -88,43 +121,139 @@ impl Repositories {
         })
     }
 
-    /// Every stored backup, newest first, optionally of one cluster and/or server: from the
-    /// clusters' repositories and from `local` (which also holds the backups of clusters
-    /// since removed from the configuration). A backup found twice is listed once.
-    pub async fn list(&self, cluster: Option<&str>, server: Option<&str>) -> Result<Vec<Manifest>> {
-        let mut names: Vec<&str> = match cluster {
-            Some(c) => vec![self
-                .name_of_cluster(c)
-                .unwrap_or(defaults::LOCAL_REPOSITORY)],
-            None => self
-                .clusters
-                .values()
-                .filter_map(|names| names.first().map(String::as_str))
-                .chain([defaults::LOCAL_REPOSITORY])
-                .collect(),
+    /// Every stored backup, newest first, optionally of one cluster and/or server, each once,
+    /// with the names of the repositories that hold it (in the cluster's order). Looked for
+    /// in the cluster's repositories (every cluster's without `cluster`) and in `local`, which
+    /// also holds the backups of clusters since removed from the configuration.
+    pub async fn list_located(
+        &self,
+        cluster: Option<&str>,
+        server: Option<&str>,
+    ) -> Result<Vec<Located>> {
+        let mut names: Vec<&str> = Vec::new();
+        let lists: Vec<&Vec<String>> = match cluster {
+            Some(c) => self.clusters.get(c).into_iter().collect(),
+            None => self.clusters.values().collect(),
         };
-        names.sort_unstable();
-        names.dedup();
-        let mut seen = HashSet::new();
-        let mut out = Vec::new();
-        for name in names {
-            for manifest in self.named(name)?.list(cluster, server).await? {
-                if seen.insert(manifest.id.clone()) {
-                    out.push(manifest);
-                }
+        for name in lists.into_iter().flatten() {
+            if !names.contains(&name.as_str()) {
+                names.push(name);
             }
         }
-        sort_newest_first(&mut out);
+        if !names.contains(&defaults::LOCAL_REPOSITORY) {
+            names.push(defaults::LOCAL_REPOSITORY);
+        }
+        let mut found: BTreeMap<BackupId, Located> = BTreeMap::new();
+        for name in names {
+            let repo = self.named(name)?;
+            let listed = match repo.list(cluster, server).await {
+                Ok(listed) => listed,
+                // One unreachable repository must not hide the others' backups.
+                Err(e) if name != self.first_of(cluster) => {
+                    warn!(repository = %name, error = %e, "cannot list the repository; its copies are left out");
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            for manifest in listed {
+                found
+                    .entry(manifest.id.clone())
+                    .or_insert_with(|| Located {
+                        manifest,
+                        repositories: Vec::new(),
+                    })
+                    .repositories
+                    .push(name.to_owned());
+            }
+        }
+        let mut out: Vec<Located> = found.into_values().collect();
+        out.sort_by(|a, b| newest_first(&a.manifest, &b.manifest));
         Ok(out)
     }
 
-    /// The manifest of backup `id`, from its cluster's repository (`local` for a cluster no
-    /// longer configured).
+    /// [`Repositories::list_located`] without the locations.
+    pub async fn list(&self, cluster: Option<&str>, server: Option<&str>) -> Result<Vec<Manifest>> {
+        let located = self.list_located(cluster, server).await?;
+        Ok(located.into_iter().map(|l| l.manifest).collect())
+    }
+
+    /// The manifest of backup `id`, from the first of its cluster's repositories that holds
+    /// it (`local` for a cluster no longer configured).
     pub async fn get(&self, id: &BackupId) -> Result<Manifest> {
-        let name = self
-            .name_of_cluster(id.cluster())
-            .unwrap_or(defaults::LOCAL_REPOSITORY);
-        Ok(self.named(name)?.get(id).await?)
+        let mut missing = None;
+        for (_, repo) in self.in_order(id.cluster()) {
+            match repo.get(id).await {
+                Ok(manifest) => return Ok(manifest),
+                Err(e) if e.is_not_found() => missing = Some(e),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(missing
+            .unwrap_or_else(|| ferryman_repo::Error::NotFound {
+                what: format!("backup {id}"),
+                root: "any repository".to_owned(),
+            })
+            .into())
+    }
+
+    /// Where `expected`'s backup can be read: the first of its cluster's repositories whose
+    /// copy checks out, with a note naming the copies passed over (for the job's log and
+    /// result) when it is not the first.
+    pub async fn source_for(&self, expected: &Manifest) -> Result<(&Repository, Option<String>)> {
+        let mut passed = Vec::new();
+        for (name, repo) in self.in_order(expected.id.cluster()) {
+            match repo.check_copy(expected).await {
+                CopyCheck::Ok if passed.is_empty() => return Ok((repo, None)),
+                CopyCheck::Ok => {
+                    let note = format!(
+                        "backup {} is read from repository `{name}` ({}) because {}",
+                        expected.id,
+                        repo.location(),
+                        passed.join("; ")
+                    );
+                    return Ok((repo, Some(note)));
+                }
+                check => passed.push(format!("the copy in `{name}` is {check}")),
+            }
+        }
+        Err(Error::Refused(format!(
+            "no repository holds a readable copy of backup {}: {}; run `ferryman repo check` \
+             and restore a copy from elsewhere, or use another backup",
+            expected.id,
+            passed.join("; ")
+        )))
+    }
+
+    /// Every repository of the backup's cluster with its copy checked, in the cluster's order.
+    pub async fn copies(&self, expected: &Manifest) -> Vec<Copy> {
+        let mut out = Vec::new();
+        for (name, repo) in self.in_order(expected.id.cluster()) {
+            out.push(Copy {
+                repository: name.to_owned(),
+                location: repo.location(),
+                check: repo.check_copy(expected).await,
+            });
+        }
+        out
+    }
+
+    /// `cluster`'s repositories in its order (`local` alone for a cluster not configured).
+    fn in_order(&self, cluster: &str) -> Vec<(&str, &Repository)> {
+        let names: Vec<&str> = match self.clusters.get(cluster) {
+            Some(names) => names.iter().map(String::as_str).collect(),
+            None => vec![defaults::LOCAL_REPOSITORY],
+        };
+        names
+            .into_iter()
+            .filter_map(|name| self.by_name.get(name).map(|repo| (name, repo)))
+            .collect()
+    }
+
+    /// The name of the first repository of `cluster` (`local` without one).
+    fn first_of(&self, cluster: Option<&str>) -> &str {
+        cluster
+            .and_then(|c| self.name_of_cluster(c))
+            .unwrap_or(defaults::LOCAL_REPOSITORY)
     }
 
     /// The name of the repository that stores `cluster`'s backups.

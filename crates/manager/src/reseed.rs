@@ -101,12 +101,18 @@ pub(crate) async fn start(
             }
             None
         }
-        _ => Some(choice::backup_for(services.repo(&c.name)?, c, &request).await?),
+        _ => Some(choice::backup_for(&services.repos, c, &request).await?),
     };
-    let (manifest, notes) = match manifest {
+    let (manifest, mut notes) = match manifest {
         Some((m, note)) => (Some(m), note.into_iter().collect::<Vec<_>>()),
         None => (None, Vec::new()),
     };
+    if let Some(m) = &manifest {
+        // Which copy will be read (looked up again when the stream starts): said now, when
+        // it is not the first repository's.
+        let (_, source) = services.repos.source_for(m).await?;
+        notes.extend(source);
+    }
     for note in &notes {
         tracing::warn!(cluster = %c.name, "reseed: {note}");
     }

@@ -16,6 +16,7 @@ use ferryman_repo::Repository;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::copies::Copies;
 use crate::events::Events;
 use crate::monitor::Topology;
 use crate::receiver::Streams;
@@ -32,6 +33,8 @@ pub struct Services {
     pub config: Arc<Config>,
     /// The backup repositories, and which one holds each cluster's backups.
     pub repos: Repositories,
+    /// The copiers' wake-up calls (`copies.rs`).
+    pub copies: Copies,
     /// The manager's jobs.
     pub registry: Registry,
     /// The latest topology.
@@ -61,6 +64,7 @@ impl Services {
         Services {
             streams: Streams::new(&config),
             verify_runs: VerifyRuns::new(config.verifier.concurrency),
+            copies: Copies::new(&config.clusters),
             config,
             repos,
             registry,

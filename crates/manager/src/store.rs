@@ -218,6 +218,7 @@ pub async fn backup(
     let row = verdict.await.ok().and_then(|v| v.ok());
     let manifest = res.map_err(|e| node_reason(e, &row, &server.name, job))?;
     crate::retention::after_backup(services, cluster).await;
+    services.copies.wake(&cluster.name);
     Ok((Stored::Backup(Box::new(manifest)), row))
 }
 

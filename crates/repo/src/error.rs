@@ -141,6 +141,15 @@ pub enum Error {
         detail: String,
     },
 
+    /// A stored payload does not match its manifest (size or sha256): it was not used.
+    #[error("the stored payload {location} is damaged ({detail}); it was not used: use another copy of the backup (`ferryman backup show` lists its repositories), or delete the backup if no copy is good")]
+    DamagedCopy {
+        /// The payload, as `KEY in LOCATION`.
+        location: String,
+        /// What was found against what the manifest records.
+        detail: String,
+    },
+
     /// An object storage (S3) request failed, after its retries for transient errors.
     #[error("cannot {action} {location}: {detail}; {hint}")]
     ObjectStore {

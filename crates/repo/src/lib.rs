@@ -32,6 +32,8 @@
 //! - [`verification`]: [`Verification`], [`Check`], [`Status`], [`Outcome`]: the verifier's
 //!   results as the manifest holds them.
 //! - [`checksum`]: reading a payload back, [`ChecksumReport`].
+//! - [`copy`]: [`Repository::copy_from`], a backup copied to another repository (checked on
+//!   the way, manifest last).
 //! - [`retention`]: [`RetentionPolicy`] (from a cluster's `backup-keep-*`), [`plan`],
 //!   [`PrunePlan`], and [`Repository::prune`] with its [`PruneReport`].
 //! - [`logs`]: the logs area, [`LogMeta`], [`LogFile`].
@@ -41,6 +43,7 @@
 //! - [`error`]: the crate's [`Error`].
 
 pub mod checksum;
+pub mod copy;
 pub mod error;
 pub mod ingest;
 mod inspect;
@@ -58,6 +61,7 @@ pub mod verification;
 pub mod xbstream;
 
 pub use checksum::ChecksumReport;
+pub use copy::CopyCheck;
 pub use error::{Error, Result};
 pub use ingest::{ingest, BackupMeta};
 pub use layout::BackupId;

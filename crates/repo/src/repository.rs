@@ -175,7 +175,7 @@ impl Repository {
     }
 
     /// The manifest of `id`, `None` if there is none.
-    async fn read_manifest(&self, id: &BackupId) -> Result<Option<Manifest>> {
+    pub(crate) async fn read_manifest(&self, id: &BackupId) -> Result<Option<Manifest>> {
         match self.storage.get(&id.manifest_key()).await? {
             Some(bytes) => Manifest::from_json(&bytes, id).map(Some),
             None => Ok(None),
@@ -239,6 +239,12 @@ impl Repository {
 }
 
 /// Newest first: start time, then job id (two jobs can start in the same second).
-pub fn sort_newest_first(manifests: &mut [Manifest]) {
-    manifests.sort_by(|a, b| (b.started_at, b.job_id, &b.id).cmp(&(a.started_at, a.job_id, &a.id)));
+pub(crate) fn sort_newest_first(manifests: &mut [Manifest]) {
+    manifests.sort_by(newest_first);
+}
+
+/// The order of listings: newest first by start time, then job id (two jobs can start in the
+/// same second), then id.
+pub fn newest_first(a: &Manifest, b: &Manifest) -> std::cmp::Ordering {
+    (b.started_at, b.job_id, &b.id).cmp(&(a.started_at, a.job_id, &a.id))
 }

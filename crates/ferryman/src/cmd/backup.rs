@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use clap::{Subcommand, ValueEnum};
-use ferryman_repo::{BackupId, Manifest};
+use ferryman_manager::repositories::{Detailed, Located};
+use ferryman_repo::BackupId;
 use serde_json::json;
 
 use crate::client::{typed, ApiArgs, Client, PruneReport};
@@ -141,7 +142,7 @@ impl BackupCommand {
                     ("server", server.as_deref()),
                 ];
                 Client::new(&api)?
-                    .show("/api/v1/backups", &query, json, |b: &Vec<Manifest>| {
+                    .show("/api/v1/backups", &query, json, |b: &Vec<Located>| {
                         output::backups(b)
                     })
                     .await?;
@@ -161,7 +162,7 @@ impl BackupCommand {
                 // `[A-Za-z0-9_.-]`, nothing to encode.
                 let path = format!("/api/v1/backups/{id}");
                 client
-                    .show(&path, &[], json, |m: &Manifest| output::backup(m))
+                    .show(&path, &[], json, |d: &Detailed| output::backup(d))
                     .await?;
                 Ok(ExitCode::SUCCESS)
             }

@@ -1,6 +1,6 @@
 //! What the commands that talk to the manager print: jobs, backups, the progress of a job.
 
-use ferryman_repo::Manifest;
+use ferryman_manager::repositories::{Detailed, Located};
 use indicatif::HumanBytes;
 
 use super::print_table;
@@ -131,14 +131,15 @@ pub fn job_cancelling(job: &Job) {
 }
 
 /// `backup list`.
-pub fn backups(manifests: &[Manifest]) {
-    if manifests.is_empty() {
+pub fn backups(listed: &[Located]) {
+    if listed.is_empty() {
         println!("no backups");
         return;
     }
-    let rows: Vec<Vec<String>> = manifests
+    let rows: Vec<Vec<String>> = listed
         .iter()
-        .map(|m| {
+        .map(|l| {
+            let m = &l.manifest;
             vec![
                 m.id.to_string(),
                 m.server.clone(),
@@ -149,12 +150,22 @@ pub fn backups(manifests: &[Manifest]) {
                 HumanBytes(m.stored_bytes).to_string(),
                 m.gtid.clone().unwrap_or_else(|| "-".to_owned()),
                 super::verify::verified_cell(m),
+                l.repositories.join(","),
             ]
         })
         .collect();
     print_table(
         &[
-            "ID", "SERVER", "KIND", "TOOL", "STARTED", "RAW", "STORED", "GTID", "VERIFIED",
+            "ID",
+            "SERVER",
+            "KIND",
+            "TOOL",
+            "STARTED",
+            "RAW",
+            "STORED",
+            "GTID",
+            "VERIFIED",
+            "REPOSITORIES",
         ],
         &rows,
     );
@@ -203,7 +214,8 @@ pub fn prune(report: &PruneReport) {
 }
 
 /// `backup show`.
-pub fn backup(m: &Manifest) {
+pub fn backup(detailed: &Detailed) {
+    let m = &detailed.manifest;
     let none = || "-".to_owned();
     let fields = [
         ("id", m.id.to_string()),
@@ -255,6 +267,13 @@ pub fn backup(m: &Manifest) {
     ];
     for (name, value) in fields {
         println!("{:<12} {value}", format!("{name}:"));
+    }
+    for (i, copy) in detailed.copies.iter().enumerate() {
+        let label = if i == 0 { "copies:" } else { "" };
+        println!(
+            "{label:<12} {} ({}): {}",
+            copy.repository, copy.location, copy.check
+        );
     }
     super::verify::verifications(m);
 }

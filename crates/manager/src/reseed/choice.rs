@@ -8,17 +8,18 @@
 
 use ferryman_config::ClusterConfig;
 use ferryman_proto::Method;
-use ferryman_repo::{Kind, Manifest, Repository, Tool};
+use ferryman_repo::{Kind, Manifest, Tool};
 use ferryman_verify::{Status, Verification};
 
 use super::ReseedRequest;
+use crate::repositories::Repositories;
 use crate::{Error, Result};
 
 /// The backup a reseed restores, with a note for the DBA: the one asked for (checked to be
 /// the cluster's, and refused when its newest verification failed unless `force`), else the
 /// cluster's newest usable one of the method's kind (`reseed/choice.rs`).
 pub(super) async fn backup_for(
-    repo: &Repository,
+    repos: &Repositories,
     c: &ClusterConfig,
     request: &ReseedRequest,
 ) -> Result<(Manifest, Option<String>)> {
@@ -31,7 +32,7 @@ pub(super) async fn backup_for(
                     c.name
                 )));
             }
-            let m = repo.get(id).await?;
+            let m = repos.get(id).await?;
             let note = check_named(&m, request.force)?;
             (m, note)
         }
@@ -45,7 +46,7 @@ pub(super) async fn backup_for(
                 Method::Logicalbackup => (Kind::Logical, |m| m.tool == Tool::Mysqldump),
                 _ => (Kind::Physical, |_| true),
             };
-            let of_kind: Vec<Manifest> = repo
+            let of_kind: Vec<Manifest> = repos
                 .list(Some(&c.name), None)
                 .await?
                 .into_iter()
@@ -65,7 +66,7 @@ pub(super) async fn backup_for(
                     kind.as_str()
                 )));
             }
-            newest_usable(repo, &c.name, of_kind).await?
+            newest_usable(repos, &c.name, of_kind).await?
         }
     };
     let wanted = match request.method {
@@ -147,7 +148,7 @@ pub(super) fn pick(candidates: &[Candidate]) -> std::result::Result<(usize, bool
 /// The newest usable backup among `backups` (the cluster's, of the method's kind, newest
 /// first): the manifest and, when it was never verified, a note saying so.
 pub(super) async fn newest_usable(
-    repo: &Repository,
+    repos: &Repositories,
     cluster: &str,
     backups: Vec<Manifest>,
 ) -> Result<(Manifest, Option<String>)> {
@@ -155,7 +156,7 @@ pub(super) async fn newest_usable(
     for m in &backups {
         candidates.push(Candidate {
             verified: Verified::of(m),
-            present: payload_present(repo, m).await,
+            present: payload_present(repos, m).await,
         });
     }
     match pick(&candidates) {
@@ -210,14 +211,14 @@ pub(super) fn check_named(m: &Manifest, force: bool) -> Result<Option<String>> {
     }
 }
 
-/// Whether the payload object of `m` exists (a cheap listing; its bytes are checked against
-/// the manifest's sha256 as they are streamed).
-async fn payload_present(repo: &Repository, m: &Manifest) -> bool {
-    let dir = m.id.dir();
-    match repo.storage().list(Some(&dir)).await {
-        Ok(entries) => entries.iter().any(|e| !e.is_dir && e.name == m.payload),
+/// Whether a repository of the cluster holds a copy of `m` whose payload is there with its
+/// size (cheap checks; the bytes are checked against the manifest's sha256 as they are
+/// streamed).
+async fn payload_present(repos: &Repositories, m: &Manifest) -> bool {
+    match repos.source_for(m).await {
+        Ok(_) => true,
         Err(e) => {
-            tracing::warn!(backup = %m.id, error = %e, "cannot list the backup's directory");
+            tracing::warn!(backup = %m.id, error = %e, "the backup cannot be read");
             false
         }
     }

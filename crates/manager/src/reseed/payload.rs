@@ -37,10 +37,11 @@ pub(super) enum Check {
 impl Payload {
     /// The stored backup, decompressed on a thread of its own.
     pub(super) async fn stored(services: &Services, manifest: Manifest) -> Result<Payload> {
-        let mut reader = services
-            .repo(manifest.id.cluster())?
-            .payload_reader(&manifest.id)
-            .await?;
+        let (repo, note) = services.repos.source_for(&manifest).await?;
+        if let Some(note) = note {
+            tracing::info!("reseed: {note}");
+        }
+        let mut reader = repo.payload_reader(&manifest.id).await?;
         let (tx, chunks) = mpsc::channel::<std::io::Result<Bytes>>(CHUNKS);
         // Awaited by `send`, which the reseed's tracked task runs.
         let span = tracing::Span::current();

@@ -117,15 +117,19 @@ async fn item_work(
         trigger: trigger.to_owned(),
         run_id: Some(run),
     };
-    let verified = ferryman_verify::verify(
-        shared.repo(&cluster.name)?,
-        &id,
-        &settings(shared, cluster),
-        &origin,
-    )
-    .await
-    .map_err(|e| Error::Verify(Box::new(e)))?;
+    // The first repository's copy, or the next good one when it is missing or damaged.
+    let expected = shared.repos.get(&id).await?;
+    let (repo, note) = shared.repos.source_for(&expected).await?;
+    if let Some(note) = &note {
+        tracing::warn!("verification: {note}");
+        phase(&format!("verifying ({note})"));
+    }
+    let verified = ferryman_verify::verify(repo, &id, &settings(shared, cluster), &origin)
+        .await
+        .map_err(|e| Error::Verify(Box::new(e)))?;
     let v = &verified.verification;
+    crate::copies::mirror_verification(shared, cluster, repo, &id, v).await;
+    shared.copies.wake(&cluster.name);
     runs.update(run, index, |i| {
         i.status = Some(v.status);
         i.reasons = v

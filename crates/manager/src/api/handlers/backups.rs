@@ -14,6 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{bad_path, bad_query, cluster, Reply};
 use crate::api::openapi::{ErrorBody, Manifest, PruneReport};
 use crate::api::ApiError;
+use crate::repositories::Detailed;
 use crate::Services;
 
 /// Kinds of backup a client may ask for: physical uses the cluster's backup-physical-type,
@@ -147,7 +148,7 @@ pub(in crate::api) async fn backups(
     let Query(query) = query.map_err(bad_query)?;
     let manifests = services
         .repos
-        .list(query.cluster.as_deref(), query.server.as_deref())
+        .list_located(query.cluster.as_deref(), query.server.as_deref())
         .await?;
     Ok(Json(manifests))
 }
@@ -167,5 +168,7 @@ pub(in crate::api) async fn backup(
 ) -> Reply<impl IntoResponse> {
     let UrlPath((cluster, server, name)) = path.map_err(bad_path)?;
     let id = BackupId::from_name(&cluster, &server, &name)?;
-    Ok(Json(services.repos.get(&id).await?))
+    let manifest = services.repos.get(&id).await?;
+    let copies = services.repos.copies(&manifest).await;
+    Ok(Json(Detailed { manifest, copies }))
 }
