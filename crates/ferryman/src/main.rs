@@ -75,7 +75,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Sandbox(c) => c.run().await,
-            Command::Config(c) => c.run(),
+            Command::Config(c) => c.run().await,
             Command::Topology(a) => a.run().await,
             Command::Agent(a) => a.run().await,
             Command::Manager(a) => a.run().await,

@@ -61,6 +61,14 @@ pub fn config_summary(config: &Config, warnings: &[ConfigWarning]) {
     config_warnings(warnings);
 }
 
+/// `config check --probe-repositories`: one repository's answer.
+pub fn repository_probe(name: &str, location: &str, answer: &Result<String, String>) {
+    match answer {
+        Ok(state) => println!("  repository {name} ({location}): {state}"),
+        Err(e) => eprintln!("repository {name} ({location}): {e}"),
+    }
+}
+
 /// `config check` on an invalid file: every error, one per line, then the warnings.
 pub fn config_errors(errors: &ConfigErrors, warnings: &[ConfigWarning]) {
     eprintln!("{errors}");

@@ -110,6 +110,61 @@ async fn reseed(
     (wait_job(services, ids[0]).await, notes)
 }
 
+/// `ferryman config check --probe-repositories`: the bucket answers; a missing bucket and a
+/// wrong secret are errors that say what to fix, and the exit status is 1.
+async fn config_check_probes_repositories(sb: &TestSandbox, s3: &TestS3) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = sb.path();
+    let mut text = std::fs::read_to_string(dir.join("ferryman.toml")).unwrap();
+    for (name, bucket, secret) in [
+        ("good", s3.bucket.as_str(), s3.secret_key.as_str()),
+        ("nobucket", "no-such-bucket", s3.secret_key.as_str()),
+        ("wrongkey", s3.bucket.as_str(), "not-the-secret"),
+    ] {
+        let secret_file = dir.join(format!("{name}.secret"));
+        std::fs::write(&secret_file, secret).unwrap();
+        std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        text.push_str(&format!(
+            "\n[repositories.{name}]\nkind = \"s3\"\nendpoint = \"{}\"\nbucket = \"{bucket}\"\n\
+             region = \"{}\"\naccess-key-id = \"{}\"\nsecret-access-key-file = \"{}\"\n",
+            s3.endpoint,
+            s3.region,
+            s3.access_key,
+            secret_file.display()
+        ));
+    }
+    let file = dir.join("probed.toml");
+    std::fs::write(&file, text).unwrap();
+    #[allow(clippy::disallowed_methods)] // running the binary under test
+    let out = tokio::process::Command::new(BIN)
+        .args(["config", "check", "--probe-repositories"])
+        .arg(&file)
+        .output()
+        .await
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    eprintln!("{stdout}{stderr}");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout.contains(&format!("repository good (s3://{}): ok", s3.bucket)),
+        "{stdout}"
+    );
+    assert!(stdout.contains("repository local ("), "{stdout}");
+    assert!(
+        stderr.contains("repository nobucket (s3://no-such-bucket)")
+            && stderr.contains("the bucket does not exist"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("repository wrongkey") && stderr.contains("refused the credentials"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(&s3.secret_key) && !stdout.contains(&s3.secret_key));
+}
+
 async fn checksums(sb: &TestSandbox, server: &str) -> Vec<(String, Option<u64>)> {
     sb.sql(server, "CHECKSUM TABLE shop.orders")
         .await
@@ -122,6 +177,7 @@ async fn checksums(sb: &TestSandbox, server: &str) -> Vec<(String, Option<u64>)>
 async fn a_cluster_whose_backups_live_in_s3() {
     let s3 = TestS3::start("offsite").await;
     let sb = shop().await;
+    config_check_probes_repositories(&sb, &s3).await;
     let config = with_repositories(sb.config(), &s3, &["offsite"]);
     let local_backups = config.manager.monitoring_datadir.join("Backups");
     let d = Daemons::start(config, &["db1", "db2"]).await;

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use ferryman_config::Check;
+use ferryman_config::{defaults, Check, Config, RepositoryConfig, RepositoryKind};
+use ferryman_repo::Repository;
 
 use crate::output;
 
@@ -17,24 +18,89 @@ pub enum ConfigCommand {
     Check {
         /// The configuration file.
         file: PathBuf,
+        /// Also reach every repository (one listing each: `local`, and every
+        /// `[repositories.NAME]`): a missing directory or bucket, refused keys or an
+        /// unreachable endpoint is an error, with its fix.
+        #[arg(long)]
+        probe_repositories: bool,
     },
 }
 
 impl ConfigCommand {
-    pub fn run(self) -> anyhow::Result<ExitCode> {
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
         match self {
-            ConfigCommand::Check { file } => {
+            ConfigCommand::Check {
+                file,
+                probe_repositories,
+            } => {
                 let check = Check::load(&file);
-                match &check.config {
-                    Ok(config) => output::config_summary(config, &check.warnings),
-                    Err(errors) => output::config_errors(errors, &check.warnings),
+                let config = match &check.config {
+                    Ok(config) => {
+                        output::config_summary(config, &check.warnings);
+                        config
+                    }
+                    Err(errors) => {
+                        output::config_errors(errors, &check.warnings);
+                        return Ok(ExitCode::FAILURE);
+                    }
+                };
+                if probe_repositories && !probe(config).await {
+                    return Ok(ExitCode::FAILURE);
                 }
-                Ok(if check.config.is_ok() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::FAILURE
-                })
+                Ok(ExitCode::SUCCESS)
             }
         }
     }
+}
+
+/// Lists every repository once and prints what each answered; false when one failed.
+async fn probe(config: &Config) -> bool {
+    let mut all_ok = true;
+    let local = RepositoryConfig {
+        name: defaults::LOCAL_REPOSITORY.to_owned(),
+        kind: RepositoryKind::Local {
+            path: config.manager.monitoring_datadir.clone(),
+        },
+    };
+    for repository in std::iter::once(&local).chain(config.repositories.values()) {
+        let missing_secret = matches!(
+            &repository.kind,
+            RepositoryKind::S3(s3) if s3.access_key_id.is_some() && s3.secret_access_key.is_none()
+        );
+        let answer = if missing_secret {
+            Err(
+                "not reached: its secret key is not available here (see the warning above)"
+                    .to_owned(),
+            )
+        } else if let RepositoryKind::Local { path } = &repository.kind {
+            // Not opened: opening creates the directory, and a check changes nothing.
+            match std::fs::read_dir(path) {
+                Ok(_) => Ok("ok".to_owned()),
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::NotFound
+                        && repository.name == local.name =>
+                {
+                    Ok("absent: the manager creates it at its first start".to_owned())
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
+                    "{} does not exist: create it (mode 0700, owned by the manager's user), or \
+                     fix `path`",
+                    path.display()
+                )),
+                Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+            }
+        } else {
+            match Repository::from_config(repository) {
+                Ok(repo) => repo
+                    .probe()
+                    .await
+                    .map(|()| "ok".to_owned())
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        all_ok &= answer.is_ok() || missing_secret;
+        output::repository_probe(&repository.name, &repository.location(), &answer);
+    }
+    all_ok
 }

@@ -324,6 +324,9 @@ mon allow pool size one = true
 mon max pg per osd = 1000
 osd crush chooseleaf type = 0
 mon warn on pool no redundancy = false
+# A nearly full disk must not stop the monitor (its store is tiny; the OSD is in memory).
+mon data avail crit = 0
+mon data avail warn = 0
 [mon.a]
 mon data = {root}/mon.a
 [osd.0]
