@@ -41,7 +41,8 @@ fn with_repositories(mut config: Config, s3: &TestS3, repositories: &[&str]) -> 
             secret_access_key: Some(Secret::new(s3.secret_key.clone())),
             part_size_mib: 5,
             request_timeout: Duration::from_secs(30),
-            retry_timeout: Duration::from_secs(60),
+            // Short, so that the outage below fails the backup quickly.
+            retry_timeout: Duration::from_secs(8),
         }),
     };
     config.repositories.insert("offsite".to_owned(), repository);
@@ -265,6 +266,47 @@ async fn a_cluster_whose_backups_live_in_s3() {
     let listed = services.repos.list(Some("sandbox"), None).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].id, physical);
+
+    // S3 down for longer than retry-timeout: the backup fails with the storage's reason,
+    // nothing is kept, and no upload is left open once S3 is back.
+    s3.stop_gateway().await;
+    let id = services
+        .start_backup("sandbox", None, Task::Mariabackup, "test")
+        .await
+        .unwrap();
+    let job = wait_job(&services, id).await;
+    s3.start_gateway().await;
+    assert_eq!(job.state, JobState::Failed, "{job:#?}");
+    let reason = job.error.clone().unwrap_or_default();
+    assert!(
+        reason.contains(&format!("s3://{}/fleet", s3.bucket))
+            && reason.contains("check that the S3 endpoint is reachable"),
+        "{job:#?}"
+    );
+    d.expect_error("check that the S3 endpoint is reachable");
+    let listed = services.repos.list(Some("sandbox"), None).await.unwrap();
+    assert_eq!(listed.len(), 1, "{listed:#?}");
+    assert!(s3.open_uploads(&s3.bucket).await.is_empty());
+    let server_dirs = repo
+        .storage()
+        .list(Some(&ferryman_repo::Key::new("Backups/sandbox").unwrap()))
+        .await
+        .unwrap();
+    for dir in server_dirs {
+        let key = ferryman_repo::Key::new(&format!("Backups/sandbox/{}", dir.name)).unwrap();
+        let names: Vec<String> = repo
+            .storage()
+            .list(Some(&key))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert!(
+            names.iter().all(|n| *n == physical.name()),
+            "left in {key}: {names:?}"
+        );
+    }
 
     d.stop().await;
 }
