@@ -51,29 +51,9 @@ size=${SIZE:-2G}
 keep=${KEEP:-0}
 destroy=${DESTROY:-0}
 keep_backups=${KEEP_BACKUPS:-auto}
-
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-step() { printf '\n== %s\n' "$*"; }
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-# settle: before every timed run (bench/lib.sh).
+# die, step, timing, statistics, stop_pid, ini_get, to_bytes, settle (before every timed run).
 . "$repo_root/bench/lib.sh"
-# Human-readable bytes (powers of 1024).
-human() {
-    awk -v b="$1" 'BEGIN { split("B KiB MiB GiB TiB", u, " "); i = 1
-        while (b >= 1024 && i < 5) { b /= 1024; i++ }
-        printf (i == 1 ? "%d %s" : "%.2f %s"), b, u[i] }'
-}
-# min, median and max of the arguments, space separated.
-stats() {
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-        printf "%.3f %.3f %.3f", v[1], m, v[NR] }'
-}
-median() { stats "$@" | awk '{ print $2 }'; }
-median_2() { stats "$@" | awk '{ printf "%.2f", $2 }'; }
-median_int() { stats "$@" | awk '{ printf "%.0f", $2 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
 
 [[ $dir != *[[:space:]]* ]] || die "BENCH_DIR must not contain spaces: '$dir'"
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, not '$runs'"
@@ -94,22 +74,6 @@ fi
 
 # ---------------------------------------------------------------------------------------------
 manager_pid='' agent_pid='' recv_pid='' sandbox_started=0
-stop_pid() { # pid name: SIGTERM, then SIGKILL after 20 s
-    local pid=$1 name=$2 i
-    if [[ -z $pid ]] || ! kill -0 "$pid" 2>/dev/null; then
-        return 0
-    fi
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 200; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "warning: $name ($pid) ignored SIGTERM for 20 s; killing it" >&2
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-}
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
@@ -144,15 +108,6 @@ mycnf=$dir/servers/db1/my.cnf
 work=$dir/bench
 mkdir -p "$work"
 
-# Value of `key` in section `[sec]` of a TOML or my.cnf file (simple `k = v` / `k=v` lines).
-ini_get() {
-    awk -v sec="[$2]" -v key="$3" '
-        /^[[:space:]]*\[/ { insec = ($0 == sec); next }
-        insec { line = $0; sub(/[[:space:]]*#.*/, "", line)
-                if (match(line, "^[[:space:]]*" key "[[:space:]]*=")) {
-                    v = substr(line, RLENGTH + 1); gsub(/^[[:space:]]+|[[:space:]]+$/, "", v)
-                    gsub(/^"|"$/, "", v); print v; exit } }' "$1"
-}
 datadir=$(ini_get "$mycnf" mysqld datadir)
 http_addr=$(ini_get "$cfg" manager http-bind-address)
 http_port=$(ini_get "$cfg" manager http-port)
@@ -164,11 +119,6 @@ http_addr=${http_addr:-127.0.0.1}
 
 # ---------------------------------------------------------------------------------------------
 step "Data"
-to_bytes() {
-    awk -v s="$1" 'BEGIN { n = s + 0; u = toupper(substr(s, length(s)))
-        f = (u == "K") ? 1024 : (u == "M") ? 1048576 : (u == "G") ? 1073741824 : (u == "T") ? 1099511627776 : 1
-        printf "%d", n * f }'
-}
 want=$(to_bytes "$size")
 have=0
 [[ -d $datadir/sbtest ]] && have=$(du -sb "$datadir/sbtest" | awk '{ print $1 }')
@@ -372,7 +322,6 @@ sa=$(median "${stored_A[@]}") ra=$(median "${raw_A[@]}") sb=$(median "${stored_B
 sa=${sa%.*} ra=${ra%.*} sb=${sb%.*}
 r_ab=$(ratio "$a_med" "$b_med") r_ac=$(ratio "$a_med" "$c_med") r_cb=$(ratio "$c_med" "$b_med")
 pct=$(awk -v a="$sa" -v b="$sb" 'BEGIN { printf "%.1f", 100 * a / b }')
-verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v <= t) ? "met" : "NOT met" }'; }
 
 step "Results"
 printf '%-28s %s\n' "nproc" "$(nproc)" \

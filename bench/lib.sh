@@ -1,5 +1,59 @@
 # Helpers shared by the benchmark scripts (sourced, not run).
 
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+step() { printf '\n== %s\n' "$*"; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+# Human-readable bytes (powers of 1024).
+human() {
+    awk -v b="$1" 'BEGIN { split("B KiB MiB GiB TiB", u, " "); i = 1
+        while (b >= 1024 && i < 5) { b /= 1024; i++ }
+        printf (i == 1 ? "%d %s" : "%.2f %s"), b, u[i] }'
+}
+# min, median and max of the arguments, space separated.
+stats() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "%.3f %.3f %.3f", v[1], m, v[NR] }'
+}
+median() { stats "$@" | awk '{ print $2 }'; }
+median_2() { stats "$@" | awk '{ printf "%.2f", $2 }'; }
+median_int() { stats "$@" | awk '{ printf "%.0f", $2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v <= t) ? "met" : "NOT met" }'; }
+# SIGTERM, then SIGKILL after 20 s; waits for it (a child of the script).
+stop_pid() { # pid name: SIGTERM, then SIGKILL after 20 s
+    local pid=$1 name=$2 i
+    if [[ -z $pid ]] || ! kill -0 "$pid" 2>/dev/null; then
+        return 0
+    fi
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 200; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "warning: $name ($pid) ignored SIGTERM for 20 s; killing it" >&2
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+# Value of `key` in section `[sec]` of a TOML or my.cnf file (simple `k = v` / `k=v` lines).
+ini_get() {
+    awk -v sec="[$2]" -v key="$3" '
+        /^[[:space:]]*\[/ { insec = ($0 == sec); next }
+        insec { line = $0; sub(/[[:space:]]*#.*/, "", line)
+                if (match(line, "^[[:space:]]*" key "[[:space:]]*=")) {
+                    v = substr(line, RLENGTH + 1); gsub(/^[[:space:]]+|[[:space:]]+$/, "", v)
+                    gsub(/^"|"$/, "", v); print v; exit } }' "$1"
+}
+# 2G, 500M, 64K... in bytes.
+to_bytes() {
+    awk -v s="$1" 'BEGIN { n = s + 0; u = toupper(substr(s, length(s)))
+        f = (u == "K") ? 1024 : (u == "M") ? 1048576 : (u == "G") ? 1073741824 : (u == "T") ? 1099511627776 : 1
+        printf "%d", n * f }'
+}
+
 # Before every timed run, outside its window: write back what earlier runs left dirty, and
 # (DROP_CACHES=1, the default, as root) empty the page cache, so that every run of every method
 # starts from the same memory: without it a run pays for the previous run's writeback and page

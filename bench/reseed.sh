@@ -88,25 +88,7 @@ keep=${KEEP:-0}
 destroy=${DESTROY:-0}
 methods_env=${METHODS:-A B C}
 
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-step() { printf '\n== %s\n' "$*"; }
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-# Human-readable bytes (powers of 1024).
-human() {
-    awk -v b="$1" 'BEGIN { split("B KiB MiB GiB TiB", u, " "); i = 1
-        while (b >= 1024 && i < 5) { b /= 1024; i++ }
-        printf (i == 1 ? "%d %s" : "%.2f %s"), b, u[i] }'
-}
-# min, median and max of the arguments, space separated.
-stats() {
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
-        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-        printf "%.3f %.3f %.3f", v[1], m, v[NR] }'
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v <= t) ? "met" : "NOT met" }'; }
-# settle: before every timed run (bench/lib.sh).
+# die, step, timing, statistics, stop_pid, ini_get, to_bytes, settle (before every timed run).
 . "$repo_root/bench/lib.sh"
 
 [[ $dir != *[[:space:]]* ]] || die "BENCH_DIR must not contain spaces: '$dir'"
@@ -140,22 +122,6 @@ declare -A agent_pids=()
 # Method B's swap, for putting db2's old datadir back if the script stops half-way: ''
 # (nothing moved; db2 may be stopped), aside (the old datadir at $b_old, none in place), swapped.
 b_place='' b_staging='' b_old='' b_failed=''
-stop_pid() { # pid name: SIGTERM, then SIGKILL after 20 s
-    local pid=$1 name=$2 i
-    if [[ -z $pid ]] || ! kill -0 "$pid" 2>/dev/null; then
-        return 0
-    fi
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 200; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "warning: $name ($pid) ignored SIGTERM for 20 s; killing it" >&2
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-}
 # Puts db2's old datadir back when B stopped between its stop and its end.
 b_roll_back() {
     [[ -n $b_place ]] || return 0
@@ -211,15 +177,6 @@ mycnf2=$dir/servers/db2/my.cnf
 work=$dir/bench
 mkdir -p "$work"
 
-# Value of `key` in section `[sec]` of a TOML or my.cnf file (simple `k = v` / `k=v` lines).
-ini_get() {
-    awk -v sec="[$2]" -v key="$3" '
-        /^[[:space:]]*\[/ { insec = ($0 == sec); next }
-        insec { line = $0; sub(/[[:space:]]*#.*/, "", line)
-                if (match(line, "^[[:space:]]*" key "[[:space:]]*=")) {
-                    v = substr(line, RLENGTH + 1); gsub(/^[[:space:]]+|[[:space:]]+$/, "", v)
-                    gsub(/^"|"$/, "", v); print v; exit } }' "$1"
-}
 datadir1=$(ini_get "$mycnf1" mysqld datadir)
 datadir2=$(ini_get "$mycnf2" mysqld datadir)
 port1=$(ini_get "$mycnf1" mysqld port)
@@ -257,11 +214,6 @@ sql() { # my.cnf SQL...: one query as root over the server's socket, tab-separat
 
 # ---------------------------------------------------------------------------------------------
 step "Data"
-to_bytes() {
-    awk -v s="$1" 'BEGIN { n = s + 0; u = toupper(substr(s, length(s)))
-        f = (u == "K") ? 1024 : (u == "M") ? 1048576 : (u == "G") ? 1073741824 : (u == "T") ? 1099511627776 : 1
-        printf "%d", n * f }'
-}
 want=$(to_bytes "$size")
 have=0
 [[ -d $datadir1/sbtest ]] && have=$(du -sb "$datadir1/sbtest" | awk '{ print $1 }')

@@ -104,6 +104,14 @@ pub enum Error {
         /// The server's error log.
         log: PathBuf,
     },
+    /// The sandbox's S3 server did not start, or its repository cannot be configured.
+    #[error("the sandbox's S3 server in `{}` is not usable: {detail}; its daemons' logs are in `{}/log`; stop it with `ferryman sandbox s3-down --dir DIR`", dir.display(), dir.display())]
+    S3 {
+        /// The server's directory (`DIR/s3`).
+        dir: PathBuf,
+        /// What failed.
+        detail: String,
+    },
     /// No free TCP port could be found on 127.0.0.1.
     #[error("cannot find a free port on 127.0.0.1: {source}")]
     NoFreePort {

@@ -307,6 +307,8 @@ impl GaleraSandbox {
     /// sandbox's defaults files (a joiner that had not written its pid file yet) is stopped
     /// too. The first error is returned after everything was tried.
     pub fn stop_all_blocking(&self) -> Result<()> {
+        // The S3 server of `sandbox s3-up`, if any (its objects are in memory anyway).
+        crate::offsite::down(&self.layout);
         let results: Vec<Result<()>> = std::thread::scope(|scope| {
             let handles: Vec<_> = self
                 .state

@@ -28,8 +28,12 @@
 //! - [`accounts`]: the accounts the sandbox creates on every server.
 //! - [`config_file`]: rendering `ferryman.toml` for the topology.
 //! - [`load`]: filling the primary with sysbench data of about a given size.
+//! - [`s3`]: [`s3::S3Server`], a real S3 server (one-node Ceph and radosgw) in a directory;
+//!   `s3/sign.rs` the few signed requests object_store does not make (buckets, open uploads).
+//! - [`offsite`]: the sandbox's S3 server in `DIR/s3` and its `[repositories.offsite]` table.
 //! - [`testing`]: [`testing::TestSandbox`], the fixture every integration test uses, and
-//!   [`testing::TestGalera`], its Galera counterpart.
+//!   [`testing::TestGalera`], its Galera counterpart, and [`testing::TestS3`], an S3 server
+//!   per test.
 //! - [`error`]: the crate's [`Error`].
 
 pub mod accounts;
@@ -38,6 +42,8 @@ pub mod error;
 pub mod galera;
 pub mod layout;
 pub mod load;
+pub mod offsite;
+pub mod s3;
 pub mod sandbox;
 pub mod server;
 pub mod state;

@@ -444,6 +444,8 @@ impl Sandbox {
     /// server by PID, replicas first, blocking until they are gone; the first error is returned
     /// after every server was tried.
     pub fn stop_all_blocking(&self) -> Result<()> {
+        // The S3 server of `sandbox s3-up`, if any (its objects are in memory anyway).
+        crate::offsite::down(&self.layout);
         let mut first_error = None;
         for spec in self.state.servers.iter().rev() {
             if let Err(e) = server::stop(&self.layout.server(&spec.name)) {

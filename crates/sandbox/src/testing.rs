@@ -4,7 +4,6 @@
 
 mod galera;
 mod s3;
-mod s3_sign;
 
 pub use galera::TestGalera;
 pub use s3::TestS3;

@@ -8,7 +8,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Subcommand;
-use ferryman_sandbox::{load, GaleraOptions, GaleraSandbox, Sandbox, UpOptions};
+use ferryman_sandbox::layout::Layout;
+use ferryman_sandbox::{load, offsite, GaleraOptions, GaleraSandbox, Sandbox, UpOptions};
 
 use crate::output;
 
@@ -73,6 +74,27 @@ pub enum SandboxCommand {
     },
     /// Stop every server and delete the sandbox directory.
     Destroy {
+        /// Sandbox directory.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Start an S3 server for the sandbox (one-node Ceph and radosgw in DIR/s3, objects in
+    /// memory) and add `[repositories.offsite]` to DIR/ferryman.toml (its secret key in
+    /// DIR/secrets/s3.secret, 0600). A running one is restarted empty.
+    S3Up {
+        /// Sandbox directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Memory for objects, e.g. 1G or 8G.
+        #[arg(long, default_value = "1G")]
+        memory: String,
+        /// Also set every cluster's backup-repositories to ["local", "offsite"]: backups are
+        /// stored in the sandbox and copied to S3.
+        #[arg(long)]
+        copies: bool,
+    },
+    /// Stop the sandbox's S3 server (its objects are lost).
+    S3Down {
         /// Sandbox directory.
         #[arg(long)]
         dir: PathBuf,
@@ -228,6 +250,12 @@ impl SandboxCommand {
                 ));
                 Ok(ExitCode::SUCCESS)
             }
+            SandboxCommand::S3Up {
+                dir,
+                memory,
+                copies,
+            } => s3_up(&dir, &memory, copies).await,
+            SandboxCommand::S3Down { dir } => s3_down(&dir),
             SandboxCommand::Load { dir, size } => {
                 let bytes = load::parse_size(&size)?;
                 let sandbox = Sandbox::open(&dir)?;
@@ -249,7 +277,9 @@ impl SandboxCommand {
         let dir = match self {
             SandboxCommand::Up {
                 galera: Some(_), ..
-            } => return None,
+            }
+            | SandboxCommand::S3Up { .. }
+            | SandboxCommand::S3Down { .. } => return None,
             SandboxCommand::Up { dir, .. }
             | SandboxCommand::Status { dir, .. }
             | SandboxCommand::Down { dir }
@@ -333,6 +363,12 @@ impl SandboxCommand {
                  it (`ferryman sandbox start --dir {} --server NAME`) and it joins by SST",
                 dir.display()
             ),
+            SandboxCommand::S3Up {
+                dir,
+                memory,
+                copies,
+            } => s3_up(&dir, &memory, copies).await,
+            SandboxCommand::S3Down { dir } => s3_down(&dir),
             SandboxCommand::Load { .. } => anyhow::bail!(
                 "`sandbox load` fills the primary of a plain sandbox; the sandbox in {} is a \
                  Galera sandbox: run sysbench against one of its nodes instead",
@@ -343,6 +379,36 @@ impl SandboxCommand {
             }
         }
     }
+}
+
+/// `sandbox s3-up`.
+async fn s3_up(dir: &std::path::Path, memory: &str, copies: bool) -> anyhow::Result<ExitCode> {
+    let memory = load::parse_size(memory)?;
+    let layout = Layout::new(dir);
+    let info = offsite::up(&layout, memory, copies).await?;
+    output::line(&format!(
+        "S3 server up: {} bucket {} (access key {}, secret key in {}); repository `{}` added \
+         to {}{}",
+        info.endpoint,
+        info.bucket,
+        info.access_key,
+        info.secret_file.display(),
+        offsite::REPOSITORY,
+        layout.config_file().display(),
+        if copies {
+            ", every cluster copies its backups there"
+        } else {
+            ""
+        }
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sandbox s3-down`.
+fn s3_down(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+    offsite::down(&Layout::new(dir));
+    output::line("S3 server stopped (its objects are gone)");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The `ferryman` binary, for the generated configuration's service commands.

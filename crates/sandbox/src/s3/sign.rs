@@ -6,12 +6,12 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::s3::TestS3;
+use super::S3Server;
 
 type HmacSha256 = Hmac<Sha256>;
 
 /// Creates `bucket` (an existing bucket of the same user is fine).
-pub(super) async fn create_bucket(s3: &TestS3, bucket: &str) -> Result<(), String> {
+pub(super) async fn create_bucket(s3: &S3Server, bucket: &str) -> Result<(), String> {
     let (status, body) = signed(s3, "PUT", &format!("/{bucket}"), "").await?;
     if status == 200 || body.contains("BucketAlreadyOwnedByYou") {
         Ok(())
@@ -21,7 +21,7 @@ pub(super) async fn create_bucket(s3: &TestS3, bucket: &str) -> Result<(), Strin
 }
 
 /// The keys of `bucket`'s multipart uploads in progress.
-pub(super) async fn open_uploads(s3: &TestS3, bucket: &str) -> Result<Vec<String>, String> {
+pub(super) async fn open_uploads(s3: &S3Server, bucket: &str) -> Result<Vec<String>, String> {
     let (status, body) = signed(s3, "GET", &format!("/{bucket}"), "uploads").await?;
     if status != 200 {
         return Err(format!("radosgw answered {status}: {body}"));
@@ -36,7 +36,7 @@ pub(super) async fn open_uploads(s3: &TestS3, bucket: &str) -> Result<Vec<String
 /// Sends `METHOD path?query` with an empty body; the status and the answer's body. `query` is
 /// one parameter without a value (`uploads`), or empty.
 async fn signed(
-    s3: &TestS3,
+    s3: &S3Server,
     method: &str,
     path: &str,
     query: &str,
