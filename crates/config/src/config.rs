@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use crate::agent::{AgentConfig, JobsConfig};
 use crate::cluster::ClusterConfig;
+use crate::defaults;
 use crate::error::{ConfigError, ConfigErrors, Location, Result};
 use crate::manager::ManagerConfig;
 use crate::parse::{self, Parsed};
 use crate::ports::first_shared;
 use crate::raw::RawConfig;
-use crate::repository::{self, RepositoryConfig};
+use crate::repository::{self, RepositoryConfig, RepositoryKind};
 use crate::server::{SeenServers, ServerConfig};
 use crate::span::Source;
 use crate::validate::{Secrets, Validator};
@@ -131,6 +132,20 @@ impl Config {
             clusters: clusters.into_iter().map(|(c, _)| c).collect(),
         };
         (Ok(config), warnings)
+    }
+
+    /// Every repository: `local` (the manager's `monitoring-datadir`) first, then the
+    /// `[repositories.NAME]` tables by name.
+    pub fn all_repositories(&self) -> Vec<RepositoryConfig> {
+        let local = RepositoryConfig {
+            name: defaults::LOCAL_REPOSITORY.to_owned(),
+            kind: RepositoryKind::Local {
+                path: self.manager.monitoring_datadir.clone(),
+            },
+        };
+        std::iter::once(local)
+            .chain(self.repositories.values().cloned())
+            .collect()
     }
 
     /// The cluster called `name`.

@@ -7,6 +7,7 @@ pub mod follow;
 pub mod galera_link;
 pub mod jobs;
 pub mod manager;
+pub mod repo;
 pub mod reseed;
 pub mod sandbox;
 pub mod topology;

@@ -30,6 +30,9 @@ enum Command {
     /// Check a configuration file.
     #[command(subcommand)]
     Config(cmd::config::ConfigCommand),
+    /// Check the backup repositories directly (no manager needed).
+    #[command(subcommand)]
+    Repo(cmd::repo::RepoCommand),
     /// Show each server's role, GTID position, replication threads and lag, read live.
     Topology(cmd::topology::TopologyArgs),
     /// The node agent: run the jobs queued in one server's jobs table (backups, log shipping,
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Sandbox(c) => c.run().await,
             Command::Config(c) => c.run().await,
+            Command::Repo(c) => c.run().await,
             Command::Topology(a) => a.run().await,
             Command::Agent(a) => a.run().await,
             Command::Manager(a) => a.run().await,

@@ -61,6 +61,53 @@ pub fn config_summary(config: &Config, warnings: &[ConfigWarning]) {
     config_warnings(warnings);
 }
 
+/// `repo check`: per repository, the backups checked, every problem and leftover.
+pub fn repo_check(
+    reports: &[(String, ferryman_repo::CheckReport)],
+    read_data: bool,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    if as_json {
+        let value: Vec<serde_json::Value> = reports
+            .iter()
+            .map(
+                |(name, r)| serde_json::json!({ "repository": name, "ok": r.is_ok(), "report": r }),
+            )
+            .collect();
+        return json(&serde_json::Value::Array(value));
+    }
+    for (name, r) in reports {
+        let read = if read_data {
+            format!(", {} read back", indicatif::HumanBytes(r.read_bytes))
+        } else {
+            String::new()
+        };
+        let verdict = if r.is_ok() { "ok" } else { "PROBLEMS" };
+        println!(
+            "repository {name} ({}): {verdict}: {} backup(s) checked{read}",
+            r.location, r.backups
+        );
+        for p in &r.problems {
+            println!("  backup {}: {}", p.backup, p.detail);
+        }
+        let (done, todo) = if r.repaired {
+            ("removed", "quarantined")
+        } else {
+            (
+                "partial (--repair removes it)",
+                "unfinished (--repair quarantines it)",
+            )
+        };
+        for key in &r.partial {
+            println!("  {done}: {key}");
+        }
+        for dir in &r.unfinished {
+            println!("  {todo}: {dir}");
+        }
+    }
+    Ok(())
+}
+
 /// `config check --probe-repositories`: one repository's answer.
 pub fn repository_probe(name: &str, location: &str, answer: &Result<String, String>) {
     match answer {

@@ -113,49 +113,76 @@ async fn reseed(
 
 /// `ferryman config check --probe-repositories`: the bucket answers; a missing bucket and a
 /// wrong secret are errors that say what to fix, and the exit status is 1.
-async fn config_check_probes_repositories(sb: &TestSandbox, s3: &TestS3) {
+/// The sandbox's configuration file with `[repositories.NAME]` tables for `repositories`
+/// (name, bucket, secret key), written as `file` in the sandbox's directory.
+fn config_file(
+    sb: &TestSandbox,
+    s3: &TestS3,
+    file: &str,
+    repositories: &[(&str, &str, &str)],
+) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let dir = sb.path();
     let mut text = std::fs::read_to_string(dir.join("ferryman.toml")).unwrap();
-    for (name, bucket, secret) in [
-        ("good", s3.bucket.as_str(), s3.secret_key.as_str()),
-        ("nobucket", "no-such-bucket", s3.secret_key.as_str()),
-        ("wrongkey", s3.bucket.as_str(), "not-the-secret"),
-    ] {
+    for (name, bucket, secret) in repositories {
         let secret_file = dir.join(format!("{name}.secret"));
         std::fs::write(&secret_file, secret).unwrap();
         std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).unwrap();
         text.push_str(&format!(
             "\n[repositories.{name}]\nkind = \"s3\"\nendpoint = \"{}\"\nbucket = \"{bucket}\"\n\
-             region = \"{}\"\naccess-key-id = \"{}\"\nsecret-access-key-file = \"{}\"\n",
+             prefix = \"fleet\"\nregion = \"{}\"\naccess-key-id = \"{}\"\n\
+             secret-access-key-file = \"{}\"\n",
             s3.endpoint,
             s3.region,
             s3.access_key,
             secret_file.display()
         ));
     }
-    let file = dir.join("probed.toml");
-    std::fs::write(&file, text).unwrap();
+    let path = dir.join(file);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs the binary under test; its exit code, stdout and stderr (echoed for the test's log).
+async fn ferryman(args: &[&str]) -> (Option<i32>, String, String) {
     #[allow(clippy::disallowed_methods)] // running the binary under test
     let out = tokio::process::Command::new(BIN)
-        .args(["config", "check", "--probe-repositories"])
-        .arg(&file)
+        .args(args)
         .output()
         .await
         .unwrap();
     let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
     );
-    eprintln!("{stdout}{stderr}");
-    assert_eq!(out.status.code(), Some(1));
+    eprintln!("$ ferryman {}\n{stdout}{stderr}", args.join(" "));
+    (out.status.code(), stdout, stderr)
+}
+
+/// `ferryman config check --probe-repositories`: the bucket answers; a missing bucket and a
+/// wrong secret are errors that say what to fix, and the exit status is 1.
+async fn config_check_probes_repositories(sb: &TestSandbox, s3: &TestS3) {
+    let file = config_file(
+        sb,
+        s3,
+        "probed.toml",
+        &[
+            ("good", &s3.bucket, &s3.secret_key),
+            ("nobucket", "no-such-bucket", &s3.secret_key),
+            ("wrongkey", &s3.bucket, "not-the-secret"),
+        ],
+    );
+    let file = file.display().to_string();
+    let (code, stdout, stderr) =
+        ferryman(&["config", "check", "--probe-repositories", &file]).await;
+    assert_eq!(code, Some(1));
     assert!(
-        stdout.contains(&format!("repository good (s3://{}): ok", s3.bucket)),
+        stdout.contains(&format!("repository good (s3://{}/fleet): ok", s3.bucket)),
         "{stdout}"
     );
     assert!(stdout.contains("repository local ("), "{stdout}");
     assert!(
-        stderr.contains("repository nobucket (s3://no-such-bucket)")
+        stderr.contains("repository nobucket (s3://no-such-bucket/fleet)")
             && stderr.contains("the bucket does not exist"),
         "{stderr}"
     );
@@ -385,5 +412,71 @@ async fn copies_in_s3_serve_when_the_local_copy_is_lost() {
         assert_eq!(repo.get(&id).await.unwrap().verification.len(), 1);
     }
 
+    // `repo check`, without the manager's help: the local copy is named damaged, a leftover
+    // of an interrupted backup is listed, the bucket's copy reads back whole.
+    let leftover = datadir.join("Backups/sandbox/db1/20261201T000000Z-j999");
+    std::fs::create_dir_all(&leftover).unwrap();
+    std::fs::write(leftover.join("payload.xbstream.zst.partial"), b"half").unwrap();
+    let file = config_file(
+        &sb,
+        &s3,
+        "checked.toml",
+        &[("offsite", &s3.bucket, &s3.secret_key)],
+    );
+    let file = file.display().to_string();
+    let (code, stdout, _) = ferryman(&["repo", "check", "--config", &file]).await;
+    assert_eq!(code, Some(1));
+    assert!(
+        stdout.contains("repository local (") && stdout.contains("PROBLEMS"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "backup {id}: damaged: its payload payload.xbstream.zst is missing"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("partial (--repair removes it): Backups/sandbox/db1/20261201T000000Z-j999"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "repository offsite (s3://{}/fleet): ok: 1 backup(s)",
+            s3.bucket
+        )),
+        "{stdout}"
+    );
+    let (code, stdout, _) = ferryman(&[
+        "repo",
+        "check",
+        "--config",
+        &file,
+        "--repository",
+        "offsite",
+        "--read-data",
+    ])
+    .await;
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("read back"), "{stdout}");
+    // --repair waits until no manager can be writing.
+    let (code, _, stderr) = ferryman(&["repo", "check", "--config", &file, "--repair"]).await;
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("a manager listens"), "{stderr}");
     d.stop().await;
+    let (_, stdout, _) = ferryman(&[
+        "repo",
+        "check",
+        "--config",
+        &file,
+        "--repository",
+        "local",
+        "--repair",
+    ])
+    .await;
+    assert!(
+        stdout.contains("removed: Backups/sandbox/db1/20261201T000000Z-j999"),
+        "{stdout}"
+    );
+    assert!(!leftover.exists());
 }

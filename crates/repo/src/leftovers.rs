@@ -75,6 +75,17 @@ impl Repository {
     /// (see the module documentation): provably partial backups and logs are removed, other
     /// backup directories without a manifest are quarantined. Call it at manager start.
     pub async fn clean_incomplete(&self) -> Result<Leftovers> {
+        self.leftovers(true).await
+    }
+
+    /// What [`Repository::clean_incomplete`] would remove and quarantine, changing nothing
+    /// (`repo check`). The quarantine paths are those a clean-up now would choose.
+    pub async fn find_incomplete(&self) -> Result<Leftovers> {
+        self.leftovers(false).await
+    }
+
+    /// The leftovers, dealt with when `apply`.
+    async fn leftovers(&self, apply: bool) -> Result<Leftovers> {
         let mut out = Leftovers::default();
         for (cluster, server, dir) in self.server_dirs(None, None).await? {
             for entry in self.storage().list(Some(&dir)).await? {
@@ -90,12 +101,16 @@ impl Repository {
                 }
                 let inside = self.storage().list(Some(&key)).await?;
                 if inside.iter().all(is_partial_payload) {
-                    self.storage().delete_prefix(&key).await?;
-                    info!(dir = %key, "removed a partial backup (its payload never finished, no manifest)");
+                    if apply {
+                        self.storage().delete_prefix(&key).await?;
+                        info!(dir = %key, "removed a partial backup (its payload never finished, no manifest)");
+                    }
                     out.removed.push(key);
                 } else {
-                    out.quarantined
-                        .push(self.quarantine(&cluster, &server, &key, &inside).await?);
+                    out.quarantined.push(
+                        self.quarantine(&cluster, &server, &key, &inside, apply)
+                            .await?,
+                    );
                 }
             }
         }
@@ -112,21 +127,25 @@ impl Repository {
                 if self.is_in_flight(&target) {
                     continue;
                 }
-                self.storage().delete(&key).await?;
-                info!(file = %key, "removed a partially received log");
+                if apply {
+                    self.storage().delete(&key).await?;
+                    info!(file = %key, "removed a partially received log");
+                }
                 out.removed.push(key);
             }
         }
         Ok(out)
     }
 
-    /// Moves the backup directory `key` (holding `inside`) to the quarantine, and says so.
+    /// Moves the backup directory `key` (holding `inside`) to the quarantine, and says so;
+    /// without `apply`, only says where it would go.
     async fn quarantine(
         &self,
         cluster: &str,
         server: &str,
         key: &Key,
         inside: &[Entry],
+        apply: bool,
     ) -> Result<Quarantined> {
         let mut contents = Vec::new();
         for entry in inside {
@@ -141,12 +160,15 @@ impl Repository {
             .join(cluster)?
             .join(server)?
             .join(&name)?;
-        self.storage().rename(key, &to).await?;
         let moved = Quarantined {
             from: key.clone(),
             to,
             contents,
         };
+        if !apply {
+            return Ok(moved);
+        }
+        self.storage().rename(key, &moved.to).await?;
         let path = self
             .storage()
             .local_path(&moved.to)

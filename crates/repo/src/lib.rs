@@ -31,6 +31,7 @@
 //! - [`manifest`]: [`Manifest`], `manifest.json`.
 //! - [`verification`]: [`Verification`], [`Check`], [`Status`], [`Outcome`]: the verifier's
 //!   results as the manifest holds them.
+//! - [`check`]: [`Repository::check`], the whole repository checked (`repo check`).
 //! - [`checksum`]: reading a payload back, [`ChecksumReport`].
 //! - [`copy`]: [`Repository::copy_from`], a backup copied to another repository (checked on
 //!   the way, manifest last).
@@ -42,6 +43,7 @@
 //! - [`timestamp`]: [`Timestamp`], UTC times and calendar buckets.
 //! - [`error`]: the crate's [`Error`].
 
+pub mod check;
 pub mod checksum;
 pub mod copy;
 pub mod error;
@@ -60,6 +62,7 @@ pub mod timestamp;
 pub mod verification;
 pub mod xbstream;
 
+pub use check::CheckReport;
 pub use checksum::ChecksumReport;
 pub use copy::CopyCheck;
 pub use error::{Error, Result};

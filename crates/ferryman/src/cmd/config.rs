@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use ferryman_config::{defaults, Check, Config, RepositoryConfig, RepositoryKind};
+use ferryman_config::{defaults, Check, Config, RepositoryKind};
 use ferryman_repo::Repository;
 
 use crate::output;
@@ -56,13 +56,7 @@ impl ConfigCommand {
 /// Lists every repository once and prints what each answered; false when one failed.
 async fn probe(config: &Config) -> bool {
     let mut all_ok = true;
-    let local = RepositoryConfig {
-        name: defaults::LOCAL_REPOSITORY.to_owned(),
-        kind: RepositoryKind::Local {
-            path: config.manager.monitoring_datadir.clone(),
-        },
-    };
-    for repository in std::iter::once(&local).chain(config.repositories.values()) {
+    for repository in config.all_repositories() {
         let missing_secret = matches!(
             &repository.kind,
             RepositoryKind::S3(s3) if s3.access_key_id.is_some() && s3.secret_access_key.is_none()
@@ -78,7 +72,7 @@ async fn probe(config: &Config) -> bool {
                 Ok(_) => Ok("ok".to_owned()),
                 Err(e)
                     if e.kind() == std::io::ErrorKind::NotFound
-                        && repository.name == local.name =>
+                        && repository.name == defaults::LOCAL_REPOSITORY =>
                 {
                     Ok("absent: the manager creates it at its first start".to_owned())
                 }
@@ -90,7 +84,7 @@ async fn probe(config: &Config) -> bool {
                 Err(e) => Err(format!("cannot read {}: {e}", path.display())),
             }
         } else {
-            match Repository::from_config(repository) {
+            match Repository::from_config(&repository) {
                 Ok(repo) => repo
                     .probe()
                     .await

@@ -1,0 +1,115 @@
+//! `ferryman repo check`: every repository of the configuration checked directly, without the
+//! manager (the manager's host may be gone).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail};
+use clap::Subcommand;
+use ferryman_config::Config;
+use ferryman_repo::Repository;
+
+use crate::output;
+
+/// How long `--repair` waits to learn whether a manager listens.
+const MANAGER_PROBE: Duration = Duration::from_secs(2);
+
+/// Repository commands.
+#[derive(Debug, Subcommand)]
+pub enum RepoCommand {
+    /// Check every backup of every repository (or of one): each manifest parses and has its
+    /// payload with the recorded size; with --read-data every payload is read back and its
+    /// sha256 (stored and decompressed) compared with the manifest. Leftovers of interrupted
+    /// runs are listed. Exit 1 on any problem.
+    Check {
+        /// The configuration file: its repositories (`local` and every [repositories.NAME]).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Only this repository.
+        #[arg(long, value_name = "NAME")]
+        repository: Option<String>,
+        /// Also read every payload back whole.
+        #[arg(long)]
+        read_data: bool,
+        /// Remove partial objects and quarantine unfinished backup directories. Refused while
+        /// a manager listens on the configured API address (it does this itself at start, and
+        /// knows which writes are in progress).
+        #[arg(long)]
+        repair: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl RepoCommand {
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        match self {
+            RepoCommand::Check {
+                config,
+                repository,
+                read_data,
+                repair,
+                json,
+            } => {
+                let config = Config::load(&config).map_err(|e| anyhow!("{e}"))?;
+                if repair && manager_listens(&config).await {
+                    bail!(
+                        "a manager listens on {}:{}: --repair could remove a backup it is \
+                         writing; stop it first (it removes leftovers itself at start), or \
+                         run without --repair",
+                        config.manager.http_bind_address,
+                        config.manager.http_port
+                    );
+                }
+                let chosen: Vec<_> = config
+                    .all_repositories()
+                    .into_iter()
+                    .filter(|r| repository.as_deref().is_none_or(|want| want == r.name))
+                    .collect();
+                if chosen.is_empty() {
+                    let known: Vec<String> = config
+                        .all_repositories()
+                        .into_iter()
+                        .map(|r| r.name)
+                        .collect();
+                    bail!(
+                        "no repository `{}` in {}; known: {}",
+                        repository.unwrap_or_default(),
+                        config.path.display(),
+                        known.join(", ")
+                    );
+                }
+                let mut all_ok = true;
+                let mut reports = Vec::new();
+                for r in chosen {
+                    let report = Repository::from_config(&r)?
+                        .check(read_data, repair)
+                        .await
+                        .map_err(|e| anyhow!("repository `{}`: {e}", r.name))?;
+                    all_ok &= report.is_ok();
+                    reports.push((r.name, report));
+                }
+                output::repo_check(&reports, read_data, json)?;
+                Ok(if all_ok {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                })
+            }
+        }
+    }
+}
+
+/// Whether something accepts connections on the manager's API address.
+async fn manager_listens(config: &Config) -> bool {
+    let address = format!(
+        "{}:{}",
+        config.manager.http_bind_address, config.manager.http_port
+    );
+    matches!(
+        tokio::time::timeout(MANAGER_PROBE, tokio::net::TcpStream::connect(address)).await,
+        Ok(Ok(_))
+    )
+}
