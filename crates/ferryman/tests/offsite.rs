@@ -479,4 +479,24 @@ async fn copies_in_s3_serve_when_the_local_copy_is_lost() {
         "{stdout}"
     );
     assert!(!leftover.exists());
+
+    // The manager is gone and so is its disk: the backups are listed and shown from the
+    // bucket, read straight from the configuration.
+    std::fs::remove_dir_all(&datadir).unwrap();
+    let (code, stdout, stderr) = ferryman(&["backup", "list", "--config", &file]).await;
+    assert_eq!(code, Some(0));
+    assert!(stderr.contains("no manager listens"), "{stderr}");
+    assert!(stderr.contains("does not exist; left out"), "{stderr}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with(&id.to_string()))
+        .unwrap_or_else(|| panic!("{id} not listed: {stdout}"));
+    assert!(line.trim_end().ends_with("offsite"), "{line}");
+    let (code, stdout, _) =
+        ferryman(&["backup", "show", "--config", &file, &id.to_string(), "--json"]).await;
+    assert_eq!(code, Some(0));
+    let shown: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(shown["id"], id.to_string());
+    assert_eq!(shown["copies"][0]["repository"], "offsite");
+    assert_eq!(shown["copies"][0]["state"], "ok");
 }

@@ -1,4 +1,5 @@
-//! `ferryman backup run|list|show`: backups through the manager's HTTP API.
+//! `ferryman backup run|list|show`: backups through the manager's HTTP API (`list` and `show`
+//! also straight from the repositories: `direct.rs`).
 
 use std::process::ExitCode;
 
@@ -7,6 +8,7 @@ use ferryman_manager::repositories::{Detailed, Located};
 use ferryman_repo::BackupId;
 use serde_json::json;
 
+use super::direct;
 use crate::client::{typed, ApiArgs, Client, PruneReport};
 use crate::output;
 
@@ -46,6 +48,10 @@ pub enum BackupCommand {
         /// Only this server's backups.
         #[arg(long)]
         server: Option<String>,
+        /// Read this repository directly (`local` or a [repositories.NAME] name) instead of
+        /// asking the manager; without a manager listening, every repository is read directly.
+        #[arg(long, value_name = "NAME")]
+        repository: Option<String>,
         /// Print JSON (the manifests) instead of a table.
         #[arg(long)]
         json: bool,
@@ -72,6 +78,9 @@ pub enum BackupCommand {
         api: ApiArgs,
         /// The backup id, CLUSTER/SERVER/NAME as `ferryman backup list` shows it.
         id: String,
+        /// Read this repository directly instead of asking the manager (see `list`).
+        #[arg(long, value_name = "NAME")]
+        repository: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -135,8 +144,19 @@ impl BackupCommand {
                 api,
                 cluster,
                 server,
+                repository,
                 json,
             } => {
+                if let Some(repos) = direct_repositories(&api, repository.as_deref()).await? {
+                    let listed =
+                        direct::list(&repos, cluster.as_deref(), server.as_deref()).await?;
+                    if json {
+                        output::json(&serde_json::to_value(&listed)?)?;
+                    } else {
+                        output::backups(&listed);
+                    }
+                    return Ok(ExitCode::SUCCESS);
+                }
                 let query = [
                     ("cluster", cluster.as_deref()),
                     ("server", server.as_deref()),
@@ -154,9 +174,23 @@ impl BackupCommand {
                 dry_run,
                 json,
             } => prune(&api, cluster, dry_run, json).await,
-            BackupCommand::Show { api, id, json } => {
+            BackupCommand::Show {
+                api,
+                id,
+                repository,
+                json,
+            } => {
                 // Checked here: a malformed id would reach another route, or none.
                 let id: BackupId = id.parse()?;
+                if let Some(repos) = direct_repositories(&api, repository.as_deref()).await? {
+                    let detailed = direct::show(&repos, &id).await?;
+                    if json {
+                        output::json(&serde_json::to_value(&detailed)?)?;
+                    } else {
+                        output::backup(&detailed);
+                    }
+                    return Ok(ExitCode::SUCCESS);
+                }
                 let client = Client::new(&api)?;
                 // The id `cluster/server/name` is the end of the route's path; its parts are
                 // `[A-Za-z0-9_.-]`, nothing to encode.
@@ -168,6 +202,25 @@ impl BackupCommand {
             }
         }
     }
+}
+
+/// The repositories to read directly: `only`, or all of them when no manager listens (said on
+/// stderr); `None` to ask the manager.
+async fn direct_repositories(
+    api: &ApiArgs,
+    only: Option<&str>,
+) -> anyhow::Result<Option<Vec<(String, ferryman_repo::Repository)>>> {
+    let config = ferryman_config::Config::load(&api.config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if only.is_none() {
+        if direct::manager_listens(&config).await {
+            return Ok(None);
+        }
+        output::note(&format!(
+            "no manager listens on {}:{}: reading the repositories directly",
+            config.manager.http_bind_address, config.manager.http_port
+        ));
+    }
+    direct::repositories(&config, only).map(Some)
 }
 
 /// `backup prune`: one request per cluster (all the configured ones without `--cluster`);

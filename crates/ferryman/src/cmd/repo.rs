@@ -3,17 +3,13 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 use clap::Subcommand;
 use ferryman_config::Config;
-use ferryman_repo::Repository;
 
+use super::direct;
 use crate::output;
-
-/// How long `--repair` waits to learn whether a manager listens.
-const MANAGER_PROBE: Duration = Duration::from_secs(2);
 
 /// Repository commands.
 #[derive(Debug, Subcommand)]
@@ -54,7 +50,7 @@ impl RepoCommand {
                 json,
             } => {
                 let config = Config::load(&config).map_err(|e| anyhow!("{e}"))?;
-                if repair && manager_listens(&config).await {
+                if repair && direct::manager_listens(&config).await {
                     bail!(
                         "a manager listens on {}:{}: --repair could remove a backup it is \
                          writing; stop it first (it removes leftovers itself at start), or \
@@ -63,33 +59,16 @@ impl RepoCommand {
                         config.manager.http_port
                     );
                 }
-                let chosen: Vec<_> = config
-                    .all_repositories()
-                    .into_iter()
-                    .filter(|r| repository.as_deref().is_none_or(|want| want == r.name))
-                    .collect();
-                if chosen.is_empty() {
-                    let known: Vec<String> = config
-                        .all_repositories()
-                        .into_iter()
-                        .map(|r| r.name)
-                        .collect();
-                    bail!(
-                        "no repository `{}` in {}; known: {}",
-                        repository.unwrap_or_default(),
-                        config.path.display(),
-                        known.join(", ")
-                    );
-                }
+                let repos = direct::repositories(&config, repository.as_deref())?;
                 let mut all_ok = true;
                 let mut reports = Vec::new();
-                for r in chosen {
-                    let report = Repository::from_config(&r)?
+                for (name, repo) in repos {
+                    let report = repo
                         .check(read_data, repair)
                         .await
-                        .map_err(|e| anyhow!("repository `{}`: {e}", r.name))?;
+                        .map_err(|e| anyhow!("repository `{name}`: {e}"))?;
                     all_ok &= report.is_ok();
-                    reports.push((r.name, report));
+                    reports.push((name, report));
                 }
                 output::repo_check(&reports, read_data, json)?;
                 Ok(if all_ok {
@@ -100,16 +79,4 @@ impl RepoCommand {
             }
         }
     }
-}
-
-/// Whether something accepts connections on the manager's API address.
-async fn manager_listens(config: &Config) -> bool {
-    let address = format!(
-        "{}:{}",
-        config.manager.http_bind_address, config.manager.http_port
-    );
-    matches!(
-        tokio::time::timeout(MANAGER_PROBE, tokio::net::TcpStream::connect(address)).await,
-        Ok(Ok(_))
-    )
 }
