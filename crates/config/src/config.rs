@@ -142,6 +142,7 @@ impl Config {
             kind: RepositoryKind::Local {
                 path: self.manager.monitoring_datadir.clone(),
             },
+            retention: Default::default(),
         };
         std::iter::once(local)
             .chain(self.repositories.values().cloned())

@@ -64,7 +64,7 @@ pub use error::{ConfigError, ConfigErrors, Location, Result};
 pub use galera_link::{GaleraLinkConfig, RemoteMaster};
 pub use manager::ManagerConfig;
 pub use repository::{RepositoryConfig, RepositoryKind, S3Config};
-pub use retention::RetentionConfig;
+pub use retention::{RetentionConfig, RetentionOverrides};
 pub use schedule::{ScheduleEntry, SchedulerConfig};
 pub use secret::{Secret, SecretKind};
 pub use server::ServerConfig;

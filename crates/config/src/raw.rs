@@ -104,6 +104,12 @@ pub(crate) struct RawRepository {
     pub(crate) part_size: Option<Spanned<i64>>,
     pub(crate) request_timeout: Option<Spanned<String>>,
     pub(crate) retry_timeout: Option<Spanned<String>>,
+    pub(crate) backup_keep_last: Option<Spanned<i64>>,
+    pub(crate) backup_keep_hourly: Option<Spanned<i64>>,
+    pub(crate) backup_keep_daily: Option<Spanned<i64>>,
+    pub(crate) backup_keep_weekly: Option<Spanned<i64>>,
+    pub(crate) backup_keep_monthly: Option<Spanned<i64>>,
+    pub(crate) backup_keep_yearly: Option<Spanned<i64>>,
 }
 
 /// `[clusters.NAME]`.

@@ -15,7 +15,8 @@ use toml::Spanned;
 
 use crate::defaults;
 use crate::error::{ConfigError, Location};
-use crate::raw::RawRepository;
+use crate::raw::{RawRepository, RawRetention};
+use crate::retention::RetentionOverrides;
 use crate::secret::{Secret, SecretKind};
 use crate::validate::{Secrets, Validator};
 use crate::warning::ConfigWarning;
@@ -34,6 +35,9 @@ pub struct RepositoryConfig {
     /// `kind`: `"s3"` or `"local"`, with the keys of that kind. Required; a key of the other
     /// kind is an error.
     pub kind: RepositoryKind,
+    /// `backup-keep-*`: the repository's own retention, each key given replacing the
+    /// cluster's for the backups stored in this repository. Default: none (the cluster's).
+    pub retention: RetentionOverrides,
 }
 
 /// A repository's `kind` and the keys that only that kind takes.
@@ -176,6 +180,18 @@ impl RepositoryConfig {
             }
             Some(kind) => parse_kind(&table, kind, v)?,
         };
+        let retention = RetentionOverrides::from_raw(
+            RawRetention {
+                keep_last: raw.backup_keep_last.take(),
+                keep_hourly: raw.backup_keep_hourly.take(),
+                keep_daily: raw.backup_keep_daily.take(),
+                keep_weekly: raw.backup_keep_weekly.take(),
+                keep_monthly: raw.backup_keep_monthly.take(),
+                keep_yearly: raw.backup_keep_yearly.take(),
+            },
+            &table,
+            v,
+        );
         other_kind_keys(&table, kind, &raw, v);
         let kind = match kind {
             Kind::Local => RepositoryKind::Local {
@@ -192,7 +208,11 @@ impl RepositoryConfig {
             },
             Kind::S3 => RepositoryKind::S3(S3Config::from_raw(&table, raw, name_at, v)),
         };
-        Some(RepositoryConfig { name, kind })
+        Some(RepositoryConfig {
+            name,
+            kind,
+            retention,
+        })
     }
 }
 
@@ -278,6 +298,13 @@ impl S3Config {
             part_size,
             request_timeout,
             retry_timeout,
+            // Taken by RepositoryConfig::from_raw.
+            backup_keep_last: _,
+            backup_keep_hourly: _,
+            backup_keep_daily: _,
+            backup_keep_weekly: _,
+            backup_keep_monthly: _,
+            backup_keep_yearly: _,
         } = raw;
         let key = |k: &str| format!("{table}.{k}");
         let path_style = path_style.map_or(endpoint.is_some(), Spanned::into_inner);

@@ -11,15 +11,19 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ferryman_config::{Config, RepositoryConfig, RepositoryKind, S3Config, Secret};
+use ferryman_config::{
+    Config, RepositoryConfig, RepositoryKind, RetentionOverrides, S3Config, Secret,
+};
+use ferryman_manager::copies;
 use ferryman_manager::reseed::{Method, ReseedRequest};
 use ferryman_manager::verification::VerifyRun;
 use ferryman_manager::verification::{self, Target};
 use ferryman_manager::{JobRecord, JobState, Services};
 use ferryman_proto::Task;
-use ferryman_repo::Kind;
+use ferryman_repo::{BackupId, Kind, Manifest};
 use ferryman_sandbox::testing::{TestS3, TestSandbox};
 use ferryman_sandbox::UpOptions;
+use tokio_util::sync::CancellationToken;
 
 mod daemons;
 use daemons::{caught_up, wait_job, Daemons};
@@ -44,6 +48,7 @@ fn with_repositories(mut config: Config, s3: &TestS3, repositories: &[&str]) -> 
             // Short, so that the outage below fails the backup quickly.
             retry_timeout: Duration::from_secs(8),
         }),
+        retention: RetentionOverrides::default(),
     };
     config.repositories.insert("offsite".to_owned(), repository);
     for cluster in &mut config.clusters {
@@ -70,6 +75,25 @@ async fn shop() -> TestSandbox {
     .await;
     caught_up(&sb, "db2").await;
     sb
+}
+
+/// Waits until the copier has copied backup `id` to the bucket; returns its manifest.
+async fn wait_copied(services: &Arc<Services>, id: &BackupId, s3: &TestS3) -> Manifest {
+    let manifest = services.repos.get(id).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let copies = services.repos.copies(&manifest).await;
+        let states: Vec<String> = copies.iter().map(|c| c.check.to_string()).collect();
+        if states == ["ok", "ok"] {
+            assert_eq!(copies[1].location, format!("s3://{}/fleet", s3.bucket));
+            return manifest;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no copy in the bucket: {copies:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }
 
 /// Verifies `target` and waits for the run; returns it.
@@ -342,25 +366,33 @@ async fn a_cluster_whose_backups_live_in_s3() {
 async fn copies_in_s3_serve_when_the_local_copy_is_lost() {
     let s3 = TestS3::start("copies").await;
     let sb = shop().await;
-    let config = with_repositories(sb.config(), &s3, &["local", "offsite"]);
+    let mut config = with_repositories(sb.config(), &s3, &["local", "offsite"]);
+    // The bucket keeps only the newest backup of each source; the manager's disk keeps ten.
+    let offsite = config.repositories.get_mut("offsite").unwrap();
+    offsite.retention = RetentionOverrides {
+        keep_last: Some(0),
+        keep_hourly: Some(0),
+        keep_daily: Some(0),
+        keep_weekly: Some(0),
+        keep_monthly: Some(0),
+        keep_yearly: Some(0),
+    };
     let datadir = config.manager.monitoring_datadir.clone();
     let d = Daemons::start(config, &["db1", "db2"]).await;
     let services = Arc::clone(&d.services);
 
-    // Stored locally, then copied to the bucket by the copier.
+    // Stored locally, then copied to the bucket by the copier; the bucket's own retention
+    // drops the older copy once the newer one is there.
+    let older = d.backup(Task::Mariabackup).await;
+    wait_copied(&services, &older, &s3).await;
     let id = d.backup(Task::Mariabackup).await;
-    let manifest = services.repos.get(&id).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let copies = services.repos.copies(&manifest).await;
-        let states: Vec<String> = copies.iter().map(|c| c.check.to_string()).collect();
-        if states == ["ok", "ok"] {
-            assert_eq!(copies[1].location, format!("s3://{}/fleet", s3.bucket));
-            break;
-        }
+    let manifest = wait_copied(&services, &id, &s3).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let bucket = services.repos.named("offsite").unwrap();
+    while bucket.list(None, None).await.unwrap().len() > 1 {
         assert!(
             Instant::now() < deadline,
-            "no copy in the bucket: {copies:#?}"
+            "the older copy stays in the bucket"
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
@@ -369,8 +401,29 @@ async fn copies_in_s3_serve_when_the_local_copy_is_lost() {
         .list_located(Some("sandbox"), None)
         .await
         .unwrap();
-    assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].repositories, ["local", "offsite"]);
+    let where_: Vec<(String, Vec<String>)> = listed
+        .iter()
+        .map(|l| (l.manifest.id.to_string(), l.repositories.clone()))
+        .collect();
+    assert_eq!(
+        where_,
+        [
+            (
+                id.to_string(),
+                vec!["local".to_owned(), "offsite".to_owned()]
+            ),
+            (older.to_string(), vec!["local".to_owned()]),
+        ]
+    );
+    // Another pass copies nothing: the bucket's retention would not keep the older backup.
+    let cluster = services.config.cluster("sandbox").unwrap().clone();
+    let report = copies::sync(&services, &cluster, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(
+        report.copied.is_empty() && report.failed.is_empty(),
+        "{report:?}"
+    );
 
     // The local copy's payload is lost.
     let payload = datadir.join(id.payload_key(manifest.format).as_str());
@@ -492,8 +545,15 @@ async fn copies_in_s3_serve_when_the_local_copy_is_lost() {
         .find(|l| l.starts_with(&id.to_string()))
         .unwrap_or_else(|| panic!("{id} not listed: {stdout}"));
     assert!(line.trim_end().ends_with("offsite"), "{line}");
-    let (code, stdout, _) =
-        ferryman(&["backup", "show", "--config", &file, &id.to_string(), "--json"]).await;
+    let (code, stdout, _) = ferryman(&[
+        "backup",
+        "show",
+        "--config",
+        &file,
+        &id.to_string(),
+        "--json",
+    ])
+    .await;
     assert_eq!(code, Some(0));
     let shown: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(shown["id"], id.to_string());

@@ -9,25 +9,29 @@
 //!
 //! # What one pass does ([`sync`])
 //! For each further repository, in order: every backup of the cluster that the first
-//! repository holds, that the cluster's retention keeps, that the copy policy allows
-//! (`backup-copy-after = "verified"`: its latest verification passed) and that the target
-//! lacks is copied, oldest first ([`ferryman_repo::Repository::copy_from`]: checked on the
-//! way, manifest last). Then the target's retention runs over its own backups.
+//! repository holds, that the copy policy allows (`backup-copy-after = "verified"`: its latest
+//! verification passed), that the target lacks, and that the target's retention would keep
+//! among its backups and these, is copied, oldest first
+//! ([`ferryman_repo::Repository::copy_from`]: checked on the way, manifest last). Then the
+//! target's retention runs over its own backups. The target's retention is the cluster's
+//! `backup-keep-*` with the keys its `[repositories.NAME]` table sets (`retention.rs`), so an
+//! off-site bucket may keep a month of dailies while the manager's disk keeps a week.
 //!
 //! # Why retention cannot make a copier loop or wipe the copies
-//! The target is pruned by the cluster's policy over the target's own manifests, never by
-//! what the first repository holds: a first repository that lost its backups (the disaster
-//! copies exist for) deletes nothing elsewhere. A policy applied to a subset of backups keeps
+//! The target is pruned by its policy over its own manifests, never by what the first
+//! repository holds: a first repository that lost its backups (the disaster copies exist
+//! for) deletes nothing elsewhere. A backup is copied only when the target's policy keeps it
+//! among the target's backups and the candidates; a policy applied to a subset of backups keeps
 //! every backup of the subset that it keeps in the whole set, and verification results are
-//! mirrored to every copy ([`mirror_verification`]), so a copy made because the first
-//! repository keeps it is kept by the target's prune too: it is never copied twice.
+//! mirrored to every copy ([`mirror_verification`]), so the target's prune keeps what was
+//! copied: nothing is copied twice.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use ferryman_config::{ClusterConfig, CopyAfter};
-use ferryman_repo::{plan, BackupId, Repository, RetentionPolicy, Status, Verification};
+use ferryman_repo::{plan, BackupId, Repository, Status, Verification};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -108,24 +112,31 @@ pub async fn sync(
     };
     let source = services.repos.named(first)?;
     let mut backups = source.list(Some(&cluster.name), None).await?;
-    let policy = RetentionPolicy::from(&cluster.retention);
-    let kept: HashSet<BackupId> = plan(&policy, &backups)
-        .keep
-        .into_iter()
-        .map(|k| k.id)
-        .collect();
-    backups.retain(|m| kept.contains(&m.id) && may_travel(cluster.backup_copy_after, m));
-    backups.reverse(); // oldest first: a pass cut short leaves the newest for the next
+    backups.retain(|m| may_travel(cluster.backup_copy_after, m));
     for name in others {
         let target = services.repos.named(name)?;
-        let present: HashSet<BackupId> = match target.list(Some(&cluster.name), None).await {
-            Ok(list) => list.into_iter().map(|m| m.id).collect(),
+        let policy = crate::retention::policy(services, cluster, name);
+        let there = match target.list(Some(&cluster.name), None).await {
+            Ok(list) => list,
             Err(e) => {
                 failed(services, cluster, name, None, &e.to_string(), &mut report);
                 continue;
             }
         };
-        for m in backups.iter().filter(|m| !present.contains(&m.id)) {
+        let present: HashSet<BackupId> = there.iter().map(|m| m.id.clone()).collect();
+        let mut union = there;
+        union.extend(backups.iter().filter(|m| !present.contains(&m.id)).cloned());
+        let kept: HashSet<BackupId> = plan(&policy, &union)
+            .keep
+            .into_iter()
+            .map(|k| k.id)
+            .collect();
+        // Oldest first: a pass cut short leaves the newest for the next.
+        let wanted = backups
+            .iter()
+            .rev()
+            .filter(|m| kept.contains(&m.id) && !present.contains(&m.id));
+        for m in wanted {
             let copied = tokio::select! {
                 _ = cancel.cancelled() => return Ok(report),
                 copied = target.copy_from(source, &m.id) => copied,

@@ -466,7 +466,7 @@ fn a_misspelt_table_is_reported_once_with_the_table_meant() {
              you mean `galera-link`?",
             "/etc/ferryman/ferryman.toml:7:16: unknown key `verifier` in [clusters.prod]: check \
              the spelling; known keys here are: db-servers-credential, replication-credential, \
-             db-servers-backup-hosts, backup-repositories, scheduler-db-servers-sender-ports, \
+             db-servers-backup-hosts, backup-repositories, backup-copy-after, scheduler-db-servers-sender-ports, \
              scheduler-db-servers-receiver-ports, monitoring-scheduler, \
              scheduler-db-servers-physical-backup, scheduler-db-servers-physical-backup-cron, \
              scheduler-db-servers-logical-backup, scheduler-db-servers-logical-backup-cron, \

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ferryman_config::{
     defaults, Check, Config, ConfigError, ConfigWarning, RepositoryConfig, RepositoryKind,
-    S3Config, SecretKind,
+    RetentionOverrides, S3Config, SecretKind,
 };
 
 use crate::{
@@ -149,7 +149,9 @@ fn every_key_is_read_and_the_secret_key_file_is_relative_to_the_config() {
          \n\
          [repositories.nas]\n\
          kind = \"local\"\n\
-         path = \"nas/ferryman\"",
+         path = \"nas/ferryman\"\n\
+         backup-keep-daily = 30\n\
+         backup-keep-last = 0",
     );
     let path = dir.path().join("ferryman.toml");
     std::fs::write(&path, text).unwrap();
@@ -180,8 +182,17 @@ fn every_key_is_read_and_the_secret_key_file_is_relative_to_the_config() {
             kind: RepositoryKind::Local {
                 path: dir.path().join("nas/ferryman"),
             },
+            retention: RetentionOverrides {
+                keep_daily: Some(30),
+                keep_last: Some(0),
+                ..RetentionOverrides::default()
+            },
         }
     );
+    assert!(config.repositories["offsite"].retention.is_empty());
+    let merged = nas.retention.apply(&config.clusters[0].retention);
+    assert_eq!((merged.keep_daily, merged.keep_last), (30, 0));
+    assert_eq!(merged.keep_weekly, config.clusters[0].retention.keep_weekly);
     assert_eq!(
         nas.location(),
         dir.path().join("nas/ferryman").display().to_string()

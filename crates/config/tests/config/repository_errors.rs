@@ -173,6 +173,14 @@ fn values_out_of_range_name_the_range() {
              is out of range: use a duration from 1s to 1h",
         ]
     );
+    let text = with_repository(&format!("{BUCKET_ONLY}\nbackup-keep-daily = 100001"));
+    assert_eq!(
+        errors(&text),
+        [
+            "/etc/ferryman/ferryman.toml:12:21: `repositories.offsite.backup-keep-daily` = 100001 \
+          is out of range: use a number from 0 to 100000"
+        ]
+    );
 }
 
 #[test]
