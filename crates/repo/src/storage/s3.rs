@@ -5,7 +5,7 @@
 //! be copied between the two with standard tools (`aws s3 sync`, `rclone`).
 //!
 //! # How the local semantics are kept
-//! - **Visible only when whole.** A streamed object is a multipart upload ([`writer`]): S3
+//! - **Visible only when whole.** A streamed object is a multipart upload (`s3/writer.rs`): S3
 //!   shows it under its key only once `CompleteMultipartUpload` succeeds. While it is being
 //!   written, a small marker object `NAME.partial` holds the upload's id, so listings show a
 //!   write in progress exactly as the local `NAME.partial` file does, and
@@ -21,7 +21,7 @@
 //! timeout) with exponential backoff for up to the repository's `retry-timeout`. While a part
 //! upload is being retried, the writer blocks, the ingest pipeline's queue fills up and the
 //! sender is held back by TCP: a storage outage shorter than `retry-timeout` costs time, not
-//! the backup. Reads are ranged ([`reader`]) so that no single request lasts longer than one
+//! the backup. Reads are ranged (`s3/reader.rs`) so that no single request lasts longer than one
 //! window, whatever the payload's size.
 
 mod reader;
