@@ -78,7 +78,11 @@ pub fn repo_check(
     }
     for (name, r) in reports {
         let read = if read_data {
-            format!(", {} read back", indicatif::HumanBytes(r.read_bytes))
+            format!(
+                ", {} payload(s) read back ({})",
+                r.read_backups,
+                indicatif::HumanBytes(r.read_bytes)
+            )
         } else {
             String::new()
         };

@@ -511,7 +511,31 @@ async fn copies_in_s3_serve_when_the_local_copy_is_lost() {
     ])
     .await;
     assert_eq!(code, Some(0));
-    assert!(stdout.contains("read back"), "{stdout}");
+    assert!(stdout.contains("1 payload(s) read back"), "{stdout}");
+    let (code, stdout, _) = ferryman(&[
+        "repo",
+        "check",
+        "--config",
+        &file,
+        "--repository",
+        "offsite",
+        "--read-data-subset",
+        "1/1",
+    ])
+    .await;
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("1 payload(s) read back"), "{stdout}");
+    let (code, _, stderr) = ferryman(&[
+        "repo",
+        "check",
+        "--config",
+        &file,
+        "--read-data-subset",
+        "4/3",
+    ])
+    .await;
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("write N/M with 1 <= N <= M"), "{stderr}");
     // --repair waits until no manager can be writing.
     let (code, _, stderr) = ferryman(&["repo", "check", "--config", &file, "--repair"]).await;
     assert_eq!(code, Some(1));

@@ -1,9 +1,9 @@
 //! [`Repository::check`]: the repository checked as a whole (`ferryman repo check`, like
 //! pgBackRest's `verify` or restic's `check`), without the manager.
 //!
-//! Every manifest must parse and have its payload with the recorded size; with `read_data`,
-//! every payload is read back whole and its stored and decompressed sha256 compared with the
-//! manifest. Leftovers of interrupted runs (directories without manifest, partial objects) are
+//! Every manifest must parse and have its payload with the recorded size; with a
+//! [`ReadData`] other than `None`, every payload (or one subset of them) is read back whole and
+//! its stored and decompressed sha256 compared with the manifest. Leftovers of interrupted runs (directories without manifest, partial objects) are
 //! listed as [`Repository::clean_incomplete`] would treat them; `repair` (the caller makes
 //! sure no manager is writing) removes or quarantines them.
 
@@ -16,6 +16,38 @@ use crate::manifest::Manifest;
 use crate::repository::Repository;
 use crate::Result;
 
+/// Which payloads [`Repository::check`] reads back whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadData {
+    /// None: manifests and sizes only.
+    None,
+    /// Every payload.
+    All,
+    /// Subset `n` of `m` (1-based, as restic's `--read-data-subset n/m`): the backups whose
+    /// id hashes to `n - 1` modulo `m`. The subsets of one `m` split the backups between them
+    /// whatever their number, and a backup stays in its subset, so running `1/m` to `m/m` in
+    /// turn (one per day from cron) reads the whole repository once per `m` runs.
+    Subset {
+        /// Which subset, 1 to `m`.
+        n: u32,
+        /// How many subsets.
+        m: u32,
+    },
+}
+
+impl ReadData {
+    /// Whether the payload of `id` is read.
+    pub fn reads(&self, id: &BackupId) -> bool {
+        match *self {
+            ReadData::None => false,
+            ReadData::All => true,
+            ReadData::Subset { n, m } => {
+                crc32fast::hash(id.to_string().as_bytes()) % m.max(1) == n.saturating_sub(1)
+            }
+        }
+    }
+}
+
 /// What [`Repository::check`] found.
 #[derive(Debug, Default, Serialize)]
 pub struct CheckReport {
@@ -23,7 +55,9 @@ pub struct CheckReport {
     pub location: String,
     /// Backups (manifests) checked.
     pub backups: usize,
-    /// Stored bytes read back (with `read_data`).
+    /// Payloads read back whole.
+    pub read_backups: usize,
+    /// Stored bytes read back.
     pub read_bytes: u64,
     /// Backups that are not whole, each with what is wrong.
     pub problems: Vec<Problem>,
@@ -77,10 +111,10 @@ impl Repository {
         Ok(out)
     }
 
-    /// Checks every backup (reading every payload when `read_data`) and lists the leftovers,
-    /// dealing with them when `repair`. Only storage failures are errors; what is wrong with
-    /// the backups is the report.
-    pub async fn check(&self, read_data: bool, repair: bool) -> Result<CheckReport> {
+    /// Checks every backup (reading back the payloads `read_data` names) and lists the
+    /// leftovers, dealing with them when `repair`. Only storage failures are errors; what is
+    /// wrong with the backups is the report.
+    pub async fn check(&self, read_data: ReadData, repair: bool) -> Result<CheckReport> {
         let mut report = CheckReport {
             location: self.location(),
             ..CheckReport::default()
@@ -104,8 +138,9 @@ impl Repository {
                     continue;
                 }
             }
-            if read_data {
+            if read_data.reads(&id) {
                 let checked = self.verify_checksum(&id).await?;
+                report.read_backups += 1;
                 report.read_bytes += checked.stored_bytes;
                 if !checked.is_ok() {
                     report.problems.push(Problem {

@@ -62,7 +62,7 @@ pub mod timestamp;
 pub mod verification;
 pub mod xbstream;
 
-pub use check::CheckReport;
+pub use check::{CheckReport, ReadData};
 pub use checksum::ChecksumReport;
 pub use copy::CopyCheck;
 pub use error::{Error, Result};

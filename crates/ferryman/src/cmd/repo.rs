@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail};
 use clap::Subcommand;
 use ferryman_config::Config;
+use ferryman_repo::ReadData;
 
 use super::direct;
 use crate::output;
@@ -26,8 +27,12 @@ pub enum RepoCommand {
         #[arg(long, value_name = "NAME")]
         repository: Option<String>,
         /// Also read every payload back whole.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "read_data_subset")]
         read_data: bool,
+        /// Read back only subset N of M (e.g. 2/7): the backups are split into M fixed subsets,
+        /// so running 1/M to M/M in turn (one a day from cron) reads everything once per M runs.
+        #[arg(long, value_name = "N/M", value_parser = parse_subset)]
+        read_data_subset: Option<ReadData>,
         /// Remove partial objects and quarantine unfinished backup directories. Refused while
         /// a manager listens on the configured API address (it does this itself at start, and
         /// knows which writes are in progress).
@@ -46,9 +51,15 @@ impl RepoCommand {
                 config,
                 repository,
                 read_data,
+                read_data_subset,
                 repair,
                 json,
             } => {
+                let read_data = match (read_data, read_data_subset) {
+                    (_, Some(subset)) => subset,
+                    (true, None) => ReadData::All,
+                    (false, None) => ReadData::None,
+                };
                 let config = Config::load(&config).map_err(|e| anyhow!("{e}"))?;
                 if repair && direct::manager_listens(&config).await {
                     bail!(
@@ -70,7 +81,7 @@ impl RepoCommand {
                     all_ok &= report.is_ok();
                     reports.push((name, report));
                 }
-                output::repo_check(&reports, read_data, json)?;
+                output::repo_check(&reports, read_data != ReadData::None, json)?;
                 Ok(if all_ok {
                     ExitCode::SUCCESS
                 } else {
@@ -78,5 +89,18 @@ impl RepoCommand {
                 })
             }
         }
+    }
+}
+
+/// `N/M` with 1 <= N <= M.
+fn parse_subset(text: &str) -> Result<ReadData, String> {
+    let parsed = text
+        .split_once('/')
+        .and_then(|(n, m)| Some((n.trim().parse::<u32>().ok()?, m.trim().parse::<u32>().ok()?)));
+    match parsed {
+        Some((n, m)) if n >= 1 && n <= m => Ok(ReadData::Subset { n, m }),
+        _ => Err(format!(
+            "`{text}` is not a subset: write N/M with 1 <= N <= M, e.g. 3/7"
+        )),
     }
 }

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod catalogue;
+mod check;
 mod copy;
 mod failures;
 mod leftovers;
