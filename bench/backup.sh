@@ -157,12 +157,7 @@ step "Manager and agent"
 "$fm" manager --config "$cfg" >"$work/manager.log" 2>&1 &
 manager_pid=$!
 health=http://$http_addr:$http_port/api/health
-for ((i = 0; ; i++)); do
-    curl -sf -o /dev/null "$health" && break
-    kill -0 "$manager_pid" 2>/dev/null || { tail -n 30 "$work/manager.log" >&2; die "the manager exited"; }
-    ((i < 300)) || die "the manager did not answer $health within 30 s"
-    sleep 0.1
-done
+wait_manager "$manager_pid" "$health" "$work/manager.log"
 echo "manager  pid $manager_pid, $health answers (log $work/manager.log)"
 "$fm" agent --config "$cfg" --server db1 >"$work/agent.log" 2>&1 &
 agent_pid=$!

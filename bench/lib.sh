@@ -47,6 +47,17 @@ ini_get() {
                     v = substr(line, RLENGTH + 1); gsub(/^[[:space:]]+|[[:space:]]+$/, "", v)
                     gsub(/^"|"$/, "", v); print v; exit } }' "$1"
 }
+# Waits until the manager (pid) answers its health URL; dies with its log's tail if it exits or
+# does not answer within 30 s.
+wait_manager() { # pid url log
+    local i
+    for ((i = 0; ; i++)); do
+        curl -sf -o /dev/null "$2" && return 0
+        kill -0 "$1" 2>/dev/null || { tail -n 30 "$3" >&2; die "the manager exited"; }
+        ((i < 300)) || die "the manager did not answer $2 within 30 s"
+        sleep 0.1
+    done
+}
 # 2G, 500M, 64K... in bytes.
 to_bytes() {
     awk -v s="$1" 'BEGIN { n = s + 0; u = toupper(substr(s, length(s)))

@@ -245,12 +245,7 @@ step "Manager and agents"
 "$fm" manager --config "$cfg" >"$work/manager.log" 2>&1 &
 manager_pid=$!
 health=http://$http_addr:$http_port/api/health
-for ((i = 0; ; i++)); do
-    curl -sf -o /dev/null "$health" && break
-    kill -0 "$manager_pid" 2>/dev/null || { tail -n 30 "$work/manager.log" >&2; die "the manager exited"; }
-    ((i < 300)) || die "the manager did not answer $health within 30 s"
-    sleep 0.1
-done
+wait_manager "$manager_pid" "$health" "$work/manager.log"
 echo "manager  pid $manager_pid, $health answers (log $work/manager.log)"
 for name in db1 db2 db3; do
     "$fm" agent --config "$cfg" --server "$name" >"$work/agent-$name.log" 2>&1 &

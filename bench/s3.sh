@@ -128,13 +128,7 @@ start_manager() { # repository
     sed -i "s/^\[clusters.sandbox\]$/[clusters.sandbox]\nbackup-repositories = [\"$1\"]/" "$cfg"
     "$fm" manager --config "$cfg" >>"$work/manager-$1.log" 2>&1 &
     manager_pid=$!
-    local i
-    for ((i = 0; ; i++)); do
-        curl -sf -o /dev/null "http://$http_addr:$http_port/api/health" && break
-        kill -0 "$manager_pid" 2>/dev/null || { tail -n 30 "$work/manager-$1.log" >&2; die "the manager exited"; }
-        ((i < 300)) || die "the manager did not answer within 30 s"
-        sleep 0.1
-    done
+    wait_manager "$manager_pid" "http://$http_addr:$http_port/api/health" "$work/manager-$1.log"
 }
 hwm() { awk '/^VmHWM:/ { print $2 * 1024 }' "/proc/$1/status"; }
 

@@ -67,10 +67,11 @@ impl Repositories {
     /// quarantined).
     pub async fn open(config: &Config) -> Result<Repositories> {
         let mut by_name = BTreeMap::new();
-        let local = Repository::open(&config.manager.monitoring_datadir)?;
-        by_name.insert(defaults::LOCAL_REPOSITORY.to_owned(), local);
-        for (name, repository) in &config.repositories {
-            by_name.insert(name.clone(), Repository::from_config(repository)?);
+        for repository in config.all_repositories() {
+            by_name.insert(
+                repository.name.clone(),
+                Repository::from_config(&repository)?,
+            );
         }
         for (name, repo) in &by_name {
             if let Err(e) = repo.probe().await {
@@ -143,32 +144,19 @@ impl Repositories {
         if !names.contains(&defaults::LOCAL_REPOSITORY) {
             names.push(defaults::LOCAL_REPOSITORY);
         }
-        let mut found: BTreeMap<BackupId, Located> = BTreeMap::new();
+        let mut lists = Vec::new();
         for name in names {
             let repo = self.named(name)?;
-            let listed = match repo.list(cluster, server).await {
-                Ok(listed) => listed,
+            match repo.list(cluster, server).await {
+                Ok(listed) => lists.push((name.to_owned(), listed)),
                 // One unreachable repository must not hide the others' backups.
                 Err(e) if name != self.first_of(cluster) => {
                     warn!(repository = %name, error = %e, "cannot list the repository; its copies are left out");
-                    continue;
                 }
                 Err(e) => return Err(e.into()),
-            };
-            for manifest in listed {
-                found
-                    .entry(manifest.id.clone())
-                    .or_insert_with(|| Located {
-                        manifest,
-                        repositories: Vec::new(),
-                    })
-                    .repositories
-                    .push(name.to_owned());
             }
         }
-        let mut out: Vec<Located> = found.into_values().collect();
-        out.sort_by(|a, b| newest_first(&a.manifest, &b.manifest));
-        Ok(out)
+        Ok(locate(lists))
     }
 
     /// [`Repositories::list_located`] without the locations.
@@ -226,15 +214,7 @@ impl Repositories {
 
     /// Every repository of the backup's cluster with its copy checked, in the cluster's order.
     pub async fn copies(&self, expected: &Manifest) -> Vec<Copy> {
-        let mut out = Vec::new();
-        for (name, repo) in self.in_order(expected.id.cluster()) {
-            out.push(Copy {
-                repository: name.to_owned(),
-                location: repo.location(),
-                check: repo.check_copy(expected).await,
-            });
-        }
-        out
+        copies_in(self.in_order(expected.id.cluster()), expected).await
     }
 
     /// `cluster`'s repositories in its order (`local` alone for a cluster not configured).
@@ -263,4 +243,41 @@ impl Repositories {
             .and_then(|names| names.first())
             .map(String::as_str)
     }
+}
+
+/// The listings of several repositories (name, its manifests) as one: each backup once, newest
+/// first, with the names of the repositories that list it in the order given.
+pub fn locate(lists: Vec<(String, Vec<Manifest>)>) -> Vec<Located> {
+    let mut found: BTreeMap<BackupId, Located> = BTreeMap::new();
+    for (name, listed) in lists {
+        for manifest in listed {
+            found
+                .entry(manifest.id.clone())
+                .or_insert_with(|| Located {
+                    manifest,
+                    repositories: Vec::new(),
+                })
+                .repositories
+                .push(name.clone());
+        }
+    }
+    let mut out: Vec<Located> = found.into_values().collect();
+    out.sort_by(|a, b| newest_first(&a.manifest, &b.manifest));
+    out
+}
+
+/// Each of `repos` (name, repository) with its copy of `expected`'s backup checked.
+pub async fn copies_in<'a>(
+    repos: impl IntoIterator<Item = (&'a str, &'a Repository)>,
+    expected: &Manifest,
+) -> Vec<Copy> {
+    let mut out = Vec::new();
+    for (name, repo) in repos {
+        out.push(Copy {
+            repository: name.to_owned(),
+            location: repo.location(),
+            check: repo.check_copy(expected).await,
+        });
+    }
+    out
 }

@@ -103,16 +103,10 @@ pub(crate) async fn start(
         }
         _ => Some(choice::backup_for(&services.repos, c, &request).await?),
     };
-    let (manifest, mut notes) = match manifest {
-        Some((m, note)) => (Some(m), note.into_iter().collect::<Vec<_>>()),
+    let (manifest, notes) = match manifest {
+        Some((m, notes)) => (Some(m), notes),
         None => (None, Vec::new()),
     };
-    if let Some(m) = &manifest {
-        // Which copy will be read (looked up again when the stream starts): said now, when
-        // it is not the first repository's.
-        let (_, source) = services.repos.source_for(m).await?;
-        notes.extend(source);
-    }
     for note in &notes {
         tracing::warn!(cluster = %c.name, "reseed: {note}");
     }

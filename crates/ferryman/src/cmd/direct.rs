@@ -5,13 +5,11 @@
 //! Nothing here writes: a local repository whose directory is missing is reported as such and
 //! skipped, never created.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 use ferryman_config::{Config, RepositoryConfig, RepositoryKind};
-use ferryman_manager::repositories::{Copy, Detailed, Located};
-use ferryman_repo::repository::newest_first;
+use ferryman_manager::repositories::{copies_in, locate, Detailed, Located};
 use ferryman_repo::{BackupId, Repository};
 
 use crate::output;
@@ -80,26 +78,15 @@ pub async fn list(
     cluster: Option<&str>,
     server: Option<&str>,
 ) -> anyhow::Result<Vec<Located>> {
-    let mut found: BTreeMap<BackupId, Located> = BTreeMap::new();
+    let mut lists = Vec::new();
     for (name, repo) in repos {
         let listed = repo
             .list(cluster, server)
             .await
             .map_err(|e| anyhow!("repository `{name}`: {e}"))?;
-        for manifest in listed {
-            found
-                .entry(manifest.id.clone())
-                .or_insert_with(|| Located {
-                    manifest,
-                    repositories: Vec::new(),
-                })
-                .repositories
-                .push(name.clone());
-        }
+        lists.push((name.clone(), listed));
     }
-    let mut out: Vec<Located> = found.into_values().collect();
-    out.sort_by(|a, b| newest_first(&a.manifest, &b.manifest));
-    Ok(out)
+    Ok(locate(lists))
 }
 
 /// Backup `id` from the first repository that holds it, with every repository's copy checked.
@@ -122,14 +109,6 @@ pub async fn show(repos: &[(String, Repository)], id: &BackupId) -> anyhow::Resu
             names.join(", ")
         );
     };
-    let mut copies = Vec::new();
-    for (name, repo) in repos {
-        let check = repo.check_copy(&manifest).await;
-        copies.push(Copy {
-            repository: name.clone(),
-            location: repo.location(),
-            check,
-        });
-    }
+    let copies = copies_in(repos.iter().map(|(n, r)| (n.as_str(), r)), &manifest).await;
     Ok(Detailed { manifest, copies })
 }

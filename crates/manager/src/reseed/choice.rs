@@ -15,15 +15,16 @@ use super::ReseedRequest;
 use crate::repositories::Repositories;
 use crate::{Error, Result};
 
-/// The backup a reseed restores, with a note for the DBA: the one asked for (checked to be
+/// The backup a reseed restores, with notes for the DBA: the one asked for (checked to be
 /// the cluster's, and refused when its newest verification failed unless `force`), else the
-/// cluster's newest usable one of the method's kind (`reseed/choice.rs`).
+/// cluster's newest usable one of the method's kind (`reseed/choice.rs`). The notes say when
+/// it was never verified, and which copy will be read when it is not the first repository's.
 pub(super) async fn backup_for(
     repos: &Repositories,
     c: &ClusterConfig,
     request: &ReseedRequest,
-) -> Result<(Manifest, Option<String>)> {
-    let (manifest, note) = match &request.backup {
+) -> Result<(Manifest, Vec<String>)> {
+    let (manifest, notes) = match &request.backup {
         Some(id) => {
             if id.cluster() != c.name {
                 return Err(Error::Refused(format!(
@@ -34,7 +35,8 @@ pub(super) async fn backup_for(
             }
             let m = repos.get(id).await?;
             let note = check_named(&m, request.force)?;
-            (m, note)
+            let (_, source) = repos.source_for(&m).await?;
+            (m, note.into_iter().chain(source).collect())
         }
         None if request.method == Method::Flashback => return Err(Error::Refused(
             "a flashback needs the backup to rewind to: give its id (see `ferryman backup list`)"
@@ -88,7 +90,7 @@ pub(super) async fn backup_for(
             }
         )));
     }
-    Ok((manifest, note))
+    Ok((manifest, notes))
 }
 
 /// What the newest verification of a backup said.
@@ -146,21 +148,26 @@ pub(super) fn pick(candidates: &[Candidate]) -> std::result::Result<(usize, bool
 }
 
 /// The newest usable backup among `backups` (the cluster's, of the method's kind, newest
-/// first): the manifest and, when it was never verified, a note saying so.
+/// first): the manifest and notes: when it was never verified, and which copy will be read
+/// when it is not the first repository's.
 pub(super) async fn newest_usable(
     repos: &Repositories,
     cluster: &str,
     backups: Vec<Manifest>,
-) -> Result<(Manifest, Option<String>)> {
+) -> Result<(Manifest, Vec<String>)> {
     let mut candidates = Vec::with_capacity(backups.len());
+    let mut sources = Vec::with_capacity(backups.len());
     for m in &backups {
+        let source = readable_copy(repos, m).await;
         candidates.push(Candidate {
             verified: Verified::of(m),
-            present: payload_present(repos, m).await,
+            present: source.is_some(),
         });
+        sources.push(source.flatten());
     }
     match pick(&candidates) {
         Ok((i, unverified)) => {
+            let source = sources.swap_remove(i);
             let m = backups.into_iter().nth(i).ok_or_else(|| {
                 Error::Refused("the backup list changed while choosing".to_owned())
             })?;
@@ -173,7 +180,7 @@ pub(super) async fn newest_usable(
                     m.id, m.id
                 )
             });
-            Ok((m, note))
+            Ok((m, note.into_iter().chain(source).collect()))
         }
         Err(reasons) => {
             let passed: Vec<String> = backups
@@ -213,13 +220,14 @@ pub(super) fn check_named(m: &Manifest, force: bool) -> Result<Option<String>> {
 
 /// Whether a repository of the cluster holds a copy of `m` whose payload is there with its
 /// size (cheap checks; the bytes are checked against the manifest's sha256 as they are
-/// streamed).
-async fn payload_present(repos: &Repositories, m: &Manifest) -> bool {
+/// streamed): `None` when none does, else the note naming the copy read when it is not the
+/// first repository's.
+async fn readable_copy(repos: &Repositories, m: &Manifest) -> Option<Option<String>> {
     match repos.source_for(m).await {
-        Ok(_) => true,
+        Ok((_, note)) => Some(note),
         Err(e) => {
             tracing::warn!(backup = %m.id, error = %e, "the backup cannot be read");
-            false
+            None
         }
     }
 }
