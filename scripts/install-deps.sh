@@ -10,6 +10,7 @@ packages=(
   sysbench mydumper restic                                 # sandbox load, logical dumps, archive
   ca-certificates pkg-config                               # builds of crates that link system libs
   jq curl iproute2 zstd                                    # bench/ scripts (JSON, health checks, ss, zstd -d)
+  age                                                      # tests: an encrypted backup restored by hand (age -d)
   ceph-mon ceph-osd radosgw                                # the tests' S3 server (Ceph radosgw, testing::TestS3)
 )
 

@@ -143,6 +143,7 @@ impl Config {
                 path: self.manager.monitoring_datadir.clone(),
             },
             retention: Default::default(),
+            encryption: None,
         };
         std::iter::once(local)
             .chain(self.repositories.values().cloned())

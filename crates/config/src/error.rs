@@ -653,6 +653,45 @@ pub enum ConfigError {
         name: String,
     },
 
+    /// An `age-recipients` entry that is not an age X25519 public key.
+    #[error("{at}: `{key}` lists {value:?}, which is not an age public key ({reason}): write the `age1...` line that `age-keygen` prints as \"Public key\" (`age-keygen -y KEYFILE` prints it again from the key file)")]
+    InvalidAgeRecipient {
+        /// Where the entry is.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// The entry as written (a public key: not a secret).
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// An age identity (file or variable) that does not hold X25519 secret keys.
+    #[error("{at}: the age identity of `{key}-file`/`{key}-env` ({origin}) cannot be used: {reason}: make one with `age-keygen -o FILE` and `chmod 600 FILE`, and keep a copy of it away from the manager (without it the backups cannot be read)")]
+    InvalidAgeIdentity {
+        /// Where the key naming the identity is.
+        at: Location,
+        /// Dotted path of the keys, less `-file`/`-env`.
+        key: String,
+        /// `file PATH` or `environment variable NAME`.
+        origin: String,
+        /// What is wrong (a line number, never the line).
+        reason: String,
+    },
+
+    /// Both `age-recipients` and an identity, the identity not among the recipients.
+    #[error("{at}: the age identity in {origin} (public key {public}) is not among `{key}`: the manager would store backups it cannot read back: add its public key to `{key}`, or remove the identity to keep the repository write-only")]
+    AgeIdentityNotRecipient {
+        /// Where the key naming the identity is.
+        at: Location,
+        /// Dotted path of `age-recipients`.
+        key: String,
+        /// `file PATH` or `environment variable NAME`.
+        origin: String,
+        /// The identity's public key(s).
+        public: String,
+    },
+
     /// `backup-repositories = []`.
     #[error("{at}: `clusters.{cluster}.backup-repositories` is empty: list at least one repository, e.g. [\"local\"]; the first stores the cluster's backups, the others receive copies")]
     NoBackupRepositories {

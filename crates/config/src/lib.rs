@@ -63,7 +63,9 @@ pub use credential::Credential;
 pub use error::{ConfigError, ConfigErrors, Location, Result};
 pub use galera_link::{GaleraLinkConfig, RemoteMaster};
 pub use manager::ManagerConfig;
-pub use repository::{RepositoryConfig, RepositoryKind, S3Config};
+pub use repository::{
+    parse_identities, EncryptionConfig, RepositoryConfig, RepositoryKind, S3Config,
+};
 pub use retention::{RetentionConfig, RetentionOverrides};
 pub use schedule::{ScheduleEntry, SchedulerConfig};
 pub use secret::{Secret, SecretKind};

@@ -21,8 +21,10 @@ use crate::secret::{Secret, SecretKind};
 use crate::validate::{Secrets, Validator};
 use crate::warning::ConfigWarning;
 
+mod encryption;
 mod syntax;
 
+pub use encryption::{parse_identities, EncryptionConfig};
 use syntax::{checked, Syntax};
 
 /// One `[repositories.NAME]` table.
@@ -38,6 +40,9 @@ pub struct RepositoryConfig {
     /// `backup-keep-*`: the repository's own retention, each key given replacing the
     /// cluster's for the backups stored in this repository. Default: none (the cluster's).
     pub retention: RetentionOverrides,
+    /// `age-recipients`, `age-identity-file` / `age-identity-env`: encryption at rest (see
+    /// [`EncryptionConfig`]). Default: none, backups are stored as they are compressed.
+    pub encryption: Option<EncryptionConfig>,
 }
 
 /// A repository's `kind` and the keys that only that kind takes.
@@ -192,6 +197,13 @@ impl RepositoryConfig {
             &table,
             v,
         );
+        let encryption = encryption::from_raw(
+            &table,
+            raw.age_recipients.take(),
+            raw.age_identity_file.take(),
+            raw.age_identity_env.take(),
+            v,
+        );
         other_kind_keys(&table, kind, &raw, v);
         let kind = match kind {
             Kind::Local => RepositoryKind::Local {
@@ -212,6 +224,7 @@ impl RepositoryConfig {
             name,
             kind,
             retention,
+            encryption,
         })
     }
 }
@@ -299,6 +312,9 @@ impl S3Config {
             request_timeout,
             retry_timeout,
             // Taken by RepositoryConfig::from_raw.
+            age_recipients: _,
+            age_identity_file: _,
+            age_identity_env: _,
             backup_keep_last: _,
             backup_keep_hourly: _,
             backup_keep_daily: _,

@@ -59,6 +59,9 @@ pub enum SecretKind {
     /// The secret access key of an S3 repository: `repositories.NAME.secret-access-key-file`
     /// or `repositories.NAME.secret-access-key-env`.
     S3SecretKey,
+    /// The age identity that decrypts an encrypted repository:
+    /// `repositories.NAME.age-identity-file` or `repositories.NAME.age-identity-env`.
+    AgeIdentity,
 }
 
 impl SecretKind {
@@ -68,6 +71,7 @@ impl SecretKind {
             SecretKind::Password => "password-file",
             SecretKind::ApiToken => "api-token-file",
             SecretKind::S3SecretKey => "secret-access-key-file",
+            SecretKind::AgeIdentity => "age-identity-file",
         }
     }
 
@@ -77,6 +81,7 @@ impl SecretKind {
             SecretKind::Password => "password-env",
             SecretKind::ApiToken => "api-token-env",
             SecretKind::S3SecretKey => "secret-access-key-env",
+            SecretKind::AgeIdentity => "age-identity-env",
         }
     }
 
@@ -85,7 +90,7 @@ impl SecretKind {
         match self {
             SecretKind::Password => "the manager and the agents",
             SecretKind::ApiToken => "the manager and the CLI's commands",
-            SecretKind::S3SecretKey => "the manager",
+            SecretKind::S3SecretKey | SecretKind::AgeIdentity => "the manager",
         }
     }
 
@@ -94,7 +99,7 @@ impl SecretKind {
     pub(crate) fn needed_by_several(self) -> bool {
         match self {
             SecretKind::Password | SecretKind::ApiToken => true,
-            SecretKind::S3SecretKey => false,
+            SecretKind::S3SecretKey | SecretKind::AgeIdentity => false,
         }
     }
 
@@ -104,6 +109,10 @@ impl SecretKind {
             SecretKind::Password => "connect without a password",
             SecretKind::ApiToken => "let the manager generate a token at first start",
             SecretKind::S3SecretKey => "use the AWS_* environment variables of the manager",
+            SecretKind::AgeIdentity => {
+                "keep the repository write-only (backups are encrypted for `age-recipients`, and \
+                 only a holder of their identity reads them)"
+            }
         }
     }
 }
@@ -114,6 +123,7 @@ impl fmt::Display for SecretKind {
             SecretKind::Password => "password",
             SecretKind::ApiToken => "API token",
             SecretKind::S3SecretKey => "S3 secret access key",
+            SecretKind::AgeIdentity => "age identity",
         })
     }
 }

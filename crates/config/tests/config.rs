@@ -16,6 +16,8 @@ mod backups;
 mod check;
 #[path = "config/credentials.rs"]
 mod credentials;
+#[path = "config/encryption.rs"]
+mod encryption;
 #[path = "config/errors.rs"]
 mod errors;
 #[path = "config/repositories.rs"]
@@ -271,9 +273,12 @@ fn known_keys(text: &str) -> Vec<String> {
 /// example means (a password or token file that must exist, a token the manager would
 /// otherwise generate, a rollback command with no default, a repository whose secret key file
 /// must exist, and its keys). Sorted.
-const COMMENTED_OUT: [&str; 19] = [
+const COMMENTED_OUT: [&str; 22] = [
     "access-key-id",
     "access-key-id-env",
+    "age-identity-env",
+    "age-identity-file",
+    "age-recipients",
     "api-token-env",
     "api-token-file",
     "bucket",

@@ -49,6 +49,7 @@ fn with_repositories(mut config: Config, s3: &TestS3, repositories: &[&str]) -> 
             retry_timeout: Duration::from_secs(8),
         }),
         retention: RetentionOverrides::default(),
+        encryption: None,
     };
     config.repositories.insert("offsite".to_owned(), repository);
     for cluster in &mut config.clusters {

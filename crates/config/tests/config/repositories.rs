@@ -187,6 +187,7 @@ fn every_key_is_read_and_the_secret_key_file_is_relative_to_the_config() {
                 keep_last: Some(0),
                 ..RetentionOverrides::default()
             },
+            encryption: None,
         }
     );
     assert!(config.repositories["offsite"].retention.is_empty());
