@@ -104,7 +104,7 @@ impl ClusterConfig {
         name: Spanned<String>,
         raw: RawCluster,
         manager: &ManagerConfig,
-        repositories: &[String],
+        repositories: &repository::Names,
         seen: &mut SeenServers,
         v: &mut Validator<'_>,
     ) -> (ClusterConfig, Option<Location>) {

@@ -93,8 +93,9 @@ impl Config {
         let agent = AgentConfig::from_raw(agent, &mut v);
         let jobs = JobsConfig::from_raw(jobs, &mut v);
         let verifier = VerifierConfig::from_raw(verifier, &mut v);
-        let repository_names = repository::names(&repositories);
+        let known = repository::names(&repositories);
         let repositories = repository::from_raw_all(repositories, &mut v);
+        let repository_names = repository::Names::new(known, &repositories);
 
         if clusters.is_empty() {
             v.push(ConfigError::NoClusters { at: source.start() });

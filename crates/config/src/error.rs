@@ -692,6 +692,17 @@ pub enum ConfigError {
         public: String,
     },
 
+    /// The first of `backup-repositories` is encrypted without an identity.
+    #[error("{at}: `clusters.{cluster}.backup-repositories` starts with `{name}`, which is write-only (age-recipients without age-identity-file): the first repository stores the backups and the manager reads them back from it to verify, copy and reseed: give [repositories.{name}] an `age-identity-file`, or list a readable repository first")]
+    WriteOnlyFirstRepository {
+        /// Where the name is.
+        at: Location,
+        /// The cluster.
+        cluster: String,
+        /// The repository.
+        name: String,
+    },
+
     /// `backup-repositories = []`.
     #[error("{at}: `clusters.{cluster}.backup-repositories` is empty: list at least one repository, e.g. [\"local\"]; the first stores the cluster's backups, the others receive copies")]
     NoBackupRepositories {

@@ -132,6 +132,33 @@ pub(crate) fn names(raw: &BTreeMap<Spanned<String>, RawRepository>) -> Vec<Strin
     names
 }
 
+/// What the clusters' `backup-repositories` are checked against.
+pub(crate) struct Names {
+    /// Every name: see [`names`].
+    known: Vec<String>,
+    /// The encrypted repositories without an identity: the manager cannot read them back.
+    write_only: Vec<String>,
+}
+
+impl Names {
+    /// `known` (from [`names`]) and the write-only repositories among `repositories`.
+    pub(crate) fn new(
+        known: Vec<String>,
+        repositories: &BTreeMap<String, RepositoryConfig>,
+    ) -> Names {
+        let write_only = repositories
+            .values()
+            .filter(|r| {
+                r.encryption
+                    .as_ref()
+                    .is_some_and(|e| e.identity_source.is_none())
+            })
+            .map(|r| r.name.clone())
+            .collect();
+        Names { known, write_only }
+    }
+}
+
 /// Validates every `[repositories.NAME]` table.
 pub(crate) fn from_raw_all(
     raw: BTreeMap<Spanned<String>, RawRepository>,
@@ -468,14 +495,16 @@ fn access_key_id_from_env(
     None
 }
 
-/// Validates `clusters.NAME.backup-repositories`: each a name of `known` (see [`names`]), each
-/// once, at least one. Absent: `["local"]`.
+/// Validates `clusters.NAME.backup-repositories`: each a known name (see [`names`]), each
+/// once, at least one, the first not write-only (the manager reads the backups back from it
+/// to verify, copy and reseed). Absent: `["local"]`.
 pub(crate) fn backup_repositories(
     cluster: &str,
     raw: Option<Spanned<Vec<Spanned<String>>>>,
-    known: &[String],
+    repositories: &Names,
     v: &mut Validator<'_>,
 ) -> Vec<String> {
+    let known = &repositories.known;
     let Some(raw) = raw else {
         return defaults::BACKUP_REPOSITORIES.map(str::to_owned).to_vec();
     };
@@ -505,6 +534,13 @@ pub(crate) fn backup_repositories(
                 name,
             });
         } else {
+            if names.is_empty() && repositories.write_only.contains(&name) {
+                v.push(ConfigError::WriteOnlyFirstRepository {
+                    at: at.clone(),
+                    cluster: cluster.to_owned(),
+                    name: name.clone(),
+                });
+            }
             names.push(name);
         }
     }

@@ -78,8 +78,15 @@ pub fn repo_check(
     }
     for (name, r) in reports {
         let read = if read_data {
+            let at_rest = match r.at_rest_only {
+                0 => String::new(),
+                n => format!(
+                    "; {n} of them encrypted and checked at rest only (no age identity for \
+                     this repository)"
+                ),
+            };
             format!(
-                ", {} payload(s) read back ({})",
+                ", {} payload(s) read back ({}){at_rest}",
                 r.read_backups,
                 indicatif::HumanBytes(r.read_bytes)
             )

@@ -4,15 +4,20 @@
 //! payload read from S3, a replica reseeded from the S3 copy, collected logs stored there, and
 //! a backup deleted from the bucket. Then copies (3-2-1): backups stored locally and copied to
 //! the bucket by the copier, each copy checked, and the local copy lost: the reseed and the
-//! verification read the bucket's copy and say so.
+//! verification read the bucket's copy and say so. The bucket is encrypted (age) in both: the
+//! first stores its backups encrypted, the second re-encrypts the copies of plain local
+//! backups; every read decrypts, and `repo check` without the key checks them at rest.
 #![allow(clippy::unwrap_used, clippy::print_stderr)] // test code: panics and stderr are the report
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use age::secrecy::ExposeSecret;
+use age::x25519::Identity;
 use ferryman_config::{
-    Config, RepositoryConfig, RepositoryKind, RetentionOverrides, S3Config, Secret,
+    Config, EncryptionConfig, RepositoryConfig, RepositoryKind, RetentionOverrides, S3Config,
+    Secret,
 };
 use ferryman_manager::copies;
 use ferryman_manager::reseed::{Method, ReseedRequest};
@@ -31,8 +36,13 @@ use daemons::{caught_up, wait_job, Daemons};
 const BIN: &str = env!("CARGO_BIN_EXE_ferryman");
 
 /// `config` with its cluster's backups stored in `repositories` (`local`, and `offsite`:
-/// `s3`'s bucket, under a prefix).
-fn with_repositories(mut config: Config, s3: &TestS3, repositories: &[&str]) -> Config {
+/// `s3`'s bucket, under a prefix, encrypted for `key`).
+fn with_repositories(
+    mut config: Config,
+    s3: &TestS3,
+    repositories: &[&str],
+    key: &Identity,
+) -> Config {
     let repository = RepositoryConfig {
         name: "offsite".to_owned(),
         kind: RepositoryKind::S3(S3Config {
@@ -49,7 +59,11 @@ fn with_repositories(mut config: Config, s3: &TestS3, repositories: &[&str]) -> 
             retry_timeout: Duration::from_secs(8),
         }),
         retention: RetentionOverrides::default(),
-        encryption: None,
+        encryption: Some(EncryptionConfig {
+            recipients: vec![key.to_public().to_string()],
+            identity: Some(Secret::new(key.to_string().expose_secret().to_owned())),
+            identity_source: Some("file offsite.key".to_owned()),
+        }),
     };
     config.repositories.insert("offsite".to_owned(), repository);
     for cluster in &mut config.clusters {
@@ -139,12 +153,14 @@ async fn reseed(
 /// `ferryman config check --probe-repositories`: the bucket answers; a missing bucket and a
 /// wrong secret are errors that say what to fix, and the exit status is 1.
 /// The sandbox's configuration file with `[repositories.NAME]` tables for `repositories`
-/// (name, bucket, secret key), written as `file` in the sandbox's directory.
+/// (name, bucket, secret key), each with the lines `more`, written as `file` in the
+/// sandbox's directory.
 fn config_file(
     sb: &TestSandbox,
     s3: &TestS3,
     file: &str,
     repositories: &[(&str, &str, &str)],
+    more: &str,
 ) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let dir = sb.path();
@@ -156,7 +172,7 @@ fn config_file(
         text.push_str(&format!(
             "\n[repositories.{name}]\nkind = \"s3\"\nendpoint = \"{}\"\nbucket = \"{bucket}\"\n\
              prefix = \"fleet\"\nregion = \"{}\"\naccess-key-id = \"{}\"\n\
-             secret-access-key-file = \"{}\"\n",
+             secret-access-key-file = \"{}\"\n{more}\n",
             s3.endpoint,
             s3.region,
             s3.access_key,
@@ -196,6 +212,7 @@ async fn config_check_probes_repositories(sb: &TestSandbox, s3: &TestS3) {
             ("nobucket", "no-such-bucket", &s3.secret_key),
             ("wrongkey", &s3.bucket, "not-the-secret"),
         ],
+        "",
     );
     let file = file.display().to_string();
     let (code, stdout, stderr) =
@@ -231,7 +248,8 @@ async fn a_cluster_whose_backups_live_in_s3() {
     let s3 = TestS3::start("offsite").await;
     let sb = shop().await;
     config_check_probes_repositories(&sb, &s3).await;
-    let config = with_repositories(sb.config(), &s3, &["offsite"]);
+    let key = Identity::generate();
+    let config = with_repositories(sb.config(), &s3, &["offsite"], &key);
     let local_backups = config.manager.monitoring_datadir.join("Backups");
     let d = Daemons::start(config, &["db1", "db2"]).await;
     let services = Arc::clone(&d.services);
@@ -254,6 +272,9 @@ async fn a_cluster_whose_backups_live_in_s3() {
     }
     let manifest = services.repos.get(&physical).await.unwrap();
     assert_eq!(manifest.kind, Kind::Physical);
+    let encryption = manifest.encryption.as_ref().unwrap();
+    assert_eq!(encryption.recipients, [key.to_public().to_string()]);
+    assert_eq!(manifest.payload, "payload.xbstream.zst.age");
     assert!(
         manifest.stored_bytes > 5 << 20,
         "the physical backup fits in one part: {}",
@@ -312,6 +333,7 @@ async fn a_cluster_whose_backups_live_in_s3() {
     assert_eq!(job.state, JobState::Succeeded, "{job:#?}");
     let logs = repo.list_logs("sandbox", "db1").await.unwrap();
     assert_eq!(logs.len(), 1, "{logs:?}");
+    assert!(logs[0].key.as_str().ends_with(".log.zst.age"), "{logs:?}");
 
     // Deleting a backup deletes it from the bucket.
     repo.delete(&logical).await.unwrap();
@@ -367,7 +389,8 @@ async fn a_cluster_whose_backups_live_in_s3() {
 async fn copies_in_s3_serve_when_the_local_copy_is_lost() {
     let s3 = TestS3::start("copies").await;
     let sb = shop().await;
-    let mut config = with_repositories(sb.config(), &s3, &["local", "offsite"]);
+    let key = Identity::generate();
+    let mut config = with_repositories(sb.config(), &s3, &["local", "offsite"], &key);
     // The bucket keeps only the newest backup of each source; the manager's disk keeps ten.
     let offsite = config.repositories.get_mut("offsite").unwrap();
     offsite.retention = RetentionOverrides {
@@ -390,6 +413,12 @@ async fn copies_in_s3_serve_when_the_local_copy_is_lost() {
     let manifest = wait_copied(&services, &id, &s3).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     let bucket = services.repos.named("offsite").unwrap();
+    // The local copy is plain, the bucket's re-encrypted for the bucket's key.
+    assert!(manifest.encryption.is_none());
+    let in_bucket = bucket.get(&id).await.unwrap();
+    assert_eq!(in_bucket.payload, "payload.xbstream.zst.age");
+    assert_eq!(in_bucket.raw_sha256, manifest.raw_sha256);
+    assert_ne!(in_bucket.stored_sha256, manifest.stored_sha256);
     while bucket.list(None, None).await.unwrap().len() > 1 {
         assert!(
             Instant::now() < deadline,
@@ -471,13 +500,44 @@ async fn copies_in_s3_serve_when_the_local_copy_is_lost() {
     let leftover = datadir.join("Backups/sandbox/db1/20261201T000000Z-j999");
     std::fs::create_dir_all(&leftover).unwrap();
     std::fs::write(leftover.join("payload.xbstream.zst.partial"), b"half").unwrap();
+    let key_file = sb.path().join("offsite.key");
+    std::fs::write(&key_file, key.to_string().expose_secret()).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let file = config_file(
         &sb,
         &s3,
         "checked.toml",
         &[("offsite", &s3.bucket, &s3.secret_key)],
+        &format!("age-identity-file = \"{}\"", key_file.display()),
     );
     let file = file.display().to_string();
+    // Without the identity (a write-only configuration), the payload is checked at rest.
+    let write_only = config_file(
+        &sb,
+        &s3,
+        "write-only.toml",
+        &[("offsite", &s3.bucket, &s3.secret_key)],
+        &format!("age-recipients = [\"{}\"]", key.to_public()),
+    );
+    let (code, stdout, _) = ferryman(&[
+        "repo",
+        "check",
+        "--config",
+        &write_only.display().to_string(),
+        "--repository",
+        "offsite",
+        "--read-data",
+    ])
+    .await;
+    assert_eq!(code, Some(0));
+    assert!(
+        stdout.contains("1 payload(s) read back")
+            && stdout.contains("1 of them encrypted and checked at rest only"),
+        "{stdout}"
+    );
     let (code, stdout, _) = ferryman(&["repo", "check", "--config", &file]).await;
     assert_eq!(code, Some(1));
     assert!(
@@ -584,4 +644,8 @@ async fn copies_in_s3_serve_when_the_local_copy_is_lost() {
     assert_eq!(shown["id"], id.to_string());
     assert_eq!(shown["copies"][0]["repository"], "offsite");
     assert_eq!(shown["copies"][0]["state"], "ok");
+    assert_eq!(
+        shown["encryption"]["recipients"][0],
+        key.to_public().to_string()
+    );
 }

@@ -185,12 +185,12 @@ impl Repositories {
     }
 
     /// Where `expected`'s backup can be read: the first of its cluster's repositories whose
-    /// copy checks out, with a note naming the copies passed over (for the job's log and
+    /// copy checks out and that can decrypt it, with a note naming the copies passed over (for the job's log and
     /// result) when it is not the first.
     pub async fn source_for(&self, expected: &Manifest) -> Result<(&Repository, Option<String>)> {
         let mut passed = Vec::new();
         for (name, repo) in self.in_order(expected.id.cluster()) {
-            match repo.check_copy(expected).await {
+            match repo.check_readable(expected).await {
                 CopyCheck::Ok if passed.is_empty() => return Ok((repo, None)),
                 CopyCheck::Ok => {
                     let note = format!(

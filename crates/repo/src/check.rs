@@ -3,7 +3,8 @@
 //!
 //! Every manifest must parse and have its payload with the recorded size; with a
 //! [`ReadData`] other than `None`, every payload (or one subset of them) is read back whole and
-//! its stored and decompressed sha256 compared with the manifest. Leftovers of interrupted runs (directories without manifest, partial objects) are
+//! its stored and decompressed sha256 compared with the manifest (an encrypted payload
+//! without the identity to decrypt it: its stored sha256 only). Leftovers of interrupted runs (directories without manifest, partial objects) are
 //! listed as [`Repository::clean_incomplete`] would treat them; `repair` (the caller makes
 //! sure no manager is writing) removes or quarantines them.
 
@@ -59,6 +60,9 @@ pub struct CheckReport {
     pub read_backups: usize,
     /// Stored bytes read back.
     pub read_bytes: u64,
+    /// Of the payloads read, those encrypted for keys this repository has no identity of:
+    /// their stored bytes were checked, not what they decrypt to.
+    pub at_rest_only: usize,
     /// Backups that are not whole, each with what is wrong.
     pub problems: Vec<Problem>,
     /// Partial objects (removed with `repair`, otherwise to be removed).
@@ -139,8 +143,9 @@ impl Repository {
                 }
             }
             if read_data.reads(&id) {
-                let checked = self.verify_checksum(&id).await?;
+                let checked = self.verify_checksum_at_rest(&id).await?;
                 report.read_backups += 1;
+                report.at_rest_only += usize::from(checked.at_rest_only);
                 report.read_bytes += checked.stored_bytes;
                 if !checked.is_ok() {
                     report.problems.push(Problem {

@@ -1,13 +1,16 @@
-//! Reading a payload back: [`Repository::payload_reader`] (decompressing, for reseeds and test
-//! restores) and [`Repository::verify_checksum`], which recomputes both sha256 sums of the
-//! manifest: the stored file's (catches damage at rest) and the decompressed stream's (catches
-//! a payload that decompresses to something else than what was received).
+//! Reading a payload back: [`Repository::payload_reader`] (decrypting and decompressing, for
+//! reseeds and test restores) and [`Repository::verify_checksum`], which recomputes both
+//! sha256 sums of the manifest: the stored file's (catches damage at rest) and the
+//! decompressed stream's (catches a payload that decompresses to something else than what was
+//! received).
 
 use std::io::{self, BufReader, Read};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::crypt::{Encryption, Keys, MaybeDecrypt};
+use crate::hashing::HashingReader;
 use crate::layout::BackupId;
 use crate::repository::Repository;
 use crate::storage::ObjectReader;
@@ -33,8 +36,11 @@ pub struct ChecksumReport {
     pub raw_sha256: Option<String>,
     /// True when size and sha256 of the decompressed payload match the manifest.
     pub raw_ok: bool,
-    /// Why decompression failed, if it did.
+    /// Why decryption or decompression failed, if it did.
     pub decompress_error: Option<String>,
+    /// True when the payload is encrypted and this repository has no identity: only the
+    /// stored bytes were checked ([`Repository::verify_checksum_at_rest`]).
+    pub at_rest_only: bool,
     /// The first bytes of the decompressed payload (up to what the caller asked to keep), for
     /// checks of what a payload must start with (a dump's header).
     #[serde(skip)]
@@ -47,11 +53,18 @@ pub struct ChecksumReport {
 impl ChecksumReport {
     /// True when everything matches.
     pub fn is_ok(&self) -> bool {
-        self.stored_ok && self.raw_ok
+        self.stored_ok && (self.raw_ok || self.at_rest_only)
     }
 
     /// One line for logs and job results.
     pub fn summary(&self) -> String {
+        if self.is_ok() && self.at_rest_only {
+            return format!(
+                "backup {}: the stored (encrypted) payload's checksum matches ({} bytes); not \
+                 decrypted: the repository has no identity",
+                self.id, self.stored_bytes
+            );
+        }
         if self.is_ok() {
             return format!(
                 "backup {}: checksums match ({} bytes stored, {} raw)",
@@ -64,7 +77,7 @@ impl ChecksumReport {
                 .push("the stored payload's size or sha256 differs from the manifest".to_owned());
         }
         if let Some(e) = &self.decompress_error {
-            problems.push(format!("the payload does not decompress ({e})"));
+            problems.push(format!("the payload does not decrypt or decompress ({e})"));
         } else if !self.raw_ok {
             problems.push(
                 "the decompressed payload's size or sha256 differs from the manifest".to_owned(),
@@ -79,17 +92,25 @@ impl ChecksumReport {
 }
 
 impl Repository {
-    /// A reader of backup `id`'s payload, decompressed. Its reads block: use it on a blocking
-    /// thread (`spawn_blocking`), or bridge it to async code through a channel.
+    /// A reader of backup `id`'s payload, decrypted and decompressed. Its reads block: use it
+    /// on a blocking thread (`spawn_blocking`), or bridge it to async code through a channel.
+    /// An encrypted payload this repository has no identity for is an error here, before a
+    /// byte is handed out; a damaged chunk is a read error, and nothing of it is returned.
     pub async fn payload_reader(&self, id: &BackupId) -> Result<Box<dyn Read + Send>> {
         let manifest = self.get(id).await?;
-        let object = self
-            .storage()
-            .open(&id.payload_key(manifest.format))
-            .await?;
-        let decoder = zstd::stream::read::Decoder::new(object).map_err(|source| Error::Io {
+        let key = manifest.payload_key();
+        let object = self.storage().open(&key).await?;
+        let what = format!("{key} in {}", self.location());
+        let keys = self.shared_keys();
+        let encryption = manifest.encryption.clone();
+        let plain = tokio::task::spawn_blocking(move || {
+            MaybeDecrypt::open(object, encryption.as_ref(), keys.as_deref(), &what)
+        })
+        .await
+        .map_err(Error::worker)??;
+        let decoder = zstd::stream::read::Decoder::new(plain).map_err(|source| Error::Io {
             action: "start decompressing",
-            location: id.payload_key(manifest.format).to_string(),
+            location: key.to_string(),
             source,
         })?;
         Ok(Box::new(decoder))
@@ -97,7 +118,7 @@ impl Repository {
 
     /// Recomputes the stored and the decompressed payload's sha256 and sizes, and compares
     /// them with the manifest. A mismatch is a report, not an error: errors are for failing
-    /// to read at all.
+    /// to read at all (and for an encrypted payload without its key).
     pub async fn verify_checksum(&self, id: &BackupId) -> Result<ChecksumReport> {
         self.verify_checksum_keeping(id, 0).await
     }
@@ -110,17 +131,35 @@ impl Repository {
         id: &BackupId,
         keep: usize,
     ) -> Result<ChecksumReport> {
+        self.checksums(id, keep, false).await
+    }
+
+    /// [`Repository::verify_checksum`], except that an encrypted payload this repository has
+    /// no identity for is checked at rest only (its stored bytes), not refused: what
+    /// `repo check` does for a write-only repository.
+    pub async fn verify_checksum_at_rest(&self, id: &BackupId) -> Result<ChecksumReport> {
+        self.checksums(id, 0, true).await
+    }
+
+    async fn checksums(&self, id: &BackupId, keep: usize, at_rest: bool) -> Result<ChecksumReport> {
         let manifest = self.get(id).await?;
-        let key = id.payload_key(manifest.format);
+        let key = manifest.payload_key();
         let object = self.storage().open(&key).await?;
-        let location = key.to_string();
-        let hashed = tokio::task::spawn_blocking(move || hash_both(object, keep))
-            .await
-            .map_err(Error::worker)?
-            .map_err(|source| Error::from_io(source, "read", location))?;
+        let what = format!("{key} in {}", self.location());
+        let keys = self.shared_keys();
+        let encryption = manifest.encryption.clone();
+        let at_rest_only =
+            at_rest && encryption.is_some() && !keys.as_deref().is_some_and(|k| k.can_decrypt());
+        let hashed = tokio::task::spawn_blocking(move || {
+            let decrypt = (!at_rest_only).then_some((encryption.as_ref(), keys.as_deref()));
+            hash_both(object, keep, decrypt, &what)
+        })
+        .await
+        .map_err(Error::worker)??;
         let stored_ok = hashed.stored_sha256 == manifest.stored_sha256
             && hashed.stored_bytes == manifest.stored_bytes;
-        let raw_ok = hashed.decompress_error.is_none()
+        let raw_ok = !at_rest_only
+            && hashed.decompress_error.is_none()
             && hashed.raw_sha256.as_deref() == Some(manifest.raw_sha256.as_str())
             && hashed.raw_bytes == manifest.raw_bytes;
         Ok(ChecksumReport {
@@ -132,12 +171,14 @@ impl Repository {
             raw_sha256: hashed.raw_sha256,
             raw_ok,
             decompress_error: hashed.decompress_error,
+            at_rest_only,
             head: hashed.head,
             tail: hashed.tail,
         })
     }
 }
 
+#[derive(Default)]
 struct Hashed {
     stored_bytes: u64,
     stored_sha256: String,
@@ -148,22 +189,51 @@ struct Hashed {
     tail: Vec<u8>,
 }
 
-/// Hashes the stored bytes as they are read, and the decompressed bytes as they come out.
-/// Reading errors of the object are errors; decompression errors are findings. Keeps the first
-/// and last `keep` decompressed bytes.
-fn hash_both(object: ObjectReader, keep: usize) -> io::Result<Hashed> {
-    let tee = HashingReader {
-        inner: object,
-        sha: Sha256::new(),
-        bytes: 0,
-        error: None,
+/// The decryption to apply: `None` hashes the stored bytes only; otherwise the manifest's
+/// encryption and the repository's keys.
+type Decrypt<'a> = Option<(Option<&'a Encryption>, Option<&'a Keys>)>;
+
+/// Hashes the stored bytes as they are read, and the decrypted, decompressed bytes as they
+/// come out. Reading errors of the object are errors, and so is a key that does not open
+/// it; damage (a chunk that does not decrypt, a frame that does not decompress) is a finding.
+/// Keeps the first and last `keep` decompressed bytes.
+fn hash_both(
+    object: ObjectReader,
+    keep: usize,
+    decrypt: Decrypt<'_>,
+    what: &str,
+) -> Result<Hashed> {
+    let mut tee = HashingReader::new(object);
+    let mut found = Hashed::default();
+    if let Some((encryption, keys)) = decrypt {
+        let buffered = BufReader::with_capacity(READ_BUF, &mut tee);
+        match MaybeDecrypt::open(buffered, encryption, keys, what) {
+            Ok(plain) => decompress(plain, keep, &mut found),
+            Err(e @ (Error::WrongKey { .. } | Error::NoIdentity { .. })) => return Err(e),
+            Err(e) => found.decompress_error = Some(e.to_string()),
+        }
+    }
+    // A storage read error surfaced through the decoder is an I/O error, not damage.
+    if let Some(e) = tee.error.take() {
+        return Err(Error::from_io(e, "read", what.to_owned()));
+    }
+    // Hash whatever the decoder did not consume (trailing bytes, or all after an error).
+    io::copy(&mut tee, &mut io::sink()).map_err(|e| Error::from_io(e, "read", what.to_owned()))?;
+    (found.stored_bytes, found.stored_sha256) = tee.finish();
+    Ok(found)
+}
+
+/// Decompresses `plain` to its end or its first error, hashing it into `found`.
+fn decompress(plain: impl Read, keep: usize, found: &mut Hashed) {
+    let mut decoder = match zstd::stream::read::Decoder::new(plain) {
+        Ok(decoder) => decoder,
+        Err(e) => {
+            found.decompress_error = Some(e.to_string());
+            return;
+        }
     };
-    let mut decoder =
-        zstd::stream::read::Decoder::with_buffer(BufReader::with_capacity(READ_BUF, tee))?;
     let mut raw_sha = Sha256::new();
-    let mut raw_bytes = 0u64;
     let mut buf = vec![0u8; READ_BUF];
-    let mut decompress_error = None;
     let mut head = Vec::with_capacity(keep.min(READ_BUF));
     let mut tail = TailKeeper::new(keep);
     loop {
@@ -172,37 +242,23 @@ fn hash_both(object: ObjectReader, keep: usize) -> io::Result<Hashed> {
             Ok(n) => {
                 let chunk = &buf[..n];
                 raw_sha.update(chunk);
-                raw_bytes += n as u64;
+                found.raw_bytes += n as u64;
                 let room = keep - head.len();
                 head.extend_from_slice(&chunk[..room.min(n)]);
                 tail.push(chunk);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
-                decompress_error = Some(e.to_string());
+                found.decompress_error = Some(e.to_string());
                 break;
             }
         }
     }
-    let mut rest = decoder.finish();
-    // A storage read error surfaced through the decoder is an I/O error, not damage.
-    if let Some(e) = rest.get_mut().error.take() {
-        return Err(e);
+    found.head = head;
+    found.tail = tail.into_bytes();
+    if found.decompress_error.is_none() {
+        found.raw_sha256 = Some(hex::encode(raw_sha.finalize()));
     }
-    // Hash whatever the decoder did not consume (trailing bytes, or all after an error).
-    io::copy(&mut rest, &mut io::sink())?;
-    let tee = rest.into_inner();
-    Ok(Hashed {
-        stored_bytes: tee.bytes,
-        stored_sha256: hex::encode(tee.sha.finalize()),
-        raw_bytes,
-        raw_sha256: decompress_error
-            .is_none()
-            .then(|| hex::encode(raw_sha.finalize())),
-        decompress_error,
-        head,
-        tail: tail.into_bytes(),
-    })
 }
 
 /// The last `keep` bytes of a stream, without holding more than twice that.
@@ -243,32 +299,6 @@ impl TailKeeper {
             self.bytes.drain(..cut);
         }
         self.bytes
-    }
-}
-
-/// Counts and hashes what is read through it; remembers a read error.
-struct HashingReader {
-    inner: ObjectReader,
-    sha: Sha256,
-    bytes: u64,
-    error: Option<io::Error>,
-}
-
-impl Read for HashingReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.inner.read(buf) {
-            Ok(n) => {
-                self.sha.update(&buf[..n]);
-                self.bytes += n as u64;
-                Ok(n)
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(e),
-            Err(e) => {
-                let report = io::Error::new(e.kind(), e.to_string());
-                self.error = Some(e);
-                Err(report)
-            }
-        }
     }
 }
 

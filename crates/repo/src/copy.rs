@@ -5,22 +5,29 @@
 //!    (copies are idempotent: a copier that runs again after a crash finds its work done).
 //! 2. The target's backup directory is registered as being written, then cleared (an earlier
 //!    attempt that died leaves a directory without manifest).
-//! 3. The stored payload (compressed, as it is) streams from the source to the target on a
-//!    blocking thread, hashed on the way; it is committed only if its size and sha256 are the
-//!    manifest's. A damaged source is therefore never copied: the error says so, and the
-//!    target is left without the backup.
-//! 4. The manifest is written last, as at ingest: its presence marks a complete copy.
+//! 3. The stored payload streams from the source to the target on a blocking thread, hashed
+//!    on the way; it is committed only if its size and sha256 are the manifest's. A damaged
+//!    source is therefore never copied: the error says so, and the target is left without
+//!    the backup. When the repositories' encryption differs (one encrypted and not the other,
+//!    or other recipients), the payload is decrypted with the source's identity and encrypted
+//!    for the target's recipients on the way (age refuses a changed chunk before it is
+//!    written); otherwise it is copied byte for byte.
+//! 4. The manifest is written last, as at ingest: its presence marks a complete copy. A
+//!    re-encrypted copy's manifest records its own payload (name, size, sha256, encryption);
+//!    the raw stream's size and sha256 are the backup's, whatever the repository.
 //!
 //! # Safety
 //! Any failure (source unreadable or damaged, target full or unreachable, cancellation by
 //! dropping the future) leaves no manifest in the target; its directory is removed, or
 //! cleaned at the target's next start.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, Read, Write};
+use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
+use crate::crypt::{Encryption, Keys, MaybeDecrypt, MaybeEncrypt};
+use crate::hashing::{HashingReader, HashingWriter};
 use crate::layout::BackupId;
 use crate::manifest::Manifest;
 use crate::repository::Repository;
@@ -45,9 +52,9 @@ impl Repository {
         })?;
         self.storage().delete_prefix(&dir).await?;
         match self.copy_payload(source, &manifest).await {
-            Ok(()) => {
-                info!(backup = %id, from = %source.location(), to = %self.location(), bytes = manifest.stored_bytes, "backup copied");
-                Ok(manifest)
+            Ok(copied) => {
+                info!(backup = %id, from = %source.location(), to = %self.location(), bytes = copied.stored_bytes, reencrypted = copied.stored_sha256 != manifest.stored_sha256, "backup copied");
+                Ok(copied)
             }
             Err(e) => {
                 if let Err(cleanup) = self.storage().delete_prefix(&dir).await {
@@ -59,60 +66,131 @@ impl Repository {
     }
 
     /// The payload, checked on the way, then the manifest.
-    async fn copy_payload(&self, source: &Repository, manifest: &Manifest) -> Result<()> {
-        let id = &manifest.id;
-        let key = id.payload_key(manifest.format);
-        let reader = source.storage().open(&key).await?;
-        let writer = self.storage().create(&key).await?;
-        let (bytes, sha256) = (manifest.stored_bytes, manifest.stored_sha256.clone());
-        let from = format!("{key} in {}", source.location());
-        let to = format!("{key} in {}", self.location());
-        tokio::task::spawn_blocking(move || checked_copy(reader, writer, bytes, &sha256, from, to))
-            .await
-            .map_err(Error::worker)??;
+    async fn copy_payload(&self, source: &Repository, manifest: &Manifest) -> Result<Manifest> {
+        let wanted = self.keys().map(Keys::encryption);
+        let as_is = match (&manifest.encryption, &wanted) {
+            (None, None) => true,
+            (Some(have), Some(want)) => have.same_as(want),
+            _ => false,
+        };
+        let mut copied = manifest.clone();
+        if !as_is {
+            copied.payload = manifest.format.payload_name_for(wanted.is_some());
+            copied.format_version = Manifest::format_version_for(wanted.as_ref());
+            copied.encryption = wanted;
+        }
+        let (from_key, to_key) = (manifest.payload_key(), copied.payload_key());
+        let reader = source.storage().open(&from_key).await?;
+        let writer = self.storage().create(&to_key).await?;
+        let expected = (manifest.stored_bytes, manifest.stored_sha256.clone());
+        let from = format!("{from_key} in {}", source.location());
+        let to = format!("{to_key} in {}", self.location());
+        let recode = (!as_is).then(|| Recode {
+            encryption: manifest.encryption.clone(),
+            source_keys: source.shared_keys(),
+            target_keys: self.shared_keys(),
+        });
+        let (bytes, sha256) = tokio::task::spawn_blocking(move || {
+            checked_copy(reader, writer, recode, expected, from, to)
+        })
+        .await
+        .map_err(Error::worker)??;
+        copied.stored_bytes = bytes;
+        copied.stored_sha256 = sha256;
         self.storage()
-            .put(&id.manifest_key(), manifest.to_json())
-            .await
+            .put(&copied.id.manifest_key(), copied.to_json())
+            .await?;
+        Ok(copied)
     }
 }
 
-/// Streams `reader` into `writer` and commits it only if exactly `bytes` bytes with sha256
-/// `sha256` went through.
+/// How to re-encode a payload whose encryption differs between the repositories.
+struct Recode {
+    /// The source payload's encryption (from its manifest).
+    encryption: Option<Encryption>,
+    /// The source repository's keys, to decrypt it.
+    source_keys: Option<Arc<Keys>>,
+    /// The target repository's keys, to encrypt it (`None`: stored plain).
+    target_keys: Option<Arc<Keys>>,
+}
+
+/// Streams `reader` into `writer` (decrypting and re-encrypting on the way when `recode` says)
+/// and commits it only if exactly the `expected` bytes with the expected sha256 were read.
+/// Returns the size and sha256 of what was written.
 fn checked_copy(
-    mut reader: ObjectReader,
-    mut writer: Box<dyn ObjectWriter>,
-    bytes: u64,
-    sha256: &str,
+    reader: ObjectReader,
+    writer: Box<dyn ObjectWriter>,
+    recode: Option<Recode>,
+    expected: (u64, String),
     from: String,
     to: String,
-) -> Result<()> {
-    let mut hash = Sha256::new();
-    let mut copied = 0u64;
-    let mut buf = vec![0u8; BUF];
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::from_io(e, "read", from)),
-        };
-        hash.update(&buf[..n]);
-        copied += n as u64;
-        writer
-            .write_all(&buf[..n])
-            .map_err(|e| Error::from_io(e, "write", to.clone()))?;
+) -> Result<(u64, String)> {
+    let mut tee = HashingReader::new(reader);
+    let target_keys = recode.as_ref().and_then(|r| r.target_keys.clone());
+    let mut sink = MaybeEncrypt::new(HashingWriter::new(writer), target_keys.as_deref())
+        .map_err(|e| Error::from_io(e, "write", to.clone()))?;
+    let moved = match &recode {
+        None => pump(&mut tee, &mut sink),
+        Some(recode) => {
+            let mut plain = MaybeDecrypt::open(
+                BufReader::with_capacity(BUF, &mut tee),
+                recode.encryption.as_ref(),
+                recode.source_keys.as_deref(),
+                &from,
+            )?;
+            pump(&mut plain, &mut sink)
+        }
+    };
+    // The storage's read errors first; then a read error is age refusing a chunk.
+    if let Some(e) = tee.error.take() {
+        return Err(Error::from_io(e, "read", from));
     }
-    let got = hex::encode(hash.finalize());
-    if copied != bytes || got != sha256 {
+    match moved {
+        Ok(()) => {}
+        Err(Pumped::Read(e)) if e.kind() == io::ErrorKind::InvalidData => {
+            return Err(Error::Undecryptable {
+                what: from,
+                detail: e.to_string(),
+            })
+        }
+        Err(Pumped::Read(e)) => return Err(Error::from_io(e, "read", from)),
+        Err(Pumped::Write(e)) => return Err(Error::from_io(e, "write", to)),
+    }
+    io::copy(&mut tee, &mut io::sink()).map_err(|e| Error::from_io(e, "read", from.clone()))?;
+    let (read, got) = tee.finish();
+    let (bytes, sha256) = expected;
+    if read != bytes || got != sha256 {
         return Err(Error::DamagedCopy {
             location: from,
             detail: format!(
-                "{copied} bytes with sha256 {got}, where the manifest records {bytes} bytes with \
+                "{read} bytes with sha256 {got}, where the manifest records {bytes} bytes with \
                  sha256 {sha256}"
             ),
         });
     }
-    writer.commit()
+    sink.finish()
+        .map_err(|e| Error::from_io(e, "write", to))?
+        .commit()
+}
+
+/// Which side of a [`pump`] failed.
+enum Pumped {
+    Read(io::Error),
+    Write(io::Error),
+}
+
+/// Moves everything from `reader` to `writer`, [`BUF`] bytes at a time.
+fn pump(reader: &mut impl Read, writer: &mut impl Write) -> std::result::Result<(), Pumped> {
+    let mut buf = vec![0u8; BUF];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Pumped::Read(e)),
+        };
+        writer.write_all(&buf[..n]).map_err(Pumped::Write)?;
+    }
 }
 
 /// What one repository holds of a backup, checked cheaply (its manifest and its payload's
@@ -127,6 +205,12 @@ pub enum CopyCheck {
     /// A manifest without its payload, a payload of the wrong size, or another manifest.
     Damaged {
         /// What is wrong.
+        detail: String,
+    },
+    /// A whole copy that this repository cannot decrypt (no identity, or not one of the
+    /// payload's recipients); only [`Repository::check_readable`] says so.
+    Locked {
+        /// Whom the payload is encrypted for, and what the repository has.
         detail: String,
     },
     /// The repository could not be read.
@@ -149,6 +233,7 @@ impl std::fmt::Display for CopyCheck {
             CopyCheck::Ok => f.write_str("ok"),
             CopyCheck::Missing => f.write_str("missing"),
             CopyCheck::Damaged { detail } => write!(f, "damaged: {detail}"),
+            CopyCheck::Locked { detail } => write!(f, "not readable here: {detail}"),
             CopyCheck::Unreachable { detail } => write!(f, "unreachable: {detail}"),
         }
     }
@@ -157,6 +242,16 @@ impl std::fmt::Display for CopyCheck {
 impl Repository {
     /// Checks this repository's copy of the backup `expected` describes: see [`CopyCheck`].
     pub async fn check_copy(&self, expected: &Manifest) -> CopyCheck {
+        self.checked_copy(expected, false).await
+    }
+
+    /// [`Repository::check_copy`], and [`CopyCheck::Locked`] for a whole copy this
+    /// repository has no key to decrypt: where to read a backup from.
+    pub async fn check_readable(&self, expected: &Manifest) -> CopyCheck {
+        self.checked_copy(expected, true).await
+    }
+
+    async fn checked_copy(&self, expected: &Manifest, for_reading: bool) -> CopyCheck {
         let id = &expected.id;
         let there = match self.read_manifest(id).await {
             Ok(Some(m)) => m,
@@ -172,16 +267,22 @@ impl Repository {
                 }
             }
         };
-        if there.stored_sha256 != expected.stored_sha256 {
+        // The raw stream identifies the backup: a re-encrypted copy stores other bytes.
+        if (there.raw_sha256.as_str(), there.raw_bytes)
+            != (expected.raw_sha256.as_str(), expected.raw_bytes)
+        {
             return CopyCheck::Damaged {
                 detail: format!(
-                    "its manifest records another payload (sha256 {}, expected {})",
-                    there.stored_sha256, expected.stored_sha256
+                    "its manifest records another backup (raw sha256 {}, expected {})",
+                    there.raw_sha256, expected.raw_sha256
                 ),
             };
         }
-        match self.storage().size(&id.payload_key(there.format)).await {
-            Ok(Some(size)) if size == there.stored_bytes => CopyCheck::Ok,
+        match self.storage().size(&there.payload_key()).await {
+            Ok(Some(size)) if size == there.stored_bytes => match &there.encryption {
+                Some(encryption) if for_reading => self.lock(encryption),
+                _ => CopyCheck::Ok,
+            },
             Ok(Some(size)) => CopyCheck::Damaged {
                 detail: format!(
                     "its payload has {size} bytes, the manifest records {}",
@@ -193,6 +294,24 @@ impl Repository {
             },
             Err(e) => CopyCheck::Unreachable {
                 detail: e.to_string(),
+            },
+        }
+    }
+}
+
+impl Repository {
+    /// [`CopyCheck::Ok`] when this repository's keys open a payload encrypted as `encryption`
+    /// says, [`CopyCheck::Locked`] otherwise.
+    fn lock(&self, encryption: &Encryption) -> CopyCheck {
+        let opens = self.keys().map(|k| k.opens(encryption));
+        match opens {
+            Some(Ok(())) => CopyCheck::Ok,
+            Some(Err(detail)) => CopyCheck::Locked { detail },
+            None => CopyCheck::Locked {
+                detail: format!(
+                    "encrypted for {}, and the repository has no age identity",
+                    encryption.recipients.join(", ")
+                ),
             },
         }
     }

@@ -150,6 +150,41 @@ pub enum Error {
         detail: String,
     },
 
+    /// An encrypted payload, and no identity to decrypt it.
+    #[error("{what} is encrypted (age) for {recipients}, and this repository has no identity to decrypt it: set `age-identity-file` in {table} to the key file of one of these public keys (`age-keygen -y FILE` prints a key file's public key)")]
+    NoIdentity {
+        /// The payload, as `KEY in LOCATION`.
+        what: String,
+        /// The public keys the payload is encrypted for.
+        recipients: String,
+        /// The table to set it in.
+        table: String,
+    },
+
+    /// An encrypted payload none of the repository's identities opens.
+    #[error("{what} is encrypted (age) for {recipients}, but the identity of [repositories.{repository}] in {source_of_key} is {public}: set `age-identity-file` to the key file of one of the payload's public keys (`age-keygen -y FILE` prints a key file's public key)")]
+    WrongKey {
+        /// The payload, as `KEY in LOCATION`.
+        what: String,
+        /// The public keys the payload is encrypted for.
+        recipients: String,
+        /// Where the identity came from (`file PATH`, `environment variable NAME`).
+        source_of_key: String,
+        /// The identity's public keys.
+        public: String,
+        /// The repository's name.
+        repository: String,
+    },
+
+    /// An encrypted payload that does not decrypt with the right key: damaged or replaced.
+    #[error("{what} does not decrypt ({detail}): it was damaged or replaced after it was stored, and nothing of it was used: use another copy of the backup (`ferryman backup show` lists its repositories), or delete the backup if no copy is good")]
+    Undecryptable {
+        /// The payload, as `KEY in LOCATION`.
+        what: String,
+        /// age's error.
+        detail: String,
+    },
+
     /// An object storage (S3) request failed, after its retries for transient errors.
     #[error("cannot {action} {location}: {detail}; {hint}")]
     ObjectStore {

@@ -15,7 +15,7 @@ use tracing::{info, warn};
 
 use crate::inspect;
 use crate::layout::BackupId;
-use crate::manifest::{CompressionInfo, Coordinates, CoordinatesSource, Manifest, FORMAT_VERSION};
+use crate::manifest::{CompressionInfo, Coordinates, CoordinatesSource, Manifest};
 use crate::pipeline::{self, Compression};
 use crate::repository::Repository;
 use crate::timestamp::Timestamp;
@@ -134,10 +134,13 @@ async fn receive<R: AsyncRead + Unpin + Send>(
     subject: &str,
 ) -> Result<Manifest> {
     let format = meta.tool.format();
+    let encryption = repo.keys().map(|k| k.encryption());
+    let payload = format.payload_name_for(encryption.is_some());
     let stored = pipeline::store(
         repo.storage(),
-        &id.payload_key(format),
+        &id.dir().join(&payload)?,
         meta.compression,
+        repo.shared_keys(),
         inspect::for_format(format),
         reader,
         cancel,
@@ -170,7 +173,7 @@ async fn receive<R: AsyncRead + Unpin + Send>(
         None
     };
     let manifest = Manifest {
-        format_version: FORMAT_VERSION,
+        format_version: Manifest::format_version_for(encryption.as_ref()),
         id: id.clone(),
         cluster: meta.cluster.clone(),
         server: meta.server.clone(),
@@ -180,7 +183,7 @@ async fn receive<R: AsyncRead + Unpin + Send>(
         tool_version: found.tool_version.or_else(|| meta.tool_version.clone()),
         server_version: found.server_version,
         format,
-        payload: format.payload_name().to_owned(),
+        payload,
         job_id: meta.job_id,
         started_at: meta.started_at,
         ended_at: Timestamp::now(),
@@ -192,6 +195,7 @@ async fn receive<R: AsyncRead + Unpin + Send>(
             algorithm: "zstd".to_owned(),
             level: meta.compression.level,
         },
+        encryption,
         gtid: coordinates.gtid,
         binlog_file: coordinates.binlog_file,
         binlog_pos: coordinates.binlog_pos,

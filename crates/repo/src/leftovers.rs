@@ -186,8 +186,11 @@ impl Repository {
 
 /// A payload still under its temporary name: its stream never finished.
 fn is_partial_payload(entry: &Entry) -> bool {
+    let Some(name) = entry.name.strip_suffix(PARTIAL_SUFFIX) else {
+        return false;
+    };
     !entry.is_dir
         && [Format::Xbstream, Format::Sql, Format::Tar]
             .iter()
-            .any(|f| entry.name.strip_suffix(PARTIAL_SUFFIX) == Some(f.payload_name()))
+            .any(|f| [false, true].iter().any(|&e| name == f.payload_name_for(e)))
 }

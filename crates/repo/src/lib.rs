@@ -34,7 +34,9 @@
 //! - [`check`]: [`Repository::check`], the whole repository checked (`repo check`).
 //! - [`checksum`]: reading a payload back, [`ChecksumReport`].
 //! - [`copy`]: [`Repository::copy_from`], a backup copied to another repository (checked on
-//!   the way, manifest last).
+//!   the way, re-encrypted when the repositories' keys differ, manifest last).
+//! - [`crypt`]: encryption at rest with age: a repository's [`Keys`], a manifest's
+//!   [`Encryption`].
 //! - [`retention`]: [`RetentionPolicy`] (from a cluster's `backup-keep-*`), [`plan`],
 //!   [`PrunePlan`], and [`Repository::prune`] with its [`PruneReport`].
 //! - [`logs`]: the logs area, [`LogMeta`], [`LogFile`].
@@ -46,7 +48,9 @@
 pub mod check;
 pub mod checksum;
 pub mod copy;
+pub mod crypt;
 pub mod error;
+mod hashing;
 pub mod ingest;
 mod inspect;
 pub mod layout;
@@ -65,6 +69,7 @@ pub mod xbstream;
 pub use check::{CheckReport, ReadData};
 pub use checksum::ChecksumReport;
 pub use copy::CopyCheck;
+pub use crypt::{Encryption, Keys};
 pub use error::{Error, Result};
 pub use ingest::{ingest, BackupMeta};
 pub use layout::BackupId;

@@ -1,6 +1,7 @@
 //! The logs area: error and slow-query logs shipped by agents, stored compressed as
 //! `<cluster>/<server>/<kind>-<UTC time>-j<job>.log.zst` (the same pipeline as backups, without
-//! inspection), and rotated by count per (cluster, server, kind).
+//! inspection; `.log.zst.age` in an encrypted repository), and rotated by count per (cluster,
+//! server, kind).
 
 use std::fmt;
 
@@ -9,6 +10,7 @@ use tokio::io::AsyncRead;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+use crate::crypt;
 use crate::inspect::Accept;
 use crate::layout::{check_cluster, check_server};
 use crate::pipeline::{self, Compression};
@@ -97,6 +99,7 @@ pub(crate) fn is_log_name(name: &str) -> bool {
 
 /// `error-20261121T025800Z-j42.log.zst` → (kind, time, job).
 fn parse_name(name: &str) -> Option<(LogKind, Timestamp, u64)> {
+    let name = name.strip_suffix(crypt::SUFFIX).unwrap_or(name);
     let stem = name.strip_suffix(SUFFIX)?;
     let (kind, rest) = stem.split_once('-')?;
     let (stamp, job) = rest.split_once("-j")?;
@@ -128,10 +131,15 @@ impl Repository {
     ) -> Result<LogFile> {
         let dir = self.log_dir(&meta.cluster, &meta.server)?;
         let name = format!(
-            "{}-{}-j{}{SUFFIX}",
+            "{}-{}-j{}{SUFFIX}{}",
             meta.kind,
             meta.received_at.compact(),
-            meta.job_id
+            meta.job_id,
+            if self.keys().is_some() {
+                crypt::SUFFIX
+            } else {
+                ""
+            }
         );
         let key = dir.join(&name)?;
         let subject = format!("{} log {key} (job {})", meta.kind, meta.job_id);
@@ -150,6 +158,7 @@ impl Repository {
             self.storage(),
             &key,
             meta.compression,
+            self.shared_keys(),
             Box::new(Accept),
             reader,
             cancel,

@@ -9,13 +9,19 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::crypt::{self, Encryption};
 use crate::layout::BackupId;
+use crate::storage::Key;
 use crate::timestamp::Timestamp;
 use crate::verification::Verification;
 use crate::{Error, Result};
 
-/// The manifest format this crate writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest manifest format this crate reads and writes: 2 adds `encryption`, written only
+/// by encrypted backups (an older reader would take their payload for plain zstd).
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The format of a manifest without encryption, which every version reads.
+pub const PLAIN_FORMAT_VERSION: u32 = 1;
 
 /// Physical (datadir copy) or logical (SQL) backup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -110,6 +116,12 @@ impl Format {
             Format::Tar => "payload.tar.zst",
         }
     }
+
+    /// The payload's file name, with [`crypt::SUFFIX`] when it is encrypted.
+    pub fn payload_name_for(self, encrypted: bool) -> String {
+        let suffix = if encrypted { crypt::SUFFIX } else { "" };
+        format!("{}{suffix}", self.payload_name())
+    }
 }
 
 /// How the payload was compressed.
@@ -191,6 +203,9 @@ pub struct Manifest {
     pub stored_sha256: String,
     /// How the payload is compressed.
     pub compression: CompressionInfo,
+    /// How the payload is encrypted; `None` when it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
     /// GTID position to start replication from.
     pub gtid: Option<String>,
     /// Binary log file at the backup's consistent point.
@@ -236,6 +251,20 @@ impl Manifest {
         }
     }
 
+    /// The payload's key (its name checked when the manifest was read).
+    pub fn payload_key(&self) -> Key {
+        Key::trusted(format!("{}/{}", self.id.dir(), self.payload))
+    }
+
+    /// The format version to write: [`PLAIN_FORMAT_VERSION`] unless the payload is
+    /// encrypted.
+    pub fn format_version_for(encryption: Option<&Encryption>) -> u32 {
+        match encryption {
+            Some(_) => FORMAT_VERSION,
+            None => PLAIN_FORMAT_VERSION,
+        }
+    }
+
     /// The manifest as written to `manifest.json`.
     pub fn to_json(&self) -> Vec<u8> {
         // Serializing plain data (strings, numbers, maps with string keys) cannot fail.
@@ -265,6 +294,22 @@ impl Manifest {
             return Err(bad(format!(
                 "it describes backup {} (cluster `{}`, server `{}`), not the one at its location; a directory was moved by hand",
                 manifest.id, manifest.cluster, manifest.server
+            )));
+        }
+        let expected = manifest
+            .format
+            .payload_name_for(manifest.encryption.is_some());
+        if manifest.payload != expected {
+            return Err(bad(format!(
+                "its payload is named {:?}, where a {} backup{} has {expected:?}; the manifest \
+                 was edited by hand: restore it from another repository's copy",
+                manifest.payload,
+                manifest.format.as_str(),
+                if manifest.encryption.is_some() {
+                    " encrypted"
+                } else {
+                    ""
+                },
             )));
         }
         Ok(manifest)

@@ -1,7 +1,8 @@
 //! The streaming pipeline shared by backups and logs: an async reader feeds a bounded queue of
 //! 256 KiB buffers; one blocking thread hashes the raw bytes (sha256), shows them to an
-//! inspector (xbstream parser, dump footer check), compresses them with zstd (its own worker threads), hashes the compressed
-//! bytes, and writes them to a storage [`ObjectWriter`].
+//! inspector (xbstream parser, dump footer check), compresses them with zstd (its own worker
+//! threads), encrypts them with age when the repository has keys ([`crate::crypt`]), hashes
+//! the stored bytes, and writes them to a storage [`ObjectWriter`].
 //!
 //! Memory is bounded whatever the stream's size: at most [`QUEUE`] queued buffers, one being
 //! read, one being compressed, plus zstd's job buffers. A slow disk slows the reader down
@@ -11,6 +12,7 @@
 //! compressed object was committed; any failure drops the writer, which discards the object.
 
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -18,7 +20,9 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::crypt::{Keys, MaybeEncrypt};
 use crate::error::is_storage_full;
+use crate::hashing::HashingWriter;
 use crate::inspect::{Findings, Inspector, Refusal};
 use crate::storage::{Key, ObjectWriter, Storage};
 use crate::{Error, Result};
@@ -99,12 +103,15 @@ enum ReadStop {
     CompressorGone,
 }
 
-/// Streams `reader` into the object `key`. `subject` names what is stored in errors
-/// ("backup shop/db1/20261121T025800Z-j42 (mariabackup from 10.0.0.5)").
+/// Streams `reader` into the object `key`, encrypted for `keys` when given. `subject` names
+/// what is stored in errors ("backup shop/db1/20261121T025800Z-j42 (mariabackup from
+/// 10.0.0.5)").
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn store<R: AsyncRead + Unpin + Send>(
     storage: &dyn Storage,
     key: &Key,
     compression: Compression,
+    keys: Option<Arc<Keys>>,
     inspector: Box<dyn Inspector>,
     mut reader: R,
     cancel: &CancellationToken,
@@ -114,7 +121,7 @@ pub(crate) async fn store<R: AsyncRead + Unpin + Send>(
     let writer = storage.create(key).await.map_err(|e| e.about(subject))?;
     let (tx, rx) = mpsc::channel::<Msg>(QUEUE);
     let compressor =
-        tokio::task::spawn_blocking(move || compress(rx, writer, compression, inspector));
+        tokio::task::spawn_blocking(move || compress(rx, writer, compression, keys, inspector));
 
     let mut received: u64 = 0;
     let stop = read_into(&mut reader, &tx, cancel, &mut received).await;
@@ -206,13 +213,11 @@ fn compress(
     mut rx: mpsc::Receiver<Msg>,
     writer: Box<dyn ObjectWriter>,
     compression: Compression,
+    keys: Option<Arc<Keys>>,
     mut inspector: Box<dyn Inspector>,
 ) -> std::result::Result<Stored, ThreadError> {
-    let sink = HashingWriter {
-        inner: writer,
-        sha: Sha256::new(),
-        bytes: 0,
-    };
+    let stored = HashingWriter::new(writer);
+    let sink = MaybeEncrypt::new(stored, keys.as_deref()).map_err(ThreadError::Write)?;
     let mut encoder =
         zstd::stream::write::Encoder::new(sink, compression.level).map_err(ThreadError::Write)?;
     if compression.threads > 0 {
@@ -239,33 +244,16 @@ fn compress(
     // Judge the stream before publishing anything.
     let findings = inspector.finish().map_err(ThreadError::Refused)?;
     let sink = encoder.finish().map_err(ThreadError::Write)?;
-    let HashingWriter { inner, sha, bytes } = sink;
-    inner.commit().map_err(ThreadError::Commit)?;
+    let (stored_bytes, stored_sha256) = sink
+        .finish()
+        .map_err(ThreadError::Write)?
+        .commit()
+        .map_err(ThreadError::Commit)?;
     Ok(Stored {
         raw_bytes,
-        stored_bytes: bytes,
+        stored_bytes,
         raw_sha256: hex::encode(raw_sha.finalize()),
-        stored_sha256: hex::encode(sha.finalize()),
+        stored_sha256,
         findings,
     })
-}
-
-/// Counts and hashes what goes through it.
-struct HashingWriter {
-    inner: Box<dyn ObjectWriter>,
-    sha: Sha256,
-    bytes: u64,
-}
-
-impl Write for HashingWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.sha.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
 }

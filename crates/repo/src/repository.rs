@@ -14,6 +14,7 @@ use tokio::io::AsyncRead;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use crate::crypt::Keys;
 use crate::ingest::{self, BackupMeta};
 use crate::layout::{self, backups_dir, BackupId, BACKUPS, QUARANTINE};
 use crate::manifest::Manifest;
@@ -28,6 +29,8 @@ use crate::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct Repository {
     storage: Arc<dyn Storage>,
+    /// The keys of an encrypted repository: what it stores is encrypted for them.
+    keys: Option<Arc<Keys>>,
     /// Directories and objects being written by this process (never "incomplete leftovers").
     in_flight: Arc<Mutex<HashSet<Key>>>,
     /// Serialises manifest rewrites (appending verification results), so none is lost.
@@ -65,10 +68,31 @@ impl Repository {
     /// The repository a `[repositories.NAME]` table describes. No request is made yet: see
     /// [`Repository::probe`].
     pub fn from_config(config: &RepositoryConfig) -> Result<Repository> {
-        match &config.kind {
-            RepositoryKind::Local { path } => Repository::open(path),
-            RepositoryKind::S3(s3) => Ok(Repository::with_storage(Arc::new(S3Storage::open(s3)?))),
-        }
+        let repo = match &config.kind {
+            RepositoryKind::Local { path } => Repository::open(path)?,
+            RepositoryKind::S3(s3) => Repository::with_storage(Arc::new(S3Storage::open(s3)?)),
+        };
+        Ok(match &config.encryption {
+            Some(encryption) => repo.with_keys(Keys::from_config(&config.name, encryption)?),
+            None => repo,
+        })
+    }
+
+    /// This repository, encrypting what it stores from now on for `keys` and decrypting with
+    /// them (see [`crate::crypt`]).
+    pub fn with_keys(mut self, keys: Keys) -> Repository {
+        self.keys = Some(Arc::new(keys));
+        self
+    }
+
+    /// The keys of an encrypted repository.
+    pub fn keys(&self) -> Option<&Keys> {
+        self.keys.as_deref()
+    }
+
+    /// The keys, to hand to a blocking thread.
+    pub(crate) fn shared_keys(&self) -> Option<Arc<Keys>> {
+        self.keys.clone()
     }
 
     /// Checks that the storage answers and lets this process in ([`Storage::probe`]).
@@ -80,6 +104,7 @@ impl Repository {
     pub fn with_storage(storage: Arc<dyn Storage>) -> Repository {
         Repository {
             storage,
+            keys: None,
             in_flight: Arc::default(),
             manifest_lock: Arc::default(),
             prune_lock: Arc::default(),

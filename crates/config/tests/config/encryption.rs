@@ -7,7 +7,7 @@ use age::secrecy::ExposeSecret;
 use age::x25519::Identity;
 use ferryman_config::{parse_identities, Config};
 
-use crate::repositories::{with_repository, BUCKET_ONLY};
+use crate::repositories::{with_list_and_repository, with_repository, BUCKET_ONLY};
 use crate::{errors, load, only_error, parse, write_file};
 
 /// A new identity, as `age-keygen` writes it, and its public key.
@@ -171,4 +171,22 @@ fn recipients_must_be_age_public_keys() {
         "{BUCKET_ONLY}\nage-recipients = []"
     )))
     .starts_with("/etc/ferryman/ferryman.toml:12:18: `repositories.offsite.age-recipients`"),);
+}
+
+#[test]
+fn a_write_only_repository_cannot_be_a_clusters_first() {
+    let (_, public) = keygen();
+    let keys = format!("{BUCKET_ONLY}\nage-recipients = [\"{public}\"]");
+    let error = only_error(&with_list_and_repository("[\"offsite\", \"local\"]", &keys));
+    assert_eq!(
+        error,
+        "/etc/ferryman/ferryman.toml:4:24: `clusters.prod.backup-repositories` starts with \
+         `offsite`, which is write-only (age-recipients without age-identity-file): the first \
+         repository stores the backups and the manager reads them back from it to verify, copy \
+         and reseed: give [repositories.offsite] an `age-identity-file`, or list a readable \
+         repository first"
+    );
+    // After a readable one, it receives copies.
+    let config = parse(&with_list_and_repository("[\"local\", \"offsite\"]", &keys)).unwrap();
+    assert_eq!(config.clusters[0].backup_repositories, ["local", "offsite"]);
 }

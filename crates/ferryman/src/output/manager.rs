@@ -247,6 +247,13 @@ pub fn backup(detailed: &Detailed) {
             ),
         ),
         ("payload", m.payload.clone()),
+        (
+            "encryption",
+            match &m.encryption {
+                Some(e) => format!("{} for {}", e.cipher, e.recipients.join(", ")),
+                None => "none".to_owned(),
+            },
+        ),
         ("raw sha256", m.raw_sha256.clone()),
         ("gtid", m.gtid.clone().unwrap_or_else(none)),
         (

@@ -8,6 +8,7 @@
 mod catalogue;
 mod check;
 mod copy;
+mod crypt;
 mod failures;
 mod leftovers;
 mod logical;

@@ -1,7 +1,7 @@
 //! `manifest.json` as earlier versions wrote it still loads, and writing it back changes
 //! nothing: the verification results, typed since, keep their JSON.
 
-use ferryman_repo::manifest::FORMAT_VERSION;
+use ferryman_repo::manifest::{FORMAT_VERSION, PLAIN_FORMAT_VERSION};
 use ferryman_repo::{BackupId, Kind, Manifest, Outcome, Status, Tool, Verification};
 
 /// A logical backup's manifest as written before the verification results were typed, with
@@ -145,7 +145,7 @@ fn load(json: &str) -> Manifest {
 
 #[test]
 fn a_verified_manifest_loads_typed_and_writes_back_unchanged() {
-    assert_eq!(FORMAT_VERSION, 1);
+    assert_eq!((FORMAT_VERSION, PLAIN_FORMAT_VERSION), (2, 1));
     let m = load(VERIFIED);
     assert_eq!((m.kind, m.tool), (Kind::Logical, Tool::Mysqldump));
     assert_eq!(m.verification.len(), 2);

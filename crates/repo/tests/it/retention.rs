@@ -41,6 +41,7 @@ fn fake(server: &str, tool: Tool, started: Timestamp, job: u64) -> Manifest {
             algorithm: "zstd".into(),
             level: 3,
         },
+        encryption: None,
         gtid: None,
         binlog_file: None,
         binlog_pos: None,

@@ -104,6 +104,7 @@ async fn the_s3_backend_against_radosgw() {
     a_gateway_outage_during_a_write_costs_time_not_the_object(&s3).await;
     bad_credentials_and_a_missing_bucket_are_clear_errors(&s3).await;
     backups_are_ingested_read_and_refused_through_the_repository(&s3).await;
+    an_encrypted_backup_streams_through_s3_and_back(&s3).await;
 }
 
 async fn multipart_objects_appear_whole_and_read_back(s3: &TestS3) {
@@ -261,4 +262,33 @@ async fn backups_are_ingested_read_and_refused_through_the_repository(s3: &TestS
     repo.delete(&manifest.id).await.unwrap();
     assert!(repo.list(None, None).await.unwrap().is_empty());
     assert!(names(&storage, "Backups/shop/db1").await.is_empty());
+}
+
+async fn an_encrypted_backup_streams_through_s3_and_back(s3: &TestS3) {
+    let storage = storage(s3, "encrypted").await;
+    let key = age::x25519::Identity::generate();
+    let config = ferryman_config::EncryptionConfig {
+        recipients: vec![key.to_public().to_string()],
+        identity: Some(ferryman_config::Secret::new(
+            age::secrecy::ExposeSecret::expose_secret(&key.to_string()).to_owned(),
+        )),
+        identity_source: Some("file offsite.key".to_owned()),
+    };
+    let keys = ferryman_repo::Keys::from_config("offsite", &config).unwrap();
+    let repo = Repository::with_storage(Arc::new(storage.clone())).with_keys(keys);
+    let data = dump(600_000, true);
+    let m = ingest(
+        &repo,
+        meta(Tool::Mysqldump, 3, "2026-11-21T04:58:00Z"),
+        &data,
+    )
+    .await
+    .unwrap();
+    assert!(m.stored_bytes > PART as u64, "one part only");
+    assert_eq!(m.payload, "payload.sql.zst.age");
+    let stored = read(&storage, &m.payload_key()).await;
+    assert!(stored.starts_with(b"age-encryption.org/v1\n"));
+    assert_eq!(sha(&stored), m.stored_sha256);
+    assert!(repo.verify_checksum(&m.id).await.unwrap().is_ok());
+    assert_eq!(sha(&payload(&repo, &m.id).await), sha(&data));
 }

@@ -39,7 +39,9 @@ impl PartialSchema for Manifest {
         ObjectBuilder::new()
             .description(Some(
                 "A stored backup's manifest.json: id, cluster, server, kind, tool, times, raw \
-                 and stored sizes, sha256, GTID and binlog coordinates. In listings, with \
+                 and stored sizes, sha256, GTID and binlog coordinates, and `encryption` \
+                 (`cipher`, `recipients`: the age public keys) when the payload is encrypted. \
+                 In listings, with \
                  `repositories`: the names of the repositories holding the backup; in one \
                  backup's details, with `copies`: each repository of its cluster (`repository`, \
                  `location`) and the `state` of its copy (`ok`, `missing`, `damaged` or \
