@@ -282,7 +282,7 @@ pub const BACKUP_COPY_AFTER: CopyAfter = CopyAfter::Stored;
 /// The values `clusters.NAME.backup-copy-after` allows.
 pub const BACKUP_COPY_AFTERS: [CopyAfter; 2] = [CopyAfter::Stored, CopyAfter::Verified];
 /// The values `repositories.NAME.kind` allows (required: no default).
-pub const REPOSITORY_KINDS: [&str; 2] = ["s3", "local"];
+pub const REPOSITORY_KINDS: [&str; 3] = ["s3", "local", "restic"];
 /// `repositories.NAME.region`: AWS's first region, which S3-compatible servers such as Ceph's
 /// radosgw accept whatever their own zone group is called.
 pub const S3_REGION: &str = "us-east-1";

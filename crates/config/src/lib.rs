@@ -64,7 +64,7 @@ pub use error::{ConfigError, ConfigErrors, Location, Result};
 pub use galera_link::{GaleraLinkConfig, RemoteMaster};
 pub use manager::ManagerConfig;
 pub use repository::{
-    parse_identities, EncryptionConfig, RepositoryConfig, RepositoryKind, S3Config,
+    parse_identities, EncryptionConfig, RepositoryConfig, RepositoryKind, ResticConfig, S3Config,
 };
 pub use retention::{RetentionConfig, RetentionOverrides};
 pub use schedule::{ScheduleEntry, SchedulerConfig};

@@ -56,6 +56,22 @@ pub enum RepositoryKind {
     },
     /// `kind = "s3"`: a bucket of AWS S3 or of an S3-compatible server (Ceph's radosgw...).
     S3(S3Config),
+    /// `kind = "restic"`: a restic repository, each object one snapshot (an archive tier).
+    Restic(ResticConfig),
+}
+
+/// The keys of a `kind = "restic"` repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResticConfig {
+    /// `repository`: what `restic -r` takes: a local path (relative to the config file's
+    /// directory when relative) or a backend URL (`sftp:host:/path`, `s3:https://host/bucket`,
+    /// `rest:http://host:8000/`...), whose credentials restic reads from the manager's
+    /// environment as usual. Required; the repository must exist (`restic init`).
+    pub repository: String,
+    /// The repository's password, read from `password-file` (mode 0600) or from the
+    /// environment variable named by `password-env`; one of the two is required. `None` only
+    /// when a `config check` that defers secrets could not read it.
+    pub password: Option<Secret>,
 }
 
 /// The keys of a `kind = "s3"` repository.
@@ -115,6 +131,7 @@ impl RepositoryConfig {
                 Some(prefix) => format!("s3://{}/{prefix}", s3.bucket),
                 None => format!("s3://{}", s3.bucket),
             },
+            RepositoryKind::Restic(restic) => format!("restic:{}", restic.repository),
         }
     }
 }
@@ -175,6 +192,7 @@ pub(crate) fn from_raw_all(
 enum Kind {
     S3,
     Local,
+    Restic,
 }
 
 impl Kind {
@@ -182,6 +200,7 @@ impl Kind {
         match self {
             Kind::S3 => "s3",
             Kind::Local => "local",
+            Kind::Restic => "restic",
         }
     }
 }
@@ -246,6 +265,7 @@ impl RepositoryConfig {
                 },
             },
             Kind::S3 => RepositoryKind::S3(S3Config::from_raw(&table, raw, name_at, v)),
+            Kind::Restic => RepositoryKind::Restic(restic_from_raw(&table, raw, name_at, v)),
         };
         Some(RepositoryConfig {
             name,
@@ -259,7 +279,7 @@ impl RepositoryConfig {
 fn parse_kind(table: &str, raw: Spanned<String>, v: &mut Validator<'_>) -> Option<Kind> {
     let at = v.at(raw.span());
     let value = raw.into_inner();
-    if let Some(kind) = [Kind::S3, Kind::Local]
+    if let Some(kind) = [Kind::S3, Kind::Local, Kind::Restic]
         .into_iter()
         .find(|k| k.name() == value)
     {
@@ -301,6 +321,9 @@ fn other_kind_keys(table: &str, kind: Kind, raw: &RawRepository, v: &mut Validat
         ("part-size", Kind::S3, span(&raw.part_size)),
         ("request-timeout", Kind::S3, span(&raw.request_timeout)),
         ("retry-timeout", Kind::S3, span(&raw.retry_timeout)),
+        ("repository", Kind::Restic, span(&raw.repository)),
+        ("password-file", Kind::Restic, span(&raw.password_file)),
+        ("password-env", Kind::Restic, span(&raw.password_env)),
     ];
     for (key, takes, span) in keys {
         if let (Some(span), true) = (span, takes != kind) {
@@ -338,6 +361,9 @@ impl S3Config {
             part_size,
             request_timeout,
             retry_timeout,
+            repository: _,
+            password_file: _,
+            password_env: _,
             // Taken by RepositoryConfig::from_raw.
             age_recipients: _,
             age_identity_file: _,
@@ -447,6 +473,67 @@ impl S3Config {
             ),
         }
     }
+}
+
+/// Validates the keys of a `kind = "restic"` table (`anchor`: where it is named).
+fn restic_from_raw(
+    table: &str,
+    raw: RawRepository,
+    anchor: Location,
+    v: &mut Validator<'_>,
+) -> ResticConfig {
+    let repository = match raw.repository {
+        None => {
+            v.push(ConfigError::MissingKey {
+                at: anchor.clone(),
+                key: format!("{table}.repository"),
+            });
+            String::new()
+        }
+        Some(value) if value.get_ref().trim().is_empty() => {
+            v.push(ConfigError::EmptyValue {
+                at: v.at(value.span()),
+                key: format!("{table}.repository"),
+            });
+            String::new()
+        }
+        // A backend URL (`sftp:`, `s3:`, `rest:`...) is taken as written; a path is resolved
+        // against the config file's directory.
+        Some(value) if is_backend_url(value.get_ref()) => value.into_inner(),
+        Some(value) => v
+            .source
+            .dir()
+            .join(value.into_inner())
+            .display()
+            .to_string(),
+    };
+    if raw.password_file.is_none() && raw.password_env.is_none() {
+        v.push(ConfigError::MissingKey {
+            at: anchor,
+            key: format!("{table}.password-file"),
+        });
+    }
+    let password = Secret::load(
+        SecretKind::ResticPassword,
+        table,
+        raw.password_file,
+        raw.password_env,
+        v,
+    );
+    ResticConfig {
+        repository,
+        password,
+    }
+}
+
+/// True for a restic backend URL (`sftp:`, `s3:`, `rest:`, `b2:`, `azure:`, `gs:`, `swift:`,
+/// `rclone:`), as opposed to a local path.
+fn is_backend_url(repository: &str) -> bool {
+    [
+        "sftp:", "s3:", "rest:", "b2:", "azure:", "gs:", "swift:", "rclone:",
+    ]
+    .iter()
+    .any(|scheme| repository.starts_with(scheme))
 }
 
 /// The keys of the access key ID.

@@ -62,6 +62,9 @@ pub enum SecretKind {
     /// The age identity that decrypts an encrypted repository:
     /// `repositories.NAME.age-identity-file` or `repositories.NAME.age-identity-env`.
     AgeIdentity,
+    /// The password of a restic repository: `repositories.NAME.password-file` or
+    /// `repositories.NAME.password-env`.
+    ResticPassword,
 }
 
 impl SecretKind {
@@ -72,6 +75,7 @@ impl SecretKind {
             SecretKind::ApiToken => "api-token-file",
             SecretKind::S3SecretKey => "secret-access-key-file",
             SecretKind::AgeIdentity => "age-identity-file",
+            SecretKind::ResticPassword => "password-file",
         }
     }
 
@@ -82,6 +86,7 @@ impl SecretKind {
             SecretKind::ApiToken => "api-token-env",
             SecretKind::S3SecretKey => "secret-access-key-env",
             SecretKind::AgeIdentity => "age-identity-env",
+            SecretKind::ResticPassword => "password-env",
         }
     }
 
@@ -90,7 +95,9 @@ impl SecretKind {
         match self {
             SecretKind::Password => "the manager and the agents",
             SecretKind::ApiToken => "the manager and the CLI's commands",
-            SecretKind::S3SecretKey | SecretKind::AgeIdentity => "the manager",
+            SecretKind::S3SecretKey | SecretKind::AgeIdentity | SecretKind::ResticPassword => {
+                "the manager"
+            }
         }
     }
 
@@ -99,7 +106,7 @@ impl SecretKind {
     pub(crate) fn needed_by_several(self) -> bool {
         match self {
             SecretKind::Password | SecretKind::ApiToken => true,
-            SecretKind::S3SecretKey | SecretKind::AgeIdentity => false,
+            SecretKind::S3SecretKey | SecretKind::AgeIdentity | SecretKind::ResticPassword => false,
         }
     }
 
@@ -113,6 +120,9 @@ impl SecretKind {
                 "keep the repository write-only (backups are encrypted for `age-recipients`, and \
                  only a holder of their identity reads them)"
             }
+            SecretKind::ResticPassword => {
+                "leave the repository unusable: a restic repository always has a password"
+            }
         }
     }
 }
@@ -124,6 +134,7 @@ impl fmt::Display for SecretKind {
             SecretKind::ApiToken => "API token",
             SecretKind::S3SecretKey => "S3 secret access key",
             SecretKind::AgeIdentity => "age identity",
+            SecretKind::ResticPassword => "restic password",
         })
     }
 }

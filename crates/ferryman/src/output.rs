@@ -98,6 +98,10 @@ pub fn repo_check(
             "repository {name} ({}): {verdict}: {} backup(s) checked{read}",
             r.location, r.backups
         );
+        if let Some(native) = &r.native {
+            let verdict = if native.ok { "ok" } else { "FAILED" };
+            println!("  {}: {verdict}: {}", native.tool, native.summary);
+        }
         for p in &r.problems {
             println!("  backup {}: {}", p.backup, p.detail);
         }

@@ -4,7 +4,9 @@
 //! payload read from S3, a replica reseeded from the S3 copy, collected logs stored there, and
 //! a backup deleted from the bucket. Then copies (3-2-1): backups stored locally and copied to
 //! the bucket by the copier, each copy checked, and the local copy lost: the reseed and the
-//! verification read the bucket's copy and say so. The bucket is encrypted (age) in both: the
+//! verification read the bucket's copy and say so. Last, a restic repository as the archive
+//! tier: copies go in as snapshots, a reseed reads them back, `repo check` runs `restic check`
+//! under its own, and a wrong password is named. The bucket is encrypted (age) in both: the
 //! first stores its backups encrypted, the second re-encrypts the copies of plain local
 //! backups; every read decrypts, and `repo check` without the key checks them at rest.
 #![allow(clippy::unwrap_used, clippy::print_stderr)] // test code: panics and stderr are the report
@@ -16,8 +18,8 @@ use std::time::{Duration, Instant};
 use age::secrecy::ExposeSecret;
 use age::x25519::Identity;
 use ferryman_config::{
-    Config, EncryptionConfig, RepositoryConfig, RepositoryKind, RetentionOverrides, S3Config,
-    Secret,
+    Config, EncryptionConfig, RepositoryConfig, RepositoryKind, ResticConfig, RetentionOverrides,
+    S3Config, Secret,
 };
 use ferryman_manager::copies;
 use ferryman_manager::reseed::{Method, ReseedRequest};
@@ -94,13 +96,19 @@ async fn shop() -> TestSandbox {
 
 /// Waits until the copier has copied backup `id` to the bucket; returns its manifest.
 async fn wait_copied(services: &Arc<Services>, id: &BackupId, s3: &TestS3) -> Manifest {
+    wait_copied_to(services, id, &format!("s3://{}/fleet", s3.bucket)).await
+}
+
+/// Waits until the copier has copied backup `id` to the second repository, at `location`;
+/// returns its manifest.
+async fn wait_copied_to(services: &Arc<Services>, id: &BackupId, location: &str) -> Manifest {
     let manifest = services.repos.get(id).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let copies = services.repos.copies(&manifest).await;
         let states: Vec<String> = copies.iter().map(|c| c.check.to_string()).collect();
         if states == ["ok", "ok"] {
-            assert_eq!(copies[1].location, format!("s3://{}/fleet", s3.bucket));
+            assert_eq!(copies[1].location, location);
             return manifest;
         }
         assert!(
@@ -648,4 +656,122 @@ async fn copies_in_s3_serve_when_the_local_copy_is_lost() {
         shown["encryption"]["recipients"][0],
         key.to_public().to_string()
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restic_archive_receives_copies_and_serves_a_reseed() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = shop().await;
+    let archive = sb.path().join("archive");
+    let restic = ferryman_exec::Program::find("restic", "restic").unwrap();
+    restic
+        .command()
+        .env("RESTIC_REPOSITORY", &archive)
+        .secret_env("RESTIC_PASSWORD", "correct horse")
+        .args(["init", "--quiet"])
+        .run()
+        .await
+        .unwrap();
+    let mut config = sb.config();
+    config.repositories.insert(
+        "archive".to_owned(),
+        RepositoryConfig {
+            name: "archive".to_owned(),
+            kind: RepositoryKind::Restic(ResticConfig {
+                repository: archive.display().to_string(),
+                password: Some(Secret::new("correct horse".to_owned())),
+            }),
+            retention: RetentionOverrides::default(),
+            encryption: None,
+        },
+    );
+    for cluster in &mut config.clusters {
+        cluster.backup_repositories = vec!["local".to_owned(), "archive".to_owned()];
+    }
+    let datadir = config.manager.monitoring_datadir.clone();
+    let d = Daemons::start(config, &["db1", "db2"]).await;
+    let services = Arc::clone(&d.services);
+    let location = format!("restic:{}", archive.display());
+
+    // Stored locally, then copied into restic as snapshots of the same layout.
+    let id = d.backup(Task::Mariabackup).await;
+    let manifest = wait_copied_to(&services, &id, &location).await;
+    let out = restic
+        .command()
+        .env("RESTIC_REPOSITORY", &archive)
+        .secret_env("RESTIC_PASSWORD", "correct horse")
+        .args(["snapshots", "--json", "--tag", "ferryman"])
+        .run()
+        .await
+        .unwrap();
+    let payload_path = format!("/{}", id.payload_key(manifest.format));
+    assert!(out.stdout.contains(&payload_path), "{}", out.stdout);
+
+    // The local payload is lost: the reseed reads the archive's copy, and says so.
+    std::fs::remove_file(datadir.join(id.payload_key(manifest.format).as_str())).unwrap();
+    sb.sql(
+        "db2",
+        "SET sql_log_bin = 0; UPDATE shop.orders SET v = 'stray' WHERE id = 11",
+    )
+    .await;
+    let (job, notes) = reseed(&services, "db2", Method::Physicalbackup).await;
+    assert_eq!(job.state, JobState::Succeeded, "{job:#?}");
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("is read from repository `archive`")),
+        "{notes:?}"
+    );
+    caught_up(&sb, "db2").await;
+    assert_eq!(checksums(&sb, "db2").await, checksums(&sb, "db1").await);
+
+    // `repo check` on the archive: ours, then restic's own check reading the data back.
+    let write_config = |file: &str, password: &str| {
+        let secret = sb.path().join(format!("{file}.pw"));
+        std::fs::write(&secret, password).unwrap();
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let mut text = std::fs::read_to_string(sb.path().join("ferryman.toml")).unwrap();
+        text.push_str(&format!(
+            "\n[repositories.archive]\nkind = \"restic\"\nrepository = \"{}\"\n\
+             password-file = \"{}\"\n",
+            archive.display(),
+            secret.display()
+        ));
+        let path = sb.path().join(file);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let file = write_config("archive.toml", "correct horse");
+    let (code, stdout, _) = ferryman(&[
+        "repo",
+        "check",
+        "--config",
+        &file,
+        "--repository",
+        "archive",
+        "--read-data",
+    ])
+    .await;
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.contains("1 payload(s) read back")
+            && stdout.contains("restic check: ok: no errors were found"),
+        "{stdout}"
+    );
+    let file = write_config("wrong.toml", "battery staple");
+    let (code, stdout, stderr) = ferryman(&[
+        "repo",
+        "check",
+        "--config",
+        &file,
+        "--repository",
+        "archive",
+    ])
+    .await;
+    assert_ne!(code, Some(0), "{stdout}");
+    assert!(
+        stderr.contains("does not open this restic repository") && !stderr.contains("battery"),
+        "{stderr}"
+    );
+    d.stop().await;
 }

@@ -72,6 +72,19 @@ pub struct CheckReport {
     pub unfinished: Vec<String>,
     /// Whether the leftovers were dealt with.
     pub repaired: bool,
+    /// The backend's own check, when it has one.
+    pub native: Option<NativeCheck>,
+}
+
+/// What a backend's own check found (see [`crate::Storage::check_native`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct NativeCheck {
+    /// The check that ran, e.g. `restic check`.
+    pub tool: String,
+    /// Whether it passed.
+    pub ok: bool,
+    /// Its last words: the verdict, or the errors.
+    pub summary: String,
 }
 
 /// One backup that is not whole.
@@ -87,6 +100,7 @@ impl CheckReport {
     /// True when nothing is wrong (leftovers that were repaired do not count).
     pub fn is_ok(&self) -> bool {
         self.problems.is_empty()
+            && self.native.as_ref().is_none_or(|n| n.ok)
             && (self.repaired || (self.partial.is_empty() && self.unfinished.is_empty()))
     }
 }
@@ -155,6 +169,7 @@ impl Repository {
                 }
             }
         }
+        report.native = self.storage().check_native(read_data).await?;
         let leftovers: Leftovers = if repair {
             report.repaired = true;
             self.clean_incomplete().await?

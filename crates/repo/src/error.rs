@@ -198,6 +198,19 @@ pub enum Error {
         hint: &'static str,
     },
 
+    /// A restic command failed.
+    #[error("restic could not {action} {location}: {detail}; {hint}")]
+    Restic {
+        /// What was being done.
+        action: &'static str,
+        /// The object and the repository, as `KEY in restic:REPOSITORY`.
+        location: String,
+        /// The last lines restic wrote on stderr.
+        detail: String,
+        /// What to do, chosen by what restic said.
+        hint: String,
+    },
+
     /// A worker thread of the repository panicked.
     #[error("a repository worker thread failed ({detail}); this is a bug: report it with the manager's log")]
     Worker {

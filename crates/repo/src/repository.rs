@@ -20,6 +20,7 @@ use crate::layout::{self, backups_dir, BackupId, BACKUPS, QUARANTINE};
 use crate::manifest::Manifest;
 use crate::modes;
 use crate::storage::local::LocalStorage;
+use crate::storage::restic::ResticStorage;
 use crate::storage::s3::S3Storage;
 use crate::storage::{Key, Storage};
 use crate::verification::Verification;
@@ -71,6 +72,9 @@ impl Repository {
         let repo = match &config.kind {
             RepositoryKind::Local { path } => Repository::open(path)?,
             RepositoryKind::S3(s3) => Repository::with_storage(Arc::new(S3Storage::open(s3)?)),
+            RepositoryKind::Restic(restic) => {
+                Repository::with_storage(Arc::new(ResticStorage::open(restic)?))
+            }
         };
         Ok(match &config.encryption {
             Some(encryption) => repo.with_keys(Keys::from_config(&config.name, encryption)?),

@@ -15,6 +15,7 @@
 //! `Handle::block_on`, which is allowed on `spawn_blocking` threads.
 
 pub mod local;
+pub mod restic;
 pub mod s3;
 
 use std::fmt;
@@ -23,6 +24,7 @@ use std::path::PathBuf;
 
 use futures_util::future::BoxFuture;
 
+use crate::check::{NativeCheck, ReadData};
 use crate::{Error, Result};
 
 /// Longest accepted key component, in bytes (well under the 255 of common file systems).
@@ -194,6 +196,13 @@ pub trait Storage: fmt::Debug + Send + Sync {
     /// Checks that the storage answers and lets the manager in (one listing), with an error
     /// that says what to fix: for `config check` and the manager's start.
     fn probe(&self) -> BoxFuture<'_, Result<()>>;
+
+    /// The backend's own consistency check, for backends that have one (`restic check`,
+    /// reading back the data `read_data` names), run by `repo check`; `None` for the others.
+    fn check_native(&self, read_data: ReadData) -> BoxFuture<'_, Result<Option<NativeCheck>>> {
+        let _ = read_data;
+        Box::pin(async { Ok(None) })
+    }
 }
 
 #[cfg(test)]

@@ -378,3 +378,53 @@ fn the_local_path_is_relative_to_the_config() {
         "/etc/ferryman/nas"
     );
 }
+
+#[test]
+fn a_restic_repository_takes_its_location_and_a_password() {
+    let dir = tempfile::tempdir().unwrap();
+    write_file(&dir.path().join("restic.pw"), "correct horse\n", 0o600);
+    let path = dir.path().join("ferryman.toml");
+    let text = format!(
+        "{}\n[repositories.archive]\nkind = \"restic\"\nrepository = \"archive/restic\"\n\
+         password-file = \"restic.pw\"\n\n[repositories.far]\nkind = \"restic\"\n\
+         repository = \"sftp:backup@vault:/srv/restic\"\npassword-env = \"FERRYMAN_TEST_S3_SECRET\"\n",
+        MINIMAL
+    );
+    std::fs::write(&path, text).unwrap();
+    let config = load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let RepositoryKind::Restic(archive) = &config.repositories["archive"].kind else {
+        panic!("{:?}", config.repositories["archive"])
+    };
+    assert_eq!(
+        archive.repository,
+        dir.path().join("archive/restic").display().to_string()
+    );
+    assert_eq!(
+        archive.password.as_ref().unwrap().expose_secret(),
+        "correct horse"
+    );
+    assert_eq!(
+        config.repositories["archive"].location(),
+        format!("restic:{}", dir.path().join("archive/restic").display())
+    );
+    let RepositoryKind::Restic(far) = &config.repositories["far"].kind else {
+        panic!()
+    };
+    assert_eq!(far.repository, "sftp:backup@vault:/srv/restic");
+    assert_eq!(far.password.as_ref().unwrap().expose_secret(), S3_SECRET);
+    assert!(!format!("{config:?}").contains("correct horse"));
+
+    // Both keys are required; a key of another kind is named with its kind.
+    assert_eq!(
+        errors(&with_repository("kind = \"restic\"\nbucket = \"b-1\"")),
+        [
+            "/etc/ferryman/ferryman.toml:11:10: `repositories.offsite.bucket` is a key of \
+             repositories with kind = \"s3\", but this one has kind = \"restic\": remove it, or \
+             change `kind`",
+            "/etc/ferryman/ferryman.toml:9:15: missing required key \
+             `repositories.offsite.repository`: add it (see config/ferryman.example.toml)",
+            "/etc/ferryman/ferryman.toml:9:15: missing required key \
+             `repositories.offsite.password-file`: add it (see config/ferryman.example.toml)",
+        ]
+    );
+}

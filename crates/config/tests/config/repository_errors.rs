@@ -9,7 +9,7 @@ fn the_kind_is_required_and_one_of_two() {
     assert_eq!(
         only_error(&with_repository("kind = \"ftp\"\nbucket = \"b-1\"")),
         "/etc/ferryman/ferryman.toml:10:8: `repositories.offsite.kind` = \"ftp\" is not allowed \
-         here: use one of: s3, local"
+         here: use one of: s3, local, restic"
     );
     assert_eq!(
         only_error(&with_repository("bucket = \"b-1\"")),
@@ -232,7 +232,7 @@ fn backup_repositories_must_name_defined_repositories() {
     let text = with_list_and_repository("[\"offsite\"]", "kind = \"ftp\"");
     let error = only_error(&text);
     assert!(
-        error.contains("is not allowed here: use one of: s3, local"),
+        error.contains("is not allowed here: use one of: s3, local, restic"),
         "{error}"
     );
 }

@@ -1,8 +1,10 @@
 //! The storage conformance suite: what the repository relies on from any backend, run on the
-//! local file system (an S3 backend runs the same function).
+//! local file system and on a restic repository (an S3 backend runs the same function).
 
 use std::io::{Read, Write};
 
+use ferryman_config::{ResticConfig, Secret};
+use ferryman_repo::storage::restic::ResticStorage;
 use ferryman_repo::storage::Entry;
 use ferryman_repo::{Key, LocalStorage, Storage};
 
@@ -131,4 +133,53 @@ async fn the_local_file_system_conforms() {
         storage.local_path(&Key::new("x/y").unwrap()).unwrap(),
         tmp.path().join("root/x/y")
     );
+}
+
+/// A new restic repository in `dir` with password `password` (`restic init`).
+pub async fn restic_init(dir: &std::path::Path, password: &str) {
+    let restic = ferryman_exec::Program::find("restic", "restic").unwrap();
+    restic
+        .command()
+        .env("RESTIC_REPOSITORY", dir)
+        .secret_env("RESTIC_PASSWORD", password)
+        .args(["init", "--quiet"])
+        .run()
+        .await
+        .unwrap();
+}
+
+/// A restic storage on the repository in `dir`.
+pub fn restic(dir: &std::path::Path, password: &str) -> ResticStorage {
+    ResticStorage::open(&ResticConfig {
+        repository: dir.display().to_string(),
+        password: Some(Secret::new(password.to_owned())),
+    })
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restic_repository_conforms_and_names_a_wrong_password_or_a_missing_repository() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("restic");
+    restic_init(&dir, "correct horse").await;
+    let storage = restic(&dir, "correct horse");
+    storage.probe().await.unwrap();
+    conformance(&storage).await;
+    assert_eq!(storage.free_space().await.unwrap(), None);
+    assert!(storage.location().starts_with("restic:/"));
+
+    let err = restic(&dir, "battery staple").probe().await.unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("wrong password or no key found")
+            && msg.contains("does not open this restic repository")
+            && !msg.contains("battery staple"),
+        "{msg}"
+    );
+    let err = restic(&tmp.path().join("nowhere"), "x")
+        .probe()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("create it once with `restic init`"), "{err}");
 }
