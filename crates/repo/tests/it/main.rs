@@ -15,6 +15,7 @@ mod logical;
 mod logs;
 mod manifest;
 mod physical;
+mod proxy;
 mod retention;
 mod s3;
 mod storage;

@@ -1,7 +1,7 @@
 //! The S3 backend against a real S3 server (Ceph radosgw, started by the test): the storage
 //! conformance suite, multipart streaming, abandoned and crashed uploads, an outage of the
-//! gateway during a write, bad credentials and a missing bucket, and backups ingested, read
-//! back and refused through the repository.
+//! gateway during a write, a slow gateway answering 503 (retried), bad credentials and a
+//! missing bucket, and backups ingested, read back and refused through the repository.
 //!
 //! One server serves every scenario (it takes ~15 s to start), each in its own bucket; the
 //! scenarios run in one test so that the server is stopped (by PID) however the test ends.
@@ -16,6 +16,7 @@ use ferryman_repo::{Error, Key, Repository, Storage, Tool};
 use ferryman_sandbox::testing::TestS3;
 use tokio_util::sync::CancellationToken;
 
+use crate::proxy::FaultyProxy;
 use crate::storage::conformance;
 use crate::*;
 
@@ -102,6 +103,7 @@ async fn the_s3_backend_against_radosgw() {
     multipart_objects_appear_whole_and_read_back(&s3).await;
     abandoned_and_crashed_uploads_are_aborted(&s3).await;
     a_gateway_outage_during_a_write_costs_time_not_the_object(&s3).await;
+    a_slow_gateway_answering_503_is_retried(&s3).await;
     bad_credentials_and_a_missing_bucket_are_clear_errors(&s3).await;
     backups_are_ingested_read_and_refused_through_the_repository(&s3).await;
     an_encrypted_backup_streams_through_s3_and_back(&s3).await;
@@ -204,6 +206,35 @@ async fn a_gateway_outage_during_a_write_costs_time_not_the_object(s3: &TestS3) 
     assert!(started.elapsed() >= outage);
     assert_eq!(sha(&read(&storage, &key).await), sha(&data));
     assert!(s3.open_uploads("outage").await.is_empty());
+}
+
+/// Behind a proxy that answers `503 Slow Down` to some connections and delays every answer,
+/// a backup streams in, reads back and checks out: object_store retried each refused request.
+async fn a_slow_gateway_answering_503_is_retried(s3: &TestS3) {
+    s3.create_bucket("struggling").await;
+    let proxy = FaultyProxy::start(&s3.endpoint, 3, Duration::from_millis(20)).await;
+    let mut settings = config(s3, "struggling", &s3.secret_key);
+    settings.endpoint = Some(proxy.endpoint.clone());
+    let storage = S3Storage::open(&settings).unwrap();
+    storage.probe().await.unwrap();
+    let repo = Repository::with_storage(Arc::new(storage));
+    let data = dump(600_000, true);
+    let m = ingest(
+        &repo,
+        meta(Tool::Mysqldump, 4, "2026-11-21T05:58:00Z"),
+        &data,
+    )
+    .await
+    .unwrap();
+    assert!(m.stored_bytes > 2 * PART as u64, "{}", m.stored_bytes);
+    assert!(repo.verify_checksum(&m.id).await.unwrap().is_ok());
+    assert_eq!(sha(&payload(&repo, &m.id).await), sha(&data));
+    let injected = proxy.injected.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        injected >= 1,
+        "no request was refused: the test proves nothing"
+    );
+    assert!(s3.open_uploads("struggling").await.is_empty());
 }
 
 async fn bad_credentials_and_a_missing_bucket_are_clear_errors(s3: &TestS3) {
