@@ -40,7 +40,7 @@ impl FaultyProxy {
         let accept = tokio::spawn(async move {
             let mut n = 0usize;
             while let Ok((client, _)) = listener.accept().await {
-                let fail = n % every.max(1) == 0;
+                let fail = n.is_multiple_of(every.max(1));
                 n += 1;
                 let upstream = upstream.clone();
                 let count = Arc::clone(&count);
