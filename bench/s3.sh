@@ -15,8 +15,8 @@
 #
 # The manager is restarted with the method's configuration before A and B (outside the timed
 # window), so its peak RSS (VmHWM) is read per run. Backups are deleted once measured. Printed:
-# min/median/max wall seconds, the median ratios A/B and A/(B+C), and the manager's peak RSS in
-# A and B. Targets: A <= 1.2x B; the manager's RSS <= 128 MiB whatever the backup's size.
+# min/median/max wall seconds, the median ratios A/B and A/(B+C), the manager's peak RSS in
+# A and B, and where the CPU went (the manager, the S3 server's processes, the whole machine). Targets: A <= 1.2x B; the manager's RSS <= 128 MiB whatever the backup's size.
 #
 # Run it as root, from anywhere:
 #
@@ -131,6 +131,20 @@ start_manager() { # repository
     wait_manager "$manager_pid" "http://$http_addr:$http_port/api/health" "$work/manager-$1.log"
 }
 hwm() { awk '/^VmHWM:/ { print $2 * 1024 }' "/proc/$1/status"; }
+# CPU accounting, in clock ticks: a process's user+system time (all its threads), and the whole
+# machine's busy time (user, nice, system, irq, softirq of every CPU).
+clk=$(getconf CLK_TCK)
+ticks_of() { # pid... -> their user+system ticks (a process gone counts 0)
+    local t=0 p
+    for p in "$@"; do
+        [[ -r /proc/$p/stat ]] && t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+    done
+    echo "$t"
+}
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+s3_pids() { pgrep -f -- "$dir/s3" || true; }
+seconds() { awk -v t="$1" -v c="$clk" 'BEGIN { printf "%.2f", t / c }'; }
+declare -a cpu_mgr_A=() cpu_mgr_B=() cpu_s3_A=() cpu_s3_B=() cpu_s3_C=() busy_A=() busy_B=() busy_C=()
 
 "$fm" agent --config "$cfg" --server db1 >"$work/agent.log" 2>&1 &
 agent_pid=$!
@@ -143,9 +157,17 @@ backup() { # letter repository round: one timed backup; its id in last_id
     local out t0 t1 rc=0 state
     start_manager "$2"
     settle
+    local s3_before busy_before mgr_before
+    # shellcheck disable=SC2046 # one PID per word
+    s3_before=$(ticks_of $(s3_pids)) busy_before=$(busy_ticks) mgr_before=$(ticks_of "$manager_pid")
     t0=$(now)
     out=$("$fm" backup run --config "$cfg" --cluster sandbox --server db1 --kind physical --wait --json 2>"$work/$1-$3.log") || rc=$?
     t1=$(now)
+    local -n cpu_mgr=cpu_mgr_$1 cpu_s3=cpu_s3_$1 busy=busy_$1
+    # shellcheck disable=SC2046
+    cpu_s3+=("$(seconds $(($(ticks_of $(s3_pids)) - s3_before)))")
+    busy+=("$(seconds $(($(busy_ticks) - busy_before)))")
+    cpu_mgr+=("$(seconds $(($(ticks_of "$manager_pid") - mgr_before)))")
     state=$(jq -r '.state // empty' <<<"$out" 2>/dev/null || true)
     [[ $rc == 0 && $state == succeeded ]] || { cat "$work/$1-$3.log" >&2; die "$1: the backup failed; see $work/manager-$2.log"; }
     local -n walls=wall_$1 peaks=rss_$1
@@ -178,9 +200,15 @@ run_C() {
     local t0 t1
     [[ -f $payload ]] || { echo "  C  (after B)"; return; }
     settle
+    local s3_before busy_before
+    # shellcheck disable=SC2046
+    s3_before=$(ticks_of $(s3_pids)) busy_before=$(busy_ticks)
     t0=$(now)
     aws_s3 cp --quiet "$payload" "s3://$bucket/bench/payload.xbstream.zst"
     t1=$(now)
+    # shellcheck disable=SC2046
+    cpu_s3_C+=("$(seconds $(($(ticks_of $(s3_pids)) - s3_before)))")
+    busy_C+=("$(seconds $(($(busy_ticks) - busy_before)))")
     wall_C+=("$(elapsed "$t0" "$t1")")
     aws_s3 rm --quiet "s3://$bucket/bench/payload.xbstream.zst"
     printf '  C  %9.3f s  aws s3 cp of %s\n' "${wall_C[-1]}" "$(human "$(stat -c %s "$payload")")"
@@ -221,3 +249,11 @@ printf '%-36s %s\n' "median wall A/B" "${r_ab}x   (target <= 1.20x: $(verdict "$
     "median wall A/(B+C)" "${r_abc}x   (storing then uploading, as a spool would)" \
     "manager peak RSS, A (max of runs)" "$(human "$rss_a")   (target <= 128 MiB: $(verdict "$rss_a_mib" 128))" \
     "manager peak RSS, B (max of runs)" "$(human "$rss_b")"
+echo
+# Where the CPU went: on a small machine the S3 server shares the cores with the backup.
+printf '%-36s %9s %9s %9s\n' "CPU seconds (medians)" manager "S3 server" machine
+printf '%-36s %9s %9s %9s\n' \
+    "A backup into S3" "$(median "${cpu_mgr_A[@]}")" "$(median "${cpu_s3_A[@]}")" "$(median "${busy_A[@]}")" \
+    "B backup onto the manager's disk" "$(median "${cpu_mgr_B[@]}")" "$(median "${cpu_s3_B[@]}")" "$(median "${busy_B[@]}")" \
+    "C aws s3 cp of the stored payload" "-" "$(median "${cpu_s3_C[@]}")" "$(median "${busy_C[@]}")"
+printf '%-36s %s\n' "machine CPU capacity per wall second" "$(nproc)"
