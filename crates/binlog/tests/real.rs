@@ -1,0 +1,166 @@
+//! Binlogs written by a real `mariadbd` (the sandbox's primary): every file reads to its end
+//! with its checksums, the GTIDs found are the server's `@@gtid_binlog_pos`, each file's GTID
+//! list follows the previous file without a gap, transactions and DDL are counted as groups,
+//! two domains are kept apart; a flipped byte, a cut file and a file that is no binlog are
+//! errors that say where.
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ferryman_binlog::{Error, GtidPos, Kind, Reader, Summary};
+use ferryman_db::mysql_async::from_row;
+use ferryman_sandbox::testing::TestSandbox;
+
+/// Reads a whole binlog file.
+fn summarize(path: &std::path::Path) -> Result<Summary, Error> {
+    let file = std::fs::File::open(path).unwrap();
+    let mut reader = Reader::new(std::io::BufReader::new(file), &path.display().to_string())?;
+    let mut summary = Summary::default();
+    while let Some(event) = reader.next_event()? {
+        summary.add(&event);
+    }
+    assert!(
+        reader.checksums(),
+        "binlog_checksum=CRC32 is MariaDB's default"
+    );
+    Ok(summary)
+}
+
+fn now() -> u32 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as u32
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_real_servers_binlogs_read_whole_with_their_gtids_times_and_groups() {
+    let started = now();
+    let sb = TestSandbox::start(0).await;
+    sb.sql(
+        "db1",
+        "CREATE DATABASE pitr; CREATE TABLE pitr.t (id INT PRIMARY KEY, v TEXT)",
+    )
+    .await;
+    for i in 0..40 {
+        sb.sql(
+            "db1",
+            &format!("INSERT INTO pitr.t VALUES ({i}, REPEAT('x', 2000))"),
+        )
+        .await;
+    }
+    sb.sql("db1", "FLUSH BINARY LOGS").await;
+    // Domain 1: a multi-statement transaction and a DDL, then domain 0 again.
+    sb.sql(
+        "db1",
+        "SET SESSION gtid_domain_id = 1; \
+         BEGIN; INSERT INTO pitr.t VALUES (100, 'a'); INSERT INTO pitr.t VALUES (101, 'b'); COMMIT; \
+         CREATE TABLE pitr.u (id INT PRIMARY KEY); \
+         SET SESSION gtid_domain_id = 0; UPDATE pitr.t SET v = 'y' WHERE id < 5",
+    )
+    .await;
+    let (pos, datadir): (String, String) = from_row(
+        sb.sql("db1", "SELECT @@gtid_binlog_pos, @@datadir")
+            .await
+            .remove(0),
+    );
+    let files: Vec<String> = sb
+        .sql("db1", "SHOW BINARY LOGS")
+        .await
+        .into_iter()
+        .map(|row| from_row::<(String, u64)>(row).0)
+        .collect();
+    assert!(files.len() >= 2, "{files:?}");
+    let paths: Vec<PathBuf> = files
+        .iter()
+        .map(|f| PathBuf::from(&datadir).join(f))
+        .collect();
+
+    let mut last = GtidPos::new();
+    let mut groups = 0;
+    let mut summaries = Vec::new();
+    for path in &paths {
+        let s = summarize(path).unwrap();
+        assert!(s.breaks.is_empty(), "{path:?}: {:?}", s.breaks);
+        assert_eq!(s.open, None, "{path:?} ends inside a transaction");
+        assert!(s.server_version.as_deref().unwrap().contains("MariaDB"));
+        // Each file's GTID list is the position the files before it ended at.
+        let before = s.before.clone().unwrap();
+        assert!(
+            s.gaps_after(&last).is_empty(),
+            "{path:?}: {:?}",
+            s.gaps_after(&last)
+        );
+        for gtid in before.iter() {
+            assert_eq!(
+                last.get(gtid.domain),
+                Some(gtid),
+                "{path:?}: {before} after {last}"
+            );
+        }
+        for gtid in s.last.iter() {
+            last.set(gtid);
+        }
+        groups += s.transactions;
+        summaries.push(s);
+    }
+    assert_eq!(last.to_string(), pos, "the files end where the server says");
+    // 2 DDL + 40 inserts in the first file; 1 transaction, 1 DDL, 1 update after.
+    assert!(groups >= 45, "{groups} groups");
+    let first = &summaries[0];
+    assert!(first.transactions >= 42, "{first:?}");
+    let second = summaries.iter().find(|s| s.last.get(1).is_some()).unwrap();
+    let d1 = second.last.get(1).unwrap();
+    assert_eq!(
+        (d1.domain, d1.seq),
+        (1, 2),
+        "a transaction and a DDL in domain 1"
+    );
+    assert_eq!(second.first.get(1).unwrap().seq, 1);
+    let (t0, t1) = (first.first_time.unwrap(), second.last_time.unwrap());
+    assert!(
+        started - 5 <= t0 && t0 <= t1 && t1 <= now() + 5,
+        "{t0}..{t1}"
+    );
+
+    // A flipped byte inside an event fails its CRC32, named with the event's offset.
+    let copy = sb.path().join("copy.bin");
+    let mut bytes = std::fs::read(&paths[0]).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20;
+    std::fs::write(&copy, &bytes).unwrap();
+    let err = summarize(&copy).unwrap_err();
+    assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("CRC32"), "{err}");
+    // A cut file: the events before the cut read, then the cut is named.
+    bytes[middle] ^= 0x20;
+    std::fs::write(&copy, &bytes[..middle]).unwrap();
+    let file = std::fs::File::open(&copy).unwrap();
+    let mut reader = Reader::new(file, "copy.bin").unwrap();
+    let mut read = 0;
+    let err = loop {
+        match reader.next_event() {
+            Ok(Some(event)) => {
+                read += 1;
+                assert!(event.offset < middle as u64);
+                if read == 1 {
+                    assert!(matches!(
+                        event.kind,
+                        Kind::FormatDescription {
+                            checksums: true,
+                            ..
+                        }
+                    ));
+                }
+            }
+            Ok(None) => panic!("the cut was not noticed"),
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        read > 10 && matches!(err, Error::Truncated { .. }),
+        "{read}: {err}"
+    );
+    assert!(Reader::new(&b"not a binlog"[..], "x").is_err());
+}
