@@ -164,3 +164,101 @@ async fn a_real_servers_binlogs_read_whole_with_their_gtids_times_and_groups() {
     );
     assert!(Reader::new(&b"not a binlog"[..], "x").is_err());
 }
+
+/// Follows db1's binlog from a GTID position, as the archiver will: the events after it come
+/// whole with the server's own checksums (this crate's reader checks them), the first group
+/// is the one after the position, and the stream goes on with what is written meanwhile.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_followed_binlog_starts_after_its_gtid_and_checks_out_event_by_event() {
+    let sb = TestSandbox::start(0).await;
+    sb.sql(
+        "db1",
+        "CREATE DATABASE f; CREATE TABLE f.t (id INT PRIMARY KEY, v TEXT)",
+    )
+    .await;
+    for i in 0..10 {
+        sb.sql("db1", &format!("INSERT INTO f.t VALUES ({i}, 'a')"))
+            .await;
+    }
+    let (from,): (String,) = from_row(sb.sql("db1", "SELECT @@gtid_binlog_pos").await.remove(0));
+    let from: GtidPos = from.parse().unwrap();
+    for i in 10..30 {
+        sb.sql("db1", &format!("INSERT INTO f.t VALUES ({i}, 'b')"))
+            .await;
+    }
+    let (to,): (String,) = from_row(sb.sql("db1", "SELECT @@gtid_binlog_pos").await.remove(0));
+
+    let config = sb.config();
+    let cluster = &config.clusters[0];
+    let server = cluster.servers.iter().find(|s| s.name == "db1").unwrap();
+    let endpoint = ferryman_db::Endpoint::from_config(server, &cluster.db_servers_credential);
+    let mut follower = endpoint
+        .follow_binlog(4242, &from.to_string())
+        .await
+        .unwrap();
+    // The events as a segment: the magic, then every event as it came.
+    let mut segment = ferryman_binlog::MAGIC.to_vec();
+    let mut summary = Summary::default();
+    let mut checked = 0;
+    while summary.last.to_string() != to || summary.open.is_some() {
+        let event = tokio::time::timeout(std::time::Duration::from_secs(20), follower.next_event())
+            .await
+            .expect("the dump stalled before the last GTID")
+            .unwrap()
+            .unwrap();
+        segment.extend_from_slice(&event);
+        // Read back everything so far: every event checks out (CRC32 included).
+        let mut reader = Reader::new(&segment[..], "dump").unwrap();
+        summary = Summary::default();
+        checked = 0;
+        while let Some(e) = reader.next_event().unwrap() {
+            summary.add(&e);
+            checked += 1;
+        }
+    }
+    assert!(
+        summary.server_version.is_some(),
+        "the dump starts with a format description"
+    );
+    let first = summary.first.get(0).unwrap();
+    assert_eq!(first.seq, from.get(0).unwrap().seq + 1, "{summary:?}");
+    assert!(summary.gaps_after(&from).is_empty());
+    assert_eq!(summary.transactions, 20);
+    assert!(summary.breaks.is_empty());
+    assert!(checked > 40, "{checked}");
+    // The stream goes on: a write made now arrives.
+    sb.sql("db1", "INSERT INTO f.t VALUES (1000, 'c')").await;
+    let mut next = Summary::default();
+    let mut more = ferryman_binlog::MAGIC.to_vec();
+    // The format description of the dump precedes what comes next.
+    let fde_end = 4 + u32::from_le_bytes(segment[4 + 9..4 + 13].try_into().unwrap()) as usize;
+    more.extend_from_slice(&segment[4..fde_end]);
+    while next.transactions == 0 {
+        let event = tokio::time::timeout(std::time::Duration::from_secs(20), follower.next_event())
+            .await
+            .expect("a new write did not arrive")
+            .unwrap()
+            .unwrap();
+        more.extend_from_slice(&event);
+        let mut reader = Reader::new(&more[..], "dump").unwrap();
+        next = Summary::default();
+        while let Some(e) = reader.next_event().unwrap() {
+            next.add(&e);
+        }
+    }
+    assert_eq!(
+        next.first.get(0).unwrap().seq,
+        summary.last.get(0).unwrap().seq + 1
+    );
+
+    // A position the server never had: the dump is refused with the server's reason.
+    let mut beyond = endpoint.follow_binlog(4243, "0-1-999999").await.unwrap();
+    let err = loop {
+        match beyond.next_event().await {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("the dump ended without an error"),
+            Err(e) => break e.to_string(),
+        }
+    };
+    assert!(err.contains("0-1-999999"), "{err}");
+}

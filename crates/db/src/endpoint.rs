@@ -130,6 +130,15 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// The driver's connection itself, for what consumes it (a binlog dump).
+    pub(crate) fn into_conn(mut self) -> Conn {
+        match self.conn.take() {
+            Some(conn) => conn,
+            // `conn` is only taken by `disconnect` and `drop`, which consume `self`.
+            None => unreachable!("a Connection without its Conn"),
+        }
+    }
+
     /// Closes the connection politely (`COM_QUIT`).
     pub async fn disconnect(mut self) -> Result<(), mysql_async::Error> {
         match self.conn.take() {

@@ -6,10 +6,13 @@
 //!   every value bound as a parameter and quoted by the server, never pasted into SQL.
 //! - [`replication`]: pointing a replica at its primary with GTID, starting and stopping it.
 //! - [`topology`]: [`ServerStatus`], what a server says about its role, GTIDs and replication.
+//! - [`binlog`]: [`binlog::BinlogFollower`], a server's binary log followed from a GTID position
+//!   like a replica (the events whole, with the server's checksums).
 //! - [`error`]: the crate's [`Error`].
 //!
 //! `mysql_async` is re-exported so every crate uses the same version.
 
+pub mod binlog;
 pub mod endpoint;
 pub mod error;
 pub mod quoted;
