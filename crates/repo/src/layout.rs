@@ -5,6 +5,7 @@
 //! Backups/<cluster>/<server>/<backup-id>/manifest.json     (written last: marks a backup)
 //! <cluster>/<server>/<kind>-<UTC time>-j<job>.log.zst       (error and slow logs)
 //! Quarantine/<cluster>/<server>/<backup-id>-q<UTC time>/     (set aside at start-up: below)
+//! Binlogs/<cluster>/<segment>/segment.binlog.zst, manifest.json (archived binlog segments)
 //! ```
 //!
 //! `Quarantine/` holds backup directories without a manifest that held more than a partial
@@ -32,16 +33,23 @@ pub const BACKUPS: &str = "Backups";
 pub const MANIFEST: &str = "manifest.json";
 /// The top-level directory of backup directories set aside at start-up.
 pub const QUARANTINE: &str = "Quarantine";
+/// The top-level directory of archived binlog segments.
+pub const BINLOGS: &str = "Binlogs";
 
-/// Checks a cluster name: a key component, and neither `Backups` nor `Quarantine`, which
-/// logs would collide with.
+/// True for the repository's own top-level directories, which no cluster may be named.
+pub fn is_reserved(name: &str) -> bool {
+    [BACKUPS, QUARANTINE, BINLOGS].contains(&name)
+}
+
+/// Checks a cluster name: a key component, and none of the repository's own top-level
+/// directories ([`is_reserved`]), which logs would collide with.
 pub fn check_cluster(cluster: &str) -> Result<()> {
     check_component("cluster name", cluster)?;
-    if cluster == BACKUPS || cluster == QUARANTINE {
+    if is_reserved(cluster) {
         return Err(Error::InvalidName {
             what: "cluster name",
             value: cluster.to_owned(),
-            reason: format!("`{BACKUPS}` and `{QUARANTINE}` are reserved for the repository's own directories; rename the cluster"),
+            reason: format!("`{BACKUPS}`, `{QUARANTINE}` and `{BINLOGS}` are reserved for the repository's own directories; rename the cluster"),
         });
     }
     Ok(())

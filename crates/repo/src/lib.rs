@@ -40,6 +40,8 @@
 //! - [`retention`]: [`RetentionPolicy`] (from a cluster's `backup-keep-*`), [`plan`],
 //!   [`PrunePlan`], and [`Repository::prune`] with its [`PruneReport`].
 //! - [`logs`]: the logs area, [`LogMeta`], [`LogFile`].
+//! - [`segments`]: archived binlog segments (checked event by event before they are stored),
+//!   their manifests, and the [`segments::chain`] check of a cluster's GTID history.
 //! - [`layout`]: where things live; [`BackupId`].
 //! - [`storage`]: the [`Storage`] trait and [`LocalStorage`].
 //! - [`timestamp`]: [`Timestamp`], UTC times and calendar buckets.
@@ -61,6 +63,7 @@ pub mod modes;
 pub mod pipeline;
 pub mod repository;
 pub mod retention;
+pub mod segments;
 pub mod storage;
 pub mod timestamp;
 pub mod verification;

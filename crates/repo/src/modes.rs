@@ -15,7 +15,7 @@ use std::path::Path;
 
 use tracing::{info, warn};
 
-use crate::layout::{BACKUPS, QUARANTINE};
+use crate::layout::{is_reserved, BACKUPS, BINLOGS, QUARANTINE};
 use crate::logs::is_log_name;
 use crate::storage::local::PARTIAL_SUFFIX;
 
@@ -42,7 +42,7 @@ pub(crate) fn new_file() -> OpenOptions {
 pub fn tighten_repository(root: &Path) -> usize {
     let mut fixed = Fixed::default();
     fixed.one(root);
-    for area in [BACKUPS, QUARANTINE] {
+    for area in [BACKUPS, QUARANTINE, BINLOGS] {
         fixed.tree(&root.join(area));
     }
     for (cluster, server) in log_dirs(root) {
@@ -70,7 +70,7 @@ fn log_dirs(root: &Path) -> Vec<(std::path::PathBuf, std::path::PathBuf)> {
     let mut out = Vec::new();
     for cluster in read_dir(root) {
         let name = cluster.file_name().unwrap_or_default();
-        if name == BACKUPS || name == QUARANTINE || !is_dir(&cluster) {
+        if is_reserved(&name.to_string_lossy()) || !is_dir(&cluster) {
             continue;
         }
         for server in read_dir(&cluster) {

@@ -16,7 +16,7 @@ use tracing::{debug, info, warn};
 
 use crate::crypt::Keys;
 use crate::ingest::{self, BackupMeta};
-use crate::layout::{self, backups_dir, BackupId, BACKUPS, QUARANTINE};
+use crate::layout::{self, backups_dir, BackupId, BACKUPS};
 use crate::manifest::Manifest;
 use crate::modes;
 use crate::storage::local::LocalStorage;
@@ -252,7 +252,7 @@ impl Repository {
     pub(crate) async fn log_dirs(&self) -> Result<Vec<(String, String, Key)>> {
         let mut out = Vec::new();
         for c in self.storage.list(None).await? {
-            if !c.is_dir || c.name == BACKUPS || c.name == QUARANTINE {
+            if !c.is_dir || layout::is_reserved(&c.name) {
                 continue;
             }
             let cluster_dir = Key::new(&c.name)?;

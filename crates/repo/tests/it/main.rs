@@ -18,6 +18,7 @@ mod physical;
 mod proxy;
 mod retention;
 mod s3;
+mod segments;
 mod storage;
 
 use std::io::Read;
