@@ -14,16 +14,20 @@
 //! - [`reader`]: [`Reader`], the events of a file or stream, each checked.
 //! - [`summary`]: [`Summary`], what a stretch of events holds (GTID ranges per domain, times,
 //!   transactions, breaks in the sequence).
+//! - [`spool`]: [`Spool`], a followed binlog on the manager's disk: durable every second,
+//!   recovered to its last whole group after a crash, cut into segments.
 //! - [`error`]: the crate's [`Error`].
 
 pub mod error;
 pub mod event;
 pub mod gtid;
 pub mod reader;
+pub mod spool;
 pub mod summary;
 
 pub use error::Error;
 pub use event::{Event, Header, Kind};
 pub use gtid::{Gtid, GtidPos};
 pub use reader::{Reader, MAGIC};
+pub use spool::{Recovered, Spool};
 pub use summary::Summary;

@@ -102,6 +102,45 @@ impl<R: Read> Reader<R> {
                 missing: (bytes.len() - HEADER_LEN - got) as u64,
             });
         }
+        self.take(offset, header, bytes).map(Some)
+    }
+
+    /// Checks one whole event that did not come through this reader's input (a followed
+    /// binlog's), as the next event of the stream: its length, its CRC32 once a format
+    /// description said events carry one.
+    pub fn check(&mut self, bytes: Vec<u8>) -> Result<Event, Error> {
+        let offset = self.offset;
+        let Some(head) = bytes.get(..HEADER_LEN) else {
+            return Err(self.corrupt(offset, format!("an event of {} bytes", bytes.len())));
+        };
+        let mut fixed = [0u8; HEADER_LEN];
+        fixed.copy_from_slice(head);
+        let header = Header::parse(&fixed);
+        if header.length as usize != bytes.len() {
+            return Err(self.corrupt(
+                offset,
+                format!(
+                    "an event of {} bytes whose header says {}",
+                    bytes.len(),
+                    header.length
+                ),
+            ));
+        }
+        self.take(offset, header, bytes)
+    }
+
+    /// Checks and decodes an event read whole.
+    fn take(&mut self, offset: u64, header: Header, bytes: Vec<u8>) -> Result<Event, Error> {
+        if self.encrypted {
+            return Err(Error::Encrypted {
+                what: self.what.clone(),
+                offset,
+            });
+        }
+        let min = HEADER_LEN + if self.checksums { CHECKSUM_LEN } else { 0 };
+        if bytes.len() < min {
+            return Err(self.corrupt(offset, format!("an event of {} bytes", bytes.len())));
+        }
         self.offset += u64::from(header.length);
         let kind = if header.code == code::FORMAT_DESCRIPTION {
             self.format_description(offset, &header, &bytes)?
@@ -116,12 +155,12 @@ impl<R: Read> Reader<R> {
         if kind == Kind::StartEncryption {
             self.encrypted = true;
         }
-        Ok(Some(Event {
+        Ok(Event {
             offset,
             header,
             kind,
             bytes,
-        }))
+        })
     }
 
     /// Reads a format description and takes its checksum setting for the events after it.

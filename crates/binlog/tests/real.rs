@@ -262,3 +262,117 @@ async fn a_followed_binlog_starts_after_its_gtid_and_checks_out_event_by_event()
     };
     assert!(err.contains("0-1-999999"), "{err}");
 }
+
+/// The spool of a followed binlog: appended and synced, recovered after a cut tail and after
+/// an unfinished group to its last whole group, cut into a segment that starts where the
+/// spool started, and going on after the cut.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spool_recovers_to_its_last_whole_group_and_cuts_segments() {
+    use ferryman_binlog::Spool;
+    let sb = TestSandbox::start(0).await;
+    sb.sql(
+        "db1",
+        "CREATE DATABASE sp; CREATE TABLE sp.t (id INT PRIMARY KEY)",
+    )
+    .await;
+    let (from,): (String,) = from_row(sb.sql("db1", "SELECT @@gtid_binlog_pos").await.remove(0));
+    let from: GtidPos = from.parse().unwrap();
+    for i in 0..12 {
+        sb.sql("db1", &format!("INSERT INTO sp.t VALUES ({i})"))
+            .await;
+    }
+    let (to,): (String,) = from_row(sb.sql("db1", "SELECT @@gtid_binlog_pos").await.remove(0));
+    let config = sb.config();
+    let cluster = &config.clusters[0];
+    let server = cluster.servers.iter().find(|s| s.name == "db1").unwrap();
+    let endpoint = ferryman_db::Endpoint::from_config(server, &cluster.db_servers_credential);
+    let mut follower = endpoint
+        .follow_binlog(4244, &from.to_string())
+        .await
+        .unwrap();
+    let dir = sb.path().join("spool");
+    let (mut spool, recovered) = Spool::open(&dir, "sandbox", &from).unwrap();
+    assert_eq!((recovered.dropped, spool.position()), (0, from.clone()));
+    while spool.position().to_string() != to {
+        let event = next(&mut follower).await;
+        spool.append(event).unwrap();
+    }
+    spool.sync().unwrap();
+    drop(spool);
+
+    // A cut tail (a crash in the middle of a write) is cut off.
+    let file = dir.join("sandbox.binlog");
+    let whole = std::fs::read(&file).unwrap();
+    let mut torn = whole.clone();
+    torn.extend_from_slice(&[0x42; 10]);
+    std::fs::write(&file, &torn).unwrap();
+    let (spool, recovered) = Spool::open(&dir, "sandbox", &GtidPos::new()).unwrap();
+    assert_eq!(recovered.dropped, 10);
+    assert!(recovered.damage.is_some());
+    assert_eq!(spool.position().to_string(), to);
+    assert_eq!(std::fs::read(&file).unwrap(), whole);
+    drop(spool);
+
+    // An unfinished group (its commit never written) is cut off: the follower resumes at it.
+    let last_xid = Reader::new(&whole[..], "spool")
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.kind == Kind::Xid)
+        .last()
+        .unwrap();
+    std::fs::write(&file, &whole[..last_xid.offset as usize]).unwrap();
+    let (mut spool, recovered) = Spool::open(&dir, "sandbox", &GtidPos::new()).unwrap();
+    assert!(
+        recovered.dropped > 0 && recovered.damage.is_none(),
+        "{recovered:?}"
+    );
+    let behind = spool.position().get(0).unwrap();
+    let target: GtidPos = to.parse().unwrap();
+    assert_eq!(behind.seq + 1, target.get(0).unwrap().seq);
+    let mut again = endpoint
+        .follow_binlog(4245, &spool.position().to_string())
+        .await
+        .unwrap();
+    while spool.position().to_string() != to {
+        let event = next(&mut again).await;
+        spool.append(event).unwrap();
+    }
+
+    // The segment: a binlog from the spool's start to its last whole group.
+    let (segment, before) = spool.segment().unwrap().unwrap();
+    assert_eq!(before, from);
+    let mut summary = Summary::default();
+    for event in Reader::new(&segment[..], "segment").unwrap() {
+        summary.add(&event.unwrap());
+    }
+    assert!(summary.gaps_after(&from).is_empty() && summary.breaks.is_empty());
+    assert_eq!(summary.last.to_string(), to);
+    assert_eq!(summary.transactions, 12);
+    spool.cut().unwrap();
+    assert!(spool.is_empty() && spool.segment().unwrap().is_none());
+    assert_eq!(spool.position().to_string(), to);
+
+    // After the cut the spool goes on from there, and so does the next segment.
+    sb.sql("db1", "INSERT INTO sp.t VALUES (100)").await;
+    while spool.summary().transactions == 0 {
+        let event = next(&mut again).await;
+        spool.append(event).unwrap();
+    }
+    let (segment, before) = spool.segment().unwrap().unwrap();
+    assert_eq!(before.to_string(), to);
+    let mut summary = Summary::default();
+    for event in Reader::new(&segment[..], "segment").unwrap() {
+        summary.add(&event.unwrap());
+    }
+    assert!(summary.gaps_after(&before).is_empty());
+    assert_eq!(summary.transactions, 1);
+}
+
+/// The next event of `f`, within 20 s.
+async fn next(f: &mut ferryman_db::binlog::BinlogFollower) -> Vec<u8> {
+    tokio::time::timeout(std::time::Duration::from_secs(20), f.next_event())
+        .await
+        .expect("the dump stalled")
+        .unwrap()
+        .unwrap()
+}

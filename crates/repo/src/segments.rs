@@ -90,13 +90,16 @@ fn cluster_dir(cluster: &str) -> Result<Key> {
 
 impl Repository {
     /// Checks the binlog stretch `bytes` (a binlog file's layout) event by event and stores it
-    /// as a segment of `cluster` read from server `source`; the manifest goes last. A stretch
-    /// that is not a binlog, is damaged or cut, or holds no transaction is refused and nothing
-    /// is stored.
+    /// as a segment of `cluster` read from server `source`; the manifest goes last. `before`
+    /// is the GTID position the stretch starts after, when the caller knows it (an archiver's
+    /// spool does); otherwise the stretch's own GTID list says it (a binlog file's does). A
+    /// stretch that is not a binlog, is damaged or cut, or holds no transaction is refused and
+    /// nothing is stored.
     pub async fn store_segment(
         &self,
         cluster: &str,
         source: &str,
+        before: Option<GtidPos>,
         bytes: Vec<u8>,
         compression: Compression,
     ) -> Result<SegmentManifest> {
@@ -166,7 +169,7 @@ impl Repository {
             name,
             source: source.to_owned(),
             server_version: summary.server_version.clone(),
-            before: summary.before.as_ref().map(ToString::to_string),
+            before: before.or(summary.before.clone()).map(|b| b.to_string()),
             first: summary.first.to_string(),
             last: summary.last.to_string(),
             ends_inside: summary.open.map(|g| g.to_string()),

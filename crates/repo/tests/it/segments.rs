@@ -47,7 +47,7 @@ async fn binlog_files_stored_as_segments_chain_up_to_the_servers_position() {
     for file in &files {
         let bytes = std::fs::read(file).unwrap();
         match repo
-            .store_segment("shop", "db1", bytes, Compression::default())
+            .store_segment("shop", "db1", None, bytes, Compression::default())
             .await
         {
             Ok(m) => stored.push(m),
@@ -72,6 +72,7 @@ async fn binlog_files_stored_as_segments_chain_up_to_the_servers_position() {
         .store_segment(
             "shop",
             "db1",
+            None,
             std::fs::read(&files[1]).unwrap(),
             Compression::default(),
         )
@@ -98,7 +99,7 @@ async fn binlog_files_stored_as_segments_chain_up_to_the_servers_position() {
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x10;
     let err = repo
-        .store_segment("shop", "db1", bytes, Compression::default())
+        .store_segment("shop", "db1", None, bytes, Compression::default())
         .await
         .unwrap_err()
         .to_string();

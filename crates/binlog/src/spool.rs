@@ -1,0 +1,312 @@
+//! [`Spool`]: the followed binlog of one cluster on the manager's disk, made durable every
+//! second, from which whole segments are cut for the repositories.
+//!
+//! ```text
+//! <dir>/<name>.binlog   the magic, the dump's first format description, then every event
+//! <dir>/<name>.start    the GTID position the spool starts at (the segment's `before`)
+//! ```
+//!
+//! # Sequence
+//! 1. [`Spool::open`]: a new spool starts at the given position; an existing one is read back
+//!    with the [`Reader`], and a cut or damaged tail and an unfinished group are truncated
+//!    away (durably): [`Spool::position`] is then the last whole group, where the follower
+//!    resumes, so nothing is duplicated and nothing lost.
+//! 2. [`Spool::append`] checks each followed event (length, CRC32) and writes it; rotations
+//!    and later format descriptions of the dump are left out (the first one describes them
+//!    all). [`Spool::sync`] makes what was appended durable (`fdatasync`): the archiver calls
+//!    it at least every `binlog-archive-flush`, which bounds what a crash loses.
+//! 3. [`Spool::segment`] gives the whole groups so far, laid out as a binlog, with the
+//!    position before them; once the caller stored it, [`Spool::cut`] restarts the spool with
+//!    the format description and the unfinished group (a new file, synced, renamed over the
+//!    old one, then the new start position). A crash between the two leaves the old spool,
+//!    whose segment is the same bytes again: storing it twice finds it stored.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::event::{code, Kind};
+use crate::reader::{Reader, MAGIC};
+use crate::summary::Summary;
+use crate::{Error, GtidPos};
+
+/// One cluster's spool.
+pub struct Spool {
+    path: PathBuf,
+    start_path: PathBuf,
+    out: BufWriter<File>,
+    /// Checks appended events (its offset is the file's length).
+    reader: Reader<&'static [u8]>,
+    /// The format description, first event of the file.
+    fde: Option<Vec<u8>>,
+    /// Where the spool starts.
+    start: GtidPos,
+    /// What the file holds.
+    summary: Summary,
+    /// The end of the last whole group (or of the events before any group).
+    safe_end: u64,
+    /// The last GTIDs of the whole groups.
+    safe_last: GtidPos,
+    /// Bytes appended since the last sync.
+    unsynced: bool,
+}
+
+/// What [`Spool::open`] found in an existing spool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovered {
+    /// Bytes cut off its end (an unfinished group, a cut or damaged event).
+    pub dropped: u64,
+    /// Why the tail was cut, when it was damaged rather than merely unfinished.
+    pub damage: Option<String>,
+}
+
+impl Spool {
+    /// Opens (or creates, starting at `start`) the spool `<dir>/<name>.binlog`.
+    pub fn open(dir: &Path, name: &str, start: &GtidPos) -> Result<(Spool, Recovered), Error> {
+        let path = dir.join(format!("{name}.binlog"));
+        let start_path = dir.join(format!("{name}.start"));
+        let io = |what: &Path| {
+            let what = what.display().to_string();
+            move |source| Error::Io { what, source }
+        };
+        fs::create_dir_all(dir).map_err(io(dir))?;
+        if !path.exists() {
+            write_durably(&start_path, start.to_string().as_bytes()).map_err(io(&start_path))?;
+            write_durably(&path, &MAGIC).map_err(io(&path))?;
+        }
+        let start: GtidPos = fs::read_to_string(&start_path)
+            .map_err(io(&start_path))?
+            .trim()
+            .parse()?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(io(&path))?;
+        let what = path.display().to_string();
+        let mut spool = Spool::blank(path.clone(), start_path, file, start)?;
+        let mut old = Reader::new(&bytes[..], &what)?;
+        let mut damage = None;
+        loop {
+            match old.next_event() {
+                Ok(Some(event)) => spool.take(event.bytes)?,
+                Ok(None) => break,
+                Err(e) => {
+                    damage = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        let dropped = bytes.len() as u64 - spool.safe_end;
+        if dropped > 0 {
+            let file = spool.out.get_mut();
+            file.set_len(spool.safe_end).map_err(io(&path))?;
+            file.sync_data().map_err(io(&path))?;
+            // Re-read what is kept, so that the summary and the checker match the file.
+            bytes.truncate(spool.safe_end as usize);
+            return Spool::reopen(spool, &bytes, dropped, damage);
+        }
+        spool.out.seek(SeekFrom::End(0)).map_err(io(&path))?;
+        Ok((spool, Recovered { dropped, damage }))
+    }
+
+    /// A spool on `file` that has read nothing yet.
+    fn blank(
+        path: PathBuf,
+        start_path: PathBuf,
+        file: File,
+        start: GtidPos,
+    ) -> Result<Spool, Error> {
+        let reader = Reader::new(&MAGIC[..], &path.display().to_string())?;
+        Ok(Spool {
+            path,
+            start_path,
+            out: BufWriter::new(file),
+            reader,
+            fde: None,
+            start,
+            summary: Summary::default(),
+            safe_end: MAGIC.len() as u64,
+            safe_last: GtidPos::new(),
+            unsynced: false,
+        })
+    }
+
+    /// `spool` with its state rebuilt from `bytes`, the file's content.
+    fn reopen(
+        mut spool: Spool,
+        bytes: &[u8],
+        dropped: u64,
+        damage: Option<String>,
+    ) -> Result<(Spool, Recovered), Error> {
+        let what = spool.path.display().to_string();
+        spool.reader = Reader::new(&MAGIC[..], &what)?;
+        spool.fde = None;
+        spool.summary = Summary::default();
+        spool.safe_end = MAGIC.len() as u64;
+        spool.safe_last = GtidPos::new();
+        for event in Reader::new(bytes, &what)? {
+            spool.take(event?.bytes)?;
+        }
+        spool
+            .out
+            .seek(SeekFrom::End(0))
+            .map_err(|source| Error::Io {
+                what: what.clone(),
+                source,
+            })?;
+        Ok((spool, Recovered { dropped, damage }))
+    }
+
+    /// Takes an event already in the file into the state.
+    fn take(&mut self, bytes: Vec<u8>) -> Result<(), Error> {
+        let event = self.reader.check(bytes)?;
+        if event.header.code == code::FORMAT_DESCRIPTION && self.fde.is_none() {
+            self.fde = Some(event.bytes.clone());
+        }
+        self.summary.add(&event);
+        if self.summary.open.is_none() {
+            self.safe_end = self.reader.offset();
+            self.safe_last = self.summary.last.clone();
+        }
+        Ok(())
+    }
+
+    /// Checks a followed event and appends it (see the module documentation for what is
+    /// left out).
+    pub fn append(&mut self, bytes: Vec<u8>) -> Result<(), Error> {
+        let code = bytes.get(4).copied().unwrap_or_default();
+        if code == code::ROTATE || (code == code::FORMAT_DESCRIPTION && self.fde.is_some()) {
+            return Ok(());
+        }
+        let event = self.reader.check(bytes)?;
+        if let Kind::FormatDescription { .. } = event.kind {
+            self.fde = Some(event.bytes.clone());
+        }
+        self.out
+            .write_all(&event.bytes)
+            .map_err(|source| self.io(source))?;
+        self.unsynced = true;
+        self.summary.add(&event);
+        if self.summary.open.is_none() {
+            self.safe_end = self.reader.offset();
+            self.safe_last = self.summary.last.clone();
+        }
+        Ok(())
+    }
+
+    /// Makes what was appended durable; nothing to do when nothing was.
+    pub fn sync(&mut self) -> Result<(), Error> {
+        if !self.unsynced {
+            return Ok(());
+        }
+        self.out.flush().map_err(|source| self.io(source))?;
+        self.out
+            .get_ref()
+            .sync_data()
+            .map_err(|source| self.io(source))?;
+        self.unsynced = false;
+        Ok(())
+    }
+
+    /// Where a follower resumes: the start, then the last whole group of each domain.
+    pub fn position(&self) -> GtidPos {
+        let mut pos = self.start.clone();
+        for gtid in self.safe_last.iter() {
+            pos.set(gtid);
+        }
+        pos
+    }
+
+    /// What the spool holds (whole groups and the unfinished one).
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
+
+    /// Bytes in the spool (the file's length once synced).
+    pub fn len(&self) -> u64 {
+        self.reader.offset()
+    }
+
+    /// True when the spool holds no group, whole or not.
+    pub fn is_empty(&self) -> bool {
+        self.summary.first.is_empty()
+    }
+
+    /// The whole groups so far as a binlog (magic, format description, events) and the
+    /// position before them; `None` when there is no whole group yet. Syncs first.
+    pub fn segment(&mut self) -> Result<Option<(Vec<u8>, GtidPos)>, Error> {
+        if self.safe_last.is_empty() {
+            return Ok(None);
+        }
+        self.sync()?;
+        let mut bytes = vec![0u8; self.safe_end as usize];
+        let file = self.out.get_mut();
+        let read = file
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| file.read_exact(&mut bytes))
+            .and_then(|_| file.seek(SeekFrom::End(0)));
+        read.map_err(|source| self.io(source))?;
+        Ok(Some((bytes, self.start.clone())))
+    }
+
+    /// Restarts the spool after the segment [`Spool::segment`] gave was stored: the format
+    /// description and the unfinished group stay, the start moves past the whole groups.
+    pub fn cut(&mut self) -> Result<(), Error> {
+        self.sync()?;
+        let Some(fde) = self.fde.clone() else {
+            return Ok(());
+        };
+        let mut tail = Vec::new();
+        let file = self.out.get_mut();
+        let read = file
+            .seek(SeekFrom::Start(self.safe_end))
+            .and_then(|_| file.read_to_end(&mut tail));
+        read.map_err(|source| self.io(source))?;
+        let position = self.position();
+        let mut fresh = MAGIC.to_vec();
+        fresh.extend_from_slice(&fde);
+        fresh.extend_from_slice(&tail);
+        let io = |what: &Path| {
+            let what = what.display().to_string();
+            move |source| Error::Io { what, source }
+        };
+        write_durably(&self.path, &fresh).map_err(io(&self.path))?;
+        write_durably(&self.start_path, position.to_string().as_bytes())
+            .map_err(io(&self.start_path))?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.path)
+            .map_err(io(&self.path))?;
+        let spool = Spool::blank(self.path.clone(), self.start_path.clone(), file, position)?;
+        let (spool, _) = Spool::reopen(spool, &fresh, 0, None)?;
+        *self = spool;
+        Ok(())
+    }
+
+    fn io(&self, source: std::io::Error) -> Error {
+        Error::Io {
+            what: self.path.display().to_string(),
+            source,
+        }
+    }
+}
+
+/// Writes `bytes` to `path` through a synced temporary file renamed over it, then syncs the
+/// directory: after a crash `path` holds the old bytes or the new ones, whole.
+fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut file = File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
