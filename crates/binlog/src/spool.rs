@@ -25,7 +25,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::event::{code, Kind};
+use crate::event::{code, Event};
 use crate::reader::{Reader, MAGIC};
 use crate::summary::Summary;
 use crate::{Error, GtidPos};
@@ -78,100 +78,75 @@ impl Spool {
             .map_err(io(&start_path))?
             .trim()
             .parse()?;
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(io(&path))?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(io(&path))?;
-        let what = path.display().to_string();
-        let mut spool = Spool::blank(path.clone(), start_path, file, start)?;
-        let mut old = Reader::new(&bytes[..], &what)?;
-        let mut damage = None;
-        loop {
-            match old.next_event() {
-                Ok(Some(event)) => spool.take(event.bytes)?,
-                Ok(None) => break,
-                Err(e) => {
-                    damage = Some(e.to_string());
-                    break;
-                }
-            }
-        }
+        let bytes = fs::read(&path).map_err(io(&path))?;
+        let (mut spool, damage) = Spool::load(path.clone(), start_path, start, &bytes)?;
         let dropped = bytes.len() as u64 - spool.safe_end;
         if dropped > 0 {
             let file = spool.out.get_mut();
             file.set_len(spool.safe_end).map_err(io(&path))?;
             file.sync_data().map_err(io(&path))?;
-            // Re-read what is kept, so that the summary and the checker match the file.
-            bytes.truncate(spool.safe_end as usize);
-            return Spool::reopen(spool, &bytes, dropped, damage);
+            // The state read past the kept end (an unfinished group): read the kept part again.
+            let kept = &bytes[..spool.safe_end as usize];
+            spool = Spool::load(path, spool.start_path, spool.start, kept)?.0;
         }
-        spool.out.seek(SeekFrom::End(0)).map_err(io(&path))?;
         Ok((spool, Recovered { dropped, damage }))
     }
 
-    /// A spool on `file` that has read nothing yet.
-    fn blank(
+    /// The spool of the file `path` (whose content is `bytes`), taking its events up to the
+    /// first that does not check out (returned as the damage), positioned at its end.
+    fn load(
         path: PathBuf,
         start_path: PathBuf,
-        file: File,
         start: GtidPos,
-    ) -> Result<Spool, Error> {
-        let reader = Reader::new(&MAGIC[..], &path.display().to_string())?;
-        Ok(Spool {
+        bytes: &[u8],
+    ) -> Result<(Spool, Option<String>), Error> {
+        let what = path.display().to_string();
+        let io = |source| Error::Io {
+            what: what.clone(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
+        file.seek(SeekFrom::End(0)).map_err(io)?;
+        let mut spool = Spool {
+            reader: Reader::new(&MAGIC[..], &what)?,
             path,
             start_path,
             out: BufWriter::new(file),
-            reader,
             fde: None,
             start,
             summary: Summary::default(),
             safe_end: MAGIC.len() as u64,
             safe_last: GtidPos::new(),
             unsynced: false,
-        })
-    }
-
-    /// `spool` with its state rebuilt from `bytes`, the file's content.
-    fn reopen(
-        mut spool: Spool,
-        bytes: &[u8],
-        dropped: u64,
-        damage: Option<String>,
-    ) -> Result<(Spool, Recovered), Error> {
-        let what = spool.path.display().to_string();
-        spool.reader = Reader::new(&MAGIC[..], &what)?;
-        spool.fde = None;
-        spool.summary = Summary::default();
-        spool.safe_end = MAGIC.len() as u64;
-        spool.safe_last = GtidPos::new();
+        };
+        let mut damage = None;
         for event in Reader::new(bytes, &what)? {
-            spool.take(event?.bytes)?;
+            match event {
+                Ok(event) => {
+                    let event = spool.reader.check(event.bytes)?;
+                    spool.record(&event);
+                }
+                Err(e) => damage = Some(e.to_string()),
+            }
         }
-        spool
-            .out
-            .seek(SeekFrom::End(0))
-            .map_err(|source| Error::Io {
-                what: what.clone(),
-                source,
-            })?;
-        Ok((spool, Recovered { dropped, damage }))
+        Ok((spool, damage))
     }
 
-    /// Takes an event already in the file into the state.
-    fn take(&mut self, bytes: Vec<u8>) -> Result<(), Error> {
-        let event = self.reader.check(bytes)?;
+    /// Takes a checked event into the state: the format description, the summary, and the
+    /// end of the last whole group.
+    fn record(&mut self, event: &Event) {
         if event.header.code == code::FORMAT_DESCRIPTION && self.fde.is_none() {
             self.fde = Some(event.bytes.clone());
         }
-        self.summary.add(&event);
+        self.summary.add(event);
         if self.summary.open.is_none() {
             self.safe_end = self.reader.offset();
             self.safe_last = self.summary.last.clone();
         }
-        Ok(())
     }
 
     /// Checks a followed event and appends it (see the module documentation for what is
@@ -182,18 +157,11 @@ impl Spool {
             return Ok(());
         }
         let event = self.reader.check(bytes)?;
-        if let Kind::FormatDescription { .. } = event.kind {
-            self.fde = Some(event.bytes.clone());
-        }
         self.out
             .write_all(&event.bytes)
             .map_err(|source| self.io(source))?;
         self.unsynced = true;
-        self.summary.add(&event);
-        if self.summary.open.is_none() {
-            self.safe_end = self.reader.offset();
-            self.safe_last = self.summary.last.clone();
-        }
+        self.record(&event);
         Ok(())
     }
 
@@ -276,14 +244,7 @@ impl Spool {
         write_durably(&self.path, &fresh).map_err(io(&self.path))?;
         write_durably(&self.start_path, position.to_string().as_bytes())
             .map_err(io(&self.start_path))?;
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&self.path)
-            .map_err(io(&self.path))?;
-        let spool = Spool::blank(self.path.clone(), self.start_path.clone(), file, position)?;
-        let (spool, _) = Spool::reopen(spool, &fresh, 0, None)?;
-        *self = spool;
+        *self = Spool::load(self.path.clone(), self.start_path.clone(), position, &fresh)?.0;
         Ok(())
     }
 

@@ -180,18 +180,15 @@ async fn a_followed_binlog_starts_after_its_gtid_and_checks_out_event_by_event()
         sb.sql("db1", &format!("INSERT INTO f.t VALUES ({i}, 'a')"))
             .await;
     }
-    let (from,): (String,) = from_row(sb.sql("db1", "SELECT @@gtid_binlog_pos").await.remove(0));
+    let from = binlog_pos(&sb).await;
     let from: GtidPos = from.parse().unwrap();
     for i in 10..30 {
         sb.sql("db1", &format!("INSERT INTO f.t VALUES ({i}, 'b')"))
             .await;
     }
-    let (to,): (String,) = from_row(sb.sql("db1", "SELECT @@gtid_binlog_pos").await.remove(0));
+    let to = binlog_pos(&sb).await;
 
-    let config = sb.config();
-    let cluster = &config.clusters[0];
-    let server = cluster.servers.iter().find(|s| s.name == "db1").unwrap();
-    let endpoint = ferryman_db::Endpoint::from_config(server, &cluster.db_servers_credential);
+    let endpoint = db1(&sb);
     let mut follower = endpoint
         .follow_binlog(4242, &from.to_string())
         .await
@@ -275,17 +272,14 @@ async fn a_spool_recovers_to_its_last_whole_group_and_cuts_segments() {
         "CREATE DATABASE sp; CREATE TABLE sp.t (id INT PRIMARY KEY)",
     )
     .await;
-    let (from,): (String,) = from_row(sb.sql("db1", "SELECT @@gtid_binlog_pos").await.remove(0));
+    let from = binlog_pos(&sb).await;
     let from: GtidPos = from.parse().unwrap();
     for i in 0..12 {
         sb.sql("db1", &format!("INSERT INTO sp.t VALUES ({i})"))
             .await;
     }
-    let (to,): (String,) = from_row(sb.sql("db1", "SELECT @@gtid_binlog_pos").await.remove(0));
-    let config = sb.config();
-    let cluster = &config.clusters[0];
-    let server = cluster.servers.iter().find(|s| s.name == "db1").unwrap();
-    let endpoint = ferryman_db::Endpoint::from_config(server, &cluster.db_servers_credential);
+    let to = binlog_pos(&sb).await;
+    let endpoint = db1(&sb);
     let mut follower = endpoint
         .follow_binlog(4244, &from.to_string())
         .await
@@ -341,10 +335,7 @@ async fn a_spool_recovers_to_its_last_whole_group_and_cuts_segments() {
     // The segment: a binlog from the spool's start to its last whole group.
     let (segment, before) = spool.segment().unwrap().unwrap();
     assert_eq!(before, from);
-    let mut summary = Summary::default();
-    for event in Reader::new(&segment[..], "segment").unwrap() {
-        summary.add(&event.unwrap());
-    }
+    let summary = summary_of(&segment);
     assert!(summary.gaps_after(&from).is_empty() && summary.breaks.is_empty());
     assert_eq!(summary.last.to_string(), to);
     assert_eq!(summary.transactions, 12);
@@ -360,10 +351,7 @@ async fn a_spool_recovers_to_its_last_whole_group_and_cuts_segments() {
     }
     let (segment, before) = spool.segment().unwrap().unwrap();
     assert_eq!(before.to_string(), to);
-    let mut summary = Summary::default();
-    for event in Reader::new(&segment[..], "segment").unwrap() {
-        summary.add(&event.unwrap());
-    }
+    let summary = summary_of(&segment);
     assert!(summary.gaps_after(&before).is_empty());
     assert_eq!(summary.transactions, 1);
 }
@@ -375,4 +363,26 @@ async fn next(f: &mut ferryman_db::binlog::BinlogFollower) -> Vec<u8> {
         .expect("the dump stalled")
         .unwrap()
         .unwrap()
+}
+
+/// db1's `@@gtid_binlog_pos`.
+async fn binlog_pos(sb: &TestSandbox) -> String {
+    from_row::<(String,)>(sb.sql("db1", "SELECT @@gtid_binlog_pos").await.remove(0)).0
+}
+
+/// How the manager reaches db1.
+fn db1(sb: &TestSandbox) -> ferryman_db::Endpoint {
+    let config = sb.config();
+    let cluster = &config.clusters[0];
+    let server = cluster.servers.iter().find(|s| s.name == "db1").unwrap();
+    ferryman_db::Endpoint::from_config(server, &cluster.db_servers_credential)
+}
+
+/// What the binlog bytes `bytes` hold, every event checked.
+fn summary_of(bytes: &[u8]) -> Summary {
+    let mut summary = Summary::default();
+    for event in Reader::new(bytes, "segment").unwrap() {
+        summary.add(&event.unwrap());
+    }
+    summary
 }

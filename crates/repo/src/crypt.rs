@@ -34,6 +34,15 @@ pub const CIPHER: &str = "age";
 /// The payload name's suffix of an encrypted payload (`payload.xbstream.zst.age`).
 pub const SUFFIX: &str = ".age";
 
+/// [`SUFFIX`] for an encrypted object's name, nothing for a plain one's.
+pub fn suffix(encrypted: bool) -> &'static str {
+    if encrypted {
+        SUFFIX
+    } else {
+        ""
+    }
+}
+
 /// How a stored payload is encrypted, as its manifest records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Encryption {

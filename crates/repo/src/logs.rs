@@ -135,11 +135,7 @@ impl Repository {
             meta.kind,
             meta.received_at.compact(),
             meta.job_id,
-            if self.keys().is_some() {
-                crypt::SUFFIX
-            } else {
-                ""
-            }
+            crypt::suffix(self.keys().is_some())
         );
         let key = dir.join(&name)?;
         let subject = format!("{} log {key} (job {})", meta.kind, meta.job_id);

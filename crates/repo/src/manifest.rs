@@ -119,8 +119,7 @@ impl Format {
 
     /// The payload's file name, with [`crypt::SUFFIX`] when it is encrypted.
     pub fn payload_name_for(self, encrypted: bool) -> String {
-        let suffix = if encrypted { crypt::SUFFIX } else { "" };
-        format!("{}{suffix}", self.payload_name())
+        format!("{}{}", self.payload_name(), crypt::suffix(encrypted))
     }
 }
 

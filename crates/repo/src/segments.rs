@@ -126,14 +126,7 @@ impl Repository {
         let name = format!("{}-{}", first_time.compact(), &raw_sha[..8]);
         let seg_dir = dir.join(&name)?;
         let encryption = self.keys().map(|k| k.encryption());
-        let payload = format!(
-            "{SEGMENT}{}",
-            if encryption.is_some() {
-                crate::crypt::SUFFIX
-            } else {
-                ""
-            }
-        );
+        let payload = format!("{SEGMENT}{}", crate::crypt::suffix(encryption.is_some()));
         let _in_flight = self
             .begin_write(&seg_dir)
             .ok_or_else(|| Error::AlreadyExists {
@@ -290,16 +283,9 @@ pub struct Gap {
 pub fn chain(segments: &[SegmentManifest]) -> Result<BTreeMap<u32, DomainChain>> {
     let mut domains: BTreeMap<u32, DomainChain> = BTreeMap::new();
     let mut last = GtidPos::new();
-    let gtids = |text: &str, what: &SegmentManifest| -> Result<GtidPos> {
-        text.parse()
-            .map_err(|e: ferryman_binlog::Error| Error::Manifest {
-                location: format!("{BINLOGS}/{}/{}/{MANIFEST}", what.cluster, what.name),
-                detail: e.to_string(),
-            })
-    };
     for segment in segments {
-        let first = gtids(&segment.first, segment)?;
-        let seg_last = gtids(&segment.last, segment)?;
+        let first: GtidPos = recorded(&segment.first, segment)?;
+        let seg_last: GtidPos = recorded(&segment.last, segment)?;
         for start in first.iter() {
             let domain = domains.entry(start.domain).or_insert_with(|| DomainChain {
                 first: start.to_string(),
@@ -317,15 +303,7 @@ pub fn chain(segments: &[SegmentManifest]) -> Result<BTreeMap<u32, DomainChain>>
             }
         }
         for (after, next) in &segment.breaks {
-            let next_gtid: Gtid =
-                next.parse()
-                    .map_err(|e: ferryman_binlog::Error| Error::Manifest {
-                        location: format!(
-                            "{BINLOGS}/{}/{}/{MANIFEST}",
-                            segment.cluster, segment.name
-                        ),
-                        detail: e.to_string(),
-                    })?;
+            let next_gtid: Gtid = recorded(next, segment)?;
             if let Some(domain) = domains.get_mut(&next_gtid.domain) {
                 domain.gaps.push(Gap {
                     after: after.clone(),
@@ -342,6 +320,18 @@ pub fn chain(segments: &[SegmentManifest]) -> Result<BTreeMap<u32, DomainChain>>
         }
     }
     Ok(domains)
+}
+
+/// A GTID or position `segment`'s manifest records, parsed.
+fn recorded<T>(text: &str, segment: &SegmentManifest) -> Result<T>
+where
+    T: std::str::FromStr<Err = ferryman_binlog::Error>,
+{
+    text.parse()
+        .map_err(|e: ferryman_binlog::Error| Error::Manifest {
+            location: format!("{BINLOGS}/{}/{}/{MANIFEST}", segment.cluster, segment.name),
+            detail: e.to_string(),
+        })
 }
 
 /// True when `next` is the transaction right after `prev` in their domain.

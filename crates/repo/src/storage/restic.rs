@@ -27,7 +27,7 @@ mod cli;
 mod snapshots;
 mod stream;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -99,14 +99,7 @@ impl Storage for ResticStorage {
 
     fn put<'a>(&'a self, key: &'a Key, bytes: Vec<u8>) -> BoxFuture<'a, Result<()>> {
         async move {
-            let older: Vec<String> = self
-                .inner
-                .snapshots()
-                .await?
-                .into_iter()
-                .filter(|s| &s.key == key)
-                .map(|s| s.id)
-                .collect();
+            let older = self.inner.ids_where(|k| k == key).await?;
             let mut writer = self.inner.writer(key).await?;
             let what = key.to_string();
             let to = what.clone();
@@ -182,14 +175,7 @@ impl Storage for ResticStorage {
 
     fn delete<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<()>> {
         async move {
-            let ids = self
-                .inner
-                .snapshots()
-                .await?
-                .into_iter()
-                .filter(|s| &s.key == key)
-                .map(|s| s.id)
-                .collect();
+            let ids = self.inner.ids_where(|k| k == key).await?;
             self.inner.forget(ids, key.as_str(), false).await
         }
         .boxed()
@@ -197,14 +183,7 @@ impl Storage for ResticStorage {
 
     fn delete_prefix<'a>(&'a self, prefix: &'a Key) -> BoxFuture<'a, Result<()>> {
         async move {
-            let ids = self
-                .inner
-                .snapshots()
-                .await?
-                .into_iter()
-                .filter(|s| is_under(&s.key, prefix))
-                .map(|s| s.id)
-                .collect();
+            let ids = self.inner.ids_where(|k| is_under(k, prefix)).await?;
             self.inner.forget(ids, prefix.as_str(), true).await
         }
         .boxed()
@@ -238,17 +217,8 @@ impl Storage for ResticStorage {
                 .await
                 .map_err(Error::worker)??;
             }
-            let ids: BTreeSet<String> = self
-                .inner
-                .snapshots()
-                .await?
-                .into_iter()
-                .filter(|s| is_under(&s.key, from))
-                .map(|s| s.id)
-                .collect();
-            self.inner
-                .forget(ids.into_iter().collect(), from.as_str(), false)
-                .await
+            let ids = self.inner.ids_where(|k| is_under(k, from)).await?;
+            self.inner.forget(ids, from.as_str(), false).await
         }
         .boxed()
     }

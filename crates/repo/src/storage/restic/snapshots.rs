@@ -130,6 +130,17 @@ impl Inner {
             .collect())
     }
 
+    /// The ids of every snapshot (every version) of the objects whose key `wanted` accepts.
+    pub(super) async fn ids_where(&self, wanted: impl Fn(&Key) -> bool) -> Result<Vec<String>> {
+        Ok(self
+            .snapshots()
+            .await?
+            .into_iter()
+            .filter(|s| wanted(&s.key))
+            .map(|s| s.id)
+            .collect())
+    }
+
     pub(super) async fn object(&self, key: &Key) -> Result<Option<Snapshot>> {
         Ok(self.objects().await?.remove(key))
     }
