@@ -7,6 +7,7 @@ use std::fmt;
 use ferryman_proto::Task;
 use toml::Spanned;
 
+use crate::binlog_archive::{BinlogArchiveConfig, RawBinlogArchive};
 use crate::credential::Credential;
 use crate::defaults;
 use crate::error::{ConfigError, Location};
@@ -85,6 +86,8 @@ pub struct ClusterConfig {
     /// `verify-expected-databases` and `verify-nonempty-tables`: what every restored backup of
     /// this cluster must hold.
     pub verify: ClusterVerifyConfig,
+    /// `binlog-archive-*`: continuous binlog archiving for point-in-time recovery.
+    pub binlog_archive: BinlogArchiveConfig,
     /// `[[clusters.NAME.servers]]`: the database servers, in file order; at least one.
     pub servers: Vec<ServerConfig>,
     /// `[clusters.NAME.galera-link]`: how this Galera cluster's link keepers replicate from a
@@ -142,6 +145,11 @@ impl ClusterConfig {
             backup_keep_yearly,
             verify_expected_databases,
             verify_nonempty_tables,
+            binlog_archive,
+            binlog_archive_flush,
+            binlog_archive_segment_size,
+            binlog_archive_segment_age,
+            binlog_archive_server_id,
             servers,
             galera_link,
         } = raw;
@@ -285,6 +293,17 @@ impl ClusterConfig {
             v,
         );
 
+        let binlog_archive = BinlogArchiveConfig::from_raw(
+            RawBinlogArchive {
+                enabled: binlog_archive,
+                flush: binlog_archive_flush,
+                segment_size: binlog_archive_segment_size,
+                segment_age: binlog_archive_segment_age,
+                server_id: binlog_archive_server_id,
+            },
+            &name,
+            v,
+        );
         let galera_link = galera_link.map(|raw| GaleraLinkConfig::from_raw(raw, &name, v));
 
         let cluster = ClusterConfig {
@@ -301,6 +320,7 @@ impl ClusterConfig {
             backup_logical_type,
             retention,
             verify,
+            binlog_archive,
             servers,
             galera_link,
         };

@@ -306,3 +306,21 @@ pub const S3_RETRY_TIMEOUT: Duration = Duration::from_secs(3 * 60);
 /// Bounds of `repositories.NAME.retry-timeout`.
 pub const S3_RETRY_TIMEOUT_RANGE: (Duration, Duration) =
     (Duration::from_secs(1), Duration::from_secs(3600));
+
+/// `clusters.NAME.binlog-archive-flush`.
+pub const BINLOG_ARCHIVE_FLUSH: Duration = Duration::from_secs(1);
+/// Bounds of `clusters.NAME.binlog-archive-flush`.
+pub const BINLOG_ARCHIVE_FLUSH_RANGE: (Duration, Duration) =
+    (Duration::from_millis(100), Duration::from_secs(60));
+/// `clusters.NAME.binlog-archive-segment-size`, MiB.
+pub const BINLOG_ARCHIVE_SEGMENT_MIB: u32 = 64;
+/// Bounds of `clusters.NAME.binlog-archive-segment-size`.
+pub const BINLOG_ARCHIVE_SEGMENT_MIB_RANGE: (u32, u32) = (1, 1024);
+/// `clusters.NAME.binlog-archive-segment-age`.
+pub const BINLOG_ARCHIVE_SEGMENT_AGE: Duration = Duration::from_secs(300);
+/// Bounds of `clusters.NAME.binlog-archive-segment-age`.
+pub const BINLOG_ARCHIVE_SEGMENT_AGE_RANGE: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(86_400));
+/// `clusters.NAME.binlog-archive-server-id`: near the top of the range, where DBAs' own
+/// numbering rarely goes.
+pub const BINLOG_ARCHIVE_SERVER_ID: u32 = 4_294_900_000;

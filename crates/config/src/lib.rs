@@ -11,7 +11,8 @@
 //! # Layout
 //! - [`config`](Config): the whole file and the checks across clusters; [`check`](Check): the
 //!   same for `config check`, with the secrets it lacks as [`ConfigWarning`]s (`warning`).
-//! - `manager`, `agent`, `verifier`, `repository`, `cluster`, `galera_link`, `server`,
+//! - `manager`, `agent`, `verifier`, `repository`, `cluster`, `galera_link`, `binlog_archive`,
+//!   `server`,
 //!   `schedule`, `retention`, `credential`:
 //!   one section each, its public type and its validation (`repository` also checks each
 //!   cluster's `backup-repositories`; `repository/syntax.rs`: endpoint, bucket and prefix
@@ -34,6 +35,7 @@
 //! - [`ConfigErrors`]: every problem of one file, never empty.
 
 mod agent;
+mod binlog_archive;
 mod check;
 mod cluster;
 mod config;
@@ -56,6 +58,7 @@ mod verifier;
 mod warning;
 
 pub use agent::{AgentConfig, JobsConfig};
+pub use binlog_archive::BinlogArchiveConfig;
 pub use check::Check;
 pub use cluster::{ClusterConfig, CopyAfter};
 pub use config::Config;

@@ -150,6 +150,11 @@ pub(crate) struct RawCluster {
     pub(crate) backup_keep_yearly: Option<Spanned<i64>>,
     pub(crate) verify_expected_databases: Vec<Spanned<String>>,
     pub(crate) verify_nonempty_tables: Vec<Spanned<String>>,
+    pub(crate) binlog_archive: Option<bool>,
+    pub(crate) binlog_archive_flush: Option<Spanned<String>>,
+    pub(crate) binlog_archive_segment_size: Option<Spanned<i64>>,
+    pub(crate) binlog_archive_segment_age: Option<Spanned<String>>,
+    pub(crate) binlog_archive_server_id: Option<Spanned<i64>>,
     pub(crate) servers: Vec<Spanned<RawServer>>,
     pub(crate) galera_link: Option<Spanned<RawGaleraLink>>,
 }

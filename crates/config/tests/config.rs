@@ -4,7 +4,8 @@
 //! messages, `credentials` the password and API token sources, `check` what `config check`
 //! warns of, `backups` the keys of backup storage, retention and job handling, `verifier`
 //! verification's, `repositories` the `[repositories.NAME]` tables and the clusters'
-//! `backup-repositories`, `repository_errors` their errors.
+//! `backup-repositories`, `repository_errors` their errors, `binlog_archive` the `binlog-archive-*`
+//! keys.
 
 // clippy's `allow-unwrap-in-tests` covers `#[test]` functions, not the helpers they share.
 #![allow(clippy::unwrap_used)]
@@ -12,6 +13,8 @@
 // Under `tests/config/`, so that cargo does not build them as test binaries of their own.
 #[path = "config/backups.rs"]
 mod backups;
+#[path = "config/binlog_archive.rs"]
+mod binlog_archive;
 #[path = "config/check.rs"]
 mod check;
 #[path = "config/credentials.rs"]

@@ -475,7 +475,9 @@ fn a_misspelt_table_is_reported_once_with_the_table_meant() {
              scheduler-db-servers-verify, scheduler-db-servers-verify-cron, backup-physical-type, \
              backup-logical-type, backup-keep-last, backup-keep-hourly, backup-keep-daily, \
              backup-keep-weekly, backup-keep-monthly, backup-keep-yearly, \
-             verify-expected-databases, verify-nonempty-tables, servers, galera-link",
+             verify-expected-databases, verify-nonempty-tables, binlog-archive, \
+             binlog-archive-flush, binlog-archive-segment-size, binlog-archive-segment-age, \
+             binlog-archive-server-id, servers, galera-link",
         ]
     );
 }
