@@ -47,6 +47,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A spool asked to start over while it holds whole groups not cut into a segment.
+    #[error("the binlog spool {what} still holds transactions not stored as a segment: store its segment and cut it before starting over (a bug in the archiver if you see this)")]
+    Uncut {
+        /// The spool's file.
+        what: String,
+    },
     /// A GTID or GTID position that does not parse.
     #[error("`{value}` is not a MariaDB GTID position: write DOMAIN-SERVER-SEQ, several separated by commas with one per domain, e.g. 0-1-50,1-2-7")]
     Gtid {

@@ -2,24 +2,33 @@
 //! second, from which whole segments are cut for the repositories.
 //!
 //! ```text
-//! <dir>/<name>.binlog   the magic, the dump's first format description, then every event
-//! <dir>/<name>.start    the GTID position the spool starts at (the segment's `before`)
+//! <dir>/<name>.state         "GENERATION POSITION": the file in use and the GTID position it
+//!                            starts at (the segment's `before`); replaced whole, atomically
+//! <dir>/<name>.<GEN>.binlog  the magic, the dump's first format description, then every event
 //! ```
 //!
 //! # Sequence
 //! 1. [`Spool::open`]: a new spool starts at the given position; an existing one is read back
 //!    with the [`Reader`], and a cut or damaged tail and an unfinished group are truncated
 //!    away (durably): [`Spool::position`] is then the last whole group, where the follower
-//!    resumes, so nothing is duplicated and nothing lost.
+//!    resumes, so nothing is duplicated and nothing lost. Files of other generations (an
+//!    interrupted cut) are removed.
 //! 2. [`Spool::append`] checks each followed event (length, CRC32) and writes it; rotations
 //!    and later format descriptions of the dump are left out (the first one describes them
 //!    all). [`Spool::sync`] makes what was appended durable (`fdatasync`): the archiver calls
 //!    it at least every `binlog-archive-flush`, which bounds what a crash loses.
 //! 3. [`Spool::segment`] gives the whole groups so far, laid out as a binlog, with the
 //!    position before them; once the caller stored it, [`Spool::cut`] restarts the spool with
-//!    the format description and the unfinished group (a new file, synced, renamed over the
-//!    old one, then the new start position). A crash between the two leaves the old spool,
-//!    whose segment is the same bytes again: storing it twice finds it stored.
+//!    the format description and the unfinished group in the next generation's file, then
+//!    replaces the state (the one commit point), then removes the old file. A crash before
+//!    the state is replaced leaves the old spool, whose segment is the same bytes again:
+//!    storing it twice finds it stored. [`Spool::restart`] does the same with nothing kept,
+//!    for a follower that goes on from another server (its own format description first).
+//!
+//! # Safety
+//! The position is never written apart from the file it belongs to: both change in one rename
+//! of the state file, so a crash at any point leaves a spool whose segment starts where the
+//! archive's last stored segment ended, or the same stored segment again.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
@@ -32,8 +41,10 @@ use crate::{Error, GtidPos};
 
 /// One cluster's spool.
 pub struct Spool {
+    dir: PathBuf,
+    name: String,
+    generation: u64,
     path: PathBuf,
-    start_path: PathBuf,
     out: BufWriter<File>,
     /// Checks appended events (its offset is the file's length).
     reader: Reader<&'static [u8]>,
@@ -61,25 +72,26 @@ pub struct Recovered {
 }
 
 impl Spool {
-    /// Opens (or creates, starting at `start`) the spool `<dir>/<name>.binlog`.
+    /// Opens (or creates, starting at `start`) the spool `<dir>/<name>`.
     pub fn open(dir: &Path, name: &str, start: &GtidPos) -> Result<(Spool, Recovered), Error> {
-        let path = dir.join(format!("{name}.binlog"));
-        let start_path = dir.join(format!("{name}.start"));
-        let io = |what: &Path| {
-            let what = what.display().to_string();
-            move |source| Error::Io { what, source }
-        };
+        let state_path = dir.join(format!("{name}.state"));
         fs::create_dir_all(dir).map_err(io(dir))?;
-        if !path.exists() {
-            write_durably(&start_path, start.to_string().as_bytes()).map_err(io(&start_path))?;
-            write_durably(&path, &MAGIC).map_err(io(&path))?;
+        if !state_path.exists() {
+            write_durably(&binlog_path(dir, name, 1), &MAGIC)?;
+            write_durably(&state_path, format!("1 {start}").as_bytes())?;
         }
-        let start: GtidPos = fs::read_to_string(&start_path)
-            .map_err(io(&start_path))?
-            .trim()
-            .parse()?;
+        let state = fs::read_to_string(&state_path).map_err(io(&state_path))?;
+        let (generation, start) = parse_state(&state).ok_or_else(|| Error::Corrupt {
+            what: state_path.display().to_string(),
+            offset: 0,
+            detail: format!("`{}` is not \"GENERATION POSITION\"", state.trim()),
+        })?;
+        let start: GtidPos = start.parse()?;
+        remove_other_generations(dir, name, generation)?;
+        let path = binlog_path(dir, name, generation);
         let bytes = fs::read(&path).map_err(io(&path))?;
-        let (mut spool, damage) = Spool::load(path.clone(), start_path, start, &bytes)?;
+        let place = (dir.to_owned(), name.to_owned(), generation);
+        let (mut spool, damage) = Spool::load(place.clone(), start.clone(), &bytes)?;
         let dropped = bytes.len() as u64 - spool.safe_end;
         if dropped > 0 {
             let file = spool.out.get_mut();
@@ -87,7 +99,7 @@ impl Spool {
             file.sync_data().map_err(io(&path))?;
             // The state read past the kept end (an unfinished group): read the kept part again.
             let kept = &bytes[..spool.safe_end as usize];
-            spool = Spool::load(path, spool.start_path, spool.start, kept)?.0;
+            spool = Spool::load(place, start, kept)?.0;
         }
         Ok((spool, Recovered { dropped, damage }))
     }
@@ -95,11 +107,11 @@ impl Spool {
     /// The spool of the file `path` (whose content is `bytes`), taking its events up to the
     /// first that does not check out (returned as the damage), positioned at its end.
     fn load(
-        path: PathBuf,
-        start_path: PathBuf,
+        (dir, name, generation): (PathBuf, String, u64),
         start: GtidPos,
         bytes: &[u8],
     ) -> Result<(Spool, Option<String>), Error> {
+        let path = binlog_path(&dir, &name, generation);
         let what = path.display().to_string();
         let io = |source| Error::Io {
             what: what.clone(),
@@ -113,8 +125,10 @@ impl Spool {
         file.seek(SeekFrom::End(0)).map_err(io)?;
         let mut spool = Spool {
             reader: Reader::new(&MAGIC[..], &what)?,
+            dir,
+            name,
+            generation,
             path,
-            start_path,
             out: BufWriter::new(file),
             fde: None,
             start,
@@ -233,19 +247,43 @@ impl Spool {
             .seek(SeekFrom::Start(self.safe_end))
             .and_then(|_| file.read_to_end(&mut tail));
         read.map_err(|source| self.io(source))?;
-        let position = self.position();
         let mut fresh = MAGIC.to_vec();
         fresh.extend_from_slice(&fde);
         fresh.extend_from_slice(&tail);
-        let io = |what: &Path| {
-            let what = what.display().to_string();
-            move |source| Error::Io { what, source }
-        };
-        write_durably(&self.path, &fresh).map_err(io(&self.path))?;
-        write_durably(&self.start_path, position.to_string().as_bytes())
-            .map_err(io(&self.start_path))?;
-        *self = Spool::load(self.path.clone(), self.start_path.clone(), position, &fresh)?.0;
+        self.replace(fresh)
+    }
+
+    /// Starts the spool over at its position with nothing in it: the unfinished group and the
+    /// format description are left out, for a follower that goes on from another server
+    /// (which sends its own format description, and the unfinished group whole). Refused
+    /// while the spool holds whole groups not cut yet: they would be lost.
+    pub fn restart(&mut self) -> Result<(), Error> {
+        if !self.safe_last.is_empty() {
+            return Err(Error::Uncut {
+                what: self.path.display().to_string(),
+            });
+        }
+        self.replace(MAGIC.to_vec())
+    }
+
+    /// Makes `fresh` the spool's file, starting at the current position: written as the next
+    /// generation, committed by the state's rename, the old file removed.
+    fn replace(&mut self, fresh: Vec<u8>) -> Result<(), Error> {
+        let position = self.position();
+        let generation = self.generation + 1;
+        write_durably(&binlog_path(&self.dir, &self.name, generation), &fresh)?;
+        let state = self.dir.join(format!("{}.state", self.name));
+        write_durably(&state, format!("{generation} {position}").as_bytes())?;
+        let old = std::mem::replace(&mut self.path, PathBuf::new());
+        fs::remove_file(&old).map_err(io(&old))?;
+        let place = (self.dir.clone(), self.name.clone(), generation);
+        *self = Spool::load(place, position, &fresh)?.0;
         Ok(())
+    }
+
+    /// The spool's binlog file now.
+    pub fn file(&self) -> &Path {
+        &self.path
     }
 
     fn io(&self, source: std::io::Error) -> Error {
@@ -256,18 +294,63 @@ impl Spool {
     }
 }
 
+/// `<dir>/<name>.<generation>.binlog`.
+fn binlog_path(dir: &Path, name: &str, generation: u64) -> PathBuf {
+    dir.join(format!("{name}.{generation}.binlog"))
+}
+
+/// `"GENERATION POSITION"` (the position may be empty).
+fn parse_state(text: &str) -> Option<(u64, &str)> {
+    let text = text.trim();
+    let (generation, position) = text.split_once(' ').unwrap_or((text, ""));
+    Some((generation.parse().ok()?, position.trim()))
+}
+
+/// Removes `<name>.<other generation>.binlog` and the temporary files an interrupted cut left.
+fn remove_other_generations(dir: &Path, name: &str, keep: u64) -> Result<(), Error> {
+    let keep = format!("{name}.{keep}.binlog");
+    let prefix = format!("{name}.");
+    for entry in fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = file.strip_prefix(&prefix) else {
+            continue;
+        };
+        // Only `<digits>.binlog` and `<digits>.tmp`: another spool's name may share the prefix.
+        let generation = rest
+            .strip_suffix(".binlog")
+            .or_else(|| rest.strip_suffix(".tmp"));
+        let ours =
+            generation.is_some_and(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit()));
+        if ours && file != keep {
+            fs::remove_file(entry.path()).map_err(io(&entry.path()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The [`Error::Io`] of a file.
+fn io(what: &Path) -> impl Fn(std::io::Error) -> Error {
+    let what = what.display().to_string();
+    move |source| Error::Io {
+        what: what.clone(),
+        source,
+    }
+}
+
 /// Writes `bytes` to `path` through a synced temporary file renamed over it, then syncs the
 /// directory: after a crash `path` holds the old bytes or the new ones, whole.
-fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let tmp = path.with_extension("tmp");
-    {
+    let write = || -> std::io::Result<()> {
         let mut file = File::create(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
-    }
-    fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        File::open(dir)?.sync_all()?;
-    }
-    Ok(())
+        fs::rename(&tmp, path)?;
+        if let Some(dir) = path.parent() {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    };
+    write().map_err(io(path))
 }

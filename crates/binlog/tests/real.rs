@@ -292,10 +292,10 @@ async fn a_spool_recovers_to_its_last_whole_group_and_cuts_segments() {
         spool.append(event).unwrap();
     }
     spool.sync().unwrap();
+    let file = spool.file().to_owned();
     drop(spool);
 
     // A cut tail (a crash in the middle of a write) is cut off.
-    let file = dir.join("sandbox.binlog");
     let whole = std::fs::read(&file).unwrap();
     let mut torn = whole.clone();
     torn.extend_from_slice(&[0x42; 10]);
@@ -354,6 +354,27 @@ async fn a_spool_recovers_to_its_last_whole_group_and_cuts_segments() {
     let summary = summary_of(&segment);
     assert!(summary.gaps_after(&before).is_empty());
     assert_eq!(summary.transactions, 1);
+
+    // A cut interrupted before its state was replaced: the next generation's file is a
+    // leftover, removed at open; the spool is the old one, whose segment is the same again.
+    let first_file = spool.file().to_owned();
+    let position = spool.position();
+    drop(spool);
+    let leftover = first_file.with_file_name("sandbox.99.binlog");
+    std::fs::write(&leftover, b"half a cut").unwrap();
+    let (mut spool, _) = Spool::open(&dir, "sandbox", &GtidPos::new()).unwrap();
+    assert!(!leftover.exists());
+    assert_eq!(spool.file(), first_file);
+    assert_eq!(spool.segment().unwrap().unwrap().0, segment);
+    // A restart with whole groups not cut would lose them: refused.
+    assert!(spool.restart().is_err());
+    spool.cut().unwrap();
+    assert!(!first_file.exists());
+    spool.restart().unwrap();
+    assert_eq!(std::fs::read(spool.file()).unwrap(), ferryman_binlog::MAGIC);
+    drop(spool);
+    let (spool, recovered) = Spool::open(&dir, "sandbox", &GtidPos::new()).unwrap();
+    assert_eq!((recovered.dropped, spool.position()), (0, position));
 }
 
 /// The next event of `f`, within 20 s.
