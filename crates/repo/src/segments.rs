@@ -20,7 +20,7 @@ use ferryman_binlog::{Gtid, GtidPos, Reader, Summary};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::crypt::Encryption;
+use crate::crypt::{Encryption, MaybeDecrypt};
 use crate::inspect::Accept;
 use crate::layout::{check_cluster, BINLOGS, MANIFEST};
 use crate::manifest::CompressionInfo;
@@ -195,6 +195,44 @@ impl Repository {
             return Err(e.about(&subject));
         }
         Ok(manifest)
+    }
+
+    /// The binlog bytes of `segment` (as listed by [`Repository::list_segments`]), decrypted,
+    /// decompressed, and checked against its manifest (size and sha256) before they are
+    /// returned: a damaged copy is [`Error::DamagedCopy`], and nothing of it is used.
+    pub async fn read_segment(&self, segment: &SegmentManifest) -> Result<Vec<u8>> {
+        let key = cluster_dir(&segment.cluster)?
+            .join(&segment.name)?
+            .join(&segment.payload)?;
+        let object = self.storage().open(&key).await?;
+        let location = format!("{key} in {}", self.location());
+        let keys = self.shared_keys();
+        let (encryption, size, sha) = (
+            segment.encryption.clone(),
+            segment.raw_bytes,
+            segment.raw_sha256.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            let damaged = |detail: String| Error::DamagedCopy {
+                location: location.clone(),
+                detail,
+            };
+            let plain = MaybeDecrypt::open(object, encryption.as_ref(), keys.as_deref(), &location)?;
+            let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            zstd::stream::read::Decoder::new(plain)
+                .and_then(|mut d| std::io::Read::read_to_end(&mut d, &mut bytes))
+                .map_err(|e| damaged(format!("it does not decompress: {e}")))?;
+            let got = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+            if bytes.len() as u64 != size || got != sha {
+                return Err(damaged(format!(
+                    "{} bytes with sha256 {got}, the manifest records {size} bytes with sha256 {sha}",
+                    bytes.len()
+                )));
+            }
+            Ok(bytes)
+        })
+        .await
+        .map_err(Error::worker)?
     }
 
     /// The segments of `cluster`, in the order of their first event, then of the position they

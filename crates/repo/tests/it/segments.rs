@@ -1,7 +1,7 @@
 //! Archived binlog segments from a real server's binlog files: stored after an event-by-event
 //! check, listed in order, chained without gaps up to the server's `@@gtid_binlog_pos`; a
 //! missing segment is a gap named by its GTIDs; a damaged stretch is refused and leaves
-//! nothing.
+//! nothing; read back, a segment is the very bytes stored, and a damaged copy is refused.
 
 use std::path::PathBuf;
 
@@ -110,6 +110,23 @@ async fn binlog_files_stored_as_segments_chain_up_to_the_servers_position() {
     );
     let left = files_under(&root(&repo).join("Binlogs/shop"));
     assert_eq!(left.len(), 2 * listed.len(), "{left:?}");
+
+    // Read back: the very bytes of the binlog file; a flipped byte at rest is a damaged
+    // copy, and nothing of it is handed out.
+    let read = repo.read_segment(&listed[0]).await.unwrap();
+    assert_eq!(read, std::fs::read(&files[0]).unwrap());
+    let payload = root(&repo)
+        .join("Binlogs/shop")
+        .join(&listed[0].name)
+        .join(&listed[0].payload);
+    let mut stored = std::fs::read(&payload).unwrap();
+    let at = stored.len() / 2;
+    stored[at] ^= 0x01;
+    std::fs::write(&payload, &stored).unwrap();
+    match repo.read_segment(&listed[0]).await {
+        Err(Error::DamagedCopy { .. }) => {}
+        other => panic!("a damaged segment was read as {other:?}"),
+    }
 }
 
 /// Every file under `dir`.
