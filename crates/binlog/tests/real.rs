@@ -247,6 +247,15 @@ async fn a_followed_binlog_starts_after_its_gtid_and_checks_out_event_by_event()
         next.first.get(0).unwrap().seq,
         summary.last.get(0).unwrap().seq + 1
     );
+    // An idle server sends heartbeats: taken in, not handed over, and the follower knows
+    // it was heard from.
+    let idle = tokio::time::timeout(std::time::Duration::from_secs(3), follower.next_event()).await;
+    assert!(idle.is_err(), "an idle dump returned {idle:?}");
+    assert!(
+        follower.silent_for() < std::time::Duration::from_millis(1500),
+        "no heartbeat for {:?}",
+        follower.silent_for()
+    );
 
     // A position the server never had: the dump is refused with the server's reason.
     let mut beyond = endpoint.follow_binlog(4243, "0-1-999999").await.unwrap();

@@ -6,6 +6,8 @@
 //! it, its checksum the server's own (never recomputed here), so whoever stores it can check
 //! it end to end.
 
+use std::time::{Duration, Instant};
+
 use futures_util::StreamExt;
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStream, BinlogStreamRequest};
@@ -15,11 +17,17 @@ use crate::error::{Error, Result};
 
 /// MariaDB's replica capability that makes the server send GTID events (`MARIA_SLAVE_CAPABILITY_GTID`).
 const GTID_CAPABILITY: u32 = 4;
+/// The heartbeat event's type code: the server's "still here" when it has nothing to send.
+const HEARTBEAT: u8 = 27;
+/// How often an idle server sends a heartbeat.
+pub const HEARTBEAT_PERIOD: Duration = Duration::from_secs(1);
 
 /// A binary log being followed. Dropping it closes the connection.
 pub struct BinlogFollower {
     stream: BinlogStream,
     server: String,
+    /// When the server was last heard from (an event or a heartbeat).
+    heard: Instant,
 }
 
 impl std::fmt::Debug for BinlogFollower {
@@ -43,7 +51,12 @@ impl Endpoint {
                 .await?;
             conn.exec_drop("SET @slave_connect_state = ?", (from,))
                 .await?;
-            conn.query_drop("SET @slave_gtid_strict_mode = 1").await
+            conn.query_drop("SET @slave_gtid_strict_mode = 1").await?;
+            // Nanoseconds: an idle server sends a heartbeat this often, so a dead link is
+            // told apart from a quiet primary.
+            let period = u64::try_from(HEARTBEAT_PERIOD.as_nanos()).unwrap_or(u64::MAX);
+            conn.exec_drop("SET @master_heartbeat_period = ?", (period,))
+                .await
         };
         setup
             .await
@@ -56,23 +69,39 @@ impl Endpoint {
         Ok(BinlogFollower {
             stream,
             server: self.name.clone(),
+            heard: Instant::now(),
         })
     }
 }
 
 impl BinlogFollower {
+    /// How long the server has sent nothing, not even a heartbeat (every
+    /// [`HEARTBEAT_PERIOD`] when it is idle): a few periods mean the link or the server is
+    /// gone, even though the connection looks open.
+    pub fn silent_for(&self) -> Duration {
+        self.heard.elapsed()
+    }
+
     /// The next event, whole (header, body, checksum as the server sent them); `None` when the
-    /// server ends the dump.
+    /// server ends the dump. Heartbeats are taken in (see [`BinlogFollower::silent_for`]), not
+    /// returned. Cancel-safe: an event is either returned or still unread.
     pub async fn next_event(&mut self) -> Result<Option<Vec<u8>>> {
-        let event = match self.stream.next().await {
-            None => return Ok(None),
-            Some(Ok(event)) => event,
-            Some(Err(source)) => {
-                return Err(Error::Query {
-                    server: self.server.clone(),
-                    action: "read the binlog dump",
-                    source: Box::new(source),
-                })
+        let event = loop {
+            match self.stream.next().await {
+                None => return Ok(None),
+                Some(Ok(event)) => {
+                    self.heard = Instant::now();
+                    if event.header().event_type_raw() != HEARTBEAT {
+                        break event;
+                    }
+                }
+                Some(Err(source)) => {
+                    return Err(Error::Query {
+                        server: self.server.clone(),
+                        action: "read the binlog dump",
+                        source: Box::new(source),
+                    })
+                }
             }
         };
         let header = event.header();
