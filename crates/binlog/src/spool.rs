@@ -250,26 +250,32 @@ impl Spool {
         let mut fresh = MAGIC.to_vec();
         fresh.extend_from_slice(&fde);
         fresh.extend_from_slice(&tail);
-        self.replace(fresh)
+        let position = self.position();
+        self.replace(fresh, position)
     }
 
-    /// Starts the spool over at its position with nothing in it: the unfinished group and the
+    /// Starts the spool over at `position` with nothing in it: the unfinished group and the
     /// format description are left out, for a follower that goes on from another server
-    /// (which sends its own format description, and the unfinished group whole). Refused
-    /// while the spool holds whole groups not cut yet: they would be lost.
-    pub fn restart(&mut self) -> Result<(), Error> {
+    /// (which sends its own format description, and the unfinished group whole), or from
+    /// further on (a primary that purged what was not archived: the segments' chain shows the
+    /// gap). Refused while the spool holds whole groups not cut yet: they would be lost.
+    pub fn restart(&mut self, position: &GtidPos) -> Result<(), Error> {
         if !self.safe_last.is_empty() {
             return Err(Error::Uncut {
                 what: self.path.display().to_string(),
             });
         }
-        self.replace(MAGIC.to_vec())
+        self.replace(MAGIC.to_vec(), position.clone())
     }
 
-    /// Makes `fresh` the spool's file, starting at the current position: written as the next
+    /// True when `<dir>/<name>` is a spool already (its state file exists).
+    pub fn exists(dir: &Path, name: &str) -> bool {
+        dir.join(format!("{name}.state")).exists()
+    }
+
+    /// Makes `fresh` the spool's file, starting at `position`: written as the next
     /// generation, committed by the state's rename, the old file removed.
-    fn replace(&mut self, fresh: Vec<u8>) -> Result<(), Error> {
-        let position = self.position();
+    fn replace(&mut self, fresh: Vec<u8>, position: GtidPos) -> Result<(), Error> {
         let generation = self.generation + 1;
         write_durably(&binlog_path(&self.dir, &self.name, generation), &fresh)?;
         let state = self.dir.join(format!("{}.state", self.name));

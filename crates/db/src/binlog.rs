@@ -74,6 +74,53 @@ impl Endpoint {
     }
 }
 
+/// Where a server's binary log begins and ends, as GTID positions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinlogRange {
+    /// `@@gtid_binlog_pos`: the last GTID of each domain written to the binlog.
+    pub current: String,
+    /// The position before the oldest binlog file the server still has (its GTID list):
+    /// transactions up to it were purged, a follower can start from it on.
+    pub oldest: String,
+    /// That file's name.
+    pub oldest_file: String,
+}
+
+impl Endpoint {
+    /// Where this server's binary log begins and ends (needs `BINLOG MONITOR`).
+    pub async fn binlog_range(&self) -> Result<BinlogRange> {
+        let mut conn = self.connect(Session::Plain).await?;
+        let read = async {
+            let current: Option<String> = conn.query_first("SELECT @@gtid_binlog_pos").await?;
+            let files: Vec<mysql_async::Row> = conn.query("SHOW BINARY LOGS").await?;
+            let oldest_file: Option<String> = files.first().and_then(|row| row.get(0));
+            let oldest: Option<Option<String>> = match &oldest_file {
+                Some(file) => {
+                    conn.exec_first("SELECT BINLOG_GTID_POS(?, 4)", (file,))
+                        .await?
+                }
+                None => None,
+            };
+            Ok::<_, mysql_async::Error>((current, oldest_file, oldest.flatten()))
+        };
+        let (current, oldest_file, oldest) = read
+            .await
+            .map_err(|e| self.query_error("read where the binary log begins and ends", e))?;
+        let Some(oldest_file) = oldest_file else {
+            return Err(Error::Unexpected {
+                server: self.name.clone(),
+                action: "read where the binary log begins and ends",
+                detail: "SHOW BINARY LOGS lists no file: is log_bin on?".to_owned(),
+            });
+        };
+        Ok(BinlogRange {
+            current: current.unwrap_or_default().replace('\n', ""),
+            oldest: oldest.unwrap_or_default().replace('\n', ""),
+            oldest_file,
+        })
+    }
+}
+
 impl BinlogFollower {
     /// How long the server has sent nothing, not even a heartbeat (every
     /// [`HEARTBEAT_PERIOD`] when it is idle): a few periods mean the link or the server is

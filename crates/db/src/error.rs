@@ -63,6 +63,18 @@ impl Error {
             Error::Unexpected { .. } => false,
         }
     }
+
+    /// The server's error code, when the server refused a statement (1236 for a binlog
+    /// dump it cannot serve: purged or diverged).
+    pub fn server_code(&self) -> Option<u16> {
+        match self {
+            Error::Query { source, .. } | Error::Connect { source, .. } => match &**source {
+                mysql_async::Error::Server(e) => Some(e.code),
+                _ => None,
+            },
+            Error::Unexpected { .. } => None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -29,6 +29,16 @@ pub enum EventKind {
     TopologySplit,
     /// A backup could not be copied to another repository of its cluster.
     CopyFailed,
+    /// The binlog archiver cannot follow or store the cluster's binary log: the recovery
+    /// point falls behind until it can (said once, until it resumes).
+    ArchiveFailed,
+    /// The binlog archiver follows again after failing.
+    ArchiveResumed,
+    /// The binlog archiver follows another server (the monitor saw a new primary).
+    ArchiveSourceChanged,
+    /// Transactions the archive will never have: the primary purged them before they were
+    /// archived. No point inside the gap can be recovered.
+    ArchiveGap,
 }
 
 /// How much it matters.

@@ -24,6 +24,9 @@
 //! - `verification.rs` + `verification/`: verification runs (one backup, a cluster's newest,
 //!   the fleet run, the scheduler's pass over new backups); `runs.rs` the runs and bounded
 //!   concurrency, `item.rs` one item (results and events).
+//! - `archiver.rs` + `archiver/`: continuous binlog archiving for point-in-time recovery: one
+//!   session at a time per cluster following the primary into a spool (`session.rs`), where
+//!   it starts and skips a purged stretch (`start.rs`), segments stored (`store.rs`).
 //! - `events.rs`: what a DBA must hear about, kept for the API and published.
 //! - `registry.rs`: the manager's jobs, for the API.
 //! - `monitor.rs`: topology, and which server a backup is taken from.
@@ -33,6 +36,7 @@
 //! - [`error`]: the crate's [`Error`].
 
 pub mod api;
+pub mod archiver;
 pub mod copies;
 pub mod dispatch;
 pub mod error;

@@ -14,7 +14,7 @@ use tracing::Instrument;
 use crate::receiver;
 use crate::registry::Registry;
 use crate::repositories::Repositories;
-use crate::{copies, scheduler, Error, Result, Services};
+use crate::{archiver, copies, scheduler, Error, Result, Services};
 
 /// The manager daemon.
 #[derive(Debug)]
@@ -122,6 +122,16 @@ impl Manager {
                     shutdown.clone(),
                 )
                 .instrument(tracing::info_span!("copies", cluster = %cluster)),
+            );
+        }
+        for cluster in archiver::clusters(&self.services.config) {
+            background.spawn(
+                archiver::run(
+                    Arc::clone(&self.services),
+                    cluster.name.clone(),
+                    shutdown.clone(),
+                )
+                .instrument(tracing::info_span!("archiver", cluster = %cluster.name)),
             );
         }
         for cluster in &self.services.config.clusters {

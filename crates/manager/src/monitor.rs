@@ -30,6 +30,25 @@ pub struct ClusterTopology {
     pub servers: Vec<ServerView>,
 }
 
+impl ClusterTopology {
+    /// The servers that answer and replicate from no one: one is the primary; more than one
+    /// is a split topology.
+    pub fn primaries(&self) -> Vec<&ServerView> {
+        self.servers
+            .iter()
+            .filter(|s| s.status.as_ref().is_some_and(|st| st.role == Role::Primary))
+            .collect()
+    }
+
+    /// The primary, when exactly one server is one.
+    pub fn primary(&self) -> Option<&ServerView> {
+        match self.primaries()[..] {
+            [primary] => Some(primary),
+            _ => None,
+        }
+    }
+}
+
 /// The latest view of every cluster.
 #[derive(Debug, Clone, Default)]
 pub struct Topology {
@@ -100,12 +119,7 @@ pub fn backup_source(cluster: &ClusterConfig, view: &ClusterTopology) -> Result<
             .find(|s| s.name == name)
             .and_then(|s| s.status.as_ref())
     };
-    let primaries: Vec<&str> = view
-        .servers
-        .iter()
-        .filter(|s| s.status.as_ref().is_some_and(|st| st.role == Role::Primary))
-        .map(|s| s.name.as_str())
-        .collect();
+    let primaries: Vec<&str> = view.primaries().iter().map(|s| s.name.as_str()).collect();
     if primaries.len() > 1 {
         return Err(Error::SplitTopology {
             cluster: cluster.name.clone(),

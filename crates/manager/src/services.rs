@@ -16,6 +16,7 @@ use ferryman_repo::Repository;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::archiver::Archives;
 use crate::copies::Copies;
 use crate::events::Events;
 use crate::monitor::Topology;
@@ -43,6 +44,8 @@ pub struct Services {
     pub events: Events,
     /// Verification runs.
     pub verify_runs: VerifyRuns,
+    /// The binlog archivers' status (`archiver.rs`).
+    pub archives: Archives,
     /// Where agents' streams are expected (`receiver.rs`).
     pub(crate) streams: Streams,
     /// Reseeds running: busy joiners, joiner ports (`reseed/`).
@@ -64,6 +67,7 @@ impl Services {
         Services {
             streams: Streams::new(&config),
             verify_runs: VerifyRuns::new(config.verifier.concurrency),
+            archives: Archives::default(),
             copies: Copies::new(&config.clusters),
             config,
             repos,
@@ -88,6 +92,14 @@ impl Services {
     pub(crate) async fn drain(&self) {
         self.tasks.close();
         self.tasks.wait().await;
+    }
+
+    /// How what the manager stores is compressed (`manager.backup-compression-*`).
+    pub(crate) fn compression(&self) -> ferryman_repo::Compression {
+        ferryman_repo::Compression {
+            level: self.config.manager.backup_compression_level,
+            threads: self.config.manager.backup_compression_threads,
+        }
     }
 
     /// The repository that stores `cluster`'s backups (see `repositories.rs`).

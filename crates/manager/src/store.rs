@@ -12,9 +12,7 @@ use bytes::Bytes;
 use ferryman_config::{ClusterConfig, ServerConfig};
 use ferryman_jobs::Job;
 use ferryman_proto::Task;
-use ferryman_repo::{
-    BackupMeta, Compression, Coordinates, LogKind, LogMeta, Manifest, Timestamp, Tool,
-};
+use ferryman_repo::{BackupMeta, Coordinates, LogKind, LogMeta, Manifest, Timestamp, Tool};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
@@ -209,7 +207,7 @@ pub async fn backup(
     };
     let node_id = gate.node.id();
     let mut meta = BackupMeta::new(&cluster.name, &server.name, &server.host, tool, node_id.0);
-    meta.compression = compression(services);
+    meta.compression = services.compression();
     meta.coordinates = Coordinates::default();
     meta.require_gtid = gtid_history(services, cluster, server, tool);
     let (reader, verdict) = gate.open(job.clone());
@@ -275,7 +273,7 @@ pub async fn log(
         kind,
         job_id: gate.node.id().0,
         received_at: Timestamp::now(),
-        compression: compression(services),
+        compression: services.compression(),
     };
     let repo = services.repo(&cluster.name)?;
     let (reader, verdict) = gate.open(job.clone());
@@ -305,13 +303,6 @@ fn node_reason(e: ferryman_repo::Error, row: &Option<Job>, server: &str, job: &J
             result: r.result.clone().unwrap_or_default(),
         },
         _ => Error::Repo(e),
-    }
-}
-
-fn compression(services: &Services) -> Compression {
-    Compression {
-        level: services.config.manager.backup_compression_level,
-        threads: services.config.manager.backup_compression_threads,
     }
 }
 

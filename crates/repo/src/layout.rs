@@ -6,7 +6,12 @@
 //! <cluster>/<server>/<kind>-<UTC time>-j<job>.log.zst       (error and slow logs)
 //! Quarantine/<cluster>/<server>/<backup-id>-q<UTC time>/     (set aside at start-up: below)
 //! Binlogs/<cluster>/<segment>/segment.binlog.zst, manifest.json (archived binlog segments)
+//! BinlogSpool/<cluster>/                                      (the manager's, see below)
 //! ```
+//!
+//! `BinlogSpool/` is not the repository's: the manager's binlog archiver keeps the binlog it
+//! is following there (in `monitoring-datadir`, the local repository's root) until a segment
+//! is cut and stored. The name is reserved so that nothing takes it for a cluster's logs.
 //!
 //! `Quarantine/` holds backup directories without a manifest that held more than a partial
 //! payload when the manager started (see `leftovers.rs`); nothing in Ferryman reads, lists or
@@ -36,9 +41,12 @@ pub const QUARANTINE: &str = "Quarantine";
 /// The top-level directory of archived binlog segments.
 pub const BINLOGS: &str = "Binlogs";
 
+/// The top-level directory of the manager's binlog spools (not part of the repository).
+pub const BINLOG_SPOOL: &str = "BinlogSpool";
+
 /// True for the repository's own top-level directories, which no cluster may be named.
 pub fn is_reserved(name: &str) -> bool {
-    [BACKUPS, QUARANTINE, BINLOGS].contains(&name)
+    [BACKUPS, QUARANTINE, BINLOGS, BINLOG_SPOOL].contains(&name)
 }
 
 /// Checks a cluster name: a key component, and none of the repository's own top-level
@@ -49,7 +57,7 @@ pub fn check_cluster(cluster: &str) -> Result<()> {
         return Err(Error::InvalidName {
             what: "cluster name",
             value: cluster.to_owned(),
-            reason: format!("`{BACKUPS}`, `{QUARANTINE}` and `{BINLOGS}` are reserved for the repository's own directories; rename the cluster"),
+            reason: format!("`{BACKUPS}`, `{QUARANTINE}`, `{BINLOGS}` and `{BINLOG_SPOOL}` are reserved for the repository's own directories; rename the cluster"),
         });
     }
     Ok(())

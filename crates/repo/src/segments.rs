@@ -360,6 +360,28 @@ pub fn chain(segments: &[SegmentManifest]) -> Result<BTreeMap<u32, DomainChain>>
     Ok(domains)
 }
 
+/// The GTID position the archive reaches with `segments` (in [`Repository::list_segments`]'
+/// order): each domain's last archived GTID, and the position before the first segment for
+/// domains no segment has a transaction of. Where an archiver goes on from.
+pub fn end_position(segments: &[SegmentManifest]) -> Result<GtidPos> {
+    let mut pos = GtidPos::new();
+    for segment in segments {
+        if let Some(before) = segment.before.as_deref().filter(|b| !b.is_empty()) {
+            let before: GtidPos = recorded(before, segment)?;
+            for gtid in before.iter() {
+                if pos.get(gtid.domain).is_none_or(|p| p.seq < gtid.seq) {
+                    pos.set(gtid);
+                }
+            }
+        }
+        let last: GtidPos = recorded(&segment.last, segment)?;
+        for gtid in last.iter() {
+            pos.set(gtid);
+        }
+    }
+    Ok(pos)
+}
+
 /// A GTID or position `segment`'s manifest records, parsed.
 fn recorded<T>(text: &str, segment: &SegmentManifest) -> Result<T>
 where

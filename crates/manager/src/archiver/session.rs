@@ -1,0 +1,202 @@
+//! One archiver session: the spool opened, the primary's binlog followed into it, segments
+//! cut, until the primary changes, the server goes silent or fails, or shutdown.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use ferryman_binlog::Spool;
+use ferryman_db::binlog::HEARTBEAT_PERIOD;
+use ferryman_db::Endpoint;
+use ferryman_repo::Timestamp;
+use tokio_util::sync::CancellationToken;
+
+use super::{emit, spool_dir, start, store, ArchiveError, SPOOL};
+use crate::events::{EventKind, Severity};
+use crate::Services;
+
+/// The server's error for a dump it cannot serve from the position asked (purged, diverged).
+const ER_MASTER_FATAL_ERROR_READING_BINLOG: u16 = 1236;
+/// A server silent this many heartbeat periods is gone, whatever the connection says.
+const SILENT_PERIODS: u32 = 5;
+/// The sidecar file naming the server whose binlog the spool holds.
+const SOURCE_FILE: &str = "source";
+
+/// Follows `cluster`'s primary until the session ends; `on_following` is called once the
+/// server serves the dump. `Ok` means go on at once (shutdown, a new primary, a gap skipped).
+pub(super) async fn follow(
+    services: &Services,
+    cluster: &str,
+    cancel: &CancellationToken,
+    on_following: &mut (dyn FnMut() + Send),
+) -> Result<(), ArchiveError> {
+    let config = services.cluster(cluster)?;
+    let archive = config.binlog_archive;
+    let primary = primary_of(services, cluster)?;
+    let server = crate::Services::server(config, &primary)?;
+    let endpoint = Endpoint::from_config(server, &config.db_servers_credential);
+    let dir = spool_dir(&services.config, cluster);
+    let start = if Spool::exists(&dir, SPOOL) {
+        Default::default()
+    } else {
+        start::initial(services, config, &endpoint).await?
+    };
+    let (mut spool, recovered) = Spool::open(&dir, SPOOL, &start)?;
+    if recovered.dropped > 0 {
+        tracing::info!(bytes = recovered.dropped, damage = ?recovered.damage, "the spool's unfinished tail was dropped: the server sends it again");
+    }
+    let previous = read_source(&dir)?;
+    if previous.as_deref() != Some(primary.as_str()) {
+        if let Some(previous) = &previous {
+            store::segment(services, config, previous, &mut spool).await?;
+        }
+        let position = spool.position();
+        spool.restart(&position)?;
+        write_source(&dir, &primary)?;
+        if let Some(previous) = previous {
+            emit(services, cluster, EventKind::ArchiveSourceChanged, Severity::Info,
+                format!("the binlog archiver follows `{primary}` (the monitor's primary) from GTID position {position}, after `{previous}`"));
+        }
+    }
+    services.archives.update(cluster, |s| {
+        s.source = Some(primary.clone());
+        s.position = spool.position().to_string();
+    });
+    let position = spool.position().to_string();
+    tracing::info!(server = %primary, %position, "following the primary's binlog");
+    let mut follower = endpoint.follow_binlog(archive.server_id, &position).await?;
+    let mut tick = tokio::time::interval(archive.flush);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let silent_limit = HEARTBEAT_PERIOD * SILENT_PERIODS;
+    let segment_bytes = u64::from(archive.segment_size_mib) << 20;
+    let mut served = false;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => {
+                spool.sync()?;
+                durable(services, cluster, &spool);
+                return Ok(());
+            }
+            event = follower.next_event() => match event {
+                Ok(Some(bytes)) => {
+                    if !served {
+                        served = true;
+                        services.archives.update(cluster, |s| {
+                            s.following = true;
+                            s.error = None;
+                        });
+                        on_following();
+                    }
+                    spool.append(bytes)?;
+                    if spool.len() >= segment_bytes {
+                        store::segment(services, config, &primary, &mut spool).await?;
+                    }
+                }
+                Ok(None) => {
+                    spool.sync()?;
+                    return Err(ArchiveError::Lost { server: primary, what: "ended the binlog dump".to_owned() });
+                }
+                Err(e) if e.server_code() == Some(ER_MASTER_FATAL_ERROR_READING_BINLOG) => {
+                    spool.sync()?;
+                    return start::after_refusal(services, config, &primary, &endpoint, &mut spool, e).await;
+                }
+                Err(e) => {
+                    spool.sync()?;
+                    return Err(e.into());
+                }
+            },
+            _ = tick.tick() => {
+                spool.sync()?;
+                durable(services, cluster, &spool);
+                if is_due(&spool, archive.segment_age) {
+                    store::segment(services, config, &primary, &mut spool).await?;
+                }
+                if follower.silent_for() > silent_limit {
+                    return Err(ArchiveError::Lost {
+                        server: primary,
+                        what: format!("sent nothing for {} s, not even a heartbeat", follower.silent_for().as_secs()),
+                    });
+                }
+                if primary_of(services, cluster).is_ok_and(|now| now != primary) {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// The one primary the monitor sees in `cluster`.
+fn primary_of(services: &Services, cluster: &str) -> Result<String, ArchiveError> {
+    let view = services
+        .topology
+        .cluster(cluster)
+        .ok_or_else(|| ArchiveError::NoPrimary {
+            detail: "the monitor has not read the cluster yet".to_owned(),
+        })?;
+    if let Some(primary) = view.primary() {
+        return Ok(primary.name.clone());
+    }
+    let primaries: Vec<&str> = view.primaries().iter().map(|s| s.name.as_str()).collect();
+    let detail = if primaries.is_empty() {
+        "no server answers as the primary (one that replicates from no one)".to_owned()
+    } else {
+        format!(
+            "{} replicate from no one (a split topology: which one is the primary cannot be told)",
+            primaries.join(", ")
+        )
+    };
+    Err(ArchiveError::NoPrimary { detail })
+}
+
+/// True when the spool's first event is older than `age` (the primary's clock).
+fn is_due(spool: &Spool, age: Duration) -> bool {
+    let Some(first) = spool.summary().first_time else {
+        return false;
+    };
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    spool.summary().transactions > 0 && now.saturating_sub(u64::from(first)) >= age.as_secs()
+}
+
+/// Records the spool's durable position.
+fn durable(services: &Services, cluster: &str, spool: &Spool) {
+    let position = spool.position().to_string();
+    let last = spool.summary().last_time;
+    services.archives.update(cluster, |s| {
+        s.position = position;
+        s.durable_at = Some(Timestamp::now());
+        if let Some(last) = last {
+            s.last_event_at = Some(Timestamp::from_unix(i64::from(last)));
+        }
+    });
+}
+
+/// The server whose binlog the spool in `dir` holds, if recorded.
+fn read_source(dir: &Path) -> Result<Option<String>, ArchiveError> {
+    match std::fs::read_to_string(dir.join(SOURCE_FILE)) {
+        Ok(text) => Ok(Some(text.trim().to_owned()).filter(|s| !s.is_empty())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(spool_io(dir, source)),
+    }
+}
+
+/// Records `server` as the spool's source, durably.
+fn write_source(dir: &Path, server: &str) -> Result<(), ArchiveError> {
+    let path = dir.join(SOURCE_FILE);
+    let tmp = dir.join(format!("{SOURCE_FILE}.tmp"));
+    let write = || -> std::io::Result<()> {
+        std::fs::write(&tmp, server)?;
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, &path)?;
+        std::fs::File::open(dir)?.sync_all()
+    };
+    write().map_err(|source| spool_io(dir, source))
+}
+
+fn spool_io(dir: &Path, source: std::io::Error) -> ArchiveError {
+    ArchiveError::Spool(ferryman_binlog::Error::Io {
+        what: dir.join(SOURCE_FILE).display().to_string(),
+        source,
+    })
+}

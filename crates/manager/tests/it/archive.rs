@@ -1,0 +1,199 @@
+//! Continuous binlog archiving (point-in-time recovery) with the manager running in this
+//! process and real servers: archived while writing, across a manager restarted mid-segment,
+//! and across a switchover to the replica; the segments' chain stays whole and holds every
+//! transaction exactly once.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferryman_binlog::GtidPos;
+use ferryman_db::mysql_async::from_row;
+use ferryman_manager::Services;
+use ferryman_repo::segments::chain;
+use ferryman_sandbox::testing::TestSandbox;
+
+use crate::common::*;
+
+/// Inserts rows one transaction at a time into `pitr.t` until stopped.
+struct Writer {
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Writer {
+    fn start(sb: &TestSandbox, server: &str, next: Arc<AtomicU64>) -> Writer {
+        let endpoint = {
+            let config = sb.config();
+            let cluster = &config.clusters[0];
+            let spec = cluster.server(server).unwrap();
+            ferryman_db::Endpoint::from_config(spec, &cluster.db_servers_credential)
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let task = tokio::spawn(async move {
+            use ferryman_db::mysql_async::prelude::Queryable;
+            let mut conn = endpoint.connect(ferryman_db::Session::Plain).await.unwrap();
+            while !flag.load(Ordering::SeqCst) {
+                let id = next.fetch_add(1, Ordering::SeqCst);
+                conn.exec_drop("INSERT INTO pitr.t VALUES (?, REPEAT('x', 200))", (id,))
+                    .await
+                    .unwrap();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        Writer { stop, task }
+    }
+
+    async fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.task.await.unwrap();
+    }
+}
+
+async fn binlog_pos(sb: &TestSandbox, server: &str) -> GtidPos {
+    let (pos,): (String,) = from_row(sb.sql(server, "SELECT @@gtid_binlog_pos").await.remove(0));
+    pos.parse().unwrap()
+}
+
+/// Waits until the archiver's durable position is `pos`; returns how long it took.
+async fn wait_durable(services: &Services, pos: &GtidPos, within: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        let status = services.archives.get("sandbox");
+        if status
+            .as_ref()
+            .is_some_and(|s| s.position == pos.to_string())
+        {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < within,
+            "the archive did not reach {pos} in {within:?}: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until the stored segments end at `pos`; returns them.
+async fn wait_stored(
+    services: &Services,
+    pos: &GtidPos,
+    within: Duration,
+) -> Vec<ferryman_repo::segments::SegmentManifest> {
+    let started = Instant::now();
+    let repo = services.repo("sandbox").unwrap();
+    loop {
+        let segments = repo.list_segments("sandbox").await.unwrap();
+        let end = ferryman_repo::segments::end_position(&segments).unwrap();
+        if end == *pos {
+            return segments;
+        }
+        assert!(
+            started.elapsed() < within,
+            "the segments end at {end}, not {pos}, after {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_archive_follows_the_primary_through_a_kill_and_a_switchover() {
+    let sb = TestSandbox::start(1).await;
+    sb.sql(
+        "db1",
+        "CREATE DATABASE pitr; CREATE TABLE pitr.t (id BIGINT PRIMARY KEY, v TEXT)",
+    )
+    .await;
+    let config = config_with(
+        &sb,
+        "binlog-archive = true\nbinlog-archive-segment-age = \"2s\"",
+        "",
+    );
+    let running = start(&config, &[]).await;
+    let services = running.services.clone();
+    let next = Arc::new(AtomicU64::new(1));
+    let start_pos = binlog_pos(&sb, "db1").await;
+
+    // 1. Archived while writing: durable within the flush interval of the last commit.
+    let writer = Writer::start(&sb, "db1", next.clone());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    writer.stop().await;
+    let pos = binlog_pos(&sb, "db1").await;
+    let took = wait_durable(&services, &pos, Duration::from_secs(10)).await;
+    eprintln!("durable {took:?} after the last commit");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    let stored = wait_stored(&services, &pos, Duration::from_secs(15)).await;
+    assert!(!stored.is_empty());
+    assert_eq!(
+        stored[0].before.as_deref(),
+        Some(start_pos.to_string().as_str())
+    );
+
+    // 2. The manager stopped mid-segment while writes go on, then started again: it resumes
+    // where its spool's last whole transaction ended (killed: `crates/ferryman/tests/pitr.rs`).
+    let writer = Writer::start(&sb, "db1", next.clone());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    running.stop().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let running = start(&config, &[]).await;
+    let services = running.services.clone();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    writer.stop().await;
+    let pos = binlog_pos(&sb, "db1").await;
+    wait_durable(&services, &pos, Duration::from_secs(20)).await;
+
+    // 3. Switchover: db2 caught up, db1 stopped, db2 promoted; writes on db2. The archiver
+    // follows db2 from the last archived GTID.
+    let caught_up = Instant::now();
+    loop {
+        let (slave,): (String,) =
+            from_row(sb.sql("db2", "SELECT @@gtid_slave_pos").await.remove(0));
+        if slave.parse::<GtidPos>().unwrap() == pos {
+            break;
+        }
+        assert!(
+            caught_up.elapsed() < Duration::from_secs(20),
+            "db2 at {slave}, db1 at {pos}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    sb.stop_server("db1").await.unwrap();
+    sb.sql(
+        "db2",
+        "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = 0",
+    )
+    .await;
+    let writer = Writer::start(&sb, "db2", next.clone());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    writer.stop().await;
+    let pos = binlog_pos(&sb, "db2").await;
+    wait_durable(&services, &pos, Duration::from_secs(60)).await;
+    let status = services.archives.get("sandbox").unwrap();
+    assert_eq!(status.source.as_deref(), Some("db2"), "{status:?}");
+    let segments = wait_stored(&services, &pos, Duration::from_secs(20)).await;
+
+    // The chain: whole, from where the archive started to db2's position, every insert
+    // exactly once, read from db1 then from db2.
+    let domains = chain(&segments).unwrap();
+    assert_eq!(domains.len(), 1, "{domains:?}");
+    assert!(domains[&0].gaps.is_empty(), "{domains:?}");
+    assert_eq!(domains[&0].last, pos.to_string());
+    let transactions: u64 = segments.iter().map(|s| s.transactions).sum();
+    assert_eq!(transactions, next.load(Ordering::SeqCst) - 1);
+    let sources: Vec<&str> = segments.iter().map(|s| s.source.as_str()).collect();
+    let switch = sources.iter().position(|s| *s == "db2").unwrap();
+    assert!(sources[..switch].iter().all(|s| *s == "db1"), "{sources:?}");
+    assert!(sources[switch..].iter().all(|s| *s == "db2"), "{sources:?}");
+    let kinds: Vec<_> = services
+        .events
+        .since(0)
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(
+        kinds.contains(&ferryman_manager::events::EventKind::ArchiveSourceChanged),
+        "{kinds:?}"
+    );
+    running.stop().await;
+}
