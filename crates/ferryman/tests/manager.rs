@@ -4,13 +4,11 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use ferryman_sandbox::testing::TestSandbox;
 use ferryman_sandbox::UpOptions;
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferryman");
 
@@ -35,77 +33,9 @@ fn text(out: &Output) -> String {
 
 #[path = "daemons/lines.rs"]
 mod lines;
-
-/// The manager daemon; killed by PID if the test ends before it was stopped. When the test
-/// passes, an ERROR line in its log that the test did not declare (`expect_error`) fails it.
-struct Daemon {
-    child: Option<Child>,
-    log: PathBuf,
-    expected_errors: Vec<&'static str>,
-}
-
-impl Daemon {
-    fn start(config: &Path, log: PathBuf) -> Daemon {
-        let file = std::fs::File::create(&log).unwrap();
-        #[allow(clippy::disallowed_methods)] // running the binary under test
-        let child = Command::new(BIN)
-            .args(["manager", "--config", config.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .unwrap();
-        Daemon {
-            child: Some(child),
-            log,
-            expected_errors: Vec::new(),
-        }
-    }
-
-    /// ERROR lines containing `substring` are part of the scenario.
-    #[allow(dead_code)] // for the scenarios that make the manager log an error
-    fn expect_error(&mut self, substring: &'static str) {
-        self.expected_errors.push(substring);
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGTERM, then the exit status (within 30 s).
-    fn stop(&mut self) -> std::process::ExitStatus {
-        let mut child = self.child.take().unwrap();
-        kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!(
-                    "the manager did not exit within 30 s of SIGTERM:\n{}",
-                    self.log()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-            if std::thread::panicking() {
-                eprintln!("manager log:\n{}", self.log());
-            }
-        }
-        if !std::thread::panicking() {
-            lines::assert_no_unexpected_errors(&self.log, &self.expected_errors);
-        }
-    }
-}
+#[path = "daemons/process.rs"]
+mod process;
+use process::Daemon;
 
 /// What an older version and a crash leave in the repository at `root`: everything readable
 /// by others (0755/0644, as under umask 022), and a copy of backup `id`'s directory without its

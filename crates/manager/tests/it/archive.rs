@@ -113,6 +113,18 @@ async fn the_archive_follows_the_primary_through_a_kill_and_a_switchover() {
     let running = start(&config, &[]).await;
     let services = running.services.clone();
     let next = Arc::new(AtomicU64::new(1));
+    let started = Instant::now();
+    while !services
+        .archives
+        .get("sandbox")
+        .is_some_and(|s| s.following)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the archiver does not follow"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let start_pos = binlog_pos(&sb, "db1").await;
 
     // 1. Archived while writing: durable within the flush interval of the last commit.
@@ -180,7 +192,11 @@ async fn the_archive_follows_the_primary_through_a_kill_and_a_switchover() {
     assert!(domains[&0].gaps.is_empty(), "{domains:?}");
     assert_eq!(domains[&0].last, pos.to_string());
     let transactions: u64 = segments.iter().map(|s| s.transactions).sum();
-    assert_eq!(transactions, next.load(Ordering::SeqCst) - 1);
+    let before: GtidPos = segments[0].before.as_deref().unwrap().parse().unwrap();
+    assert_eq!(before, start_pos);
+    let span = pos.get(0).unwrap().seq - before.get(0).unwrap().seq;
+    assert_eq!(transactions, span);
+    assert_eq!(span, next.load(Ordering::SeqCst) - 1);
     let sources: Vec<&str> = segments.iter().map(|s| s.source.as_str()).collect();
     let switch = sources.iter().position(|s| *s == "db2").unwrap();
     assert!(sources[..switch].iter().all(|s| *s == "db1"), "{sources:?}");
