@@ -42,6 +42,8 @@
 //! - [`logs`]: the logs area, [`LogMeta`], [`LogFile`].
 //! - [`segments`]: archived binlog segments (checked event by event before they are stored),
 //!   their manifests, and the [`segments::chain`] check of a cluster's GTID history.
+//! - [`pitr`]: point-in-time recovery: how far a backup rolls forward through the segments,
+//!   the recoverable windows, the plan of a restore to a point (refused outside the windows).
 //! - [`layout`]: where things live; [`BackupId`].
 //! - [`storage`]: the [`Storage`] trait and [`LocalStorage`].
 //! - [`timestamp`]: [`Timestamp`], UTC times and calendar buckets.
@@ -61,6 +63,7 @@ pub mod logs;
 pub mod manifest;
 pub mod modes;
 pub mod pipeline;
+pub mod pitr;
 pub mod repository;
 pub mod retention;
 pub mod segments;

@@ -1,0 +1,436 @@
+//! Point-in-time recovery from a cluster's backups and archived binlog segments: how far each
+//! backup can be rolled forward ([`roll_forward`]), the recoverable windows ([`windows`]), and
+//! the plan of one restore to a point ([`plan`]), refused before anything is written when the
+//! point is outside every window.
+//!
+//! A backup at GTID position `B` rolls forward through the segments that continue `B` without a
+//! gap in any domain: a segment continues the position reached so far when, in every domain it
+//! has transactions of, its first sequence number is at most one past the position's (a
+//! domain the position lacks starts at 1). Segments wholly at or before the position are
+//! passed over; a segment that starts before it is replayed from it (`--start-position`
+//! skips what the backup has). The window of a backup runs from the time it ended (its
+//! consistent point is earlier, so any time after `ended_at` is safe) to the last event of
+//! the last segment that continues it.
+
+use ferryman_binlog::{Gtid, GtidPos};
+use serde::Serialize;
+
+use crate::manifest::Manifest;
+use crate::segments::SegmentManifest;
+use crate::timestamp::Timestamp;
+use crate::verification::Verification;
+use crate::{Error, Result};
+
+/// How far one position rolls forward through the segments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coverage {
+    /// The indexes (into the segments given) of the segments to replay, in order.
+    pub segments: Vec<usize>,
+    /// The position reached.
+    pub reached: GtidPos,
+    /// The time of the last event reached, when a segment was used.
+    pub reached_at: Option<Timestamp>,
+    /// Where the roll-forward stops short of the archive's end: the gap.
+    pub gap: Option<GapAt>,
+}
+
+/// A gap that ends a roll-forward.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GapAt {
+    /// The last GTID reached in the gap's domain (`None`: the domain was never reached).
+    pub after: Option<String>,
+    /// The next GTID archived in that domain.
+    pub next: String,
+    /// The segment that starts after the gap.
+    pub segment: String,
+    /// When that segment's first event was written.
+    pub next_at: Timestamp,
+}
+
+/// Rolls `from` forward through `segments` (in [`crate::Repository::list_segments`]' order).
+pub fn roll_forward(from: &GtidPos, segments: &[SegmentManifest]) -> Result<Coverage> {
+    let mut coverage = Coverage {
+        segments: Vec::new(),
+        reached: from.clone(),
+        reached_at: None,
+        gap: None,
+    };
+    for (i, segment) in segments.iter().enumerate() {
+        let first: GtidPos = parse(&segment.first, segment)?;
+        let last: GtidPos = parse(&segment.last, segment)?;
+        let at = |g: Gtid, pos: &GtidPos| pos.get(g.domain).map_or(0, |p| p.seq);
+        if last.iter().all(|g| g.seq <= at(g, &coverage.reached)) {
+            continue;
+        }
+        if let Some(missing) = first.iter().find(|g| g.seq > at(*g, &coverage.reached) + 1) {
+            coverage.gap = Some(GapAt {
+                after: coverage.reached.get(missing.domain).map(|g| g.to_string()),
+                next: missing.to_string(),
+                segment: segment.name.clone(),
+                next_at: segment.first_time,
+            });
+            return Ok(coverage);
+        }
+        coverage.segments.push(i);
+        if let Some((after, next)) = segment.breaks.first() {
+            // A break inside the segment: what follows it is not reached.
+            let after: Gtid = parse(after, segment)?;
+            coverage.reached.set(after);
+            coverage.reached_at = Some(segment.first_time);
+            coverage.gap = Some(GapAt {
+                after: Some(after.to_string()),
+                next: next.clone(),
+                segment: segment.name.clone(),
+                next_at: segment.first_time,
+            });
+            return Ok(coverage);
+        }
+        for gtid in last.iter() {
+            if gtid.seq > at(gtid, &coverage.reached) {
+                coverage.reached.set(gtid);
+            }
+        }
+        coverage.reached_at = Some(segment.last_time);
+    }
+    Ok(coverage)
+}
+
+/// One recoverable window: from a backup to as far as the archive continues it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Window {
+    /// The backup it starts from.
+    pub backup: String,
+    /// That backup's GTID position.
+    pub backup_gtid: String,
+    /// The first point it recovers to: when the backup ended.
+    pub from: Timestamp,
+    /// The last point: the last archived event that continues the backup (`from` when no
+    /// segment does).
+    pub to: Timestamp,
+    /// The GTID position at `to`.
+    pub to_gtid: String,
+    /// Segments replayed to reach `to`.
+    pub segments: usize,
+    /// The gap that ends the window before the archive's end, if one does.
+    pub ends_at_gap: Option<GapAt>,
+}
+
+/// The usable backups of a cluster for point-in-time recovery, newest first: a GTID position
+/// recorded, and a newest verification that did not fail.
+pub fn bases(backups: &[Manifest]) -> Vec<(&Manifest, GtidPos)> {
+    backups
+        .iter()
+        .filter(|m| {
+            Verification::latest_of(m).is_none_or(|v| v.status == crate::verification::Status::Ok)
+        })
+        .filter_map(|m| {
+            let pos = m.gtid.as_deref()?.trim().parse::<GtidPos>().ok()?;
+            (!pos.is_empty()).then_some((m, pos))
+        })
+        .collect()
+}
+
+/// The recoverable window of every usable backup (see [`bases`]), newest backup first.
+pub fn windows(backups: &[Manifest], segments: &[SegmentManifest]) -> Result<Vec<Window>> {
+    let mut out = Vec::new();
+    for (backup, pos) in bases(backups) {
+        let coverage = roll_forward(&pos, segments)?;
+        let to = coverage
+            .reached_at
+            .filter(|t| *t > backup.ended_at)
+            .unwrap_or(backup.ended_at);
+        out.push(Window {
+            backup: backup.id.to_string(),
+            backup_gtid: pos.to_string(),
+            from: backup.ended_at,
+            to,
+            to_gtid: coverage.reached.to_string(),
+            segments: coverage.segments.len(),
+            ends_at_gap: coverage.gap,
+        });
+    }
+    Ok(out)
+}
+
+/// A point to recover to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Point {
+    /// The last event at or before this time.
+    Time(Timestamp),
+    /// This GTID position, inclusive.
+    Gtid(GtidPos),
+}
+
+impl std::fmt::Display for Point {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Point::Time(t) => write!(f, "time {t}"),
+            Point::Gtid(g) => write!(f, "GTID {g}"),
+        }
+    }
+}
+
+/// What a restore to a point uses.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The backup restored first.
+    pub backup: Manifest,
+    /// Its GTID position: replay starts after it.
+    pub start: GtidPos,
+    /// The segments replayed, in order (possibly none: the point is the backup's).
+    pub segments: Vec<SegmentManifest>,
+    /// Where replay stops.
+    pub point: Point,
+}
+
+/// The plan of a restore to `point`: the newest usable backup before it whose window holds
+/// it, and the segments from the backup to it. Refused, with the windows there are, when no
+/// window holds the point.
+pub fn plan(backups: &[Manifest], segments: &[SegmentManifest], point: &Point) -> Result<Plan> {
+    let mut reasons = Vec::new();
+    for (backup, pos) in bases(backups) {
+        let coverage = roll_forward(&pos, segments)?;
+        let holds = match point {
+            Point::Time(t) => {
+                let to = coverage.reached_at.unwrap_or(backup.ended_at);
+                if *t < backup.ended_at {
+                    continue;
+                }
+                if *t > to {
+                    reasons.push(format!(
+                        "backup {} rolls forward only to {to}{}",
+                        backup.id,
+                        gap_text(&coverage.gap)
+                    ));
+                    false
+                } else {
+                    true
+                }
+            }
+            Point::Gtid(want) => {
+                let before_backup = want
+                    .iter()
+                    .any(|g| pos.get(g.domain).is_some_and(|p| p.seq > g.seq));
+                if before_backup {
+                    continue;
+                }
+                let reached = want.iter().all(|g| {
+                    coverage
+                        .reached
+                        .get(g.domain)
+                        .is_some_and(|r| r.seq >= g.seq)
+                });
+                if !reached {
+                    reasons.push(format!(
+                        "backup {} rolls forward only to {}{}",
+                        backup.id,
+                        coverage.reached,
+                        gap_text(&coverage.gap)
+                    ));
+                }
+                reached
+            }
+        };
+        if holds {
+            let used = coverage
+                .segments
+                .iter()
+                .map(|&i| segments[i].clone())
+                .filter(|s| match point {
+                    Point::Time(t) => s.first_time <= *t,
+                    Point::Gtid(_) => true,
+                })
+                .collect();
+            return Ok(Plan {
+                backup: backup.clone(),
+                start: pos,
+                segments: used,
+                point: point.clone(),
+            });
+        }
+        // The newest backup before the point decides: an older one cannot cross the same gap.
+        break;
+    }
+    if reasons.is_empty() {
+        reasons.push(
+            "no backup with a GTID position (and no failed verification) ends before it".to_owned(),
+        );
+    }
+    Err(Error::InvalidRequest {
+        detail: format!(
+            "{point} is outside every recoverable window: {}; nothing was written. `ferryman pitr status` shows the windows",
+            reasons.join("; ")
+        ),
+    })
+}
+
+/// `", where a gap starts (transactions after X up to Y are not archived)"`.
+fn gap_text(gap: &Option<GapAt>) -> String {
+    match gap {
+        Some(g) => format!(
+            ", where the archive has a gap (the next archived transaction, {}, follows {} in segment {})",
+            g.next,
+            g.after.as_deref().unwrap_or("nothing archived in its domain"),
+            g.segment
+        ),
+        None => " (the archive's end)".to_owned(),
+    }
+}
+
+fn parse<T>(text: &str, segment: &SegmentManifest) -> Result<T>
+where
+    T: std::str::FromStr<Err = ferryman_binlog::Error>,
+{
+    text.parse()
+        .map_err(|e: ferryman_binlog::Error| Error::Manifest {
+            location: format!("binlog segment {}/{}", segment.cluster, segment.name),
+            detail: e.to_string(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::BackupId;
+    use crate::manifest::CompressionInfo;
+
+    /// A physical backup of `db1` with `gtid`, ended at `ended` (seconds after an epoch).
+    fn backup(job: u64, gtid: &str, ended: i64) -> Manifest {
+        let id = format!("c/db1/20261120T0{job}0000Z-j{job}");
+        let json = serde_json::json!({
+            "format_version": 1, "id": id, "cluster": "c", "server": "db1", "host": "h",
+            "kind": "physical", "tool": "mariabackup", "tool_version": null,
+            "format": "xbstream", "payload": "payload.xbstream.zst", "job_id": job,
+            "started_at": Timestamp::from_unix(ended - 10).to_string(),
+            "ended_at": Timestamp::from_unix(ended).to_string(),
+            "raw_bytes": 1, "stored_bytes": 1, "raw_sha256": "", "stored_sha256": "",
+            "compression": {"algorithm": "zstd", "level": 1},
+            "gtid": gtid, "binlog_file": null, "binlog_pos": null, "captured": {}, "extra": {}
+        });
+        let id: BackupId = id.parse().unwrap();
+        Manifest::from_json(json.to_string().as_bytes(), &id).unwrap()
+    }
+
+    /// A segment of domain 0 from `first` to `last`, its events from `t0` to `t1`.
+    fn segment(name: &str, first: u64, last: u64, t0: i64, t1: i64) -> SegmentManifest {
+        SegmentManifest {
+            cluster: "c".into(),
+            name: name.into(),
+            source: "db1".into(),
+            server_version: None,
+            before: Some(format!("0-1-{}", first - 1)),
+            first: format!("0-1-{first}"),
+            last: format!("0-1-{last}"),
+            ends_inside: None,
+            breaks: Vec::new(),
+            first_time: Timestamp::from_unix(t0),
+            last_time: Timestamp::from_unix(t1),
+            events: 1,
+            transactions: last - first + 1,
+            raw_bytes: 1,
+            raw_sha256: String::new(),
+            stored_bytes: 1,
+            stored_sha256: String::new(),
+            payload: "segment.binlog.zst".into(),
+            compression: CompressionInfo {
+                algorithm: "zstd".into(),
+                level: 1,
+            },
+            encryption: None,
+            stored_at: Timestamp::from_unix(t1),
+        }
+    }
+
+    fn pos(text: &str) -> GtidPos {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_backup_rolls_forward_through_continuing_segments_and_stops_at_a_gap() {
+        let segments = vec![
+            segment("s1", 1, 10, 1000, 1100),
+            segment("s2", 11, 20, 1100, 1200),
+            segment("s3", 21, 30, 1200, 1300),
+            // 31..=40 purged before they were archived.
+            segment("s5", 41, 50, 1400, 1500),
+        ];
+        // From inside s2: s1 passed over, s2 replayed from the backup's position on.
+        let c = roll_forward(&pos("0-1-15"), &segments).unwrap();
+        assert_eq!(c.segments, vec![1, 2]);
+        assert_eq!(c.reached, pos("0-1-30"));
+        assert_eq!(c.reached_at, Some(Timestamp::from_unix(1300)));
+        let gap = c.gap.unwrap();
+        assert_eq!(
+            (gap.after.as_deref(), gap.next.as_str()),
+            (Some("0-1-30"), "0-1-41")
+        );
+        // After the gap, a later backup rolls forward to the end.
+        let c = roll_forward(&pos("0-1-40"), &segments).unwrap();
+        assert_eq!(
+            (c.segments, c.reached, c.gap),
+            (vec![3], pos("0-1-50"), None)
+        );
+    }
+
+    #[test]
+    fn windows_and_plans_refuse_points_outside_or_across_a_gap() {
+        let segments = vec![
+            segment("s1", 11, 20, 1100, 1200),
+            segment("s2", 21, 30, 1200, 1300),
+            segment("s4", 41, 50, 1400, 1500),
+        ];
+        // Newest first, as listed.
+        let backups = vec![backup(2, "0-1-45", 1450), backup(1, "0-1-10", 1050)];
+        let w = windows(&backups, &segments).unwrap();
+        assert_eq!(w.len(), 2);
+        assert_eq!(
+            (w[0].from.unix(), w[0].to.unix(), w[0].to_gtid.as_str()),
+            (1450, 1500, "0-1-50")
+        );
+        assert_eq!(
+            (w[1].from.unix(), w[1].to.unix(), w[1].to_gtid.as_str()),
+            (1050, 1300, "0-1-30")
+        );
+        assert!(w[1].ends_at_gap.is_some() && w[0].ends_at_gap.is_none());
+
+        // Inside the first window: the older backup and the segments up to the point.
+        let p = plan(
+            &backups,
+            &segments,
+            &Point::Time(Timestamp::from_unix(1250)),
+        )
+        .unwrap();
+        assert_eq!(p.backup.job_id, 1);
+        assert_eq!(p.segments.len(), 2);
+        let p = plan(&backups, &segments, &Point::Gtid(pos("0-1-25"))).unwrap();
+        assert_eq!((p.backup.job_id, p.segments.len()), (1, 2));
+        // Inside the second: the newer backup.
+        let p = plan(&backups, &segments, &Point::Gtid(pos("0-1-48"))).unwrap();
+        assert_eq!((p.backup.job_id, p.start.clone()), (2, pos("0-1-45")));
+        // In the gap, by time and by GTID: refused, naming the gap.
+        for point in [
+            Point::Time(Timestamp::from_unix(1350)),
+            Point::Gtid(pos("0-1-35")),
+        ] {
+            let err = plan(&backups, &segments, &point).unwrap_err().to_string();
+            assert!(
+                err.contains("outside every recoverable window") && err.contains("0-1-41"),
+                "{err}"
+            );
+        }
+        // Before every backup: refused.
+        let err = plan(&backups, &segments, &Point::Time(Timestamp::from_unix(900)))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no backup"), "{err}");
+        // After the archive's end: refused.
+        let err = plan(
+            &backups,
+            &segments,
+            &Point::Time(Timestamp::from_unix(1600)),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("archive's end"), "{err}");
+    }
+}
