@@ -8,6 +8,7 @@ pub mod follow;
 pub mod galera_link;
 pub mod jobs;
 pub mod manager;
+pub mod pitr;
 pub mod repo;
 pub mod reseed;
 pub mod sandbox;

@@ -51,6 +51,9 @@ enum Command {
     Reseed(cmd::reseed::ReseedArgs),
     /// Rewind a replica to an earlier backup (through the running manager).
     Flashback(cmd::reseed::FlashbackArgs),
+    /// Point-in-time recovery: the recoverable windows, gaps and the binlog archiver.
+    #[command(subcommand)]
+    Pitr(cmd::pitr::PitrCommand),
     /// Prove that backups restore: checks, a test restore on a throwaway server, checks on
     /// the restored copy (through the running manager).
     Verify(cmd::verify::VerifyArgs),
@@ -87,6 +90,7 @@ fn main() -> ExitCode {
             Command::Jobs(c) => c.run().await,
             Command::Reseed(a) => a.run().await,
             Command::Flashback(a) => a.run().await,
+            Command::Pitr(c) => c.run().await,
             Command::Verify(a) => a.run().await,
             Command::GaleraLink(a) => a.run().await,
         }

@@ -72,6 +72,22 @@ async fn wait_stored(repo: &Repository, pos: &GtidPos, within: Duration) -> Vec<
     }
 }
 
+/// `ferryman pitr status --json` on the sandbox's configuration, off the runtime.
+async fn pitr_status(config: &std::path::Path) -> std::process::Output {
+    let config = config.to_owned();
+    tokio::task::spawn_blocking(move || {
+        #[allow(clippy::disallowed_methods)] // running the binary under test
+        std::process::Command::new(env!("CARGO_BIN_EXE_ferryman"))
+            .args(["pitr", "status", "--json", "--config"])
+            .arg(&config)
+            .env_remove("FERRYMAN_API_TOKEN")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_archiver_killed_mid_segment_resumes_without_a_gap_or_a_duplicate() {
     let sb = TestSandbox::start(0).await;
@@ -129,6 +145,23 @@ async fn an_archiver_killed_mid_segment_resumes_without_a_gap_or_a_duplicate() {
     let (pos,): (String,) = from_row(sb.sql("db1", "SELECT @@gtid_binlog_pos").await.remove(0));
     let pos: GtidPos = pos.parse().unwrap();
     let segments = wait_stored(&repo, &pos, Duration::from_secs(30)).await;
+
+    // `pitr status` through the manager: following, caught up, no gap.
+    let out = pitr_status(&config_path).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s = &all[0];
+    assert_eq!(s["cluster"], "sandbox");
+    assert_eq!(s["archiving"], true);
+    assert_eq!(s["archiver"]["following"], true, "{s:#}");
+    assert_eq!(s["archiver"]["source"], "db1");
+    assert_eq!(s["archived_to_gtid"], pos.to_string());
+    assert_eq!(s["gaps"].as_array().unwrap().len(), 0);
+    assert_eq!(s["rpo_lag_seconds"], 0, "{s:#}");
     let status = daemon.stop();
     assert!(status.success(), "{status}:\n{}", daemon.log());
 
@@ -141,6 +174,17 @@ async fn an_archiver_killed_mid_segment_resumes_without_a_gap_or_a_duplicate() {
     let span = pos.get(0).unwrap().seq - before.get(0).unwrap().seq;
     assert_eq!(transactions, span, "{segments:#?}");
     assert!(span > 100, "{span}");
+    // Without a manager: from the repository alone, the same history.
+    let out = pitr_status(&config_path).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no manager listens"));
+    let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(all[0]["archived_to_gtid"], pos.to_string());
+    assert!(all[0]["archiver"].is_null());
     for segment in &segments {
         let bytes = repo.read_segment(segment).await.unwrap();
         assert_eq!(bytes.len() as u64, segment.raw_bytes);

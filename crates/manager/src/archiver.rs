@@ -61,7 +61,7 @@ const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// What one cluster's archiver is doing, for `pitr status` and the API.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct ArchiveStatus {
     /// The cluster.
     pub cluster: String,

@@ -27,6 +27,8 @@
 //! - `archiver.rs` + `archiver/`: continuous binlog archiving for point-in-time recovery: one
 //!   session at a time per cluster following the primary into a spool (`session.rs`), where
 //!   it starts and skips a purged stretch (`start.rs`), segments stored (`store.rs`).
+//! - `pitr.rs`: a cluster's point-in-time recovery status (windows, gaps, the recovery point
+//!   lag, warnings).
 //! - `events.rs`: what a DBA must hear about, kept for the API and published.
 //! - `registry.rs`: the manager's jobs, for the API.
 //! - `monitor.rs`: topology, and which server a backup is taken from.
@@ -44,6 +46,7 @@ pub mod events;
 mod manager;
 pub mod monitor;
 pub mod node_job;
+pub mod pitr;
 pub mod receiver;
 pub mod registry;
 pub mod repositories;

@@ -13,7 +13,7 @@
 //! the last segment that continues it.
 
 use ferryman_binlog::{Gtid, GtidPos};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::manifest::Manifest;
 use crate::segments::SegmentManifest;
@@ -35,7 +35,7 @@ pub struct Coverage {
 }
 
 /// A gap that ends a roll-forward.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GapAt {
     /// The last GTID reached in the gap's domain (`None`: the domain was never reached).
     pub after: Option<String>,
@@ -96,7 +96,7 @@ pub fn roll_forward(from: &GtidPos, segments: &[SegmentManifest]) -> Result<Cove
 }
 
 /// One recoverable window: from a backup to as far as the archive continues it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Window {
     /// The backup it starts from.
     pub backup: String,
@@ -150,6 +150,62 @@ pub fn windows(backups: &[Manifest], segments: &[SegmentManifest]) -> Result<Vec
         });
     }
     Ok(out)
+}
+
+/// What a cluster's archive can recover to, from the repository alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchiveReport {
+    /// Archived segments.
+    pub segments: usize,
+    /// The first archived event's time.
+    pub archived_from: Option<Timestamp>,
+    /// The last archived event's time.
+    pub archived_to: Option<Timestamp>,
+    /// The position the segments reach.
+    pub archived_to_gtid: String,
+    /// The recoverable window of each usable backup, newest backup first.
+    pub windows: Vec<Window>,
+    /// Every gap in the archived history, per domain, oldest first.
+    pub gaps: Vec<DomainGap>,
+}
+
+/// A gap in one domain's archived history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainGap {
+    /// The GTID domain.
+    pub domain: u32,
+    /// The last GTID archived before the gap.
+    pub after: String,
+    /// The first GTID archived after it.
+    pub next: String,
+    /// The segment that starts after it.
+    pub segment: String,
+}
+
+impl ArchiveReport {
+    /// The report of `backups` (newest first) and `segments` (in listing order).
+    pub fn of(backups: &[Manifest], segments: &[SegmentManifest]) -> Result<ArchiveReport> {
+        let chain = crate::segments::chain(segments)?;
+        let gaps = chain
+            .iter()
+            .flat_map(|(domain, c)| {
+                c.gaps.iter().map(|g| DomainGap {
+                    domain: *domain,
+                    after: g.after.clone(),
+                    next: g.next.clone(),
+                    segment: g.segment.clone(),
+                })
+            })
+            .collect();
+        Ok(ArchiveReport {
+            segments: segments.len(),
+            archived_from: segments.first().map(|s| s.first_time),
+            archived_to: segments.iter().map(|s| s.last_time).max(),
+            archived_to_gtid: crate::segments::end_position(segments)?.to_string(),
+            windows: windows(backups, segments)?,
+            gaps,
+        })
+    }
 }
 
 /// A point to recover to.

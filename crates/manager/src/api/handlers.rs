@@ -17,6 +17,7 @@ pub(super) mod backups;
 pub(super) mod clusters;
 pub(super) mod events;
 pub(super) mod jobs;
+pub(super) mod pitr;
 pub(super) mod reseed;
 pub(super) mod verify;
 
@@ -24,6 +25,7 @@ pub(super) use backups::{backup, backups, prune, start_backup};
 pub(super) use clusters::{clusters, logs, topology};
 pub(super) use events::events;
 pub(super) use jobs::{cancel_job, job, jobs};
+pub(super) use pitr::pitr;
 pub(super) use reseed::{flashback, reseed, rm_reseed, rm_reseed_host_port};
 pub(super) use verify::{verify, verify_run, verify_runs};
 

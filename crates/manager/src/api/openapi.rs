@@ -18,11 +18,11 @@ use utoipa::{Modify, OpenApi, ToSchema};
 pub(super) use crate::events::Event;
 pub(super) use crate::verification::VerifyRun;
 pub(super) use schemas::{
-    ErrorBody, LogKindName, LogicalTool, Manifest, PhysicalTool, PruneReport, ReseedMethodName,
-    Topology,
+    ErrorBody, LogKindName, LogicalTool, Manifest, PhysicalTool, PitrStatus, PruneReport,
+    ReseedMethodName, Topology,
 };
 
-use super::handlers::{self, backups, clusters, events, jobs, reseed, verify};
+use super::handlers::{self, backups, clusters, events, jobs, pitr, reseed, verify};
 
 /// The document's source: every handler, the schemas they name, and [`Shared`].
 #[derive(OpenApi)]
@@ -43,6 +43,7 @@ use super::handlers::{self, backups, clusters, events, jobs, reseed, verify};
         reseed::rm_reseed,
         reseed::rm_reseed_host_port,
         clusters::logs,
+        pitr::pitr,
         jobs::jobs,
         jobs::job,
         jobs::cancel_job,

@@ -213,3 +213,141 @@ async fn the_archive_follows_the_primary_through_a_kill_and_a_switchover() {
     );
     running.stop().await;
 }
+
+/// Takes a logical backup of db1 through the manager and its agent; returns its GTID.
+async fn backup(services: &Arc<Services>) -> String {
+    let id = services
+        .start_backup(
+            "sandbox",
+            Some("db1"),
+            ferryman_jobs::Task::Mysqldump,
+            "test",
+        )
+        .await
+        .unwrap();
+    let done = wait_job(services, id, Duration::from_secs(120)).await;
+    assert_eq!(
+        done.state,
+        ferryman_manager::JobState::Succeeded,
+        "{done:?}"
+    );
+    let newest = services
+        .repos
+        .list(Some("sandbox"), None)
+        .await
+        .unwrap()
+        .remove(0);
+    newest.gtid.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_binlog_purged_before_it_was_archived_is_a_reported_gap_that_ends_a_window() {
+    let sb = TestSandbox::start(0).await;
+    sb.sql(
+        "db1",
+        "CREATE DATABASE pitr; CREATE TABLE pitr.t (id BIGINT PRIMARY KEY, v TEXT)",
+    )
+    .await;
+    let config = config_with(
+        &sb,
+        "binlog-archive = true\nbinlog-archive-segment-age = \"1s\"",
+        "",
+    );
+    let next = Arc::new(AtomicU64::new(1));
+    let running = start(&config, &["db1"]).await;
+    let services = running.services.clone();
+    let first_backup = backup(&services).await;
+    let writer = Writer::start(&sb, "db1", next.clone());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    writer.stop().await;
+    let archived = binlog_pos(&sb, "db1").await;
+    wait_stored(&services, &archived, Duration::from_secs(20)).await;
+    running.stop().await;
+
+    // While the manager is away: writes, then the binlogs holding them purged.
+    let writer = Writer::start(&sb, "db1", next.clone());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    writer.stop().await;
+    let purged_to = binlog_pos(&sb, "db1").await;
+    sb.sql("db1", "FLUSH BINARY LOGS").await;
+    // The server keeps a binlog until InnoDB's checkpoint passes it: try until it is gone.
+    let purging = Instant::now();
+    loop {
+        let status = sb.sql("db1", "SHOW MASTER STATUS").await.remove(0);
+        let newest: String = status.get(0).unwrap();
+        sb.sql("db1", &format!("PURGE BINARY LOGS TO '{newest}'"))
+            .await;
+        if sb.sql("db1", "SHOW BINARY LOGS").await.len() == 1 {
+            break;
+        }
+        assert!(
+            purging.elapsed() < Duration::from_secs(20),
+            "the binlogs are not purged"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    // The archiver comes back: the gap is an event, the archive goes on after it.
+    let running = start(&config, &["db1"]).await;
+    let services = running.services.clone();
+    let writer = Writer::start(&sb, "db1", next.clone());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    writer.stop().await;
+    let end = binlog_pos(&sb, "db1").await;
+    wait_stored(&services, &end, Duration::from_secs(30)).await;
+    let gap_events: Vec<_> = services
+        .events
+        .since(0)
+        .into_iter()
+        .filter(|e| e.kind == ferryman_manager::events::EventKind::ArchiveGap)
+        .collect();
+    assert_eq!(gap_events.len(), 1, "{gap_events:?}");
+    assert!(
+        gap_events[0].message.contains(&archived.to_string())
+            && gap_events[0].message.contains(&purged_to.to_string()),
+        "{}",
+        gap_events[0].message
+    );
+    let second_backup = backup(&services).await;
+
+    // pitr status: the gap with its range; two windows, the older one ending at the gap.
+    let status = ferryman_manager::pitr::status(&services, "sandbox")
+        .await
+        .unwrap();
+    assert_eq!(status.report.gaps.len(), 1, "{status:#?}");
+    let gap = &status.report.gaps[0];
+    assert_eq!(gap.after, archived.to_string());
+    let next_seq = purged_to.get(0).unwrap().seq + 1;
+    assert_eq!(
+        gap.next.parse::<ferryman_binlog::Gtid>().unwrap().seq,
+        next_seq
+    );
+    let windows = &status.report.windows;
+    assert_eq!(windows.len(), 2, "{windows:#?}");
+    assert_eq!(windows[0].backup_gtid, second_backup);
+    assert!(windows[0].ends_at_gap.is_none());
+    assert_eq!(windows[1].backup_gtid, first_backup);
+    assert_eq!(windows[1].to_gtid, archived.to_string());
+    assert!(windows[1].ends_at_gap.is_some());
+    assert!(!status.warnings.is_empty());
+    assert_eq!(status.rpo_lag_seconds, Some(0), "{status:#?}");
+
+    // A restore into the gap is refused with the reason, before anything is written.
+    let backups = services.repos.list(Some("sandbox"), None).await.unwrap();
+    let segments = services
+        .repo("sandbox")
+        .unwrap()
+        .list_segments("sandbox")
+        .await
+        .unwrap();
+    let inside: GtidPos = format!("0-1-{}", next_seq - 1).parse().unwrap();
+    let err = ferryman_repo::pitr::plan(
+        &backups,
+        &segments,
+        &ferryman_repo::pitr::Point::Gtid(inside),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("outside every recoverable window"), "{err}");
+    running.stop().await;
+}

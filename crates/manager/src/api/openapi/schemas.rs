@@ -54,6 +54,30 @@ impl PartialSchema for Manifest {
 
 impl ToSchema for Manifest {}
 
+/// A cluster's point-in-time recovery status, described in words: it is the manager's
+/// `pitr::PitrStatus` with `ferryman_repo`'s windows, which grow with them.
+pub(in crate::api) struct PitrStatus;
+
+impl PartialSchema for PitrStatus {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .description(Some(
+                "Point-in-time recovery of one cluster: `archiving` (binlog-archive is on), \
+                 `archiver` (the server followed, the durable GTID `position`, `durable_at`, \
+                 `last_event_at`, `segments_stored`, `error` while it does not follow), \
+                 `primary` ([name, gtid_binlog_pos]), `rpo_lag_seconds`, `segments`, \
+                 `archived_from`/`archived_to` (times) and `archived_to_gtid`, `windows` (one \
+                 per usable backup, newest first: `backup`, `backup_gtid`, `from`, `to`, \
+                 `to_gtid`, `segments`, `ends_at_gap`), `gaps` (`domain`, `after`, `next`, \
+                 `segment`), and `warnings`.",
+            ))
+            .additional_properties(Some(AdditionalProperties::FreeForm(true)))
+            .into()
+    }
+}
+
+impl ToSchema for PitrStatus {}
+
 /// What a prune did, or with `dry_run` would do.
 #[derive(ToSchema)]
 pub(in crate::api) struct PruneReport {

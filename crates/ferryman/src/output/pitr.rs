@@ -1,0 +1,74 @@
+//! `ferryman pitr status` for people.
+
+use ferryman_manager::pitr::PitrStatus;
+
+/// Each cluster: the archiver, the archive's extent, the windows, the gaps, the warnings.
+pub fn pitr_status(all: &[PitrStatus]) {
+    for (i, s) in all.iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        let archiving = if s.archiving { "on" } else { "off" };
+        println!("cluster {}: binlog archiving {archiving}", s.cluster);
+        if let Some(a) = &s.archiver {
+            let state = match (&a.error, a.following) {
+                (Some(e), _) => format!("NOT FOLLOWING: {e}"),
+                (None, true) => "following".to_owned(),
+                (None, false) => "starting".to_owned(),
+            };
+            println!(
+                "  archiver: {state}; source {}; durable position {} at {}",
+                a.source.as_deref().unwrap_or("-"),
+                if a.position.is_empty() {
+                    "-"
+                } else {
+                    &a.position
+                },
+                a.durable_at
+                    .map_or_else(|| "-".to_owned(), |t| t.to_string()),
+            );
+        }
+        if let Some((server, pos)) = &s.primary {
+            println!("  primary: {server} at {pos}");
+        }
+        if let Some(lag) = s.rpo_lag_seconds {
+            println!("  recovery point lag now: {lag} s");
+        }
+        let r = &s.report;
+        match (r.archived_from, r.archived_to) {
+            (Some(from), Some(to)) => println!(
+                "  archived: {} segment(s), {from} to {to}, up to {}",
+                r.segments, r.archived_to_gtid
+            ),
+            _ => println!("  archived: nothing yet"),
+        }
+        if r.windows.is_empty() {
+            println!("  recoverable windows: none (no backup with a GTID position)");
+        } else {
+            println!("  recoverable windows (newest backup first):");
+            for w in &r.windows {
+                let end = match &w.ends_at_gap {
+                    Some(g) => format!(
+                        "; ends at a gap: {} follows {}",
+                        g.next,
+                        g.after.as_deref().unwrap_or("nothing in its domain")
+                    ),
+                    None => String::new(),
+                };
+                println!(
+                    "    {} -> {}  {} -> {}  from backup {} ({} segment(s){end})",
+                    w.from, w.to, w.backup_gtid, w.to_gtid, w.backup, w.segments
+                );
+            }
+        }
+        for g in &r.gaps {
+            println!(
+                "  GAP in domain {}: after {} the next archived is {} (segment {})",
+                g.domain, g.after, g.next, g.segment
+            );
+        }
+        for w in &s.warnings {
+            println!("  warning: {w}");
+        }
+    }
+}

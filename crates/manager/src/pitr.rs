@@ -1,0 +1,99 @@
+//! `pitr status`: a cluster's recoverable windows and gaps (from its first repository), with
+//! what only the running manager knows: the archiver's durable position, the recovery point
+//! lag now, and warnings before the primary purges what the archive lacks.
+
+use ferryman_binlog::GtidPos;
+use ferryman_repo::pitr::ArchiveReport;
+use ferryman_repo::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::archiver::ArchiveStatus;
+use crate::{Result, Services};
+
+/// One cluster's point-in-time recovery status.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PitrStatus {
+    /// The cluster.
+    pub cluster: String,
+    /// `binlog-archive` is on.
+    pub archiving: bool,
+    /// The archiver, when it runs.
+    pub archiver: Option<ArchiveStatus>,
+    /// The primary the monitor sees, and its `@@gtid_binlog_pos`.
+    pub primary: Option<(String, String)>,
+    /// How many seconds of committed transactions the archive may lack now: 0 when its
+    /// durable position is at the primary's, else the age of its last durable event.
+    pub rpo_lag_seconds: Option<u64>,
+    /// What the repository holds.
+    #[serde(flatten)]
+    pub report: ArchiveReport,
+    /// What a DBA should act on.
+    pub warnings: Vec<String>,
+}
+
+/// The status of `cluster`.
+pub async fn status(services: &Services, cluster: &str) -> Result<PitrStatus> {
+    let config = services.cluster(cluster)?;
+    let repo = services.repo(cluster)?;
+    let backups = services.repos.list(Some(cluster), None).await?;
+    let segments = repo.list_segments(cluster).await?;
+    let report = ArchiveReport::of(&backups, &segments)?;
+    let archiver = services.archives.get(cluster);
+    let primary = services.topology.cluster(cluster).and_then(|view| {
+        let p = view.primary()?;
+        Some((p.name.clone(), p.status.as_ref()?.gtid_binlog_pos.clone()))
+    });
+    let mut warnings = Vec::new();
+    let rpo_lag_seconds = match (&archiver, &primary) {
+        (Some(a), Some((server, at))) => {
+            let lag = lag(a, at);
+            if let (Some(lag), Some(error)) = (lag, &a.error) {
+                if lag > 0 {
+                    warnings.push(format!(
+                        "the archive lacks up to {lag} s of `{server}`'s transactions and does not follow ({error}): they are lost to the archive once `{server}` purges its binlogs (expire_logs_days, binlog_expire_logs_seconds, PURGE BINARY LOGS); mend what stops the archiver first"
+                    ));
+                }
+            }
+            lag
+        }
+        _ => None,
+    };
+    if !config.binlog_archive.enabled && !segments.is_empty() {
+        warnings.push(format!(
+            "binlog-archive is off for `{cluster}`: the archive stopped at {}",
+            report
+                .archived_to
+                .map_or_else(|| "its start".to_owned(), |t| t.to_string())
+        ));
+    }
+    if !report.gaps.is_empty() {
+        warnings.push(format!(
+            "{} gap(s) in the archived history: no point inside one can be recovered; a backup taken after the last gap starts a whole window",
+            report.gaps.len()
+        ));
+    }
+    Ok(PitrStatus {
+        cluster: cluster.to_owned(),
+        archiving: config.binlog_archive.enabled,
+        archiver,
+        primary,
+        rpo_lag_seconds,
+        report,
+        warnings,
+    })
+}
+
+/// 0 when the archiver's durable position is at or past `primary_pos` in every domain; else
+/// the age of its last durable event (the transactions after it are younger).
+fn lag(archiver: &ArchiveStatus, primary_pos: &str) -> Option<u64> {
+    let ours: GtidPos = archiver.position.parse().ok()?;
+    let theirs: GtidPos = primary_pos.parse().ok()?;
+    let caught_up = theirs
+        .iter()
+        .all(|g| ours.get(g.domain).is_some_and(|o| o.seq >= g.seq));
+    if caught_up {
+        return Some(0);
+    }
+    let last = archiver.last_event_at.or(archiver.durable_at)?;
+    Some(u64::try_from(Timestamp::now().unix() - last.unix()).unwrap_or(0))
+}
