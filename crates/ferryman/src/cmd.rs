@@ -11,6 +11,7 @@ pub mod manager;
 pub mod pitr;
 pub mod repo;
 pub mod reseed;
+pub mod restore;
 pub mod sandbox;
 pub mod topology;
 pub mod verify;

@@ -51,6 +51,9 @@ enum Command {
     Reseed(cmd::reseed::ReseedArgs),
     /// Rewind a replica to an earlier backup (through the running manager).
     Flashback(cmd::reseed::FlashbackArgs),
+    /// Restore a backup into a directory, to a point in time or a GTID through the archived
+    /// binlog, or as it is (read straight from the repositories; no manager needed).
+    Restore(cmd::restore::RestoreArgs),
     /// Point-in-time recovery: the recoverable windows, gaps and the binlog archiver.
     #[command(subcommand)]
     Pitr(cmd::pitr::PitrCommand),
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
             Command::Reseed(a) => a.run().await,
             Command::Flashback(a) => a.run().await,
             Command::Pitr(c) => c.run().await,
+            Command::Restore(a) => a.run().await,
             Command::Verify(a) => a.run().await,
             Command::GaleraLink(a) => a.run().await,
         }

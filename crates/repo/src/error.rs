@@ -30,6 +30,15 @@ pub enum Error {
         detail: String,
     },
 
+    /// A point in time or GTID that no recoverable window holds (point-in-time recovery).
+    #[error("{point} is outside every recoverable window: {reasons}; nothing was written. `ferryman pitr status` shows the windows and gaps: choose a point inside one")]
+    Unrecoverable {
+        /// The point asked for.
+        point: String,
+        /// Why each candidate backup cannot reach it.
+        reasons: String,
+    },
+
     /// The repository's root cannot be created or used.
     #[error("cannot open the repository at {}: {source}; check that the directory (monitoring-datadir in ferryman.toml) exists and is writable by the manager", root.display())]
     Open {

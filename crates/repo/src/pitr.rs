@@ -309,15 +309,68 @@ pub fn plan(backups: &[Manifest], segments: &[SegmentManifest], point: &Point) -
     }
     if reasons.is_empty() {
         reasons.push(
-            "no backup with a GTID position (and no failed verification) ends before it".to_owned(),
+            "no backup ends before it (only backups with a GTID position whose newest verification did not fail count)"
+                .to_owned(),
         );
     }
-    Err(Error::InvalidRequest {
-        detail: format!(
-            "{point} is outside every recoverable window: {}; nothing was written. `ferryman pitr status` shows the windows",
-            reasons.join("; ")
-        ),
+    Err(Error::Unrecoverable {
+        point: point.to_string(),
+        reasons: reasons.join("; "),
     })
+}
+
+/// Where a replay from `start` stops for a time: before the first transaction written after
+/// it, as `mariadb-binlog --stop-datetime` does. A prefix of the binlog, never a subset: every
+/// state it gives existed on the primary. Fed the segments' bytes in replay order.
+#[derive(Debug, Clone)]
+pub struct TimeStop {
+    start: GtidPos,
+    stop: GtidPos,
+    time: i64,
+    ended: bool,
+}
+
+impl TimeStop {
+    /// A replay from `start` to `time` (seconds since the epoch).
+    pub fn new(start: &GtidPos, time: i64) -> TimeStop {
+        TimeStop {
+            start: start.clone(),
+            stop: start.clone(),
+            time,
+            ended: false,
+        }
+    }
+
+    /// Reads the next segment's binlog bytes; false once the stop is found (later segments
+    /// are not needed).
+    pub fn take(&mut self, bytes: &[u8]) -> Result<bool> {
+        let unreadable = |e: ferryman_binlog::Error| Error::DamagedCopy {
+            location: "an archived binlog segment".to_owned(),
+            detail: e.to_string(),
+        };
+        let mut reader =
+            ferryman_binlog::Reader::new(bytes, "a binlog segment").map_err(unreadable)?;
+        while !self.ended {
+            let Some(event) = reader.next_event().map_err(unreadable)? else {
+                break;
+            };
+            let ferryman_binlog::Kind::Gtid { gtid, .. } = event.kind else {
+                continue;
+            };
+            let after_start = self.start.get(gtid.domain).is_none_or(|s| s.seq < gtid.seq);
+            if after_start && i64::from(event.header.timestamp) > self.time {
+                self.ended = true;
+            } else if self.stop.get(gtid.domain).is_none_or(|s| s.seq < gtid.seq) {
+                self.stop.set(gtid);
+            }
+        }
+        Ok(!self.ended)
+    }
+
+    /// Per domain the last GTID of the prefix, else `start`'s.
+    pub fn stop(&self) -> &GtidPos {
+        &self.stop
+    }
 }
 
 /// `", where a gap starts (transactions after X up to Y are not archived)"`.

@@ -16,12 +16,15 @@
 //! - [`postcheck`]: the checks on the restored copy.
 //! - [`verifier`]: [`verify`], one backup start to end.
 //! - [`throwaway`]: the throwaway server: install or extract and prepare, start, import, stop
-//!   and remove, leftovers of a crashed run.
+//!   and remove, leftovers of a crashed run; binlog replay; kept as a restored copy.
+//! - [`restore`]: `ferryman restore`: a backup restored into a directory and rolled forward
+//!   to a point through the archived binlog segments.
 //! - [`error`]: the crate's [`Error`].
 
 pub mod error;
 pub mod postcheck;
 pub mod precheck;
+pub mod restore;
 pub mod throwaway;
 pub mod verifier;
 

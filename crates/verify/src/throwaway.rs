@@ -32,13 +32,17 @@
 //! - `feed`: piping a payload into a tool's stdin (`mbstream`, `mariadb`, `tar`).
 //! - `physical`: extracting and preparing an xbstream.
 //! - `logical`: importing a dump, loading a mydumper archive.
+//! - `replay`: archived binlog segments replayed (`mariadb-binlog | mariadb`).
+//! - `keep`: a restored server kept as a copy (`ferryman restore`) instead of removed.
 //! - `sweep`: leftovers of a crashed verifier.
 
 mod defaults_file;
 mod feed;
+mod keep;
 mod layout;
 mod logical;
 mod physical;
+mod replay;
 mod sweep;
 
 use std::io::Read;
@@ -57,6 +61,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{Error, Result};
 use defaults_file::ServerCnf;
 
+pub use keep::Kept;
 pub use layout::{DIR_PREFIX, SOCKET_PATH_MAX};
 pub use sweep::sweep;
 

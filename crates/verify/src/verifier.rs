@@ -338,7 +338,7 @@ fn what_restored(tool: Tool) -> &'static str {
 
 /// Starts the throwaway server with the backup restored on it. On error nothing is left (the
 /// server is removed before the error is returned).
-async fn start_restore(
+pub(crate) async fn start_restore(
     repo: &Repository,
     manifest: &Manifest,
     options: &ThrowawayOptions,

@@ -72,3 +72,63 @@ pub fn pitr_status(all: &[PitrStatus]) {
         }
     }
 }
+
+/// What `ferryman restore` did, and how to use the copy.
+pub fn restored(
+    r: &ferryman_verify::restore::Restored,
+    repository: &str,
+    took: std::time::Duration,
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        let value = serde_json::json!({
+            "dir": r.kept.dir(),
+            "datadir": r.kept.datadir(),
+            "defaults_file": r.kept.defaults_file(),
+            "socket": r.kept.socket(),
+            "backup": r.backup,
+            "from_gtid": r.from,
+            "reached_gtid": r.reached,
+            "segments": r.segments,
+            "steps": r.steps.iter().map(|(s, t)| serde_json::json!({"step": s, "seconds": t})).collect::<Vec<_>>(),
+            "notes": r.notes,
+            "pid": r.pid,
+            "seconds": took.as_secs_f64(),
+        });
+        return super::json(&value);
+    }
+    println!(
+        "restored backup {} (GTID {}) from `{repository}`",
+        r.backup, r.from
+    );
+    if r.segments.is_empty() {
+        println!("no binlog replayed: the copy is the backup as it is");
+    } else {
+        println!(
+            "replayed {} archived segment(s) up to GTID {}",
+            r.segments.len(),
+            r.reached
+        );
+    }
+    for note in &r.notes {
+        println!("note: {note}");
+    }
+    println!(
+        "copy: {} (datadir {}), gtid_slave_pos {}, in {:.1} s",
+        r.kept.dir().display(),
+        r.kept.datadir().display(),
+        r.reached,
+        took.as_secs_f64()
+    );
+    match r.pid {
+        Some(pid) => println!(
+            "running (pid {pid}): mariadb --socket={} -u root; stop it with kill {pid}",
+            r.kept.socket().display()
+        ),
+        None => println!(
+            "start it with: mariadbd --defaults-file={}",
+            r.kept.defaults_file().display()
+        ),
+    }
+    Ok(())
+}

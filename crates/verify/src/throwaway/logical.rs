@@ -25,19 +25,9 @@ const METADATA_DEPTH: usize = 3;
 impl Throwaway {
     /// [`Throwaway::import_sql`].
     pub(super) async fn import_dump(&self, payload: Box<dyn Read + Send>) -> Result<Timings> {
-        let client = Program::find("mariadb", CLIENT_PACKAGE)
-            .or_else(|_| Program::find("mysql", CLIENT_PACKAGE))?;
+        let (client, args) = self.client()?;
         let mut timings = Timings::default();
         let started = Instant::now();
-        let args = [
-            // Nothing from option files: this session is ours alone.
-            "--no-defaults".to_owned(),
-            format!("--socket={}", self.paths.socket().display()),
-            "--user=root".to_owned(),
-            // Bytes as they are (a dump's strings may hold \r\n and \0); DELIMITER still works.
-            "--binary-mode".to_owned(),
-            format!("--max-allowed-packet={}", MAX_PACKET),
-        ];
         tracing::debug!(dir = %self.dir().display(), "importing a dump");
         let fed = feed::feed(&client, args, payload, "importing").await?;
         timings.bytes = fed.bytes;
@@ -54,6 +44,22 @@ impl Throwaway {
         self.ensure_root_access(&mut timings, "import").await?;
         tracing::info!(dir = %self.dir().display(), bytes = timings.bytes, "dump imported");
         Ok(timings)
+    }
+
+    /// The `mariadb` client and its arguments for a session of ours on the server's socket.
+    pub(super) fn client(&self) -> Result<(Program, Vec<String>)> {
+        let client = Program::find("mariadb", CLIENT_PACKAGE)
+            .or_else(|_| Program::find("mysql", CLIENT_PACKAGE))?;
+        let args = vec![
+            // Nothing from option files: this session is ours alone.
+            "--no-defaults".to_owned(),
+            format!("--socket={}", self.paths.socket().display()),
+            "--user=root".to_owned(),
+            // Bytes as they are (a dump's strings may hold \r\n and \0); DELIMITER still works.
+            "--binary-mode".to_owned(),
+            format!("--max-allowed-packet={}", MAX_PACKET),
+        ];
+        Ok((client, args))
     }
 
     /// [`Throwaway::load_mydumper`].

@@ -1,0 +1,285 @@
+//! `ferryman restore` end to end: a manager (in this process) archives a real primary's binlog
+//! into two repositories and takes a physical backup through its agent; after a `DROP TABLE`,
+//! the binary restores to one second before it and to the GTID of that moment: the table is
+//! there and every table checksums equal to the reference taken then. A damaged segment in the
+//! first repository is read from the second (and said); damaged in both, and a point outside
+//! every window, are refused with the reason, and nothing is written.
+#![allow(clippy::unwrap_used, clippy::print_stderr)] // test code: panics and stderr are the report
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use ferryman_binlog::GtidPos;
+use ferryman_config::Config;
+use ferryman_db::mysql_async::prelude::Queryable;
+use ferryman_db::mysql_async::{from_row, Row};
+use ferryman_db::{Endpoint, Session};
+use ferryman_proto::Task;
+use ferryman_repo::segments::end_position;
+use ferryman_repo::{Repository, Timestamp};
+use ferryman_sandbox::testing::TestSandbox;
+
+mod daemons;
+use daemons::Daemons;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ferryman");
+const TABLES: &str = "shop.orders, shop.customers";
+
+/// `ferryman ARGS`, off the runtime.
+async fn ferryman(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        #[allow(clippy::disallowed_methods)] // running the binary under test
+        let out = std::process::Command::new(BIN)
+            .args(&args)
+            .output()
+            .unwrap();
+        eprintln!(
+            "$ ferryman {}\n{}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    })
+    .await
+    .unwrap()
+}
+
+/// A restored server left running by `--start`: stopped by PID however the test ends.
+struct Started(u32);
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        let _ = ferryman_exec::process::stop(self.0, Duration::from_secs(60));
+    }
+}
+
+/// `CHECKSUM TABLE` of the shop's tables on `endpoint`.
+async fn checksums(endpoint: &Endpoint) -> Vec<(String, Option<u64>)> {
+    let mut conn = endpoint.connect(Session::Plain).await.unwrap();
+    let rows: Vec<Row> = conn
+        .query(format!("CHECKSUM TABLE {TABLES}"))
+        .await
+        .unwrap();
+    rows.into_iter().map(from_row).collect()
+}
+
+/// The socket endpoint of a restored copy.
+fn copy_at(socket: &str) -> Endpoint {
+    Endpoint {
+        name: "restored copy".into(),
+        host: "localhost".into(),
+        port: 0,
+        socket: Some(PathBuf::from(socket)),
+        user: "root".into(),
+        password: None,
+    }
+}
+
+/// Restores with `args` into `dir`, started; returns the copy's checksums and gtid_slave_pos
+/// and the restore's JSON.
+async fn restore_and_read(
+    config: &Path,
+    dir: &Path,
+    args: &[&str],
+) -> (Vec<(String, Option<u64>)>, String, serde_json::Value) {
+    let mut argv: Vec<String> = vec![
+        "restore".into(),
+        "--config".into(),
+        config.display().to_string(),
+        "--cluster".into(),
+        "sandbox".into(),
+        "--target-dir".into(),
+        dir.display().to_string(),
+        "--start".into(),
+        "--json".into(),
+    ];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    let out = ferryman(argv).await;
+    assert!(out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let _running = Started(u32::try_from(report["pid"].as_u64().unwrap()).unwrap());
+    let copy = copy_at(report["socket"].as_str().unwrap());
+    let sums = checksums(&copy).await;
+    let mut conn = copy.connect(Session::Plain).await.unwrap();
+    let pos: Option<String> = conn.query_first("SELECT @@gtid_slave_pos").await.unwrap();
+    (sums, pos.unwrap(), report)
+}
+
+/// Flips one byte in the middle of every segment payload under `root`.
+fn damage_segments(root: &Path) {
+    let dir = root.join("Binlogs/sandbox");
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let payload = entry.path().join("segment.binlog.zst");
+        let mut bytes = std::fs::read(&payload).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x20;
+        std::fs::write(&payload, bytes).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restore_to_just_before_a_drop_table_has_the_table_and_the_data_of_that_moment() {
+    let sb = TestSandbox::start(0).await;
+    sb.sql(
+        "db1",
+        "CREATE DATABASE shop; \
+         CREATE TABLE shop.orders (id INT PRIMARY KEY, amount INT NOT NULL); \
+         CREATE TABLE shop.customers (id INT PRIMARY KEY, name VARCHAR(40) NOT NULL); \
+         INSERT INTO shop.customers VALUES (1, 'ada'), (2, 'grace')",
+    )
+    .await;
+    let offsite = sb.path().join("offsite");
+    std::fs::create_dir_all(&offsite).unwrap();
+    let config_path = sb.config_path();
+    let text = std::fs::read_to_string(&config_path).unwrap();
+    let text = text.replacen(
+        "[clusters.sandbox]\n",
+        "[clusters.sandbox]\nbinlog-archive = true\nbinlog-archive-segment-age = \"1s\"\n\
+         backup-repositories = [\"local\", \"offsite\"]\n",
+        1,
+    );
+    std::fs::write(
+        &config_path,
+        format!(
+            "{text}\n[repositories.offsite]\nkind = \"local\"\npath = \"{}\"\n",
+            offsite.display()
+        ),
+    )
+    .unwrap();
+    let config = Config::load(&config_path).unwrap();
+    let local_root = config.manager.monitoring_datadir.clone();
+    let daemons = Daemons::start(config.clone(), &["db1"]).await;
+    let backup = daemons.backup(Task::Mariabackup).await;
+    eprintln!("backup {backup}");
+
+    // After the backup: writes; then, a quiet moment later, the reference.
+    for i in 0..50 {
+        sb.sql(
+            "db1",
+            &format!("INSERT INTO shop.orders VALUES ({i}, {})", i * 7),
+        )
+        .await;
+    }
+    sb.sql(
+        "db1",
+        "UPDATE shop.customers SET name = 'hopper' WHERE id = 2",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let reference = checksums(&daemons_endpoint(&sb)).await;
+    let (ref_pos,): (String,) = from_row(sb.sql("db1", "SELECT @@gtid_binlog_pos").await.remove(0));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (dropped_at,): (i64,) = from_row(sb.sql("db1", "SELECT UNIX_TIMESTAMP()").await.remove(0));
+    sb.sql("db1", "DROP TABLE shop.customers").await;
+    for i in 50..60 {
+        sb.sql("db1", &format!("INSERT INTO shop.orders VALUES ({i}, 0)"))
+            .await;
+    }
+    let (end,): (String,) = from_row(sb.sql("db1", "SELECT @@gtid_binlog_pos").await.remove(0));
+    let end: GtidPos = end.parse().unwrap();
+    for root in [&local_root, &offsite] {
+        let repo = Repository::open(root).unwrap();
+        let started = Instant::now();
+        while end_position(&repo.list_segments("sandbox").await.unwrap()).unwrap() != end {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{} lags",
+                root.display()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    // 1. To one second before the DROP: the table is there, every checksum the reference's.
+    let before = Timestamp::from_unix(dropped_at - 1).rfc3339();
+    let (sums, pos, report) =
+        restore_and_read(&config_path, &sb.path().join("r1"), &["--to-time", &before]).await;
+    assert_eq!(sums, reference);
+    assert_eq!(pos, ref_pos);
+    assert_eq!(report["backup"], backup.to_string());
+    assert!(!report["segments"].as_array().unwrap().is_empty());
+
+    // 2. To the GTID of that moment: the same.
+    let (sums, pos, _) = restore_and_read(
+        &config_path,
+        &sb.path().join("r2"),
+        &["--to-gtid", &ref_pos],
+    )
+    .await;
+    assert_eq!((sums, pos), (reference.clone(), ref_pos.clone()));
+
+    // 3. The first repository's segments damaged: read from the second, and said.
+    damage_segments(&local_root);
+    let (sums, _, report) = restore_and_read(
+        &config_path,
+        &sb.path().join("r3"),
+        &["--to-gtid", &ref_pos],
+    )
+    .await;
+    assert_eq!(sums, reference);
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("read from `offsite`"), "{notes}");
+
+    // 4. Damaged everywhere: refused with the reason; nothing written.
+    damage_segments(&offsite);
+    let r4 = sb.path().join("r4");
+    let out = restore_cli(&config_path, &r4, &["--to-gtid", &ref_pos]).await;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no repository has a good copy"), "{err}");
+    assert!(!r4.exists());
+    assert!(
+        leftovers(&sb.path()).is_empty(),
+        "{:?}",
+        leftovers(&sb.path())
+    );
+
+    // 5. Before every backup: refused before anything is done.
+    let r5 = sb.path().join("r5");
+    let out = restore_cli(&config_path, &r5, &["--to-time", "2001-01-01T00:00:00Z"]).await;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("outside every recoverable window"), "{err}");
+    assert!(!r5.exists());
+    daemons.stop().await;
+}
+
+/// `ferryman restore` into `dir` with `args` (not started).
+async fn restore_cli(config: &Path, dir: &Path, args: &[&str]) -> Output {
+    let mut argv: Vec<String> = vec![
+        "restore".into(),
+        "--config".into(),
+        config.display().to_string(),
+        "--cluster".into(),
+        "sandbox".into(),
+        "--target-dir".into(),
+        dir.display().to_string(),
+    ];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    ferryman(argv).await
+}
+
+/// Throwaway directories left in `dir`.
+fn leftovers(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("tw-"))
+        })
+        .collect()
+}
+
+/// How the test reaches db1.
+fn daemons_endpoint(sb: &TestSandbox) -> Endpoint {
+    let config = sb.config();
+    let cluster = &config.clusters[0];
+    Endpoint::from_config(
+        cluster.server("db1").unwrap(),
+        &cluster.db_servers_credential,
+    )
+}
