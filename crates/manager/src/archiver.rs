@@ -13,7 +13,7 @@
 //! process; no password is handed to a child process.
 //!
 //! # Sequence
-//! 1. [`run`]: one loop per cluster, one session at a time. A failed session is reported
+//! 1. `run`: one loop per cluster, one session at a time. A failed session is reported
 //!    (logged each time, an [`EventKind::ArchiveFailed`] event once until a session follows
 //!    again) and tried again after a backoff (1 s, doubling to 30 s).
 //! 2. `session.rs`: the primary from the monitor's view; the spool opened (an unfinished

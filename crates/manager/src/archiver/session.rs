@@ -64,7 +64,9 @@ pub(super) async fn follow(
     let position = spool.position().to_string();
     tracing::info!(server = %primary, %position, "following the primary's binlog");
     let mut follower = endpoint.follow_binlog(archive.server_id, &position).await?;
-    let mut tick = tokio::time::interval(archive.flush);
+    // Twice per flush interval: a transaction waits at most about one interval to be durable
+    // (a sync with nothing new is free).
+    let mut tick = tokio::time::interval(archive.flush / 2);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let silent_limit = HEARTBEAT_PERIOD * SILENT_PERIODS;
     let segment_bytes = u64::from(archive.segment_size_mib) << 20;
