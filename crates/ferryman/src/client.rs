@@ -101,6 +101,12 @@ pub struct PruneReport {
     /// Deletions that failed.
     #[serde(default)]
     pub failed: Vec<PruneFailed>,
+    /// Archived binlog segments deleted (or, with `dry_run`, to delete).
+    #[serde(default)]
+    pub segments_delete: Vec<String>,
+    /// Segment deletions that failed: (segment, reason).
+    #[serde(default)]
+    pub segments_failed: Vec<(String, String)>,
 }
 
 /// A kept backup and why.

@@ -208,6 +208,47 @@ impl ArchiveReport {
     }
 }
 
+/// The segments no backup of `kept` needs: every transaction in them is at or before the
+/// GTID position of every usable kept backup (see [`bases`]), so none of those backups rolls
+/// forward through them. Without a usable backup every segment is kept (the archive is the
+/// only history there is).
+pub fn unneeded<'s>(
+    kept: &[Manifest],
+    segments: &'s [SegmentManifest],
+) -> Result<Vec<&'s SegmentManifest>> {
+    let bases = bases(kept);
+    if bases.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Per domain the lowest position of any base; a domain some base lacks is never passed.
+    let mut floor = GtidPos::new();
+    let mut everywhere: Option<Vec<u32>> = None;
+    for (_, pos) in &bases {
+        let domains: Vec<u32> = pos.iter().map(|g| g.domain).collect();
+        everywhere = Some(match everywhere {
+            None => domains,
+            Some(before) => before.into_iter().filter(|d| domains.contains(d)).collect(),
+        });
+        for gtid in pos.iter() {
+            if floor.get(gtid.domain).is_none_or(|f| gtid.seq < f.seq) {
+                floor.set(gtid);
+            }
+        }
+    }
+    let everywhere = everywhere.unwrap_or_default();
+    let mut out = Vec::new();
+    for segment in segments {
+        let last: GtidPos = parse(&segment.last, segment)?;
+        let passed = last.iter().all(|g| {
+            everywhere.contains(&g.domain) && floor.get(g.domain).is_some_and(|f| g.seq <= f.seq)
+        });
+        if passed {
+            out.push(segment);
+        }
+    }
+    Ok(out)
+}
+
 /// A point to recover to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Point {
@@ -479,6 +520,24 @@ mod tests {
             (c.segments, c.reached, c.gap),
             (vec![3], pos("0-1-50"), None)
         );
+    }
+
+    #[test]
+    fn segments_before_every_kept_backup_are_the_only_ones_not_needed() {
+        let segments = vec![
+            segment("s1", 1, 10, 1000, 1100),
+            segment("s2", 11, 20, 1100, 1200),
+            segment("s3", 21, 30, 1200, 1300),
+        ];
+        let names = |v: Vec<&SegmentManifest>| v.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
+        // The oldest kept backup is at 15: s1 goes, s2 (which continues it) stays.
+        let kept = vec![backup(2, "0-1-25", 1250), backup(1, "0-1-15", 1150)];
+        assert_eq!(names(unneeded(&kept, &segments).unwrap()), ["s1"]);
+        // At 20 exactly: s2 is wholly before it too.
+        let kept = vec![backup(1, "0-1-20", 1210)];
+        assert_eq!(names(unneeded(&kept, &segments).unwrap()), ["s1", "s2"]);
+        // No usable backup: everything stays.
+        assert!(unneeded(&[], &segments).unwrap().is_empty());
     }
 
     #[test]

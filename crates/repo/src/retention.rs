@@ -187,6 +187,13 @@ pub struct PruneReport {
     pub delete: Vec<BackupId>,
     /// Deletions that failed, with the reason; those backups are still listed.
     pub failed: Vec<PruneFailure>,
+    /// Archived binlog segments deleted (with `dry_run`: that would be deleted): wholly
+    /// before every kept backup (`pitr::unneeded`).
+    #[serde(default)]
+    pub segments_delete: Vec<String>,
+    /// Segment deletions that failed: (segment, reason).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments_failed: Vec<(String, String)>,
 }
 
 /// A backup the prune could not delete.
@@ -290,9 +297,22 @@ impl Repository {
             keep: plan.keep,
             delete: Vec::new(),
             failed: Vec::new(),
+            segments_delete: Vec::new(),
+            segments_failed: Vec::new(),
         };
+        let kept: Vec<Manifest> = backups
+            .iter()
+            .filter(|m| !plan.delete.contains(&m.id))
+            .cloned()
+            .collect();
+        let segments = self.list_segments(cluster).await?;
+        let unneeded: Vec<String> = crate::pitr::unneeded(&kept, &segments)?
+            .into_iter()
+            .map(|s| s.name.clone())
+            .collect();
         if dry_run {
             report.delete = plan.delete;
+            report.segments_delete = unneeded;
             return Ok(report);
         }
         for id in plan.delete {
@@ -307,10 +327,20 @@ impl Repository {
                 }
             }
         }
+        for name in unneeded {
+            match self.delete_segment(cluster, &name).await {
+                Ok(()) => report.segments_delete.push(name),
+                Err(e) => {
+                    warn!(segment = %name, error = %e, "retention: cannot delete a binlog segment");
+                    report.segments_failed.push((name, e.to_string()));
+                }
+            }
+        }
         info!(
             cluster,
             kept = report.keep.len(),
             deleted = report.delete.len(),
+            segments_deleted = report.segments_delete.len(),
             failed = report.failed.len(),
             "retention applied"
         );

@@ -235,6 +235,16 @@ impl Repository {
         .map_err(Error::worker)?
     }
 
+    /// Deletes segment `name` of `cluster`: its manifest first (so that a half-deleted segment
+    /// is no longer listed as one), then its directory.
+    pub async fn delete_segment(&self, cluster: &str, name: &str) -> Result<()> {
+        let dir = cluster_dir(cluster)?.join(name)?;
+        self.storage().delete(&dir.join(MANIFEST)?).await?;
+        self.storage().delete_prefix(&dir).await?;
+        tracing::info!(cluster, segment = name, "binlog segment deleted");
+        Ok(())
+    }
+
     /// The segments of `cluster`, in the order of their first event, then of the position they
     /// start from. A manifest that cannot be read is an error: a chain with an unreadable link
     /// cannot be judged.

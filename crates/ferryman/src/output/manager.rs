@@ -211,6 +211,16 @@ pub fn prune(report: &PruneReport) {
     for f in &report.failed {
         eprintln!("cannot delete {}: {}", f.id, f.error);
     }
+    if !report.segments_delete.is_empty() {
+        println!(
+            "binlog segments before every kept backup: {} {deleted}: {}",
+            report.segments_delete.len(),
+            report.segments_delete.join(", ")
+        );
+    }
+    for (segment, error) in &report.segments_failed {
+        eprintln!("cannot delete binlog segment {segment}: {error}");
+    }
 }
 
 /// `backup show`.

@@ -349,5 +349,45 @@ async fn a_binlog_purged_before_it_was_archived_is_a_reported_gap_that_ends_a_wi
     .unwrap_err()
     .to_string();
     assert!(err.contains("outside every recoverable window"), "{err}");
+
+    // Retention keeping only the newer backup: the segments wholly before it go (dry run
+    // first), the ones that roll it forward stay, and its window is whole.
+    let repo = services.repo("sandbox").unwrap();
+    let policy = ferryman_repo::RetentionPolicy {
+        keep_last: 1,
+        keep_hourly: 0,
+        keep_daily: 0,
+        keep_weekly: 0,
+        keep_monthly: 0,
+        keep_yearly: 0,
+    };
+    let dry = repo.prune("sandbox", &policy, true).await.unwrap();
+    assert_eq!(dry.delete.len(), 1, "{dry:#?}");
+    assert!(!dry.segments_delete.is_empty(), "{dry:#?}");
+    assert_eq!(
+        repo.list_segments("sandbox").await.unwrap().len(),
+        segments.len()
+    );
+    let done = repo.prune("sandbox", &policy, false).await.unwrap();
+    assert_eq!(done.segments_delete, dry.segments_delete);
+    let left = repo.list_segments("sandbox").await.unwrap();
+    assert_eq!(left.len(), segments.len() - done.segments_delete.len());
+    let kept_at: GtidPos = second_backup.parse().unwrap();
+    for segment in &segments {
+        let last: GtidPos = segment.last.parse().unwrap();
+        let before_kept = last.get(0).unwrap().seq <= kept_at.get(0).unwrap().seq;
+        assert_eq!(
+            done.segments_delete.contains(&segment.name),
+            before_kept,
+            "{}",
+            segment.name
+        );
+    }
+    let status = ferryman_manager::pitr::status(&services, "sandbox")
+        .await
+        .unwrap();
+    assert!(status.report.gaps.is_empty(), "{status:#?}");
+    assert_eq!(status.report.windows.len(), 1);
+    assert!(status.report.windows[0].ends_at_gap.is_none());
     running.stop().await;
 }

@@ -91,6 +91,11 @@ pub(in crate::api) struct PruneReport {
     delete: Vec<String>,
     #[schema(inline)]
     failed: Vec<PruneFailure>,
+    /// Archived binlog segments deleted (or with dry_run to be deleted): wholly before every
+    /// kept backup.
+    segments_delete: Vec<String>,
+    /// Segment deletions that failed: [segment, reason] pairs (absent when none).
+    segments_failed: Vec<Vec<String>>,
 }
 
 #[derive(ToSchema)]
