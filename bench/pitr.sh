@@ -97,7 +97,8 @@ stop_manager() { stop_pid "$manager_pid" manager; manager_pid=''; }
 set_archive() { # on|off
     sed -i '/^binlog-archive/d' "$cfg"
     if [[ $1 == on ]]; then
-        sed -i 's/^\[clusters\.sandbox\]$/[clusters.sandbox]\nbinlog-archive = true/' "$cfg"
+        # Segments cut every 10 s, so that step 3 finds the archive stored soon after the writes.
+        sed -i 's/^\[clusters\.sandbox\]$/[clusters.sandbox]\nbinlog-archive = true\nbinlog-archive-segment-age = "10s"/' "$cfg"
     fi
 }
 
@@ -107,18 +108,22 @@ start_manager
 "$fm" agent --config "$cfg" --server db1 >"$work/agent.log" 2>&1 &
 agent_pid=$!
 sleep 1
+# A transaction first: a backup of a server that never wrote one has no GTID to start from.
+sql 'CREATE DATABASE IF NOT EXISTS bench_marker'
 "$fm" backup run --config "$cfg" --cluster sandbox --kind physical --wait >"$work/backup.log"
 backup_gtid=$(sql 'SELECT @@gtid_binlog_pos')
 echo "physical backup at GTID $backup_gtid"
+# The load's binlog in files of its own: what both A and B read from.
+sql 'FLUSH BINARY LOGS'
+first_log=$(sql 'SHOW MASTER STATUS' | cut -f 1)
 stop_pid "$agent_pid" agent
 agent_pid=''
 stop_manager
 t0=$(now)
 "$fm" sandbox load --dir "$dir" --size "$size"
 echo "loaded in $(elapsed "$t0" "$(now)") s"
-binlog_bytes=$(find "$datadir" -maxdepth 1 -name 'binlog.[0-9]*' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+binlog_bytes=$(sql 'SHOW BINARY LOGS' | awk -v first="$first_log" '$1 >= first { s += $2 } END { print s + 0 }')
 end_gtid=$(sql 'SELECT @@gtid_binlog_pos')
-first_log=$(sql 'SHOW BINARY LOGS' | head -n 1 | cut -f 1)
 echo "binlogs: $(human "$binlog_bytes") up to $end_gtid"
 
 step "1. Archive throughput ($runs runs)"
@@ -148,12 +153,15 @@ sleep 2
 samples=$work/samples.txt
 : >"$samples"
 (
-    # Every ~20 ms: the primary's last GTID, then the archive's durable one, with times.
-    exec 3< <(while :; do echo 'SELECT UNIX_TIMESTAMP(NOW(6)), @@gtid_binlog_pos;'; sleep 0.02; done |
-        mariadb --defaults-file="$mycnf" --user=root -N -B --unbuffered)
-    while IFS=$'\t' read -r t pos <&3; do
+    # Each round: the primary's last GTID (server time), then the archive's durable one. The
+    # client answers one query at a time, so no sample waits in a pipe.
+    coproc SQL { mariadb --defaults-file="$mycnf" --user=root -N -B --unbuffered; }
+    while :; do
+        echo 'SELECT UNIX_TIMESTAMP(NOW(6)), @@gtid_binlog_pos;' >&"${SQL[1]}"
+        IFS=$'\t' read -r t pos <&"${SQL[0]}" || break
         durable=$(pitr_json | jq -r '.archiver.position // ""')
         printf '%s %s %s %s\n' "$t" "$(seq_of "$pos")" "$(now)" "$(seq_of "$durable")" >>"$samples"
+        sleep 0.02
     done
 ) &
 sampler_pid=$!

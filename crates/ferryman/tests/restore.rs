@@ -210,6 +210,17 @@ async fn a_restore_to_just_before_a_drop_table_has_the_table_and_the_data_of_tha
     .await;
     assert_eq!((sums, pos), (reference.clone(), ref_pos.clone()));
 
+    // The backup as it is: no order yet, the customers as they were, at the backup's GTID.
+    let (sums, pos, report) = restore_and_read(
+        &config_path,
+        &sb.path().join("r0"),
+        &["--backup", &backup.to_string()],
+    )
+    .await;
+    assert_eq!(report["segments"].as_array().unwrap().len(), 0);
+    assert_eq!(pos, report["from_gtid"].as_str().unwrap());
+    assert_ne!(sums, reference);
+
     // 3. The first repository's segments damaged: read from the second, and said.
     damage_segments(&local_root);
     let (sums, _, report) = restore_and_read(

@@ -3,9 +3,12 @@
 //! each other without a gap in any GTID domain.
 //!
 //! ```text
-//! Binlogs/<cluster>/<first event's UTC time>-<8 hex of its sha256>/segment.binlog.zst
+//! Binlogs/<cluster>/<first event's UTC time>-<20-digit progress>-<8 hex of its sha256>/segment.binlog.zst
 //! Binlogs/<cluster>/<...>/manifest.json                       (written last)
 //! ```
+//!
+//! The progress is the sum of the sequence numbers of the GTID position before the segment:
+//! names sort in history order, so `ls` lists segments in the order they are replayed in.
 //!
 //! A segment is a stretch of one server's binlog laid out as a binlog file (the magic, the
 //! format description, events), so `zstd -dc segment.binlog.zst > s.bin` (after `age -d` in an
@@ -123,7 +126,11 @@ impl Repository {
         };
         let first_time = Timestamp::from_unix(i64::from(first_time));
         let raw_sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-        let name = format!("{}-{}", first_time.compact(), &raw_sha[..8]);
+        let before = before.or(summary.before.clone());
+        // Time, then how far along the history: the names sort in history order (`ls` gives
+        // the order to replay them in), the hash makes them unique.
+        let along = progress_of(before.as_ref(), &summary.first);
+        let name = format!("{}-{along:020}-{}", first_time.compact(), &raw_sha[..8]);
         let seg_dir = dir.join(&name)?;
         let encryption = self.keys().map(|k| k.encryption());
         let payload = format!("{SEGMENT}{}", crate::crypt::suffix(encryption.is_some()));
@@ -162,7 +169,7 @@ impl Repository {
             name,
             source: source.to_owned(),
             server_version: summary.server_version.clone(),
-            before: before.or(summary.before.clone()).map(|b| b.to_string()),
+            before: before.map(|b| b.to_string()),
             first: summary.first.to_string(),
             last: summary.last.to_string(),
             ends_inside: summary.open.map(|g| g.to_string()),
@@ -270,14 +277,18 @@ impl Repository {
 /// resolution, so several segments of a busy second are ordered by this: a later segment of
 /// one history never starts at a smaller position.
 fn progress(m: &SegmentManifest) -> u128 {
-    let sum = |text: &str| {
-        text.parse::<GtidPos>()
-            .map(|pos| pos.iter().map(|g| u128::from(g.seq)).sum::<u128>())
-            .unwrap_or(0)
-    };
-    match m.before.as_deref() {
+    let before = m.before.as_deref().and_then(|b| b.parse::<GtidPos>().ok());
+    let first = m.first.parse::<GtidPos>().unwrap_or_default();
+    progress_of(before.as_ref(), &first)
+}
+
+/// The sum of the sequence numbers of `before` (when known and not empty), else of `first`
+/// less one.
+fn progress_of(before: Option<&GtidPos>, first: &GtidPos) -> u128 {
+    let sum = |pos: &GtidPos| pos.iter().map(|g| u128::from(g.seq)).sum::<u128>();
+    match before {
         Some(before) if !before.is_empty() => sum(before),
-        _ => sum(&m.first).saturating_sub(1),
+        _ => sum(first).saturating_sub(1),
     }
 }
 
