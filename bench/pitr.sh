@@ -215,7 +215,9 @@ for ((r = 1; r <= runs; r++)); do
         zstd -qdc "$seg/segment.binlog.zst" >"$hand/segs/$(printf '%05d' $i).bin"
         i=$((i + 1))
     done
+    # The settings of the restore's own server: no fsync per commit, no doublewrite, no binlog.
     mariadbd --no-defaults --user=root --datadir="$hand/data" --socket="$hand/sock" --skip-networking \
+        --innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 \
         --skip-log-bin --innodb-buffer-pool-size=512M --pid-file="$hand/pid" >"$hand/err.log" 2>&1 &
     hand_pid=$!
     until mariadb --no-defaults --socket="$hand/sock" --user=root -e 'SELECT 1' >/dev/null 2>&1; do sleep 0.1; done

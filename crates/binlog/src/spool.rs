@@ -18,8 +18,9 @@
 //!    all). [`Spool::sync`] makes what was appended durable (`fdatasync`): the archiver calls
 //!    it at least every `binlog-archive-flush`, which bounds what a crash loses.
 //! 3. [`Spool::segment`] gives the whole groups so far, laid out as a binlog, with the
-//!    position before them; once the caller stored it, [`Spool::cut`] restarts the spool with
-//!    the format description and the unfinished group in the next generation's file, then
+//!    position before them, while appending goes on; once the caller stored it, [`Spool::cut`]
+//!    restarts the spool with the format description and what came after the segment in the
+//!    next generation's file, then
 //!    replaces the state (the one commit point), then removes the old file. A crash before
 //!    the state is replaced leaves the old spool, whose segment is the same bytes again:
 //!    storing it twice finds it stored. [`Spool::restart`] does the same with nothing kept,
@@ -38,6 +39,9 @@ use crate::event::{code, Event};
 use crate::reader::{Reader, MAGIC};
 use crate::summary::Summary;
 use crate::{Error, GtidPos};
+
+/// Bytes gathered before a write to the file (the sync every second flushes them anyway).
+const WRITE_BUFFER: usize = 1 << 20;
 
 /// One cluster's spool.
 pub struct Spool {
@@ -60,6 +64,32 @@ pub struct Spool {
     safe_last: GtidPos,
     /// Bytes appended since the last sync.
     unsynced: bool,
+}
+
+/// A stretch of the spool to store: [`Spool::segment`].
+#[derive(Debug, Clone)]
+pub struct Segment {
+    /// Its bytes, laid out as a binlog file.
+    pub bytes: Vec<u8>,
+    /// The GTID position before it.
+    pub before: GtidPos,
+    /// Where the spool is cut once it is stored.
+    pub cut: Cut,
+}
+
+/// Where a stored [`Segment`] ends in the spool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cut {
+    generation: u64,
+    end: u64,
+    position: GtidPos,
+}
+
+impl Cut {
+    /// The GTID position at the segment's end.
+    pub fn position(&self) -> &GtidPos {
+        &self.position
+    }
 }
 
 /// What [`Spool::open`] found in an existing spool.
@@ -129,7 +159,7 @@ impl Spool {
             name,
             generation,
             path,
-            out: BufWriter::new(file),
+            out: BufWriter::with_capacity(WRITE_BUFFER, file),
             fde: None,
             start,
             summary: Summary::default(),
@@ -217,9 +247,11 @@ impl Spool {
         self.summary.first.is_empty()
     }
 
-    /// The whole groups so far as a binlog (magic, format description, events) and the
-    /// position before them; `None` when there is no whole group yet. Syncs first.
-    pub fn segment(&mut self) -> Result<Option<(Vec<u8>, GtidPos)>, Error> {
+    /// The whole groups so far as a binlog (magic, format description, events), with the
+    /// position before them and where they end; `None` when there is no whole group yet.
+    /// Syncs first. Appending may go on while the segment is stored elsewhere; then
+    /// [`Spool::cut`] with its [`Cut`].
+    pub fn segment(&mut self) -> Result<Option<Segment>, Error> {
         if self.safe_last.is_empty() {
             return Ok(None);
         }
@@ -231,27 +263,39 @@ impl Spool {
             .and_then(|_| file.read_exact(&mut bytes))
             .and_then(|_| file.seek(SeekFrom::End(0)));
         read.map_err(|source| self.io(source))?;
-        Ok(Some((bytes, self.start.clone())))
+        Ok(Some(Segment {
+            bytes,
+            before: self.start.clone(),
+            cut: Cut {
+                generation: self.generation,
+                end: self.safe_end,
+                position: self.position(),
+            },
+        }))
     }
 
     /// Restarts the spool after the segment [`Spool::segment`] gave was stored: the format
-    /// description and the unfinished group stay, the start moves past the whole groups.
-    pub fn cut(&mut self) -> Result<(), Error> {
+    /// description and everything after the segment (groups appended since, the unfinished
+    /// one) stay, the start moves to the segment's end. A cut of another generation (the
+    /// spool was cut or restarted since) does nothing.
+    pub fn cut(&mut self, at: &Cut) -> Result<(), Error> {
         self.sync()?;
+        if at.generation != self.generation {
+            return Ok(());
+        }
         let Some(fde) = self.fde.clone() else {
             return Ok(());
         };
         let mut tail = Vec::new();
         let file = self.out.get_mut();
         let read = file
-            .seek(SeekFrom::Start(self.safe_end))
+            .seek(SeekFrom::Start(at.end))
             .and_then(|_| file.read_to_end(&mut tail));
         read.map_err(|source| self.io(source))?;
         let mut fresh = MAGIC.to_vec();
         fresh.extend_from_slice(&fde);
         fresh.extend_from_slice(&tail);
-        let position = self.position();
-        self.replace(fresh, position)
+        self.replace(fresh, at.position.clone())
     }
 
     /// Starts the spool over at `position` with nothing in it: the unfinished group and the

@@ -342,13 +342,14 @@ async fn a_spool_recovers_to_its_last_whole_group_and_cuts_segments() {
     }
 
     // The segment: a binlog from the spool's start to its last whole group.
-    let (segment, before) = spool.segment().unwrap().unwrap();
+    let seg = spool.segment().unwrap().unwrap();
+    let (segment, before) = (seg.bytes.clone(), seg.before.clone());
     assert_eq!(before, from);
     let summary = summary_of(&segment);
     assert!(summary.gaps_after(&from).is_empty() && summary.breaks.is_empty());
     assert_eq!(summary.last.to_string(), to);
     assert_eq!(summary.transactions, 12);
-    spool.cut().unwrap();
+    spool.cut(&seg.cut).unwrap();
     assert!(spool.is_empty() && spool.segment().unwrap().is_none());
     assert_eq!(spool.position().to_string(), to);
 
@@ -358,7 +359,8 @@ async fn a_spool_recovers_to_its_last_whole_group_and_cuts_segments() {
         let event = next(&mut again).await;
         spool.append(event).unwrap();
     }
-    let (segment, before) = spool.segment().unwrap().unwrap();
+    let seg = spool.segment().unwrap().unwrap();
+    let (segment, before) = (seg.bytes.clone(), seg.before.clone());
     assert_eq!(before.to_string(), to);
     let summary = summary_of(&segment);
     assert!(summary.gaps_after(&before).is_empty());
@@ -374,11 +376,26 @@ async fn a_spool_recovers_to_its_last_whole_group_and_cuts_segments() {
     let (mut spool, _) = Spool::open(&dir, "sandbox", &GtidPos::new()).unwrap();
     assert!(!leftover.exists());
     assert_eq!(spool.file(), first_file);
-    assert_eq!(spool.segment().unwrap().unwrap().0, segment);
-    // A restart with whole groups not cut would lose them: refused.
-    assert!(spool.restart(&position).is_err());
-    spool.cut().unwrap();
+    let stored = spool.segment().unwrap().unwrap();
+    assert_eq!(stored.bytes, segment);
+    // Appending goes on while the segment is stored: the cut keeps what came after it.
+    sb.sql("db1", "INSERT INTO sp.t VALUES (101)").await;
+    while spool.summary().transactions < 2 {
+        let event = next(&mut again).await;
+        spool.append(event).unwrap();
+    }
+    let later = spool.position();
+    spool.cut(&stored.cut).unwrap();
+    assert_eq!(spool.summary().transactions, 1);
+    assert_eq!(spool.position(), later);
     assert!(!first_file.exists());
+    let kept = spool.segment().unwrap().unwrap();
+    assert_eq!(kept.before, position);
+    assert!(summary_of(&kept.bytes).gaps_after(&position).is_empty());
+    // A restart with whole groups not cut would lose them: refused.
+    assert!(spool.restart(&later).is_err());
+    spool.cut(&kept.cut).unwrap();
+    let position = later;
     spool.restart(&position).unwrap();
     assert_eq!(std::fs::read(spool.file()).unwrap(), ferryman_binlog::MAGIC);
     drop(spool);

@@ -104,6 +104,12 @@ async fn restore_and_read(
     let sums = checksums(&copy).await;
     let mut conn = copy.connect(Session::Plain).await.unwrap();
     let pos: Option<String> = conn.query_first("SELECT @@gtid_slave_pos").await.unwrap();
+    // The copy runs durable again, whatever the restore ran with.
+    let durable: Option<(u8, u8)> = conn
+        .query_first("SELECT @@innodb_flush_log_at_trx_commit, @@innodb_doublewrite")
+        .await
+        .unwrap();
+    assert_eq!(durable, Some((1, 1)));
     (sums, pos.unwrap(), report)
 }
 

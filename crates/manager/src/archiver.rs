@@ -253,4 +253,7 @@ pub enum ArchiveError {
     /// Something of the manager's own.
     #[error(transparent)]
     Manager(#[from] crate::Error),
+    /// A task of the archiver failed.
+    #[error("{0}; this is a bug: report it with the manager's log")]
+    Worker(String),
 }

@@ -2,6 +2,7 @@
 //! cut, until the primary changes, the server goes silent or fails, or shutdown.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ferryman_binlog::Spool;
@@ -24,7 +25,7 @@ const SOURCE_FILE: &str = "source";
 /// Follows `cluster`'s primary until the session ends; `on_following` is called once the
 /// server serves the dump. `Ok` means go on at once (shutdown, a new primary, a gap skipped).
 pub(super) async fn follow(
-    services: &Services,
+    services: &Arc<Services>,
     cluster: &str,
     cancel: &CancellationToken,
     on_following: &mut (dyn FnMut() + Send),
@@ -71,12 +72,16 @@ pub(super) async fn follow(
     let silent_limit = HEARTBEAT_PERIOD * SILENT_PERIODS;
     let segment_bytes = u64::from(archive.segment_size_mib) << 20;
     let mut served = false;
-    loop {
+    let mut storing: Option<store::Storing> = None;
+    let ended: Result<(), ArchiveError> = loop {
         tokio::select! {
-            _ = cancel.cancelled() => {
-                spool.sync()?;
-                durable(services, cluster, &spool);
-                return Ok(());
+            _ = cancel.cancelled() => break Ok(()),
+            joined = store::stored(&mut storing), if storing.is_some() => {
+                if let Some(done) = storing.take() {
+                    if let Err(e) = store::cut_after(services, cluster, joined, &done.cut, &mut spool) {
+                        break Err(e);
+                    }
+                }
             }
             event = follower.next_event() => match event {
                 Ok(Some(bytes)) => {
@@ -88,42 +93,63 @@ pub(super) async fn follow(
                         });
                         on_following();
                     }
-                    spool.append(bytes)?;
-                    if spool.len() >= segment_bytes {
-                        store::segment(services, config, &primary, &mut spool).await?;
+                    if let Err(e) = spool.append(bytes) {
+                        break Err(e.into());
+                    }
+                    if storing.is_none() && spool.len() >= segment_bytes {
+                        match store::start(services, config, &primary, &mut spool) {
+                            Ok(started) => storing = started,
+                            Err(e) => break Err(e),
+                        }
                     }
                 }
                 Ok(None) => {
-                    spool.sync()?;
-                    return Err(ArchiveError::Lost { server: primary, what: "ended the binlog dump".to_owned() });
+                    break Err(ArchiveError::Lost { server: primary.clone(), what: "ended the binlog dump".to_owned() });
                 }
                 Err(e) if e.server_code() == Some(ER_MASTER_FATAL_ERROR_READING_BINLOG) => {
+                    if let Some(done) = storing.take() {
+                        store::finish(services, cluster, done, &mut spool).await?;
+                    }
                     spool.sync()?;
                     return start::after_refusal(services, config, &primary, &endpoint, &mut spool, e).await;
                 }
-                Err(e) => {
-                    spool.sync()?;
-                    return Err(e.into());
-                }
+                Err(e) => break Err(e.into()),
             },
             _ = tick.tick() => {
-                spool.sync()?;
+                if let Err(e) = spool.sync() {
+                    break Err(e.into());
+                }
                 durable(services, cluster, &spool);
-                if is_due(&spool, archive.segment_age) {
-                    store::segment(services, config, &primary, &mut spool).await?;
+                if storing.is_none() && is_due(&spool, archive.segment_age) {
+                    match store::start(services, config, &primary, &mut spool) {
+                        Ok(started) => storing = started,
+                        Err(e) => break Err(e),
+                    }
                 }
                 if follower.silent_for() > silent_limit {
-                    return Err(ArchiveError::Lost {
-                        server: primary,
+                    break Err(ArchiveError::Lost {
+                        server: primary.clone(),
                         what: format!("sent nothing for {} s, not even a heartbeat", follower.silent_for().as_secs()),
                     });
                 }
                 if primary_of(services, cluster).is_ok_and(|now| now != primary) {
-                    return Ok(());
+                    break Ok(());
                 }
             }
         }
-    }
+    };
+    // A segment being stored is waited for (never abandoned half-written), and what was
+    // appended is made durable, however the session ended.
+    let finished = match storing.take() {
+        Some(done) => store::finish(services, cluster, done, &mut spool).await,
+        None => Ok(()),
+    };
+    let synced = spool.sync();
+    durable(services, cluster, &spool);
+    ended?;
+    finished?;
+    synced?;
+    Ok(())
 }
 
 /// The one primary the monitor sees in `cluster`.

@@ -1,5 +1,7 @@
 //! Where the archive starts, and where it goes on after the primary refused to serve it.
 
+use std::sync::Arc;
+
 use ferryman_binlog::{Gtid, GtidPos, Spool};
 use ferryman_config::ClusterConfig;
 use ferryman_db::Endpoint;
@@ -50,7 +52,7 @@ pub(super) async fn initial(
 /// has), and the gap is reported. Any other refusal (a primary without transactions the archive
 /// has, a diverged history) stops the archive with the reason.
 pub(super) async fn after_refusal(
-    services: &Services,
+    services: &Arc<Services>,
     cluster: &ClusterConfig,
     primary: &str,
     endpoint: &Endpoint,

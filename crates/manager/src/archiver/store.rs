@@ -1,46 +1,131 @@
-//! Segments stored in the cluster's repositories: the first of `backup-repositories` before
-//! the spool is cut, then the others; a copy that failed is made later from the first.
+//! Segments stored in the cluster's repositories, on a task of their own while the follower
+//! goes on: the first of `backup-repositories`, then the others (a copy that failed is made
+//! later from the first); the spool is cut once they are stored.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
-use ferryman_binlog::{GtidPos, Spool};
+use ferryman_binlog::{Cut, GtidPos, Spool};
 use ferryman_config::ClusterConfig;
+use ferryman_repo::segments::SegmentManifest;
+use tokio::task::{JoinError, JoinHandle};
+use tracing::Instrument;
 
 use super::{emit, ArchiveError};
 use crate::events::{EventKind, Severity};
 use crate::Services;
 
-/// Stores the spool's whole groups as a segment read from `source`, then cuts the spool.
-/// Nothing to do when it has none.
-pub(super) async fn segment(
+/// A segment being stored in the background while the follower goes on.
+pub(super) struct Storing {
+    /// Where the spool is cut once it is stored.
+    pub cut: Cut,
+    /// The storing task.
+    pub task: JoinHandle<Result<SegmentManifest, ArchiveError>>,
+}
+
+/// Starts storing the spool's whole groups (read from `source`) on a task of their own;
+/// `None` when there is no whole group.
+pub(super) fn start(
+    services: &Arc<Services>,
+    cluster: &ClusterConfig,
+    source: &str,
+    spool: &mut Spool,
+) -> Result<Option<Storing>, ArchiveError> {
+    let Some(segment) = spool.segment()? else {
+        return Ok(None);
+    };
+    let task = tokio::spawn(
+        store(
+            Arc::clone(services),
+            cluster.clone(),
+            source.to_owned(),
+            segment.bytes,
+            segment.before,
+        )
+        .in_current_span(),
+    );
+    Ok(Some(Storing {
+        cut: segment.cut,
+        task,
+    }))
+}
+
+/// Waits until `storing` is stored, then cuts the spool.
+pub(super) async fn finish(
     services: &Services,
+    cluster: &str,
+    mut storing: Storing,
+    spool: &mut Spool,
+) -> Result<(), ArchiveError> {
+    let joined = (&mut storing.task).await;
+    cut_after(services, cluster, joined, &storing.cut, spool)
+}
+
+/// Once the storing task ended (`joined`): on success the spool is cut at `cut`.
+pub(super) fn cut_after(
+    services: &Services,
+    cluster: &str,
+    joined: Result<Result<SegmentManifest, ArchiveError>, JoinError>,
+    cut: &Cut,
+    spool: &mut Spool,
+) -> Result<(), ArchiveError> {
+    let manifest = joined
+        .map_err(|e| ArchiveError::Worker(format!("the segment's storing task failed: {e}")))??;
+    spool.cut(cut)?;
+    services.archives.update(cluster, |s| {
+        s.segments_stored += 1;
+        s.last_segment = Some(manifest.name.clone());
+    });
+    Ok(())
+}
+
+/// The end of the storing task in flight, if any (never, without one).
+pub(super) async fn stored(
+    storing: &mut Option<Storing>,
+) -> Result<Result<SegmentManifest, ArchiveError>, JoinError> {
+    match storing {
+        Some(s) => (&mut s.task).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Stores the spool's whole groups and cuts it, waiting for both.
+pub(super) async fn segment(
+    services: &Arc<Services>,
     cluster: &ClusterConfig,
     source: &str,
     spool: &mut Spool,
 ) -> Result<(), ArchiveError> {
-    let Some((bytes, before)) = spool.segment()? else {
-        return Ok(());
-    };
+    match start(services, cluster, source, spool)? {
+        Some(storing) => finish(services, &cluster.name, storing, spool).await,
+        None => Ok(()),
+    }
+}
+
+/// Stores a segment in the first repository (its error is the task's), then in the others
+/// (a failure there is reported, and the copy made later from the first).
+async fn store(
+    services: Arc<Services>,
+    cluster: ClusterConfig,
+    source: String,
+    bytes: Vec<u8>,
+    before: GtidPos,
+) -> Result<SegmentManifest, ArchiveError> {
     let first = services.repo(&cluster.name)?;
     let manifest = first
         .store_segment(
             &cluster.name,
-            source,
+            &source,
             Some(before.clone()),
             bytes.clone(),
             services.compression(),
         )
         .await?;
-    spool.cut()?;
     tracing::info!(segment = %manifest.name, first = %manifest.first, last = %manifest.last, bytes = manifest.raw_bytes, "binlog segment stored");
     let pending = services
         .archives
         .get(&cluster.name)
         .is_some_and(|s| s.copies_pending);
-    services.archives.update(&cluster.name, |s| {
-        s.segments_stored += 1;
-        s.last_segment = Some(manifest.name.clone());
-    });
     let mut failed = Vec::new();
     for name in cluster.backup_repositories.iter().skip(1) {
         let stored = services
@@ -48,7 +133,7 @@ pub(super) async fn segment(
             .named(name)?
             .store_segment(
                 &cluster.name,
-                source,
+                &source,
                 Some(before.clone()),
                 bytes.clone(),
                 services.compression(),
@@ -62,7 +147,7 @@ pub(super) async fn segment(
         tracing::warn!(segment = %manifest.name, failed = %failed.join("; "), "a binlog segment could not be copied; copied again after the next segment");
         if !pending {
             emit(
-                services,
+                &services,
                 &cluster.name,
                 EventKind::CopyFailed,
                 Severity::Error,
@@ -77,7 +162,7 @@ pub(super) async fn segment(
             .archives
             .update(&cluster.name, |s| s.copies_pending = true);
     } else if pending {
-        match copy_missing(services, &cluster.name).await {
+        match copy_missing(&services, &cluster.name).await {
             Ok(copied) => {
                 tracing::info!(
                     copied,
@@ -89,7 +174,7 @@ pub(super) async fn segment(
             }
         }
     }
-    Ok(())
+    Ok(manifest)
 }
 
 /// Copies every segment the first repository of `cluster` has and another lacks; returns

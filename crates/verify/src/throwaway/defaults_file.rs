@@ -36,6 +36,9 @@ pub(crate) struct ServerCnf {
     /// Log in without passwords: a restored datadir (or an imported dump) brings the source's
     /// accounts, whose passwords we do not know.
     pub skip_grant_tables: bool,
+    /// A copy kept for the DBA (`ferryman restore`): every commit durable again, doublewrite
+    /// on, whatever the restore ran with.
+    pub durable: bool,
 }
 
 impl ServerCnf {
@@ -62,6 +65,13 @@ impl ServerCnf {
             for (key, value) in &self.layout {
                 text.push_str(&format!("loose-{key}={value}\n"));
             }
+        }
+        if self.durable {
+            text.push_str(
+                "# A restored copy kept for use: commits durable, pages protected by doublewrite.\n\
+                 innodb-flush-log-at-trx-commit=1\n\
+                 innodb-doublewrite=1\n",
+            );
         }
         if self.skip_grant_tables {
             text.push_str(
@@ -162,6 +172,7 @@ mod tests {
             buffer_pool_mib: 64,
             layout: parse_layout(MARIABACKUP_10_11),
             skip_grant_tables: true,
+            durable: false,
         };
         let text = cnf.render(&paths);
         for line in [

@@ -66,6 +66,7 @@ impl Throwaway {
         std::fs::rename(&dir, target).map_err(Error::io("move the restored copy to", target))?;
         self.removed = true;
         let paths = layout::paths(target.to_owned());
+        self.cnf.durable = true;
         self.cnf.write(&paths)?;
         Ok(Kept { paths })
     }
