@@ -32,7 +32,7 @@
 //! archive's last stored segment ended, or the same stored segment again.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::event::{code, Event};
@@ -42,6 +42,8 @@ use crate::{Error, GtidPos};
 
 /// Bytes gathered before a write to the file (the sync every second flushes them anyway).
 const WRITE_BUFFER: usize = 1 << 20;
+/// How far apart the group ends a segment may stop at are recorded.
+const BOUNDARY_EVERY: u64 = 1 << 20;
 
 /// One cluster's spool.
 pub struct Spool {
@@ -62,6 +64,9 @@ pub struct Spool {
     safe_end: u64,
     /// The last GTIDs of the whole groups.
     safe_last: GtidPos,
+    /// Group ends about every [`BOUNDARY_EVERY`] bytes, with the position there: where a
+    /// segment smaller than the whole spool may end.
+    boundaries: Vec<(u64, GtidPos)>,
     /// Bytes appended since the last sync.
     unsynced: bool,
 }
@@ -119,27 +124,30 @@ impl Spool {
         let start: GtidPos = start.parse()?;
         remove_other_generations(dir, name, generation)?;
         let path = binlog_path(dir, name, generation);
-        let bytes = fs::read(&path).map_err(io(&path))?;
+        let length = fs::metadata(&path).map_err(io(&path))?.len();
         let place = (dir.to_owned(), name.to_owned(), generation);
-        let (mut spool, damage) = Spool::load(place.clone(), start.clone(), &bytes)?;
-        let dropped = bytes.len() as u64 - spool.safe_end;
+        // Read as a stream: a spool that grew while its segments could not be stored may be
+        // far larger than memory should hold.
+        let reading =
+            || -> Result<_, Error> { Ok(BufReader::new(File::open(&path).map_err(io(&path))?)) };
+        let (mut spool, damage) = Spool::load(place.clone(), start.clone(), reading()?)?;
+        let dropped = length - spool.safe_end;
         if dropped > 0 {
             let file = spool.out.get_mut();
             file.set_len(spool.safe_end).map_err(io(&path))?;
             file.sync_data().map_err(io(&path))?;
             // The state read past the kept end (an unfinished group): read the kept part again.
-            let kept = &bytes[..spool.safe_end as usize];
-            spool = Spool::load(place, start, kept)?.0;
+            spool = Spool::load(place, start, reading()?)?.0;
         }
         Ok((spool, Recovered { dropped, damage }))
     }
 
-    /// The spool of the file `path` (whose content is `bytes`), taking its events up to the
-    /// first that does not check out (returned as the damage), positioned at its end.
+    /// The spool of the file `path` (whose content `bytes` reads), taking its events up to
+    /// the first that does not check out (returned as the damage), positioned at its end.
     fn load(
         (dir, name, generation): (PathBuf, String, u64),
         start: GtidPos,
-        bytes: &[u8],
+        bytes: impl Read,
     ) -> Result<(Spool, Option<String>), Error> {
         let path = binlog_path(&dir, &name, generation);
         let what = path.display().to_string();
@@ -165,6 +173,7 @@ impl Spool {
             summary: Summary::default(),
             safe_end: MAGIC.len() as u64,
             safe_last: GtidPos::new(),
+            boundaries: Vec::new(),
             unsynced: false,
         };
         let mut damage = None;
@@ -190,6 +199,10 @@ impl Spool {
         if self.summary.open.is_none() {
             self.safe_end = self.reader.offset();
             self.safe_last = self.summary.last.clone();
+            let since = self.boundaries.last().map_or(0, |(end, _)| *end);
+            if !self.safe_last.is_empty() && self.safe_end - since >= BOUNDARY_EVERY {
+                self.boundaries.push((self.safe_end, self.position()));
+            }
         }
     }
 
@@ -248,15 +261,26 @@ impl Spool {
     }
 
     /// The whole groups so far as a binlog (magic, format description, events), with the
-    /// position before them and where they end; `None` when there is no whole group yet.
+    /// position before them and where they end, at most about `limit` bytes (a group end near
+    /// it; a backlog is stored as several segments); `None` when there is no whole group yet.
     /// Syncs first. Appending may go on while the segment is stored elsewhere; then
     /// [`Spool::cut`] with its [`Cut`].
-    pub fn segment(&mut self) -> Result<Option<Segment>, Error> {
+    pub fn segment(&mut self, limit: u64) -> Result<Option<Segment>, Error> {
         if self.safe_last.is_empty() {
             return Ok(None);
         }
         self.sync()?;
-        let mut bytes = vec![0u8; self.safe_end as usize];
+        let (end, position) = if self.safe_end <= limit {
+            (self.safe_end, self.position())
+        } else {
+            // The last recorded group end within the limit, else the first one there is.
+            let within = self.boundaries.iter().rev().find(|(end, _)| *end <= limit);
+            match within.or(self.boundaries.first()) {
+                Some((end, position)) => (*end, position.clone()),
+                None => (self.safe_end, self.position()),
+            }
+        };
+        let mut bytes = vec![0u8; usize::try_from(end).unwrap_or(usize::MAX)];
         let file = self.out.get_mut();
         let read = file
             .seek(SeekFrom::Start(0))
@@ -268,8 +292,8 @@ impl Spool {
             before: self.start.clone(),
             cut: Cut {
                 generation: self.generation,
-                end: self.safe_end,
-                position: self.position(),
+                end,
+                position,
             },
         }))
     }
@@ -283,9 +307,6 @@ impl Spool {
         if at.generation != self.generation {
             return Ok(());
         }
-        let Some(fde) = self.fde.clone() else {
-            return Ok(());
-        };
         let mut tail = Vec::new();
         let file = self.out.get_mut();
         let read = file
@@ -293,7 +314,9 @@ impl Spool {
             .and_then(|_| file.read_to_end(&mut tail));
         read.map_err(|source| self.io(source))?;
         let mut fresh = MAGIC.to_vec();
-        fresh.extend_from_slice(&fde);
+        if let Some(fde) = &self.fde {
+            fresh.extend_from_slice(fde);
+        }
         fresh.extend_from_slice(&tail);
         self.replace(fresh, at.position.clone())
     }
@@ -327,7 +350,7 @@ impl Spool {
         let old = std::mem::replace(&mut self.path, PathBuf::new());
         fs::remove_file(&old).map_err(io(&old))?;
         let place = (self.dir.clone(), self.name.clone(), generation);
-        *self = Spool::load(place, position, &fresh)?.0;
+        *self = Spool::load(place, position, &fresh[..])?.0;
         Ok(())
     }
 

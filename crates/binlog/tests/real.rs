@@ -342,7 +342,7 @@ async fn a_spool_recovers_to_its_last_whole_group_and_cuts_segments() {
     }
 
     // The segment: a binlog from the spool's start to its last whole group.
-    let seg = spool.segment().unwrap().unwrap();
+    let seg = spool.segment(u64::MAX).unwrap().unwrap();
     let (segment, before) = (seg.bytes.clone(), seg.before.clone());
     assert_eq!(before, from);
     let summary = summary_of(&segment);
@@ -350,7 +350,7 @@ async fn a_spool_recovers_to_its_last_whole_group_and_cuts_segments() {
     assert_eq!(summary.last.to_string(), to);
     assert_eq!(summary.transactions, 12);
     spool.cut(&seg.cut).unwrap();
-    assert!(spool.is_empty() && spool.segment().unwrap().is_none());
+    assert!(spool.is_empty() && spool.segment(u64::MAX).unwrap().is_none());
     assert_eq!(spool.position().to_string(), to);
 
     // After the cut the spool goes on from there, and so does the next segment.
@@ -359,7 +359,7 @@ async fn a_spool_recovers_to_its_last_whole_group_and_cuts_segments() {
         let event = next(&mut again).await;
         spool.append(event).unwrap();
     }
-    let seg = spool.segment().unwrap().unwrap();
+    let seg = spool.segment(u64::MAX).unwrap().unwrap();
     let (segment, before) = (seg.bytes.clone(), seg.before.clone());
     assert_eq!(before.to_string(), to);
     let summary = summary_of(&segment);
@@ -376,7 +376,7 @@ async fn a_spool_recovers_to_its_last_whole_group_and_cuts_segments() {
     let (mut spool, _) = Spool::open(&dir, "sandbox", &GtidPos::new()).unwrap();
     assert!(!leftover.exists());
     assert_eq!(spool.file(), first_file);
-    let stored = spool.segment().unwrap().unwrap();
+    let stored = spool.segment(u64::MAX).unwrap().unwrap();
     assert_eq!(stored.bytes, segment);
     // Appending goes on while the segment is stored: the cut keeps what came after it.
     sb.sql("db1", "INSERT INTO sp.t VALUES (101)").await;
@@ -389,7 +389,7 @@ async fn a_spool_recovers_to_its_last_whole_group_and_cuts_segments() {
     assert_eq!(spool.summary().transactions, 1);
     assert_eq!(spool.position(), later);
     assert!(!first_file.exists());
-    let kept = spool.segment().unwrap().unwrap();
+    let kept = spool.segment(u64::MAX).unwrap().unwrap();
     assert_eq!(kept.before, position);
     assert!(summary_of(&kept.bytes).gaps_after(&position).is_empty());
     // A restart with whole groups not cut would lose them: refused.
@@ -399,8 +399,52 @@ async fn a_spool_recovers_to_its_last_whole_group_and_cuts_segments() {
     spool.restart(&position).unwrap();
     assert_eq!(std::fs::read(spool.file()).unwrap(), ferryman_binlog::MAGIC);
     drop(spool);
-    let (spool, recovered) = Spool::open(&dir, "sandbox", &GtidPos::new()).unwrap();
-    assert_eq!((recovered.dropped, spool.position()), (0, position));
+    let (mut spool, recovered) = Spool::open(&dir, "sandbox", &GtidPos::new()).unwrap();
+    assert_eq!((recovered.dropped, spool.position()), (0, position.clone()));
+
+    // A backlog larger than a segment: segments end at a group end near the limit, and
+    // follow each other without a gap.
+    sb.sql(
+        "db1",
+        "CREATE TABLE sp.big (id INT PRIMARY KEY, v LONGTEXT)",
+    )
+    .await;
+    for i in 0..40 {
+        sb.sql(
+            "db1",
+            &format!("INSERT INTO sp.big VALUES ({i}, REPEAT('b', 100000))"),
+        )
+        .await;
+    }
+    let to = binlog_pos(&sb).await;
+    // After a restart a follower starts a new dump (its format description first).
+    let mut third = db1(&sb)
+        .follow_binlog(4246, &spool.position().to_string())
+        .await
+        .unwrap();
+    while spool.position().to_string() != to {
+        let event = next(&mut third).await;
+        spool.append(event).unwrap();
+    }
+    assert!(spool.len() > 3 << 20, "{}", spool.len());
+    let mut before = position.clone();
+    let mut parts = 0;
+    while let Some(seg) = spool.segment(3 << 19).unwrap() {
+        assert!(
+            seg.bytes.len() <= 3 << 19 || parts == 0,
+            "{}",
+            seg.bytes.len()
+        );
+        assert_eq!(seg.before, before);
+        let summary = summary_of(&seg.bytes);
+        assert!(summary.gaps_after(&before).is_empty() && summary.open.is_none());
+        assert_eq!(seg.cut.position().to_string(), summary.last.to_string());
+        before = seg.cut.position().clone();
+        spool.cut(&seg.cut).unwrap();
+        parts += 1;
+    }
+    assert!(parts >= 2, "{parts}");
+    assert_eq!(before.to_string(), to);
 }
 
 /// The next event of `f`, within 20 s.

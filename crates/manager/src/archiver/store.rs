@@ -31,7 +31,8 @@ pub(super) fn start(
     source: &str,
     spool: &mut Spool,
 ) -> Result<Option<Storing>, ArchiveError> {
-    let Some(segment) = spool.segment()? else {
+    let limit = u64::from(cluster.binlog_archive.segment_size_mib) << 20;
+    let Some(segment) = spool.segment(limit)? else {
         return Ok(None);
     };
     let task = tokio::spawn(
@@ -89,17 +90,18 @@ pub(super) async fn stored(
     }
 }
 
-/// Stores the spool's whole groups and cuts it, waiting for both.
+/// Stores all the spool's whole groups and cuts it, waiting for both.
 pub(super) async fn segment(
     services: &Arc<Services>,
     cluster: &ClusterConfig,
     source: &str,
     spool: &mut Spool,
 ) -> Result<(), ArchiveError> {
-    match start(services, cluster, source, spool)? {
-        Some(storing) => finish(services, &cluster.name, storing, spool).await,
-        None => Ok(()),
+    // Until no whole group is left: a backlog larger than a segment goes as several.
+    while let Some(storing) = start(services, cluster, source, spool)? {
+        finish(services, &cluster.name, storing, spool).await?;
     }
+    Ok(())
 }
 
 /// Stores a segment in the first repository (its error is the task's), then in the others
