@@ -2,8 +2,10 @@
 //! second, from which whole segments are cut for the repositories.
 //!
 //! ```text
-//! <dir>/<name>.state         "GENERATION POSITION": the file in use and the GTID position it
-//!                            starts at (the segment's `before`); replaced whole, atomically
+//! <dir>/<name>.state         "GENERATION POSITION" and, on a second line, the server the
+//!                            binlog is read from: the file in use, the GTID position it starts
+//!                            at (the segment's `before`) and its source; replaced whole,
+//!                            atomically
 //! <dir>/<name>.<GEN>.binlog  the magic, the dump's first format description, then every event
 //! ```
 //!
@@ -50,6 +52,8 @@ pub struct Spool {
     dir: PathBuf,
     name: String,
     generation: u64,
+    /// The server read from.
+    source: Option<String>,
     path: PathBuf,
     out: BufWriter<File>,
     /// Checks appended events (its offset is the file's length).
@@ -113,19 +117,23 @@ impl Spool {
         fs::create_dir_all(dir).map_err(io(dir))?;
         if !state_path.exists() {
             write_durably(&binlog_path(dir, name, 1), &MAGIC)?;
-            write_durably(&state_path, format!("1 {start}").as_bytes())?;
+            write_durably(&state_path, state_text(1, start, None).as_bytes())?;
         }
         let state = fs::read_to_string(&state_path).map_err(io(&state_path))?;
-        let (generation, start) = parse_state(&state).ok_or_else(|| Error::Corrupt {
+        let (generation, start, source) = parse_state(&state).ok_or_else(|| Error::Corrupt {
             what: state_path.display().to_string(),
             offset: 0,
-            detail: format!("`{}` is not \"GENERATION POSITION\"", state.trim()),
+            detail: format!(
+                "`{}` is not \"GENERATION POSITION\" and a source",
+                state.trim()
+            ),
         })?;
         let start: GtidPos = start.parse()?;
+        let source = source.map(str::to_owned);
         remove_other_generations(dir, name, generation)?;
         let path = binlog_path(dir, name, generation);
         let length = fs::metadata(&path).map_err(io(&path))?.len();
-        let place = (dir.to_owned(), name.to_owned(), generation);
+        let place = (dir.to_owned(), name.to_owned(), generation, source);
         // Read as a stream: a spool that grew while its segments could not be stored may be
         // far larger than memory should hold.
         let reading =
@@ -145,7 +153,7 @@ impl Spool {
     /// The spool of the file `path` (whose content `bytes` reads), taking its events up to
     /// the first that does not check out (returned as the damage), positioned at its end.
     fn load(
-        (dir, name, generation): (PathBuf, String, u64),
+        (dir, name, generation, source): Place,
         start: GtidPos,
         bytes: impl Read,
     ) -> Result<(Spool, Option<String>), Error> {
@@ -166,6 +174,7 @@ impl Spool {
             dir,
             name,
             generation,
+            source,
             path,
             out: BufWriter::with_capacity(WRITE_BUFFER, file),
             fde: None,
@@ -326,13 +335,20 @@ impl Spool {
     /// (which sends its own format description, and the unfinished group whole), or from
     /// further on (a primary that purged what was not archived: the segments' chain shows the
     /// gap). Refused while the spool holds whole groups not cut yet: they would be lost.
-    pub fn restart(&mut self, position: &GtidPos) -> Result<(), Error> {
+    /// `source` is the server the spool is read from from now on.
+    pub fn restart(&mut self, position: &GtidPos, source: &str) -> Result<(), Error> {
         if !self.safe_last.is_empty() {
             return Err(Error::Uncut {
                 what: self.path.display().to_string(),
             });
         }
+        self.source = Some(source.to_owned());
         self.replace(MAGIC.to_vec(), position.clone())
+    }
+
+    /// The server the spool is read from, as its last [`Spool::restart`] recorded.
+    pub fn source(&self) -> Option<&str> {
+        self.source.as_deref()
     }
 
     /// True when `<dir>/<name>` is a spool already (its state file exists).
@@ -346,10 +362,16 @@ impl Spool {
         let generation = self.generation + 1;
         write_durably(&binlog_path(&self.dir, &self.name, generation), &fresh)?;
         let state = self.dir.join(format!("{}.state", self.name));
-        write_durably(&state, format!("{generation} {position}").as_bytes())?;
+        let text = state_text(generation, &position, self.source.as_deref());
+        write_durably(&state, text.as_bytes())?;
         let old = std::mem::replace(&mut self.path, PathBuf::new());
         fs::remove_file(&old).map_err(io(&old))?;
-        let place = (self.dir.clone(), self.name.clone(), generation);
+        let place = (
+            self.dir.clone(),
+            self.name.clone(),
+            generation,
+            self.source.take(),
+        );
         *self = Spool::load(place, position, &fresh[..])?.0;
         Ok(())
     }
@@ -372,12 +394,25 @@ fn binlog_path(dir: &Path, name: &str, generation: u64) -> PathBuf {
     dir.join(format!("{name}.{generation}.binlog"))
 }
 
-/// `"GENERATION POSITION"` (the position may be empty).
-fn parse_state(text: &str) -> Option<(u64, &str)> {
-    let text = text.trim();
-    let (generation, position) = text.split_once(' ').unwrap_or((text, ""));
-    Some((generation.parse().ok()?, position.trim()))
+/// `"GENERATION POSITION"` (the position may be empty), then the source on a second line if any.
+fn parse_state(text: &str) -> Option<(u64, &str, Option<&str>)> {
+    let mut lines = text.lines();
+    let first = lines.next()?.trim();
+    let (generation, position) = first.split_once(' ').unwrap_or((first, ""));
+    let source = lines.next().map(str::trim).filter(|s| !s.is_empty());
+    Some((generation.parse().ok()?, position.trim(), source))
 }
+
+/// The state file's text (see the module documentation).
+fn state_text(generation: u64, position: &GtidPos, source: Option<&str>) -> String {
+    match source {
+        Some(source) => format!("{generation} {position}\n{source}\n"),
+        None => format!("{generation} {position}\n"),
+    }
+}
+
+/// Where a spool lives: its directory, name, generation in use, and source.
+type Place = (PathBuf, String, u64, Option<String>);
 
 /// Removes `<name>.<other generation>.binlog` and the temporary files an interrupted cut left.
 fn remove_other_generations(dir: &Path, name: &str, keep: u64) -> Result<(), Error> {

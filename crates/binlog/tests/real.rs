@@ -393,14 +393,16 @@ async fn a_spool_recovers_to_its_last_whole_group_and_cuts_segments() {
     assert_eq!(kept.before, position);
     assert!(summary_of(&kept.bytes).gaps_after(&position).is_empty());
     // A restart with whole groups not cut would lose them: refused.
-    assert!(spool.restart(&later).is_err());
+    assert!(spool.restart(&later, "db1").is_err());
     spool.cut(&kept.cut).unwrap();
     let position = later;
-    spool.restart(&position).unwrap();
+    spool.restart(&position, "db1").unwrap();
     assert_eq!(std::fs::read(spool.file()).unwrap(), ferryman_binlog::MAGIC);
     drop(spool);
     let (mut spool, recovered) = Spool::open(&dir, "sandbox", &GtidPos::new()).unwrap();
     assert_eq!((recovered.dropped, spool.position()), (0, position.clone()));
+    // The source recorded by the restart survives in the state.
+    assert_eq!(spool.source(), Some("db1"));
 
     // A backlog larger than a segment: segments end at a group end near the limit, and
     // follow each other without a gap.

@@ -1,7 +1,6 @@
 //! One archiver session: the spool opened, the primary's binlog followed into it, segments
 //! cut, until the primary changes, the server goes silent or fails, or shutdown.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -19,8 +18,6 @@ use crate::Services;
 const ER_MASTER_FATAL_ERROR_READING_BINLOG: u16 = 1236;
 /// A server silent this many heartbeat periods is gone, whatever the connection says.
 const SILENT_PERIODS: u32 = 5;
-/// The sidecar file naming the server whose binlog the spool holds.
-const SOURCE_FILE: &str = "source";
 
 /// Follows `cluster`'s primary until the session ends; `on_following` is called once the
 /// server serves the dump. `Ok` means go on at once (shutdown, a new primary, a gap skipped).
@@ -45,14 +42,13 @@ pub(super) async fn follow(
     if recovered.dropped > 0 {
         tracing::info!(bytes = recovered.dropped, damage = ?recovered.damage, "the spool's unfinished tail was dropped: the server sends it again");
     }
-    let previous = read_source(&dir)?;
+    let previous = spool.source().map(str::to_owned);
     if previous.as_deref() != Some(primary.as_str()) {
         if let Some(previous) = &previous {
             store::segment(services, config, previous, &mut spool).await?;
         }
         let position = spool.position();
-        spool.restart(&position)?;
-        write_source(&dir, &primary)?;
+        spool.restart(&position, &primary)?;
         if let Some(previous) = previous {
             emit(services, cluster, EventKind::ArchiveSourceChanged, Severity::Info,
                 format!("the binlog archiver follows `{primary}` (the monitor's primary) from GTID position {position}, after `{previous}`"));
@@ -198,33 +194,4 @@ fn durable(services: &Services, cluster: &str, spool: &Spool) {
             s.last_event_at = Some(Timestamp::from_unix(i64::from(last)));
         }
     });
-}
-
-/// The server whose binlog the spool in `dir` holds, if recorded.
-fn read_source(dir: &Path) -> Result<Option<String>, ArchiveError> {
-    match std::fs::read_to_string(dir.join(SOURCE_FILE)) {
-        Ok(text) => Ok(Some(text.trim().to_owned()).filter(|s| !s.is_empty())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(spool_io(dir, source)),
-    }
-}
-
-/// Records `server` as the spool's source, durably.
-fn write_source(dir: &Path, server: &str) -> Result<(), ArchiveError> {
-    let path = dir.join(SOURCE_FILE);
-    let tmp = dir.join(format!("{SOURCE_FILE}.tmp"));
-    let write = || -> std::io::Result<()> {
-        std::fs::write(&tmp, server)?;
-        std::fs::File::open(&tmp)?.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
-        std::fs::File::open(dir)?.sync_all()
-    };
-    write().map_err(|source| spool_io(dir, source))
-}
-
-fn spool_io(dir: &Path, source: std::io::Error) -> ArchiveError {
-    ArchiveError::Spool(ferryman_binlog::Error::Io {
-        what: dir.join(SOURCE_FILE).display().to_string(),
-        source,
-    })
 }

@@ -75,7 +75,7 @@ pub(super) async fn after_refusal(
     for (_, to) in &gaps {
         skip.set(*to);
     }
-    spool.restart(&skip)?;
+    spool.restart(&skip, primary)?;
     let ranges: Vec<String> = gaps
         .iter()
         .map(|(after, to)| match after {
