@@ -84,19 +84,9 @@ async fn restore_and_read(
     dir: &Path,
     args: &[&str],
 ) -> (Vec<(String, Option<u64>)>, String, serde_json::Value) {
-    let mut argv: Vec<String> = vec![
-        "restore".into(),
-        "--config".into(),
-        config.display().to_string(),
-        "--cluster".into(),
-        "sandbox".into(),
-        "--target-dir".into(),
-        dir.display().to_string(),
-        "--start".into(),
-        "--json".into(),
-    ];
-    argv.extend(args.iter().map(|a| a.to_string()));
-    let out = ferryman(argv).await;
+    let mut argv = vec!["--start", "--json"];
+    argv.extend(args);
+    let out = restore_cli(config, dir, &argv).await;
     assert!(out.status.success());
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let _running = Started(u32::try_from(report["pid"].as_u64().unwrap()).unwrap());

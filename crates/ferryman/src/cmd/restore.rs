@@ -68,18 +68,18 @@ impl RestoreArgs {
         };
         let backups = first_repo.list(Some(&self.cluster), None).await?;
         let segments = first_repo.list_segments(&self.cluster).await?;
-        let (backup, replay, point) = match (&self.backup, self.point()?) {
+        let (id, replay, point) = match (&self.backup, self.point()?) {
             (Some(id), None) => {
                 let id: BackupId = id.parse().map_err(|e| anyhow!("--backup: {e}"))?;
-                (find(&repos, &id).await?, Vec::new(), None)
+                (id, Vec::new(), None)
             }
             (None, Some(point)) => {
                 let plan = pitr::plan(&backups, &segments, &point)?;
-                (plan.backup, plan.segments, Some(point))
+                (plan.backup.id, plan.segments, Some(point))
             }
             _ => bail!("give one of --to-time, --to-gtid or --backup"),
         };
-        let backup_repo = holder(&repos, &backup).await?;
+        let (backup, backup_repo) = locate(&repos, &id).await?;
         let started = Instant::now();
         let restored = restore::restore(Request {
             backup: &backup,
@@ -127,30 +127,17 @@ fn parse_time(text: &str) -> anyhow::Result<Timestamp> {
     })
 }
 
-/// Backup `id` from the first repository that holds it.
-async fn find(repos: &[(String, Repository)], id: &BackupId) -> anyhow::Result<Manifest> {
+/// Backup `id` and the first repository that holds it.
+async fn locate<'a>(
+    repos: &'a [(String, Repository)],
+    id: &BackupId,
+) -> anyhow::Result<(Manifest, &'a Repository)> {
     for (_, repo) in repos {
         match repo.get(id).await {
-            Ok(m) => return Ok(m),
+            Ok(m) => return Ok((m, repo)),
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(e.into()),
         }
     }
     bail!("backup {id} is in none of the cluster's repositories: `ferryman backup list` shows which exist")
-}
-
-/// The first repository holding `backup`'s manifest.
-async fn holder<'a>(
-    repos: &'a [(String, Repository)],
-    backup: &Manifest,
-) -> anyhow::Result<&'a Repository> {
-    for (_, repo) in repos {
-        if repo.get(&backup.id).await.is_ok() {
-            return Ok(repo);
-        }
-    }
-    bail!(
-        "backup {} is in none of the cluster's repositories",
-        backup.id
-    )
 }
