@@ -3,7 +3,7 @@
 //! and every segment's checksum holds.
 #![allow(clippy::unwrap_used, clippy::print_stderr)] // test code: panics and stderr are the report
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,49 +11,13 @@ use ferryman_binlog::GtidPos;
 use ferryman_db::mysql_async::from_row;
 use ferryman_repo::segments::{chain, end_position, SegmentManifest};
 use ferryman_repo::Repository;
-use ferryman_sandbox::testing::TestSandbox;
+use ferryman_sandbox::testing::{TestSandbox, Writer};
 
 #[path = "daemons/lines.rs"]
 mod lines;
 #[path = "daemons/process.rs"]
 mod process;
 use process::Daemon;
-
-/// Inserts into `pitr.t`, one transaction per row, until stopped; `next` is the next id.
-struct Writer {
-    stop: Arc<AtomicBool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Writer {
-    fn start(sb: &TestSandbox, next: Arc<AtomicU64>) -> Writer {
-        let config = sb.config();
-        let cluster = &config.clusters[0];
-        let endpoint = ferryman_db::Endpoint::from_config(
-            cluster.server("db1").unwrap(),
-            &cluster.db_servers_credential,
-        );
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let task = tokio::spawn(async move {
-            use ferryman_db::mysql_async::prelude::Queryable;
-            let mut conn = endpoint.connect(ferryman_db::Session::Plain).await.unwrap();
-            while !flag.load(Ordering::SeqCst) {
-                let id = next.fetch_add(1, Ordering::SeqCst);
-                conn.exec_drop("INSERT INTO pitr.t VALUES (?, REPEAT('k', 300))", (id,))
-                    .await
-                    .unwrap();
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-        });
-        Writer { stop, task }
-    }
-
-    async fn stop(self) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.task.await.unwrap();
-    }
-}
 
 /// Waits until the repository's segments end at `pos`.
 async fn wait_stored(repo: &Repository, pos: &GtidPos, within: Duration) -> Vec<SegmentManifest> {
@@ -110,7 +74,13 @@ async fn an_archiver_killed_mid_segment_resumes_without_a_gap_or_a_duplicate() {
     let config = sb.config();
     let repo = Repository::from_config(&config.all_repositories()[0]).unwrap();
     let next = Arc::new(AtomicU64::new(1));
-    let writer = Writer::start(&sb, next.clone());
+    let writer = Writer::start(
+        &sb,
+        "db1",
+        "INSERT INTO pitr.t VALUES (?, REPEAT('k', 300))",
+        next.clone(),
+        Duration::from_millis(2),
+    );
 
     let mut daemon = Daemon::start(&config_path, sb.path().join("manager-1.log"));
     // Killed once a segment is stored and the spool holds more (the writes go on).

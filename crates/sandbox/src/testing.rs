@@ -4,9 +4,11 @@
 
 mod galera;
 mod s3;
+mod writer;
 
 pub use galera::TestGalera;
 pub use s3::TestS3;
+pub use writer::Writer;
 
 use std::path::PathBuf;
 

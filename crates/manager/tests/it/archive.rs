@@ -3,7 +3,7 @@
 //! and across a switchover to the replica; the segments' chain stays whole and holds every
 //! transaction exactly once.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,44 +11,19 @@ use ferryman_binlog::GtidPos;
 use ferryman_db::mysql_async::from_row;
 use ferryman_manager::Services;
 use ferryman_repo::segments::chain;
-use ferryman_sandbox::testing::TestSandbox;
+use ferryman_sandbox::testing::{TestSandbox, Writer};
 
 use crate::common::*;
 
-/// Inserts rows one transaction at a time into `pitr.t` until stopped.
-struct Writer {
-    stop: Arc<AtomicBool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Writer {
-    fn start(sb: &TestSandbox, server: &str, next: Arc<AtomicU64>) -> Writer {
-        let endpoint = {
-            let config = sb.config();
-            let cluster = &config.clusters[0];
-            let spec = cluster.server(server).unwrap();
-            ferryman_db::Endpoint::from_config(spec, &cluster.db_servers_credential)
-        };
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let task = tokio::spawn(async move {
-            use ferryman_db::mysql_async::prelude::Queryable;
-            let mut conn = endpoint.connect(ferryman_db::Session::Plain).await.unwrap();
-            while !flag.load(Ordering::SeqCst) {
-                let id = next.fetch_add(1, Ordering::SeqCst);
-                conn.exec_drop("INSERT INTO pitr.t VALUES (?, REPEAT('x', 200))", (id,))
-                    .await
-                    .unwrap();
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        });
-        Writer { stop, task }
-    }
-
-    async fn stop(self) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.task.await.unwrap();
-    }
+/// Inserts rows into `pitr.t`, one transaction each, on `server` until stopped.
+fn write_rows(sb: &TestSandbox, server: &str, next: Arc<AtomicU64>) -> Writer {
+    Writer::start(
+        sb,
+        server,
+        "INSERT INTO pitr.t VALUES (?, REPEAT('x', 200))",
+        next,
+        Duration::from_millis(5),
+    )
 }
 
 async fn binlog_pos(sb: &TestSandbox, server: &str) -> GtidPos {
@@ -128,7 +103,7 @@ async fn the_archive_follows_the_primary_through_a_kill_and_a_switchover() {
     let start_pos = binlog_pos(&sb, "db1").await;
 
     // 1. Archived while writing: durable within the flush interval of the last commit.
-    let writer = Writer::start(&sb, "db1", next.clone());
+    let writer = write_rows(&sb, "db1", next.clone());
     tokio::time::sleep(Duration::from_secs(3)).await;
     writer.stop().await;
     let pos = binlog_pos(&sb, "db1").await;
@@ -144,7 +119,7 @@ async fn the_archive_follows_the_primary_through_a_kill_and_a_switchover() {
 
     // 2. The manager stopped mid-segment while writes go on, then started again: it resumes
     // where its spool's last whole transaction ended (killed: `crates/ferryman/tests/pitr.rs`).
-    let writer = Writer::start(&sb, "db1", next.clone());
+    let writer = write_rows(&sb, "db1", next.clone());
     tokio::time::sleep(Duration::from_millis(1500)).await;
     running.stop().await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -176,7 +151,7 @@ async fn the_archive_follows_the_primary_through_a_kill_and_a_switchover() {
         "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = 0",
     )
     .await;
-    let writer = Writer::start(&sb, "db2", next.clone());
+    let writer = write_rows(&sb, "db2", next.clone());
     tokio::time::sleep(Duration::from_secs(2)).await;
     writer.stop().await;
     let pos = binlog_pos(&sb, "db2").await;
@@ -257,7 +232,7 @@ async fn a_binlog_purged_before_it_was_archived_is_a_reported_gap_that_ends_a_wi
     let running = start(&config, &["db1"]).await;
     let services = running.services.clone();
     let first_backup = backup(&services).await;
-    let writer = Writer::start(&sb, "db1", next.clone());
+    let writer = write_rows(&sb, "db1", next.clone());
     tokio::time::sleep(Duration::from_secs(1)).await;
     writer.stop().await;
     let archived = binlog_pos(&sb, "db1").await;
@@ -265,7 +240,7 @@ async fn a_binlog_purged_before_it_was_archived_is_a_reported_gap_that_ends_a_wi
     running.stop().await;
 
     // While the manager is away: writes, then the binlogs holding them purged.
-    let writer = Writer::start(&sb, "db1", next.clone());
+    let writer = write_rows(&sb, "db1", next.clone());
     tokio::time::sleep(Duration::from_millis(500)).await;
     writer.stop().await;
     let purged_to = binlog_pos(&sb, "db1").await;
@@ -290,7 +265,7 @@ async fn a_binlog_purged_before_it_was_archived_is_a_reported_gap_that_ends_a_wi
     // The archiver comes back: the gap is an event, the archive goes on after it.
     let running = start(&config, &["db1"]).await;
     let services = running.services.clone();
-    let writer = Writer::start(&sb, "db1", next.clone());
+    let writer = write_rows(&sb, "db1", next.clone());
     tokio::time::sleep(Duration::from_secs(1)).await;
     writer.stop().await;
     let end = binlog_pos(&sb, "db1").await;
