@@ -49,7 +49,8 @@ enum Command {
     Jobs(cmd::jobs::JobsCommand),
     /// Rebuild replicas from a backup (through the running manager).
     Reseed(cmd::reseed::ReseedArgs),
-    /// Rewind a replica to an earlier backup (through the running manager).
+    /// Rewind a replica to an earlier backup, or to a point in time through the archived binlog
+    /// (through the running manager).
     Flashback(cmd::reseed::FlashbackArgs),
     /// Restore a backup into a directory, to a point in time or a GTID through the archived
     /// binlog, or as it is (read straight from the repositories; no manager needed).

@@ -150,6 +150,7 @@ async fn reseed(
                 method,
                 backup: None,
                 force: false,
+                to: None,
             },
             "test",
         )
@@ -323,6 +324,7 @@ async fn a_cluster_whose_backups_live_in_s3() {
                 method: Method::Physicalbackup,
                 backup: Some(physical.clone()),
                 force: false,
+                to: None,
             },
             "test",
         )

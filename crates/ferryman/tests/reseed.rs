@@ -79,6 +79,7 @@ async fn reseed_batch_flashback_and_safety_rails() {
                 method: Method::Physicalbackup,
                 backup: None,
                 force: false,
+                to: None,
             },
             "test",
         )
@@ -110,6 +111,7 @@ async fn reseed_batch_flashback_and_safety_rails() {
                 method: Method::Physicalbackup,
                 backup: None,
                 force: false,
+                to: None,
             },
             "test",
         )
@@ -125,6 +127,7 @@ async fn reseed_batch_flashback_and_safety_rails() {
                 method: Method::Physicalbackup,
                 backup: None,
                 force: false,
+                to: None,
             },
             "test",
         )
@@ -175,6 +178,7 @@ async fn reseed_batch_flashback_and_safety_rails() {
                 method: Method::Physicalbackup,
                 backup: Some(first_backup.clone()),
                 force: false,
+                to: None,
             },
             "test",
         )
@@ -211,6 +215,7 @@ async fn reseed_batch_flashback_and_safety_rails() {
                 method: Method::Flashback,
                 backup: Some(first_backup.clone()),
                 force: false,
+                to: None,
             },
             "test",
         )
@@ -296,6 +301,7 @@ async fn a_replica_whose_data_was_lost_is_replaced_by_an_empty_server_then_resee
                 method: Method::Physicalbackup,
                 backup: None,
                 force: false,
+                to: None,
             },
             "test",
         )
@@ -339,6 +345,7 @@ impl Daemons {
                     method,
                     backup,
                     force: false,
+                    to: None,
                 },
                 "test",
             )
@@ -533,6 +540,7 @@ async fn a_joiner_agent_killed_mid_swap_ends_the_job_in_30_s_and_its_successor_f
                 method: Method::Physicalbackup,
                 backup: None,
                 force: false,
+                to: None,
             },
             "test",
         )

@@ -19,6 +19,7 @@ use ferryman_proto::Task;
 use ferryman_repo::segments::end_position;
 use ferryman_repo::{Repository, Timestamp};
 use ferryman_sandbox::testing::TestSandbox;
+use ferryman_sandbox::UpOptions;
 
 mod daemons;
 use daemons::Daemons;
@@ -115,9 +116,18 @@ fn damage_segments(root: &Path) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_restore_to_just_before_a_drop_table_has_the_table_and_the_data_of_that_moment() {
-    let sb = TestSandbox::start(0).await;
+/// A sandbox with `replicas`, the shop's tables, and its binlog archived into `local` and
+/// `offsite` (segments closed every second); returns it with its configuration and the
+/// off-site repository's root.
+async fn archived_sandbox(replicas: usize) -> (TestSandbox, Config, PathBuf) {
+    // The servers' service commands are `ferryman sandbox start|stop` (a flashback restarts
+    // its replica).
+    let sb = TestSandbox::start_with(&UpOptions {
+        replicas,
+        ferryman_bin: Some(PathBuf::from(BIN)),
+        auto_verify: false,
+    })
+    .await;
     sb.sql(
         "db1",
         "CREATE DATABASE shop; \
@@ -145,12 +155,17 @@ async fn a_restore_to_just_before_a_drop_table_has_the_table_and_the_data_of_tha
     )
     .unwrap();
     let config = Config::load(&config_path).unwrap();
-    let local_root = config.manager.monitoring_datadir.clone();
-    let daemons = Daemons::start(config.clone(), &["db1"]).await;
-    let backup = daemons.backup(Task::Mariabackup).await;
-    eprintln!("backup {backup}");
+    (sb, config, offsite)
+}
 
-    // After the backup: writes; then, a quiet moment later, the reference.
+/// After a backup: 50 orders and a changed customer, then (a quiet second later) the
+/// reference checksums and GTID, then (another second later) `DROP TABLE shop.customers` and
+/// 10 more orders, all archived in every repository. Returns the reference, its GTID, and
+/// the time of the `DROP`.
+async fn history_with_a_drop(
+    sb: &TestSandbox,
+    roots: &[&Path],
+) -> (Vec<(String, Option<u64>)>, String, i64) {
     for i in 0..50 {
         sb.sql(
             "db1",
@@ -164,7 +179,7 @@ async fn a_restore_to_just_before_a_drop_table_has_the_table_and_the_data_of_tha
     )
     .await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let reference = checksums(&daemons_endpoint(&sb)).await;
+    let reference = checksums(&daemons_endpoint(sb)).await;
     let (ref_pos,): (String,) = from_row(sb.sql("db1", "SELECT @@gtid_binlog_pos").await.remove(0));
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let (dropped_at,): (i64,) = from_row(sb.sql("db1", "SELECT UNIX_TIMESTAMP()").await.remove(0));
@@ -175,7 +190,7 @@ async fn a_restore_to_just_before_a_drop_table_has_the_table_and_the_data_of_tha
     }
     let (end,): (String,) = from_row(sb.sql("db1", "SELECT @@gtid_binlog_pos").await.remove(0));
     let end: GtidPos = end.parse().unwrap();
-    for root in [&local_root, &offsite] {
+    for root in roots {
         let repo = Repository::open(root).unwrap();
         let started = Instant::now();
         while end_position(&repo.list_segments("sandbox").await.unwrap()).unwrap() != end {
@@ -187,6 +202,19 @@ async fn a_restore_to_just_before_a_drop_table_has_the_table_and_the_data_of_tha
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+    (reference, ref_pos, dropped_at)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restore_to_just_before_a_drop_table_has_the_table_and_the_data_of_that_moment() {
+    let (sb, config, offsite) = archived_sandbox(0).await;
+    let config_path = sb.config_path();
+    let local_root = config.manager.monitoring_datadir.clone();
+    let daemons = Daemons::start(config.clone(), &["db1"]).await;
+    let backup = daemons.backup(Task::Mariabackup).await;
+    eprintln!("backup {backup}");
+
+    let (reference, ref_pos, dropped_at) = history_with_a_drop(&sb, &[&local_root, &offsite]).await;
 
     // 1. To one second before the DROP: the table is there, every checksum the reference's.
     let before = Timestamp::from_unix(dropped_at - 1).rfc3339();
@@ -289,4 +317,101 @@ fn daemons_endpoint(sb: &TestSandbox) -> Endpoint {
         cluster.server("db1").unwrap(),
         &cluster.db_servers_credential,
     )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flashback_to_just_before_a_drop_table_rewinds_a_replica_which_then_replicates_again() {
+    let (sb, config, offsite) = archived_sandbox(1).await;
+    let config_path = sb.config_path();
+    let local_root = config.manager.monitoring_datadir.clone();
+    let daemons = Daemons::start(config.clone(), &["db1", "db2"]).await;
+    let backup = daemons.backup(Task::Mariabackup).await;
+    eprintln!("backup {backup}");
+    let (reference, ref_pos, dropped_at) = history_with_a_drop(&sb, &[&local_root, &offsite]).await;
+    daemons::caught_up(&sb, "db2").await;
+    let datadir = config.clusters[0]
+        .server("db2")
+        .unwrap()
+        .datadir
+        .clone()
+        .unwrap();
+
+    // Outside every window: refused before anything is written.
+    let out = flashback_cli(&config_path, &["--to-time", "2001-01-01T00:00:00Z"]).await;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("outside every recoverable window"), "{err}");
+
+    // One second before the DROP: db2 holds the table and the data of that moment, and stays
+    // there (read-only, replication pointed at db1 from that GTID but stopped).
+    let before = Timestamp::from_unix(dropped_at - 1).rfc3339();
+    let out = flashback_cli(&config_path, &["--to-time", &before, "--wait"]).await;
+    assert!(out.status.success());
+    let db2 = Endpoint::from_config(
+        config.clusters[0].server("db2").unwrap(),
+        &config.clusters[0].db_servers_credential,
+    );
+    assert_eq!(checksums(&db2).await, reference);
+    let (pos, read_only): (String, u8) = from_row(
+        sb.sql("db2", "SELECT @@gtid_slave_pos, @@read_only")
+            .await
+            .remove(0),
+    );
+    assert_eq!((pos.as_str(), read_only), (ref_pos.as_str(), 1));
+    let status = sb.sql("db2", "SHOW SLAVE STATUS").await.remove(0);
+    assert_eq!(status.get::<String, _>("Slave_IO_Running").unwrap(), "No");
+    assert_eq!(status.get::<String, _>("Using_Gtid").unwrap(), "Slave_Pos");
+    // The old datadir is gone: the server runs on the new one.
+    let parent = datadir.parent().unwrap();
+    let old: Vec<_> = std::fs::read_dir(parent)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("ferryman-old"))
+        .collect();
+    assert!(old.is_empty(), "{old:?}");
+    // Nothing is left of the copy on the manager.
+    let work_dir = &config.verifier.work_dir;
+    assert!(leftovers(work_dir).is_empty(), "{:?}", leftovers(work_dir));
+
+    // Started again, it replays what came after, the DROP included, and follows db1.
+    sb.sql("db2", "START SLAVE").await;
+    sb.sql("db1", "INSERT INTO shop.orders VALUES (1000, 1)")
+        .await;
+    daemons::caught_up(&sb, "db2").await;
+    let db1 = daemons_endpoint(&sb);
+    let mut conn = db2.connect(Session::Plain).await.unwrap();
+    let count: Option<u64> = conn
+        .query_first("SELECT COUNT(*) FROM shop.orders")
+        .await
+        .unwrap();
+    assert_eq!(count, Some(61));
+    let tables: Option<u64> = conn
+        .query_first(
+            "SELECT COUNT(*) FROM information_schema.TABLES WHERE table_schema = 'shop' \
+             AND table_name = 'customers'",
+        )
+        .await
+        .unwrap();
+    assert_eq!(tables, Some(0));
+    let mut primary = db1.connect(Session::Plain).await.unwrap();
+    let sum = "SELECT SUM(amount), COUNT(*) FROM shop.orders";
+    let a: Option<(Option<i64>, u64)> = primary.query_first(sum).await.unwrap();
+    let b: Option<(Option<i64>, u64)> = conn.query_first(sum).await.unwrap();
+    assert_eq!(a, b);
+    daemons.stop().await;
+}
+
+/// `ferryman flashback --server db2` of the sandbox with `args`, through the manager's API.
+async fn flashback_cli(config: &Path, args: &[&str]) -> Output {
+    let mut argv: Vec<String> = vec![
+        "flashback".into(),
+        "--config".into(),
+        config.display().to_string(),
+        "--cluster".into(),
+        "sandbox".into(),
+        "--server".into(),
+        "db2".into(),
+    ];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    ferryman(argv).await
 }

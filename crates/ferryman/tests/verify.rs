@@ -254,6 +254,7 @@ async fn good_backups_verify_and_every_kind_of_damage_is_named_with_exit_1() {
                         method: ferryman_manager::reseed::Method::Logicalbackup,
                         backup,
                         force,
+                        to: None,
                     },
                     "test",
                 )

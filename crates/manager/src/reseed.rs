@@ -25,11 +25,13 @@
 //!   it to its end (`node_job.rs` watches the row).
 //! - `reseed/payload.rs`: the payload's producer and what it is checked against.
 //! - `reseed/fanout.rs`: one payload for every joiner; `logicalmaster`'s live dump.
+//! - `reseed/point.rs`: a flashback to a point in time: the copy made on the manager.
 
 mod choice;
 mod fanout;
 mod joiner;
 mod payload;
+mod point;
 mod rails;
 
 use std::sync::Arc;
@@ -38,6 +40,7 @@ use ferryman_config::ServerConfig;
 use ferryman_db::topology;
 pub use ferryman_proto::Method;
 use ferryman_proto::{ReseedParams, Task};
+use ferryman_repo::pitr::Point;
 use ferryman_repo::BackupId;
 
 use crate::{Error, Result, Services};
@@ -65,6 +68,9 @@ pub struct ReseedRequest {
     pub backup: Option<BackupId>,
     /// Restore the named backup even though its newest verification failed.
     pub force: bool,
+    /// A flashback to this point instead of to a backup: the newest backup before it, rolled
+    /// forward on the manager through the archived binlog (`reseed/point.rs`).
+    pub to: Option<Point>,
 }
 
 /// Starts a reseed (or flashback) of `request.servers` of `cluster`: one manager job per joiner,
@@ -91,7 +97,18 @@ pub(crate) async fn start(
         joiners.push(s);
     }
     let flashback = request.method == Method::Flashback;
+    let at_point = match &request.to {
+        Some(_) if !flashback || request.backup.is_some() => {
+            return Err(Error::Refused(
+                "a point in time is for a flashback, instead of a backup: give one of them"
+                    .to_owned(),
+            ))
+        }
+        Some(to) => Some(point::plan(services, c, to).await?),
+        None => None,
+    };
     let manifest = match request.method {
+        _ if at_point.is_some() => None,
         Method::Logicalmaster => {
             if let Some(id) = &request.backup {
                 return Err(Error::Refused(format!(
@@ -129,6 +146,8 @@ pub(crate) async fn start(
             })?;
             (task, Some(gtid))
         }
+        // The copy's GTID is known once it is rolled forward (`fanout.rs`).
+        None if at_point.is_some() => (Task::Flashbackmariabackup, None),
         // The dump's GTID is read by the joiner from the dump itself.
         None => (Task::Reseedmysqldump, None),
     };
@@ -157,11 +176,15 @@ pub(crate) async fn start(
 
     let params = ReseedParams {
         method: request.method,
-        backup_id: manifest.as_ref().map(|m| m.id.to_string()),
+        backup_id: manifest
+            .as_ref()
+            .or(at_point.as_ref().map(|p| p.backup()))
+            .map(|m| m.id.to_string()),
         gtid,
         primary_host: primary.host.clone(),
         primary_port: primary.port,
         payload_bytes: manifest.as_ref().map(|m| m.raw_bytes),
+        hold: at_point.is_some(),
         target: None,
         issued_at: None,
         seal: None,
@@ -176,12 +199,17 @@ pub(crate) async fn start(
                 r.bytes_total = Some(size);
             });
         }
+        if let Some(p) = &at_point {
+            let id = p.backup().id.to_string();
+            job.update(|r| r.backup_id = Some(id));
+        }
         jobs.push(((*j).clone(), job));
     }
     let ids: Vec<u64> = jobs.iter().map(|(_, j)| j.id()).collect();
-    let source = match manifest {
-        Some(m) => Origin::Stored(Box::new(m)),
-        None => {
+    let source = match (manifest, at_point) {
+        (Some(m), _) => Origin::Stored(Box::new(m)),
+        (None, Some(p)) => Origin::Point(Box::new(p)),
+        (None, None) => {
             let names: Vec<&str> = joiners.iter().map(|j| j.name.as_str()).collect();
             let donor = services.registry.create(
                 &c.name,

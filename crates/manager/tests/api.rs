@@ -191,6 +191,33 @@ async fn api_on_a_sandbox() {
     )
     .await;
     expect(status, &body, StatusCode::NOT_FOUND, "known: db1");
+    let flashback = "/api/v1/clusters/sandbox/flashback";
+    let (status, body) = post(
+        flashback,
+        json!({"server": "db1", "backup": "sandbox/db1/20261121T025800Z-j1", "to_gtid": "0-1-5"}),
+    )
+    .await;
+    expect(status, &body, StatusCode::BAD_REQUEST, "exactly one of");
+    let (status, body) = post(flashback, json!({"server": "db1"})).await;
+    expect(status, &body, StatusCode::BAD_REQUEST, "exactly one of");
+    let (status, body) = post(
+        flashback,
+        json!({"server": "db1", "to_time": "yesterday at noon"}),
+    )
+    .await;
+    expect(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "2026-12-04T14:02:59Z",
+    );
+    let (status, body) = post(flashback, json!({"server": "db1", "to_gtid": "0-1"})).await;
+    expect(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "not a GTID position",
+    );
     let (status, body) = post("/api/v1/clusters", json!({})).await;
     expect(
         status,

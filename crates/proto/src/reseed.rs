@@ -81,6 +81,11 @@ pub struct ReseedParams {
     /// The payload's size, when known, for progress.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload_bytes: Option<u64>,
+    /// Stop at the payload's position: replication is pointed at the primary from `gtid` but
+    /// not started, and the server stays read-only, until the DBA starts it (`START SLAVE`).
+    /// A flashback to a point in time: the replica must not replay what came after it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hold: bool,
     /// The joiner's server name, as the manager's configuration names it (sealed: a row
     /// cannot be moved to another server).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -195,6 +195,7 @@ mod tests {
             primary_host: "10.0.0.1".into(),
             primary_port: 3306,
             payload_bytes: None,
+            hold: false,
             target: Some("db2".into()),
             issued_at: Some(1_000_000),
             seal: None,

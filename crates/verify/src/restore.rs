@@ -15,6 +15,10 @@
 //! 5. The server is stopped cleanly and its directory moved to the target; with `start`, it is
 //!    started again there and left running.
 //!
+//! Steps 2 to 4 are [`roll_forward`], which a flashback to a point also takes (on the
+//! manager, then streamed to the replica with `mariabackup --backup`, see
+//! [`crate::throwaway::BackupStream`]).
+//!
 //! # Safety
 //! Until step 5 everything is in the throwaway's own directory, removed on any error: a
 //! failed restore leaves nothing, and the target is never half-written.
@@ -28,7 +32,7 @@ use ferryman_repo::pitr::{Point, TimeStop};
 use ferryman_repo::segments::SegmentManifest;
 use ferryman_repo::{Manifest, Repository};
 
-use crate::throwaway::{Kept, ThrowawayOptions, SOCKET_PATH_MAX};
+use crate::throwaway::{Kept, Throwaway, ThrowawayOptions, SOCKET_PATH_MAX};
 use crate::{Error, Result};
 
 /// What to restore.
@@ -44,12 +48,28 @@ pub struct Request<'a> {
     pub segment_repos: &'a [(String, Repository)],
     /// Where replay stops; `None`: the backup as it is.
     pub point: Option<Point>,
-    /// The directory the copy ends up in.
-    pub target: &'a Path,
-    /// Start the copy and leave it running.
-    pub start: bool,
-    /// Buffer pool and start timeout of the server (its work directory is the target's parent).
+    /// The throwaway server's settings (for [`restore`], its work directory is the target's
+    /// parent whatever is given here).
     pub options: ThrowawayOptions,
+}
+
+/// A backup restored on a throwaway server and rolled forward: the server still runs.
+#[derive(Debug)]
+pub struct RolledForward {
+    /// The server, running on the copy.
+    pub server: Throwaway,
+    /// The backup restored.
+    pub backup: String,
+    /// Its GTID position.
+    pub from: String,
+    /// The position the copy is at (its `gtid_slave_pos`).
+    pub reached: String,
+    /// The segments replayed.
+    pub segments: Vec<String>,
+    /// Seconds per step.
+    pub steps: Vec<(&'static str, f64)>,
+    /// Copies passed over and similar things the DBA should know.
+    pub notes: Vec<String>,
 }
 
 /// What a restore did.
@@ -73,15 +93,44 @@ pub struct Restored {
     pub pid: Option<u32>,
 }
 
-/// Restores `req` (see the module documentation).
-pub async fn restore(req: Request<'_>) -> Result<Restored> {
-    let work_dir = check_target(req.target)?;
-    let options = ThrowawayOptions {
-        work_dir,
-        ..req.options.clone()
+/// Restores `req` into `target` and, with `start`, starts the copy there (see the module
+/// documentation).
+pub async fn restore(req: Request<'_>, target: &Path, start: bool) -> Result<Restored> {
+    let work_dir = check_target(target)?;
+    let start_timeout = req.options.start_timeout;
+    let rolled = roll_forward(Request {
+        options: ThrowawayOptions {
+            work_dir,
+            ..req.options.clone()
+        },
+        ..req
+    })
+    .await?;
+    let kept = rolled.server.keep(target).await?;
+    let pid = if start {
+        Some(kept.start(start_timeout).await?)
+    } else {
+        None
     };
+    Ok(Restored {
+        kept,
+        backup: rolled.backup,
+        from: rolled.from,
+        reached: rolled.reached,
+        segments: rolled.segments,
+        steps: rolled.steps,
+        notes: rolled.notes,
+        pid,
+    })
+}
+
+/// Steps 2 to 4: the backup restored on a throwaway server under `req.options.work_dir`,
+/// rolled forward to the point, `gtid_slave_pos` set; the server is left running. On error
+/// nothing is left.
+pub async fn roll_forward(req: Request<'_>) -> Result<RolledForward> {
     let (server, mut steps) =
-        crate::verifier::start_restore(req.backup_repo, req.backup, &options, "restore").await?;
+        crate::verifier::start_restore(req.backup_repo, req.backup, &req.options, "restore")
+            .await?;
     let from: GtidPos = req
         .backup
         .gtid
@@ -138,21 +187,14 @@ pub async fn restore(req: Request<'_>) -> Result<Restored> {
         .await
         .map_err(|e| server.endpoint().query_error("set gtid_slave_pos", e))?;
     let _ = conn.disconnect().await;
-    let kept = server.keep(req.target).await?;
-    let pid = if req.start {
-        Some(kept.start(options.start_timeout).await?)
-    } else {
-        None
-    };
-    Ok(Restored {
-        kept,
+    Ok(RolledForward {
+        server,
         backup: req.backup.id.to_string(),
         from: from.to_string(),
         reached: reached.to_string(),
         segments: replayed,
         steps,
         notes,
-        pid,
     })
 }
 

@@ -34,8 +34,11 @@
 //! - `logical`: importing a dump, loading a mydumper archive.
 //! - `replay`: archived binlog segments replayed (`mariadb-binlog | mariadb`).
 //! - `keep`: a restored server kept as a copy (`ferryman restore`) instead of removed.
+//! - `backup_stream`: its data streamed out by `mariabackup --backup` (a flashback to a
+//!   point).
 //! - `sweep`: leftovers of a crashed verifier.
 
+mod backup_stream;
 mod defaults_file;
 mod feed;
 mod keep;
@@ -61,6 +64,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{Error, Result};
 use defaults_file::ServerCnf;
 
+pub use backup_stream::BackupStream;
 pub use keep::Kept;
 pub use layout::{DIR_PREFIX, SOCKET_PATH_MAX};
 pub use sweep::sweep;

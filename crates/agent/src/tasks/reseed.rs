@@ -39,6 +39,8 @@
 //!    MASTER` to the primary as the cluster's replication user, `START SLAVE`; wait until both
 //!    threads run and the lag is at most `agent.catch-up-max-lag`, at most
 //!    `agent.catch-up-timeout` (`reseed/catch_up.rs`).
+//!    A row that says `hold` (a flashback to a point in time) stops before `START SLAVE`:
+//!    the server stays read-only at the payload's position, replication pointed but stopped.
 //! 7. Remove the old datadir (a failure to is said in the result, it fails nothing).
 //!
 //! # Safety
@@ -434,6 +436,18 @@ impl Plan {
             .as_deref()
             .map(|id| format!("; backup {id}"))
             .unwrap_or_default();
+        if self.params.hold {
+            return format!(
+                "{task}: {restored}, restarted in {restarted_in}; held at GTID {gtid}: \
+                 read-only, replication from {primary} pointed there but not started (START \
+                 SLAVE replays everything written since, then SET GLOBAL read_only=0 if it \
+                 took writes before){backup}",
+                task = self.task,
+                restarted_in = progress::seconds(done.restarted_in),
+                primary = self.primary(),
+                gtid = self.gtid,
+            );
+        }
         format!(
             "{task}: {restored}, restarted in {restarted_in}; replicating from {primary} from \
              GTID {gtid}, lag {lag} s after {caught_up_in}{backup}",

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Args, ValueEnum};
+use clap::{ArgGroup, Args, ValueEnum};
 use serde_json::json;
 
 use super::backup::segment;
@@ -64,8 +64,10 @@ pub struct ReseedArgs {
     json: bool,
 }
 
-/// Rewind a replica to a chosen earlier backup of its cluster (its own or another server's).
+/// Rewind a replica to a chosen earlier backup of its cluster (its own or another server's),
+/// or to a point in time through the archived binlog.
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("to").required(true).args(["backup", "to_time", "to_gtid"])))]
 pub struct FlashbackArgs {
     #[command(flatten)]
     api: ApiArgs,
@@ -75,9 +77,19 @@ pub struct FlashbackArgs {
     /// The replica to rewind.
     #[arg(long)]
     server: String,
-    /// The backup (CLUSTER/SERVER/NAME, see `ferryman backup list`).
+    /// The backup (CLUSTER/SERVER/NAME, see `ferryman backup list`); the replica replicates
+    /// again afterwards.
     #[arg(long)]
-    backup: String,
+    backup: Option<String>,
+    /// Rewind to this time (UTC, `2026-12-04T14:02:59Z` or `2026-12-04 14:02:59`): the last
+    /// transaction written at or before it. The copy is made on the manager (newest backup
+    /// before the time, archived binlog replayed); the replica then stays at that point,
+    /// read-only, its replication pointed at the primary but not started.
+    #[arg(long, value_name = "TIME")]
+    to_time: Option<String>,
+    /// Rewind to this GTID position, inclusive (`0-1-5000`); held there like --to-time.
+    #[arg(long, value_name = "GTID")]
+    to_gtid: Option<String>,
     /// Restore it even though its newest verification failed.
     #[arg(long)]
     force: bool,
@@ -118,11 +130,23 @@ impl ReseedArgs {
 
 impl FlashbackArgs {
     pub async fn run(self) -> anyhow::Result<ExitCode> {
-        let mut body = json!({ "server": self.server, "backup": self.backup });
+        let mut body = json!({ "server": self.server });
+        let to = if let Some(backup) = &self.backup {
+            body["backup"] = json!(backup);
+            backup.clone()
+        } else if let Some(time) = &self.to_time {
+            let time = super::restore::parse_time(time)?;
+            body["to_time"] = json!(time.to_string());
+            time.to_string()
+        } else {
+            let gtid = self.to_gtid.clone().unwrap_or_default();
+            body["to_gtid"] = json!(gtid);
+            format!("GTID {gtid}")
+        };
         if self.force {
             body["force"] = json!(true);
         }
-        let what = format!("flashback of {} to {}", self.server, self.backup);
+        let what = format!("flashback of {} to {to}", self.server);
         start(
             &self.api,
             &self.cluster,

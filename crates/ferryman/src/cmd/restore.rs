@@ -81,20 +81,22 @@ impl RestoreArgs {
         };
         let (backup, backup_repo) = locate(&repos, &id).await?;
         let started = Instant::now();
-        let restored = restore::restore(Request {
-            backup: &backup,
-            backup_repo,
-            segments: &replay,
-            segment_repos: &repos,
-            point,
-            target: &self.target_dir,
-            start: self.start,
-            options: ThrowawayOptions {
-                work_dir: PathBuf::new(),
-                buffer_pool_mib: config.verifier.buffer_pool_mib,
-                start_timeout: config.verifier.start_timeout,
+        let restored = restore::restore(
+            Request {
+                backup: &backup,
+                backup_repo,
+                segments: &replay,
+                segment_repos: &repos,
+                point,
+                options: ThrowawayOptions {
+                    work_dir: PathBuf::new(),
+                    buffer_pool_mib: config.verifier.buffer_pool_mib,
+                    start_timeout: config.verifier.start_timeout,
+                },
             },
-        })
+            &self.target_dir,
+            self.start,
+        )
         .await
         .map_err(|e| anyhow!("{e}; nothing was written to {}", self.target_dir.display()))?;
         output::restored(&restored, first, started.elapsed(), self.json)?;
@@ -114,8 +116,8 @@ impl RestoreArgs {
     }
 }
 
-/// `2026-12-04T14:02:59Z` or `2026-12-04 14:02:59` (UTC).
-fn parse_time(text: &str) -> anyhow::Result<Timestamp> {
+/// `2026-12-04T14:02:59Z` or `2026-12-04 14:02:59` (UTC), as `--to-time` takes it.
+pub(crate) fn parse_time(text: &str) -> anyhow::Result<Timestamp> {
     let text = text.trim();
     let normal = if text.ends_with('Z') {
         text.to_owned()

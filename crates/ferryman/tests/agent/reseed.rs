@@ -74,6 +74,7 @@ pub(crate) async fn enqueue_reseed(
         primary_host: "127.0.0.1".to_owned(),
         primary_port: sb.server(primary).unwrap().port,
         payload_bytes: Some(backup.payload.len() as u64),
+        hold: false,
         target: None,
         issued_at: None,
         seal: None,
@@ -553,6 +554,7 @@ async fn enqueue_logical(sb: &TestSandbox, name: &str, primary: &str) -> (JobId,
         primary_host: "127.0.0.1".to_owned(),
         primary_port: sb.server(primary).unwrap().port,
         payload_bytes: None,
+        hold: false,
         target: None,
         issued_at: None,
         seal: None,
@@ -700,6 +702,7 @@ async fn a_hand_written_reseed_row_is_refused_and_touches_nothing() {
         primary_host: "127.0.0.2".to_owned(),
         primary_port: 3306,
         payload_bytes: None,
+        hold: false,
         target: Some("db2".to_owned()),
         issued_at: Some(
             std::time::SystemTime::now()

@@ -1,7 +1,7 @@
 //! One payload for every joiner of a reseed: the joiners made ready together, the payload
 //! read once and written to each, a joiner that fails dropped without stopping the others,
 //! then each followed to its end. A `logicalmaster` payload is the primary's dump, passed on
-//! as it arrives.
+//! as it arrives; a flashback to a point's is a copy made on the manager first (`point.rs`).
 
 use std::time::Instant;
 
@@ -14,6 +14,7 @@ use tracing::Instrument;
 
 use super::joiner::{fail, prepare, Joiner};
 use super::payload::{Check, Payload};
+use super::point::{self, PointPlan};
 use crate::registry::{JobHandle, JobState};
 use crate::{Error, Result, Services};
 
@@ -27,6 +28,9 @@ pub(super) enum Origin {
         server: Box<ServerConfig>,
         job: JobHandle,
     },
+    /// A copy rolled forward to a point on the manager, streamed by `mariabackup --backup`
+    /// (`point.rs`): made before any joiner's row is written, which carries its GTID.
+    Point(Box<PointPlan>),
 }
 
 /// The whole reseed: joiners ready, payload streamed once to all, each followed to its end.
@@ -38,6 +42,24 @@ pub(super) async fn run(
     origin: Origin,
     jobs: &[(ServerConfig, JobHandle)],
 ) {
+    let mut params = params.clone();
+    let mut copy = None;
+    if let Origin::Point(plan) = &origin {
+        let handles: Vec<JobHandle> = jobs.iter().map(|(_, j)| j.clone()).collect();
+        match point::build(services, plan, &handles).await {
+            Ok((gtid, payload)) => {
+                params.gtid = Some(gtid);
+                copy = Some(payload);
+            }
+            Err(e) => {
+                for (server, job) in jobs {
+                    fail(job, &server.name, task, &e);
+                }
+                return;
+            }
+        }
+    }
+    let params = &params;
     let ready = futures_util::future::join_all(
         jobs.iter()
             .map(|(server, job)| prepare(services, cluster, server, job, task, params)),
@@ -68,6 +90,13 @@ pub(super) async fn run(
         }
         Origin::Primary { server, job } => {
             dump_primary(services, cluster, &server, &job, task, joiners).await;
+        }
+        // Without joiners the payload is dropped, which stops the copy's stream and removes
+        // its server.
+        Origin::Point(_) => {
+            if let Some(payload) = copy.filter(|_| !joiners.is_empty()) {
+                stream_and_follow(Ok(payload), task, joiners).await;
+            }
         }
     }
     for p in ports {
@@ -205,7 +234,7 @@ pub(super) async fn send(
         check,
     } = payload;
     // One hash for every joiner, and only when no manifest gives the payload's sha256.
-    let mut sha = matches!(check, Check::Dump { .. }).then(Sha256::new);
+    let mut sha = (!matches!(check, Check::Manifest(_))).then(Sha256::new);
     let mut total = 0u64;
     let started = Instant::now();
     while let Some(chunk) = chunks.recv().await {
@@ -231,7 +260,8 @@ pub(super) async fn send(
                                 rate / 1_048_576.0
                             ),
                             None => format!(
-                                "streaming the primary's dump: {} MiB ({:.0} MiB/s)",
+                                "streaming {}: {} MiB ({:.0} MiB/s)",
+                                check.what(),
                                 sent >> 20,
                                 rate / 1_048_576.0
                             ),

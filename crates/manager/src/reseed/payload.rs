@@ -1,6 +1,6 @@
 //! A reseed's payload on its way to the joiners: chunks from a producer (the stored backup
-//! decompressed on a thread of its own, or the primary's live dump), and what the payload
-//! must match before the end marker vouches for it.
+//! decompressed on a thread of its own, the primary's live dump, or a copy rolled forward on
+//! the manager), and what the payload must match before the end marker vouches for it.
 
 use bytes::Bytes;
 use ferryman_repo::Manifest;
@@ -12,9 +12,9 @@ use tracing::Instrument;
 use crate::{Error, Result, Services};
 
 /// Size of one read from the stored payload.
-const CHUNK: usize = 1 << 20;
+pub(super) const CHUNK: usize = 1 << 20;
 /// Chunks buffered between the payload reader and the joiners.
-const CHUNKS: usize = 4;
+pub(super) const CHUNKS: usize = 4;
 
 /// A payload on its way to the joiners: chunks from a producer task, and what it must match.
 pub(super) struct Payload {
@@ -32,6 +32,9 @@ pub(super) enum Check {
     /// A live dump of `primary`: the gate ends it only when the primary's agent reported
     /// success (its tool exited 0 and the dump ended with its footer).
     Dump { primary: String },
+    /// A copy rolled forward to `point` on the manager (`point.rs`): its producer ends it
+    /// only when `mariabackup --backup` completed.
+    Copy { point: String },
 }
 
 impl Payload {
@@ -114,6 +117,15 @@ impl Payload {
 }
 
 impl Check {
+    /// The payload, for progress.
+    pub(super) fn what(&self) -> String {
+        match self {
+            Check::Manifest(m) => format!("backup {}", m.id),
+            Check::Dump { .. } => "the primary's dump".to_owned(),
+            Check::Copy { point } => format!("the copy at {point}"),
+        }
+    }
+
     /// The error of a payload that could not be read to its end.
     pub(super) fn unreadable(&self, e: std::io::Error) -> Error {
         match self {
@@ -129,6 +141,10 @@ impl Check {
                      primary's job in `ferryman jobs list`, or use `logicalbackup`"
                 ),
             },
+            Check::Copy { point } => Error::Refused(format!(
+                "the copy at {point} could not be streamed from the manager: {e}; nothing was \
+                 restored: see the manager's log, and the space of `[verifier] work-dir`"
+            )),
         }
     }
 
@@ -155,7 +171,9 @@ impl Check {
                 })?;
                 Ok(digest)
             }
-            Check::Dump { .. } => Ok(sha.unwrap_or_default().finalize().into()),
+            Check::Dump { .. } | Check::Copy { .. } => {
+                Ok(sha.unwrap_or_default().finalize().into())
+            }
         }
     }
 }

@@ -53,6 +53,11 @@ pub(crate) fn myloader_cnf(paths: &Layout) -> PathBuf {
     paths.root().join("myloader.cnf")
 }
 
+/// Where `mariabackup --backup` of the server keeps its temporary files.
+pub(crate) fn backup_scratch(paths: &Layout) -> PathBuf {
+    paths.root().join("xb")
+}
+
 /// The backup's own option file, in a datadir extracted from an xbstream.
 pub(crate) fn backup_cnf(paths: &Layout) -> PathBuf {
     paths.datadir().join("backup-my.cnf")

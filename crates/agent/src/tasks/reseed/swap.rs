@@ -8,7 +8,9 @@
 //! old, staging → datadir) · `starting` (service-start, until it answers) · `restoring`
 //! (`read_only` on, this server's job rows back) · `pointing` (`RESET SLAVE ALL`,
 //! `gtid_slave_pos`, `CHANGE MASTER`) · `catching-up` (`START SLAVE`, wait; then `read_only`
-//! as before) · `removing-old` · `finished`; on failure `rolling-back` · `finished`.
+//! as before; skipped when the row says `hold`: the server stays read-only at the point, its
+//! replication pointed but stopped) · `removing-old` · `finished`; on failure `rolling-back`
+//! · `finished`.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -127,6 +129,14 @@ pub(super) async fn forward(
         catch_up::point(ctx, plan)
             .await
             .map_err(|e| ("pointing replication at the primary", e))?;
+    }
+    if plan.params.hold {
+        // Held at the payload's point: replication stays stopped and the server read-only
+        // (writes there would diverge from the primary) until the DBA starts it.
+        return Ok(CaughtUp {
+            lag: 0,
+            took: Duration::ZERO,
+        });
     }
     record
         .enter(ctx.swaps, Step::CatchingUp)

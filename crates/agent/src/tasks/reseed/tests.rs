@@ -51,6 +51,7 @@ impl Fixture {
             primary_host: "10.0.0.1".into(),
             primary_port: 3306,
             payload_bytes: Some(3 << 30),
+            hold: false,
             target: Some("db2".into()),
             issued_at: None,
             seal: None,

@@ -7,7 +7,9 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
-use ferryman_repo::BackupId;
+use ferryman_binlog::GtidPos;
+use ferryman_repo::pitr::Point;
+use ferryman_repo::{BackupId, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -42,11 +44,51 @@ pub(in crate::api) struct ReseedBody {
 #[schema(as = FlashbackRequest)]
 pub(in crate::api) struct FlashbackBody {
     server: String,
-    /// CLUSTER/SERVER/NAME.
-    backup: String,
-    /// Restore it even though its newest verification failed.
+    /// CLUSTER/SERVER/NAME: rewind to this backup, then replicate again. One of `backup`,
+    /// `to_time`, `to_gtid`.
+    #[serde(default)]
+    backup: Option<String>,
+    /// Rewind to this UTC time (RFC 3339, `2026-12-04T14:02:59Z`): the last transaction
+    /// written at or before it, from the newest backup before it and the archived binlog.
+    /// The replica then stays there: read-only, replication pointed but not started.
+    #[serde(default)]
+    to_time: Option<String>,
+    /// Rewind to this GTID position, inclusive (`0-1-5000`); held there like `to_time`.
+    #[serde(default)]
+    to_gtid: Option<String>,
+    /// Restore the backup even though its newest verification failed.
     #[serde(default)]
     force: bool,
+}
+
+impl FlashbackBody {
+    /// The point, when the body names a time or a GTID instead of a backup.
+    fn point(&self) -> Result<Option<Point>, ApiError> {
+        match (&self.backup, &self.to_time, &self.to_gtid) {
+            (Some(_), None, None) => Ok(None),
+            (None, Some(t), None) => Timestamp::parse_rfc3339(t)
+                .map(|t| Some(Point::Time(t)))
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "to_time `{}` is not an RFC 3339 UTC time like 2026-12-04T14:02:59Z",
+                        clip(t)
+                    ))
+                }),
+            (None, None, Some(g)) => {
+                g.parse::<GtidPos>()
+                    .map(|g| Some(Point::Gtid(g)))
+                    .map_err(|e| {
+                        ApiError::bad_request(format!(
+                            "to_gtid `{}` is not a GTID position: {e}",
+                            clip(g)
+                        ))
+                    })
+            }
+            _ => Err(ApiError::bad_request(
+                "give exactly one of backup, to_time and to_gtid".to_owned(),
+            )),
+        }
+    }
 }
 
 /// What a started reseed or flashback answers: one job per joiner.
@@ -66,6 +108,7 @@ async fn start_reseed(
     method: Method,
     backup: Option<&str>,
     force: bool,
+    to: Option<Point>,
 ) -> Reply<(StatusCode, Json<JobsCreated>)> {
     cluster(services, cluster_name)?;
     let backup = backup.map(str::parse::<BackupId>).transpose()?;
@@ -77,6 +120,7 @@ async fn start_reseed(
                 method,
                 backup,
                 force,
+                to,
             },
             "api",
         )
@@ -121,6 +165,7 @@ pub(in crate::api) async fn reseed(
         method,
         body.backup.as_deref(),
         body.force,
+        None,
     )
     .await
 }
@@ -129,7 +174,7 @@ pub(in crate::api) async fn reseed(
 #[utoipa::path(
     post,
     path = "/api/v1/clusters/{cluster}/flashback",
-    summary = "Rewind a replica to a chosen earlier physical backup of the cluster",
+    summary = "Rewind a replica to a chosen earlier backup of the cluster, or to a point in time through the archived binlog",
     params(("cluster" = String, Path)),
     request_body = FlashbackBody,
     responses(
@@ -145,17 +190,20 @@ pub(in crate::api) async fn flashback(
     let UrlPath(name) = path.map_err(bad_path)?;
     let Json(body) = body.map_err(|e| {
         ApiError::bad_request(format!(
-            "{}; send JSON like {{\"server\": \"db2\", \"backup\": \"CLUSTER/SERVER/NAME\"}}",
+            "{}; send JSON like {{\"server\": \"db2\", \"backup\": \"CLUSTER/SERVER/NAME\"}} \
+             or {{\"server\": \"db2\", \"to_time\": \"2026-12-04T14:02:59Z\"}}",
             e.body_text()
         ))
     })?;
+    let to = body.point()?;
     start_reseed(
         &services,
         &name,
         vec![body.server],
         Method::Flashback,
-        Some(&body.backup),
+        body.backup.as_deref(),
         body.force,
+        to,
     )
     .await
 }
@@ -234,6 +282,7 @@ async fn start_rm_reseed(
         rm_method(method)?,
         None,
         false,
+        None,
     )
     .await
 }
