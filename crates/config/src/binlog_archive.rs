@@ -29,6 +29,10 @@ pub struct BinlogArchiveConfig {
     /// `binlog-archive-server-id`: the server id the archiver registers with as a replica; no
     /// server of the cluster may use it. Default 4294900000; 1 to 4294967295.
     pub server_id: u32,
+    /// `binlog-archive-proof-interval`: how often the manager proves that the archive carries
+    /// one backup to a later one (`ferryman pitr prove`), counted from the last proof.
+    /// Default 7d; 1m to 30d.
+    pub proof_interval: Duration,
 }
 
 impl Default for BinlogArchiveConfig {
@@ -39,6 +43,7 @@ impl Default for BinlogArchiveConfig {
             segment_size_mib: defaults::BINLOG_ARCHIVE_SEGMENT_MIB,
             segment_age: defaults::BINLOG_ARCHIVE_SEGMENT_AGE,
             server_id: defaults::BINLOG_ARCHIVE_SERVER_ID,
+            proof_interval: defaults::BINLOG_ARCHIVE_PROOF_INTERVAL,
         }
     }
 }
@@ -51,6 +56,7 @@ pub(crate) struct RawBinlogArchive {
     pub(crate) segment_size: Option<Spanned<i64>>,
     pub(crate) segment_age: Option<Spanned<String>>,
     pub(crate) server_id: Option<Spanned<i64>>,
+    pub(crate) proof_interval: Option<Spanned<String>>,
 }
 
 impl BinlogArchiveConfig {
@@ -82,6 +88,12 @@ impl BinlogArchiveConfig {
                 raw.server_id,
                 defaults::BINLOG_ARCHIVE_SERVER_ID,
                 (1, u32::MAX),
+            ),
+            proof_interval: v.duration(
+                &key("proof-interval"),
+                raw.proof_interval,
+                defaults::BINLOG_ARCHIVE_PROOF_INTERVAL,
+                defaults::BINLOG_ARCHIVE_PROOF_INTERVAL_RANGE,
             ),
         }
     }

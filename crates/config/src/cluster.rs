@@ -150,6 +150,7 @@ impl ClusterConfig {
             binlog_archive_segment_size,
             binlog_archive_segment_age,
             binlog_archive_server_id,
+            binlog_archive_proof_interval,
             servers,
             galera_link,
         } = raw;
@@ -300,6 +301,7 @@ impl ClusterConfig {
                 segment_size: binlog_archive_segment_size,
                 segment_age: binlog_archive_segment_age,
                 server_id: binlog_archive_server_id,
+                proof_interval: binlog_archive_proof_interval,
             },
             &name,
             v,

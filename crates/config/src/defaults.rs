@@ -321,6 +321,11 @@ pub const BINLOG_ARCHIVE_SEGMENT_AGE: Duration = Duration::from_secs(300);
 /// Bounds of `clusters.NAME.binlog-archive-segment-age`.
 pub const BINLOG_ARCHIVE_SEGMENT_AGE_RANGE: (Duration, Duration) =
     (Duration::from_secs(1), Duration::from_secs(86_400));
+/// `clusters.NAME.binlog-archive-proof-interval`: weekly.
+pub const BINLOG_ARCHIVE_PROOF_INTERVAL: Duration = Duration::from_secs(7 * 86_400);
+/// Bounds of `clusters.NAME.binlog-archive-proof-interval`.
+pub const BINLOG_ARCHIVE_PROOF_INTERVAL_RANGE: (Duration, Duration) =
+    (Duration::from_secs(60), Duration::from_secs(30 * 86_400));
 /// `clusters.NAME.binlog-archive-server-id`: near the top of the range, where DBAs' own
 /// numbering rarely goes.
 pub const BINLOG_ARCHIVE_SERVER_ID: u32 = 4_294_900_000;

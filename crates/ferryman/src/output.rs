@@ -12,7 +12,7 @@ pub use manager::{
     backup, backup_started, backups, job, job_cancelling, job_finished, jobs, json, prune,
     reseed_started, JobsProgress,
 };
-pub use pitr::{pitr_status, restored};
+pub use pitr::{pitr_status, proof_line, restored};
 pub use sandbox::galera_sandbox_status;
 pub use verify::{verify_started, verify_summary, VerifyProgress};
 

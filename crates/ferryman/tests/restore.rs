@@ -415,3 +415,108 @@ async fn flashback_cli(config: &Path, args: &[&str]) -> Output {
     argv.extend(args.iter().map(|a| a.to_string()));
     ferryman(argv).await
 }
+
+/// Waits until every repository in `roots` has archived db1's binlog to its current position.
+async fn archived_now(sb: &TestSandbox, roots: &[&Path]) {
+    let (end,): (String,) = from_row(sb.sql("db1", "SELECT @@gtid_binlog_pos").await.remove(0));
+    let end: GtidPos = end.parse().unwrap();
+    for root in roots {
+        let repo = Repository::open(root).unwrap();
+        let started = Instant::now();
+        while end_position(&repo.list_segments("sandbox").await.unwrap()).unwrap() != end {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{} lags",
+                root.display()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// `ferryman pitr prove --cluster sandbox --wait --json`: its exit status and the proof.
+async fn prove_cli(config: &Path) -> (bool, serde_json::Value) {
+    let out = ferryman(vec![
+        "pitr".into(),
+        "prove".into(),
+        "--config".into(),
+        config.display().to_string(),
+        "--cluster".into(),
+        "sandbox".into(),
+        "--wait".into(),
+        "--json".into(),
+    ])
+    .await;
+    let proof = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out.status.success(), proof)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_proof_replays_the_archive_between_two_backups_and_finds_writes_it_lacks() {
+    let (sb, config, offsite) = archived_sandbox(0).await;
+    let config_path = sb.config_path();
+    let local_root = config.manager.monitoring_datadir.clone();
+    let daemons = Daemons::start(config.clone(), &["db1"]).await;
+
+    // Nothing to prove yet: one backup.
+    let a = daemons.backup(Task::Mariabackup).await;
+    let (ok, _) = prove_cli(&config_path).await;
+    assert!(!ok);
+
+    // A physical backup, writes, a dump (its rows recorded): the archive carries one to the other.
+    for i in 0..40 {
+        sb.sql("db1", &format!("INSERT INTO shop.orders VALUES ({i}, {i})"))
+            .await;
+    }
+    sb.sql("db1", "DELETE FROM shop.customers WHERE id = 1")
+        .await;
+    let b = daemons.backup(Task::Mysqldump).await;
+    archived_now(&sb, &[&local_root, &offsite]).await;
+    let (ok, proof) = prove_cli(&config_path).await;
+    assert!(ok, "{proof:#}");
+    assert_eq!(proof["status"], "ok");
+    assert_eq!(proof["base"], a.to_string());
+    assert_eq!(proof["checkpoint"], b.to_string());
+    assert!(proof["tables"].as_u64().unwrap() >= 2, "{proof:#}");
+    assert!(proof["segments"].as_u64().unwrap() >= 1, "{proof:#}");
+
+    // Rows written without the binlog before the next dump: the archive cannot carry the dump
+    // before to it, and the proof names the table.
+    daemons.expect_error("proof of");
+    sb.sql(
+        "db1",
+        "SET SESSION sql_log_bin = 0; INSERT INTO shop.orders VALUES (9000, 1), (9001, 2)",
+    )
+    .await;
+    sb.sql("db1", "INSERT INTO shop.orders VALUES (100, 100)")
+        .await;
+    let c = daemons.backup(Task::Mysqldump).await;
+    archived_now(&sb, &[&local_root, &offsite]).await;
+    let (ok, proof) = prove_cli(&config_path).await;
+    assert!(!ok, "{proof:#}");
+    assert_eq!(proof["status"], "failed");
+    assert_eq!(proof["base"], b.to_string());
+    assert_eq!(proof["checkpoint"], c.to_string());
+    let detail = proof["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("shop.orders has 41 rows after the replay, the checkpoint 43"),
+        "{detail}"
+    );
+
+    // `pitr status` shows it, and warns.
+    let out = ferryman(vec![
+        "pitr".into(),
+        "status".into(),
+        "--config".into(),
+        config_path.display().to_string(),
+        "--json".into(),
+    ])
+    .await;
+    assert!(!out.status.success());
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status[0]["proof"]["checkpoint"], c.to_string());
+    assert!(status[0]["warnings"]
+        .to_string()
+        .contains("proof of recoverability"));
+    daemons.stop().await;
+}

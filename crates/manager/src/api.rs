@@ -136,6 +136,7 @@ fn table() -> Table {
         .add(Get, RM_RESEED_HOST_PORT, h::rm_reseed_host_port)
         .add(Get, "/api/v1/clusters/{cluster}/logs", h::logs)
         .add(Get, "/api/v1/clusters/{cluster}/pitr", h::pitr)
+        .add(Post, "/api/v1/clusters/{cluster}/pitr/prove", h::prove)
         .add(Get, "/api/v1/jobs", h::jobs)
         .add(Get, "/api/v1/jobs/{id}", h::job)
         .add(Post, "/api/v1/jobs/{id}/cancel", h::cancel_job)

@@ -39,6 +39,11 @@ pub enum EventKind {
     /// Transactions the archive will never have: the primary purged them before they were
     /// archived. No point inside the gap can be recovered.
     ArchiveGap,
+    /// A proof of recoverability failed: the archive does not carry one backup to a later
+    /// one (rows differ), or could not be replayed.
+    ProofFailed,
+    /// A proof of recoverability passed.
+    ProofPassed,
 }
 
 /// How much it matters.

@@ -28,7 +28,8 @@
 //!   session at a time per cluster following the primary into a spool (`session.rs`), where
 //!   it starts and skips a purged stretch (`start.rs`), segments stored (`store.rs`).
 //! - `pitr.rs`: a cluster's point-in-time recovery status (windows, gaps, the recovery point
-//!   lag, warnings).
+//!   lag, warnings, proofs).
+//! - `prover.rs`: proofs of recoverability, scheduled per cluster and on demand.
 //! - `events.rs`: what a DBA must hear about, kept for the API and published.
 //! - `registry.rs`: the manager's jobs, for the API.
 //! - `monitor.rs`: topology, and which server a backup is taken from.
@@ -47,6 +48,7 @@ mod manager;
 pub mod monitor;
 pub mod node_job;
 pub mod pitr;
+pub mod prover;
 pub mod receiver;
 pub mod registry;
 pub mod repositories;

@@ -14,7 +14,7 @@ use tracing::Instrument;
 use crate::receiver;
 use crate::registry::Registry;
 use crate::repositories::Repositories;
-use crate::{archiver, copies, scheduler, Error, Result, Services};
+use crate::{archiver, copies, prover, scheduler, Error, Result, Services};
 
 /// The manager daemon.
 #[derive(Debug)]
@@ -132,6 +132,14 @@ impl Manager {
                     shutdown.clone(),
                 )
                 .instrument(tracing::info_span!("archiver", cluster = %cluster.name)),
+            );
+            background.spawn(
+                prover::scheduled(
+                    Arc::clone(&self.services),
+                    cluster.name.clone(),
+                    shutdown.clone(),
+                )
+                .instrument(tracing::info_span!("prover", cluster = %cluster.name)),
             );
         }
         for cluster in &self.services.config.clusters {

@@ -1,13 +1,17 @@
 //! `pitr status`: a cluster's recoverable windows and gaps (from its first repository), with
 //! what only the running manager knows: the archiver's durable position, the recovery point
-//! lag now, and warnings before the primary purges what the archive lacks.
+//! lag now, warnings before the primary purges what the archive lacks, and the newest proof of
+//! recoverability.
 
 use ferryman_binlog::GtidPos;
 use ferryman_repo::pitr::ArchiveReport;
+use ferryman_repo::proofs::Proof;
+use ferryman_repo::verification::Status;
 use ferryman_repo::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::archiver::ArchiveStatus;
+use crate::prover::ProverStatus;
 use crate::{Result, Services};
 
 /// One cluster's point-in-time recovery status.
@@ -27,6 +31,12 @@ pub struct PitrStatus {
     /// What the repository holds.
     #[serde(flatten)]
     pub report: ArchiveReport,
+    /// The newest proof of recoverability (`prover.rs`), when one was made.
+    #[serde(default)]
+    pub proof: Option<Proof>,
+    /// A proof running now, or why none could be made.
+    #[serde(default)]
+    pub prover: ProverStatus,
     /// What a DBA should act on.
     pub warnings: Vec<String>,
 }
@@ -38,6 +48,7 @@ pub async fn status(services: &Services, cluster: &str) -> Result<PitrStatus> {
     let backups = services.repos.list(Some(cluster), None).await?;
     let segments = repo.list_segments(cluster).await?;
     let report = ArchiveReport::of(&backups, &segments)?;
+    let proof = newest_proof(repo, cluster).await;
     let archiver = services.archives.get(cluster);
     let primary = services.topology.cluster(cluster).and_then(|view| {
         let p = view.primary()?;
@@ -72,6 +83,7 @@ pub async fn status(services: &Services, cluster: &str) -> Result<PitrStatus> {
             report.gaps.len()
         ));
     }
+    warnings.extend(proof_warning(&proof));
     Ok(PitrStatus {
         cluster: cluster.to_owned(),
         archiving: config.binlog_archive.enabled,
@@ -79,8 +91,30 @@ pub async fn status(services: &Services, cluster: &str) -> Result<PitrStatus> {
         primary,
         rpo_lag_seconds,
         report,
+        proof,
+        prover: services.provers.status(cluster),
         warnings,
     })
+}
+
+/// The newest recorded proof of `cluster`; an unreadable record is logged and counts as none.
+pub async fn newest_proof(repo: &ferryman_repo::Repository, cluster: &str) -> Option<Proof> {
+    match repo.proofs(cluster).await {
+        Ok(mut all) => all.pop(),
+        Err(e) => {
+            tracing::warn!(%cluster, error = %e, "cannot read the record of proofs");
+            None
+        }
+    }
+}
+
+/// The warning a failed newest proof gives.
+pub fn proof_warning(proof: &Option<Proof>) -> Option<String> {
+    let p = proof.as_ref().filter(|p| p.status == Status::Failed)?;
+    Some(format!(
+        "the newest proof of recoverability ({} to {}) failed: {}",
+        p.base, p.checkpoint, p.detail
+    ))
 }
 
 /// 0 when the archiver's durable position is at or past `primary_pos` in every domain; else

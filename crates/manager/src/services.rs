@@ -20,6 +20,7 @@ use crate::archiver::Archives;
 use crate::copies::Copies;
 use crate::events::Events;
 use crate::monitor::Topology;
+use crate::prover::Provers;
 use crate::receiver::Streams;
 use crate::registry::Registry;
 use crate::repositories::Repositories;
@@ -46,6 +47,8 @@ pub struct Services {
     pub verify_runs: VerifyRuns,
     /// The binlog archivers' status (`archiver.rs`).
     pub archives: Archives,
+    /// Proofs of recoverability running (`prover.rs`).
+    pub provers: Provers,
     /// Where agents' streams are expected (`receiver.rs`).
     pub(crate) streams: Streams,
     /// Reseeds running: busy joiners, joiner ports (`reseed/`).
@@ -68,6 +71,7 @@ impl Services {
             streams: Streams::new(&config),
             verify_runs: VerifyRuns::new(config.verifier.concurrency),
             archives: Archives::default(),
+            provers: Provers::default(),
             copies: Copies::new(&config.clusters),
             config,
             repos,

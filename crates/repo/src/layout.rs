@@ -6,6 +6,7 @@
 //! <cluster>/<server>/<kind>-<UTC time>-j<job>.log.zst       (error and slow logs)
 //! Quarantine/<cluster>/<server>/<backup-id>-q<UTC time>/     (set aside at start-up: below)
 //! Binlogs/<cluster>/<segment>/segment.binlog.zst, manifest.json (archived binlog segments)
+//! Binlogs/<cluster>/proofs.json                              (proofs of recoverability)
 //! BinlogSpool/<cluster>/                                      (the manager's, see below)
 //! ```
 //!

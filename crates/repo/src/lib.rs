@@ -44,6 +44,8 @@
 //!   their manifests, and the [`segments::chain`] check of a cluster's GTID history.
 //! - [`pitr`]: point-in-time recovery: how far a backup rolls forward through the segments,
 //!   the recoverable windows, the plan of a restore to a point (refused outside the windows).
+//! - [`proofs`]: proofs of recoverability: the stretch of archive between two backups
+//!   replayed and its rows compared; their record.
 //! - [`layout`]: where things live; [`BackupId`].
 //! - [`storage`]: the [`Storage`] trait and [`LocalStorage`].
 //! - [`timestamp`]: [`Timestamp`], UTC times and calendar buckets.
@@ -64,6 +66,7 @@ pub mod manifest;
 pub mod modes;
 pub mod pipeline;
 pub mod pitr;
+pub mod proofs;
 pub mod repository;
 pub mod retention;
 pub mod segments;

@@ -19,11 +19,14 @@
 //!   and remove, leftovers of a crashed run; binlog replay; kept as a restored copy.
 //! - [`restore`]: `ferryman restore`: a backup restored into a directory and rolled forward
 //!   to a point through the archived binlog segments.
+//! - [`proof`]: a proof of recoverability: a backup rolled forward to a later one's GTID and
+//!   the rows compared.
 //! - [`error`]: the crate's [`Error`].
 
 pub mod error;
 pub mod postcheck;
 pub mod precheck;
+pub mod proof;
 pub mod restore;
 pub mod throwaway;
 pub mod verifier;

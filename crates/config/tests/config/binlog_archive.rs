@@ -15,6 +15,7 @@ fn archiving_is_off_by_default_with_a_one_second_flush() {
     assert_eq!(archive.flush, Duration::from_secs(1));
     assert_eq!(archive.segment_size_mib, 64);
     assert_eq!(archive.segment_age, Duration::from_secs(300));
+    assert_eq!(archive.proof_interval, Duration::from_secs(7 * 86_400));
 }
 
 #[test]
@@ -24,7 +25,8 @@ fn every_key_is_read() {
          binlog-archive-flush = \"250ms\"\n\
          binlog-archive-segment-size = 8\n\
          binlog-archive-segment-age = \"30s\"\n\
-         binlog-archive-server-id = 77",
+         binlog-archive-server-id = 77\n\
+         binlog-archive-proof-interval = \"1d\"",
     );
     let config = parse(&text).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
@@ -35,6 +37,7 @@ fn every_key_is_read() {
             segment_size_mib: 8,
             segment_age: Duration::from_secs(30),
             server_id: 77,
+            proof_interval: Duration::from_secs(86_400),
         }
     );
 }
@@ -45,7 +48,8 @@ fn values_out_of_range_name_the_key_and_the_range() {
         "binlog-archive-flush = \"2m\"\n\
          binlog-archive-segment-size = 0\n\
          binlog-archive-segment-age = \"2days\"\n\
-         binlog-archive-server-id = 0",
+         binlog-archive-server-id = 0\n\
+         binlog-archive-proof-interval = \"10s\"",
     );
     let errors = errors(&text);
     let expected = [
@@ -57,6 +61,8 @@ fn values_out_of_range_name_the_key_and_the_range() {
          from 1s to 1day",
         "`clusters.prod.binlog-archive-server-id` = 0 is out of range: use a number from 1 to \
          4294967295",
+        "`clusters.prod.binlog-archive-proof-interval` = \"10s\" is out of range: use a duration \
+         from 1m to 30days",
     ];
     assert_eq!(errors.len(), expected.len(), "{errors:#?}");
     for (error, want) in errors.iter().zip(expected) {

@@ -67,10 +67,35 @@ pub fn pitr_status(all: &[PitrStatus]) {
                 g.domain, g.after, g.next, g.segment
             );
         }
+        match &s.proof {
+            Some(p) => println!("  {}", proof_line(p)),
+            None => println!("  proof of recoverability: none yet"),
+        }
+        if let Some(running) = &s.prover.running {
+            println!("  proving now: {running}");
+        } else if let Some(why) = &s.prover.not_provable {
+            println!("  nothing to prove: {why}");
+        }
         for w in &s.warnings {
             println!("  warning: {w}");
         }
     }
+}
+
+/// `proof of recoverability OK (2026-… to 2026-…, A -> B): detail`.
+pub fn proof_line(p: &ferryman_repo::proofs::Proof) -> String {
+    format!(
+        "proof of recoverability {} at {} ({} to {}: backup {} -> backup {}, {:.0} s, {}): {}",
+        p.status.as_str().to_uppercase(),
+        p.started_at,
+        p.from,
+        p.to,
+        p.base,
+        p.checkpoint,
+        p.seconds,
+        p.trigger,
+        p.detail
+    )
 }
 
 /// What `ferryman restore` did, and how to use the copy.

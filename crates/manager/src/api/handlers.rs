@@ -25,7 +25,7 @@ pub(super) use backups::{backup, backups, prune, start_backup};
 pub(super) use clusters::{clusters, logs, topology};
 pub(super) use events::events;
 pub(super) use jobs::{cancel_job, job, jobs};
-pub(super) use pitr::pitr;
+pub(super) use pitr::{pitr, prove};
 pub(super) use reseed::{flashback, reseed, rm_reseed, rm_reseed_host_port};
 pub(super) use verify::{verify, verify_run, verify_runs};
 

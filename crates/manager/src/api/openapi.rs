@@ -44,6 +44,7 @@ use super::handlers::{self, backups, clusters, events, jobs, pitr, reseed, verif
         reseed::rm_reseed_host_port,
         clusters::logs,
         pitr::pitr,
+        pitr::prove,
         jobs::jobs,
         jobs::job,
         jobs::cancel_job,

@@ -130,10 +130,10 @@ pub struct VerifyRuns {
     /// Backups being verified now.
     busy: Mutex<HashSet<BackupId>>,
     /// `[verifier] concurrency` slots.
-    pub(super) slots: Semaphore,
+    pub(crate) slots: Semaphore,
     /// Cancelled when the manager stops: running verifications are dropped (their throwaway
     /// servers removed) and record nothing.
-    pub(super) cancel: CancellationToken,
+    pub(crate) cancel: CancellationToken,
 }
 
 impl VerifyRuns {

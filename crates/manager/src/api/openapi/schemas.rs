@@ -69,7 +69,10 @@ impl PartialSchema for PitrStatus {
                  `archived_from`/`archived_to` (times) and `archived_to_gtid`, `windows` (one \
                  per usable backup, newest first: `backup`, `backup_gtid`, `from`, `to`, \
                  `to_gtid`, `segments`, `ends_at_gap`), `gaps` (`domain`, `after`, `next`, \
-                 `segment`), and `warnings`.",
+                 `segment`), `proof` (the newest proof of recoverability: `status`, `base`, \
+                 `checkpoint` and their GTIDs, `from`/`to`, `rows_from`, `segments`, `tables`, \
+                 `rows`, `detail`, `seconds`, `trigger`), `prover` (`running`, \
+                 `not_provable`), and `warnings`.",
             ))
             .additional_properties(Some(AdditionalProperties::FreeForm(true)))
             .into()
