@@ -19,14 +19,17 @@
 //!    and later format descriptions of the dump are left out (the first one describes them
 //!    all). [`Spool::sync`] makes what was appended durable (`fdatasync`): the archiver calls
 //!    it at least every `binlog-archive-flush`, which bounds what a crash loses.
-//! 3. [`Spool::segment`] gives the whole groups so far, laid out as a binlog, with the
-//!    position before them, while appending goes on; once the caller stored it, [`Spool::cut`]
-//!    restarts the spool with the format description and what came after the segment in the
-//!    next generation's file, then
-//!    replaces the state (the one commit point), then removes the old file. A crash before
-//!    the state is replaced leaves the old spool, whose segment is the same bytes again:
-//!    storing it twice finds it stored. [`Spool::restart`] does the same with nothing kept,
-//!    for a follower that goes on from another server (its own format description first).
+//! 3. [`Spool::segment`] gives the whole groups so far (at most about a segment's size),
+//!    laid out as a binlog, with the position before them, while appending goes on; once the
+//!    caller stored it, [`Spool::cut`] restarts the spool with the format description and what
+//!    came after the segment in the next generation's file, then replaces the state (the one
+//!    commit point), then removes the old file. A crash before the state is replaced leaves
+//!    the old spool, whose segment is the same bytes again: storing it twice finds it stored.
+//!    While a backlog remains (much more after the cut than was stored), the cut only
+//!    remembers where the next segment begins, and the file is rewritten once the rest is
+//!    small: each byte is copied about once, not once per segment. [`Spool::restart`] starts
+//!    over with nothing kept, for a follower that goes on from another server (its own format
+//!    description first).
 //!
 //! # Safety
 //! The position is never written apart from the file it belongs to: both change in one rename
@@ -35,6 +38,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::event::{code, Event};
@@ -46,6 +50,10 @@ use crate::{Error, GtidPos};
 const WRITE_BUFFER: usize = 1 << 20;
 /// How far apart the group ends a segment may stop at are recorded.
 const BOUNDARY_EVERY: u64 = 1 << 20;
+/// A cut rewrites the spool (the next generation) when what remains after it is at most this
+/// big, or a quarter of what was stored; else it only remembers where storing goes on (see
+/// [`Spool::cut`]).
+const REWRITE_TAIL: u64 = 1 << 20;
 
 /// One cluster's spool.
 pub struct Spool {
@@ -73,6 +81,9 @@ pub struct Spool {
     boundaries: Vec<(u64, GtidPos)>,
     /// Bytes appended since the last sync.
     unsynced: bool,
+    /// Where the groups not stored yet begin, with the position there, when segments were
+    /// stored from this file without rewriting it (a backlog: see [`Spool::cut`]).
+    stored: Option<(u64, GtidPos)>,
 }
 
 /// A stretch of the spool to store: [`Spool::segment`].
@@ -116,8 +127,8 @@ impl Spool {
         let state_path = dir.join(format!("{name}.state"));
         fs::create_dir_all(dir).map_err(io(dir))?;
         if !state_path.exists() {
-            write_durably(&binlog_path(dir, name, 1), &MAGIC)?;
-            write_durably(&state_path, state_text(1, start, None).as_bytes())?;
+            write_durably(&binlog_path(dir, name, 1), &MAGIC, None)?;
+            write_durably(&state_path, state_text(1, start, None).as_bytes(), None)?;
         }
         let state = fs::read_to_string(&state_path).map_err(io(&state_path))?;
         let (generation, start, source) = parse_state(&state).ok_or_else(|| Error::Corrupt {
@@ -184,6 +195,7 @@ impl Spool {
             safe_last: GtidPos::new(),
             boundaries: Vec::new(),
             unsynced: false,
+            stored: None,
         };
         let mut damage = None;
         for event in Reader::new(bytes, &what)? {
@@ -259,14 +271,24 @@ impl Spool {
         &self.summary
     }
 
-    /// Bytes in the spool (the file's length once synced).
+    /// Bytes in the spool not stored yet (after a cut that did not rewrite the file, the
+    /// stretch after it).
     pub fn len(&self) -> u64 {
-        self.reader.offset()
+        self.reader.offset() - self.stored.as_ref().map_or(0, |(at, _)| *at)
     }
 
-    /// True when the spool holds no group, whole or not.
+    /// True when the spool holds no group, whole or not, that is not stored yet.
     pub fn is_empty(&self) -> bool {
         self.summary.first.is_empty()
+            || self
+                .stored
+                .as_ref()
+                .is_some_and(|(at, _)| *at >= self.reader.offset())
+    }
+
+    /// The magic and the format description: what every segment starts with.
+    fn head_len(&self) -> u64 {
+        (MAGIC.len() + self.fde.as_ref().map_or(0, Vec::len)) as u64
     }
 
     /// The whole groups so far as a binlog (magic, format description, events), with the
@@ -275,30 +297,39 @@ impl Spool {
     /// Syncs first. Appending may go on while the segment is stored elsewhere; then
     /// [`Spool::cut`] with its [`Cut`].
     pub fn segment(&mut self, limit: u64) -> Result<Option<Segment>, Error> {
-        if self.safe_last.is_empty() {
+        let (from, before) = match &self.stored {
+            Some((at, position)) => (*at, position.clone()),
+            None => (self.head_len(), self.start.clone()),
+        };
+        if self.safe_last.is_empty() || self.safe_end <= from {
             return Ok(None);
         }
         self.sync()?;
-        let (end, position) = if self.safe_end <= limit {
+        let head = self.head_len();
+        let fits = |end: u64| head + (end - from) <= limit;
+        let (end, position) = if fits(self.safe_end) {
             (self.safe_end, self.position())
         } else {
             // The last recorded group end within the limit, else the first one there is.
-            let within = self.boundaries.iter().rev().find(|(end, _)| *end <= limit);
-            match within.or(self.boundaries.first()) {
+            let after: Vec<&(u64, GtidPos)> =
+                self.boundaries.iter().filter(|(end, _)| *end > from).collect();
+            let within = after.iter().rev().find(|(end, _)| fits(*end));
+            match within.or(after.first()) {
                 Some((end, position)) => (*end, position.clone()),
                 None => (self.safe_end, self.position()),
             }
         };
-        let mut bytes = vec![0u8; usize::try_from(end).unwrap_or(usize::MAX)];
-        let file = self.out.get_mut();
+        let mut bytes = vec![0u8; usize::try_from(head + (end - from)).unwrap_or(usize::MAX)];
+        let (head_part, events) = bytes.split_at_mut(usize::try_from(head).unwrap_or(0));
+        // Positional reads: the file's cursor stays at its end, where appends go.
+        let file = self.out.get_ref();
         let read = file
-            .seek(SeekFrom::Start(0))
-            .and_then(|_| file.read_exact(&mut bytes))
-            .and_then(|_| file.seek(SeekFrom::End(0)));
+            .read_exact_at(head_part, 0)
+            .and_then(|_| file.read_exact_at(events, from));
         read.map_err(|source| self.io(source))?;
         Ok(Some(Segment {
             bytes,
-            before: self.start.clone(),
+            before,
             cut: Cut {
                 generation: self.generation,
                 end,
@@ -310,24 +341,30 @@ impl Spool {
     /// Restarts the spool after the segment [`Spool::segment`] gave was stored: the format
     /// description and everything after the segment (groups appended since, the unfinished
     /// one) stay, the start moves to the segment's end. A cut of another generation (the
-    /// spool was cut or restarted since) does nothing.
+    /// spool was cut or restarted since), or of a stretch already cut, does nothing.
+    ///
+    /// What remains is copied into the next generation's file only when it is small (at most
+    /// [`REWRITE_TAIL`], or a quarter of what was stored from this file): a backlog of many
+    /// segments is then copied about once, not once per segment. Otherwise the spool only
+    /// remembers where the next segment begins; the state still names the file's start, so
+    /// after a crash the stored segments are given again, and storing them finds them stored.
     pub fn cut(&mut self, at: &Cut) -> Result<(), Error> {
         self.sync()?;
-        if at.generation != self.generation {
+        let done = self.stored.as_ref().is_some_and(|(end, _)| at.end <= *end);
+        if at.generation != self.generation || done {
             return Ok(());
         }
-        let mut tail = Vec::new();
-        let file = self.out.get_mut();
-        let read = file
-            .seek(SeekFrom::Start(at.end))
-            .and_then(|_| file.read_to_end(&mut tail));
-        read.map_err(|source| self.io(source))?;
-        let mut fresh = MAGIC.to_vec();
-        if let Some(fde) = &self.fde {
-            fresh.extend_from_slice(fde);
+        let tail = self.reader.offset().saturating_sub(at.end);
+        let stored = at.end.saturating_sub(self.head_len());
+        if tail > REWRITE_TAIL && tail.saturating_mul(4) > stored {
+            self.stored = Some((at.end, at.position.clone()));
+            return Ok(());
         }
-        fresh.extend_from_slice(&tail);
-        self.replace(fresh, at.position.clone())
+        let mut head = MAGIC.to_vec();
+        if let Some(fde) = &self.fde {
+            head.extend_from_slice(fde);
+        }
+        self.replace(&head, Some(at.end), at.position.clone())
     }
 
     /// Starts the spool over at `position` with nothing in it: the unfinished group and the
@@ -337,13 +374,14 @@ impl Spool {
     /// gap). Refused while the spool holds whole groups not cut yet: they would be lost.
     /// `source` is the server the spool is read from from now on.
     pub fn restart(&mut self, position: &GtidPos, source: &str) -> Result<(), Error> {
-        if !self.safe_last.is_empty() {
+        let stored_to = self.stored.as_ref().map_or(0, |(at, _)| *at);
+        if !self.safe_last.is_empty() && self.safe_end > stored_to.max(self.head_len()) {
             return Err(Error::Uncut {
                 what: self.path.display().to_string(),
             });
         }
         self.source = Some(source.to_owned());
-        self.replace(MAGIC.to_vec(), position.clone())
+        self.replace(&MAGIC, None, position.clone())
     }
 
     /// The server the spool is read from, as its last [`Spool::restart`] recorded.
@@ -356,14 +394,31 @@ impl Spool {
         dir.join(format!("{name}.state")).exists()
     }
 
-    /// Makes `fresh` the spool's file, starting at `position`: written as the next
-    /// generation, committed by the state's rename, the old file removed.
-    fn replace(&mut self, fresh: Vec<u8>, position: GtidPos) -> Result<(), Error> {
+    /// Makes `head` followed by this file's bytes from `tail_from` on (none: nothing more)
+    /// the spool's file, starting at `position`: written as the next generation (the tail
+    /// copied as a stream), committed by the state's rename, the old file removed, then read
+    /// back as a stream.
+    fn replace(
+        &mut self,
+        head: &[u8],
+        tail_from: Option<u64>,
+        position: GtidPos,
+    ) -> Result<(), Error> {
         let generation = self.generation + 1;
-        write_durably(&binlog_path(&self.dir, &self.name, generation), &fresh)?;
+        let next = binlog_path(&self.dir, &self.name, generation);
+        // A handle of its own: the spool's cursor stays at the end, where appends go.
+        let tail = match tail_from {
+            Some(from) => {
+                let mut file = File::open(&self.path).map_err(io(&self.path))?;
+                file.seek(SeekFrom::Start(from)).map_err(io(&self.path))?;
+                Some(file)
+            }
+            None => None,
+        };
+        write_durably(&next, head, tail.as_ref())?;
         let state = self.dir.join(format!("{}.state", self.name));
         let text = state_text(generation, &position, self.source.as_deref());
-        write_durably(&state, text.as_bytes())?;
+        write_durably(&state, text.as_bytes(), None)?;
         let old = std::mem::replace(&mut self.path, PathBuf::new());
         fs::remove_file(&old).map_err(io(&old))?;
         let place = (
@@ -372,7 +427,8 @@ impl Spool {
             generation,
             self.source.take(),
         );
-        *self = Spool::load(place, position, &fresh[..])?.0;
+        let fresh = BufReader::new(File::open(&next).map_err(io(&next))?);
+        *self = Spool::load(place, position, fresh)?.0;
         Ok(())
     }
 
@@ -446,13 +502,17 @@ fn io(what: &Path) -> impl Fn(std::io::Error) -> Error {
     }
 }
 
-/// Writes `bytes` to `path` through a synced temporary file renamed over it, then syncs the
-/// directory: after a crash `path` holds the old bytes or the new ones, whole.
-fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+/// Writes `bytes`, then what `rest` reads, to `path` through a synced temporary file renamed
+/// over it, then syncs the directory: after a crash `path` holds the old bytes or the new
+/// ones, whole.
+fn write_durably(path: &Path, bytes: &[u8], rest: Option<&File>) -> Result<(), Error> {
     let tmp = path.with_extension("tmp");
     let write = || -> std::io::Result<()> {
         let mut file = File::create(&tmp)?;
         file.write_all(bytes)?;
+        if let Some(mut rest) = rest {
+            std::io::copy(&mut rest, &mut file)?;
+        }
         file.sync_all()?;
         fs::rename(&tmp, path)?;
         if let Some(dir) = path.parent() {

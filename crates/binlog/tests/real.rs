@@ -429,6 +429,16 @@ async fn a_spool_recovers_to_its_last_whole_group_and_cuts_segments() {
         spool.append(event).unwrap();
     }
     assert!(spool.len() > 3 << 20, "{}", spool.len());
+    let backlog_file = spool.file().to_owned();
+    // With most of the backlog still after it, a cut leaves the file as it is; after a crash
+    // the same first segment is given again (storing it finds it stored).
+    let first = spool.segment(3 << 19).unwrap().unwrap();
+    spool.cut(&first.cut).unwrap();
+    assert_eq!(spool.file(), backlog_file);
+    assert_ne!(spool.segment(3 << 19).unwrap().unwrap().bytes, first.bytes);
+    drop(spool);
+    let (mut spool, _) = Spool::open(&dir, "sandbox", &GtidPos::new()).unwrap();
+    assert_eq!(spool.segment(3 << 19).unwrap().unwrap().bytes, first.bytes);
     let mut before = position.clone();
     let mut parts = 0;
     while let Some(seg) = spool.segment(3 << 19).unwrap() {
@@ -447,6 +457,9 @@ async fn a_spool_recovers_to_its_last_whole_group_and_cuts_segments() {
     }
     assert!(parts >= 2, "{parts}");
     assert_eq!(before.to_string(), to);
+    // The rest was small at the end: the file was rewritten once.
+    assert_ne!(spool.file(), backlog_file);
+    assert!(spool.is_empty());
 }
 
 /// The next event of `f`, within 20 s.

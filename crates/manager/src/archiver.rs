@@ -133,6 +133,9 @@ fn spool_dir(config: &Config, cluster: &str) -> PathBuf {
         .join(cluster)
 }
 
+/// How often the archiver looks whether the monitor has read its cluster yet, at start.
+const FIRST_LOOK: Duration = Duration::from_millis(50);
+
 /// Archives `cluster`'s binlog until `cancel`.
 pub(crate) async fn run(services: Arc<Services>, cluster: String, cancel: CancellationToken) {
     let mut backoff = BACKOFF_MIN;
@@ -141,6 +144,14 @@ pub(crate) async fn run(services: Arc<Services>, cluster: String, cancel: Cancel
     archives.update(&cluster, |_| {});
     if let Err(e) = store::copy_missing(&services, &cluster).await {
         tracing::warn!(error = %e, "cannot bring the other repositories' segments up to date; trying again after the next segment");
+    }
+    // The monitor's first read of the cluster, which tells the primary: not having it yet at
+    // start is no failure to report.
+    while services.topology.cluster(&cluster).is_none() {
+        tokio::select! {
+            _ = tokio::time::sleep(FIRST_LOOK) => {}
+            _ = cancel.cancelled() => return,
+        }
     }
     while !cancel.is_cancelled() {
         let result = session::follow(&services, &cluster, &cancel, &mut || {
