@@ -2,10 +2,9 @@
 //! second, from which whole segments are cut for the repositories.
 //!
 //! ```text
-//! <dir>/<name>.state         "GENERATION POSITION" and, on a second line, the server the
-//!                            binlog is read from: the file in use, the GTID position it starts
-//!                            at (the segment's `before`) and its source; replaced whole,
-//!                            atomically
+//! <dir>/<name>.state         the file in use, the GTID position it starts at (the segment's
+//!                            `before`), its source, how far it was stored and the segment
+//!                            handed out (`spool/state.rs`); replaced whole, atomically
 //! <dir>/<name>.<GEN>.binlog  the magic, the dump's first format description, then every event
 //! ```
 //!
@@ -24,7 +23,8 @@
 //!    caller stored it, [`Spool::cut`] restarts the spool with the format description and what
 //!    came after the segment in the next generation's file, then replaces the state (the one
 //!    commit point), then removes the old file. A crash before the state is replaced leaves
-//!    the old spool, whose segment is the same bytes again: storing it twice finds it stored.
+//!    the old spool, whose segment is the same bytes again (its end was recorded before it
+//!    was handed out): storing it twice finds it stored.
 //!    While a backlog remains (much more after the cut than was stored), the cut only
 //!    remembers where the next segment begins, and the file is rewritten once the rest is
 //!    small: each byte is copied about once, not once per segment. [`Spool::restart`] starts
@@ -40,6 +40,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+
+mod state;
+
+use state::State;
 
 use crate::event::{code, Event};
 use crate::reader::{Reader, MAGIC};
@@ -84,6 +88,8 @@ pub struct Spool {
     /// Where the groups not stored yet begin, with the position there, when segments were
     /// stored from this file without rewriting it (a backlog: see [`Spool::cut`]).
     stored: Option<(u64, GtidPos)>,
+    /// Where the segment handed out to be stored ends (`state.rs`).
+    pending: Option<(u64, GtidPos)>,
 }
 
 /// A stretch of the spool to store: [`Spool::segment`].
@@ -127,20 +133,17 @@ impl Spool {
         let state_path = dir.join(format!("{name}.state"));
         fs::create_dir_all(dir).map_err(io(dir))?;
         if !state_path.exists() {
+            let fresh = State {
+                generation: 1,
+                start: start.clone(),
+                ..State::default()
+            };
             write_durably(&binlog_path(dir, name, 1), &MAGIC, None)?;
-            write_durably(&state_path, state_text(1, start, None).as_bytes(), None)?;
+            write_durably(&state_path, fresh.render().as_bytes(), None)?;
         }
-        let state = fs::read_to_string(&state_path).map_err(io(&state_path))?;
-        let (generation, start, source) = parse_state(&state).ok_or_else(|| Error::Corrupt {
-            what: state_path.display().to_string(),
-            offset: 0,
-            detail: format!(
-                "`{}` is not \"GENERATION POSITION\" and a source",
-                state.trim()
-            ),
-        })?;
-        let start: GtidPos = start.parse()?;
-        let source = source.map(str::to_owned);
+        let text = fs::read_to_string(&state_path).map_err(io(&state_path))?;
+        let state = State::parse(&text, &state_path.display().to_string())?;
+        let (generation, start, source) = (state.generation, state.start, state.source);
         remove_other_generations(dir, name, generation)?;
         let path = binlog_path(dir, name, generation);
         let length = fs::metadata(&path).map_err(io(&path))?.len();
@@ -158,6 +161,10 @@ impl Spool {
             // The state read past the kept end (an unfinished group): read the kept part again.
             spool = Spool::load(place, start, reading()?)?.0;
         }
+        // Marks within what the file holds whole (it was synced before they were written).
+        let within = |mark: Option<(u64, GtidPos)>| mark.filter(|(end, _)| *end <= spool.safe_end);
+        spool.stored = within(state.stored);
+        spool.pending = within(state.pending);
         Ok((spool, Recovered { dropped, damage }))
     }
 
@@ -196,6 +203,7 @@ impl Spool {
             boundaries: Vec::new(),
             unsynced: false,
             stored: None,
+            pending: None,
         };
         let mut damage = None;
         for event in Reader::new(bytes, &what)? {
@@ -307,12 +315,19 @@ impl Spool {
         self.sync()?;
         let head = self.head_len();
         let fits = |end: u64| head + (end - from) <= limit;
-        let (end, position) = if fits(self.safe_end) {
+        let pending = self.pending.clone().filter(|(end, _)| *end > from);
+        let (end, position) = if let Some(pending) = pending {
+            // Handed out before (then a crash, or a failed store): the same segment again.
+            pending
+        } else if fits(self.safe_end) {
             (self.safe_end, self.position())
         } else {
             // The last recorded group end within the limit, else the first one there is.
-            let after: Vec<&(u64, GtidPos)> =
-                self.boundaries.iter().filter(|(end, _)| *end > from).collect();
+            let after: Vec<&(u64, GtidPos)> = self
+                .boundaries
+                .iter()
+                .filter(|(end, _)| *end > from)
+                .collect();
             let within = after.iter().rev().find(|(end, _)| fits(*end));
             match within.or(after.first()) {
                 Some((end, position)) => (*end, position.clone()),
@@ -327,6 +342,10 @@ impl Spool {
             .read_exact_at(head_part, 0)
             .and_then(|_| file.read_exact_at(events, from));
         read.map_err(|source| self.io(source))?;
+        if self.pending.as_ref().map(|(e, _)| *e) != Some(end) {
+            self.pending = Some((end, position.clone()));
+            self.write_state()?;
+        }
         Ok(Some(Segment {
             bytes,
             before,
@@ -358,7 +377,8 @@ impl Spool {
         let stored = at.end.saturating_sub(self.head_len());
         if tail > REWRITE_TAIL && tail.saturating_mul(4) > stored {
             self.stored = Some((at.end, at.position.clone()));
-            return Ok(());
+            self.pending = None;
+            return self.write_state();
         }
         let mut head = MAGIC.to_vec();
         if let Some(fde) = &self.fde {
@@ -416,9 +436,13 @@ impl Spool {
             None => None,
         };
         write_durably(&next, head, tail.as_ref())?;
-        let state = self.dir.join(format!("{}.state", self.name));
-        let text = state_text(generation, &position, self.source.as_deref());
-        write_durably(&state, text.as_bytes(), None)?;
+        let state = State {
+            generation,
+            start: position.clone(),
+            source: self.source.clone(),
+            ..State::default()
+        };
+        write_durably(&self.state_path(), state.render().as_bytes(), None)?;
         let old = std::mem::replace(&mut self.path, PathBuf::new());
         fs::remove_file(&old).map_err(io(&old))?;
         let place = (
@@ -430,6 +454,23 @@ impl Spool {
         let fresh = BufReader::new(File::open(&next).map_err(io(&next))?);
         *self = Spool::load(place, position, fresh)?.0;
         Ok(())
+    }
+
+    /// `<dir>/<name>.state`.
+    fn state_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.state", self.name))
+    }
+
+    /// Writes the state as it is now (durably: see `state.rs`).
+    fn write_state(&self) -> Result<(), Error> {
+        let state = State {
+            generation: self.generation,
+            start: self.start.clone(),
+            source: self.source.clone(),
+            stored: self.stored.clone(),
+            pending: self.pending.clone(),
+        };
+        write_durably(&self.state_path(), state.render().as_bytes(), None)
     }
 
     /// The spool's binlog file now.
@@ -448,23 +489,6 @@ impl Spool {
 /// `<dir>/<name>.<generation>.binlog`.
 fn binlog_path(dir: &Path, name: &str, generation: u64) -> PathBuf {
     dir.join(format!("{name}.{generation}.binlog"))
-}
-
-/// `"GENERATION POSITION"` (the position may be empty), then the source on a second line if any.
-fn parse_state(text: &str) -> Option<(u64, &str, Option<&str>)> {
-    let mut lines = text.lines();
-    let first = lines.next()?.trim();
-    let (generation, position) = first.split_once(' ').unwrap_or((first, ""));
-    let source = lines.next().map(str::trim).filter(|s| !s.is_empty());
-    Some((generation.parse().ok()?, position.trim(), source))
-}
-
-/// The state file's text (see the module documentation).
-fn state_text(generation: u64, position: &GtidPos, source: Option<&str>) -> String {
-    match source {
-        Some(source) => format!("{generation} {position}\n{source}\n"),
-        None => format!("{generation} {position}\n"),
-    }
 }
 
 /// Where a spool lives: its directory, name, generation in use, and source.

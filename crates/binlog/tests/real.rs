@@ -430,16 +430,20 @@ async fn a_spool_recovers_to_its_last_whole_group_and_cuts_segments() {
     }
     assert!(spool.len() > 3 << 20, "{}", spool.len());
     let backlog_file = spool.file().to_owned();
-    // With most of the backlog still after it, a cut leaves the file as it is; after a crash
-    // the same first segment is given again (storing it finds it stored).
+    // With most of the backlog still after it, a cut leaves the file as it is (and records
+    // where storing goes on); a segment handed out is given again, byte for byte, after a
+    // crash, however much was appended since (storing it again finds it stored).
     let first = spool.segment(3 << 19).unwrap().unwrap();
     spool.cut(&first.cut).unwrap();
     assert_eq!(spool.file(), backlog_file);
-    assert_ne!(spool.segment(3 << 19).unwrap().unwrap().bytes, first.bytes);
+    let second = spool.segment(3 << 19).unwrap().unwrap();
+    assert!(second.bytes != first.bytes);
+    assert_eq!(&second.before, first.cut.position());
     drop(spool);
     let (mut spool, _) = Spool::open(&dir, "sandbox", &GtidPos::new()).unwrap();
-    assert_eq!(spool.segment(3 << 19).unwrap().unwrap().bytes, first.bytes);
-    let mut before = position.clone();
+    let again = spool.segment(3 << 19).unwrap().unwrap();
+    assert!(again.bytes == second.bytes && again.before == second.before);
+    let mut before = first.cut.position().clone();
     let mut parts = 0;
     while let Some(seg) = spool.segment(3 << 19).unwrap() {
         assert!(
