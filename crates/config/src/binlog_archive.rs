@@ -33,6 +33,11 @@ pub struct BinlogArchiveConfig {
     /// one backup to a later one (`ferryman pitr prove`), counted from the last proof.
     /// Default 7d; 1m to 30d.
     pub proof_interval: Duration,
+    /// `binlog-archive-spool-max`: MiB of followed binlog the manager's spool may hold while
+    /// the repositories do not take segments; beyond it the archiver stops following (the
+    /// primary keeps its binlogs until it purges them) and tries storing again, so the
+    /// manager's disk does not fill. Default 4096; 1 to 1048576.
+    pub spool_max_mib: u32,
 }
 
 impl Default for BinlogArchiveConfig {
@@ -44,6 +49,7 @@ impl Default for BinlogArchiveConfig {
             segment_age: defaults::BINLOG_ARCHIVE_SEGMENT_AGE,
             server_id: defaults::BINLOG_ARCHIVE_SERVER_ID,
             proof_interval: defaults::BINLOG_ARCHIVE_PROOF_INTERVAL,
+            spool_max_mib: defaults::BINLOG_ARCHIVE_SPOOL_MAX_MIB,
         }
     }
 }
@@ -57,6 +63,7 @@ pub(crate) struct RawBinlogArchive {
     pub(crate) segment_age: Option<Spanned<String>>,
     pub(crate) server_id: Option<Spanned<i64>>,
     pub(crate) proof_interval: Option<Spanned<String>>,
+    pub(crate) spool_max: Option<Spanned<i64>>,
 }
 
 impl BinlogArchiveConfig {
@@ -94,6 +101,12 @@ impl BinlogArchiveConfig {
                 raw.proof_interval,
                 defaults::BINLOG_ARCHIVE_PROOF_INTERVAL,
                 defaults::BINLOG_ARCHIVE_PROOF_INTERVAL_RANGE,
+            ),
+            spool_max_mib: v.integer(
+                &key("spool-max"),
+                raw.spool_max,
+                defaults::BINLOG_ARCHIVE_SPOOL_MAX_MIB,
+                defaults::BINLOG_ARCHIVE_SPOOL_MAX_MIB_RANGE,
             ),
         }
     }

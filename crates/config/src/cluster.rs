@@ -151,6 +151,7 @@ impl ClusterConfig {
             binlog_archive_segment_age,
             binlog_archive_server_id,
             binlog_archive_proof_interval,
+            binlog_archive_spool_max,
             servers,
             galera_link,
         } = raw;
@@ -302,6 +303,7 @@ impl ClusterConfig {
                 segment_age: binlog_archive_segment_age,
                 server_id: binlog_archive_server_id,
                 proof_interval: binlog_archive_proof_interval,
+                spool_max: binlog_archive_spool_max,
             },
             &name,
             v,

@@ -321,6 +321,10 @@ pub const BINLOG_ARCHIVE_SEGMENT_AGE: Duration = Duration::from_secs(300);
 /// Bounds of `clusters.NAME.binlog-archive-segment-age`.
 pub const BINLOG_ARCHIVE_SEGMENT_AGE_RANGE: (Duration, Duration) =
     (Duration::from_secs(1), Duration::from_secs(86_400));
+/// `clusters.NAME.binlog-archive-spool-max`, MiB.
+pub const BINLOG_ARCHIVE_SPOOL_MAX_MIB: u32 = 4096;
+/// Bounds of `clusters.NAME.binlog-archive-spool-max`.
+pub const BINLOG_ARCHIVE_SPOOL_MAX_MIB_RANGE: (u32, u32) = (1, 1 << 20);
 /// `clusters.NAME.binlog-archive-proof-interval`: weekly.
 pub const BINLOG_ARCHIVE_PROOF_INTERVAL: Duration = Duration::from_secs(7 * 86_400);
 /// Bounds of `clusters.NAME.binlog-archive-proof-interval`.

@@ -156,6 +156,7 @@ pub(crate) struct RawCluster {
     pub(crate) binlog_archive_segment_age: Option<Spanned<String>>,
     pub(crate) binlog_archive_server_id: Option<Spanned<i64>>,
     pub(crate) binlog_archive_proof_interval: Option<Spanned<String>>,
+    pub(crate) binlog_archive_spool_max: Option<Spanned<i64>>,
     pub(crate) servers: Vec<Spanned<RawServer>>,
     pub(crate) galera_link: Option<Spanned<RawGaleraLink>>,
 }

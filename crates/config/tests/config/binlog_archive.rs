@@ -16,6 +16,7 @@ fn archiving_is_off_by_default_with_a_one_second_flush() {
     assert_eq!(archive.segment_size_mib, 64);
     assert_eq!(archive.segment_age, Duration::from_secs(300));
     assert_eq!(archive.proof_interval, Duration::from_secs(7 * 86_400));
+    assert_eq!(archive.spool_max_mib, 4096);
 }
 
 #[test]
@@ -26,7 +27,8 @@ fn every_key_is_read() {
          binlog-archive-segment-size = 8\n\
          binlog-archive-segment-age = \"30s\"\n\
          binlog-archive-server-id = 77\n\
-         binlog-archive-proof-interval = \"1d\"",
+         binlog-archive-proof-interval = \"1d\"\n\
+         binlog-archive-spool-max = 100",
     );
     let config = parse(&text).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
@@ -38,6 +40,7 @@ fn every_key_is_read() {
             segment_age: Duration::from_secs(30),
             server_id: 77,
             proof_interval: Duration::from_secs(86_400),
+            spool_max_mib: 100,
         }
     );
 }
@@ -49,7 +52,8 @@ fn values_out_of_range_name_the_key_and_the_range() {
          binlog-archive-segment-size = 0\n\
          binlog-archive-segment-age = \"2days\"\n\
          binlog-archive-server-id = 0\n\
-         binlog-archive-proof-interval = \"10s\"",
+         binlog-archive-proof-interval = \"10s\"\n\
+         binlog-archive-spool-max = 0",
     );
     let errors = errors(&text);
     let expected = [
@@ -63,6 +67,8 @@ fn values_out_of_range_name_the_key_and_the_range() {
          4294967295",
         "`clusters.prod.binlog-archive-proof-interval` = \"10s\" is out of range: use a duration \
          from 1m to 30days",
+        "`clusters.prod.binlog-archive-spool-max` = 0 is out of range: use a number from 1 to \
+         1048576",
     ];
     assert_eq!(errors.len(), expected.len(), "{errors:#?}");
     for (error, want) in errors.iter().zip(expected) {

@@ -477,7 +477,7 @@ fn a_misspelt_table_is_reported_once_with_the_table_meant() {
              backup-keep-weekly, backup-keep-monthly, backup-keep-yearly, \
              verify-expected-databases, verify-nonempty-tables, binlog-archive, \
              binlog-archive-flush, binlog-archive-segment-size, binlog-archive-segment-age, \
-             binlog-archive-server-id, binlog-archive-proof-interval, servers, galera-link",
+             binlog-archive-server-id, binlog-archive-proof-interval, binlog-archive-spool-max, servers, galera-link",
         ]
     );
 }

@@ -58,6 +58,17 @@ pub(super) async fn follow(
         s.source = Some(primary.clone());
         s.position = spool.position().to_string();
     });
+    // A spool over its bound is stored first: following on would only grow it (the
+    // repositories refuse segments, or a backlog outran them).
+    let spool_max = u64::from(archive.spool_max_mib) << 20;
+    if spool.len() > spool_max {
+        tracing::warn!(
+            held_mib = spool.len() >> 20,
+            max_mib = archive.spool_max_mib,
+            "the spool holds more than binlog-archive-spool-max: storing it before following again"
+        );
+        store::segment(services, config, &primary, &mut spool).await?;
+    }
     let position = spool.position().to_string();
     tracing::info!(server = %primary, %position, "following the primary's binlog");
     let mut follower = endpoint.follow_binlog(archive.server_id, &position).await?;
@@ -96,6 +107,22 @@ pub(super) async fn follow(
                         match store::start(services, config, &primary, &mut spool) {
                             Ok(started) => storing = started,
                             Err(e) => break Err(e),
+                        }
+                    }
+                    // Over its bound the spool takes nothing more until what it holds is
+                    // stored: the follower waits (the server's dump waits with it).
+                    if spool.len() > spool_max {
+                        let inflight = match storing.take() {
+                            Some(inflight) => Some(inflight),
+                            None => match store::start(services, config, &primary, &mut spool) {
+                                Ok(started) => started,
+                                Err(e) => break Err(e),
+                            },
+                        };
+                        if let Some(done) = inflight {
+                            if let Err(e) = store::finish(services, cluster, done, &mut spool).await {
+                                break Err(e);
+                            }
                         }
                     }
                 }

@@ -366,3 +366,99 @@ async fn a_binlog_purged_before_it_was_archived_is_a_reported_gap_that_ends_a_wi
     assert!(status.report.windows[0].ends_at_gap.is_none());
     running.stop().await;
 }
+
+/// Bytes of the cluster's spool files on the manager's disk.
+fn spool_bytes(root: &std::path::Path) -> u64 {
+    std::fs::read_dir(root.join("BinlogSpool").join("sandbox"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".binlog"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repository_that_refuses_segments_bounds_the_spool_and_the_archive_catches_up_after() {
+    let sb = TestSandbox::start(0).await;
+    sb.sql(
+        "db1",
+        "CREATE DATABASE pitr; CREATE TABLE pitr.t (id BIGINT PRIMARY KEY, v LONGTEXT)",
+    )
+    .await;
+    let config = config_with(
+        &sb,
+        "binlog-archive = true\nbinlog-archive-segment-size = 1\nbinlog-archive-spool-max = 2\n\
+         binlog-archive-segment-age = \"1s\"",
+        "",
+    );
+    let root = ferryman_config::Config::load(&config)
+        .unwrap()
+        .manager
+        .monitoring_datadir;
+    let start_pos = binlog_pos(&sb, "db1").await;
+    let running = start(&config, &[]).await;
+    let services = running.services.clone();
+    let started = Instant::now();
+    while !services
+        .archives
+        .get("sandbox")
+        .is_some_and(|s| s.following)
+    {
+        assert!(started.elapsed() < Duration::from_secs(20), "not following");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    sb.sql("db1", "INSERT INTO pitr.t VALUES (1000, 'first')")
+        .await;
+    let first = binlog_pos(&sb, "db1").await;
+    wait_stored(&services, &first, Duration::from_secs(30)).await;
+    // The repository's binlog directory becomes a file: every segment is refused.
+    let segments_dir = root.join("Binlogs").join("sandbox");
+    let away = root.join("Binlogs").join("sandbox.away");
+    std::fs::rename(&segments_dir, &away).unwrap();
+    std::fs::write(&segments_dir, "not a directory").unwrap();
+
+    // About 8 MiB of binlog while nothing can be stored: the archiver says why, and its spool
+    // stays within binlog-archive-spool-max (2 MiB) and about one transaction.
+    for i in 0..80 {
+        sb.sql(
+            "db1",
+            &format!("INSERT INTO pitr.t VALUES ({i}, REPEAT('x', 100000))"),
+        )
+        .await;
+    }
+    let pos = binlog_pos(&sb, "db1").await;
+    let started = Instant::now();
+    while services
+        .archives
+        .get("sandbox")
+        .is_none_or(|s| s.error.is_none())
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no error reported"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let status = services.archives.get("sandbox").unwrap();
+    let error = status.error.clone().unwrap_or_default();
+    assert!(error.contains("storing a binlog segment"), "{error}");
+    assert_ne!(status.position, pos.to_string());
+    let held = spool_bytes(&root);
+    assert!(
+        held <= (2 << 20) + (512 << 10),
+        "the spool holds {held} bytes"
+    );
+
+    // The repository takes segments again: the archive catches up, whole.
+    std::fs::remove_file(&segments_dir).unwrap();
+    std::fs::rename(&away, &segments_dir).unwrap();
+    wait_durable(&services, &pos, Duration::from_secs(60)).await;
+    let segments = wait_stored(&services, &pos, Duration::from_secs(60)).await;
+    let domains = chain(&segments).unwrap();
+    assert!(domains[&0].gaps.is_empty(), "{domains:?}");
+    let before: GtidPos = segments[0].before.as_deref().unwrap().parse().unwrap();
+    assert_eq!(before, start_pos);
+    assert!(segments.len() >= 4, "{}", segments.len());
+    running.stop().await;
+}
