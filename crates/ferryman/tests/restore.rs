@@ -520,3 +520,58 @@ async fn a_proof_replays_the_archive_between_two_backups_and_finds_writes_it_lac
         .contains("proof of recoverability"));
     daemons.stop().await;
 }
+
+/// Rows into `shop.orders` from `from` on, `n` of them, alternately in GTID domains 0 and 1.
+async fn write_two_domains(sb: &TestSandbox, from: u32, n: u32) {
+    for i in from..from + n {
+        sb.sql(
+            "db1",
+            &format!(
+                "SET SESSION gtid_domain_id = {}; INSERT INTO shop.orders VALUES ({i}, {i})",
+                i % 2
+            ),
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restore_with_two_gtid_domains_stops_at_the_point_in_both() {
+    let (sb, config, offsite) = archived_sandbox(0).await;
+    let config_path = sb.config_path();
+    let local_root = config.manager.monitoring_datadir.clone();
+    let daemons = Daemons::start(config.clone(), &["db1"]).await;
+    daemons.backup(Task::Mariabackup).await;
+    write_two_domains(&sb, 0, 30).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let reference = checksums(&daemons_endpoint(&sb)).await;
+    let (ref_pos,): (String,) = from_row(sb.sql("db1", "SELECT @@gtid_binlog_pos").await.remove(0));
+    assert_eq!(ref_pos.split(',').count(), 2, "{ref_pos}");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (later,): (i64,) = from_row(sb.sql("db1", "SELECT UNIX_TIMESTAMP()").await.remove(0));
+    write_two_domains(&sb, 30, 20).await;
+    archived_now(&sb, &[&local_root, &offsite]).await;
+
+    // To the two-domain GTID position, inclusive in each domain.
+    let (sums, pos, _) = restore_and_read(
+        &config_path,
+        &sb.path().join("d1"),
+        &["--to-gtid", &ref_pos],
+    )
+    .await;
+    assert_eq!(sums, reference);
+    let pos: GtidPos = pos.parse().unwrap();
+    assert_eq!(pos, ref_pos.parse().unwrap());
+    // To a time between the reference and the later writes: the same in both domains.
+    let between = Timestamp::from_unix(later - 1).rfc3339();
+    let (sums, pos, _) = restore_and_read(
+        &config_path,
+        &sb.path().join("d2"),
+        &["--to-time", &between],
+    )
+    .await;
+    assert_eq!(sums, reference);
+    let pos: GtidPos = pos.parse().unwrap();
+    assert_eq!(pos, ref_pos.parse().unwrap());
+    daemons.stop().await;
+}
