@@ -363,7 +363,7 @@ impl Spool {
     /// spool was cut or restarted since), or of a stretch already cut, does nothing.
     ///
     /// What remains is copied into the next generation's file only when it is small (at most
-    /// [`REWRITE_TAIL`], or a quarter of what was stored from this file): a backlog of many
+    /// 1 MiB (`REWRITE_TAIL`), or a quarter of what was stored from this file): a backlog of many
     /// segments is then copied about once, not once per segment. Otherwise the spool only
     /// remembers where the next segment begins; the state still names the file's start, so
     /// after a crash the stored segments are given again, and storing them finds them stored.
