@@ -75,6 +75,14 @@ impl GtidPos {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// True when this position holds every GTID of `other`: in each of `other`'s domains it
+    /// is at the same sequence number or past it.
+    pub fn reaches(&self, other: &GtidPos) -> bool {
+        other
+            .iter()
+            .all(|g| self.get(g.domain).is_some_and(|s| s.seq >= g.seq))
+    }
 }
 
 impl fmt::Display for GtidPos {

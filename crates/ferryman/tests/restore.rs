@@ -188,20 +188,7 @@ async fn history_with_a_drop(
         sb.sql("db1", &format!("INSERT INTO shop.orders VALUES ({i}, 0)"))
             .await;
     }
-    let (end,): (String,) = from_row(sb.sql("db1", "SELECT @@gtid_binlog_pos").await.remove(0));
-    let end: GtidPos = end.parse().unwrap();
-    for root in roots {
-        let repo = Repository::open(root).unwrap();
-        let started = Instant::now();
-        while end_position(&repo.list_segments("sandbox").await.unwrap()).unwrap() != end {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "{} lags",
-                root.display()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
+    archived_now(sb, roots).await;
     (reference, ref_pos, dropped_at)
 }
 

@@ -311,12 +311,7 @@ pub fn plan(backups: &[Manifest], segments: &[SegmentManifest], point: &Point) -
                 if before_backup {
                     continue;
                 }
-                let reached = want.iter().all(|g| {
-                    coverage
-                        .reached
-                        .get(g.domain)
-                        .is_some_and(|r| r.seq >= g.seq)
-                });
+                let reached = coverage.reached.reaches(want);
                 if !reached {
                     reasons.push(format!(
                         "backup {} rolls forward only to {}{}",

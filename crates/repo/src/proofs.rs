@@ -115,21 +115,12 @@ pub fn proof_plan(
             continue;
         };
         for (base, from) in &usable {
-            let strictly_before = from != at
-                && from
-                    .iter()
-                    .all(|g| at.get(g.domain).is_some_and(|c| c.seq >= g.seq));
+            let strictly_before = from != at && at.reaches(from);
             if !strictly_before {
                 continue;
             }
             let coverage = roll_forward(from, segments).map_err(|e| e.to_string())?;
-            let reaches = at.iter().all(|g| {
-                coverage
-                    .reached
-                    .get(g.domain)
-                    .is_some_and(|r| r.seq >= g.seq)
-            });
-            if !reaches {
+            if !coverage.reached.reaches(at) {
                 reasons.push(format!(
                     "backup {} rolls forward only to {}, short of backup {}'s {at}",
                     base.id, coverage.reached, checkpoint.id
@@ -173,10 +164,7 @@ fn needed(coverage: &[usize], segments: &[SegmentManifest], to: &GtidPos) -> Vec
                 }
             }
         }
-        if to
-            .iter()
-            .all(|g| reached.get(g.domain).is_some_and(|r| r.seq >= g.seq))
-        {
+        if reached.reaches(to) {
             break;
         }
     }

@@ -12,7 +12,7 @@ use tracing::Instrument;
 use crate::{Error, Result, Services};
 
 /// Size of one read from the stored payload.
-pub(super) const CHUNK: usize = 1 << 20;
+const CHUNK: usize = 1 << 20;
 /// Chunks buffered between the payload reader and the joiners.
 pub(super) const CHUNKS: usize = 4;
 
@@ -84,23 +84,7 @@ impl Payload {
         let (tx, chunks) = mpsc::channel::<std::io::Result<Bytes>>(CHUNKS);
         let producer = tokio::spawn(
             async move {
-                loop {
-                    let mut buf = vec![0u8; CHUNK];
-                    let n = match reader.read(&mut buf).await {
-                        Ok(n) => n,
-                        Err(e) => {
-                            let _ = tx.send(Err(e)).await;
-                            return;
-                        }
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.truncate(n);
-                    if tx.send(Ok(Bytes::from(buf))).await.is_err() {
-                        return;
-                    }
-                }
+                forward(&mut reader, &tx).await;
             }
             // Awaited by `send`, which the reseed's tracked task runs.
             .instrument(tracing::Span::current()),
@@ -174,6 +158,45 @@ impl Check {
             Check::Dump { .. } | Check::Copy { .. } => {
                 Ok(sha.unwrap_or_default().finalize().into())
             }
+        }
+    }
+}
+
+/// How [`forward`] ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Forwarded {
+    /// The reader's end: every chunk was passed on.
+    End,
+    /// A read failed; the error was passed on.
+    Failed,
+    /// The receiver is gone (every joiner dropped).
+    Abandoned,
+}
+
+/// Passes `reader`'s bytes to `tx` in chunks until its end, a read error (passed on) or the
+/// receiver's going.
+pub(super) async fn forward<R>(
+    reader: &mut R,
+    tx: &mpsc::Sender<std::io::Result<Bytes>>,
+) -> Forwarded
+where
+    R: tokio::io::AsyncRead + Unpin,
+{
+    loop {
+        let mut buf = vec![0u8; CHUNK];
+        let n = match reader.read(&mut buf).await {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+                return Forwarded::Failed;
+            }
+        };
+        if n == 0 {
+            return Forwarded::End;
+        }
+        buf.truncate(n);
+        if tx.send(Ok(Bytes::from(buf))).await.is_err() {
+            return Forwarded::Abandoned;
         }
     }
 }

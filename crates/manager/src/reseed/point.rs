@@ -25,11 +25,10 @@ use ferryman_repo::pitr::{self, Point};
 use ferryman_repo::{Manifest, Repository};
 use ferryman_verify::restore::{self, Request};
 use ferryman_verify::throwaway::{BackupStream, ThrowawayOptions};
-use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
-use super::payload::{Check, Payload, CHUNK, CHUNKS};
+use super::payload::{forward, Check, Forwarded, Payload, CHUNKS};
 use crate::registry::JobHandle;
 use crate::{Error, Result, Services};
 
@@ -149,25 +148,10 @@ fn copy_payload(mut stream: BackupStream, point: &Point) -> Payload {
                 stream.abandon().await;
                 return;
             };
-            loop {
-                let mut buf = vec![0u8; CHUNK];
-                let n = match stdout.read(&mut buf).await {
-                    Ok(n) => n,
-                    Err(e) => {
-                        let _ = tx.send(Err(e)).await;
-                        stream.abandon().await;
-                        return;
-                    }
-                };
-                if n == 0 {
-                    break;
-                }
-                buf.truncate(n);
-                if tx.send(Ok(Bytes::from(buf))).await.is_err() {
-                    // Every joiner is gone.
-                    stream.abandon().await;
-                    return;
-                }
+            if forward(&mut stdout, &tx).await != Forwarded::End {
+                // A read failed (passed on), or every joiner is gone.
+                stream.abandon().await;
+                return;
             }
             drop(stdout);
             if let Err(e) = stream.finish().await {
