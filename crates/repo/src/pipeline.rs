@@ -120,8 +120,9 @@ pub(crate) async fn store<R: AsyncRead + Unpin + Send>(
     compression.check()?;
     let writer = storage.create(key).await.map_err(|e| e.about(subject))?;
     let (tx, rx) = mpsc::channel::<Msg>(QUEUE);
-    let compressor =
-        tokio::task::spawn_blocking(move || compress(rx, writer, compression, keys, inspector));
+    let compressor = tokio::task::spawn_blocking(move || {
+        compress(Input::Queue(rx), writer, compression, keys, inspector)
+    });
 
     let mut received: u64 = 0;
     let stop = read_into(&mut reader, &tx, cancel, &mut received).await;
@@ -138,31 +139,60 @@ pub(crate) async fn store<R: AsyncRead + Unpin + Send>(
             bytes: received,
         }),
         (_, Ok(stored)) => Ok(stored),
-        (_, Err(ThreadError::Write(e))) if is_storage_full(&e) => Err(Error::StorageFull {
+        (_, Err(e)) => Err(failure(storage, key, subject, e).await),
+    }
+}
+
+/// Stores `bytes`, already in memory, into the object `key` as [`store`] does with a stream,
+/// without copying them into buffers; `sha256` is their hash when the caller computed it already (it is not computed again).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn store_memory(
+    storage: &dyn Storage,
+    key: &Key,
+    compression: Compression,
+    keys: Option<Arc<Keys>>,
+    inspector: Box<dyn Inspector>,
+    bytes: Arc<Vec<u8>>,
+    sha256: Option<String>,
+    subject: &str,
+) -> Result<Stored> {
+    compression.check()?;
+    let writer = storage.create(key).await.map_err(|e| e.about(subject))?;
+    let input = Input::Memory { bytes, sha256 };
+    let compressed =
+        tokio::task::spawn_blocking(move || compress(input, writer, compression, keys, inspector))
+            .await
+            .map_err(Error::worker)?;
+    match compressed {
+        Ok(stored) => Ok(stored),
+        Err(e) => Err(failure(storage, key, subject, e).await),
+    }
+}
+
+/// The error of a compressor thread that stopped early.
+async fn failure(storage: &dyn Storage, key: &Key, subject: &str, e: ThreadError) -> Error {
+    match e {
+        ThreadError::Write(e) if is_storage_full(&e) => Error::StorageFull {
             root: storage.location(),
             free: storage.free_space().await.ok().flatten(),
             what: subject.to_owned(),
-        }),
-        (_, Err(ThreadError::Write(source))) => Err(Error::from_io(
-            source,
-            "write",
-            format!("{key} in {}", storage.location()),
-        )),
-        (_, Err(ThreadError::Refused(Refusal::Corrupt { offset, detail }))) => {
-            Err(Error::Corrupt {
-                subject: subject.to_owned(),
-                offset,
-                detail,
-            })
+        },
+        ThreadError::Write(source) => {
+            Error::from_io(source, "write", format!("{key} in {}", storage.location()))
         }
-        (_, Err(ThreadError::Refused(Refusal::Incomplete(detail)))) => Err(Error::Incomplete {
+        ThreadError::Refused(Refusal::Corrupt { offset, detail }) => Error::Corrupt {
+            subject: subject.to_owned(),
+            offset,
+            detail,
+        },
+        ThreadError::Refused(Refusal::Incomplete(detail)) => Error::Incomplete {
             subject: subject.to_owned(),
             detail,
-        }),
-        (_, Err(ThreadError::Commit(e))) => Err(e.about(subject)),
-        (_, Err(ThreadError::Abandoned)) => Err(Error::Worker {
+        },
+        ThreadError::Commit(e) => e.about(subject),
+        ThreadError::Abandoned => Error::Worker {
             detail: "the compressor stopped although the whole stream was sent".to_owned(),
-        }),
+        },
     }
 }
 
@@ -208,9 +238,21 @@ async fn read_into<R: AsyncRead + Unpin>(
     }
 }
 
-/// The compressor thread: hash, inspect, compress, hash, write; commit only after `End`.
+/// Where the compressor thread takes the raw bytes from.
+enum Input {
+    /// Buffers from the reading side, until `End`.
+    Queue(mpsc::Receiver<Msg>),
+    /// Bytes in memory, with their sha256 when it is known already.
+    Memory {
+        bytes: Arc<Vec<u8>>,
+        sha256: Option<String>,
+    },
+}
+
+/// The compressor thread: hash, inspect, compress, hash, write; commit only after the whole
+/// input (`End` from a queue).
 fn compress(
-    mut rx: mpsc::Receiver<Msg>,
+    input: Input,
     writer: Box<dyn ObjectWriter>,
     compression: Compression,
     keys: Option<Arc<Keys>>,
@@ -227,18 +269,33 @@ fn compress(
     }
     // A frame checksum lets a plain `zstd -t` spot a damaged payload without the manifest.
     encoder.include_checksum(true).map_err(ThreadError::Write)?;
-    let mut raw_sha = Sha256::new();
+    let (mut raw_sha, known_sha) = match &input {
+        Input::Memory {
+            sha256: Some(sha), ..
+        } => (None, Some(sha.clone())),
+        _ => (Some(Sha256::new()), None),
+    };
     let mut raw_bytes = 0u64;
-    loop {
-        match rx.blocking_recv() {
-            Some(Msg::Data(buf)) => {
-                raw_sha.update(&buf);
-                raw_bytes += buf.len() as u64;
-                inspector.feed(&buf).map_err(ThreadError::Refused)?;
-                encoder.write_all(&buf).map_err(ThreadError::Write)?;
+    let mut take = |buf: &[u8]| -> std::result::Result<(), ThreadError> {
+        if let Some(sha) = raw_sha.as_mut() {
+            sha.update(buf);
+        }
+        raw_bytes += buf.len() as u64;
+        inspector.feed(buf).map_err(ThreadError::Refused)?;
+        encoder.write_all(buf).map_err(ThreadError::Write)
+    };
+    match input {
+        Input::Queue(mut rx) => loop {
+            match rx.blocking_recv() {
+                Some(Msg::Data(buf)) => take(&buf)?,
+                Some(Msg::End) => break,
+                None => return Err(ThreadError::Abandoned),
             }
-            Some(Msg::End) => break,
-            None => return Err(ThreadError::Abandoned),
+        },
+        Input::Memory { bytes, .. } => {
+            for chunk in bytes.chunks(CHUNK) {
+                take(chunk)?;
+            }
         }
     }
     // Judge the stream before publishing anything.
@@ -252,7 +309,9 @@ fn compress(
     Ok(Stored {
         raw_bytes,
         stored_bytes,
-        raw_sha256: hex::encode(raw_sha.finalize()),
+        raw_sha256: known_sha
+            .or_else(|| raw_sha.map(|sha| hex::encode(sha.finalize())))
+            .unwrap_or_default(),
         stored_sha256,
         findings,
     })

@@ -18,10 +18,10 @@
 //! goes into its manifest, from the events themselves.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use ferryman_binlog::{Gtid, GtidPos, Reader, Summary};
 use serde::{Deserialize, Serialize};
-use tokio_util::sync::CancellationToken;
 
 use crate::crypt::{Encryption, MaybeDecrypt};
 use crate::inspect::Accept;
@@ -103,16 +103,25 @@ impl Repository {
         cluster: &str,
         source: &str,
         before: Option<GtidPos>,
-        bytes: Vec<u8>,
+        bytes: impl Into<Arc<Vec<u8>>>,
         compression: Compression,
     ) -> Result<SegmentManifest> {
         let dir = cluster_dir(cluster)?;
-        let (bytes, summary) = tokio::task::spawn_blocking(move || {
-            let summary = summarize(&bytes);
-            (bytes, summary)
-        })
-        .await
-        .map_err(Error::worker)?;
+        let bytes: Arc<Vec<u8>> = bytes.into();
+        // One pass over the bytes before anything is written: the events checked, and the
+        // sha256 that names the segment (the pipeline does not hash them again).
+        let (summary, raw_sha) = {
+            let bytes = Arc::clone(&bytes);
+            tokio::task::spawn_blocking(move || {
+                let summary = summarize(&bytes);
+                (
+                    summary,
+                    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes[..])),
+                )
+            })
+            .await
+            .map_err(Error::worker)?
+        };
         let summary = summary?;
         if summary.first.is_empty() {
             return Err(Error::InvalidRequest {
@@ -125,7 +134,6 @@ impl Repository {
             });
         };
         let first_time = Timestamp::from_unix(i64::from(first_time));
-        let raw_sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
         let before = before.or(summary.before.clone());
         // Time, then how far along the history: the names sort in history order (`ls` gives
         // the order to replay them in), the hash makes them unique.
@@ -146,14 +154,14 @@ impl Repository {
             return parse(&bytes, &manifest_key);
         }
         let subject = format!("binlog segment {cluster}/{name} (from {source})");
-        let stored = pipeline::store(
+        let stored = pipeline::store_memory(
             self.storage(),
             &seg_dir.join(&payload)?,
             compression,
             self.shared_keys(),
             Box::new(Accept),
-            &bytes[..],
-            &CancellationToken::new(),
+            bytes,
+            Some(raw_sha.clone()),
             &subject,
         )
         .await;

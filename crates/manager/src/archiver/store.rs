@@ -40,7 +40,7 @@ pub(super) fn start(
             Arc::clone(services),
             cluster.clone(),
             source.to_owned(),
-            segment.bytes,
+            Arc::new(segment.bytes),
             segment.before,
         )
         .in_current_span(),
@@ -110,7 +110,7 @@ async fn store(
     services: Arc<Services>,
     cluster: ClusterConfig,
     source: String,
-    bytes: Vec<u8>,
+    bytes: Arc<Vec<u8>>,
     before: GtidPos,
 ) -> Result<SegmentManifest, ArchiveError> {
     let first = services.repo(&cluster.name)?;
@@ -119,7 +119,7 @@ async fn store(
             &cluster.name,
             &source,
             Some(before.clone()),
-            bytes.clone(),
+            Arc::clone(&bytes),
             services.compression(),
         )
         .await?;
@@ -137,7 +137,7 @@ async fn store(
                 &cluster.name,
                 &source,
                 Some(before.clone()),
-                bytes.clone(),
+                Arc::clone(&bytes),
                 services.compression(),
             )
             .await;
