@@ -33,6 +33,10 @@ pub struct Summary {
     pub server_version: Option<String>,
     /// Where a domain's sequence numbers do not follow each other: (last seen, next seen).
     pub breaks: Vec<(Gtid, Gtid)>,
+    /// Every GTID whose server id is not the previous GTID's of its domain (a switchover or a
+    /// failover inside the stretch): with [`Summary::first`], which server wrote each sequence
+    /// number, which tells one history from another that reuses its sequence numbers.
+    pub server_changes: Vec<Gtid>,
     /// Whether the open group is one statement (it ends with that statement).
     standalone: bool,
 }
@@ -65,6 +69,9 @@ impl Summary {
                 if let Some(last) = self.last.get(gtid.domain) {
                     if gtid.seq != last.seq + 1 {
                         self.breaks.push((last, *gtid));
+                    }
+                    if gtid.server != last.server {
+                        self.server_changes.push(*gtid);
                     }
                 }
                 if self.first.get(gtid.domain).is_none() {
@@ -130,12 +137,35 @@ mod tests {
     }
 
     fn gtid(domain: u32, seq: u64, standalone: bool) -> Event {
+        from(domain, 1, seq, standalone)
+    }
+
+    fn from(domain: u32, server: u32, seq: u64, standalone: bool) -> Event {
         let gtid = Gtid {
             domain,
-            server: 1,
+            server,
             seq,
         };
         event(code::GTID, Kind::Gtid { gtid, standalone })
+    }
+
+    #[test]
+    fn a_change_of_server_inside_a_domain_is_recorded() {
+        let mut s = Summary::default();
+        for (domain, server, seq) in [
+            (0, 1, 5),
+            (1, 7, 3),
+            (0, 1, 6),
+            (0, 2, 7),
+            (1, 7, 4),
+            (0, 2, 8),
+        ] {
+            s.add(&from(domain, server, seq, true));
+            s.add(&event(code::QUERY, Kind::Query { commit: false }));
+        }
+        let changes: Vec<String> = s.server_changes.iter().map(|g| g.to_string()).collect();
+        assert_eq!(changes, ["0-2-7"]);
+        assert!(s.breaks.is_empty());
     }
 
     #[test]

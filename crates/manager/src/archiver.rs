@@ -233,7 +233,7 @@ pub enum ArchiveError {
     },
     /// The primary cannot continue from the archive's position, and not because it purged
     /// binlogs (a new primary that lacks archived transactions, a diverged history).
-    #[error("`{server}` cannot continue the archive from GTID position {position}: {reason}; the archive stops here rather than record another history: make a server that has these transactions the primary, or reseed `{server}`")]
+    #[error("`{server}` cannot continue the archive from GTID position {position}: {reason}; the archive waits rather than record another history: make a server that has these transactions the primary (if `{server}` writes past them, its history diverged and the archive goes on with it by itself)")]
     Diverged {
         /// The primary.
         server: String,

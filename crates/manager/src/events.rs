@@ -39,6 +39,9 @@ pub enum EventKind {
     /// Transactions the archive will never have: the primary purged them before they were
     /// archived. No point inside the gap can be recovered.
     ArchiveGap,
+    /// The primary has another history than the archive (a failover lost transactions the
+    /// archive has): the archive goes on with the primary's, and the two are never mixed.
+    ArchiveDiverged,
     /// A proof of recoverability failed: the archive does not carry one backup to a later
     /// one (rows differ), or could not be replayed.
     ProofFailed,

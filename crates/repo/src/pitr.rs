@@ -32,6 +32,9 @@ pub struct Coverage {
     pub reached_at: Option<Timestamp>,
     /// Where the roll-forward stops short of the archive's end: the gap.
     pub gap: Option<GapAt>,
+    /// The first segment passed over because it is of another history than the position
+    /// reached (see [`crate::segments::history`]).
+    pub other_history: Option<String>,
 }
 
 /// A gap that ends a roll-forward.
@@ -54,12 +57,21 @@ pub fn roll_forward(from: &GtidPos, segments: &[SegmentManifest]) -> Result<Cove
         reached: from.clone(),
         reached_at: None,
         gap: None,
+        other_history: None,
     };
     for (i, segment) in segments.iter().enumerate() {
         let first: GtidPos = parse(&segment.first, segment)?;
         let last: GtidPos = parse(&segment.last, segment)?;
         let at = |g: Gtid, pos: &GtidPos| pos.get(g.domain).map_or(0, |p| p.seq);
         if last.iter().all(|g| g.seq <= at(g, &coverage.reached)) {
+            continue;
+        }
+        if segment.other_history(&coverage.reached).is_some() {
+            // Another history reusing these sequence numbers (a failover that lost
+            // transactions): it does not continue this one.
+            coverage
+                .other_history
+                .get_or_insert_with(|| segment.name.clone());
             continue;
         }
         if let Some(missing) = first.iter().find(|g| g.seq > at(*g, &coverage.reached) + 1) {
@@ -113,6 +125,10 @@ pub struct Window {
     pub segments: usize,
     /// The gap that ends the window before the archive's end, if one does.
     pub ends_at_gap: Option<GapAt>,
+    /// The first segment of another history after the backup's (a failover that lost
+    /// transactions), if there is one: the window does not go through it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other_history: Option<String>,
 }
 
 /// The usable backups of a cluster for point-in-time recovery, newest first: a GTID position
@@ -147,6 +163,7 @@ pub fn windows(backups: &[Manifest], segments: &[SegmentManifest]) -> Result<Vec
             to_gtid: coverage.reached.to_string(),
             segments: coverage.segments.len(),
             ends_at_gap: coverage.gap,
+            other_history: coverage.other_history,
         });
     }
     Ok(out)
@@ -297,7 +314,7 @@ pub fn plan(backups: &[Manifest], segments: &[SegmentManifest], point: &Point) -
                     reasons.push(format!(
                         "backup {} rolls forward only to {to}{}",
                         backup.id,
-                        gap_text(&coverage.gap)
+                        gap_text(&coverage)
                     ));
                     false
                 } else {
@@ -312,15 +329,21 @@ pub fn plan(backups: &[Manifest], segments: &[SegmentManifest], point: &Point) -
                     continue;
                 }
                 let reached = coverage.reached.reaches(want);
+                let other = other_gtid(want, &pos, &coverage, segments);
                 if !reached {
                     reasons.push(format!(
                         "backup {} rolls forward only to {}{}",
                         backup.id,
                         coverage.reached,
-                        gap_text(&coverage.gap)
+                        gap_text(&coverage)
+                    ));
+                } else if let Some((wanted, server)) = other {
+                    reasons.push(format!(
+                        "GTID {wanted} is not in the history backup {} rolls forward through: there, server {server} wrote sequence number {} of domain {} (a failover lost transactions; restore a backup of the other history)",
+                        backup.id, wanted.seq, wanted.domain
                     ));
                 }
-                reached
+                reached && other.is_none()
             }
         };
         if holds {
@@ -409,9 +432,34 @@ impl TimeStop {
     }
 }
 
-/// `", where a gap starts (transactions after X up to Y are not archived)"`.
-fn gap_text(gap: &Option<GapAt>) -> String {
-    match gap {
+/// The first GTID of `want` that the history from `start` through the segments of
+/// `coverage` has from another server, with that server.
+fn other_gtid(
+    want: &GtidPos,
+    start: &GtidPos,
+    coverage: &Coverage,
+    segments: &[SegmentManifest],
+) -> Option<(Gtid, u32)> {
+    want.iter().find_map(|w| {
+        let server = match start.get(w.domain).filter(|s| s.seq == w.seq) {
+            Some(s) => Some(s.server),
+            None => coverage
+                .segments
+                .iter()
+                .find_map(|&i| segments[i].server_of(w.domain, w.seq)),
+        };
+        server.filter(|s| *s != w.server).map(|s| (w, s))
+    })
+}
+
+/// `", where the archive has a gap (...)"`, or where another history starts.
+fn gap_text(coverage: &Coverage) -> String {
+    if let (None, Some(other)) = (&coverage.gap, &coverage.other_history) {
+        return format!(
+            ", where the archive goes on with another history (segment {other}: a failover lost transactions)"
+        );
+    }
+    match &coverage.gap {
         Some(g) => format!(
             ", where the archive has a gap (the next archived transaction, {}, follows {} in segment {})",
             g.next,
@@ -468,6 +516,7 @@ mod tests {
             last: format!("0-1-{last}"),
             ends_inside: None,
             breaks: Vec::new(),
+            server_changes: Some(Vec::new()),
             first_time: Timestamp::from_unix(t0),
             last_time: Timestamp::from_unix(t1),
             events: 1,
@@ -595,5 +644,70 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("archive's end"), "{err}");
+    }
+
+    /// [`segment`] written by server `server`.
+    fn segment_by(
+        server: u32,
+        name: &str,
+        first: u64,
+        last: u64,
+        t0: i64,
+        t1: i64,
+    ) -> SegmentManifest {
+        let mut s = segment(name, first, last, t0, t1);
+        s.before = Some(format!("0-{server}-{}", first - 1));
+        s.first = format!("0-{server}-{first}");
+        s.last = format!("0-{server}-{last}");
+        s
+    }
+
+    #[test]
+    fn a_history_that_reuses_sequence_numbers_never_continues_another() {
+        // db1 wrote 1..=20; db2 had only up to 16 when it was promoted (17..=20 lost), wrote
+        // 0-2-17.., and the archive went on from it at 0-2-25.
+        let segments = vec![
+            segment_by(1, "s1", 1, 10, 1000, 1100),
+            segment_by(1, "s2", 11, 20, 1100, 1200),
+            segment_by(2, "n1", 26, 40, 1300, 1400),
+        ];
+        // The old history rolls to its end, not into the new one.
+        let c = roll_forward(&pos("0-1-5"), &segments).unwrap();
+        assert_eq!(
+            (c.segments.clone(), c.reached.clone()),
+            (vec![0, 1], pos("0-1-20"))
+        );
+        assert_eq!(c.gap.map(|g| g.next), Some("0-2-26".to_owned()));
+        // A backup of the new history at 0-2-18: s2's 19 and 20 are another history's.
+        let c = roll_forward(&pos("0-2-18"), &segments).unwrap();
+        assert!(c.segments.is_empty(), "{c:?}");
+        assert_eq!(c.other_history.as_deref(), Some("s2"));
+        assert_eq!(c.reached, pos("0-2-18"));
+        // A backup of the new history after the archive went on with it.
+        let c = roll_forward(&pos("0-2-30"), &segments).unwrap();
+        assert_eq!(
+            (c.segments, c.reached, c.gap),
+            (vec![2], pos("0-2-40"), None)
+        );
+        // Before the failover both histories are one: 0-1-15 goes on in db1's.
+        let c = roll_forward(&pos("0-1-15"), &segments).unwrap();
+        assert_eq!((c.segments, c.reached), (vec![1], pos("0-1-20")));
+
+        // A GTID point of one history is never reached through the other.
+        let backups = vec![backup(1, "0-1-5", 1050)];
+        let err = plan(&backups, &segments, &Point::Gtid(pos("0-2-19")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("not in the history") && err.contains("server 1"),
+            "{err}"
+        );
+        let p = plan(&backups, &segments, &Point::Gtid(pos("0-1-19"))).unwrap();
+        assert_eq!(p.segments.len(), 2);
+        let backups = vec![backup(2, "0-2-30", 1350), backup(1, "0-1-5", 1050)];
+        let p = plan(&backups, &segments, &Point::Gtid(pos("0-2-35"))).unwrap();
+        assert_eq!((p.backup.job_id, p.segments.len()), (2, 1));
+        let w = windows(&[backup(3, "0-2-18", 1250)], &segments).unwrap();
+        assert_eq!(w[0].other_history.as_deref(), Some("s2"));
     }
 }

@@ -17,6 +17,8 @@
 //! stretch is refused, never archived. What it holds (GTIDs per domain, times, transactions)
 //! goes into its manifest, from the events themselves.
 
+pub mod history;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -58,6 +60,11 @@ pub struct SegmentManifest {
     /// Where a domain's sequence numbers break inside the segment: (last before, next).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub breaks: Vec<(String, String)>,
+    /// Every GTID written by another server than the GTID before it in its domain (a
+    /// switchover inside the segment); `None` in manifests written before this was recorded.
+    /// Which history the segment is of: [`history`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_changes: Option<Vec<String>>,
     /// The first event's time (UTC).
     pub first_time: Timestamp,
     /// The last event's time (UTC).
@@ -186,6 +193,13 @@ impl Repository {
                 .iter()
                 .map(|(a, b)| (a.to_string(), b.to_string()))
                 .collect(),
+            server_changes: Some(
+                summary
+                    .server_changes
+                    .iter()
+                    .map(|g| g.to_string())
+                    .collect(),
+            ),
             first_time,
             last_time: Timestamp::from_unix(i64::from(last_time)),
             events: summary.events,

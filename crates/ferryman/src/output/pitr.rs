@@ -53,7 +53,10 @@ pub fn pitr_status(all: &[PitrStatus]) {
                         g.next,
                         g.after.as_deref().unwrap_or("nothing in its domain")
                     ),
-                    None => String::new(),
+                    None => match &w.other_history {
+                        Some(other) => format!("; then another history (segment {other})"),
+                        None => String::new(),
+                    },
                 };
                 println!(
                     "    {} -> {}  {} -> {}  from backup {} ({} segment(s){end})",

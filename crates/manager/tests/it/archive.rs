@@ -16,7 +16,7 @@ use ferryman_sandbox::testing::{TestSandbox, Writer};
 use crate::common::*;
 
 /// Inserts rows into `pitr.t`, one transaction each, on `server` until stopped.
-fn write_rows(sb: &TestSandbox, server: &str, next: Arc<AtomicU64>) -> Writer {
+pub(crate) fn write_rows(sb: &TestSandbox, server: &str, next: Arc<AtomicU64>) -> Writer {
     Writer::start(
         sb,
         server,
@@ -26,13 +26,13 @@ fn write_rows(sb: &TestSandbox, server: &str, next: Arc<AtomicU64>) -> Writer {
     )
 }
 
-async fn binlog_pos(sb: &TestSandbox, server: &str) -> GtidPos {
+pub(crate) async fn binlog_pos(sb: &TestSandbox, server: &str) -> GtidPos {
     let (pos,): (String,) = from_row(sb.sql(server, "SELECT @@gtid_binlog_pos").await.remove(0));
     pos.parse().unwrap()
 }
 
 /// Waits until the archiver's durable position is `pos`; returns how long it took.
-async fn wait_durable(services: &Services, pos: &GtidPos, within: Duration) -> Duration {
+pub(crate) async fn wait_durable(services: &Services, pos: &GtidPos, within: Duration) -> Duration {
     let started = Instant::now();
     loop {
         let status = services.archives.get("sandbox");
@@ -51,7 +51,7 @@ async fn wait_durable(services: &Services, pos: &GtidPos, within: Duration) -> D
 }
 
 /// Waits until the stored segments end at `pos`; returns them.
-async fn wait_stored(
+pub(crate) async fn wait_stored(
     services: &Services,
     pos: &GtidPos,
     within: Duration,

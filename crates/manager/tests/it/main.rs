@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::print_stderr)] // test code: panics and stderr are the report
 
 mod archive;
+mod archive_diverged;
 mod cancel;
 mod common;
 mod failures;
