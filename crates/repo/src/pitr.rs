@@ -107,6 +107,29 @@ pub fn roll_forward(from: &GtidPos, segments: &[SegmentManifest]) -> Result<Cove
     Ok(coverage)
 }
 
+impl Coverage {
+    /// The first GTID of `want` that the history this roll-forward went through (from
+    /// `start`, through its segments of `segments`) has from another server, with that server:
+    /// `want` is a position of another history, even where the sequence numbers are reached.
+    pub fn foreign(
+        &self,
+        want: &GtidPos,
+        start: &GtidPos,
+        segments: &[SegmentManifest],
+    ) -> Option<(Gtid, u32)> {
+        want.iter().find_map(|w| {
+            let server = match start.get(w.domain).filter(|s| s.seq == w.seq) {
+                Some(s) => Some(s.server),
+                None => self
+                    .segments
+                    .iter()
+                    .find_map(|&i| segments.get(i)?.server_of(w.domain, w.seq)),
+            };
+            server.filter(|s| *s != w.server).map(|s| (w, s))
+        })
+    }
+}
+
 /// One recoverable window: from a backup to as far as the archive continues it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Window {
@@ -329,7 +352,7 @@ pub fn plan(backups: &[Manifest], segments: &[SegmentManifest], point: &Point) -
                     continue;
                 }
                 let reached = coverage.reached.reaches(want);
-                let other = other_gtid(want, &pos, &coverage, segments);
+                let other = coverage.foreign(want, &pos, segments);
                 if !reached {
                     reasons.push(format!(
                         "backup {} rolls forward only to {}{}",
@@ -430,26 +453,6 @@ impl TimeStop {
     pub fn stop(&self) -> &GtidPos {
         &self.stop
     }
-}
-
-/// The first GTID of `want` that the history from `start` through the segments of
-/// `coverage` has from another server, with that server.
-fn other_gtid(
-    want: &GtidPos,
-    start: &GtidPos,
-    coverage: &Coverage,
-    segments: &[SegmentManifest],
-) -> Option<(Gtid, u32)> {
-    want.iter().find_map(|w| {
-        let server = match start.get(w.domain).filter(|s| s.seq == w.seq) {
-            Some(s) => Some(s.server),
-            None => coverage
-                .segments
-                .iter()
-                .find_map(|&i| segments[i].server_of(w.domain, w.seq)),
-        };
-        server.filter(|s| *s != w.server).map(|s| (w, s))
-    })
 }
 
 /// `", where the archive has a gap (...)"`, or where another history starts.

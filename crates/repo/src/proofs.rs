@@ -127,6 +127,13 @@ pub fn proof_plan(
                 ));
                 break;
             }
+            if let Some((gtid, server)) = coverage.foreign(at, from, segments) {
+                reasons.push(format!(
+                    "backup {} is of another history than backup {} (server {server} wrote sequence number {} of domain {} in the archive, not {gtid}: a failover lost transactions)",
+                    checkpoint.id, base.id, gtid.seq, gtid.domain
+                ));
+                continue;
+            }
             let used = needed(&coverage.segments, segments, at);
             return Ok(ProofPlan {
                 plan: Plan {
