@@ -29,5 +29,5 @@ pub use error::Error;
 pub use event::{Event, Header, Kind};
 pub use gtid::{Gtid, GtidPos};
 pub use reader::{Reader, MAGIC};
-pub use spool::{Cut, Recovered, Segment, Spool};
+pub use spool::{Cut, Recovered, Segment, Spool, SyncTicket};
 pub use summary::Summary;

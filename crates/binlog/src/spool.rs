@@ -41,7 +41,10 @@ use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+mod durable;
 mod state;
+
+pub use durable::SyncTicket;
 
 use state::State;
 
@@ -83,8 +86,11 @@ pub struct Spool {
     /// Group ends about every [`BOUNDARY_EVERY`] bytes, with the position there: where a
     /// segment smaller than the whole spool may end.
     boundaries: Vec<(u64, GtidPos)>,
-    /// Bytes appended since the last sync.
+    /// Bytes appended since the last sync began.
     unsynced: bool,
+    /// The end of the whole groups known durable, and the position and last event time there
+    /// (`durable.rs`): what a segment may hold, and the archive's recovery point.
+    durable: (u64, GtidPos, Option<u32>),
     /// Where the groups not stored yet begin, with the position there, when segments were
     /// stored from this file without rewriting it (a backlog: see [`Spool::cut`]).
     stored: Option<(u64, GtidPos)>,
@@ -153,6 +159,8 @@ impl Spool {
         let reading =
             || -> Result<_, Error> { Ok(BufReader::new(File::open(&path).map_err(io(&path))?)) };
         let (mut spool, damage) = Spool::load(place.clone(), start.clone(), reading()?)?;
+        // What the file holds may still be only in the page cache (a restart, not a crash).
+        spool.out.get_ref().sync_data().map_err(io(&path))?;
         let dropped = length - spool.safe_end;
         if dropped > 0 {
             let file = spool.out.get_mut();
@@ -202,6 +210,7 @@ impl Spool {
             safe_last: GtidPos::new(),
             boundaries: Vec::new(),
             unsynced: false,
+            durable: (MAGIC.len() as u64, GtidPos::new(), None),
             stored: None,
             pending: None,
         };
@@ -215,6 +224,8 @@ impl Spool {
                 Err(e) => damage = Some(e.to_string()),
             }
         }
+        // Durable as read: `open` syncs it, `replace` wrote it durably.
+        spool.durable = (spool.safe_end, spool.position(), spool.summary.last_time);
         Ok((spool, damage))
     }
 
@@ -248,20 +259,6 @@ impl Spool {
             .map_err(|source| self.io(source))?;
         self.unsynced = true;
         self.record(&event);
-        Ok(())
-    }
-
-    /// Makes what was appended durable; nothing to do when nothing was.
-    pub fn sync(&mut self) -> Result<(), Error> {
-        if !self.unsynced {
-            return Ok(());
-        }
-        self.out.flush().map_err(|source| self.io(source))?;
-        self.out
-            .get_ref()
-            .sync_data()
-            .map_err(|source| self.io(source))?;
-        self.unsynced = false;
         Ok(())
     }
 
@@ -305,33 +302,42 @@ impl Spool {
     /// Syncs first. Appending may go on while the segment is stored elsewhere; then
     /// [`Spool::cut`] with its [`Cut`].
     pub fn segment(&mut self, limit: u64) -> Result<Option<Segment>, Error> {
+        self.sync()?;
+        self.durable_segment(limit)
+    }
+
+    /// As [`Spool::segment`], without waiting for a sync: only the groups durable already
+    /// (`durable.rs`); `None` when none after the last segment is.
+    pub fn durable_segment(&mut self, limit: u64) -> Result<Option<Segment>, Error> {
         let (from, before) = match &self.stored {
             Some((at, position)) => (*at, position.clone()),
             None => (self.head_len(), self.start.clone()),
         };
-        if self.safe_last.is_empty() || self.safe_end <= from {
+        // Only what is durable goes into a segment (the state never marks past it), and only
+        // when it holds a whole group (the events before the first group are no segment).
+        if self.safe_last.is_empty() || self.durable.0 <= from || self.durable.1 == before {
             return Ok(None);
         }
-        self.sync()?;
+        let (durable_end, durable_position) = (self.durable.0, self.durable.1.clone());
         let head = self.head_len();
         let fits = |end: u64| head + (end - from) <= limit;
         let pending = self.pending.clone().filter(|(end, _)| *end > from);
         let (end, position) = if let Some(pending) = pending {
             // Handed out before (then a crash, or a failed store): the same segment again.
             pending
-        } else if fits(self.safe_end) {
-            (self.safe_end, self.position())
+        } else if fits(durable_end) {
+            (durable_end, durable_position)
         } else {
             // The last recorded group end within the limit, else the first one there is.
             let after: Vec<&(u64, GtidPos)> = self
                 .boundaries
                 .iter()
-                .filter(|(end, _)| *end > from)
+                .filter(|(end, _)| *end > from && *end <= durable_end)
                 .collect();
             let within = after.iter().rev().find(|(end, _)| fits(*end));
             match within.or(after.first()) {
                 Some((end, position)) => (*end, position.clone()),
-                None => (self.safe_end, self.position()),
+                None => (durable_end, durable_position),
             }
         };
         let mut bytes = vec![0u8; usize::try_from(head + (end - from)).unwrap_or(usize::MAX)];
@@ -368,7 +374,9 @@ impl Spool {
     /// remembers where the next segment begins; the state still names the file's start, so
     /// after a crash the stored segments are given again, and storing them finds them stored.
     pub fn cut(&mut self, at: &Cut) -> Result<(), Error> {
-        self.sync()?;
+        // The segment was durable before it was handed out; a rewrite copies the rest from
+        // the page cache and writes it durably.
+        self.flush()?;
         let done = self.stored.as_ref().is_some_and(|(end, _)| at.end <= *end);
         if at.generation != self.generation || done {
             return Ok(());

@@ -466,6 +466,72 @@ async fn a_spool_recovers_to_its_last_whole_group_and_cuts_segments() {
     assert!(spool.is_empty());
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spool_hands_out_only_durable_groups_while_a_sync_runs_beside_the_appends() {
+    use ferryman_binlog::Spool;
+    let sb = TestSandbox::start(0).await;
+    sb.sql(
+        "db1",
+        "CREATE DATABASE sp; CREATE TABLE sp.t (id INT PRIMARY KEY)",
+    )
+    .await;
+    let from: GtidPos = binlog_pos(&sb).await.parse().unwrap();
+    for i in 0..3 {
+        sb.sql("db1", &format!("INSERT INTO sp.t VALUES ({i})"))
+            .await;
+    }
+    let first = binlog_pos(&sb).await;
+    let mut follower = db1(&sb)
+        .follow_binlog(4247, &from.to_string())
+        .await
+        .unwrap();
+    let dir = sb.path().join("spool");
+    let (mut spool, _) = Spool::open(&dir, "sandbox", &from).unwrap();
+    // The format description and the events before the first group: no segment, durable
+    // or not.
+    let head = next(&mut follower).await;
+    spool.append(head).unwrap();
+    spool.sync().unwrap();
+    assert!(spool.durable_segment(u64::MAX).unwrap().is_none());
+    while spool.position().to_string() != first {
+        let event = next(&mut follower).await;
+        spool.append(event).unwrap();
+    }
+    // Appended, not synced: not durable, not handed out, not the recovery point.
+    assert!(spool.durable_segment(u64::MAX).unwrap().is_none());
+    assert_eq!(spool.durable_position(), &from);
+    let ticket = spool.begin_sync().unwrap().unwrap();
+    // Appends go on while the ticket runs; they are not covered by it.
+    sb.sql("db1", "INSERT INTO sp.t VALUES (100)").await;
+    let second = binlog_pos(&sb).await;
+    while spool.position().to_string() != second {
+        let event = next(&mut follower).await;
+        spool.append(event).unwrap();
+    }
+    std::thread::spawn(move || {
+        ticket.run().unwrap();
+        ticket
+    })
+    .join()
+    .map(|ticket| spool.end_sync(ticket))
+    .unwrap();
+    assert_eq!(spool.durable_position().to_string(), first);
+    let seg = spool.durable_segment(u64::MAX).unwrap().unwrap();
+    assert_eq!(summary_of(&seg.bytes).last.to_string(), first);
+    assert_eq!(seg.before, from);
+    // A ticket of the file before a cut changes nothing after it.
+    let stale = spool.begin_sync().unwrap().unwrap();
+    stale.run().unwrap();
+    spool.cut(&seg.cut).unwrap();
+    let durable = spool.durable_position().clone();
+    spool.end_sync(stale);
+    assert_eq!(spool.durable_position(), &durable);
+    // `segment` syncs first: it holds everything appended.
+    let rest = spool.segment(u64::MAX).unwrap().unwrap();
+    assert_eq!(summary_of(&rest.bytes).last.to_string(), second);
+    assert_eq!(spool.durable_position().to_string(), second);
+}
+
 /// The next event of `f`, within 20 s.
 async fn next(f: &mut ferryman_db::binlog::BinlogFollower) -> Vec<u8> {
     tokio::time::timeout(std::time::Duration::from_secs(20), f.next_event())

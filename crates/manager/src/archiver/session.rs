@@ -4,12 +4,14 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use ferryman_binlog::Spool;
+use ferryman_binlog::{Spool, SyncTicket};
 use ferryman_db::binlog::HEARTBEAT_PERIOD;
 use ferryman_db::Endpoint;
 use ferryman_repo::Timestamp;
+use tokio::task::{JoinError, JoinHandle};
 use tokio_util::sync::CancellationToken;
 
+use super::store::Durable;
 use super::{emit, spool_dir, start, store, ArchiveError, SPOOL};
 use crate::events::{EventKind, Severity};
 use crate::Services;
@@ -80,9 +82,22 @@ pub(super) async fn follow(
     let segment_bytes = u64::from(archive.segment_size_mib) << 20;
     let mut served = false;
     let mut storing: Option<store::Storing> = None;
+    // A sync runs on a blocking thread while the follower reads on (`spool/durable.rs`).
+    let mut syncing: Option<JoinHandle<(SyncTicket, std::io::Result<()>)>> = None;
     let ended: Result<(), ArchiveError> = loop {
         tokio::select! {
             _ = cancel.cancelled() => break Ok(()),
+            synced = synced(&mut syncing), if syncing.is_some() => {
+                syncing = None;
+                match synced {
+                    Ok((ticket, Ok(()))) => {
+                        spool.end_sync(ticket);
+                        durable(services, cluster, &spool);
+                    }
+                    Ok((_, Err(e))) => break Err(ferryman_binlog::Error::Io { what: format!("the binlog spool of {cluster}"), source: e }.into()),
+                    Err(e) => break Err(ArchiveError::Worker(format!("the spool's sync task failed: {e}"))),
+                }
+            }
             joined = store::stored(&mut storing), if storing.is_some() => {
                 if let Some(done) = storing.take() {
                     if let Err(e) = store::cut_after(services, cluster, joined, &done.cut, &mut spool) {
@@ -104,7 +119,7 @@ pub(super) async fn follow(
                         break Err(e.into());
                     }
                     if storing.is_none() && spool.len() >= segment_bytes {
-                        match store::start(services, config, &primary, &mut spool) {
+                        match store::start(services, config, &primary, &mut spool, Durable::Already) {
                             Ok(started) => storing = started,
                             Err(e) => break Err(e),
                         }
@@ -114,7 +129,7 @@ pub(super) async fn follow(
                     if spool.len() > spool_max {
                         let inflight = match storing.take() {
                             Some(inflight) => Some(inflight),
-                            None => match store::start(services, config, &primary, &mut spool) {
+                            None => match store::start(services, config, &primary, &mut spool, Durable::Now) {
                                 Ok(started) => started,
                                 Err(e) => break Err(e),
                             },
@@ -139,12 +154,20 @@ pub(super) async fn follow(
                 Err(e) => break Err(e.into()),
             },
             _ = tick.tick() => {
-                if let Err(e) = spool.sync() {
-                    break Err(e.into());
+                if syncing.is_none() {
+                    match spool.begin_sync() {
+                        Ok(Some(ticket)) => {
+                            syncing = Some(tokio::task::spawn_blocking(move || {
+                                let ran = ticket.run();
+                                (ticket, ran)
+                            }));
+                        }
+                        Ok(None) => durable(services, cluster, &spool),
+                        Err(e) => break Err(e.into()),
+                    }
                 }
-                durable(services, cluster, &spool);
                 if storing.is_none() && is_due(&spool, archive.segment_age) {
-                    match store::start(services, config, &primary, &mut spool) {
+                    match store::start(services, config, &primary, &mut spool, Durable::Already) {
                         Ok(started) => storing = started,
                         Err(e) => break Err(e),
                     }
@@ -163,6 +186,11 @@ pub(super) async fn follow(
     };
     // A segment being stored is waited for (never abandoned half-written), and what was
     // appended is made durable, however the session ended.
+    if let Some(running) = syncing.take() {
+        if let Ok((ticket, Ok(()))) = running.await {
+            spool.end_sync(ticket);
+        }
+    }
     let finished = match storing.take() {
         Some(done) => store::finish(services, cluster, done, &mut spool).await,
         None => Ok(()),
@@ -210,10 +238,20 @@ fn is_due(spool: &Spool, age: Duration) -> bool {
     spool.summary().transactions > 0 && now.saturating_sub(u64::from(first)) >= age.as_secs()
 }
 
+/// The end of the sync in flight, if any (never, without one).
+async fn synced(
+    syncing: &mut Option<JoinHandle<(SyncTicket, std::io::Result<()>)>>,
+) -> Result<(SyncTicket, std::io::Result<()>), JoinError> {
+    match syncing {
+        Some(running) => running.await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Records the spool's durable position.
 fn durable(services: &Services, cluster: &str, spool: &Spool) {
-    let position = spool.position().to_string();
-    let last = spool.summary().last_time;
+    let position = spool.durable_position().to_string();
+    let last = spool.durable_time();
     services.archives.update(cluster, |s| {
         s.position = position;
         s.durable_at = Some(Timestamp::now());

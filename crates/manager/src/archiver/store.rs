@@ -24,15 +24,22 @@ pub(super) struct Storing {
 }
 
 /// Starts storing the spool's whole groups (read from `source`) on a task of their own;
-/// `None` when there is no whole group.
+/// `None` when there is no whole group. `Durable::Now` syncs the spool first (everything
+/// appended goes), `Durable::Already` takes only what is durable without waiting (the
+/// follower's path: the next sync brings the rest).
 pub(super) fn start(
     services: &Arc<Services>,
     cluster: &ClusterConfig,
     source: &str,
     spool: &mut Spool,
+    durable: Durable,
 ) -> Result<Option<Storing>, ArchiveError> {
     let limit = u64::from(cluster.binlog_archive.segment_size_mib) << 20;
-    let Some(segment) = spool.segment(limit)? else {
+    let segment = match durable {
+        Durable::Now => spool.segment(limit)?,
+        Durable::Already => spool.durable_segment(limit)?,
+    };
+    let Some(segment) = segment else {
         return Ok(None);
     };
     let task = tokio::spawn(
@@ -49,6 +56,15 @@ pub(super) fn start(
         cut: segment.cut,
         task,
     }))
+}
+
+/// What a segment may hold: [`start`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Durable {
+    /// Everything appended, synced first.
+    Now,
+    /// What is durable already.
+    Already,
 }
 
 /// Waits until `storing` is stored, then cuts the spool.
@@ -98,7 +114,7 @@ pub(super) async fn segment(
     spool: &mut Spool,
 ) -> Result<(), ArchiveError> {
     // Until no whole group is left: a backlog larger than a segment goes as several.
-    while let Some(storing) = start(services, cluster, source, spool)? {
+    while let Some(storing) = start(services, cluster, source, spool, Durable::Now)? {
         finish(services, &cluster.name, storing, spool).await?;
     }
     Ok(())

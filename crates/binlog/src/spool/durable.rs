@@ -1,0 +1,90 @@
+//! When the spool's bytes are durable. Appends go to the page cache; a sync makes them
+//! durable, and only then do they count: as the archive's recovery point
+//! ([`Spool::durable_position`]) and as what a segment may hold (the state file never marks
+//! past it, so a crash never leaves a mark beyond the file).
+//!
+//! A sync of a busy spool takes time (the disk writes what piled up since the last one), and
+//! the follower should not stop reading meanwhile: [`Spool::begin_sync`] flushes and hands out
+//! a [`SyncTicket`] that the caller runs on another thread while appends go on, then gives
+//! back to [`Spool::end_sync`]. [`Spool::sync`] does it all at once, for the moments that must
+//! wait (a segment with nothing durable in it yet, the end of a session).
+
+use std::fs::File;
+use std::io::Write;
+
+use super::Spool;
+use crate::{Error, GtidPos};
+
+/// A sync to run off the follower's path: [`Spool::begin_sync`].
+#[derive(Debug)]
+pub struct SyncTicket {
+    file: File,
+    generation: u64,
+    end: u64,
+    position: GtidPos,
+    last_time: Option<u32>,
+}
+
+impl SyncTicket {
+    /// Makes the bytes the ticket covers durable (blocking: on a thread that may wait).
+    pub fn run(&self) -> std::io::Result<()> {
+        self.file.sync_data()
+    }
+}
+
+impl Spool {
+    /// Makes what was appended durable now; nothing to do when nothing was.
+    pub fn sync(&mut self) -> Result<(), Error> {
+        if let Some(ticket) = self.begin_sync()? {
+            ticket.run().map_err(|source| self.io(source))?;
+            self.end_sync(ticket);
+        }
+        Ok(())
+    }
+
+    /// Writes what was appended to the file (not durably).
+    pub(super) fn flush(&mut self) -> Result<(), Error> {
+        self.out.flush().map_err(|source| self.io(source))
+    }
+
+    /// Flushes what was appended since the last sync began and returns the sync that makes
+    /// it durable, to run while appending goes on; `None` when nothing was appended.
+    pub fn begin_sync(&mut self) -> Result<Option<SyncTicket>, Error> {
+        if !self.unsynced {
+            return Ok(None);
+        }
+        self.flush()?;
+        let file = self
+            .out
+            .get_ref()
+            .try_clone()
+            .map_err(|source| self.io(source))?;
+        self.unsynced = false;
+        Ok(Some(SyncTicket {
+            file,
+            generation: self.generation,
+            end: self.safe_end,
+            position: self.position(),
+            last_time: self.summary.last_time,
+        }))
+    }
+
+    /// Takes a ticket whose sync succeeded: what it covers is durable. A ticket of an older
+    /// file (the spool was cut or restarted since), or behind what is durable already, changes
+    /// nothing.
+    pub fn end_sync(&mut self, ticket: SyncTicket) {
+        if ticket.generation == self.generation && ticket.end >= self.durable.0 {
+            self.durable = (ticket.end, ticket.position, ticket.last_time);
+        }
+    }
+
+    /// The position of the last whole group that is durable: the archive's recovery point.
+    pub fn durable_position(&self) -> &GtidPos {
+        &self.durable.1
+    }
+
+    /// The time of the last durable event, if any.
+    pub fn durable_time(&self) -> Option<u32> {
+        self.durable.2
+    }
+}
