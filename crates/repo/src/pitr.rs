@@ -713,4 +713,25 @@ mod tests {
         let w = windows(&[backup(3, "0-2-18", 1250)], &segments).unwrap();
         assert_eq!(w[0].other_history.as_deref(), Some("s2"));
     }
+
+    #[test]
+    fn a_checkpoint_of_another_history_is_no_proof_of_the_archive() {
+        let segments = vec![
+            segment_by(1, "s1", 1, 10, 1000, 1100),
+            segment_by(1, "s2", 11, 20, 1100, 1200),
+        ];
+        // A dump of db2 at 0-2-18 (db2 lost 17..=20 in a failover): db1's segments reach
+        // sequence number 18, but not db2's transaction 18.
+        let mut checkpoint = backup(2, "0-2-18", 1250);
+        checkpoint.tool = crate::manifest::Tool::Mysqldump;
+        checkpoint.table_rows = [("shop.t".to_owned(), 18)].into_iter().collect();
+        let backups = vec![checkpoint.clone(), backup(1, "0-1-5", 1050)];
+        let why = crate::proofs::proof_plan(&backups, &segments).unwrap_err();
+        assert!(why.contains("another history"), "{why}");
+        // The same dump in db1's history is a proof to make.
+        checkpoint.gtid = Some("0-1-18".to_owned());
+        let backups = vec![checkpoint, backup(1, "0-1-5", 1050)];
+        let plan = crate::proofs::proof_plan(&backups, &segments).unwrap();
+        assert_eq!(plan.plan.segments.len(), 2);
+    }
 }
