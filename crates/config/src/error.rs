@@ -48,7 +48,7 @@ impl fmt::Display for Location {
 #[non_exhaustive]
 pub enum ConfigError {
     /// The config file could not be read.
-    #[error("{}: cannot read the config file: {cause}: check the path given to ferryman and the file's permissions", path.display())]
+    #[error("{}: cannot read the config file: {cause}: check the path given to ferryman (`--config FILE`, else the variable FERRYMAN_CONFIG, else /etc/ferryman/ferryman.toml) and the file's permissions", path.display())]
     Read {
         /// The config file.
         path: PathBuf,

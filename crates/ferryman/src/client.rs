@@ -22,10 +22,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Where the manager and its token are; shared by the commands that talk to the manager.
 #[derive(Debug, Args)]
 pub struct ApiArgs {
-    /// The configuration file: the manager's address is `manager.http-bind-address` and
-    /// `manager.http-port`.
-    #[arg(long, short)]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: crate::config_file::ConfigFile,
     /// A file (mode 0600) holding the API token. Without it the token comes from
     /// FERRYMAN_API_TOKEN, else `manager.api-token-file`/`api-token-env`, else the file
     /// `monitoring-datadir/api.token` the manager wrote.
@@ -225,7 +223,7 @@ impl Client {
         Ok(Client {
             base: base_url(&config.manager.http_bind_address, config.manager.http_port),
             token,
-            config_path: args.config.clone(),
+            config_path: args.config.to_path_buf(),
             http,
         })
     }

@@ -8,6 +8,7 @@
 
 mod client;
 mod cmd;
+mod config_file;
 mod output;
 
 use std::process::ExitCode;

@@ -351,6 +351,42 @@ fn the_daemons_refuse_to_start_without_a_secret_the_check_warns_of() {
 }
 
 #[test]
+fn the_configuration_file_comes_from_the_option_the_variable_or_etc() {
+    // FERRYMAN_CONFIG names it when --config does not.
+    #[allow(clippy::disallowed_methods)] // running the binary under test
+    let out = Command::new(env!("CARGO_BIN_EXE_ferryman"))
+        .args(["manager"])
+        .env("FERRYMAN_CONFIG", EXAMPLE)
+        .env_remove("FERRYMAN_DB_PASSWORD")
+        .env_remove("FERRYMAN_REPL_PASSWORD")
+        .output()
+        .unwrap();
+    let msg = text(&out);
+    assert!(!out.status.success(), "{msg}");
+    assert!(
+        msg.contains("ferryman.example.toml") && msg.contains("FERRYMAN_DB_PASSWORD"),
+        "{msg}"
+    );
+    // Neither: the default path, and how to give another.
+    #[allow(clippy::disallowed_methods)] // running the binary under test
+    let out = Command::new(env!("CARGO_BIN_EXE_ferryman"))
+        .args(["topology"])
+        .env_remove("FERRYMAN_CONFIG")
+        .output()
+        .unwrap();
+    let msg = text(&out);
+    if !Path::new("/etc/ferryman/ferryman.toml").exists() {
+        assert!(!out.status.success(), "{msg}");
+        assert!(
+            msg.contains("/etc/ferryman/ferryman.toml: cannot read the config file")
+                && msg.contains("--config FILE")
+                && msg.contains("FERRYMAN_CONFIG"),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
 fn a_missing_mariadbd_names_the_packages_to_install() {
     let empty = tempfile::tempdir().unwrap();
     let dir = empty.path().join("sb");

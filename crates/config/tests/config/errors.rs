@@ -309,7 +309,8 @@ fn an_unreadable_file_is_one_error_naming_it() {
         errors.to_string(),
         format!(
             "{}: cannot read the config file: No such file or directory (os error 2): check the \
-             path given to ferryman and the file's permissions",
+             path given to ferryman (`--config FILE`, else the variable FERRYMAN_CONFIG, else \
+             /etc/ferryman/ferryman.toml) and the file's permissions",
             path.display()
         )
     );

@@ -1,6 +1,5 @@
 //! `ferryman agent --config FILE --server NAME [--once]`.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, Context};
@@ -14,9 +13,8 @@ use crate::output;
 /// Arguments of `ferryman agent`.
 #[derive(Debug, Args)]
 pub struct AgentArgs {
-    /// The configuration file.
-    #[arg(long, short)]
-    config: PathBuf,
+    #[command(flatten)]
+    config: crate::config_file::ConfigFile,
     /// The server this agent serves (its `name` in the configuration); the agent runs on
     /// that server's host.
     #[arg(long)]

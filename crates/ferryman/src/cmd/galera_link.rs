@@ -39,9 +39,8 @@ pub enum GaleraLinkCommand {
     /// Show each cluster's link: who replicates from which master, every node's row and live
     /// replication, and the newest events.
     Status {
-        /// The configuration file.
-        #[arg(long, short)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: crate::config_file::ConfigFile,
         /// Only this cluster.
         #[arg(long)]
         cluster: Option<String>,

@@ -1,6 +1,5 @@
 //! `ferryman manager --config FILE`: the manager daemon and its HTTP API.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, Context};
@@ -14,9 +13,8 @@ use tokio_util::sync::CancellationToken;
 /// Arguments of `ferryman manager`.
 #[derive(Debug, Args)]
 pub struct ManagerArgs {
-    /// The configuration file.
-    #[arg(long, short)]
-    config: PathBuf,
+    #[command(flatten)]
+    config: crate::config_file::ConfigFile,
 }
 
 impl ManagerArgs {

@@ -1,7 +1,6 @@
 //! `ferryman repo check`: every repository of the configuration checked directly, without the
 //! manager (the manager's host may be gone).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail};
@@ -20,9 +19,8 @@ pub enum RepoCommand {
     /// sha256 (stored and decompressed) compared with the manifest. Leftovers of interrupted
     /// runs are listed. Exit 1 on any problem.
     Check {
-        /// The configuration file: its repositories (`local` and every [repositories.NAME]).
-        #[arg(long, short)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: crate::config_file::ConfigFile,
         /// Only this repository.
         #[arg(long, value_name = "NAME")]
         repository: Option<String>,

@@ -22,9 +22,8 @@ use crate::output;
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("point").required(true).args(["to_time", "to_gtid", "backup"])))]
 pub struct RestoreArgs {
-    /// The configuration file: the cluster's repositories, read directly.
-    #[arg(long, short)]
-    config: PathBuf,
+    #[command(flatten)]
+    config: crate::config_file::ConfigFile,
     /// The cluster.
     #[arg(long)]
     cluster: String,

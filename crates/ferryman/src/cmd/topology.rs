@@ -1,6 +1,5 @@
 //! `ferryman topology --config FILE [--json]`.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::anyhow;
@@ -12,9 +11,8 @@ use crate::output;
 /// Arguments of `ferryman topology`.
 #[derive(Debug, Args)]
 pub struct TopologyArgs {
-    /// The configuration file.
-    #[arg(long, short)]
-    config: PathBuf,
+    #[command(flatten)]
+    config: crate::config_file::ConfigFile,
     /// Only this cluster.
     #[arg(long)]
     cluster: Option<String>,
