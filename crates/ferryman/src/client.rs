@@ -37,6 +37,8 @@ pub struct Client {
     base: String,
     token: Secret,
     config_path: PathBuf,
+    /// The configured clusters' names.
+    clusters: Vec<String>,
     http: reqwest::Client,
 }
 
@@ -224,8 +226,18 @@ impl Client {
             base: base_url(&config.manager.http_bind_address, config.manager.http_port),
             token,
             config_path: args.config.to_path_buf(),
+            clusters: config.clusters.iter().map(|c| c.name.clone()).collect(),
             http,
         })
+    }
+
+    /// The cluster a command is about: `given`, else the configuration's only cluster.
+    pub fn cluster(&self, given: Option<&str>) -> anyhow::Result<String> {
+        crate::config_file::cluster_or_only(
+            given,
+            self.clusters.iter().map(String::as_str),
+            &self.config_path,
+        )
     }
 
     /// `GET path?query` as JSON; `None` values are left out.

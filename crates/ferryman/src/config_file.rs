@@ -39,3 +39,52 @@ impl AsRef<Path> for ConfigFile {
         &self.path
     }
 }
+
+/// The cluster a command is about: `given` (`--cluster`), else the only cluster of the
+/// configuration at `path`, whose clusters are `names`.
+pub fn cluster_or_only<'a>(
+    given: Option<&str>,
+    names: impl IntoIterator<Item = &'a str>,
+    path: &Path,
+) -> anyhow::Result<String> {
+    if let Some(given) = given {
+        return Ok(given.to_owned());
+    }
+    let names: Vec<&str> = names.into_iter().collect();
+    match names.as_slice() {
+        [only] => Ok((*only).to_owned()),
+        [] => anyhow::bail!(
+            "{} has no cluster: add a [clusters.NAME] table",
+            path.display()
+        ),
+        many => anyhow::bail!(
+            "{} has {} clusters ({}): say which with --cluster",
+            path.display(),
+            many.len(),
+            many.join(", ")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cluster_is_the_one_given_else_the_only_one() {
+        let path = Path::new("/etc/ferryman/ferryman.toml");
+        let one = cluster_or_only(None, ["shop"], path).unwrap();
+        assert_eq!(one, "shop");
+        let given = cluster_or_only(Some("crm"), ["shop", "crm"], path).unwrap();
+        assert_eq!(given, "crm");
+        let two = cluster_or_only(None, ["shop", "crm"], path)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            two,
+            "/etc/ferryman/ferryman.toml has 2 clusters (shop, crm): say which with --cluster"
+        );
+        let none = cluster_or_only(None, [], path).unwrap_err().to_string();
+        assert!(none.contains("has no cluster"), "{none}");
+    }
+}

@@ -268,14 +268,13 @@ async fn a_restore_to_just_before_a_drop_table_has_the_table_and_the_data_of_tha
     daemons.stop().await;
 }
 
-/// `ferryman restore` into `dir` with `args` (not started).
+/// `ferryman restore` into `dir` with `args` (not started); `--cluster` left out: the
+/// sandbox's configuration has one.
 async fn restore_cli(config: &Path, dir: &Path, args: &[&str]) -> Output {
     let mut argv: Vec<String> = vec![
         "restore".into(),
         "--config".into(),
         config.display().to_string(),
-        "--cluster".into(),
-        "sandbox".into(),
         "--target-dir".into(),
         dir.display().to_string(),
     ];
@@ -428,8 +427,6 @@ async fn prove_cli(config: &Path) -> (bool, serde_json::Value) {
         "prove".into(),
         "--config".into(),
         config.display().to_string(),
-        "--cluster".into(),
-        "sandbox".into(),
         "--wait".into(),
         "--json".into(),
     ])

@@ -20,9 +20,9 @@ pub enum BackupCommand {
     Run {
         #[command(flatten)]
         api: ApiArgs,
-        /// The cluster to back up.
+        /// The cluster to back up (may be left out when the configuration has one).
         #[arg(long)]
-        cluster: String,
+        cluster: Option<String>,
         /// The server to take it from; default: `db-servers-backup-hosts`, else a healthy
         /// replica, else the primary.
         #[arg(long)]
@@ -117,6 +117,7 @@ impl BackupCommand {
                 json,
             } => {
                 let client = Client::new(&api)?;
+                let cluster = client.cluster(cluster.as_deref())?;
                 let path = format!("/api/v1/clusters/{}/backups", segment(&cluster));
                 let mut body = json!({ "kind": kind.as_str() });
                 if let Some(server) = &server {

@@ -39,9 +39,9 @@ pub enum PitrCommand {
     Prove {
         #[command(flatten)]
         api: ApiArgs,
-        /// The cluster.
+        /// The cluster (may be left out when the configuration has one).
         #[arg(long)]
-        cluster: String,
+        cluster: Option<String>,
         /// Wait for the result and print it.
         #[arg(long)]
         wait: bool,
@@ -60,7 +60,7 @@ impl PitrCommand {
                 cluster,
                 wait,
                 json,
-            } => prove(api, &cluster, wait, json).await,
+            } => prove(api, cluster.as_deref(), wait, json).await,
         }
     }
 }
@@ -68,8 +68,14 @@ impl PitrCommand {
 /// How often `pitr prove --wait` looks at the manager.
 const POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
-async fn prove(api: ApiArgs, cluster: &str, wait: bool, json: bool) -> anyhow::Result<ExitCode> {
+async fn prove(
+    api: ApiArgs,
+    cluster: Option<&str>,
+    wait: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let client = Client::new(&api)?;
+    let cluster = client.cluster(cluster)?;
     let asked = ferryman_repo::Timestamp::now();
     let started = client
         .post_value(

@@ -39,9 +39,9 @@ impl Method {
 pub struct ReseedArgs {
     #[command(flatten)]
     api: ApiArgs,
-    /// The cluster.
+    /// The cluster (may be left out when the configuration has one).
     #[arg(long)]
-    cluster: String,
+    cluster: Option<String>,
     /// A replica to rebuild; repeat for several (one read of the source serves them all).
     #[arg(long = "server", required = true)]
     servers: Vec<String>,
@@ -71,9 +71,9 @@ pub struct ReseedArgs {
 pub struct FlashbackArgs {
     #[command(flatten)]
     api: ApiArgs,
-    /// The cluster.
+    /// The cluster (may be left out when the configuration has one).
     #[arg(long)]
-    cluster: String,
+    cluster: Option<String>,
     /// The replica to rewind.
     #[arg(long)]
     server: String,
@@ -117,7 +117,7 @@ impl ReseedArgs {
         );
         start(
             &self.api,
-            &self.cluster,
+            self.cluster.as_deref(),
             "reseed",
             &body,
             &what,
@@ -149,7 +149,7 @@ impl FlashbackArgs {
         let what = format!("flashback of {} to {to}", self.server);
         start(
             &self.api,
-            &self.cluster,
+            self.cluster.as_deref(),
             "flashback",
             &body,
             &what,
@@ -162,7 +162,7 @@ impl FlashbackArgs {
 
 async fn start(
     api: &ApiArgs,
-    cluster: &str,
+    cluster: Option<&str>,
     route: &str,
     body: &serde_json::Value,
     what: &str,
@@ -170,7 +170,8 @@ async fn start(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let client = Client::new(api)?;
-    let path = format!("/api/v1/clusters/{}/{route}", segment(cluster));
+    let cluster = client.cluster(cluster)?;
+    let path = format!("/api/v1/clusters/{}/{route}", segment(&cluster));
     let started = client.post_value(&path, body).await?;
     let ids: Vec<u64> = started
         .get("job_ids")

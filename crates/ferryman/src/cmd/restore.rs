@@ -24,9 +24,9 @@ use crate::output;
 pub struct RestoreArgs {
     #[command(flatten)]
     config: crate::config_file::ConfigFile,
-    /// The cluster.
+    /// The cluster (may be left out when the configuration has one).
     #[arg(long)]
-    cluster: String,
+    cluster: Option<String>,
     /// Recover to this time (UTC, `2026-12-04T14:02:59Z` or `2026-12-04 14:02:59`): the last
     /// transaction written at or before it, from the newest backup before it.
     #[arg(long, value_name = "TIME")]
@@ -52,21 +52,23 @@ pub struct RestoreArgs {
 impl RestoreArgs {
     pub async fn run(self) -> anyhow::Result<ExitCode> {
         let config = Config::load(&self.config).map_err(|e| anyhow!("{e}"))?;
+        let cluster_name = crate::config_file::cluster_or_only(
+            self.cluster.as_deref(),
+            config.clusters.iter().map(|c| c.name.as_str()),
+            &self.config,
+        )?;
         let cluster = config
-            .cluster(&self.cluster)
-            .ok_or_else(|| anyhow!("no cluster `{}` in {}", self.cluster, self.config.display()))?;
+            .cluster(&cluster_name)
+            .ok_or_else(|| anyhow!("no cluster `{cluster_name}` in {}", self.config.display()))?;
         let mut repos = Vec::new();
         for name in &cluster.backup_repositories {
             repos.extend(direct::repositories(&config, Some(name))?);
         }
         let Some((first, first_repo)) = repos.first() else {
-            bail!(
-                "none of cluster `{}`'s repositories can be read",
-                self.cluster
-            );
+            bail!("none of cluster `{cluster_name}`'s repositories can be read");
         };
-        let backups = first_repo.list(Some(&self.cluster), None).await?;
-        let segments = first_repo.list_segments(&self.cluster).await?;
+        let backups = first_repo.list(Some(&cluster_name), None).await?;
+        let segments = first_repo.list_segments(&cluster_name).await?;
         let (id, replay, point) = match (&self.backup, self.point()?) {
             (Some(id), None) => {
                 let id: BackupId = id.parse().map_err(|e| anyhow!("--backup: {e}"))?;
