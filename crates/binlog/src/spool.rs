@@ -91,7 +91,7 @@ pub struct Spool {
     unsynced: bool,
     /// The end of the whole groups known durable, and the position and last event time there
     /// (`durable.rs`): what a segment may hold, and the archive's recovery point.
-    durable: (u64, GtidPos, Option<u32>),
+    durable: durable::Mark,
     /// Where the groups not stored yet begin, with the position there, when segments were
     /// stored from this file without rewriting it (a backlog: see [`Spool::cut`]).
     stored: Option<(u64, GtidPos)>,
@@ -185,7 +185,11 @@ impl Spool {
             safe_last: GtidPos::new(),
             boundaries: Vec::new(),
             unsynced: false,
-            durable: (MAGIC.len() as u64, GtidPos::new(), None),
+            durable: durable::Mark {
+                end: MAGIC.len() as u64,
+                position: GtidPos::new(),
+                last_time: None,
+            },
             stored: None,
             pending: None,
         };
@@ -200,7 +204,7 @@ impl Spool {
             }
         }
         // Durable as read: `open` syncs it, `replace` wrote it durably.
-        spool.durable = (spool.safe_end, spool.position(), spool.summary.last_time);
+        spool.durable = spool.mark();
         Ok((spool, damage))
     }
 

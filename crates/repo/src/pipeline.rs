@@ -144,7 +144,8 @@ pub(crate) async fn store<R: AsyncRead + Unpin + Send>(
 }
 
 /// Stores `bytes`, already in memory, into the object `key` as [`store`] does with a stream,
-/// without copying them into buffers; `sha256` is their hash when the caller computed it already (it is not computed again).
+/// without copying them into buffers; `sha256` is their hash, which the caller computed
+/// already (it is not computed again).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn store_memory(
     storage: &dyn Storage,
@@ -153,7 +154,7 @@ pub(crate) async fn store_memory(
     keys: Option<Arc<Keys>>,
     inspector: Box<dyn Inspector>,
     bytes: Arc<Vec<u8>>,
-    sha256: Option<String>,
+    sha256: String,
     subject: &str,
 ) -> Result<Stored> {
     compression.check()?;
@@ -242,11 +243,8 @@ async fn read_into<R: AsyncRead + Unpin>(
 enum Input {
     /// Buffers from the reading side, until `End`.
     Queue(mpsc::Receiver<Msg>),
-    /// Bytes in memory, with their sha256 when it is known already.
-    Memory {
-        bytes: Arc<Vec<u8>>,
-        sha256: Option<String>,
-    },
+    /// Bytes in memory, with their sha256.
+    Memory { bytes: Arc<Vec<u8>>, sha256: String },
 }
 
 /// The compressor thread: hash, inspect, compress, hash, write; commit only after the whole
@@ -269,11 +267,10 @@ fn compress(
     }
     // A frame checksum lets a plain `zstd -t` spot a damaged payload without the manifest.
     encoder.include_checksum(true).map_err(ThreadError::Write)?;
+    // The raw bytes' hash: computed here from a queue, given with bytes in memory.
     let (mut raw_sha, known_sha) = match &input {
-        Input::Memory {
-            sha256: Some(sha), ..
-        } => (None, Some(sha.clone())),
-        _ => (Some(Sha256::new()), None),
+        Input::Memory { sha256, .. } => (None, Some(sha256.clone())),
+        Input::Queue(_) => (Some(Sha256::new()), None),
     };
     let mut raw_bytes = 0u64;
     let mut take = |buf: &[u8]| -> std::result::Result<(), ThreadError> {

@@ -117,15 +117,16 @@ impl Coverage {
         start: &GtidPos,
         segments: &[SegmentManifest],
     ) -> Option<(Gtid, u32)> {
-        want.iter().find_map(|w| {
-            let server = match start.get(w.domain).filter(|s| s.seq == w.seq) {
-                Some(s) => Some(s.server),
-                None => self
-                    .segments
-                    .iter()
-                    .find_map(|&i| segments.get(i)?.server_of(w.domain, w.seq)),
-            };
-            server.filter(|s| *s != w.server).map(|s| (w, s))
+        let at_start = want.iter().find_map(|w| {
+            start
+                .get(w.domain)
+                .filter(|s| s.seq == w.seq && s.server != w.server)
+                .map(|s| (w, s.server))
+        });
+        at_start.or_else(|| {
+            self.segments
+                .iter()
+                .find_map(|&i| segments.get(i)?.other_history(want))
         })
     }
 }

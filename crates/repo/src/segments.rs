@@ -168,7 +168,7 @@ impl Repository {
             self.shared_keys(),
             Box::new(Accept),
             bytes,
-            Some(raw_sha.clone()),
+            raw_sha.clone(),
             &subject,
         )
         .await;

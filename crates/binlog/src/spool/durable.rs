@@ -15,20 +15,32 @@ use std::io::Write;
 use super::Spool;
 use crate::{Error, GtidPos};
 
+/// The end of the spool's whole groups at some moment, with the position and the last event
+/// time there: what a sync makes durable.
+#[derive(Debug, Clone)]
+pub(super) struct Mark {
+    pub end: u64,
+    pub position: GtidPos,
+    pub last_time: Option<u32>,
+}
+
 /// A sync to run off the follower's path: [`Spool::begin_sync`].
 #[derive(Debug)]
 pub struct SyncTicket {
     file: File,
+    /// The spool's file, for errors.
+    what: String,
     generation: u64,
-    end: u64,
-    position: GtidPos,
-    last_time: Option<u32>,
+    mark: Mark,
 }
 
 impl SyncTicket {
     /// Makes the bytes the ticket covers durable (blocking: on a thread that may wait).
-    pub fn run(&self) -> std::io::Result<()> {
-        self.file.sync_data()
+    pub fn run(&self) -> Result<(), Error> {
+        self.file.sync_data().map_err(|source| Error::Io {
+            what: self.what.clone(),
+            source,
+        })
     }
 }
 
@@ -36,7 +48,7 @@ impl Spool {
     /// Makes what was appended durable now; nothing to do when nothing was.
     pub fn sync(&mut self) -> Result<(), Error> {
         if let Some(ticket) = self.begin_sync()? {
-            ticket.run().map_err(|source| self.io(source))?;
+            ticket.run()?;
             self.end_sync(ticket);
         }
         Ok(())
@@ -62,29 +74,37 @@ impl Spool {
         self.unsynced = false;
         Ok(Some(SyncTicket {
             file,
+            what: self.path.display().to_string(),
             generation: self.generation,
+            mark: self.mark(),
+        }))
+    }
+
+    /// Where the whole groups end now.
+    pub(super) fn mark(&self) -> Mark {
+        Mark {
             end: self.safe_end,
             position: self.position(),
             last_time: self.summary.last_time,
-        }))
+        }
     }
 
     /// Takes a ticket whose sync succeeded: what it covers is durable. A ticket of an older
     /// file (the spool was cut or restarted since), or behind what is durable already, changes
     /// nothing.
     pub fn end_sync(&mut self, ticket: SyncTicket) {
-        if ticket.generation == self.generation && ticket.end >= self.durable.0 {
-            self.durable = (ticket.end, ticket.position, ticket.last_time);
+        if ticket.generation == self.generation && ticket.mark.end >= self.durable.end {
+            self.durable = ticket.mark;
         }
     }
 
     /// The position of the last whole group that is durable: the archive's recovery point.
     pub fn durable_position(&self) -> &GtidPos {
-        &self.durable.1
+        &self.durable.position
     }
 
     /// The time of the last durable event, if any.
     pub fn durable_time(&self) -> Option<u32> {
-        self.durable.2
+        self.durable.last_time
     }
 }

@@ -52,10 +52,11 @@ impl Spool {
         };
         // Only what is durable goes into a segment (the state never marks past it), and only
         // when it holds a whole group (the events before the first group are no segment).
-        if self.safe_last.is_empty() || self.durable.0 <= from || self.durable.1 == before {
+        let durable = &self.durable;
+        if self.safe_last.is_empty() || durable.end <= from || durable.position == before {
             return Ok(None);
         }
-        let (durable_end, durable_position) = (self.durable.0, self.durable.1.clone());
+        let (durable_end, durable_position) = (durable.end, durable.position.clone());
         let head = self.head_len();
         let fits = |end: u64| head + (end - from) <= limit;
         let pending = self.pending.clone().filter(|(end, _)| *end > from);

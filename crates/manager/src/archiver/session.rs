@@ -83,7 +83,7 @@ pub(super) async fn follow(
     let mut served = false;
     let mut storing: Option<store::Storing> = None;
     // A sync runs on a blocking thread while the follower reads on (`spool/durable.rs`).
-    let mut syncing: Option<JoinHandle<(SyncTicket, std::io::Result<()>)>> = None;
+    let mut syncing: Option<JoinHandle<Synced>> = None;
     let ended: Result<(), ArchiveError> = loop {
         tokio::select! {
             _ = cancel.cancelled() => break Ok(()),
@@ -94,7 +94,7 @@ pub(super) async fn follow(
                         spool.end_sync(ticket);
                         durable(services, cluster, &spool);
                     }
-                    Ok((_, Err(e))) => break Err(ferryman_binlog::Error::Io { what: format!("the binlog spool of {cluster}"), source: e }.into()),
+                    Ok((_, Err(e))) => break Err(e.into()),
                     Err(e) => break Err(ArchiveError::Worker(format!("the spool's sync task failed: {e}"))),
                 }
             }
@@ -238,10 +238,11 @@ fn is_due(spool: &Spool, age: Duration) -> bool {
     spool.summary().transactions > 0 && now.saturating_sub(u64::from(first)) >= age.as_secs()
 }
 
+/// A spool sync that ran: its ticket, and how it went.
+type Synced = (SyncTicket, Result<(), ferryman_binlog::Error>);
+
 /// The end of the sync in flight, if any (never, without one).
-async fn synced(
-    syncing: &mut Option<JoinHandle<(SyncTicket, std::io::Result<()>)>>,
-) -> Result<(SyncTicket, std::io::Result<()>), JoinError> {
+async fn synced(syncing: &mut Option<JoinHandle<Synced>>) -> Result<Synced, JoinError> {
     match syncing {
         Some(running) => running.await,
         None => std::future::pending().await,

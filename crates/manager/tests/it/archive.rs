@@ -31,6 +31,22 @@ pub(crate) async fn binlog_pos(sb: &TestSandbox, server: &str) -> GtidPos {
     pos.parse().unwrap()
 }
 
+/// Waits until the archiver follows the primary (within 20 s).
+pub(crate) async fn wait_following(services: &Services) {
+    let started = Instant::now();
+    while !services
+        .archives
+        .get("sandbox")
+        .is_some_and(|s| s.following)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the archiver does not follow"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Waits until the archiver's durable position is `pos`; returns how long it took.
 pub(crate) async fn wait_durable(services: &Services, pos: &GtidPos, within: Duration) -> Duration {
     let started = Instant::now();
@@ -88,18 +104,7 @@ async fn the_archive_follows_the_primary_through_a_kill_and_a_switchover() {
     let running = start(&config, &[]).await;
     let services = running.services.clone();
     let next = Arc::new(AtomicU64::new(1));
-    let started = Instant::now();
-    while !services
-        .archives
-        .get("sandbox")
-        .is_some_and(|s| s.following)
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the archiver does not follow"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_following(&services).await;
     let start_pos = binlog_pos(&sb, "db1").await;
 
     // 1. Archived while writing: durable within the flush interval of the last commit.
@@ -398,15 +403,7 @@ async fn a_repository_that_refuses_segments_bounds_the_spool_and_the_archive_cat
     let start_pos = binlog_pos(&sb, "db1").await;
     let running = start(&config, &[]).await;
     let services = running.services.clone();
-    let started = Instant::now();
-    while !services
-        .archives
-        .get("sandbox")
-        .is_some_and(|s| s.following)
-    {
-        assert!(started.elapsed() < Duration::from_secs(20), "not following");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_following(&services).await;
     sb.sql("db1", "INSERT INTO pitr.t VALUES (1000, 'first')")
         .await;
     let first = binlog_pos(&sb, "db1").await;

@@ -12,7 +12,7 @@ use ferryman_manager::events::EventKind;
 use ferryman_repo::pitr::roll_forward;
 use ferryman_sandbox::testing::TestSandbox;
 
-use crate::archive::{binlog_pos, wait_durable, wait_stored, write_rows};
+use crate::archive::{binlog_pos, wait_durable, wait_following, wait_stored, write_rows};
 use crate::common::*;
 
 /// Waits until `check` holds, or fails with `what`.
@@ -39,17 +39,7 @@ async fn after_a_failover_that_lost_transactions_the_archive_goes_on_with_the_ne
     );
     let running = start(&config, &[]).await;
     let services = running.services.clone();
-    wait_for(
-        "the archiver follows",
-        Duration::from_secs(20),
-        async || {
-            services
-                .archives
-                .get("sandbox")
-                .is_some_and(|s| s.following)
-        },
-    )
-    .await;
+    wait_following(&services).await;
 
     // The shared history: written on db1, replicated to db2.
     let next = Arc::new(AtomicU64::new(1));
