@@ -43,6 +43,12 @@ pub const BACKUP_COMPRESSION_THREADS: u32 = 2;
 pub const BACKUP_COMPRESSION_THREADS_MIN: u32 = 1;
 /// Largest `manager.backup-compression-threads`.
 pub const BACKUP_COMPRESSION_THREADS_MAX: u32 = 64;
+/// `manager.history-retention`: jobs, events and verification runs kept for 90 days.
+pub const HISTORY_RETENTION: Duration = Duration::from_secs(90 * 86_400);
+/// Smallest `manager.history-retention`.
+pub const HISTORY_RETENTION_MIN: Duration = Duration::from_secs(3600);
+/// Largest `manager.history-retention`: ten years.
+pub const HISTORY_RETENTION_MAX: Duration = Duration::from_secs(3650 * 86_400);
 /// `manager.job-claim-timeout`.
 pub const JOB_CLAIM_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// Smallest `manager.job-claim-timeout`: one default `agent.poll-interval`.

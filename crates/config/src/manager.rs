@@ -44,6 +44,10 @@ pub struct ManagerConfig {
     /// `job-claim-timeout`: a job that no agent claims within this is cancelled and fails with
     /// that reason, e.g. `"5m"`. Default 5m; 5s to 24h.
     pub job_claim_timeout: Duration,
+    /// `history-retention`: how long the history (`monitoring-datadir/state.db`: jobs, events,
+    /// verification runs) keeps what ended, e.g. `"90d"`. Default 90d; 1h to 3650d. Backups
+    /// are kept by their clusters' retention, not this.
+    pub history_retention: Duration,
     /// `logs-keep`: how many collected error-log and slow-query-log files are kept per server
     /// and log kind; older ones are deleted. Default 30; 1 to 100000.
     pub logs_keep: u32,
@@ -74,6 +78,7 @@ impl Default for ManagerConfig {
             backup_compression_level: defaults::BACKUP_COMPRESSION_LEVEL,
             backup_compression_threads: defaults::BACKUP_COMPRESSION_THREADS,
             job_claim_timeout: defaults::JOB_CLAIM_TIMEOUT,
+            history_retention: defaults::HISTORY_RETENTION,
             logs_keep: defaults::LOGS_KEEP,
             http_header_read_timeout: defaults::HTTP_HEADER_READ_TIMEOUT,
             http_idle_timeout: defaults::HTTP_IDLE_TIMEOUT,
@@ -97,6 +102,7 @@ impl ManagerConfig {
             backup_compression_level,
             backup_compression_threads,
             job_claim_timeout,
+            history_retention,
             logs_keep,
             http_header_read_timeout,
             http_idle_timeout,
@@ -167,6 +173,15 @@ impl ManagerConfig {
                 (
                     defaults::JOB_CLAIM_TIMEOUT_MIN,
                     defaults::JOB_CLAIM_TIMEOUT_MAX,
+                ),
+            ),
+            history_retention: v.duration(
+                "manager.history-retention",
+                history_retention,
+                defaults::HISTORY_RETENTION,
+                (
+                    defaults::HISTORY_RETENTION_MIN,
+                    defaults::HISTORY_RETENTION_MAX,
                 ),
             ),
             logs_keep: v.integer(

@@ -2,15 +2,18 @@
 //! the API (`GET /api/v1/events`) and published to subscribers (the notification work will
 //! send them by mail and webhook).
 //!
-//! Kept in memory, the newest 1000: the durable record of a verification is its backup's
-//! manifest; an event is the prompt to look at it. Every event is also logged.
+//! The newest 1000 are listed from memory; every event is also recorded in the history
+//! (`state.rs`), whose newest events a restarted manager lists first and whose ids it
+//! continues, and logged.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use ferryman_repo::Timestamp;
 use serde::Serialize;
 use tokio::sync::broadcast;
+
+use crate::state::State;
 
 /// How many events are remembered.
 const KEEP: usize = 1000;
@@ -18,7 +21,7 @@ const KEEP: usize = 1000;
 const CHANNEL: usize = 256;
 
 /// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum EventKind {
     /// A backup failed its verification.
@@ -47,10 +50,15 @@ pub enum EventKind {
     ProofFailed,
     /// A proof of recoverability passed.
     ProofPassed,
+    /// The manager's history cannot be used (damaged, of a newer release): jobs, events and
+    /// runs are not kept across restarts until it is moved aside.
+    HistoryUnavailable,
+    /// The manager's history file was missing and a new one was begun.
+    HistoryLost,
 }
 
 /// How much it matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// For the record.
@@ -62,7 +70,7 @@ pub enum Severity {
 /// One event (its OpenAPI schema is derived from this type: a new kind shows there too).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Event {
-    /// Increasing from 1 since the manager started.
+    /// Increasing from 1, across restarts while the history is kept.
     pub id: u64,
     /// When (UTC).
     #[schema(value_type = String, format = DateTime)]
@@ -71,7 +79,7 @@ pub struct Event {
     pub kind: EventKind,
     /// How much it matters.
     pub severity: Severity,
-    /// The cluster.
+    /// The cluster; empty for the manager's own events (its history).
     pub cluster: String,
     /// The server, when one is concerned.
     pub server: Option<String>,
@@ -86,13 +94,18 @@ pub struct Event {
 pub struct Events {
     kept: Mutex<(u64, VecDeque<Event>)>,
     sender: broadcast::Sender<Event>,
+    state: Arc<State>,
 }
 
-impl Default for Events {
-    fn default() -> Self {
+impl Events {
+    /// The events, starting from the newest of the history.
+    pub fn new(state: Arc<State>) -> Events {
+        let kept: VecDeque<Event> = state.recent_events(KEEP).into_iter().rev().collect();
+        let last = kept.back().map_or(0, |e| e.id);
         Events {
-            kept: Mutex::new((0, VecDeque::new())),
+            kept: Mutex::new((last, kept)),
             sender: broadcast::channel(CHANNEL).0,
+            state,
         }
     }
 }
@@ -130,6 +143,8 @@ impl Events {
             message: new.message,
         };
         kept.1.push_back(event.clone());
+        // Under the lock, so the history receives events in id order.
+        self.state.save_event(&event);
         while kept.1.len() > KEEP {
             kept.1.pop_front();
         }
@@ -165,7 +180,7 @@ mod tests {
 
     #[test]
     fn events_are_numbered_kept_and_published() {
-        let events = Events::default();
+        let events = Events::new(Arc::new(State::unavailable("test")));
         let mut rx = events.subscribe();
         for n in 0..3 {
             events.emit(NewEvent {

@@ -32,6 +32,8 @@
 //! - `prover.rs`: proofs of recoverability, scheduled per cluster and on demand.
 //! - `events.rs`: what a DBA must hear about, kept for the API and published.
 //! - `registry.rs`: the manager's jobs, for the API.
+//! - `state.rs` + `state/`: the history (jobs, events, verification runs) kept across restarts
+//!   in `monitoring-datadir/state.db`.
 //! - `monitor.rs`: topology, and which server a backup is taken from.
 //! - `scheduler.rs`: cron entries.
 //! - `api.rs` + `api/`: the HTTP API: router and token check, the handlers (one file per
@@ -56,6 +58,7 @@ pub mod reseed;
 pub mod retention;
 pub mod scheduler;
 mod services;
+pub mod state;
 pub mod store;
 pub mod verification;
 

@@ -11,9 +11,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::events::{EventKind, NewEvent, Severity};
 use crate::receiver;
 use crate::registry::Registry;
 use crate::repositories::Repositories;
+use crate::state::{self, State};
 use crate::{archiver, copies, prover, scheduler, Error, Result, Services};
 
 /// The manager daemon.
@@ -59,14 +61,24 @@ impl Manager {
             key: "manager.stream-port",
             source,
         })?;
-        let registry = Registry::open(&config.manager.monitoring_datadir)?;
+        let (state, history_note) = open_history(&config.manager.monitoring_datadir);
+        let registry = Registry::open(&config.manager.monitoring_datadir, Arc::clone(&state))?;
         let key_file = &config.jobs.row_key_file;
         let (row_key, created) =
             ferryman_proto::RowKey::load_or_create(key_file).map_err(Error::RowKey)?;
         if created {
             tracing::info!(file = %key_file.display(), "created the key reseed rows are sealed with: copy it (mode 0600) to every agent's host, as `jobs.row-key-file`");
         }
-        let services = Arc::new(Services::new(Arc::clone(&config), repos, registry, row_key));
+        let services = Arc::new(Services::new(
+            Arc::clone(&config),
+            repos,
+            registry,
+            state,
+            row_key,
+        ));
+        if let Some(note) = history_note {
+            services.events.emit(note);
+        }
         for cluster in &config.clusters {
             for server in &cluster.servers {
                 if let Err(e) = prepare_server(&config, cluster, server).await {
@@ -158,6 +170,7 @@ impl Manager {
                 );
             }
         }
+        background.spawn(prune_history(Arc::clone(&self.services), shutdown.clone()));
         tracing::info!(stream = %self.stream_addr, "manager started");
         shutdown.cancelled().await;
         tracing::info!("manager stopping: cancelling running jobs");
@@ -168,8 +181,60 @@ impl Manager {
         self.services.drain().await;
         background.close();
         background.wait().await;
+        let services = Arc::clone(&self.services);
+        // Everything recorded is committed before the manager says it stopped.
+        let _ = tokio::task::spawn_blocking(move || services.state.close()).await;
         tracing::info!("manager stopped");
         Ok(())
+    }
+}
+
+/// The history in `dir`, or none (with the error event that says how to get it back); and the
+/// event for a history that was lost (the manager ran here before, the file is gone).
+fn open_history(dir: &std::path::Path) -> (Arc<State>, Option<NewEvent>) {
+    let existed = dir.join(state::FILE).exists();
+    let ran_before = dir.join(crate::registry::IDS_FILE).exists();
+    let note = |severity, kind, message: String| NewEvent {
+        kind,
+        severity,
+        cluster: String::new(),
+        server: None,
+        backup: None,
+        message,
+    };
+    match State::open(dir) {
+        Ok(state) if !existed && ran_before => (
+            Arc::new(state),
+            Some(note(
+                Severity::Error,
+                EventKind::HistoryLost,
+                format!(
+                    "{}: the manager's history was missing (deleted or moved?) and a new, empty one was created: jobs, events and verification runs before this start are not listed; backups are not affected (their manifests are their catalogue)",
+                    dir.join(state::FILE).display()
+                ),
+            )),
+        ),
+        Ok(state) => (Arc::new(state), None),
+        Err(e) => (
+            Arc::new(State::unavailable(e.to_string())),
+            Some(note(
+                Severity::Error,
+                EventKind::HistoryUnavailable,
+                e.to_string(),
+            )),
+        ),
+    }
+}
+
+/// Forgets history older than `manager.history-retention`, at start and every hour.
+async fn prune_history(services: Arc<Services>, shutdown: CancellationToken) {
+    let keep = services.config.manager.history_retention;
+    loop {
+        services.state.prune(keep);
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+        }
     }
 }
 

@@ -1,11 +1,12 @@
 //! The manager's own jobs: what it dispatched, where each stands, and how to cancel one.
 //!
 //! A manager job wraps one row in a node's jobs table (the node job) and what the manager does
-//! around it (waiting for the stream, storing the backup). Kept in memory: after a restart the
-//! repository (manifests) and the nodes' tables are the record; jobs that were running are
-//! failed on the nodes by their agents (the stream is gone) and their leftovers cleaned. Only
-//! the id counter outlives the manager (`registry/ids.rs`): an id once shown (`jobs show 4`)
-//! never names another job.
+//! around it (waiting for the stream, storing the backup). The newest are kept in memory for
+//! the API, and every job is recorded in the history (`state.rs`): when it starts, when its
+//! state changes, and at most every [`SAVE_EVERY`] while its phase or byte count moves. After
+//! a restart the list starts from the history; jobs that were running are recorded as
+//! interrupted (their agents fail the node jobs: the stream is gone). The id counter
+//! (`registry/ids.rs`) makes sure an id once shown (`jobs show 4`) never names another job.
 
 mod ids;
 
@@ -14,15 +15,17 @@ pub use ids::FILE as IDS_FILE;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use ferryman_proto::Task;
 use serde::Serialize;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::state::State;
+
 /// Where a manager job stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum JobState {
     /// Created, the node job not yet inserted.
@@ -50,7 +53,7 @@ impl JobState {
 }
 
 /// One manager job, as the API shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[schema(as = Job)]
 pub struct JobRecord {
     /// Manager-wide id.
@@ -92,7 +95,13 @@ pub struct JobRecord {
 struct Entry {
     record: JobRecord,
     cancel: CancellationToken,
+    /// The state last written to the history, and when.
+    saved: (JobState, Instant),
 }
+
+/// A running job's progress (phase, bytes) is written to the history at most this often;
+/// changes of state at once.
+pub const SAVE_EVERY: Duration = Duration::from_secs(5);
 
 /// Every manager job since start (the newest 1000 finished ones are kept).
 #[derive(Debug, Clone)]
@@ -100,6 +109,8 @@ pub struct Registry {
     inner: Arc<Mutex<Inner>>,
     /// How many jobs have ended: what [`Registry::wait_end`] waits on.
     ends: Arc<watch::Sender<u64>>,
+    /// The history.
+    state: Arc<State>,
 }
 
 #[derive(Debug, Default)]
@@ -127,15 +138,38 @@ fn now() -> u64 {
 }
 
 impl Registry {
-    /// An empty registry whose ids continue after every id given by a manager that kept its
-    /// counter in `dir` (`monitoring-datadir`).
-    pub fn open(dir: &Path) -> crate::Result<Registry> {
+    /// The registry of a manager that keeps its id counter in `dir` (`monitoring-datadir`)
+    /// and its history in `state`: the newest jobs of the history listed (those that were
+    /// running recorded as interrupted), ids continuing after every id given before.
+    pub fn open(dir: &Path, state: Arc<State>) -> crate::Result<Registry> {
+        let mut ids = ids::Ids::open(dir)?;
+        let mut jobs = BTreeMap::new();
+        for mut record in state.recent_jobs(KEEP) {
+            ids.skip_past(record.id);
+            if !record.state.is_final() {
+                record.error = Some(format!(
+                    "interrupted: the manager stopped while this job was {}; its node job is failed by the agent (the stream is gone) and nothing partial was recorded as a backup: start it again",
+                    record.phase_before_interruption()
+                ));
+                record.state = JobState::Failed;
+                record.phase = "failed".to_owned();
+                record.ended_at = Some(now());
+                state.save_job(&record);
+            }
+            let saved = (record.state, Instant::now());
+            jobs.insert(
+                record.id,
+                Entry {
+                    record,
+                    cancel: CancellationToken::new(),
+                    saved,
+                },
+            );
+        }
         Ok(Registry {
-            inner: Arc::new(Mutex::new(Inner {
-                ids: ids::Ids::open(dir)?,
-                jobs: BTreeMap::new(),
-            })),
+            inner: Arc::new(Mutex::new(Inner { ids, jobs })),
             ends: Arc::new(watch::channel(0).0),
+            state,
         })
     }
 
@@ -151,26 +185,29 @@ impl Registry {
         let cancel = CancellationToken::new();
         let mut guard = self.lock();
         let id = guard.ids.next();
+        let record = JobRecord {
+            id,
+            cluster: cluster.to_owned(),
+            server: server.to_owned(),
+            task,
+            node_job_id: None,
+            state: JobState::Queued,
+            phase: "queued".to_owned(),
+            bytes: 0,
+            bytes_total: None,
+            node_result: None,
+            error: None,
+            backup_id: None,
+            trigger: trigger.to_owned(),
+            created_at: now(),
+            ended_at: None,
+        };
+        self.state.save_job(&record);
         guard.jobs.insert(
             id,
             Entry {
-                record: JobRecord {
-                    id,
-                    cluster: cluster.to_owned(),
-                    server: server.to_owned(),
-                    task,
-                    node_job_id: None,
-                    state: JobState::Queued,
-                    phase: "queued".to_owned(),
-                    bytes: 0,
-                    bytes_total: None,
-                    node_result: None,
-                    error: None,
-                    backup_id: None,
-                    trigger: trigger.to_owned(),
-                    created_at: now(),
-                    ended_at: None,
-                },
+                saved: (record.state, Instant::now()),
+                record,
                 cancel: cancel.clone(),
             },
         );
@@ -200,9 +237,10 @@ impl Registry {
         self.with(|m| m.values().rev().map(|e| e.record.clone()).collect())
     }
 
-    /// One job.
+    /// One job: from memory, else from the history (an older one).
     pub fn get(&self, id: u64) -> Option<JobRecord> {
         self.with(|m| m.get(&id).map(|e| e.record.clone()))
+            .or_else(|| self.state.job(id))
     }
 
     /// Job `id` once it has ended, or as it is after `at_most` (what lets a client follow a
@@ -237,6 +275,34 @@ impl Registry {
     fn with<T>(&self, f: impl FnOnce(&mut BTreeMap<u64, Entry>) -> T) -> T {
         f(&mut self.lock().jobs)
     }
+
+    /// Runs `f` on job `id`'s record and writes it to the history when `now`, when its state
+    /// changed, or when `SAVE_EVERY` passed since the last write.
+    fn change(&self, id: u64, now: bool, f: impl FnOnce(&mut JobRecord)) {
+        let save = self.with(|m| {
+            let e = m.get_mut(&id)?;
+            f(&mut e.record);
+            let due = now || e.record.state != e.saved.0 || e.saved.1.elapsed() >= SAVE_EVERY;
+            due.then(|| {
+                e.saved = (e.record.state, Instant::now());
+                e.record.clone()
+            })
+        });
+        if let Some(record) = save {
+            self.state.save_job(&record);
+        }
+    }
+}
+
+impl JobRecord {
+    /// The phase a job had when the manager stopped, in words.
+    fn phase_before_interruption(&self) -> &str {
+        if self.phase.is_empty() {
+            "running"
+        } else {
+            &self.phase
+        }
+    }
 }
 
 impl JobHandle {
@@ -250,19 +316,16 @@ impl JobHandle {
         &self.cancel
     }
 
-    /// Updates the record.
+    /// Updates the record (progress: written to the history at most every [`SAVE_EVERY`],
+    /// unless the state changes).
     pub fn update(&self, f: impl FnOnce(&mut JobRecord)) {
-        self.registry.with(|m| {
-            if let Some(e) = m.get_mut(&self.id) {
-                f(&mut e.record);
-            }
-        });
+        self.registry.change(self.id, false, f);
     }
 
-    /// Sets the phase text.
+    /// Sets the phase text (a step of the job: written to the history at once).
     pub fn phase(&self, phase: impl Into<String>) {
         let phase = phase.into();
-        self.update(|r| r.phase = phase);
+        self.registry.change(self.id, true, |r| r.phase = phase);
     }
 
     /// Ends the job.
@@ -300,5 +363,40 @@ impl JobHandle {
             %server,
             task
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_running_when_the_manager_stopped_is_listed_as_interrupted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let state = Arc::new(State::open(dir.path()).expect("state"));
+            let registry = Registry::open(dir.path(), Arc::clone(&state)).expect("registry");
+            let done = registry.create("c", "db1", Task::Mysqldump, "api");
+            done.finish(JobState::Succeeded, None);
+            let running = registry.create("c", "db2", Task::Mariabackup, "schedule");
+            running.phase("receiving");
+            state.close();
+        }
+        let state = Arc::new(State::open(dir.path()).expect("state"));
+        let registry = Registry::open(dir.path(), Arc::clone(&state)).expect("registry");
+        let list = registry.list();
+        assert_eq!(list.len(), 2, "{list:?}");
+        assert_eq!(list[1].state, JobState::Succeeded);
+        assert_eq!(list[0].state, JobState::Failed);
+        let error = list[0].error.as_deref().unwrap_or_default();
+        assert!(error.contains("while this job was receiving"), "{error}");
+        // Recorded as interrupted in the history too, and ids go on after both.
+        state.flush();
+        assert_eq!(
+            state.job(list[0].id).map(|j| j.state),
+            Some(JobState::Failed)
+        );
+        let next = registry.create("c", "db1", Task::Mysqldump, "api");
+        assert!(next.id() > list[0].id);
     }
 }

@@ -25,6 +25,7 @@ use crate::receiver::Streams;
 use crate::registry::Registry;
 use crate::repositories::Repositories;
 use crate::reseed::{ReseedRequest, Reseeds};
+use crate::state::State;
 use crate::verification::VerifyRuns;
 use crate::{dispatch, reseed, Error, Result};
 
@@ -43,6 +44,8 @@ pub struct Services {
     pub topology: Topology,
     /// Events for the API and notifications.
     pub events: Events,
+    /// The history kept across restarts (`state.rs`).
+    pub state: Arc<State>,
     /// Verification runs.
     pub verify_runs: VerifyRuns,
     /// The binlog archivers' status (`archiver.rs`).
@@ -65,11 +68,14 @@ impl Services {
         config: Arc<Config>,
         repos: Repositories,
         registry: Registry,
+        state: Arc<State>,
         row_key: ferryman_proto::RowKey,
     ) -> Services {
         Services {
             streams: Streams::new(&config),
-            verify_runs: VerifyRuns::new(config.verifier.concurrency),
+            verify_runs: VerifyRuns::new(config.verifier.concurrency, Arc::clone(&state)),
+            events: Events::new(Arc::clone(&state)),
+            state,
             archives: Archives::default(),
             provers: Provers::default(),
             copies: Copies::new(&config.clusters),
@@ -77,7 +83,6 @@ impl Services {
             repos,
             registry,
             topology: Topology::default(),
-            events: Events::default(),
             reseeds: Reseeds::default(),
             row_key,
             tasks: TaskTracker::new(),

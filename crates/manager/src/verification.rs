@@ -6,7 +6,8 @@
 //! at most `[verifier] concurrency` at a time across all runs (a test restore is as heavy as
 //! the backup it restores); one backup is never verified by two items at once. Every result is
 //! appended to the backup's manifest by the verifier; a failed verification emits an event.
-//! Runs are kept in memory (the newest 200): the manifests are the durable record.
+//! The newest 200 runs are listed from memory; every run is recorded in the history
+//! (`state.rs`), and each result in the backup's manifest, its durable record.
 //!
 //! # Layout
 //! - `verification.rs`: what to verify ([`Target`]), starting a run ([`start`]) and the

@@ -146,6 +146,10 @@ async fn api_on_a_sandbox() {
     expect(status, &body, StatusCode::NOT_FOUND, "known: sandbox");
     let (status, body) = get("/api/v1/jobs?state=sleeping").await;
     expect(status, &body, StatusCode::BAD_REQUEST, "succeeded");
+    let (status, body) = get("/api/v1/jobs?task=backupeverything").await;
+    expect(status, &body, StatusCode::BAD_REQUEST, "backupeverything");
+    let (status, body) = get("/api/v1/jobs?task=mariabackup&limit=2").await;
+    assert_eq!((status, body), (StatusCode::OK, json!([])));
     let (status, body) = get("/api/v1/jobs?colour=red").await;
     expect(status, &body, StatusCode::BAD_REQUEST, "openapi.json");
     let (status, body) = get("/api/v1/jobs/42").await;

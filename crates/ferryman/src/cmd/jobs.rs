@@ -10,7 +10,7 @@ use crate::output;
 /// The manager's jobs.
 #[derive(Debug, Subcommand)]
 pub enum JobsCommand {
-    /// The jobs the running manager knows (since it started), newest first.
+    /// The manager's jobs, newest first (kept across its restarts).
     List {
         #[command(flatten)]
         api: ApiArgs,
@@ -20,6 +20,13 @@ pub enum JobsCommand {
         /// Only jobs in this state: queued, waiting, receiving, succeeded, failed, cancelled.
         #[arg(long)]
         state: Option<String>,
+        /// Only jobs of this node task: mariabackup, mysqldump, reseedmariabackup, error,
+        /// slowquery, optimize, ...
+        #[arg(long)]
+        task: Option<String>,
+        /// At most this many, the newest.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -50,9 +57,17 @@ impl JobsCommand {
                 api,
                 cluster,
                 state,
+                task,
+                limit,
                 json,
             } => {
-                let query = [("cluster", cluster.as_deref()), ("state", state.as_deref())];
+                let limit = limit.to_string();
+                let query = [
+                    ("cluster", cluster.as_deref()),
+                    ("state", state.as_deref()),
+                    ("task", task.as_deref()),
+                    ("limit", Some(limit.as_str())),
+                ];
                 Client::new(&api)?
                     .show("/api/v1/jobs", &query, json, |j: &Vec<Job>| output::jobs(j))
                     .await?;

@@ -66,6 +66,15 @@ impl Ids {
         })
     }
 
+    /// Makes sure the next id is above `id` (one the history has, when the counter's file was
+    /// lost or restored from an older copy).
+    pub(crate) fn skip_past(&mut self, id: u64) {
+        if self.next <= id {
+            self.next = id + 1;
+            self.end = self.end.min(self.next);
+        }
+    }
+
     /// The next id. Reserving the next block writes the file (a few milliseconds once every
     /// [`BLOCK`] jobs, under the registry's lock). If that fails the id is given all the same
     /// (a job must not fail for its number) and the next job tries again.

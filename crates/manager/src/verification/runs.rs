@@ -2,18 +2,20 @@
 //! concurrency` verifications at once, and one backup verified by one item at a time.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use ferryman_repo::{BackupId, Manifest, Status, Timestamp};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::state::State;
+
 /// How many finished runs are remembered.
 const KEEP: usize = 200;
 
 /// Where a run stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RunState {
     /// Items are still running.
@@ -24,7 +26,7 @@ pub enum RunState {
 
 /// One backup's verification in a run (or, in a fleet run, one cluster's backup and its
 /// verification).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct RunItem {
     /// The cluster.
     pub cluster: String,
@@ -61,7 +63,7 @@ pub struct RunItem {
 }
 
 impl RunItem {
-    pub(super) fn new(cluster: &str) -> RunItem {
+    pub(crate) fn new(cluster: &str) -> RunItem {
         RunItem {
             cluster: cluster.to_owned(),
             server: None,
@@ -134,13 +136,33 @@ pub struct VerifyRuns {
     /// Cancelled when the manager stops: running verifications are dropped (their throwaway
     /// servers removed) and record nothing.
     pub(crate) cancel: CancellationToken,
+    /// The history every run is recorded in.
+    state: Arc<State>,
 }
 
 impl VerifyRuns {
-    /// Runs with `concurrency` verifications at once.
-    pub fn new(concurrency: u32) -> VerifyRuns {
+    /// Runs with `concurrency` verifications at once, listing the newest runs of the history
+    /// first (those a stopped manager left running recorded as interrupted).
+    pub fn new(concurrency: u32, state: Arc<State>) -> VerifyRuns {
+        let mut runs = BTreeMap::new();
+        for mut run in state.recent_runs(KEEP) {
+            if run.state == RunState::Running {
+                for item in run.items.iter_mut().filter(|i| !i.done) {
+                    item.done = true;
+                    item.phase = "interrupted".to_owned();
+                    item.error = Some("interrupted: the manager stopped during this verification (its throwaway server was removed at the next start); nothing was recorded in the backup's manifest: verify it again".to_owned());
+                }
+                run.state = RunState::Done;
+                run.ok = Some(false);
+                run.ended_at = Some(Timestamp::now());
+                state.save_run(&run);
+            }
+            runs.insert(run.id, run);
+        }
+        let last = runs.keys().next_back().copied().unwrap_or(0);
         VerifyRuns {
-            runs: Mutex::new((0, BTreeMap::new())),
+            state,
+            runs: Mutex::new((last, runs)),
             busy: Mutex::new(HashSet::new()),
             slots: Semaphore::new(usize::try_from(concurrency.max(1)).unwrap_or(1)),
             cancel: CancellationToken::new(),
@@ -180,6 +202,7 @@ impl VerifyRuns {
             items,
         };
         guard.1.insert(run.id, run.clone());
+        self.state.save_run(&run);
         while guard.1.len() > KEEP {
             let oldest_done = guard
                 .1
@@ -207,6 +230,7 @@ impl VerifyRuns {
                 r.ok = Some(r.items.iter().all(RunItem::is_ok));
                 r.ended_at = Some(Timestamp::now());
             }
+            self.state.save_run(r);
         });
     }
 

@@ -7,6 +7,7 @@ mod archive_diverged;
 mod cancel;
 mod common;
 mod failures;
+mod history;
 mod legacy;
 mod refusals;
 mod scheduled;

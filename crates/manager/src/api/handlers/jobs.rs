@@ -25,6 +25,10 @@ pub(in crate::api) struct JobsQuery {
     cluster: Option<String>,
     #[param(value_type = Option<JobState>, inline)]
     state: Option<String>,
+    /// Only jobs of this node task (`mariabackup`, `mysqldump`, `reseedmariabackup`, ...).
+    task: Option<String>,
+    /// At most this many (the newest).
+    limit: Option<usize>,
 }
 
 /// The name of a state, as the JSON shows it and `?state=` takes it.
@@ -49,11 +53,11 @@ const STATES: [&str; 6] = [
     "cancelled",
 ];
 
-/// `GET /api/v1/jobs?cluster=&state=`: newest first.
+/// `GET /api/v1/jobs?cluster=&state=&task=&limit=`: newest first.
 #[utoipa::path(
     get,
     path = "/api/v1/jobs",
-    summary = "The manager's jobs since it started, newest first",
+    summary = "The manager's jobs, newest first (the newest 1000, kept across restarts)",
     params(JobsQuery),
     responses((status = 200, description = "Jobs.", body = Vec<JobRecord>))
 )]
@@ -74,6 +78,13 @@ pub(in crate::api) async fn jobs(
             )));
         }
     }
+    let task = match &query.task {
+        Some(name) => Some(
+            name.parse::<ferryman_proto::Task>()
+                .map_err(|e| ApiError::bad_request(format!("`?task={}`: {e}", clip(name))))?,
+        ),
+        None => None,
+    };
     let jobs: Vec<_> = services
         .registry
         .list()
@@ -85,6 +96,8 @@ pub(in crate::api) async fn jobs(
                 .as_deref()
                 .is_none_or(|s| state_name(j.state) == s)
         })
+        .filter(|j| task.is_none_or(|t| j.task == t))
+        .take(query.limit.unwrap_or(usize::MAX))
         .collect();
     Ok(Json(jobs))
 }
