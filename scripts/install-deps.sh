@@ -12,6 +12,7 @@ packages=(
   jq curl iproute2 zstd                                    # bench/ scripts (JSON, health checks, ss, zstd -d)
   age                                                      # tests: an encrypted backup restored by hand (age -d)
   ceph-mon ceph-osd radosgw                                # the tests' S3 server (Ceph radosgw, testing::TestS3)
+  python3-aiosmtpd                                         # the notification tests' SMTP server
 )
 
 missing=()

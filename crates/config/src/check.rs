@@ -14,8 +14,8 @@ pub struct Check {
     /// The validated config, or every error. A password or token whose file or variable is
     /// missing here is `None` in it: only [`Config::load`] gives a config to run with.
     pub config: Result<Config>,
-    /// The secrets the daemons will need that are missing here, in file order; they never make
-    /// the check fail.
+    /// The secrets the daemons will need that are missing here, in file order, then the
+    /// notification channels that no route names; they never make the check fail.
     pub warnings: Vec<ConfigWarning>,
 }
 

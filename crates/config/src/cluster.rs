@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::time::Duration;
 
 use ferryman_proto::Task;
 use toml::Spanned;
@@ -83,6 +84,11 @@ pub struct ClusterConfig {
     pub backup_logical_type: Task,
     /// `backup-keep-*`: which stored backups retention keeps.
     pub retention: RetentionConfig,
+    /// `backup-missing-grace`: how long after a scheduled backup should have started (the
+    /// first cron fire of its kind after the newest good backup of that kind) the missing good
+    /// backup raises a `backup-missing` event, e.g. `"2h"`: a scheduler that silently stopped,
+    /// or backups that keep failing, are told even when no job says so. Default 2h; 10s to 30d.
+    pub backup_missing_grace: Duration,
     /// `verify-expected-databases` and `verify-nonempty-tables`: what every restored backup of
     /// this cluster must hold.
     pub verify: ClusterVerifyConfig,
@@ -152,6 +158,7 @@ impl ClusterConfig {
             binlog_archive_server_id,
             binlog_archive_proof_interval,
             binlog_archive_spool_max,
+            backup_missing_grace,
             servers,
             galera_link,
         } = raw;
@@ -286,6 +293,12 @@ impl ClusterConfig {
             &name,
             v,
         );
+        let backup_missing_grace = v.duration(
+            &key("backup-missing-grace"),
+            backup_missing_grace,
+            defaults::BACKUP_MISSING_GRACE,
+            defaults::BACKUP_MISSING_GRACE_RANGE,
+        );
         let verify = ClusterVerifyConfig::from_raw(
             RawClusterVerify {
                 expected_databases: verify_expected_databases,
@@ -323,6 +336,7 @@ impl ClusterConfig {
             backup_physical_type,
             backup_logical_type,
             retention,
+            backup_missing_grace,
             verify,
             binlog_archive,
             servers,

@@ -9,6 +9,7 @@ use crate::cluster::ClusterConfig;
 use crate::defaults;
 use crate::error::{ConfigError, ConfigErrors, Location, Result};
 use crate::manager::ManagerConfig;
+use crate::notifications::NotificationsConfig;
 use crate::parse::{self, Parsed};
 use crate::ports::first_shared;
 use crate::raw::RawConfig;
@@ -37,6 +38,9 @@ pub struct Config {
     pub repositories: BTreeMap<String, RepositoryConfig>,
     /// `[clusters.NAME]`, sorted by name; at least one.
     pub clusters: Vec<ClusterConfig>,
+    /// `[notifications]`: the mail and webhook channels events are told through, and the
+    /// routes to them. Default: none, nothing is told.
+    pub notifications: NotificationsConfig,
 }
 
 impl Config {
@@ -88,6 +92,7 @@ impl Config {
             verifier,
             repositories,
             clusters,
+            notifications,
         } = raw;
         let manager = ManagerConfig::from_raw(manager, &mut v);
         let agent = AgentConfig::from_raw(agent, &mut v);
@@ -108,6 +113,8 @@ impl Config {
             })
             .collect();
         check_sender_pools(&clusters, &mut v);
+        let cluster_names: Vec<String> = clusters.iter().map(|(c, _)| c.name.clone()).collect();
+        let notifications = NotificationsConfig::from_raw(notifications, &cluster_names, &mut v);
 
         let (errors, warnings) = v.finish();
         // A key of the wrong type or misspelt is reported once, not a second time as missing.
@@ -131,6 +138,7 @@ impl Config {
             verifier,
             repositories,
             clusters: clusters.into_iter().map(|(c, _)| c).collect(),
+            notifications,
         };
         (Ok(config), warnings)
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use ferryman_proto::Task;
 
 use crate::cluster::CopyAfter;
+use crate::notifications::{RouteSeverity, SmtpTls};
 
 /// `manager.monitoring-datadir`.
 pub const MONITORING_DATADIR: &str = "/var/lib/ferryman";
@@ -212,6 +213,12 @@ pub const BACKUP_KEEP_YEARLY: u32 = 2;
 pub const BACKUP_KEEP_MIN: u32 = 0;
 /// Largest `clusters.NAME.backup-keep-*`.
 pub const BACKUP_KEEP_MAX: u32 = 100_000;
+/// `clusters.NAME.backup-missing-grace`: a scheduled backup with no good result this long
+/// after its cron fired raises `backup-missing`.
+pub const BACKUP_MISSING_GRACE: Duration = Duration::from_secs(2 * 3600);
+/// Bounds of `clusters.NAME.backup-missing-grace`.
+pub const BACKUP_MISSING_GRACE_RANGE: (Duration, Duration) =
+    (Duration::from_secs(10), Duration::from_secs(30 * 86_400));
 /// `clusters.NAME.monitoring-scheduler`.
 pub const MONITORING_SCHEDULER: bool = false;
 /// `clusters.NAME.scheduler-db-servers-physical-backup`.
@@ -339,3 +346,46 @@ pub const BINLOG_ARCHIVE_PROOF_INTERVAL_RANGE: (Duration, Duration) =
 /// `clusters.NAME.binlog-archive-server-id`: near the top of the range, where DBAs' own
 /// numbering rarely goes.
 pub const BINLOG_ARCHIVE_SERVER_ID: u32 = 4_294_900_000;
+
+/// `notifications.repeat-after`: a problem still open is told again once a day.
+pub const NOTIFY_REPEAT_AFTER: Duration = Duration::from_secs(24 * 3600);
+/// Bounds of `notifications.repeat-after`.
+pub const NOTIFY_REPEAT_AFTER_RANGE: (Duration, Duration) =
+    (Duration::from_secs(10), Duration::from_secs(30 * 86_400));
+/// `notifications.email.NAME.tls`.
+pub const SMTP_TLS: SmtpTls = SmtpTls::StartTls;
+/// The values `notifications.email.NAME.tls` allows.
+pub const SMTP_TLS_MODES: [SmtpTls; 3] = [SmtpTls::None, SmtpTls::StartTls, SmtpTls::Tls];
+/// `notifications.email.NAME.smtp-port` with `tls = "none"`: SMTP's own port.
+pub const SMTP_PORT_NONE: u16 = 25;
+/// `notifications.email.NAME.smtp-port` with `tls = "starttls"`: the submission port.
+pub const SMTP_PORT_STARTTLS: u16 = 587;
+/// `notifications.email.NAME.smtp-port` with `tls = "tls"`: submission over implicit TLS.
+pub const SMTP_PORT_TLS: u16 = 465;
+/// `notifications.email.NAME.timeout`: one SMTP try's limit.
+pub const EMAIL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bounds of `notifications.email.NAME.timeout`.
+pub const EMAIL_TIMEOUT_RANGE: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(600));
+/// `notifications.email.NAME.max-per-hour`.
+pub const EMAIL_MAX_PER_HOUR: u32 = 30;
+/// Bounds of `notifications.email.NAME.max-per-hour`.
+pub const EMAIL_MAX_PER_HOUR_RANGE: (u32, u32) = (1, 10_000);
+/// `notifications.webhook.NAME.retries`: tries after the first.
+pub const WEBHOOK_RETRIES: u32 = 5;
+/// Bounds of `notifications.webhook.NAME.retries`.
+pub const WEBHOOK_RETRIES_RANGE: (u32, u32) = (0, 20);
+/// `notifications.webhook.NAME.timeout`: one try's limit.
+pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bounds of `notifications.webhook.NAME.timeout`.
+pub const WEBHOOK_TIMEOUT_RANGE: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(300));
+/// `notifications.webhook.NAME.max-per-hour`.
+pub const WEBHOOK_MAX_PER_HOUR: u32 = 120;
+/// Bounds of `notifications.webhook.NAME.max-per-hour`.
+pub const WEBHOOK_MAX_PER_HOUR_RANGE: (u32, u32) = (1, 100_000);
+/// `notifications.route.min-severity`: only errors.
+pub const ROUTE_MIN_SEVERITY: RouteSeverity = RouteSeverity::Error;
+/// The values `notifications.route.min-severity` allows.
+pub const ROUTE_SEVERITIES: [RouteSeverity; 2] = [RouteSeverity::Info, RouteSeverity::Error];
+// `notifications.route.clusters` and `kinds` default to `[]`: every cluster, every kind.

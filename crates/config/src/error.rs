@@ -711,6 +711,124 @@ pub enum ConfigError {
         /// The cluster.
         cluster: String,
     },
+
+    /// A name used by both an email and a webhook channel: routes name channels by name alone.
+    #[error("{at}: channel name `{name}` is also used by [notifications.email.{name}] ({other_at}): email and webhook channels share one namespace, since a route names its channel by name alone: rename one of them")]
+    DuplicateChannelName {
+        /// Where the webhook channel is named.
+        at: Location,
+        /// The name.
+        name: String,
+        /// Where the email channel of the same name is.
+        other_at: Location,
+    },
+
+    /// An SMTP password (`password-file` / `password-env`) without `user`.
+    #[error("{at}: `{table}` sets `{key}` but no `user`: the password is only sent with a login: set `user` to the SMTP login, or remove `{key}` to send mail without logging in")]
+    SmtpPasswordWithoutUser {
+        /// Where the password key is.
+        at: Location,
+        /// Dotted path of the channel's table.
+        table: String,
+        /// The password key that is set: `password-file` or `password-env`.
+        key: &'static str,
+    },
+
+    /// An SMTP `user` without a password.
+    #[error("{at}: `{table}.user` is set but neither `password-file` nor `password-env`: an SMTP login needs its password: set one of them (a file with mode 0600, or an environment variable), or remove `user` to send mail without logging in")]
+    SmtpUserWithoutPassword {
+        /// Where `user` is.
+        at: Location,
+        /// Dotted path of the channel's table.
+        table: String,
+    },
+
+    /// A `from` or `to` address without `@`.
+    #[error("{at}: `{key}` = {value:?} is not a mail address: write it as \"name@example.com\" (or \"Name <name@example.com>\")")]
+    InvalidMailAddress {
+        /// Where the address is.
+        at: Location,
+        /// Dotted path of the key (with the index of a `to` entry).
+        key: String,
+        /// The address as written.
+        value: String,
+    },
+
+    /// `to = []`.
+    #[error("{at}: `{key}` is empty: list at least one address, e.g. [\"dba@example.com\"]")]
+    NoMailRecipients {
+        /// Where the list is.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+    },
+
+    /// A webhook `url` that is not `http://` or `https://` with a host.
+    #[error("{at}: `{key}` = {value:?} is not a webhook URL ({reason}): write it as \"https://host/path\" (or \"http://host:port/path\")")]
+    InvalidWebhookUrl {
+        /// Where.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// The value as written.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// A route's `channel` that names no channel.
+    #[error(
+        "{at}: `{key}` = \"{name}\" is not a channel: {}",
+        unknown_channel_hint(name, known)
+    )]
+    UnknownChannel {
+        /// Where the name is.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// The name as written.
+        name: String,
+        /// The channels' names, email and webhook, sorted.
+        known: Vec<String>,
+    },
+
+    /// A route's `clusters` entry that names no cluster.
+    #[error("{at}: `{key}` lists `{name}`, which is not a cluster: use one of: {}, or leave `clusters` out (or empty) to route every cluster's events", known.join(", "))]
+    UnknownRouteCluster {
+        /// Where the entry is.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// The name as written.
+        name: String,
+        /// The clusters' names.
+        known: Vec<String>,
+    },
+
+    /// A route's `kinds` entry that is not an event kind.
+    #[error("{at}: `{key}` lists `{value}`, which is not an event kind: use one of: {}, or leave `kinds` out (or empty) to route every kind", known.join(", "))]
+    UnknownEventKind {
+        /// Where the entry is.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// The entry as written.
+        value: String,
+        /// Every event kind ([`EVENT_KINDS`](crate::EVENT_KINDS)).
+        known: Vec<String>,
+    },
+
+    /// A value listed twice in a list where each may appear once (`to`, a route's `clusters`
+    /// or `kinds`).
+    #[error("{at}: `{key}` lists `{value}` twice: remove the duplicate")]
+    DuplicateEntry {
+        /// Where the second occurrence is.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// The value.
+        value: String,
+    },
 }
 
 /// `in [TABLE]`, or `at the top level`.
@@ -731,5 +849,16 @@ fn unknown_key_hint(suggestion: Option<&str>, known: &[String]) -> String {
             "check the spelling; known keys here are: {}",
             known.join(", ")
         ),
+    }
+}
+
+/// The next step for a route naming an unknown channel: the channels there are, and how to add
+/// one.
+fn unknown_channel_hint(name: &str, known: &[String]) -> String {
+    let add = format!("add a [notifications.email.{name}] or [notifications.webhook.{name}] table");
+    if known.is_empty() {
+        format!("no channel is defined: {add}")
+    } else {
+        format!("use one of: {}, or {add}", known.join(", "))
     }
 }

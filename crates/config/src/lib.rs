@@ -10,13 +10,14 @@
 //!
 //! # Layout
 //! - [`config`](Config): the whole file and the checks across clusters; [`check`](Check): the
-//!   same for `config check`, with the secrets it lacks as [`ConfigWarning`]s (`warning`).
+//!   same for `config check`, with the secrets it lacks (and the notification channels no
+//!   route names) as [`ConfigWarning`]s (`warning`).
 //! - `manager`, `agent`, `verifier`, `repository`, `cluster`, `galera_link`, `binlog_archive`,
 //!   `server`,
-//!   `schedule`, `retention`, `credential`:
+//!   `schedule`, `retention`, `credential`, `notifications`:
 //!   one section each, its public type and its validation (`repository` also checks each
 //!   cluster's `backup-repositories`; `repository/syntax.rs`: endpoint, bucket and prefix
-//!   syntax).
+//!   syntax; `notifications` checks its routes against the channels and the clusters).
 //! - [`defaults`]: the default of every optional key, as named constants.
 //! - [`secret`](Secret): passwords and tokens that never print, read from a 0600 file or the
 //!   environment ([`SecretKind`] names the keys).
@@ -31,7 +32,8 @@
 //! - [`Config`], with [`ManagerConfig`], [`AgentConfig`], [`JobsConfig`], [`VerifierConfig`],
 //!   [`RepositoryConfig`] (its [`RepositoryKind`], an [`S3Config`] or a local path) and
 //!   [`ClusterConfig`] (its [`ServerConfig`]s, [`Credential`]s, [`SchedulerConfig`],
-//!   [`RetentionConfig`] and [`ClusterVerifyConfig`] with its [`TableName`]s).
+//!   [`RetentionConfig`] and [`ClusterVerifyConfig`] with its [`TableName`]s), and
+//!   [`NotificationsConfig`] (its [`EmailChannel`]s, [`WebhookChannel`]s and [`Route`]s).
 //! - [`ConfigErrors`]: every problem of one file, never empty.
 
 mod agent;
@@ -44,6 +46,7 @@ pub mod defaults;
 mod error;
 mod galera_link;
 mod manager;
+mod notifications;
 mod parse;
 mod ports;
 mod raw;
@@ -66,6 +69,9 @@ pub use credential::Credential;
 pub use error::{ConfigError, ConfigErrors, Location, Result};
 pub use galera_link::{GaleraLinkConfig, RemoteMaster};
 pub use manager::ManagerConfig;
+pub use notifications::{
+    EmailChannel, NotificationsConfig, Route, RouteSeverity, SmtpTls, WebhookChannel, EVENT_KINDS,
+};
 pub use repository::{
     parse_identities, EncryptionConfig, RepositoryConfig, RepositoryKind, ResticConfig, S3Config,
 };

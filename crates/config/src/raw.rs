@@ -22,6 +22,7 @@ pub(crate) struct RawConfig {
     pub(crate) verifier: RawVerifier,
     pub(crate) repositories: BTreeMap<Spanned<String>, RawRepository>,
     pub(crate) clusters: BTreeMap<Spanned<String>, RawCluster>,
+    pub(crate) notifications: RawNotifications,
 }
 
 /// `[manager]`.
@@ -158,6 +159,7 @@ pub(crate) struct RawCluster {
     pub(crate) binlog_archive_server_id: Option<Spanned<i64>>,
     pub(crate) binlog_archive_proof_interval: Option<Spanned<String>>,
     pub(crate) binlog_archive_spool_max: Option<Spanned<i64>>,
+    pub(crate) backup_missing_grace: Option<Spanned<String>>,
     pub(crate) servers: Vec<Spanned<RawServer>>,
     pub(crate) galera_link: Option<Spanned<RawGaleraLink>>,
 }
@@ -173,6 +175,54 @@ pub(crate) struct RawGaleraLink {
     pub(crate) heartbeat_timeout: Option<Spanned<String>>,
     pub(crate) failed_cool_down: Option<Spanned<String>>,
     pub(crate) master_connect_timeout: Option<Spanned<String>>,
+}
+
+/// `[notifications]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub(crate) struct RawNotifications {
+    pub(crate) repeat_after: Option<Spanned<String>>,
+    pub(crate) email: BTreeMap<Spanned<String>, RawEmailChannel>,
+    pub(crate) webhook: BTreeMap<Spanned<String>, RawWebhookChannel>,
+    pub(crate) route: Vec<Spanned<RawRoute>>,
+}
+
+/// `[notifications.email.NAME]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub(crate) struct RawEmailChannel {
+    pub(crate) smtp_host: Option<Spanned<String>>,
+    pub(crate) smtp_port: Option<Spanned<i64>>,
+    pub(crate) tls: Option<Spanned<String>>,
+    pub(crate) user: Option<Spanned<String>>,
+    pub(crate) password_file: Option<Spanned<String>>,
+    pub(crate) password_env: Option<Spanned<String>>,
+    pub(crate) from: Option<Spanned<String>>,
+    pub(crate) to: Option<Spanned<Vec<Spanned<String>>>>,
+    pub(crate) timeout: Option<Spanned<String>>,
+    pub(crate) max_per_hour: Option<Spanned<i64>>,
+}
+
+/// `[notifications.webhook.NAME]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub(crate) struct RawWebhookChannel {
+    pub(crate) url: Option<Spanned<String>>,
+    pub(crate) secret_file: Option<Spanned<String>>,
+    pub(crate) secret_env: Option<Spanned<String>>,
+    pub(crate) retries: Option<Spanned<i64>>,
+    pub(crate) timeout: Option<Spanned<String>>,
+    pub(crate) max_per_hour: Option<Spanned<i64>>,
+}
+
+/// `[[notifications.route]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub(crate) struct RawRoute {
+    pub(crate) channel: Option<Spanned<String>>,
+    pub(crate) clusters: Vec<Spanned<String>>,
+    pub(crate) kinds: Vec<Spanned<String>>,
+    pub(crate) min_severity: Option<Spanned<String>>,
 }
 
 /// The `backup-keep-*` keys of `[clusters.NAME]`, grouped (they are flat in the file, and

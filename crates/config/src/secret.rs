@@ -65,6 +65,12 @@ pub enum SecretKind {
     /// The password of a restic repository: `repositories.NAME.password-file` or
     /// `repositories.NAME.password-env`.
     ResticPassword,
+    /// The SMTP password of a mail channel: `notifications.email.NAME.password-file` or
+    /// `notifications.email.NAME.password-env`.
+    SmtpPassword,
+    /// The HMAC-SHA256 key that signs a webhook channel's bodies:
+    /// `notifications.webhook.NAME.secret-file` or `notifications.webhook.NAME.secret-env`.
+    WebhookSecret,
 }
 
 impl SecretKind {
@@ -76,6 +82,8 @@ impl SecretKind {
             SecretKind::S3SecretKey => "secret-access-key-file",
             SecretKind::AgeIdentity => "age-identity-file",
             SecretKind::ResticPassword => "password-file",
+            SecretKind::SmtpPassword => "password-file",
+            SecretKind::WebhookSecret => "secret-file",
         }
     }
 
@@ -87,6 +95,8 @@ impl SecretKind {
             SecretKind::S3SecretKey => "secret-access-key-env",
             SecretKind::AgeIdentity => "age-identity-env",
             SecretKind::ResticPassword => "password-env",
+            SecretKind::SmtpPassword => "password-env",
+            SecretKind::WebhookSecret => "secret-env",
         }
     }
 
@@ -95,9 +105,11 @@ impl SecretKind {
         match self {
             SecretKind::Password => "the manager and the agents",
             SecretKind::ApiToken => "the manager and the CLI's commands",
-            SecretKind::S3SecretKey | SecretKind::AgeIdentity | SecretKind::ResticPassword => {
-                "the manager"
-            }
+            SecretKind::S3SecretKey
+            | SecretKind::AgeIdentity
+            | SecretKind::ResticPassword
+            | SecretKind::SmtpPassword
+            | SecretKind::WebhookSecret => "the manager",
         }
     }
 
@@ -106,7 +118,11 @@ impl SecretKind {
     pub(crate) fn needed_by_several(self) -> bool {
         match self {
             SecretKind::Password | SecretKind::ApiToken => true,
-            SecretKind::S3SecretKey | SecretKind::AgeIdentity | SecretKind::ResticPassword => false,
+            SecretKind::S3SecretKey
+            | SecretKind::AgeIdentity
+            | SecretKind::ResticPassword
+            | SecretKind::SmtpPassword
+            | SecretKind::WebhookSecret => false,
         }
     }
 
@@ -123,6 +139,8 @@ impl SecretKind {
             SecretKind::ResticPassword => {
                 "leave the repository unusable: a restic repository always has a password"
             }
+            SecretKind::SmtpPassword => "send mail without logging in (then remove `user` too)",
+            SecretKind::WebhookSecret => "send the webhook's bodies unsigned",
         }
     }
 }
@@ -135,6 +153,8 @@ impl fmt::Display for SecretKind {
             SecretKind::S3SecretKey => "S3 secret access key",
             SecretKind::AgeIdentity => "age identity",
             SecretKind::ResticPassword => "restic password",
+            SecretKind::SmtpPassword => "SMTP password",
+            SecretKind::WebhookSecret => "webhook secret",
         })
     }
 }

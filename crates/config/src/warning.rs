@@ -3,6 +3,8 @@
 //! A check may run on another host, or in another shell, than the daemons: a secret (or an S3
 //! access key ID) whose variable is not set or whose file is not there is not a fault of the
 //! file. The daemons ([`Config::load`](crate::Config::load)) still refuse to start without it.
+//! A notification channel that no route names is a warning too: the file works, but the
+//! channel is never sent anything, which is seldom what was meant.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -51,6 +53,18 @@ pub enum ConfigWarning {
         key: String,
         /// The variable.
         var: String,
+    },
+
+    /// A `[notifications.email.NAME]` or `[notifications.webhook.NAME]` channel that no
+    /// `[[notifications.route]]` names.
+    #[error("{at}: channel `{name}` ([notifications.{table}.{name}]) is named by no [[notifications.route]], so it is never sent anything: add a route with channel = \"{name}\", or remove the table")]
+    UnusedChannel {
+        /// Where the channel is named.
+        at: Location,
+        /// The channel.
+        name: String,
+        /// `email` or `webhook`.
+        table: &'static str,
     },
 }
 

@@ -5,7 +5,7 @@
 //! warns of, `backups` the keys of backup storage, retention and job handling, `verifier`
 //! verification's, `repositories` the `[repositories.NAME]` tables and the clusters'
 //! `backup-repositories`, `repository_errors` their errors, `binlog_archive` the `binlog-archive-*`
-//! keys.
+//! keys, `notifications` the `[notifications]` channels and routes (and `backup-missing-grace`).
 
 // clippy's `allow-unwrap-in-tests` covers `#[test]` functions, not the helpers they share.
 #![allow(clippy::unwrap_used)]
@@ -23,6 +23,8 @@ mod credentials;
 mod encryption;
 #[path = "config/errors.rs"]
 mod errors;
+#[path = "config/notifications.rs"]
+mod notifications;
 #[path = "config/repositories.rs"]
 mod repositories;
 #[path = "config/repository_errors.rs"]
@@ -36,7 +38,8 @@ use std::time::Duration;
 
 use ferryman_config::{
     defaults, AgentConfig, ClusterVerifyConfig, Config, ConfigError, ConfigErrors,
-    GaleraLinkConfig, JobsConfig, ManagerConfig, RetentionConfig, VerifierConfig,
+    GaleraLinkConfig, JobsConfig, ManagerConfig, NotificationsConfig, RetentionConfig,
+    VerifierConfig,
 };
 use ferryman_proto::Task;
 
@@ -55,6 +58,8 @@ const EMPTY_VAR: &str = "FERRYMAN_TEST_EMPTY";
 const S3_KEY_ID: &str = "AKIDTEST";
 /// The value of `FERRYMAN_TEST_S3_SECRET`, an S3 secret access key.
 const S3_SECRET: &str = "s3-s3cret";
+/// The value of `FERRYMAN_TEST_SMTP_PASSWORD`, a mail channel's SMTP password.
+const SMTP_PASSWORD: &str = "smtp-pa55word";
 
 /// Lines 1-3 of the smallest valid file: keys added after it start on line 4.
 const HEAD: &str = r#"[clusters.prod]
@@ -96,6 +101,7 @@ fn env() {
         std::env::set_var(EMPTY_VAR, "");
         std::env::set_var("FERRYMAN_TEST_S3_KEY_ID", S3_KEY_ID);
         std::env::set_var("FERRYMAN_TEST_S3_SECRET", S3_SECRET);
+        std::env::set_var("FERRYMAN_TEST_SMTP_PASSWORD", SMTP_PASSWORD);
     });
 }
 
@@ -177,6 +183,12 @@ fn example_parses_with_the_documented_defaults() {
         }
     );
 
+    assert_eq!(config.notifications, NotificationsConfig::default());
+    assert_eq!(
+        config.notifications.repeat_after,
+        Duration::from_secs(24 * 3600)
+    );
+
     assert_eq!(config.clusters.len(), 1);
     let prod = config.cluster("prod").unwrap();
     assert_eq!(prod.db_servers_credential.user, "ferryman");
@@ -194,6 +206,7 @@ fn example_parses_with_the_documented_defaults() {
     assert_eq!(prod.backup_physical_type, Task::Mariabackup);
     assert_eq!(prod.backup_logical_type, Task::Mysqldump);
     assert_eq!(prod.retention, RetentionConfig::default());
+    assert_eq!(prod.backup_missing_grace, Duration::from_secs(2 * 3600));
     assert_eq!(prod.verify, ClusterVerifyConfig::default());
     assert_eq!(prod.galera_link, Some(GaleraLinkConfig::default()));
     assert!(prod.verify.expected_databases.is_empty() && prod.verify.nonempty_tables.is_empty());
@@ -275,8 +288,9 @@ fn known_keys(text: &str) -> Vec<String> {
 /// Keys the example shows only in a comment, because setting them would change what the
 /// example means (a password or token file that must exist, a token the manager would
 /// otherwise generate, a rollback command with no default, a repository whose secret key file
-/// must exist, and its keys). Sorted.
-const COMMENTED_OUT: [&str; 23] = [
+/// must exist, and its keys; notification channels that would be sent to, their routes, and
+/// their keys). Sorted.
+const COMMENTED_OUT: [&str; 40] = [
     "access-key-id",
     "access-key-id-env",
     "age-identity-env",
@@ -285,8 +299,14 @@ const COMMENTED_OUT: [&str; 23] = [
     "api-token-env",
     "api-token-file",
     "bucket",
+    "channel",
+    "email",
     "endpoint",
+    "from",
     "kind",
+    "kinds",
+    "max-per-hour",
+    "min-severity",
     "part-size",
     "password-file",
     "path",
@@ -296,23 +316,39 @@ const COMMENTED_OUT: [&str; 23] = [
     "repositories",
     "repository",
     "request-timeout",
+    "retries",
     "retry-timeout",
+    "route",
     "secret-access-key-env",
     "secret-access-key-file",
+    "secret-env",
+    "secret-file",
+    "smtp-host",
+    "smtp-port",
+    "timeout",
+    "tls",
+    "to",
+    "url",
+    "webhook",
     "zfs-snapback",
 ];
 
 /// True when `text` sets `key` (`key = `, also inside an inline table) or names a table after
-/// it (`[key]`, `[key.`, `.key]`).
+/// it (`[key]`, `[key.`, `.key]`, `.key.` as in `[notifications.email.NAME]`).
 fn sets_key(text: &str, key: &str) -> bool {
     let word_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
     let assigned = text
         .match_indices(&format!("{key} = "))
         .any(|(i, _)| text[..i].chars().next_back().is_none_or(|c| !word_char(c)));
     assigned
-        || [format!("[{key}]"), format!("[{key}."), format!(".{key}]")]
-            .iter()
-            .any(|t| text.contains(t.as_str()))
+        || [
+            format!("[{key}]"),
+            format!("[{key}."),
+            format!(".{key}]"),
+            format!(".{key}."),
+        ]
+        .iter()
+        .any(|t| text.contains(t.as_str()))
 }
 
 #[test]
@@ -333,6 +369,10 @@ fn example_documents_every_key() {
         "[clusters.a]\ndb-servers-credential = { zzz = 1 }".to_owned(),
         "[[clusters.a.servers]]\nzzz = 1".to_owned(),
         "[clusters.a.galera-link]\nzzz = 1".to_owned(),
+        "[notifications]\nzzz = 1".to_owned(),
+        "[notifications.email.a]\nzzz = 1".to_owned(),
+        "[notifications.webhook.a]\nzzz = 1".to_owned(),
+        "[[notifications.route]]\nzzz = 1".to_owned(),
     ];
     let mut commented_out = Vec::new();
     for table in &tables {
@@ -359,7 +399,8 @@ fn example_documents_every_key() {
         }
     }
     commented_out.sort();
-    // `password-file` is a key of credentials and of restic repositories both.
+    // `password-file` is a key of credentials, of restic repositories and of mail channels;
+    // `timeout` and `max-per-hour` are keys of both kinds of channel.
     commented_out.dedup();
     assert_eq!(
         commented_out, COMMENTED_OUT,
@@ -377,6 +418,69 @@ fn the_examples_commented_out_zfs_snapback_parses() {
     assert_eq!(
         db1.zfs_snapback.as_deref(),
         Some(&["/usr/local/sbin/rollback-daily-snapshot".to_owned()][..])
+    );
+}
+
+#[test]
+fn the_examples_commented_out_notifications_parse() {
+    let example = std::fs::read_to_string(EXAMPLE).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (smtp, hook) = (
+        dir.path().join("smtp.pass"),
+        dir.path().join("webhook.secret"),
+    );
+    write_file(&smtp, "smtp-s3cret\n", 0o600);
+    write_file(&hook, "h00k\n", 0o600);
+    // The section's lines that are TOML once uncommented: table headers and `key = value`.
+    let start = example.find("\n[notifications]\n").unwrap();
+    let end = start + example[start..].find("\n[clusters.prod]\n").unwrap();
+    fn toml_line(l: &str) -> Option<&str> {
+        l.strip_prefix("# ").filter(|rest| {
+            rest.starts_with('[')
+                || rest
+                    .split_once(" = ")
+                    .is_some_and(|(key, _)| key.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+        })
+    }
+    let section: Vec<&str> = example[start..end]
+        .lines()
+        .map(|l| toml_line(l).unwrap_or(l))
+        .collect();
+    let text = format!(
+        "{}{}{}",
+        &example[..start],
+        section.join("\n"),
+        &example[end..]
+    )
+    .replace("/etc/ferryman/smtp.pass", &smtp.display().to_string())
+    .replace("/etc/ferryman/webhook.secret", &hook.display().to_string());
+    let config = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let n = &config.notifications;
+    assert_eq!(n.email.len(), 1);
+    assert_eq!(n.webhooks.len(), 1);
+    assert_eq!(n.routes.len(), 2);
+    let dba = &n.email[0];
+    assert_eq!((dba.name.as_str(), dba.smtp_port), ("dba", 587));
+    assert_eq!(dba.tls, ferryman_config::SmtpTls::StartTls);
+    assert_eq!(
+        dba.password.as_ref().unwrap().expose_secret(),
+        "smtp-s3cret"
+    );
+    assert_eq!(
+        (dba.timeout, dba.max_per_hour),
+        (Duration::from_secs(30), 30)
+    );
+    let chat = &n.webhooks[0];
+    assert_eq!(chat.secret.as_ref().unwrap().expose_secret(), "h00k");
+    assert_eq!(
+        (chat.retries, chat.timeout, chat.max_per_hour),
+        (5, Duration::from_secs(10), 120)
+    );
+    assert_eq!(n.routes[0].channel, "dba");
+    assert_eq!(n.routes[1].clusters, ["prod"]);
+    assert_eq!(
+        n.routes[1].min_severity,
+        ferryman_config::RouteSeverity::Info
     );
 }
 

@@ -42,6 +42,29 @@ pub struct Client {
     http: reqwest::Client,
 }
 
+/// An event, as `GET /api/v1/events` returns it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Event {
+    /// Increasing.
+    pub id: u64,
+    /// When, RFC 3339.
+    pub at: String,
+    /// `backup-failed`, ...
+    pub kind: String,
+    /// `info` or `error`.
+    pub severity: String,
+    /// The cluster; empty for the manager's own.
+    pub cluster: String,
+    /// The server.
+    #[serde(default)]
+    pub server: Option<String>,
+    /// The backup.
+    #[serde(default)]
+    pub backup: Option<String>,
+    /// In words, with what to do.
+    pub message: String,
+}
+
 /// A manager job, as `GET /api/v1/jobs/{id}` returns it (the fields the CLI shows).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Job {

@@ -48,6 +48,9 @@ enum Command {
     /// List, show and cancel the manager's jobs (through the running manager).
     #[command(subcommand)]
     Jobs(cmd::jobs::JobsCommand),
+    /// What the manager told: failed and resolved backups, verifications, reseeds, alarms
+    /// (through the running manager; kept across its restarts).
+    Events(cmd::events::EventsArgs),
     /// Rebuild replicas from a backup (through the running manager).
     Reseed(cmd::reseed::ReseedArgs),
     /// Rewind a replica to an earlier backup, or to a point in time through the archived binlog
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
             Command::Manager(a) => a.run().await,
             Command::Backup(c) => c.run().await,
             Command::Jobs(c) => c.run().await,
+            Command::Events(c) => c.run().await,
             Command::Reseed(a) => a.run().await,
             Command::Flashback(a) => a.run().await,
             Command::Pitr(c) => c.run().await,

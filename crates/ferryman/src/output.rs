@@ -9,7 +9,7 @@ mod verify;
 
 pub use galera::{galera_link_round, galera_link_status};
 pub use manager::{
-    backup, backup_started, backups, job, job_cancelling, job_finished, jobs, json, prune,
+    backup, backup_started, backups, events, job, job_cancelling, job_finished, jobs, json, prune,
     reseed_started, JobsProgress,
 };
 pub use pitr::{pitr_status, proof_line, restored};

@@ -146,6 +146,7 @@ fn table() -> Table {
         .add(Get, "/api/v1/verify/runs", h::verify_runs)
         .add(Get, "/api/v1/verify/runs/{id}", h::verify_run)
         .add(Get, "/api/v1/events", h::events)
+        .add(Get, "/api/v1/notifications/dead-letters", h::dead_letters)
 }
 
 /// Every route the router serves, [`HEALTH`] included.

@@ -218,6 +218,7 @@ fn emit(services: &Services, cluster: &str, kind: EventKind, severity: Severity,
         cluster: cluster.to_owned(),
         server: services.archives.get(cluster).and_then(|s| s.source),
         backup: None,
+        subject: None,
         message,
     });
 }

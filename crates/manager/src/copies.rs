@@ -191,6 +191,7 @@ fn failed(
         cluster: cluster.name.clone(),
         server: backup.map(|id| id.server().to_owned()),
         backup: backup.map(ToString::to_string),
+        subject: None,
         message: format!(
             "{what}: {error}; the copy is retried every {} minutes and at the next backup",
             RETRY.as_secs() / 60

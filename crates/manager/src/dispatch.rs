@@ -84,6 +84,7 @@ async fn backup_source(services: &Services, c: &ClusterConfig) -> Result<String>
                 cluster: c.name.clone(),
                 server: None,
                 backup: None,
+                subject: None,
                 message: e.to_string(),
             });
         }

@@ -13,6 +13,7 @@ use ferryman_repo::Timestamp;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
+use crate::registry::{JobRecord, JobState};
 use crate::state::State;
 
 /// How many events are remembered.
@@ -24,6 +25,21 @@ const CHANNEL: usize = 256;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum EventKind {
+    /// A backup job failed (not one cancelled by a user).
+    BackupFailed,
+    /// A backup job stored a backup (notified only to routes that ask for `info`).
+    BackupSucceeded,
+    /// No good backup of a kind arrived within its schedule and `backup-missing-grace`: the
+    /// alarm for a scheduler that silently stopped.
+    BackupMissing,
+    /// A reseed or flashback of a server failed (its old data is in place, see the job).
+    ReseedFailed,
+    /// A reseed or flashback of a server succeeded.
+    ReseedSucceeded,
+    /// An agent stopped taking its server's jobs (its heartbeat is stale).
+    AgentSilent,
+    /// A silent agent takes jobs again.
+    AgentBack,
     /// A backup failed its verification.
     VerificationFailed,
     /// A backup passed its verification.
@@ -55,6 +71,74 @@ pub enum EventKind {
     HistoryUnavailable,
     /// The manager's history file was missing and a new one was begun.
     HistoryLost,
+    /// A Galera link keeper recorded a change of its link (new replica, failover, a failure).
+    LinkEvent,
+}
+
+impl EventKind {
+    /// Every kind.
+    pub const ALL: [EventKind; 21] = [
+        EventKind::BackupFailed,
+        EventKind::BackupSucceeded,
+        EventKind::BackupMissing,
+        EventKind::ReseedFailed,
+        EventKind::ReseedSucceeded,
+        EventKind::AgentSilent,
+        EventKind::AgentBack,
+        EventKind::VerificationFailed,
+        EventKind::VerificationPassed,
+        EventKind::TopologySplit,
+        EventKind::CopyFailed,
+        EventKind::ArchiveFailed,
+        EventKind::ArchiveResumed,
+        EventKind::ArchiveSourceChanged,
+        EventKind::ArchiveGap,
+        EventKind::ArchiveDiverged,
+        EventKind::ProofFailed,
+        EventKind::ProofPassed,
+        EventKind::HistoryUnavailable,
+        EventKind::HistoryLost,
+        EventKind::LinkEvent,
+    ];
+
+    /// The problem this kind of event is about, and whether it opens it (`true`) or resolves
+    /// it: what notifications deduplicate on (one message when a problem opens, one when it
+    /// is resolved). `None`: a one-off fact, told each time.
+    pub fn problem(self) -> Option<(&'static str, bool)> {
+        use EventKind as K;
+        Some(match self {
+            K::BackupFailed => ("backup", true),
+            K::BackupSucceeded => ("backup", false),
+            // The same problem as a failing backup: no good backup of that kind.
+            K::BackupMissing => ("backup", true),
+            K::ReseedFailed => ("reseed", true),
+            K::ReseedSucceeded => ("reseed", false),
+            K::AgentSilent => ("agent", true),
+            K::AgentBack => ("agent", false),
+            K::VerificationFailed => ("verification", true),
+            K::VerificationPassed => ("verification", false),
+            K::ArchiveFailed => ("archive", true),
+            K::ArchiveResumed => ("archive", false),
+            K::ProofFailed => ("proof", true),
+            K::ProofPassed => ("proof", false),
+            K::TopologySplit => ("topology-split", true),
+            K::CopyFailed => ("copy", true),
+            K::HistoryUnavailable => ("history", true),
+            K::ArchiveSourceChanged
+            | K::ArchiveGap
+            | K::ArchiveDiverged
+            | K::HistoryLost
+            | K::LinkEvent => return None,
+        })
+    }
+
+    /// The kind as the API and the configuration spell it (`backup-failed`).
+    pub fn as_str(self) -> String {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::String(s)) => s,
+            _ => format!("{self:?}"),
+        }
+    }
 }
 
 /// How much it matters.
@@ -85,6 +169,10 @@ pub struct Event {
     pub server: Option<String>,
     /// The backup, when one is concerned.
     pub backup: Option<String>,
+    /// What within the cluster it is about when that is not the server alone (`physical`,
+    /// `logical` for backups): a problem is one per kind, cluster and subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
     /// In words, with what to do next.
     pub message: String,
 }
@@ -123,6 +211,8 @@ pub struct NewEvent {
     pub server: Option<String>,
     /// The backup.
     pub backup: Option<String>,
+    /// What it is about, when not the server alone.
+    pub subject: Option<String>,
     /// In words.
     pub message: String,
 }
@@ -140,6 +230,7 @@ impl Events {
             cluster: new.cluster,
             server: new.server,
             backup: new.backup,
+            subject: new.subject,
             message: new.message,
         };
         kept.1.push_back(event.clone());
@@ -160,6 +251,70 @@ impl Events {
         // No subscriber is not an error: the event is kept for the API anyway.
         let _ = self.sender.send(event.clone());
         event
+    }
+
+    /// The event of a job that ended, when it has one: a backup that failed or was stored, a
+    /// reseed or flashback that failed or succeeded. Cancelled jobs (a user asked) and other
+    /// tasks tell nothing beyond their job.
+    pub fn job_ended(&self, job: &JobRecord) {
+        use ferryman_proto::Task as T;
+        let backup_kind = match job.task {
+            T::Mariabackup | T::Xtrabackup => Some("physical"),
+            T::Mysqldump | T::Mydumper => Some("logical"),
+            _ => None,
+        };
+        let error = job.error.as_deref().unwrap_or("no reason given");
+        let (kind, severity, subject, message) = match (job.state, backup_kind) {
+            (JobState::Failed, Some(k)) => (
+                EventKind::BackupFailed,
+                Severity::Error,
+                Some(k),
+                format!(
+                    "the {k} backup of `{}` from `{}` failed (job {}): {error}; earlier backups are kept: fix the cause, then `ferryman backup run --cluster {} --kind {k}`",
+                    job.cluster, job.server, job.id, job.cluster
+                ),
+            ),
+            (JobState::Succeeded, Some(k)) => (
+                EventKind::BackupSucceeded,
+                Severity::Info,
+                Some(k),
+                format!(
+                    "the {k} backup {} of `{}` from `{}` is stored (job {})",
+                    job.backup_id.as_deref().unwrap_or("?"),
+                    job.cluster,
+                    job.server,
+                    job.id
+                ),
+            ),
+            (JobState::Failed, None) if job.task.replaces_data() => (
+                EventKind::ReseedFailed,
+                Severity::Error,
+                None,
+                format!(
+                    "the {} of `{}` failed (job {}): {error}",
+                    job.task, job.server, job.id
+                ),
+            ),
+            (JobState::Succeeded, None) if job.task.replaces_data() => (
+                EventKind::ReseedSucceeded,
+                Severity::Info,
+                None,
+                format!(
+                    "the {} of `{}` succeeded (job {})",
+                    job.task, job.server, job.id
+                ),
+            ),
+            _ => return,
+        };
+        self.emit(NewEvent {
+            kind,
+            severity,
+            cluster: job.cluster.clone(),
+            server: Some(job.server.clone()),
+            backup: job.backup_id.clone(),
+            subject: subject.map(str::to_owned),
+            message,
+        });
     }
 
     /// The kept events with an id above `since`, oldest first.
@@ -189,6 +344,7 @@ mod tests {
                 cluster: "c".into(),
                 server: Some("db1".into()),
                 backup: Some(format!("c/db1/{n}")),
+                subject: None,
                 message: "failed".into(),
             });
         }

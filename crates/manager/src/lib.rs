@@ -31,9 +31,12 @@
 //!   lag, warnings, proofs).
 //! - `prover.rs`: proofs of recoverability, scheduled per cluster and on demand.
 //! - `events.rs`: what a DBA must hear about, kept for the API and published.
+//! - `notify.rs` + `notify/`: events told by mail and webhook (routes, one message per
+//!   problem, retries, dead letters).
 //! - `registry.rs`: the manager's jobs, for the API.
 //! - `state.rs` + `state/`: the history (jobs, events, verification runs) kept across restarts
 //!   in `monitoring-datadir/state.db`.
+//! - `missing.rs`: the `backup-missing` alarm (no good backup of a scheduled kind in time).
 //! - `monitor.rs`: topology, and which server a backup is taken from.
 //! - `scheduler.rs`: cron entries.
 //! - `api.rs` + `api/`: the HTTP API: router and token check, the handlers (one file per
@@ -47,8 +50,10 @@ pub mod dispatch;
 pub mod error;
 pub mod events;
 mod manager;
+pub mod missing;
 pub mod monitor;
 pub mod node_job;
+pub mod notify;
 pub mod pitr;
 pub mod prover;
 pub mod receiver;

@@ -11,12 +11,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::events::{EventKind, NewEvent, Severity};
+use crate::events::{EventKind, Events, NewEvent, Severity};
 use crate::receiver;
 use crate::registry::Registry;
 use crate::repositories::Repositories;
 use crate::state::{self, State};
-use crate::{archiver, copies, prover, scheduler, Error, Result, Services};
+use crate::{archiver, copies, missing, notify, prover, scheduler, Error, Result, Services};
 
 /// The manager daemon.
 #[derive(Debug)]
@@ -24,6 +24,8 @@ pub struct Manager {
     services: Arc<Services>,
     stream_listener: Option<TcpListener>,
     stream_addr: SocketAddr,
+    /// Every event from the start on, for the notifications (so the start's own are told).
+    notify_events: Option<tokio::sync::broadcast::Receiver<crate::events::Event>>,
 }
 
 impl Manager {
@@ -62,7 +64,13 @@ impl Manager {
             source,
         })?;
         let (state, history_note) = open_history(&config.manager.monitoring_datadir);
-        let registry = Registry::open(&config.manager.monitoring_datadir, Arc::clone(&state))?;
+        let events = Arc::new(Events::new(Arc::clone(&state)));
+        let notify_events = events.subscribe();
+        let registry = Registry::open(
+            &config.manager.monitoring_datadir,
+            Arc::clone(&state),
+            Arc::clone(&events),
+        )?;
         let key_file = &config.jobs.row_key_file;
         let (row_key, created) =
             ferryman_proto::RowKey::load_or_create(key_file).map_err(Error::RowKey)?;
@@ -74,6 +82,7 @@ impl Manager {
             repos,
             registry,
             state,
+            events,
             row_key,
         ));
         if let Some(note) = history_note {
@@ -91,6 +100,7 @@ impl Manager {
             services,
             stream_listener: Some(listener),
             stream_addr,
+            notify_events: Some(notify_events),
         })
     }
 
@@ -155,6 +165,14 @@ impl Manager {
             );
         }
         for cluster in &self.services.config.clusters {
+            background.spawn(
+                missing::run(
+                    Arc::clone(&self.services),
+                    cluster.name.clone(),
+                    shutdown.clone(),
+                )
+                .instrument(tracing::info_span!("backup-missing", cluster = %cluster.name)),
+            );
             for (what, entry) in scheduler::entries(cluster) {
                 let span =
                     tracing::info_span!("schedule", cluster = %cluster.name, entry = what.name());
@@ -169,6 +187,12 @@ impl Manager {
                     .instrument(span),
                 );
             }
+        }
+        if let Some(events) = self.notify_events.take() {
+            background.spawn(
+                notify::run(Arc::clone(&self.services), events, shutdown.clone())
+                    .instrument(tracing::info_span!("notifications")),
+            );
         }
         background.spawn(prune_history(Arc::clone(&self.services), shutdown.clone()));
         tracing::info!(stream = %self.stream_addr, "manager started");
@@ -200,6 +224,7 @@ fn open_history(dir: &std::path::Path) -> (Arc<State>, Option<NewEvent>) {
         cluster: String::new(),
         server: None,
         backup: None,
+        subject: None,
         message,
     };
     match State::open(dir) {

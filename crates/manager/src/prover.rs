@@ -206,6 +206,7 @@ async fn run(services: &Services, c: &ClusterConfig, plan: &ProofPlan, trigger: 
         cluster: c.name.clone(),
         server: None,
         backup: Some(proof.checkpoint.clone()),
+        subject: None,
         message,
     });
 }

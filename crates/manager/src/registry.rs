@@ -22,6 +22,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::events::Events;
 use crate::state::State;
 
 /// Where a manager job stands.
@@ -97,6 +98,9 @@ struct Entry {
     cancel: CancellationToken,
     /// The state last written to the history, and when.
     saved: (JobState, Instant),
+    /// Whether its end is an event (`Events::job_ended`); a reseed's donor's is told by its
+    /// joiners'.
+    tells: bool,
 }
 
 /// A running job's progress (phase, bytes) is written to the history at most this often;
@@ -111,6 +115,8 @@ pub struct Registry {
     ends: Arc<watch::Sender<u64>>,
     /// The history.
     state: Arc<State>,
+    /// Where a job's end is told.
+    events: Arc<Events>,
 }
 
 #[derive(Debug, Default)]
@@ -141,7 +147,7 @@ impl Registry {
     /// The registry of a manager that keeps its id counter in `dir` (`monitoring-datadir`)
     /// and its history in `state`: the newest jobs of the history listed (those that were
     /// running recorded as interrupted), ids continuing after every id given before.
-    pub fn open(dir: &Path, state: Arc<State>) -> crate::Result<Registry> {
+    pub fn open(dir: &Path, state: Arc<State>, events: Arc<Events>) -> crate::Result<Registry> {
         let mut ids = ids::Ids::open(dir)?;
         let mut jobs = BTreeMap::new();
         for mut record in state.recent_jobs(KEEP) {
@@ -163,6 +169,7 @@ impl Registry {
                     record,
                     cancel: CancellationToken::new(),
                     saved,
+                    tells: false,
                 },
             );
         }
@@ -170,6 +177,7 @@ impl Registry {
             inner: Arc::new(Mutex::new(Inner { ids, jobs })),
             ends: Arc::new(watch::channel(0).0),
             state,
+            events,
         })
     }
 
@@ -180,8 +188,30 @@ impl Registry {
         }
     }
 
-    /// A new job.
+    /// A new job, whose end is told as an event when it is a backup, reseed or flashback.
     pub fn create(&self, cluster: &str, server: &str, task: Task, trigger: &str) -> JobHandle {
+        self.create_job(cluster, server, task, trigger, true)
+    }
+
+    /// A reseed's donor job: its stream feeds joiners, whose ends tell how it went.
+    pub fn create_donor(
+        &self,
+        cluster: &str,
+        server: &str,
+        task: Task,
+        trigger: &str,
+    ) -> JobHandle {
+        self.create_job(cluster, server, task, trigger, false)
+    }
+
+    fn create_job(
+        &self,
+        cluster: &str,
+        server: &str,
+        task: Task,
+        trigger: &str,
+        tells: bool,
+    ) -> JobHandle {
         let cancel = CancellationToken::new();
         let mut guard = self.lock();
         let id = guard.ids.next();
@@ -209,6 +239,7 @@ impl Registry {
                 saved: (record.state, Instant::now()),
                 record,
                 cancel: cancel.clone(),
+                tells,
             },
         );
         // Forget the oldest finished jobs beyond KEEP.
@@ -341,6 +372,14 @@ impl JobHandle {
             };
         });
         self.registry.ends.send_modify(|n| *n += 1);
+        let told = self.registry.with(|m| {
+            m.get(&self.id)
+                .filter(|e| e.tells)
+                .map(|e| e.record.clone())
+        });
+        if let Some(record) = told {
+            self.registry.events.job_ended(&record);
+        }
     }
 
     /// The current record.
@@ -375,7 +414,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         {
             let state = Arc::new(State::open(dir.path()).expect("state"));
-            let registry = Registry::open(dir.path(), Arc::clone(&state)).expect("registry");
+            let events = Arc::new(Events::new(Arc::clone(&state)));
+            let registry =
+                Registry::open(dir.path(), Arc::clone(&state), events).expect("registry");
             let done = registry.create("c", "db1", Task::Mysqldump, "api");
             done.finish(JobState::Succeeded, None);
             let running = registry.create("c", "db2", Task::Mariabackup, "schedule");
@@ -383,7 +424,9 @@ mod tests {
             state.close();
         }
         let state = Arc::new(State::open(dir.path()).expect("state"));
-        let registry = Registry::open(dir.path(), Arc::clone(&state)).expect("registry");
+        let events = Arc::new(Events::new(Arc::clone(&state)));
+        let registry =
+            Registry::open(dir.path(), Arc::clone(&state), Arc::clone(&events)).expect("registry");
         let list = registry.list();
         assert_eq!(list.len(), 2, "{list:?}");
         assert_eq!(list[1].state, JobState::Succeeded);

@@ -211,7 +211,7 @@ pub(crate) async fn start(
         (None, Some(p)) => Origin::Point(Box::new(p)),
         (None, None) => {
             let names: Vec<&str> = joiners.iter().map(|j| j.name.as_str()).collect();
-            let donor = services.registry.create(
+            let donor = services.registry.create_donor(
                 &c.name,
                 &primary.name,
                 Task::Mysqldump,

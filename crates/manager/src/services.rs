@@ -43,7 +43,7 @@ pub struct Services {
     /// The latest topology.
     pub topology: Topology,
     /// Events for the API and notifications.
-    pub events: Events,
+    pub events: Arc<Events>,
     /// The history kept across restarts (`state.rs`).
     pub state: Arc<State>,
     /// Verification runs.
@@ -69,12 +69,13 @@ impl Services {
         repos: Repositories,
         registry: Registry,
         state: Arc<State>,
+        events: Arc<Events>,
         row_key: ferryman_proto::RowKey,
     ) -> Services {
         Services {
             streams: Streams::new(&config),
             verify_runs: VerifyRuns::new(config.verifier.concurrency, Arc::clone(&state)),
-            events: Events::new(Arc::clone(&state)),
+            events,
             state,
             archives: Archives::default(),
             provers: Provers::default(),

@@ -1,5 +1,6 @@
 //! The manager's history: jobs, events and verification runs kept across restarts, in one
-//! SQLite file, `monitoring-datadir/state.db`.
+//! SQLite file, `monitoring-datadir/state.db`; and for notifications, the problems told and not
+//! yet resolved and the messages that could not be delivered (dead letters).
 //!
 //! # Why it never stands in the way
 //! The manifests are the catalogue of backups; this file is the record of what happened
@@ -26,6 +27,8 @@
 
 mod rows;
 mod schema;
+
+pub use rows::{DeadLetter, OpenProblem};
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -88,6 +91,9 @@ enum Write {
     Job(JobRecord),
     Event(Event),
     Run(VerifyRun),
+    Problem(OpenProblem),
+    Resolved(String),
+    DeadLetter(DeadLetter),
     Prune { before: i64 },
     Flush(mpsc::Sender<()>),
 }
@@ -167,6 +173,33 @@ impl State {
     /// Records a verification run as it is now.
     pub fn save_run(&self, run: &VerifyRun) {
         self.send(Write::Run(run.clone()));
+    }
+
+    /// Records a problem told (opened, or told again).
+    pub fn save_problem(&self, problem: &OpenProblem) {
+        self.send(Write::Problem(problem.clone()));
+    }
+
+    /// Records that problem `key` is resolved.
+    pub fn resolve_problem(&self, key: &str) {
+        self.send(Write::Resolved(key.to_owned()));
+    }
+
+    /// Records a message that could not be delivered.
+    pub fn save_dead_letter(&self, letter: &DeadLetter) {
+        self.send(Write::DeadLetter(letter.clone()));
+    }
+
+    /// Every open problem.
+    pub fn problems(&self) -> Vec<OpenProblem> {
+        self.read("open problems", rows::problems)
+            .unwrap_or_default()
+    }
+
+    /// The newest `limit` dead letters, newest first.
+    pub fn dead_letters(&self, limit: usize) -> Vec<DeadLetter> {
+        self.read("dead letters", |c| rows::dead_letters(c, limit))
+            .unwrap_or_default()
     }
 
     /// Forgets what ended more than `keep` ago (and rows beyond [`MAX_ROWS`]).
@@ -260,6 +293,9 @@ fn write_loop(mut conn: Connection, rx: mpsc::Receiver<Write>, path: PathBuf) {
                     Write::Job(j) => rows::save_job(&tx, &j)?,
                     Write::Event(e) => rows::save_event(&tx, &e)?,
                     Write::Run(r) => rows::save_run(&tx, &r)?,
+                    Write::Problem(p) => rows::save_problem(&tx, &p)?,
+                    Write::Resolved(key) => rows::close_problem(&tx, &key)?,
+                    Write::DeadLetter(d) => rows::save_dead_letter(&tx, &d)?,
                     Write::Prune { before } => {
                         let gone = rows::prune(&tx, before, MAX_ROWS)?;
                         if gone > 0 {

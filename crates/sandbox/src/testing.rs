@@ -4,10 +4,12 @@
 
 mod galera;
 mod s3;
+mod smtp;
 mod writer;
 
 pub use galera::TestGalera;
 pub use s3::TestS3;
+pub use smtp::{Mail, TestSmtp};
 pub use writer::Writer;
 
 use std::path::PathBuf;

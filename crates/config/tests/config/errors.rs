@@ -31,14 +31,15 @@ fn an_unknown_key_like_none_lists_the_known_keys() {
          spelling; known keys here are: monitoring-datadir, monitoring-address, \
          http-bind-address, http-port, stream-bind-address, stream-port, stream-accept-timeout, \
          api-token-file, api-token-env, backup-compression-level, backup-compression-threads, \
-         job-claim-timeout, logs-keep, http-header-read-timeout, http-idle-timeout, \
-         http-max-connections"
+         job-claim-timeout, history-retention, logs-keep, http-header-read-timeout, \
+         http-idle-timeout, http-max-connections"
     );
     let error = only_error(&format!("retention = 1\n{MINIMAL}"));
     assert!(
         error.starts_with(
             "/etc/ferryman/ferryman.toml:1:1: unknown key `retention` at the top level: check \
-             the spelling; known keys here are: manager, agent, jobs, verifier, repositories, clusters"
+             the spelling; known keys here are: manager, agent, jobs, verifier, repositories, \
+             clusters, notifications"
         ),
         "{error}"
     );
@@ -478,7 +479,8 @@ fn a_misspelt_table_is_reported_once_with_the_table_meant() {
              backup-keep-weekly, backup-keep-monthly, backup-keep-yearly, \
              verify-expected-databases, verify-nonempty-tables, binlog-archive, \
              binlog-archive-flush, binlog-archive-segment-size, binlog-archive-segment-age, \
-             binlog-archive-server-id, binlog-archive-proof-interval, binlog-archive-spool-max, servers, galera-link",
+             binlog-archive-server-id, binlog-archive-proof-interval, binlog-archive-spool-max, \
+             backup-missing-grace, servers, galera-link",
         ]
     );
 }

@@ -4,7 +4,7 @@ use ferryman_manager::repositories::{Detailed, Located};
 use indicatif::HumanBytes;
 
 use super::print_table;
-use crate::client::{Job, PruneReport};
+use crate::client::{Event, Job, PruneReport};
 
 /// Any JSON value, pretty-printed (the `--json` of the commands that talk to the manager).
 pub fn json(value: &serde_json::Value) -> anyhow::Result<()> {
@@ -68,7 +68,7 @@ pub fn job_finished(job: &Job) {
 /// `jobs list`.
 pub fn jobs(jobs: &[Job]) {
     if jobs.is_empty() {
-        println!("no jobs since the manager started");
+        println!("no jobs");
         return;
     }
     let rows: Vec<Vec<String>> = jobs
@@ -93,6 +93,50 @@ pub fn jobs(jobs: &[Job]) {
         ],
         &rows,
     );
+}
+
+/// `events`: one line each, oldest first.
+pub fn events(events: &[Event]) {
+    if events.is_empty() {
+        println!("no events");
+        return;
+    }
+    let now = ferryman_repo::timestamp::Timestamp::now().unix();
+    for e in events {
+        let age = ferryman_repo::timestamp::Timestamp::parse_rfc3339(&e.at)
+            .map(|t| format!(" ({} ago)", ago(now - t.unix())))
+            .unwrap_or_default();
+        let mut about: Vec<&str> = Vec::new();
+        if !e.cluster.is_empty() {
+            about.push(&e.cluster);
+        }
+        if let Some(s) = &e.server {
+            about.push(s);
+        }
+        if let Some(b) = &e.backup {
+            about.push(b);
+        }
+        println!(
+            "#{} {}{age} {} {} {}: {}",
+            e.id,
+            e.at,
+            e.severity.to_uppercase(),
+            e.kind,
+            about.join(" "),
+            e.message
+        );
+    }
+}
+
+/// A duration in seconds as `45s`, `12m`, `3h`, `2d`.
+fn ago(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
+    }
 }
 
 /// `jobs show`.

@@ -11,7 +11,7 @@
 //! - `handlers/reseed.rs`: reseed and flashback, and replication-manager's reseed routes.
 //! - `handlers/jobs.rs`: the manager's jobs: listed, one (waited on), cancelled.
 //! - `handlers/verify.rs`: verification runs: started, listed, one.
-//! - `handlers/events.rs`: the events kept.
+//! - `handlers/events.rs`: the events kept, the notifications' dead letters.
 
 pub(super) mod backups;
 pub(super) mod clusters;
@@ -23,7 +23,7 @@ pub(super) mod verify;
 
 pub(super) use backups::{backup, backups, prune, start_backup};
 pub(super) use clusters::{clusters, logs, topology};
-pub(super) use events::events;
+pub(super) use events::{dead_letters, events};
 pub(super) use jobs::{cancel_job, job, jobs};
 pub(super) use pitr::{pitr, prove};
 pub(super) use reseed::{flashback, reseed, rm_reseed, rm_reseed_host_port};

@@ -54,6 +54,7 @@ use super::handlers::{self, backups, clusters, events, jobs, pitr, reseed, verif
         verify::verify_runs,
         verify::verify_run,
         events::events,
+        events::dead_letters,
     ),
     components(schemas(ErrorBody)),
     security(("bearer" = [])),

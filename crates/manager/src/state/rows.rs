@@ -100,8 +100,8 @@ pub(super) fn job_by_id(conn: &Connection, id: u64) -> rusqlite::Result<Option<J
 
 pub(super) fn save_event(conn: &Connection, e: &Event) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "INSERT OR REPLACE INTO events (id, at, kind, severity, cluster, server, backup, message)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT OR REPLACE INTO events (id, at, kind, severity, cluster, server, backup, subject, message)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         int(e.id),
@@ -111,6 +111,7 @@ pub(super) fn save_event(conn: &Connection, e: &Event) -> rusqlite::Result<()> {
         e.cluster,
         e.server,
         e.backup,
+        e.subject,
         e.message,
     ])?;
     Ok(())
@@ -125,7 +126,8 @@ fn event(row: &Row<'_>) -> rusqlite::Result<Event> {
         cluster: row.get(4)?,
         server: row.get(5)?,
         backup: row.get(6)?,
-        message: row.get(7)?,
+        subject: row.get(7)?,
+        message: row.get(8)?,
     })
 }
 
@@ -133,7 +135,7 @@ fn event(row: &Row<'_>) -> rusqlite::Result<Event> {
 pub(super) fn recent_events(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<Event>> {
     read_all(
         conn,
-        "SELECT id, at, kind, severity, cluster, server, backup, message FROM events ORDER BY id DESC LIMIT ?1",
+        "SELECT id, at, kind, severity, cluster, server, backup, subject, message FROM events ORDER BY id DESC LIMIT ?1",
         int(limit as u64),
         event,
         "event",
@@ -193,6 +195,7 @@ pub(super) fn prune(conn: &Connection, before: i64, max_rows: i64) -> rusqlite::
         ("jobs", "coalesce(ended_at, created_at)"),
         ("events", "at"),
         ("verify_runs", "coalesce(ended_at, started_at)"),
+        ("dead_letters", "at"),
     ] {
         gone += conn.execute(
             &format!(
@@ -224,4 +227,94 @@ fn read_all<T>(
         }
     }
     Ok(out)
+}
+
+/// A problem told and not resolved: its key, the event that opened it, when it was last told,
+/// and how many events of it were not told since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenProblem {
+    /// `family/cluster/subject`.
+    pub key: String,
+    /// The event that opened it.
+    pub opened_by: u64,
+    /// When it was last told, seconds since the epoch.
+    pub told_at: i64,
+    /// Events of it not told since.
+    pub quiet: u64,
+}
+
+pub(super) fn save_problem(conn: &Connection, p: &OpenProblem) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO problems (key, opened_by, told_at, quiet) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![p.key, int(p.opened_by), p.told_at, int(p.quiet)])?;
+    Ok(())
+}
+
+pub(super) fn close_problem(conn: &Connection, key: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM problems WHERE key = ?1")?
+        .execute([key])?;
+    Ok(())
+}
+
+/// Every open problem.
+pub(super) fn problems(conn: &Connection) -> rusqlite::Result<Vec<OpenProblem>> {
+    let mut stmt = conn.prepare_cached("SELECT key, opened_by, told_at, quiet FROM problems")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(OpenProblem {
+            key: r.get(0)?,
+            opened_by: r.get::<_, i64>(1)? as u64,
+            told_at: r.get(2)?,
+            quiet: r.get::<_, i64>(3)? as u64,
+        })
+    })?;
+    rows.collect()
+}
+
+/// A message no try could deliver (or one held back by a channel's rate limit).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct DeadLetter {
+    /// Increasing.
+    pub id: u64,
+    /// When it was given up, seconds since the epoch.
+    pub at: i64,
+    /// The channel (`[notifications.email.NAME]` or `[notifications.webhook.NAME]`).
+    pub channel: String,
+    /// The event it told.
+    pub event_id: u64,
+    /// How many tries were made.
+    pub tries: u32,
+    /// The last try's error.
+    pub error: String,
+    /// What would have been sent (the webhook's JSON body, or the mail's text).
+    pub body: String,
+}
+
+pub(super) fn save_dead_letter(conn: &Connection, d: &DeadLetter) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO dead_letters (at, channel, event_id, tries, error, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![d.at, d.channel, int(d.event_id), d.tries, d.error, d.body])?;
+    Ok(())
+}
+
+/// The newest `limit` dead letters, newest first.
+pub(super) fn dead_letters(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<DeadLetter>> {
+    read_all(
+        conn,
+        "SELECT id, at, channel, event_id, tries, error, body FROM dead_letters ORDER BY id DESC LIMIT ?1",
+        int(limit as u64),
+        |r| {
+            Ok(DeadLetter {
+                id: r.get::<_, i64>(0)? as u64,
+                at: r.get(1)?,
+                channel: r.get(2)?,
+                event_id: r.get::<_, i64>(3)? as u64,
+                tries: r.get(4)?,
+                error: r.get(5)?,
+                body: r.get(6)?,
+            })
+        },
+        "dead letter",
+    )
 }

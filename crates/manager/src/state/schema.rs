@@ -48,6 +48,7 @@ const MIGRATIONS: &[&str] = &[
         cluster TEXT NOT NULL,
         server TEXT,
         backup TEXT,
+        subject TEXT,
         message TEXT NOT NULL
     );
     CREATE INDEX events_at ON events (at);
@@ -61,6 +62,24 @@ const MIGRATIONS: &[&str] = &[
         items TEXT NOT NULL
     );
     CREATE INDEX verify_runs_started_at ON verify_runs (started_at);",
+    // 2: notifications: the problems told and not yet resolved, the messages that could not be
+    // delivered.
+    "CREATE TABLE problems (
+        key TEXT PRIMARY KEY,
+        opened_by INTEGER NOT NULL,
+        told_at INTEGER NOT NULL,
+        quiet INTEGER NOT NULL
+    );
+    CREATE TABLE dead_letters (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        channel TEXT NOT NULL,
+        event_id INTEGER NOT NULL,
+        tries INTEGER NOT NULL,
+        error TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX dead_letters_at ON dead_letters (at);",
 ];
 
 /// The version this Ferryman writes.
@@ -163,6 +182,41 @@ mod tests {
         assert_eq!(v, VERSION);
         drop(conn);
         open_writer(&path).expect("reopen");
+    }
+
+    #[test]
+    fn a_file_of_an_older_release_is_migrated_with_its_rows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.db");
+        let c = Connection::open(&path).expect("sqlite");
+        migrate_to(&c, 1);
+        c.execute_batch(
+            "INSERT INTO jobs (id, cluster, server, task, state, phase, bytes, trigger, created_at)
+             VALUES (4, 'c', 'db1', 'mariabackup', 'succeeded', 'done', 10, 'api', 1)",
+        )
+        .expect("row");
+        drop(c);
+        let conn = open_writer(&path).expect("migrate");
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(v, VERSION);
+        let jobs = super::super::rows::recent_jobs(&conn, 10).expect("jobs");
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].id, 4);
+        conn.execute_batch("SELECT count(*) FROM dead_letters")
+            .expect("new table");
+    }
+
+    /// A file as release `version` left it.
+    fn migrate_to(conn: &Connection, version: usize) {
+        for (done, sql) in MIGRATIONS.iter().enumerate().take(version) {
+            conn.execute_batch(&format!(
+                "{sql}; PRAGMA user_version = {}; PRAGMA application_id = {APPLICATION_ID};",
+                done + 1
+            ))
+            .expect("migration");
+        }
     }
 
     #[test]

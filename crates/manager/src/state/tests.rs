@@ -35,6 +35,7 @@ fn event(id: u64, at: i64) -> Event {
         cluster: "c".into(),
         server: None,
         backup: Some("c/db1/x".into()),
+        subject: Some("physical".into()),
         message: "it's \"quoted\"; DROP TABLE events; --".into(),
     }
 }

@@ -235,6 +235,7 @@ fn emit(shared: &Services, manifest: &Manifest, v: &Verification) {
         cluster: manifest.cluster.clone(),
         server: Some(manifest.server.clone()),
         backup: Some(manifest.id.to_string()),
+        subject: None,
         message,
     });
 }

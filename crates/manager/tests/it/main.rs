@@ -9,5 +9,7 @@ mod common;
 mod failures;
 mod history;
 mod legacy;
+mod missing;
+mod notify;
 mod refusals;
 mod scheduled;

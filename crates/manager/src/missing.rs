@@ -1,0 +1,104 @@
+//! The alarm for a scheduler that silently stopped: a `backup-missing` event when no good
+//! backup of a scheduled kind arrived in time.
+//!
+//! For each cluster's active physical and logical backup entry: from the newest good backup of
+//! that kind (stored, and its newest verification not failed), or from the manager's start when
+//! that is later (a manager that was down gives its scheduler a chance first), the next
+//! occurrence of the entry's cron is when a backup should have started; `backup-missing-grace`
+//! later (the time a backup may take) without a newer good backup, the event is emitted, once
+//! per missed occurrence. Notifications treat it as the same problem as a failed backup of that
+//! kind: the next good backup resolves both.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use ferryman_repo::{Kind, Verification};
+use tokio_util::sync::CancellationToken;
+
+use crate::events::{EventKind, NewEvent, Severity};
+use crate::scheduler::{entries, Scheduled};
+use crate::Services;
+
+/// Watches `cluster`'s scheduled backups until `shutdown`.
+pub async fn run(services: Arc<Services>, cluster: String, shutdown: CancellationToken) {
+    let Ok(config) = services.cluster(&cluster).cloned() else {
+        return;
+    };
+    let watched: Vec<_> = entries(&config)
+        .into_iter()
+        .filter_map(|(what, entry)| match what {
+            Scheduled::PhysicalBackup => Some((Kind::Physical, entry)),
+            Scheduled::LogicalBackup => Some((Kind::Logical, entry)),
+            _ => None,
+        })
+        .collect();
+    if watched.is_empty() {
+        return;
+    }
+    let grace = config.backup_missing_grace;
+    let every = (grace / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    let started = Utc::now();
+    // Per kind: the time counted from, moved on after each alarm so it is said once per
+    // missed occurrence.
+    let mut since: Vec<DateTime<Utc>> = vec![started; watched.len()];
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.cancelled() => return,
+        }
+        let backups = match services.repo(&cluster) {
+            Ok(repo) => match repo.list(Some(&cluster), None).await {
+                Ok(list) => list,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot list the backups to see whether one is missing");
+                    continue;
+                }
+            },
+            Err(_) => return,
+        };
+        let now = Utc::now();
+        for (i, (kind, entry)) in watched.iter().enumerate() {
+            let newest = backups
+                .iter()
+                .filter(|m| m.kind == *kind)
+                .filter(|m| {
+                    Verification::latest_of(m).is_none_or(|v| v.status == ferryman_repo::Status::Ok)
+                })
+                .map(|m| m.ended_at.to_system_time())
+                .max()
+                .map(DateTime::<Utc>::from);
+            let from = newest.map_or(since[i], |n| n.max(since[i]));
+            let Ok(due) = entry.schedule().find_next_occurrence(&from, false) else {
+                continue;
+            };
+            let deadline = due + chrono::Duration::from_std(grace).unwrap_or_default();
+            if now <= deadline {
+                continue;
+            }
+            since[i] = now;
+            let kind_name = match kind {
+                Kind::Physical => "physical",
+                Kind::Logical => "logical",
+            };
+            let last = newest.map_or_else(
+                || "none since the manager started".to_owned(),
+                |n| format!("the newest good one ended {}", n.to_rfc3339()),
+            );
+            services.events.emit(NewEvent {
+                kind: EventKind::BackupMissing,
+                severity: Severity::Error,
+                cluster: cluster.clone(),
+                server: None,
+                backup: None,
+                subject: Some(kind_name.to_owned()),
+                message: format!(
+                    "no good {kind_name} backup of `{cluster}` since the one scheduled at {} (`{}`), {} later ({last}): is the scheduler running and are backups failing? see `ferryman jobs list --cluster {cluster}`",
+                    due.to_rfc3339(),
+                    entry.cron,
+                    humantime::format_duration(grace),
+                ),
+            });
+        }
+    }
+}
