@@ -13,6 +13,7 @@ packages=(
   age                                                      # tests: an encrypted backup restored by hand (age -d)
   ceph-mon ceph-osd radosgw                                # the tests' S3 server (Ceph radosgw, testing::TestS3)
   python3-aiosmtpd                                         # the notification tests' SMTP server
+  prometheus                                               # the metrics test: a real Prometheus scrapes the manager
 )
 
 missing=()

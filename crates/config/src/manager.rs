@@ -36,6 +36,10 @@ pub struct ManagerConfig {
     /// `api-token-env`. At most one of the two may be set; neither (the default) gives `None`:
     /// the manager then generates a token at first start into `monitoring-datadir/api.token`.
     pub api_token: Option<Secret>,
+    /// A token that reads `GET /metrics` and nothing else, for Prometheus, from
+    /// `metrics-token-file` (0600) or `metrics-token-env`. `None` (the default): `/metrics`
+    /// takes the API token only.
+    pub metrics_token: Option<Secret>,
     /// `backup-compression-level`: the zstd level backups are stored with. Default 3; 1 to 19.
     pub backup_compression_level: i32,
     /// `backup-compression-threads`: the zstd worker threads compressing one backup. Default 2;
@@ -75,6 +79,7 @@ impl Default for ManagerConfig {
             stream_port: defaults::STREAM_PORT,
             stream_accept_timeout: defaults::STREAM_ACCEPT_TIMEOUT,
             api_token: None,
+            metrics_token: None,
             backup_compression_level: defaults::BACKUP_COMPRESSION_LEVEL,
             backup_compression_threads: defaults::BACKUP_COMPRESSION_THREADS,
             job_claim_timeout: defaults::JOB_CLAIM_TIMEOUT,
@@ -99,6 +104,8 @@ impl ManagerConfig {
             stream_accept_timeout,
             api_token_file,
             api_token_env,
+            metrics_token_file,
+            metrics_token_env,
             backup_compression_level,
             backup_compression_threads,
             job_claim_timeout,
@@ -146,6 +153,13 @@ impl ManagerConfig {
                 "manager",
                 api_token_file,
                 api_token_env,
+                v,
+            ),
+            metrics_token: Secret::load(
+                SecretKind::MetricsToken,
+                "manager",
+                metrics_token_file,
+                metrics_token_env,
                 v,
             ),
             backup_compression_level: v.integer(

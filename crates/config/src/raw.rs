@@ -38,6 +38,8 @@ pub(crate) struct RawManager {
     pub(crate) stream_accept_timeout: Option<Spanned<String>>,
     pub(crate) api_token_file: Option<Spanned<String>>,
     pub(crate) api_token_env: Option<Spanned<String>>,
+    pub(crate) metrics_token_file: Option<Spanned<String>>,
+    pub(crate) metrics_token_env: Option<Spanned<String>>,
     pub(crate) backup_compression_level: Option<Spanned<i64>>,
     pub(crate) backup_compression_threads: Option<Spanned<i64>>,
     pub(crate) job_claim_timeout: Option<Spanned<String>>,

@@ -71,6 +71,9 @@ pub enum SecretKind {
     /// The HMAC-SHA256 key that signs a webhook channel's bodies:
     /// `notifications.webhook.NAME.secret-file` or `notifications.webhook.NAME.secret-env`.
     WebhookSecret,
+    /// The token that reads `GET /metrics` only (what Prometheus is given):
+    /// `manager.metrics-token-file` or `manager.metrics-token-env`.
+    MetricsToken,
 }
 
 impl SecretKind {
@@ -84,6 +87,7 @@ impl SecretKind {
             SecretKind::ResticPassword => "password-file",
             SecretKind::SmtpPassword => "password-file",
             SecretKind::WebhookSecret => "secret-file",
+            SecretKind::MetricsToken => "metrics-token-file",
         }
     }
 
@@ -97,6 +101,7 @@ impl SecretKind {
             SecretKind::ResticPassword => "password-env",
             SecretKind::SmtpPassword => "password-env",
             SecretKind::WebhookSecret => "secret-env",
+            SecretKind::MetricsToken => "metrics-token-env",
         }
     }
 
@@ -109,7 +114,8 @@ impl SecretKind {
             | SecretKind::AgeIdentity
             | SecretKind::ResticPassword
             | SecretKind::SmtpPassword
-            | SecretKind::WebhookSecret => "the manager",
+            | SecretKind::WebhookSecret
+            | SecretKind::MetricsToken => "the manager",
         }
     }
 
@@ -122,7 +128,8 @@ impl SecretKind {
             | SecretKind::AgeIdentity
             | SecretKind::ResticPassword
             | SecretKind::SmtpPassword
-            | SecretKind::WebhookSecret => false,
+            | SecretKind::WebhookSecret
+            | SecretKind::MetricsToken => false,
         }
     }
 
@@ -141,6 +148,7 @@ impl SecretKind {
             }
             SecretKind::SmtpPassword => "send mail without logging in (then remove `user` too)",
             SecretKind::WebhookSecret => "send the webhook's bodies unsigned",
+            SecretKind::MetricsToken => "let `/metrics` take the API token only",
         }
     }
 }
@@ -155,6 +163,7 @@ impl fmt::Display for SecretKind {
             SecretKind::ResticPassword => "restic password",
             SecretKind::SmtpPassword => "SMTP password",
             SecretKind::WebhookSecret => "webhook secret",
+            SecretKind::MetricsToken => "metrics token",
         })
     }
 }

@@ -290,7 +290,7 @@ fn known_keys(text: &str) -> Vec<String> {
 /// otherwise generate, a rollback command with no default, a repository whose secret key file
 /// must exist, and its keys; notification channels that would be sent to, their routes, and
 /// their keys). Sorted.
-const COMMENTED_OUT: [&str; 40] = [
+const COMMENTED_OUT: [&str; 42] = [
     "access-key-id",
     "access-key-id-env",
     "age-identity-env",
@@ -306,6 +306,8 @@ const COMMENTED_OUT: [&str; 40] = [
     "kind",
     "kinds",
     "max-per-hour",
+    "metrics-token-env",
+    "metrics-token-file",
     "min-severity",
     "part-size",
     "password-file",

@@ -1,5 +1,5 @@
 //! The HTTP API: JSON for the CLI, dashboards and scripts. Every route but `GET /api/health`
-//! needs the bearer token.
+//! needs the bearer token; `GET /metrics` also takes the metrics token.
 //!
 //! # Layout
 //! - `api.rs`: the router, [`serve`], the bearer-token check, the route table ([`routes`]).
@@ -54,6 +54,10 @@ pub const RM_RESEED_HOST_PORT: &str =
 
 /// The one route that needs no token, for load balancers and `ferryman` waiting for start-up.
 pub const HEALTH: &str = "/api/health";
+
+/// Prometheus' scrape path: the API token or the metrics token (`manager.metrics-token-file`),
+/// which reads this and nothing else.
+pub const METRICS: &str = "/metrics";
 
 /// An HTTP method the API uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,27 +155,48 @@ fn table() -> Table {
 
 /// Every route the router serves, [`HEALTH`] included.
 pub fn routes() -> Vec<Route> {
-    let mut routes = vec![Route {
-        method: Method::Get,
-        path: HEALTH,
-    }];
+    let mut routes = vec![
+        Route {
+            method: Method::Get,
+            path: HEALTH,
+        },
+        Route {
+            method: Method::Get,
+            path: METRICS,
+        },
+    ];
     routes.extend(table().routes);
     routes
 }
 
-/// What the token check needs: the token's digest and where a client finds the token.
+/// What the token check needs: the digests of the tokens it takes and where a client finds the
+/// token.
 #[derive(Debug, Clone)]
 struct Auth {
-    digest: [u8; 32],
+    digests: Vec<[u8; 32]>,
     hint: Arc<str>,
 }
 
 /// The API over `services`, every route but [`HEALTH`] behind `token`.
 pub fn router(services: Arc<Services>, token: &Secret) -> Router {
+    let digest = |t: &Secret| -> [u8; 32] { Sha256::digest(t.expose_secret().as_bytes()).into() };
     let auth = Auth {
-        digest: Sha256::digest(token.expose_secret().as_bytes()).into(),
+        digests: vec![digest(token)],
         hint: token_hint(&services.config).into(),
     };
+    let metrics_auth = Auth {
+        digests: std::iter::once(digest(token))
+            .chain(services.config.manager.metrics_token.as_ref().map(digest))
+            .collect(),
+        hint: format!(
+            "{}; or the metrics token of `manager.metrics-token-file`/`metrics-token-env`",
+            auth.hint
+        )
+        .into(),
+    };
+    let metrics = Router::new()
+        .route(METRICS, on(MethodFilter::GET, handlers::metrics))
+        .layer(middleware::from_fn_with_state(metrics_auth, require_token));
     let authenticated = table()
         .router
         .fallback(handlers::not_found)
@@ -181,6 +206,7 @@ pub fn router(services: Arc<Services>, token: &Secret) -> Router {
         .layer(middleware::from_fn_with_state(auth, require_token));
     Router::new()
         .route(HEALTH, on(MethodFilter::GET, handlers::health))
+        .merge(metrics)
         .merge(authenticated)
         .layer(TraceLayer::new_for_http())
         .with_state(services)
@@ -236,7 +262,9 @@ async fn require_token(State(auth): State<Auth>, request: Request, next: Next) -
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         });
     let message = match presented {
-        Some(token) if digest_matches(&auth.digest, token) => return next.run(request).await,
+        Some(token) if auth.digests.iter().any(|d| digest_matches(d, token)) => {
+            return next.run(request).await
+        }
         Some(_) => format!("the API token is wrong: {}", auth.hint),
         None => format!(
             "this API needs a token: send `Authorization: Bearer TOKEN`; {}",

@@ -36,6 +36,10 @@ pub enum Error {
         detail: String,
     },
 
+    /// The metrics could not be written out.
+    #[error("cannot encode the metrics: {0}")]
+    Metrics(String),
+
     /// A per-job token could not be generated.
     #[error("cannot generate a stream token: {0}")]
     Token(#[from] ferryman_proto::Error),

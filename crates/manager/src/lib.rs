@@ -36,6 +36,7 @@
 //! - `registry.rs`: the manager's jobs, for the API.
 //! - `state.rs` + `state/`: the history (jobs, events, verification runs) kept across restarts
 //!   in `monitoring-datadir/state.db`.
+//! - `metrics.rs`: `GET /metrics` in Prometheus' text format, computed when scraped.
 //! - `missing.rs`: the `backup-missing` alarm (no good backup of a scheduled kind in time).
 //! - `monitor.rs`: topology, and which server a backup is taken from.
 //! - `scheduler.rs`: cron entries.
@@ -50,6 +51,7 @@ pub mod dispatch;
 pub mod error;
 pub mod events;
 mod manager;
+pub mod metrics;
 pub mod missing;
 pub mod monitor;
 pub mod node_job;

@@ -50,10 +50,7 @@ pub async fn status(services: &Services, cluster: &str) -> Result<PitrStatus> {
     let report = ArchiveReport::of(&backups, &segments)?;
     let proof = newest_proof(repo, cluster).await;
     let archiver = services.archives.get(cluster);
-    let primary = services.topology.cluster(cluster).and_then(|view| {
-        let p = view.primary()?;
-        Some((p.name.clone(), p.status.as_ref()?.gtid_binlog_pos.clone()))
-    });
+    let primary = primary_position(services, cluster);
     let mut warnings = Vec::new();
     let rpo_lag_seconds = match (&archiver, &primary) {
         (Some(a), Some((server, at))) => {
@@ -95,6 +92,23 @@ pub async fn status(services: &Services, cluster: &str) -> Result<PitrStatus> {
         prover: services.provers.status(cluster),
         warnings,
     })
+}
+
+/// The primary of `cluster` and its `gtid_binlog_pos`, as the monitor last saw them.
+fn primary_position(services: &Services, cluster: &str) -> Option<(String, String)> {
+    services.topology.cluster(cluster).and_then(|view| {
+        let p = view.primary()?;
+        Some((p.name.clone(), p.status.as_ref()?.gtid_binlog_pos.clone()))
+    })
+}
+
+/// How far (seconds) the archive of `cluster` is behind its primary now, when both are known
+/// (what `pitr status` shows as the recovery point lag, and `/metrics` as
+/// `ferryman_pitr_recovery_point_lag_seconds`).
+pub fn rpo_lag(services: &Services, cluster: &str) -> Option<u64> {
+    let archiver = services.archives.get(cluster)?;
+    let (_, at) = primary_position(services, cluster)?;
+    lag(&archiver, &at)
 }
 
 /// The newest recorded proof of `cluster`; an unreadable record is logged and counts as none.

@@ -3,11 +3,13 @@
 //! path printed, so the servers' logs can be read; on success it is removed.
 
 mod galera;
+mod prometheus;
 mod s3;
 mod smtp;
 mod writer;
 
 pub use galera::TestGalera;
+pub use prometheus::TestPrometheus;
 pub use s3::TestS3;
 pub use smtp::{Mail, TestSmtp};
 pub use writer::Writer;

@@ -11,12 +11,14 @@
 //! - `handlers/reseed.rs`: reseed and flashback, and replication-manager's reseed routes.
 //! - `handlers/jobs.rs`: the manager's jobs: listed, one (waited on), cancelled.
 //! - `handlers/verify.rs`: verification runs: started, listed, one.
+//! - `handlers/metrics.rs`: `/metrics` for Prometheus.
 //! - `handlers/events.rs`: the events kept, the notifications' dead letters.
 
 pub(super) mod backups;
 pub(super) mod clusters;
 pub(super) mod events;
 pub(super) mod jobs;
+pub(super) mod metrics;
 pub(super) mod pitr;
 pub(super) mod reseed;
 pub(super) mod verify;
@@ -25,6 +27,7 @@ pub(super) use backups::{backup, backups, prune, start_backup};
 pub(super) use clusters::{clusters, logs, topology};
 pub(super) use events::{dead_letters, events};
 pub(super) use jobs::{cancel_job, job, jobs};
+pub(super) use metrics::metrics;
 pub(super) use pitr::{pitr, prove};
 pub(super) use reseed::{flashback, reseed, rm_reseed, rm_reseed_host_port};
 pub(super) use verify::{verify, verify_run, verify_runs};

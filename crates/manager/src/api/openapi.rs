@@ -22,7 +22,7 @@ pub(super) use schemas::{
     ReseedMethodName, Topology,
 };
 
-use super::handlers::{self, backups, clusters, events, jobs, pitr, reseed, verify};
+use super::handlers::{self, backups, clusters, events, jobs, metrics, pitr, reseed, verify};
 
 /// The document's source: every handler, the schemas they name, and [`Shared`].
 #[derive(OpenApi)]
@@ -55,6 +55,7 @@ use super::handlers::{self, backups, clusters, events, jobs, pitr, reseed, verif
         verify::verify_run,
         events::events,
         events::dead_letters,
+        metrics::metrics,
     ),
     components(schemas(ErrorBody)),
     security(("bearer" = [])),

@@ -9,6 +9,7 @@ mod common;
 mod failures;
 mod history;
 mod legacy;
+mod metrics;
 mod missing;
 mod notify;
 mod refusals;

@@ -31,28 +31,6 @@ pub(in crate::api) struct JobsQuery {
     limit: Option<usize>,
 }
 
-/// The name of a state, as the JSON shows it and `?state=` takes it.
-fn state_name(state: JobState) -> &'static str {
-    match state {
-        JobState::Queued => "queued",
-        JobState::Waiting => "waiting",
-        JobState::Receiving => "receiving",
-        JobState::Succeeded => "succeeded",
-        JobState::Failed => "failed",
-        JobState::Cancelled => "cancelled",
-    }
-}
-
-/// Every state's name, for `?state=`.
-const STATES: [&str; 6] = [
-    "queued",
-    "waiting",
-    "receiving",
-    "succeeded",
-    "failed",
-    "cancelled",
-];
-
 /// `GET /api/v1/jobs?cluster=&state=&task=&limit=`: newest first.
 #[utoipa::path(
     get,
@@ -70,11 +48,11 @@ pub(in crate::api) async fn jobs(
         cluster(&services, name)?;
     }
     if let Some(state) = &query.state {
-        if !STATES.contains(&state.as_str()) {
+        if !JobState::ALL.iter().any(|s| s.as_str() == state) {
             return Err(ApiError::bad_request(format!(
                 "unknown job state `{}`: use one of {}",
                 clip(state),
-                STATES.join(", ")
+                JobState::ALL.map(JobState::as_str).join(", ")
             )));
         }
     }
@@ -90,12 +68,7 @@ pub(in crate::api) async fn jobs(
         .list()
         .into_iter()
         .filter(|j| query.cluster.as_ref().is_none_or(|c| &j.cluster == c))
-        .filter(|j| {
-            query
-                .state
-                .as_deref()
-                .is_none_or(|s| state_name(j.state) == s)
-        })
+        .filter(|j| query.state.as_deref().is_none_or(|s| j.state.as_str() == s))
         .filter(|j| task.is_none_or(|t| j.task == t))
         .take(query.limit.unwrap_or(usize::MAX))
         .collect();
@@ -160,7 +133,7 @@ pub(in crate::api) async fn cancel_job(
     if job.state.is_final() || !services.registry.cancel(id) {
         return Err(ApiError::conflict(format!(
             "job {id} has already ended ({}); nothing to cancel",
-            state_name(job.state)
+            job.state.as_str()
         )));
     }
     let job = services.registry.get(id).unwrap_or(job);
