@@ -14,6 +14,7 @@ packages=(
   ceph-mon ceph-osd radosgw                                # the tests' S3 server (Ceph radosgw, testing::TestS3)
   python3-aiosmtpd                                         # the notification tests' SMTP server
   prometheus                                               # the metrics test: a real Prometheus scrapes the manager
+  chromium chromium-driver                                 # the dashboard test: headless Chromium through WebDriver
 )
 
 missing=()

@@ -32,6 +32,8 @@ async fn an_agent_killed_mid_backup_ends_the_job_at_its_stale_heartbeat_with_not
     )
     .await;
     let d = Daemons::start(sb.config(), &[]).await;
+    // The scenario's failed backup is told as a `backup-failed` event.
+    d.expect_error("backup of `sandbox` from `db1` failed");
     let mut agent = d.agent_process(&sb, "db1", None, &[]);
     let id = d
         .services
@@ -88,6 +90,8 @@ async fn a_replica_that_lost_its_replication_is_never_a_backup_source_and_its_du
     let d = Daemons::start(sb.config(), &["db1", "db2"]).await;
     // The split is the scenario: the manager says an operator must find the primary.
     d.expect_error("has a split topology");
+    // The refused dump is told as a `backup-failed` event.
+    d.expect_error("backup of `sandbox` from `db2` failed");
     d.services.topology.refresh(&d.config).await;
 
     // Chosen by the manager: refused, with the reason and an event.

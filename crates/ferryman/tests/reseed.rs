@@ -60,6 +60,8 @@ async fn reseed_batch_flashback_and_safety_rails() {
     let sb = shop_sandbox().await;
 
     let d = Daemons::start(sb.config(), &["db1", "db2", "db3"]).await;
+    // The scenario's failed reseeds are told as `reseed-failed` events.
+    d.expect_error("reseedmariabackup of `db2` failed");
     let services = &d.services;
 
     // A physical backup of the cluster (from a replica), then writes it does not have.
@@ -509,6 +511,8 @@ async fn a_joiner_agent_killed_mid_swap_ends_the_job_in_30_s_and_its_successor_f
     // Before the daemons: they check the dying agent's log when dropped.
     let logs = tempfile::tempdir().unwrap();
     let d = Daemons::start(sb.config(), &["db1"]).await;
+    // The killed joiner's reseed is told as a `reseed-failed` event.
+    d.expect_error("reseedmariabackup of `db2` failed");
     let backup = d
         .services
         .start_backup("sandbox", Some("db1"), Task::Mariabackup, "test")

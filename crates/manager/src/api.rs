@@ -207,6 +207,7 @@ pub fn router(services: Arc<Services>, token: &Secret) -> Router {
     Router::new()
         .route(HEALTH, on(MethodFilter::GET, handlers::health))
         .merge(metrics)
+        .merge(crate::dashboard::router(digest(token)))
         .merge(authenticated)
         .layer(TraceLayer::new_for_http())
         .with_state(services)
@@ -281,7 +282,7 @@ async fn require_token(State(auth): State<Auth>, request: Request, next: Next) -
 
 /// Compares digests rather than tokens, in time independent of where they differ: neither the
 /// token's length nor its prefix can be learnt by timing requests.
-fn digest_matches(expected: &[u8; 32], presented: &str) -> bool {
+pub(crate) fn digest_matches(expected: &[u8; 32], presented: &str) -> bool {
     let digest = Sha256::digest(presented.as_bytes());
     let difference = expected
         .iter()

@@ -30,6 +30,8 @@
 //! - `pitr.rs`: a cluster's point-in-time recovery status (windows, gaps, the recovery point
 //!   lag, warnings, proofs).
 //! - `prover.rs`: proofs of recoverability, scheduled per cluster and on demand.
+//! - `dashboard.rs` + `dashboard/`: the web dashboard under `/ui` (server-rendered, login
+//!   with the API token, backup/verify/reseed buttons).
 //! - `events.rs`: what a DBA must hear about, kept for the API and published.
 //! - `notify.rs` + `notify/`: events told by mail and webhook (routes, one message per
 //!   problem, retries, dead letters).
@@ -47,6 +49,7 @@
 pub mod api;
 pub mod archiver;
 pub mod copies;
+pub mod dashboard;
 pub mod dispatch;
 pub mod error;
 pub mod events;

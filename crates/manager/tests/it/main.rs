@@ -6,6 +6,7 @@ mod archive;
 mod archive_diverged;
 mod cancel;
 mod common;
+mod dashboard;
 mod failures;
 mod history;
 mod legacy;
