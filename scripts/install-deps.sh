@@ -15,6 +15,7 @@ packages=(
   python3-aiosmtpd                                         # the notification tests' SMTP server
   prometheus                                               # the metrics test: a real Prometheus scrapes the manager
   chromium chromium-driver                                 # the dashboard test: headless Chromium through WebDriver
+  systemd binutils                                         # the package test: systemd-analyze verify, strip
 )
 
 missing=()

@@ -12,6 +12,8 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::exit;
+
 /// The environment variable that may hold the API token.
 pub const TOKEN_ENV: &str = "FERRYMAN_API_TOKEN";
 
@@ -29,6 +31,11 @@ pub struct ApiArgs {
     /// `monitoring-datadir/api.token` the manager wrote.
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+    /// The manager's API, e.g. `http://manager-host:10001`, to run this command from another
+    /// host (a DBA's workstation): no configuration file is needed then, and the token comes
+    /// from --token-file or FERRYMAN_API_TOKEN.
+    #[arg(long, env = "FERRYMAN_MANAGER", value_name = "URL")]
+    pub manager: Option<String>,
 }
 
 /// A client of one manager's API.
@@ -39,6 +46,8 @@ pub struct Client {
     config_path: PathBuf,
     /// The configured clusters' names.
     clusters: Vec<String>,
+    /// Reached with `--manager URL`, without a configuration file.
+    remote: bool,
     http: reqwest::Client,
 }
 
@@ -239,7 +248,10 @@ impl Client {
     /// A client for the manager `args.config` describes, with the first token found (see
     /// [`ApiArgs::token_file`]).
     pub fn new(args: &ApiArgs) -> anyhow::Result<Client> {
-        let config = Config::load(&args.config).map_err(|e| anyhow!("{e}"))?;
+        if let Some(url) = &args.manager {
+            return Client::remote(url, args);
+        }
+        let config = crate::config_file::load(&args.config)?;
         let token = token(args.token_file.as_deref(), &config)?;
         let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
@@ -250,17 +262,61 @@ impl Client {
             token,
             config_path: args.config.to_path_buf(),
             clusters: config.clusters.iter().map(|c| c.name.clone()).collect(),
+            remote: false,
+            http,
+        })
+    }
+
+    /// A client of the manager at `url` (`--manager`), from a host that may have no
+    /// configuration file: its clusters (for a left-out `--cluster`) are the manager's.
+    fn remote(url: &str, args: &ApiArgs) -> anyhow::Result<Client> {
+        let base = url.trim_end_matches('/').to_owned();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(exit::error(
+                exit::USAGE,
+                format!("--manager `{url}`: give the manager's API as a URL, like http://manager-host:10001"),
+            ));
+        }
+        let token = match &args.token_file {
+            Some(path) => ferryman_manager::api::read_token_file(path)?,
+            None => match std::env::var(TOKEN_ENV) {
+                Ok(value) if !value.trim().is_empty() => Secret::new(value.trim().to_owned()),
+                _ => {
+                    return Err(exit::error(
+                        exit::USAGE,
+                        format!("--manager {base}: no API token: give it with --token-file FILE (mode 0600) or {TOKEN_ENV}"),
+                    ))
+                }
+            },
+        };
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .context("cannot set up the HTTP client")?;
+        Ok(Client {
+            base,
+            token,
+            config_path: args.config.to_path_buf(),
+            clusters: Vec::new(),
+            remote: true,
             http,
         })
     }
 
     /// The cluster a command is about: `given`, else the configuration's only cluster.
     pub fn cluster(&self, given: Option<&str>) -> anyhow::Result<String> {
+        if self.remote && given.is_none() {
+            return Err(exit::error(
+                exit::USAGE,
+                "with --manager no configuration file is read: say which cluster with --cluster",
+            ));
+        }
         crate::config_file::cluster_or_only(
             given,
             self.clusters.iter().map(String::as_str),
             &self.config_path,
         )
+        .map_err(|e| exit::error(exit::USAGE, e.to_string()))
     }
 
     /// `GET path?query` as JSON; `None` values are left out.
@@ -331,23 +387,35 @@ impl Client {
             .and_then(Value::as_str)
             .map_or_else(|| text.trim().to_owned(), str::to_owned);
         Err(match status {
-            StatusCode::UNAUTHORIZED => anyhow!("the API refused the token: {message}"),
+            StatusCode::UNAUTHORIZED => exit::error(
+                exit::REFUSED,
+                format!("the API refused the token: {message}"),
+            ),
+            s if s.is_client_error() => {
+                exit::error(exit::REFUSED, format!("{message} (HTTP {status})"))
+            }
             _ => anyhow!("{message} (HTTP {status})"),
         })
     }
 
     fn transport_error(&self, e: &reqwest::Error) -> anyhow::Error {
         if e.is_connect() {
-            anyhow!(
-                "cannot reach the manager at {}: is `ferryman manager --config {}` running?",
-                self.base,
-                self.config_path.display()
+            exit::error(
+                exit::UNREACHABLE,
+                format!(
+                    "cannot reach the manager at {}: is `ferryman manager --config {}` running?",
+                    self.base,
+                    self.config_path.display()
+                ),
             )
         } else if e.is_timeout() {
-            anyhow!(
-                "the manager at {} did not answer within {} s: check its log",
-                self.base,
-                REQUEST_TIMEOUT.as_secs()
+            exit::error(
+                exit::UNREACHABLE,
+                format!(
+                    "the manager at {} did not answer within {} s: check its log",
+                    self.base,
+                    REQUEST_TIMEOUT.as_secs()
+                ),
             )
         } else {
             anyhow!("talking to the manager at {} failed: {e}", self.base)

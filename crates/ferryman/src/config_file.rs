@@ -40,6 +40,13 @@ impl AsRef<Path> for ConfigFile {
     }
 }
 
+/// The configuration at `path`, loaded for a daemon or a command (secrets read); a file that
+/// does not load ends the command with the usage exit code, its errors listed.
+pub fn load(path: &Path) -> anyhow::Result<ferryman_config::Config> {
+    ferryman_config::Config::load(path)
+        .map_err(|e| crate::exit::error(crate::exit::USAGE, e.to_string()))
+}
+
 /// The cluster a command is about: `given` (`--cluster`), else the only cluster of the
 /// configuration at `path`, whose clusters are `names`.
 pub fn cluster_or_only<'a>(

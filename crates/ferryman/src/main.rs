@@ -1,4 +1,5 @@
-//! The `ferryman` binary: command-line parsing, logging set-up and exit codes; no logic.
+//! The `ferryman` binary: command-line parsing, logging set-up and exit codes (`exit.rs`); no
+//! logic.
 //!
 //! # Layout
 //! - `cmd/`: one file per subcommand, each turning arguments into calls of the library crates.
@@ -9,6 +10,7 @@
 mod client;
 mod cmd;
 mod config_file;
+mod exit;
 mod output;
 
 use std::process::ExitCode;
@@ -109,7 +111,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             output::error(&e);
-            ExitCode::FAILURE
+            exit::code_of(&e)
         }
     }
 }

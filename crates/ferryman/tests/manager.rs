@@ -266,7 +266,8 @@ async fn manager_serves_the_cli_and_stops_on_sigterm() {
         &[("FERRYMAN_API_TOKEN", "wrong")],
     )
     .await;
-    assert!(!out.status.success());
+    // Exit code 4: the manager refused the request.
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert!(
         text(&out).contains("the API refused the token"),
         "{}",
@@ -299,6 +300,31 @@ async fn manager_serves_the_cli_and_stops_on_sigterm() {
         "{}",
         text(&out)
     );
+
+    // From a workstation: --manager URL and the token, no configuration file at all.
+    let nowhere = sb.path().join("no-such-config.toml");
+    let nowhere = nowhere.to_str().unwrap();
+    let out = run(
+        &["jobs", "list", "--manager", &base, "--json"],
+        &[("FERRYMAN_API_TOKEN", token), ("FERRYMAN_CONFIG", nowhere)],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(
+        &["jobs", "list", "--manager", &base],
+        &[("FERRYMAN_CONFIG", nowhere)],
+    )
+    .await;
+    // Exit code 2: a usage error.
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--token-file"), "{}", text(&out));
+    let out = run(
+        &["backup", "run", "--kind", "logical", "--manager", &base],
+        &[("FERRYMAN_API_TOKEN", token), ("FERRYMAN_CONFIG", nowhere)],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--cluster"), "{}", text(&out));
 
     // Errors of the API reach the user with their next step.
     let out = run(&["jobs", "show", "--config", config, "7"], &[]).await;
@@ -467,6 +493,7 @@ async fn manager_serves_the_cli_and_stops_on_sigterm() {
     .await;
     assert!(!out.status.success());
     assert!(text(&out).contains("known: sandbox"), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
 
     // Retention left the quarantine alone.
     assert!(quarantined[0].join("payload.sql.zst").exists());
@@ -474,9 +501,9 @@ async fn manager_serves_the_cli_and_stops_on_sigterm() {
     let status = daemon.stop();
     assert!(status.success(), "{status}:\n{}", daemon.log());
 
-    // Nobody listens any more.
+    // Nobody listens any more: exit code 3.
     let out = run(&["jobs", "list", "--config", config], &[]).await;
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(
         text(&out).contains(&format!(
             "cannot reach the manager at {base}: is `ferryman manager --config {config}` running?"

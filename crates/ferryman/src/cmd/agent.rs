@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use anyhow::{anyhow, Context};
 use clap::Args;
 use ferryman_agent::{Agent, Shutdown};
-use ferryman_config::Config;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::output;
@@ -26,7 +25,7 @@ pub struct AgentArgs {
 
 impl AgentArgs {
     pub async fn run(self) -> anyhow::Result<ExitCode> {
-        let config = Config::load(&self.config).map_err(|e| anyhow!("{e}"))?;
+        let config = crate::config_file::load(&self.config)?;
         let agent = Agent::new(&config, &self.server)
             .with_context(|| format!("cannot start the agent of `{}`", self.server))?;
         let shutdown = Shutdown::default();

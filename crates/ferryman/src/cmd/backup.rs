@@ -211,7 +211,7 @@ async fn direct_repositories(
     api: &ApiArgs,
     only: Option<&str>,
 ) -> anyhow::Result<Option<Vec<(String, ferryman_repo::Repository)>>> {
-    let config = ferryman_config::Config::load(&api.config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config = crate::config_file::load(&api.config)?;
     if only.is_none() {
         if direct::manager_listens(&config).await {
             return Ok(None);

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, Context};
 use clap::{Args, Subcommand};
-use ferryman_config::Config;
 use ferryman_galera::{status, Keeper, Role};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
@@ -63,7 +62,7 @@ impl GaleraLinkArgs {
             json,
         }) = self.command
         {
-            let config = Config::load(&config).map_err(|e| anyhow!("{e}"))?;
+            let config = crate::config_file::load(&config)?;
             let clusters = status::read(&config, cluster.as_deref())
                 .await
                 .context("cannot read the galera link status")?;
@@ -81,7 +80,7 @@ impl GaleraLinkArgs {
                 "`ferryman galera-link` needs --config FILE and --server NAME (or the `status` subcommand)"
             ));
         };
-        let config = Config::load(&config).map_err(|e| anyhow!("{e}"))?;
+        let config = crate::config_file::load(&config)?;
         let mut keeper = Keeper::new(&config, &server)
             .with_context(|| format!("cannot start the link keeper of `{server}`"))?;
         if self.once {

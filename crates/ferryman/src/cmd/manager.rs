@@ -2,9 +2,8 @@
 
 use std::process::ExitCode;
 
-use anyhow::{anyhow, Context};
+use anyhow::Context;
 use clap::Args;
-use ferryman_config::Config;
 use ferryman_manager::{api, Manager};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
@@ -19,7 +18,7 @@ pub struct ManagerArgs {
 
 impl ManagerArgs {
     pub async fn run(self) -> anyhow::Result<ExitCode> {
-        let config = Config::load(&self.config).map_err(|e| anyhow!("{e}"))?;
+        let config = crate::config_file::load(&self.config)?;
         let shutdown = CancellationToken::new();
         watch_signals(&shutdown)?;
         // Bound first: a taken port is the likeliest start-up failure and costs nothing to find.

@@ -121,7 +121,7 @@ async fn prove(
 }
 
 async fn status(api: ApiArgs, cluster: Option<String>, json: bool) -> anyhow::Result<ExitCode> {
-    let config = Config::load(&api.config).map_err(|e| anyhow!("{e}"))?;
+    let config = crate::config_file::load(&api.config)?;
     let clusters: Vec<String> = match cluster {
         Some(name) => {
             config

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail};
 use clap::Subcommand;
-use ferryman_config::Config;
 use ferryman_repo::ReadData;
 
 use super::direct;
@@ -58,7 +57,7 @@ impl RepoCommand {
                     (true, None) => ReadData::All,
                     (false, None) => ReadData::None,
                 };
-                let config = Config::load(&config).map_err(|e| anyhow!("{e}"))?;
+                let config = crate::config_file::load(&config)?;
                 if repair && direct::manager_listens(&config).await {
                     bail!(
                         "a manager listens on {}:{}: --repair could remove a backup it is \

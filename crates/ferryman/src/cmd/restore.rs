@@ -9,7 +9,6 @@ use std::time::Instant;
 use anyhow::{anyhow, bail};
 use clap::{ArgGroup, Args};
 use ferryman_binlog::GtidPos;
-use ferryman_config::Config;
 use ferryman_repo::pitr::{self, Point};
 use ferryman_repo::{BackupId, Manifest, Repository, Timestamp};
 use ferryman_verify::restore::{self, Request};
@@ -51,7 +50,7 @@ pub struct RestoreArgs {
 
 impl RestoreArgs {
     pub async fn run(self) -> anyhow::Result<ExitCode> {
-        let config = Config::load(&self.config).map_err(|e| anyhow!("{e}"))?;
+        let config = crate::config_file::load(&self.config)?;
         let cluster_name = crate::config_file::cluster_or_only(
             self.cluster.as_deref(),
             config.clusters.iter().map(|c| c.name.as_str()),

@@ -4,7 +4,6 @@ use std::process::ExitCode;
 
 use anyhow::anyhow;
 use clap::Args;
-use ferryman_config::Config;
 
 use crate::output;
 
@@ -23,7 +22,7 @@ pub struct TopologyArgs {
 
 impl TopologyArgs {
     pub async fn run(self) -> anyhow::Result<ExitCode> {
-        let config = Config::load(&self.config).map_err(|e| anyhow!("{e}"))?;
+        let config = crate::config_file::load(&self.config)?;
         let clusters: Vec<_> = match &self.cluster {
             Some(name) => vec![config.cluster(name).ok_or_else(|| {
                 anyhow!(
