@@ -14,5 +14,6 @@ pub mod repo;
 pub mod reseed;
 pub mod restore;
 pub mod sandbox;
+pub mod status;
 pub mod topology;
 pub mod verify;

@@ -44,6 +44,9 @@ enum Command {
     /// The manager: schedules and dispatches jobs to the agents, receives and stores their
     /// backups, serves the HTTP API.
     Manager(cmd::manager::ManagerArgs),
+    /// The fleet on one screen: each cluster's servers, newest backups with their age and
+    /// verification, last recoverable point, running jobs (through the running manager).
+    Status(cmd::status::StatusArgs),
     /// Start, list and show backups (through the running manager).
     #[command(subcommand)]
     Backup(cmd::backup::BackupCommand),
@@ -99,6 +102,7 @@ fn main() -> ExitCode {
             Command::Backup(c) => c.run().await,
             Command::Jobs(c) => c.run().await,
             Command::Events(c) => c.run().await,
+            Command::Status(a) => a.run().await,
             Command::Reseed(a) => a.run().await,
             Command::Flashback(a) => a.run().await,
             Command::Pitr(c) => c.run().await,

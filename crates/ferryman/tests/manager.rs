@@ -326,6 +326,19 @@ async fn manager_serves_the_cli_and_stops_on_sigterm() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("--cluster"), "{}", text(&out));
 
+    // The fleet on one screen: the servers and the newest backup of each kind.
+    let out = run(&["status", "--config", config], &[]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let screen = text(&out);
+    assert!(screen.contains("cluster sandbox"), "{screen}");
+    assert!(screen.contains("newest physical none yet"), "{screen}");
+    assert!(screen.contains("newest logical"), "{screen}");
+    assert!(screen.contains("db1"), "{screen}");
+    let out = run(&["status", "--config", config, "--json"], &[]).await;
+    let fleet: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(fleet["clusters"][0]["name"], "sandbox", "{fleet}");
+    assert_eq!(fleet["clusters"][0]["newest"][1]["kind"], "logical", "{fleet}");
+
     // Errors of the API reach the user with their next step.
     let out = run(&["jobs", "show", "--config", config, "7"], &[]).await;
     assert!(!out.status.success());

@@ -127,6 +127,7 @@ fn table() -> Table {
     use Method::{Get, Post};
     Table::new()
         .add(Get, "/api/v1/openapi.json", h::openapi)
+        .add(Get, "/api/v1/status", h::status)
         .add(Get, "/api/v1/clusters", h::clusters)
         .add(Get, "/api/v1/clusters/{cluster}/topology", h::topology)
         .add(Post, "/api/v1/clusters/{cluster}/backups", h::start_backup)

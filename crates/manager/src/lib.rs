@@ -32,6 +32,8 @@
 //! - `prover.rs`: proofs of recoverability, scheduled per cluster and on demand.
 //! - `dashboard.rs` + `dashboard/`: the web dashboard under `/ui` (server-rendered, login
 //!   with the API token, backup/verify/reseed buttons).
+//! - `fleet.rs`: the fleet on one screen as data (`ferryman status`, `/api/v1/status`, the
+//!   dashboard's overview).
 //! - `events.rs`: what a DBA must hear about, kept for the API and published.
 //! - `notify.rs` + `notify/`: events told by mail and webhook (routes, one message per
 //!   problem, retries, dead letters).
@@ -53,6 +55,7 @@ pub mod dashboard;
 pub mod dispatch;
 pub mod error;
 pub mod events;
+pub mod fleet;
 mod manager;
 pub mod metrics;
 pub mod missing;

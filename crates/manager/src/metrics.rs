@@ -14,6 +14,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+use crate::fleet::kind_name;
 use crate::registry::JobState;
 use crate::{pitr, Services};
 
@@ -34,13 +35,6 @@ impl Metric {
 
     fn set(&self, labels: Labels, value: f64) {
         self.family.get_or_create(&labels).set(value);
-    }
-}
-
-fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Physical => "physical",
-        Kind::Logical => "logical",
     }
 }
 

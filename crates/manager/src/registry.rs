@@ -87,7 +87,7 @@ impl JobState {
 }
 
 /// One manager job, as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[schema(as = Job)]
 pub struct JobRecord {
     /// Manager-wide id.

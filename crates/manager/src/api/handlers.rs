@@ -11,6 +11,7 @@
 //! - `handlers/reseed.rs`: reseed and flashback, and replication-manager's reseed routes.
 //! - `handlers/jobs.rs`: the manager's jobs: listed, one (waited on), cancelled.
 //! - `handlers/verify.rs`: verification runs: started, listed, one.
+//! - `handlers/status.rs`: the fleet on one screen.
 //! - `handlers/metrics.rs`: `/metrics` for Prometheus.
 //! - `handlers/events.rs`: the events kept, the notifications' dead letters.
 
@@ -21,6 +22,7 @@ pub(super) mod jobs;
 pub(super) mod metrics;
 pub(super) mod pitr;
 pub(super) mod reseed;
+pub(super) mod status;
 pub(super) mod verify;
 
 pub(super) use backups::{backup, backups, prune, start_backup};
@@ -30,6 +32,7 @@ pub(super) use jobs::{cancel_job, job, jobs};
 pub(super) use metrics::metrics;
 pub(super) use pitr::{pitr, prove};
 pub(super) use reseed::{flashback, reseed, rm_reseed, rm_reseed_host_port};
+pub(super) use status::status;
 pub(super) use verify::{verify, verify_run, verify_runs};
 
 use axum::extract::rejection::{PathRejection, QueryRejection};

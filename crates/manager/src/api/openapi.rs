@@ -22,7 +22,9 @@ pub(super) use schemas::{
     ReseedMethodName, Topology,
 };
 
-use super::handlers::{self, backups, clusters, events, jobs, metrics, pitr, reseed, verify};
+use super::handlers::{
+    self, backups, clusters, events, jobs, metrics, pitr, reseed, status, verify,
+};
 
 /// The document's source: every handler, the schemas they name, and [`Shared`].
 #[derive(OpenApi)]
@@ -56,6 +58,7 @@ use super::handlers::{self, backups, clusters, events, jobs, metrics, pitr, rese
         events::events,
         events::dead_letters,
         metrics::metrics,
+        status::status,
     ),
     components(schemas(ErrorBody)),
     security(("bearer" = [])),

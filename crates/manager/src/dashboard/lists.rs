@@ -10,9 +10,10 @@ use axum::Extension;
 use maud::html;
 use serde::Deserialize;
 
-use super::overview::{kind_name, progress, verification, verify_button};
+use super::overview::{progress, verification, verify_button};
 use super::page::{self, when};
 use super::session::Session;
+use crate::fleet::kind_name;
 use crate::Services;
 
 /// `?cluster=` of the backups page.
@@ -43,7 +44,7 @@ pub async fn backups(
                     td { (page::bytes(m.raw_bytes)) } td { (page::bytes(m.stored_bytes)) }
                     td { code { (m.gtid.as_deref().unwrap_or("-")) } }
                     td { (verification(m)) }
-                    td { (verify_button(&session, m)) }
+                    td { (verify_button(&session, &m.id.to_string())) }
                 }
             }
         }

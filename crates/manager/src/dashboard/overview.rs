@@ -1,59 +1,36 @@
 //! The fleet on one screen (`GET /ui`): each cluster's topology with roles and lag, its newest
 //! backup of each kind with its age and verification, its last recoverable point, its running
-//! jobs with their progress, and the buttons that start a backup or a verification.
+//! jobs with their progress (`fleet.rs` gathers them), and the buttons that start a backup or
+//! a verification.
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::Extension;
-use ferryman_config::ClusterConfig;
-use ferryman_db::topology::Role;
-use ferryman_repo::{Kind, Manifest, Outcome, Status, Verification};
+use ferryman_repo::Manifest;
 use maud::{html, Markup};
 
 use super::page::{self, when};
 use super::session::Session;
+use crate::fleet::{self, ClusterStatus};
 use crate::registry::JobRecord;
-use crate::{pitr, Services};
+use crate::Services;
 
 /// `GET /ui`.
 pub async fn overview(
     State(services): State<Arc<Services>>,
     Extension(session): Extension<Session>,
 ) -> Markup {
-    let mut sections = Vec::new();
-    for cluster in &services.config.clusters {
-        sections.push(cluster_section(&services, &session, cluster).await);
-    }
+    let fleet = fleet::status(&services).await;
     let body = html! {
         h1 { "Fleet" }
-        @for s in sections { (s) }
+        @if let Some(p) = &fleet.history_problem { p.error { (p) } }
+        @for c in &fleet.clusters { (cluster_section(&session, c)) }
     };
     page::frame("Fleet", &session, Some(10), body)
 }
 
-async fn cluster_section(services: &Services, session: &Session, c: &ClusterConfig) -> Markup {
-    let backups = services
-        .repos
-        .list(Some(&c.name), None)
-        .await
-        .unwrap_or_default();
-    let newest = |kind: Kind| backups.iter().find(|m| m.kind == kind);
-    let topology = services.topology.cluster(&c.name);
-    let primary = topology
-        .as_ref()
-        .and_then(|t| t.primary().map(|p| p.name.clone()));
-    let jobs: Vec<JobRecord> = services
-        .registry
-        .list()
-        .into_iter()
-        .filter(|j| j.cluster == c.name && !j.state.is_final())
-        .collect();
-    let recoverable = if c.binlog_archive.enabled {
-        pitr::status(services, &c.name).await.ok()
-    } else {
-        None
-    };
+fn cluster_section(session: &Session, c: &ClusterStatus) -> Markup {
     html! {
         section.cluster id=(format!("cluster-{}", c.name)) {
             h2 { "Cluster " (c.name) }
@@ -71,23 +48,16 @@ async fn cluster_section(services: &Services, session: &Session, c: &ClusterConf
             table {
                 tr { th { "Server" } th { "Address" } th { "Role" } th { "GTID" } th { "Lag" } th {} }
                 @for s in &c.servers {
-                    @let view = topology.as_ref().and_then(|t| t.servers.iter().find(|v| v.name == s.name));
                     tr {
                         td { (s.name) }
-                        td { (format!("{}:{}", s.host, s.port)) }
-                        @match view.and_then(|v| v.status.as_ref()) {
-                            Some(st) => {
-                                td { (role(st.role, primary.as_deref() == Some(s.name.as_str()))) }
-                                td { code { (if st.role == Role::Replica && !st.gtid_slave_pos.is_empty() { &st.gtid_slave_pos } else { &st.gtid_binlog_pos }) } }
-                                td { (st.replication.as_ref().and_then(|r| r.seconds_behind_master).map_or_else(|| "-".to_owned(), |l| format!("{l} s"))) }
-                                td {
-                                    @if st.role == Role::Replica {
-                                        a href=(format!("/ui/clusters/{}/reseed?server={}", c.name, s.name)) { "Reseed…" }
-                                    }
-                                }
-                            }
-                            None => {
-                                td.bad colspan="4" { "unreachable" @if let Some(e) = view.and_then(|v| v.error.as_ref()) { ": " (e) } }
+                        td { (s.address) }
+                        @if s.role == "unreachable" { td.bad { "unreachable" } } @else { td { (s.role) } }
+                        td { code { (s.gtid.as_deref().unwrap_or("-")) } }
+                        td { (s.lag_seconds.map_or_else(|| "-".to_owned(), |l| format!("{l} s"))) }
+                        td {
+                            @if let Some(e) = &s.error { span.error { (e) } " " }
+                            @if s.role == "replica" {
+                                a href=(format!("/ui/clusters/{}/reseed?server={}", c.name, s.name)) { "Reseed…" }
                             }
                         }
                     }
@@ -96,37 +66,37 @@ async fn cluster_section(services: &Services, session: &Session, c: &ClusterConf
             h3 { "Newest backups" }
             table {
                 tr { th { "Kind" } th { "Backup" } th { "Ended" } th { "Stored" } th { "Verification" } th {} }
-                @for kind in [Kind::Physical, Kind::Logical] {
+                @for b in &c.newest {
                     tr {
-                        td { (kind_name(kind)) }
-                        @match newest(kind) {
-                            Some(m) => {
-                                td { code { (m.id) } " from " (m.server) }
-                                td { (when(m.ended_at)) }
-                                td { (page::bytes(m.stored_bytes)) }
-                                td { (verification(m)) }
-                                td { (verify_button(session, m)) }
+                        td { (b.kind) }
+                        @match (&b.id, b.ended_at) {
+                            (Some(id), Some(ended)) => {
+                                td { code { (id) } " from " (b.server.as_deref().unwrap_or("?")) }
+                                td { (when(ended)) }
+                                td { (page::bytes(b.stored_bytes.unwrap_or(0))) }
+                                td { (verification_text(&b.verification, &b.failed_checks)) }
+                                td { (verify_button(session, id)) }
                             }
-                            None => { td.muted colspan="5" { "none yet" } }
+                            _ => { td.muted colspan="5" { "none yet" } }
                         }
                     }
                 }
             }
-            @if let Some(p) = recoverable {
+            @if c.archiving {
                 h3 { "Point-in-time recovery" }
                 p {
-                    @match p.report.windows.last() {
-                        Some(w) => { "Recoverable up to " (when(w.to)) }
+                    @match c.recoverable_to {
+                        Some(t) => { "Recoverable up to " (when(t)) }
                         None => { span.muted { "no recoverable window yet (a backup and the archive after it are needed)" } }
                     }
-                    @if let Some(lag) = p.rpo_lag_seconds { " · archive " (lag) " s behind the primary" }
+                    @if let Some(lag) = c.rpo_lag_seconds { " · archive " (lag) " s behind the primary" }
                 }
             }
             h3 { "Running jobs" }
-            @if jobs.is_empty() { p.muted { "none" } } @else {
+            @if c.running_jobs.is_empty() { p.muted { "none" } } @else {
                 table {
                     tr { th { "Job" } th { "Task" } th { "Server" } th { "Phase" } th { "Progress" } }
-                    @for j in &jobs {
+                    @for j in &c.running_jobs {
                         tr {
                             td { a href=(format!("/ui/jobs/{}", j.id)) { (j.id) } }
                             td { (j.task.as_str()) } td { (j.server) } td { (j.phase) }
@@ -139,45 +109,27 @@ async fn cluster_section(services: &Services, session: &Session, c: &ClusterConf
     }
 }
 
-/// `primary`, `replica`, or `no replication` for a server that replicates from no one but is
-/// not the cluster's one primary (a split, or a server not yet set up).
-fn role(role: Role, is_the_primary: bool) -> &'static str {
-    match (role, is_the_primary) {
-        (Role::Replica, _) => "replica",
-        (Role::Primary, true) => "primary",
-        (Role::Primary, false) => "no replication",
+/// `ok`, `FAILED` with the failed checks, or `not verified`.
+fn verification_text(verification: &str, failed: &[String]) -> Markup {
+    match verification {
+        "ok" => html! { span.ok { "ok" } },
+        "failed" => html! { span.bad { "FAILED" } @for c in failed { br; span.error { (c) } } },
+        other => html! { span.muted { (other) } },
     }
 }
 
-pub(super) fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Physical => "physical",
-        Kind::Logical => "logical",
-    }
-}
-
-/// `ok`, `FAILED (reasons)` or `not verified`.
+/// A backup's verification, as the lists show it.
 pub(super) fn verification(m: &Manifest) -> Markup {
-    match Verification::latest_of(m) {
-        Some(v) if v.status == Status::Ok => html! {
-            span.ok { "ok" } " " span.muted { (v.ended_at.rfc3339()) }
-        },
-        Some(v) => html! {
-            span.bad { "FAILED" } " "
-            @for c in v.checks.iter().filter(|c| c.outcome == Outcome::Failed) {
-                br; span.error { (c.name) ": " (c.detail) }
-            }
-        },
-        None => html! { span.muted { "not verified" } },
-    }
+    let (verification, failed) = fleet::verification_of(m);
+    verification_text(&verification, &failed)
 }
 
-/// The button that verifies `m` now.
-pub(super) fn verify_button(session: &Session, m: &Manifest) -> Markup {
+/// The button that verifies backup `id` now.
+pub(super) fn verify_button(session: &Session, id: &str) -> Markup {
     html! {
         form.inline method="post" action="/ui/verify" {
             (page::csrf(session))
-            input type="hidden" name="backup" value=(m.id);
+            input type="hidden" name="backup" value=(id);
             button type="submit" { "Verify" }
         }
     }
