@@ -337,7 +337,10 @@ async fn manager_serves_the_cli_and_stops_on_sigterm() {
     let out = run(&["status", "--config", config, "--json"], &[]).await;
     let fleet: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(fleet["clusters"][0]["name"], "sandbox", "{fleet}");
-    assert_eq!(fleet["clusters"][0]["newest"][1]["kind"], "logical", "{fleet}");
+    assert_eq!(
+        fleet["clusters"][0]["newest"][1]["kind"], "logical",
+        "{fleet}"
+    );
 
     // Errors of the API reach the user with their next step.
     let out = run(&["jobs", "show", "--config", config, "7"], &[]).await;
