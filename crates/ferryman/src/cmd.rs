@@ -4,6 +4,7 @@ pub mod agent;
 pub mod backup;
 pub mod config;
 pub mod direct;
+pub mod docs;
 pub mod events;
 pub mod follow;
 pub mod galera_link;

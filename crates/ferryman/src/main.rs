@@ -20,7 +20,7 @@ use clap::{Parser, Subcommand};
 /// Backups, verification, reseeds and maintenance for MariaDB and MySQL fleets.
 #[derive(Debug, Parser)]
 #[command(name = "ferryman", version, about, max_term_width = 100)]
-struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -70,6 +70,10 @@ enum Command {
     /// Prove that backups restore: checks, a test restore on a throwaway server, checks on
     /// the restored copy (through the running manager).
     Verify(cmd::verify::VerifyArgs),
+    /// Print the shell completion script for SHELL (bash, zsh, fish, ...) to stdout.
+    Completions(cmd::docs::CompletionsArgs),
+    /// Write the man pages (`ferryman.1`, `ferryman-COMMAND.1`) into a directory.
+    Man(cmd::docs::ManArgs),
     /// The Galera link keeper of one node: keeps exactly one node of its Galera cluster
     /// replicating from a remote cluster, with failover (`status` shows the link).
     GaleraLink(cmd::galera_link::GaleraLinkArgs),
@@ -103,6 +107,8 @@ fn main() -> ExitCode {
             Command::Jobs(c) => c.run().await,
             Command::Events(c) => c.run().await,
             Command::Status(a) => a.run().await,
+            Command::Completions(a) => a.run(),
+            Command::Man(a) => a.run(),
             Command::Reseed(a) => a.run().await,
             Command::Flashback(a) => a.run().await,
             Command::Pitr(c) => c.run().await,

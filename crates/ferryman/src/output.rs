@@ -345,6 +345,30 @@ pub fn agent_pass(report: &ferryman_agent::PassReport) {
     }
 }
 
+/// `completions`: the script for `shell` on stdout.
+pub fn completions(shell: clap_complete::Shell, cli: &mut clap::Command) -> anyhow::Result<()> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, cli, "ferryman", &mut script);
+    let mut out = std::io::stdout().lock();
+    match std::io::Write::write_all(&mut out, &script)
+        .and_then(|()| std::io::Write::flush(&mut out))
+    {
+        // A reader that stopped early (`| head`) is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// `man`: what was written.
+pub fn man_pages(dir: &std::path::Path, written: &[String]) {
+    println!(
+        "{} man pages written to {}: {}",
+        written.len(),
+        dir.display(),
+        written.join(", ")
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -498,3 +498,31 @@ fn galera_link_adopts_the_sandbox_link_and_status_shows_it() {
     let out = ferryman(&["sandbox", "destroy", "--dir", &dir]);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+#[test]
+fn completions_and_man_pages_come_from_the_command_line_definition() {
+    let out = ferryman(&["completions", "bash"]);
+    assert!(out.status.success());
+    let script = String::from_utf8_lossy(&out.stdout);
+    assert!(script.contains("_ferryman()"), "{script}");
+    for sub in ["backup", "status", "events", "reseed"] {
+        assert!(
+            script.contains(sub),
+            "{sub} missing from the bash completion"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = ferryman(&["man", "--dir", dir.path().to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = std::fs::read_to_string(dir.path().join("ferryman-backup.1")).unwrap();
+    assert!(page.contains(".TH ferryman-backup 1"), "{page}");
+    assert!(
+        page.contains("Start, list and show backups"),
+        "the page is the subcommand's own: {page}"
+    );
+    assert!(dir.path().join("ferryman.1").exists());
+}

@@ -138,6 +138,11 @@ async fn the_debian_package_installs_and_its_units_run_a_manager_and_agents() {
         "./usr/share/doc/ferryman/examples/prometheus-alerts.yml",
         "./usr/share/doc/ferryman/examples/sudoers-ferryman-agent",
         "./usr/share/doc/ferryman/copyright",
+        "./usr/share/man/man1/ferryman.1.gz",
+        "./usr/share/man/man1/ferryman-backup.1.gz",
+        "./usr/share/bash-completion/completions/ferryman",
+        "./usr/share/zsh/vendor-completions/_ferryman",
+        "./usr/share/fish/vendor_completions.d/ferryman.fish",
     ] {
         assert!(contents.contains(path), "{path} missing:\n{contents}");
     }
