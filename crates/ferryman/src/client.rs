@@ -44,10 +44,8 @@ pub struct Client {
     base: String,
     token: Secret,
     config_path: PathBuf,
-    /// The configured clusters' names.
-    clusters: Vec<String>,
-    /// Reached with `--manager URL`, without a configuration file.
-    remote: bool,
+    /// The configured clusters' names; `None` with `--manager URL` (no configuration read).
+    clusters: Option<Vec<String>>,
     http: reqwest::Client,
 }
 
@@ -248,46 +246,19 @@ impl Client {
     /// A client for the manager `args.config` describes, with the first token found (see
     /// [`ApiArgs::token_file`]).
     pub fn new(args: &ApiArgs) -> anyhow::Result<Client> {
-        if let Some(url) = &args.manager {
-            return Client::remote(url, args);
-        }
-        let config = crate::config_file::load(&args.config)?;
-        let token = token(args.token_file.as_deref(), &config)?;
-        let http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .build()
-            .context("cannot set up the HTTP client")?;
-        Ok(Client {
-            base: base_url(&config.manager.http_bind_address, config.manager.http_port),
-            token,
-            config_path: args.config.to_path_buf(),
-            clusters: config.clusters.iter().map(|c| c.name.clone()).collect(),
-            remote: false,
-            http,
-        })
-    }
-
-    /// A client of the manager at `url` (`--manager`), from a host that may have no
-    /// configuration file: its clusters (for a left-out `--cluster`) are the manager's.
-    fn remote(url: &str, args: &ApiArgs) -> anyhow::Result<Client> {
-        let base = url.trim_end_matches('/').to_owned();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(exit::error(
-                exit::USAGE,
-                format!("--manager `{url}`: give the manager's API as a URL, like http://manager-host:10001"),
-            ));
-        }
-        let token = match &args.token_file {
-            Some(path) => ferryman_manager::api::read_token_file(path)?,
-            None => match std::env::var(TOKEN_ENV) {
-                Ok(value) if !value.trim().is_empty() => Secret::new(value.trim().to_owned()),
-                _ => {
-                    return Err(exit::error(
-                        exit::USAGE,
-                        format!("--manager {base}: no API token: give it with --token-file FILE (mode 0600) or {TOKEN_ENV}"),
-                    ))
-                }
-            },
+        let (base, token, clusters) = match &args.manager {
+            Some(url) => {
+                let (base, token) = remote(url, args)?;
+                (base, token, None)
+            }
+            None => {
+                let config = crate::config_file::load(&args.config)?;
+                (
+                    base_url(&config.manager.http_bind_address, config.manager.http_port),
+                    token(args.token_file.as_deref(), &config)?,
+                    Some(config.clusters.iter().map(|c| c.name.clone()).collect()),
+                )
+            }
         };
         let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
@@ -297,23 +268,24 @@ impl Client {
             base,
             token,
             config_path: args.config.to_path_buf(),
-            clusters: Vec::new(),
-            remote: true,
+            clusters,
             http,
         })
     }
 
     /// The cluster a command is about: `given`, else the configuration's only cluster.
     pub fn cluster(&self, given: Option<&str>) -> anyhow::Result<String> {
-        if self.remote && given.is_none() {
-            return Err(exit::error(
-                exit::USAGE,
-                "with --manager no configuration file is read: say which cluster with --cluster",
-            ));
-        }
+        let Some(clusters) = &self.clusters else {
+            return given.map(str::to_owned).ok_or_else(|| {
+                exit::error(
+                    exit::USAGE,
+                    "with --manager no configuration file is read: say which cluster with --cluster",
+                )
+            });
+        };
         crate::config_file::cluster_or_only(
             given,
-            self.clusters.iter().map(String::as_str),
+            clusters.iter().map(String::as_str),
             &self.config_path,
         )
         .map_err(|e| exit::error(exit::USAGE, e.to_string()))
@@ -442,15 +414,40 @@ fn base_url(bind: &str, port: u16) -> String {
     format!("http://{host}:{port}")
 }
 
+/// The API's URL and the token of `--manager URL`, where no configuration file is read.
+fn remote(url: &str, args: &ApiArgs) -> anyhow::Result<(String, Secret)> {
+    let base = url.trim_end_matches('/').to_owned();
+    if !(base.starts_with("http://") || base.starts_with("https://")) {
+        return Err(exit::error(
+            exit::USAGE,
+            format!("--manager `{url}`: give the manager's API as a URL, like http://manager-host:10001"),
+        ));
+    }
+    match given_token(args.token_file.as_deref())? {
+        Some(token) => Ok((base, token)),
+        None => Err(exit::error(
+            exit::USAGE,
+            format!("--manager {base}: no API token: give it with --token-file FILE (mode 0600) or {TOKEN_ENV}"),
+        )),
+    }
+}
+
+/// The token the user gave: `--token-file`, else `FERRYMAN_API_TOKEN`; `None` without either.
+fn given_token(token_file: Option<&Path>) -> anyhow::Result<Option<Secret>> {
+    if let Some(path) = token_file {
+        return Ok(Some(ferryman_manager::api::read_token_file(path)?));
+    }
+    Ok(match std::env::var(TOKEN_ENV) {
+        Ok(value) if !value.trim().is_empty() => Some(Secret::new(value.trim().to_owned())),
+        _ => None,
+    })
+}
+
 /// The token: `--token-file`, else `FERRYMAN_API_TOKEN`, else the configured one, else the
 /// file the manager generated.
 fn token(token_file: Option<&Path>, config: &Config) -> anyhow::Result<Secret> {
-    if let Some(path) = token_file {
-        return Ok(ferryman_manager::api::read_token_file(path)?);
-    }
-    match std::env::var(TOKEN_ENV) {
-        Ok(value) if !value.trim().is_empty() => return Ok(Secret::new(value.trim().to_owned())),
-        _ => {}
+    if let Some(token) = given_token(token_file)? {
+        return Ok(token);
     }
     if let Some(token) = &config.manager.api_token {
         return Ok(token.clone());

@@ -134,10 +134,7 @@ impl EventKind {
 
     /// The kind as the API and the configuration spell it (`backup-failed`).
     pub fn as_str(self) -> String {
-        match serde_json::to_value(self) {
-            Ok(serde_json::Value::String(s)) => s,
-            _ => format!("{self:?}"),
-        }
+        crate::state::serde_name(&self)
     }
 }
 

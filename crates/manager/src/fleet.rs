@@ -179,6 +179,18 @@ fn servers(services: &Services, c: &ClusterConfig) -> Vec<ServerLine> {
         .collect()
 }
 
+/// An age in seconds as `45s`, `12m`, `3h 4m`, `2d 5h` (a negative one, from clocks apart,
+/// as `0s`).
+pub fn ago(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h {}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d {}h", s / 86400, s % 86400 / 3600),
+    }
+}
+
 /// `physical` or `logical`.
 pub fn kind_name(kind: Kind) -> &'static str {
     match kind {

@@ -194,7 +194,10 @@ impl Manager {
                     .instrument(tracing::info_span!("notifications")),
             );
         }
-        background.spawn(prune_history(Arc::clone(&self.services), shutdown.clone()));
+        background.spawn(
+            prune_history(Arc::clone(&self.services), shutdown.clone())
+                .instrument(tracing::info_span!("history")),
+        );
         tracing::info!(stream = %self.stream_addr, "manager started");
         shutdown.cancelled().await;
         tracing::info!("manager stopping: cancelling running jobs");

@@ -38,14 +38,30 @@ pub async fn run(services: Arc<Services>, cluster: String, shutdown: Cancellatio
     }
     let grace = config.backup_missing_grace;
     let every = (grace / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
-    let started = Utc::now();
-    // Per kind: the time counted from, moved on after each alarm so it is said once per
-    // missed occurrence.
-    let mut since: Vec<DateTime<Utc>> = vec![started; watched.len()];
+    // The occurrence a good backup was due by, counted from `from`, and when it is missing.
+    let due_after = |entry: &ferryman_config::ScheduleEntry, from: DateTime<Utc>| {
+        let due = entry.schedule().find_next_occurrence(&from, false).ok()?;
+        Some((
+            due,
+            due + chrono::Duration::from_std(grace).unwrap_or_default(),
+        ))
+    };
+    // Per kind: the time counted from: the manager's start, then the newest good backup seen,
+    // then each alarm (so it is said once per missed occurrence).
+    let mut since: Vec<DateTime<Utc>> = vec![Utc::now(); watched.len()];
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.cancelled() => return,
+        }
+        // Nothing can be missing before the deadline counted from `since`: the repository is
+        // listed only once one has passed.
+        let now = Utc::now();
+        let overdue: Vec<usize> = (0..watched.len())
+            .filter(|&i| due_after(&watched[i].1, since[i]).is_some_and(|(_, d)| now > d))
+            .collect();
+        if overdue.is_empty() {
+            continue;
         }
         let backups = match services.repo(&cluster) {
             Ok(repo) => match repo.list(Some(&cluster), None).await {
@@ -57,8 +73,8 @@ pub async fn run(services: Arc<Services>, cluster: String, shutdown: Cancellatio
             },
             Err(_) => return,
         };
-        let now = Utc::now();
-        for (i, (kind, entry)) in watched.iter().enumerate() {
+        for i in overdue {
+            let (kind, entry) = &watched[i];
             let newest = backups
                 .iter()
                 .filter(|m| m.kind == *kind)
@@ -68,19 +84,17 @@ pub async fn run(services: Arc<Services>, cluster: String, shutdown: Cancellatio
                 .map(|m| m.ended_at.to_system_time())
                 .max()
                 .map(DateTime::<Utc>::from);
-            let from = newest.map_or(since[i], |n| n.max(since[i]));
-            let Ok(due) = entry.schedule().find_next_occurrence(&from, false) else {
+            if let Some(n) = newest {
+                since[i] = since[i].max(n);
+            }
+            let Some((due, deadline)) = due_after(entry, since[i]) else {
                 continue;
             };
-            let deadline = due + chrono::Duration::from_std(grace).unwrap_or_default();
             if now <= deadline {
                 continue;
             }
             since[i] = now;
-            let kind_name = match kind {
-                Kind::Physical => "physical",
-                Kind::Logical => "logical",
-            };
+            let kind_name = crate::fleet::kind_name(*kind);
             let last = newest.map_or_else(
                 || "none since the manager started".to_owned(),
                 |n| format!("the newest good one ended {}", n.to_rfc3339()),

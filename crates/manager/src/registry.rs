@@ -87,7 +87,7 @@ impl JobState {
 }
 
 /// One manager job, as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[schema(as = Job)]
 pub struct JobRecord {
     /// Manager-wide id.
@@ -188,7 +188,7 @@ impl Registry {
             if !record.state.is_final() {
                 record.error = Some(format!(
                     "interrupted: the manager stopped while this job was {}; its node job is failed by the agent (the stream is gone) and nothing partial was recorded as a backup: start it again",
-                    record.phase_before_interruption()
+                    record.phase
                 ));
                 record.state = JobState::Failed;
                 record.phase = "failed".to_owned();
@@ -341,31 +341,27 @@ impl Registry {
     }
 
     /// Runs `f` on job `id`'s record and writes it to the history when `now`, when its state
-    /// changed, or when `SAVE_EVERY` passed since the last write.
-    fn change(&self, id: u64, now: bool, f: impl FnOnce(&mut JobRecord)) {
-        let save = self.with(|m| {
+    /// changed, or when `SAVE_EVERY` passed since the last write. Returns what was written,
+    /// and whether the job's end is told as an event.
+    fn change(
+        &self,
+        id: u64,
+        now: bool,
+        f: impl FnOnce(&mut JobRecord),
+    ) -> Option<(JobRecord, bool)> {
+        let saved = self.with(|m| {
             let e = m.get_mut(&id)?;
             f(&mut e.record);
             let due = now || e.record.state != e.saved.0 || e.saved.1.elapsed() >= SAVE_EVERY;
             due.then(|| {
                 e.saved = (e.record.state, Instant::now());
-                e.record.clone()
+                (e.record.clone(), e.tells)
             })
         });
-        if let Some(record) = save {
-            self.state.save_job(&record);
+        if let Some((record, _)) = &saved {
+            self.state.save_job(record);
         }
-    }
-}
-
-impl JobRecord {
-    /// The phase a job had when the manager stopped, in words.
-    fn phase_before_interruption(&self) -> &str {
-        if self.phase.is_empty() {
-            "running"
-        } else {
-            &self.phase
-        }
+        saved
     }
 }
 
@@ -383,18 +379,19 @@ impl JobHandle {
     /// Updates the record (progress: written to the history at most every [`SAVE_EVERY`],
     /// unless the state changes).
     pub fn update(&self, f: impl FnOnce(&mut JobRecord)) {
-        self.registry.change(self.id, false, f);
+        let _ = self.registry.change(self.id, false, f);
     }
 
     /// Sets the phase text (a step of the job: written to the history at once).
     pub fn phase(&self, phase: impl Into<String>) {
         let phase = phase.into();
-        self.registry.change(self.id, true, |r| r.phase = phase);
+        let _ = self.registry.change(self.id, true, |r| r.phase = phase);
     }
 
     /// Ends the job.
     pub fn finish(&self, state: JobState, error: Option<String>) {
-        self.update(|r| {
+        // The state changes: always written, and returned.
+        let ended = self.registry.change(self.id, true, |r| {
             r.state = state;
             r.error = error;
             r.ended_at = Some(now());
@@ -405,12 +402,7 @@ impl JobHandle {
             };
         });
         self.registry.ends.send_modify(|n| *n += 1);
-        let told = self.registry.with(|m| {
-            m.get(&self.id)
-                .filter(|e| e.tells)
-                .map(|e| e.record.clone())
-        });
-        if let Some(record) = told {
+        if let Some((record, true)) = ended {
             self.registry.events.job_ended(&record);
         }
     }

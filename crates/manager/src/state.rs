@@ -28,6 +28,7 @@
 mod rows;
 mod schema;
 
+pub(crate) use rows::serde_name;
 pub use rows::{DeadLetter, OpenProblem};
 
 use std::path::{Path, PathBuf};

@@ -65,6 +65,8 @@ pub fn job_finished(job: &Job) {
     }
 }
 
+use ferryman_manager::fleet::ago;
+
 /// `jobs list`.
 pub fn jobs(jobs: &[Job]) {
     if jobs.is_empty() {
@@ -200,17 +202,6 @@ pub fn events(events: &[Event]) {
             about.join(" "),
             e.message
         );
-    }
-}
-
-/// A duration in seconds as `45s`, `12m`, `3h`, `2d`.
-fn ago(secs: i64) -> String {
-    let s = secs.max(0);
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m", s / 60),
-        3600..86400 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86400),
     }
 }
 

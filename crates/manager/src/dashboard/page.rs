@@ -80,18 +80,7 @@ pub fn csrf(session: &Session) -> Markup {
 /// `2026-12-04T10:00:00Z (3h ago)`.
 pub fn when(t: Timestamp) -> Markup {
     let age = Timestamp::now().unix() - t.unix();
-    html! { (t.rfc3339()) " " span.muted { "(" (ago(age)) " ago)" } }
-}
-
-/// Seconds as `45s`, `12m`, `3h`, `2d`.
-pub fn ago(secs: i64) -> String {
-    let s = secs.max(0);
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m", s / 60),
-        3600..86400 => format!("{}h {}m", s / 3600, s % 3600 / 60),
-        _ => format!("{}d {}h", s / 86400, s % 86400 / 3600),
-    }
+    html! { (t.rfc3339()) " " span.muted { "(" (crate::fleet::ago(age)) " ago)" } }
 }
 
 /// Bytes as `1.5 GiB`.

@@ -100,19 +100,59 @@ impl Channel {
 
     /// Queues `message`; a full queue makes it a dead letter at once.
     pub fn send(&self, message: Message) {
-        if let Err(e) = self.queue.try_send(message) {
-            let message = match e {
-                mpsc::error::TrySendError::Full(m) | mpsc::error::TrySendError::Closed(m) => m,
-            };
-            dead(
-                &self.state,
-                &self.name,
-                &message,
-                0,
+        let (message, why) = match self.queue.try_send(message) {
+            Ok(()) => return,
+            Err(mpsc::error::TrySendError::Full(m)) => (
+                m,
                 format!("the channel's queue is full ({QUEUE} messages): its receiver is down or far too slow"),
-            );
+            ),
+            Err(mpsc::error::TrySendError::Closed(m)) => {
+                (m, "not sent: the manager is stopping".to_owned())
+            }
+        };
+        dead(&self.state, &self.name, &message, 0, why);
+    }
+}
+
+/// How one try is made, set up once per channel.
+enum Via {
+    /// The mail transport (or why it cannot be built: every try fails with that).
+    Mail(
+        EmailChannel,
+        Box<Result<lettre::AsyncSmtpTransport<lettre::Tokio1Executor>, String>>,
+    ),
+    /// The HTTP client the webhook is posted with.
+    Post(WebhookChannel, reqwest::Client),
+}
+
+impl Via {
+    fn new(target: &Target) -> Via {
+        match target {
+            Target::Email(c) => Via::Mail(c.clone(), Box::new(email::transport(c))),
+            Target::Webhook(c) => Via::Post(c.clone(), reqwest::Client::new()),
         }
     }
+
+    async fn attempt(&self, message: &Message) -> Result<(), Failure> {
+        match self {
+            Via::Mail(c, transport) => match transport.as_ref() {
+                Ok(transport) => email::send(transport, c, message).await,
+                Err(e) => Err(Failure {
+                    retry: false,
+                    error: e.clone(),
+                }),
+            },
+            Via::Post(c, http) => {
+                let kind = message.event.kind.as_str();
+                webhook::post(http, c, &kind, message.event.id, &message.json()).await
+            }
+        }
+    }
+}
+
+/// Waits before try `n + 1` (`n` tries made): 1 s, 2 s, 4 s, ... at most a minute.
+pub(super) fn backoff(n: u32) -> Duration {
+    Duration::from_secs(1u64 << n.saturating_sub(1).min(6)).min(Duration::from_secs(60))
 }
 
 async fn send_loop(
@@ -121,11 +161,7 @@ async fn send_loop(
     state: Arc<State>,
     shutdown: CancellationToken,
 ) {
-    let http = reqwest::Client::new();
-    let smtp = match &target {
-        Target::Email(c) => Some(email::transport(c)),
-        Target::Webhook(_) => None,
-    };
+    let via = Via::new(&target);
     let mut sent: VecDeque<Instant> = VecDeque::new();
     let hour = Duration::from_secs(3600);
     loop {
@@ -144,30 +180,13 @@ async fn send_loop(
         let mut tries = 0;
         let result = loop {
             tries += 1;
-            let attempt = match (&target, &smtp) {
-                (Target::Email(c), Some(Ok(t))) => email::send(t, c, &message).await,
-                (Target::Email(_), Some(Err(e))) => Err(Failure {
-                    retry: false,
-                    error: e.clone(),
-                }),
-                (Target::Webhook(c), _) => {
-                    webhook::post(
-                        &http,
-                        c,
-                        &message.event.kind.as_str(),
-                        message.event.id,
-                        &message.json(),
-                    )
-                    .await
-                }
-                (Target::Email(_), None) => Ok(()),
-            };
+            let attempt = via.attempt(&message).await;
             match attempt {
                 Ok(()) => break Ok(()),
                 Err(f) if f.retry && tries < target.tries() => {
                     tracing::warn!(event_id = message.event.id, try_ = tries, error = %f.error, "notification not delivered; trying again");
                     tokio::select! {
-                        _ = tokio::time::sleep(webhook::backoff(tries)) => {}
+                        _ = tokio::time::sleep(backoff(tries)) => {}
                         _ = shutdown.cancelled() => break Err(format!("{}; the manager stopped before another try", f.error)),
                     }
                 }
@@ -206,4 +225,16 @@ fn dead(state: &State, channel: &str, message: &Message, tries: u32, error: Stri
         error,
         body: message.json(),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tries_wait_longer_each_time_up_to_a_minute() {
+        assert_eq!(backoff(1), Duration::from_secs(1));
+        assert_eq!(backoff(3), Duration::from_secs(4));
+        assert_eq!(backoff(20), Duration::from_secs(60));
+    }
 }

@@ -6,8 +6,6 @@
 //! (seconds since the epoch): a receiver recomputes it over the raw body and refuses an old
 //! timestamp, so a captured request cannot be replayed later.
 
-use std::time::Duration;
-
 use ferryman_config::WebhookChannel;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -80,11 +78,6 @@ pub(super) async fn post(
     }
 }
 
-/// Waits before try `n` (1 = the first retry): 1 s, 2 s, 4 s, ... at most a minute.
-pub(super) fn backoff(n: u32) -> Duration {
-    Duration::from_secs(1u64 << n.saturating_sub(1).min(6)).min(Duration::from_secs(60))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,8 +93,5 @@ mod tests {
             signature(b"key", 1_700_000_001, "{\"a\":1}"),
             signature(b"key", 1_700_000_000, "{\"a\":1}")
         );
-        assert_eq!(backoff(1), Duration::from_secs(1));
-        assert_eq!(backoff(3), Duration::from_secs(4));
-        assert_eq!(backoff(20), Duration::from_secs(60));
     }
 }

@@ -14,8 +14,9 @@ use crate::events::Event;
 use crate::registry::JobRecord;
 use crate::verification::VerifyRun;
 
-/// The text serde gives a unit enum variant (`"succeeded"`).
-fn text<T: Serialize>(value: &T) -> String {
+/// The text serde gives a unit enum variant (`"succeeded"`): how states and kinds are stored
+/// here and spelt by the API.
+pub(crate) fn serde_name<T: Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(s)) => s,
         Ok(other) => other.to_string(),
@@ -47,7 +48,7 @@ pub(super) fn save_job(conn: &Connection, r: &JobRecord) -> rusqlite::Result<()>
         r.server,
         r.task.as_str(),
         r.node_job_id.map(int),
-        text(&r.state),
+        serde_name(&r.state),
         r.phase,
         int(r.bytes),
         r.bytes_total.map(int),
@@ -106,8 +107,8 @@ pub(super) fn save_event(conn: &Connection, e: &Event) -> rusqlite::Result<()> {
     .execute(params![
         int(e.id),
         e.at.unix(),
-        text(&e.kind),
-        text(&e.severity),
+        serde_name(&e.kind),
+        serde_name(&e.severity),
         e.cluster,
         e.server,
         e.backup,
@@ -152,7 +153,7 @@ pub(super) fn save_run(conn: &Connection, r: &VerifyRun) -> rusqlite::Result<()>
     .execute(params![
         int(r.id),
         r.trigger,
-        text(&r.state),
+        serde_name(&r.state),
         r.ok,
         r.started_at.unix(),
         r.ended_at.map(Timestamp::unix),

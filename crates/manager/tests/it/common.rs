@@ -1,5 +1,6 @@
 //! Sandboxes with a manager and agents running in this process.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -7,6 +8,7 @@ use std::time::{Duration, Instant};
 use ferryman_agent::{Agent, Shutdown};
 use ferryman_config::Config;
 use ferryman_manager::{JobRecord, Manager, Services};
+use ferryman_proto::Task;
 use ferryman_sandbox::testing::TestSandbox;
 use tokio_util::sync::CancellationToken;
 
@@ -83,6 +85,35 @@ pub async fn start(config_path: &Path, agents_for: &[&str]) -> Running {
         running.add_agent(config_path, name);
     }
     running
+}
+
+/// Starts `task` on `server` of the sandbox cluster and waits (at most `limit`) for its end.
+pub async fn run_job(
+    services: &Arc<Services>,
+    server: &str,
+    task: Task,
+    limit: Duration,
+) -> JobRecord {
+    let id = services
+        .start_backup("sandbox", Some(server), task, "api")
+        .await
+        .unwrap();
+    wait_job(services, id, limit).await
+}
+
+/// The API of `services` on a free loopback port, taking `token`: its address, and what stops
+/// it.
+pub async fn serve_api(services: &Arc<Services>, token: &str) -> (SocketAddr, CancellationToken) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let stop = CancellationToken::new();
+    tokio::spawn(ferryman_manager::api::serve(
+        Arc::clone(services),
+        listener,
+        ferryman_config::Secret::new(token.to_owned()),
+        stop.clone(),
+    ));
+    (address, stop)
 }
 
 /// Waits until manager job `id` is final.

@@ -5,11 +5,8 @@
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use ferryman_config::Secret;
 use ferryman_exec::{Command, Program};
-use ferryman_manager::api;
 use ferryman_sandbox::testing::TestSandbox;
-use tokio_util::sync::CancellationToken;
 
 use crate::common::*;
 
@@ -113,15 +110,8 @@ async fn log_in_see_the_cluster_start_a_backup_and_see_it_end() {
     let config = config_with(&sb, "", "");
     let running = start(&config, &["db1", "db2"]).await;
     let services = running.services.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let stop_api = CancellationToken::new();
-    tokio::spawn(api::serve(
-        services.clone(),
-        listener,
-        Secret::new(TOKEN.to_owned()),
-        stop_api.clone(),
-    ));
+    let (address, stop_api) = serve_api(&services, TOKEN).await;
+    let base = format!("http://{address}");
 
     let driver = Driver::start().await;
     let profile = tempfile::tempdir().unwrap();

@@ -23,11 +23,8 @@ async fn a_restarted_manager_lists_the_jobs_runs_and_events_of_before() {
 
     let running = start(&config, &["db1", "db2"]).await;
     let services = running.services.clone();
-    let backup = services
-        .start_backup("sandbox", Some("db2"), Task::Mysqldump, "api")
-        .await
-        .unwrap();
-    let done = wait_job(&services, backup, Duration::from_secs(120)).await;
+    let done = run_job(&services, "db2", Task::Mysqldump, Duration::from_secs(120)).await;
+    let backup = done.id;
     assert_eq!(done.state, JobState::Succeeded, "{done:?}");
     let backup_id = done.backup_id.clone().unwrap();
     let run = verification::start(&services, Target::Backup(backup_id.parse().unwrap()), "api")
@@ -71,12 +68,8 @@ async fn a_restarted_manager_lists_the_jobs_runs_and_events_of_before() {
         "{events_after:?}"
     );
     // New ids continue after the old ones.
-    let next = services
-        .start_backup("sandbox", Some("db2"), Task::Mysqldump, "api")
-        .await
-        .unwrap();
-    assert!(next > backup);
-    let next = wait_job(&services, next, Duration::from_secs(120)).await;
+    let next = run_job(&services, "db2", Task::Mysqldump, Duration::from_secs(120)).await;
+    assert!(next.id > backup);
     assert_eq!(next.state, JobState::Succeeded, "{next:?}");
     running.stop().await;
 }
@@ -101,11 +94,7 @@ async fn a_damaged_history_never_stops_a_backup() {
         .find(|e| e.kind == EventKind::HistoryUnavailable)
         .unwrap_or_else(|| panic!("{events:?}"));
     assert!(problem.message.contains(".broken"), "{}", problem.message);
-    let job = services
-        .start_backup("sandbox", Some("db2"), Task::Mysqldump, "api")
-        .await
-        .unwrap();
-    let job = wait_job(&services, job, Duration::from_secs(120)).await;
+    let job = run_job(&services, "db2", Task::Mysqldump, Duration::from_secs(120)).await;
     assert_eq!(job.state, JobState::Succeeded, "{job:?}");
     running.stop().await;
     // The damaged file is left as it was, for the DBA to look at.

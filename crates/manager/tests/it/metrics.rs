@@ -4,11 +4,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ferryman_config::Secret;
-use ferryman_manager::{api, JobState};
+use ferryman_manager::JobState;
 use ferryman_proto::Task;
 use ferryman_sandbox::testing::{TestPrometheus, TestSandbox};
-use tokio_util::sync::CancellationToken;
 
 use crate::common::*;
 
@@ -29,21 +27,9 @@ async fn prometheus_scrapes_the_last_backup_time_with_the_metrics_token() {
     );
     let running = start(&config, &["db1", "db2"]).await;
     let services = running.services.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let stop_api = CancellationToken::new();
-    tokio::spawn(api::serve(
-        services.clone(),
-        listener,
-        Secret::new("the-api-token".to_owned()),
-        stop_api.clone(),
-    ));
+    let (address, stop_api) = serve_api(&services, "the-api-token").await;
 
-    let job = services
-        .start_backup("sandbox", Some("db2"), Task::Mysqldump, "api")
-        .await
-        .unwrap();
-    let job = wait_job(&services, job, Duration::from_secs(120)).await;
+    let job = run_job(&services, "db2", Task::Mysqldump, Duration::from_secs(120)).await;
     assert_eq!(job.state, JobState::Succeeded, "{job:?}");
     let manifest = services
         .repos

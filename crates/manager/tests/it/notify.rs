@@ -123,11 +123,7 @@ kinds = ["backup-failed"]
     let mut running = start(&config, &["db1"]).await;
     let services = running.services.clone();
     for _ in 0..2 {
-        let job = services
-            .start_backup("sandbox", Some("db2"), Task::Mysqldump, "api")
-            .await
-            .unwrap();
-        let job = wait_job(&services, job, Duration::from_secs(60)).await;
+        let job = run_job(&services, "db2", Task::Mysqldump, Duration::from_secs(60)).await;
         assert_eq!(job.state, JobState::Failed, "{job:?}");
     }
     until(
@@ -139,11 +135,7 @@ kinds = ["backup-failed"]
 
     // Its agent back, the backup succeeds: the problem is resolved.
     running.add_agent(&config, "db2");
-    let job = services
-        .start_backup("sandbox", Some("db2"), Task::Mysqldump, "api")
-        .await
-        .unwrap();
-    let job = wait_job(&services, job, Duration::from_secs(120)).await;
+    let job = run_job(&services, "db2", Task::Mysqldump, Duration::from_secs(120)).await;
     assert_eq!(job.state, JobState::Succeeded, "{job:?}");
     // Its verification fails: app.empty is empty.
     let backup = job.backup_id.clone().unwrap();
