@@ -44,6 +44,8 @@ pub const EVENT_KINDS: &[&str] = &[
     "agent-silent",
     "agent-back",
     "link-event",
+    "config-reloaded",
+    "config-reload-failed",
 ];
 
 /// The `[notifications]` table. The default has no channel and no route: nothing is told.

@@ -97,6 +97,19 @@ async fn wait_healthy(base: &str, daemon: &mut Daemon) {
     }
 }
 
+/// Waits until the manager's log has `line` (within 20 s).
+async fn wait_for_log(daemon: &Daemon, line: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !daemon.log().contains(line) {
+        assert!(
+            Instant::now() < deadline,
+            "`{line}` not logged within 20 s:\n{}",
+            daemon.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Runs `ferryman ARGS` off the runtime (the manager under test is another process, but the
 /// sandbox fixture lives on this runtime).
 async fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -513,6 +526,53 @@ async fn manager_serves_the_cli_and_stops_on_sigterm() {
 
     // Retention left the quarantine alone.
     assert!(quarantined[0].join("payload.sql.zst").exists());
+
+    // SIGHUP: a file that does not load changes nothing and is said; a good one is applied.
+    let good = std::fs::read_to_string(&config_path).unwrap();
+    std::fs::write(
+        &config_path,
+        format!(
+            "{good}
+[clusters.sandbox]
+"
+        ),
+    )
+    .unwrap();
+    daemon.expect_error("the configuration was not reloaded");
+    daemon.hangup();
+    let reload_events = |kind: &'static str| async move {
+        let out = run(&["events", "--config", config, "--json"], &[]).await;
+        assert!(out.status.success(), "{}", text(&out));
+        let events: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == kind)
+            .map(|e| e["message"].as_str().unwrap().to_owned())
+            .collect::<Vec<String>>()
+    };
+    wait_for_log(&daemon, "the configuration was not reloaded").await;
+    std::fs::write(
+        &config_path,
+        good.replacen(
+            "[clusters.sandbox]\n",
+            "[clusters.sandbox]\nmonitoring-scheduler = true\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let failed = reload_events("config-reload-failed").await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].contains("duplicate"), "{failed:?}");
+    daemon.hangup();
+    wait_for_log(
+        &daemon,
+        "configuration reloaded; applied: clusters.sandbox schedules",
+    )
+    .await;
+    let reloaded = reload_events("config-reloaded").await;
+    assert_eq!(reloaded.len(), 1, "{reloaded:?}");
 
     let status = daemon.stop();
     assert!(status.success(), "{status}:\n{}", daemon.log());

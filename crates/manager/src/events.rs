@@ -73,11 +73,15 @@ pub enum EventKind {
     HistoryLost,
     /// A Galera link keeper recorded a change of its link (new replica, failover, a failure).
     LinkEvent,
+    /// The configuration was reloaded (SIGHUP): what applied, what waits for a restart.
+    ConfigReloaded,
+    /// A reload found a configuration that does not load: the running one is kept.
+    ConfigReloadFailed,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 21] = [
+    pub const ALL: [EventKind; 23] = [
         EventKind::BackupFailed,
         EventKind::BackupSucceeded,
         EventKind::BackupMissing,
@@ -99,6 +103,8 @@ impl EventKind {
         EventKind::HistoryUnavailable,
         EventKind::HistoryLost,
         EventKind::LinkEvent,
+        EventKind::ConfigReloaded,
+        EventKind::ConfigReloadFailed,
     ];
 
     /// The problem this kind of event is about, and whether it opens it (`true`) or resolves
@@ -124,6 +130,8 @@ impl EventKind {
             K::TopologySplit => ("topology-split", true),
             K::CopyFailed => ("copy", true),
             K::HistoryUnavailable => ("history", true),
+            K::ConfigReloadFailed => ("config", true),
+            K::ConfigReloaded => ("config", false),
             K::ArchiveSourceChanged
             | K::ArchiveGap
             | K::ArchiveDiverged

@@ -43,7 +43,9 @@
 //! - `metrics.rs`: `GET /metrics` in Prometheus' text format, computed when scraped.
 //! - `missing.rs`: the `backup-missing` alarm (no good backup of a scheduled kind in time).
 //! - `monitor.rs`: topology, and which server a backup is taken from.
-//! - `scheduler.rs`: cron entries.
+//! - `scheduler.rs`: cron entries, restarted when a reload changes them.
+//! - `reload.rs`: reloading the configuration (SIGHUP): what applies at once (schedules,
+//!   notifications), what waits for a restart.
 //! - `api.rs` + `api/`: the HTTP API: router and token check, the handlers (one file per
 //!   resource), the OpenAPI document utoipa derives from them.
 //! - [`error`]: the crate's [`Error`].
@@ -66,6 +68,7 @@ pub mod pitr;
 pub mod prover;
 pub mod receiver;
 pub mod registry;
+pub mod reload;
 pub mod repositories;
 pub mod reseed;
 pub mod retention;

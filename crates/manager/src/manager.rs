@@ -16,7 +16,7 @@ use crate::receiver;
 use crate::registry::Registry;
 use crate::repositories::Repositories;
 use crate::state::{self, State};
-use crate::{archiver, copies, missing, notify, prover, scheduler, Error, Result, Services};
+use crate::{archiver, copies, notify, prover, scheduler, Error, Result, Services};
 
 /// The manager daemon.
 #[derive(Debug)]
@@ -164,30 +164,10 @@ impl Manager {
                 .instrument(tracing::info_span!("prover", cluster = %cluster.name)),
             );
         }
-        for cluster in &self.services.config.clusters {
-            background.spawn(
-                missing::run(
-                    Arc::clone(&self.services),
-                    cluster.name.clone(),
-                    shutdown.clone(),
-                )
-                .instrument(tracing::info_span!("backup-missing", cluster = %cluster.name)),
-            );
-            for (what, entry) in scheduler::entries(cluster) {
-                let span =
-                    tracing::info_span!("schedule", cluster = %cluster.name, entry = what.name());
-                background.spawn(
-                    scheduler::run_entry(
-                        Arc::clone(&self.services),
-                        cluster.name.clone(),
-                        what,
-                        entry,
-                        shutdown.clone(),
-                    )
-                    .instrument(span),
-                );
-            }
-        }
+        background.spawn(scheduler::supervise(
+            Arc::clone(&self.services),
+            shutdown.clone(),
+        ));
         if let Some(events) = self.notify_events.take() {
             background.spawn(
                 notify::run(Arc::clone(&self.services), events, shutdown.clone())

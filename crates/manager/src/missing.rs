@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use ferryman_config::ClusterConfig;
 use ferryman_repo::{Kind, Verification};
 use tokio_util::sync::CancellationToken;
 
@@ -20,11 +21,10 @@ use crate::events::{EventKind, NewEvent, Severity};
 use crate::scheduler::{entries, Scheduled};
 use crate::Services;
 
-/// Watches `cluster`'s scheduled backups until `shutdown`.
-pub async fn run(services: Arc<Services>, cluster: String, shutdown: CancellationToken) {
-    let Ok(config) = services.cluster(&cluster).cloned() else {
-        return;
-    };
+/// Watches the scheduled backups of `config` (a cluster as the live configuration has it)
+/// until `shutdown`.
+pub async fn run(services: Arc<Services>, config: ClusterConfig, shutdown: CancellationToken) {
+    let cluster = config.name.clone();
     let watched: Vec<_> = entries(&config)
         .into_iter()
         .filter_map(|(what, entry)| match what {

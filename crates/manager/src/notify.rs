@@ -22,7 +22,7 @@ mod webhook;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ferryman_config::{Route, RouteSeverity};
+use ferryman_config::{NotificationsConfig, Route, RouteSeverity};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -55,43 +55,45 @@ pub fn wants(route: &Route, event: &Event, tell: &Tell) -> bool {
 }
 
 /// Tells the events received on `events` until `shutdown`; the channels' leftovers become dead
-/// letters.
+/// letters. A reload that changes `[notifications]` starts the new channels and routes (the old
+/// channels deliver what they have queued, then stop).
 pub async fn run(
     services: Arc<Services>,
     mut events: broadcast::Receiver<Event>,
     shutdown: CancellationToken,
 ) {
-    let config = &services.config.notifications;
-    if config.routes.is_empty() {
-        return;
-    }
+    let mut live = services.live.subscribe();
+    let mut config = live.borrow_and_update().notifications.clone();
     let tracker = TaskTracker::new();
-    let mut channels = BTreeMap::new();
-    let targets = config
-        .email
-        .iter()
-        .cloned()
-        .map(Target::Email)
-        .chain(config.webhooks.iter().cloned().map(Target::Webhook));
-    for target in targets {
-        let channel = Channel::start(
-            target,
-            Arc::clone(&services.state),
-            shutdown.clone(),
-            &tracker,
-        );
-        channels.insert(channel.name().to_owned(), channel);
-    }
+    let mut channels = start_channels(&services, &config, &shutdown, &tracker);
     let mut problems = Problems::load(Arc::clone(&services.state), config.repeat_after);
+    let mut following = true;
     let manager = nix::unistd::gethostname()
         .ok()
         .and_then(|h| h.into_string().ok())
         .unwrap_or_else(|| "ferryman".to_owned());
     loop {
         let event = tokio::select! {
-            e = events.recv() => e,
+            e = events.recv() => Some(e),
+            changed = live.changed(), if following => {
+                following = changed.is_ok();
+                None
+            }
             _ = shutdown.cancelled() => break,
         };
+        // Looked at before each event too: the reload's own event may come first.
+        let reloaded = live.borrow().notifications != config;
+        if reloaded {
+            config = live.borrow().notifications.clone();
+            channels = start_channels(&services, &config, &shutdown, &tracker);
+            problems.set_repeat_after(config.repeat_after);
+            tracing::info!(
+                routes = config.routes.len(),
+                channels = channels.len(),
+                "notifications follow the reloaded configuration"
+            );
+        }
+        let Some(event) = event else { continue };
         let event = match event {
             Ok(e) => e,
             Err(broadcast::error::RecvError::Lagged(n)) => {
@@ -100,6 +102,9 @@ pub async fn run(
             }
             Err(broadcast::error::RecvError::Closed) => break,
         };
+        if config.routes.is_empty() {
+            continue;
+        }
         let Some((tell, problem)) = problems.decide(&event) else {
             tracing::debug!(
                 event_id = event.id,
@@ -121,4 +126,30 @@ pub async fn run(
     drop(channels);
     tracker.close();
     tracker.wait().await;
+}
+
+/// A running channel for each channel of `config`, by name.
+fn start_channels(
+    services: &Services,
+    config: &NotificationsConfig,
+    shutdown: &CancellationToken,
+    tracker: &TaskTracker,
+) -> BTreeMap<String, Channel> {
+    let targets = config
+        .email
+        .iter()
+        .cloned()
+        .map(Target::Email)
+        .chain(config.webhooks.iter().cloned().map(Target::Webhook));
+    targets
+        .map(|target| {
+            let channel = Channel::start(
+                target,
+                Arc::clone(&services.state),
+                shutdown.clone(),
+                tracker,
+            );
+            (channel.name().to_owned(), channel)
+        })
+        .collect()
 }

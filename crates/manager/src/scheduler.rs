@@ -11,9 +11,10 @@ use croner::Cron;
 use ferryman_config::{ClusterConfig, ScheduleEntry};
 use ferryman_proto::Task;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::Services;
+use crate::{missing, Services};
 
 /// What a schedule entry starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +58,44 @@ pub fn entries(cluster: &ClusterConfig) -> Vec<(Scheduled, ScheduleEntry)> {
     .filter(|(_, e)| e.is_active(s))
     .map(|(k, e)| (k, e.clone()))
     .collect()
+}
+
+/// Runs every cluster's schedule entries and `backup-missing` alarm from the live
+/// configuration until `shutdown`; when a reload changes it, stops them (jobs they started run
+/// on) and starts the new ones.
+pub async fn supervise(services: Arc<Services>, shutdown: CancellationToken) {
+    let mut live = services.live.subscribe();
+    loop {
+        let config = live.borrow_and_update().clone();
+        let round = shutdown.child_token();
+        let tracker = TaskTracker::new();
+        for cluster in &config.clusters {
+            tracker.spawn(
+                missing::run(Arc::clone(&services), cluster.clone(), round.clone())
+                    .instrument(tracing::info_span!("backup-missing", cluster = %cluster.name)),
+            );
+            for (what, entry) in entries(cluster) {
+                tracker.spawn(run_entry(
+                    Arc::clone(&services),
+                    cluster.name.clone(),
+                    what,
+                    entry,
+                    round.clone(),
+                ));
+            }
+        }
+        tracker.close();
+        let reloaded = tokio::select! {
+            changed = live.changed() => changed.is_ok(),
+            _ = shutdown.cancelled() => false,
+        };
+        round.cancel();
+        tracker.wait().await;
+        if !reloaded {
+            return;
+        }
+        tracing::info!("schedules restarted from the reloaded configuration");
+    }
 }
 
 /// Runs one entry's schedule until `cancel`: sleeps until the next occurrence, starts the work

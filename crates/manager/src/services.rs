@@ -23,6 +23,7 @@ use crate::monitor::Topology;
 use crate::prover::Provers;
 use crate::receiver::Streams;
 use crate::registry::Registry;
+use crate::reload::Live;
 use crate::repositories::Repositories;
 use crate::reseed::{ReseedRequest, Reseeds};
 use crate::state::State;
@@ -32,8 +33,10 @@ use crate::{dispatch, reseed, Error, Result};
 /// The manager's parts, as every job, the scheduler and the API see them.
 #[derive(Debug)]
 pub struct Services {
-    /// The configuration.
+    /// The configuration the manager started with.
     pub config: Arc<Config>,
+    /// The configuration as reloaded: the schedules and notifications follow it (`reload.rs`).
+    pub live: Live,
     /// The backup repositories, and which one holds each cluster's backups.
     pub repos: Repositories,
     /// The copiers' wake-up calls (`copies.rs`).
@@ -80,6 +83,7 @@ impl Services {
             archives: Archives::default(),
             provers: Provers::default(),
             copies: Copies::new(&config.clusters),
+            live: Live::new(Arc::clone(&config)),
             config,
             repos,
             registry,

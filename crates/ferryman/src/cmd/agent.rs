@@ -51,6 +51,14 @@ impl AgentArgs {
 fn watch_signals(shutdown: &Shutdown, grace: std::time::Duration) -> anyhow::Result<()> {
     let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    // A reload sent to every Ferryman unit must not stop a backup: the agent reads its
+    // configuration once, so it says how to apply a change instead.
+    let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            tracing::warn!("SIGHUP: the agent has nothing to reload; restart it (`systemctl restart ferryman-agent@SERVER`) to apply a changed configuration: a running job is given `agent.shutdown-grace`");
+        }
+    });
     let shutdown = shutdown.clone();
     tokio::spawn(async move {
         let first = tokio::select! {

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use ferryman_manager::{api, Manager};
+use ferryman_manager::{api, reload, Manager};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
@@ -21,6 +21,8 @@ impl ManagerArgs {
         let config = crate::config_file::load(&self.config)?;
         let shutdown = CancellationToken::new();
         watch_signals(&shutdown)?;
+        // Taken now: from here on a SIGHUP reloads instead of ending the process.
+        let hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
         // Bound first: a taken port is the likeliest start-up failure and costs nothing to find.
         let host = &config.manager.http_bind_address;
         let address = if host.contains(':') && !host.starts_with('[') {
@@ -36,6 +38,11 @@ impl ManagerArgs {
         let manager = Manager::start(config)
             .await
             .context("cannot start the manager")?;
+        tokio::spawn(reload_on_hangup(
+            hangup,
+            manager.services(),
+            self.config.to_path_buf(),
+        ));
         let served = {
             let services = manager.services();
             let shutdown = shutdown.clone();
@@ -53,6 +60,29 @@ impl ManagerArgs {
         ran.context("the manager failed")?;
         served?;
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Each SIGHUP: the configuration file read again and its schedules and notifications applied
+/// (`ferryman_manager::reload`); a file that does not load changes nothing.
+async fn reload_on_hangup(
+    mut hangup: tokio::signal::unix::Signal,
+    services: std::sync::Arc<ferryman_manager::Services>,
+    path: std::path::PathBuf,
+) {
+    while hangup.recv().await.is_some() {
+        tracing::info!(file = %path.display(), "SIGHUP: reloading the configuration");
+        let loaded = {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || ferryman_config::Config::load(&path)).await
+        };
+        match loaded {
+            Ok(Ok(config)) => {
+                reload::apply(&services, config);
+            }
+            Ok(Err(e)) => reload::failed(&services, &e.to_string()),
+            Err(e) => reload::failed(&services, &format!("the reload task failed: {e}")),
+        }
     }
 }
 

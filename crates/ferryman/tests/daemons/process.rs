@@ -68,6 +68,12 @@ impl Daemon {
 }
 
 impl Daemon {
+    /// SIGHUP: the manager reloads its configuration.
+    pub fn hangup(&self) {
+        let child = self.child.as_ref().unwrap();
+        kill(Pid::from_raw(child.id() as i32), Signal::SIGHUP).unwrap();
+    }
+
     /// SIGKILL, as a host's crash or the OOM killer would: nothing of the manager's runs after.
     pub fn kill(&mut self) {
         let mut child = self.child.take().unwrap();

@@ -93,6 +93,11 @@ impl Problems {
         }
     }
 
+    /// How long an open problem stays quiet before it is told again (a reload may change it).
+    pub fn set_repeat_after(&mut self, repeat_after: Duration) {
+        self.repeat_after = repeat_after;
+    }
+
     /// What to tell of `event` (`None`: nothing, its problem was told recently), and the
     /// problem's key.
     pub fn decide(&mut self, event: &Event) -> Option<(Tell, Option<String>)> {

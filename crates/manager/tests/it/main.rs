@@ -14,4 +14,5 @@ mod metrics;
 mod missing;
 mod notify;
 mod refusals;
+mod reload;
 mod scheduled;

@@ -14,12 +14,12 @@ use crate::common::*;
 
 /// A webhook receiver: answers `500` to its first `failures` requests, then `200`.
 #[derive(Clone, Default)]
-struct Hook {
+pub struct Hook {
     got: Arc<Mutex<Vec<(HeaderMap, String, StatusCode)>>>,
 }
 
 impl Hook {
-    async fn start(failures: usize) -> (Hook, u16) {
+    pub async fn start(failures: usize) -> (Hook, u16) {
         let hook = Hook::default();
         let h = hook.clone();
         let app = axum::Router::new().route(
@@ -45,7 +45,7 @@ impl Hook {
     }
 
     /// The bodies delivered (answered 200).
-    fn delivered(&self) -> Vec<(HeaderMap, serde_json::Value)> {
+    pub fn delivered(&self) -> Vec<(HeaderMap, serde_json::Value)> {
         self.got
             .lock()
             .unwrap()
@@ -56,7 +56,7 @@ impl Hook {
     }
 }
 
-async fn until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+pub async fn until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     let started = Instant::now();
     while !f() {
         assert!(started.elapsed() < limit, "{what} not seen after {limit:?}");
