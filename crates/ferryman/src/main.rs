@@ -21,8 +21,25 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "ferryman", version, about, max_term_width = 100)]
 pub(crate) struct Cli {
+    /// How log lines are written to stderr: `text` (for people) or `json` (one object per line,
+    /// for journald and log shippers: time, level, message, fields, the spans with their ids).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "FERRYMAN_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,7 +104,7 @@ fn main() -> ExitCode {
         Command::GaleraLink(ref a) if a.is_daemon() => "info",
         _ => "warn",
     };
-    init_tracing(default_level);
+    init_tracing(default_level, cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -126,13 +143,25 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr; `FERRYMAN_LOG` (e.g. `debug`, `ferryman_sandbox=debug`) sets the level.
-fn init_tracing(default_level: &str) {
+/// Logs go to stderr, as text or JSON; `FERRYMAN_LOG` (e.g. `debug`,
+/// `ferryman_sandbox=debug`) sets the level.
+fn init_tracing(default_level: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("FERRYMAN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        // One object per line; the event's fields at the top level, beside `timestamp`,
+        // `level`, `target`, and the spans it ran in (`span`, `spans`) with their ids.
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
+    }
 }

@@ -526,3 +526,64 @@ fn completions_and_man_pages_come_from_the_command_line_definition() {
     );
     assert!(dir.path().join("ferryman.1").exists());
 }
+
+#[test]
+fn json_logs_are_one_object_per_line_with_level_target_and_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    // A closed loopback port: the agent's pass fails fast, after its start-up warning.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let key = dir.path().join("missing-row.key");
+    let text_of = std::fs::read_to_string(EXAMPLE)
+        .unwrap()
+        .replace("\"10.0.0.1\"", "\"127.0.0.1\"")
+        .replace("port = 3306", &format!("port = {port}"))
+        .replace(
+            "\"/etc/ferryman/row.key\"",
+            &format!("{:?}", key.display().to_string()),
+        );
+    let config = dir.path().join("ferryman.toml");
+    std::fs::write(&config, text_of).unwrap();
+    #[allow(clippy::disallowed_methods)] // running the binary under test
+    let out = Command::new(env!("CARGO_BIN_EXE_ferryman"))
+        .args(["agent", "--once", "--server", "db1", "--config"])
+        .arg(&config)
+        .env("FERRYMAN_LOG_FORMAT", "json")
+        .env("FERRYMAN_DB_PASSWORD", "not-a-secret")
+        .env("FERRYMAN_REPL_PASSWORD", "not-a-secret")
+        .env_remove("FERRYMAN_LOG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    // Log lines are JSON objects; the command's own error (not a log line) stays text.
+    let logs: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|l| !l.starts_with("error: ") && !l.is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}\n{stderr}")))
+        .collect();
+    let warning = logs
+        .iter()
+        .find(|l| l["message"].as_str().unwrap_or("").contains("row key"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert_eq!(warning["level"], "WARN", "{warning}");
+    assert_eq!(warning["target"], "ferryman_agent::tasks", "{warning}");
+    assert!(
+        warning["error"]
+            .as_str()
+            .unwrap()
+            .contains("missing-row.key"),
+        "{warning}"
+    );
+    assert!(
+        warning["timestamp"].as_str().unwrap().ends_with('Z'),
+        "{warning}"
+    );
+    assert!(
+        stderr.contains("error: the pass over `db1`'s jobs table ended early"),
+        "{stderr}"
+    );
+}
