@@ -141,11 +141,24 @@ impl Agent {
         &self.server.name
     }
 
-    /// Runs passes every `agent.poll-interval` until `shutdown.stop`. A failed pass (server
-    /// down, table missing) is logged and retried with a growing pause.
+    /// Runs passes every `agent.poll-interval` until `shutdown.stop`, its heartbeat beside
+    /// them. A failed pass (server down, table missing) is logged and retried with a growing
+    /// pause.
     pub async fn run(&self, shutdown: &Shutdown) -> Result<()> {
         tracing::info!(server = %self.server.name, claimant = %self.claimant_name, tasks = self.settings.tasks.len(), "agent started");
         self.clean_scratch();
+        let passes_ended = CancellationToken::new();
+        let ((), ran) = tokio::join!(crate::heartbeat::beat_until(self, &passes_ended), async {
+            let ran = self.passes(shutdown).await;
+            passes_ended.cancel();
+            ran
+        });
+        tracing::info!(server = %self.server.name, "agent stopped");
+        ran
+    }
+
+    /// The passes of [`Agent::run`].
+    async fn passes(&self, shutdown: &Shutdown) -> Result<()> {
         let mut conn: Option<JobsConn> = None;
         let mut backoff = self.settings.poll_interval;
         while !shutdown.stop.is_cancelled() {
@@ -177,7 +190,6 @@ impl Agent {
         if let Some(c) = conn {
             let _ = c.close().await;
         }
-        tracing::info!(server = %self.server.name, "agent stopped");
         Ok(())
     }
 
@@ -189,6 +201,17 @@ impl Agent {
         let mut report = PassReport::default();
         if let Err(e) = self.pass_on(&mut conn, shutdown, &mut report).await {
             report.error = Some(e.to_string());
+        } else if !report
+            .ran
+            .iter()
+            .any(|j| j.task == Task::Stop && j.verdict == Verdict::Success)
+        {
+            // A crontab-run agent beats once per pass: `manager.agent-silent-after` must
+            // exceed the crontab's period.
+            let beat = crate::heartbeat::beat(self, &mut conn, crate::heartbeat::now_s()).await;
+            if let Err(e) = beat {
+                tracing::info!(server = %self.server.name, error = %e, "cannot record this agent's heartbeat: the manager will call it silent");
+            }
         }
         if let Some(c) = conn {
             let _ = c.close().await;

@@ -12,6 +12,8 @@
 //! - `pending.rs`: outcomes that could not be recorded yet (server down), kept durably on disk
 //!   and recorded on a later pass.
 //! - `durable.rs`: crash-safe state files (write, fsync, rename, fsync the directory).
+//! - `heartbeat.rs`: the agent's row in `ferryman_agents` renewed on a session of its own, so
+//!   the manager can tell an idle agent from a dead one.
 //! - `reaper.rs`: claims left `processing` by an agent that died.
 //! - `recovery.rs`: reseed swaps a dead agent left half done, finished or undone first.
 //! - `destinations.rs`: the receivers an agent may stream to ([`Destinations`]).
@@ -24,6 +26,7 @@ mod agent;
 pub mod destinations;
 mod durable;
 pub mod error;
+mod heartbeat;
 mod pending;
 pub mod progress;
 mod reaper;

@@ -46,6 +46,12 @@ pub const BACKUP_COMPRESSION_THREADS_MIN: u32 = 1;
 pub const BACKUP_COMPRESSION_THREADS_MAX: u32 = 64;
 /// `manager.history-retention`: jobs, events and verification runs kept for 90 days.
 pub const HISTORY_RETENTION: Duration = Duration::from_secs(90 * 86_400);
+/// `manager.agent-silent-after`: an agent unheard of for 2 minutes (12 missed beats) is silent.
+pub const AGENT_SILENT_AFTER: Duration = Duration::from_secs(120);
+/// Smallest `manager.agent-silent-after` (three beats).
+pub const AGENT_SILENT_AFTER_MIN: Duration = Duration::from_secs(30);
+/// Largest `manager.agent-silent-after`.
+pub const AGENT_SILENT_AFTER_MAX: Duration = Duration::from_secs(7 * 86_400);
 /// Smallest `manager.history-retention`.
 pub const HISTORY_RETENTION_MIN: Duration = Duration::from_secs(3600);
 /// Largest `manager.history-retention`: ten years.

@@ -52,6 +52,10 @@ pub struct ManagerConfig {
     /// verification runs) keeps what ended, e.g. `"90d"`. Default 90d; 1h to 3650d. Backups
     /// are kept by their clusters' retention, not this.
     pub history_retention: Duration,
+    /// `agent-silent-after`: how stale an agent's heartbeat (`ferryman_agents`, renewed every
+    /// 10 s) may grow before the manager says `agent-silent`, e.g. `"2m"`. Default 2m; 30s to
+    /// 7d. A crontab-run agent (`--once`) beats once per run: make this longer than its period.
+    pub agent_silent_after: Duration,
     /// `logs-keep`: how many collected error-log and slow-query-log files are kept per server
     /// and log kind; older ones are deleted. Default 30; 1 to 100000.
     pub logs_keep: u32,
@@ -84,6 +88,7 @@ impl Default for ManagerConfig {
             backup_compression_threads: defaults::BACKUP_COMPRESSION_THREADS,
             job_claim_timeout: defaults::JOB_CLAIM_TIMEOUT,
             history_retention: defaults::HISTORY_RETENTION,
+            agent_silent_after: defaults::AGENT_SILENT_AFTER,
             logs_keep: defaults::LOGS_KEEP,
             http_header_read_timeout: defaults::HTTP_HEADER_READ_TIMEOUT,
             http_idle_timeout: defaults::HTTP_IDLE_TIMEOUT,
@@ -110,6 +115,7 @@ impl ManagerConfig {
             backup_compression_threads,
             job_claim_timeout,
             history_retention,
+            agent_silent_after,
             logs_keep,
             http_header_read_timeout,
             http_idle_timeout,
@@ -196,6 +202,15 @@ impl ManagerConfig {
                 (
                     defaults::HISTORY_RETENTION_MIN,
                     defaults::HISTORY_RETENTION_MAX,
+                ),
+            ),
+            agent_silent_after: v.duration(
+                "manager.agent-silent-after",
+                agent_silent_after,
+                defaults::AGENT_SILENT_AFTER,
+                (
+                    defaults::AGENT_SILENT_AFTER_MIN,
+                    defaults::AGENT_SILENT_AFTER_MAX,
                 ),
             ),
             logs_keep: v.integer(

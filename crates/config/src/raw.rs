@@ -44,6 +44,7 @@ pub(crate) struct RawManager {
     pub(crate) backup_compression_threads: Option<Spanned<i64>>,
     pub(crate) job_claim_timeout: Option<Spanned<String>>,
     pub(crate) history_retention: Option<Spanned<String>>,
+    pub(crate) agent_silent_after: Option<Spanned<String>>,
     pub(crate) logs_keep: Option<Spanned<i64>>,
     pub(crate) http_header_read_timeout: Option<Spanned<String>>,
     pub(crate) http_idle_timeout: Option<Spanned<String>>,

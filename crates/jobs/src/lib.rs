@@ -26,12 +26,15 @@
 //!   across a reseed (the table lives in the datadir that is replaced).
 //! - `job.rs`: [`Job`] (one row), [`JobId`], [`Outcome`], [`Verdict`], [`JobStatus`], [`Token`].
 //! - `result_text.rs`: fitting output into `result VARCHAR(1000)` (tail kept).
+//! - [`heartbeat`]: the agents' heartbeats in `ferryman_agents`, so an idle agent can be told
+//!   from a dead one.
 //! - [`error`]: the crate's [`Error`].
 
 mod carry;
 mod claim;
 mod conn;
 pub mod error;
+pub mod heartbeat;
 mod job;
 mod queue;
 mod result_text;
@@ -42,6 +45,7 @@ pub use claim::{Claim, ClaimedJob};
 pub use conn::JobsConn;
 pub use error::{Error, Result};
 pub use ferryman_proto::Task;
+pub use heartbeat::Heartbeat;
 pub use job::{Job, JobId, JobStatus, Outcome, Token, Verdict};
 pub use queue::Runnable;
 pub use result_text::{CUT_MARK, RESULT_CHARS};

@@ -95,6 +95,8 @@ pub struct EnsureReport {
     pub added_columns: Vec<&'static str>,
     /// An index on `task` was added to an existing table that had none.
     pub added_task_index: bool,
+    /// The agents' heartbeat table (`ferryman_agents`) was created.
+    pub created_agents_table: bool,
 }
 
 impl EnsureReport {
@@ -104,6 +106,7 @@ impl EnsureReport {
             && !self.created_table
             && self.added_columns.is_empty()
             && !self.added_task_index
+            && !self.created_agents_table
     }
 }
 
@@ -125,6 +128,9 @@ impl fmt::Display for EnsureReport {
         if self.added_task_index {
             done.push("added index `task_done`".to_owned());
         }
+        if self.created_agents_table {
+            done.push("created the agents' heartbeat table".to_owned());
+        }
         write!(f, "{}: {}", self.table, done.join("; "))
     }
 }
@@ -138,6 +144,8 @@ struct Found {
     columns: Vec<String>,
     /// `(index name, non-unique, position, column)`.
     index_columns: Vec<(String, i64, i64, String)>,
+    /// `ferryman_agents` exists.
+    agents_table: bool,
 }
 
 impl Found {
@@ -230,6 +238,13 @@ impl JobsConn {
             })
             .await?;
         }
+        if !found.agents_table {
+            self.ddl(&crate::heartbeat::CREATE_AGENTS_TABLE, || {
+                "create the agents' heartbeat table".to_owned()
+            })
+            .await?;
+            report.created_agents_table = true;
+        }
         Ok(report)
     }
 
@@ -272,6 +287,15 @@ impl JobsConn {
                 )
                 .await?;
         }
+        let agents: Vec<(i64,)> = self
+            .rows(
+                &["SELECT COUNT(*) FROM information_schema.TABLES \
+                   WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?"],
+                (&schema, crate::table::AGENTS_TABLE),
+                action,
+            )
+            .await?;
+        found.agents_table = agents.first().is_some_and(|(n,)| *n > 0);
         Ok(found)
     }
 }

@@ -14,6 +14,8 @@ use crate::{Error, Result};
 pub const DEFAULT_SCHEMA: &str = "replication_manager_schema";
 /// The table's name, fixed by replication-manager's donor scripts.
 pub const TABLE: &str = "jobs";
+/// Ferryman's table of agent heartbeats, beside the jobs table (`heartbeat.rs`).
+pub const AGENTS_TABLE: &str = "ferryman_agents";
 /// The `result` a runner writes when it starts a job (reference donor script).
 pub const PROCESSING: &str = "processing";
 
@@ -70,6 +72,8 @@ pub(crate) struct JobsTable {
     quoted_schema: String,
     /// `` `schema`.`jobs` ``.
     quoted_table: String,
+    /// `` `schema`.`ferryman_agents` ``.
+    quoted_agents: String,
 }
 
 impl JobsTable {
@@ -77,10 +81,12 @@ impl JobsTable {
         debug_assert!(!schema.as_str().contains('`'));
         let quoted_schema = format!("`{}`", schema.as_str());
         let quoted_table = format!("{quoted_schema}.`{TABLE}`");
+        let quoted_agents = format!("{quoted_schema}.`{AGENTS_TABLE}`");
         JobsTable {
             schema,
             quoted_schema,
             quoted_table,
+            quoted_agents,
         }
     }
 
@@ -93,13 +99,15 @@ impl JobsTable {
         &self.quoted_table
     }
 
-    /// The statement made of constant `pieces`, with `{schema}` and `{jobs}` replaced by the
-    /// quoted identifiers. Pieces are `&'static str`: only text written in this crate is SQL.
+    /// The statement made of constant `pieces`, with `{schema}`, `{jobs}` and `{agents}`
+    /// replaced by the quoted identifiers. Pieces are `&'static str`: only text written in this
+    /// crate is SQL.
     pub(crate) fn sql(&self, pieces: &[&'static str]) -> String {
         pieces
             .concat()
             .replace("{schema}", &self.quoted_schema)
             .replace("{jobs}", &self.quoted_table)
+            .replace("{agents}", &self.quoted_agents)
     }
 }
 

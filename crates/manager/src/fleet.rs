@@ -58,6 +58,11 @@ pub struct ServerLine {
     pub lag_seconds: Option<u64>,
     /// Why it cannot be read, or its replication's last error.
     pub error: Option<String>,
+    /// Seconds since its agent's last heartbeat, as last read; `None`: no agent ever beat
+    /// there (or not read yet).
+    pub agent_seen_seconds: Option<u64>,
+    /// Its agent is silent (`agent-silent` said, not resolved).
+    pub agent_silent: bool,
 }
 
 /// The newest backup of one kind.
@@ -140,6 +145,9 @@ fn servers(services: &Services, c: &ClusterConfig) -> Vec<ServerLine> {
                 .as_ref()
                 .and_then(|t| t.servers.iter().find(|v| v.name == s.name));
             let address = format!("{}:{}", s.host, s.port);
+            let agent = services.agents.get(&c.name, &s.name);
+            let agent_seen_seconds = agent.as_ref().map(|a| a.heartbeat.age_s);
+            let agent_silent = agent.is_some_and(|a| a.silent);
             match view.and_then(|v| v.status.as_ref()) {
                 Some(st) => {
                     let replica = st.role == Role::Replica;
@@ -164,6 +172,8 @@ fn servers(services: &Services, c: &ClusterConfig) -> Vec<ServerLine> {
                         gtid: (!gtid.is_empty()).then(|| gtid.clone()),
                         lag_seconds: repl.and_then(|r| r.seconds_behind_master),
                         error,
+                        agent_seen_seconds,
+                        agent_silent,
                     }
                 }
                 None => ServerLine {
@@ -173,6 +183,8 @@ fn servers(services: &Services, c: &ClusterConfig) -> Vec<ServerLine> {
                     gtid: None,
                     lag_seconds: None,
                     error: view.and_then(|v| v.error.clone()),
+                    agent_seen_seconds,
+                    agent_silent,
                 },
             }
         })
@@ -188,6 +200,17 @@ pub fn ago(secs: i64) -> String {
         60..3600 => format!("{}m", s / 60),
         3600..86400 => format!("{}h {}m", s / 3600, s % 3600 / 60),
         _ => format!("{}d {}h", s / 86400, s % 86400 / 3600),
+    }
+}
+
+/// An agent's heartbeat for a table: `5s ago`, `silent 3m`, `-` (none).
+pub fn agent_text(line: &ServerLine) -> String {
+    match line.agent_seen_seconds {
+        None => "-".to_owned(),
+        Some(s) if line.agent_silent => {
+            format!("silent {}", ago(i64::try_from(s).unwrap_or(i64::MAX)))
+        }
+        Some(s) => format!("{} ago", ago(i64::try_from(s).unwrap_or(i64::MAX))),
     }
 }
 

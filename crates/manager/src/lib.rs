@@ -42,6 +42,7 @@
 //!   in `monitoring-datadir/state.db`.
 //! - `metrics.rs`: `GET /metrics` in Prometheus' text format, computed when scraped.
 //! - `missing.rs`: the `backup-missing` alarm (no good backup of a scheduled kind in time).
+//! - `agents.rs`: the agents' heartbeats read, `agent-silent` and `agent-back`.
 //! - `monitor.rs`: topology, and which server a backup is taken from.
 //! - `scheduler.rs`: cron entries, restarted when a reload changes them.
 //! - `reload.rs`: reloading the configuration (SIGHUP): what applies at once (schedules,
@@ -50,6 +51,7 @@
 //!   resource), the OpenAPI document utoipa derives from them.
 //! - [`error`]: the crate's [`Error`].
 
+pub mod agents;
 pub mod api;
 pub mod archiver;
 pub mod copies;

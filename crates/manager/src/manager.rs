@@ -16,7 +16,7 @@ use crate::receiver;
 use crate::registry::Registry;
 use crate::repositories::Repositories;
 use crate::state::{self, State};
-use crate::{archiver, copies, notify, prover, scheduler, Error, Result, Services};
+use crate::{agents, archiver, copies, notify, prover, scheduler, Error, Result, Services};
 
 /// The manager daemon.
 #[derive(Debug)]
@@ -136,6 +136,10 @@ impl Manager {
                     .instrument(tracing::info_span!("monitor")),
             );
         }
+        background.spawn(
+            agents::run(Arc::clone(&self.services), shutdown.clone())
+                .instrument(tracing::info_span!("agents")),
+        );
         for cluster in self.services.copies.clusters() {
             background.spawn(
                 copies::run(

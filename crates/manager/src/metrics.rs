@@ -94,6 +94,11 @@ pub async fn render(services: &Services) -> Result<String, crate::Error> {
         "pitr_archiver_following",
         "1 while the cluster's binlog archiver follows its primary.",
     );
+    let agent_age = Metric::new(
+        r,
+        "agent_heartbeat_age_seconds",
+        "Seconds since each server's agent last recorded its heartbeat, as last read (every 15 s); absent for a server no agent ever ran on.",
+    );
     let history = Metric::new(
         r,
         "history_available",
@@ -174,6 +179,12 @@ pub async fn render(services: &Services) -> Result<String, crate::Error> {
         if let Some(lag) = pitr::rpo_lag(services, &cluster.name) {
             rpo.set(name, lag as f64);
         }
+    }
+    for ((cluster, server), seen) in services.agents.all() {
+        agent_age.set(
+            vec![("cluster", cluster), ("server", server)],
+            seen.heartbeat.age_s as f64,
+        );
     }
     history.set(
         Vec::new(),

@@ -16,6 +16,7 @@ use ferryman_repo::Repository;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::agents::Agents;
 use crate::archiver::Archives;
 use crate::copies::Copies;
 use crate::events::Events;
@@ -45,6 +46,8 @@ pub struct Services {
     pub registry: Registry,
     /// The latest topology.
     pub topology: Topology,
+    /// The agents' heartbeats as last read (`agents.rs`).
+    pub agents: Agents,
     /// Events for the API and notifications.
     pub events: Arc<Events>,
     /// The history kept across restarts (`state.rs`).
@@ -88,6 +91,7 @@ impl Services {
             repos,
             registry,
             topology: Topology::default(),
+            agents: Agents::default(),
             reseeds: Reseeds::default(),
             row_key,
             tasks: TaskTracker::new(),

@@ -31,7 +31,7 @@ fn an_unknown_key_like_none_lists_the_known_keys() {
          spelling; known keys here are: monitoring-datadir, monitoring-address, \
          http-bind-address, http-port, stream-bind-address, stream-port, stream-accept-timeout, \
          api-token-file, api-token-env, metrics-token-file, metrics-token-env, backup-compression-level, backup-compression-threads, \
-         job-claim-timeout, history-retention, logs-keep, http-header-read-timeout, \
+         job-claim-timeout, history-retention, agent-silent-after, logs-keep, http-header-read-timeout, \
          http-idle-timeout, http-max-connections"
     );
     let error = only_error(&format!("retention = 1\n{MINIMAL}"));

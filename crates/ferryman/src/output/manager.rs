@@ -116,12 +116,13 @@ pub fn fleet(fleet: &ferryman_manager::fleet::Fleet) {
                     s.gtid.clone().unwrap_or_else(|| "-".to_owned()),
                     s.lag_seconds
                         .map_or_else(|| "-".to_owned(), |l| format!("{l} s")),
+                    ferryman_manager::fleet::agent_text(s),
                     s.error.clone().unwrap_or_default(),
                 ]
             })
             .collect();
         print_table(
-            &["SERVER", "ADDRESS", "ROLE", "GTID", "LAG", "ERROR"],
+            &["SERVER", "ADDRESS", "ROLE", "GTID", "LAG", "AGENT", "ERROR"],
             &rows,
         );
         for b in &c.newest {

@@ -46,7 +46,7 @@ fn cluster_section(session: &Session, c: &ClusterStatus) -> Markup {
             }
             h3 { "Topology" }
             table {
-                tr { th { "Server" } th { "Address" } th { "Role" } th { "GTID" } th { "Lag" } th {} }
+                tr { th { "Server" } th { "Address" } th { "Role" } th { "GTID" } th { "Lag" } th { "Agent" } th {} }
                 @for s in &c.servers {
                     tr {
                         td { (s.name) }
@@ -54,6 +54,7 @@ fn cluster_section(session: &Session, c: &ClusterStatus) -> Markup {
                         @if s.role == "unreachable" { td.bad { "unreachable" } } @else { td { (s.role) } }
                         td { code { (s.gtid.as_deref().unwrap_or("-")) } }
                         td { (s.lag_seconds.map_or_else(|| "-".to_owned(), |l| format!("{l} s"))) }
+                        @if s.agent_silent { td.bad { (crate::fleet::agent_text(s)) } } @else { td { (crate::fleet::agent_text(s)) } }
                         td {
                             @if let Some(e) = &s.error { span.error { (e) } " " }
                             @if s.role == "replica" {

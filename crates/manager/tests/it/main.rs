@@ -2,6 +2,7 @@
 //! real TCP on the well-known stream port, the repository on disk.
 #![allow(clippy::unwrap_used, clippy::print_stderr)] // test code: panics and stderr are the report
 
+mod agents;
 mod archive;
 mod archive_diverged;
 mod cancel;
