@@ -6,6 +6,11 @@ use std::process::{Command, Output};
 
 use ferryman_sandbox::Sandbox;
 
+#[path = "daemons/lines.rs"]
+mod lines;
+#[path = "daemons/process.rs"]
+mod process;
+
 fn ferryman(args: &[&str]) -> Output {
     #[allow(clippy::disallowed_methods)] // running the binary under test
     Command::new(env!("CARGO_BIN_EXE_ferryman"))
@@ -421,6 +426,21 @@ fn galera_link_adopts_the_sandbox_link_and_status_shows_it() {
     ]);
     assert!(out.status.success(), "{}", text(&out));
     let config = format!("{dir}/ferryman.toml");
+    // A manager tells the keepers' events as `link-event`s.
+    // Its log outside the sandbox, which `sandbox destroy` removes before the log is checked.
+    let logs = tempfile::tempdir().unwrap();
+    let mut manager = process::Daemon::start(Path::new(&config), logs.path().join("manager.log"));
+    // Galera nodes all replicate from no one: to the asynchronous-replication monitor, a split.
+    manager.expect_error("replicate from no one");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !ferryman(&["status", "--config", &config]).status.success() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the manager did not answer:\n{}",
+            manager.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     let once = |server: &str| {
         let out = ferryman(&[
             "galera-link",
@@ -484,6 +504,36 @@ fn galera_link_adopts_the_sandbox_link_and_status_shows_it() {
     assert!(shown.contains("link: replica b1 (term 1"), "{shown}");
     assert!(shown.contains("replicates from no one"), "{shown}");
     assert!(shown.contains("new-replica"), "{shown}");
+
+    // The manager told the adoption once, as an info `link-event` of cluster beta.
+    let link_events = || -> Vec<serde_json::Value> {
+        let out = ferryman(&["events", "--config", &config, "--json"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let all: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        all.into_iter()
+            .filter(|e| e["kind"] == "link-event")
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    while link_events().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no link-event:\n{}",
+            manager.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let told = link_events();
+    assert_eq!(told.len(), 1, "{told:#?}");
+    assert_eq!(told[0]["cluster"], "beta", "{told:#?}");
+    assert_eq!(told[0]["severity"], "info", "{told:#?}");
+    let message = told[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("new-replica on b1") && message.contains("adopted"),
+        "{message}"
+    );
+    let status = manager.stop();
+    assert!(status.success(), "{status}");
 
     let out = ferryman(&[
         "galera-link",

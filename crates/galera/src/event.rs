@@ -39,6 +39,26 @@ impl EventKind {
         }
     }
 
+    /// Whether an event of kind `name` (as stored) is an alert; an unknown name (a newer
+    /// keeper's) is one, to be safe.
+    pub fn is_alert_name(name: &str) -> bool {
+        EventKind::ALL
+            .iter()
+            .find(|k| k.as_str() == name)
+            .is_none_or(|k| k.is_alert())
+    }
+
+    /// Every kind.
+    pub const ALL: [EventKind; 7] = [
+        EventKind::NewReplica,
+        EventKind::Failover,
+        EventKind::MasterChanged,
+        EventKind::Failed,
+        EventKind::TwoReplicasFixed,
+        EventKind::LeftCluster,
+        EventKind::LostLease,
+    ];
+
     /// Whether a DBA must look at it (failures and fixed anomalies) rather than just know.
     pub fn is_alert(self) -> bool {
         matches!(

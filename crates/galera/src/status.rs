@@ -112,6 +112,45 @@ async fn read_cluster(cluster: &ClusterConfig, link: &GaleraLinkConfig) -> Resul
     })
 }
 
+/// The events the keepers of `cluster` recorded in the last `within_s` seconds (by the
+/// servers' clock; at most 1000), oldest first, read from the first node in a synced Primary
+/// component; and the cluster's `wsrep_cluster_name`. For the manager's `link-event`s.
+pub async fn recent_events(
+    cluster: &ClusterConfig,
+    link: &GaleraLinkConfig,
+    within_s: u64,
+) -> Result<(String, Vec<EventRow>)> {
+    let tables = Tables::new(link);
+    let mut errors = Vec::new();
+    for server in &cluster.servers {
+        let ep = Endpoint::from_config(server, &cluster.db_servers_credential);
+        let fut = async {
+            let mut conn = ep.connect(Session::Plain).await?;
+            let node = node::read(&ep, &mut conn).await?;
+            if !node.healthy() {
+                return Err(Error::Unavailable(format!(
+                    "not in a synced Primary component ({})",
+                    node.health()
+                )));
+            }
+            let events = tables
+                .recent_events(&ep, &mut conn, &node.cluster, within_s, 1000)
+                .await?;
+            let _ = conn.disconnect().await;
+            Ok((node.cluster, events))
+        };
+        match tokio::time::timeout(ANSWER_TIMEOUT * 2, fut).await {
+            Ok(Ok(read)) => return Ok(read),
+            Ok(Err(e)) => errors.push(format!("{}: {e}", ep.name)),
+            Err(_) => errors.push(format!("{}: no answer in time", ep.name)),
+        }
+    }
+    Err(Error::NoNodeAnswers {
+        cluster: cluster.name.clone(),
+        detail: errors.join("; "),
+    })
+}
+
 type Tables4 = (String, Lease, Vec<NodeRow>, Vec<EventRow>);
 
 async fn read_tables(ep: &Endpoint, tables: &Tables) -> Result<Tables4> {

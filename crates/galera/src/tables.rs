@@ -451,14 +451,40 @@ impl Tables {
         cluster: &str,
         limit: u32,
     ) -> Result<Vec<EventRow>> {
+        self.events_where(ep, conn, cluster, None, limit).await
+    }
+
+    /// The newest `limit` events of `cluster` of the last `within_s` seconds (by the server's
+    /// clock), oldest first.
+    pub async fn recent_events(
+        &self,
+        ep: &Endpoint,
+        conn: &mut Conn,
+        cluster: &str,
+        within_s: u64,
+        limit: u32,
+    ) -> Result<Vec<EventRow>> {
+        self.events_where(ep, conn, cluster, Some(within_s), limit)
+            .await
+    }
+
+    async fn events_where(
+        &self,
+        ep: &Endpoint,
+        conn: &mut Conn,
+        cluster: &str,
+        within_s: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<EventRow>> {
         let rows: Vec<Row> = conn
             .exec(
                 format!(
                     "SELECT id, CAST(at AS CHAR), host, kind, term, detail FROM {} \
-                     WHERE cluster = ? ORDER BY id DESC LIMIT ?",
+                     WHERE cluster = ? AND (? IS NULL OR at >= NOW(3) - INTERVAL ? SECOND) \
+                     ORDER BY id DESC LIMIT ?",
                     self.events
                 ),
-                (cluster, limit),
+                (cluster, within_s, within_s, limit),
             )
             .await
             .map_err(|e| ep.query_error("read the events", e))?;

@@ -43,6 +43,7 @@
 //! - `metrics.rs`: `GET /metrics` in Prometheus' text format, computed when scraped.
 //! - `missing.rs`: the `backup-missing` alarm (no good backup of a scheduled kind in time).
 //! - `agents.rs`: the agents' heartbeats read, `agent-silent` and `agent-back`.
+//! - `links.rs`: the Galera link keepers' events told as `link-event`s.
 //! - `monitor.rs`: topology, and which server a backup is taken from.
 //! - `scheduler.rs`: cron entries, restarted when a reload changes them.
 //! - `reload.rs`: reloading the configuration (SIGHUP): what applies at once (schedules,
@@ -60,6 +61,7 @@ pub mod dispatch;
 pub mod error;
 pub mod events;
 pub mod fleet;
+pub mod links;
 mod manager;
 pub mod metrics;
 pub mod missing;

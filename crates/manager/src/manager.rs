@@ -16,7 +16,7 @@ use crate::receiver;
 use crate::registry::Registry;
 use crate::repositories::Repositories;
 use crate::state::{self, State};
-use crate::{agents, archiver, copies, notify, prover, scheduler, Error, Result, Services};
+use crate::{agents, archiver, copies, links, notify, prover, scheduler, Error, Result, Services};
 
 /// The manager daemon.
 #[derive(Debug)]
@@ -140,6 +140,19 @@ impl Manager {
             agents::run(Arc::clone(&self.services), shutdown.clone())
                 .instrument(tracing::info_span!("agents")),
         );
+        for cluster in &self.services.config.clusters {
+            if let Some(link) = &cluster.galera_link {
+                background.spawn(
+                    links::run(
+                        Arc::clone(&self.services),
+                        cluster.clone(),
+                        link.clone(),
+                        shutdown.clone(),
+                    )
+                    .instrument(tracing::info_span!("galera-link", cluster = %cluster.name)),
+                );
+            }
+        }
         for cluster in self.services.copies.clusters() {
             background.spawn(
                 copies::run(
