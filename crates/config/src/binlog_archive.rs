@@ -38,6 +38,10 @@ pub struct BinlogArchiveConfig {
     /// primary keeps its binlogs until it purges them) and tries storing again, so the
     /// manager's disk does not fill. Default 4096; 1 to 1048576.
     pub spool_max_mib: u32,
+    /// `binlog-archive-rpo-alert`: how far the archive may fall behind the primary (the
+    /// recovery point lag) before the manager says `rpo-over-threshold`, e.g. `"5m"`. Default
+    /// 5m; 10s to 30d.
+    pub rpo_alert: Duration,
 }
 
 impl Default for BinlogArchiveConfig {
@@ -50,6 +54,7 @@ impl Default for BinlogArchiveConfig {
             server_id: defaults::BINLOG_ARCHIVE_SERVER_ID,
             proof_interval: defaults::BINLOG_ARCHIVE_PROOF_INTERVAL,
             spool_max_mib: defaults::BINLOG_ARCHIVE_SPOOL_MAX_MIB,
+            rpo_alert: defaults::BINLOG_ARCHIVE_RPO_ALERT,
         }
     }
 }
@@ -64,6 +69,7 @@ pub(crate) struct RawBinlogArchive {
     pub(crate) server_id: Option<Spanned<i64>>,
     pub(crate) proof_interval: Option<Spanned<String>>,
     pub(crate) spool_max: Option<Spanned<i64>>,
+    pub(crate) rpo_alert: Option<Spanned<String>>,
 }
 
 impl BinlogArchiveConfig {
@@ -107,6 +113,12 @@ impl BinlogArchiveConfig {
                 raw.spool_max,
                 defaults::BINLOG_ARCHIVE_SPOOL_MAX_MIB,
                 defaults::BINLOG_ARCHIVE_SPOOL_MAX_MIB_RANGE,
+            ),
+            rpo_alert: v.duration(
+                &key("rpo-alert"),
+                raw.rpo_alert,
+                defaults::BINLOG_ARCHIVE_RPO_ALERT,
+                defaults::BINLOG_ARCHIVE_RPO_ALERT_RANGE,
             ),
         }
     }

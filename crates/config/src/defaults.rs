@@ -52,6 +52,10 @@ pub const AGENT_SILENT_AFTER: Duration = Duration::from_secs(120);
 pub const AGENT_SILENT_AFTER_MIN: Duration = Duration::from_secs(30);
 /// Largest `manager.agent-silent-after`.
 pub const AGENT_SILENT_AFTER_MAX: Duration = Duration::from_secs(7 * 86_400);
+/// `manager.storage-free-alert`: a local repository's file system with less than 10 % free.
+pub const STORAGE_FREE_ALERT_PERCENT: u32 = 10;
+/// Bounds of `manager.storage-free-alert` (0: never said).
+pub const STORAGE_FREE_ALERT_PERCENT_RANGE: (u32, u32) = (0, 99);
 /// Smallest `manager.history-retention`.
 pub const HISTORY_RETENTION_MIN: Duration = Duration::from_secs(3600);
 /// Largest `manager.history-retention`: ten years.
@@ -344,6 +348,11 @@ pub const BINLOG_ARCHIVE_SEGMENT_AGE_RANGE: (Duration, Duration) =
 pub const BINLOG_ARCHIVE_SPOOL_MAX_MIB: u32 = 4096;
 /// Bounds of `clusters.NAME.binlog-archive-spool-max`.
 pub const BINLOG_ARCHIVE_SPOOL_MAX_MIB_RANGE: (u32, u32) = (1, 1 << 20);
+/// `clusters.NAME.binlog-archive-rpo-alert`: an archive 5 minutes behind its primary.
+pub const BINLOG_ARCHIVE_RPO_ALERT: Duration = Duration::from_secs(300);
+/// Bounds of `clusters.NAME.binlog-archive-rpo-alert`.
+pub const BINLOG_ARCHIVE_RPO_ALERT_RANGE: (Duration, Duration) =
+    (Duration::from_secs(10), Duration::from_secs(30 * 86_400));
 /// `clusters.NAME.binlog-archive-proof-interval`: weekly.
 pub const BINLOG_ARCHIVE_PROOF_INTERVAL: Duration = Duration::from_secs(7 * 86_400);
 /// Bounds of `clusters.NAME.binlog-archive-proof-interval`.

@@ -56,6 +56,10 @@ pub struct ManagerConfig {
     /// 10 s) may grow before the manager says `agent-silent`, e.g. `"2m"`. Default 2m; 30s to
     /// 7d. A crontab-run agent (`--once`) beats once per run: make this longer than its period.
     pub agent_silent_after: Duration,
+    /// `storage-free-alert`: the percentage of free space under which a local repository's
+    /// file system (`local` in `monitoring-datadir`, `kind = "local"` tables) raises
+    /// `storage-almost-full`. Default 10; 0 to 99, 0 for never.
+    pub storage_free_alert_percent: u32,
     /// `logs-keep`: how many collected error-log and slow-query-log files are kept per server
     /// and log kind; older ones are deleted. Default 30; 1 to 100000.
     pub logs_keep: u32,
@@ -89,6 +93,7 @@ impl Default for ManagerConfig {
             job_claim_timeout: defaults::JOB_CLAIM_TIMEOUT,
             history_retention: defaults::HISTORY_RETENTION,
             agent_silent_after: defaults::AGENT_SILENT_AFTER,
+            storage_free_alert_percent: defaults::STORAGE_FREE_ALERT_PERCENT,
             logs_keep: defaults::LOGS_KEEP,
             http_header_read_timeout: defaults::HTTP_HEADER_READ_TIMEOUT,
             http_idle_timeout: defaults::HTTP_IDLE_TIMEOUT,
@@ -116,6 +121,7 @@ impl ManagerConfig {
             job_claim_timeout,
             history_retention,
             agent_silent_after,
+            storage_free_alert,
             logs_keep,
             http_header_read_timeout,
             http_idle_timeout,
@@ -212,6 +218,12 @@ impl ManagerConfig {
                     defaults::AGENT_SILENT_AFTER_MIN,
                     defaults::AGENT_SILENT_AFTER_MAX,
                 ),
+            ),
+            storage_free_alert_percent: v.integer(
+                "manager.storage-free-alert",
+                storage_free_alert,
+                defaults::STORAGE_FREE_ALERT_PERCENT,
+                defaults::STORAGE_FREE_ALERT_PERCENT_RANGE,
             ),
             logs_keep: v.integer(
                 "manager.logs-keep",

@@ -46,6 +46,10 @@ pub const EVENT_KINDS: &[&str] = &[
     "link-event",
     "config-reloaded",
     "config-reload-failed",
+    "storage-almost-full",
+    "storage-ok",
+    "rpo-over-threshold",
+    "rpo-ok",
 ];
 
 /// The `[notifications]` table. The default has no channel and no route: nothing is told.

@@ -77,11 +77,19 @@ pub enum EventKind {
     ConfigReloaded,
     /// A reload found a configuration that does not load: the running one is kept.
     ConfigReloadFailed,
+    /// A local repository's file system has less free space than `manager.storage-free-alert`.
+    StorageAlmostFull,
+    /// A repository's file system has room again.
+    StorageOk,
+    /// The binlog archive is further behind the primary than `binlog-archive-rpo-alert`.
+    RpoOverThreshold,
+    /// The recovery point lag is back under its threshold.
+    RpoOk,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 23] = [
+    pub const ALL: [EventKind; 27] = [
         EventKind::BackupFailed,
         EventKind::BackupSucceeded,
         EventKind::BackupMissing,
@@ -105,6 +113,10 @@ impl EventKind {
         EventKind::LinkEvent,
         EventKind::ConfigReloaded,
         EventKind::ConfigReloadFailed,
+        EventKind::StorageAlmostFull,
+        EventKind::StorageOk,
+        EventKind::RpoOverThreshold,
+        EventKind::RpoOk,
     ];
 
     /// The problem this kind of event is about, and whether it opens it (`true`) or resolves
@@ -132,6 +144,10 @@ impl EventKind {
             K::HistoryUnavailable => ("history", true),
             K::ConfigReloadFailed => ("config", true),
             K::ConfigReloaded => ("config", false),
+            K::StorageAlmostFull => ("storage", true),
+            K::StorageOk => ("storage", false),
+            K::RpoOverThreshold => ("rpo", true),
+            K::RpoOk => ("rpo", false),
             K::ArchiveSourceChanged
             | K::ArchiveGap
             | K::ArchiveDiverged

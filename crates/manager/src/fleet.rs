@@ -203,6 +203,22 @@ pub fn ago(secs: i64) -> String {
     }
 }
 
+/// Bytes as `1.5 GiB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
 /// An agent's heartbeat for a table: `5s ago`, `silent 3m`, `-` (none).
 pub fn agent_text(line: &ServerLine) -> String {
     match line.agent_seen_seconds {

@@ -44,6 +44,8 @@
 //! - `missing.rs`: the `backup-missing` alarm (no good backup of a scheduled kind in time).
 //! - `agents.rs`: the agents' heartbeats read, `agent-silent` and `agent-back`.
 //! - `links.rs`: the Galera link keepers' events told as `link-event`s.
+//! - `thresholds.rs`: local repositories' free space and the recovery point lag watched
+//!   (`storage-almost-full`, `rpo-over-threshold` and their resolutions).
 //! - `monitor.rs`: topology, and which server a backup is taken from.
 //! - `scheduler.rs`: cron entries, restarted when a reload changes them.
 //! - `reload.rs`: reloading the configuration (SIGHUP): what applies at once (schedules,
@@ -80,6 +82,7 @@ pub mod scheduler;
 mod services;
 pub mod state;
 pub mod store;
+pub mod thresholds;
 pub mod verification;
 
 pub use error::{Error, Result};

@@ -16,7 +16,9 @@ use crate::receiver;
 use crate::registry::Registry;
 use crate::repositories::Repositories;
 use crate::state::{self, State};
-use crate::{agents, archiver, copies, links, notify, prover, scheduler, Error, Result, Services};
+use crate::{
+    agents, archiver, copies, links, notify, prover, scheduler, thresholds, Error, Result, Services,
+};
 
 /// The manager daemon.
 #[derive(Debug)]
@@ -139,6 +141,10 @@ impl Manager {
         background.spawn(
             agents::run(Arc::clone(&self.services), shutdown.clone())
                 .instrument(tracing::info_span!("agents")),
+        );
+        background.spawn(
+            thresholds::run(Arc::clone(&self.services), shutdown.clone())
+                .instrument(tracing::info_span!("thresholds")),
         );
         for cluster in &self.services.config.clusters {
             if let Some(link) = &cluster.galera_link {

@@ -97,6 +97,9 @@ pub(crate) fn services(layout: &Layout, http: u16, stream: u16) -> String {
          http-port = {http}\n\
          stream-bind-address = \"127.0.0.1\"\n\
          stream-port = {stream}\n\
+         # a sandbox lives wherever its directory is (often a shared /tmp): the free space of\n\
+         # that file system is not the sandbox's to warn about\n\
+         storage-free-alert = 0\n\
          \n\
          [agent]\n\
          # a job starts within a quarter of a second; affordable because an idle pass is two\n\

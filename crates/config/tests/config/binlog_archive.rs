@@ -28,7 +28,8 @@ fn every_key_is_read() {
          binlog-archive-segment-age = \"30s\"\n\
          binlog-archive-server-id = 77\n\
          binlog-archive-proof-interval = \"1d\"\n\
-         binlog-archive-spool-max = 100",
+         binlog-archive-spool-max = 100\n\
+         binlog-archive-rpo-alert = \"90s\"",
     );
     let config = parse(&text).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
@@ -41,6 +42,7 @@ fn every_key_is_read() {
             server_id: 77,
             proof_interval: Duration::from_secs(86_400),
             spool_max_mib: 100,
+            rpo_alert: Duration::from_secs(90),
         }
     );
 }

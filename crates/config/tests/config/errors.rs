@@ -31,7 +31,7 @@ fn an_unknown_key_like_none_lists_the_known_keys() {
          spelling; known keys here are: monitoring-datadir, monitoring-address, \
          http-bind-address, http-port, stream-bind-address, stream-port, stream-accept-timeout, \
          api-token-file, api-token-env, metrics-token-file, metrics-token-env, backup-compression-level, backup-compression-threads, \
-         job-claim-timeout, history-retention, agent-silent-after, logs-keep, http-header-read-timeout, \
+         job-claim-timeout, history-retention, agent-silent-after, storage-free-alert, logs-keep, http-header-read-timeout, \
          http-idle-timeout, http-max-connections"
     );
     let error = only_error(&format!("retention = 1\n{MINIMAL}"));
@@ -479,7 +479,7 @@ fn a_misspelt_table_is_reported_once_with_the_table_meant() {
              backup-keep-weekly, backup-keep-monthly, backup-keep-yearly, \
              verify-expected-databases, verify-nonempty-tables, binlog-archive, \
              binlog-archive-flush, binlog-archive-segment-size, binlog-archive-segment-age, \
-             binlog-archive-server-id, binlog-archive-proof-interval, binlog-archive-spool-max, \
+             binlog-archive-server-id, binlog-archive-proof-interval, binlog-archive-spool-max, binlog-archive-rpo-alert, \
              backup-missing-grace, servers, galera-link",
         ]
     );

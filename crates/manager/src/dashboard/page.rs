@@ -83,18 +83,4 @@ pub fn when(t: Timestamp) -> Markup {
     html! { (t.rfc3339()) " " span.muted { "(" (crate::fleet::ago(age)) " ago)" } }
 }
 
-/// Bytes as `1.5 GiB`.
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
+pub use crate::fleet::bytes;

@@ -17,3 +17,4 @@ mod notify;
 mod refusals;
 mod reload;
 mod scheduled;
+mod thresholds;
