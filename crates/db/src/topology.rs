@@ -205,6 +205,49 @@ pub struct ServerView {
     pub error: Option<String>,
 }
 
+/// How a server is shown to a DBA, given `all` the servers of its cluster as read (address
+/// `host:port` and status) and `this` one's: `replica`; `primary` when it replicates from no
+/// one and is the only such server, or the one the cluster's replicas replicate from;
+/// `no replication` when it replicates from no one otherwise (a split topology, a replica
+/// whose replication was reset, an empty server not pointed yet); `unreachable`.
+pub fn role_label<'a>(
+    all: impl IntoIterator<Item = (&'a str, Option<&'a ServerStatus>)> + Clone,
+    (address, this): (&str, Option<&ServerStatus>),
+) -> &'static str {
+    let not_replicating = all
+        .clone()
+        .into_iter()
+        .filter(|(_, st)| st.is_some_and(|st| st.role == Role::Primary))
+        .count();
+    let replicated_from = || {
+        all.clone().into_iter().any(|(_, st)| {
+            st.and_then(|st| st.replication.as_ref()).is_some_and(|r| {
+                address.rsplit_once(':').is_some_and(|(host, port)| {
+                    port == r.master_port.to_string()
+                        && ferryman_proto::address::same_host(host, &r.master_host)
+                })
+            })
+        })
+    };
+    match this {
+        None => "unreachable",
+        Some(st) if st.role == Role::Replica => "replica",
+        Some(_) if not_replicating == 1 || replicated_from() => "primary",
+        Some(_) => "no replication",
+    }
+}
+
+/// The GTID position a DBA compares servers by: a replica's applied one (`gtid_slave_pos`),
+/// else the server's binlog (`gtid_binlog_pos`); `None` when empty.
+pub fn shown_gtid(status: &ServerStatus) -> Option<&str> {
+    let gtid = if status.role == Role::Replica && !status.gtid_slave_pos.is_empty() {
+        &status.gtid_slave_pos
+    } else {
+        &status.gtid_binlog_pos
+    };
+    (!gtid.is_empty()).then_some(gtid.as_str())
+}
+
 /// Reads every server of `cluster` concurrently, with the cluster's credential.
 pub async fn read_cluster(cluster: &ferryman_config::ClusterConfig) -> Vec<ServerView> {
     let reads = cluster.servers.iter().map(|server| async move {
@@ -221,4 +264,68 @@ pub async fn read_cluster(cluster: &ferryman_config::ClusterConfig) -> Vec<Serve
         }
     });
     futures_util::future::join_all(reads).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server answering at `127.0.0.1:port`, replicating from `source` (a port) if any.
+    fn status(source: Option<u16>, binlog: &str, applied: &str) -> ServerStatus {
+        ServerStatus {
+            version: "10.11".to_owned(),
+            server_id: 1,
+            read_only: source.is_some(),
+            log_bin: true,
+            gtid_binlog_pos: binlog.to_owned(),
+            gtid_slave_pos: applied.to_owned(),
+            role: if source.is_some() {
+                Role::Replica
+            } else {
+                Role::Primary
+            },
+            replication: source.map(|port| SlaveStatus {
+                master_host: "localhost".to_owned(),
+                master_port: port,
+                io_running: "Yes".to_owned(),
+                sql_running: "Yes".to_owned(),
+                seconds_behind_master: Some(0),
+                using_gtid: "Slave_Pos".to_owned(),
+                last_io_error: String::new(),
+                last_sql_error: String::new(),
+                master_log_file: "binlog.000001".to_owned(),
+            }),
+        }
+    }
+
+    #[test]
+    fn an_empty_server_beside_the_primary_is_no_replication_and_a_replica_shows_its_applied_gtid() {
+        let primary = status(None, "0-1-10", "");
+        let replica = status(Some(3306), "0-1-10,1-2-3", "0-1-10");
+        let empty = status(None, "", "");
+        let cluster = [
+            ("127.0.0.1:3306", Some(&primary)),
+            ("127.0.0.1:3307", Some(&replica)),
+            ("127.0.0.1:3308", Some(&empty)),
+            ("127.0.0.1:3309", None),
+        ];
+        let label = |i: usize| role_label(cluster, cluster[i]);
+        assert_eq!(label(0), "primary", "the one its replicas replicate from");
+        assert_eq!(label(1), "replica");
+        assert_eq!(label(2), "no replication");
+        assert_eq!(label(3), "unreachable");
+        // Alone, a server that replicates from no one is the primary.
+        let alone = [("127.0.0.1:3308", Some(&empty))];
+        assert_eq!(role_label(alone, alone[0]), "primary");
+        // Two and no replica: neither is called the primary.
+        let split = [
+            ("127.0.0.1:3306", Some(&primary)),
+            ("127.0.0.1:3308", Some(&empty)),
+        ];
+        assert_eq!(role_label(split, split[0]), "no replication");
+
+        assert_eq!(shown_gtid(&replica), Some("0-1-10"));
+        assert_eq!(shown_gtid(&primary), Some("0-1-10"));
+        assert_eq!(shown_gtid(&empty), None);
+    }
 }

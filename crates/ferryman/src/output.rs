@@ -158,11 +158,17 @@ pub fn topology(clusters: &[ClusterView], json: bool) -> anyhow::Result<()> {
             .servers
             .iter()
             .map(|s| {
+                let role = ferryman_db::topology::role_label(
+                    c.servers
+                        .iter()
+                        .map(|s| (s.address.as_str(), s.status.as_ref())),
+                    (&s.address, s.status.as_ref()),
+                );
                 status_row(
                     &s.name,
                     &s.address,
                     None,
-                    s.status.as_ref(),
+                    (role, s.status.as_ref()),
                     s.error.as_deref(),
                 )
             })
@@ -178,7 +184,7 @@ pub fn topology(clusters: &[ClusterView], json: bool) -> anyhow::Result<()> {
             })
             .count();
         if primaries > 1 {
-            println!("warning: {primaries} servers are not replicating from anyone: check for a split topology");
+            println!("warning: {primaries} servers replicate from no one: a split topology, or a server shown as `no replication` to point at the primary (`ferryman reseed`)");
         }
         println!();
     }
@@ -200,11 +206,22 @@ pub fn sandbox_status(
     let rows: Vec<Vec<String>> = reports
         .iter()
         .map(|r| {
+            let addresses: Vec<String> = reports
+                .iter()
+                .map(|r| format!("127.0.0.1:{}", r.port))
+                .collect();
+            let role = ferryman_db::topology::role_label(
+                addresses
+                    .iter()
+                    .zip(reports)
+                    .map(|(a, r)| (a.as_str(), r.status.as_ref())),
+                (&format!("127.0.0.1:{}", r.port), r.status.as_ref()),
+            );
             status_row(
                 &r.name,
                 &format!("127.0.0.1:{}", r.port),
                 Some(r.pid),
-                r.status.as_ref(),
+                (role, r.status.as_ref()),
                 r.error.as_deref(),
             )
         })
@@ -250,7 +267,7 @@ fn status_row(
     name: &str,
     address: &str,
     pid: Option<Option<u32>>,
-    status: Option<&ServerStatus>,
+    (role, status): (&str, Option<&ServerStatus>),
     error: Option<&str>,
 ) -> Vec<String> {
     let mut row = vec![name.to_owned(), address.to_owned()];
@@ -259,12 +276,12 @@ fn status_row(
     }
     match status {
         Some(s) => {
-            row.push(s.role.to_string());
-            row.push(if s.gtid_binlog_pos.is_empty() {
-                "-".into()
-            } else {
-                s.gtid_binlog_pos.clone()
-            });
+            row.push(role.to_owned());
+            row.push(
+                ferryman_db::topology::shown_gtid(s)
+                    .unwrap_or("-")
+                    .to_owned(),
+            );
             match &s.replication {
                 Some(r) => {
                     row.push(format!("{}:{}", r.master_host, r.master_port));

@@ -4,7 +4,7 @@
 //! show.
 
 use ferryman_config::ClusterConfig;
-use ferryman_db::topology::Role;
+use ferryman_db::topology;
 use ferryman_repo::{Kind, Manifest, Outcome, Status, Timestamp, Verification};
 use serde::Serialize;
 
@@ -135,57 +135,36 @@ async fn cluster(services: &Services, c: &ClusterConfig) -> ClusterStatus {
 
 fn servers(services: &Services, c: &ClusterConfig) -> Vec<ServerLine> {
     let topology = services.topology.cluster(&c.name);
-    let primary = topology
-        .as_ref()
-        .and_then(|t| t.primary().map(|p| p.name.clone()));
+    let views = topology.as_ref().map_or(&[][..], |t| &t.servers[..]);
     c.servers
         .iter()
         .map(|s| {
-            let view = topology
-                .as_ref()
-                .and_then(|t| t.servers.iter().find(|v| v.name == s.name));
-            let address = format!("{}:{}", s.host, s.port);
+            let view = views.iter().find(|v| v.name == s.name);
+            let status = view.and_then(|v| v.status.as_ref());
             let agent = services.agents.get(&c.name, &s.name);
-            let agent_seen_seconds = agent.as_ref().map(|a| a.heartbeat.age_s);
-            let agent_silent = agent.is_some_and(|a| a.silent);
-            match view.and_then(|v| v.status.as_ref()) {
-                Some(st) => {
-                    let replica = st.role == Role::Replica;
-                    let role = match st.role {
-                        Role::Replica => "replica",
-                        Role::Primary if primary.as_deref() == Some(s.name.as_str()) => "primary",
-                        Role::Primary => "no replication",
-                    };
-                    let gtid = if replica && !st.gtid_slave_pos.is_empty() {
-                        &st.gtid_slave_pos
-                    } else {
-                        &st.gtid_binlog_pos
-                    };
-                    let repl = st.replication.as_ref();
-                    let error = repl
-                        .map(|r| format!("{}{}", r.last_io_error, r.last_sql_error))
-                        .filter(|e| !e.is_empty());
-                    ServerLine {
-                        name: s.name.clone(),
-                        address,
-                        role: role.to_owned(),
-                        gtid: (!gtid.is_empty()).then(|| gtid.clone()),
-                        lag_seconds: repl.and_then(|r| r.seconds_behind_master),
-                        error,
-                        agent_seen_seconds,
-                        agent_silent,
-                    }
-                }
-                None => ServerLine {
-                    name: s.name.clone(),
-                    address,
-                    role: "unreachable".to_owned(),
-                    gtid: None,
-                    lag_seconds: None,
-                    error: view.and_then(|v| v.error.clone()),
-                    agent_seen_seconds,
-                    agent_silent,
-                },
+            let repl = status.and_then(|st| st.replication.as_ref());
+            let error = match status {
+                Some(_) => repl
+                    .map(|r| format!("{}{}", r.last_io_error, r.last_sql_error))
+                    .filter(|e| !e.is_empty()),
+                None => view.and_then(|v| v.error.clone()),
+            };
+            let address = format!("{}:{}", s.host, s.port);
+            ServerLine {
+                name: s.name.clone(),
+                role: topology::role_label(
+                    views
+                        .iter()
+                        .map(|v| (v.address.as_str(), v.status.as_ref())),
+                    (address.as_str(), status),
+                )
+                .to_owned(),
+                gtid: status.and_then(topology::shown_gtid).map(str::to_owned),
+                lag_seconds: repl.and_then(|r| r.seconds_behind_master),
+                address,
+                error,
+                agent_seen_seconds: agent.as_ref().map(|a| a.heartbeat.age_s),
+                agent_silent: agent.is_some_and(|a| a.silent),
             }
         })
         .collect()
