@@ -26,11 +26,12 @@ pub struct VerifyArgs {
     /// One backup, CLUSTER/SERVER/NAME as `ferryman backup list` shows it.
     #[arg(long, conflicts_with_all = ["cluster", "all_clusters"])]
     backup: Option<String>,
-    /// The cluster whose newest backups to verify (with --latest).
+    /// The cluster whose newest backups to verify (with --latest; may be left out when the
+    /// configuration has one cluster).
     #[arg(long, requires = "latest")]
     cluster: Option<String>,
     /// The newest physical and the newest logical backup of --cluster.
-    #[arg(long, requires = "cluster")]
+    #[arg(long)]
     latest: bool,
     /// Fleet run: take a fresh logical backup of every cluster's backup source and verify
     /// each, `[verifier] concurrency` at a time.
@@ -51,7 +52,8 @@ impl VerifyArgs {
             // Checked here, so a typo gets the id's rules rather than a 404.
             let id: BackupId = id.parse()?;
             json!({ "backup": id.to_string() })
-        } else if let Some(cluster) = &self.cluster {
+        } else if self.latest {
+            let cluster = client.cluster(self.cluster.as_deref())?;
             json!({ "cluster": cluster, "latest": true })
         } else {
             json!({ "all_clusters": true })

@@ -1,6 +1,7 @@
 //! What the commands that talk to the manager print: jobs, backups, the progress of a job.
 
 use ferryman_manager::repositories::{Detailed, Located};
+use ferryman_repo::timestamp::Timestamp;
 use indicatif::HumanBytes;
 
 use super::print_table;
@@ -84,7 +85,9 @@ pub fn jobs(jobs: &[Job]) {
                 j.state.clone(),
                 j.phase.clone(),
                 HumanBytes(j.bytes).to_string(),
-                time(j.created_at),
+                with_age(Timestamp::from_unix(
+                    i64::try_from(j.created_at).unwrap_or(0),
+                )),
                 j.trigger.clone(),
             ]
         })
@@ -99,7 +102,7 @@ pub fn jobs(jobs: &[Job]) {
 
 /// `status`: each cluster in a block.
 pub fn fleet(fleet: &ferryman_manager::fleet::Fleet) {
-    let now = ferryman_repo::timestamp::Timestamp::now().unix();
+    let now = Timestamp::now().unix();
     if let Some(p) = &fleet.history_problem {
         println!("warning: {p}\n");
     }
@@ -179,9 +182,9 @@ pub fn events(events: &[Event]) {
         println!("no events");
         return;
     }
-    let now = ferryman_repo::timestamp::Timestamp::now().unix();
+    let now = Timestamp::now().unix();
     for e in events {
-        let age = ferryman_repo::timestamp::Timestamp::parse_rfc3339(&e.at)
+        let age = Timestamp::parse_rfc3339(&e.at)
             .map(|t| format!(" ({} ago)", ago(now - t.unix())))
             .unwrap_or_default();
         let mut about: Vec<&str> = Vec::new();
@@ -256,7 +259,7 @@ pub fn backups(listed: &[Located]) {
                 m.server.clone(),
                 m.kind.as_str().to_owned(),
                 m.tool.as_str().to_owned(),
-                m.started_at.rfc3339(),
+                with_age(m.started_at),
                 HumanBytes(m.raw_bytes).to_string(),
                 HumanBytes(m.stored_bytes).to_string(),
                 m.gtid.clone().unwrap_or_else(|| "-".to_owned()),
@@ -488,5 +491,15 @@ impl JobsProgress {
 
 /// Seconds since the epoch as UTC RFC 3339.
 fn time(secs: u64) -> String {
-    ferryman_repo::timestamp::Timestamp::from_unix(i64::try_from(secs).unwrap_or(0)).rfc3339()
+    Timestamp::from_unix(i64::try_from(secs).unwrap_or(0)).rfc3339()
+}
+
+/// A table's time: UTC RFC 3339 and its age, `2026-12-04T10:00:00Z (3h 4m ago)`.
+fn with_age(t: Timestamp) -> String {
+    let age = Timestamp::now().unix() - t.unix();
+    format!(
+        "{} ({} ago)",
+        t.rfc3339(),
+        ferryman_manager::fleet::ago(age)
+    )
 }
