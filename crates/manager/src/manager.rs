@@ -220,10 +220,28 @@ impl Manager {
 }
 
 /// The history in `dir`, or none (with the error event that says how to get it back); and the
-/// event for a history that was lost (the manager ran here before, the file is gone).
+/// event for a history that was lost: [`state::BEGUN`] says a history was begun here, and
+/// the file is gone. A manager of a release without a history (`next-job-id` but no marker) is
+/// an upgrade: its history simply begins.
 fn open_history(dir: &std::path::Path) -> (Arc<State>, Option<NewEvent>) {
     let existed = dir.join(state::FILE).exists();
-    let ran_before = dir.join(crate::registry::IDS_FILE).exists();
+    let marker = dir.join(state::BEGUN);
+    let begun = marker.exists();
+    if !existed && !begun && dir.join(crate::registry::IDS_FILE).exists() {
+        tracing::info!(dir = %dir.display(), "the manager's history begins with this start: the manager that ran here before kept none (an older release)");
+    }
+    if !begun {
+        let text = format!(
+            "The manager's history ({}) was begun here at {}. While this file exists, a missing {} is a history lost (event history-lost), not a new installation.\n",
+            state::FILE,
+            ferryman_repo::Timestamp::now().rfc3339(),
+            state::FILE
+        );
+        if let Err(e) = crate::registry::write_durably(&marker, text.as_bytes()) {
+            tracing::warn!(file = %marker.display(), error = %e, "cannot write the history's marker: a history deleted later would not be told as lost");
+        }
+    }
+    let ran_before = begun;
     let note = |severity, kind, message: String| NewEvent {
         kind,
         severity,

@@ -10,6 +10,7 @@
 
 mod ids;
 
+pub(crate) use ids::write_durably;
 pub use ids::FILE as IDS_FILE;
 
 use std::collections::BTreeMap;

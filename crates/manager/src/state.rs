@@ -45,6 +45,10 @@ use crate::verification::VerifyRun;
 
 /// The file's name in `monitoring-datadir`.
 pub const FILE: &str = "state.db";
+/// Beside [`FILE`], written when a history is begun: with it, a missing [`FILE`] is a history
+/// lost (`history-lost`); without it (a first start, or an upgrade from a release that kept no
+/// history), a new history simply begins.
+pub const BEGUN: &str = "state.db.begun";
 
 /// Rows kept per table at most, whatever their age.
 pub const MAX_ROWS: i64 = 1_000_000;

@@ -54,7 +54,7 @@ impl Ids {
             Err(source) => return Err(Error::JobIds { path, source }),
         };
         let end = start.saturating_add(BLOCK);
-        write_durably(&path, end).map_err(|source| Error::JobIds {
+        write_durably(&path, format!("{end}\n").as_bytes()).map_err(|source| Error::JobIds {
             path: path.clone(),
             source,
         })?;
@@ -82,7 +82,7 @@ impl Ids {
         if self.next >= self.end {
             let end = self.end.saturating_add(BLOCK);
             match &self.path {
-                Some(path) => match write_durably(path, end) {
+                Some(path) => match write_durably(path, format!("{end}\n").as_bytes()) {
                     Ok(()) => self.end = end,
                     Err(e) => tracing::error!(
                         path = %path.display(),
@@ -100,13 +100,15 @@ impl Ids {
     }
 }
 
-/// Writes `next` into `path` so that a crash leaves the old content or the new, never a part.
-fn write_durably(path: &Path, next: u64) -> std::io::Result<()> {
+/// Writes `bytes` into `path` so that a crash leaves the old content or the new, never a part
+/// (temp file beside it, fsync, rename, fsync of the directory).
+pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{FILE}.tmp"));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or(FILE);
+    let tmp = dir.join(format!(".{name}.tmp"));
     {
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(format!("{next}\n").as_bytes())?;
+        f.write_all(bytes)?;
         f.sync_all()?;
     }
     std::fs::rename(&tmp, path)?;

@@ -18,3 +18,4 @@ mod refusals;
 mod reload;
 mod scheduled;
 mod thresholds;
+mod upgrade;
