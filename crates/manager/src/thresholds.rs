@@ -1,8 +1,10 @@
 //! Thresholds watched every [`EVERY`]: the free space of each local repository's file system
 //! (`storage-almost-full` under `manager.storage-free-alert` percent, `storage-ok` once it is
 //! 2 points above again, so a disk hovering at the threshold does not flap) and each archived
-//! cluster's recovery point lag (`rpo-over-threshold` above `binlog-archive-rpo-alert`,
-//! `rpo-ok` back under it).
+//! cluster's recovery point lag (`rpo-over-threshold` above `binlog-archive-rpo-alert` on two
+//! looks in a row, `rpo-ok` back under it). Two looks, because the lag of an archive a moment
+//! behind an idle primary's first write in a while is the age of the write before it: one
+//! reading can be far over and mean nothing.
 //!
 //! Each is said once when it crosses, in either direction, and at start when it is already
 //! over (the notifications' problems keep a restart from telling it twice). S3 and restic
@@ -30,8 +32,9 @@ const HYSTERESIS_PERCENT: f64 = 2.0;
 pub struct Crossed {
     /// Repository name → its file system is almost full.
     storage: BTreeMap<String, bool>,
-    /// Cluster name → its recovery point lag is over the threshold.
-    rpo: BTreeMap<String, bool>,
+    /// Cluster name → its recovery point lag is over the threshold (said), and whether the
+    /// last look found it over.
+    rpo: BTreeMap<String, (bool, bool)>,
 }
 
 /// Looks every [`EVERY`] until `shutdown`.
@@ -106,9 +109,10 @@ pub fn check(services: &Services, crossed: &mut Crossed) {
             continue;
         };
         let limit = cluster.binlog_archive.rpo_alert.as_secs();
-        let was = crossed.rpo.get(&cluster.name).copied().unwrap_or(false);
-        let now = over(was, lag as f64 - limit as f64, 0.0);
-        crossed.rpo.insert(cluster.name.clone(), now);
+        let before = crossed.rpo.get(&cluster.name).copied().unwrap_or_default();
+        let after = twice(before, lag > limit);
+        crossed.rpo.insert(cluster.name.clone(), after);
+        let (was, now) = (before.0, after.0);
         if now == was {
             continue;
         }
@@ -159,6 +163,12 @@ fn over(was: bool, excess: f64, hysteresis: f64) -> bool {
     }
 }
 
+/// `(said, last look over)` after a look that found the value `over_now`, from the state
+/// `before`: over is said on the second look over in a row, and ends at the first look under.
+fn twice((said, last_over): (bool, bool), over_now: bool) -> (bool, bool) {
+    (over_now && (said || last_over), over_now)
+}
+
 /// Bytes free to unprivileged writers and the size of the file system holding `path`.
 fn space(path: &Path) -> Option<(u64, u64)> {
     let stat = nix::sys::statvfs::statvfs(path).ok()?;
@@ -173,7 +183,22 @@ fn space(path: &Path) -> Option<(u64, u64)> {
 
 #[cfg(test)]
 mod tests {
-    use super::over;
+    use super::{over, twice};
+
+    #[test]
+    fn a_lag_is_said_over_on_the_second_look_in_a_row() {
+        let once = twice((false, false), true);
+        assert_eq!(once, (false, true), "one look over is not said");
+        assert_eq!(twice(once, false), (false, false), "a blip is forgotten");
+        let said = twice(once, true);
+        assert_eq!(said, (true, true));
+        assert_eq!(twice(said, true), (true, true));
+        assert_eq!(
+            twice(said, false),
+            (false, false),
+            "ok at the first look under"
+        );
+    }
 
     #[test]
     fn a_threshold_is_crossed_past_it_and_left_only_past_the_hysteresis() {
