@@ -252,7 +252,7 @@ impl Client {
                 (base, token, None)
             }
             None => {
-                let config = crate::config_file::load(&args.config)?;
+                let config = crate::config_file::load_for_client(&args.config)?;
                 (
                     base_url(&config.manager.http_bind_address, config.manager.http_port),
                     token(args.token_file.as_deref(), &config)?,

@@ -47,6 +47,16 @@ pub fn load(path: &Path) -> anyhow::Result<ferryman_config::Config> {
         .map_err(|e| crate::exit::error(crate::exit::USAGE, e.to_string()))
 }
 
+/// The configuration at `path` for a command that only talks to the manager's API: the
+/// secrets it does not use (database passwords, repository keys) may be missing or unreadable
+/// here (a DBA's shell, not the daemons' user); the API token, if configured, is read when it
+/// can be. A file that does not load ends the command with the usage exit code.
+pub fn load_for_client(path: &Path) -> anyhow::Result<ferryman_config::Config> {
+    ferryman_config::Check::load(path)
+        .config
+        .map_err(|e| crate::exit::error(crate::exit::USAGE, e.to_string()))
+}
+
 /// The cluster a command is about: `given` (`--cluster`), else the only cluster of the
 /// configuration at `path`, whose clusters are `names`.
 pub fn cluster_or_only<'a>(

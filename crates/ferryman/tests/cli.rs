@@ -356,6 +356,19 @@ fn the_daemons_refuse_to_start_without_a_secret_the_check_warns_of() {
 }
 
 #[test]
+fn commands_that_ask_the_manager_need_no_database_password() {
+    let out = without_secrets(&["jobs", "list", "--config", EXAMPLE]);
+    let msg = text(&out);
+    assert!(!out.status.success(), "{msg}");
+    assert!(!msg.contains("FERRYMAN_DB_PASSWORD"), "{msg}");
+    // What stops it is what it does need: the manager's token, or the manager itself.
+    assert!(
+        msg.contains("no API token") || msg.contains("cannot reach the manager"),
+        "{msg}"
+    );
+}
+
+#[test]
 fn the_configuration_file_comes_from_the_option_the_variable_or_etc() {
     // FERRYMAN_CONFIG names it when --config does not.
     #[allow(clippy::disallowed_methods)] // running the binary under test
