@@ -545,6 +545,37 @@ fn galera_link_adopts_the_sandbox_link_and_status_shows_it() {
         message.contains("new-replica on b1") && message.contains("adopted"),
         "{message}"
     );
+    // And the link's state is a metric: beta replicates (b1), in term 1.
+    let parsed = ferryman_config::Config::load(Path::new(&config)).unwrap();
+    let token =
+        std::fs::read_to_string(parsed.manager.monitoring_datadir.join("api.token")).unwrap();
+    let scrape = || -> String {
+        use std::io::{Read, Write};
+        let mut tcp =
+            std::net::TcpStream::connect(("127.0.0.1", parsed.manager.http_port)).unwrap();
+        write!(
+            tcp,
+            "GET /metrics HTTP/1.0\r\nAuthorization: Bearer {}\r\n\r\n",
+            token.trim()
+        )
+        .unwrap();
+        let mut body = String::new();
+        tcp.read_to_string(&mut body).unwrap();
+        body
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    loop {
+        let metrics = scrape();
+        if metrics.contains("ferryman_galera_link_replicating{cluster=\"beta\"} 1") {
+            assert!(
+                metrics.contains("ferryman_galera_link_term{cluster=\"beta\"} 1"),
+                "{metrics}"
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{metrics}");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
     let status = manager.stop();
     assert!(status.success(), "{status}");
 

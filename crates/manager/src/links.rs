@@ -8,9 +8,12 @@
 //! back to the newest `link-event` the history kept (the events of a manager's downtime are
 //! told after it), or to the start when there is none (the tables' older history stays in
 //! `ferryman galera-link status`).
+//!
+//! Each round also reads the link's state (the lease and which nodes replicate) for the
+//! metrics `ferryman_galera_link_replicating` and `ferryman_galera_link_term`.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use ferryman_config::{ClusterConfig, GaleraLinkConfig};
@@ -27,6 +30,37 @@ pub const EVERY: Duration = Duration::from_secs(15);
 const MARGIN_S: u64 = 120;
 /// The longest window: the keepers prune their events after 30 days.
 const MAX_WINDOW_S: u64 = 30 * 86_400;
+
+/// One cluster's link as last read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkState {
+    /// The node holding a live lease and replicating (both threads running), if any.
+    pub replicating: Option<String>,
+    /// The lease's term: raised by every takeover (failovers count up).
+    pub term: u64,
+}
+
+/// The links' states, by cluster.
+#[derive(Debug, Default)]
+pub struct Links {
+    states: RwLock<BTreeMap<String, LinkState>>,
+}
+
+impl Links {
+    /// Every cluster's link state as last read.
+    pub fn all(&self) -> Vec<(String, LinkState)> {
+        self.states
+            .read()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
+    }
+
+    fn set(&self, cluster: &str, state: LinkState) {
+        if let Ok(mut m) = self.states.write() {
+            m.insert(cluster.to_owned(), state);
+        }
+    }
+}
 
 /// The subject a told event carries: its table's id, to be told once across restarts.
 fn subject(wsrep_cluster: &str, id: u64) -> String {
@@ -99,9 +133,41 @@ pub async fn run(
                 failing = true;
             }
         }
+        if !link.masters.is_empty() {
+            read_state(&services, &cluster.name).await;
+        }
         tokio::select! {
             _ = tokio::time::sleep(EVERY) => {}
             _ = shutdown.cancelled() => return,
         }
+    }
+}
+
+/// Reads the lease and the nodes of `cluster`'s link into [`Links`]; an unreadable link
+/// leaves the last state (the events' reader says it cannot read the cluster).
+async fn read_state(services: &Services, cluster: &str) {
+    match ferryman_galera::status::read(&services.config, Some(cluster)).await {
+        Ok(statuses) => {
+            for s in statuses {
+                let replicating = s
+                    .lease
+                    .owner
+                    .clone()
+                    .filter(|_| s.lease.live)
+                    .filter(|owner| {
+                        s.nodes
+                            .iter()
+                            .any(|n| n.replicating && n.node.as_deref() == Some(owner.as_str()))
+                    });
+                services.links.set(
+                    &s.cluster,
+                    LinkState {
+                        replicating,
+                        term: s.lease.term,
+                    },
+                );
+            }
+        }
+        Err(e) => tracing::debug!(%cluster, error = %e, "cannot read the galera link's state"),
     }
 }

@@ -99,6 +99,16 @@ pub async fn render(services: &Services) -> Result<String, crate::Error> {
         "agent_heartbeat_age_seconds",
         "Seconds since each server's agent last recorded its heartbeat, as last read (every 15 s); absent for a server no agent ever ran on.",
     );
+    let link_up = Metric::new(
+        r,
+        "galera_link_replicating",
+        "1 while a node of the Galera cluster holds the link's live lease and replicates from the remote cluster (both threads running), as last read (every 15 s).",
+    );
+    let link_term = Metric::new(
+        r,
+        "galera_link_term",
+        "The Galera link's lease term: raised by every takeover, so its increase counts failovers.",
+    );
     let history = Metric::new(
         r,
         "history_available",
@@ -185,6 +195,14 @@ pub async fn render(services: &Services) -> Result<String, crate::Error> {
             vec![("cluster", cluster), ("server", server)],
             seen.heartbeat.age_s as f64,
         );
+    }
+    for (cluster, link) in services.links.all() {
+        let name = vec![("cluster", cluster)];
+        link_up.set(
+            name.clone(),
+            f64::from(u8::from(link.replicating.is_some())),
+        );
+        link_term.set(name, link.term as f64);
     }
     history.set(
         Vec::new(),

@@ -20,6 +20,7 @@ use crate::agents::Agents;
 use crate::archiver::Archives;
 use crate::copies::Copies;
 use crate::events::Events;
+use crate::links::Links;
 use crate::monitor::Topology;
 use crate::prover::Provers;
 use crate::receiver::Streams;
@@ -48,6 +49,8 @@ pub struct Services {
     pub topology: Topology,
     /// The agents' heartbeats as last read (`agents.rs`).
     pub agents: Agents,
+    /// The Galera links' states as last read (`links.rs`).
+    pub links: Links,
     /// Events for the API and notifications.
     pub events: Arc<Events>,
     /// The history kept across restarts (`state.rs`).
@@ -92,6 +95,7 @@ impl Services {
             registry,
             topology: Topology::default(),
             agents: Agents::default(),
+            links: Links::default(),
             reseeds: Reseeds::default(),
             row_key,
             tasks: TaskTracker::new(),
