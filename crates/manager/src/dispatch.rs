@@ -62,20 +62,26 @@ pub(crate) async fn start_backup(
 
 /// The server a backup of `cluster` is taken from (`monitor::backup_source`); a split
 /// topology is an event as well as the error.
+///
+/// The monitor's view is up to [`monitor::REFRESH`] old: a replica that was restarting a moment
+/// ago (a reseed ending) may show as replicating from no one. A refusal is therefore decided
+/// on a fresh read, never on the cached one.
 async fn backup_source(services: &Services, c: &ClusterConfig) -> Result<String> {
-    let view = match services.topology.cluster(&c.name) {
-        Some(v) => v,
-        None => {
-            services.topology.refresh(&services.config).await;
-            services
-                .topology
-                .cluster(&c.name)
-                .ok_or_else(|| Error::NoBackupSource {
-                    cluster: c.name.clone(),
-                    detail: "topology not read yet".to_owned(),
-                })?
-        }
-    };
+    if let Some(server) = services
+        .topology
+        .cluster(&c.name)
+        .and_then(|view| monitor::backup_source(c, &view).ok())
+    {
+        return Ok(server);
+    }
+    services.topology.refresh(&services.config).await;
+    let view = services
+        .topology
+        .cluster(&c.name)
+        .ok_or_else(|| Error::NoBackupSource {
+            cluster: c.name.clone(),
+            detail: "topology not read yet".to_owned(),
+        })?;
     monitor::backup_source(c, &view).inspect_err(|e| {
         if matches!(e, Error::SplitTopology { .. }) {
             services.events.emit(NewEvent {
