@@ -14,6 +14,7 @@ use ferryman_repo::Kind;
 use ferryman_sandbox::testing::TestSandbox;
 use ferryman_sandbox::UpOptions;
 
+mod audit;
 mod daemons;
 use daemons::{caught_up, wait_job, Daemons};
 

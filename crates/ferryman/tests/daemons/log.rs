@@ -65,6 +65,11 @@ impl Logs {
         path
     }
 
+    /// Every log file checked.
+    pub fn files(&self) -> Vec<PathBuf> {
+        lock(&self.files).clone()
+    }
+
     /// Checks the log at `path` too (a child process the test started with its own file).
     pub fn watch(&self, path: &Path) {
         lock(&self.files).push(path.to_owned());

@@ -74,6 +74,11 @@ impl Daemons {
         }
     }
 
+    /// The log files of the daemons (the in-process one, then the child processes').
+    pub fn log_files(&self) -> Vec<std::path::PathBuf> {
+        self.logs.files()
+    }
+
     /// ERROR lines containing `substring` are part of the test's scenario: they do not fail it.
     pub fn expect_error(&self, substring: &str) {
         self.logs.expect_error(substring);
