@@ -52,6 +52,7 @@ install -D -m 0644 "$root/README.md" "$doc/README.md"
 install -D -m 0644 "$root/ARCHITECTURE.md" "$doc/ARCHITECTURE.md"
 install -D -m 0644 "$root/config/ferryman.example.toml" "$doc/examples/ferryman.example.toml"
 install -D -m 0644 "$root/config/prometheus-alerts.yml" "$doc/examples/prometheus-alerts.yml"
+install -D -m 0644 "$root/config/grants.sql" "$doc/examples/grants.sql"
 install -D -m 0644 "$root/packaging/debian/sudoers-ferryman-agent" "$doc/examples/sudoers-ferryman-agent"
 cat > "$doc/copyright" <<COPY
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/

@@ -136,6 +136,7 @@ async fn the_debian_package_installs_and_its_units_run_a_manager_and_agents() {
         "./lib/systemd/system/ferryman-agent@.service",
         "./usr/share/doc/ferryman/examples/ferryman.example.toml",
         "./usr/share/doc/ferryman/examples/prometheus-alerts.yml",
+        "./usr/share/doc/ferryman/examples/grants.sql",
         "./usr/share/doc/ferryman/examples/sudoers-ferryman-agent",
         "./usr/share/doc/ferryman/copyright",
         "./usr/share/man/man1/ferryman.1.gz",

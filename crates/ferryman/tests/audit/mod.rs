@@ -226,3 +226,5 @@ async fn no_secret_is_on_a_command_line_in_a_log_or_a_manifest() {
     assert!(written.len() > 3, "{written:?}");
     d.stop().await;
 }
+
+mod grants;
