@@ -297,11 +297,8 @@ impl Client {
         path: &str,
         query: &[(&str, Option<&str>)],
     ) -> anyhow::Result<Value> {
-        let query: Vec<(&str, &str)> = query
-            .iter()
-            .filter_map(|(k, v)| v.map(|v| (*k, v)))
-            .collect();
-        self.send(self.http.get(self.url(path)).query(&query)).await
+        self.send(self.http.get(self.url(path)).query(&present(query)))
+            .await
     }
 
     /// `GET path` shown to the user: the JSON as the manager sent it with `json`, else decoded
@@ -322,9 +319,39 @@ impl Client {
         Ok(())
     }
 
+    /// `DELETE path?query`; `None` values are left out.
+    pub async fn delete_value(
+        &self,
+        path: &str,
+        query: &[(&str, Option<&str>)],
+    ) -> anyhow::Result<Value> {
+        self.send(self.http.delete(self.url(path)).query(&present(query)))
+            .await
+    }
+
     /// `POST path` with a JSON body.
     pub async fn post_value(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
         self.send(self.http.post(self.url(path)).json(body)).await
+    }
+
+    /// `GET path` whose body is not JSON (a log's text), to read chunk by chunk; an error
+    /// answer is the API's error, as for the other requests.
+    pub async fn get_raw(&self, path: &str) -> anyhow::Result<reqwest::Response> {
+        let response = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(self.token.expose_secret())
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        // An error answer is JSON: told like any other.
+        self.answer(response).await?;
+        Err(anyhow!(
+            "the manager answered GET {path} with an unexpected status"
+        ))
     }
 
     fn url(&self, path: &str) -> String {
@@ -337,6 +364,11 @@ impl Client {
             .send()
             .await
             .map_err(|e| self.transport_error(&e))?;
+        self.answer(response).await
+    }
+
+    /// The JSON of a success, or the API's error (`{"error": "..."}`) with its exit code.
+    async fn answer(&self, response: reqwest::Response) -> anyhow::Result<Value> {
         let status = response.status();
         let text = response
             .text()
@@ -393,6 +425,14 @@ impl Client {
             anyhow!("talking to the manager at {} failed: {e}", self.base)
         }
     }
+}
+
+/// The pairs of `query` that have a value.
+fn present<'a>(query: &[(&'a str, Option<&'a str>)]) -> Vec<(&'a str, &'a str)> {
+    query
+        .iter()
+        .filter_map(|(k, v)| v.map(|v| (*k, v)))
+        .collect()
 }
 
 /// `value` as a `T`, or an error that suggests a version mismatch.

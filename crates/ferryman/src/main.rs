@@ -67,6 +67,13 @@ enum Command {
     /// Start, list and show backups (through the running manager).
     #[command(subcommand)]
     Backup(cmd::backup::BackupCommand),
+    /// The error and slow-query logs collected from the servers: list, get, tail (through the
+    /// running manager).
+    #[command(subcommand)]
+    Logs(cmd::logs::LogsCommand),
+    /// Queue a task on one server: optimize, error-log or slow-query-log collection, the
+    /// database service's stop, start or restart, zfssnapback (through the running manager).
+    Task(cmd::task::TaskArgs),
     /// List, show and cancel the manager's jobs (through the running manager).
     #[command(subcommand)]
     Jobs(cmd::jobs::JobsCommand),
@@ -121,6 +128,8 @@ fn main() -> ExitCode {
             Command::Agent(a) => a.run().await,
             Command::Manager(a) => a.run().await,
             Command::Backup(c) => c.run().await,
+            Command::Task(a) => a.run().await,
+            Command::Logs(c) => c.run().await,
             Command::Jobs(c) => c.run().await,
             Command::Events(c) => c.run().await,
             Command::Status(a) => a.run().await,

@@ -16,6 +16,7 @@ use ferryman_sandbox::UpOptions;
 
 mod audit;
 mod daemons;
+mod tasks;
 use daemons::{caught_up, wait_job, Daemons};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferryman");

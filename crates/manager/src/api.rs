@@ -66,6 +66,8 @@ pub enum Method {
     Get,
     /// `POST`: starts or cancels something.
     Post,
+    /// `DELETE`: removes something stored.
+    Delete,
 }
 
 impl Method {
@@ -74,6 +76,7 @@ impl Method {
         match self {
             Method::Get => "get",
             Method::Post => "post",
+            Method::Delete => "delete",
         }
     }
 
@@ -81,6 +84,7 @@ impl Method {
         match self {
             Method::Get => MethodFilter::GET,
             Method::Post => MethodFilter::POST,
+            Method::Delete => MethodFilter::DELETE,
         }
     }
 }
@@ -124,13 +128,18 @@ impl Table {
 /// The authenticated routes.
 fn table() -> Table {
     use handlers as h;
-    use Method::{Get, Post};
+    use Method::{Delete, Get, Post};
     Table::new()
         .add(Get, "/api/v1/openapi.json", h::openapi)
         .add(Get, "/api/v1/status", h::status)
         .add(Get, "/api/v1/clusters", h::clusters)
         .add(Get, "/api/v1/clusters/{cluster}/topology", h::topology)
         .add(Post, "/api/v1/clusters/{cluster}/backups", h::start_backup)
+        .add(
+            Post,
+            "/api/v1/clusters/{cluster}/servers/{server}/tasks",
+            h::start_task,
+        )
         .add(Post, "/api/v1/clusters/{cluster}/prune", h::prune)
         .add(Post, "/api/v1/clusters/{cluster}/reseed", h::reseed)
         .add(Post, "/api/v1/clusters/{cluster}/flashback", h::flashback)
@@ -140,6 +149,11 @@ fn table() -> Table {
         .add(Post, RM_RESEED_HOST_PORT, h::rm_reseed_host_port)
         .add(Get, RM_RESEED_HOST_PORT, h::rm_reseed_host_port)
         .add(Get, "/api/v1/clusters/{cluster}/logs", h::logs)
+        .add(
+            Get,
+            "/api/v1/clusters/{cluster}/logs/{server}/{name}",
+            h::log,
+        )
         .add(Get, "/api/v1/clusters/{cluster}/pitr", h::pitr)
         .add(Post, "/api/v1/clusters/{cluster}/pitr/prove", h::prove)
         .add(Get, "/api/v1/jobs", h::jobs)
@@ -147,6 +161,11 @@ fn table() -> Table {
         .add(Post, "/api/v1/jobs/{id}/cancel", h::cancel_job)
         .add(Get, "/api/v1/backups", h::backups)
         .add(Get, "/api/v1/backups/{cluster}/{server}/{name}", h::backup)
+        .add(
+            Delete,
+            "/api/v1/backups/{cluster}/{server}/{name}",
+            h::delete_backup,
+        )
         .add(Post, "/api/v1/verify", h::verify)
         .add(Get, "/api/v1/verify/runs", h::verify_runs)
         .add(Get, "/api/v1/verify/runs/{id}", h::verify_run)

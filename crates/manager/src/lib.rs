@@ -19,6 +19,8 @@
 //! - `store.rs`: handing a received stream to the repository.
 //! - `reseed.rs` + `reseed/`: reseed and flashback: safety rails, the backup chosen, the
 //!   joiners' rows, one payload stream for all of them.
+//! - `deletion.rs`: one backup deleted on request (the newest verified one only when forced,
+//!   one being read never).
 //! - `retention.rs`: each cluster's retention policy applied (by the repository's
 //!   `Repository::prune`) after backups and on request.
 //! - `verification.rs` + `verification/`: verification runs (one backup, a cluster's newest,
@@ -59,6 +61,7 @@ pub mod api;
 pub mod archiver;
 pub mod copies;
 pub mod dashboard;
+pub mod deletion;
 pub mod dispatch;
 pub mod error;
 pub mod events;

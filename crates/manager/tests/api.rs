@@ -48,6 +48,7 @@ async fn call(
     let mut request = match method {
         Method::Get => http.get(url),
         Method::Post => http.post(url).json(&json!({ "kind": "physical" })),
+        Method::Delete => http.delete(url),
     };
     if let Some(token) = token {
         request = request.bearer_auth(token);

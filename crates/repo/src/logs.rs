@@ -173,6 +173,54 @@ impl Repository {
         })
     }
 
+    /// A reader of the stored log `name` of `cluster`/`server` (as [`Repository::list_logs`]
+    /// names it), decrypted and decompressed. Its reads block, like
+    /// [`Repository::payload_reader`]'s: use it on a blocking thread.
+    pub async fn log_reader(
+        &self,
+        cluster: &str,
+        server: &str,
+        name: &str,
+    ) -> Result<Box<dyn std::io::Read + Send>> {
+        let dir = self.log_dir(cluster, server)?;
+        if !is_log_name(name) {
+            return Err(Error::NotFound {
+                what: format!("log `{name}` of {cluster}/{server} (not a log's name)"),
+                root: self.location(),
+            });
+        }
+        let key = dir.join(name)?;
+        if self.storage().get(&key).await?.is_none() {
+            return Err(Error::NotFound {
+                what: format!("log {key}"),
+                root: self.location(),
+            });
+        }
+        let object = self.storage().open(&key).await?;
+        let what = format!("{key} in {}", self.location());
+        // A log is encrypted for the repository's recipients when it was written.
+        let encryption = name.ends_with(crypt::SUFFIX).then(|| {
+            self.keys()
+                .map(|k| k.encryption())
+                .unwrap_or_else(|| crypt::Encryption {
+                    cipher: "age".to_owned(),
+                    recipients: Vec::new(),
+                })
+        });
+        let keys = self.shared_keys();
+        let plain = tokio::task::spawn_blocking(move || {
+            crypt::MaybeDecrypt::open(object, encryption.as_ref(), keys.as_deref(), &what)
+        })
+        .await
+        .map_err(Error::worker)??;
+        let decoder = zstd::stream::read::Decoder::new(plain).map_err(|source| Error::Io {
+            action: "start decompressing",
+            location: key.to_string(),
+            source,
+        })?;
+        Ok(Box::new(decoder))
+    }
+
     /// The stored logs of `cluster`/`server`, newest first.
     pub async fn list_logs(&self, cluster: &str, server: &str) -> Result<Vec<LogFile>> {
         let dir = self.log_dir(cluster, server)?;

@@ -85,6 +85,21 @@ pub enum BackupCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Delete one stored backup from every repository that holds it. The newest backup of its
+    /// server and kind whose verification passed is kept unless --force; one a job or a
+    /// verification is reading is never deleted.
+    Delete {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// The backup id, CLUSTER/SERVER/NAME as `ferryman backup list` shows it.
+        id: String,
+        /// Delete it even when it is the newest verified backup of its server and kind.
+        #[arg(long)]
+        force: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Physical or logical.
@@ -175,6 +190,24 @@ impl BackupCommand {
                 dry_run,
                 json,
             } => prune(&api, cluster, dry_run, json).await,
+            BackupCommand::Delete {
+                api,
+                id,
+                force,
+                json,
+            } => {
+                let id: BackupId = id.parse()?;
+                let client = Client::new(&api)?;
+                let path = format!("/api/v1/backups/{id}");
+                let force = force.then_some("true");
+                let deleted = client.delete_value(&path, &[("force", force)]).await?;
+                if json {
+                    output::json(&deleted)?;
+                } else {
+                    output::backup_deleted(&deleted);
+                }
+                Ok(ExitCode::SUCCESS)
+            }
             BackupCommand::Show {
                 api,
                 id,

@@ -12,6 +12,7 @@
 //! - `handlers/jobs.rs`: the manager's jobs: listed, one (waited on), cancelled.
 //! - `handlers/verify.rs`: verification runs: started, listed, one.
 //! - `handlers/status.rs`: the fleet on one screen.
+//! - `handlers/tasks.rs`: node tasks queued on one server (optimize, logs, service commands).
 //! - `handlers/metrics.rs`: `/metrics` for Prometheus.
 //! - `handlers/events.rs`: the events kept, the notifications' dead letters.
 
@@ -23,16 +24,18 @@ pub(super) mod metrics;
 pub(super) mod pitr;
 pub(super) mod reseed;
 pub(super) mod status;
+pub(super) mod tasks;
 pub(super) mod verify;
 
-pub(super) use backups::{backup, backups, prune, start_backup};
-pub(super) use clusters::{clusters, logs, topology};
+pub(super) use backups::{backup, backups, delete_backup, prune, start_backup};
+pub(super) use clusters::{clusters, log, logs, topology};
 pub(super) use events::{dead_letters, events};
 pub(super) use jobs::{cancel_job, job, jobs};
 pub(super) use metrics::metrics;
 pub(super) use pitr::{pitr, prove};
 pub(super) use reseed::{flashback, reseed, rm_reseed, rm_reseed_host_port};
 pub(super) use status::status;
+pub(super) use tasks::start_task;
 pub(super) use verify::{verify, verify_run, verify_runs};
 
 use axum::extract::rejection::{PathRejection, QueryRejection};

@@ -23,7 +23,7 @@ pub(super) use schemas::{
 };
 
 use super::handlers::{
-    self, backups, clusters, events, jobs, metrics, pitr, reseed, status, verify,
+    self, backups, clusters, events, jobs, metrics, pitr, reseed, status, tasks, verify,
 };
 
 /// The document's source: every handler, the schemas they name, and [`Shared`].
@@ -39,12 +39,14 @@ use super::handlers::{
         clusters::clusters,
         clusters::topology,
         backups::start_backup,
+        tasks::start_task,
         backups::prune,
         reseed::reseed,
         reseed::flashback,
         reseed::rm_reseed,
         reseed::rm_reseed_host_port,
         clusters::logs,
+        clusters::log,
         pitr::pitr,
         pitr::prove,
         jobs::jobs,
@@ -52,6 +54,7 @@ use super::handlers::{
         jobs::cancel_job,
         backups::backups,
         backups::backup,
+        backups::delete_backup,
         verify::verify,
         verify::verify_runs,
         verify::verify_run,

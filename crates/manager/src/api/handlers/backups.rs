@@ -172,3 +172,47 @@ pub(in crate::api) async fn backup(
     let copies = services.repos.copies(&manifest).await;
     Ok(Json(Detailed { manifest, copies }))
 }
+
+/// The query of `DELETE /api/v1/backups/{cluster}/{server}/{name}`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(in crate::api) struct DeleteQuery {
+    /// Delete it even when it is the newest verified backup of its server and kind.
+    #[serde(default)]
+    force: bool,
+}
+
+/// What a deletion answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub(in crate::api) struct Deleted {
+    /// The backup.
+    id: String,
+    /// The repositories it was deleted from.
+    repositories: Vec<String>,
+}
+
+/// `DELETE /api/v1/backups/{cluster}/{server}/{name}`: from every repository that holds it.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/backups/{cluster}/{server}/{name}",
+    summary = "Delete one stored backup from every repository holding it; the newest verified backup of its server and kind only with ?force=true, one being read never",
+    params(("cluster" = String, Path), ("server" = String, Path), ("name" = String, Path), DeleteQuery),
+    responses(
+        (status = 200, description = "Deleted.", body = Deleted),
+        (status = 409, description = "Refused: the newest verified backup without force, or a backup being read.", body = ErrorBody),
+    )
+)]
+pub(in crate::api) async fn delete_backup(
+    State(services): State<Arc<Services>>,
+    path: Result<UrlPath<(String, String, String)>, PathRejection>,
+    query: Result<Query<DeleteQuery>, QueryRejection>,
+) -> Reply<impl IntoResponse> {
+    let UrlPath((cluster, server, name)) = path.map_err(bad_path)?;
+    let Query(query) = query.map_err(bad_query)?;
+    let id = BackupId::from_name(&cluster, &server, &name)?;
+    let repositories = crate::deletion::delete(&services, &id, query.force).await?;
+    Ok(Json(Deleted {
+        id: id.to_string(),
+        repositories,
+    }))
+}

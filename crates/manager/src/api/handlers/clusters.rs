@@ -139,3 +139,52 @@ pub(in crate::api) async fn logs(
     }
     Ok(Json(entries))
 }
+
+/// `GET /api/v1/clusters/{cluster}/logs/{server}/{name}`: one collected log, decompressed (and
+/// decrypted), streamed as `text/plain`: a large log is never held whole in memory.
+#[utoipa::path(
+    get,
+    path = "/api/v1/clusters/{cluster}/logs/{server}/{name}",
+    summary = "One collected log file, decompressed, as text",
+    params(("cluster" = String, Path), ("server" = String, Path), ("name" = String, Path)),
+    responses((status = 200, description = "The log's text.", content_type = "text/plain", body = String))
+)]
+pub(in crate::api) async fn log(
+    State(services): State<Arc<Services>>,
+    path: Result<UrlPath<(String, String, String)>, PathRejection>,
+) -> Reply<impl IntoResponse> {
+    let UrlPath((name, server, file)) = path.map_err(bad_path)?;
+    let c = cluster(&services, &name)?;
+    crate::Services::server(c, &server)?;
+    let mut reader = services
+        .repo(&c.name)?
+        .log_reader(&c.name, &server, &file)
+        .await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let chunk = match std::io::Read::read(&mut reader, &mut buf) {
+                Ok(0) => return,
+                Ok(n) => Ok(bytes::Bytes::copy_from_slice(&buf[..n])),
+                Err(e) => Err(e),
+            };
+            let failed = chunk.is_err();
+            // The client went away: stop reading.
+            if tx.blocking_send(chunk).is_err() || failed {
+                return;
+            }
+        }
+    });
+    let chunks = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    });
+    let body = axum::body::Body::from_stream(chunks);
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
+        body,
+    ))
+}

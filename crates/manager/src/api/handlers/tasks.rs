@@ -1,0 +1,136 @@
+//! Node tasks queued on one server: optimize, log collection, the database service's stop,
+//! start and restart, zfssnapback. Backups and reseeds have their own routes.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{Path as UrlPath, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use ferryman_proto::Task;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{bad_path, cluster, Reply};
+use crate::api::openapi::ErrorBody;
+use crate::api::ApiError;
+use crate::Services;
+
+/// A task this route queues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub(in crate::api) enum NodeTask {
+    /// OPTIMIZE every non-system table of the server.
+    Optimize,
+    /// Ship the server's error log to the manager, then rotate it.
+    ErrorLog,
+    /// Ship the server's slow-query log to the manager, then rotate it.
+    SlowQueryLog,
+    /// Stop the database service (`service-stop`). Destructive: needs `confirm`.
+    Stop,
+    /// Start the database service (`service-start`).
+    Start,
+    /// Restart the database service (`service-restart`). Destructive: needs `confirm`.
+    Restart,
+    /// Roll the datadir back to the newest ZFS snapshot (`zfs-snapback`). Destructive: needs
+    /// `confirm`.
+    Zfssnapback,
+}
+
+impl NodeTask {
+    /// The jobs-table task.
+    fn task(self) -> Task {
+        match self {
+            NodeTask::Optimize => Task::Optimize,
+            NodeTask::ErrorLog => Task::Error,
+            NodeTask::SlowQueryLog => Task::Slowquery,
+            NodeTask::Stop => Task::Stop,
+            NodeTask::Start => Task::Start,
+            NodeTask::Restart => Task::Restart,
+            NodeTask::Zfssnapback => Task::Zfssnapback,
+        }
+    }
+
+    /// Whether it interrupts the server or replaces its data.
+    fn destructive(self) -> bool {
+        matches!(
+            self,
+            NodeTask::Stop | NodeTask::Restart | NodeTask::Zfssnapback
+        )
+    }
+}
+
+/// The body of `POST /api/v1/clusters/{cluster}/servers/{server}/tasks`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(in crate::api) struct TaskRequest {
+    /// One of `optimize`, `error-log`, `slow-query-log`, `stop`, `start`, `restart`,
+    /// `zfssnapback`.
+    task: String,
+    /// Required true for `stop`, `restart` and `zfssnapback`.
+    #[serde(default)]
+    confirm: bool,
+}
+
+/// What a queued task answers: the job to follow.
+#[derive(Debug, Serialize, ToSchema)]
+pub(in crate::api) struct TaskCreated {
+    job_id: u64,
+}
+
+/// The names a client may send, for errors.
+const NAMES: &str = "optimize, error-log, slow-query-log, stop, start, restart, zfssnapback";
+
+/// `POST /api/v1/clusters/{cluster}/servers/{server}/tasks`: 202 with the job id.
+#[utoipa::path(
+    post,
+    path = "/api/v1/clusters/{cluster}/servers/{server}/tasks",
+    summary = "Queue a task on one server (optimize, log collection, service stop/start/restart, zfssnapback); it runs on after the answer",
+    params(("cluster" = String, Path), ("server" = String, Path)),
+    request_body = TaskRequest,
+    responses(
+        (status = 202, description = "Queued; follow it with GET /api/v1/jobs/{id}.", body = TaskCreated),
+        (status = 400, description = "An unknown task, a backup or reseed task, or a destructive one without confirm.", body = ErrorBody),
+    )
+)]
+pub(in crate::api) async fn start_task(
+    State(services): State<Arc<Services>>,
+    path: Result<UrlPath<(String, String)>, PathRejection>,
+    body: Result<Json<TaskRequest>, JsonRejection>,
+) -> Reply<impl IntoResponse> {
+    let UrlPath((name, server)) = path.map_err(bad_path)?;
+    let c = cluster(&services, &name)?;
+    let Json(request) = body.map_err(|e| {
+        ApiError::bad_request(format!(
+            "{}; send JSON like {{\"task\": \"optimize\"}} or {{\"task\": \"restart\", \"confirm\": true}}",
+            e.body_text()
+        ))
+    })?;
+    let task = parse(&request.task)?;
+    if task.destructive() && !request.confirm {
+        return Err(ApiError::bad_request(format!(
+            "`{}` interrupts `{server}` or replaces its data: send \"confirm\": true (the CLI's --yes) to run it",
+            request.task
+        )));
+    }
+    let job_id = services.start_task(&c.name, &server, task.task(), "api")?;
+    Ok((StatusCode::ACCEPTED, Json(TaskCreated { job_id })))
+}
+
+/// `name` as a node task, or the error that says which route a backup or reseed takes.
+fn parse(name: &str) -> Result<NodeTask, ApiError> {
+    if let Ok(task) = serde_json::from_value::<NodeTask>(serde_json::Value::String(name.into())) {
+        return Ok(task);
+    }
+    let other = name.parse::<Task>().ok();
+    Err(ApiError::bad_request(match other {
+        Some(Task::Mariabackup | Task::Xtrabackup | Task::Mysqldump | Task::Mydumper) => format!(
+            "`{name}` is a backup: POST /api/v1/clusters/{{cluster}}/backups (`ferryman backup run`); tasks here: {NAMES}"
+        ),
+        Some(_) => format!(
+            "`{name}` is a reseed or flashback: POST /api/v1/clusters/{{cluster}}/reseed or /flashback (`ferryman reseed`, `ferryman flashback`); tasks here: {NAMES}"
+        ),
+        None => format!("no task `{name}`: tasks here: {NAMES}"),
+    }))
+}
