@@ -3,15 +3,17 @@
 
 mod galera;
 mod manager;
+mod node;
 mod pitr;
 mod sandbox;
 mod verify;
 
 pub use galera::{galera_link_round, galera_link_status};
 pub use manager::{
-    backup, backup_deleted, backup_started, backups, events, fleet, job, job_cancelling,
-    job_finished, jobs, json, log_tail, logs, prune, reseed_started, task_started, JobsProgress,
+    backup, backup_started, backups, events, fleet, job, job_cancelling, job_finished, jobs, json,
+    prune, reseed_started, JobsProgress,
 };
+pub use node::{backup_deleted, log_tail, logs, task_started};
 pub use pitr::{pitr_status, proof_line, restored};
 pub use sandbox::galera_sandbox_status;
 pub use verify::{verify_started, verify_summary, VerifyProgress};

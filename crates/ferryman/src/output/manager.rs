@@ -37,60 +37,6 @@ pub fn backup_started(job_id: u64, cluster: &str, config: &std::path::Path, wait
     }
 }
 
-/// `backup delete`.
-pub fn backup_deleted(deleted: &serde_json::Value) {
-    let id = deleted["id"].as_str().unwrap_or("?");
-    let repos: Vec<&str> = deleted["repositories"]
-        .as_array()
-        .map(|a| a.iter().filter_map(serde_json::Value::as_str).collect())
-        .unwrap_or_default();
-    println!("deleted {id} from {}", repos.join(", "));
-}
-
-/// `logs list`: one line per collected log.
-pub fn logs(logs: &[serde_json::Value]) {
-    if logs.is_empty() {
-        println!("no logs collected");
-        return;
-    }
-    let rows: Vec<Vec<String>> = logs
-        .iter()
-        .map(|l| {
-            let at = l["received_at"]
-                .as_str()
-                .and_then(Timestamp::parse_rfc3339)
-                .map_or_else(|| "-".to_owned(), with_age);
-            vec![
-                l["server"].as_str().unwrap_or("-").to_owned(),
-                l["kind"].as_str().unwrap_or("-").to_owned(),
-                at,
-                l["job_id"].to_string(),
-                l["name"].as_str().unwrap_or("-").to_owned(),
-            ]
-        })
-        .collect();
-    print_table(&["SERVER", "KIND", "RECEIVED", "JOB", "NAME"], &rows);
-}
-
-/// `logs tail`: the log's name, then its last lines as they are.
-pub fn log_tail<'a>(name: &str, lines: impl Iterator<Item = &'a [u8]>) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "==> {name} <==")?;
-    for line in lines {
-        out.write_all(line)?;
-        if !line.ends_with(b"\n") {
-            out.write_all(b"\n")?;
-        }
-    }
-    out.flush()
-}
-
-/// `task` queued.
-pub fn task_started(job_id: u64, task: &str, server: &str) {
-    println!("job {job_id} started: {task} on {server}");
-}
-
 /// The end of `backup run --wait`: success on stdout, failure on stderr.
 pub fn job_finished(job: &Job) {
     match job.state.as_str() {
@@ -549,7 +495,7 @@ fn time(secs: u64) -> String {
 }
 
 /// A table's time: UTC RFC 3339 and its age, `2026-12-04T10:00:00Z (3h 4m ago)`.
-fn with_age(t: Timestamp) -> String {
+pub(super) fn with_age(t: Timestamp) -> String {
     let age = Timestamp::now().unix() - t.unix();
     format!(
         "{} ({} ago)",
