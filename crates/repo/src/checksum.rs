@@ -99,10 +99,20 @@ impl Repository {
     pub async fn payload_reader(&self, id: &BackupId) -> Result<Box<dyn Read + Send>> {
         let manifest = self.get(id).await?;
         let key = manifest.payload_key();
-        let object = self.storage().open(&key).await?;
+        self.plain_reader(&key, manifest.encryption.clone()).await
+    }
+
+    /// A reader of the stored object `key`, decrypted (when `encryption` says it is) and
+    /// decompressed; its reads block. An encrypted object without its identity is an error
+    /// here, before a byte is handed out.
+    pub(crate) async fn plain_reader(
+        &self,
+        key: &crate::storage::Key,
+        encryption: Option<crate::crypt::Encryption>,
+    ) -> Result<Box<dyn Read + Send>> {
+        let object = self.storage().open(key).await?;
         let what = format!("{key} in {}", self.location());
         let keys = self.shared_keys();
-        let encryption = manifest.encryption.clone();
         let plain = tokio::task::spawn_blocking(move || {
             MaybeDecrypt::open(object, encryption.as_ref(), keys.as_deref(), &what)
         })

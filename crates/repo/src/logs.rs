@@ -196,8 +196,6 @@ impl Repository {
                 root: self.location(),
             });
         }
-        let object = self.storage().open(&key).await?;
-        let what = format!("{key} in {}", self.location());
         // A log is encrypted for the repository's recipients when it was written.
         let encryption = name.ends_with(crypt::SUFFIX).then(|| {
             self.keys()
@@ -207,18 +205,7 @@ impl Repository {
                     recipients: Vec::new(),
                 })
         });
-        let keys = self.shared_keys();
-        let plain = tokio::task::spawn_blocking(move || {
-            crypt::MaybeDecrypt::open(object, encryption.as_ref(), keys.as_deref(), &what)
-        })
-        .await
-        .map_err(Error::worker)??;
-        let decoder = zstd::stream::read::Decoder::new(plain).map_err(|source| Error::Io {
-            action: "start decompressing",
-            location: key.to_string(),
-            source,
-        })?;
-        Ok(Box::new(decoder))
+        self.plain_reader(&key, encryption).await
     }
 
     /// The stored logs of `cluster`/`server`, newest first.
