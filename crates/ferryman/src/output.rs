@@ -13,7 +13,7 @@ pub use manager::{
     backup, backup_started, backups, events, fleet, job, job_cancelling, job_finished, jobs, json,
     prune, reseed_started, JobsProgress,
 };
-pub use node::{backup_deleted, log_tail, logs, task_started};
+pub use node::{backup_deleted, log_tail, log_text, logs, task_started};
 pub use pitr::{pitr_status, proof_line, restored};
 pub use sandbox::galera_sandbox_status;
 pub use verify::{verify_started, verify_summary, VerifyProgress};

@@ -247,7 +247,7 @@ pub(crate) fn hint(source: &ferryman_db::mysql_async::Error) -> &'static str {
             "another session holds the row: try again"
         }
         Some(1044 | 1142 | 1143 | code::SPECIFIC_ACCESS_DENIED) => {
-            "grant the account SELECT, INSERT, UPDATE on the jobs schema (and CREATE, ALTER for the manager, which creates the table)"
+            "grant the account SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER on the jobs schema (config/grants.sql)"
         }
         Some(1290) => {
             "the server runs with read_only: give the account the READ_ONLY ADMIN privilege (MariaDB ≥ 10.5.2; SUPER before)"

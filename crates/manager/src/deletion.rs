@@ -5,14 +5,15 @@
 //! - The newest backup of its server and kind whose newest verification passed (the one a
 //!   restore or reseed would take) is kept unless `force` says otherwise: deleting it by a typo
 //!   leaves the server with an older, or no, proven backup.
-//! - A backup a running job or verification reads is never deleted (with or without `force`):
-//!   its reader would fail halfway.
+//! - A backup a running job (a reseed, a flashback), verification or proof reads is never
+//!   deleted (with or without `force`): its reader would fail halfway. The check is made once,
+//!   before the deletion: a reseed started in between fails cleanly (its joiner keeps its
+//!   data) rather than being waited for.
 //! - Each repository is tried; one that fails is named in the error after the others were
 //!   done, so a retry deletes what is left.
 
-use ferryman_repo::{BackupId, Status, Verification};
+use ferryman_repo::{BackupId, Verification};
 
-use crate::verification::RunState;
 use crate::{Error, Result, Services};
 
 /// Deletes backup `id` from every repository holding it; returns their names.
@@ -36,27 +37,26 @@ pub async fn delete(services: &Services, id: &BackupId, force: bool) -> Result<V
         .find(|j| !j.state.is_final() && j.backup_id.as_deref() == Some(text.as_str()));
     if let Some(job) = busy_job {
         return Err(Error::Refused(format!(
-            "backup {id} is read by job {} ({}): wait for it to end, then delete",
-            job.id, job.task
+            "backup {id} is read by job {} ({}): wait for it to end (`ferryman jobs show {}`), then delete",
+            job.id, job.task, job.id
         )));
     }
-    let busy_run = services.verify_runs.list().into_iter().find(|r| {
-        r.state == RunState::Running
-            && r.items
-                .iter()
-                .any(|i| i.backup.as_deref() == Some(text.as_str()))
-    });
-    if let Some(run) = busy_run {
+    if services.verify_runs.in_progress().contains(&text) {
         return Err(Error::Refused(format!(
-            "backup {id} is being verified (run {}): wait for it to end, then delete",
-            run.id
+            "backup {id} is being verified: wait for its verification to end (GET /api/v1/verify/runs lists the runs), then delete"
+        )));
+    }
+    if let Some(proof) = services.provers.reading(id.cluster(), &text) {
+        return Err(Error::Refused(format!(
+            "backup {id} is read by the running proof of `{}` ({proof}): wait for it to end (`ferryman pitr status`), then delete",
+            id.cluster()
         )));
     }
     if !force {
         // Newest first: the first passed one of this server and kind is the one restores take.
         let newest_proven = located.iter().map(|l| &l.manifest).find(|m| {
-            m.kind == this.manifest.kind
-                && Verification::latest_of(m).is_some_and(|v| v.status == Status::Ok)
+            // The same test as retention's protected backup.
+            m.kind == this.manifest.kind && Verification::is_verified(m)
         });
         if newest_proven.is_some_and(|m| &m.id == id) {
             return Err(Error::Refused(format!(

@@ -34,6 +34,10 @@ pub struct ProverStatus {
     pub running: Option<String>,
     /// Why the last attempt found nothing to prove, when it did not.
     pub not_provable: Option<String>,
+    /// The backups the running proof reads (its base and its checkpoint): a deletion on
+    /// request waits for its end (`deletion.rs`).
+    #[serde(skip)]
+    pub reading: Vec<String>,
 }
 
 /// The provers' state, per cluster.
@@ -52,21 +56,38 @@ impl Provers {
         f(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// Marks a proof of `cluster` running; false when one already is.
-    fn begin(&self, cluster: &str, what: String) -> bool {
+    /// What the running proof of `cluster` does, when it reads backup `id`.
+    pub fn reading(&self, cluster: &str, id: &str) -> Option<String> {
+        self.with(|m| {
+            let s = m.get(cluster)?;
+            s.reading
+                .iter()
+                .any(|r| r == id)
+                .then(|| s.running.clone())?
+        })
+    }
+
+    /// Marks a proof of `cluster` running, reading backups `reading`; false when one already
+    /// is.
+    fn begin(&self, cluster: &str, what: String, reading: Vec<String>) -> bool {
         self.with(|m| {
             let s = m.entry(cluster.to_owned()).or_default();
             if s.running.is_some() {
                 return false;
             }
             s.running = Some(what);
+            s.reading = reading;
             s.not_provable = None;
             true
         })
     }
 
     fn end(&self, cluster: &str) {
-        self.with(|m| m.entry(cluster.to_owned()).or_default().running = None);
+        self.with(|m| {
+            let s = m.entry(cluster.to_owned()).or_default();
+            s.running = None;
+            s.reading.clear();
+        });
     }
 
     fn not_provable(&self, cluster: &str, why: &str) {
@@ -87,10 +108,15 @@ pub async fn start(services: &Arc<Services>, cluster: &str, trigger: &str) -> Re
     let c = services.cluster(cluster)?.clone();
     let plan = plan_for(services, &c).await?;
     let what = describe(&plan);
-    if !services
-        .provers
-        .begin(cluster, format!("{what} (since {})", Timestamp::now()))
-    {
+    let reading = vec![
+        plan.plan.backup.id.to_string(),
+        plan.checkpoint.id.to_string(),
+    ];
+    if !services.provers.begin(
+        cluster,
+        format!("{what} (since {})", Timestamp::now()),
+        reading,
+    ) {
         return Err(Error::Refused(format!(
             "a proof of `{cluster}` is running; wait for it (`ferryman pitr status --cluster {cluster}`)"
         )));

@@ -190,7 +190,8 @@ impl Repository {
             });
         }
         let key = dir.join(name)?;
-        if self.storage().get(&key).await?.is_none() {
+        // `size`, not `get`: a log may be gigabytes, and is only ever streamed.
+        if self.storage().size(&key).await?.is_none() {
             return Err(Error::NotFound {
                 what: format!("log {key}"),
                 root: self.location(),

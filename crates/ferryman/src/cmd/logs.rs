@@ -116,17 +116,19 @@ impl LogsCommand {
             } => {
                 let client = Client::new(&api)?;
                 let cluster = client.cluster(cluster.as_deref())?;
+                // Asked first: a refused request leaves no empty file behind.
+                let mut response = client.get_raw(&log_path(&cluster, &server, &name)).await?;
                 let mut out: Box<dyn Write> = match &file {
                     Some(path) => Box::new(std::fs::File::create(path).with_context(|| {
                         format!("cannot create {}: check the directory", path.display())
                     })?),
-                    None => Box::new(std::io::stdout().lock()),
+                    None => Box::new(output::log_text()),
                 };
-                let mut response = client.get_raw(&log_path(&cluster, &server, &name)).await?;
-                while let Some(chunk) = response.chunk().await? {
-                    out.write_all(&chunk)?;
+                let cut = || format!("the download of {name} was cut short: run `logs get` again");
+                while let Some(chunk) = response.chunk().await.with_context(cut)? {
+                    out.write_all(&chunk).context("write the log")?;
                 }
-                out.flush()?;
+                out.flush().context("write the log")?;
                 Ok(ExitCode::SUCCESS)
             }
             LogsCommand::Tail {
@@ -158,7 +160,8 @@ impl LogsCommand {
                 // Only the last `lines` are kept while the log streams by.
                 let mut last: VecDeque<Vec<u8>> = VecDeque::with_capacity(lines + 1);
                 let mut partial = Vec::new();
-                while let Some(chunk) = response.chunk().await? {
+                let cut = || format!("the download of {name} was cut short: run `logs tail` again");
+                while let Some(chunk) = response.chunk().await.with_context(cut)? {
                     for &b in chunk.iter() {
                         partial.push(b);
                         if b == b'\n' {

@@ -40,6 +40,11 @@ pub fn logs(logs: &[serde_json::Value]) {
     print_table(&["SERVER", "KIND", "RECEIVED", "JOB", "NAME"], &rows);
 }
 
+/// `logs get` without `-o`: the log's text goes to stdout as it streams in, byte for byte.
+pub fn log_text() -> std::io::StdoutLock<'static> {
+    std::io::stdout().lock()
+}
+
 /// `logs tail`: the log's name, then its last lines as they are.
 pub fn log_tail<'a>(name: &str, lines: impl Iterator<Item = &'a [u8]>) -> std::io::Result<()> {
     use std::io::Write;

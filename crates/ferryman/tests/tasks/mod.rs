@@ -107,6 +107,23 @@ async fn tasks_logs_and_deleting_a_backup_from_the_cli() {
     .await;
     assert!(out.status.success(), "{}", text(&out));
     let whole = std::fs::read_to_string(&file).unwrap();
+    // A log that is not there: refused (exit 4), and no empty file left behind.
+    let missing = sb.path().join("missing.log");
+    let out = cli(
+        &config,
+        &[
+            "logs",
+            "get",
+            "--server",
+            "db1",
+            "error-20200101T000000Z-j9.log.zst",
+            "-o",
+            missing.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(!missing.exists());
     assert!(whole.contains("ready for connections"), "{whole}");
     let out = cli(&config, &["logs", "tail", "--server", "db1", "-n", "3"]).await;
     assert!(out.status.success(), "{}", text(&out));

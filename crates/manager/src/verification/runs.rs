@@ -235,7 +235,7 @@ impl VerifyRuns {
     }
 
     /// Backups an unfinished item of some run will verify or is verifying.
-    pub(super) fn in_progress(&self) -> HashSet<String> {
+    pub(crate) fn in_progress(&self) -> HashSet<String> {
         self.with(|m| {
             m.values()
                 .flat_map(|r| r.items.iter())

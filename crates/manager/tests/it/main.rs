@@ -17,5 +17,6 @@ mod notify;
 mod refusals;
 mod reload;
 mod scheduled;
+mod tasks;
 mod thresholds;
 mod upgrade;

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use super::{bad_path, cluster, Reply};
+use crate::api::error::clip;
 use crate::api::openapi::{LogKindName, LogicalTool, PhysicalTool, Topology};
 use crate::api::ApiError;
 use crate::Services;
@@ -156,10 +157,24 @@ pub(in crate::api) async fn log(
     let UrlPath((name, server, file)) = path.map_err(bad_path)?;
     let c = cluster(&services, &name)?;
     crate::Services::server(c, &server)?;
-    let mut reader = services
+    let mut reader = match services
         .repo(&c.name)?
         .log_reader(&c.name, &server, &file)
-        .await?;
+        .await
+    {
+        Ok(reader) => reader,
+        // The repository's own message would point at its backups.
+        Err(e) if e.is_not_found() => {
+            return Err(ApiError::not_found(format!(
+                "no collected log `{}` of `{server}` in cluster `{}`: `ferryman logs list --cluster {} --server {server}` (GET /api/v1/clusters/{}/logs) names the collected ones",
+                clip(&file),
+                c.name,
+                c.name,
+                c.name
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    };
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
     tokio::task::spawn_blocking(move || {
         let mut buf = vec![0u8; 64 * 1024];

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{bad_path, cluster, Reply};
+use crate::api::error::clip;
 use crate::api::openapi::ErrorBody;
 use crate::api::ApiError;
 use crate::Services;
@@ -66,7 +67,9 @@ impl NodeTask {
 #[serde(deny_unknown_fields)]
 pub(in crate::api) struct TaskRequest {
     /// One of `optimize`, `error-log`, `slow-query-log`, `stop`, `start`, `restart`,
-    /// `zfssnapback`.
+    /// `zfssnapback` (a string rather than the enum: a backup's or reseed's name is answered
+    /// with its route, not with serde's list).
+    #[schema(value_type = NodeTask)]
     task: String,
     /// Required true for `stop`, `restart` and `zfssnapback`.
     #[serde(default)]
@@ -76,6 +79,7 @@ pub(in crate::api) struct TaskRequest {
 /// What a queued task answers: the job to follow.
 #[derive(Debug, Serialize, ToSchema)]
 pub(in crate::api) struct TaskCreated {
+    /// The manager job: `GET /api/v1/jobs/{id}` follows it.
     job_id: u64,
 }
 
@@ -118,19 +122,39 @@ pub(in crate::api) async fn start_task(
     Ok((StatusCode::ACCEPTED, Json(TaskCreated { job_id })))
 }
 
-/// `name` as a node task, or the error that says which route a backup or reseed takes.
+/// `name` as a node task, or the error that names what to send instead: the route of a backup
+/// or a reseed, or this route's name of a task given by its jobs-table name (`error`).
 fn parse(name: &str) -> Result<NodeTask, ApiError> {
     if let Ok(task) = serde_json::from_value::<NodeTask>(serde_json::Value::String(name.into())) {
         return Ok(task);
     }
-    let other = name.parse::<Task>().ok();
-    Err(ApiError::bad_request(match other {
-        Some(Task::Mariabackup | Task::Xtrabackup | Task::Mysqldump | Task::Mydumper) => format!(
-            "`{name}` is a backup: POST /api/v1/clusters/{{cluster}}/backups (`ferryman backup run`); tasks here: {NAMES}"
-        ),
-        Some(_) => format!(
-            "`{name}` is a reseed or flashback: POST /api/v1/clusters/{{cluster}}/reseed or /flashback (`ferryman reseed`, `ferryman flashback`); tasks here: {NAMES}"
-        ),
-        None => format!("no task `{name}`: tasks here: {NAMES}"),
-    }))
+    let Ok(task) = name.parse::<Task>() else {
+        return Err(ApiError::bad_request(format!(
+            "no task `{}`: tasks here: {NAMES}",
+            clip(name)
+        )));
+    };
+    // Exhaustive: a new jobs-table task must be given a route here.
+    let instead = match task {
+        Task::Mariabackup | Task::Xtrabackup | Task::Mysqldump | Task::Mydumper => {
+            "is a backup: POST /api/v1/clusters/{cluster}/backups (`ferryman backup run`)"
+        }
+        Task::Reseedxtrabackup | Task::Reseedmariabackup | Task::Reseedmysqldump => {
+            "is a reseed: POST /api/v1/clusters/{cluster}/reseed (`ferryman reseed`)"
+        }
+        Task::Flashbackxtrabackup | Task::Flashbackmariabackup | Task::Flashbackmysqldump => {
+            "is a flashback: POST /api/v1/clusters/{cluster}/flashback (`ferryman flashback`)"
+        }
+        Task::Error => "is the jobs-table name of `error-log`: send \"task\": \"error-log\"",
+        Task::Slowquery => {
+            "is the jobs-table name of `slow-query-log`: send \"task\": \"slow-query-log\""
+        }
+        // Their names here are the jobs table's: parsed above.
+        Task::Optimize | Task::Stop | Task::Start | Task::Restart | Task::Zfssnapback => {
+            "is not a task of this route"
+        }
+    };
+    Err(ApiError::bad_request(format!(
+        "`{name}` {instead}; tasks here: {NAMES}"
+    )))
 }
