@@ -404,3 +404,7 @@ pub const ROUTE_MIN_SEVERITY: RouteSeverity = RouteSeverity::Error;
 /// The values `notifications.route.min-severity` allows.
 pub const ROUTE_SEVERITIES: [RouteSeverity; 2] = [RouteSeverity::Info, RouteSeverity::Error];
 // `notifications.route.clusters` and `kinds` default to `[]`: every cluster, every kind.
+
+/// The manager's manifest signing key, under `monitoring-datadir` unless
+/// `manager.signing-key-file` says otherwise.
+pub const SIGNING_KEY_FILE: &str = "manifest-signing.key";

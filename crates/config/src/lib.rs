@@ -68,7 +68,7 @@ pub use config::Config;
 pub use credential::Credential;
 pub use error::{ConfigError, ConfigErrors, Location, Result};
 pub use galera_link::{GaleraLinkConfig, RemoteMaster};
-pub use manager::ManagerConfig;
+pub use manager::{ManagerConfig, TlsIdentity};
 pub use notifications::{
     EmailChannel, NotificationsConfig, Route, RouteSeverity, SmtpTls, WebhookChannel, EVENT_KINDS,
 };

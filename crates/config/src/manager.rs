@@ -74,6 +74,30 @@ pub struct ManagerConfig {
     /// `http-max-connections`: HTTP API connections open at once; one more is answered 503 and
     /// closed at once. Default 512; 1 to 100000.
     pub http_max_connections: u32,
+    /// `signing-key-file`: the manager's ed25519 key that signs every manifest it writes
+    /// (0600; created at the first start when missing, its public half written beside it as
+    /// `.pub`). Default `monitoring-datadir/manifest-signing.key`.
+    pub signing_key_file: PathBuf,
+    /// `trusted-signing-keys`: public key files of other signers whose manifests are trusted
+    /// too (another manager writing a shared repository, a key being rotated out). The
+    /// manager's own key is always trusted.
+    pub trusted_signing_keys: Vec<PathBuf>,
+    /// `tls-cert-file` and `tls-key-file` (0600): the manager's certificate (with its chain)
+    /// and key. Set, the HTTP API, the dashboard and `/metrics` are served over HTTPS only.
+    /// `None` (the default): plain HTTP, which `config check` warns about.
+    pub tls: Option<TlsIdentity>,
+    /// `tls-ca-file`: the CA certificates that issued the manager's certificate, which
+    /// clients (`ferryman` commands) check it against. `None`: the system's trusted roots.
+    pub tls_ca_file: Option<PathBuf>,
+}
+
+/// A certificate (with its chain) and its private key, in PEM files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsIdentity {
+    /// The certificate chain, leaf first.
+    pub cert_file: PathBuf,
+    /// The private key (a file only its owner may read).
+    pub key_file: PathBuf,
 }
 
 impl Default for ManagerConfig {
@@ -98,6 +122,11 @@ impl Default for ManagerConfig {
             http_header_read_timeout: defaults::HTTP_HEADER_READ_TIMEOUT,
             http_idle_timeout: defaults::HTTP_IDLE_TIMEOUT,
             http_max_connections: defaults::HTTP_MAX_CONNECTIONS,
+            signing_key_file: PathBuf::from(defaults::MONITORING_DATADIR)
+                .join(defaults::SIGNING_KEY_FILE),
+            trusted_signing_keys: Vec::new(),
+            tls: None,
+            tls_ca_file: None,
         }
     }
 }
@@ -126,14 +155,35 @@ impl ManagerConfig {
             http_header_read_timeout,
             http_idle_timeout,
             http_max_connections,
+            signing_key_file,
+            trusted_signing_keys,
+            tls_cert_file,
+            tls_key_file,
+            tls_ca_file,
         } = raw;
         let stream_port_at = stream_port.as_ref().map(|p| v.at(p.span()));
+        let monitoring_datadir = v.local_path(
+            "manager.monitoring-datadir",
+            monitoring_datadir,
+            defaults::MONITORING_DATADIR,
+        );
+        let signing_key_file = match signing_key_file {
+            Some(raw) => v.local_path("manager.signing-key-file", Some(raw), ""),
+            None => monitoring_datadir.join(defaults::SIGNING_KEY_FILE),
+        };
+        let trusted_signing_keys = trusted_signing_keys
+            .unwrap_or_default()
+            .into_iter()
+            .map(|raw| v.local_path("manager.trusted-signing-keys", Some(raw), ""))
+            .collect();
+        let tls = tls_identity(v, tls_cert_file, tls_key_file);
+        let tls_ca_file = tls_ca_file.map(|raw| v.local_path("manager.tls-ca-file", Some(raw), ""));
         let config = ManagerConfig {
-            monitoring_datadir: v.local_path(
-                "manager.monitoring-datadir",
-                monitoring_datadir,
-                defaults::MONITORING_DATADIR,
-            ),
+            monitoring_datadir,
+            signing_key_file,
+            trusted_signing_keys,
+            tls,
+            tls_ca_file,
             monitoring_address: v.host(
                 "manager.monitoring-address",
                 monitoring_address,
@@ -269,5 +319,35 @@ impl ManagerConfig {
             });
         }
         config
+    }
+}
+
+/// `tls-cert-file` and `tls-key-file`: both or neither.
+fn tls_identity(
+    v: &mut Validator<'_>,
+    cert: Option<toml::Spanned<String>>,
+    key: Option<toml::Spanned<String>>,
+) -> Option<TlsIdentity> {
+    let missing = |v: &mut Validator<'_>, at: std::ops::Range<usize>, key: &str| {
+        let at = v.at(at);
+        v.push(ConfigError::MissingKey {
+            at,
+            key: key.to_owned(),
+        });
+    };
+    match (cert, key) {
+        (None, None) => None,
+        (Some(cert), None) => {
+            missing(v, cert.span(), "manager.tls-key-file");
+            None
+        }
+        (None, Some(key)) => {
+            missing(v, key.span(), "manager.tls-cert-file");
+            None
+        }
+        (Some(cert), Some(key)) => Some(TlsIdentity {
+            cert_file: v.local_path("manager.tls-cert-file", Some(cert), ""),
+            key_file: v.local_path("manager.tls-key-file", Some(key), ""),
+        }),
     }
 }

@@ -50,6 +50,11 @@ pub(crate) struct RawManager {
     pub(crate) http_header_read_timeout: Option<Spanned<String>>,
     pub(crate) http_idle_timeout: Option<Spanned<String>>,
     pub(crate) http_max_connections: Option<Spanned<i64>>,
+    pub(crate) signing_key_file: Option<Spanned<String>>,
+    pub(crate) trusted_signing_keys: Option<Vec<Spanned<String>>>,
+    pub(crate) tls_cert_file: Option<Spanned<String>>,
+    pub(crate) tls_key_file: Option<Spanned<String>>,
+    pub(crate) tls_ca_file: Option<Spanned<String>>,
 }
 
 /// `[agent]`.

@@ -290,7 +290,7 @@ fn known_keys(text: &str) -> Vec<String> {
 /// otherwise generate, a rollback command with no default, a repository whose secret key file
 /// must exist, and its keys; notification channels that would be sent to, their routes, and
 /// their keys). Sorted.
-const COMMENTED_OUT: [&str; 42] = [
+const COMMENTED_OUT: [&str; 47] = [
     "access-key-id",
     "access-key-id-env",
     "age-identity-env",
@@ -325,11 +325,16 @@ const COMMENTED_OUT: [&str; 42] = [
     "secret-access-key-file",
     "secret-env",
     "secret-file",
+    "signing-key-file",
     "smtp-host",
     "smtp-port",
     "timeout",
     "tls",
+    "tls-ca-file",
+    "tls-cert-file",
+    "tls-key-file",
     "to",
+    "trusted-signing-keys",
     "url",
     "webhook",
     "zfs-snapback",

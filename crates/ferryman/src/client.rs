@@ -1,18 +1,20 @@
 //! The manager's HTTP API from the command line: where the manager is, which token to send,
 //! and errors that say what to do ("is the manager running?", "the token was refused").
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use clap::Args;
-use ferryman_config::{Config, Secret};
+use ferryman_config::Secret;
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::exit;
+
+mod access;
 
 /// The environment variable that may hold the API token.
 pub const TOKEN_ENV: &str = "FERRYMAN_API_TOKEN";
@@ -36,6 +38,10 @@ pub struct ApiArgs {
     /// from --token-file or FERRYMAN_API_TOKEN.
     #[arg(long, env = "FERRYMAN_MANAGER", value_name = "URL")]
     pub manager: Option<String>,
+    /// The CA certificate(s) the manager's HTTPS certificate must be issued by (`ca.crt` of
+    /// `ferryman tls init`). Default: `manager.tls-ca-file`, else the system's trusted roots.
+    #[arg(long, env = "FERRYMAN_CA_FILE", value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// A client of one manager's API.
@@ -246,24 +252,26 @@ impl Client {
     /// A client for the manager `args.config` describes, with the first token found (see
     /// [`ApiArgs::token_file`]).
     pub fn new(args: &ApiArgs) -> anyhow::Result<Client> {
-        let (base, token, clusters) = match &args.manager {
+        let (base, token, clusters, ca) = match &args.manager {
             Some(url) => {
-                let (base, token) = remote(url, args)?;
-                (base, token, None)
+                let (base, token) = access::remote(url, args)?;
+                (base, token, None, access::ca_file(args, None))
             }
             None => {
                 let config = crate::config_file::load_for_client(&args.config)?;
                 (
-                    base_url(&config.manager.http_bind_address, config.manager.http_port),
-                    token(args.token_file.as_deref(), &config)?,
+                    access::base_url(
+                        &config.manager.http_bind_address,
+                        config.manager.http_port,
+                        config.manager.tls.is_some(),
+                    ),
+                    access::token(args.token_file.as_deref(), &config)?,
                     Some(config.clusters.iter().map(|c| c.name.clone()).collect()),
+                    access::ca_file(args, Some(&config)),
                 )
             }
         };
-        let http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .build()
-            .context("cannot set up the HTTP client")?;
+        let http = access::http_client(ca.as_deref())?;
         Ok(Client {
             base,
             token,
@@ -403,7 +411,16 @@ impl Client {
     }
 
     fn transport_error(&self, e: &reqwest::Error) -> anyhow::Error {
-        if e.is_connect() {
+        if e.is_connect() && tls_failure(e) {
+            exit::error(
+                exit::UNREACHABLE,
+                format!(
+                    "the TLS handshake with the manager at {} failed ({}): give the CA that issued its certificate (`manager.tls-ca-file`, or --ca-file / FERRYMAN_CA_FILE), and reach it by a name or address its certificate holds",
+                    self.base,
+                    chain(e)
+                ),
+            )
+        } else if e.is_connect() {
             exit::error(
                 exit::UNREACHABLE,
                 format!(
@@ -442,82 +459,21 @@ pub fn typed<T: DeserializeOwned>(value: Value, path: &str) -> anyhow::Result<T>
     })
 }
 
-/// `http://HOST:PORT` for the API's bind address; a wildcard bind address is reached on the
-/// loopback address of its family.
-fn base_url(bind: &str, port: u16) -> String {
-    let host = match bind {
-        "0.0.0.0" => "127.0.0.1".to_owned(),
-        "::" | "[::]" => "[::1]".to_owned(),
-        h if h.contains(':') && !h.starts_with('[') => format!("[{h}]"),
-        h => h.to_owned(),
-    };
-    format!("http://{host}:{port}")
+/// True when a connection failed in its TLS handshake (an unknown issuer, a wrong name).
+fn tls_failure(e: &reqwest::Error) -> bool {
+    let text = chain(e).to_ascii_lowercase();
+    ["certificate", "tls", "handshake"]
+        .iter()
+        .any(|w| text.contains(w))
 }
 
-/// The API's URL and the token of `--manager URL`, where no configuration file is read.
-fn remote(url: &str, args: &ApiArgs) -> anyhow::Result<(String, Secret)> {
-    let base = url.trim_end_matches('/').to_owned();
-    if !(base.starts_with("http://") || base.starts_with("https://")) {
-        return Err(exit::error(
-            exit::USAGE,
-            format!("--manager `{url}`: give the manager's API as a URL, like http://manager-host:10001"),
-        ));
+/// An error with its causes, `: `-separated.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        parts.push(s.to_string());
+        source = s.source();
     }
-    match given_token(args.token_file.as_deref())? {
-        Some(token) => Ok((base, token)),
-        None => Err(exit::error(
-            exit::USAGE,
-            format!("--manager {base}: no API token: give it with --token-file FILE (mode 0600) or {TOKEN_ENV}"),
-        )),
-    }
-}
-
-/// The token the user gave: `--token-file`, else `FERRYMAN_API_TOKEN`; `None` without either.
-fn given_token(token_file: Option<&Path>) -> anyhow::Result<Option<Secret>> {
-    if let Some(path) = token_file {
-        return Ok(Some(ferryman_manager::api::read_token_file(path)?));
-    }
-    Ok(match std::env::var(TOKEN_ENV) {
-        Ok(value) if !value.trim().is_empty() => Some(Secret::new(value.trim().to_owned())),
-        _ => None,
-    })
-}
-
-/// The token: `--token-file`, else `FERRYMAN_API_TOKEN`, else the configured one, else the
-/// file the manager generated.
-fn token(token_file: Option<&Path>, config: &Config) -> anyhow::Result<Secret> {
-    if let Some(token) = given_token(token_file)? {
-        return Ok(token);
-    }
-    if let Some(token) = &config.manager.api_token {
-        return Ok(token.clone());
-    }
-    let path = ferryman_manager::api::token_path(config);
-    ferryman_manager::api::read_token_file(&path).map_err(|e| {
-        let not_there = matches!(&e, ferryman_manager::api::Error::TokenRead { source, .. }
-            if source.kind() == std::io::ErrorKind::NotFound);
-        if not_there {
-            anyhow!(
-                "no API token: {} does not exist (the manager writes it at its first start: has `ferryman manager --config {}` run on this host?); or give the token with --token-file or {TOKEN_ENV}",
-                path.display(),
-                config.path.display()
-            )
-        } else {
-            anyhow::Error::new(e)
-        }
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls() {
-        assert_eq!(base_url("127.0.0.1", 10001), "http://127.0.0.1:10001");
-        assert_eq!(base_url("0.0.0.0", 1), "http://127.0.0.1:1");
-        assert_eq!(base_url("::", 1), "http://[::1]:1");
-        assert_eq!(base_url("::1", 1), "http://[::1]:1");
-        assert_eq!(base_url("db.example", 2), "http://db.example:2");
-    }
+    parts.join(": ")
 }

@@ -18,5 +18,6 @@ pub mod restore;
 pub mod sandbox;
 pub mod status;
 pub mod task;
+pub mod tls;
 pub mod topology;
 pub mod verify;

@@ -53,6 +53,9 @@ enum Command {
     /// Check the backup repositories directly (no manager needed).
     #[command(subcommand)]
     Repo(cmd::repo::RepoCommand),
+    /// Certificates for TLS: a fleet CA and the manager's and agents' certificates.
+    #[command(subcommand)]
+    Tls(cmd::tls::TlsCommand),
     /// Show each server's role, GTID position, replication threads and lag, read live.
     Topology(cmd::topology::TopologyArgs),
     /// The node agent: run the jobs queued in one server's jobs table (backups, log shipping,
@@ -124,6 +127,7 @@ fn main() -> ExitCode {
             Command::Sandbox(c) => c.run().await,
             Command::Config(c) => c.run().await,
             Command::Repo(c) => c.run().await,
+            Command::Tls(c) => c.run().await,
             Command::Topology(a) => a.run().await,
             Command::Agent(a) => a.run().await,
             Command::Manager(a) => a.run().await,

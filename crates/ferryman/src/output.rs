@@ -127,6 +127,56 @@ pub fn repo_check(
     Ok(())
 }
 
+/// `repo sign`: what was signed, and each manifest left as it was.
+pub fn repo_signed(
+    name: &str,
+    report: &ferryman_repo::SignReport,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    if as_json {
+        return json(&serde_json::json!({ "repository": name, "report": report }));
+    }
+    println!(
+        "repository {name} ({}): {} manifest(s) signed, {} already signed, {} left as they are",
+        report.location,
+        report.signed.len(),
+        report.already,
+        report.refused.len()
+    );
+    for id in &report.signed {
+        println!("  signed: {id}");
+    }
+    for problem in &report.refused {
+        println!("  left as it is: {problem}");
+    }
+    Ok(())
+}
+
+/// `tls init`: the files written, and what to do with them.
+pub fn tls_issued(dir: &std::path::Path, files: &[std::path::PathBuf]) {
+    println!("issued in {}:", dir.display());
+    for f in files {
+        println!("  {}", f.display());
+    }
+    println!(
+        "next: in the manager's ferryman.toml set tls-cert-file = \"{0}/manager.crt\", tls-key-file = \"{0}/manager.key\", tls-ca-file = \"{0}/ca.crt\" under [manager]; copy ca.crt to every host; keep ca.key off the network",
+        dir.display()
+    );
+}
+
+/// `config check`: a certificate file that is valid.
+pub fn certificate(key: &str, path: &std::path::Path, subject: &str, until: &str, days: i64) {
+    println!(
+        "  {key} {}: {subject}, valid until {until} ({days} days)",
+        path.display()
+    );
+}
+
+/// `config check`: a certificate file that cannot be used.
+pub fn certificate_error(key: &str, path: &std::path::Path, error: &str) {
+    eprintln!("error: `{key}` {}: {error}", path.display());
+}
+
 /// `config check --probe-repositories`: one repository's answer.
 pub fn repository_probe(name: &str, location: &str, answer: &Result<String, String>) {
     match answer {
@@ -140,6 +190,11 @@ pub fn config_errors(errors: &ConfigErrors, warnings: &[ConfigWarning]) {
     eprintln!("{errors}");
     config_warnings(warnings);
     eprintln!("{} error(s); nothing was changed", errors.errors().len());
+}
+
+/// A warning on stderr.
+pub fn warning(text: &str) {
+    eprintln!("warning: {text}");
 }
 
 fn config_warnings(warnings: &[ConfigWarning]) {

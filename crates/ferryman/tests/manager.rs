@@ -77,8 +77,11 @@ fn assert_owner_only(dir: &Path) {
 
 /// Waits until `GET /api/health` answers (the manager prepares its servers first).
 async fn wait_healthy(base: &str, daemon: &mut Daemon) {
+    wait_healthy_with(base, daemon, &reqwest::Client::new()).await
+}
+
+async fn wait_healthy_with(base: &str, daemon: &mut Daemon, http: &reqwest::Client) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    let http = reqwest::Client::new();
     loop {
         if let Ok(r) = http.get(format!("{base}/api/health")).send().await {
             if r.status().is_success() {
@@ -587,4 +590,167 @@ async fn manager_serves_the_cli_and_stops_on_sigterm() {
         "{}",
         text(&out)
     );
+}
+
+/// `ferryman tls init` makes a fleet CA and the manager's certificate; with them configured the
+/// API answers HTTPS only: the CLI checks the manager against `tls-ca-file` (or `--ca-file`
+/// with `--manager`), a client that does not know the CA, or knows another one, is refused
+/// with the fix, plain HTTP gets no answer, and `config check` shows the certificates' ends.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_over_tls_with_a_fleet_ca() {
+    let sb = TestSandbox::start_with(&UpOptions {
+        replicas: 0,
+        ferryman_bin: Some(PathBuf::from(BIN)),
+        auto_verify: false,
+    })
+    .await;
+    let tls = sb.path().join("tls");
+    let dir = tls.to_str().unwrap();
+    let out = run(
+        &[
+            "tls",
+            "init",
+            "--dir",
+            dir,
+            "--manager",
+            "127.0.0.1",
+            "--agent",
+            "db1.example",
+        ],
+        &[],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("tls-cert-file"), "{}", text(&out));
+    for (file, mode) in [
+        ("ca.key", 0o600),
+        ("manager.key", 0o600),
+        ("agents/db1.example.key", 0o600),
+        ("ca.crt", 0o644),
+    ] {
+        let m = std::fs::metadata(tls.join(file))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(m, mode, "{file}");
+    }
+    // Never over an existing CA.
+    let out = run(&["tls", "init", "--dir", dir, "--manager", "x"], &[]).await;
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("already holds a fleet CA"),
+        "{}",
+        text(&out)
+    );
+
+    let config_path = sb.config_path();
+    let config = config_path.to_str().unwrap();
+    let original = std::fs::read_to_string(&config_path).unwrap();
+    std::fs::write(
+        &config_path,
+        original.replacen(
+            "[manager]\n",
+            &format!(
+                "[manager]\ntls-cert-file = \"{dir}/manager.crt\"\ntls-key-file = \"{dir}/manager.key\"\ntls-ca-file = \"{dir}/ca.crt\"\n"
+            ),
+            1,
+        ),
+    )
+    .unwrap();
+    let out = run(&["config", "check", config], &[]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("manager.tls-cert-file")
+            && text(&out).contains("CN=ferryman-manager, valid until"),
+        "{}",
+        text(&out)
+    );
+
+    let parsed = sb.config();
+    let port = parsed.manager.http_port;
+    let base = format!("https://127.0.0.1:{port}");
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(tls.join("ca.crt")).unwrap()).unwrap();
+    let http = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
+    let mut daemon = Daemon::start(&config_path, sb.path().join("manager.log"));
+    wait_healthy_with(&base, &mut daemon, &http).await;
+    assert!(
+        daemon.log().contains("scheme=\"https\"") || daemon.log().contains("scheme=https"),
+        "{}",
+        daemon.log()
+    );
+
+    // The CLI, from the configuration: HTTPS checked against tls-ca-file.
+    let out = run(&["jobs", "list", "--config", config, "--json"], &[]).await;
+    assert!(out.status.success(), "{}", text(&out));
+
+    // From another host: --manager URL needs the CA.
+    let token_file = parsed.manager.monitoring_datadir.join("api.token");
+    let token_file = token_file.to_str().unwrap();
+    let remote = [
+        "jobs",
+        "list",
+        "--manager",
+        &base,
+        "--token-file",
+        token_file,
+    ];
+    let out = run(&remote, &[]).await;
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("TLS handshake") && text(&out).contains("--ca-file"),
+        "{}",
+        text(&out)
+    );
+    let ca_file = tls.join("ca.crt");
+    let out = run(&remote, &[("FERRYMAN_CA_FILE", ca_file.to_str().unwrap())]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    // Another fleet's CA does not vouch for this manager.
+    let other = sb.path().join("other-tls");
+    let out = run(
+        &[
+            "tls",
+            "init",
+            "--dir",
+            other.to_str().unwrap(),
+            "--manager",
+            "127.0.0.1",
+        ],
+        &[],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(
+        &[
+            &remote[..],
+            &["--ca-file", other.join("ca.crt").to_str().unwrap()],
+        ]
+        .concat(),
+        &[],
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(text(&out).contains("TLS handshake"), "{}", text(&out));
+
+    // Plain HTTP on the port gets no HTTP answer.
+    let plain = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        s.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got);
+        got
+    })
+    .await
+    .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&plain).contains("HTTP/1.1 200"),
+        "{plain:?}"
+    );
+    assert!(daemon.stop().success());
 }

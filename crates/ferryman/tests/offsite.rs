@@ -628,13 +628,73 @@ async fn copies_in_s3_serve_when_the_local_copy_is_lost() {
     );
     assert!(!leftover.exists());
 
+    // A manifest without its signature (as a copy made by hand, or an older Ferryman, leaves
+    // it) is refused until `repo sign` signs it, with the manager stopped.
+    let manifest_path = datadir.join(id.manifest_key().as_str());
+    let mut value: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    value.as_object_mut().unwrap().remove("signature");
+    std::fs::write(&manifest_path, serde_json::to_vec_pretty(&value).unwrap()).unwrap();
+    let local_check = ["repo", "check", "--config", &file, "--repository", "local"];
+    let (_, stdout, _) = ferryman(&local_check).await;
+    assert!(
+        stdout.contains("cannot be trusted: it is not signed") && stdout.contains("repo sign"),
+        "{stdout}"
+    );
+    let (code, stdout, _) =
+        ferryman(&["repo", "sign", "--config", &file, "--repository", "local"]).await;
+    assert_eq!(code, Some(0));
+    assert!(
+        stdout.contains("1 manifest(s) signed, ") && stdout.contains(", 0 left as they are"),
+        "{stdout}"
+    );
+    let (_, stdout, _) = ferryman(&local_check).await;
+    assert!(!stdout.contains("cannot be trusted"), "{stdout}");
+
     // The manager is gone and so is its disk: the backups are listed and shown from the
-    // bucket, read straight from the configuration.
+    // bucket, read straight from the configuration, their manifests checked with the
+    // manager's public key alone (kept apart, as the README says).
+    let public_key = sb.path().join("manager.pub");
+    std::fs::copy(datadir.join("manifest-signing.pub"), &public_key).unwrap();
     std::fs::remove_dir_all(&datadir).unwrap();
+    let trusting = |name: &str, key: &std::path::Path| {
+        let text = std::fs::read_to_string(&file).unwrap().replacen(
+            "[manager]\n",
+            &format!(
+                "[manager]\ntrusted-signing-keys = [\"{}\"]\n",
+                key.display()
+            ),
+            1,
+        );
+        let path = sb.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let other_key = sb.path().join("other.pub");
+    std::fs::write(
+        &other_key,
+        ferryman_repo::Signer::generate().public().to_file_text(),
+    )
+    .unwrap();
+    let (code, _, stderr) = ferryman(&[
+        "backup",
+        "show",
+        "--config",
+        &trusting("other.toml", &other_key),
+        &id.to_string(),
+    ])
+    .await;
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("cannot be trusted") && stderr.contains("not trusted here"),
+        "{stderr}"
+    );
+    let file = trusting("dr.toml", &public_key);
     let (code, stdout, stderr) = ferryman(&["backup", "list", "--config", &file]).await;
     assert_eq!(code, Some(0));
     assert!(stderr.contains("no manager listens"), "{stderr}");
     assert!(stderr.contains("does not exist; left out"), "{stderr}");
+    assert!(!stderr.contains("signatures are not checked"), "{stderr}");
     let line = stdout
         .lines()
         .find(|l| l.starts_with(&id.to_string()))

@@ -245,14 +245,27 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let limits = listener::Limits::from_config(&services.config);
+    let tls = tls_acceptor(&services.config)?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let app = router(services, &token);
     match listener.local_addr() {
-        Ok(address) => tracing::info!(%address, ?limits, "HTTP API listening"),
-        Err(e) => tracing::info!(error = %e, ?limits, "HTTP API listening"),
+        Ok(address) => tracing::info!(%address, scheme, ?limits, "HTTP API listening"),
+        Err(e) => tracing::info!(error = %e, scheme, ?limits, "HTTP API listening"),
     }
-    listener::run(listener, app, limits, shutdown).await;
+    listener::run(listener, app, limits, tls, shutdown).await;
     tracing::info!("HTTP API stopped");
     Ok(())
+}
+
+/// The API's TLS acceptor when `manager.tls-cert-file` is set (HTTPS only), `None` for plain
+/// HTTP. Called before the manager starts too, so that a bad certificate stops it at once.
+pub fn tls_acceptor(config: &Config) -> Result<Option<tokio_rustls::TlsAcceptor>, Error> {
+    let Some(tls) = &config.manager.tls else {
+        return Ok(None);
+    };
+    let mut server = ferryman_tls::server_config(&tls.cert_file, &tls.key_file, None)?;
+    server.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Some(tokio_rustls::TlsAcceptor::from(Arc::new(server))))
 }
 
 /// Where a client gets the token, for the 401 message. Names files and keys, never the token.

@@ -14,6 +14,8 @@
 //! - `receiver.rs`: the well-known stream port and legacy donor ports.
 //! - `repositories.rs`: the backup repositories by name (`local` and `[repositories.NAME]`),
 //!   and the one each cluster's backups are stored in.
+//! - `signing.rs`: the manifest signing key (created at the first start, its public half
+//!   beside it), the trusted keys, and each repository's unsigned manifests signed once.
 //! - `copies.rs`: each cluster's backups copied to its other repositories, by one copier per
 //!   cluster (woken after backups and verifications, and every 10 minutes).
 //! - `store.rs`: handing a received stream to the repository.
@@ -83,6 +85,7 @@ pub mod reseed;
 pub mod retention;
 pub mod scheduler;
 mod services;
+pub mod signing;
 pub mod state;
 pub mod store;
 pub mod thresholds;

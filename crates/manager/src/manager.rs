@@ -37,7 +37,8 @@ impl Manager {
     /// an earlier manager left waiting (nobody listens for them any more).
     pub async fn start(config: Config) -> Result<Manager> {
         let config = Arc::new(config);
-        let repos = Repositories::open(&config).await?;
+        let signatures = crate::signing::load_or_create(&config.manager)?;
+        let repos = Repositories::open(&config, signatures).await?;
         // Throwaway servers of verifications a crashed manager left: stopped and removed.
         match ferryman_verify::throwaway::sweep(&config.verifier.work_dir) {
             Ok(swept) => {

@@ -12,10 +12,11 @@
 //! which says the same; its leftovers are cleaned at the next start that reaches it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use ferryman_config::{defaults, Config};
 use ferryman_repo::repository::newest_first;
-use ferryman_repo::{BackupId, CopyCheck, Manifest, Repository};
+use ferryman_repo::{BackupId, CopyCheck, Manifest, Repository, Signatures};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
@@ -65,12 +66,15 @@ impl Repositories {
     /// Opens `local` and every configured repository, and deals with what an interrupted run
     /// left in each (partial objects removed, other directories without a manifest
     /// quarantined).
-    pub async fn open(config: &Config) -> Result<Repositories> {
+    /// Every repository signs the manifests it writes with the manager's key and checks
+    /// those it reads (`signatures`); one opened with the key for the first time has its
+    /// unsigned manifests signed once (`signing.rs`).
+    pub async fn open(config: &Config, signatures: Arc<Signatures>) -> Result<Repositories> {
         let mut by_name = BTreeMap::new();
         for repository in config.all_repositories() {
             by_name.insert(
                 repository.name.clone(),
-                Repository::from_config(&repository)?,
+                Repository::from_config(&repository)?.with_signatures(Arc::clone(&signatures)),
             );
         }
         for (name, repo) in &by_name {
@@ -88,6 +92,7 @@ impl Repositories {
                     warn!(repository = %name, error = %e, "cannot look for what an interrupted run left; looking again at the next start")
                 }
             }
+            crate::signing::adopt(&config.manager.monitoring_datadir, name, repo).await;
             info!(repository = %name, location = %repo.location(), "repository ready");
         }
         let clusters = config

@@ -8,6 +8,7 @@
 //! - [`frames`]: framing of reseed payloads, ending with a length and sha256 trailer
 //!   ([`FrameWriter`], [`FrameReader`]).
 //! - [`reseed`]: what the manager tells a reseed's joiner ([`ReseedParams`], [`Method`]).
+//! - [`private_file`]: secret files only their owner may read, read and created one way.
 //! - [`seal`]: reseed rows sealed by the manager with the fleet's shared key ([`RowKey`]).
 //! - [`token`]: the per-job secret a stream is authenticated with ([`StreamToken`]).
 //! - [`error`]: the crate's [`Error`].
@@ -16,6 +17,7 @@ pub mod address;
 pub mod error;
 pub mod frames;
 pub mod header;
+pub mod private_file;
 pub mod reseed;
 pub mod seal;
 pub mod task;

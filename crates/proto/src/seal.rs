@@ -10,8 +10,6 @@
 //! of the key, that names another server, or that is older than [`MAX_AGE_S`] (a sealed row
 //! copied later is not replayed).
 
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, Mac};
@@ -59,6 +57,21 @@ pub enum SealError {
     },
 }
 
+impl SealError {
+    fn from_file(path: &Path, e: crate::private_file::PrivateFileError) -> SealError {
+        match e {
+            crate::private_file::PrivateFileError::Io { source, .. } => SealError::Unreadable {
+                path: path.to_owned(),
+                source,
+            },
+            crate::private_file::PrivateFileError::Mode { mode, .. } => SealError::Mode {
+                path: path.to_owned(),
+                mode,
+            },
+        }
+    }
+}
+
 /// The key the manager and the agents share.
 #[derive(Clone)]
 pub struct RowKey([u8; KEY_LEN]);
@@ -72,53 +85,32 @@ impl std::fmt::Debug for RowKey {
 impl RowKey {
     /// Reads the key at `path`, which must be private to its owner.
     pub fn load(path: &Path) -> Result<RowKey, SealError> {
-        let unreadable = |source| SealError::Unreadable {
-            path: path.to_owned(),
-            source,
-        };
-        let meta = std::fs::metadata(path).map_err(unreadable)?;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(SealError::Mode {
-                path: path.to_owned(),
-                mode,
-            });
-        }
-        let text = std::fs::read_to_string(path).map_err(unreadable)?;
-        let mut key = [0u8; KEY_LEN];
-        hex::decode_to_slice(text.trim(), &mut key).map_err(|_| SealError::Malformed {
-            path: path.to_owned(),
-        })?;
-        Ok(RowKey(key))
+        let text = crate::private_file::read(path).map_err(|e| SealError::from_file(path, e))?;
+        RowKey::parse(&text, path)
     }
 
     /// Reads the key at `path`, creating a random one (0600) when there is none: what the
     /// manager does at its first start. Returns whether it was created.
     pub fn load_or_create(path: &Path) -> Result<(RowKey, bool), SealError> {
-        match std::fs::symlink_metadata(path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            _ => return RowKey::load(path).map(|k| (k, false)),
-        }
-        let unwritable = |source| SealError::Unreadable {
-            path: path.to_owned(),
-            source,
-        };
         let mut key = [0u8; KEY_LEN];
-        rand::TryRngCore::try_fill_bytes(&mut rand::rngs::OsRng, &mut key)
-            .map_err(|e| unwritable(std::io::Error::other(e.to_string())))?;
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(unwritable)?;
-        }
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(unwritable)?;
-        file.write_all(format!("{}\n", hex::encode(key)).as_bytes())
-            .and_then(|()| file.sync_all())
-            .map_err(unwritable)?;
-        Ok((RowKey(key), true))
+        rand::TryRngCore::try_fill_bytes(&mut rand::rngs::OsRng, &mut key).map_err(|e| {
+            SealError::Unreadable {
+                path: path.to_owned(),
+                source: std::io::Error::other(e.to_string()),
+            }
+        })?;
+        let (text, created) =
+            crate::private_file::read_or_create(path, || format!("{}\n", hex::encode(key)))
+                .map_err(|e| SealError::from_file(path, e))?;
+        Ok((RowKey::parse(&text, path)?, created))
+    }
+
+    fn parse(text: &str, path: &Path) -> Result<RowKey, SealError> {
+        let mut key = [0u8; KEY_LEN];
+        hex::decode_to_slice(text.trim(), &mut key).map_err(|_| SealError::Malformed {
+            path: path.to_owned(),
+        })?;
+        Ok(RowKey(key))
     }
 
     /// The seal of a reseed row: hex HMAC-SHA256 of its task, joiner, port, token and params
@@ -186,6 +178,7 @@ impl RowKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn params() -> ReseedParams {
         ReseedParams {

@@ -97,9 +97,8 @@ impl Repository {
         .map_err(Error::worker)??;
         copied.stored_bytes = bytes;
         copied.stored_sha256 = sha256;
-        self.storage()
-            .put(&copied.id.manifest_key(), copied.to_json())
-            .await?;
+        // Signed by this repository's key: the copy's payload may be re-encrypted.
+        self.put_manifest(&mut copied).await?;
         Ok(copied)
     }
 }

@@ -150,6 +150,27 @@ pub enum Error {
         detail: String,
     },
 
+    /// A manifest whose signature does not verify against the trusted keys (or that has
+    /// none): nothing of its backup is used.
+    #[error("manifest {location} cannot be trusted: {detail}; {next}")]
+    Signature {
+        /// Where the manifest is.
+        location: String,
+        /// What is wrong, naming the key.
+        detail: String,
+        /// What to do.
+        next: String,
+    },
+
+    /// A signing key file that cannot be used.
+    #[error("the manifest signing key file {path} cannot be used: {detail}; fix the file or the path to it (`manager.signing-key-file`, `manager.trusted-signing-keys`)")]
+    KeyFile {
+        /// The file (or where the text came from).
+        path: String,
+        /// What is wrong.
+        detail: String,
+    },
+
     /// A stored payload does not match its manifest (size or sha256): it was not used.
     #[error("the stored payload {location} is damaged ({detail}); it was not used: use another copy of the backup (`ferryman backup show` lists its repositories), or delete the backup if no copy is good")]
     DamagedCopy {

@@ -172,7 +172,7 @@ async fn receive<R: AsyncRead + Unpin + Send>(
     } else {
         None
     };
-    let manifest = Manifest {
+    let mut manifest = Manifest {
         format_version: Manifest::format_version_for(encryption.as_ref()),
         id: id.clone(),
         cluster: meta.cluster.clone(),
@@ -204,10 +204,10 @@ async fn receive<R: AsyncRead + Unpin + Send>(
         databases: found.databases,
         table_rows: found.table_rows,
         verification: Vec::new(),
+        signature: None,
         extra: meta.extra.clone(),
     };
-    repo.storage()
-        .put(&id.manifest_key(), manifest.to_json())
+    repo.put_manifest(&mut manifest)
         .await
         .map_err(|e| e.about(subject))?;
     Ok(manifest)

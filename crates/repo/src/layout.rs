@@ -8,6 +8,7 @@
 //! Binlogs/<cluster>/<segment>/segment.binlog.zst, manifest.json (archived binlog segments)
 //! Binlogs/<cluster>/proofs.json                              (proofs of recoverability)
 //! BinlogSpool/<cluster>/                                      (the manager's, see below)
+//! Keys/ed25519-<key>.pub                                     (the manifest signing keys' public halves)
 //! ```
 //!
 //! `BinlogSpool/` is not the repository's: the manager's binlog archiver keeps the binlog it
@@ -42,12 +43,15 @@ pub const QUARANTINE: &str = "Quarantine";
 /// The top-level directory of archived binlog segments.
 pub const BINLOGS: &str = "Binlogs";
 
+/// The top-level directory of the public keys manifests are signed with (informative).
+pub const KEYS: &str = "Keys";
+
 /// The top-level directory of the manager's binlog spools (not part of the repository).
 pub const BINLOG_SPOOL: &str = "BinlogSpool";
 
 /// True for the repository's own top-level directories, which no cluster may be named.
 pub fn is_reserved(name: &str) -> bool {
-    [BACKUPS, QUARANTINE, BINLOGS, BINLOG_SPOOL].contains(&name)
+    [BACKUPS, QUARANTINE, BINLOGS, BINLOG_SPOOL, KEYS].contains(&name)
 }
 
 /// Checks a cluster name: a key component, and none of the repository's own top-level
@@ -58,7 +62,7 @@ pub fn check_cluster(cluster: &str) -> Result<()> {
         return Err(Error::InvalidName {
             what: "cluster name",
             value: cluster.to_owned(),
-            reason: format!("`{BACKUPS}`, `{QUARANTINE}`, `{BINLOGS}` and `{BINLOG_SPOOL}` are reserved for the repository's own directories; rename the cluster"),
+            reason: format!("`{BACKUPS}`, `{QUARANTINE}`, `{BINLOGS}`, `{KEYS}` and `{BINLOG_SPOOL}` are reserved for the repository's own directories; rename the cluster"),
         });
     }
     Ok(())

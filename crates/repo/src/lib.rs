@@ -46,6 +46,7 @@
 //!   the recoverable windows, the plan of a restore to a point (refused outside the windows).
 //! - [`proofs`]: proofs of recoverability: the stretch of archive between two backups
 //!   replayed and its rows compared; their record.
+//! - [`signing`]: manifest signatures (ed25519): [`Signer`], [`PublicKey`], [`Signatures`].
 //! - [`layout`]: where things live; [`BackupId`].
 //! - [`storage`]: the [`Storage`] trait and [`LocalStorage`].
 //! - [`timestamp`]: [`Timestamp`], UTC times and calendar buckets.
@@ -70,6 +71,7 @@ pub mod proofs;
 pub mod repository;
 pub mod retention;
 pub mod segments;
+pub mod signing;
 pub mod storage;
 pub mod timestamp;
 pub mod verification;
@@ -90,6 +92,7 @@ pub use repository::Repository;
 pub use retention::{
     plan, KeepReason, Kept, PruneFailure, PrunePlan, PruneReport, RetentionPolicy, Rule,
 };
+pub use signing::{PublicKey, SignReport, Signatures, Signer};
 pub use storage::local::LocalStorage;
 pub use storage::{Key, Storage};
 pub use timestamp::Timestamp;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypt::{self, Encryption};
 use crate::layout::BackupId;
+use crate::signing::Signature;
 use crate::storage::Key;
 use crate::timestamp::Timestamp;
 use crate::verification::Verification;
@@ -238,6 +239,10 @@ pub struct Manifest {
     /// What the caller attached (e.g. the agent's result line).
     #[serde(default)]
     pub extra: BTreeMap<String, String>,
+    /// The manager's signature of everything above (see [`crate::signing`]); `None` in a
+    /// manifest written before signatures, or by a repository without a signing key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<Signature>,
 }
 
 impl Manifest {

@@ -19,6 +19,7 @@ use crate::ingest::{self, BackupMeta};
 use crate::layout::{self, backups_dir, BackupId, BACKUPS};
 use crate::manifest::Manifest;
 use crate::modes;
+use crate::signing::Signatures;
 use crate::storage::local::LocalStorage;
 use crate::storage::restic::ResticStorage;
 use crate::storage::s3::S3Storage;
@@ -32,6 +33,9 @@ pub struct Repository {
     storage: Arc<dyn Storage>,
     /// The keys of an encrypted repository: what it stores is encrypted for them.
     keys: Option<Arc<Keys>>,
+    /// Manifest signatures: made with the signer when there is one, checked on every read
+    /// when this is set (see [`crate::signing`]).
+    signatures: Option<Arc<Signatures>>,
     /// Directories and objects being written by this process (never "incomplete leftovers").
     in_flight: Arc<Mutex<HashSet<Key>>>,
     /// Serialises manifest rewrites (appending verification results), so none is lost.
@@ -89,6 +93,19 @@ impl Repository {
         self
     }
 
+    /// This repository, signing the manifests it writes with `signatures`' signer (when it
+    /// has one) and refusing, on every read, a manifest whose signature the trusted keys do
+    /// not verify. Without this, manifests are neither signed nor checked.
+    pub fn with_signatures(mut self, signatures: Arc<Signatures>) -> Repository {
+        self.signatures = Some(signatures);
+        self
+    }
+
+    /// How manifests are signed and checked, when they are.
+    pub fn signatures(&self) -> Option<&Signatures> {
+        self.signatures.as_deref()
+    }
+
     /// The keys of an encrypted repository.
     pub fn keys(&self) -> Option<&Keys> {
         self.keys.as_deref()
@@ -109,6 +126,7 @@ impl Repository {
         Repository {
             storage,
             keys: None,
+            signatures: None,
             in_flight: Arc::default(),
             manifest_lock: Arc::default(),
             prune_lock: Arc::default(),
@@ -203,12 +221,29 @@ impl Repository {
         Ok(out)
     }
 
-    /// The manifest of `id`, `None` if there is none.
+    /// The manifest of `id`, `None` if there is none; its signature checked when this
+    /// repository checks them.
     pub(crate) async fn read_manifest(&self, id: &BackupId) -> Result<Option<Manifest>> {
-        match self.storage.get(&id.manifest_key()).await? {
-            Some(bytes) => Manifest::from_json(&bytes, id).map(Some),
-            None => Ok(None),
+        let Some(bytes) = self.storage.get(&id.manifest_key()).await? else {
+            return Ok(None);
+        };
+        if let Some(signatures) = &self.signatures {
+            let location = format!("{} in {}", id.manifest_key(), self.location());
+            signatures.check(&bytes, &location)?;
         }
+        Manifest::from_json(&bytes, id).map(Some)
+    }
+
+    /// Writes `manifest` as its backup's `manifest.json` (durably, replacing one there),
+    /// signed first when this repository has a signing key. Every manifest write goes through
+    /// here, so none is left unsigned.
+    pub(crate) async fn put_manifest(&self, manifest: &mut Manifest) -> Result<()> {
+        if let Some(signer) = self.signatures.as_ref().and_then(|s| s.signer()) {
+            signer.sign(manifest);
+        }
+        self.storage
+            .put(&manifest.id.manifest_key(), manifest.to_json())
+            .await
     }
 
     /// The manifest of backup `id`.
@@ -232,6 +267,11 @@ impl Repository {
         Ok(())
     }
 
+    /// Holds manifest rewrites off while the guard lives.
+    pub(crate) async fn lock_manifests(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.manifest_lock.lock().await
+    }
+
     /// Appends a verification result to backup `id`'s manifest (rewritten durably) and
     /// returns the new manifest.
     pub async fn append_verification(
@@ -242,9 +282,7 @@ impl Repository {
         let _guard = self.manifest_lock.lock().await;
         let mut manifest = self.get(id).await?;
         manifest.verification.push(verification);
-        self.storage
-            .put(&id.manifest_key(), manifest.to_json())
-            .await?;
+        self.put_manifest(&mut manifest).await?;
         Ok(manifest)
     }
 

@@ -32,7 +32,8 @@ fn an_unknown_key_like_none_lists_the_known_keys() {
          http-bind-address, http-port, stream-bind-address, stream-port, stream-accept-timeout, \
          api-token-file, api-token-env, metrics-token-file, metrics-token-env, backup-compression-level, backup-compression-threads, \
          job-claim-timeout, history-retention, agent-silent-after, storage-free-alert, logs-keep, http-header-read-timeout, \
-         http-idle-timeout, http-max-connections"
+         http-idle-timeout, http-max-connections, signing-key-file, trusted-signing-keys, tls-cert-file, tls-key-file, \
+         tls-ca-file"
     );
     let error = only_error(&format!("retention = 1\n{MINIMAL}"));
     assert!(

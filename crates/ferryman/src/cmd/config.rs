@@ -44,6 +44,9 @@ impl ConfigCommand {
                         return Ok(ExitCode::FAILURE);
                     }
                 };
+                if !certificates(config) {
+                    return Ok(ExitCode::FAILURE);
+                }
                 if probe_repositories && !probe(config).await {
                     return Ok(ExitCode::FAILURE);
                 }
@@ -51,6 +54,66 @@ impl ConfigCommand {
             }
         }
     }
+}
+
+/// How long before its expiry a certificate is warned about.
+const EXPIRY_WARNING_DAYS: i64 = 30;
+
+/// The manager's certificate files: each one's validity printed, a warning within
+/// [`EXPIRY_WARNING_DAYS`] of its end; false when one is expired, unreadable or not valid yet.
+/// Plain HTTP on an address other hosts reach is a warning.
+fn certificates(config: &Config) -> bool {
+    let m = &config.manager;
+    let loopback = ["127.0.0.1", "::1", "localhost"].contains(&m.http_bind_address.as_str())
+        || m.http_bind_address.starts_with("127.");
+    if m.tls.is_none() && !loopback {
+        output::warning(&format!(
+            "the HTTP API listens on {} in plain HTTP: the API token and backups' details cross the network readable; set `manager.tls-cert-file` and `manager.tls-key-file` (`ferryman tls init` makes a fleet's certificates)",
+            m.http_bind_address
+        ));
+    }
+    let files = m
+        .tls
+        .iter()
+        .map(|t| ("manager.tls-cert-file", &t.cert_file))
+        .chain(m.tls_ca_file.iter().map(|f| ("manager.tls-ca-file", f)));
+    let mut ok = true;
+    let now = ferryman_tls::expiry::now();
+    for (key, path) in files {
+        let answer = ferryman_tls::expiry::inspect(path)
+            .map_err(|e| e.to_string())
+            .and_then(|certs| {
+                let leaf = certs.into_iter().next().ok_or("no certificate")?;
+                let left = leaf.left(now);
+                let until = ferryman_tls::expiry::utc(leaf.not_after);
+                if left < 0 {
+                    Err(format!(
+                        "{} expired on {until}: issue a new one and restart the manager",
+                        leaf.subject
+                    ))
+                } else if now < leaf.not_before {
+                    Err(format!(
+                        "{} is valid only from {}: check this host's clock",
+                        leaf.subject,
+                        ferryman_tls::expiry::utc(leaf.not_before)
+                    ))
+                } else {
+                    Ok((leaf.subject, until, left / 86_400))
+                }
+            });
+        match answer {
+            Ok((subject, until, days)) if days < EXPIRY_WARNING_DAYS => output::warning(&format!(
+                "`{key}` {}: {subject} expires on {until}, in {days} day(s): issue a new one before then",
+                path.display()
+            )),
+            Ok((subject, until, days)) => output::certificate(key, path, &subject, &until, days),
+            Err(e) => {
+                ok = false;
+                output::certificate_error(key, path, &e);
+            }
+        }
+    }
+    ok
 }
 
 /// Lists every repository once and prints what each answered; false when one failed.

@@ -2,6 +2,9 @@
 //! disaster case: its host is gone): `backup list|show --repository R`, or when no manager
 //! listens; `repo check`.
 //!
+//! Every manifest read is checked against the manager's public signing key
+//! (`manager.signing-key-file` with `.pub`) and `manager.trusted-signing-keys`.
+//!
 //! Nothing here writes: a local repository whose directory is missing is reported as such and
 //! skipped, never created.
 
@@ -53,6 +56,14 @@ pub fn repositories(
             known.join(", ")
         );
     }
+    // Manifests are checked against the manager's public key and the trusted ones.
+    let signatures = ferryman_manager::signing::for_readers(&config.manager)?;
+    if signatures.is_none() {
+        output::note(&format!(
+            "manifest signatures are not checked: there is no signing key at {} yet (a manager creates it at its first start), and `manager.trusted-signing-keys` is empty",
+            config.manager.signing_key_file.display()
+        ));
+    }
     let mut out = Vec::new();
     for r in chosen {
         if let RepositoryKind::Local { path } = &r.kind {
@@ -65,8 +76,11 @@ pub fn repositories(
                 continue;
             }
         }
-        let repo =
+        let mut repo =
             Repository::from_config(&r).map_err(|e| anyhow!("repository `{}`: {e}", r.name))?;
+        if let Some(signatures) = &signatures {
+            repo = repo.with_signatures(std::sync::Arc::clone(signatures));
+        }
         out.push((r.name, repo));
     }
     Ok(out)

@@ -35,6 +35,8 @@ impl ManagerArgs {
             format!("cannot listen on {address} for the HTTP API: is another manager running, or is the port taken? change `manager.http-port` in ferryman.toml")
         })?;
         let token = api::load_or_create_token(&config)?;
+        // A certificate that cannot be used stops the start here, before any job runs.
+        api::tls_acceptor(&config)?;
         let manager = Manager::start(config)
             .await
             .context("cannot start the manager")?;

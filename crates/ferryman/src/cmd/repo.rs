@@ -1,5 +1,6 @@
 //! `ferryman repo check`: every repository of the configuration checked directly, without the
-//! manager (the manager's host may be gone).
+//! manager (the manager's host may be gone); `ferryman repo sign`: a repository's unsigned
+//! manifests signed with the manager's key, after the DBA checked where they came from.
 
 use std::process::ExitCode;
 
@@ -35,6 +36,22 @@ pub enum RepoCommand {
         /// knows which writes are in progress).
         #[arg(long)]
         repair: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign the unsigned manifests of one repository with the manager's key
+    /// (`manager.signing-key-file`): those of backups copied in by hand, or left by a Ferryman
+    /// without signatures after the manager's first start signed the rest. A manifest with a
+    /// signature that does not verify is reported and left as it is. Refused while a manager
+    /// listens (it writes manifests). Check first that the backups are yours: what is signed
+    /// is trusted by verify, restore and reseed.
+    Sign {
+        #[command(flatten)]
+        config: crate::config_file::ConfigFile,
+        /// The repository.
+        #[arg(long, value_name = "NAME")]
+        repository: String,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -80,6 +97,39 @@ impl RepoCommand {
                 }
                 output::repo_check(&reports, read_data != ReadData::None, json)?;
                 Ok(if all_ok {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                })
+            }
+            RepoCommand::Sign {
+                config,
+                repository,
+                json,
+            } => {
+                let config = crate::config_file::load(&config)?;
+                if direct::manager_listens(&config).await {
+                    bail!(
+                        "a manager listens on {}:{}: it may be rewriting a manifest; stop it \
+                         first, then sign",
+                        config.manager.http_bind_address,
+                        config.manager.http_port
+                    );
+                }
+                let signatures = ferryman_manager::signing::load(&config.manager)?;
+                let Some((name, repo)) = direct::repositories(&config, Some(&repository))?
+                    .into_iter()
+                    .next()
+                else {
+                    bail!("repository `{repository}` has no directory yet: nothing to sign");
+                };
+                let report = repo
+                    .with_signatures(signatures)
+                    .sign_unsigned()
+                    .await
+                    .map_err(|e| anyhow!("repository `{name}`: {e}"))?;
+                output::repo_signed(&name, &report, json)?;
+                Ok(if report.refused.is_empty() {
                     ExitCode::SUCCESS
                 } else {
                     ExitCode::FAILURE

@@ -129,6 +129,9 @@ impl ApiError {
     fn from_repo(e: &ferryman_repo::Error) -> ApiError {
         let status = if e.is_not_found() {
             StatusCode::NOT_FOUND
+        } else if matches!(e, ferryman_repo::Error::Signature { .. }) {
+            // The request is fine; the backup it names cannot be trusted.
+            StatusCode::CONFLICT
         } else if matches!(e, ferryman_repo::Error::InvalidName { .. }) {
             // A malformed backup id, cluster or server name in the request.
             StatusCode::BAD_REQUEST
@@ -188,6 +191,10 @@ pub enum Error {
     /// No randomness for a token.
     #[error("cannot generate an API token: {0}")]
     Random(#[from] ferryman_proto::Error),
+
+    /// The manager's certificate or key cannot be used.
+    #[error("the HTTP API cannot serve HTTPS: {0}")]
+    Tls(#[from] ferryman_tls::Error),
 
     /// The server failed.
     #[error("the HTTP API stopped: {0}")]

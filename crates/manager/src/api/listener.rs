@@ -1,6 +1,7 @@
 //! The HTTP API's accept loop: at most `http-max-connections` connections at once (one more is
 //! answered 503 and closed at once), each under the header and idle limits of `conn.rs`,
-//! served by hyper's HTTP/1 connection with the axum router; accept errors (out of file
+//! served by hyper's HTTP/1 connection with the axum router (over TLS when the manager has a
+//! certificate: the handshake must end within the header limit); accept errors (out of file
 //! descriptors) back off instead of spinning; shutdown stops accepting, lets requests in
 //! flight finish and closes idle connections.
 
@@ -14,6 +15,7 @@ use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -56,6 +58,7 @@ pub(super) async fn run(
     listener: TcpListener,
     app: Router,
     limits: Limits,
+    tls: Option<TlsAcceptor>,
     shutdown: CancellationToken,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
@@ -96,6 +99,7 @@ pub(super) async fn run(
                 peer,
                 app.clone(),
                 limits.timeouts,
+                tls.clone(),
                 permit,
                 shutdown.clone(),
             )
@@ -114,13 +118,35 @@ async fn serve(
     peer: SocketAddr,
     app: Router,
     timeouts: Timeouts,
+    tls: Option<TlsAcceptor>,
     _permit: OwnedSemaphorePermit,
     shutdown: CancellationToken,
 ) {
     // Responses are small and whole: send them without waiting for more.
     let _ = stream.set_nodelay(true);
     let watch = Watch::new(timeouts);
-    let io = TokioIo::new(Watched::new(stream, Arc::clone(&watch)));
+    let watched = Watched::new(stream, Arc::clone(&watch));
+    let Some(tls) = tls else {
+        return http(TokioIo::new(watched), peer, app, watch, shutdown).await;
+    };
+    // A client that does not finish its handshake in time is one that sends no headers.
+    match tokio::time::timeout(timeouts.header_read, tls.accept(watched)).await {
+        Ok(Ok(stream)) => http(TokioIo::new(stream), peer, app, watch, shutdown).await,
+        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake refused"),
+        Err(_) => tracing::debug!(%peer, "TLS handshake not finished in time"),
+    }
+}
+
+/// HTTP/1 on one connection (plain or TLS).
+async fn http<I>(
+    io: I,
+    peer: SocketAddr,
+    app: Router,
+    watch: Arc<Watch>,
+    shutdown: CancellationToken,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
     let router = TowerToHyperService::new(app);
     let service = hyper::service::service_fn(move |request| {
         let guard = watch.request();

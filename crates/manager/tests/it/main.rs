@@ -17,6 +17,7 @@ mod notify;
 mod refusals;
 mod reload;
 mod scheduled;
+mod signatures;
 mod tasks;
 mod thresholds;
 mod upgrade;

@@ -111,6 +111,14 @@ async fn a_datadir_of_the_first_releases_runs_under_todays_manager() {
     }
     std::fs::remove_file(datadir.join("state.db")).unwrap();
     std::fs::remove_file(datadir.join("state.db.begun")).unwrap();
+    // Nor had they manifest signatures.
+    for file in [
+        "manifest-signing.key",
+        "manifest-signing.pub",
+        "manifest-signing.adopted",
+    ] {
+        std::fs::remove_file(datadir.join(file)).unwrap();
+    }
     // An older manager's rows: one done, one still pending with its token (nobody listens).
     sb.sql(
         "db2",
@@ -140,6 +148,11 @@ async fn a_datadir_of_the_first_releases_runs_under_todays_manager() {
         .into_iter()
         .map(|m| m.id.to_string())
         .collect();
+    // Their manifests were signed with the new key at the start.
+    for path in manifests(&datadir.join("Backups")) {
+        let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert!(m.get("signature").is_some(), "{} unsigned", path.display());
+    }
     for id in &ids {
         assert!(listed.contains(id), "{id} not listed: {listed:?}");
         assert!(verify(&services, id).await, "{id} does not verify");

@@ -19,6 +19,7 @@ mod proxy;
 mod retention;
 mod s3;
 mod segments;
+mod signing;
 mod storage;
 
 use std::io::Read;

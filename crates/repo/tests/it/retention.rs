@@ -50,6 +50,7 @@ fn fake(server: &str, tool: Tool, started: Timestamp, job: u64) -> Manifest {
         databases: Vec::new(),
         table_rows: BTreeMap::new(),
         verification: Vec::new(),
+        signature: None,
         extra: BTreeMap::new(),
     }
 }

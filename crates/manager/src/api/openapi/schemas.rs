@@ -40,8 +40,9 @@ impl PartialSchema for Manifest {
             .description(Some(
                 "A stored backup's manifest.json: id, cluster, server, kind, tool, times, raw \
                  and stored sizes, sha256, GTID and binlog coordinates, and `encryption` \
-                 (`cipher`, `recipients`: the age public keys) when the payload is encrypted. \
-                 In listings, with \
+                 (`cipher`, `recipients`: the age public keys) when the payload is encrypted, \
+                 `signature` (`algorithm`, `public_key`, `value`: the manager's ed25519 \
+                 signature). In listings, with \
                  `repositories`: the names of the repositories holding the backup; in one \
                  backup's details, with `copies`: each repository of its cluster (`repository`, \
                  `location`) and the `state` of its copy (`ok`, `missing`, `damaged` or \
