@@ -50,6 +50,8 @@ pub const EVENT_KINDS: &[&str] = &[
     "storage-ok",
     "rpo-over-threshold",
     "rpo-ok",
+    "certificate-expiring",
+    "certificate-renewed",
 ];
 
 /// The `[notifications]` table. The default has no channel and no route: nothing is told.

@@ -683,6 +683,27 @@ async fn the_api_over_tls_with_a_fleet_ca() {
         daemon.log()
     );
 
+    // The dashboard's session cookie is never sent in clear.
+    let token =
+        std::fs::read_to_string(parsed.manager.monitoring_datadir.join("api.token")).unwrap();
+    let login = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(tls.join("ca.crt")).unwrap()).unwrap(),
+        )
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{base}/ui/login"))
+        .form(&[("token", token.trim())])
+        .send()
+        .await
+        .unwrap();
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.ends_with("; Secure"),
+        "{cookie}"
+    );
+
     // The CLI, from the configuration: HTTPS checked against tls-ca-file.
     let out = run(&["jobs", "list", "--config", config, "--json"], &[]).await;
     assert!(out.status.success(), "{}", text(&out));

@@ -227,7 +227,10 @@ pub fn router(services: Arc<Services>, token: &Secret) -> Router {
     Router::new()
         .route(HEALTH, on(MethodFilter::GET, handlers::health))
         .merge(metrics)
-        .merge(crate::dashboard::router(digest(token)))
+        .merge(crate::dashboard::router(
+            digest(token),
+            services.config.manager.tls.is_some(),
+        ))
         .merge(authenticated)
         .layer(TraceLayer::new_for_http())
         .with_state(services)

@@ -30,9 +30,10 @@ pub use session::Sessions;
 
 use crate::Services;
 
-/// The dashboard's routes, whose login takes the token of digest `token_digest`.
-pub fn router(token_digest: [u8; 32]) -> Router<Arc<Services>> {
-    let sessions = Sessions::new(token_digest);
+/// The dashboard's routes, whose login takes the token of digest `token_digest`; `https`:
+/// served over TLS (the session cookie is then never sent in clear).
+pub fn router(token_digest: [u8; 32], https: bool) -> Router<Arc<Services>> {
+    let sessions = Sessions::new(token_digest, https);
     let pages = Router::new()
         .route("/ui", get(overview::overview))
         .route("/ui/backups", get(lists::backups))

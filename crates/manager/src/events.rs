@@ -85,11 +85,16 @@ pub enum EventKind {
     RpoOverThreshold,
     /// The recovery point lag is back under its threshold.
     RpoOk,
+    /// One of the manager's certificates expires within 30 days, has expired, or cannot be
+    /// read.
+    CertificateExpiring,
+    /// The certificate's file holds one valid for longer again.
+    CertificateRenewed,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 27] = [
+    pub const ALL: [EventKind; 29] = [
         EventKind::BackupFailed,
         EventKind::BackupSucceeded,
         EventKind::BackupMissing,
@@ -117,6 +122,8 @@ impl EventKind {
         EventKind::StorageOk,
         EventKind::RpoOverThreshold,
         EventKind::RpoOk,
+        EventKind::CertificateExpiring,
+        EventKind::CertificateRenewed,
     ];
 
     /// The problem this kind of event is about, and whether it opens it (`true`) or resolves
@@ -148,6 +155,8 @@ impl EventKind {
             K::StorageOk => ("storage", false),
             K::RpoOverThreshold => ("rpo", true),
             K::RpoOk => ("rpo", false),
+            K::CertificateExpiring => ("certificate", true),
+            K::CertificateRenewed => ("certificate", false),
             K::ArchiveSourceChanged
             | K::ArchiveGap
             | K::ArchiveDiverged

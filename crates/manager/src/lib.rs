@@ -48,6 +48,8 @@
 //! - `missing.rs`: the `backup-missing` alarm (no good backup of a scheduled kind in time).
 //! - `agents.rs`: the agents' heartbeats read, `agent-silent` and `agent-back`.
 //! - `links.rs`: the Galera link keepers' events told as `link-event`s.
+//! - `certificates.rs`: the manager's certificates' ends watched (`certificate-expiring`,
+//!   `certificate-renewed`).
 //! - `thresholds.rs`: local repositories' free space and the recovery point lag watched
 //!   (`storage-almost-full`, `rpo-over-threshold` and their resolutions).
 //! - `monitor.rs`: topology, and which server a backup is taken from.
@@ -61,6 +63,7 @@
 pub mod agents;
 pub mod api;
 pub mod archiver;
+pub mod certificates;
 pub mod copies;
 pub mod dashboard;
 pub mod deletion;

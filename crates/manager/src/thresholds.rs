@@ -1,4 +1,5 @@
-//! Thresholds watched every [`EVERY`]: the free space of each local repository's file system
+//! Thresholds watched every [`EVERY`] (and the manager's certificates' ends, in
+//! `certificates.rs`): the free space of each local repository's file system
 //! (`storage-almost-full` under `manager.storage-free-alert` percent, `storage-ok` once it is
 //! 2 points above again, so a disk hovering at the threshold does not flap) and each archived
 //! cluster's recovery point lag (`rpo-over-threshold` above `binlog-archive-rpo-alert` on two
@@ -35,6 +36,8 @@ pub struct Crossed {
     /// Cluster name → its recovery point lag is over the threshold (said), and whether the
     /// last look found it over.
     rpo: BTreeMap<String, (bool, bool)>,
+    /// Certificate key → said to expire (`certificates.rs`).
+    certificates: BTreeMap<String, bool>,
 }
 
 /// Looks every [`EVERY`] until `shutdown`.
@@ -51,6 +54,7 @@ pub async fn run(services: Arc<Services>, shutdown: CancellationToken) {
 
 /// One look at every threshold; emits the events of those that crossed since `crossed`.
 pub fn check(services: &Services, crossed: &mut Crossed) {
+    crate::certificates::check(services, &mut crossed.certificates);
     let config = &services.config;
     let threshold = f64::from(config.manager.storage_free_alert_percent);
     if threshold > 0.0 {

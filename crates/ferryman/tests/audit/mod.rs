@@ -35,7 +35,8 @@ struct Sighting {
     process: String,
 }
 
-/// Every secret of the sandbox: its passwords and row key (`secrets/`), the API token.
+/// Every secret of the sandbox: its passwords and row key (`secrets/`), the API token, the
+/// manifest signing key.
 fn secrets(sandbox: &Path, datadir: &Path) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(sandbox.join("secrets")).unwrap() {
@@ -49,6 +50,13 @@ fn secrets(sandbox: &Path, datadir: &Path) -> Vec<(String, String)> {
     }
     let token = std::fs::read_to_string(datadir.join("api.token")).unwrap();
     out.push(("api.token".to_owned(), token.trim().to_owned()));
+    // The manifest signing key's secret half.
+    let key = std::fs::read_to_string(datadir.join("manifest-signing.key")).unwrap();
+    let secret = key
+        .lines()
+        .find_map(|l| l.strip_prefix("ed25519-secret "))
+        .unwrap();
+    out.push(("manifest-signing.key".to_owned(), secret.trim().to_owned()));
     assert!(out.len() >= 4, "{out:?}");
     out
 }

@@ -46,6 +46,8 @@ pub struct Sessions {
     inner: Arc<Mutex<HashMap<String, Entry>>>,
     /// The API token's digest.
     digest: [u8; 32],
+    /// `; Secure` on the cookie when the dashboard is served over HTTPS.
+    secure: &'static str,
 }
 
 fn random_hex() -> String {
@@ -56,10 +58,11 @@ fn random_hex() -> String {
 
 impl Sessions {
     /// Sessions of a dashboard whose login takes the token of digest `digest`.
-    pub fn new(digest: [u8; 32]) -> Sessions {
+    pub fn new(digest: [u8; 32], https: bool) -> Sessions {
         Sessions {
             inner: Arc::new(Mutex::new(HashMap::new())),
             digest,
+            secure: if https { "; Secure" } else { "" },
         }
     }
 
@@ -165,8 +168,9 @@ pub async fn login(State(sessions): State<Sessions>, Form(login): Form<Login>) -
     let (id, _) = sessions.create();
     let mut response = Redirect::to("/ui").into_response();
     if let Ok(v) = HeaderValue::from_str(&format!(
-        "{COOKIE}={id}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={}",
-        IDLE.as_secs()
+        "{COOKIE}={id}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        IDLE.as_secs(),
+        sessions.secure
     )) {
         response.headers_mut().insert(header::SET_COOKIE, v);
     }

@@ -1,0 +1,89 @@
+//! The manager's certificates watched with the other thresholds (`thresholds.rs`):
+//! `certificate-expiring` once one of them has less than [`WARN_DAYS`] left (or has expired,
+//! or cannot be read any more), `certificate-renewed` once the file holds one with more again
+//! (a renewed certificate is picked up by the next restart; the event says so).
+
+use std::collections::BTreeMap;
+
+use crate::events::{EventKind, NewEvent, Severity};
+use crate::Services;
+
+/// Days before its end a certificate is said to expire.
+pub const WARN_DAYS: i64 = 30;
+
+/// One look at the manager's certificate files; `expiring` holds, per configuration key,
+/// whether it was said to expire.
+pub fn check(services: &Services, expiring: &mut BTreeMap<String, bool>) {
+    let m = &services.config.manager;
+    let files = m
+        .tls
+        .iter()
+        .map(|t| ("manager.tls-cert-file", &t.cert_file))
+        .chain(m.tls_ca_file.iter().map(|f| ("manager.tls-ca-file", f)));
+    let now = ferryman_tls::expiry::now();
+    for (key, path) in files {
+        let leaf = ferryman_tls::expiry::inspect(path).map(|c| c.into_iter().next());
+        let (soon, state) = match &leaf {
+            Ok(Some(v)) if v.left(now) < 0 => (
+                true,
+                format!(
+                    "{} expired on {}: TLS clients refuse it",
+                    v.subject,
+                    ferryman_tls::expiry::utc(v.not_after)
+                ),
+            ),
+            Ok(Some(v)) if v.left(now) < WARN_DAYS * 86_400 => (
+                true,
+                format!(
+                    "{} expires on {}, in {} day(s)",
+                    v.subject,
+                    ferryman_tls::expiry::utc(v.not_after),
+                    v.left(now) / 86_400
+                ),
+            ),
+            Ok(Some(v)) => (
+                false,
+                format!(
+                    "{} is valid until {}",
+                    v.subject,
+                    ferryman_tls::expiry::utc(v.not_after)
+                ),
+            ),
+            Ok(None) => (true, "holds no certificate".to_owned()),
+            Err(e) => (true, format!("cannot be read: {e}")),
+        };
+        let was = expiring.get(key).copied().unwrap_or(false);
+        expiring.insert(key.to_owned(), soon);
+        if soon == was {
+            continue;
+        }
+        let (kind, severity, message) = if soon {
+            (
+                EventKind::CertificateExpiring,
+                Severity::Error,
+                format!(
+                    "`{key}` {}: {state}; issue a new one (`ferryman tls init` in a new directory for a fleet CA, or the site's PKI), put it in place and restart the manager",
+                    path.display()
+                ),
+            )
+        } else {
+            (
+                EventKind::CertificateRenewed,
+                Severity::Info,
+                format!(
+                    "`{key}` {}: {state}; the manager serves it from its next restart",
+                    path.display()
+                ),
+            )
+        };
+        services.events.emit(NewEvent {
+            kind,
+            severity,
+            cluster: String::new(),
+            server: None,
+            backup: None,
+            subject: Some(key.to_owned()),
+            message,
+        });
+    }
+}
