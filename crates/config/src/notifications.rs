@@ -52,6 +52,7 @@ pub const EVENT_KINDS: &[&str] = &[
     "rpo-ok",
     "certificate-expiring",
     "certificate-renewed",
+    "manifest-untrusted",
 ];
 
 /// The `[notifications]` table. The default has no channel and no route: nothing is told.

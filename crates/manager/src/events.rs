@@ -90,11 +90,14 @@ pub enum EventKind {
     CertificateExpiring,
     /// The certificate's file holds one valid for longer again.
     CertificateRenewed,
+    /// A backup's manifest is unsigned, signed by an untrusted key or changed after signing:
+    /// nothing of the backup is used (told once per backup while the manager runs).
+    ManifestUntrusted,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 29] = [
+    pub const ALL: [EventKind; 30] = [
         EventKind::BackupFailed,
         EventKind::BackupSucceeded,
         EventKind::BackupMissing,
@@ -124,6 +127,7 @@ impl EventKind {
         EventKind::RpoOk,
         EventKind::CertificateExpiring,
         EventKind::CertificateRenewed,
+        EventKind::ManifestUntrusted,
     ];
 
     /// The problem this kind of event is about, and whether it opens it (`true`) or resolves
@@ -161,7 +165,8 @@ impl EventKind {
             | K::ArchiveGap
             | K::ArchiveDiverged
             | K::HistoryLost
-            | K::LinkEvent => return None,
+            | K::LinkEvent
+            | K::ManifestUntrusted => return None,
         })
     }
 

@@ -38,7 +38,7 @@ impl Manager {
     pub async fn start(config: Config) -> Result<Manager> {
         let config = Arc::new(config);
         let signatures = crate::signing::load_or_create(&config.manager)?;
-        let repos = Repositories::open(&config, signatures).await?;
+        let repos = Repositories::open(&config, Arc::clone(&signatures)).await?;
         // Throwaway servers of verifications a crashed manager left: stopped and removed.
         match ferryman_verify::throwaway::sweep(&config.verifier.work_dir) {
             Ok(swept) => {
@@ -69,6 +69,7 @@ impl Manager {
         let (state, history_note) = open_history(&config.manager.monitoring_datadir);
         let events = Arc::new(Events::new(Arc::clone(&state)));
         let notify_events = events.subscribe();
+        crate::signing::tell_refusals(&signatures, Arc::clone(&events));
         let registry = Registry::open(
             &config.manager.monitoring_datadir,
             Arc::clone(&state),

@@ -20,6 +20,7 @@ use ferryman_proto::private_file;
 use ferryman_repo::{PublicKey, Repository, Signatures, Signer};
 use tracing::{info, warn};
 
+use crate::events::{EventKind, Events, NewEvent, Severity};
 use crate::{Error, Result};
 
 /// The file that lists the repositories whose unsigned manifests were signed once.
@@ -147,6 +148,30 @@ pub async fn adopt(datadir: &Path, name: &str, repo: &Repository) {
     if let Err(e) = appended {
         warn!(file = %record.display(), error = %e, "cannot record that the repository's manifests were signed; they are checked again at the next start");
     }
+}
+
+/// Has every manifest refused by a read (unsigned, foreign, edited) told as a
+/// `manifest-untrusted` event, once per backup while the manager runs: listings, retention and
+/// the copier read the catalogue often, and one message is enough to send someone looking.
+pub fn tell_refusals(signatures: &Signatures, events: Arc<Events>) {
+    let told = std::sync::Mutex::new(std::collections::HashSet::new());
+    signatures.on_refusal(move |id, error| {
+        let first = told
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string());
+        if first {
+            events.emit(NewEvent {
+                kind: EventKind::ManifestUntrusted,
+                severity: Severity::Error,
+                cluster: id.cluster().to_owned(),
+                server: Some(id.server().to_owned()),
+                backup: Some(id.to_string()),
+                subject: None,
+                message: error.to_string(),
+            });
+        }
+    });
 }
 
 /// A key file that cannot be used.

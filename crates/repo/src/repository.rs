@@ -229,7 +229,10 @@ impl Repository {
         };
         if let Some(signatures) = &self.signatures {
             let location = format!("{} in {}", id.manifest_key(), self.location());
-            signatures.check(&bytes, &location)?;
+            if let Err(e) = signatures.check(&bytes, &location) {
+                signatures.refused(id, &e);
+                return Err(e);
+            }
         }
         Manifest::from_json(&bytes, id).map(Some)
     }

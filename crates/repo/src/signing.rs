@@ -174,14 +174,28 @@ impl Signer {
     }
 }
 
+/// What is told of each manifest refused (see [`Signatures::on_refusal`]).
+type RefusalHook = Box<dyn Fn(&BackupId, &Error) + Send + Sync>;
+
 /// What a repository does with signatures: sign what it writes (when it has the key) and
 /// check what it reads against the trusted keys.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Signatures {
     signer: Option<Signer>,
     trusted: Vec<PublicKey>,
     /// Where the trusted keys came from, for the message naming an untrusted one.
     trusted_from: String,
+    /// Told of every manifest refused on a read (the manager's event).
+    on_refusal: std::sync::OnceLock<RefusalHook>,
+}
+
+impl fmt::Debug for Signatures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signatures")
+            .field("signer", &self.signer)
+            .field("trusted", &self.trusted)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Signatures {
@@ -198,7 +212,20 @@ impl Signatures {
             signer,
             trusted,
             trusted_from,
+            on_refusal: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Has `hook` told of every manifest a read refuses from now on (once set, it stays).
+    pub fn on_refusal(&self, hook: impl Fn(&BackupId, &Error) + Send + Sync + 'static) {
+        let _ = self.on_refusal.set(Box::new(hook));
+    }
+
+    /// Tells the hook that the manifest of `id` was refused with `error`.
+    pub(crate) fn refused(&self, id: &BackupId, error: &Error) {
+        if let Some(hook) = self.on_refusal.get() {
+            hook(id, error);
+        }
     }
 
     /// The signing key, when this process writes manifests.

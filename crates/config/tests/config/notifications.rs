@@ -225,7 +225,7 @@ fn without_the_table_nothing_is_told() {
         config.notifications.repeat_after,
         Duration::from_secs(24 * 3600)
     );
-    assert_eq!(EVENT_KINDS.len(), 29);
+    assert_eq!(EVENT_KINDS.len(), 30);
     assert!(EVENT_KINDS.contains(&"backup-missing"));
 }
 

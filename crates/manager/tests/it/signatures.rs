@@ -75,6 +75,23 @@ async fn a_manifest_changed_by_hand_is_refused_by_verify_and_reseed() {
         let rows = sb.sql("db2", "SELECT @@gtid_slave_pos").await;
         rows[0].get::<String, _>(0).unwrap()
     };
+    // Told once, however often the backup is asked for.
+    verification::start(&services, Target::Backup(id.clone()), "test")
+        .await
+        .unwrap_err();
+    let told: Vec<_> = services
+        .events
+        .since(0)
+        .into_iter()
+        .filter(|e| e.kind == ferryman_manager::events::EventKind::ManifestUntrusted)
+        .collect();
+    assert_eq!(told.len(), 1, "{told:#?}");
+    assert_eq!(told[0].backup.as_deref(), Some(id.to_string().as_str()));
+    assert!(
+        told[0].message.contains("changed after it was written"),
+        "{told:#?}"
+    );
+
     let before = slave_pos().await;
     let e = services
         .start_reseed(
