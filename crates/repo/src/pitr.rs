@@ -536,6 +536,7 @@ mod tests {
             },
             encryption: None,
             stored_at: Timestamp::from_unix(t1),
+            signature: None,
         }
     }
 

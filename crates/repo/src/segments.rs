@@ -90,6 +90,9 @@ pub struct SegmentManifest {
     pub encryption: Option<Encryption>,
     /// When it was stored.
     pub stored_at: Timestamp,
+    /// The manager's signature of everything above (see [`crate::signing`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<crate::signing::Signature>,
 }
 
 /// `Binlogs/<cluster>`.
@@ -158,7 +161,7 @@ impl Repository {
         let manifest_key = seg_dir.join(MANIFEST)?;
         if let Some(bytes) = self.storage().get(&manifest_key).await? {
             // The same bytes were stored before: the segment is there.
-            return parse(&bytes, &manifest_key);
+            return self.parse_segment(&bytes, &manifest_key);
         }
         let subject = format!("binlog segment {cluster}/{name} (from {source})");
         let stored = pipeline::store_memory(
@@ -215,10 +218,13 @@ impl Repository {
             },
             encryption,
             stored_at: Timestamp::now(),
+            signature: None,
         };
-        let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Worker {
-            detail: format!("cannot encode a segment manifest: {e}"),
-        })?;
+        let mut manifest = manifest;
+        if let Some(signer) = self.signatures().and_then(|s| s.signer()) {
+            manifest.signature = Some(signer.signature_of(&manifest));
+        }
+        let json = crate::signing::pretty(&manifest)?;
         if let Err(e) = self.storage().put(&manifest_key, json).await {
             let _ = self.storage().delete_prefix(&seg_dir).await;
             return Err(e.about(&subject));
@@ -286,7 +292,7 @@ impl Repository {
             }
             let key = dir.join(&entry.name)?.join(MANIFEST)?;
             if let Some(bytes) = self.storage().get(&key).await? {
-                out.push(parse(&bytes, &key)?);
+                out.push(self.parse_segment(&bytes, &key)?);
             }
         }
         out.sort_by_key(|m| (m.first_time, progress(m), m.name.clone()));
@@ -314,11 +320,17 @@ fn progress_of(before: Option<&GtidPos>, first: &GtidPos) -> u128 {
     }
 }
 
-fn parse(bytes: &[u8], key: &Key) -> Result<SegmentManifest> {
-    serde_json::from_slice(bytes).map_err(|e| Error::Manifest {
-        location: key.to_string(),
-        detail: format!("not a segment manifest: {e}"),
-    })
+impl Repository {
+    /// A segment's manifest, its signature checked when this repository checks them.
+    fn parse_segment(&self, bytes: &[u8], key: &Key) -> Result<SegmentManifest> {
+        if let Some(signatures) = self.signatures() {
+            signatures.check(bytes, &format!("{key} in {}", self.location()))?;
+        }
+        serde_json::from_slice(bytes).map_err(|e| Error::Manifest {
+            location: key.to_string(),
+            detail: format!("not a segment manifest: {e}"),
+        })
+    }
 }
 
 /// Reads and checks every event of `bytes`.

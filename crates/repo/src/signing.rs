@@ -22,6 +22,8 @@
 //!
 //! [`Repository::with_signatures`]: crate::Repository::with_signatures
 
+mod adopt;
+
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -30,10 +32,11 @@ use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub(crate) use adopt::pretty;
+pub use adopt::SignReport;
+
 use crate::layout::BackupId;
 use crate::manifest::Manifest;
-use crate::repository::Repository;
-use crate::storage::Key;
 use crate::{Error, Result};
 
 /// The only algorithm, as written in a manifest's `signature`.
@@ -160,17 +163,22 @@ impl Signer {
     /// Signs `manifest` in place (a signature it held is replaced).
     pub fn sign(&self, manifest: &mut Manifest) {
         manifest.signature = None;
-        // The bytes the verifier will rebuild: the manifest as JSON, parsed back, canonical.
-        let value = serde_json::to_vec(manifest)
+        manifest.signature = Some(self.signature_of(manifest));
+    }
+
+    /// The signature of `item` (a manifest without its `signature`): of the bytes the
+    /// verifier will rebuild, `item` as JSON, parsed back, canonical.
+    pub(crate) fn signature_of<T: Serialize>(&self, item: &T) -> Signature {
+        let value = serde_json::to_vec(item)
             .ok()
             .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
             .unwrap_or(Value::Null);
         let signature = self.key.sign(&canonical(&value));
-        manifest.signature = Some(Signature {
+        Signature {
             algorithm: ALGORITHM.to_owned(),
             public_key: self.public().hex(),
             value: hex::encode(signature.to_bytes()),
-        });
+        }
     }
 }
 
@@ -377,77 +385,6 @@ fn key_line(text: &str, tag: &str, origin: &str) -> Result<[u8; 32]> {
         .ok()
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| bad("its key is not 64 hex digits".to_owned()))
-}
-
-/// What [`Repository::sign_unsigned`] did.
-#[derive(Debug, Default, Clone, Serialize)]
-pub struct SignReport {
-    /// The repository's location.
-    pub location: String,
-    /// Manifests that had no signature and were signed now.
-    pub signed: Vec<String>,
-    /// Manifests already signed by a trusted key.
-    pub already: usize,
-    /// Manifests left as they are, each with why (a bad signature, an unreadable file).
-    pub refused: Vec<String>,
-}
-
-impl Repository {
-    /// Signs every manifest of this repository that has no signature (those of a repository
-    /// written before signatures), with this repository's signing key. A manifest with a
-    /// signature is only checked: one that does not verify is left as it is and reported,
-    /// never re-signed. The caller makes sure nothing else writes manifests meanwhile.
-    pub async fn sign_unsigned(&self) -> Result<SignReport> {
-        let signatures = self.signatures().ok_or_else(|| Error::InvalidRequest {
-            detail: "this repository was opened without signatures".to_owned(),
-        })?;
-        if signatures.signer().is_none() {
-            return Err(Error::InvalidRequest {
-                detail: "this repository was opened without the signing key".to_owned(),
-            });
-        }
-        let mut report = SignReport {
-            location: self.location(),
-            ..SignReport::default()
-        };
-        for (cluster, server, dir) in self.server_dirs(None, None).await? {
-            for entry in self.storage().list(Some(&dir)).await? {
-                let Ok(id) = BackupId::from_name(&cluster, &server, &entry.name) else {
-                    continue;
-                };
-                let _guard = self.lock_manifests().await;
-                let Some(bytes) = self.storage().get(&id.manifest_key()).await? else {
-                    continue;
-                };
-                let location = format!("{} in {}", id.manifest_key(), self.location());
-                match Manifest::from_json(&bytes, &id) {
-                    Ok(mut manifest) if manifest.signature.is_none() => {
-                        self.put_manifest(&mut manifest).await?;
-                        report.signed.push(id.to_string());
-                    }
-                    Ok(_) => match signatures.check(&bytes, &location) {
-                        Ok(()) => report.already += 1,
-                        Err(e) => report.refused.push(e.to_string()),
-                    },
-                    Err(e) => report.refused.push(e.to_string()),
-                }
-            }
-        }
-        Ok(report)
-    }
-
-    /// Writes `key` as `Keys/ed25519-<first 16 hex>.pub` in the repository, so that a copy
-    /// of it (off-site, restored from tape) says which key its manifests are signed with.
-    /// Trust never comes from there: a reader is given its public keys by its configuration.
-    pub async fn publish_key(&self, key: &PublicKey) -> Result<()> {
-        let name = key.name().replace(':', "-");
-        let object = Key::new(crate::layout::KEYS)?.join(&format!("{name}.pub"))?;
-        let text = key.to_file_text().into_bytes();
-        if self.storage().get(&object).await?.as_deref() == Some(text.as_slice()) {
-            return Ok(());
-        }
-        self.storage().put(&object, text).await
-    }
 }
 
 #[cfg(test)]

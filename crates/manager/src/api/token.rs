@@ -1,12 +1,13 @@
 //! The API token: `manager.api-token-file`/`api-token-env` when configured, else one the manager
 //! generates at its first start into `monitoring-datadir/api.token` and reuses afterwards.
 
-use std::fs::{self, OpenOptions};
-use std::io::{ErrorKind, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::fs;
+use std::io::ErrorKind;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use ferryman_config::{Config, Secret};
+use ferryman_proto::private_file::{self, PrivateFileError};
 use ferryman_proto::StreamToken;
 
 use super::Error;
@@ -74,45 +75,26 @@ pub fn read_token_file(path: &Path) -> Result<Secret, Error> {
     Ok(Secret::new(text))
 }
 
-/// Writes a new token to `path`, which must not exist.
-///
-/// The token is written and synced in a temporary file created with `O_EXCL` and mode 0600,
-/// then hard-linked to `path`: the link, like `O_EXCL`, fails when `path` exists (a second
-/// manager starting at the same moment then reads the winner's token), and unlike writing
-/// `path` directly it never leaves a half-written token behind after a crash.
+/// Writes a new token to `path` (mode 0600, durably, never half-written: see
+/// `ferryman_proto::private_file`), unless a manager starting at the same moment wrote one
+/// first; either way, the token now in the file.
 fn create(path: &Path) -> Result<Secret, Error> {
-    let create_error = |source| Error::TokenCreate {
-        path: path.to_owned(),
-        source,
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(create_error)?;
     let token = StreamToken::generate()?.to_hex();
-    let temp = dir.join(format!(".{TOKEN_FILE}.{}.tmp", std::process::id()));
-    // A leftover of an earlier start that crashed with the same PID.
-    let _ = fs::remove_file(&temp);
-    let written = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&temp)
-        .and_then(|mut file| {
-            file.write_all(format!("{token}\n").as_bytes())?;
-            file.sync_all()
-        });
-    let linked = written.and_then(|()| fs::hard_link(&temp, path));
-    let _ = fs::remove_file(&temp);
-    match linked {
-        Ok(()) => {}
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => return read_token_file(path),
-        Err(e) => return Err(create_error(e)),
+    let (_, created) =
+        private_file::read_or_create(path, || format!("{token}\n")).map_err(|e| match e {
+            PrivateFileError::Io { source, .. } => Error::TokenCreate {
+                path: path.to_owned(),
+                source,
+            },
+            PrivateFileError::Mode { mode, .. } => Error::TokenMode {
+                path: path.to_owned(),
+                mode,
+            },
+        })?;
+    if created {
+        tracing::info!(path = %path.display(), "generated the API token; clients read it from this file");
     }
-    // The token must survive a power cut, or clients holding it would be refused after one.
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(create_error)?;
-    tracing::info!(path = %path.display(), "generated the API token; clients read it from this file");
-    Ok(Secret::new(token))
+    read_token_file(path)
 }
 
 #[cfg(test)]

@@ -192,6 +192,56 @@ async fn the_archive_follows_the_primary_through_a_kill_and_a_switchover() {
         "{kinds:?}"
     );
     running.stop().await;
+
+    // The segments' manifests are signed: one whose last GTID is changed by hand makes the
+    // chain unreadable, naming the key, rather than lie about what the archive holds.
+    assert!(segments.iter().all(|s| s.signature.is_some()));
+    let datadir = ferryman_config::Config::load(&config)
+        .unwrap()
+        .manager
+        .monitoring_datadir;
+    let edited = datadir
+        .join("Binlogs/sandbox")
+        .join(&segments[0].name)
+        .join("manifest.json");
+    let mut value: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&edited).unwrap()).unwrap();
+    value["last"] = "0-1-999999".into();
+    std::fs::write(&edited, serde_json::to_vec_pretty(&value).unwrap()).unwrap();
+    let e = services
+        .repo("sandbox")
+        .unwrap()
+        .list_segments("sandbox")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("cannot be trusted") && e.contains("changed after it was written"),
+        "{e}"
+    );
+    // An unsigned one (an archive of before signatures) is signed by `sign_unsigned`; the
+    // edited one is left as it is.
+    let unsigned = datadir
+        .join("Binlogs/sandbox")
+        .join(&segments[1].name)
+        .join("manifest.json");
+    let mut value: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&unsigned).unwrap()).unwrap();
+    value.as_object_mut().unwrap().remove("signature");
+    std::fs::write(&unsigned, serde_json::to_vec_pretty(&value).unwrap()).unwrap();
+    let report = services
+        .repo("sandbox")
+        .unwrap()
+        .sign_unsigned()
+        .await
+        .unwrap();
+    assert_eq!(
+        report.signed,
+        vec![format!("Binlogs/sandbox/{}", segments[1].name)],
+        "{report:?}"
+    );
+    assert_eq!(report.refused.len(), 1, "{report:?}");
+    assert!(report.refused[0].contains(&segments[0].name), "{report:?}");
 }
 
 /// Takes a logical backup of db1 through the manager and its agent; returns its GTID.
