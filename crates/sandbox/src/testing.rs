@@ -80,6 +80,21 @@ impl TestSandbox {
             .unwrap_or_else(|| panic!("no server {name} in the sandbox"));
         run_sql(&self.sandbox.endpoint(spec), sql).await
     }
+
+    /// [`TestSandbox::sql`] as `root` over the server's socket: for what the admin account
+    /// cannot do to itself (take a privilege away and give it back).
+    pub async fn sql_as_root(&self, name: &str, sql: &str) -> Vec<ferryman_db::mysql_async::Row> {
+        let spec = self
+            .sandbox
+            .server(name)
+            .unwrap_or_else(|| panic!("no server {name} in the sandbox"));
+        let socket = self.sandbox.layout().server(name).socket();
+        run_sql(
+            &crate::accounts::root_endpoint(name, spec.port, &socket),
+            sql,
+        )
+        .await
+    }
 }
 
 impl std::ops::Deref for TestSandbox {

@@ -498,6 +498,26 @@ async fn a_reseed_of_the_primary_is_refused_and_touches_nothing() {
         result.contains("refusing to reseed it: 1 replica(s) read from it"),
         "{result}"
     );
+    // An account that cannot see other sessions cannot tell: refused too (fail closed).
+    sb.sql_as_root(
+        "db1",
+        "SET sql_log_bin = 0; REVOKE PROCESS ON *.* FROM 'ferryman'@'127.0.0.1'; \
+         REVOKE PROCESS ON *.* FROM 'ferryman'@'localhost'",
+    )
+    .await;
+    let (id, _token, _) = enqueue_reseed(&sb, "db1", "db2", &backup).await;
+    agent_once(&sb, "db1").await;
+    let result = ended(&job(&sb, "db1", id).await, "failure");
+    sb.sql_as_root(
+        "db1",
+        "SET sql_log_bin = 0; GRANT PROCESS ON *.* TO 'ferryman'@'127.0.0.1'; \
+         GRANT PROCESS ON *.* TO 'ferryman'@'localhost'",
+    )
+    .await;
+    assert!(
+        result.contains("lacks the PROCESS privilege") && result.contains("config/grants.sql"),
+        "{result}"
+    );
     assert_eq!(sb.pid(sb.primary()), pid);
     assert_eq!(checksums(&sb, "db1").await, before);
     assert!(

@@ -152,6 +152,27 @@ async fn live(ctx: &TaskCtx<'_>, plan: &Plan, mut conn: Connection) -> Result<Be
             ));
         }
     }
+    // Without PROCESS the account sees only its own sessions: no `Binlog Dump` thread would
+    // ever be counted, and a primary would pass for a replica. Fail closed.
+    let process: Option<u64> = conn
+        .query_first(
+            "SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES \
+             WHERE PRIVILEGE_TYPE = 'PROCESS' AND GRANTEE = CONCAT('''', \
+             LEFT(CURRENT_USER(), LENGTH(CURRENT_USER()) \
+             - LENGTH(SUBSTRING_INDEX(CURRENT_USER(), '@', -1)) - 1), \
+             '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')",
+        )
+        .await
+        .map_err(sql("read whether this account may see other sessions"))?;
+    if process.unwrap_or(0) == 0 {
+        return Err(refuse(
+            ctx,
+            "this account lacks the PROCESS privilege, so it cannot see whether replicas read \
+             from this server (their `Binlog Dump` threads are other accounts' sessions)"
+                .to_owned(),
+            "grant the account PROCESS on *.* directly, not through a role (config/grants.sql)",
+        ));
+    }
     let replicas: Option<u64> = conn
         .query_first(
             "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
