@@ -9,13 +9,11 @@
 
 use std::time::Duration;
 
-use ferryman_db::mysql_async::prelude::Queryable;
 use ferryman_db::Session;
 use ferryman_manager::reseed::Method;
 use ferryman_manager::verification::{self, RunState, Target};
 use ferryman_manager::JobState;
 use ferryman_proto::Task;
-use ferryman_sandbox::accounts::root_endpoint;
 use ferryman_sandbox::testing::TestSandbox;
 
 use super::super::daemons::{caught_up, wait_job, Daemons};
@@ -110,18 +108,11 @@ fn grants() -> Vec<Grant> {
 /// Runs `sql` on `server` as `root` over its socket (the sandbox's own account, `ferryman`,
 /// is the one under test): not binary-logged when `session` says so.
 async fn as_root(sb: &TestSandbox, server: &str, session: Session, sql: &str) {
-    let config = sb.config();
-    let spec = config.clusters[0]
-        .servers
-        .iter()
-        .find(|s| s.name == server)
-        .unwrap();
-    let root = root_endpoint(server, spec.port, spec.socket.as_deref().unwrap());
-    let mut conn = root.connect(session).await.unwrap();
-    conn.query_drop(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{server}: {sql}: {e}"));
-    conn.disconnect().await.unwrap();
+    let sql = match session {
+        Session::NoBinlog => format!("SET sql_log_bin = 0; {sql}"),
+        Session::Plain => sql.to_owned(),
+    };
+    sb.sql_as_root(server, &sql).await;
 }
 
 /// Gives the sandbox's accounts on `servers` exactly the file's grants that `pick` takes,
