@@ -6,7 +6,8 @@
 //! closes our side (the agent, waiting for that, goes on to record its outcome), waits for the
 //! node's row to be done, and only then returns end-of-file — or an error when the node says
 //! the job failed, which makes the repository discard everything. A manifest therefore exists
-//! only for a backup both sides call good.
+//! only for a backup both sides call good. A stream that breaks waits for the node's outcome
+//! too: the agent breaks it when its tool fails, and its row says why.
 
 use bytes::Bytes;
 use ferryman_config::{ClusterConfig, ServerConfig};
@@ -128,8 +129,15 @@ async fn pump(
                         format!("the stream broke after {total} bytes: {e}"),
                     )))
                     .await;
-                let _ = done.send(Err(format!("the stream broke: {e}")));
+                // An agent breaks its stream when its tool fails: its row then says why, which
+                // is what the job's error must show (bounded like any wait for an outcome).
+                job.phase("stream broken; waiting for the node's reason");
+                let verdict = node.outcome().await;
+                if verdict.is_err() && job.cancelled().is_cancelled() {
+                    cancel_node_job(&mut node, &job).await;
+                }
                 node.close().await;
+                let _ = done.send(verdict.map_err(|_| format!("the stream broke: {e}")));
                 return;
             }
         };

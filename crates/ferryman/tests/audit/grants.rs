@@ -307,7 +307,7 @@ async fn the_documented_minimum_grants_run_backups_reseeds_verifications_and_tas
         .unwrap();
     let job = wait_job(&d.services, id).await;
     assert_eq!(job.state, JobState::Failed, "{job:#?}");
-    // The agent resets the stream, then records why: the manager's job says where to look.
+    // The agent resets the stream, then records why.
     let node_job = job.node_job_id.unwrap();
     let started = std::time::Instant::now();
     let why = loop {
@@ -327,5 +327,11 @@ async fn the_documented_minimum_grants_run_backups_reseeds_verifications_and_tas
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert!(why.contains("missing required privilege RELOAD"), "{why}");
+    // And the manager's job shows the node's reason, not only a broken stream.
+    let error = job.error.clone().unwrap_or_default();
+    assert!(
+        error.contains("missing required privilege RELOAD"),
+        "{job:#?}"
+    );
     d.stop().await;
 }
