@@ -138,7 +138,7 @@ pub fn backup_source(cluster: &ClusterConfig, view: &ClusterTopology) -> Result<
                 Some(_) => passed.push(format!(
                     "{name}: neither the primary nor replicating from it"
                 )),
-                None => passed.push(format!("{name}: not answering")),
+                None => passed.push(unread(view, name)),
             }
         }
         return Err(Error::NoBackupSource {
@@ -149,7 +149,7 @@ pub fn backup_source(cluster: &ClusterConfig, view: &ClusterTopology) -> Result<
     let mut replicas: Vec<(u64, &str)> = Vec::new();
     for s in &view.servers {
         let Some(st) = &s.status else {
-            passed.push(format!("{}: not answering", s.name));
+            passed.push(unread(view, &s.name));
             continue;
         };
         if st.role == Role::Primary {
@@ -192,6 +192,20 @@ pub fn backup_source(cluster: &ClusterConfig, view: &ClusterTopology) -> Result<
                 passed.join("; ")
             },
         })
+}
+
+/// Why server `name` was passed over when its status could not be read: the monitor's reason
+/// (a refused login, a missing privilege such as SLAVE MONITOR), else "not answering".
+fn unread(view: &ClusterTopology, name: &str) -> String {
+    match view
+        .servers
+        .iter()
+        .find(|s| s.name == name)
+        .and_then(|s| s.error.as_deref())
+    {
+        Some(error) => format!("{name}: cannot be read ({error})"),
+        None => format!("{name}: not answering"),
+    }
 }
 
 /// True when `name` replicates from `primary`, directly or through other servers of the
@@ -351,6 +365,25 @@ host = "10.0.0.3"
         assert!(
             e.to_string()
                 .contains("db2: neither the primary nor replicating from it"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_server_that_cannot_be_read_is_passed_over_with_the_monitors_reason() {
+        let c = cluster(r#"db-servers-backup-hosts = ["db2"]"#);
+        let unreadable = ServerView {
+            name: "db2".to_owned(),
+            address: "db2:3306".to_owned(),
+            status: None,
+            error: Some("SHOW SLAVE STATUS: access denied; you need SLAVE MONITOR".to_owned()),
+        };
+        let v = view(vec![server("db1", None, 0), unreadable]);
+        let e = backup_source(&c, &v).unwrap_err().to_string();
+        assert!(
+            e.contains(
+                "db2: cannot be read (SHOW SLAVE STATUS: access denied; you need SLAVE MONITOR)"
+            ),
             "{e}"
         );
     }
