@@ -165,11 +165,8 @@ pub fn tls_issued(dir: &std::path::Path, files: &[std::path::PathBuf]) {
 }
 
 /// `config check`: a certificate file that is valid.
-pub fn certificate(key: &str, path: &std::path::Path, subject: &str, until: &str, days: i64) {
-    println!(
-        "  {key} {}: {subject}, valid until {until} ({days} days)",
-        path.display()
-    );
+pub fn certificate(key: &str, path: &std::path::Path, standing: &str) {
+    println!("  {key} {}: {standing}", path.display());
 }
 
 /// `config check`: a certificate file that cannot be used.

@@ -1,5 +1,5 @@
 //! The manager's certificates watched with the other thresholds (`thresholds.rs`):
-//! `certificate-expiring` once one of them has less than [`WARN_DAYS`] left (or has expired,
+//! `certificate-expiring` once one of them has less than `ferryman_tls::expiry::WARN_DAYS` left (or has expired,
 //! or cannot be read any more), `certificate-renewed` once the file holds one with more again
 //! (a renewed certificate is picked up by the next restart; the event says so).
 
@@ -7,9 +7,6 @@ use std::collections::BTreeMap;
 
 use crate::events::{EventKind, NewEvent, Severity};
 use crate::Services;
-
-/// Days before its end a certificate is said to expire.
-pub const WARN_DAYS: i64 = 30;
 
 /// One look at the manager's certificate files; `expiring` holds, per configuration key,
 /// whether it was said to expire.
@@ -22,34 +19,8 @@ pub fn check(services: &Services, expiring: &mut BTreeMap<String, bool>) {
         .chain(m.tls_ca_file.iter().map(|f| ("manager.tls-ca-file", f)));
     let now = ferryman_tls::expiry::now();
     for (key, path) in files {
-        let leaf = ferryman_tls::expiry::inspect(path).map(|c| c.into_iter().next());
-        let (soon, state) = match &leaf {
-            Ok(Some(v)) if v.left(now) < 0 => (
-                true,
-                format!(
-                    "{} expired on {}: TLS clients refuse it",
-                    v.subject,
-                    ferryman_tls::expiry::utc(v.not_after)
-                ),
-            ),
-            Ok(Some(v)) if v.left(now) < WARN_DAYS * 86_400 => (
-                true,
-                format!(
-                    "{} expires on {}, in {} day(s)",
-                    v.subject,
-                    ferryman_tls::expiry::utc(v.not_after),
-                    v.left(now) / 86_400
-                ),
-            ),
-            Ok(Some(v)) => (
-                false,
-                format!(
-                    "{} is valid until {}",
-                    v.subject,
-                    ferryman_tls::expiry::utc(v.not_after)
-                ),
-            ),
-            Ok(None) => (true, "holds no certificate".to_owned()),
+        let (soon, state) = match ferryman_tls::expiry::leaf(path) {
+            Ok(leaf) => (leaf.standing(now).needs_action(), leaf.describe(now)),
             Err(e) => (true, format!("cannot be read: {e}")),
         };
         let was = expiring.get(key).copied().unwrap_or(false);

@@ -17,11 +17,76 @@ pub struct Validity {
     pub not_after: i64,
 }
 
+/// Days before its end a certificate is said to expire (`config check`, the manager's
+/// `certificate-expiring` event).
+pub const WARN_DAYS: i64 = 30;
+
+/// Where a certificate stands at a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Valid, with this many whole days left.
+    Valid(i64),
+    /// Valid, but with fewer than [`WARN_DAYS`] whole days left.
+    Expiring(i64),
+    /// Past its end.
+    Expired,
+    /// Before its start (a clock behind, or a certificate dated ahead).
+    NotYetValid,
+}
+
+impl Standing {
+    /// True when someone must act: expiring soon, expired or not valid yet.
+    pub fn needs_action(self) -> bool {
+        !matches!(self, Standing::Valid(_))
+    }
+}
+
 impl Validity {
     /// Seconds left at `now` (negative once expired).
     pub fn left(&self, now: i64) -> i64 {
         self.not_after - now
     }
+
+    /// Where it stands at `now`.
+    pub fn standing(&self, now: i64) -> Standing {
+        let days = self.left(now) / 86_400;
+        if self.left(now) < 0 {
+            Standing::Expired
+        } else if now < self.not_before {
+            Standing::NotYetValid
+        } else if days < WARN_DAYS {
+            Standing::Expiring(days)
+        } else {
+            Standing::Valid(days)
+        }
+    }
+
+    /// Where it stands at `now`, in words after its subject.
+    pub fn describe(&self, now: i64) -> String {
+        let until = utc(self.not_after);
+        match self.standing(now) {
+            Standing::Valid(days) => format!("{}, valid until {until} ({days} days)", self.subject),
+            Standing::Expiring(days) => {
+                format!("{} expires on {until}, in {days} day(s)", self.subject)
+            }
+            Standing::Expired => format!("{} expired on {until}", self.subject),
+            Standing::NotYetValid => format!(
+                "{} is valid only from {} (check this host's clock)",
+                self.subject,
+                utc(self.not_before)
+            ),
+        }
+    }
+}
+
+/// The validity of the leaf certificate (the first) of the PEM file `path`.
+pub fn leaf(path: &Path) -> Result<Validity> {
+    inspect(path)?.into_iter().next().ok_or_else(|| Error::Pem {
+        what: "certificate",
+        pem: "CERTIFICATE",
+        path: path.to_owned(),
+        detail: "none found".to_owned(),
+    })
 }
 
 /// The validity of every certificate in the PEM file `path`, leaf first.
@@ -48,19 +113,15 @@ pub fn inspect(path: &Path) -> Result<Vec<Validity>> {
 
 /// An error when the leaf certificate of `path` has expired or is not valid yet.
 pub fn refuse_expired(path: &Path) -> Result<()> {
+    let leaf = leaf(path)?;
     let now = now();
-    let Some(leaf) = inspect(path)?.into_iter().next() else {
-        return Ok(());
-    };
-    let state = if now > leaf.not_after {
-        format!("expired on {}", utc(leaf.not_after))
-    } else if now < leaf.not_before {
-        format!(
+    let state = match leaf.standing(now) {
+        Standing::Expired => format!("expired on {}", utc(leaf.not_after)),
+        Standing::NotYetValid => format!(
             "is valid only from {} (check this host's clock)",
             utc(leaf.not_before)
-        )
-    } else {
-        return Ok(());
+        ),
+        Standing::Valid(_) | Standing::Expiring(_) => return Ok(()),
     };
     Err(Error::Expired {
         path: path.to_owned(),
@@ -86,5 +147,31 @@ pub fn utc(unix: i64) -> String {
             t.minute()
         ),
         Err(_) => format!("{unix} (seconds since 1970)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_certificate_stands_valid_expiring_expired_or_not_yet_valid() {
+        let day = 86_400;
+        let v = Validity {
+            subject: "CN=m".into(),
+            not_before: 100 * day,
+            not_after: 200 * day,
+        };
+        assert_eq!(v.standing(150 * day), Standing::Valid(50));
+        assert_eq!(v.standing(190 * day), Standing::Expiring(10));
+        assert_eq!(v.standing(200 * day + 1), Standing::Expired);
+        assert_eq!(v.standing(50 * day), Standing::NotYetValid);
+        assert!(!v.standing(150 * day).needs_action());
+        assert!(v.standing(190 * day).needs_action());
+        assert_eq!(
+            v.describe(190 * day),
+            "CN=m expires on 1970-07-20 00:00 UTC, in 10 day(s)"
+        );
+        assert!(v.describe(50 * day).contains("check this host's clock"));
     }
 }

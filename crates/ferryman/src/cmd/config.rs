@@ -56,11 +56,8 @@ impl ConfigCommand {
     }
 }
 
-/// How long before its expiry a certificate is warned about.
-const EXPIRY_WARNING_DAYS: i64 = 30;
-
 /// The manager's certificate files: each one's validity printed, a warning within
-/// [`EXPIRY_WARNING_DAYS`] of its end; false when one is expired, unreadable or not valid yet.
+/// `ferryman_tls::expiry::WARN_DAYS` of its end; false when one is expired, unreadable or not valid yet.
 /// Plain HTTP on an address other hosts reach is a warning.
 fn certificates(config: &Config) -> bool {
     let m = &config.manager;
@@ -80,36 +77,30 @@ fn certificates(config: &Config) -> bool {
     let mut ok = true;
     let now = ferryman_tls::expiry::now();
     for (key, path) in files {
-        let answer = ferryman_tls::expiry::inspect(path)
-            .map_err(|e| e.to_string())
-            .and_then(|certs| {
-                let leaf = certs.into_iter().next().ok_or("no certificate")?;
-                let left = leaf.left(now);
-                let until = ferryman_tls::expiry::utc(leaf.not_after);
-                if left < 0 {
-                    Err(format!(
-                        "{} expired on {until}: issue a new one and restart the manager",
-                        leaf.subject
-                    ))
-                } else if now < leaf.not_before {
-                    Err(format!(
-                        "{} is valid only from {}: check this host's clock",
-                        leaf.subject,
-                        ferryman_tls::expiry::utc(leaf.not_before)
-                    ))
-                } else {
-                    Ok((leaf.subject, until, left / 86_400))
+        use ferryman_tls::expiry::Standing;
+        match ferryman_tls::expiry::leaf(path) {
+            Ok(leaf) => match leaf.standing(now) {
+                Standing::Valid(_) => output::certificate(key, path, &leaf.describe(now)),
+                Standing::Expiring(_) => output::warning(&format!(
+                    "`{key}` {}: {}: issue a new one before then",
+                    path.display(),
+                    leaf.describe(now)
+                )),
+                Standing::Expired | Standing::NotYetValid => {
+                    ok = false;
+                    output::certificate_error(
+                        key,
+                        path,
+                        &format!(
+                            "{}: issue a new one and restart the manager",
+                            leaf.describe(now)
+                        ),
+                    );
                 }
-            });
-        match answer {
-            Ok((subject, until, days)) if days < EXPIRY_WARNING_DAYS => output::warning(&format!(
-                "`{key}` {}: {subject} expires on {until}, in {days} day(s): issue a new one before then",
-                path.display()
-            )),
-            Ok((subject, until, days)) => output::certificate(key, path, &subject, &until, days),
+            },
             Err(e) => {
                 ok = false;
-                output::certificate_error(key, path, &e);
+                output::certificate_error(key, path, &e.to_string());
             }
         }
     }
