@@ -7,6 +7,7 @@
 //!   [`StreamKind`], [`sniff`], [`read_header`], [`read_start`], [`write_header`]).
 //! - [`frames`]: framing of reseed payloads, ending with a length and sha256 trailer
 //!   ([`FrameWriter`], [`FrameReader`]).
+//! - [`node_task`]: the tasks queued on one server by name ([`NodeTask`]).
 //! - [`reseed`]: what the manager tells a reseed's joiner ([`ReseedParams`], [`Method`]).
 //! - [`private_file`]: secret files only their owner may read, read and created one way.
 //! - [`seal`]: reseed rows sealed by the manager with the fleet's shared key ([`RowKey`]).
@@ -17,6 +18,7 @@ pub mod address;
 pub mod error;
 pub mod frames;
 pub mod header;
+pub mod node_task;
 pub mod private_file;
 pub mod reseed;
 pub mod seal;
@@ -29,6 +31,7 @@ pub use header::{
     read_header, read_start, sniff, write_header, Sniff, StreamHeader, StreamKind, StreamStart,
     HEADER_LEN,
 };
+pub use node_task::NodeTask;
 pub use reseed::{Method, ReseedParams};
 pub use seal::{RowKey, SealError};
 pub use task::Task;

@@ -3,50 +3,28 @@
 
 use std::process::ExitCode;
 
+use clap::builder::PossibleValue;
 use clap::{Args, ValueEnum};
+use ferryman_proto::NodeTask;
 use serde_json::json;
 
 use super::backup::segment;
 use crate::client::{ApiArgs, Client};
 use crate::{exit, output};
 
-/// A node task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum NodeTask {
-    /// OPTIMIZE every non-system table.
-    Optimize,
-    /// Ship the error log to the manager, then rotate it.
-    ErrorLog,
-    /// Ship the slow-query log to the manager, then rotate it.
-    SlowQueryLog,
-    /// Stop the database service (`service-stop`; needs --yes).
-    Stop,
-    /// Start the database service (`service-start`).
-    Start,
-    /// Restart the database service (`service-restart`; needs --yes).
-    Restart,
-    /// Roll the datadir back to the newest ZFS snapshot (`zfs-snapback`; needs --yes).
-    Zfssnapback,
-}
+/// A node task as the command line takes it (its names and help are `NodeTask`'s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskName(NodeTask);
 
-impl NodeTask {
-    fn name(self) -> &'static str {
-        match self {
-            NodeTask::Optimize => "optimize",
-            NodeTask::ErrorLog => "error-log",
-            NodeTask::SlowQueryLog => "slow-query-log",
-            NodeTask::Stop => "stop",
-            NodeTask::Start => "start",
-            NodeTask::Restart => "restart",
-            NodeTask::Zfssnapback => "zfssnapback",
-        }
+impl ValueEnum for TaskName {
+    fn value_variants<'a>() -> &'a [Self] {
+        static ALL: std::sync::LazyLock<[TaskName; 7]> =
+            std::sync::LazyLock::new(|| NodeTask::ALL.map(TaskName));
+        &*ALL
     }
 
-    fn destructive(self) -> bool {
-        matches!(
-            self,
-            NodeTask::Stop | NodeTask::Restart | NodeTask::Zfssnapback
-        )
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.0.name()).help(self.0.help()))
     }
 }
 
@@ -57,7 +35,7 @@ pub struct TaskArgs {
     api: ApiArgs,
     /// The task.
     #[arg(value_enum)]
-    task: NodeTask,
+    task: TaskName,
     /// The server to run it on.
     #[arg(long)]
     server: String,
@@ -78,12 +56,13 @@ pub struct TaskArgs {
 
 impl TaskArgs {
     pub async fn run(self) -> anyhow::Result<ExitCode> {
-        if self.task.destructive() && !self.yes {
+        let task = self.task.0;
+        if task.destructive() && !self.yes {
             return Err(exit::error(
                 exit::USAGE,
                 format!(
                     "`{}` interrupts `{}` or replaces its data: add --yes to run it",
-                    self.task.name(),
+                    task.name(),
                     self.server
                 ),
             ));
@@ -95,7 +74,7 @@ impl TaskArgs {
             segment(&cluster),
             segment(&self.server)
         );
-        let body = json!({ "task": self.task.name(), "confirm": self.yes });
+        let body = json!({ "task": task.name(), "confirm": self.yes });
         let started = client.post_value(&path, &body).await?;
         let job_id = started
             .get("job_id")
@@ -105,7 +84,7 @@ impl TaskArgs {
             })?;
         match (self.wait, self.json) {
             (false, true) => output::json(&started)?,
-            (_, false) => output::task_started(job_id, self.task.name(), &self.server),
+            (_, false) => output::task_started(job_id, task.name(), &self.server),
             (true, true) => {}
         }
         if !self.wait {

@@ -18,8 +18,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
 pub(super) use crate::events::Event;
 pub(super) use crate::verification::VerifyRun;
 pub(super) use schemas::{
-    ErrorBody, LogKindName, LogicalTool, Manifest, PhysicalTool, PitrStatus, PruneReport,
-    ReseedMethodName, Topology,
+    ErrorBody, LogKindName, LogicalTool, Manifest, NodeTaskName, PhysicalTool, PitrStatus,
+    PruneReport, ReseedMethodName, Topology,
 };
 
 use super::handlers::{

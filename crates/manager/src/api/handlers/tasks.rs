@@ -8,59 +8,15 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
-use ferryman_proto::Task;
+use ferryman_proto::{NodeTask, Task};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{bad_path, cluster, Reply};
 use crate::api::error::clip;
-use crate::api::openapi::ErrorBody;
+use crate::api::openapi::{ErrorBody, NodeTaskName};
 use crate::api::ApiError;
 use crate::Services;
-
-/// A task this route queues.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
-#[serde(rename_all = "kebab-case")]
-pub(in crate::api) enum NodeTask {
-    /// OPTIMIZE every non-system table of the server.
-    Optimize,
-    /// Ship the server's error log to the manager, then rotate it.
-    ErrorLog,
-    /// Ship the server's slow-query log to the manager, then rotate it.
-    SlowQueryLog,
-    /// Stop the database service (`service-stop`). Destructive: needs `confirm`.
-    Stop,
-    /// Start the database service (`service-start`).
-    Start,
-    /// Restart the database service (`service-restart`). Destructive: needs `confirm`.
-    Restart,
-    /// Roll the datadir back to the newest ZFS snapshot (`zfs-snapback`). Destructive: needs
-    /// `confirm`.
-    Zfssnapback,
-}
-
-impl NodeTask {
-    /// The jobs-table task.
-    fn task(self) -> Task {
-        match self {
-            NodeTask::Optimize => Task::Optimize,
-            NodeTask::ErrorLog => Task::Error,
-            NodeTask::SlowQueryLog => Task::Slowquery,
-            NodeTask::Stop => Task::Stop,
-            NodeTask::Start => Task::Start,
-            NodeTask::Restart => Task::Restart,
-            NodeTask::Zfssnapback => Task::Zfssnapback,
-        }
-    }
-
-    /// Whether it interrupts the server or replaces its data.
-    fn destructive(self) -> bool {
-        matches!(
-            self,
-            NodeTask::Stop | NodeTask::Restart | NodeTask::Zfssnapback
-        )
-    }
-}
 
 /// The body of `POST /api/v1/clusters/{cluster}/servers/{server}/tasks`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -69,7 +25,7 @@ pub(in crate::api) struct TaskRequest {
     /// One of `optimize`, `error-log`, `slow-query-log`, `stop`, `start`, `restart`,
     /// `zfssnapback` (a string rather than the enum: a backup's or reseed's name is answered
     /// with its route, not with serde's list).
-    #[schema(value_type = NodeTask)]
+    #[schema(value_type = NodeTaskName)]
     task: String,
     /// Required true for `stop`, `restart` and `zfssnapback`.
     #[serde(default)]
@@ -82,9 +38,6 @@ pub(in crate::api) struct TaskCreated {
     /// The manager job: `GET /api/v1/jobs/{id}` follows it.
     job_id: u64,
 }
-
-/// The names a client may send, for errors.
-const NAMES: &str = "optimize, error-log, slow-query-log, stop, start, restart, zfssnapback";
 
 /// `POST /api/v1/clusters/{cluster}/servers/{server}/tasks`: 202 with the job id.
 #[utoipa::path(
@@ -125,12 +78,13 @@ pub(in crate::api) async fn start_task(
 /// `name` as a node task, or the error that names what to send instead: the route of a backup
 /// or a reseed, or this route's name of a task given by its jobs-table name (`error`).
 fn parse(name: &str) -> Result<NodeTask, ApiError> {
-    if let Ok(task) = serde_json::from_value::<NodeTask>(serde_json::Value::String(name.into())) {
+    if let Some(task) = NodeTask::from_name(name) {
         return Ok(task);
     }
+    let names = NodeTask::names();
     let Ok(task) = name.parse::<Task>() else {
         return Err(ApiError::bad_request(format!(
-            "no task `{}`: tasks here: {NAMES}",
+            "no task `{}`: tasks here: {names}",
             clip(name)
         )));
     };
@@ -155,6 +109,6 @@ fn parse(name: &str) -> Result<NodeTask, ApiError> {
         }
     };
     Err(ApiError::bad_request(format!(
-        "`{name}` {instead}; tasks here: {NAMES}"
+        "`{name}` {instead}; tasks here: {names}"
     )))
 }

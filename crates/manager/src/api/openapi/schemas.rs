@@ -147,3 +147,28 @@ pub(in crate::api) enum ReseedMethodName {
     Logicalbackup,
     Logicalmaster,
 }
+
+/// The tasks `POST /api/v1/clusters/{cluster}/servers/{server}/tasks` queues: the names of
+/// `ferryman_proto::NodeTask`, listed from it.
+pub(in crate::api) struct NodeTaskName;
+
+impl PartialSchema for NodeTaskName {
+    fn schema() -> RefOr<Schema> {
+        let tasks = ferryman_proto::NodeTask::ALL;
+        let described: Vec<String> = tasks
+            .iter()
+            .map(|t| format!("`{}`: {}", t.name(), t.help()))
+            .collect();
+        ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .enum_values(Some(tasks.map(|t| t.name())))
+            .description(Some(described.join("; ")))
+            .into()
+    }
+}
+
+impl ToSchema for NodeTaskName {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("NodeTask")
+    }
+}
