@@ -241,14 +241,27 @@ pub fn router(services: Arc<Services>, token: &Secret) -> Router {
 /// closed at once); a connection that does not send its headers within
 /// `manager.http-header-read-timeout`, or stays silent for `manager.http-idle-timeout`, is
 /// closed.
+/// HTTPS when the configuration has a certificate (see [`tls_acceptor`]).
 pub async fn serve(
     services: Arc<Services>,
     listener: TcpListener,
     token: Secret,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
-    let limits = listener::Limits::from_config(&services.config);
     let tls = tls_acceptor(&services.config)?;
+    serve_with(services, listener, token, tls, shutdown).await
+}
+
+/// [`serve`] with the TLS acceptor the caller built (the daemon builds it before the manager
+/// starts, so that a bad certificate stops it at once): `None` for plain HTTP.
+pub async fn serve_with(
+    services: Arc<Services>,
+    listener: TcpListener,
+    token: Secret,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let limits = listener::Limits::from_config(&services.config);
     let scheme = if tls.is_some() { "https" } else { "http" };
     let app = router(services, &token);
     match listener.local_addr() {
@@ -261,7 +274,7 @@ pub async fn serve(
 }
 
 /// The API's TLS acceptor when `manager.tls-cert-file` is set (HTTPS only), `None` for plain
-/// HTTP. Called before the manager starts too, so that a bad certificate stops it at once.
+/// HTTP.
 pub fn tls_acceptor(config: &Config) -> Result<Option<tokio_rustls::TlsAcceptor>, Error> {
     let Some(tls) = &config.manager.tls else {
         return Ok(None);

@@ -36,7 +36,7 @@ impl ManagerArgs {
         })?;
         let token = api::load_or_create_token(&config)?;
         // A certificate that cannot be used stops the start here, before any job runs.
-        api::tls_acceptor(&config)?;
+        let tls = api::tls_acceptor(&config)?;
         let manager = Manager::start(config)
             .await
             .context("cannot start the manager")?;
@@ -49,7 +49,8 @@ impl ManagerArgs {
             let services = manager.services();
             let shutdown = shutdown.clone();
             tokio::spawn(async move {
-                let result = api::serve(services, listener, token, shutdown.clone()).await;
+                let result =
+                    api::serve_with(services, listener, token, tls, shutdown.clone()).await;
                 // The API only ends early on an error: a manager nobody can reach must stop
                 // rather than run on unseen.
                 shutdown.cancel();
