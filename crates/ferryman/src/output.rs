@@ -6,16 +6,18 @@ mod manager;
 mod node;
 mod pitr;
 mod sandbox;
+mod status;
 mod verify;
 
 pub use galera::{galera_link_round, galera_link_status};
 pub use manager::{
-    backup, backup_started, backups, events, fleet, job, job_cancelling, job_finished, jobs, json,
-    prune, reseed_started, JobsProgress,
+    backup, backup_started, backups, job, job_cancelling, job_finished, jobs, json, prune,
+    reseed_started, JobsProgress,
 };
 pub use node::{backup_deleted, log_tail, log_text, logs, task_started};
 pub use pitr::{pitr_status, proof_line, restored};
 pub use sandbox::galera_sandbox_status;
+pub use status::{events, fleet};
 pub use verify::{verify_started, verify_summary, VerifyProgress};
 
 use ferryman_config::{Config, ConfigErrors, ConfigWarning};
