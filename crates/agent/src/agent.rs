@@ -12,6 +12,7 @@ use crate::destinations::Destinations;
 use crate::pending::{create_private_dir, Journal};
 use crate::reaper::{self, Claimant};
 use crate::tasks::JoinerSettings;
+use crate::tls::AgentTls;
 use crate::{Error, Result};
 
 /// Longest pause after a failed pass (the server is down, the table missing…): short enough
@@ -82,6 +83,8 @@ pub struct Agent {
     pub(crate) joiner: JoinerSettings,
     /// The receivers this agent streams to.
     pub(crate) destinations: Destinations,
+    /// The agent's TLS for streams (`agent.tls-*`), `None` for plain TCP.
+    pub(crate) tls: Option<AgentTls>,
     /// Set once reseed leftovers of stopped agents were looked for (once per process).
     leftovers_checked: std::sync::atomic::AtomicBool,
     /// Rows with an unknown task already reported (each is logged once).
@@ -126,6 +129,7 @@ impl Agent {
             journal,
             joiner: JoinerSettings::of(config, cluster),
             destinations: Destinations::of(config, cluster),
+            tls: AgentTls::of(config)?,
             unknown_reported: Default::default(),
             leftovers_checked: Default::default(),
         })

@@ -12,6 +12,17 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// What can go wrong in the agent or in one of its tasks.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The TLS handshake with a receiver failed.
+    #[error("the TLS handshake with the receiver at {address} failed ({detail}); the receiver's certificate must be issued by `agent.tls-ca-file` and name the row's `server`, and the manager must have `manager.tls-cert-file`: compare them with `ferryman config check` on both hosts")]
+    Handshake {
+        /// `host:port`.
+        address: String,
+        /// rustls' reason.
+        detail: String,
+    },
+    /// The agent's certificate, key or CA file cannot be used (`agent.tls-*`).
+    #[error(transparent)]
+    Tls(#[from] ferryman_tls::Error),
     /// `--server` names no server of the configuration.
     #[error("no server named `{server}` in the configuration; known servers: {known}; check `--server` and the [[clusters.NAME.servers]] tables")]
     UnknownServer {

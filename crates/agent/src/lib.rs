@@ -34,9 +34,11 @@ mod recovery;
 mod runner;
 pub mod sender;
 pub mod tasks;
+pub mod tls;
 
 pub use agent::{Agent, JobDone, PassReport, Shutdown};
 pub use destinations::Destinations;
 pub use error::{Error, Result};
 pub use progress::Progress;
 pub use sender::{Receiver, Sent, Stream};
+pub use tls::AgentTls;

@@ -235,6 +235,7 @@ impl Agent {
             tool_logs: &self.tool_logs,
             swaps: &self.swaps,
             destinations: &self.destinations,
+            tls: self.tls.as_ref(),
             progress,
             cancel,
             connect_timeout: self.settings.connect_timeout,

@@ -3,18 +3,21 @@
 //! It connects to the job's `server:port`, retrying until a deadline (the manager may open its
 //! listener a moment after writing the row), opens with the Ferryman stream header when the job
 //! carries a token (our manager) or sends raw bytes when it does not (replication-manager and
-//! its socat listeners), copies with one fixed buffer (memory does not grow with the backup),
+//! its socat listeners), speaks TLS to our manager when the agent has a certificate
+//! (`agent.tls-*`, see `tls.rs`; never to a legacy listener, which cannot), copies with one fixed buffer (memory does not grow with the backup),
 //! and counts what it sent.
 
 use std::time::{Duration, Instant};
 
 use ferryman_jobs::Job;
 use ferryman_proto::{write_header, StreamHeader, StreamKind, Task};
+use ferryman_tls::Conn;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::progress::{self, Progress};
+use crate::tls::AgentTls;
 use crate::{Error, Result};
 
 /// The copy buffer: large enough for full-speed local streams, small enough to be irrelevant.
@@ -32,8 +35,12 @@ const CLOSE_WAIT: Duration = Duration::from_secs(10);
 pub struct Receiver {
     /// `host:port`.
     address: String,
+    /// The host of `address`, which the receiver's certificate must name.
+    host: String,
     /// The header to send first; `None` for a raw (legacy) stream.
     header: Option<StreamHeader>,
+    /// TLS for an authenticated stream; `None`: plain TCP.
+    tls: Option<AgentTls>,
 }
 
 impl Receiver {
@@ -68,16 +75,28 @@ impl Receiver {
         };
         Ok(Receiver {
             address: ferryman_proto::address::join(server, port),
+            host: server.to_owned(),
             header,
+            tls: None,
         })
     }
 
     /// A raw stream to `address` (`host:port`), as a legacy donor sends.
     pub fn raw(address: impl Into<String>) -> Receiver {
+        let address = address.into();
         Receiver {
-            address: address.into(),
+            host: address.clone(),
+            address,
             header: None,
+            tls: None,
         }
+    }
+
+    /// The stream in TLS with `tls` when it is given and the stream is authenticated (a raw
+    /// stream goes to a legacy listener, which speaks no TLS).
+    pub fn over(mut self, tls: Option<AgentTls>) -> Receiver {
+        self.tls = tls.filter(|_| self.header.is_some());
+        self
     }
 
     /// `host:port`.
@@ -101,7 +120,7 @@ impl Receiver {
         let deadline = started + timeout;
         let mut pause = RETRY_FIRST;
         progress.set_phase(format!("connecting to {}", self.address));
-        let mut tcp = loop {
+        let tcp = loop {
             let attempt = tokio::select! {
                 r = tokio::time::timeout_at(deadline.into(), TcpStream::connect(&self.address)) => r,
                 _ = cancel.cancelled() => return Err(interrupted(started, "cancelled while connecting")),
@@ -127,6 +146,28 @@ impl Receiver {
         };
         // Small writes (the header, a log's tail) must not wait for Nagle.
         let _ = tcp.set_nodelay(true);
+        let mut tcp = match &self.tls {
+            None => Conn::Plain(tcp),
+            Some(tls) => {
+                let handshake =
+                    tokio::time::timeout_at(deadline.into(), tls.connect(tcp, &self.host));
+                match handshake.await {
+                    Ok(Ok(conn)) => conn,
+                    Ok(Err(e)) => {
+                        return Err(Error::Handshake {
+                            address: self.address.clone(),
+                            detail: e.to_string(),
+                        })
+                    }
+                    Err(_) => {
+                        return Err(Error::Handshake {
+                            address: self.address.clone(),
+                            detail: format!("no handshake within {} s", timeout.as_secs()),
+                        })
+                    }
+                }
+            }
+        };
         if let Some(header) = &self.header {
             write_header(&mut tcp, header)
                 .await
@@ -136,7 +177,7 @@ impl Receiver {
                     source: std::io::Error::other(e.to_string()),
                 })?;
         }
-        tracing::debug!(address = %self.address, authenticated = self.header.is_some(), "stream connected");
+        tracing::debug!(address = %self.address, authenticated = self.header.is_some(), tls = tcp.is_tls(), "stream connected");
         progress.set_phase(format!("streaming to {}", self.address));
         Ok(Stream {
             tcp,
@@ -150,7 +191,7 @@ impl Receiver {
 /// An open stream to a receiver.
 #[derive(Debug)]
 pub struct Stream {
-    tcp: TcpStream,
+    tcp: Conn,
     address: String,
     sent: u64,
     started: Instant,
@@ -254,15 +295,8 @@ impl Stream {
     /// Ends the stream with a reset instead of an end-of-file, so the receiver cannot mistake
     /// a failed backup for a complete one.
     pub fn abort(self) {
-        // Deprecated because a non-zero linger blocks the dropping thread; a zero linger does
-        // not: the kernel discards unsent data and sends RST at once.
-        #[allow(deprecated)]
-        let linger = self.tcp.set_linger(Some(Duration::ZERO));
-        if let Err(e) = linger {
-            tracing::debug!(address = %self.address, error = %e, "cannot set SO_LINGER before the reset");
-        }
         tracing::debug!(address = %self.address, sent = self.sent, "stream aborted");
-        drop(self.tcp);
+        self.tcp.reset();
     }
 
     fn send_failed(&self, source: std::io::Error) -> Error {

@@ -35,6 +35,7 @@ use self::reseed::Restore;
 use crate::destinations::Destinations;
 use crate::progress::Progress;
 use crate::sender::{Receiver, Stream};
+use crate::tls::AgentTls;
 use crate::Result;
 
 pub use physical::{backup_command, PhysicalTool};
@@ -62,6 +63,8 @@ pub(crate) struct TaskCtx<'a> {
     pub swaps: &'a Path,
     /// The receivers this agent may stream to.
     pub destinations: &'a Destinations,
+    /// The agent's TLS for streams (`agent.tls-*`); `None`: plain TCP.
+    pub tls: Option<&'a AgentTls>,
     /// Progress shared with the reporter.
     pub progress: &'a Progress,
     /// Cancelled when the job must stop (agent shutdown, job cancelled).
@@ -151,7 +154,7 @@ impl JoinerSettings {
 impl TaskCtx<'_> {
     /// The job's receiver, when the configuration allows it.
     pub fn receiver(&self, kind: StreamKind) -> Result<Receiver> {
-        let receiver = Receiver::of_job(self.job, self.task, kind)?;
+        let receiver = Receiver::of_job(self.job, self.task, kind)?.over(self.tls.cloned());
         self.destinations.check(self.job, self.task)?;
         Ok(receiver)
     }

@@ -9,6 +9,7 @@ use ferryman_proto::Task;
 use crate::defaults;
 use crate::error::ConfigError;
 use crate::raw::{RawAgent, RawJobs};
+use crate::tls::TlsIdentity;
 use crate::validate::Validator;
 
 /// The `[agent]` table.
@@ -58,6 +59,17 @@ pub struct AgentConfig {
     /// `scheduler-db-servers-sender-ports`; list the receivers explicitly where
     /// replication-manager's own manager still writes the rows.
     pub stream_destinations: Vec<(String, u16)>,
+    /// `tls-cert-file` and `tls-key-file` (0600): this agent's certificate (naming its
+    /// server's `host`) and key, e.g. from `ferryman tls init --agent HOST`. Set, backups and
+    /// logs go to the manager over TLS (the manager's certificate must name its
+    /// `monitoring-address`, and `tls-ca-file` must have issued it), and a reseed's joiner
+    /// takes the manager's stream over TLS only, from a certificate naming the manager's
+    /// `monitoring-address`. `None` (the default): plain TCP both ways, which a manager with a
+    /// certificate refuses unless `manager.accept-plain-streams` says otherwise.
+    pub tls: Option<TlsIdentity>,
+    /// `tls-ca-file`: the fleet's CA certificates, which issued the manager's certificate.
+    /// Required with `tls-cert-file`.
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 impl Default for AgentConfig {
@@ -75,6 +87,8 @@ impl Default for AgentConfig {
             catch_up_max_lag: defaults::CATCH_UP_MAX_LAG,
             import_buffer_pool_mib: defaults::IMPORT_BUFFER_POOL_MIB,
             stream_destinations: Vec::new(),
+            tls: None,
+            tls_ca_file: None,
         }
     }
 }
@@ -94,8 +108,16 @@ impl AgentConfig {
             catch_up_max_lag,
             import_buffer_pool_mib,
             stream_destinations,
+            tls_cert_file,
+            tls_key_file,
+            tls_ca_file,
         } = raw;
+        let cert_at = tls_cert_file.as_ref().map(|c| c.span());
+        let tls = crate::tls::identity(v, "agent", tls_cert_file, tls_key_file);
+        let tls_ca_file = crate::tls::ca_file(v, "agent", tls.as_ref(), tls_ca_file, cert_at);
         AgentConfig {
+            tls,
+            tls_ca_file,
             poll_interval: v.duration(
                 "agent.poll-interval",
                 poll_interval,

@@ -56,6 +56,7 @@ mod schedule;
 mod secret;
 mod server;
 mod span;
+mod tls;
 mod validate;
 mod verifier;
 mod warning;
@@ -68,7 +69,7 @@ pub use config::Config;
 pub use credential::Credential;
 pub use error::{ConfigError, ConfigErrors, Location, Result};
 pub use galera_link::{GaleraLinkConfig, RemoteMaster};
-pub use manager::{ManagerConfig, TlsIdentity};
+pub use manager::ManagerConfig;
 pub use notifications::{
     EmailChannel, NotificationsConfig, Route, RouteSeverity, SmtpTls, WebhookChannel, EVENT_KINDS,
 };
@@ -79,6 +80,7 @@ pub use retention::{RetentionConfig, RetentionOverrides};
 pub use schedule::{ScheduleEntry, SchedulerConfig};
 pub use secret::{Secret, SecretKind};
 pub use server::ServerConfig;
+pub use tls::TlsIdentity;
 pub use verifier::{ClusterVerifyConfig, TableName, VerifierConfig};
 pub use warning::ConfigWarning;
 

@@ -8,6 +8,7 @@ use crate::defaults;
 use crate::error::ConfigError;
 use crate::raw::RawManager;
 use crate::secret::{Secret, SecretKind};
+use crate::tls::TlsIdentity;
 use crate::validate::Validator;
 
 /// The `[manager]` table.
@@ -86,18 +87,17 @@ pub struct ManagerConfig {
     /// and key. Set, the HTTP API, the dashboard and `/metrics` are served over HTTPS only.
     /// `None` (the default): plain HTTP, which `config check` warns about.
     pub tls: Option<TlsIdentity>,
-    /// `tls-ca-file`: the CA certificates that issued the manager's certificate, which
-    /// clients (`ferryman` commands) check it against. `None`: the system's trusted roots.
+    /// `tls-ca-file`: the fleet's CA certificates: those that issued the manager's
+    /// certificate, which clients (`ferryman` commands, agents) check it against, and the
+    /// agents' certificates, which the stream port and reseed joiners accept. Required with
+    /// `tls-cert-file`.
     pub tls_ca_file: Option<PathBuf>,
-}
-
-/// A certificate (with its chain) and its private key, in PEM files.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsIdentity {
-    /// The certificate chain, leaf first.
-    pub cert_file: PathBuf,
-    /// The private key (a file only its owner may read).
-    pub key_file: PathBuf,
+    /// `accept-plain-streams`: with `tls-cert-file`, also accept backup and log streams in
+    /// plain TCP from agents not yet given a certificate (each is logged as a warning). Default
+    /// false: with a certificate, the stream port takes TLS only. Legacy donors' ports (the
+    /// clusters' `scheduler-db-servers-sender-ports`) are plain whatever this says: socat
+    /// cannot speak TLS.
+    pub accept_plain_streams: bool,
 }
 
 impl Default for ManagerConfig {
@@ -127,6 +127,7 @@ impl Default for ManagerConfig {
             trusted_signing_keys: Vec::new(),
             tls: None,
             tls_ca_file: None,
+            accept_plain_streams: false,
         }
     }
 }
@@ -160,6 +161,7 @@ impl ManagerConfig {
             tls_cert_file,
             tls_key_file,
             tls_ca_file,
+            accept_plain_streams,
         } = raw;
         let stream_port_at = stream_port.as_ref().map(|p| v.at(p.span()));
         let monitoring_datadir = v.local_path(
@@ -176,14 +178,16 @@ impl ManagerConfig {
             .into_iter()
             .map(|raw| v.local_path("manager.trusted-signing-keys", Some(raw), ""))
             .collect();
-        let tls = tls_identity(v, tls_cert_file, tls_key_file);
-        let tls_ca_file = tls_ca_file.map(|raw| v.local_path("manager.tls-ca-file", Some(raw), ""));
+        let cert_at = tls_cert_file.as_ref().map(|c| c.span());
+        let tls = crate::tls::identity(v, "manager", tls_cert_file, tls_key_file);
+        let tls_ca_file = crate::tls::ca_file(v, "manager", tls.as_ref(), tls_ca_file, cert_at);
         let config = ManagerConfig {
             monitoring_datadir,
             signing_key_file,
             trusted_signing_keys,
             tls,
             tls_ca_file,
+            accept_plain_streams: accept_plain_streams.unwrap_or(false),
             monitoring_address: v.host(
                 "manager.monitoring-address",
                 monitoring_address,
@@ -319,35 +323,5 @@ impl ManagerConfig {
             });
         }
         config
-    }
-}
-
-/// `tls-cert-file` and `tls-key-file`: both or neither.
-fn tls_identity(
-    v: &mut Validator<'_>,
-    cert: Option<toml::Spanned<String>>,
-    key: Option<toml::Spanned<String>>,
-) -> Option<TlsIdentity> {
-    let missing = |v: &mut Validator<'_>, at: std::ops::Range<usize>, key: &str| {
-        let at = v.at(at);
-        v.push(ConfigError::MissingKey {
-            at,
-            key: key.to_owned(),
-        });
-    };
-    match (cert, key) {
-        (None, None) => None,
-        (Some(cert), None) => {
-            missing(v, cert.span(), "manager.tls-key-file");
-            None
-        }
-        (None, Some(key)) => {
-            missing(v, key.span(), "manager.tls-cert-file");
-            None
-        }
-        (Some(cert), Some(key)) => Some(TlsIdentity {
-            cert_file: v.local_path("manager.tls-cert-file", Some(cert), ""),
-            key_file: v.local_path("manager.tls-key-file", Some(key), ""),
-        }),
     }
 }

@@ -55,6 +55,7 @@ pub(crate) struct RawManager {
     pub(crate) tls_cert_file: Option<Spanned<String>>,
     pub(crate) tls_key_file: Option<Spanned<String>>,
     pub(crate) tls_ca_file: Option<Spanned<String>>,
+    pub(crate) accept_plain_streams: Option<bool>,
 }
 
 /// `[agent]`.
@@ -73,6 +74,9 @@ pub(crate) struct RawAgent {
     pub(crate) catch_up_max_lag: Option<Spanned<String>>,
     pub(crate) import_buffer_pool_mib: Option<Spanned<i64>>,
     pub(crate) stream_destinations: Option<Spanned<Vec<Spanned<String>>>>,
+    pub(crate) tls_cert_file: Option<Spanned<String>>,
+    pub(crate) tls_key_file: Option<Spanned<String>>,
+    pub(crate) tls_ca_file: Option<Spanned<String>>,
 }
 
 /// `[jobs]`.

@@ -290,7 +290,8 @@ fn known_keys(text: &str) -> Vec<String> {
 /// otherwise generate, a rollback command with no default, a repository whose secret key file
 /// must exist, and its keys; notification channels that would be sent to, their routes, and
 /// their keys). Sorted.
-const COMMENTED_OUT: [&str; 47] = [
+const COMMENTED_OUT: [&str; 48] = [
+    "accept-plain-streams",
     "access-key-id",
     "access-key-id-env",
     "age-identity-env",

@@ -161,7 +161,7 @@ pub fn tls_issued(dir: &std::path::Path, files: &[std::path::PathBuf]) {
         println!("  {}", f.display());
     }
     println!(
-        "next: in the manager's ferryman.toml set tls-cert-file = \"{0}/manager.crt\", tls-key-file = \"{0}/manager.key\", tls-ca-file = \"{0}/ca.crt\" under [manager]; copy ca.crt to every host; keep ca.key off the network",
+        "next: in the manager's ferryman.toml set tls-cert-file = \"{0}/manager.crt\", tls-key-file = \"{0}/manager.key\", tls-ca-file = \"{0}/ca.crt\" under [manager]; on each database host copy ca.crt and agents/HOST.crt and .key (mode 0600) and set them as tls-cert-file, tls-key-file and tls-ca-file under [agent]; keep ca.key off the network",
         dir.display()
     );
 }

@@ -12,11 +12,7 @@ use crate::Services;
 /// whether it was said to expire.
 pub fn check(services: &Services, expiring: &mut BTreeMap<String, bool>) {
     let m = &services.config.manager;
-    let files = m
-        .tls
-        .iter()
-        .map(|t| ("manager.tls-cert-file", &t.cert_file))
-        .chain(m.tls_ca_file.iter().map(|f| ("manager.tls-ca-file", f)));
+    let files = m.certificate_files();
     let now = ferryman_tls::expiry::now();
     for (key, path) in files {
         let (soon, state) = match ferryman_tls::expiry::leaf(path) {

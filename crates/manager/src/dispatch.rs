@@ -210,7 +210,11 @@ pub(crate) async fn open_stream(
             .await?;
         (incoming, None)
     } else {
-        let (incoming, token) = services.streams.expect_token(kind, from)?;
+        let peer = receiver::Peer {
+            host: server.host.clone(),
+            addresses: from,
+        };
+        let (incoming, token) = services.streams.expect_token(kind, peer)?;
         (incoming, Some(token))
     };
     let route = Route {
@@ -225,7 +229,14 @@ pub(crate) async fn open_stream(
         Ok(arrival) => arrival,
         Err(e) => {
             node.close().await;
-            return Err(e);
+            return Err(match incoming.refusal() {
+                Some(why) => Error::StreamRefused {
+                    server: server.name.clone(),
+                    reason: why,
+                    then: e.to_string(),
+                },
+                None => e,
+            });
         }
     };
     drop(incoming);

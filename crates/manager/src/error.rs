@@ -66,6 +66,22 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A certificate or key of `manager.tls-*` cannot be used.
+    #[error(transparent)]
+    Tls(#[from] ferryman_tls::Error),
+
+    /// The manager refused the stream of a job's agent (a plain stream where TLS is required,
+    /// a certificate of another server), and the job then ended.
+    #[error("the manager refused the stream of server `{server}`'s agent: {reason}; then: {then}")]
+    StreamRefused {
+        /// The server.
+        server: String,
+        /// Why the stream was refused.
+        reason: String,
+        /// How the job ended.
+        then: String,
+    },
+
     /// A legacy donor job needs a port but the cluster has no pool.
     #[error("cluster `{cluster}` has legacy donors but no `scheduler-db-servers-sender-ports`: set a pool of ports for their streams")]
     NoLegacyPort {

@@ -88,7 +88,7 @@ impl Manager {
             state,
             events,
             row_key,
-        ));
+        )?);
         if let Some(note) = history_note {
             services.events.emit(note);
         }
@@ -127,6 +127,7 @@ impl Manager {
                 receiver::serve(
                     listener,
                     self.services.streams.expectations(),
+                    self.services.streams.security(),
                     shutdown.clone(),
                 )
                 .instrument(tracing::info_span!("receiver")),

@@ -80,9 +80,9 @@ impl Services {
         state: Arc<State>,
         events: Arc<Events>,
         row_key: ferryman_proto::RowKey,
-    ) -> Services {
-        Services {
-            streams: Streams::new(&config),
+    ) -> Result<Services> {
+        Ok(Services {
+            streams: Streams::new(&config)?,
             verify_runs: VerifyRuns::new(config.verifier.concurrency, Arc::clone(&state)),
             events,
             state,
@@ -99,7 +99,7 @@ impl Services {
             reseeds: Reseeds::default(),
             row_key,
             tasks: TaskTracker::new(),
-        }
+        })
     }
 
     /// Runs `work` in `span` as one of the manager's jobs: shutdown waits for it.

@@ -15,7 +15,6 @@ use ferryman_jobs::Job;
 use ferryman_proto::Task;
 use ferryman_repo::{BackupMeta, Coordinates, LogKind, LogMeta, Manifest, Timestamp, Tool};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::io::StreamReader;
 use tracing::Instrument;
@@ -62,8 +61,8 @@ pub fn tool(task: Task) -> Option<Tool> {
 /// A stream plus the means to learn the node's verdict.
 #[derive(Debug)]
 pub struct Gate {
-    /// The socket (payload after `prefix`).
-    pub stream: TcpStream,
+    /// The connection (payload after `prefix`).
+    pub stream: ferryman_tls::Conn,
     /// Payload bytes already read.
     pub prefix: Vec<u8>,
     /// The node job that sends it.

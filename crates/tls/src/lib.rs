@@ -8,6 +8,7 @@
 //! - [`configs`]: [`server_config`] and [`client_config`] (rustls on ring).
 //! - [`expiry`]: [`expiry::inspect`], when a certificate file's certificates expire.
 //! - [`fleet`]: [`fleet::init`], the fleet CA and the manager's and agents' certificates.
+//! - [`stream`]: [`StreamTls`] and [`Conn`], the data streams' mutual TLS.
 //! - [`error`]: the crate's [`Error`].
 
 pub mod configs;
@@ -15,6 +16,8 @@ pub mod error;
 pub mod expiry;
 pub mod files;
 pub mod fleet;
+pub mod stream;
 
 pub use configs::{client_config, server_config};
 pub use error::{Error, Result};
+pub use stream::{opens_tls, Conn, StreamTls};

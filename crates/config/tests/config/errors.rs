@@ -33,7 +33,7 @@ fn an_unknown_key_like_none_lists_the_known_keys() {
          api-token-file, api-token-env, metrics-token-file, metrics-token-env, backup-compression-level, backup-compression-threads, \
          job-claim-timeout, history-retention, agent-silent-after, storage-free-alert, logs-keep, http-header-read-timeout, \
          http-idle-timeout, http-max-connections, signing-key-file, trusted-signing-keys, tls-cert-file, tls-key-file, \
-         tls-ca-file"
+         tls-ca-file, accept-plain-streams"
     );
     let error = only_error(&format!("retention = 1\n{MINIMAL}"));
     assert!(
@@ -508,4 +508,34 @@ fn a_misspelt_array_of_tables_is_one_error_and_not_also_missing() {
         ),
         "{error}"
     );
+}
+
+#[test]
+fn a_certificate_needs_its_key_and_the_fleet_ca() {
+    let text = format!("{MINIMAL}\n[agent]\ntls-cert-file = \"/etc/ferryman/agent.crt\"\n");
+    assert_eq!(
+        only_error(&text),
+        "/etc/ferryman/ferryman.toml:10:17: missing required key `agent.tls-key-file`: add it \
+         (see config/ferryman.example.toml)"
+    );
+    let text =
+        format!("{MINIMAL}\n[manager]\ntls-cert-file = \"/m.crt\"\ntls-key-file = \"/m.key\"\n");
+    assert_eq!(
+        only_error(&text),
+        "/etc/ferryman/ferryman.toml:10:17: missing required key `manager.tls-ca-file`: add it \
+         (see config/ferryman.example.toml)"
+    );
+    let text = format!(
+        "{MINIMAL}\n[agent]\ntls-cert-file = \"/a.crt\"\ntls-key-file = \"/a.key\"\n\
+         tls-ca-file = \"/ca.crt\"\n"
+    );
+    let config = crate::parse(&text).unwrap();
+    assert_eq!(
+        config.agent.certificate_files(),
+        [
+            ("agent.tls-cert-file", std::path::Path::new("/a.crt")),
+            ("agent.tls-ca-file", std::path::Path::new("/ca.crt")),
+        ]
+    );
+    assert!(!config.manager.accept_plain_streams);
 }

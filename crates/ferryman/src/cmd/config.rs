@@ -69,11 +69,8 @@ fn certificates(config: &Config) -> bool {
             m.http_bind_address
         ));
     }
-    let files = m
-        .tls
-        .iter()
-        .map(|t| ("manager.tls-cert-file", &t.cert_file))
-        .chain(m.tls_ca_file.iter().map(|f| ("manager.tls-ca-file", f)));
+    let mut files = m.certificate_files();
+    files.extend(config.agent.certificate_files());
     let mut ok = true;
     let now = ferryman_tls::expiry::now();
     for (key, path) in files {

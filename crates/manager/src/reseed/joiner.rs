@@ -6,6 +6,7 @@ use std::time::Duration;
 use ferryman_config::{ClusterConfig, ServerConfig};
 use ferryman_jobs::{JobStatus, Outcome, Token};
 use ferryman_proto::{FrameWriter, ReseedParams, StreamHeader, StreamKind, Task};
+use ferryman_tls::Conn;
 use tokio::net::TcpStream;
 use tracing::Instrument;
 
@@ -25,7 +26,7 @@ pub(super) struct Joiner<'a> {
     pub(super) job: &'a JobHandle,
     node: NodeJob,
     /// Until the end marker is sent.
-    pub(super) writer: Option<FrameWriter<TcpStream>>,
+    pub(super) writer: Option<FrameWriter<Conn>>,
 }
 
 /// Writes the joiner's row (taking a receiver port of the cluster), waits for its agent to
@@ -95,25 +96,52 @@ async fn connect<'a>(
     // Connect only once the agent took the row: before, the port may still be held by a
     // listener of the agent's previous job.
     let taken = node.taken();
+    let tls = services.streams.tls();
     let listening = async {
         taken.await;
-        loop {
+        let tcp = loop {
             match tokio::time::timeout(CONNECT_ATTEMPT, TcpStream::connect(&address)).await {
-                Ok(Ok(stream)) => return Some(stream),
+                Ok(Ok(stream)) => break stream,
                 Ok(Err(e)) => tracing::trace!(%address, error = %e, "joiner not listening yet"),
                 Err(_) => tracing::debug!(%address, "joiner connection attempt timed out"),
             }
             tokio::time::sleep(CONNECT_RETRY).await;
-        }
+        };
+        let _ = tcp.set_nodelay(true);
+        Some(match tls {
+            None => Ok(Conn::Plain(tcp)),
+            // The joiner's listener is up: a failed handshake will not mend by retrying.
+            Some(tls) => tokio::time::timeout(CONNECT_ATTEMPT * 5, tls.connect(tcp, &server.host))
+                .await
+                .map_err(|_| "no TLS handshake within 10 s".to_owned())
+                .and_then(|r| r.map_err(|e| e.to_string())),
+        })
     };
-    let mut stream = match node.until(listening).await {
-        Ok(stream) => stream,
+    let handshake = match node.until(listening).await {
+        Ok(handshake) => handshake,
         Err(e) => {
             node.close().await;
             return Err(e);
         }
     };
-    let _ = stream.set_nodelay(true);
+    let mut stream = match handshake {
+        Ok(stream) => stream,
+        Err(why) => {
+            let e = Error::Reseed {
+                server: server.name.clone(),
+                detail: format!(
+                    "the TLS handshake with the joiner's agent at {address} failed ({why}); \
+                     the manager sends reseeds over TLS because it has `manager.tls-cert-file`: \
+                     the agent of `{}` needs `agent.tls-cert-file`, `tls-key-file` and \
+                     `tls-ca-file`, with a certificate naming `{}` issued by the fleet's CA",
+                    server.name, server.host
+                ),
+            };
+            node.cancel(&e.to_string()).await;
+            node.close().await;
+            return Err(e);
+        }
+    };
     let header = StreamHeader::new(StreamKind::Reseed, node.id().0, token.stream_token()?);
     if let Err(e) = ferryman_proto::write_header(&mut stream, &header).await {
         let e = Error::Reseed {
@@ -212,12 +240,6 @@ pub(super) fn fail(job: &JobHandle, server: &str, task: Task, e: &Error) {
 }
 
 /// Resets the connection: the joiner must see an error, never a clean end.
-fn abort(stream: TcpStream) {
-    // Deprecated because a non-zero linger blocks the dropping thread; zero does not block.
-    #[allow(deprecated)]
-    let linger = stream.set_linger(Some(Duration::ZERO));
-    if let Err(e) = linger {
-        tracing::debug!(error = %e, "cannot set SO_LINGER before aborting a reseed stream");
-    }
-    drop(stream);
+fn abort(stream: Conn) {
+    stream.reset();
 }

@@ -20,4 +20,5 @@ mod scheduled;
 mod signatures;
 mod tasks;
 mod thresholds;
+mod tls_streams;
 mod upgrade;

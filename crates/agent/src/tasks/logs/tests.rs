@@ -190,6 +190,7 @@ mod with_a_server {
             tool_logs: scratch.path(),
             swaps: scratch.path(),
             destinations: &destinations,
+            tls: None,
             progress: &progress,
             cancel,
             connect_timeout: Duration::from_secs(5),

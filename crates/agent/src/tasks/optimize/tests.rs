@@ -171,6 +171,7 @@ mod with_a_server {
             tool_logs: scratch.path(),
             swaps: scratch.path(),
             destinations: &crate::Destinations::new(Vec::new()),
+            tls: None,
             progress: &progress,
             cancel,
             connect_timeout: Duration::from_secs(5),

@@ -10,6 +10,7 @@ use tracing::Instrument;
 
 use ferryman_exec::{Finished, Program, Running};
 use ferryman_proto::{read_header, FrameReader, StreamKind, StreamToken};
+use ferryman_tls::Conn;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
@@ -34,11 +35,12 @@ const COMPLETED: &str = "completed OK!";
 pub(super) const TAIL_LINES: usize = 6;
 
 /// The payload of the accepted stream.
-pub(super) type Payload = FrameReader<TcpStream>;
+pub(super) type Payload = FrameReader<Conn>;
 
 /// Listens on the job's port until a connection presents a reseed header with this job's id
-/// and token (phase `Waiting backup.`, replication-manager's wording). Connections with
-/// anything else are logged and dropped: the real manager may still come.
+/// and token (phase `Waiting backup.`, replication-manager's wording), over TLS from the
+/// manager's certificate when the agent has `agent.tls-*` (`crate::tls::accept`). Connections
+/// with anything else are logged and dropped: the real manager may still come.
 pub(super) async fn accept(ctx: &TaskCtx<'_>, plan: &Plan) -> Result<(Payload, SocketAddr)> {
     let host = ctx.joiner.bind_address.as_str();
     let address = if host.contains(':') {
@@ -61,7 +63,7 @@ pub(super) async fn accept(ctx: &TaskCtx<'_>, plan: &Plan) -> Result<(Payload, S
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((sock, peer)) if checks.len() < MAX_PENDING => {
-                    checks.spawn(check_header(sock, peer, plan.job_id, plan.token.clone()));
+                    checks.spawn(check_header(sock, peer, ctx.tls.cloned(), plan.job_id, plan.token.clone()));
                 }
                 Ok((_, peer)) => {
                     tracing::warn!(job_id = plan.job_id, %peer, "too many connections on the joiner port at once: dropped one");
@@ -94,22 +96,29 @@ pub(super) async fn accept(ctx: &TaskCtx<'_>, plan: &Plan) -> Result<(Payload, S
     }
 }
 
-/// Reads a connection's header: the connection when it is this job's, else why not.
+/// Opens a connection (TLS or plain, see `crate::tls::accept`) and reads its header: the
+/// connection when it is this job's, else why not.
 async fn check_header(
-    mut sock: TcpStream,
+    tcp: TcpStream,
     peer: SocketAddr,
+    tls: Option<crate::AgentTls>,
     job_id: u64,
     token: StreamToken,
-) -> std::result::Result<(TcpStream, SocketAddr), (SocketAddr, String)> {
-    let header = match tokio::time::timeout(HEADER_TIMEOUT, read_header(&mut sock)).await {
+) -> std::result::Result<(Conn, SocketAddr), (SocketAddr, String)> {
+    let opened = async {
+        let mut sock = crate::tls::accept(tls.as_ref(), tcp).await?;
+        let header = read_header(&mut sock).await.map_err(|e| e.to_string())?;
+        Ok::<_, String>((sock, header))
+    };
+    let (sock, header) = match tokio::time::timeout(HEADER_TIMEOUT, opened).await {
         Err(_) => {
             return Err((
                 peer,
                 format!("no stream header within {} s", HEADER_TIMEOUT.as_secs()),
             ))
         }
-        Ok(Err(e)) => return Err((peer, e.to_string())),
-        Ok(Ok(header)) => header,
+        Ok(Err(e)) => return Err((peer, e)),
+        Ok(Ok(opened)) => opened,
     };
     if header.kind != StreamKind::Reseed {
         Err((peer, format!("a {} stream, not a reseed", header.kind)))

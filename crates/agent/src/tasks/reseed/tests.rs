@@ -123,6 +123,7 @@ impl Fixture {
             tool_logs: self.dir.path(),
             swaps: self.dir.path(),
             destinations: &self.destinations,
+            tls: None,
             progress: &self.progress,
             cancel: &self.cancel,
             connect_timeout: Duration::from_secs(1),

@@ -1,0 +1,102 @@
+//! The TLS keys shared by several tables: a certificate and its key (`tls-cert-file` and
+//! `tls-key-file`, both or neither) and the CA file that goes with them.
+
+use std::path::{Path, PathBuf};
+
+use toml::Spanned;
+
+use crate::error::ConfigError;
+use crate::validate::Validator;
+
+/// A certificate (with its chain) and its private key, in PEM files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsIdentity {
+    /// The certificate chain, leaf first.
+    pub cert_file: PathBuf,
+    /// The private key (a file only its owner may read).
+    pub key_file: PathBuf,
+}
+
+/// `TABLE.tls-cert-file` and `TABLE.tls-key-file`: both or neither.
+pub(crate) fn identity(
+    v: &mut Validator<'_>,
+    table: &str,
+    cert: Option<Spanned<String>>,
+    key: Option<Spanned<String>>,
+) -> Option<TlsIdentity> {
+    let cert_key = format!("{table}.tls-cert-file");
+    let key_key = format!("{table}.tls-key-file");
+    match (cert, key) {
+        (None, None) => None,
+        (Some(cert), None) => {
+            missing(v, cert.span(), &key_key);
+            None
+        }
+        (None, Some(key)) => {
+            missing(v, key.span(), &cert_key);
+            None
+        }
+        (Some(cert), Some(key)) => Some(TlsIdentity {
+            cert_file: v.local_path(&cert_key, Some(cert), ""),
+            key_file: v.local_path(&key_key, Some(key), ""),
+        }),
+    }
+}
+
+/// `TABLE.tls-ca-file`, required with a certificate: the data streams' peers are accepted by
+/// the CA that issued their certificates.
+pub(crate) fn ca_file(
+    v: &mut Validator<'_>,
+    table: &str,
+    identity: Option<&TlsIdentity>,
+    ca: Option<Spanned<String>>,
+    cert_at: Option<std::ops::Range<usize>>,
+) -> Option<PathBuf> {
+    let key = format!("{table}.tls-ca-file");
+    match (ca, identity, cert_at) {
+        (Some(ca), _, _) => Some(v.local_path(&key, Some(ca), "")),
+        (None, Some(_), Some(at)) => {
+            missing(v, at, &key);
+            None
+        }
+        _ => None,
+    }
+}
+
+fn missing(v: &mut Validator<'_>, at: std::ops::Range<usize>, key: &str) {
+    let at = v.at(at);
+    v.push(ConfigError::MissingKey {
+        at,
+        key: key.to_owned(),
+    });
+}
+
+impl crate::ManagerConfig {
+    /// The manager's certificate files by key (`manager.tls-cert-file`, `manager.tls-ca-file`),
+    /// those set: what `config check` and the expiry events look at.
+    pub fn certificate_files(&self) -> Vec<(&'static str, &Path)> {
+        let mut files = Vec::new();
+        if let Some(t) = &self.tls {
+            files.push(("manager.tls-cert-file", t.cert_file.as_path()));
+        }
+        if let Some(ca) = &self.tls_ca_file {
+            files.push(("manager.tls-ca-file", ca.as_path()));
+        }
+        files
+    }
+}
+
+impl crate::AgentConfig {
+    /// The agent's certificate files by key (`agent.tls-cert-file`, `agent.tls-ca-file`),
+    /// those set.
+    pub fn certificate_files(&self) -> Vec<(&'static str, &Path)> {
+        let mut files = Vec::new();
+        if let Some(t) = &self.tls {
+            files.push(("agent.tls-cert-file", t.cert_file.as_path()));
+        }
+        if let Some(ca) = &self.tls_ca_file {
+            files.push(("agent.tls-ca-file", ca.as_path()));
+        }
+        files
+    }
+}
