@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Physical backup benchmark: what Ferryman costs over a plain mariabackup pipeline.
+# Physical backup benchmark: what Ferryman costs over a plain mariabackup pipeline, and what
+# TLS on its stream costs over plain TCP.
 #
 # On one sandbox primary (db1, MariaDB from the OS packages) filled with about SIZE (default 2G)
-# of sysbench InnoDB data, each round runs these three, in a rotating order (ABC, BCA, CAB, ...)
-# so no method always gets the warmest page cache:
+# of sysbench InnoDB data, each round runs these four, in a rotating order (ABCD, BCDA, CDAB,
+# DABC, ...) so no method always gets the warmest page cache:
 #
 #   A  Ferryman end to end: `ferryman backup run --kind physical --wait --json` through a
 #      running `ferryman manager` and `ferryman agent`. The agent runs mariabackup and streams
@@ -14,13 +15,17 @@
 #      on 127.0.0.1 writing a file. Wall time from starting the receiver until both ends have
 #      exited. Stored bytes: the file's size (the file is deleted after measuring it).
 #   C  `mariabackup --backup --stream=xbstream > /dev/null`: the tool alone, wall time only.
+#   D  A with the agent's stream to the manager in mutual TLS: the same sandbox configuration
+#      plus the certificates of `ferryman tls init` (BENCH_DIR/tls) under [manager] and
+#      [agent]. The manager and agent are restarted (untimed) when a round switches between A
+#      and D, since both serve db1's one jobs table.
 #
 # For every run it also records the machine's CPU use (from /proc/stat: busy and iowait, as a
 # share of all cores) and the CPU seconds the method's processes used: for A the manager plus
 # the agent with its mariabackup child (and the CLI), for B and C the pipeline's processes.
 # At the end it prints min/median/max wall seconds per method, the median ratios A/B, A/C and
-# C/B, stored bytes of A and B and their ratio, and the peak RSS (VmHWM) of manager and agent.
-# Targets: wall A <= 1.0x B, stored A <= 50 % of B.
+# C/B and D/A, stored bytes of A and B and their ratio, and the peak RSS (VmHWM) of manager and
+# agent. Targets: wall A <= 1.0x B, stored A <= 50 % of B, wall D <= 1.1x A.
 #
 # Run it as root (the sandbox runs mariadbd as root; mariabackup reads its datadir and logs in
 # as root over the unix socket), from anywhere:
@@ -73,7 +78,7 @@ fi
 [[ -x $fm ]] || die "$fm is not executable"
 
 # ---------------------------------------------------------------------------------------------
-manager_pid='' agent_pid='' recv_pid='' sandbox_started=0
+manager_pid='' agent_pid='' recv_pid='' sandbox_started=0 stack=''
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
@@ -153,17 +158,51 @@ fi
 echo "Ferryman backups: $backups_note"
 
 # ---------------------------------------------------------------------------------------------
-step "Manager and agent"
-"$fm" manager --config "$cfg" >"$work/manager.log" 2>&1 &
-manager_pid=$!
-health=http://$http_addr:$http_port/api/health
-wait_manager "$manager_pid" "$health" "$work/manager.log"
-echo "manager  pid $manager_pid, $health answers (log $work/manager.log)"
-"$fm" agent --config "$cfg" --server db1 >"$work/agent.log" 2>&1 &
-agent_pid=$!
-sleep 2
-kill -0 "$agent_pid" 2>/dev/null || { tail -n 30 "$work/agent.log" >&2; die "the agent exited"; }
-echo "agent    pid $agent_pid (log $work/agent.log)"
+step "TLS for D"
+tls_dir=$dir/tls
+if [[ ! -f $tls_dir/ca.crt ]]; then
+    "$fm" tls init --dir "$tls_dir" --manager 127.0.0.1 --agent 127.0.0.1 >/dev/null
+fi
+cfg_tls=$work/ferryman-tls.toml
+awk -v d="$tls_dir" '
+    { print }
+    /^\[manager\]$/ { printf "tls-cert-file = \"%s/manager.crt\"\ntls-key-file = \"%s/manager.key\"\ntls-ca-file = \"%s/ca.crt\"\n", d, d, d }
+    /^\[agent\]$/ { printf "tls-cert-file = \"%s/agents/127.0.0.1.crt\"\ntls-key-file = \"%s/agents/127.0.0.1.key\"\ntls-ca-file = \"%s/ca.crt\"\n", d, d, d }
+' "$cfg" >"$cfg_tls"
+"$fm" config check --config "$cfg_tls" >/dev/null || die "$cfg_tls does not check"
+echo "certificates in $tls_dir, configuration $cfg_tls"
+
+# ---------------------------------------------------------------------------------------------
+# The manager and agent of A (plain) or D (tls), started when the other pair runs.
+declare -A hwm_manager=() hwm_agent=()
+stop_stack() {
+    [[ -n $stack ]] || return 0
+    local m a
+    m=$(awk '/^VmHWM:/ { print $2 * 1024 }' "/proc/$manager_pid/status")
+    a=$(awk '/^VmHWM:/ { print $2 * 1024 }' "/proc/$agent_pid/status")
+    ((m > ${hwm_manager[$stack]:-0})) && hwm_manager[$stack]=$m
+    ((a > ${hwm_agent[$stack]:-0})) && hwm_agent[$stack]=$a
+    stop_pid "$agent_pid" agent
+    stop_pid "$manager_pid" manager
+    agent_pid='' manager_pid='' stack=''
+}
+use_stack() { # plain|tls
+    [[ $stack == "$1" ]] && return 0
+    stop_stack
+    local config=$cfg health=http://$http_addr:$http_port/api/health curl_opts=()
+    if [[ $1 == tls ]]; then
+        config=$cfg_tls health=https://$http_addr:$http_port/api/health curl_opts=(--cacert "$tls_dir/ca.crt")
+    fi
+    "$fm" manager --config "$config" >>"$work/manager-$1.log" 2>&1 &
+    manager_pid=$!
+    wait_manager "$manager_pid" "$health" "$work/manager-$1.log" "${curl_opts[@]}"
+    "$fm" agent --config "$config" --server db1 >>"$work/agent-$1.log" 2>&1 &
+    agent_pid=$!
+    sleep 2
+    kill -0 "$agent_pid" 2>/dev/null || { tail -n 30 "$work/agent-$1.log" >&2; die "the agent exited"; }
+    stack=$1
+    echo "  ($1: manager pid $manager_pid, agent pid $agent_pid; logs $work/{manager,agent}-$1.log)"
+}
 
 # ---------------------------------------------------------------------------------------------
 tck=$(getconf CLK_TCK)
@@ -197,37 +236,44 @@ free_port() {
     die "no free port found"
 }
 
-declare -a wall_A=() wall_B=() wall_C=() stored_A=() raw_A=() stored_B=()
+declare -a wall_A=() wall_B=() wall_C=() wall_D=() stored_A=() raw_A=() stored_B=() stored_D=() raw_D=()
 declare -a mgr_A=() agt_A=() cpu_A=() cpu_B=() cpu_C=() busy_A=() busy_B=() busy_C=() iow_A=() iow_B=() iow_C=()
+declare -a mgr_D=() agt_D=() cpu_D=() busy_D=() iow_D=()
 
-run_A() { # round
-    local log=$work/A-$1.log out t0 t1 rc=0 state id show m0 a0 c0 s0 s1 name b w
+run_A() { run_ferryman A plain "$cfg" "$1"; }
+run_D() { run_ferryman D tls "$cfg_tls" "$1"; }
+
+run_ferryman() { # method stack config round
+    local M=$1 log=$work/$1-$4.log config=$3 out t0 t1 rc=0 state id show m0 a0 c0 s0 s1 name b w
+    local -n wall=wall_$M stored=stored_$M raw=raw_$M mgr=mgr_$M agt=agt_$M cpu=cpu_$M busy=busy_$M iow=iow_$M
+    use_stack "$2"
+    settle
     m0=$(proc_cpu "$manager_pid" 0) a0=$(proc_cpu "$agent_pid" 1) c0=$(proc_cpu $$ 1) s0=$(cpu_snap)
     t0=$(now)
-    out=$("$fm" backup run --config "$cfg" --cluster sandbox --server db1 --kind physical --wait --json 2>"$log") || rc=$?
+    out=$("$fm" backup run --config "$config" --cluster sandbox --server db1 --kind physical --wait --json 2>"$log") || rc=$?
     t1=$(now)
     s1=$(cpu_snap)
     state=$(jq -r '.state // empty' <<<"$out" 2>/dev/null || true)
     if [[ $rc != 0 || $state != succeeded ]]; then
         printf '%s\n' "$out" >&2
         cat "$log" >&2
-        die "A: the backup did not succeed (exit $rc, state '${state:-?}'); see $work/manager.log and $work/agent.log"
+        die "$M: the backup did not succeed (exit $rc, state '${state:-?}'); see $work/manager-$2.log and $work/agent-$2.log"
     fi
     id=$(jq -r '.backup_id // empty' <<<"$out")
-    [[ -n $id ]] || die "A: no backup_id in: $out"
-    show=$("$fm" backup show --config "$cfg" "$id" --json)
-    stored_A+=("$(jq -r .stored_bytes <<<"$show")")
-    raw_A+=("$(jq -r .raw_bytes <<<"$show")")
+    [[ -n $id ]] || die "$M: no backup_id in: $out"
+    show=$("$fm" backup show --config "$config" "$id" --json)
+    stored+=("$(jq -r .stored_bytes <<<"$show")")
+    raw+=("$(jq -r .raw_bytes <<<"$show")")
     compression=$(jq -c .compression <<<"$show")
-    wall_A+=("$(elapsed "$t0" "$t1")")
-    mgr_A+=("$(awk -v m0="$m0" -v m1="$(proc_cpu "$manager_pid" 0)" 'BEGIN { printf "%.2f", m1 - m0 }')")
-    agt_A+=("$(awk -v a0="$a0" -v a1="$(proc_cpu "$agent_pid" 1)" 'BEGIN { printf "%.2f", a1 - a0 }')")
-    cpu_A+=("$(awk -v m="${mgr_A[-1]}" -v a="${agt_A[-1]}" -v c0="$c0" -v c1="$(proc_cpu $$ 1)" \
+    wall+=("$(elapsed "$t0" "$t1")")
+    mgr+=("$(awk -v m0="$m0" -v m1="$(proc_cpu "$manager_pid" 0)" 'BEGIN { printf "%.2f", m1 - m0 }')")
+    agt+=("$(awk -v a0="$a0" -v a1="$(proc_cpu "$agent_pid" 1)" 'BEGIN { printf "%.2f", a1 - a0 }')")
+    cpu+=("$(awk -v m="${mgr[-1]}" -v a="${agt[-1]}" -v c0="$c0" -v c1="$(proc_cpu $$ 1)" \
         'BEGIN { printf "%.2f", m + a + c1 - c0 }')")
     read -r b w <<<"$(cpu_pct "$s0" "$s1")"
-    busy_A+=("$b") iow_A+=("$w")
-    printf '  A  %9.3f s  stored %15s B  raw %15s B  cpu %7.2f s  busy %3s%%  iowait %3s%%  (manager %.2f s, agent+mariabackup %.2f s) %s\n' \
-        "${wall_A[-1]}" "${stored_A[-1]}" "${raw_A[-1]}" "${cpu_A[-1]}" "$b" "$w" "${mgr_A[-1]}" "${agt_A[-1]}" "$id"
+    busy+=("$b") iow+=("$w")
+    printf '  %s  %9.3f s  stored %15s B  raw %15s B  cpu %7.2f s  busy %3s%%  iowait %3s%%  (manager %.2f s, agent+mariabackup %.2f s) %s\n' \
+        "$M" "${wall[-1]}" "${stored[-1]}" "${raw[-1]}" "${cpu[-1]}" "$b" "$w" "${mgr[-1]}" "${agt[-1]}" "$id"
     if [[ $keep_backups != 1 ]]; then
         name=${id##*/}
         [[ $id == "sandbox/db1/$name" && $name =~ ^[0-9]{8}T[0-9]{6}Z-j[0-9]+$ ]] || die "unexpected backup id '$id'"
@@ -294,28 +340,30 @@ run_C() { # round
 
 # ---------------------------------------------------------------------------------------------
 step "Runs ($runs rounds; logs in $work)"
-orders=(ABC BCA CAB)
+orders=(ABCD BCDA CDAB DABC)
 t_start=$(now)
 for ((r = 1; r <= runs; r++)); do
     order=${orders[(r - 1) % 3]}
     echo "round $r ($order)"
-    for ((k = 0; k < 3; k++)); do
-        settle
+    for ((k = 0; k < 4; k++)); do
+        # A and D settle themselves, after their manager and agent are up.
+        [[ ${order:k:1} == [AD] ]] || settle
         "run_${order:k:1}" "$r"
     done
 done
 t_runs=$(elapsed "$t_start" "$(now)")
 
-manager_hwm=$(awk '/^VmHWM:/ { print $2 * 1024 }' "/proc/$manager_pid/status")
-agent_hwm=$(awk '/^VmHWM:/ { print $2 * 1024 }' "/proc/$agent_pid/status")
+stop_stack
 
 # ---------------------------------------------------------------------------------------------
 read -r a_min a_med a_max <<<"$(stats "${wall_A[@]}")"
 read -r b_min b_med b_max <<<"$(stats "${wall_B[@]}")"
 read -r c_min c_med c_max <<<"$(stats "${wall_C[@]}")"
+read -r d_min d_med d_max <<<"$(stats "${wall_D[@]}")"
 sa=$(median "${stored_A[@]}") ra=$(median "${raw_A[@]}") sb=$(median "${stored_B[@]}")
 sa=${sa%.*} ra=${ra%.*} sb=${sb%.*}
 r_ab=$(ratio "$a_med" "$b_med") r_ac=$(ratio "$a_med" "$c_med") r_cb=$(ratio "$c_med" "$b_med")
+r_da=$(ratio "$d_med" "$a_med") r_db=$(ratio "$d_med" "$b_med")
 pct=$(awk -v a="$sa" -v b="$sb" 'BEGIN { printf "%.1f", 100 * a / b }')
 
 step "Results"
@@ -337,17 +385,24 @@ printf '%-34s %9s %9s %9s %11s %7s %8s\n' "B mariabackup | socat -> file" "$b_mi
     "$(median_2 "${cpu_B[@]}")" "$(median_int "${busy_B[@]}")" "$(median_int "${iow_B[@]}")"
 printf '%-34s %9s %9s %9s %11s %7s %8s\n' "C mariabackup > /dev/null" "$c_min" "$c_med" "$c_max" \
     "$(median_2 "${cpu_C[@]}")" "$(median_int "${busy_C[@]}")" "$(median_int "${iow_C[@]}")"
+printf '%-34s %9s %9s %9s %11s %7s %8s\n' "D A with the stream in TLS" "$d_min" "$d_med" "$d_max" \
+    "$(median_2 "${cpu_D[@]}")" "$(median_int "${busy_D[@]}")" "$(median_int "${iow_D[@]}")"
 echo "  (cpu-s: CPU seconds of the method's processes; busy/iowait: % of all $(nproc) cores during the run)"
 echo "  (A's cpu-s, median: manager $(median_2 "${mgr_A[@]}") s, agent with its mariabackup $(median_2 "${agt_A[@]}") s)"
+echo "  (D's cpu-s, median: manager $(median_2 "${mgr_D[@]}") s, agent with its mariabackup $(median_2 "${agt_D[@]}") s)"
 echo
 printf '%-34s %s\n' "median wall A/B" "${r_ab}x   (target <= 1.00x: $(verdict "$r_ab" 1.0))" \
     "median wall A/C" "${r_ac}x" \
-    "median wall C/B" "${r_cb}x"
+    "median wall C/B" "${r_cb}x" \
+    "median wall D/A (TLS on/off)" "${r_da}x   (target <= 1.10x: $(verdict "$r_da" 1.1))" \
+    "median wall D/B" "${r_db}x"
 echo
 printf '%-34s %15s B  %10s\n' "stored A (manifest stored_bytes)" "$sa" "$(human "$sa")" \
     "raw A (manifest raw_bytes)" "$ra" "$(human "$ra")" \
     "stored B (file size)" "$sb" "$(human "$sb")"
 printf '%-34s %s\n' "stored A/B" "${pct} %   (target <= 50 %: $(verdict "$pct" 50))"
 echo
-printf '%-34s %15s B  %10s\n' "manager peak RSS (VmHWM)" "$manager_hwm" "$(human "$manager_hwm")" \
-    "agent peak RSS (VmHWM)" "$agent_hwm" "$(human "$agent_hwm")"
+printf '%-34s %15s B  %10s\n' "manager peak RSS (VmHWM), A" "${hwm_manager[plain]}" "$(human "${hwm_manager[plain]}")" \
+    "agent peak RSS (VmHWM), A" "${hwm_agent[plain]}" "$(human "${hwm_agent[plain]}")" \
+    "manager peak RSS (VmHWM), D" "${hwm_manager[tls]}" "$(human "${hwm_manager[tls]}")" \
+    "agent peak RSS (VmHWM), D" "${hwm_agent[tls]}" "$(human "${hwm_agent[tls]}")"

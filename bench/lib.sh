@@ -49,10 +49,10 @@ ini_get() {
 }
 # Waits until the manager (pid) answers its health URL; dies with its log's tail if it exits or
 # does not answer within 30 s.
-wait_manager() { # pid url log
+wait_manager() { # pid url log [curl options...]
     local i
     for ((i = 0; ; i++)); do
-        curl -sf -o /dev/null "$2" && return 0
+        curl -sf -o /dev/null "${@:4}" "$2" && return 0
         kill -0 "$1" 2>/dev/null || { tail -n 30 "$3" >&2; die "the manager exited"; }
         ((i < 300)) || die "the manager did not answer $2 within 30 s"
         sleep 0.1
