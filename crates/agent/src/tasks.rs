@@ -170,6 +170,7 @@ impl TaskCtx<'_> {
     /// tool's `--defaults-extra-file` (removed when dropped, and with the scratch directory).
     pub fn option_file(&self) -> Result<OptionFile> {
         let password = self.endpoint.password.as_ref().map(|p| p.expose_secret());
+        let ssl = ferryman_db::ssl::option_lines(&self.endpoint.ssl);
         Ok(OptionFile::create(
             self.scratch,
             &ClientOptions {
@@ -178,6 +179,7 @@ impl TaskCtx<'_> {
                 host: Some(&self.endpoint.host),
                 port: Some(self.endpoint.port),
                 socket: None,
+                ssl: &ssl,
             },
         )?)
     }

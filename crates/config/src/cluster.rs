@@ -124,6 +124,10 @@ impl ClusterConfig {
         let key = |k: &str| format!("clusters.{name}.{k}");
         let RawCluster {
             db_servers_credential,
+            db_servers_ssl_mode,
+            db_servers_ssl_ca,
+            db_servers_ssl_cert,
+            db_servers_ssl_key,
             replication_credential,
             db_servers_backup_hosts,
             backup_repositories,
@@ -170,6 +174,17 @@ impl ClusterConfig {
             anchor.clone(),
             v,
         );
+        let ssl = crate::DbSsl::from_raw(
+            crate::db_ssl::RawDbSsl {
+                mode: db_servers_ssl_mode,
+                ca: db_servers_ssl_ca,
+                cert: db_servers_ssl_cert,
+                key: db_servers_ssl_key,
+            },
+            &name,
+            anchor.clone(),
+            v,
+        );
         let replication_credential = Credential::from_raw(
             replication_credential,
             &key("replication-credential"),
@@ -186,7 +201,11 @@ impl ClusterConfig {
         let servers: Vec<ServerConfig> = servers
             .into_iter()
             .enumerate()
-            .map(|(i, raw)| ServerConfig::from_raw(raw, &name, i, seen, v))
+            .map(|(i, raw)| {
+                let mut server = ServerConfig::from_raw(raw, &name, i, seen, v);
+                server.ssl = ssl.clone();
+                server
+            })
             .collect();
 
         let db_servers_backup_hosts = backup_hosts(&name, db_servers_backup_hosts, &servers, v);

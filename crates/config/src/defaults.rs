@@ -7,6 +7,7 @@ use std::time::Duration;
 use ferryman_proto::Task;
 
 use crate::cluster::CopyAfter;
+use crate::db_ssl::SslMode;
 use crate::notifications::{RouteSeverity, SmtpTls};
 
 /// `manager.monitoring-datadir`.
@@ -408,3 +409,13 @@ pub const ROUTE_SEVERITIES: [RouteSeverity; 2] = [RouteSeverity::Info, RouteSeve
 /// The manager's manifest signing key, under `monitoring-datadir` unless
 /// `manager.signing-key-file` says otherwise.
 pub const SIGNING_KEY_FILE: &str = "manifest-signing.key";
+
+/// `clusters.NAME.db-servers-ssl-mode`.
+pub const DB_SSL_MODE: SslMode = SslMode::Disabled;
+/// The values `clusters.NAME.db-servers-ssl-mode` allows.
+pub const DB_SSL_MODES: [SslMode; 4] = [
+    SslMode::Disabled,
+    SslMode::Required,
+    SslMode::VerifyCa,
+    SslMode::VerifyIdentity,
+];

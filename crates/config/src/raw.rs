@@ -138,6 +138,10 @@ pub(crate) struct RawRepository {
 #[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
 pub(crate) struct RawCluster {
     pub(crate) db_servers_credential: Option<RawCredential>,
+    pub(crate) db_servers_ssl_mode: Option<Spanned<String>>,
+    pub(crate) db_servers_ssl_ca: Option<Spanned<String>>,
+    pub(crate) db_servers_ssl_cert: Option<Spanned<String>>,
+    pub(crate) db_servers_ssl_key: Option<Spanned<String>>,
     pub(crate) replication_credential: Option<RawCredential>,
     pub(crate) db_servers_backup_hosts: Vec<Spanned<String>>,
     pub(crate) backup_repositories: Option<Spanned<Vec<Spanned<String>>>>,

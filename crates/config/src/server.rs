@@ -44,6 +44,9 @@ pub struct ServerConfig {
     /// by the agent for the `zfssnapback` task between `service-stop` and `service-start`; same
     /// two forms as `service-start`. Optional: without it that task fails on this server.
     pub zfs_snapback: Option<Vec<String>>,
+    /// The cluster's `db-servers-ssl-*`: how connections to this server are secured (every
+    /// connection to it, so it travels with the server).
+    pub ssl: crate::DbSsl,
 }
 
 /// Names and addresses seen so far in the file, to report duplicates.
@@ -149,6 +152,7 @@ impl ServerConfig {
             name,
             host,
             port,
+            ssl: crate::DbSsl::default(),
         }
     }
 }

@@ -290,7 +290,7 @@ fn known_keys(text: &str) -> Vec<String> {
 /// otherwise generate, a rollback command with no default, a repository whose secret key file
 /// must exist, and its keys; notification channels that would be sent to, their routes, and
 /// their keys). Sorted.
-const COMMENTED_OUT: [&str; 48] = [
+const COMMENTED_OUT: [&str; 51] = [
     "accept-plain-streams",
     "access-key-id",
     "access-key-id-env",
@@ -301,6 +301,9 @@ const COMMENTED_OUT: [&str; 48] = [
     "api-token-file",
     "bucket",
     "channel",
+    "db-servers-ssl-ca",
+    "db-servers-ssl-cert",
+    "db-servers-ssl-key",
     "email",
     "endpoint",
     "from",

@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ferryman_config::{Credential, Secret, ServerConfig};
+use ferryman_config::{Credential, DbSsl, Secret, ServerConfig};
 use mysql_async::{Conn, OptsBuilder};
 
 use crate::{Error, Result};
@@ -27,6 +27,8 @@ pub struct Endpoint {
     pub user: String,
     /// Password, if the account has one.
     pub password: Option<Secret>,
+    /// TLS (the cluster's `db-servers-ssl-*`); a socket connection is never encrypted.
+    pub ssl: DbSsl,
 }
 
 impl fmt::Debug for Endpoint {
@@ -60,6 +62,7 @@ impl Endpoint {
             socket: None,
             user: credential.user.clone(),
             password: credential.password.clone(),
+            ssl: server.ssl.clone(),
         }
     }
 
@@ -85,8 +88,17 @@ impl Endpoint {
             .prefer_socket(false)
             .init(init)
             .stmt_cache_size(32);
-        if let Some(socket) = &self.socket {
-            opts = opts.socket(Some(socket.display().to_string()));
+        match &self.socket {
+            Some(socket) => opts = opts.socket(Some(socket.display().to_string())),
+            None => {
+                let ssl = crate::ssl::options(&self.ssl, &self.host, self.port)
+                    .await
+                    .map_err(|detail| Error::Tls {
+                        server: self.name.clone(),
+                        detail,
+                    })?;
+                opts = opts.ssl_opts(ssl);
+            }
         }
         let res = match tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(opts)).await {
             Ok(res) => res,

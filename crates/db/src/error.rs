@@ -19,6 +19,14 @@ pub enum Error {
         #[source]
         source: Box<mysql_async::Error>,
     },
+    /// The cluster's `db-servers-ssl-*` cannot be used for a connection.
+    #[error("cannot connect to `{server}` over TLS: {detail}")]
+    Tls {
+        /// Server name from the configuration.
+        server: String,
+        /// Why.
+        detail: String,
+    },
     /// A statement failed.
     #[error("`{server}`: cannot {action}: {}", reason(source))]
     Query {
@@ -60,7 +68,7 @@ impl Error {
                 **source,
                 mysql_async::Error::Io(_) | mysql_async::Error::Driver(_)
             ),
-            Error::Unexpected { .. } => false,
+            Error::Unexpected { .. } | Error::Tls { .. } => false,
         }
     }
 
@@ -72,7 +80,7 @@ impl Error {
                 mysql_async::Error::Server(e) => Some(e.code),
                 _ => None,
             },
-            Error::Unexpected { .. } => None,
+            Error::Unexpected { .. } | Error::Tls { .. } => None,
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod endpoint;
 pub mod error;
 pub mod quoted;
 pub mod replication;
+pub mod ssl;
 pub mod topology;
 
 pub use endpoint::{Connection, Endpoint, Session};

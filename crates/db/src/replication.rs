@@ -19,6 +19,10 @@ pub struct Source<'a> {
     pub password: &'a str,
     /// Seconds between reconnection attempts when the primary is unreachable.
     pub connect_retry_s: u32,
+    /// TLS of the replication connection, from the cluster's `db-servers-ssl-*` (its files
+    /// read by the replica's server, on its host); `None`, or a plain mode, leaves the
+    /// replica's own `master_ssl*` settings as they are.
+    pub ssl: Option<&'a ferryman_config::DbSsl>,
 }
 
 /// `CHANGE MASTER TO` the given source with `master_use_gtid=slave_pos`: the replica continues
@@ -28,22 +32,50 @@ pub async fn change_master(
     conn: &mut Conn,
     source: &Source<'_>,
 ) -> Result<()> {
+    let mut pieces = vec![
+        Piece::Sql("CHANGE MASTER TO master_host = "),
+        Piece::Value(source.host),
+        Piece::Sql(", master_port = "),
+        Piece::Int(i64::from(source.port)),
+        Piece::Sql(", master_user = "),
+        Piece::Value(source.user),
+        Piece::Sql(", master_password = "),
+        Piece::Value(source.password),
+        Piece::Sql(", master_use_gtid = slave_pos, master_connect_retry = "),
+        Piece::Int(i64::from(source.connect_retry_s)),
+    ];
+    let paths: Vec<(&'static str, String)> = source
+        .ssl
+        .filter(|s| s.mode.encrypted())
+        .map(|ssl| {
+            let mut paths = Vec::new();
+            if let Some(ca) = &ssl.ca {
+                paths.push((", master_ssl_ca = ", ca.display().to_string()));
+            }
+            if let Some((cert, key)) = &ssl.client {
+                paths.push((", master_ssl_cert = ", cert.display().to_string()));
+                paths.push((", master_ssl_key = ", key.display().to_string()));
+            }
+            paths
+        })
+        .unwrap_or_default();
+    if let Some(ssl) = source.ssl.filter(|s| s.mode.encrypted()) {
+        pieces.push(Piece::Sql(
+            ", master_ssl = 1, master_ssl_verify_server_cert = ",
+        ));
+        pieces.push(Piece::Int(i64::from(
+            ssl.mode == ferryman_config::SslMode::VerifyIdentity,
+        )));
+        for (sql, path) in &paths {
+            pieces.push(Piece::Sql(sql));
+            pieces.push(Piece::Value(path));
+        }
+    }
     quoted::execute(
         endpoint,
         conn,
         "point replication at the primary (CHANGE MASTER TO)",
-        &[
-            Piece::Sql("CHANGE MASTER TO master_host = "),
-            Piece::Value(source.host),
-            Piece::Sql(", master_port = "),
-            Piece::Int(i64::from(source.port)),
-            Piece::Sql(", master_user = "),
-            Piece::Value(source.user),
-            Piece::Sql(", master_password = "),
-            Piece::Value(source.password),
-            Piece::Sql(", master_use_gtid = slave_pos, master_connect_retry = "),
-            Piece::Int(i64::from(source.connect_retry_s)),
-        ],
+        &pieces,
     )
     .await
 }

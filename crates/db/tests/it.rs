@@ -78,6 +78,7 @@ async fn change_master_takes_odd_credentials_exactly() {
         user,
         password,
         connect_retry_s: 1,
+        ssl: None,
     };
     ferryman_db::replication::change_master(&replica, &mut r, &source)
         .await

@@ -29,6 +29,9 @@ pub struct ClientOptions<'a> {
     pub port: Option<u16>,
     /// `socket`.
     pub socket: Option<&'a Path>,
+    /// TLS options as the MariaDB tools name them (`ssl`, `ssl-ca=...`, ...): a name alone
+    /// for a switch, with a value otherwise. Empty: the tools' default (no TLS).
+    pub ssl: &'a [(&'static str, Option<String>)],
 }
 
 impl std::fmt::Debug for ClientOptions<'_> {
@@ -39,6 +42,7 @@ impl std::fmt::Debug for ClientOptions<'_> {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("socket", &self.socket)
+            .field("ssl", &self.ssl)
             .finish()
     }
 }
@@ -78,6 +82,16 @@ impl OptionFile {
         }
         if let Some(v) = options.socket {
             put("socket", &v.display().to_string());
+        }
+        let mut switches = Vec::new();
+        for (key, value) in options.ssl {
+            match value {
+                Some(v) => put(key, v),
+                None => switches.push(*key),
+            }
+        }
+        for key in switches {
+            text.push_str(&format!("{key}\n"));
         }
         // tempfile creates with O_EXCL and mode 0600: the secret is never readable by others,
         // not even for an instant.
@@ -156,6 +170,7 @@ mod tests {
             host: Some("127.0.0.1"),
             port: Some(3306),
             socket: None,
+            ssl: &[],
         };
         assert!(!format!("{opts:?}").contains("a\"b"));
         let file = OptionFile::create(dir.path(), &opts).unwrap();

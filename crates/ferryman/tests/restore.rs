@@ -75,6 +75,7 @@ fn copy_at(socket: &str) -> Endpoint {
         socket: Some(PathBuf::from(socket)),
         user: "root".into(),
         password: None,
+        ssl: Default::default(),
     }
 }
 

@@ -33,6 +33,7 @@ impl ReplicationAccount {
             socket: None,
             user: self.user.clone(),
             password: self.password.clone(),
+            ssl: Default::default(),
         }
     }
 }
@@ -88,6 +89,7 @@ pub async fn attempt(
                 user: &account.user,
                 password: &password,
                 connect_retry_s: CONNECT_RETRY_S,
+                ssl: None,
             },
         )
         .await?;

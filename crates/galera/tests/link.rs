@@ -638,6 +638,7 @@ async fn one_beta_node_replicates_from_alpha_through_every_failure() {
                 user: "repl",
                 password: sb.passwords().repl.expose_secret(),
                 connect_retry_s: 1,
+                ssl: None,
             },
         )
         .await

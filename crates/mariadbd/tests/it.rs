@@ -48,6 +48,7 @@ fn root_at(layout: &Layout) -> Endpoint {
         socket: Some(layout.socket()),
         user: "root".into(),
         password: None,
+        ssl: Default::default(),
     }
 }
 

@@ -87,6 +87,7 @@ pub fn root_endpoint(name: &str, port: u16, socket: &std::path::Path) -> Endpoin
         socket: Some(socket.to_owned()),
         user: "root".into(),
         password: None,
+        ssl: Default::default(),
     }
 }
 

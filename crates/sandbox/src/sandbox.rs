@@ -259,6 +259,7 @@ impl Sandbox {
                     user: REPL_USER,
                     password: self.passwords.repl.expose_secret(),
                     connect_retry_s: 1,
+                    ssl: None,
                 },
             )
             .await?;
@@ -400,6 +401,7 @@ impl Sandbox {
             socket: None,
             user: ADMIN_USER.into(),
             password: Some(self.passwords.admin.clone()),
+            ssl: Default::default(),
         }
     }
 

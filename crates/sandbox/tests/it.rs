@@ -126,6 +126,7 @@ async fn the_mariadb_client_logs_in_through_a_0600_option_file_with_an_odd_passw
             host: Some("127.0.0.1"),
             port: Some(sb.primary().port),
             socket: None,
+            ssl: &[],
         },
     )
     .unwrap();

@@ -18,6 +18,6 @@ pub mod files;
 pub mod fleet;
 pub mod stream;
 
-pub use configs::{client_config, server_config};
+pub use configs::{chain_only_client_config, client_config, server_config};
 pub use error::{Error, Result};
 pub use stream::{opens_tls, Conn, StreamTls};

@@ -167,11 +167,24 @@ pub fn names_host(cert: &CertificateDer<'_>, host: &str) -> bool {
 
 /// `CN=ferryman-agent db2 (names db2)`: whose certificate it is, for error messages.
 fn describe(cert: &CertificateDer<'_>) -> String {
-    use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+    use x509_parser::prelude::{FromDer, X509Certificate};
     let Ok((_, parsed)) = X509Certificate::from_der(cert.as_ref()) else {
         return "an unreadable certificate".to_owned();
     };
-    let names: Vec<String> = parsed
+    let names = names(cert);
+    match names.is_empty() {
+        true => format!("{} (no names)", parsed.subject()),
+        false => format!("{} (names {})", parsed.subject(), names.join(", ")),
+    }
+}
+
+/// The DNS names and addresses a certificate holds (its subjectAltName), in its order.
+pub fn names(cert: &CertificateDer<'_>) -> Vec<String> {
+    use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+    let Ok((_, parsed)) = X509Certificate::from_der(cert.as_ref()) else {
+        return Vec::new();
+    };
+    parsed
         .subject_alternative_name()
         .ok()
         .flatten()
@@ -190,15 +203,12 @@ fn describe(cert: &CertificateDer<'_>) -> String {
                         }
                         _ => "?".to_owned(),
                     },
-                    other => format!("{other:?}"),
+                    _ => String::new(),
                 })
+                .filter(|n| !n.is_empty())
                 .collect()
         })
-        .unwrap_or_default();
-    match names.is_empty() {
-        true => format!("{} (no names)", parsed.subject()),
-        false => format!("{} (names {})", parsed.subject(), names.join(", ")),
-    }
+        .unwrap_or_default()
 }
 
 impl AsyncRead for Conn {

@@ -227,6 +227,7 @@ impl Throwaway {
             socket: Some(self.paths.socket()),
             user: "root".into(),
             password: None,
+            ssl: Default::default(),
         }
     }
 

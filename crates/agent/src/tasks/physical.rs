@@ -96,12 +96,14 @@ pub(super) async fn run(ctx: &TaskCtx<'_>, tool: PhysicalTool) -> Result<String>
         .strip_prefix(&program.path().display().to_string())
         .map(|rest| format!("{}{rest}", tool.program()))
         .unwrap_or(version);
+    let ssl = ferryman_db::ssl::option_lines(&ctx.endpoint.ssl);
     let options = ClientOptions {
         user: Some(&ctx.endpoint.user),
         password: ctx.endpoint.password.as_ref().map(|p| p.expose_secret()),
         host: Some(&ctx.endpoint.host),
         port: Some(ctx.endpoint.port),
         socket: None,
+        ssl: &ssl,
     };
     // The server's my.cnf gives the tool the datadir and InnoDB layout; the credential comes
     // from our file. The tools accept a single defaults option, hence the `!include`.

@@ -468,7 +468,8 @@ fn a_misspelt_table_is_reported_once_with_the_table_meant() {
             "/etc/ferryman/ferryman.toml:4:16: unknown key `galera-lnk` in [clusters.prod]: did \
              you mean `galera-link`?",
             "/etc/ferryman/ferryman.toml:7:16: unknown key `verifier` in [clusters.prod]: check \
-             the spelling; known keys here are: db-servers-credential, replication-credential, \
+             the spelling; known keys here are: db-servers-credential, db-servers-ssl-mode, \
+             db-servers-ssl-ca, db-servers-ssl-cert, db-servers-ssl-key, replication-credential, \
              db-servers-backup-hosts, backup-repositories, backup-copy-after, scheduler-db-servers-sender-ports, \
              scheduler-db-servers-receiver-ports, monitoring-scheduler, \
              scheduler-db-servers-physical-backup, scheduler-db-servers-physical-backup-cron, \
@@ -538,4 +539,37 @@ fn a_certificate_needs_its_key_and_the_fleet_ca() {
         ]
     );
     assert!(!config.manager.accept_plain_streams);
+}
+
+#[test]
+fn database_tls_modes_that_check_need_the_ca() {
+    let errors = errors(&with_cluster_keys(
+        "db-servers-ssl-mode = \"verify-identity\"\ndb-servers-ssl-cert = \"/c.crt\"",
+    ));
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(
+        errors[0].contains("missing required key `clusters.prod.db-servers-ssl-ca`"),
+        "{errors:#?}"
+    );
+    assert!(
+        errors[1].contains(
+            "`clusters.prod.db-servers-ssl-cert (with clusters.prod.db-servers-ssl-key)`"
+        ),
+        "{errors:#?}"
+    );
+    let e = only_error(&with_cluster_keys("db-servers-ssl-mode = \"preferred\""));
+    assert!(
+        e.contains("\"preferred\"") && e.contains("disabled, required, verify-ca, verify-identity"),
+        "{e}"
+    );
+    let config = parse(&with_cluster_keys(
+        "db-servers-ssl-mode = \"verify-ca\"\ndb-servers-ssl-ca = \"/ca.crt\"",
+    ))
+    .unwrap();
+    let server = &config.clusters[0].servers[0];
+    assert_eq!(server.ssl.mode, ferryman_config::SslMode::VerifyCa);
+    assert_eq!(
+        server.ssl.ca.as_deref(),
+        Some(std::path::Path::new("/ca.crt"))
+    );
 }

@@ -23,6 +23,7 @@ async fn import(endpoint: &Endpoint, dump: &Path, scratch: &Path) {
             host: Some(&endpoint.host),
             port: Some(endpoint.port),
             socket: None,
+            ssl: &[],
         },
     )
     .unwrap();
@@ -157,6 +158,7 @@ async fn a_mydumper_job_streams_a_tar_that_myloader_restores_with_equal_rows() {
             host: Some(&ep.host),
             port: Some(ep.port),
             socket: None,
+            ssl: &[],
         },
     )
     .unwrap();

@@ -144,6 +144,7 @@ async fn a_jobs_session_never_prints_the_password() {
         socket: None,
         user: "u".into(),
         password: Some(ferryman_config::Secret::new("hunter2-secret".to_owned())),
+        ssl: Default::default(),
     };
     let err = JobsConn::open(&endpoint, &Schema::default())
         .await

@@ -8,6 +8,7 @@ mod archive_diverged;
 mod cancel;
 mod common;
 mod dashboard;
+mod db_tls;
 mod failures;
 mod history;
 mod legacy;

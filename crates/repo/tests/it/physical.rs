@@ -47,6 +47,7 @@ async fn a_real_mariabackup_stream_is_parsed_catalogued_and_extracts() {
         host: Some(&endpoint.host),
         port: Some(endpoint.port),
         socket: None,
+        ssl: &[],
     };
     let defaults = sb.layout().server("db1").defaults_file();
     let option_file = OptionFile::create_including(tmp.path(), &defaults, &options).unwrap();

@@ -194,6 +194,7 @@ impl GaleraSandbox {
             socket: None,
             user: accounts::ADMIN_USER.into(),
             password: Some(self.passwords.admin.clone()),
+            ssl: Default::default(),
         }
     }
 }

@@ -56,6 +56,7 @@ impl GaleraSandbox {
                 user: REPL_USER,
                 password: self.passwords.repl.expose_secret(),
                 connect_retry_s: 1,
+                ssl: None,
             },
         )
         .await?;

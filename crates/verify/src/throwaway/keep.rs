@@ -106,6 +106,7 @@ impl Kept {
             socket: Some(self.socket()),
             user: "root".into(),
             password: None,
+            ssl: Default::default(),
         };
         ferryman_mariadbd::wait_ready(
             &self.paths,

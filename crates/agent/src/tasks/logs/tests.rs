@@ -401,6 +401,7 @@ mod with_a_server {
         let weak = Endpoint {
             user: "noreload".into(),
             password: None,
+            ssl: Default::default(),
             ..endpoint.clone()
         };
         use std::os::unix::fs::MetadataExt;

@@ -114,6 +114,7 @@ pub(super) async fn point(ctx: &TaskCtx<'_>, plan: &Plan) -> Result<()> {
                 .map(|p| p.expose_secret())
                 .unwrap_or(""),
             connect_retry_s: CONNECT_RETRY_S,
+            ssl: Some(&endpoint.ssl),
         },
     )
     .await?;

@@ -172,6 +172,7 @@ impl ImportServer {
             socket: Some(self.layout.socket()),
             user: "root".to_owned(),
             password: None,
+            ssl: Default::default(),
         }
     }
 

@@ -225,6 +225,8 @@ async fn primary_server_id(ctx: &TaskCtx<'_>, plan: &Plan) -> Option<u64> {
         socket: None,
         user: ctx.endpoint.user.clone(),
         password: ctx.endpoint.password.clone(),
+        // The primary is a server of the same cluster: its connections are secured alike.
+        ssl: ctx.endpoint.ssl.clone(),
     };
     let mut conn = match primary.connect(Session::Plain).await {
         Ok(conn) => conn,

@@ -79,6 +79,7 @@ impl Fixture {
             service_stop: vec!["true".into()],
             service_restart: vec!["true".into()],
             zfs_snapback: None,
+            ssl: Default::default(),
         };
         let endpoint = Endpoint {
             name: "db2".into(),
@@ -87,6 +88,7 @@ impl Fixture {
             socket: None,
             user: "ferryman".into(),
             password: None,
+            ssl: Default::default(),
         };
         let mut joiner = JoinerSettings::for_tests();
         joiner.bind_address = "127.0.0.1".into();
