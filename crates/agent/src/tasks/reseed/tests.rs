@@ -79,6 +79,7 @@ impl Fixture {
             service_stop: vec!["true".into()],
             service_restart: vec!["true".into()],
             zfs_snapback: None,
+            onpremise_ssh: None,
         };
         let endpoint = Endpoint {
             name: "db2".into(),
