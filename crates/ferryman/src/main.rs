@@ -104,6 +104,9 @@ enum Command {
     /// The Galera link keeper of one node: keeps exactly one node of its Galera cluster
     /// replicating from a remote cluster, with failover (`status` shows the link).
     GaleraLink(cmd::galera_link::GaleraLinkArgs),
+    /// The askpass program the manager gives ssh for an `onpremise-ssh` password login.
+    #[command(hide = true)]
+    SshAskpass(cmd::ssh_askpass::SshAskpassArgs),
 }
 
 fn main() -> ExitCode {
@@ -145,6 +148,7 @@ fn main() -> ExitCode {
             Command::Restore(a) => a.run().await,
             Command::Verify(a) => a.run().await,
             Command::GaleraLink(a) => a.run().await,
+            Command::SshAskpass(a) => a.run(),
         }
     });
     match result {
