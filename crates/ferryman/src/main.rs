@@ -104,12 +104,24 @@ enum Command {
     /// The Galera link keeper of one node: keeps exactly one node of its Galera cluster
     /// replicating from a remote cluster, with failover (`status` shows the link).
     GaleraLink(cmd::galera_link::GaleraLinkArgs),
-    /// The askpass program the manager gives ssh for an `onpremise-ssh` password login.
-    #[command(hide = true)]
-    SshAskpass(cmd::ssh_askpass::SshAskpassArgs),
 }
 
 fn main() -> ExitCode {
+    // Run as ssh's askpass (a symlink named so; ssh gives the prompt as the only argument).
+    let mut args = std::env::args_os();
+    if args
+        .next()
+        .is_some_and(|argv0| cmd::ssh_askpass::is_askpass(std::path::Path::new(&argv0)))
+    {
+        let prompt = args.next().unwrap_or_default();
+        return match cmd::ssh_askpass::run(&prompt.to_string_lossy()) {
+            Ok(code) => code,
+            Err(e) => {
+                output::error(&e);
+                ExitCode::FAILURE
+            }
+        };
+    }
     let cli = Cli::parse();
     // A daemon's log is its only voice: the agent and the manager say what they do by default.
     let default_level = match cli.command {
@@ -148,7 +160,6 @@ fn main() -> ExitCode {
             Command::Restore(a) => a.run().await,
             Command::Verify(a) => a.run().await,
             Command::GaleraLink(a) => a.run().await,
-            Command::SshAskpass(a) => a.run(),
         }
     });
     match result {

@@ -9,9 +9,11 @@
 //! checking (`accept-new` only for first-use pinning), and a connect timeout.
 //!
 //! Passwords: never on ssh's command line nor in its environment. ssh asks its askpass program
-//! (`SSH_ASKPASS`, forced by `SSH_ASKPASS_REQUIRE=force`), which is `ferryman ssh-askpass`: it
-//! prints the content of the 0600 file named by [`ASKPASS_FILE_VAR`], written here for the one
-//! run and removed after it. ssh's environment is cleared but for a few harmless variables, so
+//! (`SSH_ASKPASS`, forced by `SSH_ASKPASS_REQUIRE=force`), which ssh runs with the prompt as its
+//! only argument: so it is a symlink named [`ASKPASS_NAME`] to the `ferryman` binary in the
+//! 0700 scratch directory, and `ferryman` run under that name answers as an askpass: it prints
+//! the content of the 0600 file named by [`ASKPASS_FILE_VAR`], written here for the one run and
+//! removed after it. ssh's environment is cleared but for a few harmless variables, so
 //! a `password-env` variable of the manager's own environment does not reach it either.
 //!
 //! ssh sends the remote command as one string to the remote user's shell: each word is quoted
@@ -28,8 +30,10 @@ use ferryman_exec::{Program, Streaming};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
-/// The variable naming the password file for `ferryman ssh-askpass`.
+/// The variable naming the password file for the askpass.
 pub const ASKPASS_FILE_VAR: &str = "FERRYMAN_SSH_ASKPASS_FILE";
+/// The name `ferryman` answers to as ssh's askpass program (a symlink to it).
+pub const ASKPASS_NAME: &str = "ferryman-ssh-askpass";
 /// How long ssh may take to connect (TCP and key exchange).
 const CONNECT_TIMEOUT_S: u32 = 10;
 /// Keep-alives: a host that stops answering is given up after 4 × 15 s.
@@ -64,7 +68,7 @@ pub struct Target {
     pub host: String,
     /// The server's `onpremise-ssh*` keys.
     pub settings: OnPremiseSsh,
-    /// The program ssh runs to ask for a password: this `ferryman` binary.
+    /// The `ferryman` binary, which answers ssh's password prompt when run as [`ASKPASS_NAME`].
     pub askpass: PathBuf,
     /// A directory only the manager's user can read, for the password file of a run.
     pub scratch: PathBuf,
@@ -120,7 +124,7 @@ impl Target {
             .env_clear_keeping(&KEPT_ENV);
         if let Some(file) = &password {
             command = command
-                .env("SSH_ASKPASS", &self.askpass)
+                .env("SSH_ASKPASS", self.askpass_link()?)
                 .env("SSH_ASKPASS_REQUIRE", "force")
                 .env(ASKPASS_FILE_VAR, &file.0);
         }
@@ -276,6 +280,30 @@ impl Target {
         file.write_all(password.expose_secret().as_bytes())
             .map_err(|e| fail("write", &path, e))?;
         Ok(Some(guard))
+    }
+}
+
+impl Target {
+    /// The symlink [`ASKPASS_NAME`] in the scratch directory (made by
+    /// [`Target::password_file`]), pointing at the `ferryman` binary.
+    fn askpass_link(&self) -> Result<PathBuf, String> {
+        let link = self.scratch.join(ASKPASS_NAME);
+        if std::fs::read_link(&link).ok().as_deref() != Some(self.askpass.as_path()) {
+            let _ = std::fs::remove_file(&link);
+            let made = std::os::unix::fs::symlink(&self.askpass, &link);
+            // Another run may have made the same link meanwhile.
+            let same = || std::fs::read_link(&link).ok().as_deref() == Some(self.askpass.as_path());
+            made.or_else(|e| if same() { Ok(()) } else { Err(e) })
+                .map_err(|e| {
+                    format!(
+                        "cannot link `{}` to `{}` for ssh's password prompt: {e}; check that the \
+                     manager may write to `manager.monitoring-datadir`",
+                        link.display(),
+                        self.askpass.display()
+                    )
+                })?;
+        }
+        Ok(link)
     }
 }
 
