@@ -110,7 +110,7 @@ async fn a_key_login_runs_the_command_with_its_words_intact() {
     let remote_sleep = loop {
         let found = proc_texts()
             .into_iter()
-            .find(|(_, cmdline, _)| cmdline == "sleep\0600.5\0");
+            .find(|(_, cmdline, _)| cmdline == "sleep\x00600.5\x00");
         if let Some((pid, _, _)) = found {
             break pid;
         }
