@@ -14,6 +14,7 @@ mod legacy;
 mod metrics;
 mod missing;
 mod notify;
+mod onpremise;
 mod refusals;
 mod reload;
 mod scheduled;
