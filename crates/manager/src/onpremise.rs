@@ -8,8 +8,8 @@
 //! failed (a refused host key or login, no route, no such command) before its row was taken
 //! fails the job at once, with ssh's words and the next step, and the row is cancelled,
 //! instead of waiting for `job-claim-timeout`. The run is stopped (ssh killed by PID) when the
-//! job is cancelled (by request, or by the manager's shutdown), and [`LINGER`] after the job
-//! ended if it still runs.
+//! job is cancelled (by request, or by the manager's shutdown), when the manager shuts down
+//! after the job ended, and [`LINGER`] after the job ended if it still runs.
 //!
 //! Such a server has no resident agent: `agents.rs` never calls it silent.
 //!
@@ -100,6 +100,7 @@ pub(crate) fn launch(
     let job_over = CancellationToken::new();
     let over = job_over.clone();
     let cancelled = job.cancelled().clone();
+    let stopping = services.stopping.clone();
     let server_name = server.name.clone();
     services.spawn(tracing::Span::current(), async move {
         let stop = CancellationToken::new();
@@ -108,6 +109,7 @@ pub(crate) fn launch(
             async move {
                 tokio::select! {
                     _ = cancelled.cancelled() => {}
+                    _ = stopping.cancelled() => {}
                     _ = async { over.cancelled().await; tokio::time::sleep(LINGER).await } => {}
                 }
                 stop.cancel();

@@ -131,3 +131,71 @@ async fn a_server_run_over_ssh_is_never_called_silent() {
     );
     running.stop().await;
 }
+
+/// The PIDs whose command line (NUL-separated) satisfies `f`.
+fn pids_where(f: impl Fn(&str) -> bool) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            f(&String::from_utf8_lossy(&cmdline))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancelled_job_stops_its_ssh_and_leaves_the_queue() {
+    let sshd = TestSshd::start().await;
+    let sb = TestSandbox::start(0).await;
+    let known_hosts = sb.path().join("known_hosts");
+    std::fs::write(&known_hosts, sshd.known_hosts_line()).unwrap();
+    let config = config_with(&sb, "", "");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let name_line = "name = \"db1\"\n";
+    // An agent command that hangs.
+    let keys = format!(
+        "{name_line}onpremise-ssh = true\nonpremise-ssh-port = {}\n\
+         onpremise-ssh-private-key = \"{}\"\nonpremise-ssh-known-hosts = \"{}\"\n\
+         onpremise-ssh-agent-command = \"sleep 600.7\"\n",
+        sshd.port(),
+        sshd.client_key().display(),
+        known_hosts.display()
+    );
+    std::fs::write(&config, text.replacen(name_line, &keys, 1)).unwrap();
+    let running = start(&config, &[]).await;
+    let services = running.services.clone();
+    let id = services
+        .start_backup("sandbox", Some("db1"), Task::Mysqldump, "test")
+        .await
+        .unwrap();
+    let node_id = wait_node_id(&services, id).await;
+    let is_ssh = |c: &str| c.starts_with("/usr/bin/ssh\0") && c.contains("sleep 600.7");
+    let is_sleep = |c: &str| c == "sleep\u{0}600.7\u{0}";
+    crate::notify::until("ssh and the remote sleep", Duration::from_secs(20), || {
+        !pids_where(is_ssh).is_empty() && !pids_where(is_sleep).is_empty()
+    })
+    .await;
+    assert!(services.registry.cancel(id));
+    let job = wait_job(&services, id, Duration::from_secs(10)).await;
+    assert_eq!(job.state, JobState::Cancelled, "{job:?}");
+    crate::notify::until("ssh stopped", Duration::from_secs(10), || {
+        pids_where(is_ssh).is_empty()
+    })
+    .await;
+    let rows = sb
+        .sql(
+            "db1",
+            &format!(
+                "SELECT CAST(done AS SIGNED) FROM replication_manager_schema.jobs WHERE id = {node_id}"
+            ),
+        )
+        .await;
+    let done: i64 = ferryman_db::mysql_async::from_row(rows.into_iter().next().unwrap());
+    assert_eq!(done, 1);
+    for pid in pids_where(is_sleep) {
+        ferryman_exec::process::kill_now(pid).unwrap();
+    }
+    running.stop().await;
+}
