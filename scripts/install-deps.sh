@@ -16,6 +16,7 @@ packages=(
   prometheus                                               # the metrics test: a real Prometheus scrapes the manager
   chromium chromium-driver                                 # the dashboard test: headless Chromium through WebDriver
   systemd binutils                                         # the package test: systemd-analyze verify, strip
+  openssh-client openssh-server                            # onpremise-ssh: the manager's ssh; the tests' sshd (testing::TestSshd)
 )
 
 missing=()

@@ -268,6 +268,21 @@ pub const SERVICE_STOP: &str = "systemctl stop mariadb";
 /// `clusters.NAME.servers.service-restart`.
 pub const SERVICE_RESTART: &str = "systemctl restart mariadb";
 // `clusters.NAME.servers.zfs-snapback` has no default: without it the `zfssnapback` task fails.
+/// `clusters.NAME.servers.onpremise-ssh`.
+pub const ONPREMISE_SSH: bool = false;
+/// `clusters.NAME.servers.onpremise-ssh-port`.
+pub const ONPREMISE_SSH_PORT: u16 = 22;
+/// `clusters.NAME.servers.onpremise-ssh-credential`: `root`, key login (replication-manager's
+/// `root:`).
+pub const ONPREMISE_SSH_USER: &str = "root";
+/// `clusters.NAME.servers.onpremise-ssh-accept-new-host-key`: host keys are pinned by hand.
+pub const ONPREMISE_SSH_ACCEPT_NEW_HOST_KEY: bool = false;
+/// `clusters.NAME.servers.onpremise-ssh-agent-command`, followed by the server's name.
+pub const ONPREMISE_SSH_AGENT_COMMAND: &str =
+    "ferryman agent --once --config /etc/ferryman/ferryman.toml --server";
+// `clusters.NAME.servers.onpremise-ssh-known-hosts` has no default: it is required with
+// `onpremise-ssh`. `onpremise-ssh-private-key` has none either (ssh's own default identities).
+// `onpremise-ssh-db-job-script` has none: it is required for a `legacy-donor` run over SSH.
 
 /// `clusters.NAME.galera-link.schema`, as reference 004.
 pub const GALERA_LINK_SCHEMA: &str = "percona";

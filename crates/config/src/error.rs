@@ -829,6 +829,17 @@ pub enum ConfigError {
         /// The value.
         value: String,
     },
+
+    /// A key that `onpremise-ssh = true` needs is absent.
+    #[error("{at}: `onpremise-ssh = true` needs `{key}`: {next}")]
+    OnPremiseSshKeyMissing {
+        /// Where the server's table starts.
+        at: Location,
+        /// Dotted path of the missing key.
+        key: String,
+        /// What to set it to.
+        next: &'static str,
+    },
 }
 
 /// `in [TABLE]`, or `at the top level`.

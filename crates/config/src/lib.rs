@@ -13,7 +13,7 @@
 //!   same for `config check`, with the secrets it lacks (and the notification channels no
 //!   route names) as [`ConfigWarning`]s (`warning`).
 //! - `manager`, `agent`, `verifier`, `repository`, `cluster`, `galera_link`, `binlog_archive`,
-//!   `server`,
+//!   `server` (its `onpremise-ssh*` keys in `onpremise`),
 //!   `schedule`, `retention`, `credential`, `notifications`:
 //!   one section each, its public type and its validation (`repository` also checks each
 //!   cluster's `backup-repositories`; `repository/syntax.rs`: endpoint, bucket and prefix
@@ -48,6 +48,7 @@ mod error;
 mod galera_link;
 mod manager;
 mod notifications;
+mod onpremise;
 mod parse;
 mod ports;
 mod raw;
@@ -75,6 +76,7 @@ pub use manager::ManagerConfig;
 pub use notifications::{
     EmailChannel, NotificationsConfig, Route, RouteSeverity, SmtpTls, WebhookChannel, EVENT_KINDS,
 };
+pub use onpremise::OnPremiseSsh;
 pub use repository::{
     parse_identities, EncryptionConfig, RepositoryConfig, RepositoryKind, ResticConfig, S3Config,
 };

@@ -286,6 +286,27 @@ pub(crate) struct RawServer {
     pub(crate) service_stop: Option<Spanned<RawCommand>>,
     pub(crate) service_restart: Option<Spanned<RawCommand>>,
     pub(crate) zfs_snapback: Option<Spanned<RawCommand>>,
+    pub(crate) onpremise_ssh: Option<bool>,
+    pub(crate) onpremise_ssh_port: Option<Spanned<i64>>,
+    pub(crate) onpremise_ssh_credential: Option<RawCredential>,
+    pub(crate) onpremise_ssh_private_key: Option<Spanned<String>>,
+    pub(crate) onpremise_ssh_known_hosts: Option<Spanned<String>>,
+    pub(crate) onpremise_ssh_accept_new_host_key: Option<bool>,
+    pub(crate) onpremise_ssh_agent_command: Option<Spanned<RawCommand>>,
+    pub(crate) onpremise_ssh_db_job_script: Option<Spanned<String>>,
+}
+
+/// The `onpremise-ssh*` keys of `[[clusters.NAME.servers]]`, grouped like [`RawRetention`].
+#[derive(Debug, Default)]
+pub(crate) struct RawOnPremiseSsh {
+    pub(crate) enabled: Option<bool>,
+    pub(crate) port: Option<Spanned<i64>>,
+    pub(crate) credential: Option<RawCredential>,
+    pub(crate) private_key: Option<Spanned<String>>,
+    pub(crate) known_hosts: Option<Spanned<String>>,
+    pub(crate) accept_new_host_key: Option<bool>,
+    pub(crate) agent_command: Option<Spanned<RawCommand>>,
+    pub(crate) db_job_script: Option<Spanned<String>>,
 }
 
 /// A command key (`service-start`, `zfs-snapback`…): a string split on whitespace, or an array

@@ -7,7 +7,8 @@ use toml::Spanned;
 
 use crate::defaults;
 use crate::error::{ConfigError, Location};
-use crate::raw::RawServer;
+use crate::onpremise::OnPremiseSsh;
+use crate::raw::{RawOnPremiseSsh, RawServer};
 use crate::validate::Validator;
 
 /// One database server of a cluster.
@@ -47,6 +48,10 @@ pub struct ServerConfig {
     /// The cluster's `db-servers-ssl-*`: how connections to this server are secured (every
     /// connection to it, so it travels with the server).
     pub ssl: crate::DbSsl,
+    /// `onpremise-ssh` (default false) and the `onpremise-ssh-*` keys: when on, the manager
+    /// runs this server's agent (or, for a `legacy-donor`, its donor script) over SSH once
+    /// after writing each job row, instead of waiting for a resident agent. `None` when off.
+    pub onpremise_ssh: Option<OnPremiseSsh>,
 }
 
 /// Names and addresses seen so far in the file, to report duplicates.
@@ -65,7 +70,8 @@ impl ServerConfig {
         seen: &mut SeenServers,
         v: &mut Validator<'_>,
     ) -> ServerConfig {
-        let table_at = v.at(raw.span());
+        let table_span = raw.span();
+        let table_at = v.at(table_span.clone());
         let key = |k: &str| format!("clusters.{cluster}.servers[{index}].{k}");
         let RawServer {
             name,
@@ -79,7 +85,25 @@ impl ServerConfig {
             service_stop,
             service_restart,
             zfs_snapback,
+            onpremise_ssh,
+            onpremise_ssh_port,
+            onpremise_ssh_credential,
+            onpremise_ssh_private_key,
+            onpremise_ssh_known_hosts,
+            onpremise_ssh_accept_new_host_key,
+            onpremise_ssh_agent_command,
+            onpremise_ssh_db_job_script,
         } = raw.into_inner();
+        let ssh = RawOnPremiseSsh {
+            enabled: onpremise_ssh,
+            port: onpremise_ssh_port,
+            credential: onpremise_ssh_credential,
+            private_key: onpremise_ssh_private_key,
+            known_hosts: onpremise_ssh_known_hosts,
+            accept_new_host_key: onpremise_ssh_accept_new_host_key,
+            agent_command: onpremise_ssh_agent_command,
+            db_job_script: onpremise_ssh_db_job_script,
+        };
 
         let name = match name {
             None => {
@@ -132,11 +156,14 @@ impl ServerConfig {
             }
         }
 
+        let legacy_donor = legacy_donor.unwrap_or(defaults::LEGACY_DONOR);
+        let onpremise_ssh = OnPremiseSsh::from_raw(ssh, &name, legacy_donor, &key, table_span, v);
         ServerConfig {
+            onpremise_ssh,
             socket: v.server_path(&key("socket"), socket),
             datadir: v.server_path(&key("datadir"), datadir),
             defaults_file: v.server_path(&key("defaults-file"), defaults_file),
-            legacy_donor: legacy_donor.unwrap_or(defaults::LEGACY_DONOR),
+            legacy_donor,
             service_start: v.command(
                 &key("service-start"),
                 service_start,

@@ -25,6 +25,8 @@ mod encryption;
 mod errors;
 #[path = "config/notifications.rs"]
 mod notifications;
+#[path = "config/onpremise.rs"]
+mod onpremise;
 #[path = "config/repositories.rs"]
 mod repositories;
 #[path = "config/repository_errors.rs"]

@@ -32,6 +32,8 @@ pub struct Command {
     /// Names only: the values are secrets and never appear in logs or `Debug`.
     secret_env: Vec<(OsString, Secret)>,
     current_dir: Option<PathBuf>,
+    /// Start from an empty environment instead of this process's.
+    clear_env: bool,
 }
 
 #[derive(Clone)]
@@ -52,6 +54,7 @@ impl Command {
             env: Vec::new(),
             secret_env: Vec::new(),
             current_dir: None,
+            clear_env: false,
         }
     }
 
@@ -84,6 +87,19 @@ impl Command {
     pub fn secret_env(mut self, key: impl AsRef<OsStr>, value: &str) -> Self {
         self.secret_env
             .push((key.as_ref().to_owned(), Secret(value.into())));
+        self
+    }
+
+    /// Gives the program only the variables set on this command (and those of `keep` that this
+    /// process has), not this process's whole environment: for a program that must not see the
+    /// secrets this process was given through its environment (`password-env`).
+    pub fn env_clear_keeping(mut self, keep: &[&str]) -> Self {
+        self.clear_env = true;
+        let kept: Vec<(OsString, OsString)> = keep
+            .iter()
+            .filter_map(|k| std::env::var_os(k).map(|v| (OsString::from(k), v)))
+            .collect();
+        self.env.splice(0..0, kept);
         self
     }
 
@@ -200,6 +216,9 @@ impl Command {
         #[allow(clippy::disallowed_methods)] // this module is the one place allowed to spawn
         let mut cmd = std::process::Command::new(self.program.path());
         cmd.args(&self.args);
+        if self.clear_env {
+            cmd.env_clear();
+        }
         cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd.envs(self.secret_env.iter().map(|(k, v)| (k, &v.0)));
         if let Some(dir) = &self.current_dir {
@@ -275,6 +294,26 @@ mod tests {
         assert!(!format!("{cmd:?}").contains("s3cr3t"));
         assert!(!cmd.display().contains("s3cr3t"));
         assert_eq!(cmd.run().await.unwrap().stdout, "s3cr3t");
+    }
+
+    #[tokio::test]
+    async fn a_cleared_environment_keeps_only_what_is_named() {
+        let out = sh()
+            .command()
+            .args(["-c", "env"])
+            .env_clear_keeping(&["PATH", "FERRYMAN_NO_SUCH_VARIABLE"])
+            .env("ONE", "1")
+            .run()
+            .await
+            .unwrap()
+            .stdout;
+        let mut names: Vec<&str> = out
+            .lines()
+            .filter_map(|l| l.split_once('=').map(|(k, _)| k))
+            .filter(|k| *k != "PWD" && *k != "SHLVL" && *k != "_")
+            .collect();
+        names.sort_unstable();
+        assert_eq!(names, ["ONE", "PATH"], "{out}");
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod repo;
 pub mod reseed;
 pub mod restore;
 pub mod sandbox;
+pub mod ssh_askpass;
 pub mod status;
 pub mod task;
 pub mod tls;

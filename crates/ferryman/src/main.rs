@@ -107,6 +107,21 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Run as ssh's askpass (a symlink named so; ssh gives the prompt as the only argument).
+    let mut args = std::env::args_os();
+    if args
+        .next()
+        .is_some_and(|argv0| cmd::ssh_askpass::is_askpass(std::path::Path::new(&argv0)))
+    {
+        let prompt = args.next().unwrap_or_default();
+        return match cmd::ssh_askpass::run(&prompt.to_string_lossy()) {
+            Ok(code) => code,
+            Err(e) => {
+                output::error(&e);
+                ExitCode::FAILURE
+            }
+        };
+    }
     let cli = Cli::parse();
     // A daemon's log is its only voice: the agent and the manager say what they do by default.
     let default_level = match cli.command {

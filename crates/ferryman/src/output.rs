@@ -14,7 +14,9 @@ pub use manager::{
     backup, backup_started, backups, job, job_cancelling, job_finished, jobs, json, prune,
     reseed_started, JobsProgress,
 };
-pub use node::{backup_deleted, log_tail, log_text, logs, task_started};
+pub use node::{
+    askpass_answer, backup_deleted, log_tail, log_text, logs, onpremise_ssh, task_started,
+};
 pub use pitr::{pitr_status, proof_line, restored};
 pub use sandbox::galera_sandbox_status;
 pub use status::{events, fleet};

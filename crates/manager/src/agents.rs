@@ -2,6 +2,11 @@
 //! `ferryman_jobs::heartbeat`) read every [`EVERY`], `agent-silent` when it is older than
 //! `manager.agent-silent-after`, `agent-back` when it is fresh again.
 //!
+//! A server with `onpremise-ssh` has no resident agent: the manager runs `ferryman agent
+//! --once` over SSH for each of its jobs, and that pass's heartbeat ages until the next job.
+//! Its age is still read and shown, but it is never called silent (a run that does not start
+//! fails its job instead, with ssh's reason).
+//!
 //! A server with no heartbeat row never ran a Ferryman agent (a legacy donor, a server whose
 //! agent has not started yet) and is never called silent; a server that cannot be read leaves
 //! its agent's state as it was (the topology says the server is down). The ages are also the
@@ -108,7 +113,10 @@ pub async fn read_all(services: &Services) {
     while let Some((cluster, server, read)) = reads.next().await {
         match read {
             Ok(Some(heartbeat)) => {
-                let silent_after = config.manager.agent_silent_after;
+                let silent_after = match server.onpremise_ssh {
+                    Some(_) => Duration::MAX,
+                    None => config.manager.agent_silent_after,
+                };
                 if let Some(event) =
                     services
                         .agents

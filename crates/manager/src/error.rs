@@ -174,6 +174,19 @@ pub enum Error {
         result: String,
     },
 
+    /// The run of the node's agent over SSH failed before the job was taken (`onpremise-ssh`).
+    #[error("job {node_job_id} ({task}) on `{server}` was cancelled: {detail}")]
+    OnPremiseSsh {
+        /// The server.
+        server: String,
+        /// Node job id.
+        node_job_id: u64,
+        /// The task.
+        task: Task,
+        /// ssh's words and the next step.
+        detail: String,
+    },
+
     /// The agent stopped reporting.
     #[error("job {node_job_id} ({task}) on `{server}`: the agent stopped reporting ({detail}); check that it still runs")]
     AgentSilent {

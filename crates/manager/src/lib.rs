@@ -9,6 +9,8 @@
 //!   module), the entry to each operation, and the tracker every job is spawned on.
 //! - `node_job.rs`: the life of one node job: its row inserted, the wait for its claim and
 //!   stream, heartbeats, following it across a server restart, its outcome.
+//! - `onpremise.rs` + `onpremise/`: a server with `onpremise-ssh`: its agent (or donor
+//!   script) run over SSH once after each of its rows is written, through the system's `ssh`.
 //! - `dispatch.rs`: starting backups, log collections and commands, and running their node
 //!   job (stream expected, row, stream handed to `store`).
 //! - `receiver.rs`: the well-known stream port and legacy donor ports.
@@ -78,6 +80,7 @@ pub mod missing;
 pub mod monitor;
 pub mod node_job;
 pub mod notify;
+pub mod onpremise;
 pub mod pitr;
 pub mod prover;
 pub mod receiver;

@@ -9,7 +9,8 @@
 //!    the agent's stream, a connection to the joiner's listener). The event ends the wait at
 //!    once; the row is only read meanwhile, at [`POLL`], to fail the wait as soon as it is
 //!    vain: the row ended, nobody took it within `manager.job-claim-timeout`, a legacy donor
-//!    sent nothing within `manager.stream-accept-timeout`, or the runner's heartbeat stopped.
+//!    sent nothing within `manager.stream-accept-timeout`, the runner's heartbeat stopped, or
+//!    (`onpremise-ssh`) the run over SSH started with the row ended before taking it.
 //! 3. To its end, in one of three ways: [`NodeJob::until_done`] (a command: the same rules),
 //!    [`NodeJob::outcome`] (a stream has ended: the row must say how within [`OUTCOME_WAIT`]),
 //!    [`NodeJob::follow`] (a joiner whose server restarts on restored data: the session is
@@ -32,6 +33,7 @@ use ferryman_jobs::{Claim, Job, JobId, JobStatus, JobsConn, Schema, Token};
 use ferryman_proto::Task;
 use tokio::sync::watch;
 
+use crate::onpremise::{self, Ended, Launch};
 use crate::registry::{JobHandle, JobState};
 use crate::{Error, Result, Services};
 
@@ -94,6 +96,8 @@ pub struct NodeJob {
     enqueued: Instant,
     /// Set once the row is seen taken by a runner.
     taken: watch::Sender<bool>,
+    /// The run over SSH started for this row (`onpremise-ssh`).
+    ssh: Option<Launch>,
 }
 
 impl std::fmt::Debug for NodeJob {
@@ -182,7 +186,12 @@ impl NodeJob {
         });
         tracing::Span::current().record("node_job_id", id.0);
         tracing::info!(server = %server.name, %task, node_job_id = id.0, port = route.port, "job enqueued");
+        let ssh = server
+            .onpremise_ssh
+            .as_ref()
+            .map(|ssh| onpremise::launch(services, job, cluster, server, ssh, task, id.0));
         Ok(NodeJob {
+            ssh,
             id,
             task,
             server: server.name.clone(),
@@ -351,6 +360,9 @@ impl NodeJob {
         started: Instant,
         pulse: &mut Pulse,
     ) -> Result<Option<Seen<T>>> {
+        // Before the row is read: a run seen ended and a row read after it still pending was
+        // never taken by that run.
+        let ssh_ended = self.ssh.as_ref().and_then(Launch::ended);
         // Only a followed joiner's session is ever lost: it is re-opened here.
         let read = match self.conn.as_mut() {
             Some(conn) => conn.observe(self.id).await,
@@ -369,6 +381,7 @@ impl NodeJob {
                     return Ok(Some(Seen::Done(Box::new(row))));
                 }
                 self.mirror(&row);
+                self.judge_ssh(&row, ssh_ended).await?;
                 self.judge_start(&row, heartbeat_age_s).await?;
                 Ok(None)
             }
@@ -460,6 +473,31 @@ impl NodeJob {
             }
             _ => Ok(()),
         }
+    }
+
+    /// `onpremise-ssh`: a run over SSH that ended while the row is still pending will not take
+    /// it: a failed run (a refused host key or login, no route, no such command) fails the
+    /// job now with ssh's words; a Ferryman agent that exited with 0 without taking it too (a
+    /// legacy donor script may leave a task for later: its accept timeout applies).
+    async fn judge_ssh(&mut self, row: &Job, ended: Option<Ended>) -> Result<()> {
+        if row.status() != JobStatus::Pending {
+            return Ok(());
+        }
+        let detail = match ended {
+            Some(Ended::Failed(why)) => why,
+            Some(Ended::Succeeded) if !self.legacy => format!(
+                "the agent ran over SSH and exited without taking the job: check that                  `agent.tasks` on the host includes `{}` and that its configuration names this                  server (`onpremise-ssh-agent-command`)",
+                self.task
+            ),
+            _ => return Ok(()),
+        };
+        self.cancel("the run over ssh did not take this job").await;
+        Err(Error::OnPremiseSsh {
+            server: self.server.clone(),
+            node_job_id: self.id.0,
+            task: self.task,
+            detail,
+        })
     }
 
     /// A followed joiner: its row once done; a lost session is re-opened at the next look, a

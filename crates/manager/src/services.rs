@@ -69,6 +69,9 @@ pub struct Services {
     pub(crate) row_key: ferryman_proto::RowKey,
     /// Every job spawned, so shutdown can wait for them.
     tasks: TaskTracker,
+    /// Cancelled when shutdown starts waiting for the jobs: what outlives its job (a run over
+    /// SSH finishing, `onpremise.rs`) stops then.
+    pub(crate) stopping: tokio_util::sync::CancellationToken,
 }
 
 impl Services {
@@ -99,6 +102,7 @@ impl Services {
             reseeds: Reseeds::default(),
             row_key,
             tasks: TaskTracker::new(),
+            stopping: tokio_util::sync::CancellationToken::new(),
         })
     }
 
@@ -112,6 +116,7 @@ impl Services {
 
     /// Stops taking jobs and waits for the running ones (cancelled by the caller first).
     pub(crate) async fn drain(&self) {
+        self.stopping.cancel();
         self.tasks.close();
         self.tasks.wait().await;
     }

@@ -6,12 +6,14 @@ mod galera;
 mod prometheus;
 mod s3;
 mod smtp;
+mod sshd;
 mod writer;
 
 pub use galera::TestGalera;
 pub use prometheus::TestPrometheus;
 pub use s3::TestS3;
 pub use smtp::{Mail, TestSmtp};
+pub use sshd::{TestSshd, PASSWORD_USER};
 pub use writer::Writer;
 
 use std::path::PathBuf;

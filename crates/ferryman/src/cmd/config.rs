@@ -44,7 +44,7 @@ impl ConfigCommand {
                         return Ok(ExitCode::FAILURE);
                     }
                 };
-                if !certificates(config) {
+                if !certificates(config) | !onpremise_ssh(config) {
                     return Ok(ExitCode::FAILURE);
                 }
                 if probe_repositories && !probe(config).await {
@@ -98,6 +98,80 @@ fn certificates(config: &Config) -> bool {
             Err(e) => {
                 ok = false;
                 output::certificate_error(key, path, &e.to_string());
+            }
+        }
+    }
+    ok
+}
+
+/// The servers whose jobs run over SSH (`onpremise-ssh`): how, and their files: a known-hosts
+/// file or private key absent here is a warning (this may not be the manager's host), a
+/// private key readable by others an error (ssh refuses it). False on an error.
+fn onpremise_ssh(config: &Config) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let mut ok = true;
+    for cluster in &config.clusters {
+        for server in &cluster.servers {
+            let Some(ssh) = &server.onpremise_ssh else {
+                continue;
+            };
+            let login = match (&ssh.credential.password, &ssh.private_key) {
+                (Some(_), _) => "password login".to_owned(),
+                (None, Some(key)) => format!("key login with {}", key.display()),
+                (None, None) => "key login with the manager user's default keys".to_owned(),
+            };
+            let what = if server.legacy_donor {
+                "the donor script".to_owned()
+            } else {
+                format!("`{}`", ssh.agent_command.join(" "))
+            };
+            output::onpremise_ssh(
+                &server.name,
+                &format!(
+                    "jobs run over SSH: {what} as {}@{}:{} ({login}); host key checked against {}{}",
+                    ssh.credential.user,
+                    server.host,
+                    ssh.port,
+                    ssh.known_hosts.display(),
+                    if ssh.accept_new_host_key {
+                        ", pinned at first use"
+                    } else {
+                        ""
+                    }
+                ),
+            );
+            if !ssh.known_hosts.is_file() && !ssh.accept_new_host_key {
+                output::warning(&format!(
+                    "server {}: the known-hosts file {} is not here: on the manager's host, write                      it with `ssh-keyscan -p {} {} >> {}` and compare the key with the host's own",
+                    server.name,
+                    ssh.known_hosts.display(),
+                    ssh.port,
+                    server.host,
+                    ssh.known_hosts.display()
+                ));
+            }
+            let Some(key) = &ssh.private_key else {
+                continue;
+            };
+            match std::fs::metadata(key) {
+                Err(e) => output::warning(&format!(
+                    "server {}: the private key {} cannot be read here ({e}): the manager needs                      it (mode 0600)",
+                    server.name,
+                    key.display()
+                )),
+                Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                    ok = false;
+                    output::certificate_error(
+                        "onpremise-ssh-private-key",
+                        key,
+                        &format!(
+                            "mode {:04o}: ssh refuses a key others can read: run `chmod 600 {}`",
+                            meta.permissions().mode() & 0o7777,
+                            key.display()
+                        ),
+                    );
+                }
+                Ok(_) => {}
             }
         }
     }

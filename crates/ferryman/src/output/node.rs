@@ -1,4 +1,5 @@
-//! What `ferryman task`, `ferryman logs` and `ferryman backup delete` print.
+//! What `ferryman task`, `ferryman logs`, `ferryman backup delete` and `config check` about a
+//! server print.
 
 use ferryman_repo::timestamp::Timestamp;
 
@@ -62,4 +63,14 @@ pub fn log_tail<'a>(name: &str, lines: impl Iterator<Item = &'a [u8]>) -> std::i
 /// `task` queued.
 pub fn task_started(job_id: u64, task: &str, server: &str) {
     println!("job {job_id} started: {task} on {server}");
+}
+
+/// `config check`: how a server's jobs run over SSH.
+pub fn onpremise_ssh(server: &str, description: &str) {
+    println!("  server {server}: {description}");
+}
+
+/// `ssh-askpass`: the password, for ssh (which reads it from the program's stdout).
+pub fn askpass_answer(password: &str) {
+    println!("{password}");
 }

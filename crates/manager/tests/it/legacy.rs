@@ -19,7 +19,7 @@ use tokio::net::TcpSocket;
 use crate::common::*;
 
 /// The reference's donor script, with its variables adapted (see the file's header).
-const DONOR_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/legacy_donor.sh");
+pub const DONOR_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/legacy_donor.sh");
 
 /// How long the manager waits for a legacy donor's connection in this test.
 const ACCEPT_TIMEOUT_S: u64 = 20;
@@ -38,7 +38,7 @@ fn private_file(path: &Path, text: &str) {
 /// What a DBA sets up on the node for the script: `MYSQL_CONF/my.cnf` for mariabackup (the
 /// server's my.cnf plus the account), `MYSQL_HOME/my.cnf` for the mysql client. Returns
 /// (MYSQL_CONF, MYSQL_HOME).
-fn node_files(sb: &TestSandbox, dir: &Path) -> (PathBuf, PathBuf) {
+pub fn node_files(sb: &TestSandbox, dir: &Path) -> (PathBuf, PathBuf) {
     let server = &sb.config().clusters[0].servers[0];
     let password = sb.passwords().admin.expose_secret().to_owned();
     let conf = dir.join("conf");

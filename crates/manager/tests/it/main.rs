@@ -15,6 +15,7 @@ mod legacy;
 mod metrics;
 mod missing;
 mod notify;
+mod onpremise;
 mod refusals;
 mod reload;
 mod scheduled;

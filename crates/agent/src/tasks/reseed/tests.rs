@@ -80,6 +80,7 @@ impl Fixture {
             service_restart: vec!["true".into()],
             zfs_snapback: None,
             ssl: Default::default(),
+            onpremise_ssh: None,
         };
         let endpoint = Endpoint {
             name: "db2".into(),
