@@ -70,6 +70,10 @@ pub struct AgentConfig {
     /// `tls-ca-file`: the fleet's CA certificates, which issued the manager's certificate.
     /// Required with `tls-cert-file`.
     pub tls_ca_file: Option<PathBuf>,
+    /// `allow-plain-tcp`: says that a joiner listening beyond loopback (`joiner-bind-address`)
+    /// without a certificate, in plain TCP, is wanted. Default false: `config check` and the
+    /// agent's start warn of it, with the keys to set.
+    pub allow_plain_tcp: bool,
 }
 
 impl Default for AgentConfig {
@@ -89,6 +93,7 @@ impl Default for AgentConfig {
             stream_destinations: Vec::new(),
             tls: None,
             tls_ca_file: None,
+            allow_plain_tcp: false,
         }
     }
 }
@@ -111,11 +116,12 @@ impl AgentConfig {
             tls_cert_file,
             tls_key_file,
             tls_ca_file,
+            allow_plain_tcp,
         } = raw;
         let cert_at = tls_cert_file.as_ref().map(|c| c.span());
         let tls = crate::tls::identity(v, "agent", tls_cert_file, tls_key_file);
         let tls_ca_file = crate::tls::ca_file(v, "agent", tls.as_ref(), tls_ca_file, cert_at);
-        AgentConfig {
+        let config = AgentConfig {
             tls,
             tls_ca_file,
             poll_interval: v.duration(
@@ -231,7 +237,9 @@ impl AgentConfig {
                     tasks
                 }
             },
-        }
+            allow_plain_tcp: allow_plain_tcp.unwrap_or(false),
+        };
+        config
     }
 }
 

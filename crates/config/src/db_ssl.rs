@@ -60,6 +60,9 @@ pub struct DbSsl {
     /// certificate, for accounts created `REQUIRE X509` or `REQUIRE SUBJECT`. Ferryman's own
     /// sessions (mysql_async) read only RSA keys in PKCS#1 form (`BEGIN RSA PRIVATE KEY`).
     pub client: Option<(PathBuf, PathBuf)>,
+    /// True when the file sets `db-servers-ssl-mode` (a `disabled` written down says that
+    /// plain TCP is wanted; `config check` warns of the default one beyond loopback).
+    pub mode_set: bool,
 }
 
 /// The raw keys, as written.
@@ -78,6 +81,7 @@ impl DbSsl {
         v: &mut Validator<'_>,
     ) -> DbSsl {
         let key = |k: &str| format!("clusters.{cluster}.db-servers-ssl-{k}");
+        let mode_set = raw.mode.is_some();
         let mode_at = raw
             .mode
             .as_ref()
@@ -116,6 +120,11 @@ impl DbSsl {
                 key: format!("{} (a client certificate needs TLS)", key("mode")),
             });
         }
-        DbSsl { mode, ca, client }
+        DbSsl {
+            mode,
+            ca,
+            client,
+            mode_set,
+        }
     }
 }

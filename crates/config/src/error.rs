@@ -320,6 +320,17 @@ pub enum ConfigError {
         at: Location,
     },
 
+    /// A channel that would carry data in plain TCP beyond this host, with no key saying so.
+    #[error("{at}: {what} would cross the network in plain TCP; {fix}")]
+    PlainTcp {
+        /// Where the listener or the cluster is configured.
+        at: Location,
+        /// The channel.
+        what: String,
+        /// The keys that secure it, or say that plain TCP is wanted.
+        fix: String,
+    },
+
     /// A cluster without servers.
     #[error("{at}: cluster `{cluster}` has no servers: add a [[clusters.{cluster}.servers]] table for each database server")]
     NoServers {

@@ -84,7 +84,7 @@ pub use retention::{RetentionConfig, RetentionOverrides};
 pub use schedule::{ScheduleEntry, SchedulerConfig};
 pub use secret::{Secret, SecretKind};
 pub use server::ServerConfig;
-pub use tls::TlsIdentity;
+pub use tls::{loopback, TlsIdentity};
 pub use verifier::{ClusterVerifyConfig, TableName, VerifierConfig};
 pub use warning::ConfigWarning;
 

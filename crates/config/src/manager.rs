@@ -98,6 +98,11 @@ pub struct ManagerConfig {
     /// clusters' `scheduler-db-servers-sender-ports`) are plain whatever this says: socat
     /// cannot speak TLS.
     pub accept_plain_streams: bool,
+    /// `allow-plain-tcp`: without a certificate, let the API and the stream port listen
+    /// beyond loopback in plain TCP (a network the site trusts). Default false: a manager
+    /// without `tls-cert-file` listens on loopback addresses only, and a configuration that
+    /// binds it elsewhere is refused with the keys to set.
+    pub allow_plain_tcp: bool,
 }
 
 impl Default for ManagerConfig {
@@ -128,6 +133,7 @@ impl Default for ManagerConfig {
             tls: None,
             tls_ca_file: None,
             accept_plain_streams: false,
+            allow_plain_tcp: false,
         }
     }
 }
@@ -162,7 +168,12 @@ impl ManagerConfig {
             tls_key_file,
             tls_ca_file,
             accept_plain_streams,
+            allow_plain_tcp,
         } = raw;
+        let binds_at = [&http_bind_address, &stream_bind_address]
+            .iter()
+            .flat_map(|b| b.as_ref().map(|b| b.span()))
+            .next();
         let stream_port_at = stream_port.as_ref().map(|p| v.at(p.span()));
         let monitoring_datadir = v.local_path(
             "manager.monitoring-datadir",
@@ -188,6 +199,7 @@ impl ManagerConfig {
             tls,
             tls_ca_file,
             accept_plain_streams: accept_plain_streams.unwrap_or(false),
+            allow_plain_tcp: allow_plain_tcp.unwrap_or(false),
             monitoring_address: v.host(
                 "manager.monitoring-address",
                 monitoring_address,
@@ -313,6 +325,23 @@ impl ManagerConfig {
                 ),
             ),
         };
+        let exposed = [&config.http_bind_address, &config.stream_bind_address]
+            .into_iter()
+            .find(|a| !crate::tls::loopback(a));
+        if let (None, false, Some(address)) = (&config.tls, config.allow_plain_tcp, exposed) {
+            crate::tls::plain_tcp(
+                v,
+                binds_at,
+                format!(
+                    "the manager's API and backup streams on {address} (http-bind-address, \
+                     stream-bind-address)"
+                ),
+                "give the manager `tls-cert-file`, `tls-key-file` and `tls-ca-file` \
+                 (`ferryman tls init` makes them), or set `manager.allow-plain-tcp = true` on a \
+                 network you trust"
+                    .to_owned(),
+            );
+        }
         if config.http_port == config.stream_port {
             let at = stream_port_at.unwrap_or_else(|| v.source.start());
             v.push(ConfigError::PortClash {

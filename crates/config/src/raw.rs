@@ -56,6 +56,7 @@ pub(crate) struct RawManager {
     pub(crate) tls_key_file: Option<Spanned<String>>,
     pub(crate) tls_ca_file: Option<Spanned<String>>,
     pub(crate) accept_plain_streams: Option<bool>,
+    pub(crate) allow_plain_tcp: Option<bool>,
 }
 
 /// `[agent]`.
@@ -77,6 +78,7 @@ pub(crate) struct RawAgent {
     pub(crate) tls_cert_file: Option<Spanned<String>>,
     pub(crate) tls_key_file: Option<Spanned<String>>,
     pub(crate) tls_ca_file: Option<Spanned<String>>,
+    pub(crate) allow_plain_tcp: Option<bool>,
 }
 
 /// `[jobs]`.

@@ -100,3 +100,69 @@ impl crate::AgentConfig {
         files
     }
 }
+
+/// True for an address only this host reaches (`127.0.0.0/8`, `::1`, `localhost`).
+pub fn loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Reports a channel left plain beyond loopback without a key saying so.
+pub(crate) fn plain_tcp(
+    v: &mut Validator<'_>,
+    at: Option<std::ops::Range<usize>>,
+    what: String,
+    fix: String,
+) {
+    let at = v.at(at.unwrap_or(0..0));
+    v.push(ConfigError::PlainTcp { at, what, fix });
+}
+
+impl crate::Config {
+    /// The channels this file leaves in plain TCP beyond loopback by default rather than by a
+    /// key, each said with the keys that secure it: what `config check` and the daemons' starts
+    /// warn of. (A manager listening beyond loopback in plain TCP without `allow-plain-tcp` is
+    /// an error of the file, not a warning.)
+    pub fn plain_channels(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let agent = &self.agent;
+        if agent.tls.is_none() && !agent.allow_plain_tcp && !loopback(&agent.joiner_bind_address) {
+            out.push(format!(
+                "reseed payloads to agents' joiners on {} (agent.joiner-bind-address) cross the \
+                 network in plain TCP: give the agents `agent.tls-cert-file`, `tls-key-file` and \
+                 `tls-ca-file` (`ferryman tls init --agent HOST`), or set \
+                 `agent.allow-plain-tcp = true` if plain TCP is wanted",
+                agent.joiner_bind_address
+            ));
+        }
+        if self.manager.tls.is_some() && self.manager.accept_plain_streams {
+            out.push(
+                "the stream port also takes plain streams (manager.accept-plain-streams): \
+                 remove the key once every agent has a certificate"
+                    .to_owned(),
+            );
+        }
+        for cluster in &self.clusters {
+            let remote: Vec<String> = cluster
+                .servers
+                .iter()
+                .filter(|s| !s.ssl.mode.encrypted() && !s.ssl.mode_set && !loopback(&s.host))
+                .map(|s| format!("{} at {}", s.name, s.host))
+                .collect();
+            if !remote.is_empty() {
+                out.push(format!(
+                    "the connections to cluster `{}`'s servers ({}) and their passwords cross \
+                     the network in plain TCP: set `db-servers-ssl-mode` to `required`, \
+                     `verify-ca` or `verify-identity` (with `db-servers-ssl-ca`), or to \
+                     `disabled` if plain TCP is wanted",
+                    cluster.name,
+                    remote.join(", ")
+                ));
+            }
+        }
+        out
+    }
+}

@@ -33,7 +33,7 @@ fn an_unknown_key_like_none_lists_the_known_keys() {
          api-token-file, api-token-env, metrics-token-file, metrics-token-env, backup-compression-level, backup-compression-threads, \
          job-claim-timeout, history-retention, agent-silent-after, storage-free-alert, logs-keep, http-header-read-timeout, \
          http-idle-timeout, http-max-connections, signing-key-file, trusted-signing-keys, tls-cert-file, tls-key-file, \
-         tls-ca-file, accept-plain-streams"
+         tls-ca-file, accept-plain-streams, allow-plain-tcp"
     );
     let error = only_error(&format!("retention = 1\n{MINIMAL}"));
     assert!(
@@ -571,5 +571,51 @@ fn database_tls_modes_that_check_need_the_ca() {
     assert_eq!(
         server.ssl.ca.as_deref(),
         Some(std::path::Path::new("/ca.crt"))
+    );
+}
+
+#[test]
+fn plain_tcp_beyond_loopback_needs_a_key_that_says_so() {
+    let text = format!("{MINIMAL}\n[manager]\nhttp-bind-address = \"0.0.0.0\"\n");
+    let e = only_error(&text);
+    assert!(
+        e.starts_with(
+            "/etc/ferryman/ferryman.toml:10:21: the manager's API and backup streams on 0.0.0.0"
+        ) && e.contains("would cross the network in plain TCP")
+            && e.contains("manager.allow-plain-tcp = true"),
+        "{e}"
+    );
+    let text = format!(
+        "{MINIMAL}\n[manager]\nstream-bind-address = \"10.0.0.5\"\nallow-plain-tcp = true\n"
+    );
+    let config = parse(&text).unwrap();
+    assert!(config.manager.allow_plain_tcp);
+    let text = format!(
+        "{MINIMAL}\n[manager]\nhttp-bind-address = \"::\"\ntls-cert-file = \"/m.crt\"\n\
+         tls-key-file = \"/m.key\"\ntls-ca-file = \"/ca.crt\"\n"
+    );
+    parse(&text).unwrap();
+
+    // What is plain by default is named (config check, the daemons' starts), not refused.
+    let far = "\n[[clusters.prod.servers]]\nname = \"far\"\nhost = \"10.0.0.9\"\n";
+    let config = parse(&format!("{}{far}", with_cluster_keys(""))).unwrap();
+    let plain = config.plain_channels();
+    assert_eq!(plain.len(), 2, "{plain:#?}");
+    assert!(plain[0].contains("joiners on 0.0.0.0"), "{plain:#?}");
+    assert!(
+        plain[1].contains("cluster `prod`'s servers (far at 10.0.0.9)"),
+        "{plain:#?}"
+    );
+    assert!(ferryman_config::loopback("127.0.0.2") && ferryman_config::loopback("[::1]"));
+    assert!(!ferryman_config::loopback("0.0.0.0") && !ferryman_config::loopback("db1"));
+    let config = parse(&format!(
+        "{}{far}\n[agent]\nallow-plain-tcp = true\n",
+        with_cluster_keys("db-servers-ssl-mode = \"disabled\"")
+    ))
+    .unwrap();
+    assert!(
+        config.plain_channels().is_empty(),
+        "{:#?}",
+        config.plain_channels()
     );
 }

@@ -28,6 +28,9 @@ impl AgentArgs {
         let config = crate::config_file::load(&self.config)?;
         let agent = Agent::new(&config, &self.server)
             .with_context(|| format!("cannot start the agent of `{}`", self.server))?;
+        for channel in config.plain_channels() {
+            tracing::warn!("{channel}");
+        }
         let shutdown = Shutdown::default();
         watch_signals(&shutdown, config.agent.shutdown_grace)?;
         if self.once {

@@ -58,7 +58,8 @@ impl ConfigCommand {
 
 /// The manager's certificate files: each one's validity printed, a warning within
 /// `ferryman_tls::expiry::WARN_DAYS` of its end; false when one is expired, unreadable or not valid yet.
-/// Plain HTTP on an address other hosts reach is a warning.
+/// Plain HTTP on an address other hosts reach is a warning, and so is every channel the file
+/// leaves plain by default (`Config::plain_channels`).
 fn certificates(config: &Config) -> bool {
     let m = &config.manager;
     let loopback = ["127.0.0.1", "::1", "localhost"].contains(&m.http_bind_address.as_str())
@@ -68,6 +69,9 @@ fn certificates(config: &Config) -> bool {
             "the HTTP API listens on {} in plain HTTP: the API token and backups' details cross the network readable; set `manager.tls-cert-file` and `manager.tls-key-file` (`ferryman tls init` makes a fleet's certificates)",
             m.http_bind_address
         ));
+    }
+    for channel in config.plain_channels() {
+        output::warning(&channel);
     }
     let mut files = m.certificate_files();
     files.extend(config.agent.certificate_files());

@@ -19,6 +19,9 @@ pub struct ManagerArgs {
 impl ManagerArgs {
     pub async fn run(self) -> anyhow::Result<ExitCode> {
         let config = crate::config_file::load(&self.config)?;
+        for channel in config.plain_channels() {
+            tracing::warn!("{channel}");
+        }
         let shutdown = CancellationToken::new();
         watch_signals(&shutdown)?;
         // Taken now: from here on a SIGHUP reloads instead of ending the process.
