@@ -121,7 +121,7 @@ impl AgentConfig {
         let cert_at = tls_cert_file.as_ref().map(|c| c.span());
         let tls = crate::tls::identity(v, "agent", tls_cert_file, tls_key_file);
         let tls_ca_file = crate::tls::ca_file(v, "agent", tls.as_ref(), tls_ca_file, cert_at);
-        let config = AgentConfig {
+        AgentConfig {
             tls,
             tls_ca_file,
             poll_interval: v.duration(
@@ -238,8 +238,7 @@ impl AgentConfig {
                 }
             },
             allow_plain_tcp: allow_plain_tcp.unwrap_or(false),
-        };
-        config
+        }
     }
 }
 
