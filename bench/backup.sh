@@ -169,7 +169,7 @@ awk -v d="$tls_dir" '
     /^\[manager\]$/ { printf "tls-cert-file = \"%s/manager.crt\"\ntls-key-file = \"%s/manager.key\"\ntls-ca-file = \"%s/ca.crt\"\n", d, d, d }
     /^\[agent\]$/ { printf "tls-cert-file = \"%s/agents/127.0.0.1.crt\"\ntls-key-file = \"%s/agents/127.0.0.1.key\"\ntls-ca-file = \"%s/ca.crt\"\n", d, d, d }
 ' "$cfg" >"$cfg_tls"
-"$fm" config check --config "$cfg_tls" >/dev/null || die "$cfg_tls does not check"
+"$fm" config check "$cfg_tls" >/dev/null || die "$cfg_tls does not check"
 echo "certificates in $tls_dir, configuration $cfg_tls"
 
 # ---------------------------------------------------------------------------------------------
