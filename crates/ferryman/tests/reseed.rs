@@ -17,6 +17,7 @@ use ferryman_sandbox::UpOptions;
 mod audit;
 mod daemons;
 mod tasks;
+mod tls;
 use daemons::{caught_up, wait_job, Daemons};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferryman");
