@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use rustls_pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncRead, AsyncWrite, BufReader, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
@@ -25,12 +25,6 @@ use crate::{client_config, server_config, Result};
 
 /// The first byte of a TLS handshake record.
 const HANDSHAKE: u8 = 0x16;
-/// What a TLS stream reads from its socket at once. rustls asks its transport for a few KiB at a
-/// time; without a buffer under it, a stream of backups costs a read system call per few KiB.
-const SOCKET_READ: usize = 256 * 1024;
-
-/// The TCP connection under a TLS stream, read through a buffer (writes pass straight through).
-type Socket = BufReader<TcpStream>;
 
 /// One end's TLS for data streams: its certificate and key, and the CA its peers' certificates
 /// must chain to.
@@ -65,10 +59,7 @@ impl StreamTls {
     /// The server side of a handshake on an accepted connection: the peer must present a
     /// certificate issued by the CA (whose name the caller checks with [`Conn::peer_is`]).
     pub async fn accept(&self, tcp: TcpStream) -> io::Result<Conn> {
-        let tls = self
-            .acceptor
-            .accept(BufReader::with_capacity(SOCKET_READ, tcp))
-            .await?;
+        let tls = self.acceptor.accept(tcp).await?;
         Ok(Conn::Accepted(Box::new(tls)))
     }
 
@@ -83,10 +74,7 @@ impl StreamTls {
                 )
             })?
             .to_owned();
-        let tls = self
-            .connector
-            .connect(name, BufReader::with_capacity(SOCKET_READ, tcp))
-            .await?;
+        let tls = self.connector.connect(name, tcp).await?;
         Ok(Conn::Connected(Box::new(tls)))
     }
 }
@@ -106,9 +94,9 @@ pub enum Conn {
     /// Plain TCP (legacy donors; channels a key leaves plain).
     Plain(TcpStream),
     /// TLS, this end having accepted the connection.
-    Accepted(Box<tokio_rustls::server::TlsStream<Socket>>),
+    Accepted(Box<tokio_rustls::server::TlsStream<TcpStream>>),
     /// TLS, this end having connected.
-    Connected(Box<tokio_rustls::client::TlsStream<Socket>>),
+    Connected(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }
 
 impl Conn {
@@ -116,8 +104,8 @@ impl Conn {
     pub fn tcp(&self) -> &TcpStream {
         match self {
             Conn::Plain(tcp) => tcp,
-            Conn::Accepted(tls) => tls.get_ref().0.get_ref(),
-            Conn::Connected(tls) => tls.get_ref().0.get_ref(),
+            Conn::Accepted(tls) => tls.get_ref().0,
+            Conn::Connected(tls) => tls.get_ref().0,
         }
     }
 
