@@ -324,7 +324,8 @@ fn the_example_config_checks_clean_without_its_secrets() {
     assert!(out.status.success(), "{msg}");
     assert!(msg.contains("ok (1 cluster(s), 3 server(s))"), "{msg}");
     let warnings: Vec<&str> = msg.lines().filter(|l| l.starts_with("warning: ")).collect();
-    assert_eq!(warnings.len(), 2, "{msg}");
+    // The two variables, and the example's plain joiner (its default 0.0.0.0, no certificate).
+    assert_eq!(warnings.len(), 3, "{msg}");
     assert!(
         warnings[0].ends_with(
             "environment variable `FERRYMAN_DB_PASSWORD` \
@@ -334,6 +335,10 @@ fn the_example_config_checks_clean_without_its_secrets() {
         "{msg}"
     );
     assert!(warnings[1].contains("`FERRYMAN_REPL_PASSWORD`"), "{msg}");
+    assert!(
+        warnings[2].contains("joiners on 0.0.0.0 (agent.joiner-bind-address) cross the network"),
+        "{msg}"
+    );
 }
 
 #[test]

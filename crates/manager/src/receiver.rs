@@ -208,7 +208,7 @@ impl Expectations {
             Some("the stream's kind is not the one the job expects".to_owned())
         } else if !e.from.addresses.contains(&peer) {
             Some(format!(
-                "the stream came from {peer}, not from the job's server {} ({})",
+                "the stream came from {peer}, not from the job's server `{}` ({})",
                 e.from.host,
                 list_addresses(&e.from.addresses)
             ))

@@ -103,7 +103,7 @@ async fn wrong_tokens_peers_and_garbage_are_refused_and_the_real_job_succeeds() 
     for reason in [
         "a raw stream on the Ferryman port",
         "no job expects this token",
-        "the stream does not come from the job's server",
+        "the stream came from 127.0.0.2, not from the job's server `127.0.0.1` (127.0.0.1)",
     ] {
         assert!(log.contains(reason), "not logged: {reason}\n{log}");
     }
