@@ -62,8 +62,8 @@ async fn a_physical_reseed_with_every_channel_in_tls() {
         dir: fleet.clone(),
         manager: vec!["127.0.0.1".into()],
         agents: vec!["127.0.0.1".into()],
-        days: 30,
-        ca_days: 365,
+        days: 365,
+        ca_days: 3650,
     })
     .unwrap();
     for name in ["db1", "db2"] {

@@ -36,8 +36,8 @@ async fn a_replica_that_requires_secure_transport_is_backed_up_over_tls() {
         dir: fleet.clone(),
         manager: vec!["127.0.0.1".into()],
         agents: vec!["127.0.0.1".into()],
-        days: 30,
-        ca_days: 365,
+        days: 365,
+        ca_days: 3650,
     })
     .unwrap();
     // Both servers get the fleet's certificate for 127.0.0.1; the replica refuses plain TCP.

@@ -129,8 +129,8 @@ async fn streams_are_encrypted_and_taken_only_from_the_job_servers_certificate()
         dir: fleet.clone(),
         manager: vec![RELAY_HOST.into(), "127.0.0.1".into()],
         agents: vec!["127.0.0.1".into(), "127.0.0.9".into()],
-        days: 30,
-        ca_days: 365,
+        days: 365,
+        ca_days: 3650,
     })
     .unwrap();
     sb.sql(
