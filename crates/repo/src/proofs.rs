@@ -10,6 +10,12 @@
 //! it whose archive reaches it; the verifier carries it out; the results are kept, newest last,
 //! in `Binlogs/<cluster>/proofs.json` of the cluster's first repository ([`Proof`],
 //! [`Repository::proofs`], [`Repository::record_proof`]), the newest [`KEPT`].
+//!
+//! The record is signed like a manifest (`{"proofs": [...], "signature": {...}}`) when the
+//! repository signs: a reader with trusted keys refuses a record changed by hand (a failed
+//! proof turned `ok`), and the next proof starts a new record rather than extend a forged
+//! one. The first releases wrote a bare array, unsigned: read as it is by a repository that
+//! checks no signatures, refused (and started again) by one that does.
 
 use std::collections::BTreeMap;
 
@@ -21,6 +27,7 @@ use crate::manifest::{Manifest, Tool};
 use crate::pitr::{bases, roll_forward, Plan, Point};
 use crate::repository::Repository;
 use crate::segments::SegmentManifest;
+use crate::signing::Signature;
 use crate::storage::Key;
 use crate::timestamp::Timestamp;
 use crate::verification::Status;
@@ -30,6 +37,14 @@ use crate::{Error, Result};
 pub const KEPT: usize = 50;
 /// The record's file name, in `Binlogs/<cluster>/`.
 const RECORD: &str = "proofs.json";
+
+/// The record as written: the proofs, oldest first, and the signature of the rest.
+#[derive(Debug, Serialize, Deserialize)]
+struct Record {
+    proofs: Vec<Proof>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    signature: Option<Signature>,
+}
 
 /// One proof, as recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -220,14 +235,25 @@ impl Repository {
     /// The proofs recorded for `cluster`, oldest first (none when never proven).
     pub async fn proofs(&self, cluster: &str) -> Result<Vec<Proof>> {
         let key = record_key(cluster)?;
-        match self.storage().get(&key).await? {
-            None => Ok(Vec::new()),
-            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Manifest {
-                location: format!("{key} in {}", self.location()),
-                detail: format!(
-                    "not a record of proofs: {e}; move it aside, the next proof starts a new one"
-                ),
-            }),
+        let Some(bytes) = self.storage().get(&key).await? else {
+            return Ok(Vec::new());
+        };
+        let location = format!("{key} in {}", self.location());
+        if let Some(signatures) = self.signatures() {
+            signatures.check(&bytes, &location)?;
+        }
+        let unreadable = |e: serde_json::Error| Error::Manifest {
+            location: location.clone(),
+            detail: format!(
+                "not a record of proofs: {e}; move it aside, the next proof starts a new one"
+            ),
+        };
+        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            // The first releases' bare array (a signing repository refused it above).
+            Some(b'[') => serde_json::from_slice(&bytes).map_err(unreadable),
+            _ => serde_json::from_slice::<Record>(&bytes)
+                .map(|r| r.proofs)
+                .map_err(unreadable),
         }
     }
 
@@ -245,7 +271,14 @@ impl Repository {
         all.push(proof);
         let drop = all.len().saturating_sub(KEPT);
         all.drain(..drop);
-        let json = serde_json::to_vec_pretty(&all).map_err(|e| Error::Worker {
+        let mut record = Record {
+            proofs: all,
+            signature: None,
+        };
+        if let Some(signer) = self.signatures().and_then(|s| s.signer()) {
+            record.signature = Some(signer.signature_of(&record));
+        }
+        let json = serde_json::to_vec_pretty(&record).map_err(|e| Error::Worker {
             detail: format!("cannot encode the record of proofs: {e}"),
         })?;
         self.storage().put(&key, json).await

@@ -130,3 +130,59 @@ async fn unknown_keys_and_unsigned_manifests_are_refused_until_adopted() {
     ));
     assert_eq!(both.list(None, None).await.unwrap().len(), 2);
 }
+
+fn proof(detail: &str, status: Status) -> ferryman_repo::proofs::Proof {
+    let t = ferryman_repo::Timestamp::from_unix(1_800_000_000);
+    ferryman_repo::proofs::Proof {
+        status,
+        started_at: t,
+        seconds: 1.0,
+        base: "sandbox/db1/a".into(),
+        base_gtid: "0-1-1".into(),
+        from: t,
+        checkpoint: "sandbox/db1/b".into(),
+        checkpoint_gtid: "0-1-9".into(),
+        to: t,
+        rows_from: "dump".into(),
+        segments: 1,
+        tables: 1,
+        rows: 10,
+        detail: detail.into(),
+        trigger: "test".into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_record_of_proofs_is_signed_and_a_changed_one_is_refused_then_started_again() {
+    let (_tmp, plain) = repo();
+    let repo = plain.clone().with_signatures(signing(Signer::generate()));
+    repo.record_proof("sandbox", proof("t1 differs", Status::Failed))
+        .await
+        .unwrap();
+    assert_eq!(repo.proofs("sandbox").await.unwrap().len(), 1);
+    let path = root(&repo).join("Binlogs/sandbox/proofs.json");
+    let mut value: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert!(value["signature"]["public_key"].is_string(), "{value}");
+
+    // A failed proof turned `ok` by hand is refused, naming what happened.
+    value["proofs"][0]["status"] = "ok".into();
+    std::fs::write(&path, serde_json::to_vec_pretty(&value).unwrap()).unwrap();
+    let e = repo.proofs("sandbox").await.unwrap_err().to_string();
+    assert!(e.contains("changed after it was written"), "{e}");
+    // The next proof starts a new, signed record instead of extending the forged one.
+    repo.record_proof("sandbox", proof("", Status::Ok))
+        .await
+        .unwrap();
+    let proofs = repo.proofs("sandbox").await.unwrap();
+    assert_eq!(proofs.len(), 1);
+    assert_eq!(proofs[0].status, Status::Ok);
+
+    // The first releases' bare array: read by a repository that checks nothing, refused by
+    // one that checks.
+    let old = serde_json::to_vec(&vec![proof("", Status::Ok)]).unwrap();
+    std::fs::write(&path, old).unwrap();
+    assert_eq!(plain.proofs("sandbox").await.unwrap().len(), 1);
+    let e = repo.proofs("sandbox").await.unwrap_err().to_string();
+    assert!(e.contains("not signed"), "{e}");
+}
