@@ -159,9 +159,17 @@ pub async fn scheduled(services: Arc<Services>, cluster: String, shutdown: Cance
     }
 }
 
-/// How long until `cluster`'s next proof is due: zero when never proven.
+/// How long until `cluster`'s next proof is due: zero when never proven, and when the record
+/// cannot be trusted (changed by hand, or unsigned from a release before signatures): the
+/// proof made now starts a new record.
 async fn due_in(services: &Services, c: &ClusterConfig) -> Result<Duration> {
-    let proofs = services.repo(&c.name)?.proofs(&c.name).await?;
+    let proofs = match services.repo(&c.name)?.proofs(&c.name).await {
+        Ok(proofs) => proofs,
+        Err(e) => {
+            tracing::warn!(cluster = %c.name, error = %e, "the record of proofs cannot be used; proving now, which starts a new one");
+            Vec::new()
+        }
+    };
     let Some(last) = proofs.last() else {
         return Ok(Duration::ZERO);
     };
