@@ -16,7 +16,7 @@ pub use smtp::{Mail, TestSmtp};
 pub use sshd::{TestSshd, PASSWORD_USER};
 pub use writer::Writer;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ferryman_config::Config;
 
@@ -96,6 +96,24 @@ impl TestSandbox {
             sql,
         )
         .await
+    }
+
+    /// Gives server `name` a TLS certificate (`ssl-ca`, `ssl-cert`, `ssl-key` in a `[mysqld]`
+    /// group appended to its my.cnf) and restarts it; panics on any failure.
+    pub async fn serve_tls(&self, name: &str, ca: &Path, cert: &Path, key: &Path) {
+        let cnf = self.sandbox.layout().server(name).defaults_file();
+        let mut text = std::fs::read_to_string(&cnf).unwrap_or_else(|e| panic!("{e}"));
+        text.push_str(&format!(
+            "\n[mysqld]\nssl-ca = {}\nssl-cert = {}\nssl-key = {}\n",
+            ca.display(),
+            cert.display(),
+            key.display()
+        ));
+        std::fs::write(&cnf, text).unwrap_or_else(|e| panic!("{e}"));
+        self.sandbox
+            .restart_server(name)
+            .await
+            .unwrap_or_else(|e| panic!("cannot restart {name}: {e}"));
     }
 }
 

@@ -62,9 +62,7 @@ impl ConfigCommand {
 /// leaves plain by default (`Config::plain_channels`).
 fn certificates(config: &Config) -> bool {
     let m = &config.manager;
-    let loopback = ["127.0.0.1", "::1", "localhost"].contains(&m.http_bind_address.as_str())
-        || m.http_bind_address.starts_with("127.");
-    if m.tls.is_none() && !loopback {
+    if m.tls.is_none() && !ferryman_config::loopback(&m.http_bind_address) {
         output::warning(&format!(
             "the HTTP API listens on {} in plain HTTP: the API token and backups' details cross the network readable; set `manager.tls-cert-file` and `manager.tls-key-file` (`ferryman tls init` makes a fleet's certificates)",
             m.http_bind_address

@@ -29,6 +29,7 @@ use ferryman_config::OnPremiseSsh;
 use ferryman_exec::{Program, Streaming};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// The variable naming the password file for the askpass.
 pub const ASKPASS_FILE_VAR: &str = "FERRYMAN_SSH_ASKPASS_FILE";
@@ -147,25 +148,32 @@ impl Target {
             .map_err(|e| e.to_string())?;
         let pid = running.pid();
         if let (Some(mut stdin), Some(script)) = (running.take_stdin(), script) {
-            tokio::spawn(async move {
-                // A refused login closes the pipe early: ssh's own message says why.
-                let _ = stdin.write_all(&script).await;
-            });
+            // Ends with ssh (its stdin closes), in the run's span.
+            tokio::spawn(
+                async move {
+                    // A refused login closes the pipe early: ssh's own message says why.
+                    let _ = stdin.write_all(&script).await;
+                }
+                .in_current_span(),
+            );
         }
         let stdout = running.take_stdout().map(|mut out| {
-            tokio::spawn(async move {
-                let mut kept = Vec::new();
-                let mut buf = vec![0u8; 8192];
-                while let Ok(n) = out.read(&mut buf).await {
-                    if n == 0 {
-                        break;
+            tokio::spawn(
+                async move {
+                    let mut kept = Vec::new();
+                    let mut buf = vec![0u8; 8192];
+                    while let Ok(n) = out.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        kept.extend_from_slice(&buf[..n]);
+                        let excess = kept.len().saturating_sub(STDOUT_KEEP);
+                        kept.drain(..excess);
                     }
-                    kept.extend_from_slice(&buf[..n]);
-                    let excess = kept.len().saturating_sub(STDOUT_KEEP);
-                    kept.drain(..excess);
+                    String::from_utf8_lossy(&kept).into_owned()
                 }
-                String::from_utf8_lossy(&kept).into_owned()
-            })
+                .in_current_span(),
+            )
         });
         let wait = running.wait();
         tokio::pin!(wait);

@@ -16,6 +16,8 @@ use crate::{Error, Result, Services};
 
 /// One connection attempt to a joiner.
 const CONNECT_ATTEMPT: Duration = Duration::from_secs(2);
+/// How long the TLS handshake with a listening joiner may take.
+const HANDSHAKE: Duration = Duration::from_secs(10);
 /// The pause between connection attempts once the joiner's agent took its row: it listens as
 /// soon as it has checked its server, and a refused connection costs nothing.
 const CONNECT_RETRY: Duration = Duration::from_millis(20);
@@ -111,9 +113,9 @@ async fn connect<'a>(
         Some(match tls {
             None => Ok(Conn::Plain(tcp)),
             // The joiner's listener is up: a failed handshake will not mend by retrying.
-            Some(tls) => tokio::time::timeout(CONNECT_ATTEMPT * 5, tls.connect(tcp, &server.host))
+            Some(tls) => tokio::time::timeout(HANDSHAKE, tls.connect(tcp, &server.host))
                 .await
-                .map_err(|_| "no TLS handshake within 10 s".to_owned())
+                .map_err(|_| format!("no TLS handshake within {} s", HANDSHAKE.as_secs()))
                 .and_then(|r| r.map_err(|e| e.to_string())),
         })
     };

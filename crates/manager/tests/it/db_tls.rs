@@ -42,15 +42,13 @@ async fn a_replica_that_requires_secure_transport_is_backed_up_over_tls() {
     .unwrap();
     // Both servers get the fleet's certificate for 127.0.0.1; the replica refuses plain TCP.
     for name in ["db1", "db2"] {
-        let cnf = sb.layout().server(name).defaults_file();
-        let mut text = std::fs::read_to_string(&cnf).unwrap();
-        text.push_str(&format!(
-            "\n[mysqld]\nssl-ca = {0}/ca.crt\nssl-cert = {0}/agents/127.0.0.1.crt\n\
-             ssl-key = {0}/agents/127.0.0.1.key\n",
-            fleet.display()
-        ));
-        std::fs::write(&cnf, text).unwrap();
-        sb.restart_server(name).await.unwrap();
+        sb.serve_tls(
+            name,
+            &fleet.join("ca.crt"),
+            &fleet.join("agents/127.0.0.1.crt"),
+            &fleet.join("agents/127.0.0.1.key"),
+        )
+        .await;
     }
     sb.sql_as_root("db2", "SET GLOBAL require_secure_transport = ON")
         .await;
