@@ -158,6 +158,11 @@ async fn abandoned_and_crashed_uploads_are_aborted(s3: &TestS3) {
     assert_eq!(s3.open_uploads("abandoned").await.len(), 1);
     drop(writer);
     no_uploads_left(s3, "abandoned").await;
+    // The marker goes after the abort, in the same background task.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !names(&storage, "a").await.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(names(&storage, "a").await.is_empty());
 
     // Killed (the manager crashed mid-upload): the marker stays, and the next start's
