@@ -44,6 +44,13 @@
 #   C  Ferryman logical reseed: wall time of `ferryman reseed --method logicalbackup --backup ID
 #      --wait --json` from the logical backup (the agent imports the dump into a private server
 #      beside db2's datadir, then swaps it in and catches up as in A).
+#   D  Ferryman snapshot reseed: wall time of `ferryman reseed --method snapshot --wait --json`:
+#      db3 (the donor, a replica of db1 with the same data) has its datadir in a btrfs
+#      subvolume on a loop device ($BENCH_DIR/btrfs.img, mounted on $BENCH_DIR/btrfs; set up
+#      once, the datadir copied there and linked from its place) and `snapshot-method =
+#      "btrfs"`; its agent takes a consistent snapshot (commits blocked), streams a tar of it
+#      through the manager to db2's agent, which extracts it beside the datadir, recovers it on
+#      a private server, swaps it in and catches up as in A. No stored backup is read.
 #
 # A method that fails (the command exits non-zero, or the job does not succeed) is recorded as
 # failed with its error text and the runs go on; the summary says "failed". After every run,
@@ -70,11 +77,13 @@
 #   RUNS        runs of each method (default 3)
 #   SIZE        data to load (default 2G); the load is skipped when schema sbtest already holds
 #               at least 90 % of SIZE on disk, or when SKIP_LOAD=1
-#   METHODS     the methods to run, any of "A B C" (default "A B C")
+#   METHODS     the methods to run, any of "A B C D" (default "A B C")
 #   FERRYMAN    ferryman binary to use; without it, `cargo build --release --locked` first
 #   DROP_CACHES 0: do not empty the page cache before each run (see settle)
 #   KEEP=1      leave the sandbox servers running at the end (default: `sandbox down`)
-#   DESTROY=1   `sandbox destroy` at the end instead of `sandbox down` (frees the disk)
+#   DESTROY=1   `sandbox destroy` at the end instead of `sandbox down` (frees the disk; D's
+#               btrfs file system is unmounted and its loop device detached first; without it,
+#               they stay for the next run, db3's datadir being on them)
 #
 # Needs: mariabackup, mbstream, zstd, socat, mariadb, mariadb-dump, jq, curl, ss, awk. Logs of
 # every run, the manager and the agents go to BENCH_DIR/bench/.
@@ -95,7 +104,7 @@ methods_env=${METHODS:-A B C}
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, not '$runs'"
 methods=()
 for m in $methods_env; do
-    [[ $m == [ABC] ]] || die "METHODS holds '$m': only A, B and C exist"
+    [[ $m == [ABCD] ]] || die "METHODS holds '$m': only A, B, C and D exist"
     [[ " ${methods[*]} " == *" $m "* ]] || methods+=("$m")
 done
 ((${#methods[@]} > 0)) || die "METHODS is empty"
@@ -152,6 +161,13 @@ cleanup() {
         if [[ $keep == 1 ]]; then
             echo "KEEP=1: the sandbox keeps running in $dir"
         elif [[ $destroy == 1 ]]; then
+            "$fm" sandbox down --dir "$dir" >/dev/null || echo "warning: sandbox down failed" >&2
+            if mountpoint -q "$dir/btrfs" 2>/dev/null; then
+                local dev
+                dev=$(findmnt -n -o SOURCE "$dir/btrfs" || true)
+                umount "$dir/btrfs" || echo "warning: cannot unmount $dir/btrfs" >&2
+                [[ -n $dev ]] && { losetup -d "$dev" || echo "warning: cannot detach $dev" >&2; }
+            fi
             "$fm" sandbox destroy --dir "$dir" >/dev/null || echo "warning: sandbox destroy failed" >&2
             echo "sandbox $dir destroyed"
         else
@@ -239,6 +255,45 @@ free=$(df -B1 --output=avail "$dir" | tail -n 1 | tr -d ' ')
 need=$((3 * sbtest_bytes + 1073741824))
 ((free >= need)) || die "$(human "$free") free in $dir, about $(human "$need") needed"
 echo "sbtest $(human "$sbtest_bytes") in $(wc -w <<<"$tables") tables; $(human "$free") free"
+
+# ---------------------------------------------------------------------------------------------
+# D: db3's datadir in a btrfs subvolume, and its snapshot keys in ferryman.toml (once).
+if want_method D; then
+    step "db3's datadir on btrfs (method D)"
+    command -v mkfs.btrfs >/dev/null || die "mkfs.btrfs is not installed (scripts/install-deps.sh installs btrfs-progs)"
+    mycnf3=$dir/servers/db3/my.cnf
+    datadir3=$(ini_get "$mycnf3" mysqld datadir)
+    datadir3=${datadir3%/}
+    if ! mountpoint -q "$dir/btrfs"; then
+        mkdir -p "$dir/btrfs"
+        [[ -f $dir/btrfs.img ]] || {
+            truncate -s "$((3 * sbtest_bytes + 8 * 1073741824))" "$dir/btrfs.img"
+            mkfs.btrfs -q -f "$dir/btrfs.img"
+        }
+        loopdev=$(losetup --find --show "$dir/btrfs.img")
+        mount -t btrfs "$loopdev" "$dir/btrfs"
+    fi
+    if [[ ! -L $datadir3 ]]; then
+        "$fm" sandbox stop --dir "$dir" --server db3 >/dev/null
+        [[ -d $dir/btrfs/db3 ]] || btrfs subvolume create "$dir/btrfs/db3" >/dev/null
+        cp -a "$datadir3/." "$dir/btrfs/db3/"
+        rm -rf -- "$datadir3"
+        ln -s "$dir/btrfs/db3" "$datadir3"
+        "$fm" sandbox start --dir "$dir" --server db3 >/dev/null
+    fi
+    if ! grep -q '^snapshot-method' "$cfg"; then
+        awk -v vol="$dir/btrfs/db3" -v snaps="$dir/btrfs/snapshots" '
+            { print }
+            $0 == "name = \"db3\"" {
+                print "snapshot-method = \"btrfs\""
+                print "snapshot-volume = \"" vol "\""
+                print "snapshot-dir = \"" snaps "\""
+                print "snapshot-keep = 1"
+            }' "$cfg" >"$cfg.new" && mv "$cfg.new" "$cfg"
+    fi
+    grep -q '^snapshot-method' "$cfg" || die "cannot add db3's snapshot keys to $cfg"
+    echo "db3's datadir is the btrfs subvolume $dir/btrfs/db3 ($(df -h --output=size,used "$dir/btrfs" | tail -n 1))"
+fi
 
 # ---------------------------------------------------------------------------------------------
 step "Manager and agents"
@@ -360,8 +415,8 @@ free_port() {
 # A password as a single-quoted SQL string literal.
 sql_string() { local s=${1//\\/\\\\}; printf "'%s'" "${s//\'/\\\'}"; }
 
-declare -a wall_A=() wall_B=() wall_C=() fail_A=() fail_B=() fail_C=() wall_Bthreads=()
-declare -a phases_A=() phases_B=() phases_C=()
+declare -a wall_A=() wall_B=() wall_C=() wall_D=() fail_A=() fail_B=() fail_C=() fail_D=()
+declare -a wall_Bthreads=() phases_A=() phases_B=() phases_C=() phases_D=()
 
 # A and C: one `ferryman reseed` of db2 with the method and backup given.
 run_reseed() { # letter method backup round
@@ -369,8 +424,10 @@ run_reseed() { # letter method backup round
     local -n walls=wall_$1 fails=fail_$1 phases=phases_$1
     log=$work/$letter-$r.log
     t0=$(now)
+    local chosen=()
+    [[ -n $backup ]] && chosen=(--backup "$backup")
     out=$("$fm" reseed --config "$cfg" --cluster sandbox --server db2 --method "$method" \
-        --backup "$backup" --wait --json 2>"$log") || rc=$?
+        "${chosen[@]}" --wait --json 2>"$log") || rc=$?
     t1=$(now)
     printf '%s\n' "$out" >"$work/$letter-$r.json"
     wall=$(elapsed "$t0" "$t1")
@@ -390,6 +447,7 @@ run_reseed() { # letter method backup round
 }
 run_A() { run_reseed A physicalbackup "$phys_id" "$1"; }
 run_C() { run_reseed C logicalbackup "$log_id" "$1"; }
+run_D() { run_reseed D snapshot '' "$1"; }
 
 run_B() { # round
     local r=$1 log_recv log_mb log_send log_prep fifo jobs port i st t0 t_recv t_prep t_restart t_caught t1 pass
@@ -517,6 +575,7 @@ median_phases() { # letter
 label_A="A ferryman reseed physicalbackup"
 label_B="B by hand: zstd|socat|mbstream, prepare, swap"
 label_C="C ferryman reseed logicalbackup"
+label_D="D ferryman reseed snapshot (btrfs, db3)"
 
 step "Results"
 printf '%-28s %s\n' "nproc" "$(nproc)" \
@@ -571,6 +630,13 @@ if want_method A && want_method C; then
         printf '%-48s %s\n' "median wall C/A (logical / physical)" "n/a (a method failed every run)"
     fi
 fi
+if want_method A && want_method D; then
+    if [[ -n ${med[A]:-} && -n ${med[D]:-} ]]; then
+        printf '%-48s %s\n' "median wall D/A (snapshot / physical)" "$(ratio "${med[D]}" "${med[A]}")x"
+    else
+        printf '%-48s %s\n' "median wall D/A (snapshot / physical)" "n/a (a method failed every run)"
+    fi
+fi
 echo
 echo "phases of the median run:"
 for m in "${methods[@]}"; do
@@ -583,7 +649,7 @@ for m in "${methods[@]}"; do
         w=${BASH_REMATCH[1]}
         # Durations as the agent writes them (humantime: `11s 100ms`, `400ms`, `1m 2s`; older
         # results: `11.1 s`).
-        sum=$(grep -oE '(received in|imported in|prepared in|restarted in|after|removed in)( [0-9.]+ ?(h|min|ms|m|s)\b)+' <<<"$p" |
+        sum=$(grep -oE '(received in|imported in|prepared in|recovered in|restarted in|after|removed in)( [0-9.]+ ?(h|min|ms|m|s)\b)+' <<<"$p" |
             awk '{ for (i = 1; i <= NF; i++) {
                        if (match($i, /^[0-9.]+(h|min|ms|m|s)$/)) { v = $i + 0; u = $i; sub(/^[0-9.]+/, "", u) }
                        else if ($i ~ /^[0-9.]+$/ && $(i + 1) == "s") { v = $i + 0; u = "s"; i++ }

@@ -65,6 +65,13 @@ GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER ON `replication_manager_sche
 -- allows with SUPER only: without SUPER that step fails with the server's reason.
 -- GRANT SELECT, INSERT, UPDATE, DELETE, CREATE ON `percona`.* TO 'ferryman'@'%';
 
+-- Only on Galera nodes backed up or given tasks by Ferryman: Galera copies every write to
+-- every node whatever sql_log_bin says, so the jobs session also runs SET SESSION
+-- wsrep_on = OFF (each node's job rows stay on it), and backup-galera-desync sets
+-- wsrep_desync; MariaDB 10.11 allows both with SUPER only. Without it the agent and the
+-- manager refuse to write job rows there, saying so.
+-- GRANT SUPER ON *.* TO 'ferryman'@'%';
+
 -- repl: the cluster's replication-credential, named in a reseeded replica's CHANGE MASTER;
 -- used on the primary by the replica's I/O thread, which needs nothing else.
 GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%';

@@ -17,6 +17,7 @@ packages=(
   chromium chromium-driver                                 # the dashboard test: headless Chromium through WebDriver
   systemd binutils                                         # the package test: systemd-analyze verify, strip
   openssh-client openssh-server                            # onpremise-ssh: the manager's ssh; the tests' sshd (testing::TestSshd)
+  btrfs-progs                                              # snapshot-method = "btrfs"; the snapshot tests (a btrfs loop device)
 )
 
 missing=()

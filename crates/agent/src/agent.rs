@@ -85,6 +85,8 @@ pub struct Agent {
     pub(crate) destinations: Destinations,
     /// The agent's TLS for streams (`agent.tls-*`), `None` for plain TCP.
     pub(crate) tls: Option<AgentTls>,
+    /// Held by the running job and by the API's service actions.
+    pub(crate) busy: crate::busy::Busy,
     /// Set once reseed leftovers of stopped agents were looked for (once per process).
     leftovers_checked: std::sync::atomic::AtomicBool,
     /// Rows with an unknown task already reported (each is logged once).
@@ -132,6 +134,7 @@ impl Agent {
             tls: AgentTls::of(config)?,
             unknown_reported: Default::default(),
             leftovers_checked: Default::default(),
+            busy: Default::default(),
         })
     }
 
@@ -148,15 +151,28 @@ impl Agent {
     /// Runs passes every `agent.poll-interval` until `shutdown.stop`, its heartbeat beside
     /// them. A failed pass (server down, table missing) is logged and retried with a growing
     /// pause.
+    ///
+    /// With `agent-api-port`, the HTTP API is served beside them (bound first: a port in use
+    /// or a missing token stops the agent at start).
     pub async fn run(&self, shutdown: &Shutdown) -> Result<()> {
+        let api = crate::api::bind(self).await?;
         tracing::info!(server = %self.server.name, claimant = %self.claimant_name, tasks = self.settings.tasks.len(), "agent started");
         self.clean_scratch();
         let passes_ended = CancellationToken::new();
-        let ((), ran) = tokio::join!(crate::heartbeat::beat_until(self, &passes_ended), async {
-            let ran = self.passes(shutdown).await;
-            passes_ended.cancel();
-            ran
-        });
+        let serve_api = async {
+            if let Some(api) = api {
+                crate::api::serve(api, &self.server.name, passes_ended.clone()).await;
+            }
+        };
+        let ((), ran, ()) = tokio::join!(
+            crate::heartbeat::beat_until(self, &passes_ended),
+            async {
+                let ran = self.passes(shutdown).await;
+                passes_ended.cancel();
+                ran
+            },
+            serve_api
+        );
         tracing::info!(server = %self.server.name, "agent stopped");
         ran
     }
@@ -233,6 +249,8 @@ impl Agent {
     ) -> Result<()> {
         // Before anything needs the server: a swap may have left it stopped.
         report.recovered_swaps = self.recover_swaps(slot, shutdown).await;
+        // A Galera node a dead agent's backup left desynced is synced again before new work.
+        crate::tasks::resync_left_desynced(&self.endpoint, &self.work_dir).await;
         let conn = self.conn(slot).await?;
         report.recorded_pending = self.journal.flush(conn).await?;
         report.reaped =
@@ -320,6 +338,17 @@ impl Agent {
             // server the manager has not visited yet. Without the privilege, use what exists.
             if let Err(e) = conn.ensure().await {
                 tracing::warn!(server = %self.server.name, error = %e, "cannot create or upgrade the jobs table; using it as it is");
+            }
+            // Rows another server's agent was to run, copied here with that server's data (a
+            // Galera SST, which happens while the server was away: hence at each new session).
+            match conn.close_foreign().await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::warn!(server = %self.server.name, closed = n, "pending rows written for another server were found in this server's jobs table (copied with its data by a Galera SST?) and closed without running them")
+                }
+                Err(e) => {
+                    tracing::debug!(server = %self.server.name, error = %e, "cannot close the rows written for other servers")
+                }
             }
             *slot = Some(conn);
         }

@@ -140,6 +140,32 @@ pub enum Error {
         log: Option<PathBuf>,
     },
 
+    /// The server has `agent-api-port` but the agent has no token to check requests with.
+    #[error("`{server}` has `agent-api-port` but `agent.api-token-file` is not set: copy the manager's API token (`manager.api-token-file`, or the `api.token` in its monitoring-datadir) to a 0600 file on this host and name it in `agent.api-token-file`, or remove `agent-api-port`")]
+    ApiTokenMissing {
+        /// The served server.
+        server: String,
+    },
+
+    /// The API's token file cannot be used.
+    #[error("cannot read the agent's API token from {}: {reason}; the file must be a non-empty regular file of mode 0600 holding the manager's API token", path.display())]
+    ApiToken {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+
+    /// The API's port cannot be listened on.
+    #[error("the agent's HTTP API cannot listen on {address}: {source}; check that no other program (nor a second agent) uses the server's `agent-api-port` and that `agent.api-bind-address` is an address of this host")]
+    ApiBind {
+        /// `address:port`.
+        address: String,
+        /// The reason.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// A file operation failed.
     #[error("cannot {action} `{}`: {source}", path.display())]
     Io {

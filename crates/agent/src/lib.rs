@@ -7,6 +7,11 @@
 //!
 //! # Layout
 //! - `agent.rs`: [`Agent`], the poll loop and one pass over the configured tasks.
+//! - `api.rs` + `api/`: the agent's HTTP API (`agent-api-port`): the server's status and
+//!   service, detection, disk, error log, replicas.
+//! - `snapshot.rs` + `snapshot/`: file-system snapshots (btrfs, LVM, ZFS), taken consistent.
+//! - `busy.rs`: one thing at a time touches the server's service (a job, or the API's
+//!   start/stop/restart).
 //! - `runner.rs`: running one claimed job: scratch directory, progress reporter, cancellation,
 //!   recording the outcome (with reconnection).
 //! - `pending.rs`: outcomes that could not be recorded yet (server down), kept durably on disk
@@ -23,6 +28,8 @@
 //! - [`error`]: the crate's [`Error`].
 
 mod agent;
+mod api;
+mod busy;
 pub mod destinations;
 mod durable;
 pub mod error;
@@ -33,6 +40,7 @@ mod reaper;
 mod recovery;
 mod runner;
 pub mod sender;
+mod snapshot;
 pub mod tasks;
 pub mod tls;
 

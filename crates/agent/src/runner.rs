@@ -41,6 +41,10 @@ impl Agent {
                 let ctx = self.task_ctx(claimed.job(), task, &scratch, &progress, &cancel);
                 let finished = CancellationToken::new();
                 let work = async {
+                    if let Some(holder) = self.busy.holder() {
+                        progress.set_phase(format!("waiting for {holder} to end"));
+                    }
+                    let _held = self.busy.hold(format!("{task} job {}", id.0)).await;
                     let r = tasks::run(&ctx).await;
                     finished.cancel();
                     r
@@ -234,6 +238,7 @@ impl Agent {
             scratch,
             tool_logs: &self.tool_logs,
             swaps: &self.swaps,
+            work_dir: &self.work_dir,
             destinations: &self.destinations,
             tls: self.tls.as_ref(),
             progress,

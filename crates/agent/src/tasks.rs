@@ -10,16 +10,20 @@
 //! - `logs.rs`: `error`, `slowquery` (send, then rotate without losing a line);
 //!   `logs/locate.rs` asks the server where the log is, `logs/rotation.rs` rotates it.
 //! - `optimize.rs`: `optimize` (every non-system table, per-table outcome).
-//! - `service.rs`: `stop`, `start`, `restart`, `zfssnapback` (configured commands).
+//! - `service.rs`: `stop`, `start`, `restart`, `zfssnapback` (configured commands, else a
+//!   rollback to the newest snapshot of `snapshot-method`).
+//! - `snapshot.rs`: `snapshot` (a consistent snapshot, then `snapshot-keep`).
 //! - `reseed.rs`: the joiner of `reseed{mariabackup,xtrabackup}` and
 //!   `flashback{mariabackup,xtrabackup}` (receive, prepare, swap the datadir, catch up).
 
+pub(crate) mod job_rows;
 mod logical;
-mod logs;
+pub(crate) mod logs;
 mod optimize;
 mod physical;
 mod reseed;
-mod service;
+pub(crate) mod service;
+mod snapshot;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -38,6 +42,7 @@ use crate::sender::{Receiver, Stream};
 use crate::tls::AgentTls;
 use crate::Result;
 
+pub(crate) use physical::galera::resync_left_desynced;
 pub use physical::{backup_command, PhysicalTool};
 pub use reseed::CRASH_AT_ENV;
 pub(crate) use reseed::{
@@ -61,6 +66,9 @@ pub(crate) struct TaskCtx<'a> {
     pub tool_logs: &'a Path,
     /// Where a reseed keeps its swap record (`work-dir/<server>/swaps`, 0700).
     pub swaps: &'a Path,
+    /// The agent's directory for this server (`work-dir/<server>`, 0700): durable marks of
+    /// what a dead agent must undo (a Galera node left desynced).
+    pub work_dir: &'a Path,
     /// The receivers this agent may stream to.
     pub destinations: &'a Destinations,
     /// The agent's TLS for streams (`agent.tls-*`); `None`: plain TCP.
@@ -151,7 +159,27 @@ impl JoinerSettings {
     }
 }
 
+/// The server's service as the service commands need it: a job's, or the API's.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Node<'a> {
+    /// The served server's configuration (its service commands).
+    pub server: &'a ServerConfig,
+    /// How to log in to it (to tell whether it answers).
+    pub endpoint: &'a Endpoint,
+    /// Where the steps are shown.
+    pub progress: &'a Progress,
+}
+
 impl TaskCtx<'_> {
+    /// The server's service, for the service commands.
+    pub(crate) fn node(&self) -> Node<'_> {
+        Node {
+            server: self.server,
+            endpoint: self.endpoint,
+            progress: self.progress,
+        }
+    }
+
     /// The job's receiver, when the configuration allows it.
     pub fn receiver(&self, kind: StreamKind) -> Result<Receiver> {
         let receiver = Receiver::of_job(self.job, self.task, kind)?.over(self.tls.cloned());
@@ -256,6 +284,9 @@ pub(crate) async fn run(ctx: &TaskCtx<'_>) -> Result<String> {
         Task::Optimize => optimize::run(ctx).await,
         Task::Stop | Task::Start | Task::Restart => service::run(ctx).await,
         Task::Zfssnapback => service::zfs_snapback(ctx).await,
+        Task::Snapshot => snapshot::run(ctx).await,
+        Task::Snapshotsend => snapshot::send(ctx).await,
+        Task::Reseedsnapshot => reseed::run(ctx, Restore::Snapshot).await,
         Task::Reseedmariabackup | Task::Flashbackmariabackup => {
             reseed::run(ctx, Restore::Physical(PhysicalTool::Mariabackup)).await
         }

@@ -74,6 +74,16 @@ pub struct AgentConfig {
     /// without a certificate, in plain TCP, is wanted. Default false: `config check` and the
     /// agent's start warn of it, with the keys to set.
     pub allow_plain_tcp: bool,
+    /// `api-bind-address`: where the agent's HTTP API listens, on its server's
+    /// `agent-api-port` (the API is off for a server without that port). Default `0.0.0.0`.
+    /// Over HTTPS with `tls-cert-file` (the client must show a certificate `tls-ca-file`
+    /// issued: the manager's); plain HTTP without it, which `config check` and the agent's
+    /// start warn of beyond loopback unless `allow-plain-tcp` says it is wanted.
+    pub api_bind_address: String,
+    /// `api-token-file` (0600): the token the agent's API requires, the manager's API token
+    /// (`manager.api-token-file`, or the `api.token` the manager generated), copied to the
+    /// node. Required by an agent whose server has `agent-api-port`.
+    pub api_token_file: Option<PathBuf>,
 }
 
 impl Default for AgentConfig {
@@ -94,6 +104,8 @@ impl Default for AgentConfig {
             tls: None,
             tls_ca_file: None,
             allow_plain_tcp: false,
+            api_bind_address: defaults::AGENT_API_BIND_ADDRESS.to_owned(),
+            api_token_file: None,
         }
     }
 }
@@ -117,6 +129,8 @@ impl AgentConfig {
             tls_key_file,
             tls_ca_file,
             allow_plain_tcp,
+            api_bind_address,
+            api_token_file,
         } = raw;
         let cert_at = tls_cert_file.as_ref().map(|c| c.span());
         let tls = crate::tls::identity(v, "agent", tls_cert_file, tls_key_file);
@@ -238,6 +252,13 @@ impl AgentConfig {
                 }
             },
             allow_plain_tcp: allow_plain_tcp.unwrap_or(false),
+            api_bind_address: v.host(
+                "agent.api-bind-address",
+                api_bind_address,
+                defaults::AGENT_API_BIND_ADDRESS,
+            ),
+            api_token_file: api_token_file
+                .map(|f| v.local_path("agent.api-token-file", Some(f), "")),
         }
     }
 }

@@ -101,6 +101,15 @@ pub struct ClusterConfig {
     pub galera_link: Option<GaleraLinkConfig>,
 }
 
+/// Where some of a cluster's keys are, for checks across clusters.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Places {
+    /// `scheduler-db-servers-sender-ports`, when written.
+    pub(crate) sender_ports: Option<Location>,
+    /// The `[clusters.NAME.galera-link]` table, when written.
+    pub(crate) galera_link: Option<Location>,
+}
+
 impl ClusterConfig {
     /// The server called `name`.
     pub fn server(&self, name: &str) -> Option<&ServerConfig> {
@@ -116,7 +125,7 @@ impl ClusterConfig {
         repositories: &repository::Names,
         seen: &mut SeenServers,
         v: &mut Validator<'_>,
-    ) -> (ClusterConfig, Option<Location>) {
+    ) -> (ClusterConfig, Places) {
         let anchor = name.span();
         let name_at = v.at(anchor.clone());
         v.name("cluster name", &name, false);
@@ -143,10 +152,13 @@ impl ClusterConfig {
             scheduler_db_servers_logs_cron,
             scheduler_db_servers_optimize,
             scheduler_db_servers_optimize_cron,
+            scheduler_db_servers_snapshot,
+            scheduler_db_servers_snapshot_cron,
             scheduler_db_servers_verify,
             scheduler_db_servers_verify_cron,
             backup_physical_type,
             backup_logical_type,
+            backup_galera_desync,
             backup_keep_last,
             backup_keep_hourly,
             backup_keep_daily,
@@ -204,6 +216,8 @@ impl ClusterConfig {
             .map(|(i, raw)| {
                 let mut server = ServerConfig::from_raw(raw, &name, i, seen, v);
                 server.ssl = ssl.clone();
+                server.galera_desync =
+                    backup_galera_desync.unwrap_or(defaults::BACKUP_GALERA_DESYNC);
                 server
             })
             .collect();
@@ -281,6 +295,12 @@ impl ClusterConfig {
                 scheduler_db_servers_verify_cron,
                 (defaults::VERIFY, defaults::VERIFY_CRON),
             ),
+            snapshot: entry(
+                "scheduler-db-servers-snapshot-cron",
+                scheduler_db_servers_snapshot,
+                scheduler_db_servers_snapshot_cron,
+                (defaults::SNAPSHOT, defaults::SNAPSHOT_CRON),
+            ),
         };
 
         let backup_physical_type = v.choice(
@@ -342,6 +362,7 @@ impl ClusterConfig {
             &name,
             v,
         );
+        let galera_link_at = galera_link.as_ref().map(|raw| v.at(raw.span()));
         let galera_link = galera_link.map(|raw| GaleraLinkConfig::from_raw(raw, &name, v));
 
         let cluster = ClusterConfig {
@@ -363,7 +384,13 @@ impl ClusterConfig {
             servers,
             galera_link,
         };
-        (cluster, sender_at)
+        (
+            cluster,
+            Places {
+                sender_ports: sender_at,
+                galera_link: galera_link_at,
+            },
+        )
     }
 }
 

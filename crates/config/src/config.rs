@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::agent::{AgentConfig, JobsConfig};
-use crate::cluster::ClusterConfig;
+use crate::cluster::{ClusterConfig, Places};
 use crate::defaults;
-use crate::error::{ConfigError, ConfigErrors, Location, Result};
+use crate::error::{ConfigError, ConfigErrors, Result};
 use crate::manager::ManagerConfig;
 use crate::notifications::NotificationsConfig;
 use crate::parse::{self, Parsed};
@@ -106,13 +106,14 @@ impl Config {
             v.push(ConfigError::NoClusters { at: source.start() });
         }
         let mut seen = SeenServers::default();
-        let clusters: Vec<(ClusterConfig, Option<Location>)> = clusters
+        let clusters: Vec<(ClusterConfig, Places)> = clusters
             .into_iter()
             .map(|(name, raw)| {
                 ClusterConfig::from_raw(name, raw, &manager, &repository_names, &mut seen, &mut v)
             })
             .collect();
         check_sender_pools(&clusters, &mut v);
+        check_mutual_links(&clusters, &mut v);
         let cluster_names: Vec<String> = clusters.iter().map(|(c, _)| c.name.clone()).collect();
         let notifications = NotificationsConfig::from_raw(notifications, &cluster_names, &mut v);
 
@@ -181,11 +182,47 @@ pub(crate) fn read(path: &Path) -> Result<String, ConfigError> {
 }
 
 /// Legacy donors of every cluster stream to the same manager: pools must not overlap.
-fn check_sender_pools(clusters: &[(ClusterConfig, Option<Location>)], v: &mut Validator<'_>) {
+/// Two clusters whose Galera links name each other's servers as masters replicate both ways
+/// (master-master): each must ignore its own GTID domains, or its transactions come back.
+fn check_mutual_links(clusters: &[(ClusterConfig, Places)], v: &mut Validator<'_>) {
+    let reads_from = |reader: &ClusterConfig, source: &ClusterConfig| {
+        reader.galera_link.as_ref().is_some_and(|link| {
+            link.masters.iter().any(|m| {
+                source.servers.iter().any(|s| {
+                    s.port == m.port && ferryman_proto::address::same_host(&s.host, &m.host)
+                })
+            })
+        })
+    };
+    for (cluster, places) in clusters {
+        let (Some(link), Some(at)) = (&cluster.galera_link, &places.galera_link) else {
+            continue;
+        };
+        if !link.ignore_domain_ids.is_empty() {
+            continue;
+        }
+        for (other, _) in clusters {
+            if other.name != cluster.name
+                && reads_from(cluster, other)
+                && reads_from(other, cluster)
+            {
+                v.push(ConfigError::MasterMasterDomains {
+                    at: at.clone(),
+                    cluster: cluster.name.clone(),
+                    other: other.name.clone(),
+                });
+            }
+        }
+    }
+}
+
+fn check_sender_pools(clusters: &[(ClusterConfig, Places)], v: &mut Validator<'_>) {
     for (i, (later, later_at)) in clusters.iter().enumerate() {
-        let Some(later_at) = later_at else { continue };
+        let Some(later_at) = &later_at.sender_ports else {
+            continue;
+        };
         for (earlier, earlier_at) in &clusters[..i] {
-            let Some(earlier_at) = earlier_at else {
+            let Some(earlier_at) = &earlier_at.sender_ports else {
                 continue;
             };
             if let Some(port) = first_shared(&earlier.sender_ports, &later.sender_ports) {

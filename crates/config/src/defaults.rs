@@ -207,6 +207,9 @@ pub const BACKUP_PHYSICAL_TYPES: [Task; 2] = [Task::Mariabackup, Task::Xtrabacku
 pub const BACKUP_LOGICAL_TYPE: Task = Task::Mysqldump;
 /// The values `clusters.NAME.backup-logical-type` allows.
 pub const BACKUP_LOGICAL_TYPES: [Task; 2] = [Task::Mysqldump, Task::Mydumper];
+/// `clusters.NAME.backup-galera-desync`: off (the node stays in flow control and never lags
+/// the cluster during a backup; turn it on when backups slow the whole cluster down).
+pub const BACKUP_GALERA_DESYNC: bool = false;
 /// `clusters.NAME.backup-keep-last`.
 pub const BACKUP_KEEP_LAST: u32 = 10;
 /// `clusters.NAME.backup-keep-hourly`.
@@ -434,3 +437,21 @@ pub const DB_SSL_MODES: [SslMode; 4] = [
     SslMode::VerifyCa,
     SslMode::VerifyIdentity,
 ];
+
+/// `agent.api-bind-address`: the agent's HTTP API listens on every address (on its server's
+/// `agent-api-port`; off without one).
+pub const AGENT_API_BIND_ADDRESS: &str = "0.0.0.0";
+
+/// `clusters.NAME.servers.snapshot-keep`: the `snapshot` task keeps this many of Ferryman's
+/// snapshots.
+pub const SNAPSHOT_KEEP: u32 = 3;
+/// `snapshot-filter`: what `zfssnapback` looks for in a snapshot's name: Ferryman's prefix.
+pub const SNAPSHOT_FILTER: &str = "ferryman-";
+/// `snapshot-lvm-size`: an LVM snapshot's copy-on-write space.
+pub const SNAPSHOT_LVM_SIZE: &str = "10G";
+/// `snapshot-timeout`: the longest a snapshot command may hold commits blocked.
+pub const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(60);
+/// `clusters.NAME.scheduler-db-servers-snapshot`.
+pub const SNAPSHOT: bool = false;
+/// `clusters.NAME.scheduler-db-servers-snapshot-cron`: every hour.
+pub const SNAPSHOT_CRON: &str = "0 0 * * * *";

@@ -403,6 +403,30 @@ pub enum ConfigError {
         reason: String,
     },
 
+    /// An entry of `galera-link.ignore-domain-ids` that cannot be used.
+    #[error("{at}: `{key}` lists domain {domain}, but {reason}: list each of this cluster's own GTID domains once")]
+    InvalidDomainId {
+        /// Where the entry is.
+        at: Location,
+        /// Dotted path of the key.
+        key: String,
+        /// The domain.
+        domain: u32,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// Two clusters replicate from each other without ignoring their own GTID domains.
+    #[error("{at}: clusters `{cluster}` and `{other}` replicate from each other (master-master): `clusters.{cluster}.galera-link.ignore-domain-ids` is empty, so every transaction `{cluster}` writes would come back to it from `{other}`; list `{cluster}`'s own GTID domains (its nodes' wsrep_gtid_domain_id and gtid_domain_id, e.g. [10, 1]), which must differ from `{other}`'s")]
+    MasterMasterDomains {
+        /// The `[clusters.NAME.galera-link]` table.
+        at: Location,
+        /// The cluster without ignored domains.
+        cluster: String,
+        /// The cluster it replicates from, which replicates from it.
+        other: String,
+    },
+
     /// `galera-link` timings that would let two nodes replicate at once.
     #[error("{at}: `{key}`: {detail}: the replicating node renews its lease before each attempt on a master, so an attempt plus one interval must fit in the heartbeat timeout; raise heartbeat-timeout or lower the others")]
     GaleraLinkTiming {

@@ -41,6 +41,13 @@ pub struct GaleraLinkConfig {
     /// the cluster's `replication-credential`. Default `[]`: this cluster replicates from no
     /// one, and its keepers only keep their rows fresh.
     pub masters: Vec<RemoteMaster>,
+    /// `ignore-domain-ids`: the GTID domains the replicating node does not apply
+    /// (`CHANGE MASTER ... IGNORE_DOMAIN_IDS`): this cluster's own, in a master-master link
+    /// (each cluster replicating from the other), or every transaction would come back to
+    /// the cluster that wrote it. Typically `[wsrep_gtid_domain_id, gtid_domain_id]` of this
+    /// cluster. Required when the two clusters of this file replicate from each other;
+    /// default `[]`.
+    pub ignore_domain_ids: Vec<u32>,
     /// `schema`: the schema of the keepers' tables. Default `"percona"` (reference 004).
     pub schema: String,
     /// `table`: the table of one row per node, laid out like reference 004's
@@ -68,6 +75,7 @@ impl Default for GaleraLinkConfig {
     fn default() -> Self {
         GaleraLinkConfig {
             masters: Vec::new(),
+            ignore_domain_ids: Vec::new(),
             schema: defaults::GALERA_LINK_SCHEMA.to_owned(),
             table: defaults::GALERA_LINK_TABLE.to_owned(),
             interval: defaults::GALERA_LINK_INTERVAL,
@@ -88,6 +96,7 @@ impl GaleraLinkConfig {
         let table_at = v.at(raw.span());
         let RawGaleraLink {
             masters,
+            ignore_domain_ids,
             schema,
             table,
             interval,
@@ -117,6 +126,26 @@ impl GaleraLinkConfig {
                 }),
             }
         }
+        let ignore_key = key("ignore-domain-ids");
+        let mut domains: Vec<u32> = Vec::new();
+        for raw in ignore_domain_ids {
+            let at = v.at(raw.span());
+            let written = *raw.get_ref();
+            let domain = v.integer(&ignore_key, Some(raw), 0, (0, u32::MAX));
+            if i64::from(domain) != written {
+                continue; // out of range: reported by `integer`
+            }
+            if domains.contains(&domain) {
+                v.push(ConfigError::InvalidDomainId {
+                    at,
+                    key: ignore_key.clone(),
+                    domain,
+                    reason: "it is listed twice",
+                });
+            } else {
+                domains.push(domain);
+            }
+        }
         let mut name = |what, raw: Option<Spanned<String>>, default: &str| match raw {
             Some(raw) => {
                 v.name(what, &raw, true);
@@ -132,6 +161,7 @@ impl GaleraLinkConfig {
         let table = name("galera-link table name", table, defaults::GALERA_LINK_TABLE);
         let config = GaleraLinkConfig {
             masters: parsed,
+            ignore_domain_ids: domains,
             schema,
             table,
             interval: v.duration(

@@ -40,6 +40,10 @@ pub struct SchedulerConfig {
     /// [`VerifierConfig`](crate::VerifierConfig)) every stored backup of the cluster that has
     /// no verification result yet.
     pub verify: ScheduleEntry,
+    /// `scheduler-db-servers-snapshot` (default false) and
+    /// `scheduler-db-servers-snapshot-cron` (default `"0 0 * * * *"`, hourly): a consistent
+    /// snapshot of every server with a `snapshot-method`, then its `snapshot-keep`.
+    pub snapshot: ScheduleEntry,
 }
 
 impl Default for SchedulerConfig {
@@ -57,6 +61,7 @@ impl Default for SchedulerConfig {
             logs: ScheduleEntry::default_for(defaults::LOGS, defaults::LOGS_CRON),
             optimize: ScheduleEntry::default_for(defaults::OPTIMIZE, defaults::OPTIMIZE_CRON),
             verify: ScheduleEntry::default_for(defaults::VERIFY, defaults::VERIFY_CRON),
+            snapshot: ScheduleEntry::default_for(defaults::SNAPSHOT, defaults::SNAPSHOT_CRON),
         }
     }
 }

@@ -32,6 +32,13 @@ pub struct ServerConfig {
     /// `legacy-donor`: true when this node runs replication-manager's bash donor script
     /// instead of a Ferryman agent. Default false.
     pub legacy_donor: bool,
+    /// `agent-api-port`: the port of this server's agent's HTTP API (on `host`, at
+    /// `agent.api-bind-address`), through which the manager asks the node about its server
+    /// (`ferryman node ...`). Optional: without it the agent serves no API.
+    pub agent_api_port: Option<u16>,
+    /// `snapshot-method` and the other `snapshot-*` keys: file-system snapshots of the
+    /// datadir's volume, `None` without `snapshot-method`.
+    pub snapshot: Option<crate::snapshot::SnapshotConfig>,
     /// `service-start`: the command the agent runs for the `start` task, without a shell:
     /// either a string, split on whitespace (`"systemctl start mariadb"`), or an array of
     /// strings taken verbatim, for arguments with spaces (`["/opt/db tools/start", "db1"]`).
@@ -48,6 +55,11 @@ pub struct ServerConfig {
     /// The cluster's `db-servers-ssl-*`: how connections to this server are secured (every
     /// connection to it, so it travels with the server).
     pub ssl: crate::DbSsl,
+    /// The cluster's `backup-galera-desync`: on a Galera node, whether a physical backup runs
+    /// with the node desynced (`wsrep_desync = ON`, so the node leaves flow control and the
+    /// cluster never waits for a node slowed by its backup; it catches up afterwards). Default
+    /// false. Ignored on servers that are not Galera nodes.
+    pub galera_desync: bool,
     /// `onpremise-ssh` (default false) and the `onpremise-ssh-*` keys: when on, the manager
     /// runs this server's agent (or, for a `legacy-donor`, its donor script) over SSH once
     /// after writing each job row, instead of waiting for a resident agent. `None` when off.
@@ -81,6 +93,20 @@ impl ServerConfig {
             datadir,
             defaults_file,
             legacy_donor,
+            agent_api_port,
+            snapshot_method,
+            snapshot_volume,
+            snapshot_dir,
+            snapshot_keep,
+            snapshot_filter,
+            snapshot_lvm_size,
+            snapshot_timeout,
+            snapshot_create_command,
+            snapshot_list_command,
+            snapshot_mount_command,
+            snapshot_unmount_command,
+            snapshot_remove_command,
+            snapshot_rollback_command,
             service_start,
             service_stop,
             service_restart,
@@ -158,10 +184,10 @@ impl ServerConfig {
 
         let legacy_donor = legacy_donor.unwrap_or(defaults::LEGACY_DONOR);
         let onpremise_ssh = OnPremiseSsh::from_raw(ssh, &name, legacy_donor, &key, table_span, v);
+        let datadir = v.server_path(&key("datadir"), datadir);
         ServerConfig {
             onpremise_ssh,
             socket: v.server_path(&key("socket"), socket),
-            datadir: v.server_path(&key("datadir"), datadir),
             defaults_file: v.server_path(&key("defaults-file"), defaults_file),
             legacy_donor,
             service_start: v.command(
@@ -176,10 +202,34 @@ impl ServerConfig {
                 defaults::SERVICE_RESTART,
             ),
             zfs_snapback: v.optional_command(&key("zfs-snapback"), zfs_snapback),
+            agent_api_port: agent_api_port.map(|p| v.port(&key("agent-api-port"), Some(p), 1)),
+            snapshot: crate::snapshot::SnapshotConfig::from_raw(
+                crate::snapshot::RawSnapshot {
+                    method: snapshot_method,
+                    volume: snapshot_volume,
+                    dir: snapshot_dir,
+                    keep: snapshot_keep,
+                    filter: snapshot_filter,
+                    lvm_size: snapshot_lvm_size,
+                    timeout: snapshot_timeout,
+                    create_command: snapshot_create_command,
+                    list_command: snapshot_list_command,
+                    mount_command: snapshot_mount_command,
+                    unmount_command: snapshot_unmount_command,
+                    remove_command: snapshot_remove_command,
+                    rollback_command: snapshot_rollback_command,
+                },
+                &key,
+                datadir.as_ref(),
+                table_at.clone(),
+                v,
+            ),
+            datadir,
             name,
             host,
             port,
             ssl: crate::DbSsl::default(),
+            galera_desync: false,
         }
     }
 }

@@ -138,6 +138,24 @@ impl crate::Config {
                 agent.joiner_bind_address
             ));
         }
+        let api_ports = self
+            .clusters
+            .iter()
+            .flat_map(|c| &c.servers)
+            .any(|s| s.agent_api_port.is_some());
+        if api_ports
+            && agent.tls.is_none()
+            && !agent.allow_plain_tcp
+            && !loopback(&agent.api_bind_address)
+        {
+            out.push(format!(
+                "the agents' HTTP API on {} (agent.api-bind-address, servers' agent-api-port) \
+                 and its token cross the network in plain HTTP: give the agents \
+                 `agent.tls-cert-file`, `tls-key-file` and `tls-ca-file` (`ferryman tls init \
+                 --agent HOST`), or set `agent.allow-plain-tcp = true` if plain HTTP is wanted",
+                agent.api_bind_address
+            ));
+        }
         if self.manager.tls.is_some() && self.manager.accept_plain_streams {
             out.push(
                 "the stream port also takes plain streams (manager.accept-plain-streams): \

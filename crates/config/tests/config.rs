@@ -291,8 +291,8 @@ fn known_keys(text: &str) -> Vec<String> {
 /// example means (a password or token file that must exist, a token the manager would
 /// otherwise generate, a rollback command with no default, a repository whose secret key file
 /// must exist, and its keys; notification channels that would be sent to, their routes, and
-/// their keys). Sorted.
-const COMMENTED_OUT: [&str; 51] = [
+/// their keys; snapshots, which need a file system made for them). Sorted.
+const COMMENTED_OUT: [&str; 64] = [
     "accept-plain-streams",
     "access-key-id",
     "access-key-id-env",
@@ -334,6 +334,19 @@ const COMMENTED_OUT: [&str; 51] = [
     "signing-key-file",
     "smtp-host",
     "smtp-port",
+    "snapshot-create-command",
+    "snapshot-dir",
+    "snapshot-filter",
+    "snapshot-keep",
+    "snapshot-list-command",
+    "snapshot-lvm-size",
+    "snapshot-method",
+    "snapshot-mount-command",
+    "snapshot-remove-command",
+    "snapshot-rollback-command",
+    "snapshot-timeout",
+    "snapshot-unmount-command",
+    "snapshot-volume",
     "timeout",
     "tls",
     "tls-ca-file",
@@ -625,6 +638,57 @@ fn galera_link_masters_and_timings_are_read_and_checked() {
     );
     assert!(
         errors.iter().any(|e| e.contains("heartbeat-timeout`: 15s is not more than interval (10s) + master-connect-timeout (10s)")),
+        "{errors:#?}"
+    );
+}
+
+#[test]
+fn a_master_master_link_must_ignore_each_clusters_own_domains() {
+    // alpha reads from beta's server and beta from alpha's.
+    let two = |alpha_ignores: &str, beta_ignores: &str| {
+        format!(
+            "[clusters.alpha]\ndb-servers-credential = {{ user = \"f\" }}\n\
+             replication-credential = {{ user = \"r\" }}\n\
+             [clusters.alpha.galera-link]\nmasters = [\"10.0.0.21:3306\"]\n{alpha_ignores}\n\
+             [[clusters.alpha.servers]]\nname = \"a1\"\nhost = \"10.0.0.11\"\n\
+             [clusters.beta]\ndb-servers-credential = {{ user = \"f\" }}\n\
+             replication-credential = {{ user = \"r\" }}\n\
+             scheduler-db-servers-receiver-ports = \"4445\"\n\
+             [clusters.beta.galera-link]\nmasters = [\"10.0.0.11\"]\n{beta_ignores}\n\
+             [[clusters.beta.servers]]\nname = \"b1\"\nhost = \"10.0.0.21\"\n"
+        )
+    };
+    let config = parse(&two(
+        "ignore-domain-ids = [10, 1]",
+        "ignore-domain-ids = [20, 2]",
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let link = config
+        .cluster("alpha")
+        .unwrap()
+        .galera_link
+        .clone()
+        .unwrap();
+    assert_eq!(link.ignore_domain_ids, [10, 1]);
+    let error = only_error(&two("ignore-domain-ids = [10, 1]", ""));
+    assert!(
+        error.contains(
+            "clusters `beta` and `alpha` replicate from each other (master-master): \
+             `clusters.beta.galera-link.ignore-domain-ids` is empty"
+        ),
+        "{error}"
+    );
+    let errors = errors(&two(
+        "ignore-domain-ids = [10, 10, -1]",
+        "ignore-domain-ids = [2]",
+    ));
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(
+        errors[0].contains("lists domain 10, but it is listed twice"),
+        "{errors:#?}"
+    );
+    assert!(
+        errors[1].contains("ignore-domain-ids` = -1 is out of range"),
         "{errors:#?}"
     );
 }

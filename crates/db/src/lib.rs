@@ -6,6 +6,7 @@
 //!   every value bound as a parameter and quoted by the server, never pasted into SQL.
 //! - [`replication`]: pointing a replica at its primary with GTID, starting and stopping it.
 //! - [`topology`]: [`ServerStatus`], what a server says about its role, GTIDs and replication.
+//! - [`wsrep`]: [`wsrep::Wsrep`], what a Galera node says about its place in the cluster.
 //! - [`binlog`]: [`binlog::BinlogFollower`], a server's binary log followed from a GTID position
 //!   like a replica (the events whole, with the server's checksums).
 //! - [`error`]: the crate's [`Error`].
@@ -19,6 +20,7 @@ pub mod quoted;
 pub mod replication;
 pub mod ssl;
 pub mod topology;
+pub mod wsrep;
 
 pub use endpoint::{Connection, Endpoint, Session};
 pub use error::{Error, Result};

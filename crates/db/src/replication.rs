@@ -23,6 +23,10 @@ pub struct Source<'a> {
     /// read by the replica's server, on its host); `None`, or a plain mode, leaves the
     /// replica's own `master_ssl*` settings as they are.
     pub ssl: Option<&'a ferryman_config::DbSsl>,
+    /// `IGNORE_DOMAIN_IDS`: GTID domains the replica does not apply (a Galera link's own
+    /// domains in a master-master setup); `None` leaves the replica's setting as it is,
+    /// `Some(&[])` clears it.
+    pub ignore_domain_ids: Option<&'a [u32]>,
 }
 
 /// `CHANGE MASTER TO` the given source with `master_use_gtid=slave_pos`: the replica continues
@@ -44,6 +48,16 @@ pub async fn change_master(
         Piece::Sql(", master_use_gtid = slave_pos, master_connect_retry = "),
         Piece::Int(i64::from(source.connect_retry_s)),
     ];
+    if let Some(domains) = source.ignore_domain_ids {
+        pieces.push(Piece::Sql(", ignore_domain_ids = ("));
+        for (i, d) in domains.iter().enumerate() {
+            if i > 0 {
+                pieces.push(Piece::Sql(", "));
+            }
+            pieces.push(Piece::Int(i64::from(*d)));
+        }
+        pieces.push(Piece::Sql(")"));
+    }
     let paths: Vec<(&'static str, String)> = source
         .ssl
         .filter(|s| s.mode.encrypted())

@@ -4,6 +4,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, Value};
 use serde::Serialize;
 
+use crate::wsrep::Wsrep;
 use crate::{Endpoint, Error, Result};
 
 /// A server's place in its replication topology, as the server reports it.
@@ -44,6 +45,9 @@ pub struct ServerStatus {
     pub role: Role,
     /// Replication state, when the server is a replica.
     pub replication: Option<SlaveStatus>,
+    /// The Galera status, when the server is a Galera node.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub galera: Option<Wsrep>,
 }
 
 /// The interesting columns of `SHOW SLAVE STATUS`.
@@ -112,6 +116,11 @@ pub async fn read(endpoint: &Endpoint, conn: &mut Conn) -> Result<ServerStatus> 
         (executed.unwrap_or_default(), String::new())
     };
     let replication = read_slave_status(endpoint, conn).await?;
+    let galera = if mariadb {
+        crate::wsrep::read(endpoint, conn).await?
+    } else {
+        None
+    };
     Ok(ServerStatus {
         version,
         server_id,
@@ -125,6 +134,7 @@ pub async fn read(endpoint: &Endpoint, conn: &mut Conn) -> Result<ServerStatus> 
             Role::Primary
         },
         replication,
+        galera,
     })
 }
 
@@ -209,7 +219,8 @@ pub struct ServerView {
 /// `host:port` and status) and `this` one's: `replica`; `primary` when it replicates from no
 /// one and is the only such server, or the one the cluster's replicas replicate from;
 /// `no replication` when it replicates from no one otherwise (a split topology, a replica
-/// whose replication was reset, an empty server not pointed yet); `unreachable`.
+/// whose replication was reset, an empty server not pointed yet); `galera node` for a Galera
+/// node that replicates from no one (all of them take writes); `unreachable`.
 pub fn role_label<'a>(
     all: impl IntoIterator<Item = (&'a str, Option<&'a ServerStatus>)> + Clone,
     (address, this): (&str, Option<&ServerStatus>),
@@ -217,7 +228,7 @@ pub fn role_label<'a>(
     let not_replicating = all
         .clone()
         .into_iter()
-        .filter(|(_, st)| st.is_some_and(|st| st.role == Role::Primary))
+        .filter(|(_, st)| st.is_some_and(|st| st.role == Role::Primary && st.galera.is_none()))
         .count();
     let replicated_from = || {
         all.clone().into_iter().any(|(_, st)| {
@@ -232,6 +243,7 @@ pub fn role_label<'a>(
     match this {
         None => "unreachable",
         Some(st) if st.role == Role::Replica => "replica",
+        Some(st) if st.galera.is_some() => "galera node",
         Some(_) if not_replicating == 1 || replicated_from() => "primary",
         Some(_) => "no replication",
     }
@@ -295,6 +307,7 @@ mod tests {
                 last_sql_error: String::new(),
                 master_log_file: "binlog.000001".to_owned(),
             }),
+            galera: None,
         }
     }
 

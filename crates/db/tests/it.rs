@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // test code
 
 use ferryman_db::mysql_async::prelude::Queryable;
+use ferryman_db::mysql_async::Row;
 use ferryman_db::{Role, Session};
 use ferryman_sandbox::testing::TestSandbox;
 
@@ -35,7 +36,7 @@ async fn connections_never_print_the_password_and_no_binlog_sessions_do_not_log(
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn change_master_takes_odd_credentials_exactly() {
+async fn change_master_takes_odd_credentials_exactly_and_ignored_domains() {
     use ferryman_db::quoted::{self, Piece};
     let sb = TestSandbox::start(1).await;
     let (user, password) = ("o'brien\\", "it's a \\ \"pass\"; DROP TABLE x; --");
@@ -79,6 +80,7 @@ async fn change_master_takes_odd_credentials_exactly() {
         password,
         connect_retry_s: 1,
         ssl: None,
+        ignore_domain_ids: Some(&[7, 9]),
     };
     ferryman_db::replication::change_master(&replica, &mut r, &source)
         .await
@@ -96,6 +98,12 @@ async fn change_master_takes_odd_credentials_exactly() {
             .unwrap();
         if s.running() {
             assert_eq!(s.using_gtid, "Slave_Pos");
+            let ignored: Option<Row> = r.query_first("SHOW SLAVE STATUS").await.unwrap();
+            let ignored: Option<String> = ignored
+                .unwrap()
+                .get_opt("Replicate_Ignore_Domain_Ids")
+                .and_then(Result::ok);
+            assert_eq!(ignored.as_deref(), Some("7, 9"));
             break;
         }
         assert!(

@@ -11,6 +11,7 @@ pub mod galera_link;
 pub mod jobs;
 pub mod logs;
 pub mod manager;
+pub mod node;
 pub mod pitr;
 pub mod repo;
 pub mod reseed;

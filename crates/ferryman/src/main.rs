@@ -77,6 +77,10 @@ enum Command {
     /// Queue a task on one server: optimize, error-log or slow-query-log collection, the
     /// database service's stop, start or restart, zfssnapback (through the running manager).
     Task(cmd::task::TaskArgs),
+    /// Ask a server's node agent now (its HTTP API, `agent-api-port`): status, start, stop,
+    /// restart, detect, disk, error-log (--follow), replicas (through the running manager).
+    #[command(subcommand)]
+    Node(cmd::node::NodeCommand),
     /// List, show and cancel the manager's jobs (through the running manager).
     #[command(subcommand)]
     Jobs(cmd::jobs::JobsCommand),
@@ -148,6 +152,7 @@ fn main() -> ExitCode {
             Command::Manager(a) => a.run().await,
             Command::Backup(c) => c.run().await,
             Command::Task(a) => a.run().await,
+            Command::Node(c) => c.run().await,
             Command::Logs(c) => c.run().await,
             Command::Jobs(c) => c.run().await,
             Command::Events(c) => c.run().await,

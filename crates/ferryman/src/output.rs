@@ -4,6 +4,7 @@
 mod galera;
 mod manager;
 mod node;
+mod node_api;
 mod pitr;
 mod sandbox;
 mod status;
@@ -16,6 +17,9 @@ pub use manager::{
 };
 pub use node::{
     askpass_answer, backup_deleted, log_tail, log_text, logs, onpremise_ssh, task_started,
+};
+pub use node_api::{
+    node_detection, node_disk, node_replicas, node_snapshot_taken, node_snapshots, node_status,
 };
 pub use pitr::{pitr_status, proof_line, restored};
 pub use sandbox::galera_sandbox_status;

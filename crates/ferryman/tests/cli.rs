@@ -324,8 +324,9 @@ fn the_example_config_checks_clean_without_its_secrets() {
     assert!(out.status.success(), "{msg}");
     assert!(msg.contains("ok (1 cluster(s), 3 server(s))"), "{msg}");
     let warnings: Vec<&str> = msg.lines().filter(|l| l.starts_with("warning: ")).collect();
-    // The two variables, and the example's plain joiner (its default 0.0.0.0, no certificate).
-    assert_eq!(warnings.len(), 3, "{msg}");
+    // The two variables, and the example's plain joiner and agent API (their default 0.0.0.0,
+    // no certificate).
+    assert_eq!(warnings.len(), 4, "{msg}");
     assert!(
         warnings[0].ends_with(
             "environment variable `FERRYMAN_DB_PASSWORD` \
@@ -337,6 +338,10 @@ fn the_example_config_checks_clean_without_its_secrets() {
     assert!(warnings[1].contains("`FERRYMAN_REPL_PASSWORD`"), "{msg}");
     assert!(
         warnings[2].contains("joiners on 0.0.0.0 (agent.joiner-bind-address) cross the network"),
+        "{msg}"
+    );
+    assert!(
+        warnings[3].contains("HTTP API on 0.0.0.0 (agent.api-bind-address"),
         "{msg}"
     );
 }

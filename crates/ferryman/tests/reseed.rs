@@ -16,6 +16,7 @@ use ferryman_sandbox::UpOptions;
 
 mod audit;
 mod daemons;
+mod node;
 mod tasks;
 mod tls;
 use daemons::{caught_up, wait_job, Daemons};

@@ -39,17 +39,32 @@ impl ReplicationAccount {
 }
 
 /// Whether `master` accepts a login of the replication account within `timeout`: the cheap
-/// test that keeps a dead master from costing a whole replication attempt.
+/// test that keeps a dead master from costing a whole replication attempt. With `ignored`
+/// domains (a master-master link), also checks the master's cluster does not write GTIDs in
+/// one of them: the link would silently apply nothing of it.
 pub async fn probe(
     account: &ReplicationAccount,
     master: &RemoteMaster,
+    ignored: &[u32],
     timeout: Duration,
 ) -> Result<(), String> {
     let ep = account.endpoint(master);
     match tokio::time::timeout(timeout, ep.connect(Session::Plain)).await {
-        Ok(Ok(conn)) => {
+        Ok(Ok(mut conn)) => {
+            let domains = if ignored.is_empty() {
+                Ok(Vec::new())
+            } else {
+                writes_domains(&mut conn).await
+            };
             let _ = conn.disconnect().await;
-            Ok(())
+            match domains?.into_iter().find(|d| ignored.contains(d)) {
+                Some(d) => Err(format!(
+                    "{master} writes GTID domain {d}, which this cluster's ignore-domain-ids \
+                     lists: replicating from it would apply none of its transactions; give each \
+                     cluster its own wsrep_gtid_domain_id and list only this cluster's own"
+                )),
+                None => Ok(()),
+            }
         }
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err(format!(
@@ -57,6 +72,21 @@ pub async fn probe(
             timeout.as_secs_f64().round()
         )),
     }
+}
+
+/// The GTID domain a node's Galera transactions carry (`wsrep_gtid_domain_id`, with
+/// `wsrep_gtid_mode`) and its own `gtid_domain_id`.
+async fn writes_domains(conn: &mut mysql_async::Conn) -> Result<Vec<u32>, String> {
+    use mysql_async::prelude::Queryable;
+    let row: Option<(i64, u32, u32)> = conn
+        .query_first("SELECT @@wsrep_gtid_mode, @@wsrep_gtid_domain_id, @@gtid_domain_id")
+        .await
+        .map_err(|e| format!("cannot read the master's GTID domains: {e}"))?;
+    Ok(match row {
+        Some((1, wsrep, own)) => vec![wsrep, own],
+        Some((_, _, own)) => vec![own],
+        None => Vec::new(),
+    })
 }
 
 /// Points the local node (`ep`, `conn`) at `master` with `master_use_gtid = slave_pos` and
@@ -68,10 +98,11 @@ pub async fn attempt(
     conn: &mut Conn,
     account: &ReplicationAccount,
     master: &RemoteMaster,
+    ignore_domain_ids: &[u32],
     timeout: Duration,
 ) -> Result<(), String> {
     let started = Instant::now();
-    probe(account, master, timeout).await?;
+    probe(account, master, ignore_domain_ids, timeout).await?;
     let password = account
         .password
         .as_ref()
@@ -90,6 +121,7 @@ pub async fn attempt(
                 password: &password,
                 connect_retry_s: CONNECT_RETRY_S,
                 ssl: None,
+                ignore_domain_ids: Some(ignore_domain_ids),
             },
         )
         .await?;

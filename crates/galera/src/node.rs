@@ -7,36 +7,19 @@ use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
 use ferryman_db::topology::{self, SlaveStatus};
+use ferryman_db::wsrep::{self, Wsrep};
 use ferryman_db::Endpoint;
 
 use crate::Result;
-
-/// `wsrep_local_state` of a node that is synced with its cluster.
-const SYNCED: i64 = 4;
-/// `wsrep_local_state` of a node serving as a donor (still applies writes).
-const DONOR: i64 = 2;
 
 /// One node's view of itself.
 #[derive(Debug, Clone)]
 pub struct NodeView {
     /// `@@wsrep_on`.
     pub wsrep_on: bool,
-    /// `@@wsrep_node_name`: the node's identity in the tables.
-    pub name: String,
-    /// `@@wsrep_cluster_name`: the cluster's identity in the tables.
-    pub cluster: String,
-    /// `wsrep_cluster_status`: `Primary` when the node is in the quorum component.
-    pub cluster_status: String,
-    /// `wsrep_local_state`.
-    pub local_state: i64,
-    /// `wsrep_local_state_comment` (`Synced`, `Donor/Desynced`, `Joining`...).
-    pub state_comment: String,
-    /// `wsrep_local_index`: the election key.
-    pub local_index: i64,
-    /// `wsrep_cluster_size`.
-    pub cluster_size: i64,
-    /// `wsrep_cluster_conf_id`: raised by every membership change.
-    pub conf_id: String,
+    /// The node's Galera status (all empty when wsrep is off): `node_name` is its identity in
+    /// the tables, `cluster_name` the cluster's, `local_index` the election key.
+    pub wsrep: Wsrep,
     /// Names of the nodes in this node's component (`mysql.wsrep_cluster_members`), when
     /// readable.
     pub members: Option<BTreeSet<String>>,
@@ -48,14 +31,14 @@ impl NodeView {
     /// True when the node is in the Primary component and synced (or a donor): it can write
     /// the tables and may replicate.
     pub fn healthy(&self) -> bool {
-        self.cluster_status == "Primary" && matches!(self.local_state, SYNCED | DONOR)
+        self.wsrep.serving()
     }
 
     /// Why the node is not healthy, for messages.
     pub fn health(&self) -> String {
         format!(
             "wsrep_cluster_status = {}, wsrep_local_state = {} ({})",
-            self.cluster_status, self.local_state, self.state_comment
+            self.wsrep.cluster_status, self.wsrep.local_state, self.wsrep.state_comment
         )
     }
 
@@ -67,27 +50,7 @@ impl NodeView {
 
 /// Reads the node behind `conn`.
 pub async fn read(ep: &Endpoint, conn: &mut Conn) -> Result<NodeView> {
-    let vars: Option<(i64, Option<String>, Option<String>)> = conn
-        .query_first("SELECT @@wsrep_on, @@wsrep_node_name, @@wsrep_cluster_name")
-        .await
-        .map_err(|e| ep.query_error("read the wsrep variables", e))?;
-    let (wsrep_on, name, cluster) = vars.unwrap_or((0, None, None));
-    let status: Vec<(String, String)> = conn
-        .query(
-            "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_cluster_status', \
-             'wsrep_local_state', 'wsrep_local_state_comment', 'wsrep_local_index', \
-             'wsrep_cluster_size', 'wsrep_cluster_conf_id')",
-        )
-        .await
-        .map_err(|e| ep.query_error("read the wsrep status", e))?;
-    let get = |k: &str| {
-        status
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(k))
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let int = |k: &str| get(k).parse::<i64>().unwrap_or(-1);
+    let wsrep = wsrep::read(ep, conn).await?;
     // A node outside the Primary component cannot read this table reliably, and older
     // servers lack it: then elections fall back on heartbeats alone.
     let members: Option<BTreeSet<String>> = match conn
@@ -99,15 +62,8 @@ pub async fn read(ep: &Endpoint, conn: &mut Conn) -> Result<NodeView> {
     };
     let slave = topology::read_slave_status(ep, conn).await?;
     Ok(NodeView {
-        wsrep_on: wsrep_on != 0,
-        name: name.unwrap_or_default(),
-        cluster: cluster.unwrap_or_default(),
-        cluster_status: get("wsrep_cluster_status"),
-        local_state: int("wsrep_local_state"),
-        state_comment: get("wsrep_local_state_comment"),
-        local_index: int("wsrep_local_index"),
-        cluster_size: int("wsrep_cluster_size"),
-        conf_id: get("wsrep_cluster_conf_id"),
+        wsrep_on: wsrep.is_some(),
+        wsrep: wsrep.unwrap_or_default(),
         members,
         slave,
     })

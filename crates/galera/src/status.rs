@@ -134,10 +134,10 @@ pub async fn recent_events(
                 )));
             }
             let events = tables
-                .recent_events(&ep, &mut conn, &node.cluster, within_s, 1000)
+                .recent_events(&ep, &mut conn, &node.wsrep.cluster_name, within_s, 1000)
                 .await?;
             let _ = conn.disconnect().await;
-            Ok((node.cluster, events))
+            Ok((node.wsrep.cluster_name, events))
         };
         match tokio::time::timeout(ANSWER_TIMEOUT * 2, fut).await {
             Ok(Ok(read)) => return Ok(read),
@@ -163,11 +163,17 @@ async fn read_tables(ep: &Endpoint, tables: &Tables) -> Result<Tables4> {
                 node.health()
             )));
         }
-        let lease = tables.lease(ep, &mut conn, &node.cluster).await?;
-        let rows = tables.nodes(ep, &mut conn, &node.cluster).await?;
-        let events = tables.events(ep, &mut conn, &node.cluster, 10).await?;
+        let lease = tables
+            .lease(ep, &mut conn, &node.wsrep.cluster_name)
+            .await?;
+        let rows = tables
+            .nodes(ep, &mut conn, &node.wsrep.cluster_name)
+            .await?;
+        let events = tables
+            .events(ep, &mut conn, &node.wsrep.cluster_name, 10)
+            .await?;
         let _ = conn.disconnect().await;
-        Ok((node.cluster, lease, rows, events))
+        Ok((node.wsrep.cluster_name, lease, rows, events))
     };
     match tokio::time::timeout(ANSWER_TIMEOUT * 2, fut).await {
         Ok(res) => res,
@@ -198,8 +204,11 @@ async fn live(ep: &Endpoint) -> NodeLive {
     };
     match res {
         Ok(node) => {
-            out.galera = Some(format!("{} {}", node.cluster_status, node.state_comment));
-            out.cluster_size = Some(node.cluster_size);
+            out.galera = Some(format!(
+                "{} {}",
+                node.wsrep.cluster_status, node.wsrep.state_comment
+            ));
+            out.cluster_size = Some(node.wsrep.cluster_size);
             out.replicating = node.replicating();
             out.replication = node.slave.as_ref().map(|s| {
                 let lag = s
@@ -213,7 +222,7 @@ async fn live(ep: &Endpoint) -> NodeLive {
                     s.sql_running
                 )
             });
-            out.node = Some(node.name);
+            out.node = Some(node.wsrep.node_name);
         }
         Err(e) => out.error = Some(e.to_string()),
     }

@@ -80,6 +80,7 @@ impl JobsConn {
                 value: format!("{log_bin:?}"),
             });
         }
+        jobs.keep_on_this_node(endpoint).await?;
         for stmt in [
             "SET SESSION autocommit = 1",
             "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
@@ -90,6 +91,43 @@ impl JobsConn {
                 .map_err(|e| jobs.query_error("set up the jobs session".to_owned(), e))?;
         }
         Ok(jobs)
+    }
+
+    /// On a Galera node, turns wsrep off for this session: Galera replicates write sets
+    /// whatever `sql_log_bin` says, so without it a row written for one node would reach every
+    /// node of the cluster and be run by each node's agent. With wsrep off the table and its
+    /// rows exist on this node only (each node's agent creates its own table). Checked
+    /// afterwards like `sql_log_bin`; a server without `wsrep_on` (MySQL, a MariaDB built
+    /// without wsrep) or with it off needs nothing.
+    async fn keep_on_this_node(&mut self, endpoint: &Endpoint) -> Result<()> {
+        if !self.wsrep_on(endpoint).await? {
+            return Ok(());
+        }
+        if let Err(source) = self.conn.query_drop("SET SESSION wsrep_on = OFF").await {
+            return Err(if is_access_denied(&source) {
+                Error::NoWsrepOffPrivilege {
+                    server: self.server.clone(),
+                    user: endpoint.user.clone(),
+                    source: Box::new(source),
+                }
+            } else {
+                self.query_error("turn wsrep off for the jobs session".to_owned(), source)
+            });
+        }
+        if self.wsrep_on(endpoint).await? {
+            return Err(Error::WsrepStillOn {
+                server: self.server.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn wsrep_on(&mut self, endpoint: &Endpoint) -> Result<bool> {
+        ferryman_db::wsrep::is_on(endpoint, &mut self.conn)
+            .await
+            .map_err(|source| Error::Connect {
+                source: Box::new(source),
+            })
     }
 
     /// The server's name (from the endpoint).

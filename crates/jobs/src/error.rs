@@ -44,6 +44,26 @@ pub enum Error {
         value: String,
     },
 
+    /// On a Galera node, the account may not turn wsrep off for its session, so job rows
+    /// would reach every node of the cluster.
+    #[error("`{server}` is a Galera node and account `{user}` may not set `wsrep_on = OFF` for its session ({source}); job rows must stay on the node they are written for, and Galera replicates them whatever `sql_log_bin` says: grant the account SUPER on the Galera nodes (`GRANT SUPER ON *.* TO ...`)")]
+    NoWsrepOffPrivilege {
+        /// Server name.
+        server: String,
+        /// The account.
+        user: String,
+        /// The server's refusal.
+        #[source]
+        source: Box<ferryman_db::mysql_async::Error>,
+    },
+
+    /// The session reports wsrep on although it was turned off.
+    #[error("`{server}`: the jobs session still has `wsrep_on = ON` after `SET SESSION wsrep_on = OFF`; refusing to write job rows that Galera would copy to every node: check for a proxy or `init_connect` that changes session variables")]
+    WsrepStillOn {
+        /// Server name.
+        server: String,
+    },
+
     /// A statement failed.
     #[error("`{server}`: cannot {action}: {source}; {hint}")]
     Query {

@@ -7,7 +7,7 @@ use crate::conn::JobsConn;
 use crate::job::{Job, JobId, Outcome, Token};
 use crate::result_text;
 use crate::schema::{PARAMS_BYTES, SERVER_CHARS, TOKEN_CHARS};
-use crate::table::{CANCEL, FIND, GET, INSERT, LIST, RUNNABLE, SUPERSEDE};
+use crate::table::{CANCEL, CLOSE_FOREIGN, FIND, GET, INSERT, LIST, RUNNABLE, SUPERSEDE};
 use crate::{Error, Result};
 
 /// How many runnable rows [`JobsConn::runnable`] reads at most.
@@ -96,6 +96,7 @@ impl JobsConn {
                     server,
                     token.map(Token::expose),
                     params,
+                    self.server().to_owned(),
                 ),
                 || format!("enqueue a {task} job"),
             )
@@ -132,7 +133,7 @@ impl JobsConn {
     /// reads before taking jobs, so that an idle pass costs one query instead of one per task.
     pub async fn runnable(&mut self) -> Result<Runnable> {
         let rows = self
-            .jobs(RUNNABLE, (RUNNABLE_ROWS,), || {
+            .jobs(RUNNABLE, (self.server().to_owned(), RUNNABLE_ROWS), || {
                 "list runnable jobs".to_owned()
             })
             .await?;
@@ -145,7 +146,9 @@ impl JobsConn {
     pub async fn find(&mut self, task: Task) -> Result<Option<Job>> {
         let (a, b) = spellings(task);
         Ok(self
-            .jobs(FIND, (a, b), || format!("look for a {task} job to run"))
+            .jobs(FIND, (a, b, self.server().to_owned()), || {
+                format!("look for a {task} job to run")
+            })
             .await?
             .into_iter()
             .next())
@@ -164,7 +167,14 @@ impl JobsConn {
         let n = self
             .exec(
                 &[SUPERSEDE],
-                (Outcome::Superseded.as_str(), result, a, b, chosen.0),
+                (
+                    Outcome::Superseded.as_str(),
+                    result,
+                    a,
+                    b,
+                    chosen.0,
+                    self.server().to_owned(),
+                ),
                 || format!("supersede {task} jobs older than job {chosen}"),
             )
             .await?;
@@ -191,6 +201,24 @@ impl JobsConn {
             self.get(id).await?;
         }
         Ok(n == 1)
+    }
+
+    /// Closes (as cancelled) the undone rows written for another server: a Galera SST copies
+    /// the donor's datadir, jobs table included, so the joiner's table may hold the donor's
+    /// pending rows, which no runner here takes (see `for_this_node!`) and which must not look
+    /// pending forever. Returns how many were closed.
+    pub async fn close_foreign(&mut self) -> Result<u64> {
+        let me = self.server().to_owned();
+        let result = format!(
+            "written for another server, not `{me}`: its table came here with a copy of that \
+             server's data (a Galera SST); not run here"
+        );
+        self.exec(
+            &[CLOSE_FOREIGN],
+            (Outcome::Cancelled.as_str(), result, me),
+            || "close the rows written for other servers".to_owned(),
+        )
+        .await
     }
 }
 

@@ -27,7 +27,7 @@ const REFERENCE_COLUMNS: [(&str, &str); 8] = [
 /// working. None is called `state`: replication-manager 3.x adds a column of that name.
 /// Text columns are utf8mb4 with a binary collation whatever the table's default (a legacy table
 /// may be latin1): `claimed_by` and `token` must compare exactly.
-const EXTRA_COLUMNS: [(&str, &str); 6] = [
+const EXTRA_COLUMNS: [(&str, &str); 7] = [
     (
         "outcome",
         "`outcome` VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL DEFAULT NULL",
@@ -49,6 +49,10 @@ const EXTRA_COLUMNS: [(&str, &str); 6] = [
         "`claimed_by` VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL DEFAULT NULL",
     ),
     ("heartbeat", "`heartbeat` DATETIME NULL DEFAULT NULL"),
+    (
+        "node",
+        "`node` VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL DEFAULT NULL",
+    ),
 ];
 
 /// The index that makes `task` `MUL` (as in the reference) and serves the runnable-row lookup.

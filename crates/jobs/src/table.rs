@@ -128,6 +128,15 @@ macro_rules! runnable {
     };
 }
 
+/// Written for the server bound (its configured name), or for any server (a row of a writer
+/// that does not name it: replication-manager, a donor script). A Galera SST copies the
+/// donor's table to the joiner, rows included: those name the donor and are not the joiner's.
+macro_rules! for_this_node {
+    () => {
+        "(`node` IS NULL OR `node` = ?)"
+    };
+}
+
 /// Undone, being run, by the claimant bound last.
 macro_rules! held_by {
     () => {
@@ -152,6 +161,8 @@ pub(crate) const FIND: &str = concat!(
     columns!(),
     " FROM {jobs} WHERE `task` IN (?, ?) AND ",
     runnable!(),
+    " AND ",
+    for_this_node!(),
     " ORDER BY `id` DESC LIMIT 1"
 );
 
@@ -162,15 +173,23 @@ pub(crate) const RUNNABLE: &str = concat!(
     columns!(),
     " FROM {jobs} WHERE ",
     runnable!(),
+    " AND ",
+    for_this_node!(),
     " ORDER BY `id` LIMIT ?"
 );
 
-/// A new row: task, port, server, token, params.
-pub(crate) const INSERT: &str = "INSERT INTO {jobs} \
-     (`task`, `port`, `server`, `done`, `start`, `token`, `params`) \
-     VALUES (?, ?, ?, 0, NOW(), ?, ?)";
+/// Undone rows written for another server (copied here with a datadir, by a Galera SST):
+/// closed once by each agent at its start, so nobody waits on them. Outcome, result, node.
+pub(crate) const CLOSE_FOREIGN: &str = "UPDATE {jobs} SET `done` = 1, `end` = NOW(), \
+     `outcome` = ?, `result` = ? WHERE `done` = 0 AND `node` IS NOT NULL AND `node` <> ?";
 
-/// Marks older runnable rows of a task done: outcome, result, spelling, spelling, chosen id.
+/// A new row: task, port, server, token, params, node.
+pub(crate) const INSERT: &str = "INSERT INTO {jobs} \
+     (`task`, `port`, `server`, `done`, `start`, `token`, `params`, `node`) \
+     VALUES (?, ?, ?, 0, NOW(), ?, ?, ?)";
+
+/// Marks older runnable rows of a task done: outcome, result, spelling, spelling, chosen id,
+/// node.
 ///
 /// The reference donor script runs `SET done=1 WHERE done=0 AND task=? AND id<>chosen`. We
 /// deliberately differ in two ways: rows being run (`result = 'processing'`) are left alone
@@ -179,7 +198,9 @@ pub(crate) const INSERT: &str = "INSERT INTO {jobs} \
 pub(crate) const SUPERSEDE: &str = concat!(
     "UPDATE {jobs} SET `done` = 1, `end` = NOW(), `outcome` = ?, `result` = ? \
      WHERE `task` IN (?, ?) AND `id` < ? AND ",
-    runnable!()
+    runnable!(),
+    " AND ",
+    for_this_node!()
 );
 
 /// The atomic claim: claimant, id. One affected row means the claim was won.

@@ -3,8 +3,8 @@
 //!
 //! # Layout
 //! - `api.rs`: the router, [`serve`], the bearer-token check, the route table ([`routes`]).
-//! - `api/listener.rs`: the accept loop: connection limit, shutdown, accept errors.
-//! - `api/conn.rs`: one connection's header and idle time limits.
+//! - the accept loop, its connection limits and the token check are `ferryman-http`'s, shared
+//!   with the node agent's API.
 //! - `api/handlers.rs` + `api/handlers/`: one function per route, one file per resource
 //!   (clusters, backups, reseed, jobs, verify, events), each with its `#[utoipa::path]`.
 //! - `api/openapi.rs` + `api/openapi/`: the OpenAPI 3.1 document served at
@@ -14,24 +14,19 @@
 //!   ([`load_or_create_token`]).
 //! - `api/error.rs`: [`ApiError`] (an HTTP status with a JSON body) and [`Error`] (start-up).
 
-mod conn;
 mod error;
 mod handlers;
-mod listener;
 mod openapi;
 mod token;
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
 use axum::handler::Handler;
-use axum::http::{header, StatusCode};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::middleware;
 use axum::routing::{on, MethodFilter};
 use axum::Router;
 use ferryman_config::{Config, Secret};
-use sha2::{Digest, Sha256};
+use ferryman_http::{digest, Bearer, Limits};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
@@ -140,6 +135,61 @@ fn table() -> Table {
             "/api/v1/clusters/{cluster}/servers/{server}/tasks",
             h::start_task,
         )
+        .add(
+            Get,
+            "/api/v1/clusters/{cluster}/servers/{server}/node/mysqld",
+            h::node_mysqld,
+        )
+        .add(
+            Post,
+            "/api/v1/clusters/{cluster}/servers/{server}/node/mysqld/{action}",
+            h::node_action,
+        )
+        .add(
+            Get,
+            "/api/v1/clusters/{cluster}/servers/{server}/node/detect",
+            h::node_detect,
+        )
+        .add(
+            Get,
+            "/api/v1/clusters/{cluster}/servers/{server}/node/disk",
+            h::node_disk,
+        )
+        .add(
+            Get,
+            "/api/v1/clusters/{cluster}/servers/{server}/node/error-log",
+            h::node_error_log,
+        )
+        .add(
+            Get,
+            "/api/v1/clusters/{cluster}/servers/{server}/node/replicas",
+            h::node_replicas,
+        )
+        .add(
+            Get,
+            "/api/v1/clusters/{cluster}/servers/{server}/node/snapshots",
+            h::node_snapshots,
+        )
+        .add(
+            Post,
+            "/api/v1/clusters/{cluster}/servers/{server}/node/snapshots",
+            h::node_take_snapshot,
+        )
+        .add(
+            Post,
+            "/api/v1/clusters/{cluster}/servers/{server}/node/snapshots/{name}/mount",
+            h::node_mount_snapshot,
+        )
+        .add(
+            Post,
+            "/api/v1/clusters/{cluster}/servers/{server}/node/snapshots/{name}/unmount",
+            h::node_unmount_snapshot,
+        )
+        .add(
+            Delete,
+            "/api/v1/clusters/{cluster}/servers/{server}/node/snapshots/{name}",
+            h::node_remove_snapshot,
+        )
         .add(Post, "/api/v1/clusters/{cluster}/prune", h::prune)
         .add(Post, "/api/v1/clusters/{cluster}/reseed", h::reseed)
         .add(Post, "/api/v1/clusters/{cluster}/flashback", h::flashback)
@@ -189,41 +239,34 @@ pub fn routes() -> Vec<Route> {
     routes
 }
 
-/// What the token check needs: the digests of the tokens it takes and where a client finds the
-/// token.
-#[derive(Debug, Clone)]
-struct Auth {
-    digests: Vec<[u8; 32]>,
-    hint: Arc<str>,
-}
-
 /// The API over `services`, every route but [`HEALTH`] behind `token`.
 pub fn router(services: Arc<Services>, token: &Secret) -> Router {
-    let digest = |t: &Secret| -> [u8; 32] { Sha256::digest(t.expose_secret().as_bytes()).into() };
-    let auth = Auth {
-        digests: vec![digest(token)],
-        hint: token_hint(&services.config).into(),
-    };
-    let metrics_auth = Auth {
-        digests: std::iter::once(digest(token))
+    let digest = |t: &Secret| -> [u8; 32] { digest(t.expose_secret()) };
+    let auth = Bearer::new(vec![digest(token)], token_hint(&services.config));
+    let metrics_auth = Bearer::new(
+        std::iter::once(digest(token))
             .chain(services.config.manager.metrics_token.as_ref().map(digest))
             .collect(),
-        hint: format!(
+        format!(
             "{}; or the metrics token of `manager.metrics-token-file`/`metrics-token-env`",
-            auth.hint
-        )
-        .into(),
-    };
+            auth.hint()
+        ),
+    );
     let metrics = Router::new()
         .route(METRICS, on(MethodFilter::GET, handlers::metrics))
-        .layer(middleware::from_fn_with_state(metrics_auth, require_token));
+        .layer(middleware::from_fn_with_state(
+            metrics_auth,
+            ferryman_http::require,
+        ));
+    let node = crate::node_api::NodeApiClient::new(&services.config, token.clone());
     let authenticated = table()
         .router
+        .layer(axum::Extension(node))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         // `layer`, not `route_layer`: unknown paths need the token too, so that a client
         // without one learns nothing about which routes exist.
-        .layer(middleware::from_fn_with_state(auth, require_token));
+        .layer(middleware::from_fn_with_state(auth, ferryman_http::require));
     Router::new()
         .route(HEALTH, on(MethodFilter::GET, handlers::health))
         .merge(metrics)
@@ -261,14 +304,20 @@ pub async fn serve_with(
     tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
-    let limits = listener::Limits::from_config(&services.config);
+    let m = &services.config.manager;
+    let limits = Limits::new(
+        m.http_header_read_timeout,
+        m.http_idle_timeout,
+        m.http_max_connections as usize,
+        "manager.http-max-connections",
+    );
     let scheme = if tls.is_some() { "https" } else { "http" };
     let app = router(services, &token);
     match listener.local_addr() {
         Ok(address) => tracing::info!(%address, scheme, ?limits, "HTTP API listening"),
         Err(e) => tracing::info!(error = %e, scheme, ?limits, "HTTP API listening"),
     }
-    listener::run(listener, app, limits, tls, shutdown).await;
+    ferryman_http::run(listener, app, limits, tls, shutdown).await;
     tracing::info!("HTTP API stopped");
     Ok(())
 }
@@ -300,57 +349,11 @@ fn token_hint(config: &Config) -> String {
     }
 }
 
-/// Lets a request through only with `Authorization: Bearer TOKEN`.
-async fn require_token(State(auth): State<Auth>, request: Request, next: Next) -> Response {
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.split_once(' ')?;
-            // The scheme is case-insensitive (RFC 7235).
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        });
-    let message = match presented {
-        Some(token) if auth.digests.iter().any(|d| digest_matches(d, token)) => {
-            return next.run(request).await
-        }
-        Some(_) => format!("the API token is wrong: {}", auth.hint),
-        None => format!(
-            "this API needs a token: send `Authorization: Bearer TOKEN`; {}",
-            auth.hint
-        ),
-    };
-    let mut response = ApiError::new(StatusCode::UNAUTHORIZED, message).into_response();
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        header::HeaderValue::from_static("Bearer"),
-    );
-    response
-}
-
-/// Compares digests rather than tokens, in time independent of where they differ: neither the
-/// token's length nor its prefix can be learnt by timing requests.
-pub(crate) fn digest_matches(expected: &[u8; 32], presented: &str) -> bool {
-    let digest = Sha256::digest(presented.as_bytes());
-    let difference = expected
-        .iter()
-        .zip(digest.iter())
-        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-    difference == 0
-}
+pub(crate) use ferryman_http::digest_matches;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn digests_compare() {
-        let expected: [u8; 32] = Sha256::digest(b"abc").into();
-        assert!(digest_matches(&expected, "abc"));
-        assert!(!digest_matches(&expected, "abd"));
-        assert!(!digest_matches(&expected, ""));
-    }
 
     #[test]
     fn every_route_is_in_the_openapi_document_and_back() {

@@ -34,9 +34,12 @@ impl Purpose {
     /// The purpose of `task`.
     pub fn of(task: Task) -> Purpose {
         match task {
-            Task::Mariabackup | Task::Xtrabackup | Task::Mysqldump | Task::Mydumper => {
-                Purpose::Backup
-            }
+            // A snapshot for a reseed streams like a backup (and is passed on, never stored).
+            Task::Mariabackup
+            | Task::Xtrabackup
+            | Task::Mysqldump
+            | Task::Mydumper
+            | Task::Snapshotsend => Purpose::Backup,
             Task::Error | Task::Slowquery => Purpose::Log,
             _ => Purpose::Command,
         }
@@ -178,9 +181,18 @@ async fn command(
     task: Task,
 ) -> Result<()> {
     let mut node = NodeJob::enqueue(services, job, cluster, server, task, Route::default()).await?;
-    let res = node.until_done().await;
+    // A restart and a rollback take the server away for a while: followed across it, as a
+    // reseed's joiner is.
+    let res = match task {
+        Task::Restart | Task::Zfssnapback => node.follow().await,
+        _ => node.until_done().await,
+    };
     let res = res.and_then(|row| match good(&row) {
-        true => Ok(()),
+        true => {
+            // The node's words (what was rolled back to, how long the restart took).
+            job.update(|r| r.node_result = row.result.clone());
+            Ok(())
+        }
         false => Err(node.failed(row.result.unwrap_or_default())),
     });
     node.close().await;

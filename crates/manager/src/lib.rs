@@ -78,6 +78,7 @@ mod manager;
 pub mod metrics;
 pub mod missing;
 pub mod monitor;
+pub mod node_api;
 pub mod node_job;
 pub mod notify;
 pub mod onpremise;

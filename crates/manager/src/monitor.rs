@@ -1,6 +1,8 @@
 //! The topology monitor: every server's role, GTID and replication state, kept fresh for the
 //! API and for choosing where backups are taken.
 
+mod galera;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
@@ -31,13 +33,24 @@ pub struct ClusterTopology {
 }
 
 impl ClusterTopology {
-    /// The servers that answer and replicate from no one: one is the primary; more than one
-    /// is a split topology.
+    /// The servers that answer and replicate from no one, Galera nodes excepted: one is the
+    /// primary; more than one is a split topology.
     pub fn primaries(&self) -> Vec<&ServerView> {
         self.servers
             .iter()
-            .filter(|s| s.status.as_ref().is_some_and(|st| st.role == Role::Primary))
+            .filter(|s| {
+                s.status
+                    .as_ref()
+                    .is_some_and(|st| st.role == Role::Primary && st.galera.is_none())
+            })
             .collect()
+    }
+
+    /// True when a server of the cluster answered as a Galera node.
+    pub fn is_galera(&self) -> bool {
+        self.servers
+            .iter()
+            .any(|s| s.status.as_ref().is_some_and(|st| st.galera.is_some()))
     }
 
     /// The primary, when exactly one server is one.
@@ -112,7 +125,12 @@ impl Topology {
 /// reset, a reseed interrupted before it was pointed) holds data the primary has moved past,
 /// and a backup of it would be stored as good. Two such servers are a split topology: which
 /// one is the primary cannot be told, and no backup is taken.
+///
+/// A Galera cluster (a server answered as a Galera node) has rules of its own: `galera.rs`.
 pub fn backup_source(cluster: &ClusterConfig, view: &ClusterTopology) -> Result<String> {
+    if view.is_galera() {
+        return galera::source(cluster, view);
+    }
     let status = |name: &str| {
         view.servers
             .iter()
@@ -297,6 +315,7 @@ host = "10.0.0.3"
                     Role::Primary
                 },
                 replication,
+                galera: None,
             }),
             error: None,
         }

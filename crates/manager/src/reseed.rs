@@ -45,6 +45,7 @@ use ferryman_repo::BackupId;
 
 use crate::{Error, Result, Services};
 use fanout::Origin;
+use payload::Live;
 pub use rails::Reseeds;
 
 /// `name` as a reseed method, or the error that lists the known ones.
@@ -52,7 +53,7 @@ pub fn method(name: &str) -> Result<Method> {
     name.parse().map_err(|_| Error::Unknown {
         what: "reseed method",
         name: name.to_owned(),
-        known: "physicalbackup, logicalbackup, logicalmaster".to_owned(),
+        known: "physicalbackup, logicalbackup, logicalmaster, snapshot".to_owned(),
     })
 }
 
@@ -109,11 +110,13 @@ pub(crate) async fn start(
     };
     let manifest = match request.method {
         _ if at_point.is_some() => None,
-        Method::Logicalmaster => {
+        Method::Logicalmaster | Method::Snapshot => {
             if let Some(id) = &request.backup {
                 return Err(Error::Refused(format!(
-                    "`logicalmaster` dumps the primary now and takes no backup (got {id}); \
-                     use `logicalbackup` or `physicalbackup` with --backup"
+                    "`{}` takes its payload now (a dump of the primary, a replica's snapshot) \
+                     and no backup (got {id}); use `logicalbackup` or `physicalbackup` with \
+                     --backup",
+                    request.method
                 )));
             }
             None
@@ -148,6 +151,8 @@ pub(crate) async fn start(
         }
         // The copy's GTID is known once it is rolled forward (`fanout.rs`).
         None if at_point.is_some() => (Task::Flashbackmariabackup, None),
+        // The snapshot's GTID is read by the joiner from what the donor recorded with it.
+        None if request.method == Method::Snapshot => (Task::Reseedsnapshot, None),
         // The dump's GTID is read by the joiner from the dump itself.
         None => (Task::Reseedmysqldump, None),
     };
@@ -164,6 +169,10 @@ pub(crate) async fn start(
             if flashback { "flash back" } else { "reseed" }
         )));
     }
+    let donor = match request.method {
+        Method::Snapshot => Some(choice::snapshot_donor(c, &views, primary, &joiners)?),
+        _ => None,
+    };
     let keys: Vec<String> = joiners
         .iter()
         .map(|j| format!("{}/{}", c.name, j.name))
@@ -211,15 +220,20 @@ pub(crate) async fn start(
         (None, Some(p)) => Origin::Point(Box::new(p)),
         (None, None) => {
             let names: Vec<&str> = joiners.iter().map(|j| j.name.as_str()).collect();
-            let donor = services.registry.create_donor(
+            let (source, what) = match donor {
+                Some(d) => (d, Live::Snapshot),
+                None => (primary, Live::Dump),
+            };
+            let job = services.registry.create_donor(
                 &c.name,
-                &primary.name,
-                Task::Mysqldump,
-                &format!("{trigger} (logicalmaster of {})", names.join(", ")),
+                &source.name,
+                what.task(),
+                &format!("{trigger} ({} of {})", request.method, names.join(", ")),
             );
-            Origin::Primary {
-                server: Box::new(primary.clone()),
-                job: donor,
+            Origin::Live {
+                server: Box::new(source.clone()),
+                job,
+                what,
             }
         }
     };

@@ -30,6 +30,8 @@ pub enum Scheduled {
     Optimize,
     /// Verify every backup of the cluster not verified yet.
     Verify,
+    /// A consistent snapshot of every server with a `snapshot-method`.
+    Snapshot,
 }
 
 impl Scheduled {
@@ -40,6 +42,7 @@ impl Scheduled {
             Scheduled::Logs => "logs",
             Scheduled::Optimize => "optimize",
             Scheduled::Verify => "verify",
+            Scheduled::Snapshot => "snapshot",
         }
     }
 }
@@ -53,6 +56,7 @@ pub fn entries(cluster: &ClusterConfig) -> Vec<(Scheduled, ScheduleEntry)> {
         (Scheduled::Logs, &s.logs),
         (Scheduled::Optimize, &s.optimize),
         (Scheduled::Verify, &s.verify),
+        (Scheduled::Snapshot, &s.snapshot),
     ]
     .into_iter()
     .filter(|(_, e)| e.is_active(s))
@@ -174,6 +178,11 @@ async fn fire(services: &Arc<Services>, cluster: &str, what: Scheduled) -> crate
                 for task in [Task::Error, Task::Slowquery] {
                     services.start_task(cluster, &server.name, task, "schedule")?;
                 }
+            }
+        }
+        Scheduled::Snapshot => {
+            for server in config.servers.iter().filter(|s| s.snapshot.is_some()) {
+                services.start_task(cluster, &server.name, Task::Snapshot, "schedule")?;
             }
         }
         Scheduled::Optimize => {

@@ -8,6 +8,7 @@
 //! - [`frames`]: framing of reseed payloads, ending with a length and sha256 trailer
 //!   ([`FrameWriter`], [`FrameReader`]).
 //! - [`node_task`]: the tasks queued on one server by name ([`NodeTask`]).
+//! - [`node_api`]: the node agent's HTTP API: paths, headers, the JSON it answers.
 //! - [`reseed`]: what the manager tells a reseed's joiner ([`ReseedParams`], [`Method`]).
 //! - [`private_file`]: secret files only their owner may read, read and created one way.
 //! - [`seal`]: reseed rows sealed by the manager with the fleet's shared key ([`RowKey`]).
@@ -18,6 +19,7 @@ pub mod address;
 pub mod error;
 pub mod frames;
 pub mod header;
+pub mod node_api;
 pub mod node_task;
 pub mod private_file;
 pub mod reseed;

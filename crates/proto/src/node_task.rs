@@ -24,11 +24,13 @@ pub enum NodeTask {
     Restart,
     /// Roll the datadir back to the newest ZFS snapshot.
     Zfssnapback,
+    /// Take a consistent snapshot of the datadir's volume.
+    Snapshot,
 }
 
 impl NodeTask {
     /// Every node task, in the order they are listed.
-    pub const ALL: [NodeTask; 7] = [
+    pub const ALL: [NodeTask; 8] = [
         NodeTask::Optimize,
         NodeTask::ErrorLog,
         NodeTask::SlowQueryLog,
@@ -36,6 +38,7 @@ impl NodeTask {
         NodeTask::Start,
         NodeTask::Restart,
         NodeTask::Zfssnapback,
+        NodeTask::Snapshot,
     ];
 
     /// Its name, as the CLI and the API spell it.
@@ -48,6 +51,7 @@ impl NodeTask {
             NodeTask::Start => "start",
             NodeTask::Restart => "restart",
             NodeTask::Zfssnapback => "zfssnapback",
+            NodeTask::Snapshot => "snapshot",
         }
     }
 
@@ -63,7 +67,10 @@ impl NodeTask {
                 "restart the database service (`service-restart`; confirmed with --yes or \"confirm\": true)"
             }
             NodeTask::Zfssnapback => {
-                "roll the datadir back to the newest ZFS snapshot (`zfs-snapback`; confirmed with --yes or \"confirm\": true)"
+                "roll the datadir back to the newest snapshot (`zfs-snapback`, else the newest of `snapshot-method` matching `snapshot-filter`; confirmed with --yes or \"confirm\": true)"
+            }
+            NodeTask::Snapshot => {
+                "take a consistent snapshot of the datadir's volume (`snapshot-method`), then keep `snapshot-keep`"
             }
         }
     }
@@ -78,6 +85,7 @@ impl NodeTask {
             NodeTask::Start => Task::Start,
             NodeTask::Restart => Task::Restart,
             NodeTask::Zfssnapback => Task::Zfssnapback,
+            NodeTask::Snapshot => Task::Snapshot,
         }
     }
 

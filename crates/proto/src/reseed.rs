@@ -24,15 +24,19 @@ pub enum Method {
     Logicalmaster,
     /// A chosen earlier backup (the server rewound).
     Flashback,
+    /// A consistent file-system snapshot of a donor replica taken now (`snapshot-method`),
+    /// its datadir piped through the manager.
+    Snapshot,
 }
 
 impl Method {
     /// Every method, in the order the CLI lists them.
-    pub const ALL: [Method; 4] = [
+    pub const ALL: [Method; 5] = [
         Method::Physicalbackup,
         Method::Logicalbackup,
         Method::Logicalmaster,
         Method::Flashback,
+        Method::Snapshot,
     ];
 
     /// The name, as the API, the CLI and the row spell it.
@@ -42,6 +46,7 @@ impl Method {
             Method::Logicalbackup => "logicalbackup",
             Method::Logicalmaster => "logicalmaster",
             Method::Flashback => "flashback",
+            Method::Snapshot => "snapshot",
         }
     }
 }

@@ -49,11 +49,19 @@ pub enum Task {
     Restart,
     /// Start the database service.
     Start,
+    /// Take a consistent file-system snapshot of the datadir (btrfs, LVM, ZFS), then apply
+    /// the server's `snapshot-keep`. A Ferryman task (replication-manager has no such row).
+    Snapshot,
+    /// Take a consistent snapshot and stream a tar of its datadir (with what it recorded) to
+    /// the manager, which passes it on to a reseed's joiners (reseed method `snapshot`).
+    Snapshotsend,
+    /// Rebuild this replica from a donor's snapshot (a tar of its datadir).
+    Reseedsnapshot,
 }
 
 impl Task {
     /// Every task, in the order the reference donor script polls them.
-    pub const ALL: [Task; 17] = [
+    pub const ALL: [Task; 20] = [
         Task::Xtrabackup,
         Task::Mariabackup,
         Task::Mysqldump,
@@ -71,6 +79,9 @@ impl Task {
         Task::Stop,
         Task::Restart,
         Task::Start,
+        Task::Snapshot,
+        Task::Snapshotsend,
+        Task::Reseedsnapshot,
     ];
 
     /// The name written into the `task` column when Ferryman enqueues this task.
@@ -103,6 +114,9 @@ impl Task {
             Task::Stop => &["stop"],
             Task::Restart => &["restart"],
             Task::Start => &["start"],
+            Task::Snapshot => &["snapshot"],
+            Task::Snapshotsend => &["snapshotsend"],
+            Task::Reseedsnapshot => &["reseedsnapshot"],
         }
     }
 
@@ -114,6 +128,7 @@ impl Task {
             Task::Reseedxtrabackup
                 | Task::Reseedmariabackup
                 | Task::Reseedmysqldump
+                | Task::Reseedsnapshot
                 | Task::Flashbackxtrabackup
                 | Task::Flashbackmariabackup
                 | Task::Flashbackmysqldump

@@ -86,7 +86,7 @@ pub use ingest::{ingest, BackupMeta};
 pub use layout::BackupId;
 pub use leftovers::{Leftovers, Quarantined};
 pub use logs::{LogFile, LogKind, LogMeta};
-pub use manifest::{Coordinates, CoordinatesSource, Format, Kind, Manifest, Tool};
+pub use manifest::{Coordinates, CoordinatesSource, Format, GaleraPosition, Kind, Manifest, Tool};
 pub use pipeline::Compression;
 pub use repository::Repository;
 pub use retention::{

@@ -245,7 +245,45 @@ pub struct Manifest {
     pub signature: Option<Signature>,
 }
 
+/// Where a Galera node's physical backup stands in its cluster's history, from the
+/// `xtrabackup_galera_info` the tool writes with `--galera-info`: `UUID:SEQNO`, and in
+/// MariaDB's recent versions the cluster's GTID domain (`wsrep_gtid_domain_id`) after a space.
+/// (The backup's GTID position is the manifest's `gtid`.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GaleraPosition {
+    /// `wsrep_cluster_state_uuid` / `wsrep_local_state_uuid`: the cluster's history.
+    pub cluster_uuid: String,
+    /// The seqno of the last write set in the backup (`-1` when the tool could not tell).
+    pub seqno: i64,
+    /// `wsrep_gtid_domain_id`, when written.
+    pub gtid_domain: Option<u32>,
+}
+
+impl GaleraPosition {
+    /// Parses the file's text; `None` when it is not `UUID:SEQNO`.
+    pub fn parse(text: &str) -> Option<GaleraPosition> {
+        let line = text.lines().find(|l| !l.trim().is_empty())?;
+        let mut fields = line.split_whitespace();
+        let (uuid, seqno) = fields.next()?.rsplit_once(':')?;
+        Some(GaleraPosition {
+            cluster_uuid: uuid.to_owned(),
+            seqno: seqno.parse().ok()?,
+            gtid_domain: fields.next().and_then(|d| d.parse().ok()),
+        })
+    }
+}
+
 impl Manifest {
+    /// A Galera node's backup: its cluster's UUID and seqno (see [`GaleraPosition`]); `None`
+    /// for other backups.
+    pub fn galera(&self) -> Option<GaleraPosition> {
+        let text = self
+            .captured
+            .get("xtrabackup_galera_info")
+            .or_else(|| self.captured.get("mariadb_backup_galera_info"))?;
+        GaleraPosition::parse(text)
+    }
+
     /// The replication coordinates.
     pub fn coordinates(&self) -> Coordinates {
         Coordinates {
@@ -317,5 +355,23 @@ impl Manifest {
             )));
         }
         Ok(manifest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn galera_info_of_mariadb_10_11_and_of_older_tools() {
+        // MariaDB 10.11's mariabackup: UUID:SEQNO, then the wsrep GTID domain.
+        let p = GaleraPosition::parse("597d1c2e-f053-11f1-b96d-fe2ae53d6add:18 10\n").unwrap();
+        assert_eq!(p.cluster_uuid, "597d1c2e-f053-11f1-b96d-fe2ae53d6add");
+        assert_eq!(p.seqno, 18);
+        assert_eq!(p.gtid_domain, Some(10));
+        let p = GaleraPosition::parse("597d1c2e-f053-11f1-b96d-fe2ae53d6add:-1").unwrap();
+        assert_eq!((p.seqno, p.gtid_domain), (-1, None));
+        assert_eq!(GaleraPosition::parse("no position"), None);
+        assert_eq!(GaleraPosition::parse(""), None);
     }
 }

@@ -52,6 +52,10 @@ pub struct GaleraOptions {
     /// With two clusters, whether beta replicates from alpha (asynchronous GTID replication,
     /// b1 from a1). Ignored with one cluster.
     pub link: bool,
+    /// With two linked clusters, whether alpha also replicates from beta (master-master: a1
+    /// from b1, each side ignoring its own GTID domains; both clusters' `galera-link` tables
+    /// list the other's nodes). Ignored otherwise.
+    pub master_master: bool,
     /// The `ferryman` binary the generated configuration's `service-start|stop|restart` run
     /// (`ferryman sandbox start|stop|restart --dir DIR --server NAME`); `None`: no service
     /// commands (a comment says why). Only used when the sandbox is created.
@@ -152,12 +156,13 @@ impl GaleraSandbox {
         let per_cluster = config_file::SENDER_POOL + options.nodes;
         let node_ports = options.clusters * options.nodes * state::PORTS_PER_NODE;
         let ports = free_ports(node_ports + 2 + options.clusters * per_cluster)?;
-        let state = GaleraState::new(
+        let mut state = GaleraState::new(
             options.clusters,
             options.nodes,
             options.linked(),
             &ports[..node_ports],
         );
+        state.master_master = options.linked() && options.master_master;
         let service = config_file::GaleraPorts {
             http: ports[node_ports],
             stream: ports[node_ports + 1],
@@ -404,6 +409,7 @@ mod tests {
             nodes,
             clusters,
             link: true,
+            master_master: false,
             ferryman_bin: None,
         }
     }

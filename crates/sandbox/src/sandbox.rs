@@ -260,6 +260,7 @@ impl Sandbox {
                     password: self.passwords.repl.expose_secret(),
                     connect_retry_s: 1,
                     ssl: None,
+                    ignore_domain_ids: None,
                 },
             )
             .await?;

@@ -41,6 +41,9 @@ pub fn defaults_file(spec: &ServerSpec, paths: &ServerPaths) -> String {
          gtid-strict-mode=ON\n\
          # replication is started by the sandbox, so a restarted replica never races its setup\n\
          skip-slave-start\n\
+         # each replica names itself to its primary (SHOW SLAVE HOSTS: `ferryman node replicas`)\n\
+         report-host=127.0.0.1\n\
+         report-port={port}\n\
          slow-query-log=ON\n\
          slow-query-log-file={slow}\n\
          long-query-time=1\n\

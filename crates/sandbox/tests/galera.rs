@@ -54,6 +54,7 @@ async fn two_linked_clusters_replicate_a_killed_node_rejoins_and_destroy_leaves_
         nodes: 2,
         clusters: 2,
         link: true,
+        master_master: false,
         ferryman_bin: None,
     })
     .await;
@@ -156,6 +157,7 @@ async fn a_cluster_of_three_restarts_whole_from_its_last_node() {
         nodes: 3,
         clusters: 1,
         link: true,
+        master_master: false,
         ferryman_bin: None,
     };
     let started = Instant::now();

@@ -268,7 +268,14 @@ async fn dump_then_send(
         "sending mydumper's directory as tar to {}",
         stream.address()
     ));
-    match send_tar(ctx, tar, dir, &mut stream).await {
+    let args = [
+        "-C".as_ref(),
+        dir.as_os_str(),
+        "-cf".as_ref(),
+        "-".as_ref(),
+        ".".as_ref(),
+    ];
+    match send_tar(ctx, tar, &args, &mut stream).await {
         Ok(()) => Ok(DumpedAndSent {
             files,
             dumped_in,
@@ -282,19 +289,15 @@ async fn dump_then_send(
     }
 }
 
-/// Streams `tar -C dir -cf - .` into `stream`. The caller aborts the stream on error.
-async fn send_tar(ctx: &TaskCtx<'_>, tar: &Program, dir: &Path, stream: &mut Stream) -> Result<()> {
-    let (mut running, log) = ctx.spawn_tool(
-        tar,
-        "tar",
-        [
-            "-C".as_ref(),
-            dir.as_os_str(),
-            "-cf".as_ref(),
-            "-".as_ref(),
-            ".".as_ref(),
-        ],
-    )?;
+/// Streams `tar ARGS` (which write the archive to stdout) into `stream`. The caller aborts the
+/// stream on error.
+pub(super) async fn send_tar(
+    ctx: &TaskCtx<'_>,
+    tar: &Program,
+    args: &[&std::ffi::OsStr],
+    stream: &mut Stream,
+) -> Result<()> {
+    let (mut running, log) = ctx.spawn_tool(tar, "tar", args)?;
     let mut stdout = take_stdout(&mut running, tar.name())?;
     if let Err(e) = stream
         .send(&mut stdout, "tar's output", ctx.progress, ctx.cancel)

@@ -26,7 +26,7 @@ use super::TaskCtx;
 use crate::sender::Stream;
 use crate::{Error, Result};
 
-mod locate;
+pub(crate) mod locate;
 mod rotation;
 #[cfg(test)]
 mod tests;
@@ -95,7 +95,7 @@ pub(super) async fn run(ctx: &TaskCtx<'_>, kind: LogKind) -> Result<String> {
 
 /// Finds the log and its leftovers, connects to the receiver, rotates the live file.
 async fn prepare(ctx: &TaskCtx<'_>, conn: &mut Connection, kind: LogKind) -> Result<Ready> {
-    let located = locate(ctx, conn, kind).await?;
+    let located = locate(&ctx.server.name, conn, kind).await?;
     let live = &located.live;
     let mut files = leftovers(live).await?;
     let earlier = files.len();

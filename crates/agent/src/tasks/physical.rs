@@ -12,8 +12,11 @@ use std::path::Path;
 use ferryman_exec::{ClientOptions, OptionFile, Program};
 use ferryman_proto::StreamKind;
 
+use self::galera::GaleraBackup;
 use super::TaskCtx;
 use crate::{Error, Result};
+
+pub(crate) mod galera;
 
 /// The last line of a successful mariabackup / xtrabackup run.
 const COMPLETED: &str = "completed OK!";
@@ -87,8 +90,25 @@ pub fn backup_command(
     args
 }
 
-/// Runs the backup and streams it to the job's receiver.
+/// Runs the backup and streams it to the job's receiver; on a Galera node with
+/// `--galera-info`, desynced while it runs when so configured (`physical/galera.rs`).
 pub(super) async fn run(ctx: &TaskCtx<'_>, tool: PhysicalTool) -> Result<String> {
+    let Some(galera) = GaleraBackup::begin(ctx).await? else {
+        return stream(ctx, tool, false).await;
+    };
+    let backup = stream(ctx, tool, true).await;
+    let note = galera.note.clone();
+    let resynced = galera.end(ctx).await;
+    match (backup, resynced) {
+        (Ok(result), Ok(())) => Ok(format!("{result}; {note}")),
+        (Err(e), _) => Err(e),
+        // The backup is whole, but the node must not stay out of flow control unnoticed.
+        (Ok(_), Err(e)) => Err(e),
+    }
+}
+
+/// The backup itself.
+async fn stream(ctx: &TaskCtx<'_>, tool: PhysicalTool, galera_info: bool) -> Result<String> {
     let program = Program::find(tool.program(), tool.packages())?;
     // `/usr/bin/mariabackup based on MariaDB server 10.11.19-MariaDB …`: the path adds nothing.
     let version = program.version().await.unwrap_or_default();
@@ -120,11 +140,11 @@ pub(super) async fn run(ctx: &TaskCtx<'_>, tool: PhysicalTool) -> Result<String>
 
     // Reach the receiver first: a backup with nowhere to go is wasted I/O on the server.
     let mut stream = ctx.connect(StreamKind::Backup).await?;
-    let spawned = ctx.spawn_tool(
-        &program,
-        tool.program(),
-        backup_command(tool, &option_arg, ctx.server.datadir.as_deref(), &target),
-    );
+    let mut args = backup_command(tool, &option_arg, ctx.server.datadir.as_deref(), &target);
+    if galera_info {
+        args.push("--galera-info".into());
+    }
+    let spawned = ctx.spawn_tool(&program, tool.program(), args);
     let (mut running, log) = match spawned {
         Ok(r) => r,
         Err(e) => {

@@ -62,6 +62,7 @@
 
 mod catch_up;
 mod files;
+mod from_snapshot;
 mod import;
 mod leftovers;
 mod preflight;
@@ -92,6 +93,8 @@ pub(super) enum Restore {
     Physical(PhysicalTool),
     /// A mariadb-dump, imported into a private server on the staging directory.
     Logical,
+    /// A tar of a donor's snapshot, recovered on a private server (`reseed/from_snapshot.rs`).
+    Snapshot,
 }
 
 /// Runs a reseed or flashback (see the module documentation).
@@ -100,6 +103,7 @@ pub(super) async fn run(ctx: &TaskCtx<'_>, restore: Restore) -> Result<String> {
     match restore {
         Restore::Physical(tool) => physical(ctx, plan, tool).await,
         Restore::Logical => logical(ctx, plan).await,
+        Restore::Snapshot => from_snapshot::run(ctx, plan).await,
     }
 }
 
@@ -273,8 +277,9 @@ impl Plan {
             .map(str::to_owned);
         let gtid = match (gtid, restore) {
             (Some(gtid), _) => gtid,
-            // A dump carries its position in its last lines: read there, after the import.
-            (None, Restore::Logical) => String::new(),
+            // A dump carries its position in its last lines: read there, after the import; a
+            // snapshot, in what the donor recorded with it.
+            (None, Restore::Logical | Restore::Snapshot) => String::new(),
             (None, Restore::Physical(tool)) => {
                 return Err(bad(&format!(
                     "its params carry no GTID, which a reseed with {} needs (the backup's \

@@ -1,5 +1,6 @@
 //! `stop`, `start`, `restart` and `zfssnapback`: the server's service commands, as configured
-//! (`service-start`/`-stop`/`-restart`, systemd by default; `zfs-snapback`, no default).
+//! (`service-start`/`-stop`/`-restart`, systemd by default; `zfs-snapback`, no default, else
+//! a rollback to the newest snapshot of `snapshot-method`).
 //!
 //! A command that exits 0 is not taken at its word: after `start`/`restart` the server must
 //! accept connections, after `stop` it must not, within [`SETTLE`]; the result says which.
@@ -11,8 +12,9 @@ use ferryman_db::Session;
 use ferryman_exec::Program;
 use ferryman_proto::Task;
 
-use super::TaskCtx;
+use super::{Node, TaskCtx};
 use crate::progress;
+use crate::snapshot::Snapshots;
 use crate::{Error, Result};
 
 /// How long the server may take to come up or go down after its service command returns.
@@ -27,29 +29,60 @@ pub(super) async fn run(ctx: &TaskCtx<'_>) -> Result<String> {
         Task::Restart => ("service-restart", &ctx.server.service_restart, true),
         _ => ("service-start", &ctx.server.service_start, true),
     };
-    let ran = run_command(ctx, key, argv, "").await?;
-    let settled = wait_state(ctx, want_up, "").await?;
+    let ran = run_command(&ctx.node(), key, argv, "").await?;
+    let settled = wait_state(&ctx.node(), want_up, "").await?;
     Ok(format!("{}: {ran}; {settled}", ctx.task))
 }
 
 /// `zfssnapback`: stop the server, run the rollback command, start the server again (also
-/// when the rollback failed: a server left down helps nobody), and report every step.
+/// when the rollback failed: a server left down helps nobody), and report every step. Without
+/// `zfs-snapback` but with a `snapshot-method`, the rollback is to the newest snapshot whose
+/// name holds `snapshot-filter` (found before anything stops), as reference 000's script
+/// does.
 pub(super) async fn zfs_snapback(ctx: &TaskCtx<'_>) -> Result<String> {
-    let Some(rollback) = &ctx.server.zfs_snapback else {
-        return Err(Error::NotConfigured {
-            server: ctx.server.name.clone(),
-            task: Task::Zfssnapback,
-            key: "zfs-snapback",
-        });
+    let rollback = match (&ctx.server.zfs_snapback, &ctx.server.snapshot) {
+        (Some(argv), _) => Rollback::Command(argv),
+        (None, Some(_)) => {
+            let snapshots = Snapshots::of(ctx.server, ctx.work_dir)?;
+            let name = snapshots.newest_matching().await?;
+            Rollback::Snapshot(Box::new(snapshots), name)
+        }
+        (None, None) => {
+            return Err(Error::Unsuitable {
+                server: ctx.server.name.clone(),
+                problem: "has no `zfs-snapback` configured, nor a `snapshot-method`, which the `zfssnapback` task needs".to_owned(),
+                next_step: "set one of them in the server's table of ferryman.toml".to_owned(),
+            })
+        }
     };
-    let stopped = run_command(ctx, "service-stop", &ctx.server.service_stop, "").await?;
-    wait_state(ctx, false, "").await?;
-    let rolled = run_command(ctx, "zfs-snapback", rollback, "").await;
-    let started = run_command(ctx, "service-start", &ctx.server.service_start, "").await;
+    // The rolled-back datadir's jobs table is older than this job: hold the reporter off (a
+    // row it cannot find is no cancellation) and put this server's rows back after the start.
+    let held = ctx.progress.hold_reports().await;
+    let rows = super::job_rows::read(ctx).await;
+    let stopped = run_command(&ctx.node(), "service-stop", &ctx.server.service_stop, "").await?;
+    wait_state(&ctx.node(), false, "").await?;
+    let rolled = match &rollback {
+        Rollback::Command(argv) => run_command(&ctx.node(), "zfs-snapback", argv, "").await,
+        Rollback::Snapshot(snapshots, name) => {
+            ctx.progress
+                .set_phase(format!("rolling back to snapshot {name}"));
+            snapshots
+                .rollback(name)
+                .await
+                .map(|kept| format!("rolled back to {name}: {kept}"))
+        }
+    };
+    let started = run_command(&ctx.node(), "service-start", &ctx.server.service_start, "").await;
     let up = match &started {
-        Ok(_) => wait_state(ctx, true, "").await.map(Some),
+        Ok(_) => match wait_state(&ctx.node(), true, "").await {
+            Ok(up) => super::job_rows::put_back(ctx, rows)
+                .await
+                .map(|()| Some(up)),
+            Err(e) => Err(e),
+        },
         Err(_) => Ok(None),
     };
+    drop(held);
     match (rolled, started, up) {
         (Ok(rolled), Ok(started), Ok(Some(up))) => Ok(format!(
             "zfssnapback: stop: {stopped}; rollback: {rolled}; start: {started}; {up}"
@@ -59,7 +92,7 @@ pub(super) async fn zfs_snapback(ctx: &TaskCtx<'_>) -> Result<String> {
             problem: format!(
                 "the rollback failed ({e}); the server was started again on its current data"
             ),
-            next_step: "check the snapshot with `zfs list -t snapshot` and the rollback command"
+            next_step: "check the snapshots (`ferryman node snapshots`, `zfs list -t snapshot`) and the rollback command"
                 .to_owned(),
         }),
         (rolled, started, up) => Err(Error::Unsuitable {
@@ -82,10 +115,18 @@ pub(super) async fn zfs_snapback(ctx: &TaskCtx<'_>) -> Result<String> {
     }
 }
 
+/// What `zfssnapback` rolls back with.
+enum Rollback<'a> {
+    /// `zfs-snapback`.
+    Command(&'a [String]),
+    /// The newest matching snapshot of `snapshot-method`.
+    Snapshot(Box<Snapshots>, String),
+}
+
 /// Runs one configured command line; returns `` `cmd` succeeded in 1s 200ms[: output] ``. The
 /// phase shown meanwhile starts with `label` (e.g. `restarting: `).
-pub(super) async fn run_command(
-    ctx: &TaskCtx<'_>,
+pub(crate) async fn run_command(
+    ctx: &Node<'_>,
     key: &str,
     argv: &[String],
     label: &str,
@@ -121,7 +162,7 @@ pub(super) async fn run_command(
 
 /// Waits until the server answers (`up`) or stops answering (`!up`), at most [`SETTLE`]. The
 /// phase shown meanwhile starts with `label`.
-pub(super) async fn wait_state(ctx: &TaskCtx<'_>, up: bool, label: &str) -> Result<String> {
+pub(crate) async fn wait_state(ctx: &Node<'_>, up: bool, label: &str) -> Result<String> {
     let started = Instant::now();
     ctx.progress.set_phase(if up {
         format!("{label}waiting for the server to accept connections")

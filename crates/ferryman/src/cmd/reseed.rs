@@ -20,6 +20,9 @@ pub enum Method {
     /// A consistent mysqldump of the current primary, taken now and piped through the manager
     /// to every joiner (stored nowhere), imported like `logicalbackup`.
     Logicalmaster,
+    /// A consistent file-system snapshot of a replica with `snapshot-method`, taken now, its
+    /// datadir piped through the manager to every joiner, recovered there on a private server.
+    Snapshot,
 }
 
 impl Method {
@@ -28,6 +31,7 @@ impl Method {
             Method::Physicalbackup => "physicalbackup",
             Method::Logicalbackup => "logicalbackup",
             Method::Logicalmaster => "logicalmaster",
+            Method::Snapshot => "snapshot",
         }
     }
 }

@@ -43,6 +43,11 @@ pub enum SandboxCommand {
         /// With --galera --clusters 2: do not link the clusters.
         #[arg(long, requires = "galera")]
         no_link: bool,
+        /// With --galera --clusters 2: link them both ways (master-master): alpha's a1 also
+        /// replicates from beta's b1, each side ignoring its own GTID domains, and both
+        /// clusters' galera-link tables list the other's nodes.
+        #[arg(long, requires = "clusters", conflicts_with = "no_link")]
+        master_master: bool,
     },
     /// Show each server's PID, role, GTID position and replication state (a Galera node's
     /// cluster status, state, cluster size and index, and its replication if any).
@@ -150,12 +155,14 @@ impl SandboxCommand {
                 galera: Some(nodes),
                 clusters,
                 no_link,
+                master_master,
                 ..
             } => {
                 let options = GaleraOptions {
                     nodes: usize::from(nodes),
                     clusters: usize::from(clusters.unwrap_or(1)),
                     link: !no_link,
+                    master_master,
                     ferryman_bin: ferryman_bin(),
                 };
                 let sandbox = GaleraSandbox::up(&dir, &options).await.with_context(|| {

@@ -18,7 +18,7 @@ pub struct TaskName(NodeTask);
 
 impl ValueEnum for TaskName {
     fn value_variants<'a>() -> &'a [Self] {
-        static ALL: std::sync::LazyLock<[TaskName; 7]> =
+        static ALL: std::sync::LazyLock<[TaskName; 8]> =
             std::sync::LazyLock::new(|| NodeTask::ALL.map(TaskName));
         &*ALL
     }

@@ -289,6 +289,13 @@ pub fn backup(detailed: &Detailed) {
     for (name, value) in fields {
         println!("{:<12} {value}", format!("{name}:"));
     }
+    if let Some(g) = m.galera() {
+        let domain = g
+            .gtid_domain
+            .map(|d| format!(" (GTID domain {d})"))
+            .unwrap_or_default();
+        println!("{:<12} {}:{}{domain}", "galera:", g.cluster_uuid, g.seqno);
+    }
     for (i, copy) in detailed.copies.iter().enumerate() {
         let label = if i == 0 { "copies:" } else { "" };
         println!(

@@ -13,7 +13,7 @@ use ferryman_proto::Task;
 use super::daemons::Daemons;
 
 /// `ferryman ARGS --config CONFIG`, off the runtime.
-async fn cli(config: &str, args: &[&str]) -> Output {
+pub(super) async fn cli(config: &str, args: &[&str]) -> Output {
     let mut argv: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
     argv.extend(["--config".to_owned(), config.to_owned()]);
     let out = tokio::task::spawn_blocking(move || {
@@ -35,7 +35,7 @@ async fn cli(config: &str, args: &[&str]) -> Output {
     out
 }
 
-fn text(out: &Output) -> String {
+pub(super) fn text(out: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

@@ -2,7 +2,9 @@
 //! `ferryman tls init` on the manager, the agents and both MariaDB servers; the backup streamed
 //! to the manager and the payload to the joiner over mutual TLS, the sessions and the tools
 //! over `verify-identity`, and the reseeded replica replicating over TLS with the server's
-//! certificate checked (`master_ssl`, `master_ssl_verify_server_cert`). Included by
+//! certificate checked (`master_ssl`, `master_ssl_verify_server_cert`); the replica's agent
+//! API asked by the manager over mutual TLS, and refused to a client without a certificate.
+//! Included by
 //! `reseed.rs` (its sandbox and daemons).
 
 use std::path::{Path, PathBuf};
@@ -83,8 +85,56 @@ async fn a_physical_reseed_with_every_channel_in_tls() {
     .await;
     caught_up(&sb, "db2").await;
 
-    let config = ferryman_config::Config::load(&tls_config(&sb, &fleet)).unwrap();
+    let mut config = ferryman_config::Config::load(&tls_config(&sb, &fleet)).unwrap();
+    // db2's agent serves its HTTP API over HTTPS (the agent's certificate), to the manager only
+    // (its client certificate).
+    let token_file = config.manager.monitoring_datadir.join("api.token");
+    config.agent.api_token_file = Some(token_file.clone());
+    config.agent.api_bind_address = "127.0.0.1".into();
+    let api_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    config.clusters[0].servers[1].agent_api_port = Some(api_port);
     let d = Daemons::start(config, &["db1", "db2"]).await;
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    let node = ferryman_manager::node_api::NodeApiClient::new(
+        &d.config,
+        ferryman_config::Secret::new(token.trim().to_owned()),
+    );
+    // The agent binds its API as it starts, beside the test.
+    let mut tries = 0;
+    let answer = loop {
+        let db2 = &d.config.clusters[0].servers[1];
+        match node
+            .request(db2, reqwest::Method::GET, "mysqld", None)
+            .await
+        {
+            Ok(answer) => break answer,
+            Err(e) if tries < 50 => {
+                tries += 1;
+                eprintln!("not yet: {e:?}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    };
+    assert_eq!(answer.status(), 200);
+    let status: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(status["answering"], true, "{status}");
+    // Without a client certificate the agent takes no connection, token or not.
+    let plain = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(fleet.join("ca.crt")).unwrap()).unwrap(),
+        )
+        .build()
+        .unwrap()
+        .get(format!("https://127.0.0.1:{api_port}/api/v1/node/mysqld"))
+        .bearer_auth(token.trim())
+        .send()
+        .await;
+    assert!(plain.is_err(), "{plain:?}");
     let backup = d.backup(Task::Mariabackup).await;
     sb.sql(
         "db1",

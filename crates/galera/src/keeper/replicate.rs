@@ -61,8 +61,10 @@ impl Keeper {
             if s.running() {
                 let master = self.settings.masters.iter().find(|m| &m.to_string() == cur);
                 let probe = match master {
+                    // Liveness only: the domains were checked when replication was set up.
                     Some(m) => {
-                        masters::probe(&self.account, m, self.settings.master_connect_timeout).await
+                        let timeout = self.settings.master_connect_timeout;
+                        masters::probe(&self.account, m, &[], timeout).await
                     }
                     // A master outside the list (set by hand): trust the threads.
                     None => Ok(()),
@@ -142,6 +144,7 @@ impl Keeper {
                 conn,
                 &self.account,
                 master,
+                &self.settings.ignore_domain_ids,
                 self.settings.master_connect_timeout,
             )
             .await

@@ -18,16 +18,19 @@ impl Keeper {
     pub(super) async fn round_on(&mut self, conn: &mut Conn) -> Result<Round> {
         let ep = self.local.clone();
         let node = node::read(&ep, conn).await?;
-        self.membership = Some((node.conf_id.clone(), node.cluster_status.clone()));
+        self.membership = Some((
+            node.wsrep.conf_id.clone(),
+            node.wsrep.cluster_status.clone(),
+        ));
         if !node.wsrep_on {
             return Err(Error::NotGalera {
                 server: ep.name.clone(),
-                cluster: node.cluster.clone(),
+                cluster: node.wsrep.cluster_name.clone(),
             });
         }
         let mut ctx = Ctx {
-            me: node.name.clone(),
-            cluster: node.cluster.clone(),
+            me: node.wsrep.node_name.clone(),
+            cluster: node.wsrep.cluster_name.clone(),
             events: Vec::new(),
         };
         let manages = !self.settings.masters.is_empty();
@@ -60,7 +63,7 @@ impl Keeper {
             .map_err(|e| ep.query_error("set wsrep_sync_wait", e))?;
         let new_in_table = self
             .tables
-            .heartbeat(&ep, conn, ctx.who(), node.local_index)
+            .heartbeat(&ep, conn, ctx.who(), node.wsrep.local_index)
             .await?;
         let rows = self.tables.nodes(&ep, conn, &ctx.cluster).await?;
         let rules = Rules {

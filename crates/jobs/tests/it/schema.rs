@@ -101,7 +101,8 @@ async fn ensure_twice_is_a_noop_with_the_reference_layout_even_under_a_backup_lo
             "params",
             "progress",
             "claimed_by",
-            "heartbeat"
+            "heartbeat",
+            "node"
         ]
     );
     for c in &columns[8..] {
@@ -212,7 +213,8 @@ async fn a_legacy_table_is_upgraded_and_a_repman3_table_is_refused() {
             "params",
             "progress",
             "claimed_by",
-            "heartbeat"
+            "heartbeat",
+            "node"
         ]
     );
     assert!(
@@ -222,7 +224,7 @@ async fn a_legacy_table_is_upgraded_and_a_repman3_table_is_refused() {
         "{report}"
     );
     let columns = show_columns(&mut raw, "legacy").await;
-    assert_eq!(columns.len(), 14);
+    assert_eq!(columns.len(), 15);
     assert!(jobs.ensure().await.unwrap().did_nothing());
 
     // The legacy row is found and claimable; its new columns are NULL.
@@ -305,7 +307,7 @@ async fn a_legacy_table_is_upgraded_and_a_repman3_table_is_refused() {
     .await;
     let report = open(&sb, "noindex").await.ensure().await.unwrap();
     assert!(
-        report.added_task_index && report.added_columns.len() == 6,
+        report.added_task_index && report.added_columns.len() == 7,
         "{report:?}"
     );
     assert_eq!(show_columns(&mut raw, "noindex").await[1].3, "MUL");

@@ -169,3 +169,62 @@ async fn legacy_insert_err(
     .await
     .is_err()
 }
+
+/// Rows name the server they were written for (`node`): another server's rows in this table (a
+/// Galera SST copies the donor's table, rows included) are never chosen nor superseded, and
+/// are closed by `close_foreign`; rows of writers that name no server (legacy) still run.
+#[tokio::test(flavor = "multi_thread")]
+async fn rows_written_for_another_server_are_never_taken_and_are_closed() {
+    let sb = TestSandbox::start(0).await;
+    let mut jobs = jobs(&sb, "replication_manager_schema").await;
+    let mut raw = raw(&sb).await;
+    let t = Task::Mariabackup;
+    let ours = add(&mut jobs, t).await;
+    let node: Option<String> = raw
+        .exec_first(
+            "SELECT node FROM replication_manager_schema.jobs WHERE id = ?",
+            (ours.0,),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(node.as_deref(), Some(jobs.server()));
+    let legacy = legacy_insert(&mut raw, "replication_manager_schema", "mariabackup").await;
+    let foreign = add(&mut jobs, t).await;
+    raw.exec_drop(
+        "UPDATE replication_manager_schema.jobs SET node = 'db9' WHERE id = ?",
+        (foreign.0,),
+    )
+    .await
+    .unwrap();
+
+    // The newest row is db9's: the newest of ours is chosen; db9's is not superseded.
+    let chosen = jobs.find(t).await.unwrap().unwrap();
+    assert_eq!(chosen.id, legacy);
+    assert!(!jobs
+        .runnable()
+        .await
+        .unwrap()
+        .rows()
+        .iter()
+        .any(|r| r.id == foreign));
+    assert_eq!(jobs.supersede(t, legacy).await.unwrap(), 1);
+    assert_eq!(get(&mut jobs, foreign).await.status(), JobStatus::Pending);
+    assert_eq!(
+        get(&mut jobs, ours).await.status(),
+        JobStatus::Done(Outcome::Superseded)
+    );
+
+    assert_eq!(jobs.close_foreign().await.unwrap(), 1);
+    let row = get(&mut jobs, foreign).await;
+    assert_eq!(row.status(), JobStatus::Done(Outcome::Cancelled));
+    assert!(
+        row.result
+            .as_deref()
+            .unwrap_or("")
+            .contains("written for another server"),
+        "{row:?}"
+    );
+    assert_eq!(jobs.close_foreign().await.unwrap(), 0);
+    assert_eq!(get(&mut jobs, legacy).await.status(), JobStatus::Pending);
+}

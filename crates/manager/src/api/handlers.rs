@@ -13,6 +13,8 @@
 //! - `handlers/verify.rs`: verification runs: started, listed, one.
 //! - `handlers/status.rs`: the fleet on one screen.
 //! - `handlers/tasks.rs`: node tasks queued on one server (optimize, logs, service commands).
+//! - `handlers/node.rs`: a server's agent asked through the manager (status, service,
+//!   detection, disk, error log, replicas); `handlers/node_snapshots.rs`: its snapshots.
 //! - `handlers/metrics.rs`: `/metrics` for Prometheus.
 //! - `handlers/events.rs`: the events kept, the notifications' dead letters.
 
@@ -21,6 +23,8 @@ pub(super) mod clusters;
 pub(super) mod events;
 pub(super) mod jobs;
 pub(super) mod metrics;
+pub(super) mod node;
+pub(super) mod node_snapshots;
 pub(super) mod pitr;
 pub(super) mod reseed;
 pub(super) mod status;
@@ -32,6 +36,13 @@ pub(super) use clusters::{clusters, log, logs, topology};
 pub(super) use events::{dead_letters, events};
 pub(super) use jobs::{cancel_job, job, jobs};
 pub(super) use metrics::metrics;
+pub(super) use node::{
+    node_action, node_detect, node_disk, node_error_log, node_mysqld, node_replicas,
+};
+pub(super) use node_snapshots::{
+    node_mount_snapshot, node_remove_snapshot, node_snapshots, node_take_snapshot,
+    node_unmount_snapshot,
+};
 pub(super) use pitr::{pitr, prove};
 pub(super) use reseed::{flashback, reseed, rm_reseed, rm_reseed_host_port};
 pub(super) use status::status;

@@ -23,7 +23,8 @@ pub(super) use schemas::{
 };
 
 use super::handlers::{
-    self, backups, clusters, events, jobs, metrics, pitr, reseed, status, tasks, verify,
+    self, backups, clusters, events, jobs, metrics, node, node_snapshots, pitr, reseed, status,
+    tasks, verify,
 };
 
 /// The document's source: every handler, the schemas they name, and [`Shared`].
@@ -40,6 +41,17 @@ use super::handlers::{
         clusters::topology,
         backups::start_backup,
         tasks::start_task,
+        node::node_mysqld,
+        node::node_action,
+        node::node_detect,
+        node::node_disk,
+        node::node_error_log,
+        node::node_replicas,
+        node_snapshots::node_snapshots,
+        node_snapshots::node_take_snapshot,
+        node_snapshots::node_mount_snapshot,
+        node_snapshots::node_unmount_snapshot,
+        node_snapshots::node_remove_snapshot,
         backups::prune,
         reseed::reseed,
         reseed::flashback,

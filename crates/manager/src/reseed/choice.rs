@@ -6,7 +6,7 @@
 //! caller says so); never one whose newest verification failed, unless it is named and the
 //! request says `force`.
 
-use ferryman_config::ClusterConfig;
+use ferryman_config::{ClusterConfig, ServerConfig};
 use ferryman_proto::Method;
 use ferryman_repo::{Kind, Manifest, Tool};
 use ferryman_verify::{Status, Verification};
@@ -230,6 +230,43 @@ async fn readable_copy(repos: &Repositories, m: &Manifest) -> Option<Option<Stri
             None
         }
     }
+}
+
+/// The donor of a `snapshot` reseed: the first server of the cluster (in the configuration's
+/// order) with a `snapshot-method` that answers, is not the primary and is not a joiner.
+pub(super) fn snapshot_donor<'a>(
+    c: &'a ClusterConfig,
+    views: &[ferryman_db::topology::ServerView],
+    primary: &ServerConfig,
+    joiners: &[&ServerConfig],
+) -> Result<&'a ServerConfig> {
+    let answering = |name: &str| views.iter().any(|v| v.name == name && v.status.is_some());
+    c.servers
+        .iter()
+        .filter(|s| s.snapshot.is_some())
+        .filter(|s| s.name != primary.name && !joiners.iter().any(|j| j.name == s.name))
+        .find(|s| answering(&s.name))
+        .ok_or_else(|| {
+            let with: Vec<&str> = c
+                .servers
+                .iter()
+                .filter(|s| s.snapshot.is_some())
+                .map(|s| s.name.as_str())
+                .collect();
+            Error::Refused(format!(
+                "no replica of cluster `{}` can give a snapshot: {}; a donor is a replica with \
+                 `snapshot-method` that answers and is not being reseeded",
+                c.name,
+                if with.is_empty() {
+                    "none has `snapshot-method`".to_owned()
+                } else {
+                    format!(
+                        "those with `snapshot-method` ({}) are the primary, joiners or down",
+                        with.join(", ")
+                    )
+                }
+            ))
+        })
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! One payload for every joiner of a reseed: the joiners made ready together, the payload
 //! read once and written to each, a joiner that fails dropped without stopping the others,
-//! then each followed to its end. A `logicalmaster` payload is the primary's dump, passed on
-//! as it arrives; a flashback to a point's is a copy made on the manager first (`point.rs`).
+//! then each followed to its end. A `logicalmaster` payload is the primary's dump, a
+//! `snapshot` payload a donor replica's snapshot, passed on as it arrives; a flashback to a point's is a copy made on the manager first (`point.rs`).
 
 use std::time::Instant;
 
@@ -13,7 +13,7 @@ use tokio::io::AsyncWriteExt;
 use tracing::Instrument;
 
 use super::joiner::{fail, prepare, Joiner};
-use super::payload::{Check, Payload};
+use super::payload::{Check, Live, Payload};
 use super::point::{self, PointPlan};
 use crate::registry::{JobHandle, JobState};
 use crate::{Error, Result, Services};
@@ -22,11 +22,13 @@ use crate::{Error, Result, Services};
 pub(super) enum Origin {
     /// A stored backup, decompressed; its bytes are checked against the manifest.
     Stored(Box<Manifest>),
-    /// A consistent mysqldump of the primary taken now (`logicalmaster`), through the manager
-    /// and stored nowhere; `job` is the dump's own job.
-    Primary {
+    /// A consistent mysqldump of the primary (`logicalmaster`) or a consistent snapshot of a
+    /// donor replica (`snapshot`) taken now, through the manager and stored nowhere; `job` is
+    /// the donor's own job.
+    Live {
         server: Box<ServerConfig>,
         job: JobHandle,
+        what: Live,
     },
     /// A copy rolled forward to a point on the manager, streamed by `mariabackup --backup`
     /// (`point.rs`): made before any joiner's row is written, which carries its GTID.
@@ -88,8 +90,8 @@ pub(super) async fn run(
                 stream_and_follow(payload, task, joiners).await;
             }
         }
-        Origin::Primary { server, job } => {
-            dump_primary(services, cluster, &server, &job, task, joiners).await;
+        Origin::Live { server, job, what } => {
+            from_donor(services, cluster, &server, &job, what, task, joiners).await;
         }
         // Without joiners the payload is dropped, which stops the copy's stream and removes
         // its server.
@@ -128,61 +130,57 @@ async fn follow_all(sent: Result<()>, task: Task, mut joiners: Vec<Joiner<'_>>) 
     futures_util::future::join_all(follow).await;
 }
 
-/// `logicalmaster`: once the joiners listen, a mysqldump job on the primary streams to the
-/// manager, which passes it on to every joiner as it comes. The dump's own job (`donor`)
-/// ends with the stream: succeeded when the primary's agent reported success and every byte
-/// was passed on.
-async fn dump_primary(
+/// `logicalmaster` and `snapshot`: once the joiners listen, the donor's job (a mysqldump of
+/// the primary, a tar of a replica's consistent snapshot) streams to the manager, which passes
+/// it on to every joiner as it comes. The donor's own job ends with the stream: succeeded when
+/// its agent reported success and every byte was passed on.
+async fn from_donor(
     services: &Services,
     cluster: &ClusterConfig,
-    primary: &ServerConfig,
+    source: &ServerConfig,
     donor: &JobHandle,
+    what: Live,
     task: Task,
     joiners: Vec<Joiner<'_>>,
 ) {
+    let described = what.describe(&source.name);
     if joiners.is_empty() {
         donor.finish(
             JobState::Cancelled,
-            Some("no joiner was ready, so the primary was not dumped".to_owned()),
+            Some(format!("no joiner was ready, so {described} was not taken")),
         );
         return;
     }
-    if primary.legacy_donor {
+    if source.legacy_donor {
         let e = Error::Refused(format!(
-            "the primary `{}` is a legacy donor, whose script cannot dump it; use \
-             `logicalbackup` or `physicalbackup`",
-            primary.name
+            "`{}` is a legacy donor, whose script cannot send {described}{}",
+            source.name,
+            what.instead()
         ));
         donor.finish(JobState::Failed, Some(e.to_string()));
         stream_and_follow(Err(e), task, joiners).await;
         return;
     }
-    let gate = match crate::dispatch::open_stream(
-        services,
-        donor,
-        cluster,
-        primary,
-        Task::Mysqldump,
-    )
-    .await
-    {
-        Ok(gate) => gate,
-        Err(e) => {
-            let e = Error::Reseed {
-                server: primary.name.clone(),
-                detail: format!(
-                    "the dump of the primary did not start ({e}); nothing was restored: check \
-                     the agent on `{}`, or use `logicalbackup`",
-                    primary.name
-                ),
-            };
-            donor.finish(JobState::Failed, Some(e.to_string()));
-            stream_and_follow(Err(e), task, joiners).await;
-            return;
-        }
-    };
+    let gate =
+        match crate::dispatch::open_stream(services, donor, cluster, source, what.task()).await {
+            Ok(gate) => gate,
+            Err(e) => {
+                let e = Error::Reseed {
+                    server: source.name.clone(),
+                    detail: format!(
+                        "{described} did not start ({e}); nothing was restored: check the agent \
+                         on `{}`{}",
+                        source.name,
+                        what.instead()
+                    ),
+                };
+                donor.finish(JobState::Failed, Some(e.to_string()));
+                stream_and_follow(Err(e), task, joiners).await;
+                return;
+            }
+        };
     let (reader, verdict) = gate.open(donor.clone());
-    let payload = Payload::live(&primary.name, reader);
+    let payload = Payload::live(&source.name, what, reader);
     let streamed = stream_and_follow_donor(payload, task, joiners, donor).await;
     let row = verdict.await.ok().and_then(|v| v.ok());
     if let Some(row) = &row {
@@ -206,13 +204,13 @@ async fn stream_and_follow_donor(
     let sent = send(payload, task, &mut joiners).await;
     let outcome = match &sent {
         Ok(()) if joiners.is_empty() => {
-            Err("every joiner failed, so the dump was abandoned".to_owned())
+            Err("every joiner failed, so the stream was abandoned".to_owned())
         }
         Ok(()) => Ok(()),
         Err(e) => Err(e.to_string()),
     };
     match &outcome {
-        Ok(()) => donor.phase("dump passed on to every joiner"),
+        Ok(()) => donor.phase("passed on to every joiner"),
         Err(why) => donor.phase(why.clone()),
     }
     follow_all(sent, task, joiners).await;

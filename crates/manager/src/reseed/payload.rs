@@ -26,12 +26,48 @@ pub(super) struct Payload {
     pub(super) check: Check,
 }
 
+/// What a live payload is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Live {
+    /// `logicalmaster`: a mysqldump of the primary.
+    Dump,
+    /// `snapshot`: a tar of a donor's consistent snapshot.
+    Snapshot,
+}
+
+impl Live {
+    /// The payload from `source`, for messages.
+    pub(super) fn describe(self, source: &str) -> String {
+        match self {
+            Live::Dump => format!("the dump of the primary `{source}`"),
+            Live::Snapshot => format!("the snapshot of `{source}`"),
+        }
+    }
+
+    /// What else to try, after a `; `.
+    pub(super) fn instead(self) -> &'static str {
+        match self {
+            Live::Dump => ", or use `logicalbackup`",
+            Live::Snapshot => ", its agent's log, or use `physicalbackup`",
+        }
+    }
+
+    /// The donor's task.
+    pub(super) fn task(self) -> ferryman_proto::Task {
+        match self {
+            Live::Dump => ferryman_proto::Task::Mysqldump,
+            Live::Snapshot => ferryman_proto::Task::Snapshotsend,
+        }
+    }
+}
+
 pub(super) enum Check {
     /// A stored backup: length and sha256 must equal the manifest's.
     Manifest(Box<Manifest>),
-    /// A live dump of `primary`: the gate ends it only when the primary's agent reported
-    /// success (its tool exited 0 and the dump ended with its footer).
-    Dump { primary: String },
+    /// A live stream from `source`'s agent (`logicalmaster`: the primary's dump; `snapshot`:
+    /// a donor's snapshot): the gate ends it only when that agent reported success (its tool
+    /// exited 0, the dump ended with its footer, the snapshot was whole).
+    Live { source: String, what: Live },
     /// A copy rolled forward to `point` on the manager (`point.rs`): its producer ends it
     /// only when `mariabackup --backup` completed.
     Copy { point: String },
@@ -76,8 +112,8 @@ impl Payload {
         })
     }
 
-    /// A dump arriving from the primary's agent through the gate.
-    pub(super) fn live<R>(primary: &str, mut reader: R) -> Payload
+    /// A stream arriving from `source`'s agent through the gate.
+    pub(super) fn live<R>(source: &str, what: Live, mut reader: R) -> Payload
     where
         R: tokio::io::AsyncRead + Unpin + Send + 'static,
     {
@@ -93,8 +129,9 @@ impl Payload {
             chunks,
             producer,
             expected: None,
-            check: Check::Dump {
-                primary: primary.to_owned(),
+            check: Check::Live {
+                source: source.to_owned(),
+                what,
             },
         }
     }
@@ -105,7 +142,7 @@ impl Check {
     pub(super) fn what(&self) -> String {
         match self {
             Check::Manifest(m) => format!("backup {}", m.id),
-            Check::Dump { .. } => "the primary's dump".to_owned(),
+            Check::Live { source, what } => what.describe(source),
             Check::Copy { point } => format!("the copy at {point}"),
         }
     }
@@ -118,11 +155,12 @@ impl Check {
                  restored; pick another backup with --backup",
                 m.id
             )),
-            Check::Dump { primary } => Error::Reseed {
-                server: primary.clone(),
+            Check::Live { source, what } => Error::Reseed {
+                server: source.clone(),
                 detail: format!(
-                    "the dump of the primary failed: {e}; nothing was restored: see the \
-                     primary's job in `ferryman jobs list`, or use `logicalbackup`"
+                    "{} failed: {e}; nothing was restored: see its job in `ferryman jobs list`{}",
+                    what.describe(source),
+                    what.instead()
                 ),
             },
             Check::Copy { point } => Error::Refused(format!(
@@ -155,7 +193,7 @@ impl Check {
                 })?;
                 Ok(digest)
             }
-            Check::Dump { .. } | Check::Copy { .. } => {
+            Check::Live { .. } | Check::Copy { .. } => {
                 Ok(sha.unwrap_or_default().finalize().into())
             }
         }

@@ -10,6 +10,7 @@ mod common;
 mod dashboard;
 mod db_tls;
 mod failures;
+mod galera;
 mod history;
 mod legacy;
 mod metrics;

@@ -6,6 +6,12 @@
 //! the redo log, so a stream cut between two files (which parses cleanly) is still caught.
 //! `xtrabackup_binlog_info` (`binlog.000001<TAB>865<TAB>0-1-3`, the GTID column possibly
 //! missing or empty) gives the coordinates, `xtrabackup_info` the versions.
+//!
+//! A Galera node's backup carries its last binary log (mariabackup streams it for Galera's
+//! sake), but its GTID column is empty on every node but the one whose server id the cluster's
+//! GTIDs bear (mariabackup reads `@@gtid_current_pos`, which keeps only the node's own GTIDs).
+//! The GTID position is then read from that binary log itself: its GTID list (the position
+//! before the file) and the GTIDs of the groups before the recorded position.
 
 use std::collections::BTreeMap;
 
@@ -37,7 +43,7 @@ pub(crate) struct PhysicalInspector {
 impl PhysicalInspector {
     pub(crate) fn new() -> PhysicalInspector {
         PhysicalInspector {
-            parser: XbstreamParser::new(CAPTURE, MAX_CAPTURE),
+            parser: XbstreamParser::new(CAPTURE, MAX_CAPTURE).also_capturing(is_binlog),
         }
     }
 }
@@ -57,12 +63,15 @@ impl Inspector for PhysicalInspector {
                 e.offset, e.detail
             ))
         })?;
-        let captured: BTreeMap<String, String> = summary
+        let (binlogs, captured): (BTreeMap<String, Vec<u8>>, _) = summary
             .captured
             .into_iter()
             // The tools write their metadata at the top level; a deeper file of the same name
             // (which no tool writes) must not stand in for it.
             .filter(|(name, _)| !name.contains('/'))
+            .partition(|(name, _)| is_binlog(name));
+        let captured: BTreeMap<String, String> = captured
+            .into_iter()
             .map(|(name, bytes)| (name, String::from_utf8_lossy(&bytes).into_owned()))
             .collect();
         let either = |a: &str, b: &str| captured.get(a).or_else(|| captured.get(b));
@@ -84,8 +93,45 @@ impl Inspector for PhysicalInspector {
         if let Some(text) = either("xtrabackup_info", "mariadb_backup_info") {
             parse_info(text, &mut findings);
         }
+        let c = &mut findings.coordinates;
+        if c.gtid.is_none() {
+            if let (Some(file), Some(pos)) = (&c.binlog_file, c.binlog_pos) {
+                c.gtid = binlogs
+                    .get(file)
+                    .and_then(|bytes| gtid_at(bytes, pos))
+                    .filter(|g| !g.is_empty());
+            }
+        }
         findings.captured = captured;
         Ok(findings)
+    }
+}
+
+/// A binary log at the top of the stream: `NAME.NNNNNN` (six digits or more).
+fn is_binlog(path: &str) -> bool {
+    !path.contains('/')
+        && path.rsplit_once('.').is_some_and(|(stem, n)| {
+            !stem.is_empty() && n.len() >= 6 && n.bytes().all(|b| b.is_ascii_digit())
+        })
+}
+
+/// The GTID position at `pos` of the binary log whose first bytes are `bytes`: its GTID list,
+/// updated by the GTID of every group that starts before `pos` (the recorded position is a
+/// group boundary). `None` when the bytes end before `pos` or do not read as a binary log.
+fn gtid_at(bytes: &[u8], pos: u64) -> Option<String> {
+    use ferryman_binlog::{GtidPos, Kind, Reader};
+    let mut reader = Reader::new(bytes, "the backup's binary log").ok()?;
+    let mut gtids = GtidPos::new();
+    loop {
+        if reader.offset() >= pos {
+            return (reader.offset() == pos).then(|| gtids.to_string());
+        }
+        let event = reader.next_event().ok()??;
+        match event.kind {
+            Kind::GtidList(list) => list.into_iter().for_each(|g| gtids.set(g)),
+            Kind::Gtid { gtid, .. } => gtids.set(gtid),
+            _ => {}
+        }
     }
 }
 
@@ -136,6 +182,30 @@ fn parse_info(text: &str, findings: &mut Findings) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binary_logs_are_top_level_files_with_a_numbered_extension() {
+        for name in ["binlog.000005", "mysql-bin.1000000"] {
+            assert!(is_binlog(name), "{name}");
+        }
+        for name in [
+            "binlog.index",
+            "db/t.000001",
+            ".000001",
+            "binlog.00001",
+            "ibdata1",
+        ] {
+            assert!(!is_binlog(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_gtid_of_bytes_that_are_no_binlog_or_end_too_soon_is_unknown() {
+        assert_eq!(gtid_at(b"not a binlog", 4), None);
+        // The magic alone: position 4 is its end, with no GTID known.
+        assert_eq!(gtid_at(&ferryman_binlog::MAGIC, 4), Some(String::new()));
+        assert_eq!(gtid_at(&ferryman_binlog::MAGIC, 379), None);
+    }
 
     #[test]
     fn binlog_info_with_and_without_gtid() {

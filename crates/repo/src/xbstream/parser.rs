@@ -28,6 +28,8 @@ use super::{XbstreamError, XbstreamSummary};
 pub struct XbstreamParser {
     /// Base names of the files to capture.
     capture: HashSet<String>,
+    /// Paths also captured (whole paths, for names not known in advance).
+    capture_matching: Option<fn(&str) -> bool>,
     max_capture_bytes: usize,
     /// Bytes consumed so far.
     pos: u64,
@@ -64,6 +66,7 @@ impl XbstreamParser {
     pub fn new(capture: &[&str], max_capture_bytes: usize) -> Self {
         XbstreamParser {
             capture: capture.iter().map(|name| (*name).to_owned()).collect(),
+            capture_matching: None,
             max_capture_bytes,
             pos: 0,
             chunk_start: 0,
@@ -78,6 +81,13 @@ impl XbstreamParser {
             captured: BTreeMap::new(),
             failed: None,
         }
+    }
+
+    /// Also captures the files whose path `matches` says yes to (same size limit; a longer
+    /// file keeps its first bytes).
+    pub fn also_capturing(mut self, matches: fn(&str) -> bool) -> Self {
+        self.capture_matching = Some(matches);
+        self
     }
 
     /// Feeds the next bytes of the stream, split anywhere (even inside a header field).
@@ -399,7 +409,7 @@ impl XbstreamParser {
 
     fn wants(&self, path: &str) -> bool {
         let base = path.rsplit_once('/').map_or(path, |(_, base)| base);
-        self.capture.contains(base)
+        self.capture.contains(base) || self.capture_matching.is_some_and(|m| m(path))
     }
 }
 

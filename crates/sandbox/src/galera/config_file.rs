@@ -37,6 +37,7 @@ pub(crate) fn render(
     // Beta's keepers replicate from alpha whether or not the sandbox started the link itself
     // (`--no-link` leaves that to the keepers).
     let source = state.clusters.first().filter(|_| state.clusters.len() > 1);
+    let master_master = state.master_master && state.clusters.len() > 1;
     for (i, cluster) in state.clusters.iter().enumerate() {
         let (sender, receiver) = ports
             .clusters
@@ -46,7 +47,22 @@ pub(crate) fn render(
         out.push('\n');
         out.push_str(&cluster_table(layout, &cluster.name, sender, receiver));
         out.push_str(&format!("\n[clusters.{}.galera-link]\n", cluster.name));
-        match source.filter(|s| s.name != cluster.name) {
+        // In a master-master sandbox alpha reads from beta too.
+        let other = state.clusters.iter().find(|c| c.name != cluster.name);
+        let reads_from = match source.filter(|s| s.name != cluster.name) {
+            Some(source) => Some(source),
+            None if master_master => other,
+            None => None,
+        };
+        if master_master {
+            let [wsrep, own] = GaleraState::own_domains(cluster);
+            out.push_str(&format!(
+                "# master-master: {}'s own GTID domains (wsrep_gtid_domain_id, gtid_domain_id) \
+                 never come back\nignore-domain-ids = [{wsrep}, {own}]\n",
+                cluster.name
+            ));
+        }
+        match reads_from {
             Some(source) => {
                 let masters: Vec<String> = source
                     .nodes
@@ -90,10 +106,15 @@ mod tests {
     use crate::accounts::Passwords;
 
     fn rendered(dir: &Path, clusters: usize, link: bool) -> String {
+        rendered_with(dir, clusters, link, false)
+    }
+
+    fn rendered_with(dir: &Path, clusters: usize, link: bool, master_master: bool) -> String {
         let layout = Layout::new(dir);
         Passwords::generate(&layout).unwrap();
         let ports: Vec<u16> = (31000..31000 + 24).collect();
-        let state = GaleraState::new(clusters, 3, link, &ports);
+        let mut state = GaleraState::new(clusters, 3, link, &ports);
+        state.master_master = master_master;
         let ports = GaleraPorts {
             http: 32001,
             stream: 32002,
@@ -173,5 +194,23 @@ mod tests {
                 ]
             );
         }
+    }
+
+    #[test]
+    fn a_master_master_sandbox_links_both_ways_and_ignores_each_sides_domains() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = rendered_with(dir.path(), 2, true, true);
+        let layout = Layout::new(dir.path());
+        let config = ferryman_config::Config::parse(&text, &layout.config_file())
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let link = |name: &str| config.cluster(name).unwrap().galera_link.clone().unwrap();
+        let ports =
+            |name: &str| -> Vec<u16> { link(name).masters.iter().map(|m| m.port).collect() };
+        assert_eq!(ports("alpha"), [31012, 31016, 31020], "{text}");
+        assert_eq!(ports("beta"), [31000, 31004, 31008], "{text}");
+        assert_eq!(link("alpha").ignore_domain_ids, [10, 1]);
+        assert_eq!(link("beta").ignore_domain_ids, [20, 2]);
+        let one_way = rendered(dir.path(), 2, true);
+        assert!(!one_way.contains("ignore-domain-ids"), "{one_way}");
     }
 }

@@ -13,7 +13,7 @@ use ferryman_db::replication::{self, Source};
 use ferryman_db::{topology, Session};
 use rand::distr::{Alphanumeric, SampleString};
 
-use super::state::NodeSpec;
+use super::state::{ClusterSpec, GaleraState, NodeSpec};
 use super::GaleraSandbox;
 use crate::accounts::REPL_USER;
 use crate::{Error, Result};
@@ -27,6 +27,8 @@ impl GaleraSandbox {
     /// Sets the link up unless a beta node already replicates (the link keeper may have moved
     /// it): `CHANGE MASTER` on b1 to a1 and `START SLAVE`, waits until a1 serves its binary
     /// log, then checks that a write on alpha reaches beta's last node.
+    /// In a master-master sandbox, the same from b1 to a1, each replica ignoring its own
+    /// cluster's GTID domains.
     pub(super) async fn ensure_link(&self) -> Result<()> {
         let [alpha, beta] = self.state.clusters.as_slice() else {
             return Ok(());
@@ -34,12 +36,28 @@ impl GaleraSandbox {
         if !self.state.link {
             return Ok(());
         }
-        for n in &beta.nodes {
+        if !self.state.master_master {
+            return self.link_one(alpha, beta, None).await;
+        }
+        self.link_one(alpha, beta, Some(&GaleraState::own_domains(beta)))
+            .await?;
+        self.link_one(beta, alpha, Some(&GaleraState::own_domains(alpha)))
+            .await
+    }
+
+    /// `to`'s first node replicating from `from`'s first, unless a node of `to` replicates.
+    async fn link_one(
+        &self,
+        from: &ClusterSpec,
+        to: &ClusterSpec,
+        ignore_domain_ids: Option<&[u32]>,
+    ) -> Result<()> {
+        for n in &to.nodes {
             if self.replicating(n).await {
                 return Ok(());
             }
         }
-        let (Some(master), Some(replica)) = (alpha.nodes.first(), beta.nodes.first()) else {
+        let (Some(master), Some(replica)) = (from.nodes.first(), to.nodes.first()) else {
             return Ok(()); // never: a cluster has at least one node (`GaleraState`)
         };
         let ep = self.admin(replica);
@@ -57,6 +75,7 @@ impl GaleraSandbox {
                 password: self.passwords.repl.expose_secret(),
                 connect_retry_s: 1,
                 ssl: None,
+                ignore_domain_ids,
             },
         )
         .await?;
@@ -80,7 +99,7 @@ impl GaleraSandbox {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let _ = conn.disconnect().await;
-        let last = beta.nodes.last().unwrap_or(replica);
+        let last = to.nodes.last().unwrap_or(replica);
         self.probe_link(master, replica, last).await
     }
 
@@ -118,8 +137,10 @@ impl GaleraSandbox {
                 .map_err(|e| ep.query_error("create the link probe table", e))?;
         }
         conn.exec_drop(
-            format!("REPLACE INTO {PROBE_DB}.probe VALUES (1, ?)"),
-            (&token,),
+            // One row per direction (keyed by the master's server id): in a master-master
+            // sandbox each side's probe crosses the link its own way.
+            format!("REPLACE INTO {PROBE_DB}.probe VALUES (?, ?)"),
+            (master.server_id, &token),
         )
         .await
         .map_err(|e| ep.query_error("write the link probe row", e))?;
@@ -131,7 +152,10 @@ impl GaleraSandbox {
             let got: Result<Option<String>> = async {
                 let mut conn = ep.connect(Session::Plain).await?;
                 let got = conn
-                    .query_first(format!("SELECT token FROM {PROBE_DB}.probe WHERE id = 1"))
+                    .exec_first(
+                        format!("SELECT token FROM {PROBE_DB}.probe WHERE id = ?"),
+                        (master.server_id,),
+                    )
                     .await
                     .map_err(|e| ep.query_error("read the link probe row", e));
                 let _ = conn.disconnect().await;

@@ -21,6 +21,9 @@ pub struct GaleraState {
     pub version: u32,
     /// Whether the second cluster replicates asynchronously from the first.
     pub link: bool,
+    /// Whether the first also replicates from the second (master-master).
+    #[serde(default)]
+    pub master_master: bool,
     /// The clusters: `alpha`, then `beta` when there are two.
     pub clusters: Vec<ClusterSpec>,
 }
@@ -91,8 +94,14 @@ impl GaleraState {
         GaleraState {
             version: STATE_VERSION,
             link,
+            master_master: false,
             clusters,
         }
+    }
+
+    /// The GTID domains a cluster writes: what its replica ignores in a master-master link.
+    pub fn own_domains(cluster: &ClusterSpec) -> [u32; 2] {
+        [cluster.wsrep_gtid_domain_id, cluster.gtid_domain_id]
     }
 
     /// Every node of every cluster, with its cluster.

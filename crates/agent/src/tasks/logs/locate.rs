@@ -7,30 +7,24 @@ use ferryman_db::mysql_async::prelude::Queryable;
 use ferryman_db::Connection;
 
 use super::LogKind;
-use crate::tasks::TaskCtx;
 use crate::{Error, Result};
 
 /// Where the server writes the log, as it says.
 #[derive(Debug)]
-pub(super) struct Located {
+pub(crate) struct Located {
     /// The live file.
-    pub(super) live: PathBuf,
+    pub(crate) live: PathBuf,
     /// False when the server has no file open (`slow_query_log` OFF): a flush recreates nothing.
-    pub(super) open: bool,
+    pub(crate) open: bool,
 }
 
 /// `@@slow_query_log_file, @@log_output, @@slow_query_log, @@datadir`.
 type SlowLogSettings = (Option<String>, Option<String>, Option<i64>, Option<String>);
 
 /// Asks the server where it writes the log. Refuses, with the next step, when it writes none.
-pub(super) async fn locate(
-    ctx: &TaskCtx<'_>,
-    conn: &mut Connection,
-    kind: LogKind,
-) -> Result<Located> {
-    let server = &ctx.server.name;
+pub(crate) async fn locate(server: &str, conn: &mut Connection, kind: LogKind) -> Result<Located> {
     let unsuitable = |problem: String, next_step: &str| Error::Unsuitable {
-        server: server.clone(),
+        server: server.to_owned(),
         problem,
         next_step: next_step.to_owned(),
     };

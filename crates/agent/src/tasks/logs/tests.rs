@@ -189,6 +189,7 @@ mod with_a_server {
             scratch: scratch.path(),
             tool_logs: scratch.path(),
             swaps: scratch.path(),
+            work_dir: scratch.path(),
             destinations: &destinations,
             tls: None,
             progress: &progress,

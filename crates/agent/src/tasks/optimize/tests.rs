@@ -170,6 +170,7 @@ mod with_a_server {
             scratch: scratch.path(),
             tool_logs: scratch.path(),
             swaps: scratch.path(),
+            work_dir: scratch.path(),
             destinations: &crate::Destinations::new(Vec::new()),
             tls: None,
             progress: &progress,

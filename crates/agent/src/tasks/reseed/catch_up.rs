@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use ferryman_db::mysql_async::prelude::Queryable;
 use ferryman_db::replication::{self, Source};
 use ferryman_db::topology;
-use ferryman_jobs::{ClaimedJob, Job, JobsConn};
 
 use super::{interrupted, Plan, TaskCtx};
 use crate::{Error, Result};
@@ -25,31 +24,6 @@ pub(super) struct CaughtUp {
     pub lag: u64,
     /// From `START SLAVE` until caught up.
     pub took: Duration,
-}
-
-/// Replaces the restored jobs table's rows (the donor's) with this server's `rows`, read
-/// before the swap, or only the reseed's own row when they could not be read.
-pub(super) async fn restore_jobs(ctx: &TaskCtx<'_>, rows: Option<Vec<Job>>) -> Result<()> {
-    ctx.progress
-        .set_phase("restarting: putting this server's job rows back");
-    let mut rows = rows.unwrap_or_default();
-    if !rows.iter().any(|j| j.id == ctx.job.id) {
-        rows.push(ctx.job.clone());
-        rows.sort_by_key(|j| j.id);
-    }
-    let mut conn = JobsConn::open(ctx.endpoint, ctx.jobs_schema).await?;
-    conn.ensure().await?;
-    conn.replace_all(&rows).await?;
-    // The heartbeat put back is from before the stop: refresh it now, so that whoever watches
-    // the row sees the runner alive at once rather than at the reporter's next round.
-    if let Some(claimant) = ctx.job.claimed_by.as_deref() {
-        ClaimedJob::resume(&mut conn, ctx.job.id, claimant)
-            .await?
-            .heartbeat(&mut conn)
-            .await?;
-    }
-    let _ = conn.close().await;
-    Ok(())
 }
 
 /// Makes the server on the restored data refuse writes (`read_only`) until it replicates:
@@ -115,6 +89,7 @@ pub(super) async fn point(ctx: &TaskCtx<'_>, plan: &Plan) -> Result<()> {
                 .unwrap_or(""),
             connect_retry_s: CONNECT_RETRY_S,
             ssl: Some(&endpoint.ssl),
+            ignore_domain_ids: None,
         },
     )
     .await?;

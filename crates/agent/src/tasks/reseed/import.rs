@@ -98,6 +98,33 @@ impl ImportServer {
         tools: &Tools,
         staging: &Path,
     ) -> Result<ImportServer> {
+        ImportServer::on(ctx, plan, tools, staging, None).await
+    }
+
+    /// Starts a server on the datadir already in `staging` (a snapshot's copy), which runs
+    /// its crash recovery; with `log_bin` (the donor's binlog basename within the copy), so
+    /// that prepared transactions are resolved by the binlog as on the donor. Stop it with
+    /// [`ImportServer::stop`]: a clean shutdown leaves a datadir that needs no recovery.
+    pub async fn recover(
+        ctx: &TaskCtx<'_>,
+        plan: &Plan,
+        tools: &Tools,
+        staging: &Path,
+        log_bin: Option<PathBuf>,
+    ) -> Result<ImportServer> {
+        let log_bin = log_bin.unwrap_or_default();
+        ImportServer::on(ctx, plan, tools, staging, Some(log_bin)).await
+    }
+
+    /// `recover: None` installs an empty datadir first; `Some(log_bin)` starts on the files
+    /// there (an empty path: without a binlog).
+    async fn on(
+        ctx: &TaskCtx<'_>,
+        plan: &Plan,
+        tools: &Tools,
+        staging: &Path,
+        recover: Option<PathBuf>,
+    ) -> Result<ImportServer> {
         let started = Instant::now();
         ctx.progress
             .set_phase("preparing: installing the import server's datadir");
@@ -110,7 +137,7 @@ impl ImportServer {
             staging: staging.to_owned(),
             started_in: Duration::ZERO,
         };
-        match server.install_and_start(ctx, plan, tools).await {
+        match server.install_and_start(ctx, plan, tools, recover).await {
             Ok(()) => {
                 server.started_in = started.elapsed();
                 Ok(server)
@@ -127,6 +154,7 @@ impl ImportServer {
         ctx: &TaskCtx<'_>,
         plan: &Plan,
         tools: &Tools,
+        recover: Option<PathBuf>,
     ) -> Result<()> {
         // The server's user must own both directories: mariadbd switches to it.
         files::give_datadir_owner(plan, &self.staging).await?;
@@ -140,16 +168,22 @@ impl ImportServer {
             .map(|file| path_arg("--defaults-file=", file))
             .collect();
         leading.extend(run_as(plan)?);
-        let mut install = leading.clone();
-        install.push(path_arg("--datadir=", &self.staging));
-        ferryman_mariadbd::install(&tools.bins, &self.layout, &install)
-            .await
-            .map_err(|e| self.server_error(ctx, e))?;
+        if recover.is_none() {
+            let mut install = leading.clone();
+            install.push(path_arg("--datadir=", &self.staging));
+            ferryman_mariadbd::install(&tools.bins, &self.layout, &install)
+                .await
+                .map_err(|e| self.server_error(ctx, e))?;
+        }
         ctx.progress
             .set_phase("preparing: starting the import server");
         let mut args = leading;
         args.extend(self.layout.path_args());
         args.extend(as_args(&private_options(ctx.joiner.import_buffer_pool_mib)));
+        // After `skip-log-bin`: the last of the two wins.
+        if let Some(log_bin) = recover.filter(|b| !b.as_os_str().is_empty()) {
+            args.push(path_arg("--log-bin=", &log_bin));
+        }
         let server = Server::start(
             &tools.bins,
             &self.layout,

@@ -50,9 +50,9 @@ pub(super) async fn roll_back(
         if place == Place::Untouched {
             remove_noting(staging, &mut notes).await;
             if before.answering && !answers(ctx).await {
-                service::run_command(ctx, "service-start", &ctx.server.service_start, LABEL)
+                service::run_command(&ctx.node(), "service-start", &ctx.server.service_start, LABEL)
                     .await?;
-                service::wait_state(ctx, true, LABEL).await?;
+                service::wait_state(&ctx.node(), true, LABEL).await?;
                 let replication = resume_replication(ctx, before).await;
                 return Ok(format!(
                     "the datadir was not touched and the server was started again on it{replication}"
@@ -62,8 +62,8 @@ pub(super) async fn roll_back(
         }
         // Stopped also when it does not answer but runs (still starting, or hanging).
         if answers(ctx).await || !processes_in(&plan.datadir).is_empty() {
-            service::run_command(ctx, "service-stop", &ctx.server.service_stop, LABEL).await?;
-            service::wait_state(ctx, false, LABEL).await?;
+            service::run_command(&ctx.node(), "service-stop", &ctx.server.service_stop, LABEL).await?;
+            service::wait_state(&ctx.node(), false, LABEL).await?;
         }
         wait_datadir_free(ctx, plan, LABEL).await?;
         ctx.progress.set_phase("rolling back: putting the old datadir back");
@@ -81,8 +81,8 @@ pub(super) async fn roll_back(
                 plan.datadir.display()
             ));
         }
-        service::run_command(ctx, "service-start", &ctx.server.service_start, LABEL).await?;
-        service::wait_state(ctx, true, LABEL).await?;
+        service::run_command(&ctx.node(), "service-start", &ctx.server.service_start, LABEL).await?;
+        service::wait_state(&ctx.node(), true, LABEL).await?;
         let replication = resume_replication(ctx, before).await;
         Ok(format!(
             "the old data is back in `{}` and the server was started on it, with its old \

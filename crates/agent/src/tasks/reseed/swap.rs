@@ -15,8 +15,6 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ferryman_jobs::{Job, JobsConn};
-
 use super::catch_up::{self, CaughtUp};
 use super::files::{processes_in, remove_tree, rename, wait_datadir_free};
 use super::preflight::Before;
@@ -57,7 +55,7 @@ pub(super) async fn swap_and_catch_up(
         gtid: plan.gtid.clone(),
         staging: staging.to_owned(),
         before: *before,
-        rows: read_rows(ctx, plan).await,
+        rows: crate::tasks::job_rows::read(ctx).await,
         step: Step::Stopping,
     };
     // Nothing was touched yet: a record that cannot be written fails the reseed here.
@@ -100,10 +98,15 @@ pub(super) async fn forward(
     let starting = async {
         if !answers(ctx).await {
             if processes_in(&plan.datadir).is_empty() {
-                service::run_command(ctx, "service-start", &ctx.server.service_start, LABEL)
-                    .await?;
+                service::run_command(
+                    &ctx.node(),
+                    "service-start",
+                    &ctx.server.service_start,
+                    LABEL,
+                )
+                .await?;
             }
-            service::wait_state(ctx, true, LABEL).await?;
+            service::wait_state(&ctx.node(), true, LABEL).await?;
         }
         // Whatever the step, a server on restored data that does not replicate yet must
         // not take writes (a server restarted meanwhile reads read_only from its my.cnf).
@@ -116,7 +119,7 @@ pub(super) async fn forward(
         record
             .enter(ctx.swaps, Step::Restoring)
             .map_err(|e| (RECORDING, e))?;
-        catch_up::restore_jobs(ctx, record.rows.clone())
+        crate::tasks::job_rows::put_back(ctx, record.rows.clone())
             .await
             .map_err(|e| ("putting this server's job rows back", e))?;
     }
@@ -243,29 +246,11 @@ fn finished(ctx: &TaskCtx<'_>, record: &mut SwapRecord, success: bool, result: &
     }
 }
 
-/// This server's job rows, read before it is stopped; `None` when it does not answer (only the
-/// reseed's own row is then put back).
-async fn read_rows(ctx: &TaskCtx<'_>, plan: &Plan) -> Option<Vec<Job>> {
-    let read = async {
-        let mut conn = JobsConn::open(ctx.endpoint, ctx.jobs_schema).await?;
-        let rows = conn.all().await;
-        let _ = conn.close().await;
-        rows
-    };
-    match read.await {
-        Ok(rows) => Some(rows),
-        Err(e) => {
-            tracing::warn!(job_id = plan.job_id, error = %e, "cannot read this server's job rows: only the reseed's own row is carried over");
-            None
-        }
-    }
-}
-
 /// Stop and swap (step 5 up to the start), each recorded before it is taken.
 async fn stop_and_swap(ctx: &TaskCtx<'_>, plan: &Plan, record: &mut SwapRecord) -> Result<()> {
     const LABEL: &str = "restarting: ";
-    service::run_command(ctx, "service-stop", &ctx.server.service_stop, LABEL).await?;
-    service::wait_state(ctx, false, LABEL).await?;
+    service::run_command(&ctx.node(), "service-stop", &ctx.server.service_stop, LABEL).await?;
+    service::wait_state(&ctx.node(), false, LABEL).await?;
     wait_datadir_free(ctx, plan, LABEL).await?;
     if ctx.cancel.is_cancelled() {
         return Err(interrupted(ctx, "restarting the server"));

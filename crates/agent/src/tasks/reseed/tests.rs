@@ -75,11 +75,14 @@ impl Fixture {
             datadir: Some(datadir),
             defaults_file: None,
             legacy_donor: false,
+            agent_api_port: None,
+            snapshot: None,
             service_start: vec!["true".into()],
             service_stop: vec!["true".into()],
             service_restart: vec!["true".into()],
             zfs_snapback: None,
             ssl: Default::default(),
+            galera_desync: false,
             onpremise_ssh: None,
         };
         let endpoint = Endpoint {
@@ -125,6 +128,7 @@ impl Fixture {
             scratch: self.dir.path(),
             tool_logs: self.dir.path(),
             swaps: self.dir.path(),
+            work_dir: self.dir.path(),
             destinations: &self.destinations,
             tls: None,
             progress: &self.progress,

@@ -1,5 +1,6 @@
 //! Backups: one started, retention applied (prune), the stored ones listed and read.
 
+use crate::api::error::from_repo as repo_error;
 use std::sync::Arc;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -167,7 +168,7 @@ pub(in crate::api) async fn backup(
     path: Result<UrlPath<(String, String, String)>, PathRejection>,
 ) -> Reply<impl IntoResponse> {
     let UrlPath((cluster, server, name)) = path.map_err(bad_path)?;
-    let id = BackupId::from_name(&cluster, &server, &name)?;
+    let id = BackupId::from_name(&cluster, &server, &name).map_err(|e| repo_error(&e))?;
     let manifest = services.repos.get(&id).await?;
     let copies = services.repos.copies(&manifest).await;
     Ok(Json(Detailed { manifest, copies }))
@@ -209,7 +210,7 @@ pub(in crate::api) async fn delete_backup(
 ) -> Reply<impl IntoResponse> {
     let UrlPath((cluster, server, name)) = path.map_err(bad_path)?;
     let Query(query) = query.map_err(bad_query)?;
-    let id = BackupId::from_name(&cluster, &server, &name)?;
+    let id = BackupId::from_name(&cluster, &server, &name).map_err(|e| repo_error(&e))?;
     let repositories = crate::deletion::delete(&services, &id, query.force).await?;
     Ok(Json(Deleted {
         id: id.to_string(),

@@ -1,5 +1,6 @@
 //! The configured clusters, a cluster's live topology and the logs collected from its servers.
 
+use crate::api::error::from_repo as repo_error;
 use std::sync::Arc;
 
 use axum::extract::rejection::PathRejection;
@@ -128,7 +129,11 @@ pub(in crate::api) async fn logs(
     let mut entries = Vec::new();
     let repo = services.repo(&c.name)?;
     for server in &c.servers {
-        for file in repo.list_logs(&c.name, &server.name).await? {
+        for file in repo
+            .list_logs(&c.name, &server.name)
+            .await
+            .map_err(|e| repo_error(&e))?
+        {
             entries.push(LogEntry {
                 server: server.name.clone(),
                 name: file.key.name().to_owned(),
@@ -173,7 +178,7 @@ pub(in crate::api) async fn log(
                 c.name
             )))
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(repo_error(&e)),
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
     tokio::task::spawn_blocking(move || {

@@ -1,5 +1,6 @@
 //! Reseed and flashback, and replication-manager's reseed routes (kept for its users' scripts).
 
+use crate::api::error::from_repo as repo_error;
 use std::sync::Arc;
 
 use axum::extract::rejection::{JsonRejection, PathRejection};
@@ -111,7 +112,10 @@ async fn start_reseed(
     to: Option<Point>,
 ) -> Reply<(StatusCode, Json<JobsCreated>)> {
     cluster(services, cluster_name)?;
-    let backup = backup.map(str::parse::<BackupId>).transpose()?;
+    let backup = backup
+        .map(str::parse::<BackupId>)
+        .transpose()
+        .map_err(|e| repo_error(&e))?;
     let (job_ids, notes) = services
         .start_reseed_noted(
             cluster_name,

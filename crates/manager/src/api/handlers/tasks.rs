@@ -93,7 +93,11 @@ fn parse(name: &str) -> Result<NodeTask, ApiError> {
         Task::Mariabackup | Task::Xtrabackup | Task::Mysqldump | Task::Mydumper => {
             "is a backup: POST /api/v1/clusters/{cluster}/backups (`ferryman backup run`)"
         }
-        Task::Reseedxtrabackup | Task::Reseedmariabackup | Task::Reseedmysqldump => {
+        Task::Reseedxtrabackup
+        | Task::Reseedmariabackup
+        | Task::Reseedmysqldump
+        | Task::Reseedsnapshot
+        | Task::Snapshotsend => {
             "is a reseed: POST /api/v1/clusters/{cluster}/reseed (`ferryman reseed`)"
         }
         Task::Flashbackxtrabackup | Task::Flashbackmariabackup | Task::Flashbackmysqldump => {
@@ -104,9 +108,12 @@ fn parse(name: &str) -> Result<NodeTask, ApiError> {
             "is the jobs-table name of `slow-query-log`: send \"task\": \"slow-query-log\""
         }
         // Their names here are the jobs table's: parsed above.
-        Task::Optimize | Task::Stop | Task::Start | Task::Restart | Task::Zfssnapback => {
-            "is not a task of this route"
-        }
+        Task::Optimize
+        | Task::Stop
+        | Task::Start
+        | Task::Restart
+        | Task::Zfssnapback
+        | Task::Snapshot => "is not a task of this route",
     };
     Err(ApiError::bad_request(format!(
         "`{name}` {instead}; tasks here: {names}"

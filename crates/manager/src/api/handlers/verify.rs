@@ -1,5 +1,6 @@
 //! Verification runs: one started, the runs listed, one read.
 
+use crate::api::error::from_repo as repo_error;
 use std::sync::Arc;
 
 use axum::extract::rejection::{JsonRejection, PathRejection};
@@ -56,7 +57,9 @@ pub(in crate::api) async fn verify(
         body.map_err(|e| ApiError::bad_request(format!("{}; {FORMS}", e.body_text())))?;
     use crate::verification::Target;
     let target = match (body.backup, body.cluster, body.latest, body.all_clusters) {
-        (Some(id), None, false, false) => Target::Backup(id.parse::<BackupId>()?),
+        (Some(id), None, false, false) => {
+            Target::Backup(id.parse::<BackupId>().map_err(|e| repo_error(&e))?)
+        }
         (None, Some(cluster), true, false) => Target::Latest(cluster),
         (None, None, false, true) => Target::Fleet,
         _ => {

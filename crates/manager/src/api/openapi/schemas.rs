@@ -146,6 +146,7 @@ pub(in crate::api) enum ReseedMethodName {
     Physicalbackup,
     Logicalbackup,
     Logicalmaster,
+    Snapshot,
 }
 
 /// The tasks `POST /api/v1/clusters/{cluster}/servers/{server}/tasks` queues: the names of

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use ferryman_config::Config;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
@@ -20,41 +19,47 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use super::conn::{Timeouts, Watch, Watched};
+use crate::conn::{Timeouts, Watch, Watched};
 
 /// What a connection beyond the limit gets before it is closed (`Content-Length` checked by a
 /// test).
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n\
-Connection: close\r\nRetry-After: 1\r\nContent-Length: 87\r\n\r\n\
-{\"error\": \"the manager has too many HTTP API connections open: try again in a moment\"}\n";
+Connection: close\r\nRetry-After: 1\r\nContent-Length: 75\r\n\r\n\
+{\"error\": \"too many HTTP API connections are open: try again in a moment\"}\n";
 
 /// The first wait after a failed accept; it doubles up to [`BACKOFF_MAX`].
 const BACKOFF_MIN: Duration = Duration::from_millis(10);
 /// The longest wait between accepts that fail.
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
-/// The API's connection limits, from `[manager]`.
+/// A listener's connection limits.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Limits {
+pub struct Limits {
     timeouts: Timeouts,
     max_connections: usize,
+    /// The configuration key that raises `max_connections`, for the log line at the limit.
+    key: &'static str,
 }
 
 impl Limits {
-    pub(super) fn from_config(config: &Config) -> Limits {
-        let m = &config.manager;
+    /// At most `max_connections` open at once (`key` is the setting that says so); a request's
+    /// headers due within `header_read`, a silent client closed after `idle`.
+    pub fn new(
+        header_read: Duration,
+        idle: Duration,
+        max_connections: usize,
+        key: &'static str,
+    ) -> Limits {
         Limits {
-            timeouts: Timeouts {
-                header_read: m.http_header_read_timeout,
-                idle: m.http_idle_timeout,
-            },
-            max_connections: m.http_max_connections as usize,
+            timeouts: Timeouts { header_read, idle },
+            max_connections,
+            key,
         }
     }
 }
 
 /// Accepts and serves connections until `shutdown`, then waits for the open ones to end.
-pub(super) async fn run(
+pub async fn run(
     listener: TcpListener,
     app: Router,
     limits: Limits,
@@ -89,7 +94,7 @@ pub(super) async fn run(
             }
         };
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-            refusals.refuse(stream, limits.max_connections);
+            refusals.refuse(stream, &limits);
             continue;
         };
         refusals.end();
@@ -187,12 +192,13 @@ struct Refusals {
 }
 
 impl Refusals {
-    fn refuse(&mut self, stream: TcpStream, limit: usize) {
+    fn refuse(&mut self, stream: TcpStream, limits: &Limits) {
         if self.since.is_none() {
             self.since = Some(Instant::now());
             tracing::warn!(
-                limit,
-                "HTTP API connection limit reached: new connections are answered 503 and closed until some close; raise `manager.http-max-connections` if this is no attack"
+                limit = limits.max_connections,
+                "HTTP API connection limit reached: new connections are answered 503 and closed until some close; raise `{}` if this is no attack",
+                limits.key
             );
         }
         self.count += 1;

@@ -19,12 +19,12 @@ use tokio::time::{Instant, Sleep};
 
 /// The limits of every connection.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Timeouts {
+pub(crate) struct Timeouts {
     /// From a request's first byte (the connection's opening, for its first request) to the end
     /// of its headers.
-    pub(super) header_read: Duration,
+    pub(crate) header_read: Duration,
     /// Silence from the client: between requests, or while a request runs.
-    pub(super) idle: Duration,
+    pub(crate) idle: Duration,
 }
 
 /// Where a connection stands.
@@ -47,14 +47,14 @@ struct State {
 
 /// What one connection's socket and service share.
 #[derive(Debug)]
-pub(super) struct Watch {
+pub(crate) struct Watch {
     timeouts: Timeouts,
     state: Mutex<State>,
 }
 
 impl Watch {
     /// A connection opened now: its first request's headers are due within the header limit.
-    pub(super) fn new(timeouts: Timeouts) -> Arc<Watch> {
+    pub(crate) fn new(timeouts: Timeouts) -> Arc<Watch> {
         let now = Instant::now();
         Arc::new(Watch {
             timeouts,
@@ -102,7 +102,7 @@ impl Watch {
 
     /// The service took a request; the connection is in `Request` until the guard drops (the
     /// response is handed to hyper, or the request is abandoned).
-    pub(super) fn request(self: &Arc<Self>) -> RequestGuard {
+    pub(crate) fn request(self: &Arc<Self>) -> RequestGuard {
         self.state().stage = Stage::Request;
         RequestGuard(Arc::clone(self))
     }
@@ -110,7 +110,7 @@ impl Watch {
 
 /// See [`Watch::request`].
 #[derive(Debug)]
-pub(super) struct RequestGuard(Arc<Watch>);
+pub(crate) struct RequestGuard(Arc<Watch>);
 
 impl Drop for RequestGuard {
     fn drop(&mut self) {
@@ -122,7 +122,7 @@ impl Drop for RequestGuard {
 
 /// A connection's socket under its [`Watch`].
 #[derive(Debug)]
-pub(super) struct Watched {
+pub(crate) struct Watched {
     inner: TcpStream,
     watch: Arc<Watch>,
     read_timer: Pin<Box<Sleep>>,
@@ -130,7 +130,7 @@ pub(super) struct Watched {
 }
 
 impl Watched {
-    pub(super) fn new(inner: TcpStream, watch: Arc<Watch>) -> Watched {
+    pub(crate) fn new(inner: TcpStream, watch: Arc<Watch>) -> Watched {
         let far = Instant::now() + Duration::from_secs(3600);
         Watched {
             inner,
