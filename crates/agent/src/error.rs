@@ -80,6 +80,15 @@ pub enum Error {
         source: ferryman_proto::Error,
     },
 
+    /// A backup row's `params` ask for something this agent cannot do.
+    #[error("job {job_id}'s parameters cannot be used ({detail})")]
+    BadParams {
+        /// The job.
+        job_id: u64,
+        /// Why (the proto error says what to do).
+        detail: String,
+    },
+
     /// The receiver could not be reached before the deadline.
     #[error("cannot connect to the receiver at {address} within {seconds} s: {source}; check that the manager (or the legacy listener) runs and accepts connections from this host, then enqueue the job again")]
     Connect {

@@ -5,11 +5,17 @@
 //! carries a token (our manager) or sends raw bytes when it does not (replication-manager and
 //! its socat listeners), speaks TLS to our manager when the agent has a certificate
 //! (`agent.tls-*`, see `tls.rs`; never to a legacy listener, which cannot), copies with one fixed buffer (memory does not grow with the backup),
-//! and counts what it sent.
+//! and counts what it sent. When the manager asks for it in the row (`params`), a backup is
+//! compressed on the node, in blocks (`sender/blocks.rs`).
 
 use std::time::{Duration, Instant};
 
+mod blocks;
+
+pub use blocks::BlockSummary;
+
 use ferryman_jobs::Job;
+use ferryman_proto::blocks::{BackupParams, StreamCompression};
 use ferryman_proto::{write_header, StreamHeader, StreamKind, Task};
 use ferryman_tls::Conn;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -41,6 +47,8 @@ pub struct Receiver {
     header: Option<StreamHeader>,
     /// TLS for an authenticated stream; `None`: plain TCP.
     tls: Option<AgentTls>,
+    /// Compression on the node, when the manager asked for it (an authenticated backup).
+    compression: Option<StreamCompression>,
 }
 
 impl Receiver {
@@ -73,11 +81,28 @@ impl Receiver {
                 Some(StreamHeader::new(kind, job.id.0, token))
             }
         };
+        // Only our manager's backups can arrive in blocks; a legacy listener takes raw bytes.
+        let compression = match (kind, &header) {
+            (StreamKind::Backup, Some(_)) => {
+                let params = job.params_json()?;
+                BackupParams::from_json(params.as_ref())
+                    .map_err(|e| Error::BadParams {
+                        job_id: job.id.0,
+                        detail: e.to_string(),
+                    })?
+                    .stream_compression
+            }
+            _ => None,
+        };
         Ok(Receiver {
             address: ferryman_proto::address::join(server, port),
             host: server.to_owned(),
-            header,
+            header: header.map(|h| match compression {
+                Some(_) => h.in_blocks(),
+                None => h,
+            }),
             tls: None,
+            compression,
         })
     }
 
@@ -89,6 +114,7 @@ impl Receiver {
             address,
             header: None,
             tls: None,
+            compression: None,
         }
     }
 
@@ -179,8 +205,12 @@ impl Receiver {
         }
         tracing::debug!(address = %self.address, authenticated = self.header.is_some(), tls = tcp.is_tls(), "stream connected");
         progress.set_phase(format!("streaming to {}", self.address));
+        let out = match self.compression {
+            None => Out::Direct(tcp),
+            Some(settings) => Out::Blocks(Box::new(blocks::Blocks::start(tcp, settings))),
+        };
         Ok(Stream {
-            tcp,
+            out,
             address: self.address.clone(),
             sent: 0,
             started: Instant::now(),
@@ -188,17 +218,34 @@ impl Receiver {
     }
 }
 
+/// Where a stream's bytes go.
+enum Out {
+    /// Straight to the socket.
+    Direct(Conn),
+    /// Cut into blocks, compressed, written by a task of their own.
+    Blocks(Box<blocks::Blocks>),
+}
+
+impl std::fmt::Debug for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Out::Direct(tcp) => f.debug_tuple("Direct").field(tcp).finish(),
+            Out::Blocks(_) => f.write_str("Blocks"),
+        }
+    }
+}
+
 /// An open stream to a receiver.
 #[derive(Debug)]
 pub struct Stream {
-    tcp: Conn,
+    out: Out,
     address: String,
     sent: u64,
     started: Instant,
 }
 
 /// What a finished stream carried.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Sent {
     /// Where it went.
     pub address: String,
@@ -206,15 +253,21 @@ pub struct Sent {
     pub bytes: u64,
     /// From connection to end-of-stream.
     pub elapsed: Duration,
+    /// What the blocks were, for a stream compressed on the node.
+    pub blocks: Option<BlockSummary>,
 }
 
 impl Sent {
     /// `1.20 GiB to 10.0.0.5:4001 in 30s (40.10 MiB/s)`.
     pub fn describe(&self) -> String {
         let t = progress::throughput(self.bytes, self.elapsed);
-        match t.split_once(" in ") {
+        let sent = match t.split_once(" in ") {
             Some((size, rest)) => format!("{size} to {} in {rest}", self.address),
             None => format!("{t} to {}", self.address),
+        };
+        match &self.blocks {
+            Some(b) => format!("{sent}; {}", b.describe()),
+            None => sent,
         }
     }
 }
@@ -239,11 +292,21 @@ impl Stream {
             if n == 0 {
                 return Ok(copied);
             }
-            let write = self.tcp.write_all(&buf[..n]);
-            tokio::select! {
-                r = write => r.map_err(|source| self.send_failed(source))?,
-                _ = cancel.cancelled() => return Err(interrupted(self.started, &format!("cancelled after sending {}", progress::bytes(self.sent)))),
-            }
+            let written = match &mut self.out {
+                Out::Direct(tcp) => {
+                    tokio::select! {
+                        r = tcp.write_all(&buf[..n]) => r,
+                        _ = cancel.cancelled() => return Err(interrupted(self.started, &format!("cancelled after sending {}", progress::bytes(self.sent)))),
+                    }
+                }
+                Out::Blocks(blocks) => {
+                    tokio::select! {
+                        r = blocks.push(&buf[..n]) => r,
+                        _ = cancel.cancelled() => return Err(interrupted(self.started, &format!("cancelled after sending {}", progress::bytes(self.sent)))),
+                    }
+                }
+            };
+            written.map_err(|source| self.send_failed(source))?;
             self.sent += n as u64;
             copied += n as u64;
             progress.add_bytes(n as u64);
@@ -262,20 +325,32 @@ impl Stream {
 
     /// Ends the stream: flushes, sends end-of-file, and waits a little for the receiver to
     /// close its side (which tells us it read everything).
-    pub async fn finish(mut self) -> Result<Sent> {
-        self.tcp
-            .flush()
-            .await
-            .map_err(|source| self.send_failed(source))?;
-        self.tcp
-            .shutdown()
-            .await
-            .map_err(|source| self.send_failed(source))?;
-        let elapsed = self.started.elapsed();
+    pub async fn finish(self) -> Result<Sent> {
+        let Stream {
+            out,
+            address,
+            sent,
+            started,
+        } = self;
+        let failed = |source| Error::SendFailed {
+            address: address.clone(),
+            sent: progress::bytes(sent),
+            source,
+        };
+        let (mut tcp, blocks) = match out {
+            Out::Direct(tcp) => (tcp, None),
+            Out::Blocks(b) => {
+                let (tcp, summary) = b.finish().await.map_err(failed)?;
+                (tcp, Some(summary))
+            }
+        };
+        tcp.flush().await.map_err(failed)?;
+        tcp.shutdown().await.map_err(failed)?;
+        let elapsed = started.elapsed();
         let mut sink = [0u8; 512];
         let closed = tokio::time::timeout(CLOSE_WAIT, async {
             loop {
-                match self.tcp.read(&mut sink).await {
+                match tcp.read(&mut sink).await {
                     Ok(0) | Err(_) => break,
                     Ok(_) => continue,
                 }
@@ -283,12 +358,13 @@ impl Stream {
         })
         .await;
         if closed.is_err() {
-            tracing::debug!(address = %self.address, "receiver did not close its side after end-of-stream");
+            tracing::debug!(address = %address, "receiver did not close its side after end-of-stream");
         }
         Ok(Sent {
-            address: self.address,
-            bytes: self.sent,
+            address,
+            bytes: sent,
             elapsed,
+            blocks,
         })
     }
 
@@ -296,7 +372,10 @@ impl Stream {
     /// a failed backup for a complete one.
     pub fn abort(self) {
         tracing::debug!(address = %self.address, sent = self.sent, "stream aborted");
-        self.tcp.reset();
+        match self.out {
+            Out::Direct(tcp) => tcp.reset(),
+            Out::Blocks(blocks) => blocks.abort(),
+        }
     }
 
     fn send_failed(&self, source: std::io::Error) -> Error {
@@ -316,199 +395,4 @@ fn interrupted(started: Instant, reason: &str) -> Error {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use ferryman_jobs::{JobId, Token};
-    use ferryman_proto::{read_start, StreamStart};
-    use tokio::net::TcpListener;
-
-    fn job(server: Option<&str>, port: Option<i32>, token: Option<Token>) -> Job {
-        Job {
-            id: JobId(7),
-            task: Some("mariabackup".into()),
-            port,
-            server: server.map(str::to_owned),
-            token,
-            ..Job::default()
-        }
-    }
-
-    #[test]
-    fn a_job_without_receiver_is_refused_with_its_columns() {
-        for (server, port) in [
-            (None, Some(4000)),
-            (Some(""), Some(4000)),
-            (Some("h"), None),
-            (Some("h"), Some(0)),
-            (Some("h"), Some(70000)),
-        ] {
-            let err = Receiver::of_job(
-                &job(server, port, None),
-                Task::Mariabackup,
-                StreamKind::Backup,
-            )
-            .unwrap_err()
-            .to_string();
-            assert!(
-                err.contains("job 7 (mariabackup) names no receiver"),
-                "{err}"
-            );
-        }
-        let r = Receiver::of_job(
-            &job(Some("::1"), Some(5), None),
-            Task::Error,
-            StreamKind::Log,
-        )
-        .unwrap();
-        assert_eq!(r.address(), "[::1]:5");
-    }
-
-    #[test]
-    fn a_garbage_token_is_refused() {
-        let err = Receiver::of_job(
-            &job(Some("h"), Some(1), Some(Token::new("nope"))),
-            Task::Mariabackup,
-            StreamKind::Backup,
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("not a Ferryman stream token"), "{err}");
-    }
-
-    #[tokio::test]
-    async fn raw_and_authenticated_streams_arrive_whole() {
-        let payload: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
-        let token = Token::generate().unwrap();
-        for with_token in [false, true] {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let port = listener.local_addr().unwrap().port();
-            let accept = tokio::spawn(async move {
-                let (mut sock, _) = listener.accept().await.unwrap();
-                let start = read_start(&mut sock).await.unwrap();
-                let mut rest = Vec::new();
-                sock.read_to_end(&mut rest).await.unwrap();
-                (start, rest)
-            });
-            let j = job(
-                Some("127.0.0.1"),
-                Some(i32::from(port)),
-                with_token.then(|| token.clone()),
-            );
-            let receiver = Receiver::of_job(&j, Task::Mariabackup, StreamKind::Backup).unwrap();
-            assert_eq!(receiver.authenticated(), with_token);
-            let progress = Progress::new();
-            let cancel = CancellationToken::new();
-            let mut stream = receiver
-                .connect(Duration::from_secs(5), &cancel, &progress)
-                .await
-                .unwrap();
-            let mut src = &payload[..];
-            stream
-                .send(&mut src, "test data", &progress, &cancel)
-                .await
-                .unwrap();
-            let sent = stream.finish().await.unwrap();
-            assert_eq!(sent.bytes, payload.len() as u64);
-            assert_eq!(progress.bytes(), payload.len() as u64);
-            let (start, rest) = accept.await.unwrap();
-            let mut received = Vec::new();
-            match start {
-                StreamStart::Ferryman(h) => {
-                    assert!(with_token);
-                    assert_eq!(h.job_id, 7);
-                    assert!(h.token.ct_eq(&token.stream_token().unwrap()));
-                }
-                StreamStart::Raw { prefix } => {
-                    assert!(!with_token);
-                    received.extend_from_slice(&prefix);
-                }
-            }
-            received.extend_from_slice(&rest);
-            assert_eq!(received, payload);
-        }
-    }
-
-    #[tokio::test]
-    async fn connect_retries_until_the_listener_appears() {
-        // Take a free port, release it, start listening on it a moment later.
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
-        let late = tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(600)).await;
-            let l = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-            let (mut s, _) = l.accept().await.unwrap();
-            let mut all = Vec::new();
-            s.read_to_end(&mut all).await.unwrap();
-            all
-        });
-        let cancel = CancellationToken::new();
-        let progress = Progress::new();
-        let mut stream = Receiver::raw(format!("127.0.0.1:{port}"))
-            .connect(Duration::from_secs(10), &cancel, &progress)
-            .await
-            .unwrap();
-        stream
-            .send(&mut &b"hello"[..], "x", &progress, &cancel)
-            .await
-            .unwrap();
-        stream.finish().await.unwrap();
-        assert_eq!(late.await.unwrap(), b"hello");
-    }
-
-    #[tokio::test]
-    async fn connect_gives_up_at_the_deadline_with_the_address() {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
-        let started = Instant::now();
-        let err = Receiver::raw(format!("127.0.0.1:{port}"))
-            .connect(
-                Duration::from_secs(1),
-                &CancellationToken::new(),
-                &Progress::new(),
-            )
-            .await
-            .unwrap_err()
-            .to_string();
-        assert!(started.elapsed() < Duration::from_secs(5));
-        assert!(
-            err.contains(&format!(
-                "cannot connect to the receiver at 127.0.0.1:{port} within 1 s"
-            )),
-            "{err}"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_receiver_that_dies_fails_the_send_with_the_bytes_sent() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap().to_string();
-        tokio::spawn(async move {
-            let (mut s, _) = listener.accept().await.unwrap();
-            let mut buf = vec![0u8; 100_000];
-            let _ = s.read_exact(&mut buf).await;
-            // Dropped: the connection is reset while the sender still writes.
-        });
-        let cancel = CancellationToken::new();
-        let progress = Progress::new();
-        let mut stream = Receiver::raw(address.clone())
-            .connect(Duration::from_secs(5), &cancel, &progress)
-            .await
-            .unwrap();
-        let mut endless = tokio::io::repeat(7);
-        let err = stream
-            .send(&mut endless, "zeros", &progress, &cancel)
-            .await
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains(&format!(
-                "the receiver at {address} stopped taking the stream after"
-            )),
-            "{err}"
-        );
-    }
-}
+mod tests;

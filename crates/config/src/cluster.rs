@@ -82,6 +82,9 @@ pub struct ClusterConfig {
     /// `backup-logical-type`: the tool of this cluster's logical backups,
     /// [`Task::Mysqldump`] (`"mysqldump"`, the default) or [`Task::Mydumper`] (`"mydumper"`).
     pub backup_logical_type: Task,
+    /// `backup-stream-compression` and `backup-stream-compression-threads`: where backups are
+    /// compressed.
+    pub stream_compression: StreamCompressionConfig,
     /// `backup-keep-*`: which stored backups retention keeps.
     pub retention: RetentionConfig,
     /// `backup-missing-grace`: how long after a scheduled backup should have started (the
@@ -99,6 +102,19 @@ pub struct ClusterConfig {
     /// `[clusters.NAME.galera-link]`: how this Galera cluster's link keepers replicate from a
     /// remote cluster. `None` when the table is absent: `ferryman galera-link` refuses to run.
     pub galera_link: Option<GaleraLinkConfig>,
+}
+
+/// Where a cluster's backups are compressed on their way to the repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamCompressionConfig {
+    /// `backup-stream-compression`: `"auto"` (the default: the node compresses each block
+    /// while its compressors outrun the link, and sends the others raw for the manager to
+    /// compress), `"node"` (the node compresses everything) or `"manager"` (the node sends the
+    /// raw stream, as a legacy donor does). The level is `manager.backup-compression-level`
+    /// wherever the frames are made.
+    pub site: ferryman_proto::blocks::CompressionSite,
+    /// `backup-stream-compression-threads`: zstd threads on the node. Default 2; 1 to 64.
+    pub threads: u32,
 }
 
 /// Where some of a cluster's keys are, for checks across clusters.
@@ -159,6 +175,8 @@ impl ClusterConfig {
             backup_physical_type,
             backup_logical_type,
             backup_galera_desync,
+            backup_stream_compression,
+            backup_stream_compression_threads,
             backup_keep_last,
             backup_keep_hourly,
             backup_keep_daily,
@@ -321,6 +339,20 @@ impl ClusterConfig {
             defaults::BACKUP_LOGICAL_TYPE,
             &defaults::BACKUP_LOGICAL_TYPES,
         );
+        let stream_compression = StreamCompressionConfig {
+            site: v.choice(
+                &key("backup-stream-compression"),
+                backup_stream_compression,
+                defaults::BACKUP_STREAM_COMPRESSION,
+                &ferryman_proto::blocks::CompressionSite::ALL,
+            ),
+            threads: v.integer(
+                &key("backup-stream-compression-threads"),
+                backup_stream_compression_threads,
+                defaults::BACKUP_STREAM_COMPRESSION_THREADS,
+                defaults::BACKUP_STREAM_COMPRESSION_THREADS_RANGE,
+            ),
+        };
         let retention = RetentionConfig::from_raw(
             RawRetention {
                 keep_last: backup_keep_last,
@@ -377,6 +409,7 @@ impl ClusterConfig {
             scheduler,
             backup_physical_type,
             backup_logical_type,
+            stream_compression,
             retention,
             backup_missing_grace,
             verify,

@@ -207,6 +207,15 @@ pub const BACKUP_PHYSICAL_TYPES: [Task; 2] = [Task::Mariabackup, Task::Xtrabacku
 pub const BACKUP_LOGICAL_TYPE: Task = Task::Mysqldump;
 /// The values `clusters.NAME.backup-logical-type` allows.
 pub const BACKUP_LOGICAL_TYPES: [Task; 2] = [Task::Mysqldump, Task::Mydumper];
+/// `clusters.NAME.backup-stream-compression`: `auto` (the node compresses while its
+/// compressors outrun the link, and sends raw what they cannot take).
+pub const BACKUP_STREAM_COMPRESSION: ferryman_proto::blocks::CompressionSite =
+    ferryman_proto::blocks::CompressionSite::Auto;
+/// `clusters.NAME.backup-stream-compression-threads`: 2, one core's worth of zstd level 1
+/// for a 1 Gbit/s link, with a second to keep up while the first waits.
+pub const BACKUP_STREAM_COMPRESSION_THREADS: u32 = 2;
+/// Range of `clusters.NAME.backup-stream-compression-threads`.
+pub const BACKUP_STREAM_COMPRESSION_THREADS_RANGE: (u32, u32) = (1, 64);
 /// `clusters.NAME.backup-galera-desync`: off (the node stays in flow control and never lags
 /// the cluster during a backup; turn it on when backups slow the whole cluster down).
 pub const BACKUP_GALERA_DESYNC: bool = false;

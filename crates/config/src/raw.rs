@@ -168,6 +168,8 @@ pub(crate) struct RawCluster {
     pub(crate) backup_physical_type: Option<Spanned<String>>,
     pub(crate) backup_logical_type: Option<Spanned<String>>,
     pub(crate) backup_galera_desync: Option<bool>,
+    pub(crate) backup_stream_compression: Option<Spanned<String>>,
+    pub(crate) backup_stream_compression_threads: Option<Spanned<i64>>,
     pub(crate) backup_keep_last: Option<Spanned<i64>>,
     pub(crate) backup_keep_hourly: Option<Spanned<i64>>,
     pub(crate) backup_keep_daily: Option<Spanned<i64>>,

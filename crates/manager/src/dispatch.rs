@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use ferryman_config::{ClusterConfig, ServerConfig};
 use ferryman_jobs::{Job, JobStatus, Outcome};
+use ferryman_proto::blocks::{BackupParams, CompressionSite, StreamCompression};
 use ferryman_proto::{StreamKind, Task};
 
 use crate::events::{EventKind, NewEvent, Severity};
@@ -161,7 +162,8 @@ async fn run_inner(
             .await
             .map(|()| None);
     }
-    let gate = open_stream(services, job, cluster, server, task).await?;
+    let stored = purpose == Purpose::Backup;
+    let gate = open_stream(services, job, cluster, server, task, stored).await?;
     let (stored, row) = match purpose {
         Purpose::Backup => store::backup(services, cluster, server, task, gate, job).await?,
         _ => store::log(services, cluster, server, task, gate, job).await?,
@@ -201,13 +203,16 @@ async fn command(
 
 /// Runs a streaming `task` on `server` until its stream arrives: expects the stream first
 /// (no agent may connect before the manager listens for it), inserts the row, waits for the
-/// stream while watching the row, and returns the stream gated on the node's verdict.
+/// stream while watching the row, and returns the stream gated on the node's verdict. A
+/// backup to be `stored` may be compressed on the node (the cluster's
+/// `backup-stream-compression`); one passed on (a reseed's) never is.
 pub(crate) async fn open_stream(
     services: &Services,
     job: &JobHandle,
     cluster: &ClusterConfig,
     server: &ServerConfig,
     task: Task,
+    stored: bool,
 ) -> Result<Gate> {
     let manager = &services.config.manager;
     let from = receiver::addresses(&server.host).await?;
@@ -229,10 +234,11 @@ pub(crate) async fn open_stream(
         let (incoming, token) = services.streams.expect_token(kind, peer)?;
         (incoming, Some(token))
     };
+    let params = node_compression(services, cluster, server, stored);
     let route = Route {
         port: Some(incoming.port(manager.stream_port)),
         token: token.as_ref(),
-        params: None,
+        params: params.as_ref(),
     };
     let mut node = NodeJob::enqueue(services, job, cluster, server, task, route).await?;
     incoming.set_job_id(node.id().0);
@@ -252,6 +258,14 @@ pub(crate) async fn open_stream(
         }
     };
     drop(incoming);
+    if arrival.blocks && params.is_none() {
+        node.close().await;
+        return Err(Error::StreamRefused {
+            server: server.name.clone(),
+            reason: "the agent sent compressed blocks, which this job did not ask for".to_owned(),
+            then: "run the same Ferryman version on the manager and the agents".to_owned(),
+        });
+    }
     job.update(|r| {
         r.state = JobState::Receiving;
         r.phase = format!("receiving from {}", arrival.peer);
@@ -261,7 +275,31 @@ pub(crate) async fn open_stream(
         stream: arrival.stream,
         prefix: arrival.prefix,
         node,
+        blocks: arrival.blocks,
     })
+}
+
+/// The row's `params` asking the agent to compress a backup to be stored, unless the
+/// cluster leaves compression to the manager or the server is a legacy donor (whose script
+/// knows no parameters).
+fn node_compression(
+    services: &Services,
+    cluster: &ClusterConfig,
+    server: &ServerConfig,
+    stored: bool,
+) -> Option<serde_json::Value> {
+    let setting = cluster.stream_compression;
+    if !stored || server.legacy_donor || setting.site == CompressionSite::Manager {
+        return None;
+    }
+    let params = BackupParams {
+        stream_compression: Some(StreamCompression {
+            site: setting.site,
+            level: services.config.manager.backup_compression_level,
+            threads: setting.threads,
+        }),
+    };
+    serde_json::to_value(params).ok()
 }
 
 /// Success, or done by a legacy donor (which records no outcome; the stream checks decide).

@@ -50,6 +50,8 @@ pub struct Arrival {
     pub prefix: Vec<u8>,
     /// Who connected.
     pub peer: SocketAddr,
+    /// The payload is in blocks compressed on the node (the header's flag; only a backup).
+    pub blocks: bool,
 }
 
 struct Expected {
@@ -206,6 +208,11 @@ impl Expectations {
             Some("the header's job id is not the token's job".to_owned())
         } else if e.kind != header.kind {
             Some("the stream's kind is not the one the job expects".to_owned())
+        } else if header.blocks && header.kind != StreamKind::Backup {
+            Some(format!(
+                "a {} stream in compressed blocks, which only a backup may be",
+                header.kind
+            ))
         } else if !e.from.addresses.contains(&peer) {
             Some(format!(
                 "the stream came from {peer}, not from the job's server `{}` ({})",
@@ -329,6 +336,7 @@ async fn admit(
             stream,
             prefix: Vec::new(),
             peer,
+            blocks: header.blocks,
         })
         .map_err(|_| {
             format!(

@@ -67,6 +67,8 @@ pub struct Gate {
     pub prefix: Vec<u8>,
     /// The node job that sends it.
     pub node: NodeJob,
+    /// The payload is in blocks compressed on the node (only a backup may be).
+    pub blocks: bool,
 }
 
 pub(crate) type Chunk = std::io::Result<Bytes>;
@@ -100,6 +102,7 @@ async fn pump(
         mut stream,
         prefix,
         mut node,
+        blocks: _,
     } = gate;
     if !prefix.is_empty() && tx.send(Ok(Bytes::from(prefix))).await.is_err() {
         if job.cancelled().is_cancelled() {
@@ -215,6 +218,9 @@ pub async fn backup(
     let node_id = gate.node.id();
     let mut meta = BackupMeta::new(&cluster.name, &server.name, &server.host, tool, node_id.0);
     meta.compression = services.compression();
+    if gate.blocks {
+        meta.wire = ferryman_repo::Wire::Blocks;
+    }
     meta.coordinates = Coordinates::default();
     meta.require_gtid = gtid_history(services, cluster, server, tool);
     let (reader, verdict) = gate.open(job.clone());

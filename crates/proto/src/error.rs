@@ -66,12 +66,22 @@ pub enum Error {
 
     /// The header sets flags that are reserved (zero) in this version.
     #[error(
-        "stream header sets reserved flags {flags:#04x}, which must be 0 in version {VERSION}; \
-         run the same Ferryman version on the manager and the agents"
+        "stream header sets reserved flags {flags:#04x}, which version {VERSION} of this build \
+         does not know; run the same Ferryman version on the manager and the agents"
     )]
     ReservedFlags {
         /// The flags byte as found.
         flags: u8,
+    },
+
+    /// A compressed-blocks stream, or the row's parameters for one, is malformed.
+    #[error(
+        "compressed stream refused: {detail}; run the same Ferryman version on the manager and \
+         the agents, or set the cluster's `backup-stream-compression = \"manager\"`"
+    )]
+    BadBlock {
+        /// What is wrong.
+        detail: String,
     },
 
     /// The connection ended before a whole header arrived.

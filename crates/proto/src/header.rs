@@ -11,7 +11,7 @@
 //! |      0 |      8 | magic   | `FERRYMN\0` (`46 45 52 52 59 4d 4e 00`), see [`MAGIC`]      |
 //! |      8 |      2 | version | `u16` big-endian, `1` ([`VERSION`])                         |
 //! |     10 |      1 | kind    | `u8`: 1 backup, 2 log, 3 reseed ([`StreamKind`])            |
-//! |     11 |      1 | flags   | `u8`, reserved: `0`; anything else is rejected in version 1 |
+//! |     11 |      1 | flags   | `u8`: bit 0 [`FLAG_BLOCKS`]; any other bit is rejected      |
 //! |     12 |      8 | job id  | `u64` big-endian: the jobs-table `id`                       |
 //! |     20 |     32 | token   | the job's [`StreamToken`], raw bytes                        |
 //! |     52 |      … | payload | the stream itself ([`HEADER_LEN`] = 52)                     |
@@ -41,6 +41,10 @@ use crate::{Error, Result, StreamToken};
 
 /// The first bytes of every Ferryman stream.
 pub const MAGIC: [u8; 8] = *b"FERRYMN\0";
+
+/// Header flag: the payload is in compressed blocks ([`crate::blocks`]), which only a backup
+/// stream may be.
+pub const FLAG_BLOCKS: u8 = 0x01;
 
 /// The header version this build reads and writes.
 pub const VERSION: u16 = 1;
@@ -123,6 +127,8 @@ pub struct StreamHeader {
     pub job_id: u64,
     /// The job's secret, to compare with the one stored in its row.
     pub token: StreamToken,
+    /// The payload is in compressed blocks ([`FLAG_BLOCKS`]).
+    pub blocks: bool,
 }
 
 impl StreamHeader {
@@ -133,16 +139,23 @@ impl StreamHeader {
             kind,
             job_id,
             token,
+            blocks: false,
         }
     }
 
-    /// The header's bytes, laid out as in the [module table](self). Flags are always 0.
+    /// The same header announcing a payload in compressed blocks.
+    pub fn in_blocks(mut self) -> StreamHeader {
+        self.blocks = true;
+        self
+    }
+
+    /// The header's bytes, laid out as in the [module table](self).
     pub fn encode(&self) -> [u8; HEADER_LEN] {
         let mut out = [0u8; HEADER_LEN];
         out[..VERSION_AT].copy_from_slice(&MAGIC);
         out[VERSION_AT..KIND_AT].copy_from_slice(&self.version.to_be_bytes());
         out[KIND_AT] = self.kind.as_u8();
-        out[FLAGS_AT] = 0;
+        out[FLAGS_AT] = if self.blocks { FLAG_BLOCKS } else { 0 };
         out[JOB_ID_AT..TOKEN_AT].copy_from_slice(&self.job_id.to_be_bytes());
         out[TOKEN_AT..].copy_from_slice(self.token.as_bytes());
         out
@@ -153,7 +166,7 @@ impl StreamHeader {
         check_prefix(bytes)?;
         let kind = StreamKind::from_u8(bytes[KIND_AT])?;
         let flags = bytes[FLAGS_AT];
-        if flags != 0 {
+        if flags & !FLAG_BLOCKS != 0 {
             return Err(Error::ReservedFlags { flags });
         }
         let mut job_id = [0u8; 8];
@@ -165,6 +178,7 @@ impl StreamHeader {
             kind,
             job_id: u64::from_be_bytes(job_id),
             token: StreamToken::from_bytes(token),
+            blocks: flags & FLAG_BLOCKS != 0,
         })
     }
 }

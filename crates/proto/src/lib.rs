@@ -5,6 +5,8 @@
 //! - [`task`]: the task names of the `replication_manager_schema.jobs` table ([`Task`]).
 //! - [`header`]: the stream header that opens every Ferryman stream ([`StreamHeader`],
 //!   [`StreamKind`], [`sniff`], [`read_header`], [`read_start`], [`write_header`]).
+//! - [`blocks`]: compression on the node: what the manager asks ([`blocks::BackupParams`]) and
+//!   the compressed blocks an agent then sends.
 //! - [`frames`]: framing of reseed payloads, ending with a length and sha256 trailer
 //!   ([`FrameWriter`], [`FrameReader`]).
 //! - [`node_task`]: the tasks queued on one server by name ([`NodeTask`]).
@@ -16,6 +18,7 @@
 //! - [`error`]: the crate's [`Error`].
 
 pub mod address;
+pub mod blocks;
 pub mod error;
 pub mod frames;
 pub mod header;

@@ -102,6 +102,18 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A stream compressed on the node holds a block that is not what it says (a header out
+    /// of bounds, a zstd frame that does not decompress to its raw length).
+    #[error("{subject}: the node's compressed stream is damaged at raw byte {offset} ({detail}); nothing was kept: run the backup again, and if it happens again set the cluster's `backup-stream-compression = \"manager\"` and report it")]
+    BadBlock {
+        /// The backup being received.
+        subject: String,
+        /// Raw bytes received before the bad block.
+        offset: u64,
+        /// What is wrong.
+        detail: String,
+    },
+
     /// The stream is not a valid xbstream (bad magic, chunk CRC mismatch, ...).
     #[error("{subject}: the xbstream is corrupt at byte {offset} ({detail}); nothing was kept: check the sending agent's tool log, then run the backup again")]
     Corrupt {

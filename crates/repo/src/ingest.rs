@@ -16,10 +16,14 @@ use tracing::{info, warn};
 use crate::inspect;
 use crate::layout::BackupId;
 use crate::manifest::{CompressionInfo, Coordinates, CoordinatesSource, Manifest};
-use crate::pipeline::{self, Compression};
+use crate::pipeline::{self, Compression, Wire};
 use crate::repository::Repository;
 use crate::timestamp::Timestamp;
 use crate::{Error, Result, Tool};
+
+/// The manifest's `extra` entry that says how much of a payload the node compressed (a
+/// backup received in blocks): "N of M raw bytes".
+pub const NODE_COMPRESSED: &str = "compressed_on_node";
 
 /// What the caller knows about a backup it is about to stream in.
 #[derive(Debug, Clone)]
@@ -38,6 +42,8 @@ pub struct BackupMeta {
     pub started_at: Timestamp,
     /// zstd settings.
     pub compression: Compression,
+    /// How the payload arrives: raw, or in blocks compressed on the node.
+    pub wire: Wire,
     /// Coordinates the agent reported, used for those the stream does not carry.
     pub coordinates: Coordinates,
     /// The tool's version as the agent reported it, used when the stream does not say.
@@ -61,6 +67,7 @@ impl BackupMeta {
             job_id,
             started_at: Timestamp::now(),
             compression: Compression::default(),
+            wire: Wire::Plain,
             coordinates: Coordinates::default(),
             tool_version: None,
             extra: BTreeMap::new(),
@@ -142,6 +149,7 @@ async fn receive<R: AsyncRead + Unpin + Send>(
         meta.compression,
         repo.shared_keys(),
         inspect::for_format(format),
+        meta.wire,
         reader,
         cancel,
         subject,
@@ -172,6 +180,17 @@ async fn receive<R: AsyncRead + Unpin + Send>(
     } else {
         None
     };
+    let mut extra = meta.extra.clone();
+    if meta.wire == Wire::Blocks {
+        // Where the stored frames were made: how much of the work the node took.
+        extra.insert(
+            NODE_COMPRESSED.to_owned(),
+            format!(
+                "{} of {} raw bytes",
+                stored.node_compressed, stored.raw_bytes
+            ),
+        );
+    }
     let mut manifest = Manifest {
         format_version: Manifest::format_version_for(encryption.as_ref()),
         id: id.clone(),
@@ -205,7 +224,7 @@ async fn receive<R: AsyncRead + Unpin + Send>(
         table_rows: found.table_rows,
         verification: Vec::new(),
         signature: None,
-        extra: meta.extra.clone(),
+        extra,
     };
     repo.put_manifest(&mut manifest)
         .await

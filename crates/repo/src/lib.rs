@@ -82,12 +82,12 @@ pub use checksum::ChecksumReport;
 pub use copy::CopyCheck;
 pub use crypt::{Encryption, Keys};
 pub use error::{Error, Result};
-pub use ingest::{ingest, BackupMeta};
+pub use ingest::{ingest, BackupMeta, NODE_COMPRESSED};
 pub use layout::BackupId;
 pub use leftovers::{Leftovers, Quarantined};
 pub use logs::{LogFile, LogKind, LogMeta};
 pub use manifest::{Coordinates, CoordinatesSource, Format, GaleraPosition, Kind, Manifest, Tool};
-pub use pipeline::Compression;
+pub use pipeline::{Compression, Wire};
 pub use repository::Repository;
 pub use retention::{
     plan, KeepReason, Kept, PruneFailure, PrunePlan, PruneReport, RetentionPolicy, Rule,

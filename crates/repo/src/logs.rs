@@ -156,6 +156,7 @@ impl Repository {
             meta.compression,
             self.shared_keys(),
             Box::new(Accept),
+            pipeline::Wire::Plain,
             reader,
             cancel,
             &subject,

@@ -8,6 +8,10 @@
 //! read, one being compressed, plus zstd's job buffers. A slow disk slows the reader down
 //! (backpressure to the sender) instead of filling memory.
 //!
+//! A stream compressed on the node ([`Wire::Blocks`], `blocks.rs` reads it) gives zstd frames
+//! along with raw bytes: each frame is decompressed for the hash and the inspector, then
+//! stored as it came; the raw bytes around them are compressed here, in frames of their own.
+//!
 //! Nothing is published unless the whole stream arrived, the inspector accepted it, and the
 //! compressed object was committed; any failure drops the writer, which discards the object.
 
@@ -19,6 +23,8 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+mod blocks;
 
 use crate::crypt::{Keys, MaybeEncrypt};
 use crate::error::is_storage_full;
@@ -67,6 +73,16 @@ impl Compression {
     }
 }
 
+/// How a payload arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Wire {
+    /// The raw stream.
+    #[default]
+    Plain,
+    /// Compressed blocks from the node ([`ferryman_proto::blocks`]).
+    Blocks,
+}
+
 /// What the pipeline stored.
 #[derive(Debug, Clone)]
 pub(crate) struct Stored {
@@ -75,11 +91,19 @@ pub(crate) struct Stored {
     pub raw_sha256: String,
     pub stored_sha256: String,
     pub findings: Findings,
+    /// Raw bytes that arrived compressed by the node (stored as they came).
+    pub node_compressed: u64,
 }
 
 /// One message to the compressor thread. A closed queue without `End` means "abandon".
 enum Msg {
+    /// Raw bytes, to compress.
     Data(Vec<u8>),
+    /// zstd frames from the node that decompress to `raw_len` bytes, to store as they are.
+    Frame {
+        raw_len: usize,
+        bytes: Vec<u8>,
+    },
     End,
 }
 
@@ -91,6 +115,8 @@ enum ThreadError {
     Write(io::Error),
     /// The inspector refused the stream.
     Refused(Refusal),
+    /// A node's zstd block does not decompress to what it says (raw offset, detail).
+    BadBlock(u64, String),
     /// Committing the object failed.
     Commit(Error),
 }
@@ -98,14 +124,16 @@ enum ThreadError {
 /// Why the reading side stopped early.
 enum ReadStop {
     Failed(io::Error),
+    /// A block header out of bounds (a stream in blocks).
+    Bad(String),
     Cancelled,
     /// The compressor thread stopped; its result says why.
     CompressorGone,
 }
 
-/// Streams `reader` into the object `key`, encrypted for `keys` when given. `subject` names
-/// what is stored in errors ("backup shop/db1/20261121T025800Z-j42 (mariabackup from
-/// 10.0.0.5)").
+/// Streams `reader` (arriving as `wire` says) into the object `key`, encrypted for `keys` when
+/// given. `subject` names what is stored in errors ("backup shop/db1/20261121T025800Z-j42
+/// (mariabackup from 10.0.0.5)").
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn store<R: AsyncRead + Unpin + Send>(
     storage: &dyn Storage,
@@ -113,19 +141,27 @@ pub(crate) async fn store<R: AsyncRead + Unpin + Send>(
     compression: Compression,
     keys: Option<Arc<Keys>>,
     inspector: Box<dyn Inspector>,
+    wire: Wire,
     mut reader: R,
     cancel: &CancellationToken,
     subject: &str,
 ) -> Result<Stored> {
     compression.check()?;
     let writer = storage.create(key).await.map_err(|e| e.about(subject))?;
-    let (tx, rx) = mpsc::channel::<Msg>(QUEUE);
+    let queue = match wire {
+        Wire::Plain => QUEUE,
+        Wire::Blocks => blocks::QUEUE_BLOCKS,
+    };
+    let (tx, rx) = mpsc::channel::<Msg>(queue);
     let compressor = tokio::task::spawn_blocking(move || {
         compress(Input::Queue(rx), writer, compression, keys, inspector)
     });
 
     let mut received: u64 = 0;
-    let stop = read_into(&mut reader, &tx, cancel, &mut received).await;
+    let stop = match wire {
+        Wire::Plain => read_into(&mut reader, &tx, cancel, &mut received).await,
+        Wire::Blocks => blocks::read_into(&mut reader, &tx, cancel, &mut received).await,
+    };
     drop(tx);
     let compressed = compressor.await.map_err(Error::worker)?;
     match (stop, compressed) {
@@ -137,6 +173,11 @@ pub(crate) async fn store<R: AsyncRead + Unpin + Send>(
         (Err(ReadStop::Cancelled), _) => Err(Error::Cancelled {
             subject: subject.to_owned(),
             bytes: received,
+        }),
+        (Err(ReadStop::Bad(detail)), _) => Err(Error::BadBlock {
+            subject: subject.to_owned(),
+            offset: received,
+            detail,
         }),
         (_, Ok(stored)) => Ok(stored),
         (_, Err(e)) => Err(failure(storage, key, subject, e).await),
@@ -188,6 +229,11 @@ async fn failure(storage: &dyn Storage, key: &Key, subject: &str, e: ThreadError
         },
         ThreadError::Refused(Refusal::Incomplete(detail)) => Error::Incomplete {
             subject: subject.to_owned(),
+            detail,
+        },
+        ThreadError::BadBlock(offset, detail) => Error::BadBlock {
+            subject: subject.to_owned(),
+            offset,
             detail,
         },
         ThreadError::Commit(e) => e.about(subject),
@@ -258,46 +304,53 @@ fn compress(
 ) -> std::result::Result<Stored, ThreadError> {
     let stored = HashingWriter::new(writer);
     let sink = MaybeEncrypt::new(stored, keys.as_deref()).map_err(ThreadError::Write)?;
-    let mut encoder =
-        zstd::stream::write::Encoder::new(sink, compression.level).map_err(ThreadError::Write)?;
-    if compression.threads > 0 {
-        encoder
-            .multithread(compression.threads)
-            .map_err(ThreadError::Write)?;
-    }
-    // A frame checksum lets a plain `zstd -t` spot a damaged payload without the manifest.
-    encoder.include_checksum(true).map_err(ThreadError::Write)?;
+    let mut out = Frames::new(sink, compression);
     // The raw bytes' hash: computed here from a queue, given with bytes in memory.
     let (mut raw_sha, known_sha) = match &input {
         Input::Memory { sha256, .. } => (None, Some(sha256.clone())),
         Input::Queue(_) => (Some(Sha256::new()), None),
     };
     let mut raw_bytes = 0u64;
-    let mut take = |buf: &[u8]| -> std::result::Result<(), ThreadError> {
+    let mut node_compressed = 0u64;
+    let mut see = |buf: &[u8]| -> std::result::Result<(), ThreadError> {
         if let Some(sha) = raw_sha.as_mut() {
             sha.update(buf);
         }
-        raw_bytes += buf.len() as u64;
-        inspector.feed(buf).map_err(ThreadError::Refused)?;
-        encoder.write_all(buf).map_err(ThreadError::Write)
+        inspector.feed(buf).map_err(ThreadError::Refused)
     };
+    let mut decompressor = None;
     match input {
         Input::Queue(mut rx) => loop {
             match rx.blocking_recv() {
-                Some(Msg::Data(buf)) => take(&buf)?,
+                Some(Msg::Data(buf)) => {
+                    see(&buf)?;
+                    raw_bytes += buf.len() as u64;
+                    out.raw(&buf).map_err(ThreadError::Write)?;
+                }
+                Some(Msg::Frame { raw_len, bytes }) => {
+                    let offset = raw_bytes;
+                    let raw = decompress(&mut decompressor, &bytes, raw_len)
+                        .map_err(|detail| ThreadError::BadBlock(offset, detail))?;
+                    see(&raw)?;
+                    raw_bytes += raw.len() as u64;
+                    node_compressed += raw.len() as u64;
+                    out.frame(&bytes).map_err(ThreadError::Write)?;
+                }
                 Some(Msg::End) => break,
                 None => return Err(ThreadError::Abandoned),
             }
         },
         Input::Memory { bytes, .. } => {
             for chunk in bytes.chunks(CHUNK) {
-                take(chunk)?;
+                see(chunk)?;
+                raw_bytes += chunk.len() as u64;
+                out.raw(chunk).map_err(ThreadError::Write)?;
             }
         }
     }
     // Judge the stream before publishing anything.
     let findings = inspector.finish().map_err(ThreadError::Refused)?;
-    let sink = encoder.finish().map_err(ThreadError::Write)?;
+    let sink = out.finish().map_err(ThreadError::Write)?;
     let (stored_bytes, stored_sha256) = sink
         .finish()
         .map_err(ThreadError::Write)?
@@ -311,5 +364,113 @@ fn compress(
             .unwrap_or_default(),
         stored_sha256,
         findings,
+        node_compressed,
     })
+}
+
+/// A node's zstd block decompressed, checked to be exactly `raw_len` bytes (its frames'
+/// checksums are checked by zstd on the way).
+fn decompress(
+    decompressor: &mut Option<zstd::bulk::Decompressor<'static>>,
+    bytes: &[u8],
+    raw_len: usize,
+) -> std::result::Result<Vec<u8>, String> {
+    // The node's frames carry their content checksum, so a damaged frame cannot decode to
+    // other bytes of the right length unseen.
+    const MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+    const CHECKSUM_FLAG: u8 = 0x04;
+    match bytes.get(..5) {
+        Some(head) if head[..4] == MAGIC && head[4] & CHECKSUM_FLAG != 0 => {}
+        Some(head) if head[..4] == MAGIC => {
+            return Err("a zstd frame without its content checksum".to_owned())
+        }
+        _ => return Err("a zstd block that does not start with a zstd frame".to_owned()),
+    }
+    let d = match decompressor {
+        Some(d) => d,
+        None => decompressor.insert(
+            zstd::bulk::Decompressor::new().map_err(|e| format!("no zstd decompressor ({e})"))?,
+        ),
+    };
+    let raw = d.decompress(bytes, raw_len).map_err(|e| {
+        format!(
+            "a zstd block of {} bytes does not decompress: {e}",
+            bytes.len()
+        )
+    })?;
+    if raw.len() != raw_len {
+        return Err(format!(
+            "a zstd block says {raw_len} raw bytes and decompresses to {}",
+            raw.len()
+        ));
+    }
+    Ok(raw)
+}
+
+/// The stored stream: zstd frames, made here from raw bytes or taken whole from the node.
+/// Consecutive raw bytes go into one frame, which ends when a node's frame comes.
+struct Frames<W: Write> {
+    /// The sink while no frame of ours is open.
+    sink: Option<W>,
+    /// Our open frame.
+    encoder: Option<zstd::stream::write::Encoder<'static, W>>,
+    compression: Compression,
+    /// Whether anything was written: an empty stream is stored as one empty frame.
+    written: bool,
+}
+
+impl<W: Write> Frames<W> {
+    fn new(sink: W, compression: Compression) -> Frames<W> {
+        Frames {
+            sink: Some(sink),
+            encoder: None,
+            compression,
+            written: false,
+        }
+    }
+
+    /// Raw bytes, compressed into our open frame (opened if need be).
+    fn raw(&mut self, buf: &[u8]) -> io::Result<()> {
+        if self.encoder.is_none() {
+            let sink = self.sink.take().ok_or_else(gone)?;
+            let mut encoder = zstd::stream::write::Encoder::new(sink, self.compression.level)?;
+            if self.compression.threads > 0 {
+                encoder.multithread(self.compression.threads)?;
+            }
+            // A frame checksum lets a plain `zstd -t` spot a damaged payload without the
+            // manifest.
+            encoder.include_checksum(true)?;
+            self.encoder = Some(encoder);
+        }
+        self.written = true;
+        self.encoder.as_mut().ok_or_else(gone)?.write_all(buf)
+    }
+
+    /// A node's frames, stored as they are after our open frame is closed.
+    fn frame(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.close()?;
+        self.written = true;
+        self.sink.as_mut().ok_or_else(gone)?.write_all(bytes)
+    }
+
+    /// Closes our open frame, if any.
+    fn close(&mut self) -> io::Result<()> {
+        if let Some(encoder) = self.encoder.take() {
+            self.sink = Some(encoder.finish()?);
+        }
+        Ok(())
+    }
+
+    /// The sink, every frame closed.
+    fn finish(mut self) -> io::Result<W> {
+        if !self.written {
+            self.raw(&[])?;
+        }
+        self.close()?;
+        self.sink.take().ok_or_else(gone)
+    }
+}
+
+fn gone() -> io::Error {
+    io::Error::other("the payload's sink was lost between frames")
 }

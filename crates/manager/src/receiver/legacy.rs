@@ -125,6 +125,7 @@ impl LegacyPort {
                 stream: Conn::Plain(stream),
                 prefix: Vec::new(),
                 peer,
+                blocks: false,
             });
         }
     }

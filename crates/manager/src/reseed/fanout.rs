@@ -162,7 +162,9 @@ async fn from_donor(
         return;
     }
     let gate =
-        match crate::dispatch::open_stream(services, donor, cluster, source, what.task()).await {
+        match crate::dispatch::open_stream(services, donor, cluster, source, what.task(), false)
+            .await
+        {
             Ok(gate) => gate,
             Err(e) => {
                 let e = Error::Reseed {

@@ -7,6 +7,7 @@ mod archive;
 mod archive_diverged;
 mod cancel;
 mod common;
+mod compression;
 mod dashboard;
 mod db_tls;
 mod failures;

@@ -104,13 +104,28 @@ fn unknown_kinds_are_rejected() {
 
 #[test]
 fn reserved_flags_are_rejected() {
-    for flags in [1u8, 0x80] {
+    for flags in [2u8, 0x80, 0x81] {
         let mut bytes = header(StreamKind::Log).encode();
         bytes[FLAGS_AT] = flags;
         let err = StreamHeader::decode(&bytes).unwrap_err();
         assert_eq!(err, Error::ReservedFlags { flags });
-        assert!(err.to_string().contains("must be 0"), "{err}");
+        assert!(err.to_string().contains("does not know"), "{err}");
     }
+}
+
+#[test]
+fn the_blocks_flag_round_trips() {
+    let h = header(StreamKind::Backup).in_blocks();
+    let bytes = h.encode();
+    assert_eq!(bytes[FLAGS_AT], FLAG_BLOCKS);
+    let back = StreamHeader::decode(&bytes).unwrap();
+    assert!(back.blocks);
+    assert_eq!(back, h);
+    assert!(
+        !StreamHeader::decode(&header(StreamKind::Backup).encode())
+            .unwrap()
+            .blocks
+    );
 }
 
 #[tokio::test]
@@ -192,10 +207,10 @@ async fn read_start_hands_back_a_raw_stream_whole() {
 #[tokio::test]
 async fn read_start_rejects_a_damaged_header() {
     let mut bytes = header(StreamKind::Backup).encode();
-    bytes[FLAGS_AT] = 1;
+    bytes[FLAGS_AT] = 4;
     assert_eq!(
         read_start(&mut &bytes[..]).await,
-        Err(Error::ReservedFlags { flags: 1 })
+        Err(Error::ReservedFlags { flags: 4 })
     );
 }
 

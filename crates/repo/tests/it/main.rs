@@ -5,6 +5,7 @@
 // Helpers outside `#[test]` functions: a failed unwrap is a failed test, with its reason.
 #![allow(clippy::unwrap_used)]
 
+mod blocks;
 mod catalogue;
 mod check;
 mod copy;
