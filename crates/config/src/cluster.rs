@@ -85,6 +85,8 @@ pub struct ClusterConfig {
     /// `backup-stream-compression` and `backup-stream-compression-threads`: where backups are
     /// compressed.
     pub stream_compression: StreamCompressionConfig,
+    /// `backup-throttle-*`: how the manager slows a stream down for replication.
+    pub throttle: ThrottleConfig,
     /// `backup-keep-*`: which stored backups retention keeps.
     pub retention: RetentionConfig,
     /// `backup-missing-grace`: how long after a scheduled backup should have started (the
@@ -115,6 +117,21 @@ pub struct StreamCompressionConfig {
     pub site: ferryman_proto::blocks::CompressionSite,
     /// `backup-stream-compression-threads`: zstd threads on the node. Default 2; 1 to 64.
     pub threads: u32,
+}
+
+/// How the manager slows a node's stream (backup, dump, donor payload) for replication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ThrottleConfig {
+    /// `backup-throttle-lag`: the replication lag past which a stream slows down (the
+    /// source's own lag when it replicates, else its replicas' largest). `None` (absent): lag
+    /// is not watched. 1s to 1d.
+    pub lag: Option<Duration>,
+    /// `backup-throttle-rate-mib`: a fixed cap, bytes per second on the wire. `None` (absent
+    /// or 0): no cap.
+    pub rate: Option<u64>,
+    /// `backup-throttle-min-rate-mib`: the floor while lag slows a stream, bytes per second.
+    /// Default 16 MiB/s.
+    pub min_rate: u64,
 }
 
 /// Where some of a cluster's keys are, for checks across clusters.
@@ -177,6 +194,9 @@ impl ClusterConfig {
             backup_galera_desync,
             backup_stream_compression,
             backup_stream_compression_threads,
+            backup_throttle_lag,
+            backup_throttle_rate_mib,
+            backup_throttle_min_rate_mib,
             backup_keep_last,
             backup_keep_hourly,
             backup_keep_daily,
@@ -353,6 +373,31 @@ impl ClusterConfig {
                 defaults::BACKUP_STREAM_COMPRESSION_THREADS_RANGE,
             ),
         };
+        const MIB: u64 = 1 << 20;
+        let throttle = ThrottleConfig {
+            lag: backup_throttle_lag.map(|raw| {
+                v.duration(
+                    &key("backup-throttle-lag"),
+                    Some(raw),
+                    defaults::BACKUP_THROTTLE_LAG_RANGE.0,
+                    defaults::BACKUP_THROTTLE_LAG_RANGE,
+                )
+            }),
+            rate: Some(v.integer(
+                &key("backup-throttle-rate-mib"),
+                backup_throttle_rate_mib,
+                0,
+                defaults::BACKUP_THROTTLE_RATE_RANGE,
+            ))
+            .filter(|r| *r > 0)
+            .map(|r| u64::from(r) * MIB),
+            min_rate: u64::from(v.integer(
+                &key("backup-throttle-min-rate-mib"),
+                backup_throttle_min_rate_mib,
+                defaults::BACKUP_THROTTLE_MIN_RATE,
+                defaults::BACKUP_THROTTLE_MIN_RATE_RANGE,
+            )) * MIB,
+        };
         let retention = RetentionConfig::from_raw(
             RawRetention {
                 keep_last: backup_keep_last,
@@ -410,6 +455,7 @@ impl ClusterConfig {
             backup_physical_type,
             backup_logical_type,
             stream_compression,
+            throttle,
             retention,
             backup_missing_grace,
             verify,

@@ -216,6 +216,16 @@ pub const BACKUP_STREAM_COMPRESSION: ferryman_proto::blocks::CompressionSite =
 pub const BACKUP_STREAM_COMPRESSION_THREADS: u32 = 2;
 /// Range of `clusters.NAME.backup-stream-compression-threads`.
 pub const BACKUP_STREAM_COMPRESSION_THREADS_RANGE: (u32, u32) = (1, 64);
+/// Range of `clusters.NAME.backup-throttle-lag` (absent: no lag watched).
+pub const BACKUP_THROTTLE_LAG_RANGE: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(86_400));
+/// Range of `clusters.NAME.backup-throttle-rate-mib` (absent or 0: no cap).
+pub const BACKUP_THROTTLE_RATE_RANGE: (u32, u32) = (0, 1_000_000);
+/// `clusters.NAME.backup-throttle-min-rate-mib`: 16 MiB/s, above the redo log rate of most
+/// servers (a physical backup throttled below it loses the log's start and fails).
+pub const BACKUP_THROTTLE_MIN_RATE: u32 = 16;
+/// Range of `clusters.NAME.backup-throttle-min-rate-mib`.
+pub const BACKUP_THROTTLE_MIN_RATE_RANGE: (u32, u32) = (1, 1_000_000);
 /// `clusters.NAME.backup-galera-desync`: off (the node stays in flow control and never lags
 /// the cluster during a backup; turn it on when backups slow the whole cluster down).
 pub const BACKUP_GALERA_DESYNC: bool = false;

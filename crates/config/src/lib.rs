@@ -67,7 +67,7 @@ mod warning;
 pub use agent::{AgentConfig, JobsConfig};
 pub use binlog_archive::BinlogArchiveConfig;
 pub use check::Check;
-pub use cluster::{ClusterConfig, CopyAfter, StreamCompressionConfig};
+pub use cluster::{ClusterConfig, CopyAfter, StreamCompressionConfig, ThrottleConfig};
 pub use config::Config;
 pub use credential::Credential;
 pub use db_ssl::{DbSsl, SslMode};

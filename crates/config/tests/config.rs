@@ -292,7 +292,7 @@ fn known_keys(text: &str) -> Vec<String> {
 /// otherwise generate, a rollback command with no default, a repository whose secret key file
 /// must exist, and its keys; notification channels that would be sent to, their routes, and
 /// their keys; snapshots, which need a file system made for them). Sorted.
-const COMMENTED_OUT: [&str; 64] = [
+const COMMENTED_OUT: [&str; 66] = [
     "accept-plain-streams",
     "access-key-id",
     "access-key-id-env",
@@ -301,6 +301,8 @@ const COMMENTED_OUT: [&str; 64] = [
     "age-recipients",
     "api-token-env",
     "api-token-file",
+    "backup-throttle-lag",
+    "backup-throttle-rate-mib",
     "bucket",
     "channel",
     "db-servers-ssl-ca",

@@ -276,6 +276,7 @@ pub(crate) async fn open_stream(
         prefix: arrival.prefix,
         node,
         blocks: arrival.blocks,
+        throttle: crate::throttle::Throttle::for_source(&services.topology, cluster, server),
     })
 }
 

@@ -55,6 +55,7 @@
 //! - `thresholds.rs`: local repositories' free space and the recovery point lag watched
 //!   (`storage-almost-full`, `rpo-over-threshold` and their resolutions).
 //! - `monitor.rs`: topology, and which server a backup is taken from.
+//! - `throttle.rs`: a node's stream read more slowly while replication lags (`backup-throttle-*`).
 //! - `scheduler.rs`: cron entries, restarted when a reload changes them.
 //! - `reload.rs`: reloading the configuration (SIGHUP): what applies at once (schedules,
 //!   notifications), what waits for a restart.
@@ -96,6 +97,7 @@ pub mod signing;
 pub mod state;
 pub mod store;
 pub mod thresholds;
+pub mod throttle;
 pub mod verification;
 
 pub use error::{Error, Result};

@@ -69,6 +69,8 @@ pub struct Gate {
     pub node: NodeJob,
     /// The payload is in blocks compressed on the node (only a backup may be).
     pub blocks: bool,
+    /// How the stream is slowed down for replication (`backup-throttle-*`), if at all.
+    pub throttle: Option<crate::throttle::Throttle>,
 }
 
 pub(crate) type Chunk = std::io::Result<Bytes>;
@@ -103,6 +105,7 @@ async fn pump(
         prefix,
         mut node,
         blocks: _,
+        mut throttle,
     } = gate;
     if !prefix.is_empty() && tx.send(Ok(Bytes::from(prefix))).await.is_err() {
         if job.cancelled().is_cancelled() {
@@ -157,6 +160,17 @@ async fn pump(
             }
             node.close().await;
             return;
+        }
+        // Slower reads slow the agent, and its tool, down (`throttle.rs`).
+        if let Some(t) = throttle.as_mut() {
+            let change = tokio::select! {
+                change = t.pace(n) => change,
+                _ = job.cancelled().cancelled() => None,
+            };
+            if let Some(change) = change {
+                tracing::info!(%change, "stream pace changed");
+                job.phase(change);
+            }
         }
     }
     // End of stream: tell the agent we have everything, then wait for its verdict.

@@ -479,7 +479,8 @@ fn a_misspelt_table_is_reported_once_with_the_table_meant() {
              scheduler-db-servers-snapshot, scheduler-db-servers-snapshot-cron, \
              scheduler-db-servers-verify, scheduler-db-servers-verify-cron, backup-physical-type, \
              backup-logical-type, backup-galera-desync, backup-stream-compression, \
-             backup-stream-compression-threads, backup-keep-last, backup-keep-hourly, backup-keep-daily, \
+             backup-stream-compression-threads, backup-throttle-lag, backup-throttle-rate-mib, \
+             backup-throttle-min-rate-mib, backup-keep-last, backup-keep-hourly, backup-keep-daily, \
              backup-keep-weekly, backup-keep-monthly, backup-keep-yearly, \
              verify-expected-databases, verify-nonempty-tables, binlog-archive, \
              binlog-archive-flush, binlog-archive-segment-size, binlog-archive-segment-age, \

@@ -24,5 +24,6 @@ mod scheduled;
 mod signatures;
 mod tasks;
 mod thresholds;
+mod throttle;
 mod tls_streams;
 mod upgrade;
