@@ -197,10 +197,30 @@ fn value_text(v: &Value) -> String {
 /// Connects to `endpoint`, reads its status and disconnects.
 pub async fn read_endpoint(endpoint: &Endpoint) -> Result<ServerStatus> {
     let mut conn = endpoint.connect(crate::Session::Plain).await?;
-    let status = read(endpoint, &mut conn).await;
+    // A server that takes the connection but never answers (a statement waiting on a lock
+    // held by a stuck replication thread) must not stall the monitor, nor a backup that asks
+    // it for a source: the read is bounded, and the connection dropped if it runs over.
+    let status = match tokio::time::timeout(READ_TIMEOUT, read(endpoint, &mut conn)).await {
+        Ok(status) => status,
+        Err(_) => {
+            return Err(Error::Query {
+                server: endpoint.name.clone(),
+                action: "read server status",
+                source: Box::new(mysql_async::Error::Io(mysql_async::IoError::Io(
+                    std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("no answer within {} s", READ_TIMEOUT.as_secs()),
+                    ),
+                ))),
+            })
+        }
+    };
     let _ = conn.disconnect().await;
     status
 }
+
+/// How long reading one server's status may take once connected.
+const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// One configured server and what it reported (or why it could not be read).
 #[derive(Debug, Clone, Serialize)]
