@@ -70,6 +70,8 @@ else
 fi
 [[ -x $fm ]] || die "$fm is not executable"
 
+# Background processes are started with `ip netns exec` itself (it execs the program), never
+# through these functions: `$!` must be the program's PID for stop_pid.
 in_node() { ip netns exec "$NS_NODE" "$@"; }
 in_mgr() { ip netns exec "$NS_MGR" "$@"; }
 
@@ -159,7 +161,7 @@ shape() { # rate: tbf on both ends; burst of 1/100 s of the rate (at least 64 Ki
 }
 
 # mariadbd on the node, listening on its link address.
-in_node mariadbd --defaults-file="$mycnf" --bind-address=0.0.0.0 >>"$work/mariadbd.log" 2>&1 &
+ip netns exec "$NS_NODE" mariadbd --defaults-file="$mycnf" --bind-address=0.0.0.0 >>"$work/mariadbd.log" 2>&1 &
 mysqld_pid=$!
 for ((i = 0; ; i++)); do
     mariadb --defaults-file="$mycnf" --user=root -e 'SELECT 1' >/dev/null 2>&1 && break
@@ -192,7 +194,7 @@ use_site() { # auto|manager: the manager restarts with that configuration (the a
     stop_pid "$manager_pid" manager
     local config=$cfg_auto
     [[ $1 == manager ]] && config=$cfg_manager
-    in_mgr "$fm" manager --config "$config" >>"$work/manager-$1.log" 2>&1 &
+    ip netns exec "$NS_MGR" "$fm" manager --config "$config" >>"$work/manager-$1.log" 2>&1 &
     manager_pid=$!
     for ((i = 0; ; i++)); do
         in_mgr curl -sf -o /dev/null "http://$IP_MGR:$http_port/api/health" && break
@@ -201,7 +203,7 @@ use_site() { # auto|manager: the manager restarts with that configuration (the a
         sleep 0.1
     done
     if [[ -z $agent_pid ]]; then
-        in_node "$fm" agent --config "$config" --server db1 >>"$work/agent.log" 2>&1 &
+        ip netns exec "$NS_NODE" "$fm" agent --config "$config" --server db1 >>"$work/agent.log" 2>&1 &
         agent_pid=$!
         sleep 2
         kill -0 "$agent_pid" 2>/dev/null || { tail -n 30 "$work/agent.log" >&2; die "the agent exited"; }
@@ -237,7 +239,7 @@ run_B() { # rate round
     target=$(mktemp -d "$work/target.XXXXXX")
     settle
     t0=$(now)
-    in_mgr socat -u "TCP-LISTEN:$recv_port,bind=$IP_MGR,reuseaddr" "OPEN:$file,creat,trunc" &
+    ip netns exec "$NS_MGR" socat -u "TCP-LISTEN:$recv_port,bind=$IP_MGR,reuseaddr" "OPEN:$file,creat,trunc" &
     recv_pid=$!
     for ((i = 0; ; i++)); do
         in_mgr ss -Hltn "sport = :$recv_port" | grep -q . && break
