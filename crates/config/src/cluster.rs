@@ -20,6 +20,7 @@ use crate::repository;
 use crate::retention::RetentionConfig;
 use crate::schedule::{ScheduleEntry, SchedulerConfig};
 use crate::server::{SeenServers, ServerConfig};
+use crate::stream::{RawThrottle, StreamCompressionConfig, ThrottleConfig};
 use crate::validate::Validator;
 use crate::verifier::ClusterVerifyConfig;
 
@@ -104,34 +105,6 @@ pub struct ClusterConfig {
     /// `[clusters.NAME.galera-link]`: how this Galera cluster's link keepers replicate from a
     /// remote cluster. `None` when the table is absent: `ferryman galera-link` refuses to run.
     pub galera_link: Option<GaleraLinkConfig>,
-}
-
-/// Where a cluster's backups are compressed on their way to the repository.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StreamCompressionConfig {
-    /// `backup-stream-compression`: `"auto"` (the default: the node compresses each block
-    /// while its compressors outrun the link, and sends the others raw for the manager to
-    /// compress), `"node"` (the node compresses everything) or `"manager"` (the node sends the
-    /// raw stream, as a legacy donor does). The level is `manager.backup-compression-level`
-    /// wherever the frames are made.
-    pub site: ferryman_proto::blocks::CompressionSite,
-    /// `backup-stream-compression-threads`: zstd threads on the node. Default 2; 1 to 64.
-    pub threads: u32,
-}
-
-/// How the manager slows a node's stream (backup, dump, donor payload) for replication.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ThrottleConfig {
-    /// `backup-throttle-lag`: the replication lag past which a stream slows down (the
-    /// source's own lag when it replicates, else its replicas' largest). `None` (absent): lag
-    /// is not watched. 1s to 1d.
-    pub lag: Option<Duration>,
-    /// `backup-throttle-rate-mib`: a fixed cap, bytes per second on the wire. `None` (absent
-    /// or 0): no cap.
-    pub rate: Option<u64>,
-    /// `backup-throttle-min-rate-mib`: the floor while lag slows a stream, bytes per second.
-    /// Default 16 MiB/s.
-    pub min_rate: u64,
 }
 
 /// Where some of a cluster's keys are, for checks across clusters.
@@ -359,45 +332,21 @@ impl ClusterConfig {
             defaults::BACKUP_LOGICAL_TYPE,
             &defaults::BACKUP_LOGICAL_TYPES,
         );
-        let stream_compression = StreamCompressionConfig {
-            site: v.choice(
-                &key("backup-stream-compression"),
-                backup_stream_compression,
-                defaults::BACKUP_STREAM_COMPRESSION,
-                &ferryman_proto::blocks::CompressionSite::ALL,
-            ),
-            threads: v.integer(
-                &key("backup-stream-compression-threads"),
-                backup_stream_compression_threads,
-                defaults::BACKUP_STREAM_COMPRESSION_THREADS,
-                defaults::BACKUP_STREAM_COMPRESSION_THREADS_RANGE,
-            ),
-        };
-        const MIB: u64 = 1 << 20;
-        let throttle = ThrottleConfig {
-            lag: backup_throttle_lag.map(|raw| {
-                v.duration(
-                    &key("backup-throttle-lag"),
-                    Some(raw),
-                    defaults::BACKUP_THROTTLE_LAG_RANGE.0,
-                    defaults::BACKUP_THROTTLE_LAG_RANGE,
-                )
-            }),
-            rate: Some(v.integer(
-                &key("backup-throttle-rate-mib"),
-                backup_throttle_rate_mib,
-                0,
-                defaults::BACKUP_THROTTLE_RATE_RANGE,
-            ))
-            .filter(|r| *r > 0)
-            .map(|r| u64::from(r) * MIB),
-            min_rate: u64::from(v.integer(
-                &key("backup-throttle-min-rate-mib"),
-                backup_throttle_min_rate_mib,
-                defaults::BACKUP_THROTTLE_MIN_RATE,
-                defaults::BACKUP_THROTTLE_MIN_RATE_RANGE,
-            )) * MIB,
-        };
+        let stream_compression = StreamCompressionConfig::from_raw(
+            backup_stream_compression,
+            backup_stream_compression_threads,
+            &name,
+            v,
+        );
+        let throttle = ThrottleConfig::from_raw(
+            RawThrottle {
+                lag: backup_throttle_lag,
+                rate_mib: backup_throttle_rate_mib,
+                min_rate_mib: backup_throttle_min_rate_mib,
+            },
+            &name,
+            v,
+        );
         let retention = RetentionConfig::from_raw(
             RawRetention {
                 keep_last: backup_keep_last,
