@@ -25,6 +25,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// A block ready for the socket: its header and bytes.
 struct Block {
@@ -144,7 +145,11 @@ impl Blocks {
         let (tx, rx) = mpsc::channel(threads as usize + 1);
         let rates = Arc::new(Rates::default());
         let stop = CancellationToken::new();
-        let writer = tokio::spawn(write_in_order(conn, rx, Arc::clone(&rates), stop.clone()));
+        // In the job's span; joined by `finish`, stopped by `abort` or a drop.
+        let writer = tokio::spawn(
+            write_in_order(conn, rx, Arc::clone(&rates), stop.clone())
+                .instrument(tracing::Span::current()),
+        );
         Blocks {
             settings,
             current: Vec::with_capacity(BLOCK),

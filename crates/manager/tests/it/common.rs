@@ -153,3 +153,15 @@ pub fn reported_gtid(result: &str) -> Option<String> {
     }
     None
 }
+
+/// The manifest of the backup `job` stored in the sandbox cluster's repository.
+pub async fn stored_manifest(services: &Services, job: &JobRecord) -> ferryman_repo::Manifest {
+    let list = services
+        .repos
+        .list(Some("sandbox"), Some(&job.server))
+        .await
+        .unwrap();
+    list.into_iter()
+        .find(|m| Some(m.id.to_string()) == job.backup_id)
+        .unwrap_or_else(|| panic!("backup of job {} not catalogued: {job:?}", job.id))
+}

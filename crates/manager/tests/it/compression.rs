@@ -42,15 +42,7 @@ async fn a_backup_compressed_on_the_node_is_stored_as_sent_and_restores() {
         result.contains("zstd 1 on the node (node, 1 threads): 100 % of the raw bytes"),
         "{result}"
     );
-    let list = services
-        .repos
-        .list(Some("sandbox"), Some("db1"))
-        .await
-        .unwrap();
-    let m = list
-        .iter()
-        .find(|m| Some(m.id.to_string()) == done.backup_id)
-        .expect("the backup is catalogued");
+    let m = stored_manifest(&services, &done).await;
     assert_eq!(
         m.extra.get(NODE_COMPRESSED).map(String::as_str),
         Some(format!("{} of {} raw bytes", m.raw_bytes, m.raw_bytes).as_str()),
@@ -82,15 +74,7 @@ async fn a_backup_compressed_on_the_node_is_stored_as_sent_and_restores() {
     assert_eq!(done.state, JobState::Succeeded, "{done:?}");
     let result = done.node_result.clone().unwrap_or_default();
     assert!(!result.contains("on the node"), "{result}");
-    let list = services
-        .repos
-        .list(Some("sandbox"), Some("db1"))
-        .await
-        .unwrap();
-    let m = list
-        .iter()
-        .find(|m| Some(m.id.to_string()) == done.backup_id)
-        .expect("the dump is catalogued");
+    let m = stored_manifest(&services, &done).await;
     assert!(!m.extra.contains_key(NODE_COMPRESSED), "{m:?}");
     running.stop().await;
 }

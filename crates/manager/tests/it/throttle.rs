@@ -30,15 +30,7 @@ async fn a_capped_stream_is_read_no_faster_than_the_cap() {
     let done = run_job(&services, "db1", Task::Mysqldump, Duration::from_secs(180)).await;
     let took = started.elapsed();
     assert_eq!(done.state, JobState::Succeeded, "{done:?}");
-    let list = services
-        .repos
-        .list(Some("sandbox"), Some("db1"))
-        .await
-        .unwrap();
-    let m = list
-        .iter()
-        .find(|m| Some(m.id.to_string()) == done.backup_id)
-        .expect("the dump is catalogued");
+    let m = stored_manifest(&services, &done).await;
     // The first second runs free, then 2 MiB/s: at least raw/2 MiB/s - 1 s.
     let floor = m.raw_bytes as f64 / (2.0 * 1048576.0) - 1.0;
     assert!(m.raw_bytes > 6 << 20, "{m:?}");
