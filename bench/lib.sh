@@ -75,3 +75,30 @@ settle() {
         echo 3 >/proc/sys/vm/drop_caches
     fi
 }
+
+# The ferryman binary the benchmark runs: FERRYMAN when set, else a release build of the
+# repository at repo_root. Sets `fm`.
+use_ferryman() { # repo_root
+    if [[ -n ${FERRYMAN:-} ]]; then
+        fm=$(realpath "$FERRYMAN")
+        echo "using FERRYMAN=$fm"
+    else
+        (cd "$1" && cargo build --release --locked)
+        fm=$1/target/release/ferryman
+    fi
+    [[ -x $fm ]] || die "$fm is not executable"
+}
+
+# Loads about `size` of sysbench data into the sandbox at `dir`, unless its schema sbtest (in
+# `datadir`) already holds 90 % of it, or SKIP_LOAD=1.
+ensure_data() { # dir datadir size
+    local want have=0
+    want=$(to_bytes "$3")
+    [[ -d $2/sbtest ]] && have=$(du -sb "$2/sbtest" | awk '{ print $1 }')
+    if [[ ${SKIP_LOAD:-0} == 1 ]] || ((have * 10 >= want * 9)); then
+        echo "schema sbtest holds $(human "$have"): not loading"
+    else
+        echo "loading about $3 of sysbench data (several minutes) ..."
+        "$fm" sandbox load --dir "$1" --size "$3"
+    fi
+}

@@ -61,14 +61,7 @@ done
 for m in $methods; do [[ $m == [AMB] ]] || die "METHODS takes A, M and B, not '$m'"; done
 
 step "Build"
-if [[ -n ${FERRYMAN:-} ]]; then
-    fm=$(realpath "$FERRYMAN")
-    echo "using FERRYMAN=$fm"
-else
-    (cd "$repo_root" && cargo build --release --locked)
-    fm=$repo_root/target/release/ferryman
-fi
-[[ -x $fm ]] || die "$fm is not executable"
+use_ferryman "$repo_root"
 
 # Background processes are started with `ip netns exec` itself (it execs the program), never
 # through these functions: `$!` must be the program's PID for stop_pid.
@@ -112,14 +105,7 @@ datadir=$(ini_get "$mycnf" mysqld datadir)
 port=$(ini_get "$mycnf" mysqld port)
 mondir=$(ini_get "$cfg" manager monitoring-datadir)
 [[ -n $datadir && -n $port && -n $mondir ]] || die "cannot read datadir/port/monitoring-datadir"
-want=$(to_bytes "$size") have=0
-[[ -d $datadir/sbtest ]] && have=$(du -sb "$datadir/sbtest" | awk '{ print $1 }')
-if [[ ${SKIP_LOAD:-0} == 1 ]] || ((have * 10 >= want * 9)); then
-    echo "schema sbtest holds $(human "$have"): not loading"
-else
-    echo "loading about $size of sysbench data (several minutes) ..."
-    "$fm" sandbox load --dir "$dir" --size "$size"
-fi
+ensure_data "$dir" "$datadir" "$size"
 sbtest_bytes=$(du -sb "$datadir/sbtest" | awk '{ print $1 }')
 # The accounts of the sandbox exist for 127.0.0.1 and localhost: the same ones for the link's
 # addresses, their passwords given on stdin (never on a command line).

@@ -41,12 +41,7 @@ for tool in sysbench mariadb jq curl; do
 done
 
 step "Build"
-if [[ -n ${FERRYMAN:-} ]]; then
-    fm=$(realpath "$FERRYMAN")
-else
-    (cd "$repo_root" && cargo build --release --locked)
-    fm=$repo_root/target/release/ferryman
-fi
+use_ferryman "$repo_root"
 
 manager_pid='' agent_pid='' load_pid='' sampler_pid='' sandbox_started=0 sb_opts=''
 cleanup() {
@@ -79,13 +74,7 @@ mkdir -p "$work"
 p1=$dir/servers/db1/my.cnf p2=$dir/servers/db2/my.cnf
 datadir=$(ini_get "$p1" mysqld datadir)
 http_port=$(ini_get "$cfg" manager http-port)
-want=$(to_bytes "$size") have=0
-[[ -d $datadir/sbtest ]] && have=$(du -sb "$datadir/sbtest" | awk '{ print $1 }')
-if [[ ${SKIP_LOAD:-0} == 1 ]] || ((have * 10 >= want * 9)); then
-    echo "schema sbtest holds $(human "$have"): not loading"
-else
-    "$fm" sandbox load --dir "$dir" --size "$size"
-fi
+ensure_data "$dir" "$datadir" "$size"
 q1() { mariadb --defaults-file="$p1" --user=root -N -B -e "$1"; }
 q2() { mariadb --defaults-file="$p2" --user=root -N -B -e "$1"; }
 tables=$(q1 "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'sbtest'")

@@ -43,13 +43,7 @@ for tool in mariabackup mbstream mariadb mariadb-install-db mariadbd zstd jq cur
 done
 
 step "Build"
-if [[ -n ${FERRYMAN:-} ]]; then
-    fm=$(realpath "$FERRYMAN")
-else
-    (cd "$repo_root" && cargo build --release --locked)
-    fm=$repo_root/target/release/ferryman
-fi
-[[ -x $fm ]] || die "$fm is not executable"
+use_ferryman "$repo_root"
 
 manager_pid='' agent_pid='' hand_pid='' sandbox_started=0
 cleanup() {
@@ -82,14 +76,7 @@ datadir=$(ini_get "$mycnf" mysqld datadir)
 mondir=$(ini_get "$cfg" manager monitoring-datadir)
 http_addr=$(ini_get "$cfg" manager http-bind-address)
 http_port=$(ini_get "$cfg" manager http-port)
-want=$(to_bytes "$size") have=0
-[[ -d $datadir/sbtest ]] && have=$(du -sb "$datadir/sbtest" | awk '{ print $1 }')
-if [[ ${SKIP_LOAD:-0} == 1 ]] || ((have * 10 >= want * 9)); then
-    echo "schema sbtest holds $(human "$have"): not loading"
-else
-    echo "loading about $size of sysbench data (several minutes) ..."
-    "$fm" sandbox load --dir "$dir" --size "$size"
-fi
+ensure_data "$dir" "$datadir" "$size"
 sbtest_bytes=$(du -sb "$datadir/sbtest" | awk '{ print $1 }')
 
 config_for() { # check-tables (true|false) -> path
