@@ -4,8 +4,10 @@
 //!
 //! # How `auto` decides, block by block
 //! Two rates are measured as the stream goes: the compressors' (raw bytes per second, all
-//! threads together) and the link's (bytes per second a block takes to write: the network or
-//! the receiver, whichever is slower). While the compressors outrun the link, every block is
+//! threads together) and the link's (bytes written per second of writing: the network or the
+//! receiver, whichever is slower). The link is timed over windows of [`LINK_WINDOW`] bytes,
+//! not block by block: a write that lands in the socket's free buffer takes no time and the
+//! next one waits for the whole buffer, so single blocks say little. While the compressors outrun the link, every block is
 //! compressed: it costs no time and saves wire and storage. When the link is faster, a block
 //! is compressed only if a compressor is free, and sent raw otherwise, so the link never
 //! waits for the CPU; the manager compresses the raw ones. `node` compresses every block.
@@ -26,6 +28,9 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+
+/// How many written bytes make one sample of the link's rate.
+const LINK_WINDOW: u64 = 16 << 20;
 
 /// A block ready for the socket: its header and bytes.
 struct Block {
@@ -93,7 +98,7 @@ pub struct BlockSummary {
     pub wire: u64,
     /// The compressors' last measured rate, all threads together, MiB/s.
     pub zstd_mib_s: f64,
-    /// The link's last measured rate, MiB/s.
+    /// The link's rate over the whole stream (bytes written per second spent writing), MiB/s.
     pub link_mib_s: f64,
     /// The zstd level.
     pub level: i32,
@@ -130,7 +135,7 @@ pub(super) struct Blocks {
     settings: StreamCompression,
     current: Vec<u8>,
     tx: Option<mpsc::Sender<Pending>>,
-    writer: Option<JoinHandle<io::Result<(Conn, u64)>>>,
+    writer: Option<JoinHandle<io::Result<Written>>>,
     stop: CancellationToken,
     compressors: Arc<Semaphore>,
     rates: Arc<Rates>,
@@ -186,19 +191,24 @@ impl Blocks {
             self.dispatch(block).await?;
         }
         self.tx = None;
-        let (conn, wire) = self.join_writer().await?;
+        let written = self.join_writer().await?;
+        let link_mib_s = if written.writing.is_zero() {
+            0.0
+        } else {
+            written.wire as f64 / written.writing.as_secs_f64() / f64::from(1 << 20)
+        };
         let summary = BlockSummary {
             raw: self.raw,
             compressed_raw: self.compressed_raw,
-            wire,
+            wire: written.wire,
             zstd_mib_s: Rates::mib_per_s(self.rates.zstd.load(Ordering::Relaxed))
                 * f64::from(self.settings.threads.max(1)),
-            link_mib_s: Rates::mib_per_s(self.rates.link.load(Ordering::Relaxed)),
+            link_mib_s,
             level: self.settings.level,
             threads: self.settings.threads,
             site: Some(self.settings.site),
         };
-        Ok((conn, summary))
+        Ok((written.conn, summary))
     }
 
     /// Stops: the writer resets the connection (the receiver must not take a cut stream for a
@@ -259,7 +269,7 @@ impl Blocks {
         }
     }
 
-    async fn join_writer(&mut self) -> io::Result<(Conn, u64)> {
+    async fn join_writer(&mut self) -> io::Result<Written> {
         let Some(writer) = self.writer.take() else {
             return Err(io::Error::other("the stream's writer already stopped"));
         };
@@ -306,22 +316,34 @@ fn compress(raw: &[u8], level: i32) -> io::Result<Block> {
     })
 }
 
-/// The socket's task: blocks in stream order, each timed (the link's rate). Returns the
-/// connection and the bytes written; on `stop`, resets the connection.
+/// What the socket's task wrote.
+struct Written {
+    conn: Conn,
+    /// Bytes written (headers included).
+    wire: u64,
+    /// Time spent in writes (not waiting for blocks).
+    writing: Duration,
+}
+
+/// The socket's task: blocks in stream order, the writes timed (the link's rate, sampled every
+/// [`LINK_WINDOW`] bytes). Returns the connection and what was written; on `stop`, resets the
+/// connection.
 async fn write_in_order(
     mut conn: Conn,
     mut rx: mpsc::Receiver<Pending>,
     rates: Arc<Rates>,
     stop: CancellationToken,
-) -> io::Result<(Conn, u64)> {
+) -> io::Result<Written> {
     let mut wire = 0u64;
+    let mut writing = Duration::ZERO;
+    let (mut window_bytes, mut window_time) = (0u64, Duration::ZERO);
     loop {
         let next = tokio::select! {
             biased;
             _ = stop.cancelled() => None,
             p = rx.recv() => match p {
                 Some(p) => Some(p),
-                None => return Ok((conn, wire)),
+                None => return Ok(Written { conn, wire, writing }),
             },
         };
         let Some(next) = next else {
@@ -355,9 +377,16 @@ async fn write_in_order(
             }
             r = write => r?,
         }
-        let written = block.bytes.len() + ferryman_proto::blocks::BLOCK_HEADER_LEN;
-        Rates::record(&rates.link, written, started.elapsed());
-        wire += written as u64;
+        let took = started.elapsed();
+        let written = (block.bytes.len() + ferryman_proto::blocks::BLOCK_HEADER_LEN) as u64;
+        wire += written;
+        writing += took;
+        window_bytes += written;
+        window_time += took;
+        if window_bytes >= LINK_WINDOW {
+            Rates::record(&rates.link, window_bytes as usize, window_time);
+            (window_bytes, window_time) = (0, Duration::ZERO);
+        }
     }
 }
 
