@@ -296,5 +296,6 @@ pub(crate) async fn run(ctx: &TaskCtx<'_>) -> Result<String> {
         Task::Reseedmysqldump | Task::Flashbackmysqldump => {
             reseed::run(ctx, Restore::Logical).await
         }
+        Task::Reseedmydumper | Task::Flashbackmydumper => reseed::run(ctx, Restore::Mydumper).await,
     }
 }

@@ -139,14 +139,7 @@ pub(crate) async fn start(
                     m.id
                 ))
             })?;
-            let task = rails::joiner_task(m.tool, flashback).ok_or_else(|| {
-                Error::Refused(format!(
-                    "backup {} was made by {}, whose output a joiner cannot restore yet; \
-                     use a physical (mariabackup) or a mysqldump backup",
-                    m.id,
-                    m.tool.as_str()
-                ))
-            })?;
+            let task = rails::joiner_task(m.tool, flashback);
             (task, Some(gtid))
         }
         // The copy's GTID is known once it is rolled forward (`fanout.rs`).

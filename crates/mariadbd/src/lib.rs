@@ -14,6 +14,7 @@
 //! - [`layout`]: [`Layout`], where one server's files are.
 //! - [`defaults_file`]: writing the server's option file, and the settings every private
 //!   server gets ([`defaults_file::private_options`]).
+//! - [`load`]: loading a logical backup: [`load::bulk_load_options`], `myloader`.
 //! - [`server`]: [`install`], [`spawn`], [`wait_ready`], [`Server`] (a started server, killed
 //!   when dropped unless detached or stopped), stopping by PID ([`stop`]), [`log_excerpt`].
 //! - [`process`]: which processes belong to a server directory ([`running_pid`],
@@ -26,6 +27,7 @@ pub mod binaries;
 pub mod defaults_file;
 pub mod error;
 pub mod layout;
+pub mod load;
 pub mod process;
 pub mod server;
 pub mod sweep;

@@ -9,6 +9,7 @@
 //!   the compressed blocks an agent then sends.
 //! - [`frames`]: framing of reseed payloads, ending with a length and sha256 trailer
 //!   ([`FrameWriter`], [`FrameReader`]).
+//! - [`mydumper`]: mydumper's `metadata` file ([`mydumper::Metadata`]).
 //! - [`node_task`]: the tasks queued on one server by name ([`NodeTask`]).
 //! - [`node_api`]: the node agent's HTTP API: paths, headers, the JSON it answers.
 //! - [`reseed`]: what the manager tells a reseed's joiner ([`ReseedParams`], [`Method`]).
@@ -22,6 +23,7 @@ pub mod blocks;
 pub mod error;
 pub mod frames;
 pub mod header;
+pub mod mydumper;
 pub mod node_api;
 pub mod node_task;
 pub mod private_file;

@@ -34,6 +34,9 @@ pub enum Task {
     Reseedmariabackup,
     /// Rebuild this replica from a mysqldump stream.
     Reseedmysqldump,
+    /// Rebuild this replica from a mydumper backup (a tar of its directory), loaded with
+    /// `myloader`.
+    Reseedmydumper,
     /// Rewind this server to an earlier xtrabackup backup.
     Flashbackxtrabackup,
     /// Rewind this server to an earlier mariabackup backup.
@@ -43,6 +46,8 @@ pub enum Task {
     Flashbackmariabackup,
     /// Rewind this server to an earlier mysqldump backup.
     Flashbackmysqldump,
+    /// Rewind this server to an earlier mydumper backup.
+    Flashbackmydumper,
     /// Stop the database service.
     Stop,
     /// Restart the database service.
@@ -61,7 +66,7 @@ pub enum Task {
 
 impl Task {
     /// Every task, in the order the reference donor script polls them.
-    pub const ALL: [Task; 20] = [
+    pub const ALL: [Task; 22] = [
         Task::Xtrabackup,
         Task::Mariabackup,
         Task::Mysqldump,
@@ -73,9 +78,11 @@ impl Task {
         Task::Reseedxtrabackup,
         Task::Reseedmariabackup,
         Task::Reseedmysqldump,
+        Task::Reseedmydumper,
         Task::Flashbackxtrabackup,
         Task::Flashbackmariabackup,
         Task::Flashbackmysqldump,
+        Task::Flashbackmydumper,
         Task::Stop,
         Task::Restart,
         Task::Start,
@@ -106,11 +113,13 @@ impl Task {
             Task::Reseedxtrabackup => &["reseedxtrabackup"],
             Task::Reseedmariabackup => &["reseedmariabackup"],
             Task::Reseedmysqldump => &["reseedmysqldump"],
+            Task::Reseedmydumper => &["reseedmydumper"],
             Task::Flashbackxtrabackup => &["flashbackxtrabackup"],
             // The donor script's `flashbackmariadbackup` is 21 bytes: it cannot be stored in the
             // reference's `task VARCHAR(20)`, so we write the manager's spelling and read both.
             Task::Flashbackmariabackup => &["flashbackmariabackup", "flashbackmariadbackup"],
             Task::Flashbackmysqldump => &["flashbackmysqldump"],
+            Task::Flashbackmydumper => &["flashbackmydumper"],
             Task::Stop => &["stop"],
             Task::Restart => &["restart"],
             Task::Start => &["start"],
@@ -128,10 +137,12 @@ impl Task {
             Task::Reseedxtrabackup
                 | Task::Reseedmariabackup
                 | Task::Reseedmysqldump
+                | Task::Reseedmydumper
                 | Task::Reseedsnapshot
                 | Task::Flashbackxtrabackup
                 | Task::Flashbackmariabackup
                 | Task::Flashbackmysqldump
+                | Task::Flashbackmydumper
         )
     }
 

@@ -299,6 +299,8 @@ impl Throwaway {
 
     async fn install_and_start(&mut self, timings: &mut Timings) -> Result<()> {
         let started = Instant::now();
+        // An empty server is installed only to be loaded from a logical backup.
+        self.cnf.bulk_load = true;
         self.cnf.write(&self.paths)?;
         let args = [self.paths.defaults_file_arg()];
         ferryman_mariadbd::install(&self.bins, &self.paths, &args)

@@ -93,6 +93,9 @@ pub(super) enum Restore {
     Physical(PhysicalTool),
     /// A mariadb-dump, imported into a private server on the staging directory.
     Logical,
+    /// A tar of mydumper's directory, loaded with `myloader` into a private server on the
+    /// staging directory (`reseed/import/mydumper.rs`).
+    Mydumper,
     /// A tar of a donor's snapshot, recovered on a private server (`reseed/from_snapshot.rs`).
     Snapshot,
 }
@@ -102,7 +105,8 @@ pub(super) async fn run(ctx: &TaskCtx<'_>, restore: Restore) -> Result<String> {
     let plan = Plan::read(ctx, restore)?;
     match restore {
         Restore::Physical(tool) => physical(ctx, plan, tool).await,
-        Restore::Logical => logical(ctx, plan).await,
+        Restore::Logical => logical(ctx, plan, None).await,
+        Restore::Mydumper => logical(ctx, plan, Some(import::ArchiveTools::find()?)).await,
         Restore::Snapshot => from_snapshot::run(ctx, plan).await,
     }
 }
@@ -151,7 +155,13 @@ async fn physical(ctx: &TaskCtx<'_>, plan: Plan, tool: PhysicalTool) -> Result<S
     swap::swap_and_catch_up(ctx, &plan, &before, &staging, &restored).await
 }
 
-async fn logical(ctx: &TaskCtx<'_>, mut plan: Plan) -> Result<String> {
+/// A logical reseed: a dump imported with the client, or with `archive` a mydumper backup
+/// loaded with myloader.
+async fn logical(
+    ctx: &TaskCtx<'_>,
+    mut plan: Plan,
+    archive: Option<import::ArchiveTools>,
+) -> Result<String> {
     let tools = import::Tools::find()?;
     let before = preflight::check(ctx, &plan).await?;
     let untouched = |plan: &Plan, stage, cause| plan.error(ctx, stage, cause, before.untouched());
@@ -173,10 +183,16 @@ async fn logical(ctx: &TaskCtx<'_>, mut plan: Plan) -> Result<String> {
             .await
             .map_err(|e| ("waiting for the dump stream", e))?;
         tracing::info!(job_id = plan.job_id, %peer, "reseed stream accepted");
-        server
-            .import(ctx, &plan, &tools, payload)
-            .await
-            .map_err(|e| ("importing the dump", e))
+        match &archive {
+            None => server
+                .import(ctx, &plan, &tools, payload)
+                .await
+                .map_err(|e| ("importing the dump", e)),
+            Some(archive) => server
+                .load_mydumper(ctx, &plan, archive, payload)
+                .await
+                .map_err(|e| ("loading the mydumper backup", e)),
+        }
     }
     .await;
     let finished = match imported {
@@ -279,7 +295,7 @@ impl Plan {
             (Some(gtid), _) => gtid,
             // A dump carries its position in its last lines: read there, after the import; a
             // snapshot, in what the donor recorded with it.
-            (None, Restore::Logical | Restore::Snapshot) => String::new(),
+            (None, Restore::Logical | Restore::Mydumper | Restore::Snapshot) => String::new(),
             (None, Restore::Physical(tool)) => {
                 return Err(bad(&format!(
                     "its params carry no GTID, which a reseed with {} needs (the backup's \

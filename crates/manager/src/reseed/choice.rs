@@ -43,9 +43,11 @@ pub(super) async fn backup_for(
                 .to_owned(),
         )),
         None => {
-            // Only dumps can be imported: a mydumper backup is skipped, not chosen.
+            // A dump is imported, a mydumper backup loaded with myloader: the newest of either.
             let (kind, usable): (Kind, fn(&Manifest) -> bool) = match request.method {
-                Method::Logicalbackup => (Kind::Logical, |m| m.tool == Tool::Mysqldump),
+                Method::Logicalbackup => (Kind::Logical, |m| {
+                    matches!(m.tool, Tool::Mysqldump | Tool::Mydumper)
+                }),
                 _ => (Kind::Physical, |_| true),
             };
             let of_kind: Vec<Manifest> = repos
@@ -60,7 +62,7 @@ pub(super) async fn backup_for(
                          `ferryman backup run --cluster {} --kind {}`",
                     c.name,
                     if kind == Kind::Logical {
-                        "mysqldump"
+                        "logical"
                     } else {
                         "physical"
                     },

@@ -104,14 +104,15 @@ pub(super) fn primary<'c>(
 }
 
 /// The joiner task for a backup tool.
-pub(super) fn joiner_task(tool: Tool, flashback: bool) -> Option<Task> {
-    Some(match (tool, flashback) {
+pub(super) fn joiner_task(tool: Tool, flashback: bool) -> Task {
+    match (tool, flashback) {
         (Tool::Mariabackup, false) => Task::Reseedmariabackup,
         (Tool::Mariabackup, true) => Task::Flashbackmariabackup,
         (Tool::Xtrabackup, false) => Task::Reseedxtrabackup,
         (Tool::Xtrabackup, true) => Task::Flashbackxtrabackup,
         (Tool::Mysqldump, false) => Task::Reseedmysqldump,
         (Tool::Mysqldump, true) => Task::Flashbackmysqldump,
-        _ => return None,
-    })
+        (Tool::Mydumper, false) => Task::Reseedmydumper,
+        (Tool::Mydumper, true) => Task::Flashbackmydumper,
+    }
 }

@@ -39,6 +39,9 @@ pub(crate) struct ServerCnf {
     /// A copy kept for the DBA (`ferryman restore`): every commit durable again, doublewrite
     /// on, whatever the restore ran with.
     pub durable: bool,
+    /// An empty server about to be loaded from a logical backup:
+    /// [`ferryman_mariadbd::load::bulk_load_options`].
+    pub bulk_load: bool,
 }
 
 impl ServerCnf {
@@ -60,6 +63,10 @@ impl ServerCnf {
              # copy is thrown away: durability per commit only slows the restore down.\n",
         );
         text.push_str(&as_lines(&private_options(self.buffer_pool_mib)));
+        if self.bulk_load {
+            text.push_str("# Loaded from nothing, once: a large redo log, a quick page cleaner.\n");
+            text.push_str(&as_lines(&ferryman_mariadbd::load::bulk_load_options()));
+        }
         if !self.layout.is_empty() {
             text.push_str("# InnoDB layout of the backup (its backup-my.cnf)\n");
             for (key, value) in &self.layout {
@@ -173,6 +180,7 @@ mod tests {
             layout: parse_layout(MARIABACKUP_10_11),
             skip_grant_tables: true,
             durable: false,
+            bulk_load: false,
         };
         let text = cnf.render(&paths);
         for line in [
@@ -190,5 +198,13 @@ mod tests {
         assert!(!text.contains("undo_directory"), "{text}");
         assert!(!text.contains("log_file_size"), "{text}");
         assert!(!ServerCnf::default().render(&paths).contains("skip-grant"));
+        // An empty server to be loaded gets the bulk-load settings, a copy never does.
+        let loaded = ServerCnf {
+            bulk_load: true,
+            ..ServerCnf::default()
+        };
+        assert!(loaded
+            .render(&paths)
+            .contains("innodb-log-file-size=1024M\n"));
     }
 }

@@ -2,13 +2,16 @@
 //! client, a mydumper archive extracted with `tar` and loaded with `myloader`.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use ferryman_db::Session;
 use ferryman_exec::Program;
 
 use ferryman_mariadbd::defaults_file::{write_file, MAX_PACKET};
+use ferryman_mariadbd::load::{
+    find_metadata, loader_threads, myloader_args, myloader_failed, MYLOADER_CNF,
+};
 use ferryman_mariadbd::sweep::remove_dir;
 
 use super::{feed, layout, worker, Throwaway, Timings};
@@ -16,11 +19,6 @@ use crate::{Error, Result};
 
 /// Debian package of the `mariadb` client.
 const CLIENT_PACKAGE: &str = "mariadb-client";
-/// myloader's threads: the server has a small buffer pool and the host other work.
-const MYLOADER_THREADS: &str = "2";
-/// How deep in a mydumper archive its `metadata` file is looked for (the agent's tar has it
-/// at the top; `tar -C parent -c dir` puts it one level down).
-const METADATA_DEPTH: usize = 3;
 
 impl Throwaway {
     /// [`Throwaway::import_sql`].
@@ -109,29 +107,9 @@ impl Throwaway {
         timings.record("extract", started);
 
         let started = Instant::now();
-        // myloader (0.10) reads option files through the client library: give it an empty one
-        // so that nothing in /etc/mysql (a password, another socket) applies.
-        write_file(
-            &layout::myloader_cnf(&self.paths),
-            b"# Read by myloader for the Ferryman verifier; intentionally empty.\n[client]\n",
-            0o600,
-        )?;
-        let args: Vec<std::ffi::OsString> = vec![
-            format!(
-                "--defaults-file={}",
-                layout::myloader_cnf(&self.paths).display()
-            )
-            .into(),
-            "--directory".into(),
-            dump_dir.into(),
-            "--socket".into(),
-            self.paths.socket().into(),
-            "--user".into(),
-            "root".into(),
-            "--overwrite-tables".into(),
-            "--threads".into(),
-            MYLOADER_THREADS.into(),
-        ];
+        let cnf = layout::myloader_cnf(&self.paths);
+        write_file(&cnf, MYLOADER_CNF, 0o600)?;
+        let args = myloader_args(&cnf, &dump_dir, &self.paths.socket(), loader_threads());
         tracing::debug!(dir = %self.dir().display(), "loading a mydumper backup");
         let finished = feed::run(&myloader, args).await?;
         // Free the space now: the extracted files are as large as the loaded data.
@@ -142,8 +120,7 @@ impl Throwaway {
         {
             tracing::warn!(dir = %load.display(), error = %e, "cannot remove the extracted mydumper files");
         }
-        // myloader reports each failed file as a CRITICAL line; older versions exit 0 anyway.
-        if !finished.status.success() || finished.stderr.contains("CRITICAL") {
+        if myloader_failed(&finished) {
             return Err(Error::Restore {
                 step: "import",
                 reason: format!(
@@ -194,47 +171,4 @@ fn fresh_dir(dir: &Path) -> Result<()> {
         .mode(0o700)
         .create(dir)
         .map_err(Error::io("create", dir))
-}
-
-/// The directory holding mydumper's `metadata` file, breadth first, at most
-/// [`METADATA_DEPTH`] levels down; symlinks are not followed.
-fn find_metadata(root: &Path) -> Option<PathBuf> {
-    let mut level = vec![root.to_owned()];
-    for _ in 0..METADATA_DEPTH {
-        let mut next = Vec::new();
-        for dir in level {
-            if std::fs::symlink_metadata(dir.join("metadata")).is_ok_and(|m| m.is_file()) {
-                return Some(dir);
-            }
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            let mut subdirs: Vec<PathBuf> = entries
-                .filter_map(|e| e.ok())
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                .map(|e| e.path())
-                .collect();
-            subdirs.sort();
-            next.extend(subdirs);
-        }
-        level = next;
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn metadata_is_found_at_the_top_or_one_level_down() {
-        let dir = tempfile::tempdir().unwrap();
-        assert_eq!(find_metadata(dir.path()), None);
-        let sub = dir.path().join("dump");
-        std::fs::create_dir(&sub).unwrap();
-        std::fs::write(sub.join("metadata"), "Started dump at").unwrap();
-        assert_eq!(find_metadata(dir.path()), Some(sub.clone()));
-        std::fs::write(dir.path().join("metadata"), "Started dump at").unwrap();
-        assert_eq!(find_metadata(dir.path()), Some(dir.path().to_owned()));
-    }
 }

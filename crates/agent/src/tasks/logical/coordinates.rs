@@ -3,13 +3,13 @@
 
 /// Where a backup stands in the server's history.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(super) struct Coordinates {
+pub(crate) struct Coordinates {
     /// GTID position (`gtid_slave_pos` for a new replica).
-    pub(super) gtid: Option<String>,
+    pub(crate) gtid: Option<String>,
     /// Binary log file.
-    pub(super) file: Option<String>,
+    pub(crate) file: Option<String>,
     /// Position in it.
-    pub(super) position: Option<u64>,
+    pub(crate) position: Option<u64>,
 }
 
 impl Coordinates {
@@ -76,68 +76,26 @@ fn leading_number(text: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// What mydumper's `metadata` file says.
+/// What mydumper's `metadata` file says, as the agent uses it.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(super) struct Metadata {
+pub(crate) struct Metadata {
     /// The dumped server's own position (not its source's, on a replica).
-    pub(super) coordinates: Coordinates,
+    pub(crate) coordinates: Coordinates,
     /// The file says the dump finished.
-    pub(super) finished: bool,
+    pub(crate) finished: bool,
 }
 
 impl Metadata {
-    /// Reads both layouts. 0.10 (Debian 12):
-    /// ```text
-    /// Started dump at: 2026-11-21 02:45:31
-    /// SHOW MASTER STATUS:
-    /// <TAB>Log: binlog.000001
-    /// <TAB>Pos: 35002285
-    /// <TAB>GTID:0-1-50
-    ///
-    /// Finished dump at: 2026-11-21 02:45:31
-    /// ```
-    /// and 0.12+ (ini-like): a `[master]` (later `[source]`) section with `File = …`,
-    /// `Position = …`, `Executed_Gtid_Set = …`. `SHOW SLAVE STATUS:` / replication sections
-    /// (the source's position, on a replica) are skipped.
-    pub(super) fn parse(text: &str) -> Metadata {
-        let mut c = Coordinates::default();
-        let mut in_master = false;
-        for line in text.lines() {
-            let trimmed = line.trim();
-            if trimmed.starts_with('[') {
-                in_master = matches!(trimmed, "[master]" | "[source]");
-                continue;
-            }
-            if !line.starts_with(char::is_whitespace) && trimmed.ends_with(':') {
-                in_master = trimmed == "SHOW MASTER STATUS:";
-                continue;
-            }
-            if !in_master || trimmed.starts_with('#') {
-                continue;
-            }
-            let Some(split) = trimmed.find([':', '=']) else {
-                continue;
-            };
-            let key = trimmed[..split].trim();
-            let value = trimmed[split + 1..]
-                .trim()
-                .trim_matches('"')
-                .trim_matches('\'');
-            if value.is_empty() {
-                continue;
-            }
-            match key {
-                "Log" | "File" => c.file = Some(value.to_owned()),
-                "Pos" | "Position" => c.position = leading_number(value),
-                "GTID" | "Executed_Gtid_Set" => c.gtid = Some(value.to_owned()),
-                _ => {}
-            }
-        }
-        // Only the 0.10 layout says when it finished; later ones appear complete or not at all.
-        let finished = !text.contains("Started dump at") || text.contains("Finished dump at");
+    /// [`ferryman_proto::mydumper::Metadata::parse`].
+    pub(crate) fn parse(text: &str) -> Metadata {
+        let m = ferryman_proto::mydumper::Metadata::parse(text);
         Metadata {
-            coordinates: c,
-            finished,
+            coordinates: Coordinates {
+                gtid: m.gtid,
+                file: m.binlog_file,
+                position: m.binlog_pos,
+            },
+            finished: m.finished,
         }
     }
 }

@@ -29,6 +29,7 @@ use ferryman_db::Endpoint;
 use ferryman_exec::{process, Program};
 use ferryman_mariadbd::defaults_file::{as_args, private_options, MAX_PACKET};
 use ferryman_mariadbd::layout::path_arg;
+use ferryman_mariadbd::load::bulk_load_options;
 use ferryman_mariadbd::server::Stopped;
 use ferryman_mariadbd::{Binaries, Layout, Server};
 
@@ -37,6 +38,10 @@ use super::{files, interrupted, Plan, TaskCtx};
 use crate::progress;
 use crate::tasks::logical;
 use crate::{Error, Result};
+
+mod mydumper;
+
+pub(super) use self::mydumper::ArchiveTools;
 
 /// Debian package of the `mariadb` client.
 const CLIENT_PACKAGE: &str = "mariadb-client";
@@ -180,6 +185,10 @@ impl ImportServer {
         let mut args = leading;
         args.extend(self.layout.path_args());
         args.extend(as_args(&private_options(ctx.joiner.import_buffer_pool_mib)));
+        if recover.is_none() {
+            // Filled from nothing, once: see `ferryman_mariadbd::load`.
+            args.extend(as_args(&bulk_load_options()));
+        }
         // After `skip-log-bin`: the last of the two wins.
         if let Some(log_bin) = recover.filter(|b| !b.as_os_str().is_empty()) {
             args.push(path_arg("--log-bin=", &log_bin));

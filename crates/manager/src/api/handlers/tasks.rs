@@ -96,11 +96,15 @@ fn parse(name: &str) -> Result<NodeTask, ApiError> {
         Task::Reseedxtrabackup
         | Task::Reseedmariabackup
         | Task::Reseedmysqldump
+        | Task::Reseedmydumper
         | Task::Reseedsnapshot
         | Task::Snapshotsend => {
             "is a reseed: POST /api/v1/clusters/{cluster}/reseed (`ferryman reseed`)"
         }
-        Task::Flashbackxtrabackup | Task::Flashbackmariabackup | Task::Flashbackmysqldump => {
+        Task::Flashbackxtrabackup
+        | Task::Flashbackmariabackup
+        | Task::Flashbackmysqldump
+        | Task::Flashbackmydumper => {
             "is a flashback: POST /api/v1/clusters/{cluster}/flashback (`ferryman flashback`)"
         }
         Task::Error => "is the jobs-table name of `error-log`: send \"task\": \"error-log\"",
