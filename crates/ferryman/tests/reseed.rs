@@ -506,6 +506,86 @@ async fn logical_reseeds_from_a_dump_backup_and_from_the_primary() {
     d.stop().await;
 }
 
+/// A mydumper backup, sent while mydumper runs: its rows are counted from the archive, a
+/// diverged replica is rebuilt from it with myloader's threads (routines, triggers, views and
+/// binary strings included), and a flashback to it by id rewinds the other replica.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mydumper_backup_reseeds_a_replica_with_myloader() {
+    let sb = TestSandbox::start_with(&UpOptions {
+        replicas: 2,
+        ferryman_bin: Some(PathBuf::from(BIN)),
+        auto_verify: false,
+    })
+    .await;
+    sb.sql(
+        "db1",
+        "CREATE DATABASE shop;
+         CREATE TABLE shop.orders (id INT PRIMARY KEY, v TEXT, b BLOB);
+         CREATE TABLE shop.items (id INT PRIMARY KEY, n INT);
+         CREATE TABLE shop.audit (id INT AUTO_INCREMENT PRIMARY KEY, item INT);
+         CREATE TABLE shop.empty (id INT PRIMARY KEY);
+         CREATE TRIGGER shop.items_ai AFTER INSERT ON shop.items FOR EACH ROW \
+           INSERT INTO shop.audit (item) VALUES (NEW.id);
+         CREATE PROCEDURE shop.add_item(i INT) INSERT INTO shop.items VALUES (i, i);
+         CREATE VIEW shop.big_items AS SELECT id FROM shop.items WHERE n > 100;
+         INSERT INTO shop.orders SELECT seq, REPEAT('o\\r\\n', 70), UNHEX('00FF0D0A5C27') \
+           FROM mysql.seq_1_to_4000;
+         INSERT INTO shop.items SELECT seq, seq * 2 FROM mysql.seq_1_to_1000;",
+    )
+    .await;
+    caught_up(&sb, "db2").await;
+    caught_up(&sb, "db3").await;
+    let d = Daemons::start(sb.config(), &["db1", "db2", "db3"]).await;
+
+    let backup = d.backup(Task::Mydumper).await;
+    let manifest = d.services.repos.get(&backup).await.unwrap();
+    assert_eq!(manifest.table_rows.get("shop.orders"), Some(&4000));
+    assert_eq!(manifest.table_rows.get("shop.items"), Some(&1000));
+    assert_eq!(manifest.table_rows.get("shop.empty"), Some(&0));
+    assert!(manifest.gtid.is_some(), "{manifest:?}");
+    sb.sql("db1", "CALL shop.add_item(2000)").await;
+
+    // db2 diverges: a stray table and a stray row.
+    sb.sql(
+        "db2",
+        "SET sql_log_bin = 0; CREATE TABLE shop.stray (id INT PRIMARY KEY); \
+         UPDATE shop.items SET n = -1 WHERE id = 7",
+    )
+    .await;
+    let jobs = d.reseed(&["db2"], Method::Logicalbackup, None).await;
+    assert_eq!(jobs[0].state, JobState::Succeeded, "{:#?}", jobs[0]);
+    assert_eq!(jobs[0].task, Task::Reseedmydumper);
+    assert_eq!(
+        jobs[0].backup_id.as_deref(),
+        Some(backup.to_string().as_str())
+    );
+    same_as_primary(&sb, "db2").await;
+    let audit = sb
+        .sql("db2", "SELECT COUNT(*) FROM shop.audit WHERE item = 2000")
+        .await;
+    assert_eq!(
+        ferryman_db::mysql_async::from_row::<u64>(audit[0].clone()),
+        1
+    );
+    assert_eq!(
+        sb.sql("db2", "SELECT * FROM shop.big_items").await.len(),
+        951
+    );
+
+    // Flashback to the backup by id: rewound, then replicating again.
+    sb.sql(
+        "db3",
+        "SET sql_log_bin = 0; DELETE FROM shop.orders WHERE id < 10",
+    )
+    .await;
+    let jobs = d.reseed(&["db3"], Method::Flashback, Some(backup)).await;
+    assert_eq!(jobs[0].state, JobState::Succeeded, "{:#?}", jobs[0]);
+    assert_eq!(jobs[0].task, Task::Flashbackmydumper);
+    same_as_primary(&sb, "db3").await;
+
+    d.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_joiner_agent_killed_mid_swap_ends_the_job_in_30_s_and_its_successor_finishes_it() {
     use std::os::unix::process::ExitStatusExt;
