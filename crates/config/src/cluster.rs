@@ -83,6 +83,9 @@ pub struct ClusterConfig {
     /// `backup-logical-type`: the tool of this cluster's logical backups,
     /// [`Task::Mysqldump`] (`"mysqldump"`, the default) or [`Task::Mydumper`] (`"mydumper"`).
     pub backup_logical_type: Task,
+    /// `backup-concurrency`: how many of this cluster's backups stream at once (the manager's
+    /// `backup-concurrency` applies too); the others wait, queued. Default 2; 1 to 64.
+    pub backup_concurrency: u32,
     /// `backup-stream-compression` and `backup-stream-compression-threads`: where backups are
     /// compressed.
     pub stream_compression: StreamCompressionConfig,
@@ -165,6 +168,7 @@ impl ClusterConfig {
             backup_physical_type,
             backup_logical_type,
             backup_galera_desync,
+            backup_concurrency,
             backup_stream_compression,
             backup_stream_compression_threads,
             backup_throttle_lag,
@@ -332,6 +336,12 @@ impl ClusterConfig {
             defaults::BACKUP_LOGICAL_TYPE,
             &defaults::BACKUP_LOGICAL_TYPES,
         );
+        let backup_concurrency = v.integer(
+            &key("backup-concurrency"),
+            backup_concurrency,
+            defaults::CLUSTER_BACKUP_CONCURRENCY,
+            defaults::CLUSTER_BACKUP_CONCURRENCY_RANGE,
+        );
         let stream_compression = StreamCompressionConfig::from_raw(
             backup_stream_compression,
             backup_stream_compression_threads,
@@ -403,6 +413,7 @@ impl ClusterConfig {
             scheduler,
             backup_physical_type,
             backup_logical_type,
+            backup_concurrency,
             stream_compression,
             throttle,
             retention,

@@ -211,6 +211,17 @@ pub const BACKUP_LOGICAL_TYPES: [Task; 2] = [Task::Mysqldump, Task::Mydumper];
 /// compressors outrun the link, and sends raw what they cannot take).
 pub const BACKUP_STREAM_COMPRESSION: ferryman_proto::blocks::CompressionSite =
     ferryman_proto::blocks::CompressionSite::Auto;
+/// `manager.backup-concurrency`: backups streaming at once on one manager, across clusters;
+/// the others wait their turn. Reference 003 starts them all at once, which a fleet's cron
+/// hour turns into hundreds of streams into one disk.
+pub const BACKUP_CONCURRENCY: u32 = 16;
+/// Range of `manager.backup-concurrency`.
+pub const BACKUP_CONCURRENCY_RANGE: (u32, u32) = (1, 1024);
+/// `clusters.NAME.backup-concurrency`: backups of one cluster streaming at once (a physical
+/// and a logical one fired by the same hour).
+pub const CLUSTER_BACKUP_CONCURRENCY: u32 = 2;
+/// Range of `clusters.NAME.backup-concurrency`.
+pub const CLUSTER_BACKUP_CONCURRENCY_RANGE: (u32, u32) = (1, 64);
 /// `clusters.NAME.backup-stream-compression-threads`: 2, one core's worth of zstd level 1
 /// for a 1 Gbit/s link, with a second to keep up while the first waits.
 pub const BACKUP_STREAM_COMPRESSION_THREADS: u32 = 2;

@@ -43,6 +43,10 @@ pub struct ManagerConfig {
     pub metrics_token: Option<Secret>,
     /// `backup-compression-level`: the zstd level backups are stored with. Default 3; 1 to 19.
     pub backup_compression_level: i32,
+    /// `backup-concurrency`: how many backups stream to this manager at once, across clusters
+    /// (each cluster's own `backup-concurrency` applies too); the others wait, queued, before
+    /// their row is written. Default 16; 1 to 1024.
+    pub backup_concurrency: u32,
     /// `backup-compression-threads`: the zstd worker threads compressing one backup. Default 2;
     /// 1 to 64.
     pub backup_compression_threads: u32,
@@ -118,6 +122,7 @@ impl Default for ManagerConfig {
             api_token: None,
             metrics_token: None,
             backup_compression_level: defaults::BACKUP_COMPRESSION_LEVEL,
+            backup_concurrency: defaults::BACKUP_CONCURRENCY,
             backup_compression_threads: defaults::BACKUP_COMPRESSION_THREADS,
             job_claim_timeout: defaults::JOB_CLAIM_TIMEOUT,
             history_retention: defaults::HISTORY_RETENTION,
@@ -154,6 +159,7 @@ impl ManagerConfig {
             metrics_token_env,
             backup_compression_level,
             backup_compression_threads,
+            backup_concurrency,
             job_claim_timeout,
             history_retention,
             agent_silent_after,
@@ -239,6 +245,12 @@ impl ManagerConfig {
                 metrics_token_file,
                 metrics_token_env,
                 v,
+            ),
+            backup_concurrency: v.integer(
+                "manager.backup-concurrency",
+                backup_concurrency,
+                defaults::BACKUP_CONCURRENCY,
+                defaults::BACKUP_CONCURRENCY_RANGE,
             ),
             backup_compression_level: v.integer(
                 "manager.backup-compression-level",

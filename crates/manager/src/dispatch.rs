@@ -163,6 +163,11 @@ async fn run_inner(
             .map(|()| None);
     }
     let stored = purpose == Purpose::Backup;
+    // Held until the backup is stored or failed: see `slots.rs`.
+    let _slot = match stored {
+        true => Some(services.backup_slots.take(cluster, job).await?),
+        false => None,
+    };
     let gate = open_stream(services, job, cluster, server, task, stored).await?;
     let (stored, row) = match purpose {
         Purpose::Backup => store::backup(services, cluster, server, task, gate, job).await?,

@@ -56,6 +56,7 @@
 //!   (`storage-almost-full`, `rpo-over-threshold` and their resolutions).
 //! - `monitor.rs`: topology, and which server a backup is taken from.
 //! - `throttle.rs`: a node's stream read more slowly while replication lags (`backup-throttle-*`).
+//! - `slots.rs`: how many backups stream at once (`backup-concurrency`, manager and cluster).
 //! - `scheduler.rs`: cron entries, restarted when a reload changes them.
 //! - `reload.rs`: reloading the configuration (SIGHUP): what applies at once (schedules,
 //!   notifications), what waits for a restart.
@@ -94,6 +95,7 @@ pub mod retention;
 pub mod scheduler;
 mod services;
 pub mod signing;
+pub mod slots;
 pub mod state;
 pub mod store;
 pub mod thresholds;

@@ -63,6 +63,8 @@ pub struct Services {
     pub provers: Provers,
     /// Where agents' streams are expected (`receiver.rs`).
     pub(crate) streams: Streams,
+    /// How many backups stream at once (`slots.rs`).
+    pub backup_slots: crate::slots::BackupSlots,
     /// Reseeds running: busy joiners, joiner ports (`reseed/`).
     pub(crate) reseeds: Reseeds,
     /// The key reseed and flashback rows are sealed with (`jobs.row-key-file`).
@@ -86,6 +88,7 @@ impl Services {
     ) -> Result<Services> {
         Ok(Services {
             streams: Streams::new(&config)?,
+            backup_slots: crate::slots::BackupSlots::new(config.manager.backup_concurrency),
             verify_runs: VerifyRuns::new(config.verifier.concurrency, Arc::clone(&state)),
             events,
             state,

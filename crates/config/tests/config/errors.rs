@@ -30,7 +30,7 @@ fn an_unknown_key_like_none_lists_the_known_keys() {
         "/etc/ferryman/ferryman.toml:11:1: unknown key `listen` in [manager]: check the \
          spelling; known keys here are: monitoring-datadir, monitoring-address, \
          http-bind-address, http-port, stream-bind-address, stream-port, stream-accept-timeout, \
-         api-token-file, api-token-env, metrics-token-file, metrics-token-env, backup-compression-level, backup-compression-threads, \
+         api-token-file, api-token-env, metrics-token-file, metrics-token-env, backup-compression-level, backup-compression-threads, backup-concurrency, \
          job-claim-timeout, history-retention, agent-silent-after, storage-free-alert, logs-keep, http-header-read-timeout, \
          http-idle-timeout, http-max-connections, signing-key-file, trusted-signing-keys, tls-cert-file, tls-key-file, \
          tls-ca-file, accept-plain-streams, allow-plain-tcp"
@@ -478,7 +478,7 @@ fn a_misspelt_table_is_reported_once_with_the_table_meant() {
              scheduler-db-servers-optimize, scheduler-db-servers-optimize-cron, \
              scheduler-db-servers-snapshot, scheduler-db-servers-snapshot-cron, \
              scheduler-db-servers-verify, scheduler-db-servers-verify-cron, backup-physical-type, \
-             backup-logical-type, backup-galera-desync, backup-stream-compression, \
+             backup-logical-type, backup-galera-desync, backup-concurrency, backup-stream-compression, \
              backup-stream-compression-threads, backup-throttle-lag, backup-throttle-rate-mib, \
              backup-throttle-min-rate-mib, backup-keep-last, backup-keep-hourly, backup-keep-daily, \
              backup-keep-weekly, backup-keep-monthly, backup-keep-yearly, \

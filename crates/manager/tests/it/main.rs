@@ -22,6 +22,7 @@ mod refusals;
 mod reload;
 mod scheduled;
 mod signatures;
+mod slots;
 mod tasks;
 mod thresholds;
 mod throttle;
