@@ -78,6 +78,8 @@
 #   SIZE        data to load (default 2G); the load is skipped when schema sbtest already holds
 #               at least 90 % of SIZE on disk, or when SKIP_LOAD=1
 #   METHODS     the methods to run, any of "A B C D" (default "A B C")
+#   LOGICAL_TYPE the cluster's backup-logical-type for C's backup: mysqldump (default: the dump
+#               imported with the client) or mydumper (loaded with myloader's threads)
 #   FERRYMAN    ferryman binary to use; without it, `cargo build --release --locked` first
 #   DROP_CACHES 0: do not empty the page cache before each run (see settle)
 #   KEEP=1      leave the sandbox servers running at the end (default: `sandbox down`)
@@ -93,12 +95,15 @@ repo_root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${BENCH_DIR:-/tmp/ferryman-bench-reseed}
 runs=${RUNS:-3}
 size=${SIZE:-2G}
+logical_type=${LOGICAL_TYPE:-mysqldump}
 keep=${KEEP:-0}
 destroy=${DESTROY:-0}
 methods_env=${METHODS:-A B C}
 
 # die, step, timing, statistics, stop_pid, ini_get, to_bytes, settle (before every timed run).
 . "$repo_root/bench/lib.sh"
+[[ $logical_type == mysqldump || $logical_type == mydumper ]] ||
+    die "LOGICAL_TYPE is mysqldump or mydumper, not '$logical_type'"
 
 [[ $dir != *[[:space:]]* ]] || die "BENCH_DIR must not contain spaces: '$dir'"
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, not '$runs'"
@@ -294,6 +299,13 @@ if want_method D; then
     grep -q '^snapshot-method' "$cfg" || die "cannot add db3's snapshot keys to $cfg"
     echo "db3's datadir is the btrfs subvolume $dir/btrfs/db3 ($(df -h --output=size,used "$dir/btrfs" | tail -n 1))"
 fi
+
+# The cluster's logical tool (C's backup), set in the configuration every daemon reads.
+awk -v t="$logical_type" '
+    /^backup-logical-type/ { next }
+    { print }
+    /^\[clusters\.[a-z]+\]$/ { print "backup-logical-type = \"" t "\"" }
+' "$cfg" >"$cfg.new" && mv "$cfg.new" "$cfg"
 
 # ---------------------------------------------------------------------------------------------
 step "Manager and agents"

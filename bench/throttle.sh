@@ -90,7 +90,11 @@ awk -v lag="$lag" -v floor="$floor" '{ print } /^\[clusters\.[a-z]+\]$/ {
     print "backup-throttle-lag = \"" lag "\""; print "backup-throttle-min-rate-mib = " floor }' "$cfg" >"$cfg_thr"
 "$fm" config check "$cfg_thr" >/dev/null || die "$cfg_thr does not check"
 
-lag_now() { q2 "SHOW SLAVE STATUS\\G" | awk '/Seconds_Behind_Master/ { print $2 }'; }
+# Vertical output keeps its names only without -N (q2's skip-column-names).
+lag_now() {
+    mariadb --defaults-file="$p2" --user=root -e "SHOW SLAVE STATUS\\G" |
+        awk '/Seconds_Behind_Master/ { print $2 }'
+}
 catch_up() {
     for ((i = 0; i < 600; i++)); do
         [[ $(lag_now) == 0 ]] && return 0
