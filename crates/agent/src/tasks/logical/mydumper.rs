@@ -20,6 +20,13 @@
 //! `metadata` file is left to the end whatever its state, since it is what says the dump
 //! finished.
 //!
+//! # Nothing lost on the way
+//! Every file named to tar is measured once closed; the archive must be at least as long as
+//! those files stored whole (a 512-byte header each, their content padded to 512 bytes), or the
+//! job fails. This catches what tar could leave
+//! out without an error, such as a file archived as a hard link to an earlier one whose inode
+//! number it reused (tar is told `--hard-dereference` for that very case).
+//!
 //! # Failure
 //! A failed or cancelled dump, or a stream the receiver stops taking, kills both programs (kill
 //! on drop) and the caller resets the stream: the receiver keeps nothing. The repository also
@@ -50,6 +57,8 @@ const MYDUMPER_THREADS: u32 = 2;
 /// The size at which mydumper starts a table's next file, MiB: small enough that files are
 /// finished (and sent) every few seconds, large enough that their count stays modest.
 const CHUNK_MIB: u32 = 64;
+/// A tar block: each member's header, and the unit its content is padded to.
+const TAR_BLOCK: u64 = 512;
 /// How often finished files are looked for.
 const FEED_EVERY: Duration = Duration::from_millis(200);
 
@@ -90,6 +99,10 @@ fn tar_args(dir: &Path) -> Vec<OsString> {
         "--null".into(),
         // A name starting with `-` (a database's) is a name, not an option.
         "--verbatim-files-from".into(),
+        // Every name archived with its content: a file removed once archived frees its inode,
+        // the next file mydumper creates may get the same number, and tar would otherwise
+        // record that one as a hard link to the first (its content lost).
+        "--hard-dereference".into(),
         "-T".into(),
         "-".into(),
         "--remove-files".into(),
@@ -135,6 +148,10 @@ pub(in crate::tasks) async fn mydumper(ctx: &TaskCtx<'_>) -> Result<String> {
 struct Dumped {
     /// Files archived.
     files: usize,
+    /// Their bytes, once mydumper had closed them.
+    bytes: u64,
+    /// The shortest archive holding them whole.
+    min_archive: u64,
     /// From mydumper's start to its exit.
     dumped_in: Duration,
     /// From the `metadata` file.
@@ -174,13 +191,31 @@ async fn dump_and_send(
         dir,
         names,
         sent: HashSet::new(),
+        bytes: 0,
+        min_archive: 0,
     };
     let send = stream.send(&mut archive, "tar's output", ctx.progress, ctx.cancel);
     // The first error drops the other side: mydumper and tar are killed on drop.
-    let (dumped, _) = tokio::try_join!(feed.run(dumper), send)?;
+    let (dumped, archived) = tokio::try_join!(feed.run(dumper), send)?;
     drop(option_file);
     let finished = archiver.wait().await?;
     check_exit(tar.name(), &finished, &tar_log)?;
+    if archived < dumped.min_archive {
+        return Err(Error::ToolIncomplete {
+            tool: tar.name().to_owned(),
+            detail: format!(
+                "its archive holds {archived} bytes, less than the {} bytes the {} files \
+                 mydumper wrote ({} bytes) take stored whole, so some were left out; see {} and \
+                 enqueue the job again",
+                dumped.min_archive,
+                dumped.files,
+                dumped.bytes,
+                tar_log.display()
+            ),
+            stderr_tail: finished.stderr_tail(TAIL_LINES),
+            log: Some(tar_log),
+        });
+    }
     Ok(dumped)
 }
 
@@ -192,6 +227,10 @@ struct Feed<'a> {
     names: ChildStdin,
     /// Names already given to tar.
     sent: HashSet<OsString>,
+    /// Their bytes.
+    bytes: u64,
+    /// What they take in an archive at least.
+    min_archive: u64,
 }
 
 impl Feed<'_> {
@@ -259,6 +298,8 @@ impl Feed<'_> {
             .map_err(|e| self.list_error(e))?;
         Ok(Dumped {
             files: self.sent.len(),
+            bytes: self.bytes,
+            min_archive: self.min_archive,
             dumped_in,
             coordinates: metadata.coordinates,
         })
@@ -271,6 +312,12 @@ impl Feed<'_> {
         }
         let mut list = Vec::new();
         for name in &files {
+            let path = self.dir.join(name);
+            let len = std::fs::metadata(&path)
+                .map_err(Error::io("read", &path))?
+                .len();
+            self.bytes += len;
+            self.min_archive += TAR_BLOCK + len.div_ceil(TAR_BLOCK) * TAR_BLOCK;
             list.extend_from_slice(name.as_bytes());
             list.push(0);
         }
@@ -385,7 +432,10 @@ mod tests {
             .collect();
         let joined = args.join(" ");
         assert!(
-            joined.contains("-C /s/dump -c -f - --null --verbatim-files-from -T - --remove-files"),
+            joined.contains(
+                "-C /s/dump -c -f - --null --verbatim-files-from --hard-dereference -T - \
+                 --remove-files"
+            ),
             "{joined}"
         );
     }
