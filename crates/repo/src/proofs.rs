@@ -98,7 +98,7 @@ pub struct ProofPlan {
 /// The rows recorded for `m`, with where they come from: a dump's own counts, else those of
 /// its newest verification when it passed.
 pub fn recorded_rows(m: &Manifest) -> Option<(BTreeMap<String, u64>, String)> {
-    if m.tool == Tool::Mysqldump && !m.table_rows.is_empty() {
+    if matches!(m.tool, Tool::Mysqldump | Tool::Mydumper) && !m.table_rows.is_empty() {
         return Some((
             m.table_rows.clone(),
             format!("the rows counted when dump {} was taken", m.id),

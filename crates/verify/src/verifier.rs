@@ -160,7 +160,7 @@ fn expected(manifest: &Manifest, history: &[Manifest], settings: &Settings) -> E
         sources.push("verify-expected-databases".to_owned());
     }
     let (rows, rows_from) = match manifest.tool {
-        Tool::Mysqldump if !manifest.table_rows.is_empty() => {
+        Tool::Mysqldump | Tool::Mydumper if !manifest.table_rows.is_empty() => {
             databases.extend(manifest.databases.iter().cloned());
             sources.push("the dump's databases".to_owned());
             (
@@ -172,7 +172,12 @@ fn expected(manifest: &Manifest, history: &[Manifest], settings: &Settings) -> E
             None,
             "no row counts were recorded when this dump was taken (an older Ferryman)".to_owned(),
         ),
-        Tool::Mydumper => (None, "mydumper backups record no row counts".to_owned()),
+        Tool::Mydumper => (
+            None,
+            "no row counts were recorded when this mydumper backup was taken (an older \
+             Ferryman, or files compressed by mydumper)"
+                .to_owned(),
+        ),
         Tool::Mariabackup | Tool::Xtrabackup => match reference(manifest, history) {
             Some(reference) => {
                 databases.extend(reference.databases.iter().cloned());
@@ -221,7 +226,7 @@ fn reference<'a>(manifest: &Manifest, history: &'a [Manifest]) -> Option<&'a Man
     history
         .iter()
         .filter(|m| {
-            m.tool == Tool::Mysqldump
+            matches!(m.tool, Tool::Mysqldump | Tool::Mydumper)
                 && m.kind == Kind::Logical
                 && m.cluster == manifest.cluster
                 && !m.table_rows.is_empty()

@@ -101,6 +101,12 @@ impl SqlCounts {
         }
     }
 
+    /// Whether the bytes fed so far end between statements: the last one ended by its `;`,
+    /// nothing after it but blanks and comments (a file cut short ends inside one).
+    pub(crate) fn between_statements(&self) -> bool {
+        self.statements.stmt == Stmt::Start && matches!(self.lex, Lex::Code | Lex::Line)
+    }
+
     /// The next bytes of the dump.
     pub(crate) fn feed(&mut self, data: &[u8]) {
         let mut i = 0;
