@@ -18,7 +18,8 @@
 //! (`/proc/PID/fd`) was already created, which opened it; if no descriptor then points at it,
 //! it was closed, so it is whole. The order of the two reads is what makes this safe. The
 //! `metadata` file is left to the end whatever its state, since it is what says the dump
-//! finished.
+//! finished. An empty file is left to the end too: mydumper removes a chunk file it closed
+//! without rows.
 //!
 //! # Nothing lost on the way
 //! Every file named to tar is measured once closed; the archive must be at least as long as
@@ -219,6 +220,13 @@ async fn dump_and_send(
     Ok(dumped)
 }
 
+/// Whether mydumper still runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Running,
+    Exited,
+}
+
 /// Names mydumper's finished files to tar.
 struct Feed<'a> {
     ctx: &'a TaskCtx<'a>,
@@ -260,7 +268,7 @@ impl Feed<'_> {
                 () = tokio::time::sleep(FEED_EVERY) => {
                     if let Some(pid) = pid {
                         let done = finished_files(&dir, pid, &self.sent)?;
-                        self.give(done).await?;
+                        self.give(done, Stage::Running).await?;
                     }
                 }
             }
@@ -290,8 +298,9 @@ impl Feed<'_> {
             ));
         }
         let rest = listed(&dir, &self.sent).map_err(Error::io("list", &dir))?;
-        self.give(rest).await?;
-        self.give(vec![OsString::from(METADATA)]).await?;
+        self.give(rest, Stage::Exited).await?;
+        self.give(vec![OsString::from(METADATA)], Stage::Exited)
+            .await?;
         self.names
             .shutdown()
             .await
@@ -306,26 +315,36 @@ impl Feed<'_> {
     }
 
     /// Names `files` to tar, each ended by a NUL.
-    async fn give(&mut self, files: Vec<OsString>) -> Result<()> {
-        if files.is_empty() {
-            return Ok(());
-        }
+    /// Names `files` to tar, each ended by a NUL. While mydumper runs, an empty file is left
+    /// for later: mydumper removes a chunk file it closed without rows.
+    async fn give(&mut self, files: Vec<OsString>, stage: Stage) -> Result<()> {
         let mut list = Vec::new();
-        for name in &files {
-            let path = self.dir.join(name);
-            let len = std::fs::metadata(&path)
-                .map_err(Error::io("read", &path))?
-                .len();
+        let mut given = Vec::new();
+        for name in files {
+            let path = self.dir.join(&name);
+            let len = match std::fs::metadata(&path) {
+                Ok(m) => m.len(),
+                // Removed by mydumper (an empty chunk): nothing to send.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io("read", &path)(e)),
+            };
+            if len == 0 && stage == Stage::Running {
+                continue;
+            }
             self.bytes += len;
             self.min_archive += TAR_BLOCK + len.div_ceil(TAR_BLOCK) * TAR_BLOCK;
             list.extend_from_slice(name.as_bytes());
             list.push(0);
+            given.push(name);
+        }
+        if given.is_empty() {
+            return Ok(());
         }
         self.names
             .write_all(&list)
             .await
             .map_err(|e| self.list_error(e))?;
-        self.sent.extend(files);
+        self.sent.extend(given);
         self.ctx
             .progress
             .set_phase(format!("mydumper dumping, {} files sent", self.sent.len()));
