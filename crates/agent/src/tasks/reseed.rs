@@ -3,8 +3,8 @@
 //! its server from it and makes it replicate from the primary again. A flashback is the same
 //! with an older backup.
 //!
-//! A dump (`reseedmysqldump`) takes the same steps with steps 3 and 4 replaced
-//! (`reseed/import.rs`): a private server is installed and started on the staging directory
+//! A dump (`reseedmysqldump`) or a mydumper backup (`reseedmydumper`) takes the same steps
+//! with steps 3 and 4 replaced (`reseed/from_dump.rs`, `reseed/import.rs`): a private server is installed and started on the staging directory
 //! before listening, the dump is imported into it as it arrives, the server is shut down
 //! cleanly, and the GTID position is read from the dump's last lines (it must equal the
 //! params' when they give one). The staging directory is then an ordinary datadir, swapped in
@@ -62,6 +62,7 @@
 
 mod catch_up;
 mod files;
+mod from_dump;
 mod from_snapshot;
 mod import;
 mod leftovers;
@@ -105,8 +106,8 @@ pub(super) async fn run(ctx: &TaskCtx<'_>, restore: Restore) -> Result<String> {
     let plan = Plan::read(ctx, restore)?;
     match restore {
         Restore::Physical(tool) => physical(ctx, plan, tool).await,
-        Restore::Logical => logical(ctx, plan, None).await,
-        Restore::Mydumper => logical(ctx, plan, Some(import::ArchiveTools::find()?)).await,
+        Restore::Logical => from_dump::run(ctx, plan, None).await,
+        Restore::Mydumper => from_dump::run(ctx, plan, Some(import::ArchiveTools::find()?)).await,
         Restore::Snapshot => from_snapshot::run(ctx, plan).await,
     }
 }
@@ -151,89 +152,6 @@ async fn physical(ctx: &TaskCtx<'_>, plan: Plan, tool: PhysicalTool) -> Result<S
         progress::bytes(received.bytes),
         progress::seconds(received.took),
         progress::seconds(prepared),
-    );
-    swap::swap_and_catch_up(ctx, &plan, &before, &staging, &restored).await
-}
-
-/// A logical reseed: a dump imported with the client, or with `archive` a mydumper backup
-/// loaded with myloader.
-async fn logical(
-    ctx: &TaskCtx<'_>,
-    mut plan: Plan,
-    archive: Option<import::ArchiveTools>,
-) -> Result<String> {
-    let tools = import::Tools::find()?;
-    let before = preflight::check(ctx, &plan).await?;
-    let untouched = |plan: &Plan, stage, cause| plan.error(ctx, stage, cause, before.untouched());
-
-    import::stop_leftover(&plan);
-    let staging = receive::create_staging(&plan)
-        .await
-        .map_err(|e| untouched(&plan, "creating the staging directory", e))?;
-    let server = match import::ImportServer::start(ctx, &plan, &tools, &staging).await {
-        Ok(server) => server,
-        Err(e) => {
-            files::remove_quietly(&staging).await;
-            return Err(untouched(&plan, "starting the import server", e));
-        }
-    };
-    let started_in = server.started_in;
-    let imported = async {
-        let (payload, peer) = receive::accept(ctx, &plan)
-            .await
-            .map_err(|e| ("waiting for the dump stream", e))?;
-        tracing::info!(job_id = plan.job_id, %peer, "reseed stream accepted");
-        match &archive {
-            None => server
-                .import(ctx, &plan, &tools, payload)
-                .await
-                .map_err(|e| ("importing the dump", e)),
-            Some(archive) => server
-                .load_mydumper(ctx, &plan, archive, payload)
-                .await
-                .map_err(|e| ("loading the mydumper backup", e)),
-        }
-    }
-    .await;
-    let finished = match imported {
-        Ok(imported) => server
-            .stop(ctx)
-            .await
-            .map(|stopped| (imported, stopped))
-            .map_err(|e| ("shutting the import server down", e)),
-        Err(e) => {
-            server.discard().await;
-            Err(e)
-        }
-    };
-    let ready = match finished {
-        Ok((imported, stopped)) => plan
-            .take_dump_gtid(imported.gtid.as_deref())
-            .map(|()| (imported, stopped))
-            .map_err(|e| ("reading the dump's GTID position", e)),
-        Err(e) => Err(e),
-    };
-    let ready = match ready {
-        Ok(r) => files::give_datadir_owner(&plan, &staging)
-            .await
-            .map(|()| r)
-            .map_err(|e| ("giving the restored files the datadir's owner", e)),
-        Err(e) => Err(e),
-    };
-    let (imported, stopped) = match ready {
-        Ok(r) => r,
-        Err((stage, cause)) => {
-            files::remove_quietly(&staging).await;
-            return Err(untouched(&plan, stage, cause));
-        }
-    };
-
-    let restored = format!(
-        "{} imported in {} (import server up in {}, shut down in {})",
-        progress::bytes(imported.bytes),
-        progress::seconds(imported.took),
-        progress::seconds(started_in),
-        progress::seconds(stopped),
     );
     swap::swap_and_catch_up(ctx, &plan, &before, &staging, &restored).await
 }
