@@ -44,7 +44,7 @@ pub fn bulk_load_options() -> Vec<Setting> {
     ]
 }
 
-/// Loader threads for this host: one per CPU, at most [`MAX_THREADS`].
+/// Loader threads for this host: one per CPU, at most `MAX_THREADS`.
 pub fn loader_threads() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
@@ -86,7 +86,7 @@ pub fn myloader_failed(finished: &Finished) -> bool {
 }
 
 /// The directory holding mydumper's `metadata` file under `root`, breadth first, at most
-/// [`METADATA_DEPTH`] levels down; symlinks are not followed.
+/// `METADATA_DEPTH` levels down; symlinks are not followed.
 pub fn find_metadata(root: &Path) -> Option<PathBuf> {
     let mut level = vec![root.to_owned()];
     for _ in 0..METADATA_DEPTH {
