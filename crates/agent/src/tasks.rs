@@ -299,3 +299,17 @@ pub(crate) async fn run(ctx: &TaskCtx<'_>) -> Result<String> {
         Task::Reseedmydumper | Task::Flashbackmydumper => reseed::run(ctx, Restore::Mydumper).await,
     }
 }
+
+/// Reads a tool's stdout to nowhere, so it never blocks on a full pipe; the task runs in the
+/// caller's span (the job's) and ends with the tool. The caller awaits it once the tool exited.
+pub(crate) fn drain_stdout(running: &mut Running) -> Option<tokio::task::JoinHandle<()>> {
+    use tracing::Instrument;
+    running.take_stdout().map(|mut out| {
+        tokio::spawn(
+            async move {
+                let _ = tokio::io::copy(&mut out, &mut tokio::io::sink()).await;
+            }
+            .instrument(tracing::Span::current()),
+        )
+    })
+}

@@ -250,11 +250,7 @@ impl Feed<'_> {
         let pid = running.pid();
         // mydumper logs on stderr (drained by exec); stdout is read too, so that output there
         // could never block it on a full pipe.
-        if let Some(mut out) = running.take_stdout() {
-            tokio::spawn(async move {
-                let _ = tokio::io::copy(&mut out, &mut tokio::io::sink()).await;
-            });
-        }
+        let drain = crate::tasks::drain_stdout(&mut running);
         let dir = std::fs::canonicalize(self.dir).map_err(Error::io("read", self.dir))?;
         let wait = running.wait();
         tokio::pin!(wait);
@@ -273,6 +269,9 @@ impl Feed<'_> {
                 }
             }
         };
+        if let Some(d) = drain {
+            let _ = d.await;
+        }
         check_exit(self.tool, &finished, &log)?;
         let dumped_in = started.elapsed();
         let incomplete = |detail: &str| Error::ToolIncomplete {

@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use tracing::Instrument;
 
 use ferryman_exec::{Finished, Program, Running};
 use ferryman_proto::{read_header, FrameReader, StreamKind, StreamToken};
@@ -17,6 +16,7 @@ use tokio::task::JoinSet;
 
 use super::{files, interrupted, Plan, TaskCtx};
 use crate::progress;
+use crate::tasks::drain_stdout;
 use crate::{Error, Result};
 
 /// How long a connection may take to send its stream header.
@@ -348,19 +348,6 @@ pub(super) fn prepare_args(staging: &Path) -> Vec<OsString> {
     let mut target = OsString::from("--target-dir=");
     target.push(staging);
     vec![defaults, "--prepare".into(), target]
-}
-
-/// Reads the tool's stdout to nowhere, so it never blocks on a full pipe.
-pub(super) fn drain_stdout(running: &mut Running) -> Option<tokio::task::JoinHandle<()>> {
-    running.take_stdout().map(|mut out| {
-        // Awaited by the caller, which runs in the job's span.
-        tokio::spawn(
-            async move {
-                let _ = tokio::io::copy(&mut out, &mut tokio::io::sink()).await;
-            }
-            .instrument(tracing::Span::current()),
-        )
-    })
 }
 
 /// Waits for the tool; when the job is cancelled meanwhile, kills it and fails.

@@ -17,9 +17,10 @@ use ferryman_mariadbd::load::{
 };
 use ferryman_proto::mydumper::METADATA;
 
-use super::super::receive::{self, drain_stdout, wait_or_kill, Payload};
+use super::super::receive::{self, wait_or_kill, Payload};
 use super::super::{files, Plan, TaskCtx};
 use super::{ImportServer, Imported};
+use crate::tasks::drain_stdout;
 use crate::tasks::logical::Metadata;
 use crate::{Error, Result};
 
