@@ -389,41 +389,53 @@ async fn same_as_primary(sb: &TestSandbox, server: &str) {
     assert_eq!(on_replica, tables, "{server}: tables");
 }
 
-/// The logical methods: a diverged replica (a stray table and a stray row) rebuilt from the
-/// newest mysqldump backup; two replicas at once from one dump of the primary taken now
-/// (`logicalmaster`); a flashback to the dump by id. Routines, triggers and views come along;
-/// stray tables do not survive (the dump is imported into a fresh server, then swapped in).
-#[tokio::test(flavor = "multi_thread")]
-async fn logical_reseeds_from_a_dump_backup_and_from_the_primary() {
+/// A primary and two replicas with schema `shop` (binary strings, a trigger, a routine, a
+/// view; with `empty`, an empty table too), caught up, and the daemons of all three.
+async fn logical_sandbox(empty: bool) -> (TestSandbox, Daemons) {
     let sb = TestSandbox::start_with(&UpOptions {
         replicas: 2,
         ferryman_bin: Some(PathBuf::from(BIN)),
         auto_verify: false,
     })
     .await;
+    let empty = if empty {
+        "CREATE TABLE shop.empty (id INT PRIMARY KEY);"
+    } else {
+        ""
+    };
     sb.sql(
         "db1",
-        "CREATE DATABASE shop;
-         CREATE TABLE shop.orders (id INT PRIMARY KEY, v TEXT, b BLOB);
-         CREATE TABLE shop.items (id INT PRIMARY KEY, n INT);
-         CREATE TABLE shop.audit (id INT AUTO_INCREMENT PRIMARY KEY, item INT);
-         CREATE TRIGGER shop.items_ai AFTER INSERT ON shop.items FOR EACH ROW \
-           INSERT INTO shop.audit (item) VALUES (NEW.id);
-         CREATE PROCEDURE shop.add_item(i INT) INSERT INTO shop.items VALUES (i, i);
-         CREATE VIEW shop.big_items AS SELECT id FROM shop.items WHERE n > 100;
-         INSERT INTO shop.orders SELECT seq, REPEAT('o\\r\\n', 70), UNHEX('00FF0D0A5C27') \
-           FROM mysql.seq_1_to_4000;
-         INSERT INTO shop.items SELECT seq, seq * 2 FROM mysql.seq_1_to_1000;",
+        &format!(
+            "CREATE DATABASE shop;
+             CREATE TABLE shop.orders (id INT PRIMARY KEY, v TEXT, b BLOB);
+             CREATE TABLE shop.items (id INT PRIMARY KEY, n INT);
+             CREATE TABLE shop.audit (id INT AUTO_INCREMENT PRIMARY KEY, item INT);
+             {empty}
+             CREATE TRIGGER shop.items_ai AFTER INSERT ON shop.items FOR EACH ROW \
+               INSERT INTO shop.audit (item) VALUES (NEW.id);
+             CREATE PROCEDURE shop.add_item(i INT) INSERT INTO shop.items VALUES (i, i);
+             CREATE VIEW shop.big_items AS SELECT id FROM shop.items WHERE n > 100;
+             INSERT INTO shop.orders SELECT seq, REPEAT('o\\r\\n', 70), UNHEX('00FF0D0A5C27') \
+               FROM mysql.seq_1_to_4000;
+             INSERT INTO shop.items SELECT seq, seq * 2 FROM mysql.seq_1_to_1000;"
+        ),
     )
     .await;
     caught_up(&sb, "db2").await;
     caught_up(&sb, "db3").await;
     let d = Daemons::start(sb.config(), &["db1", "db2", "db3"]).await;
+    (sb, d)
+}
 
-    let dump = d.backup(Task::Mysqldump).await;
-    sb.sql("db1", "CALL shop.add_item(2000)").await;
-
-    // db2 diverges: a stray table and a stray row.
+/// db2 diverges (a stray table and a stray row), then `logicalbackup` rebuilds it from
+/// `backup` with `task`: it equals the primary, and the routine and the trigger came along and
+/// work on its copy (`shop.add_item(2000)` was called on the primary after the backup).
+async fn reseed_diverged_db2(
+    sb: &TestSandbox,
+    d: &Daemons,
+    backup: &ferryman_repo::BackupId,
+    task: Task,
+) -> JobRecord {
     sb.sql(
         "db2",
         "SET sql_log_bin = 0; CREATE TABLE shop.stray (id INT PRIMARY KEY); \
@@ -432,15 +444,12 @@ async fn logical_reseeds_from_a_dump_backup_and_from_the_primary() {
     .await;
     let jobs = d.reseed(&["db2"], Method::Logicalbackup, None).await;
     assert_eq!(jobs[0].state, JobState::Succeeded, "{:#?}", jobs[0]);
-    assert_eq!(jobs[0].task, Task::Reseedmysqldump);
+    assert_eq!(jobs[0].task, task);
     assert_eq!(
         jobs[0].backup_id.as_deref(),
-        Some(dump.to_string().as_str())
+        Some(backup.to_string().as_str())
     );
-    let result = jobs[0].node_result.clone().unwrap_or_default();
-    assert!(result.contains("imported in"), "{result}");
-    same_as_primary(&sb, "db2").await;
-    // The routine and the trigger came along and work on the replica's copy.
+    same_as_primary(sb, "db2").await;
     let audit = sb
         .sql("db2", "SELECT COUNT(*) FROM shop.audit WHERE item = 2000")
         .await;
@@ -452,6 +461,23 @@ async fn logical_reseeds_from_a_dump_backup_and_from_the_primary() {
         sb.sql("db2", "SELECT * FROM shop.big_items").await.len(),
         951
     );
+    jobs[0].clone()
+}
+
+/// The logical methods: a diverged replica (a stray table and a stray row) rebuilt from the
+/// newest mysqldump backup; two replicas at once from one dump of the primary taken now
+/// (`logicalmaster`); a flashback to the dump by id. Routines, triggers and views come along;
+/// stray tables do not survive (the dump is imported into a fresh server, then swapped in).
+#[tokio::test(flavor = "multi_thread")]
+async fn logical_reseeds_from_a_dump_backup_and_from_the_primary() {
+    let (sb, d) = logical_sandbox(false).await;
+
+    let dump = d.backup(Task::Mysqldump).await;
+    sb.sql("db1", "CALL shop.add_item(2000)").await;
+
+    let job = reseed_diverged_db2(&sb, &d, &dump, Task::Reseedmysqldump).await;
+    let result = job.node_result.clone().unwrap_or_default();
+    assert!(result.contains("imported in"), "{result}");
 
     // Both replicas from one dump of the primary, taken now and stored nowhere.
     sb.sql(
@@ -511,31 +537,7 @@ async fn logical_reseeds_from_a_dump_backup_and_from_the_primary() {
 /// binary strings included), and a flashback to it by id rewinds the other replica.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_mydumper_backup_reseeds_a_replica_with_myloader() {
-    let sb = TestSandbox::start_with(&UpOptions {
-        replicas: 2,
-        ferryman_bin: Some(PathBuf::from(BIN)),
-        auto_verify: false,
-    })
-    .await;
-    sb.sql(
-        "db1",
-        "CREATE DATABASE shop;
-         CREATE TABLE shop.orders (id INT PRIMARY KEY, v TEXT, b BLOB);
-         CREATE TABLE shop.items (id INT PRIMARY KEY, n INT);
-         CREATE TABLE shop.audit (id INT AUTO_INCREMENT PRIMARY KEY, item INT);
-         CREATE TABLE shop.empty (id INT PRIMARY KEY);
-         CREATE TRIGGER shop.items_ai AFTER INSERT ON shop.items FOR EACH ROW \
-           INSERT INTO shop.audit (item) VALUES (NEW.id);
-         CREATE PROCEDURE shop.add_item(i INT) INSERT INTO shop.items VALUES (i, i);
-         CREATE VIEW shop.big_items AS SELECT id FROM shop.items WHERE n > 100;
-         INSERT INTO shop.orders SELECT seq, REPEAT('o\\r\\n', 70), UNHEX('00FF0D0A5C27') \
-           FROM mysql.seq_1_to_4000;
-         INSERT INTO shop.items SELECT seq, seq * 2 FROM mysql.seq_1_to_1000;",
-    )
-    .await;
-    caught_up(&sb, "db2").await;
-    caught_up(&sb, "db3").await;
-    let d = Daemons::start(sb.config(), &["db1", "db2", "db3"]).await;
+    let (sb, d) = logical_sandbox(true).await;
 
     let backup = d.backup(Task::Mydumper).await;
     let manifest = d.services.repos.get(&backup).await.unwrap();
@@ -545,32 +547,7 @@ async fn a_mydumper_backup_reseeds_a_replica_with_myloader() {
     assert!(manifest.gtid.is_some(), "{manifest:?}");
     sb.sql("db1", "CALL shop.add_item(2000)").await;
 
-    // db2 diverges: a stray table and a stray row.
-    sb.sql(
-        "db2",
-        "SET sql_log_bin = 0; CREATE TABLE shop.stray (id INT PRIMARY KEY); \
-         UPDATE shop.items SET n = -1 WHERE id = 7",
-    )
-    .await;
-    let jobs = d.reseed(&["db2"], Method::Logicalbackup, None).await;
-    assert_eq!(jobs[0].state, JobState::Succeeded, "{:#?}", jobs[0]);
-    assert_eq!(jobs[0].task, Task::Reseedmydumper);
-    assert_eq!(
-        jobs[0].backup_id.as_deref(),
-        Some(backup.to_string().as_str())
-    );
-    same_as_primary(&sb, "db2").await;
-    let audit = sb
-        .sql("db2", "SELECT COUNT(*) FROM shop.audit WHERE item = 2000")
-        .await;
-    assert_eq!(
-        ferryman_db::mysql_async::from_row::<u64>(audit[0].clone()),
-        1
-    );
-    assert_eq!(
-        sb.sql("db2", "SELECT * FROM shop.big_items").await.len(),
-        951
-    );
+    reseed_diverged_db2(&sb, &d, &backup, Task::Reseedmydumper).await;
 
     // Flashback to the backup by id: rewound, then replicating again.
     sb.sql(
