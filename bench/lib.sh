@@ -102,3 +102,30 @@ ensure_data() { # dir datadir size
         "$fm" sandbox load --dir "$1" --size "$3"
     fi
 }
+
+# The end of a script's EXIT trap: with `destroy` 1 the sandbox at `dir` is removed, else its
+# servers are stopped and its data kept; nothing when it was never started (`started` 0).
+end_sandbox() { # dir started destroy
+    ((${2:-0})) || return 0
+    if [[ ${3:-0} == 1 ]]; then
+        "$fm" sandbox destroy --dir "$1" >/dev/null || echo "warning: sandbox destroy failed" >&2
+    else
+        "$fm" sandbox down --dir "$1" >/dev/null 2>&1 || true
+    fi
+}
+
+# A copy of the configuration `src` at `out`, with the TOML lines `key = value` given put at the
+# top of every `[clusters.NAME]` section; a setting of those keys already in the section is
+# dropped (the same key under another section is left alone).
+with_cluster_keys() { # src out line...
+    local src=$1 out=$2
+    shift 2
+    printf '%s\n' "$@" | awk '
+        function key(l) { sub(/[[:space:]]*=.*/, "", l); return l }
+        NR == FNR { add[++n] = $0; keys[key($0)] = 1; next }
+        /^[[:space:]]*\[/ { incluster = ($0 ~ /^\[clusters\.[a-z]+\]$/) }
+        incluster && (key($0) in keys) { next }
+        { print }
+        /^\[clusters\.[a-z]+\]$/ { for (i = 1; i <= n; i++) print add[i] }
+    ' - "$src" >"$out"
+}

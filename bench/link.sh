@@ -80,13 +80,7 @@ cleanup() {
         ip netns del "$NS_NODE" 2>/dev/null || true
         ip netns del "$NS_MGR" 2>/dev/null || true
     fi
-    if ((sandbox_started)); then
-        if [[ $destroy == 1 ]]; then
-            "$fm" sandbox destroy --dir "$dir" >/dev/null || echo "warning: sandbox destroy failed" >&2
-        else
-            "$fm" sandbox down --dir "$dir" >/dev/null 2>&1 || true
-        fi
-    fi
+    end_sandbox "$dir" "$sandbox_started" "$destroy"
     exit "$rc"
 }
 trap cleanup EXIT

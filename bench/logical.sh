@@ -53,13 +53,7 @@ cleanup() {
     trap - EXIT INT TERM
     stop_pid "$agent_pid" agent
     stop_pid "$manager_pid" manager
-    if ((sandbox_started)); then
-        if [[ $destroy == 1 ]]; then
-            "$fm" sandbox destroy --dir "$dir" >/dev/null || echo "warning: sandbox destroy failed" >&2
-        else
-            "$fm" sandbox down --dir "$dir" >/dev/null 2>&1 || true
-        fi
-    fi
+    end_sandbox "$dir" "$sandbox_started" "$destroy"
     exit "$rc"
 }
 trap cleanup EXIT
@@ -82,11 +76,7 @@ sbtest_bytes=$(du -sb "$datadir/sbtest" | awk '{ print $1 }')
 
 config_for() { # logical type -> path
     local out=$work/ferryman-$1.toml
-    awk -v t="$1" '
-        /^backup-logical-type/ { next }
-        { print }
-        /^\[clusters\.[a-z]+\]$/ { print "backup-logical-type = \"" t "\"" }
-    ' "$cfg" >"$out"
+    with_cluster_keys "$cfg" "$out" "backup-logical-type = \"$1\""
     echo "$out"
 }
 cfg_dump=$(config_for mysqldump)

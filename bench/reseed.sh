@@ -301,11 +301,8 @@ if want_method D; then
 fi
 
 # The cluster's logical tool (C's backup), set in the configuration every daemon reads.
-awk -v t="$logical_type" '
-    /^backup-logical-type/ { next }
-    { print }
-    /^\[clusters\.[a-z]+\]$/ { print "backup-logical-type = \"" t "\"" }
-' "$cfg" >"$cfg.new" && mv "$cfg.new" "$cfg"
+with_cluster_keys "$cfg" "$cfg.new" "backup-logical-type = \"$logical_type\"" &&
+    mv "$cfg.new" "$cfg"
 
 # ---------------------------------------------------------------------------------------------
 step "Manager and agents"

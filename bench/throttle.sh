@@ -52,13 +52,7 @@ cleanup() {
     stop_pid "$agent_pid" agent
     stop_pid "$manager_pid" manager
     [[ -n $sb_opts ]] && rm -f -- "$sb_opts"
-    if ((sandbox_started)); then
-        if [[ $destroy == 1 ]]; then
-            "$fm" sandbox destroy --dir "$dir" >/dev/null || echo "warning: sandbox destroy failed" >&2
-        else
-            "$fm" sandbox down --dir "$dir" >/dev/null 2>&1 || true
-        fi
-    fi
+    end_sandbox "$dir" "$sandbox_started" "$destroy"
     exit "$rc"
 }
 trap cleanup EXIT
@@ -86,8 +80,8 @@ printf 'db-driver=mysql\nmysql-socket=%s\nmysql-user=ferryman\nmysql-password=%s
     "$(ini_get "$p1" mysqld socket)" "$(<"$dir/secrets/ferryman.pass")" >"$sb_opts"
 
 cfg_free=$cfg cfg_thr=$work/ferryman-throttled.toml
-awk -v lag="$lag" -v floor="$floor" '{ print } /^\[clusters\.[a-z]+\]$/ {
-    print "backup-throttle-lag = \"" lag "\""; print "backup-throttle-min-rate-mib = " floor }' "$cfg" >"$cfg_thr"
+with_cluster_keys "$cfg" "$cfg_thr" "backup-throttle-lag = \"$lag\"" \
+    "backup-throttle-min-rate-mib = $floor"
 "$fm" config check "$cfg_thr" >/dev/null || die "$cfg_thr does not check"
 
 # Vertical output keeps its names only without -N (q2's skip-column-names).

@@ -52,13 +52,7 @@ cleanup() {
     stop_pid "$hand_pid" "mariadbd (by hand)"
     stop_pid "$agent_pid" agent
     stop_pid "$manager_pid" manager
-    if ((sandbox_started)); then
-        if [[ $destroy == 1 ]]; then
-            "$fm" sandbox destroy --dir "$dir" >/dev/null || echo "warning: sandbox destroy failed" >&2
-        else
-            "$fm" sandbox down --dir "$dir" >/dev/null 2>&1 || true
-        fi
-    fi
+    end_sandbox "$dir" "$sandbox_started" "$destroy"
     exit "$rc"
 }
 trap cleanup EXIT
