@@ -76,9 +76,19 @@ pub fn myloader_args(
     ]
 }
 
-/// The text of the empty option file [`myloader_args`] wants.
-pub const MYLOADER_CNF: &[u8] =
-    b"# Read by myloader for Ferryman; intentionally empty.\n[client]\n";
+/// Writes the empty option file [`myloader_args`] wants at `path` (0600), in a directory of
+/// the caller's that lives no longer than the load.
+pub fn write_myloader_cnf(path: &Path) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(b"# Read by myloader for Ferryman; intentionally empty.\n[client]\n")
+}
 
 /// Whether a finished `myloader` failed: a non-zero exit, or a file it could not load.
 pub fn myloader_failed(finished: &Finished) -> bool {

@@ -8,9 +8,9 @@ use std::time::Instant;
 use ferryman_db::Session;
 use ferryman_exec::Program;
 
-use ferryman_mariadbd::defaults_file::{write_file, MAX_PACKET};
+use ferryman_mariadbd::defaults_file::MAX_PACKET;
 use ferryman_mariadbd::load::{
-    find_metadata, loader_threads, myloader_args, myloader_failed, MYLOADER_CNF,
+    find_metadata, loader_threads, myloader_args, myloader_failed, write_myloader_cnf,
 };
 use ferryman_mariadbd::sweep::remove_dir;
 
@@ -108,7 +108,7 @@ impl Throwaway {
 
         let started = Instant::now();
         let cnf = layout::myloader_cnf(&self.paths);
-        write_file(&cnf, MYLOADER_CNF, 0o600)?;
+        write_myloader_cnf(&cnf).map_err(Error::io("write", &cnf))?;
         let args = myloader_args(&cnf, &dump_dir, &self.paths.socket(), loader_threads());
         tracing::debug!(dir = %self.dir().display(), "loading a mydumper backup");
         let finished = feed::run(&myloader, args).await?;

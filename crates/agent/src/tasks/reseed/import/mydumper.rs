@@ -11,9 +11,8 @@ use std::os::unix::fs::DirBuilderExt;
 use std::time::Instant;
 
 use ferryman_exec::Program;
-use ferryman_mariadbd::defaults_file::write_file;
 use ferryman_mariadbd::load::{
-    find_metadata, loader_threads, myloader_args, myloader_failed, MYLOADER_CNF,
+    find_metadata, loader_threads, myloader_args, myloader_failed, write_myloader_cnf,
 };
 use ferryman_proto::mydumper::METADATA;
 
@@ -131,8 +130,7 @@ impl ImportServer {
         }
 
         let cnf = self.layout.root().join("myloader.cnf");
-        write_file(&cnf, MYLOADER_CNF, 0o600)
-            .map_err(|e| Error::io("write", &cnf)(std::io::Error::other(e.to_string())))?;
+        write_myloader_cnf(&cnf).map_err(Error::io("write", &cnf))?;
         let threads = loader_threads();
         ctx.progress.set_phase(format!(
             "loading the backup with myloader ({threads} threads)"
