@@ -635,11 +635,7 @@ fn completions_and_man_pages_come_from_the_command_line_definition() {
 fn json_logs_are_one_object_per_line_with_level_target_and_fields() {
     let dir = tempfile::tempdir().unwrap();
     // A closed loopback port: the agent's pass fails fast, after its start-up warning.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = ferryman_sandbox::free_port().unwrap();
     let key = dir.path().join("missing-row.key");
     let text_of = std::fs::read_to_string(EXAMPLE)
         .unwrap()

@@ -53,5 +53,5 @@ pub use error::{Error, Result};
 pub use galera::{
     ClusterSpec, GaleraOptions, GaleraSandbox, GaleraState, GaleraStatus, NodeReport, NodeSpec,
 };
-pub use sandbox::{Sandbox, ServerReport, UpOptions};
+pub use sandbox::{free_port, Sandbox, ServerReport, UpOptions};
 pub use state::{ServerSpec, State};

@@ -18,6 +18,7 @@ use crate::layout::{write_file, Layout};
 use crate::server::{self, Binaries};
 use crate::state::{ServerSpec, State};
 use crate::{Error, Result};
+pub use ports::free_port;
 pub(crate) use ports::free_ports;
 
 /// Cluster name of every sandbox.

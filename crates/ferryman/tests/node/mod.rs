@@ -21,11 +21,7 @@ fn json(out: &Output) -> serde_json::Value {
 
 /// A port nothing listens on now.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    ferryman_sandbox::free_port().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -91,11 +91,7 @@ async fn a_physical_reseed_with_every_channel_in_tls() {
     let token_file = config.manager.monitoring_datadir.join("api.token");
     config.agent.api_token_file = Some(token_file.clone());
     config.agent.api_bind_address = "127.0.0.1".into();
-    let api_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let api_port = ferryman_sandbox::free_port().unwrap();
     config.clusters[0].servers[1].agent_api_port = Some(api_port);
     let d = Daemons::start(config, &["db1", "db2"]).await;
     let token = std::fs::read_to_string(&token_file).unwrap();

@@ -22,11 +22,7 @@ struct Driver {
 impl Driver {
     async fn start() -> Driver {
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = ferryman_sandbox::free_port().unwrap();
         let program = Program::find("chromedriver", "chromium-driver").unwrap();
         let pid = Command::new(&program)
             .arg(format!("--port={port}"))

@@ -24,10 +24,7 @@ impl TestPrometheus {
         rules: &[&Path],
     ) -> TestPrometheus {
         let dir = super::temp_dir("ferryman-prometheus-");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap_or_else(|e| panic!("no free port: {e}"));
+        let port = crate::free_port().unwrap_or_else(|e| panic!("{e}"));
         let rule_files: Vec<String> = rules
             .iter()
             .map(|r| format!("  - {}\n", r.display()))

@@ -27,10 +27,7 @@ impl TestSmtp {
     /// Starts the server; panics with its log when it does not listen within 10 s.
     pub async fn start() -> TestSmtp {
         let dir = super::temp_dir("ferryman-smtp-");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap_or_else(|e| panic!("no free port: {e}"));
+        let port = crate::free_port().unwrap_or_else(|e| panic!("{e}"));
         let maildir = dir.path().join("maildir");
         let python = Program::at(std::path::Path::new("/usr/bin/python3"), "python3-aiosmtpd")
             .unwrap_or_else(|e| panic!("{e}"));

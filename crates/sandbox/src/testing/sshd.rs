@@ -44,10 +44,7 @@ impl TestSshd {
             dir.path().join("authorized_keys"),
         )
         .unwrap_or_else(|e| panic!("authorized_keys: {e}"));
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap_or_else(|e| panic!("no free port: {e}"));
+        let port = crate::free_port().unwrap_or_else(|e| panic!("{e}"));
         let d = dir.path().display();
         let config = format!(
             "ListenAddress 127.0.0.1\nPort {port}\nHostKey {d}/host_ed25519\n\

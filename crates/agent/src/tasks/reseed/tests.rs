@@ -161,11 +161,7 @@ impl Fixture {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    ferryman_sandbox::free_port().unwrap()
 }
 
 #[test]
