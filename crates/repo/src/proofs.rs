@@ -299,6 +299,28 @@ mod tests {
     }
 
     #[test]
+    fn a_logical_backup_s_own_rows_are_recorded_rows() {
+        for tool in [Tool::Mysqldump, Tool::Mydumper, Tool::Mariabackup] {
+            let m: Manifest = serde_json::from_value(serde_json::json!({
+                "format_version": 1, "id": "c/db1/20261120T010000Z-j1", "cluster": "c",
+                "server": "db1", "host": "h", "kind": tool.kind(), "tool": tool,
+                "tool_version": null, "format": tool.format(),
+                "payload": tool.format().payload_name(), "job_id": 1,
+                "started_at": "2026-11-20T01:00:00Z", "ended_at": "2026-11-20T01:00:10Z",
+                "raw_bytes": 1, "stored_bytes": 1, "raw_sha256": "", "stored_sha256": "",
+                "compression": {"algorithm": "zstd", "level": 1}, "gtid": "0-1-9",
+                "binlog_file": null, "binlog_pos": null, "captured": {}, "extra": {},
+                "table_rows": {"shop.t": 5},
+            }))
+            .unwrap();
+            let recorded = recorded_rows(&m).map(|(rows, _)| rows);
+            // A physical backup's rows are those a verification counted, never its own.
+            let expected = (tool != Tool::Mariabackup).then(|| rows(&[("shop.t", 5)]));
+            assert_eq!(recorded, expected, "{tool:?}");
+        }
+    }
+
+    #[test]
     fn equal_rows_prove_and_every_difference_is_named() {
         let recorded = rows(&[
             ("shop.a", 3),

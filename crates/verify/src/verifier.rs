@@ -216,8 +216,8 @@ fn expected(manifest: &Manifest, history: &[Manifest], settings: &Settings) -> E
     }
 }
 
-/// A mysqldump backup of the same cluster with row counts, taken at exactly the physical
-/// backup's GTID position: the same data, so the same rows per table.
+/// A logical backup (mysqldump or mydumper) of the same cluster with row counts, taken at
+/// exactly the physical backup's GTID position: the same data, so the same rows per table.
 fn reference<'a>(manifest: &Manifest, history: &'a [Manifest]) -> Option<&'a Manifest> {
     let gtid = normalize_gtid(manifest.gtid.as_deref()?);
     if gtid.is_empty() {
@@ -396,7 +396,87 @@ pub(crate) async fn start_restore(
 
 #[cfg(test)]
 mod tests {
-    use super::normalize_gtid;
+    use super::*;
+
+    /// A manifest of `tool`'s backup of `c/db1` by job `job`, at `gtid`, with `rows` counted.
+    fn manifest(tool: Tool, job: u64, gtid: &str, rows: &[(&str, u64)]) -> Manifest {
+        let table_rows: BTreeMap<String, u64> =
+            rows.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect();
+        let databases: BTreeSet<&str> = rows
+            .iter()
+            .filter_map(|(k, _)| k.split('.').next())
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "format_version": 1, "id": format!("c/db1/20261120T0{job}0000Z-j{job}"),
+            "cluster": "c", "server": "db1", "host": "h",
+            "kind": tool.kind().as_str(), "tool": tool.as_str(), "tool_version": null,
+            "format": tool.format().as_str(), "payload": tool.format().payload_name(),
+            "job_id": job,
+            "started_at": format!("2026-11-20T0{job}:00:00Z"),
+            "ended_at": format!("2026-11-20T0{job}:00:10Z"),
+            "raw_bytes": 1, "stored_bytes": 1, "raw_sha256": "", "stored_sha256": "",
+            "compression": {"algorithm": "zstd", "level": 1},
+            "gtid": gtid, "binlog_file": null, "binlog_pos": null, "captured": {}, "extra": {},
+            "databases": databases, "table_rows": table_rows,
+        }))
+        .unwrap()
+    }
+
+    fn settings() -> Settings {
+        Settings {
+            throwaway: ThrowawayOptions {
+                work_dir: std::path::PathBuf::from("/nonexistent"),
+                buffer_pool_mib: 128,
+                start_timeout: Duration::from_secs(1),
+            },
+            size_change_percent: 0,
+            check_tables: false,
+            restore_timeout: Duration::from_secs(1),
+            expected_databases: Vec::new(),
+            nonempty_tables: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_mydumper_backup_is_compared_with_the_rows_counted_in_its_files() {
+        let rows = [("shop.t", 5), ("shop.e", 0)];
+        let m = manifest(Tool::Mydumper, 1, "0-1-9", &rows);
+        let e = expected(&m, &[], &settings());
+        assert_eq!(e.rows, Some(m.table_rows.clone()));
+        assert!(
+            e.rows_from.contains("counted when the dump was taken"),
+            "{}",
+            e.rows_from
+        );
+        assert_eq!(e.databases, BTreeSet::from(["shop".to_owned()]));
+        // One stored before its files were counted says why there is nothing to compare.
+        let old = manifest(Tool::Mydumper, 1, "0-1-9", &[]);
+        let e = expected(&old, &[], &settings());
+        assert_eq!(e.rows, None);
+        assert!(e.rows_from.contains("an older Ferryman"), "{}", e.rows_from);
+    }
+
+    #[test]
+    fn a_physical_backup_is_compared_with_a_logical_one_at_its_gtid() {
+        let physical = manifest(Tool::Mariabackup, 3, "0-1-9", &[]);
+        let mydumper = manifest(Tool::Mydumper, 2, "0-1-9", &[("shop.t", 5)]);
+        let elsewhere = manifest(Tool::Mysqldump, 4, "0-1-8", &[("shop.t", 4)]);
+        let history = [mydumper.clone(), elsewhere];
+        let e = expected(&physical, &history, &settings());
+        assert_eq!(e.rows, Some(mydumper.table_rows.clone()));
+        assert!(
+            e.rows_from.contains(&mydumper.id.to_string()),
+            "{}",
+            e.rows_from
+        );
+        // None at its GTID: nothing to compare with.
+        let e = expected(
+            &manifest(Tool::Mariabackup, 5, "0-1-7", &[]),
+            &history,
+            &settings(),
+        );
+        assert_eq!(e.rows, None);
+    }
 
     #[test]
     fn gtid_positions_compare_as_sets() {

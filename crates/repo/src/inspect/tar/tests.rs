@@ -117,16 +117,27 @@ async fn rows_databases_and_coordinates_come_from_the_members() {
         assert_eq!(f.coordinates.binlog_pos, Some(1570));
         assert!(f.captured["metadata"].contains("Finished dump at"));
     }
-    // Members named without `./`, in POSIX format (prefix field) as well.
-    let names: Vec<String> = std::fs::read_dir(&dir)
+    // As the agent sends them: named without `./`, `metadata` last, in GNU format (`L`
+    // members) and in POSIX format (pax `path` records for the long names).
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    let mut args = vec!["--format=posix"];
-    args.extend(names.iter().map(String::as_str));
-    let f = inspect(&tar(&dir, &args).await, 333).unwrap();
-    assert_eq!(f.table_rows.get("shop.t"), Some(&5));
-    assert_eq!(f.table_rows.get(&format!("shop.{LONG}")), Some(&1));
+    names.sort_by_key(|n| (n == "metadata", n.clone()));
+    assert_eq!(names.last().map(String::as_str), Some("metadata"));
+    for format in ["--format=gnu", "--format=posix"] {
+        let mut args = vec![format];
+        args.extend(names.iter().map(String::as_str));
+        let f = inspect(&tar(&dir, &args).await, 333).unwrap();
+        assert_eq!(f.table_rows.get("shop.t"), Some(&5), "{format}");
+        assert_eq!(f.table_rows.get("shop.e"), Some(&0), "{format}");
+        assert_eq!(
+            f.table_rows.get(&format!("shop.{LONG}")),
+            Some(&1),
+            "{format}"
+        );
+        assert_eq!(f.coordinates.gtid.as_deref(), Some("0-1-3530"), "{format}");
+    }
 }
 
 #[tokio::test]
