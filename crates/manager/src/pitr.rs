@@ -44,6 +44,11 @@ pub struct PitrStatus {
 /// The status of `cluster`.
 pub async fn status(services: &Services, cluster: &str) -> Result<PitrStatus> {
     let config = services.cluster(cluster)?;
+    // Whether a proof runs is read before the record: a proof records its result before it
+    // ends, so a status that says none runs always holds the result of the one that ran. Read
+    // the other way round, a proof ending between the two reads would show as ended with no
+    // result (and `ferryman pitr prove --wait` would say it ended without a record).
+    let prover = services.provers.status(cluster);
     let repo = services.repo(cluster)?;
     let backups = services.repos.list(Some(cluster), None).await?;
     let segments = repo.list_segments(cluster).await?;
@@ -89,7 +94,7 @@ pub async fn status(services: &Services, cluster: &str) -> Result<PitrStatus> {
         rpo_lag_seconds,
         report,
         proof,
-        prover: services.provers.status(cluster),
+        prover,
         warnings,
     })
 }
