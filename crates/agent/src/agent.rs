@@ -110,7 +110,7 @@ impl Agent {
                     .collect::<Vec<_>>()
                     .join(", "),
             })?;
-        let schema = Schema::new(&config.jobs.schema)?;
+        let schema = Schema::new(&cluster.jobs_schema)?;
         let work_dir = config.agent.work_dir.join(&server_config.name);
         create_private_dir(&work_dir)?;
         for sub in ["jobs", "tool-logs", "swaps"] {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use ferryman_proto::Task;
 use toml::Spanned;
 
+use crate::agent::JobsConfig;
 use crate::binlog_archive::{BinlogArchiveConfig, RawBinlogArchive};
 use crate::credential::Credential;
 use crate::defaults;
@@ -86,6 +87,11 @@ pub struct ClusterConfig {
     /// `backup-concurrency`: how many of this cluster's backups stream at once (the manager's
     /// `backup-concurrency` applies too); the others wait, queued. Default 2; 1 to 64.
     pub backup_concurrency: u32,
+    /// `jobs-schema`: the schema of the jobs table on this cluster's servers (the manager
+    /// writes job rows there, the agents read them there). Default `jobs.schema`. Clusters that
+    /// share no server never need it; it lets two clusters keep their rows apart on one
+    /// server (a lab's, or the fleet benchmark's simulated servers).
+    pub jobs_schema: String,
     /// `backup-stream-compression` and `backup-stream-compression-threads`: where backups are
     /// compressed.
     pub stream_compression: StreamCompressionConfig,
@@ -125,12 +131,14 @@ impl ClusterConfig {
         self.servers.iter().find(|s| s.name == name)
     }
 
-    /// Validates `[clusters.NAME]`; `repositories` are the names `backup-repositories` may use.
-    /// Also returns where the sender pool is written, for the cross-cluster overlap check.
+    /// Validates `[clusters.NAME]`; `repositories` are the names `backup-repositories` may use,
+    /// `jobs` gives `jobs-schema` its default. Also returns where the sender pool is written,
+    /// for the cross-cluster overlap check.
     pub(crate) fn from_raw(
         name: Spanned<String>,
         raw: RawCluster,
         manager: &ManagerConfig,
+        jobs: &JobsConfig,
         repositories: &repository::Names,
         seen: &mut SeenServers,
         v: &mut Validator<'_>,
@@ -169,6 +177,7 @@ impl ClusterConfig {
             backup_logical_type,
             backup_galera_desync,
             backup_concurrency,
+            jobs_schema,
             backup_stream_compression,
             backup_stream_compression_threads,
             backup_throttle_lag,
@@ -342,6 +351,13 @@ impl ClusterConfig {
             defaults::CLUSTER_BACKUP_CONCURRENCY,
             defaults::CLUSTER_BACKUP_CONCURRENCY_RANGE,
         );
+        let jobs_schema = match jobs_schema {
+            None => jobs.schema.clone(),
+            Some(schema) => {
+                v.name("schema name (`clusters.NAME.jobs-schema`)", &schema, true);
+                schema.into_inner()
+            }
+        };
         let stream_compression = StreamCompressionConfig::from_raw(
             backup_stream_compression,
             backup_stream_compression_threads,
@@ -414,6 +430,7 @@ impl ClusterConfig {
             backup_physical_type,
             backup_logical_type,
             backup_concurrency,
+            jobs_schema,
             stream_compression,
             throttle,
             retention,

@@ -109,7 +109,15 @@ impl Config {
         let clusters: Vec<(ClusterConfig, Places)> = clusters
             .into_iter()
             .map(|(name, raw)| {
-                ClusterConfig::from_raw(name, raw, &manager, &repository_names, &mut seen, &mut v)
+                ClusterConfig::from_raw(
+                    name,
+                    raw,
+                    &manager,
+                    &jobs,
+                    &repository_names,
+                    &mut seen,
+                    &mut v,
+                )
             })
             .collect();
         check_sender_pools(&clusters, &mut v);

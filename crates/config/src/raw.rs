@@ -170,6 +170,7 @@ pub(crate) struct RawCluster {
     pub(crate) backup_logical_type: Option<Spanned<String>>,
     pub(crate) backup_galera_desync: Option<bool>,
     pub(crate) backup_concurrency: Option<Spanned<i64>>,
+    pub(crate) jobs_schema: Option<Spanned<String>>,
     pub(crate) backup_stream_compression: Option<Spanned<String>>,
     pub(crate) backup_stream_compression_threads: Option<Spanned<i64>>,
     pub(crate) backup_throttle_lag: Option<Spanned<String>>,

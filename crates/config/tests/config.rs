@@ -545,6 +545,26 @@ fn agent_timeouts_are_read() {
 }
 
 #[test]
+fn a_clusters_jobs_schema_defaults_to_jobs_schema_and_is_an_identifier() {
+    let config = parse(MINIMAL).unwrap();
+    assert_eq!(config.clusters[0].jobs_schema, "replication_manager_schema");
+    let config = parse(&format!("[jobs]\nschema = \"fm_jobs\"\n{MINIMAL}")).unwrap();
+    assert_eq!(config.clusters[0].jobs_schema, "fm_jobs");
+    let config = parse(&format!(
+        "[jobs]\nschema = \"fm_jobs\"\n{}",
+        with_cluster_keys("jobs-schema = \"fm_c001\"")
+    ))
+    .unwrap();
+    assert_eq!(config.jobs.schema, "fm_jobs");
+    assert_eq!(config.clusters[0].jobs_schema, "fm_c001");
+    let error = only_error(&with_cluster_keys("jobs-schema = \"fm`x\""));
+    assert!(
+        error.contains("clusters.NAME.jobs-schema") && error.contains("fm`x"),
+        "{error}"
+    );
+}
+
+#[test]
 fn commands_are_strings_split_on_whitespace_or_arrays_taken_verbatim() {
     let config = parse(&format!(
         "{MINIMAL}service-start = [\"/opt/db tools/start\", \"--name\", \"db 1\"]\n\

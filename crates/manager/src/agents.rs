@@ -99,11 +99,11 @@ pub async fn run(services: Arc<Services>, shutdown: CancellationToken) {
 /// One round over every server of the fleet.
 pub async fn read_all(services: &Services) {
     let config = &services.config;
-    let Ok(schema) = Schema::new(&config.jobs.schema) else {
-        return;
-    };
     let mut each = Vec::new();
     for cluster in &config.clusters {
+        let Ok(schema) = Schema::new(&cluster.jobs_schema) else {
+            continue;
+        };
         for server in &cluster.servers {
             let schema = schema.clone();
             each.push(async move { (cluster, server, read(cluster, server, &schema).await) });

@@ -78,7 +78,7 @@ async fn backup_source(services: &Services, c: &ClusterConfig) -> Result<String>
     {
         return Ok(server);
     }
-    services.topology.refresh(&services.config).await;
+    services.topology.refresh_cluster(c).await;
     let view = services
         .topology
         .cluster(&c.name)

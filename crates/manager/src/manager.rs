@@ -92,13 +92,7 @@ impl Manager {
         if let Some(note) = history_note {
             services.events.emit(note);
         }
-        for cluster in &config.clusters {
-            for server in &cluster.servers {
-                if let Err(e) = prepare_server(&config, cluster, server).await {
-                    tracing::warn!(cluster = %cluster.name, server = %server.name, error = %e, "cannot prepare the server's jobs table; jobs to it will fail until it answers");
-                }
-            }
-        }
+        prepare_servers(&config).await;
         services.topology.refresh(&config).await;
         Ok(Manager {
             services,
@@ -290,14 +284,31 @@ async fn prune_history(services: Arc<Services>, shutdown: CancellationToken) {
     }
 }
 
+/// Servers prepared at once at start: a fleet of a thousand servers, some of them down (each
+/// waiting for its connect timeout), must not hold the manager's start for minutes.
+const PREPARE_CONCURRENCY: usize = 16;
+
+/// [`prepare_server`] for every server of the fleet, [`PREPARE_CONCURRENCY`] at once. A server
+/// that cannot be prepared is logged and skipped: jobs to it fail until it answers.
+async fn prepare_servers(config: &Config) {
+    use futures_util::StreamExt;
+    let each = config.clusters.iter().flat_map(|cluster| {
+        cluster.servers.iter().map(move |server| async move {
+            if let Err(e) = prepare_server(cluster, server).await {
+                tracing::warn!(cluster = %cluster.name, server = %server.name, error = %e, "cannot prepare the server's jobs table; jobs to it will fail until it answers");
+            }
+        })
+    });
+    futures_util::stream::iter(each)
+        .buffer_unordered(PREPARE_CONCURRENCY)
+        .for_each(|()| async {})
+        .await;
+}
+
 /// Creates the jobs table if needed and cancels rows a previous manager left pending.
-async fn prepare_server(
-    config: &Config,
-    cluster: &ClusterConfig,
-    server: &ServerConfig,
-) -> Result<()> {
+async fn prepare_server(cluster: &ClusterConfig, server: &ServerConfig) -> Result<()> {
     let endpoint = Endpoint::from_config(server, &cluster.db_servers_credential);
-    let schema = Schema::new(&config.jobs.schema)?;
+    let schema = Schema::new(&cluster.jobs_schema)?;
     let mut conn = JobsConn::open(&endpoint, &schema).await?;
     conn.ensure().await?;
     for job in conn.list(1000).await? {

@@ -18,6 +18,10 @@ use crate::{Error, Result};
 
 /// How often the topology is read.
 pub const REFRESH: Duration = Duration::from_secs(5);
+/// Clusters read at once: a fleet of hundreds of clusters is read in a few seconds, and one
+/// cluster whose server does not answer (each read waits for its connect timeout) holds up
+/// only its own slot, not every cluster after it.
+const CLUSTERS_AT_ONCE: usize = 16;
 /// A replica lagging more than this is not chosen for backups.
 const MAX_BACKUP_LAG_S: u64 = 300;
 
@@ -69,24 +73,30 @@ pub struct Topology {
 }
 
 impl Topology {
-    /// Reads every cluster now.
+    /// Reads every cluster now, [`CLUSTERS_AT_ONCE`] at a time.
     pub async fn refresh(&self, config: &Config) {
-        for cluster in &config.clusters {
-            let servers = topology::read_cluster(cluster).await;
-            let read_at = SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            if let Ok(mut map) = self.inner.write() {
-                map.insert(
-                    cluster.name.clone(),
-                    ClusterTopology {
-                        cluster: cluster.name.clone(),
-                        read_at,
-                        servers,
-                    },
-                );
-            }
+        use futures_util::StreamExt;
+        futures_util::stream::iter(&config.clusters)
+            .for_each_concurrent(CLUSTERS_AT_ONCE, |cluster| self.refresh_cluster(cluster))
+            .await;
+    }
+
+    /// Reads one cluster now.
+    pub async fn refresh_cluster(&self, cluster: &ClusterConfig) {
+        let servers = topology::read_cluster(cluster).await;
+        let read_at = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        if let Ok(mut map) = self.inner.write() {
+            map.insert(
+                cluster.name.clone(),
+                ClusterTopology {
+                    cluster: cluster.name.clone(),
+                    read_at,
+                    servers,
+                },
+            );
         }
     }
 

@@ -157,7 +157,7 @@ impl NodeJob {
     ) -> Result<NodeJob> {
         let manager = &services.config.manager;
         let endpoint = Endpoint::from_config(server, &cluster.db_servers_credential);
-        let schema = Schema::new(&services.config.jobs.schema)?;
+        let schema = Schema::new(&cluster.jobs_schema)?;
         let mut conn = JobsConn::open(&endpoint, &schema).await?;
         let inserted = async {
             conn.ensure().await?;

@@ -270,7 +270,7 @@ async fn carry_out(
         }
     }
     let v = &services.config.verifier;
-    let jobs_schema = services.config.jobs.schema.clone();
+    let jobs_schema = c.jobs_schema.clone();
     prove(ProofRequest {
         plan,
         backup_repo,

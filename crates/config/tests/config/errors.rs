@@ -478,7 +478,7 @@ fn a_misspelt_table_is_reported_once_with_the_table_meant() {
              scheduler-db-servers-optimize, scheduler-db-servers-optimize-cron, \
              scheduler-db-servers-snapshot, scheduler-db-servers-snapshot-cron, \
              scheduler-db-servers-verify, scheduler-db-servers-verify-cron, backup-physical-type, \
-             backup-logical-type, backup-galera-desync, backup-concurrency, backup-stream-compression, \
+             backup-logical-type, backup-galera-desync, backup-concurrency, jobs-schema, backup-stream-compression, \
              backup-stream-compression-threads, backup-throttle-lag, backup-throttle-rate-mib, \
              backup-throttle-min-rate-mib, backup-keep-last, backup-keep-hourly, backup-keep-daily, \
              backup-keep-weekly, backup-keep-monthly, backup-keep-yearly, \

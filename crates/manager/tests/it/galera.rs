@@ -82,7 +82,7 @@ async fn a_galera_cluster_is_backed_up_from_a_synced_node_and_its_job_rows_stay_
     .await;
     let config_path = config_with_galera(&g, "backup-galera-desync = true");
     let config = Config::load(&config_path).unwrap();
-    let schema = Schema::new(&config.jobs.schema).unwrap();
+    let schema = Schema::new(&config.clusters[0].jobs_schema).unwrap();
 
     // 1. Job rows stay on their node. Every node gets its table first (as its agent would),
     // then a row is written on a1, then an ordinary write after it: once that write is on a2

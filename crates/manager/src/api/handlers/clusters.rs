@@ -83,12 +83,12 @@ pub(in crate::api) async fn topology(
     path: Result<UrlPath<String>, PathRejection>,
 ) -> Reply<impl IntoResponse> {
     let UrlPath(name) = path.map_err(bad_path)?;
-    cluster(&services, &name)?;
+    let config = cluster(&services, &name)?;
     if let Some(view) = services.topology.cluster(&name) {
         return Ok(Json(view));
     }
     // Not read yet (the monitor reads every few seconds): read it now rather than fail.
-    services.topology.refresh(&services.config).await;
+    services.topology.refresh_cluster(config).await;
     services.topology.cluster(&name).map(Json).ok_or_else(|| {
         ApiError::internal(format!(
             "the topology of `{name}` could not be read; see the manager's log"
