@@ -73,7 +73,7 @@ pub struct Topology {
 }
 
 impl Topology {
-    /// Reads every cluster now, [`CLUSTERS_AT_ONCE`] at a time.
+    /// Reads every cluster now, 16 at a time (`CLUSTERS_AT_ONCE`).
     pub async fn refresh(&self, config: &Config) {
         use futures_util::StreamExt;
         futures_util::stream::iter(&config.clusters)
