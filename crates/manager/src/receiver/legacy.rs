@@ -114,7 +114,7 @@ impl LegacyPort {
                 },
                 _ = cancel.cancelled() => return None,
             };
-            if !self.server.contains(&peer.ip()) {
+            if !super::is_from(&self.server, peer.ip()) {
                 tracing::warn!(port = self.port, %peer, expected = ?self.server, "stream refused: not from the job's server");
                 drop(stream);
                 continue;
