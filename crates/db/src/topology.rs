@@ -5,7 +5,7 @@ use mysql_async::{Conn, Row, Value};
 use serde::Serialize;
 
 use crate::wsrep::Wsrep;
-use crate::{Endpoint, Error, Result};
+use crate::{Connection, Endpoint, Error, Result};
 
 /// A server's place in its replication topology, as the server reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -103,21 +103,30 @@ pub async fn read(endpoint: &Endpoint, conn: &mut Conn) -> Result<ServerStatus> 
         detail: "no row for SELECT @@version".into(),
     })?;
     let mariadb = version.contains("MariaDB");
-    let (gtid_binlog_pos, gtid_slave_pos): (String, String) = if mariadb {
-        conn.query_first("SELECT @@gtid_binlog_pos, @@gtid_slave_pos")
+    // MariaDB's positions and whether it is a Galera node in one question (a monitor asks a
+    // thousand servers every few seconds); `wsrep_on` through the table, which has no row
+    // rather than an error on a server built without Galera.
+    let (gtid_binlog_pos, gtid_slave_pos, wsrep_on): (String, String, bool) = if mariadb {
+        let row: Option<(String, String, Option<String>)> = conn
+            .query_first(
+                "SELECT @@gtid_binlog_pos, @@gtid_slave_pos, (SELECT VARIABLE_VALUE \
+                 FROM information_schema.GLOBAL_VARIABLES WHERE VARIABLE_NAME = 'WSREP_ON')",
+            )
             .await
-            .map_err(|e| endpoint.query_error(ACTION, e))?
-            .unwrap_or_default()
+            .map_err(|e| endpoint.query_error(ACTION, e))?;
+        let (binlog, slave, on) = row.unwrap_or_default();
+        let on = on.is_some_and(|v| v.eq_ignore_ascii_case("ON"));
+        (binlog, slave, on)
     } else {
         let executed: Option<String> = conn
             .query_first("SELECT @@gtid_executed")
             .await
             .map_err(|e| endpoint.query_error(ACTION, e))?;
-        (executed.unwrap_or_default(), String::new())
+        (executed.unwrap_or_default(), String::new(), false)
     };
     let replication = read_slave_status(endpoint, conn).await?;
-    let galera = if mariadb {
-        crate::wsrep::read(endpoint, conn).await?
+    let galera = if wsrep_on {
+        Some(crate::wsrep::read_on(endpoint, conn).await?)
     } else {
         None
     };
@@ -197,13 +206,23 @@ fn value_text(v: &Value) -> String {
 /// Connects to `endpoint`, reads its status and disconnects.
 pub async fn read_endpoint(endpoint: &Endpoint) -> Result<ServerStatus> {
     let mut conn = endpoint.connect(crate::Session::Plain).await?;
-    // A server that takes the connection but never answers (a statement waiting on a lock
-    // held by a stuck replication thread) must not stall the monitor, nor a backup that asks
-    // it for a source: the read is bounded, and the connection dropped if it runs over.
-    let status = match tokio::time::timeout(READ_TIMEOUT, read(endpoint, &mut conn)).await {
-        Ok(status) => status,
-        Err(_) => {
-            return Err(Error::Query {
+    let status = bounded_read(endpoint, &mut conn).await;
+    let _ = conn.disconnect().await;
+    status.map_err(|(e, _)| e)
+}
+
+/// [`read`] within [`READ_TIMEOUT`]. A server that takes the connection but never answers (a
+/// statement waiting on a lock held by a stuck replication thread) must not stall the monitor,
+/// nor a backup that asks it for a source: the read is bounded, and the connection is to be
+/// dropped if it runs over. The error says whether it ran over (`true`).
+async fn bounded_read(
+    endpoint: &Endpoint,
+    conn: &mut Conn,
+) -> std::result::Result<ServerStatus, (Error, bool)> {
+    match tokio::time::timeout(READ_TIMEOUT, read(endpoint, conn)).await {
+        Ok(status) => status.map_err(|e| (e, false)),
+        Err(_) => Err((
+            Error::Query {
                 server: endpoint.name.clone(),
                 action: "read server status",
                 source: Box::new(mysql_async::Error::Io(mysql_async::IoError::Io(
@@ -212,11 +231,65 @@ pub async fn read_endpoint(endpoint: &Endpoint) -> Result<ServerStatus> {
                         format!("no answer within {} s", READ_TIMEOUT.as_secs()),
                     ),
                 ))),
-            })
+            },
+            true,
+        )),
+    }
+}
+
+/// Connections kept open between reads of the same servers, by server name: a monitor that
+/// reads a thousand servers every few seconds would otherwise spend most of its time (and the
+/// servers' time) connecting and authenticating. One per server; a read takes it out and puts
+/// it back when the read succeeded.
+#[derive(Debug, Default)]
+pub struct Kept {
+    conns: std::sync::Mutex<std::collections::HashMap<String, Connection>>,
+}
+
+impl Kept {
+    fn take(&self, server: &str) -> Option<Connection> {
+        self.conns.lock().ok()?.remove(server)
+    }
+
+    /// `endpoint`'s kept connection, or a new one; [`Kept::put`] it back once a read on it
+    /// succeeded (a connection whose read failed is dropped, never kept).
+    pub async fn take_or_connect(&self, endpoint: &Endpoint) -> Result<Connection> {
+        match self.take(&endpoint.name) {
+            Some(conn) => Ok(conn),
+            None => endpoint.connect(crate::Session::Plain).await,
         }
-    };
-    let _ = conn.disconnect().await;
-    status
+    }
+
+    /// Keeps `conn` as `server`'s connection (a read made at the same time on another one
+    /// may replace it: the other is then closed).
+    pub fn put(&self, server: &str, conn: Connection) {
+        if let Ok(mut conns) = self.conns.lock() {
+            conns.insert(server.to_owned(), conn);
+        }
+    }
+}
+
+/// Reads `endpoint`'s status on its connection kept in `kept`, opening one when there is none.
+///
+/// A kept connection that fails (the server restarted, or killed it) is dropped and the read
+/// made again at once on a new one, so a server that restarted between two reads is not shown
+/// as down; a read that ran over [`READ_TIMEOUT`] is not made again (the server is stuck). A
+/// connection whose read failed is never kept.
+pub async fn read_kept(endpoint: &Endpoint, kept: &Kept) -> Result<ServerStatus> {
+    if let Some(mut conn) = kept.take(&endpoint.name) {
+        match bounded_read(endpoint, &mut conn).await {
+            Ok(status) => {
+                kept.put(&endpoint.name, conn);
+                return Ok(status);
+            }
+            Err((e, true)) => return Err(e),
+            Err((_, false)) => {}
+        }
+    }
+    let mut conn = endpoint.connect(crate::Session::Plain).await?;
+    let status = bounded_read(endpoint, &mut conn).await.map_err(|(e, _)| e)?;
+    kept.put(&endpoint.name, conn);
+    Ok(status)
 }
 
 /// How long reading one server's status may take once connected.
@@ -282,9 +355,21 @@ pub fn shown_gtid(status: &ServerStatus) -> Option<&str> {
 
 /// Reads every server of `cluster` concurrently, with the cluster's credential.
 pub async fn read_cluster(cluster: &ferryman_config::ClusterConfig) -> Vec<ServerView> {
+    read_cluster_with(cluster, None).await
+}
+
+/// [`read_cluster`] on the connections kept in `kept` when given ([`read_kept`]).
+pub async fn read_cluster_with(
+    cluster: &ferryman_config::ClusterConfig,
+    kept: Option<&Kept>,
+) -> Vec<ServerView> {
     let reads = cluster.servers.iter().map(|server| async move {
         let ep = Endpoint::from_config(server, &cluster.db_servers_credential);
-        let (status, error) = match read_endpoint(&ep).await {
+        let read = match kept {
+            Some(kept) => read_kept(&ep, kept).await,
+            None => read_endpoint(&ep).await,
+        };
+        let (status, error) = match read {
             Ok(s) => (Some(s), None),
             Err(e) => (None, Some(e.to_string())),
         };

@@ -93,6 +93,11 @@ pub async fn read(ep: &Endpoint, conn: &mut Conn) -> Result<Option<Wsrep>> {
     if !on.is_some_and(|(_, v)| v.eq_ignore_ascii_case("ON")) {
         return Ok(None);
     }
+    read_on(ep, conn).await.map(Some)
+}
+
+/// Reads the Galera status of the server behind `conn`, known to have `wsrep_on` set.
+pub async fn read_on(ep: &Endpoint, conn: &mut Conn) -> Result<Wsrep> {
     let vars: Option<(Option<String>, Option<String>, i64)> = conn
         .query_first("SELECT @@wsrep_node_name, @@wsrep_cluster_name, @@wsrep_desync")
         .await
@@ -115,7 +120,7 @@ pub async fn read(ep: &Endpoint, conn: &mut Conn) -> Result<Option<Wsrep>> {
             .unwrap_or_default()
     };
     let int = |k: &str| get(k).parse::<i64>().unwrap_or(-1);
-    Ok(Some(Wsrep {
+    Ok(Wsrep {
         node_name: node_name.unwrap_or_default(),
         cluster_name: cluster_name.unwrap_or_default(),
         cluster_status: get("wsrep_cluster_status"),
@@ -127,7 +132,7 @@ pub async fn read(ep: &Endpoint, conn: &mut Conn) -> Result<Option<Wsrep>> {
         state_uuid: get("wsrep_cluster_state_uuid"),
         last_committed: int("wsrep_last_committed"),
         desync: desync != 0,
-    }))
+    })
 }
 
 /// Sets `@@global.wsrep_desync`: a desynced node leaves flow control (the cluster does not

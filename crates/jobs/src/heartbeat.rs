@@ -11,7 +11,9 @@
 use std::time::Duration;
 
 use crate::conn::JobsConn;
-use crate::Result;
+use crate::error::hint;
+use crate::table::JobsTable;
+use crate::{Error, Result, Schema};
 
 /// How often an agent renews its row (at most; a pass in between writes nothing).
 pub const BEAT_EVERY: Duration = Duration::from_secs(10);
@@ -64,23 +66,48 @@ impl JobsConn {
 
     /// Every agent row on this server (normally one: its own agent's).
     pub async fn heartbeats(&mut self) -> Result<Vec<Heartbeat>> {
-        let rows: Vec<(String, Option<String>, Option<String>, i64)> = self
-            .rows(
-                &["SELECT `server`, `claimant`, `version`, \
-                   GREATEST(TIMESTAMPDIFF(SECOND, `seen`, NOW()), 0) FROM {agents} \
-                   ORDER BY `server`"],
-                (),
-                || "read the agents' heartbeats".to_owned(),
-            )
+        let rows = self
+            .rows(&[READ_HEARTBEATS], (), || READ_ACTION.to_owned())
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(server, claimant, version, age)| Heartbeat {
-                server,
-                claimant,
-                version,
-                age_s: u64::try_from(age).unwrap_or(0),
-            })
-            .collect())
+        Ok(rows.into_iter().map(heartbeat).collect())
+    }
+}
+
+/// Every agent row of `schema` on the server `server` behind `conn`, a session of any kind (a
+/// read needs no `sql_log_bin = 0`): the manager reads them on the connections its monitor
+/// keeps open, instead of opening a jobs session to each server every round.
+pub async fn read_heartbeats(
+    conn: &mut ferryman_db::mysql_async::Conn,
+    schema: &Schema,
+    server: &str,
+) -> Result<Vec<Heartbeat>> {
+    use ferryman_db::mysql_async::prelude::Queryable;
+    let sql = JobsTable::new(schema.clone()).sql(&[READ_HEARTBEATS]);
+    match conn.exec(sql, ()).await {
+        Ok(rows) => Ok(rows.into_iter().map(heartbeat).collect()),
+        Err(source) => Err(Error::Query {
+            server: server.to_owned(),
+            action: READ_ACTION.to_owned(),
+            hint: hint(&source),
+            source: Box::new(source),
+        }),
+    }
+}
+
+/// The read of every agent row, by server name.
+const READ_HEARTBEATS: &str = "SELECT `server`, `claimant`, `version`, \
+     GREATEST(TIMESTAMPDIFF(SECOND, `seen`, NOW()), 0) FROM {agents} ORDER BY `server`";
+/// What [`READ_HEARTBEATS`] does, for its error.
+const READ_ACTION: &str = "read the agents' heartbeats";
+
+/// One row of [`READ_HEARTBEATS`].
+type HeartbeatRow = (String, Option<String>, Option<String>, i64);
+
+fn heartbeat((server, claimant, version, age): HeartbeatRow) -> Heartbeat {
+    Heartbeat {
+        server,
+        claimant,
+        version,
+        age_s: u64::try_from(age).unwrap_or(0),
     }
 }

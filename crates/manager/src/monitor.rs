@@ -66,10 +66,12 @@ impl ClusterTopology {
     }
 }
 
-/// The latest view of every cluster.
+/// The latest view of every cluster, and the connections it is read on (one per server, kept
+/// open between reads: see `topology::read_kept`).
 #[derive(Debug, Clone, Default)]
 pub struct Topology {
     inner: Arc<RwLock<BTreeMap<String, ClusterTopology>>>,
+    kept: Arc<topology::Kept>,
 }
 
 impl Topology {
@@ -83,7 +85,7 @@ impl Topology {
 
     /// Reads one cluster now.
     pub async fn refresh_cluster(&self, cluster: &ClusterConfig) {
-        let servers = topology::read_cluster(cluster).await;
+        let servers = topology::read_cluster_with(cluster, Some(&self.kept)).await;
         let read_at = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -109,6 +111,12 @@ impl Topology {
                 _ = cancel.cancelled() => return,
             }
         }
+    }
+
+    /// The connections the servers are read on, one per server: the agents' heartbeats are
+    /// read on them too (`agents.rs`).
+    pub fn kept(&self) -> &topology::Kept {
+        &self.kept
     }
 
     /// The view of `cluster`.
