@@ -287,7 +287,9 @@ pub async fn read_kept(endpoint: &Endpoint, kept: &Kept) -> Result<ServerStatus>
         }
     }
     let mut conn = endpoint.connect(crate::Session::Plain).await?;
-    let status = bounded_read(endpoint, &mut conn).await.map_err(|(e, _)| e)?;
+    let status = bounded_read(endpoint, &mut conn)
+        .await
+        .map_err(|(e, _)| e)?;
     kept.put(&endpoint.name, conn);
     Ok(status)
 }

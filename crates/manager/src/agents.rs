@@ -19,8 +19,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use ferryman_config::{ClusterConfig, ServerConfig};
-use ferryman_db::Endpoint;
 use ferryman_db::topology::Kept;
+use ferryman_db::Endpoint;
 use ferryman_jobs::heartbeat::read_heartbeats;
 use ferryman_jobs::{Heartbeat, Schema};
 use futures_util::StreamExt;
@@ -148,12 +148,12 @@ async fn read(
     kept: &Kept,
 ) -> ferryman_jobs::Result<Option<Heartbeat>> {
     let endpoint = Endpoint::from_config(server, &cluster.db_servers_credential);
-    let mut conn = kept
-        .take_or_connect(&endpoint)
-        .await
-        .map_err(|source| ferryman_jobs::Error::Connect {
-            source: Box::new(source),
-        })?;
+    let mut conn =
+        kept.take_or_connect(&endpoint)
+            .await
+            .map_err(|source| ferryman_jobs::Error::Connect {
+                source: Box::new(source),
+            })?;
     let rows = read_heartbeats(&mut conn, schema, &server.name).await?;
     kept.put(&server.name, conn);
     Ok(rows.into_iter().find(|h| h.server == server.name))
