@@ -78,7 +78,7 @@ pub struct Peer {
 }
 
 impl Peer {
-    /// Whether a connection from `ip` comes from the server (see [`is_from`]).
+    /// Whether a connection from `ip` comes from the server (see `is_from`).
     pub fn admits(&self, ip: IpAddr) -> bool {
         is_from(&self.addresses, ip)
     }
