@@ -273,8 +273,8 @@ impl Kept {
 ///
 /// A kept connection that fails (the server restarted, or killed it) is dropped and the read
 /// made again at once on a new one, so a server that restarted between two reads is not shown
-/// as down; a read that ran over [`READ_TIMEOUT`] is not made again (the server is stuck). A
-/// connection whose read failed is never kept.
+/// as down; a read that ran over its bound (`READ_TIMEOUT`) is not made again (the server is
+/// stuck). A connection whose read failed is never kept.
 pub async fn read_kept(endpoint: &Endpoint, kept: &Kept) -> Result<ServerStatus> {
     if let Some(mut conn) = kept.take(&endpoint.name) {
         match bounded_read(endpoint, &mut conn).await {
