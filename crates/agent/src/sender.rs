@@ -8,6 +8,7 @@
 //! and counts what it sent. When the manager asks for it in the row (`params`), a backup is
 //! compressed on the node, in blocks (`sender/blocks.rs`).
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 mod blocks;
@@ -19,7 +20,7 @@ use ferryman_proto::blocks::{BackupParams, StreamCompression};
 use ferryman_proto::{write_header, StreamHeader, StreamKind, Task};
 use ferryman_tls::Conn;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 use crate::progress::{self, Progress};
@@ -49,6 +50,8 @@ pub struct Receiver {
     tls: Option<AgentTls>,
     /// Compression on the node, when the manager asked for it (an authenticated backup).
     compression: Option<StreamCompression>,
+    /// The address to send from: the server's own, when its `host` is an address.
+    source: Option<IpAddr>,
 }
 
 impl Receiver {
@@ -103,6 +106,7 @@ impl Receiver {
             }),
             tls: None,
             compression,
+            source: None,
         })
     }
 
@@ -115,6 +119,7 @@ impl Receiver {
             header: None,
             tls: None,
             compression: None,
+            source: None,
         }
     }
 
@@ -122,6 +127,21 @@ impl Receiver {
     /// stream goes to a legacy listener, which speaks no TLS).
     pub fn over(mut self, tls: Option<AgentTls>) -> Receiver {
         self.tls = tls.filter(|_| self.header.is_some());
+        self
+    }
+
+    /// The stream sent from `host` (the served server's configured `host`) when it is an
+    /// address of this machine. The manager takes a stream only from the job's server's
+    /// addresses; on a host with several addresses the kernel would otherwise pick the source
+    /// by its routes, which may not be the one the configuration names. A name, or an address
+    /// this machine does not have, leaves the choice to the kernel as before.
+    pub fn from_host(mut self, host: &str) -> Receiver {
+        self.source = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .ok()
+            .filter(|ip| !ip.is_unspecified());
         self
     }
 
@@ -133,6 +153,31 @@ impl Receiver {
     /// True when the stream opens with the Ferryman header.
     pub fn authenticated(&self) -> bool {
         self.header.is_some()
+    }
+
+    /// One connection attempt: from the server's own address when there is one (see
+    /// [`Receiver::from_host`]) and this machine has it, else from the kernel's choice.
+    async fn open_tcp(&self) -> std::io::Result<TcpStream> {
+        if let Some(source) = self.source {
+            for to in tokio::net::lookup_host(&self.address).await? {
+                if to.is_ipv4() != source.is_ipv4() {
+                    continue;
+                }
+                let socket = match to {
+                    SocketAddr::V4(_) => TcpSocket::new_v4()?,
+                    SocketAddr::V6(_) => TcpSocket::new_v6()?,
+                };
+                match socket.bind(SocketAddr::new(source, 0)) {
+                    Ok(()) => return socket.connect(to).await,
+                    Err(e) => {
+                        // Not an address of this machine: the kernel chooses, as without it.
+                        tracing::debug!(%source, error = %e, "cannot send from the server's address");
+                        break;
+                    }
+                }
+            }
+        }
+        TcpStream::connect(&self.address).await
     }
 
     /// Connects, retrying until `timeout` has passed, then sends the header if there is one.
@@ -148,7 +193,7 @@ impl Receiver {
         progress.set_phase(format!("connecting to {}", self.address));
         let tcp = loop {
             let attempt = tokio::select! {
-                r = tokio::time::timeout_at(deadline.into(), TcpStream::connect(&self.address)) => r,
+                r = tokio::time::timeout_at(deadline.into(), self.open_tcp()) => r,
                 _ = cancel.cancelled() => return Err(interrupted(started, "cancelled while connecting")),
             };
             let err = match attempt {

@@ -182,7 +182,9 @@ impl TaskCtx<'_> {
 
     /// The job's receiver, when the configuration allows it.
     pub fn receiver(&self, kind: StreamKind) -> Result<Receiver> {
-        let receiver = Receiver::of_job(self.job, self.task, kind)?.over(self.tls.cloned());
+        let receiver = Receiver::of_job(self.job, self.task, kind)?
+            .over(self.tls.cloned())
+            .from_host(&self.server.host);
         self.destinations.check(self.job, self.task)?;
         Ok(receiver)
     }

@@ -113,3 +113,48 @@ async fn change_master_takes_odd_credentials_exactly_and_ignored_domains() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kept_connection_is_read_on_again_and_replaced_at_once_when_it_was_killed() {
+    use ferryman_db::topology::{read_kept, Kept};
+    let sb = TestSandbox::start(0).await;
+    let ep = sb.endpoint(sb.primary());
+    let mut admin = ep.connect(Session::Plain).await.unwrap();
+    // The other sessions of the account: the kept connection only.
+    async fn others(admin: &mut ferryman_db::Connection, user: &str) -> Vec<u64> {
+        admin
+            .exec(
+                "SELECT ID FROM information_schema.PROCESSLIST \
+                 WHERE USER = ? AND ID <> CONNECTION_ID() AND COMMAND <> 'Killed' ORDER BY ID",
+                (user,),
+            )
+            .await
+            .unwrap()
+    }
+    let user = ep.user.clone();
+
+    let kept = Kept::default();
+    let status = read_kept(&ep, &kept).await.unwrap();
+    assert_eq!(status.role, Role::Primary);
+    let first = others(&mut admin, &user).await;
+    assert_eq!(first.len(), 1, "{first:?}");
+    read_kept(&ep, &kept).await.unwrap();
+    assert_eq!(
+        others(&mut admin, &user).await,
+        first,
+        "the same connection is read on"
+    );
+
+    // Killed by the server (or the server restarted): the next read is made at once on a new
+    // connection, and succeeds, rather than showing the server as down for a round.
+    admin
+        .query_drop(format!("KILL CONNECTION {}", first[0]))
+        .await
+        .unwrap();
+    let status = read_kept(&ep, &kept).await.unwrap();
+    assert_eq!(status.role, Role::Primary);
+    let second = others(&mut admin, &user).await;
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert_ne!(second, first);
+    admin.disconnect().await.unwrap();
+}

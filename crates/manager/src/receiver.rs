@@ -78,11 +78,6 @@ pub struct Peer {
 }
 
 impl Peer {
-    /// Whether a connection from `ip` comes from the server (see `is_from`).
-    pub fn admits(&self, ip: IpAddr) -> bool {
-        is_from(&self.addresses, ip)
-    }
-
     /// The names a certificate of the server may hold.
     fn names(&self) -> Vec<String> {
         std::iter::once(self.host.clone())
@@ -218,7 +213,7 @@ impl Expectations {
                 "a {} stream in compressed blocks, which only a backup may be",
                 header.kind
             ))
-        } else if !e.from.admits(peer) {
+        } else if !e.from.addresses.contains(&peer) {
             Some(format!(
                 "the stream came from {peer}, not from the job's server `{}` ({})",
                 e.from.host,
@@ -474,15 +469,6 @@ fn list_addresses(addresses: &[IpAddr]) -> String {
         .join(", ")
 }
 
-/// Whether a connection from `peer` comes from the host whose addresses are `addresses`: one of
-/// them, or any loopback address when one of them is a loopback address. Every address of
-/// 127.0.0.0/8 (and `::1`) is this machine, whichever one it sends from: a server configured
-/// as `127.0.0.2` whose agent's stream leaves from `127.0.0.1` is on this host all the same, as
-/// `same_host` says for the topology (the fleet benchmark's simulated servers live there).
-pub(crate) fn is_from(addresses: &[IpAddr], peer: IpAddr) -> bool {
-    addresses.contains(&peer) || (peer.is_loopback() && addresses.iter().any(IpAddr::is_loopback))
-}
-
 /// The addresses of `host` (a name or a literal), for checking where a stream comes from.
 pub async fn addresses(host: &str) -> Result<Vec<IpAddr>> {
     if let Ok(ip) = host.parse::<IpAddr>() {
@@ -498,6 +484,3 @@ pub async fn addresses(host: &str) -> Result<Vec<IpAddr>> {
         .collect();
     Ok(found)
 }
-
-#[cfg(test)]
-mod tests;

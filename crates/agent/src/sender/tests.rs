@@ -140,6 +140,30 @@ async fn connect_retries_until_the_listener_appears() {
 }
 
 #[tokio::test]
+async fn a_stream_leaves_from_the_servers_address_when_this_machine_has_it() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let cancel = CancellationToken::new();
+    let progress = Progress::new();
+    // An address of this machine (all of 127.0.0.0/8 is); a name and an address it does not
+    // have (TEST-NET-3) leave the choice to the kernel.
+    for (host, from) in [
+        ("127.0.0.3", "127.0.0.3"),
+        ("db1.example", "127.0.0.1"),
+        ("203.0.113.9", "127.0.0.1"),
+    ] {
+        let stream = Receiver::raw(address.clone())
+            .from_host(host)
+            .connect(Duration::from_secs(5), &cancel, &progress)
+            .await
+            .unwrap();
+        let (_, peer) = listener.accept().await.unwrap();
+        assert_eq!(peer.ip().to_string(), from, "{host}");
+        drop(stream);
+    }
+}
+
+#[tokio::test]
 async fn connect_gives_up_at_the_deadline_with_the_address() {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -114,7 +114,7 @@ impl LegacyPort {
                 },
                 _ = cancel.cancelled() => return None,
             };
-            if !super::is_from(&self.server, peer.ip()) {
+            if !self.server.contains(&peer.ip()) {
                 tracing::warn!(port = self.port, %peer, expected = ?self.server, "stream refused: not from the job's server");
                 drop(stream);
                 continue;
