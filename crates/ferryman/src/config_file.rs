@@ -47,6 +47,44 @@ pub fn load(path: &Path) -> anyhow::Result<ferryman_config::Config> {
         .map_err(|e| crate::exit::error(crate::exit::USAGE, e.to_string()))
 }
 
+/// The configuration at `path`, loaded as [`load`] does, for a daemon: `keep` takes what the
+/// daemon keeps (the agent: its own server's part; the manager: a copy of the whole), and the
+/// loaded configuration is then dropped.
+///
+/// Why threads: a fleet's file (1,000 servers: 350 KB of TOML) takes about 10 MiB of parser
+/// scratch, freed among the configuration's own allocations, and glibc's allocator returns an
+/// arena's memory to the system only from its top. So the file is parsed on a thread of its own
+/// (its scratch in that thread's arena), `keep` runs here (what it clones lives in this
+/// thread's arena), and the whole configuration is dropped on another short-lived thread (its
+/// frees are not cached by this one), which leaves the parser's arena empty and returned. The
+/// copy `keep` made is laid out compactly, and the parser's scratch is not resident.
+pub fn load_keeping<T>(
+    path: &Path,
+    keep: impl FnOnce(&ferryman_config::Config) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let owned = path.to_owned();
+    let config = std::thread::Builder::new()
+        .name("config-load".into())
+        .spawn(move || load(&owned))
+        .map_err(|e| {
+            anyhow::Error::new(e).context("cannot start a thread to read the configuration")
+        })?
+        .join()
+        .map_err(|_| {
+            anyhow::anyhow!("reading the configuration panicked; run `ferryman config check` on it")
+        })??;
+    let kept = keep(&config);
+    // Dropped on a thread of its own; if none can start, dropping here only keeps memory.
+    if let Err(e) = std::thread::Builder::new()
+        .name("config-drop".into())
+        .spawn(move || drop(config))
+        .map(|handle| handle.join())
+    {
+        tracing::debug!("the configuration is dropped on the main thread: {e}");
+    }
+    kept
+}
+
 /// The configuration at `path` for a command that only talks to the manager's API: the
 /// secrets it does not use (database passwords, repository keys) may be missing or unreadable
 /// here (a DBA's shell, not the daemons' user); the API token, if configured, is read when it

@@ -25,14 +25,17 @@ pub struct AgentArgs {
 
 impl AgentArgs {
     pub async fn run(self) -> anyhow::Result<ExitCode> {
-        let config = crate::config_file::load(&self.config)?;
-        let agent = Agent::new(&config, &self.server)
-            .with_context(|| format!("cannot start the agent of `{}`", self.server))?;
-        for channel in config.plain_channels() {
-            tracing::warn!("{channel}");
-        }
+        // The agent keeps its own server's part of the file, not the fleet's.
+        let (agent, grace) = crate::config_file::load_keeping(&self.config, |config| {
+            let agent = Agent::new(config, &self.server)
+                .with_context(|| format!("cannot start the agent of `{}`", self.server))?;
+            for channel in config.plain_channels() {
+                tracing::warn!("{channel}");
+            }
+            Ok((agent, config.agent.shutdown_grace))
+        })?;
         let shutdown = Shutdown::default();
-        watch_signals(&shutdown, config.agent.shutdown_grace)?;
+        watch_signals(&shutdown, grace)?;
         if self.once {
             let report = agent.once(&shutdown).await;
             output::agent_pass(&report);
