@@ -13,7 +13,8 @@
 //!   `ferryman_repo`'s ([`ferryman_repo::verification`]): the manifest holds it and retention
 //!   reads it. Re-exported here.
 //! - [`precheck`]: the checks on the stored backup, before any restore.
-//! - [`postcheck`]: the checks on the restored copy.
+//! - [`postcheck`]: the checks on the restored copy; `sessions.rs` runs their statements over
+//!   every table on several sessions at once.
 //! - [`verifier`]: [`verify`], one backup start to end.
 //! - [`throwaway`]: the throwaway server: install or extract and prepare, start, import, stop
 //!   and remove, leftovers of a crashed run; binlog replay; kept as a restored copy.
@@ -28,6 +29,7 @@ pub mod postcheck;
 pub mod precheck;
 pub mod proof;
 pub mod restore;
+mod sessions;
 pub mod throwaway;
 pub mod verifier;
 

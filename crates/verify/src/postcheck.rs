@@ -14,6 +14,7 @@ use ferryman_db::mysql_async::prelude::Queryable;
 use ferryman_db::mysql_async::Row;
 use ferryman_db::{Endpoint, Session};
 
+use crate::sessions::each_batch;
 use crate::Result;
 use ferryman_repo::verification::{names, Check};
 
@@ -21,6 +22,8 @@ use ferryman_repo::verification::{names, Check};
 pub const SYSTEM_SCHEMAS: [&str; 4] = ["mysql", "sys", "information_schema", "performance_schema"];
 /// Tables per `CHECK TABLE` statement.
 const CHECK_BATCH: usize = 50;
+/// A row of `CHECK TABLE`'s answer: table, operation, message type, message.
+type CheckRow = (String, String, String, String);
 /// How many differences a failed check lists.
 const LIST: usize = 10;
 
@@ -150,25 +153,31 @@ pub async fn run(endpoint: &Endpoint, expected: &Expected) -> Result<Postchecks>
     checks.push(nonempty.took(started.elapsed().as_secs_f64()));
 
     let started = Instant::now();
-    let rows = count_rows(endpoint, &mut conn, &inventory).await?;
+    let rows = count_rows(endpoint, &inventory).await?;
     checks.push(row_counts(&rows, expected).took(started.elapsed().as_secs_f64()));
 
     let started = Instant::now();
     let check = if expected.check_tables {
         let mut problems = Vec::new();
-        for batch in inventory.tables.chunks(CHECK_BATCH) {
-            let list: Vec<String> = batch.iter().map(Table::quoted).collect();
-            let sql = format!("CHECK TABLE {}", list.join(", "));
-            let out: Vec<(String, String, String, String)> =
-                conn.query(sql).await.map_err(q("check tables"))?;
-            for (table, _op, msg_type, msg_text) in out {
-                let bad = msg_type.eq_ignore_ascii_case("error")
-                    || (msg_type.eq_ignore_ascii_case("status") && msg_text != "OK");
-                if bad {
-                    problems.push(format!("{table}: {msg_type}: {msg_text}"));
-                }
+        let checked: Vec<(Vec<Table>, Vec<CheckRow>)> = each_batch(
+            endpoint,
+            &inventory.tables,
+            CHECK_BATCH,
+            "check tables",
+            |batch| {
+                let list: Vec<String> = batch.iter().map(Table::quoted).collect();
+                format!("CHECK TABLE {}", list.join(", "))
+            },
+        )
+        .await?;
+        for (table, _op, msg_type, msg_text) in checked.into_iter().flat_map(|(_, out)| out) {
+            let bad = msg_type.eq_ignore_ascii_case("error")
+                || (msg_type.eq_ignore_ascii_case("status") && msg_text != "OK");
+            if bad {
+                problems.push(format!("{table}: {msg_type}: {msg_text}"));
             }
         }
+        problems.sort();
         if problems.is_empty() {
             Check::passed(
                 names::CHECK_TABLE,
@@ -197,22 +206,31 @@ pub async fn run(endpoint: &Endpoint, expected: &Expected) -> Result<Postchecks>
 }
 
 /// The restored server's databases and base tables.
-/// Rows per table (`db.table`) of every base table outside the system schemas.
-async fn count_rows(
-    endpoint: &Endpoint,
-    conn: &mut ferryman_db::Connection,
-    inventory: &Inventory,
-) -> Result<BTreeMap<String, u64>> {
-    let mut rows = BTreeMap::new();
-    for t in inventory.tables.iter().filter(|t| !t.is_system()) {
-        let sql = format!("SELECT COUNT(*) FROM {}", t.quoted());
-        let count: Option<u64> = conn
-            .query_first(sql)
-            .await
-            .map_err(|e| endpoint.query_error("count rows", e))?;
-        rows.insert(t.key(), count.unwrap_or(0));
-    }
-    Ok(rows)
+/// Rows per table (`db.table`) of every base table outside the system schemas, counted on
+/// several sessions at once.
+async fn count_rows(endpoint: &Endpoint, inventory: &Inventory) -> Result<BTreeMap<String, u64>> {
+    let user: Vec<Table> = inventory
+        .tables
+        .iter()
+        .filter(|t| !t.is_system())
+        .cloned()
+        .collect();
+    let counted: Vec<(Vec<Table>, Vec<Option<u64>>)> =
+        each_batch(endpoint, &user, 1, "count rows", |batch| {
+            let t = batch.first().map_or_else(String::new, Table::quoted);
+            format!("SELECT COUNT(*) FROM {t}")
+        })
+        .await?;
+    Ok(counted
+        .into_iter()
+        .filter_map(|(tables, counts)| {
+            let table = tables.into_iter().next()?;
+            Some((
+                table.key(),
+                counts.into_iter().next().flatten().unwrap_or(0),
+            ))
+        })
+        .collect())
 }
 
 /// Rows per table (`db.table`) of the server at `endpoint`, system schemas left out, as the
@@ -220,7 +238,7 @@ async fn count_rows(
 pub async fn table_rows(endpoint: &Endpoint) -> Result<BTreeMap<String, u64>> {
     let mut conn = endpoint.connect(Session::Plain).await?;
     let inventory = inventory(endpoint, &mut conn).await?;
-    let rows = count_rows(endpoint, &mut conn, &inventory).await;
+    let rows = count_rows(endpoint, &inventory).await;
     let _ = conn.disconnect().await;
     rows
 }
