@@ -15,7 +15,7 @@ use crate::defaults;
 use crate::error::{ConfigError, Location};
 use crate::galera_link::GaleraLinkConfig;
 use crate::manager::ManagerConfig;
-use crate::ports::parse_port_list;
+use crate::ports::port_list;
 use crate::raw::{RawCluster, RawClusterVerify, RawRetention};
 use crate::repository;
 use crate::retention::RetentionConfig;
@@ -484,31 +484,4 @@ fn backup_hosts(
         }
     }
     hosts
-}
-
-/// Parses a port list; `required` lists must not be empty.
-fn port_list(
-    key: &str,
-    raw: Option<Spanned<String>>,
-    default: &str,
-    required: bool,
-    v: &mut Validator<'_>,
-) -> Vec<u16> {
-    let Some(raw) = raw else {
-        return parse_port_list(default).unwrap_or_default();
-    };
-    let at = v.at(raw.span());
-    let value = raw.into_inner();
-    let problem = match parse_port_list(&value) {
-        Ok(ports) if ports.is_empty() && required => "at least one port is needed".to_owned(),
-        Ok(ports) => return ports,
-        Err(reason) => reason,
-    };
-    v.push(ConfigError::InvalidPortList {
-        at,
-        key: key.to_owned(),
-        value,
-        reason: problem,
-    });
-    Vec::new()
 }

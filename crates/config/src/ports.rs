@@ -1,5 +1,10 @@
 //! Port lists such as `"40100-40119,40200"`.
 
+use toml::Spanned;
+
+use crate::error::ConfigError;
+use crate::validate::Validator;
+
 /// Parses a comma-separated list of ports and inclusive `lo-hi` ranges into sorted, distinct
 /// ports. An empty (or blank) string is an empty list.
 pub(crate) fn parse_port_list(text: &str) -> Result<Vec<u16>, String> {
@@ -27,6 +32,34 @@ pub(crate) fn parse_port_list(text: &str) -> Result<Vec<u16>, String> {
         return Err(format!("port {} is listed twice", w[0]));
     }
     Ok(ports)
+}
+
+/// The port list of `key` (`default` when the key is absent), an invalid list reported to
+/// `v`; `required` lists must not be empty.
+pub(crate) fn port_list(
+    key: &str,
+    raw: Option<Spanned<String>>,
+    default: &str,
+    required: bool,
+    v: &mut Validator<'_>,
+) -> Vec<u16> {
+    let Some(raw) = raw else {
+        return parse_port_list(default).unwrap_or_default();
+    };
+    let at = v.at(raw.span());
+    let value = raw.into_inner();
+    let problem = match parse_port_list(&value) {
+        Ok(ports) if ports.is_empty() && required => "at least one port is needed".to_owned(),
+        Ok(ports) => return ports,
+        Err(reason) => reason,
+    };
+    v.push(ConfigError::InvalidPortList {
+        at,
+        key: key.to_owned(),
+        value,
+        reason: problem,
+    });
+    Vec::new()
 }
 
 fn port(text: &str) -> Result<u16, String> {
