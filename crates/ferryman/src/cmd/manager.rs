@@ -18,8 +18,7 @@ pub struct ManagerArgs {
 
 impl ManagerArgs {
     pub async fn run(self) -> anyhow::Result<ExitCode> {
-        // A copy made apart from the parser's scratch (see `load_keeping`).
-        let config = crate::config_file::load_keeping(&self.config, |c| Ok(c.clone()))?;
+        let config = crate::config_file::load(&self.config)?;
         for channel in config.plain_channels() {
             tracing::warn!("{channel}");
         }
