@@ -21,6 +21,13 @@ median_2() { stats "$@" | awk '{ printf "%.2f", $2 }'; }
 median_int() { stats "$@" | awk '{ printf "%.0f", $2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v <= t) ? "met" : "NOT met" }'; }
+# Busy CPU seconds of the whole machine since boot, every core added up (user, nice, system,
+# irq, softirq and steal in /proc/stat): the difference over a run is the CPU everything on the
+# machine used meanwhile (the tool, the servers, Ferryman), which on a small host says whether
+# a method is bound by its cores rather than by its design.
+cpu_busy() {
+    awk -v hz="$(getconf CLK_TCK)" '/^cpu / { printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / hz }' /proc/stat
+}
 # SIGTERM, then SIGKILL after 20 s; waits for it (a child of the script).
 stop_pid() { # pid name: SIGTERM, then SIGKILL after 20 s
     local pid=$1 name=$2 i

@@ -12,25 +12,32 @@
 #   G   gravedancer's pipeline (reference 003): `mariadb-dump --single-transaction
 #       --all-databases ... | gzip -9 > file`.
 #   Y   `mydumper -t 2` into a directory, uncompressed.
+#   DZ  the plain pipeline of FD's work: `mariadb-dump ... | zstd -1 -T2 > file`.
+#   YZ  the plain pipeline of FY's work: `mydumper -t 2` into a directory, then
+#       `tar -c | zstd -1 -T2 > file`.
 #
-# It prints min/median/max wall seconds and the stored bytes per method, and the median ratios
-# FY/G and FD/G (target <= 0.1x), FY/Y (target <= 1.5x), and the stored bytes FY/G (target
-# <= 1.05x).
+# It prints min/median/max wall seconds, the CPU seconds the whole machine was busy during the
+# run (every core added up: the tools, the servers and Ferryman) and the stored bytes per
+# method; the median ratios FY/G and FD/G (target <= 0.1x), FY/Y (target <= 1.5x), FD/DZ and
+# FY/YZ (Ferryman against the plain pipeline of the same work), the stored bytes FY/G (target
+# <= 1.05x), and the CPU ratios FY/Y and FD/DZ. CPU seconds over nproc is the least wall time
+# the run could take on this machine.
 #
 #   bench/logical.sh                             # as root: build, 2G, 1 round, every method
 #   METHODS="FY Y" RUNS=3 FERRYMAN=target/release/ferryman bench/logical.sh
 #
 # Environment: BENCH_DIR (default /tmp/ferryman-bench-logical, reused), SIZE, SKIP_LOAD=1,
-# RUNS (default 1), METHODS (default "FD FY G Y"; G takes minutes at 2G), FERRYMAN (else
+# RUNS (default 1), METHODS (default "FD FY G Y DZ YZ"; G takes minutes at 2G), FERRYMAN (else
 # `cargo build --release --locked`), DESTROY=1 (`sandbox destroy` at the end; default
-# `sandbox down`). Needs mariadb-dump, mydumper, gzip, jq, curl. Logs in BENCH_DIR/bench/.
+# `sandbox down`). Needs mariadb-dump, mydumper, gzip, zstd, tar, jq, curl. Logs in
+# BENCH_DIR/bench/.
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${BENCH_DIR:-/tmp/ferryman-bench-logical}
 size=${SIZE:-2G}
 runs=${RUNS:-1}
-methods=${METHODS:-FD FY G Y}
+methods=${METHODS:-FD FY G Y DZ YZ}
 destroy=${DESTROY:-0}
 . "$repo_root/bench/lib.sh"
 
@@ -38,9 +45,9 @@ destroy=${DESTROY:-0}
 [[ $dir != *[[:space:]]* ]] || die "BENCH_DIR must not contain spaces: '$dir'"
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, not '$runs'"
 for m in $methods; do
-    [[ $m =~ ^(FD|FY|G|Y)$ ]] || die "unknown method '$m' in METHODS (FD, FY, G, Y)"
+    [[ $m =~ ^(FD|FY|G|Y|DZ|YZ)$ ]] || die "unknown method '$m' in METHODS (FD, FY, G, Y, DZ, YZ)"
 done
-for tool in mariadb-dump mydumper gzip jq curl; do
+for tool in mariadb-dump mydumper gzip zstd tar jq curl; do
     command -v "$tool" >/dev/null || die "$tool is not installed"
 done
 
@@ -95,49 +102,71 @@ use_config() { # path: manager and agent (re)started with it
     config=$1
 }
 
-declare -A wall=() stored=()
-run_ferryman() { # method config
-    local out t0 t1 id
-    use_config "$2"
+declare -A wall=() stored=() cpu=()
+c0=0 t0=0 t1=0
+# Starts a measured run: page cache dropped, then the clock and the machine's CPU counter.
+run_begin() {
     settle
+    c0=$(cpu_busy)
     t0=$(now)
-    out=$("$fm" backup run --config "$2" --cluster sandbox --server db1 --kind logical --wait --json 2>>"$work/$1.log") || true
+}
+# Ends the run of method $1 begun by `run_begin`: records its wall and CPU seconds.
+run_end() {
     t1=$(now)
+    wall[$1]+=" $(elapsed "$t0" "$t1")"
+    cpu[$1]+=" $(elapsed "$c0" "$(cpu_busy)")"
+}
+# The last run of method $1: "WALL s  cpu CPU s".
+run_shown() {
+    printf '%9.3f s  cpu %6.2f s' "$(elapsed "$t0" "$t1")" "$(awk '{ print $NF }' <<<"${cpu[$1]}")"
+}
+run_ferryman() { # method config
+    local out id
+    use_config "$2"
+    run_begin
+    out=$("$fm" backup run --config "$2" --cluster sandbox --server db1 --kind logical --wait --json 2>>"$work/$1.log") || true
+    run_end "$1"
     [[ $(jq -r '.state // empty' <<<"$out") == succeeded ]] || { printf '%s\n' "$out" >&2; die "$1: the backup failed; see $work/manager.log"; }
     id=$(jq -r .backup_id <<<"$out")
     local s
     s=$("$fm" backup show --config "$2" "$id" --json | jq -r .stored_bytes)
-    wall[$1]+=" $(elapsed "$t0" "$t1")"
     stored[$1]=$s
-    printf '  %-3s %9.3f s  stored %13s B  %s\n' "$1" "$(elapsed "$t0" "$t1")" "$s" \
+    printf '  %-3s %s  stored %13s B  %s\n' "$1" "$(run_shown "$1")" "$s" \
         "$(jq -r '.node_result // ""' <<<"$out" | cut -c1-200)"
     "$fm" backup delete --config "$2" "$id" --force >/dev/null 2>&1 || true
 }
-run_G() {
-    local f=$work/dump.sql.gz t0 t1
+# G and DZ: mariadb-dump as the agent runs it, compressed by `$2` into a file.
+run_dump() { # method compressor...
+    local m=$1 f=$work/dump.sql.compressed
+    shift
     rm -f -- "$f"
-    settle
-    t0=$(now)
+    run_begin
     mariadb-dump --defaults-file="$mycnf" --user=root --single-transaction --master-data=2 --gtid \
-        --all-databases --routines --events --triggers --hex-blob --quick 2>>"$work/G.log" | gzip -9 >"$f"
-    t1=$(now)
-    wall[G]+=" $(elapsed "$t0" "$t1")"
-    stored[G]=$(stat -c %s "$f")
-    printf '  %-3s %9.3f s  file   %13s B\n' G "$(elapsed "$t0" "$t1")" "${stored[G]}"
+        --all-databases --routines --events --triggers --hex-blob --quick 2>>"$work/$m.log" | "$@" >"$f"
+    run_end "$m"
+    stored[$m]=$(stat -c %s "$f")
+    printf '  %-3s %s  file   %13s B\n' "$m" "$(run_shown "$m")" "${stored[$m]}"
     rm -f -- "$f"
 }
-run_Y() {
-    local d=$work/mydumper t0 t1
-    rm -rf -- "$d"
-    settle
-    t0=$(now)
-    mydumper --defaults-file="$mycnf" --user=root -t 2 --outputdir="$d" >>"$work/Y.log" 2>&1 ||
-        die "Y: mydumper failed; see $work/Y.log"
-    t1=$(now)
-    wall[Y]+=" $(elapsed "$t0" "$t1")"
-    stored[Y]=$(du -sb "$d" | awk '{ print $1 }')
-    printf '  %-3s %9.3f s  dir    %13s B\n' Y "$(elapsed "$t0" "$t1")" "${stored[Y]}"
-    rm -rf -- "$d"
+# Y, and YZ (then its directory archived and compressed into a file).
+run_mydumper() { # method
+    local d=$work/mydumper f=$work/mydumper.tar.zst
+    rm -rf -- "$d" "$f"
+    run_begin
+    mydumper --defaults-file="$mycnf" --user=root -t 2 --outputdir="$d" >>"$work/$1.log" 2>&1 ||
+        die "$1: mydumper failed; see $work/$1.log"
+    if [[ $1 == YZ ]]; then
+        tar -C "$d" -c . | zstd -q -1 -T2 >"$f"
+    fi
+    run_end "$1"
+    if [[ $1 == YZ ]]; then
+        stored[$1]=$(stat -c %s "$f")
+        printf '  %-3s %s  file   %13s B\n' "$1" "$(run_shown "$1")" "${stored[$1]}"
+    else
+        stored[$1]=$(du -sb "$d" | awk '{ print $1 }')
+        printf '  %-3s %s  dir    %13s B\n' "$1" "$(run_shown "$1")" "${stored[$1]}"
+    fi
+    rm -rf -- "$d" "$f"
 }
 
 step "Runs ($runs rounds of: $methods; logs in $work)"
@@ -149,8 +178,9 @@ for ((r = 0; r < runs; r++)); do
         case $m in
         FD) run_ferryman FD "$cfg_dump" ;;
         FY) run_ferryman FY "$cfg_mydumper" ;;
-        G) run_G ;;
-        Y) run_Y ;;
+        G) run_dump G gzip -9 ;;
+        DZ) run_dump DZ zstd -q -1 -T2 ;;
+        Y | YZ) run_mydumper "$m" ;;
         esac
     done
 done
@@ -158,24 +188,40 @@ done
 step "Results"
 printf '%-24s %s\n' "nproc" "$(nproc)" "schema sbtest" "$sbtest_bytes B ($(human "$sbtest_bytes"))" \
     "mariadb" "$(mariadbd --version | cut -c1-80)" "mydumper" "$(mydumper --version 2>&1 | head -n 1)"
-printf '\n%-44s %9s %9s %9s %15s\n' "wall seconds" min median max "stored bytes"
+printf '\n%-44s %9s %9s %9s %9s %15s\n' "wall seconds (cpu: median busy CPU s)" min median max cpu "stored bytes"
 for m in $methods; do
     case $m in
     FD) what="FD ferryman backup, mysqldump" ;;
     FY) what="FY ferryman backup, mydumper" ;;
     G) what="G  mariadb-dump | gzip -9" ;;
     Y) what="Y  mydumper -t 2, uncompressed" ;;
+    DZ) what="DZ mariadb-dump | zstd -1 -T2" ;;
+    YZ) what="YZ mydumper -t 2; tar | zstd -1 -T2" ;;
     esac
     read -r lo med hi <<<"$(stats ${wall[$m]})"
-    printf '%-44s %9s %9s %9s %15s\n' "$what" "$lo" "$med" "$hi" "${stored[$m]}"
+    printf '%-44s %9s %9s %9s %9s %15s\n' "$what" "$lo" "$med" "$hi" "$(median_2 ${cpu[$m]})" "${stored[$m]}"
 done
 echo
 has() { [[ " $methods " == *" $1 "* ]]; }
-for pair in "FY G 0.1" "FD G 0.1" "FY Y 1.5" "FD Y 1.5"; do
+for pair in "FY G 0.1" "FD G 0.1" "FY Y 1.5" "FD Y 1.5" "FD DZ -" "FY YZ -"; do
     read -r a b t <<<"$pair"
     has "$a" && has "$b" || continue
     x=$(ratio "$(median ${wall[$a]})" "$(median ${wall[$b]})")
-    printf '%-44s %s\n' "median wall $a/$b" "${x}x (target <= ${t}x: $(verdict "$x" "$t"))"
+    if [[ $t == - ]]; then
+        printf '%-44s %s\n' "median wall $a/$b" "${x}x (against the plain pipeline of the same work)"
+    else
+        printf '%-44s %s\n' "median wall $a/$b" "${x}x (target <= ${t}x: $(verdict "$x" "$t"))"
+    fi
+done
+for pair in "FY Y" "FD DZ" "FY YZ"; do
+    read -r a b <<<"$pair"
+    has "$a" && has "$b" || continue
+    printf '%-44s %s\n' "median cpu $a/$b" "$(ratio "$(median ${cpu[$a]})" "$(median ${cpu[$b]})")x (busy CPU seconds, all cores)"
+done
+for m in FY FD; do
+    has "$m" || continue
+    printf '%-44s %s\n' "$m: least wall time on $(nproc) cores" \
+        "$(awk -v c="$(median ${cpu[$m]})" -v n="$(nproc)" 'BEGIN { printf "%.2f", c / n }') s (its CPU seconds over nproc)"
 done
 for a in FY FD; do
     has "$a" && has G || continue
