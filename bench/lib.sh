@@ -28,6 +28,23 @@ verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v <= t) ? "met" : "NOT met" 
 cpu_busy() {
     awk -v hz="$(getconf CLK_TCK)" '/^cpu / { printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / hz }' /proc/stat
 }
+# A measured run of a method: `run_begin`, the work, `run_end METHOD`. They keep the run's wall
+# and busy CPU seconds in the caller's `declare -A wall=() cpu=()` (space-separated, one per
+# run); `run_shown METHOD` prints the last run's "WALL s  cpu CPU s".
+c0=0 t0=0 t1=0
+run_begin() { # page cache dropped, then the clock and the machine's CPU counter
+    settle
+    c0=$(cpu_busy)
+    t0=$(now)
+}
+run_end() { # method
+    t1=$(now)
+    wall[$1]+=" $(elapsed "$t0" "$t1")"
+    cpu[$1]+=" $(elapsed "$c0" "$(cpu_busy)")"
+}
+run_shown() { # method
+    printf '%9.3f s  cpu %6.2f s' "$(elapsed "$t0" "$t1")" "$(awk '{ print $NF }' <<<"${cpu[$1]}")"
+}
 # SIGTERM, then SIGKILL after 20 s; waits for it (a child of the script).
 stop_pid() { # pid name: SIGTERM, then SIGKILL after 20 s
     local pid=$1 name=$2 i

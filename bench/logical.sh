@@ -103,23 +103,6 @@ use_config() { # path: manager and agent (re)started with it
 }
 
 declare -A wall=() stored=() cpu=()
-c0=0 t0=0 t1=0
-# Starts a measured run: page cache dropped, then the clock and the machine's CPU counter.
-run_begin() {
-    settle
-    c0=$(cpu_busy)
-    t0=$(now)
-}
-# Ends the run of method $1 begun by `run_begin`: records its wall and CPU seconds.
-run_end() {
-    t1=$(now)
-    wall[$1]+=" $(elapsed "$t0" "$t1")"
-    cpu[$1]+=" $(elapsed "$c0" "$(cpu_busy)")"
-}
-# The last run of method $1: "WALL s  cpu CPU s".
-run_shown() {
-    printf '%9.3f s  cpu %6.2f s' "$(elapsed "$t0" "$t1")" "$(awk '{ print $NF }' <<<"${cpu[$1]}")"
-}
 run_ferryman() { # method config
     local out id
     use_config "$2"
