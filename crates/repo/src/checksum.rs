@@ -2,9 +2,16 @@
 //! reseeds and test restores) and [`Repository::verify_checksum`], which recomputes both
 //! sha256 sums of the manifest: the stored file's (catches damage at rest) and the
 //! decompressed stream's (catches a payload that decompresses to something else than what was
-//! received).
+//! received). The pass can hand the decompressed payload on as it goes ([`PayloadFeed`]), for a
+//! verification's restore.
+//!
+//! The pass reads, hashes and decompresses on its thread, and hashes the decompressed bytes on
+//! a second one: on a manager checking a big payload, sha256 of the raw bytes is as much work
+//! as their decompression.
 
 use std::io::{self, BufReader, Read};
+use std::sync::mpsc::sync_channel;
+use std::sync::Arc;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -16,8 +23,14 @@ use crate::repository::Repository;
 use crate::storage::ObjectReader;
 use crate::{Error, Result};
 
+mod feed;
+
+pub use self::feed::{payload_feed, FeedTap, PayloadFeed};
+
 /// Buffer size for checksum reads.
 const READ_BUF: usize = 1 << 20;
+/// Decompressed chunks waiting for the raw hasher, at most.
+const HASH_IN_FLIGHT: usize = 4;
 
 /// What [`Repository::verify_checksum`] found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -141,17 +154,35 @@ impl Repository {
         id: &BackupId,
         keep: usize,
     ) -> Result<ChecksumReport> {
-        self.checksums(id, keep, false).await
+        self.checksums(id, keep, false, None).await
+    }
+
+    /// [`Repository::verify_checksum_keeping`], also handing the decompressed payload to
+    /// `tap`'s [`PayloadFeed`] as it goes: a restore fed there reads nothing a second time.
+    /// The report is whole whatever the consumer does (see [`PayloadFeed`]).
+    pub async fn verify_checksum_feeding(
+        &self,
+        id: &BackupId,
+        keep: usize,
+        tap: FeedTap,
+    ) -> Result<ChecksumReport> {
+        self.checksums(id, keep, false, Some(tap)).await
     }
 
     /// [`Repository::verify_checksum`], except that an encrypted payload this repository has
     /// no identity for is checked at rest only (its stored bytes), not refused: what
     /// `repo check` does for a write-only repository.
     pub async fn verify_checksum_at_rest(&self, id: &BackupId) -> Result<ChecksumReport> {
-        self.checksums(id, 0, true).await
+        self.checksums(id, 0, true, None).await
     }
 
-    async fn checksums(&self, id: &BackupId, keep: usize, at_rest: bool) -> Result<ChecksumReport> {
+    async fn checksums(
+        &self,
+        id: &BackupId,
+        keep: usize,
+        at_rest: bool,
+        tap: Option<FeedTap>,
+    ) -> Result<ChecksumReport> {
         let manifest = self.get(id).await?;
         let key = manifest.payload_key();
         let object = self.storage().open(&key).await?;
@@ -162,7 +193,7 @@ impl Repository {
             at_rest && encryption.is_some() && !keys.as_deref().is_some_and(|k| k.can_decrypt());
         let hashed = tokio::task::spawn_blocking(move || {
             let decrypt = (!at_rest_only).then_some((encryption.as_ref(), keys.as_deref()));
-            hash_both(object, keep, decrypt, &what)
+            hash_both(object, keep, decrypt, &what, tap)
         })
         .await
         .map_err(Error::worker)??;
@@ -206,22 +237,26 @@ type Decrypt<'a> = Option<(Option<&'a Encryption>, Option<&'a Keys>)>;
 /// Hashes the stored bytes as they are read, and the decrypted, decompressed bytes as they
 /// come out. Reading errors of the object are errors, and so is a key that does not open
 /// it; damage (a chunk that does not decrypt, a frame that does not decompress) is a finding.
-/// Keeps the first and last `keep` decompressed bytes.
+/// Keeps the first and last `keep` decompressed bytes; hands them to `tap` when given.
 fn hash_both(
     object: ObjectReader,
     keep: usize,
     decrypt: Decrypt<'_>,
     what: &str,
+    mut tap: Option<FeedTap>,
 ) -> Result<Hashed> {
     let mut tee = HashingReader::new(object);
     let mut found = Hashed::default();
     if let Some((encryption, keys)) = decrypt {
         let buffered = BufReader::with_capacity(READ_BUF, &mut tee);
         match MaybeDecrypt::open(buffered, encryption, keys, what) {
-            Ok(plain) => decompress(plain, keep, &mut found),
+            Ok(plain) => decompress(plain, keep, &mut found, tap.as_mut()),
             Err(e @ (Error::WrongKey { .. } | Error::NoIdentity { .. })) => return Err(e),
             Err(e) => found.decompress_error = Some(e.to_string()),
         }
+    }
+    if let (Some(tap), Some(e)) = (tap.as_mut(), &found.decompress_error) {
+        tap.fail(e);
     }
     // A storage read error surfaced through the decoder is an I/O error, not damage.
     if let Some(e) = tee.error.take() {
@@ -233,8 +268,9 @@ fn hash_both(
     Ok(found)
 }
 
-/// Decompresses `plain` to its end or its first error, hashing it into `found`.
-fn decompress(plain: impl Read, keep: usize, found: &mut Hashed) {
+/// Decompresses `plain` to its end or its first error, hashing it into `found` (on a thread
+/// of its own) and handing it to `tap`.
+fn decompress(plain: impl Read, keep: usize, found: &mut Hashed, mut tap: Option<&mut FeedTap>) {
     let mut decoder = match zstd::stream::read::Decoder::new(plain) {
         Ok(decoder) => decoder,
         Err(e) => {
@@ -242,32 +278,80 @@ fn decompress(plain: impl Read, keep: usize, found: &mut Hashed) {
             return;
         }
     };
-    let mut raw_sha = Sha256::new();
-    let mut buf = vec![0u8; READ_BUF];
-    let mut head = Vec::with_capacity(keep.min(READ_BUF));
-    let mut tail = TailKeeper::new(keep);
-    loop {
-        match decoder.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                let chunk = &buf[..n];
-                raw_sha.update(chunk);
-                found.raw_bytes += n as u64;
-                let room = keep - head.len();
-                head.extend_from_slice(&chunk[..room.min(n)]);
-                tail.push(chunk);
+    let (tx, rx) = sync_channel::<Arc<Vec<u8>>>(HASH_IN_FLIGHT);
+    let hashed = std::thread::scope(|scope| {
+        let hasher = scope.spawn(move || hash_raw(rx, keep));
+        loop {
+            let mut buf = Vec::with_capacity(READ_BUF);
+            let read = (&mut decoder).take(READ_BUF as u64).read_to_end(&mut buf);
+            // Bytes read before an error are hashed too: `raw_bytes` says how far it went.
+            let n = buf.len();
+            if n > 0 {
+                let chunk = Arc::new(buf);
+                if let Some(tap) = tap.as_deref_mut() {
+                    tap.send(&chunk);
+                }
+                if tx.send(chunk).is_err() {
+                    break;
+                }
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                found.decompress_error = Some(e.to_string());
-                break;
+            match read {
+                Ok(_) if n == 0 => break,
+                Ok(_) => {}
+                Err(e) => {
+                    found.decompress_error = Some(e.to_string());
+                    break;
+                }
             }
         }
+        drop(tx);
+        hasher.join()
+    });
+    match hashed {
+        Ok(raw) => {
+            found.raw_bytes = raw.bytes;
+            found.head = raw.head;
+            found.tail = raw.tail;
+            if found.decompress_error.is_none() {
+                found.raw_sha256 = Some(raw.sha256);
+                if let Some(tap) = tap {
+                    tap.end();
+                }
+            }
+        }
+        Err(_) => {
+            found.decompress_error =
+                Some("the thread hashing the decompressed payload panicked".to_owned());
+        }
     }
-    found.head = head;
-    found.tail = tail.into_bytes();
-    if found.decompress_error.is_none() {
-        found.raw_sha256 = Some(hex::encode(raw_sha.finalize()));
+}
+
+/// What [`hash_raw`] found.
+struct RawHashed {
+    bytes: u64,
+    sha256: String,
+    head: Vec<u8>,
+    tail: Vec<u8>,
+}
+
+/// Hashes the chunks from `rx` until it closes, keeping the first and last `keep` bytes.
+fn hash_raw(rx: std::sync::mpsc::Receiver<Arc<Vec<u8>>>, keep: usize) -> RawHashed {
+    let mut sha = Sha256::new();
+    let mut bytes = 0u64;
+    let mut head = Vec::with_capacity(keep.min(READ_BUF));
+    let mut tail = TailKeeper::new(keep);
+    for chunk in rx {
+        sha.update(&chunk[..]);
+        bytes += chunk.len() as u64;
+        let room = keep - head.len();
+        head.extend_from_slice(&chunk[..room.min(chunk.len())]);
+        tail.push(&chunk);
+    }
+    RawHashed {
+        bytes,
+        sha256: hex::encode(sha.finalize()),
+        head,
+        tail: tail.into_bytes(),
     }
 }
 

@@ -78,7 +78,7 @@ pub mod verification;
 pub mod xbstream;
 
 pub use check::{CheckReport, ReadData};
-pub use checksum::ChecksumReport;
+pub use checksum::{payload_feed, ChecksumReport, FeedTap, PayloadFeed};
 pub use copy::CopyCheck;
 pub use crypt::{Encryption, Keys};
 pub use error::{Error, Result};

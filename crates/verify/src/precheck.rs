@@ -4,11 +4,12 @@
 //! of the same source.
 //!
 //! The payload is read once: the checksum pass keeps the first and last bytes of the
-//! decompressed stream for the header and footer checks.
+//! decompressed stream for the header and footer checks, and hands the stream to the restore
+//! (a [`FeedTap`]) as it goes.
 
 use std::time::Instant;
 
-use ferryman_repo::{BackupId, Manifest, Repository, Tool};
+use ferryman_repo::{BackupId, FeedTap, Manifest, Repository, Tool};
 use indicatif::HumanBytes;
 
 use crate::Result;
@@ -35,16 +36,18 @@ pub struct Prechecks {
 
 /// Runs the checks on `manifest`'s backup; `history` holds the other backups of its cluster
 /// (any order), among which the size baseline is looked for; `size_change_limit` is
-/// `size-change-percent` (0: off).
+/// `size-change-percent` (0: off). The decompressed payload goes to `tap`'s feed as it is
+/// checked.
 pub async fn run(
     repo: &Repository,
     manifest: &Manifest,
     history: &[Manifest],
     size_change_limit: u32,
+    tap: FeedTap,
 ) -> Result<Prechecks> {
     let mut checks = Vec::new();
     let started = Instant::now();
-    let report = match repo.verify_checksum_keeping(&manifest.id, ENDS).await {
+    let report = match repo.verify_checksum_feeding(&manifest.id, ENDS, tap).await {
         Ok(report) => Some(report),
         Err(e) if e.is_not_found() => {
             checks.push(

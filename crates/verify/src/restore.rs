@@ -128,9 +128,13 @@ pub async fn restore(req: Request<'_>, target: &Path, start: bool) -> Result<Res
 /// rolled forward to the point, `gtid_slave_pos` set; the server is left running. On error
 /// nothing is left.
 pub async fn roll_forward(req: Request<'_>) -> Result<RolledForward> {
-    let (server, mut steps) =
-        crate::verifier::start_restore(req.backup_repo, req.backup, &req.options, "restore")
-            .await?;
+    let (server, mut steps) = crate::verifier::start_restore(
+        req.backup_repo.payload_reader(&req.backup.id).await?,
+        req.backup,
+        &req.options,
+        "restore",
+    )
+    .await?;
     let from: GtidPos = req
         .backup
         .gtid

@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use ferryman_repo::{BackupId, Kind, Manifest, Repository, Timestamp, Tool};
+use ferryman_repo::{payload_feed, BackupId, Kind, Manifest, Repository, Timestamp, Tool};
 
 use crate::postcheck::{self, Expected};
 use crate::precheck;
@@ -83,14 +83,15 @@ pub async fn verify(
     let manifest = repo.get(id).await?;
     let history = repo.list(Some(id.cluster()), None).await?;
     tracing::info!(backup = %id, tool = manifest.tool.as_str(), "verification started");
-    // The checksum pass and the restore both read the whole payload: they run side by side,
-    // so a verification takes the longer of the two instead of their sum. A restore of a
-    // payload the pass then finds damaged happened on a throwaway server and is thrown away
-    // with it: its checks are not reported, the verification fails on the checksum.
+    // The checksum pass reads and decompresses the payload once and feeds the restore as it
+    // goes: they run side by side, the payload read once. A restore of a payload the pass
+    // then finds damaged happened on a throwaway server and is thrown away with it: its
+    // checks are not reported, the verification fails on the checksum.
     let expected = expected(&manifest, &history, settings);
+    let (tap, payload) = payload_feed();
     let (pre, done) = tokio::join!(
-        precheck::run(repo, &manifest, &history, settings.size_change_percent),
-        restore_and_check(repo, &manifest, settings, &expected),
+        precheck::run(repo, &manifest, &history, settings.size_change_percent, tap),
+        restore_and_check(Box::new(payload), &manifest, settings, &expected),
     );
     let pre = pre?;
     let mut checks = pre.checks;
@@ -257,10 +258,11 @@ struct Restored {
     cleanup_error: Option<String>,
 }
 
-/// The restore, the checks on the restored copy, and the removal of the throwaway server, in
-/// `restore-timeout`. Never an error: what goes wrong is a failed check.
+/// The restore of `payload` (decompressed), the checks on the restored copy, and the removal
+/// of the throwaway server, in `restore-timeout`. Never an error: what goes wrong is a failed
+/// check.
 async fn restore_and_check(
-    repo: &Repository,
+    payload: Payload,
     manifest: &Manifest,
     settings: &Settings,
     expected: &Expected,
@@ -269,11 +271,11 @@ async fn restore_and_check(
     let started = Instant::now();
     let label = manifest.server.clone();
     let restore = async {
-        let (server, steps) = match start_restore(repo, manifest, &settings.throwaway, &label).await
-        {
-            Ok(started) => started,
-            Err(e) => return (Err(e), None),
-        };
+        let (server, steps) =
+            match start_restore(payload, manifest, &settings.throwaway, &label).await {
+                Ok(started) => started,
+                Err(e) => return (Err(e), None),
+            };
         let restore_seconds = started.elapsed().as_secs_f64();
         let steps = steps
             .iter()
@@ -348,10 +350,14 @@ fn what_restored(tool: Tool) -> &'static str {
     }
 }
 
-/// Starts the throwaway server with the backup restored on it. On error nothing is left (the
-/// server is removed before the error is returned).
+/// A backup's payload, decompressed: [`Repository::payload_reader`], or the checksum pass's
+/// feed. Its reads block.
+pub(crate) type Payload = Box<dyn std::io::Read + Send>;
+
+/// Starts the throwaway server with `manifest`'s backup (its decompressed `payload`) restored
+/// on it. On error nothing is left (the server is removed before the error is returned).
 pub(crate) async fn start_restore(
-    repo: &Repository,
+    payload: Payload,
     manifest: &Manifest,
     options: &ThrowawayOptions,
     label: &str,
@@ -363,20 +369,15 @@ pub(crate) async fn start_restore(
     };
     match physical {
         Some(tool) => {
-            let reader = repo.payload_reader(&manifest.id).await?;
-            let (server, timings) = Throwaway::physical(options, label, tool, reader).await?;
+            let (server, timings) = Throwaway::physical(options, label, tool, payload).await?;
             Ok((server, timings.steps))
         }
         None => {
             let (server, mut steps) = Throwaway::empty(options, label).await?;
             let loaded = if manifest.tool == Tool::Mysqldump {
-                server
-                    .import_sql(repo.payload_reader(&manifest.id).await?)
-                    .await
+                server.import_sql(payload).await
             } else {
-                server
-                    .load_mydumper(repo.payload_reader(&manifest.id).await?)
-                    .await
+                server.load_mydumper(payload).await
             };
             match loaded {
                 Ok(t) => {

@@ -11,6 +11,7 @@ mod check;
 mod copy;
 mod crypt;
 mod failures;
+mod feed;
 mod leftovers;
 mod logical;
 mod logs;
