@@ -22,9 +22,10 @@
 #
 #   bench/verify.sh                              # as root: build, 2G, 1 round
 #   SIZE=200M RUNS=2 FERRYMAN=target/release/ferryman bench/verify.sh
+#   METHODS="PV PN PH" RUNS=3 bench/verify.sh   # the physical side only
 #
 # Environment: BENCH_DIR (default /tmp/ferryman-bench-verify, reused), SIZE, SKIP_LOAD=1, RUNS
-# (default 1), BUFFER_POOL_MIB, FERRYMAN (else `cargo build --release --locked`), DESTROY=1
+# (default 1), METHODS (default "PV PN PH LV LN LH"), BUFFER_POOL_MIB, FERRYMAN (else `cargo build --release --locked`), DESTROY=1
 # (`sandbox destroy` at the end; default `sandbox down`). Needs mariabackup, mbstream, mariadb,
 # mariadb-install-db, mariadbd, zstd, jq, curl. Logs in BENCH_DIR/bench/.
 set -euo pipefail
@@ -33,6 +34,7 @@ repo_root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${BENCH_DIR:-/tmp/ferryman-bench-verify}
 size=${SIZE:-2G}
 runs=${RUNS:-1}
+methods=${METHODS:-PV PN PH LV LN LH}
 bp=${BUFFER_POOL_MIB:-1024}
 destroy=${DESTROY:-0}
 . "$repo_root/bench/lib.sh"
@@ -40,6 +42,10 @@ destroy=${DESTROY:-0}
 [[ $(id -u) == 0 ]] || die "run as root"
 [[ $dir != *[[:space:]]* ]] || die "BENCH_DIR must not contain spaces: '$dir'"
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, not '$runs'"
+for m in $methods; do
+    [[ $m =~ ^(PV|PN|PH|LV|LN|LH)$ ]] || die "unknown method '$m' in METHODS (PV, PN, PH, LV, LN, LH)"
+done
+has() { [[ " $methods " == *" $1 "* ]]; }
 for tool in mariabackup mbstream mariadb mariadb-install-db mariadbd zstd jq curl; do
     command -v "$tool" >/dev/null || die "$tool is not installed"
 done
@@ -190,11 +196,13 @@ use_config "$cfg_nocheck"
     die "the warm-up verification failed; see $work/manager.log"
 
 step "Runs ($runs rounds, each in a rotated order; logs in $work)"
-physical=(PV PN PH) logical=(LN LV LH)
+physical=() logical=()
+for m in PV PN PH; do has "$m" && physical+=("$m"); done
+for m in LN LV LH; do has "$m" && logical+=("$m"); done
 for ((r = 0; r < runs; r++)); do
     echo "round $((r + 1))"
-    for ((k = 0; k < 3; k++)); do run "${physical[$(((k + r) % 3))]}"; done
-    for ((k = 0; k < 3; k++)); do run "${logical[$(((k + r) % 3))]}"; done
+    for ((k = 0; k < ${#physical[@]}; k++)); do run "${physical[$(((k + r) % ${#physical[@]}))]}"; done
+    for ((k = 0; k < ${#logical[@]}; k++)); do run "${logical[$(((k + r) % ${#logical[@]}))]}"; done
 done
 
 step "Results"
@@ -202,7 +210,7 @@ printf '%-24s %s\n' "nproc" "$(nproc)" "schema sbtest" "$sbtest_bytes B ($(human
     "buffer pool" "$bp MiB (both sides)" "physical" "$phys, $(human "$(stat -c %s "$pp")") stored" \
     "logical" "$logi, $(human "$(stat -c %s "$lp")") stored"
 printf '\n%-46s %9s %9s %9s %9s %12s\n' "wall seconds (cpu: median busy CPU s)" min median max cpu "restore med"
-for m in PV PN PH LV LN LH; do
+for m in $methods; do
     case $m in
     PV) what="PV ferryman verify, physical" ;;
     PN) what="PN ... without CHECK TABLE" ;;
@@ -219,6 +227,7 @@ done
 echo
 for pair in "PV PH" "PN PH" "LV LH" "LN LH"; do
     read -r a b <<<"$pair"
+    has "$a" && has "$b" || continue
     x=$(ratio "$(median ${wall[$a]})" "$(median ${wall[$b]})")
     printf '%-46s %s\n' "median $a/$b" "${x}x (target <= 1.20x: $(verdict "$x" 1.2))"
 done

@@ -281,13 +281,14 @@ fn decompress(plain: impl Read, keep: usize, found: &mut Hashed, mut tap: Option
     let (tx, rx) = sync_channel::<Arc<Vec<u8>>>(HASH_IN_FLIGHT);
     let hashed = std::thread::scope(|scope| {
         let hasher = scope.spawn(move || hash_raw(rx, keep));
+        let mut pool = Chunks::default();
         loop {
-            let mut buf = Vec::with_capacity(READ_BUF);
-            let read = (&mut decoder).take(READ_BUF as u64).read_to_end(&mut buf);
+            let mut buf = pool.free();
+            let (n, error) = fill(&mut decoder, &mut buf);
             // Bytes read before an error are hashed too: `raw_bytes` says how far it went.
-            let n = buf.len();
             if n > 0 {
-                let chunk = Arc::new(buf);
+                buf.truncate(n);
+                let chunk = pool.hand_out(buf);
                 if let Some(tap) = tap.as_deref_mut() {
                     tap.send(&chunk);
                 }
@@ -295,13 +296,12 @@ fn decompress(plain: impl Read, keep: usize, found: &mut Hashed, mut tap: Option
                     break;
                 }
             }
-            match read {
-                Ok(_) if n == 0 => break,
-                Ok(_) => {}
-                Err(e) => {
-                    found.decompress_error = Some(e.to_string());
-                    break;
-                }
+            if let Some(e) = error {
+                found.decompress_error = Some(e.to_string());
+                break;
+            }
+            if n == 0 {
+                break;
             }
         }
         drop(tx);
@@ -323,6 +323,54 @@ fn decompress(plain: impl Read, keep: usize, found: &mut Hashed, mut tap: Option
             found.decompress_error =
                 Some("the thread hashing the decompressed payload panicked".to_owned());
         }
+    }
+}
+
+/// Reads `reader` into `buf` (resized to [`READ_BUF`]) until it is full or the stream ends;
+/// the bytes read, and the error that stopped it early if one did.
+fn fill(reader: &mut impl Read, buf: &mut Vec<u8>) -> (usize, Option<io::Error>) {
+    buf.resize(READ_BUF, 0);
+    let mut n = 0;
+    while n < buf.len() {
+        match reader.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(read) => n += read,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (n, Some(e)),
+        }
+    }
+    (n, None)
+}
+
+/// The chunk buffers handed to the hasher and the feed, taken back once both let go of them:
+/// a fresh 1 MiB buffer per chunk costs its page faults on every chunk, as much CPU as a
+/// tenth of the decompression.
+#[derive(Default)]
+struct Chunks {
+    out: Vec<Arc<Vec<u8>>>,
+}
+
+impl Chunks {
+    /// At most this many buffers are kept: more than the channels and their readers hold.
+    const KEPT: usize = 16;
+
+    /// A buffer nobody else holds any more, or a new one.
+    fn free(&mut self) -> Vec<u8> {
+        if let Some(i) = self.out.iter().position(|c| Arc::strong_count(c) == 1) {
+            if let Ok(buf) = Arc::try_unwrap(self.out.swap_remove(i)) {
+                return buf;
+            }
+        }
+        Vec::with_capacity(READ_BUF)
+    }
+
+    /// `buf` as a chunk to hand out, remembered to be taken back.
+    fn hand_out(&mut self, buf: Vec<u8>) -> Arc<Vec<u8>> {
+        let chunk = Arc::new(buf);
+        if self.out.len() < Self::KEPT {
+            self.out.push(Arc::clone(&chunk));
+        }
+        chunk
     }
 }
 

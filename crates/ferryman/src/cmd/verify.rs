@@ -1,7 +1,7 @@
 //! `ferryman verify`: prove that backups restore, through the running manager.
 
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use ferryman_repo::BackupId;
@@ -10,8 +10,11 @@ use serde_json::json;
 use crate::client::{typed, ApiArgs, Client, VerifyRun};
 use crate::output;
 
-/// How often the run is polled while waiting.
-const POLL: Duration = Duration::from_millis(500);
+/// How often the progress is redrawn while waiting: the manager answers the run's read as soon
+/// as the run is done (`?wait_ms=`), so its end is seen at once, not at the next redraw.
+const REDRAW: Duration = Duration::from_millis(500);
+/// The least time between two reads (a manager from before `wait_ms` answers at once).
+const MIN_READ_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Verify backups: check the stored payload (present, checksums, a dump's header and footer,
 /// size change against the previous good backup), restore it on a throwaway server, check the
@@ -69,11 +72,20 @@ impl VerifyArgs {
             return Ok(ExitCode::SUCCESS);
         }
         let path = format!("/api/v1/verify/runs/{}", run.id);
+        let wait_ms = REDRAW.as_millis().to_string();
         let progress = output::VerifyProgress::new(&run);
         while run.state != "done" {
-            tokio::time::sleep(POLL).await;
-            run = typed(client.get_value(&path, &[]).await?, &path)?;
+            let read = Instant::now();
+            run = typed(
+                client
+                    .get_value(&path, &[("wait_ms", Some(wait_ms.as_str()))])
+                    .await?,
+                &path,
+            )?;
             progress.update(&run);
+            if run.state != "done" {
+                tokio::time::sleep(MIN_READ_INTERVAL.saturating_sub(read.elapsed())).await;
+            }
         }
         progress.finish();
         if self.json {

@@ -5,12 +5,12 @@
 //!
 //! # Layout
 //! - `handlers.rs`: health, the document itself, the fallbacks, and what every handler shares
-//!   (the cluster looked up, rejected paths and queries).
+//!   (the cluster looked up, rejected paths and queries, `?wait_ms=`).
 //! - `handlers/clusters.rs`: the configured clusters, a cluster's topology, its collected logs.
 //! - `handlers/backups.rs`: starting a backup, retention (prune), the stored backups.
 //! - `handlers/reseed.rs`: reseed and flashback, and replication-manager's reseed routes.
 //! - `handlers/jobs.rs`: the manager's jobs: listed, one (waited on), cancelled.
-//! - `handlers/verify.rs`: verification runs: started, listed, one.
+//! - `handlers/verify.rs`: verification runs: started, listed, one (waited on).
 //! - `handlers/status.rs`: the fleet on one screen.
 //! - `handlers/tasks.rs`: node tasks queued on one server (optimize, logs, service commands).
 //! - `handlers/node.rs`: a server's agent asked through the manager (status, service,
@@ -53,14 +53,36 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::{StatusCode, Uri};
 use axum::Json;
 use ferryman_config::ClusterConfig;
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::error::clip;
 use super::{openapi, ApiError};
 use crate::Services;
 
 type Reply<T> = Result<T, ApiError>;
+
+/// The longest `?wait_ms=` honoured.
+const MAX_WAIT_MS: u64 = 30_000;
+
+/// The query of a read that can wait for its subject's end (a job, a verification run).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(super) struct WaitQuery {
+    /// Answer as soon as it has ended, or after this many milliseconds at most (capped at
+    /// 30000): how a client follows it without polling.
+    wait_ms: Option<u64>,
+}
+
+impl WaitQuery {
+    /// How long to wait for the end; `None`: answer at once.
+    fn at_most(&self) -> Option<std::time::Duration> {
+        self.wait_ms
+            .filter(|ms| *ms > 0)
+            .map(|ms| std::time::Duration::from_millis(ms.min(MAX_WAIT_MS)))
+    }
+}
 
 /// What `GET /api/health` answers.
 #[derive(Debug, Serialize, ToSchema)]

@@ -3,10 +3,11 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use ferryman_repo::{BackupId, Manifest, Status, Timestamp};
 use serde::Serialize;
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::state::State;
@@ -138,6 +139,8 @@ pub struct VerifyRuns {
     pub(crate) cancel: CancellationToken,
     /// The history every run is recorded in.
     state: Arc<State>,
+    /// Bumped each time a run is done: what [`VerifyRuns::wait_done`] waits on.
+    done: watch::Sender<u64>,
 }
 
 impl VerifyRuns {
@@ -166,6 +169,7 @@ impl VerifyRuns {
             busy: Mutex::new(HashSet::new()),
             slots: Semaphore::new(usize::try_from(concurrency.max(1)).unwrap_or(1)),
             cancel: CancellationToken::new(),
+            done: watch::channel(0).0,
         }
     }
 
@@ -177,6 +181,25 @@ impl VerifyRuns {
     /// One run.
     pub fn get(&self, id: u64) -> Option<VerifyRun> {
         self.with(|m| m.get(&id).cloned())
+    }
+
+    /// Run `id` once it is done, or as it is after `at_most` (what lets a client follow a run
+    /// without polling faster than it wants to redraw). `None` when there is no such run.
+    pub async fn wait_done(&self, id: u64, at_most: Duration) -> Option<VerifyRun> {
+        // Subscribed before the first read: an end between the two is not missed.
+        let mut done = self.done.subscribe();
+        let deadline = tokio::time::sleep(at_most);
+        tokio::pin!(deadline);
+        loop {
+            let run = self.get(id)?;
+            if run.state == RunState::Done {
+                return Some(run);
+            }
+            tokio::select! {
+                changed = done.changed() => if changed.is_err() { return self.get(id) },
+                _ = &mut deadline => return self.get(id),
+            }
+        }
     }
 
     /// Stops every running verification (manager shutdown).
@@ -229,6 +252,7 @@ impl VerifyRuns {
                 r.state = RunState::Done;
                 r.ok = Some(r.items.iter().all(RunItem::is_ok));
                 r.ended_at = Some(Timestamp::now());
+                self.done.send_modify(|n| *n += 1);
             }
             self.state.save_run(r);
         });
@@ -279,5 +303,61 @@ impl<'a> Claimed<'a> {
 impl Drop for Claimed<'_> {
     fn drop(&mut self) {
         self.runs.release(&self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_read_that_waits_is_answered_when_the_run_is_done_or_at_its_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let runs = Arc::new(VerifyRuns::new(
+            1,
+            Arc::new(State::open(dir.path()).unwrap()),
+        ));
+        let run = runs.create("api", vec![RunItem::new("c"), RunItem::new("c")]);
+        assert!(runs
+            .wait_done(run.id + 1, Duration::from_millis(10))
+            .await
+            .is_none());
+
+        // Still running at the limit: answered as it is.
+        let started = std::time::Instant::now();
+        let read = runs
+            .wait_done(run.id, Duration::from_millis(200))
+            .await
+            .unwrap();
+        assert_eq!(read.state, RunState::Running);
+        assert!(started.elapsed() >= Duration::from_millis(200));
+
+        // One item ends (not done yet), then the other: answered at the run's end, well
+        // before the limit.
+        let ends = Arc::clone(&runs);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            ends.update(run.id, 0, |i| i.done = true);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            ends.update(run.id, 1, |i| i.done = true);
+        });
+        let started = std::time::Instant::now();
+        let read = runs
+            .wait_done(run.id, Duration::from_secs(20))
+            .await
+            .unwrap();
+        assert_eq!(read.state, RunState::Done);
+        assert!(read.items.iter().all(|i| i.done));
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        // Done: answered at once.
+        let read = runs
+            .wait_done(run.id, Duration::from_secs(20))
+            .await
+            .unwrap();
+        assert_eq!(read.state, RunState::Done);
     }
 }

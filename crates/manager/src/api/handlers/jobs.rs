@@ -10,7 +10,7 @@ use axum::Json;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::{bad_path, bad_query, cluster, Reply};
+use super::{bad_path, bad_query, cluster, Reply, WaitQuery};
 use crate::api::error::clip;
 use crate::api::openapi::ErrorBody;
 use crate::api::ApiError;
@@ -80,37 +80,21 @@ pub(in crate::api) async fn jobs(
     get,
     path = "/api/v1/jobs/{id}",
     summary = "One job; with `wait_ms`, answered as soon as it has ended or after that many milliseconds (at most 30000)",
-    params(("id" = u64, Path), JobQuery),
+    params(("id" = u64, Path), WaitQuery),
     responses((status = 200, description = "The job.", body = JobRecord))
 )]
 pub(in crate::api) async fn job(
     State(services): State<Arc<Services>>,
     path: Result<UrlPath<u64>, PathRejection>,
-    query: Result<Query<JobQuery>, QueryRejection>,
+    query: Result<Query<WaitQuery>, QueryRejection>,
 ) -> Reply<impl IntoResponse> {
     let UrlPath(id) = path.map_err(bad_path)?;
     let Query(query) = query.map_err(bad_query)?;
-    let record = match query.wait_ms {
-        Some(ms) if ms > 0 => {
-            let at_most = std::time::Duration::from_millis(ms.min(MAX_WAIT_MS));
-            services.registry.wait_end(id, at_most).await
-        }
-        _ => services.registry.get(id),
+    let record = match query.at_most() {
+        Some(at_most) => services.registry.wait_end(id, at_most).await,
+        None => services.registry.get(id),
     };
     record.map(Json).ok_or_else(|| no_job(id))
-}
-
-/// The longest `?wait_ms=` honoured.
-const MAX_WAIT_MS: u64 = 30_000;
-
-/// The query of `GET /api/v1/jobs/{id}`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub(in crate::api) struct JobQuery {
-    /// Answer as soon as the job has ended, or after this many milliseconds at most (capped
-    /// at 30000): how a client follows a job without polling.
-    wait_ms: Option<u64>,
 }
 
 /// `POST /api/v1/jobs/{id}/cancel`: 202 with the job; it ends (cancelled) shortly after.

@@ -3,8 +3,8 @@
 use crate::api::error::from_repo as repo_error;
 use std::sync::Arc;
 
-use axum::extract::rejection::{JsonRejection, PathRejection};
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use super::{bad_path, Reply};
+use super::{bad_path, bad_query, Reply, WaitQuery};
 use crate::api::openapi::{ErrorBody, VerifyRun};
 use crate::api::ApiError;
 use crate::Services;
@@ -92,16 +92,22 @@ pub(in crate::api) async fn verify_runs(State(services): State<Arc<Services>>) -
 #[utoipa::path(
     get,
     path = "/api/v1/verify/runs/{id}",
-    summary = "One verification run: per backup, ok or failed with the failed checks, sizes, restore time",
-    params(("id" = u64, Path)),
+    summary = "One verification run: per backup, ok or failed with the failed checks, sizes, restore time; with `wait_ms`, answered as soon as it is done or after that many milliseconds (at most 30000)",
+    params(("id" = u64, Path), WaitQuery),
     responses((status = 200, description = "The run.", body = VerifyRun))
 )]
 pub(in crate::api) async fn verify_run(
     State(services): State<Arc<Services>>,
     path: Result<UrlPath<u64>, PathRejection>,
+    query: Result<Query<WaitQuery>, QueryRejection>,
 ) -> Reply<impl IntoResponse> {
     let UrlPath(id) = path.map_err(bad_path)?;
-    services.verify_runs.get(id).map(Json).ok_or_else(|| {
+    let Query(query) = query.map_err(bad_query)?;
+    let run = match query.at_most() {
+        Some(at_most) => services.verify_runs.wait_done(id, at_most).await,
+        None => services.verify_runs.get(id),
+    };
+    run.map(Json).ok_or_else(|| {
         ApiError::not_found(format!(
             "no verification run {id} (runs are kept in memory since the manager started; results are in the backups' manifests: `ferryman backup show ID`)"
         ))
