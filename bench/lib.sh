@@ -28,6 +28,8 @@ verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v <= t) ? "met" : "NOT met" 
 cpu_busy() {
     awk -v hz="$(getconf CLK_TCK)" '/^cpu / { printf "%.2f", ($2 + $3 + $4 + $7 + $8 + $9) / hz }' /proc/stat
 }
+# Whether method $1 is one of the script's METHODS (its `methods`, space-separated).
+has() { [[ " $methods " == *" $1 "* ]]; }
 # A measured run of a method: `run_begin`, the work, `run_end METHOD`. They keep the run's wall
 # and busy CPU seconds in the caller's `declare -A wall=() cpu=()` (space-separated, one per
 # run); `run_shown METHOD` prints the last run's "WALL s  cpu CPU s".

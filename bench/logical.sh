@@ -185,7 +185,6 @@ for m in $methods; do
     printf '%-44s %9s %9s %9s %9s %15s\n' "$what" "$lo" "$med" "$hi" "$(median_2 ${cpu[$m]})" "${stored[$m]}"
 done
 echo
-has() { [[ " $methods " == *" $1 "* ]]; }
 for pair in "FY G 0.1" "FD G 0.1" "FY Y 1.5" "FD Y 1.5" "FD DZ -" "FY YZ -"; do
     read -r a b t <<<"$pair"
     has "$a" && has "$b" || continue

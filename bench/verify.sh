@@ -45,7 +45,6 @@ destroy=${DESTROY:-0}
 for m in $methods; do
     [[ $m =~ ^(PV|PN|PH|LV|LN|LH)$ ]] || die "unknown method '$m' in METHODS (PV, PN, PH, LV, LN, LH)"
 done
-has() { [[ " $methods " == *" $1 "* ]]; }
 for tool in mariabackup mbstream mariadb mariadb-install-db mariadbd zstd jq curl; do
     command -v "$tool" >/dev/null || die "$tool is not installed"
 done

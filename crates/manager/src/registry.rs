@@ -311,19 +311,13 @@ impl Registry {
     /// Job `id` once it has ended, or as it is after `at_most` (what lets a client follow a
     /// job without polling faster than it wants to redraw). `None` when there is no such job.
     pub async fn wait_end(&self, id: u64, at_most: Duration) -> Option<JobRecord> {
-        let mut ends = self.ends.subscribe();
-        let deadline = tokio::time::sleep(at_most);
-        tokio::pin!(deadline);
-        loop {
-            let record = self.get(id)?;
-            if record.state.is_final() {
-                return Some(record);
-            }
-            tokio::select! {
-                changed = ends.changed() => if changed.is_err() { return self.get(id) },
-                _ = &mut deadline => return self.get(id),
-            }
-        }
+        wait_until(
+            self.ends.subscribe(),
+            at_most,
+            || self.get(id),
+            |record| record.state.is_final(),
+        )
+        .await
     }
 
     /// Asks a job to stop. Returns false when there is no such job or it already ended.
@@ -428,6 +422,30 @@ impl JobHandle {
             %server,
             task
         )
+    }
+}
+
+/// What `read` finds once `ended` says so, or as it is after `at_most`; read again each time
+/// `changes` moves (subscribe before anything can end: an end between the subscription and the
+/// first read is not missed). `None` when `read` finds nothing. How a client follows a job or
+/// a verification run to its end without polling.
+pub(crate) async fn wait_until<T>(
+    mut changes: watch::Receiver<u64>,
+    at_most: Duration,
+    read: impl Fn() -> Option<T>,
+    ended: impl Fn(&T) -> bool,
+) -> Option<T> {
+    let deadline = tokio::time::sleep(at_most);
+    tokio::pin!(deadline);
+    loop {
+        let now = read()?;
+        if ended(&now) {
+            return Some(now);
+        }
+        tokio::select! {
+            changed = changes.changed() => if changed.is_err() { return read() },
+            _ = &mut deadline => return read(),
+        }
     }
 }
 

@@ -254,9 +254,12 @@ fn hash_both(
             Err(e @ (Error::WrongKey { .. } | Error::NoIdentity { .. })) => return Err(e),
             Err(e) => found.decompress_error = Some(e.to_string()),
         }
-    }
-    if let (Some(tap), Some(e)) = (tap.as_mut(), &found.decompress_error) {
-        tap.fail(e);
+        if let Some(tap) = tap.as_mut() {
+            match &found.decompress_error {
+                Some(e) => tap.fail(e),
+                None => tap.end(),
+            }
+        }
     }
     // A storage read error surfaced through the decoder is an I/O error, not damage.
     if let Some(e) = tee.error.take() {
@@ -269,7 +272,7 @@ fn hash_both(
 }
 
 /// Decompresses `plain` to its end or its first error, hashing it into `found` (on a thread
-/// of its own) and handing it to `tap`.
+/// of its own) and handing it to `tap` (which the caller tells how it ended).
 fn decompress(plain: impl Read, keep: usize, found: &mut Hashed, mut tap: Option<&mut FeedTap>) {
     let mut decoder = match zstd::stream::read::Decoder::new(plain) {
         Ok(decoder) => decoder,
@@ -314,9 +317,6 @@ fn decompress(plain: impl Read, keep: usize, found: &mut Hashed, mut tap: Option
             found.tail = raw.tail;
             if found.decompress_error.is_none() {
                 found.raw_sha256 = Some(raw.sha256);
-                if let Some(tap) = tap {
-                    tap.end();
-                }
             }
         }
         Err(_) => {

@@ -186,20 +186,13 @@ impl VerifyRuns {
     /// Run `id` once it is done, or as it is after `at_most` (what lets a client follow a run
     /// without polling faster than it wants to redraw). `None` when there is no such run.
     pub async fn wait_done(&self, id: u64, at_most: Duration) -> Option<VerifyRun> {
-        // Subscribed before the first read: an end between the two is not missed.
-        let mut done = self.done.subscribe();
-        let deadline = tokio::time::sleep(at_most);
-        tokio::pin!(deadline);
-        loop {
-            let run = self.get(id)?;
-            if run.state == RunState::Done {
-                return Some(run);
-            }
-            tokio::select! {
-                changed = done.changed() => if changed.is_err() { return self.get(id) },
-                _ = &mut deadline => return self.get(id),
-            }
-        }
+        crate::registry::wait_until(
+            self.done.subscribe(),
+            at_most,
+            || self.get(id),
+            |run| run.state == RunState::Done,
+        )
+        .await
     }
 
     /// Stops every running verification (manager shutdown).
